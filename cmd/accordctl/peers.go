@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/federation/peering"
+	"github.com/accordfed/accord/node/config"
+)
+
+func newPeersCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "peers",
+		Short: "Check connections to other members' nodes",
+	}
+	cmd.AddCommand(newPeersCheckCmd(g))
+	return cmd
+}
+
+func newPeersCheckCmd(g *globalOptions) *cobra.Command {
+	var (
+		all     bool
+		expect  string
+		rounds  int
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "check [ADDRESS...]",
+		Short: "Tell exactly why this node can or cannot talk to peers",
+		Long: `check connects to each peer with this node's certificate, key, trust bundle and
+CRLs (from --config, or the --tls-* flags), step by step: TCP, the TLS handshake in
+both directions, then timed WhoAmI calls. It says which step failed and why
+(unreachable, the peer's certificate is expired, revoked, signed by a CA that may
+not vouch for its member, or from an unknown member; or the peer refused this
+node's certificate), or, when all is well, who the peer is, how it sees this node,
+and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise.`,
+		Example: `  accordctl --config demo/UA.yaml peers check 127.0.0.1:7402
+  accordctl --config demo/UA.yaml peers check --all
+  accordctl --config node.yaml peers check --expect-member PL pl-node.example:7400 -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadClientConfig(g, cmd)
+			if err != nil {
+				return err
+			}
+			type target struct{ member, addr string }
+			var targets []target
+			for _, a := range args {
+				targets = append(targets, target{member: expect, addr: a})
+			}
+			if all {
+				for _, p := range cfg.Peers {
+					targets = append(targets, target{member: p.Member, addr: p.Address})
+				}
+			}
+			if len(targets) == 0 {
+				return errors.New("peers check: give one or more ADDRESS arguments, or --all for the peers in the configuration")
+			}
+			src, err := mtls.NewSource(cfg.TLS, mtls.Hooks{}, nil, nil)
+			if err != nil {
+				return err
+			}
+			var reports []peering.Report
+			failed := 0
+			for _, t := range targets {
+				r := peering.Check(cmd.Context(), t.addr, src, peering.CheckOptions{Timeout: timeout, Rounds: rounds, ExpectMember: t.member})
+				if r.Verdict != peering.VerdictOK {
+					failed++
+				}
+				reports = append(reports, r)
+				if !g.JSON() {
+					printReport(cmd.OutOrStdout(), r)
+				}
+			}
+			if g.JSON() {
+				if err := printJSON(cmd.OutOrStdout(), reports); err != nil {
+					return err
+				}
+			}
+			if failed > 0 {
+				return exitError{code: 2, err: fmt.Errorf("%d of %d peers cannot be reached with mutual TLS", failed, len(reports))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "check every peer listed in the configuration")
+	cmd.Flags().StringVar(&expect, "expect-member", "", "refuse a peer that is not a node of this member (for ADDRESS arguments)")
+	cmd.Flags().IntVar(&rounds, "rounds", 5, "WhoAmI calls to time after the first")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "time allowed for each step")
+	addTLSFlags(cmd)
+	return cmd
+}
+
+// addTLSFlags lets a command take its identity from flags instead of (or on
+// top of) a configuration file.
+func addTLSFlags(cmd *cobra.Command) {
+	cmd.Flags().String("tls-cert", "", "certificate file (overrides tls.cert_file of --config)")
+	cmd.Flags().String("tls-key", "", "private key file (overrides tls.key_file)")
+	cmd.Flags().String("tls-bundle", "", "trust bundle file (overrides tls.bundle_file)")
+	cmd.Flags().String("tls-crl-dir", "", "folder of member CRLs (overrides tls.crl_dir)")
+}
+
+// loadClientConfig reads --config (or ACCORD_CONFIG) and the --tls-* flags
+// and checks the TLS part.
+func loadClientConfig(g *globalOptions, cmd *cobra.Command) (config.Config, error) {
+	path := g.configPath
+	if path == "" {
+		path = os.Getenv(config.EnvPrefix + "CONFIG")
+	}
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		return config.Config{}, err
+	}
+	for flag, field := range map[string]*string{"tls-cert": &cfg.TLS.CertFile, "tls-key": &cfg.TLS.KeyFile, "tls-bundle": &cfg.TLS.BundleFile, "tls-crl-dir": &cfg.TLS.CRLDir} {
+		if cmd.Flags().Changed(flag) {
+			*field, _ = cmd.Flags().GetString(flag)
+		}
+	}
+	if err := cfg.TLS.Validate("tls"); err != nil {
+		if path == "" {
+			return config.Config{}, fmt.Errorf("%w (give --config FILE or the --tls-* flags)", err)
+		}
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+func printReport(w io.Writer, r peering.Report) {
+	head := "FAIL"
+	if r.Verdict == peering.VerdictOK {
+		head = "OK  "
+	}
+	fmt.Fprintf(w, "%s %s  %s\n", head, r.Address, strings.ToUpper(strings.ReplaceAll(string(r.Verdict), "_", " ")))
+	if r.Peer.GetSpiffeId() != "" {
+		line := "     peer:    " + r.Peer.GetSpiffeId()
+		if na := r.Peer.GetNotAfter(); na != nil {
+			days := int(time.Until(na.AsTime()).Hours() / 24)
+			line += fmt.Sprintf("  (certificate valid until %s, %d days)", na.AsTime().UTC().Format("2006-01-02"), days)
+		}
+		fmt.Fprintln(w, line)
+	}
+	if r.SeenAs != nil {
+		fmt.Fprintln(w, "     sees us: "+r.SeenAs.GetSpiffeId())
+	}
+	if r.Verdict == peering.VerdictOK {
+		fmt.Fprintf(w, "     %s, %s, connect %s, round trip %s (median of %d)\n",
+			r.TLSVersion, r.CipherSuite, r.Connect.Round(time.Microsecond*100), r.RTTMedian().Round(time.Microsecond), len(r.RTTs))
+	} else {
+		fmt.Fprintln(w, "     why:     "+r.Explanation)
+	}
+	if r.Hint != "" {
+		fmt.Fprintln(w, "     what to do: "+r.Hint)
+	}
+}

@@ -1,0 +1,359 @@
+package mtls
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/trust"
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid TLS configuration")
+
+// Config says where a node's TLS material lives.
+type Config struct {
+	// CertFile is the node's certificate (PEM; intermediates may follow
+	// the leaf).
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the node's private key (PEM).
+	KeyFile string `yaml:"key_file"`
+	// BundleFile is the federation's trust bundle (JSON).
+	BundleFile string `yaml:"bundle_file"`
+	// CRLDir is a folder of the members' CRLs (*.crl or *.pem). Optional.
+	CRLDir string `yaml:"crl_dir"`
+	// MinVersion is the lowest TLS version accepted: "1.3" (default) or
+	// "1.2".
+	MinVersion string `yaml:"min_version"`
+	// ReloadInterval is how often the files are checked for changes
+	// (default 30s). A changed CRL takes effect within this interval.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+}
+
+// DefaultReloadInterval is how often TLS material is re-read by default.
+const DefaultReloadInterval = 30 * time.Second
+
+// Normalize fills defaults and makes paths absolute relative to base (the
+// folder of the configuration file; "" for the working directory).
+func (c *Config) Normalize(base string) {
+	if c.MinVersion == "" {
+		c.MinVersion = "1.3"
+	}
+	if c.ReloadInterval == 0 {
+		c.ReloadInterval = DefaultReloadInterval
+	}
+	for _, p := range []*string{&c.CertFile, &c.KeyFile, &c.BundleFile, &c.CRLDir} {
+		if *p != "" && !filepath.IsAbs(*p) && base != "" {
+			*p = filepath.Join(base, *p)
+		}
+	}
+}
+
+// Validate checks the configuration; prefix names the enclosing field (for
+// example "tls") in messages.
+func (c *Config) Validate(prefix string) error {
+	for _, f := range []struct{ name, val string }{{"cert_file", c.CertFile}, {"key_file", c.KeyFile}, {"bundle_file", c.BundleFile}} {
+		if f.val == "" {
+			return fmt.Errorf("%w: %s.%s: required", ErrConfig, prefix, f.name)
+		}
+		if _, err := os.Stat(f.val); err != nil {
+			return fmt.Errorf("%w: %s.%s: %w", ErrConfig, prefix, f.name, err)
+		}
+	}
+	if c.MinVersion != "1.2" && c.MinVersion != "1.3" {
+		return fmt.Errorf("%w: %s.min_version: %q: must be \"1.2\" or \"1.3\"", ErrConfig, prefix, c.MinVersion)
+	}
+	if c.ReloadInterval < time.Second {
+		return fmt.Errorf("%w: %s.reload_interval: %s: must be at least 1s", ErrConfig, prefix, c.ReloadInterval)
+	}
+	return nil
+}
+
+func (c *Config) minVersion() uint16 {
+	if c.MinVersion == "1.2" {
+		return tls.VersionTLS12
+	}
+	return tls.VersionTLS13
+}
+
+// Hooks lets the owner of a Source observe it without the package holding
+// a logger's or metrics registry's opinions.
+type Hooks struct {
+	// Refused is called when a peer's certificate is refused during a
+	// handshake; side is "server" (a client was refused) or "client" (a
+	// server was refused).
+	Refused func(side string, err error)
+	// Reloaded is called after a reload changed the material.
+	Reloaded func(leaf *x509.Certificate)
+}
+
+// Source holds a node's current TLS material and reloads it from disk.
+type Source struct {
+	cfg    Config
+	logger *slog.Logger
+	hooks  Hooks
+	now    func() time.Time
+
+	cur      atomic.Pointer[material]
+	reloadMu sync.Mutex
+
+	connsMu sync.Mutex
+	conns   map[*trackedConn]struct{}
+}
+
+type material struct {
+	cert     *tls.Certificate
+	id       identity.Identity
+	verifier *trust.Verifier
+	cas      *x509.CertPool
+	digest   [sha256.Size]byte
+}
+
+// NewSource loads the TLS material once. It fails when a file is missing or
+// malformed; it does not require the node's own certificate to be currently
+// valid (SelfCheck says whether it is), so that tools can diagnose a node
+// whose certificate has expired. now may be nil (time.Now).
+func NewSource(cfg Config, hooks Hooks, logger *slog.Logger, now func() time.Time) (*Source, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	s := &Source{cfg: cfg, logger: logger, hooks: hooks, now: now, conns: map[*trackedConn]struct{}{}}
+	m, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	s.cur.Store(m)
+	return s, nil
+}
+
+func (s *Source) load() (*material, error) {
+	certPEM, err := os.ReadFile(s.cfg.CertFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cert_file: %w", ErrConfig, err)
+	}
+	keyPEM, err := os.ReadFile(s.cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: key_file: %w", ErrConfig, err)
+	}
+	bundleJSON, err := os.ReadFile(s.cfg.BundleFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bundle_file: %w", ErrConfig, err)
+	}
+	crls, err := trust.LoadCRLDir(s.cfg.CRLDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: crl_dir: %w", ErrConfig, err)
+	}
+	h := sha256.New()
+	for _, b := range [][]byte{certPEM, keyPEM, bundleJSON} {
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	for _, c := range crls {
+		h.Write(c.List.Raw)
+	}
+	var digest [sha256.Size]byte
+	copy(digest[:], h.Sum(nil))
+	if old := s.cur.Load(); old != nil && bytes.Equal(old.digest[:], digest[:]) {
+		return old, nil
+	}
+
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cert_file/key_file: %w", ErrConfig, err)
+	}
+	id, err := identity.FromCertificate(cert.Leaf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cert_file: %w", ErrConfig, err)
+	}
+	bundle, err := trust.ParseBundle(bundleJSON)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bundle_file: %w", ErrConfig, err)
+	}
+	v, err := trust.NewVerifier(bundle, crls, s.now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: crl_dir: %w", ErrConfig, err)
+	}
+	for _, info := range v.CRLs() {
+		if info.Stale(s.now()) {
+			s.logger.Warn("CRL is past its next update; it is still applied, publish a new one",
+				"member", info.Member, "source", info.Source, "next_update", info.NextUpdate)
+		}
+	}
+	return &material{cert: &cert, id: id, verifier: v, cas: v.CAs(), digest: digest}, nil
+}
+
+// Reload re-reads the files. On error the current material stays in force.
+// It reports whether anything changed; when it did, connections whose peer is
+// no longer trusted are closed.
+func (s *Source) Reload() (bool, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	old := s.cur.Load()
+	m, err := s.load()
+	if err != nil {
+		return false, err
+	}
+	if m == old {
+		return false, nil
+	}
+	s.cur.Store(m)
+	s.logger.Info("TLS material reloaded", "identity", m.id.String(), "not_after", m.cert.Leaf.NotAfter, "members", len(m.verifier.Members()), "crls", len(m.verifier.CRLs()))
+	if s.hooks.Reloaded != nil {
+		s.hooks.Reloaded(m.cert.Leaf)
+	}
+	s.cutOffDistrusted(m)
+	return true, nil
+}
+
+// Run reloads the material every ReloadInterval until ctx ends.
+func (s *Source) Run(ctx context.Context) {
+	interval := s.cfg.ReloadInterval
+	if interval <= 0 {
+		interval = DefaultReloadInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Reload(); err != nil {
+				s.logger.Error("TLS reload failed; keeping the current material", "err", err)
+			}
+		}
+	}
+}
+
+// Identity returns the node's own identity.
+func (s *Source) Identity() identity.Identity { return s.cur.Load().id }
+
+// Certificate returns the node's current certificate.
+func (s *Source) Certificate() *tls.Certificate { return s.cur.Load().cert }
+
+// Verifier returns the current verifier.
+func (s *Source) Verifier() *trust.Verifier { return s.cur.Load().verifier }
+
+// SelfCheck verifies the node's own certificate against its own trust bundle
+// and CRLs, as a peer with the same bundle would. A node refuses to start
+// when it fails.
+func (s *Source) SelfCheck() error {
+	m := s.cur.Load()
+	chain := append([]*x509.Certificate{m.cert.Leaf}, parseChain(m.cert.Certificate[1:])...)
+	usage := x509.ExtKeyUsageServerAuth
+	if m.id.Kind == identity.KindUser {
+		usage = x509.ExtKeyUsageClientAuth
+	}
+	if _, err := m.verifier.Verify(chain, usage); err != nil {
+		return fmt.Errorf("own certificate (%s): %w", s.cfg.CertFile, err)
+	}
+	return nil
+}
+
+func parseChain(ders [][]byte) []*x509.Certificate {
+	out := make([]*x509.Certificate, 0, len(ders))
+	for _, d := range ders {
+		if c, err := x509.ParseCertificate(d); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ServerConfig returns a TLS configuration for a server: it demands a client
+// certificate and accepts only one that the current verifier accepts for
+// client use. The material in force at each handshake is used.
+func (s *Source) ServerConfig() *tls.Config {
+	minV := s.cfg.minVersion()
+	return &tls.Config{
+		MinVersion: minV,
+		NextProtos: []string{"h2"},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			m := s.cur.Load()
+			return &tls.Config{
+				MinVersion:   minV,
+				NextProtos:   []string{"h2"},
+				Certificates: []tls.Certificate{*m.cert},
+				// Chain verification is done in VerifyConnection against the
+				// claimed member's own CAs only; the pool below is just the
+				// list of acceptable CAs sent to clients.
+				ClientAuth: tls.RequireAnyClientCert,
+				ClientCAs:  m.cas,
+				VerifyConnection: func(cs tls.ConnectionState) error {
+					_, err := m.verifier.Verify(cs.PeerCertificates, x509.ExtKeyUsageClientAuth)
+					if err != nil {
+						s.refused("server", err)
+					}
+					return err
+				},
+			}, nil
+		},
+	}
+}
+
+// ClientConfig returns a TLS configuration for dialling a peer node. The
+// server must present a node certificate the current verifier accepts for
+// server use; expect, when not nil, may refuse it further (for example when
+// a particular member or node is expected).
+func (s *Source) ClientConfig(expect func(identity.Identity) error) *tls.Config {
+	return &tls.Config{
+		MinVersion: s.cfg.minVersion(),
+		// Go's own verification checks a host name against one pool of
+		// roots; Accord instead checks the SPIFFE identity against the
+		// claimed member's own CAs, in VerifyConnection below, which runs
+		// on every handshake including resumed ones.
+		InsecureSkipVerify: true, //nolint:gosec // verification is done in VerifyConnection
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return s.cur.Load().cert, nil
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			id, err := s.cur.Load().verifier.Verify(cs.PeerCertificates, x509.ExtKeyUsageServerAuth)
+			if err == nil && id.Kind != identity.KindNode {
+				err = fmt.Errorf("%w: %s is not a node certificate", trust.ErrKeyUsage, id)
+			}
+			if err == nil && expect != nil {
+				err = expect(id)
+			}
+			if err != nil {
+				s.refused("client", err)
+			}
+			return err
+		},
+	}
+}
+
+func (s *Source) refused(side string, err error) {
+	s.logger.Warn("peer certificate refused", "side", side, "reason", trust.Reason(err), "err", err)
+	if s.hooks.Refused != nil {
+		s.hooks.Refused(side, err)
+	}
+}
+
+// ExpectMember returns an expectation for ClientConfig that accepts only
+// nodes of the given member.
+func ExpectMember(member string) func(identity.Identity) error {
+	return func(id identity.Identity) error {
+		if id.Member != member {
+			return fmt.Errorf("%w: expected a node of member %s, got %s", ErrUnexpectedPeer, member, id)
+		}
+		return nil
+	}
+}
+
+// ErrUnexpectedPeer is returned when a server is trusted but is not the peer
+// the client meant to reach.
+var ErrUnexpectedPeer = errors.New("unexpected peer")

@@ -1,0 +1,336 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/node/grpcserver"
+)
+
+// ErrInvalid is wrapped by every configuration error; the message names the
+// field (as written in the file) and the reason.
+var ErrInvalid = errors.New("invalid configuration")
+
+// EnvPrefix starts the name of every environment variable that overrides a
+// configuration field: the field's path in the file, upper-cased, with '_'
+// between levels, e.g. ACCORD_TLS_CERT_FILE for tls.cert_file.
+const EnvPrefix = "ACCORD_"
+
+// Config is the configuration of a node (accordd) and of accordctl when it
+// acts with the node's identity.
+type Config struct {
+	// Listen is the address of the federation gRPC server (mutual TLS).
+	Listen string `yaml:"listen"`
+	// MetricsListen is the address of the Prometheus metrics HTTP listener;
+	// empty disables it. Bind it to loopback or a management network.
+	MetricsListen string `yaml:"metrics_listen"`
+	// Log sets the node's log output.
+	Log LogConfig `yaml:"log"`
+	// TLS locates the node's certificate, key, trust bundle and CRLs.
+	TLS mtls.Config `yaml:"tls"`
+	// GRPC holds the server's limits.
+	GRPC grpcserver.Config `yaml:"grpc"`
+	// ShutdownTimeout bounds the graceful stop (default 10s), after which
+	// open RPCs are cut.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Peers are the other members' nodes this node knows.
+	Peers []Peer `yaml:"peers"`
+}
+
+// LogConfig sets the log level and format.
+type LogConfig struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// Peer is another member's node.
+type Peer struct {
+	// Member is the peer's member code (e.g. PL).
+	Member string `yaml:"member"`
+	// Address is the peer's federation address, host:port.
+	Address string `yaml:"address"`
+}
+
+// Load reads a configuration file (none when path is empty), applies the
+// environment and normalises the result: defaults are filled in and relative
+// paths are taken relative to the file's folder. It does not validate: apply
+// flags, then call Validate. The order is defaults < file < environment <
+// flags. Unknown
+// fields are errors, so that a misspelt field is not silently ignored.
+func Load(path string, environ []string) (Config, error) {
+	c := Config{Listen: "127.0.0.1:7400", MetricsListen: "127.0.0.1:9400"}
+	base := ""
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if err := decodeYAML(data, &c); err != nil {
+			return Config{}, fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		base = filepath.Dir(abs)
+	}
+	if err := ApplyEnv(&c, environ); err != nil {
+		return Config{}, err
+	}
+	c.normalize(base)
+	return c, nil
+}
+
+func (c *Config) normalize(base string) {
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	c.TLS.Normalize(base)
+	c.GRPC.Normalize()
+}
+
+// Validate checks every field and names the first bad one.
+func (c *Config) Validate() error {
+	if err := checkAddr("listen", c.Listen, true); err != nil {
+		return err
+	}
+	if c.MetricsListen != "" {
+		if err := checkAddr("metrics_listen", c.MetricsListen, true); err != nil {
+			return err
+		}
+	}
+	if _, err := ParseLevel(c.Log.Level); err != nil {
+		return fmt.Errorf("%w: log.level: %w", ErrInvalid, err)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		return fmt.Errorf("%w: log.format: %q: must be json or text", ErrInvalid, c.Log.Format)
+	}
+	if err := c.TLS.Validate("tls"); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := c.GRPC.Validate("grpc"); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if c.ShutdownTimeout < 0 {
+		return fmt.Errorf("%w: shutdown_timeout: %s: must not be negative", ErrInvalid, c.ShutdownTimeout)
+	}
+	for i, p := range c.Peers {
+		if err := identity.ValidateMember(p.Member); err != nil {
+			return fmt.Errorf("%w: peers[%d].member: %w", ErrInvalid, i, err)
+		}
+		if err := checkAddr(fmt.Sprintf("peers[%d].address", i), p.Address, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkAddr(field, addr string, listen bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %q: must be host:port (%w)", ErrInvalid, field, addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (!listen && n == 0) {
+		return fmt.Errorf("%w: %s: %q: port must be a number between %d and 65535", ErrInvalid, field, addr, map[bool]int{true: 0, false: 1}[listen])
+	}
+	if !listen && host == "" {
+		return fmt.Errorf("%w: %s: %q: host is required", ErrInvalid, field, addr)
+	}
+	return nil
+}
+
+// ParseLevel parses a log level name.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("%q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// ApplyEnv sets fields from ACCORD_* variables of environ (in os.Environ
+// form). Lists (peers) cannot be set this way. An unknown ACCORD_ variable is
+// an error, so that a misspelt one is noticed.
+func ApplyEnv(c *Config, environ []string) error {
+	fields := map[string]reflect.Value{}
+	collectEnvFields(reflect.ValueOf(c).Elem(), "", fields)
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		f, ok := fields[name]
+		if !ok {
+			if isClientEnv(name) {
+				continue
+			}
+			return fmt.Errorf("%w: environment variable %s: no such configuration field", ErrInvalid, name)
+		}
+		if err := setFromString(f, val); err != nil {
+			return fmt.Errorf("%w: environment variable %s: %w", ErrInvalid, name, err)
+		}
+	}
+	return nil
+}
+
+// isClientEnv lists ACCORD_ variables that are read by tools, not by the
+// node configuration.
+func isClientEnv(name string) bool {
+	return name == EnvPrefix+"CONFIG"
+}
+
+// EnvNames lists the environment variables that override fields, for help
+// texts and documentation.
+func EnvNames() []string {
+	var c Config
+	fields := map[string]reflect.Value{}
+	collectEnvFields(reflect.ValueOf(&c).Elem(), "", fields)
+	out := make([]string, 0, len(fields))
+	for k := range fields {
+		out = append(out, k)
+	}
+	return out
+}
+
+func collectEnvFields(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + strings.ToUpper(tag)
+		fv := v.Field(i)
+		switch fv.Kind() {
+		case reflect.Struct:
+			collectEnvFields(fv, name+"_", out)
+		case reflect.Slice:
+			// Lists are set in the file only.
+		default:
+			out[EnvPrefix+name] = fv
+		}
+	}
+}
+
+func setFromString(f reflect.Value, s string) error {
+	if f.Type() == reflect.TypeOf(time.Duration(0)) {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case reflect.Uint, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetUint(n)
+	default:
+		return fmt.Errorf("cannot set a %s from the environment", f.Kind())
+	}
+	return nil
+}
+
+// decodeYAML decodes strictly (unknown fields are errors) and names the
+// field of each error, not only its line.
+func decodeYAML(data []byte, out *Config) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(out)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		var line int
+		if _, scanErr := fmt.Sscanf(e, "line %d:", &line); scanErr == nil {
+			if field := fieldAtLine(&root, "", line); field != "" {
+				e = field + ": " + e
+			}
+		}
+		msgs = append(msgs, e)
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// fieldAtLine returns the dotted path of the deepest key or value on a line.
+func fieldAtLine(n *yaml.Node, prefix string, line int) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if f := fieldAtLine(c, prefix, line); f != "" {
+				return f
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			path := k.Value
+			if prefix != "" {
+				path = prefix + "." + k.Value
+			}
+			if f := fieldAtLine(v, path, line); f != "" {
+				return f
+			}
+			if k.Line == line {
+				return path
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if f := fieldAtLine(c, fmt.Sprintf("%s[%d]", prefix, i), line); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}

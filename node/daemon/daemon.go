@@ -1,0 +1,233 @@
+package daemon
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/federation/peering"
+	"github.com/accordfed/accord/federation/trust"
+	"github.com/accordfed/accord/node/config"
+	"github.com/accordfed/accord/node/grpcserver"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// ErrStart is wrapped by every error that stops a daemon from starting.
+var ErrStart = errors.New("node cannot start")
+
+// Daemon is one running node.
+type Daemon struct {
+	cfg     config.Config
+	version string
+	logger  *slog.Logger
+
+	src     *mtls.Source
+	reg     *prometheus.Registry
+	srv     *grpcserver.Server
+	grpcLn  net.Listener
+	httpLn  net.Listener
+	httpSrv *http.Server
+
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	serveErr chan error
+	closeMu  sync.Mutex
+	closed   bool
+}
+
+// New validates the configuration and loads the node's TLS material; it
+// refuses a node whose own certificate its own trust bundle does not accept
+// (expired, revoked, signed by a CA that may not vouch for its member).
+// Nothing listens until Start.
+func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	d := &Daemon{cfg: cfg, version: version, logger: logger, reg: prometheus.NewRegistry(), serveErr: make(chan error, 2)}
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "accord_tls_peer_refused_total", Help: "Peer certificates refused during TLS handshakes, by side (server: a client was refused; client: a server was refused) and reason.",
+	}, []string{"side", "reason"})
+	expiry := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "accord_tls_certificate_expiry_timestamp_seconds", Help: "When the node's own certificate expires (Unix time).",
+	})
+	reloads := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "accord_tls_reloads_total", Help: "Reloads of TLS material that changed it.",
+	})
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "accord_build_info", Help: "Build information; always 1."}, []string{"version"})
+	build.WithLabelValues(version).Set(1)
+	d.reg.MustRegister(refused, expiry, reloads, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	src, err := mtls.NewSource(cfg.TLS, mtls.Hooks{
+		Refused: func(side string, err error) { refused.WithLabelValues(side, trust.Reason(err)).Inc() },
+		Reloaded: func(leaf *x509.Certificate) {
+			reloads.Inc()
+			expiry.Set(float64(leaf.NotAfter.Unix()))
+		},
+	}, logger.With("component", "tls"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	if err := src.SelfCheck(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	if src.Identity().Kind != identity.KindNode {
+		return nil, fmt.Errorf("%w: tls.cert_file: %s is a user certificate; a node needs a node certificate", ErrStart, src.Identity())
+	}
+	expiry.Set(float64(src.Certificate().Leaf.NotAfter.Unix()))
+	d.src = src
+
+	policy := grpcserver.NewPolicy()
+	policy.Allow("/"+accordv1.FederationService_ServiceDesc.ServiceName+"/", grpcserver.AnyPrincipal)
+	d.srv = grpcserver.New(cfg.GRPC, src.ServerCredentials(), policy, grpcserver.NewMetrics(d.reg), logger.With("component", "grpc"))
+	accordv1.RegisterFederationServiceServer(d.srv.GRPC, peering.NewService(src.Certificate, version))
+	return d, nil
+}
+
+// Start opens the listeners named in the configuration and serves.
+func (d *Daemon) Start() error {
+	grpcLn, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("%w: listen: %w", ErrStart, err)
+	}
+	var httpLn net.Listener
+	if d.cfg.MetricsListen != "" {
+		httpLn, err = net.Listen("tcp", d.cfg.MetricsListen)
+		if err != nil {
+			grpcLn.Close()
+			return fmt.Errorf("%w: metrics_listen: %w", ErrStart, err)
+		}
+	}
+	return d.Serve(grpcLn, httpLn)
+}
+
+// Serve serves on the given listeners (httpLn may be nil: no metrics
+// listener). The daemon owns them from now on.
+func (d *Daemon) Serve(grpcLn, httpLn net.Listener) error {
+	d.grpcLn, d.httpLn = grpcLn, httpLn
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.src.Run(ctx)
+	}()
+
+	if httpLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+		mux.HandleFunc("/livez", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+		d.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.serveErr <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+	}
+
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.srv.GRPC.Serve(grpcLn); err != nil {
+			d.serveErr <- fmt.Errorf("gRPC server: %w", err)
+		}
+	}()
+	d.srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	d.srv.Health.SetServingStatus(accordv1.FederationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	attrs := []any{"identity", d.src.Identity().String(), "listen", grpcLn.Addr().String(), "version", d.version,
+		"members_trusted", len(d.src.Verifier().Members()), "cert_not_after", d.src.Certificate().Leaf.NotAfter}
+	if httpLn != nil {
+		attrs = append(attrs, "metrics", httpLn.Addr().String())
+	}
+	d.logger.Info("node started", attrs...)
+	return nil
+}
+
+// Addr returns the gRPC listener's address.
+func (d *Daemon) Addr() string { return d.grpcLn.Addr().String() }
+
+// MetricsAddr returns the metrics listener's address, or "" when there is
+// none.
+func (d *Daemon) MetricsAddr() string {
+	if d.httpLn == nil {
+		return ""
+	}
+	return d.httpLn.Addr().String()
+}
+
+// Identity returns the node's identity.
+func (d *Daemon) Identity() identity.Identity { return d.src.Identity() }
+
+// TLS returns the node's TLS material.
+func (d *Daemon) TLS() *mtls.Source { return d.src }
+
+// Reload re-reads the TLS material now (accordd calls it on SIGHUP).
+func (d *Daemon) Reload() error {
+	_, err := d.src.Reload()
+	return err
+}
+
+// Err delivers an error when a server stops serving on its own.
+func (d *Daemon) Err() <-chan error { return d.serveErr }
+
+// Close stops the node. The order matters:
+//  1. health turns NOT_SERVING, so that health checks and peers stop sending
+//     new work while RPCs in flight finish;
+//  2. the gRPC server stops gracefully, and is cut hard after
+//     shutdown_timeout, so that a stuck stream cannot hold shutdown forever;
+//  3. the TLS reload loop stops (no handshake needs it any more);
+//  4. the metrics listener stops last, so that the shutdown itself can be
+//     observed.
+func (d *Daemon) Close() error {
+	d.closeMu.Lock()
+	defer d.closeMu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	d.srv.Health.Shutdown()
+
+	done := make(chan struct{})
+	go func() {
+		d.srv.GRPC.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.ShutdownTimeout):
+		d.logger.Warn("graceful stop timed out; closing open RPCs", "timeout", d.cfg.ShutdownTimeout)
+		d.srv.GRPC.Stop()
+		<-done
+	}
+
+	if d.cancel != nil {
+		d.cancel()
+	}
+	var err error
+	if d.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = d.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	d.wg.Wait()
+	d.logger.Info("node stopped")
+	return err
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# The Accord demo: three member nodes (UA, PL, DE) on loopback, each with its
+# own CA, that authenticate each other over mutual TLS; then two refusals an
+# operator should recognise. Everything lives in ./demo (make demo-clean
+# removes it); a second run reuses the certificates and configuration.
+#
+#   scripts/demo.sh          run the demo (Ctrl-C stops the nodes)
+#   scripts/demo.sh stop     stop nodes left running
+#
+# Environment: ACCORD_DEMO_PORT (first gRPC port, default 7401; metrics use
+# the same offset from 9401), DEMO_KEEP=1 keeps the nodes running after the
+# summary when not on a terminal, DEMO_STOP=1 stops them after the summary
+# even on a terminal.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$ROOT/bin}
+DEMO=${DEMO_DIR:-$ROOT/demo}
+FED=accord.demo
+MEMBERS=(UA PL DE)
+PORT=${ACCORD_DEMO_PORT:-7401}
+MPORT=$((PORT + 2000))
+ACCORDCTL=$BIN/accordctl
+ACCORDD=$BIN/accordd
+
+bold=; dim=; green=; red=; reset=
+if [ -t 1 ]; then bold=$'\e[1m'; dim=$'\e[2m'; green=$'\e[32m'; red=$'\e[31m'; reset=$'\e[0m'; fi
+step() { printf '%s==>%s %s\n' "$bold" "$reset" "$*"; }
+lc() { tr '[:upper:]' '[:lower:]' <<<"$1"; }
+# pad TEXT WIDTH: left-align by characters, not bytes (µs is two bytes).
+pad() { local s=$1 n=$2; printf '%s%*s' "$s" $((n - ${#s})) ''; }
+
+port_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] && echo $((PORT + i)); done; }
+mport_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] && echo $((MPORT + i)); done; }
+pid_of() { [ -f "$DEMO/run/$1.pid" ] && cat "$DEMO/run/$1.pid" || true; }
+alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+stop_nodes() {
+  local m p
+  for m in "${MEMBERS[@]}"; do
+    if alive "$m"; then
+      p=$(pid_of "$m")
+      kill -TERM "$p" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+      echo "stopped $m (pid $p)"
+    fi
+    rm -f "$DEMO/run/$m.pid"
+  done
+}
+
+if [ "${1:-}" = "stop" ]; then stop_nodes; exit 0; fi
+
+[ -x "$ACCORDCTL" ] && [ -x "$ACCORDD" ] || { echo "build first: make build" >&2; exit 1; }
+mkdir -p "$DEMO/run" "$DEMO/logs"
+
+step "Certificates: one sovereign CA per member, a trust bundle, CRLs ($DEMO/pki)"
+"$ACCORDCTL" certs dev-federation --federation "$FED" --members "$(IFS=,; echo "${MEMBERS[*]}")" --out "$DEMO/pki" | sed 's/^/    /'
+
+step "Configuration: one file per member ($DEMO/<MEMBER>.yaml)"
+for m in "${MEMBERS[@]}"; do
+  l=$(lc "$m")
+  cfg="$DEMO/$m.yaml"
+  [ -f "$cfg" ] && { echo "    $m.yaml exists, reused"; continue; }
+  {
+    echo "# Accord node $l-1 of member $m (made by scripts/demo.sh; see docs/configuration.md)"
+    echo "listen: 127.0.0.1:$(port_of "$m")"
+    echo "metrics_listen: 127.0.0.1:$(mport_of "$m")"
+    echo "log: {level: info, format: text}"
+    echo "tls:"
+    echo "  cert_file: pki/$m/nodes/$l-1/node.crt"
+    echo "  key_file: pki/$m/nodes/$l-1/node.key"
+    echo "  bundle_file: pki/trust-bundle.json"
+    echo "  crl_dir: pki/crl"
+    echo "  reload_interval: 2s"
+    echo "peers:"
+    for o in "${MEMBERS[@]}"; do
+      [ "$o" = "$m" ] || echo "  - {member: $o, address: 127.0.0.1:$(port_of "$o")}"
+    done
+  } >"$cfg"
+  echo "    wrote $m.yaml"
+done
+
+step "Starting ${#MEMBERS[@]} accordd processes on loopback"
+trap 'echo; step "Stopping"; stop_nodes; exit 130' INT TERM
+for m in "${MEMBERS[@]}"; do
+  if alive "$m"; then echo "    $m already running (pid $(pid_of "$m")), reused"; continue; fi
+  for p in "$(port_of "$m")" "$(mport_of "$m")"; do
+    if listening "$p"; then
+      echo "${red}port $p is in use by another program; set ACCORD_DEMO_PORT to another base port${reset}" >&2
+      stop_nodes; exit 1
+    fi
+  done
+  "$ACCORDD" --config "$DEMO/$m.yaml" >>"$DEMO/logs/$m.log" 2>&1 &
+  echo $! >"$DEMO/run/$m.pid"
+  echo "    $m: pid $!, federation 127.0.0.1:$(port_of "$m"), metrics http://127.0.0.1:$(mport_of "$m")/metrics, log demo/logs/$m.log"
+done
+
+step "Waiting until every node is serving"
+for m in "${MEMBERS[@]}"; do
+  ok=
+  for _ in $(seq 1 100); do
+    if "$ACCORDD" health --config "$DEMO/$m.yaml" --timeout 1s >/dev/null 2>&1; then ok=1; break; fi
+    alive "$m" || break
+    sleep 0.2
+  done
+  if [ -z "$ok" ]; then
+    echo "${red}$m did not come up; its log:${reset}" >&2; tail -n 20 "$DEMO/logs/$m.log" >&2; stop_nodes; exit 1
+  fi
+  printf '    %s %sSERVING%s\n' "$m" "$green" "$reset"
+done
+
+step "Who trusts whom: each node checks every other (accordctl peers check)"
+printf '    %-8s' "from\\to"; for to in "${MEMBERS[@]}"; do pad "$to" 20; done; echo
+failed=0
+for from in "${MEMBERS[@]}"; do
+  printf '    %-8s' "$from"
+  for to in "${MEMBERS[@]}"; do
+    if [ "$from" = "$to" ]; then pad "-" 20; continue; fi
+    out=$("$ACCORDCTL" --config "$DEMO/$from.yaml" peers check --expect-member "$to" --rounds 3 "127.0.0.1:$(port_of "$to")" 2>&1) && rc=0 || rc=$?
+    if [ $rc -eq 0 ]; then
+      rtt=$(sed -n 's/.*round trip \([^ ]*\).*/\1/p' <<<"$out" | head -n1)
+      printf '%s%s%s' "$green" "$(pad "OK (rtt $rtt)" 20)" "$reset"
+    else
+      failed=1; printf '%s%s%s' "$red" "$(pad FAIL 20)" "$reset"
+    fi
+  done
+  echo
+done
+
+step "One check in full: UA -> PL"
+"$ACCORDCTL" --config "$DEMO/UA.yaml" peers check --expect-member PL "127.0.0.1:$(port_of PL)" | sed 's/^/    /' || failed=1
+
+step "Refusals an operator should recognise"
+# A member outside the federation: its own CA, not in the trust bundle.
+if [ ! -f "$DEMO/outsider/XX.yaml" ]; then
+  mkdir -p "$DEMO/outsider"
+  "$ACCORDCTL" certs ca create --federation "$FED" --member XX --dir "$DEMO/outsider/ca" >/dev/null
+  "$ACCORDCTL" certs issue --ca "$DEMO/outsider/ca" --node xx-1 --ip 127.0.0.1 --out "$DEMO/outsider/xx-1" >/dev/null
+  printf 'tls:\n  cert_file: xx-1/node.crt\n  key_file: xx-1/node.key\n  bundle_file: ../pki/trust-bundle.json\n' >"$DEMO/outsider/XX.yaml"
+fi
+echo "    ${dim}a node of member XX, whose CA is in no one's trust bundle, calls UA:${reset}"
+"$ACCORDCTL" --config "$DEMO/outsider/XX.yaml" peers check "127.0.0.1:$(port_of UA)" 2>&1 | sed 's/^/    /' || true
+
+# A revoked node certificate of UA: revoked by UA's CA, CRL published; the
+# nodes pick the CRL up within their reload interval (2 s here).
+if [ ! -f "$DEMO/revoked/UA-2.yaml" ]; then
+  mkdir -p "$DEMO/revoked"
+  "$ACCORDCTL" certs issue --ca "$DEMO/pki/UA/ca" --node ua-2 --ip 127.0.0.1 --out "$DEMO/revoked/ua-2" >/dev/null
+  "$ACCORDCTL" certs revoke --ca "$DEMO/pki/UA/ca" --cert "$DEMO/revoked/ua-2/node.crt" --reason keyCompromise >/dev/null
+  "$ACCORDCTL" certs crl --ca "$DEMO/pki/UA/ca" --out "$DEMO/pki/crl/UA.crl" >/dev/null
+  printf 'tls:\n  cert_file: ua-2/node.crt\n  key_file: ua-2/node.key\n  bundle_file: ../pki/trust-bundle.json\n  crl_dir: ../pki/crl\n' >"$DEMO/revoked/UA-2.yaml"
+  for m in "${MEMBERS[@]}"; do kill -HUP "$(pid_of "$m")" 2>/dev/null || true; done # reload now rather than in 2 s
+fi
+echo "    ${dim}UA's node ua-2, whose certificate UA revoked (CRL published), calls PL:${reset}"
+for _ in $(seq 1 50); do
+  out=$("$ACCORDCTL" --config "$DEMO/revoked/UA-2.yaml" peers check "127.0.0.1:$(port_of PL)" 2>&1) && sleep 0.1 || break
+done
+sed 's/^/    /' <<<"$out"
+
+echo
+if [ $failed -ne 0 ]; then echo "${red}Some members could not authenticate each other; see above and demo/logs/.${reset}"; fi
+step "Explore (in another terminal while the nodes run)"
+cat <<EOF
+    $BIN/accordctl --config demo/UA.yaml peers check --all
+    $BIN/accordctl --config demo/PL.yaml peers check --all -o json
+    $BIN/accordctl certs inspect demo/pki/UA/nodes/ua-1/node.crt
+    $BIN/accordctl certs bundle inspect demo/pki/trust-bundle.json
+    $BIN/accordd health --config demo/DE.yaml
+    curl -s http://127.0.0.1:$(mport_of UA)/metrics | grep ^accord_
+    tail -f demo/logs/UA.log
+EOF
+
+if { [ -t 0 ] && [ -z "${DEMO_STOP:-}" ]; } || [ -n "${DEMO_KEEP:-}" ]; then
+  if [ -t 0 ] && [ -z "${DEMO_KEEP:-}" ]; then
+    step "The nodes keep running. Press Ctrl-C to stop them."
+    while :; do
+      for m in "${MEMBERS[@]}"; do alive "$m" || { echo "$m stopped unexpectedly; see demo/logs/$m.log"; stop_nodes; exit 1; }; done
+      sleep 1
+    done
+  fi
+  step "The nodes keep running; stop them with: scripts/demo.sh stop (or make demo-clean)"
+  exit $failed
+fi
+step "Stopping the nodes (not on a terminal; DEMO_KEEP=1 keeps them)"
+stop_nodes
+exit $failed
