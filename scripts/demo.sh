@@ -7,7 +7,7 @@
 #   scripts/demo.sh          run the demo (Ctrl-C stops the nodes)
 #   scripts/demo.sh stop     stop nodes left running
 #
-# Environment: ACCORD_DEMO_PORT (first gRPC port, default 7401; metrics use
+# Environment: DEMO_PORT (first gRPC port, default 7401; metrics use
 # the same offset from 9401), DEMO_KEEP=1 keeps the nodes running after the
 # summary when not on a terminal, DEMO_STOP=1 stops them after the summary
 # even on a terminal.
@@ -18,7 +18,7 @@ BIN=${BIN:-$ROOT/bin}
 DEMO=${DEMO_DIR:-$ROOT/demo}
 FED=accord.demo
 MEMBERS=(UA PL DE)
-PORT=${ACCORD_DEMO_PORT:-7401}
+PORT=${DEMO_PORT:-7401}
 MPORT=$((PORT + 2000))
 ACCORDCTL=$BIN/accordctl
 ACCORDD=$BIN/accordd
@@ -88,7 +88,7 @@ for m in "${MEMBERS[@]}"; do
   if alive "$m"; then echo "    $m already running (pid $(pid_of "$m")), reused"; continue; fi
   for p in "$(port_of "$m")" "$(mport_of "$m")"; do
     if listening "$p"; then
-      echo "${red}port $p is in use by another program; set ACCORD_DEMO_PORT to another base port${reset}" >&2
+      echo "${red}port $p is in use by another program; set DEMO_PORT to another base port${reset}" >&2
       stop_nodes; exit 1
     fi
   done
