@@ -32,6 +32,7 @@ pad() { local s=$1 n=$2; printf '%s%*s' "$s" $((n - ${#s})) ''; }
 
 port_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] && echo $((PORT + i)); done; }
 mport_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] && echo $((MPORT + i)); done; }
+lport_of() { echo $(( $(port_of "$1") + 100 )); }
 pid_of() { [ -f "$DEMO/run/$1.pid" ] && cat "$DEMO/run/$1.pid" || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -62,11 +63,17 @@ step "Configuration: one file per member ($DEMO/<MEMBER>.yaml)"
 for m in "${MEMBERS[@]}"; do
   l=$(lc "$m")
   cfg="$DEMO/$m.yaml"
-  [ -f "$cfg" ] && { echo "    $m.yaml exists, reused"; continue; }
   {
     echo "# Accord node $l-1 of member $m (made by scripts/demo.sh; see docs/configuration.md)"
     echo "listen: 127.0.0.1:$(port_of "$m")"
     echo "metrics_listen: 127.0.0.1:$(mport_of "$m")"
+    echo "data_dir: data/$m"
+    echo "local_api:"
+    echo "  listen: 127.0.0.1:$(lport_of "$m")"
+    echo "  admins: [$l-admin]"
+    echo "client:   # the identity accordctl uses for the local API: $m's analyst"
+    echo "  cert_file: pki/$m/users/$l-analyst/user.crt"
+    echo "  key_file: pki/$m/users/$l-analyst/user.key"
     echo "log: {level: info, format: text}"
     echo "tls:"
     echo "  cert_file: pki/$m/nodes/$l-1/node.crt"
@@ -86,7 +93,7 @@ step "Starting ${#MEMBERS[@]} accordd processes on loopback"
 trap 'echo; step "Stopping"; stop_nodes; exit 130' INT TERM
 for m in "${MEMBERS[@]}"; do
   if alive "$m"; then echo "    $m already running (pid $(pid_of "$m")), reused"; continue; fi
-  for p in "$(port_of "$m")" "$(mport_of "$m")"; do
+  for p in "$(port_of "$m")" "$(lport_of "$m")" "$(mport_of "$m")"; do
     if listening "$p"; then
       echo "${red}port $p is in use by another program; set DEMO_PORT to another base port${reset}" >&2
       stop_nodes; exit 1
@@ -94,7 +101,7 @@ for m in "${MEMBERS[@]}"; do
   done
   "$ACCORDD" --config "$DEMO/$m.yaml" >>"$DEMO/logs/$m.log" 2>&1 &
   echo $! >"$DEMO/run/$m.pid"
-  echo "    $m: pid $!, federation 127.0.0.1:$(port_of "$m"), metrics http://127.0.0.1:$(mport_of "$m")/metrics, log demo/logs/$m.log"
+  echo "    $m: pid $!, federation 127.0.0.1:$(port_of "$m"), local API 127.0.0.1:$(lport_of "$m"), metrics :$(mport_of "$m"), log demo/logs/$m.log"
 done
 
 step "Waiting until every node is serving"

@@ -24,6 +24,7 @@ func startNode(t *testing.T, tlsCfg mtls.Config) *daemon.Daemon {
 		t.Fatal(err)
 	}
 	cfg.Listen, cfg.MetricsListen, cfg.TLS = "127.0.0.1:0", "", tlsCfg
+	cfg.DataDir = t.TempDir()
 	d, err := daemon.New(cfg, "test", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -39,8 +39,8 @@ func buildAccordd(t *testing.T) string {
 func writeConfig(t *testing.T, tlsCfg mtls.Config, extra string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "node.yaml")
-	body := fmt.Sprintf("listen: 127.0.0.1:0\nmetrics_listen: \"\"\nlog: {format: json, level: info}\ntls:\n  cert_file: %s\n  key_file: %s\n  bundle_file: %s\n  crl_dir: %s\n%s",
-		tlsCfg.CertFile, tlsCfg.KeyFile, tlsCfg.BundleFile, tlsCfg.CRLDir, extra)
+	body := fmt.Sprintf("listen: 127.0.0.1:0\nmetrics_listen: \"\"\ndata_dir: %s\nlocal_api: {listen: 127.0.0.1:0}\nlog: {format: json, level: info}\ntls:\n  cert_file: %s\n  key_file: %s\n  bundle_file: %s\n  crl_dir: %s\n%s",
+		filepath.Join(filepath.Dir(path), "data"), tlsCfg.CertFile, tlsCfg.KeyFile, tlsCfg.BundleFile, tlsCfg.CRLDir, extra)
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

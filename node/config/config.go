@@ -49,6 +49,31 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Peers are the other members' nodes this node knows.
 	Peers []Peer `yaml:"peers"`
+	// DataDir holds the node's store and temporary files. Required.
+	DataDir string `yaml:"data_dir"`
+	// LocalAPI is the office's own API (cases, evidence, custody).
+	LocalAPI LocalAPIConfig `yaml:"local_api"`
+	// Client is the identity accordctl uses for the local API: a user
+	// certificate of this member. accordd ignores it.
+	Client ClientConfig `yaml:"client"`
+}
+
+// LocalAPIConfig configures the local API listener.
+type LocalAPIConfig struct {
+	// Listen is its address, host:port; "" disables it. Reachable from the
+	// office's own network only.
+	Listen string `yaml:"listen"`
+	// Admins are user account ids with the admin role (the name in
+	// spiffe://<federation>/member/<MEMBER>/user/<name>).
+	Admins []string `yaml:"admins"`
+}
+
+// ClientConfig is the user identity accordctl presents to the local API.
+type ClientConfig struct {
+	// CertFile is the user's certificate.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is its private key.
+	KeyFile string `yaml:"key_file"`
 }
 
 // LogConfig sets the log level and format.
@@ -109,6 +134,11 @@ func (c *Config) normalize(base string) {
 	}
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
+	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile} {
+		if *p != "" && !filepath.IsAbs(*p) && base != "" {
+			*p = filepath.Join(base, *p)
+		}
+	}
 }
 
 // Validate checks every field and names the first bad one.
@@ -135,6 +165,22 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		return fmt.Errorf("%w: shutdown_timeout: %s: must not be negative", ErrInvalid, c.ShutdownTimeout)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: data_dir: required (the folder of the node's store)", ErrInvalid)
+	}
+	if c.LocalAPI.Listen != "" {
+		if err := checkAddr("local_api.listen", c.LocalAPI.Listen, true); err != nil {
+			return err
+		}
+		if c.LocalAPI.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			return fmt.Errorf("%w: local_api.listen: must differ from listen: the office's API and the federation's are separate", ErrInvalid)
+		}
+	}
+	for i, a := range c.LocalAPI.Admins {
+		if err := identity.ValidateName(a); err != nil {
+			return fmt.Errorf("%w: local_api.admins[%d]: %w", ErrInvalid, i, err)
+		}
 	}
 	for i, p := range c.Peers {
 		if err := identity.ValidateMember(p.Member); err != nil {

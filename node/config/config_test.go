@@ -29,6 +29,7 @@ func TestLoadFileEnvFlagsOrder(t *testing.T) {
 	path := writeConfig(t, `
 listen: 127.0.0.1:7401
 metrics_listen: 127.0.0.1:9401
+data_dir: data
 log: {level: debug, format: text}
 tls:
   cert_file: `+tls.CertFile+`
@@ -112,6 +113,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		t.Fatal(err)
 	}
 	base.TLS = fed.Node("UA", "ua-1")
+	base.DataDir = t.TempDir()
 	if err := base.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
@@ -128,6 +130,10 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"peer member", func(c *config.Config) { c.Peers = []config.Peer{{Member: "pl", Address: "h:1"}} }, "peers[0].member"},
 		{"peer address", func(c *config.Config) { c.Peers = []config.Peer{{Member: "PL", Address: "h:0"}} }, "peers[0].address"},
 		{"shutdown", func(c *config.Config) { c.ShutdownTimeout = -time.Second }, "shutdown_timeout"},
+		{"data dir", func(c *config.Config) { c.DataDir = "" }, "data_dir"},
+		{"local listen", func(c *config.Config) { c.LocalAPI.Listen = "127.0.0.1" }, "local_api.listen"},
+		{"local same as federation", func(c *config.Config) { c.LocalAPI.Listen = c.Listen }, "local_api.listen"},
+		{"admin name", func(c *config.Config) { c.LocalAPI.Admins = []string{"Olena K"} }, "local_api.admins[0]"},
 	}
 	for _, c := range cases {
 		cfg := base
@@ -170,7 +176,8 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("documented example does not validate: %v", err)
 	}
-	if cfg.GRPC.MaxConcurrentStreams != 256 || cfg.TLS.ReloadInterval != 30*time.Second || len(cfg.Peers) != 2 {
+	if cfg.GRPC.MaxConcurrentStreams != 256 || cfg.TLS.ReloadInterval != 30*time.Second || len(cfg.Peers) != 2 ||
+		cfg.LocalAPI.Listen == "" || len(cfg.LocalAPI.Admins) == 0 || cfg.DataDir == "" {
 		t.Errorf("example values: %+v", cfg)
 	}
 }

@@ -2,12 +2,16 @@ package daemon
 
 import (
 	"context"
+	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -21,7 +25,10 @@ import (
 	"github.com/accordfed/accord/federation/peering"
 	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/config"
+	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/localapi"
+	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -36,10 +43,17 @@ type Daemon struct {
 
 	src     *mtls.Source
 	reg     *prometheus.Registry
-	srv     *grpcserver.Server
+	srv     *grpcserver.Server // federation API
+	local   *grpcserver.Server // the office's local API
+	store   *store.Store
 	grpcLn  net.Listener
+	localLn net.Listener
 	httpLn  net.Listener
 	httpSrv *http.Server
+
+	sealerMu   sync.Mutex
+	sealerCert *tls.Certificate
+	sealer     *custody.Sealer
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -59,7 +73,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	d := &Daemon{cfg: cfg, version: version, logger: logger, reg: prometheus.NewRegistry(), serveErr: make(chan error, 2)}
+	d := &Daemon{cfg: cfg, version: version, logger: logger, reg: prometheus.NewRegistry(), serveErr: make(chan error, 3)}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "accord_tls_peer_refused_total", Help: "Peer certificates refused during TLS handshakes, by side (server: a client was refused; client: a server was refused) and reason.",
 	}, []string{"side", "reason"})
@@ -92,34 +106,102 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	expiry.Set(float64(src.Certificate().Leaf.NotAfter.Unix()))
 	d.src = src
 
+	st, err := store.Open(filepath.Join(cfg.DataDir, "store.db"), src.Identity().Member, store.Options{Logger: logger.With("component", "store")})
+	if err != nil {
+		return nil, fmt.Errorf("%w: data_dir: %w", ErrStart, err)
+	}
+	d.store = st
+	spool := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%w: data_dir: %w", ErrStart, err)
+	}
+	d.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "accord_store_size_bytes", Help: "Size of the node's store file.",
+	}, func() float64 {
+		if fi, err := os.Stat(st.Path()); err == nil {
+			return float64(fi.Size())
+		}
+		return 0
+	}))
+
+	metrics := grpcserver.NewMetrics(d.reg)
 	policy := grpcserver.NewPolicy()
 	policy.Allow("/"+accordv1.FederationService_ServiceDesc.ServiceName+"/", grpcserver.AnyPrincipal)
-	d.srv = grpcserver.New(cfg.GRPC, src.ServerCredentials(), policy, grpcserver.NewMetrics(d.reg), logger.With("component", "grpc"))
+	d.srv = grpcserver.New(cfg.GRPC, src.ServerCredentials(), policy, metrics, logger.With("component", "grpc"))
 	accordv1.RegisterFederationServiceServer(d.srv.GRPC, peering.NewService(src.Certificate, version))
+
+	local := localapi.New(st, cfg.LocalAPI.Admins, d.currentSealer, spool, logger.With("component", "local_api"))
+	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), local.Policy(), metrics, logger.With("component", "local_api"))
+	local.Register(d.local.GRPC)
 	return d, nil
+}
+
+// currentSealer returns the custody sealer for the node's current key (the
+// key changes when the certificate is rotated).
+func (d *Daemon) currentSealer() (*custody.Sealer, error) {
+	d.sealerMu.Lock()
+	defer d.sealerMu.Unlock()
+	cert := d.src.Certificate()
+	if d.sealer != nil && d.sealerCert == cert {
+		return d.sealer, nil
+	}
+	key, ok := cert.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("node key of type %T cannot sign custody seals", cert.PrivateKey)
+	}
+	s, err := custody.NewSealer(key, d.src.Identity().String())
+	if err != nil {
+		return nil, err
+	}
+	d.sealer, d.sealerCert = s, cert
+	return s, nil
+}
+
+// Store returns the node's store.
+func (d *Daemon) Store() *store.Store { return d.store }
+
+// Listeners are what a daemon serves on. Local and Metrics may be nil (not
+// served).
+type Listeners struct {
+	GRPC, Local, Metrics net.Listener
 }
 
 // Start opens the listeners named in the configuration and serves.
 func (d *Daemon) Start() error {
-	grpcLn, err := net.Listen("tcp", d.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("%w: listen: %w", ErrStart, err)
-	}
-	var httpLn net.Listener
-	if d.cfg.MetricsListen != "" {
-		httpLn, err = net.Listen("tcp", d.cfg.MetricsListen)
-		if err != nil {
-			grpcLn.Close()
-			return fmt.Errorf("%w: metrics_listen: %w", ErrStart, err)
+	var ls Listeners
+	closeAll := func() {
+		for _, l := range []net.Listener{ls.GRPC, ls.Local, ls.Metrics} {
+			if l != nil {
+				l.Close()
+			}
 		}
 	}
-	return d.Serve(grpcLn, httpLn)
+	for _, l := range []struct {
+		field, addr string
+		into       *net.Listener
+	}{
+		{"listen", d.cfg.Listen, &ls.GRPC},
+		{"local_api.listen", d.cfg.LocalAPI.Listen, &ls.Local},
+		{"metrics_listen", d.cfg.MetricsListen, &ls.Metrics},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("%w: %s: %w", ErrStart, l.field, err)
+		}
+		*l.into = ln
+	}
+	return d.Serve(ls)
 }
 
-// Serve serves on the given listeners (httpLn may be nil: no metrics
-// listener). The daemon owns them from now on.
-func (d *Daemon) Serve(grpcLn, httpLn net.Listener) error {
-	d.grpcLn, d.httpLn = grpcLn, httpLn
+// Serve serves on the given listeners. The daemon owns them from now on.
+func (d *Daemon) Serve(ls Listeners) error {
+	grpcLn, httpLn := ls.GRPC, ls.Metrics
+	d.grpcLn, d.localLn, d.httpLn = ls.GRPC, ls.Local, ls.Metrics
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
@@ -150,6 +232,16 @@ func (d *Daemon) Serve(grpcLn, httpLn net.Listener) error {
 			d.serveErr <- fmt.Errorf("gRPC server: %w", err)
 		}
 	}()
+	if d.localLn != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.local.GRPC.Serve(d.localLn); err != nil {
+				d.serveErr <- fmt.Errorf("local API server: %w", err)
+			}
+		}()
+		d.local.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	}
 	d.srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	d.srv.Health.SetServingStatus(accordv1.FederationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	attrs := []any{"identity", d.src.Identity().String(), "listen", grpcLn.Addr().String(), "version", d.version,
@@ -157,12 +249,25 @@ func (d *Daemon) Serve(grpcLn, httpLn net.Listener) error {
 	if httpLn != nil {
 		attrs = append(attrs, "metrics", httpLn.Addr().String())
 	}
+	if d.localLn != nil {
+		attrs = append(attrs, "local_api", d.localLn.Addr().String())
+	}
+	attrs = append(attrs, "store", d.store.Path())
 	d.logger.Info("node started", attrs...)
 	return nil
 }
 
 // Addr returns the gRPC listener's address.
 func (d *Daemon) Addr() string { return d.grpcLn.Addr().String() }
+
+// LocalAddr returns the local API listener's address, or "" when there is
+// none.
+func (d *Daemon) LocalAddr() string {
+	if d.localLn == nil {
+		return ""
+	}
+	return d.localLn.Addr().String()
+}
 
 // MetricsAddr returns the metrics listener's address, or "" when there is
 // none.
@@ -189,12 +294,15 @@ func (d *Daemon) Reload() error {
 func (d *Daemon) Err() <-chan error { return d.serveErr }
 
 // Close stops the node. The order matters:
-//  1. health turns NOT_SERVING, so that health checks and peers stop sending
-//     new work while RPCs in flight finish;
-//  2. the gRPC server stops gracefully, and is cut hard after
-//     shutdown_timeout, so that a stuck stream cannot hold shutdown forever;
+//  1. health turns NOT_SERVING on both servers, so that health checks and
+//     peers stop sending new work while RPCs in flight finish;
+//  2. the federation and local gRPC servers stop gracefully, and are cut
+//     hard after shutdown_timeout, so that a stuck stream (a long import)
+//     cannot hold shutdown forever;
 //  3. the TLS reload loop stops (no handshake needs it any more);
-//  4. the metrics listener stops last, so that the shutdown itself can be
+//  4. the store closes, once no RPC can write to it; an import cut in step
+//     2 leaves whole cases only;
+//  5. the metrics listener stops last, so that the shutdown itself can be
 //     observed.
 func (d *Daemon) Close() error {
 	d.closeMu.Lock()
@@ -204,10 +312,16 @@ func (d *Daemon) Close() error {
 	}
 	d.closed = true
 	d.srv.Health.Shutdown()
+	d.local.Health.Shutdown()
 
 	done := make(chan struct{})
 	go func() {
-		d.srv.GRPC.GracefulStop()
+		var wg sync.WaitGroup
+		for _, g := range []*grpcserver.Server{d.srv, d.local} {
+			wg.Add(1)
+			go func() { defer wg.Done(); g.GRPC.GracefulStop() }()
+		}
+		wg.Wait()
 		close(done)
 	}()
 	select {
@@ -215,16 +329,19 @@ func (d *Daemon) Close() error {
 	case <-time.After(d.cfg.ShutdownTimeout):
 		d.logger.Warn("graceful stop timed out; closing open RPCs", "timeout", d.cfg.ShutdownTimeout)
 		d.srv.GRPC.Stop()
+		d.local.GRPC.Stop()
 		<-done
 	}
 
 	if d.cancel != nil {
 		d.cancel()
 	}
-	var err error
+	err := d.store.Close()
 	if d.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = d.httpSrv.Shutdown(ctx)
+		if e := d.httpSrv.Shutdown(ctx); e != nil && err == nil {
+			err = e
+		}
 		cancel()
 	}
 	d.wg.Wait()

@@ -26,6 +26,8 @@ func nodeConfig(t *testing.T, tlsCfg mtls.Config) config.Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.MetricsListen = "127.0.0.1:0"
 	cfg.TLS = tlsCfg
+	cfg.DataDir = t.TempDir()
+	cfg.LocalAPI.Listen = "127.0.0.1:0"
 	cfg.ShutdownTimeout = 5 * time.Second
 	return cfg
 }

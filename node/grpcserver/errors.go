@@ -9,6 +9,9 @@ import (
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/trust"
+	"github.com/accordfed/accord/node/caseformat"
+	"github.com/accordfed/accord/node/custody"
+	"github.com/accordfed/accord/node/store"
 )
 
 var (
@@ -44,6 +47,13 @@ var codeTable = []struct {
 	{ErrAlreadyExists, codes.AlreadyExists},
 	{ErrFailedPrecondition, codes.FailedPrecondition},
 	{ErrUnavailable, codes.Unavailable},
+	{store.ErrNotFound, codes.NotFound},
+	{store.ErrExists, codes.AlreadyExists},
+	{store.ErrVersionMismatch, codes.Aborted},
+	{store.ErrInvalid, codes.InvalidArgument},
+	{store.ErrCorrupt, codes.DataLoss},
+	{caseformat.ErrInvalid, codes.InvalidArgument},
+	{custody.ErrInvalidEvent, codes.InvalidArgument},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

@@ -1512,7 +1512,10 @@ type ImportLine struct {
 	// Line number in the source, from 1.
 	Number int64 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
 	// The line's JSON.
-	Json          []byte `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	Json []byte `protobuf:"bytes,2,opt,name=json,proto3" json:"json,omitempty"`
+	// The client could not send the line because it is longer than the
+	// format allows (1 MiB); json is empty and the line counts as invalid.
+	TooLong       bool `protobuf:"varint,3,opt,name=too_long,json=tooLong,proto3" json:"too_long,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1559,6 +1562,13 @@ func (x *ImportLine) GetJson() []byte {
 		return x.Json
 	}
 	return nil
+}
+
+func (x *ImportLine) GetTooLong() bool {
+	if x != nil {
+		return x.TooLong
+	}
+	return false
 }
 
 // ImportChunk carries lines.
@@ -2221,11 +2231,12 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\rImportOptions\x12!\n" +
 	"\fskip_invalid\x18\x01 \x01(\bR\vskipInvalid\x12\x17\n" +
 	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12\x16\n" +
-	"\x06source\x18\x03 \x01(\tR\x06source\"8\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\"S\n" +
 	"\n" +
 	"ImportLine\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x03R\x06number\x12\x12\n" +
-	"\x04json\x18\x02 \x01(\fR\x04json\":\n" +
+	"\x04json\x18\x02 \x01(\fR\x04json\x12\x19\n" +
+	"\btoo_long\x18\x03 \x01(\bR\atooLong\":\n" +
 	"\vImportChunk\x12+\n" +
 	"\x05lines\x18\x01 \x03(\v2\x15.accord.v1.ImportLineR\x05lines\"\x82\x01\n" +
 	"\x12ImportCasesRequest\x124\n" +

@@ -1,0 +1,361 @@
+package caseimport
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/accordfed/accord/node/caseformat"
+	"github.com/accordfed/accord/node/store"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Line is one line of input. JSON must not be reused by the caller after
+// it was handed over. TooLong marks a line the source could not read because
+// it exceeds caseformat.MaxLineBytes: it counts as invalid.
+type Line struct {
+	Number  int64
+	JSON    []byte
+	TooLong bool
+}
+
+// Phase is what an import is doing.
+type Phase int
+
+// The phases of an import.
+const (
+	Validating Phase = iota + 1
+	Writing
+)
+
+// Progress reports how far an import is.
+type Progress struct {
+	Phase          Phase
+	LinesValidated int64
+	CasesWritten   int64
+	CasesTotal     int64
+}
+
+// Options tune an import.
+type Options struct {
+	// SkipInvalid imports the valid lines even when some are invalid.
+	SkipInvalid bool
+	// DryRun validates only.
+	DryRun bool
+	// Member is the node's member code; every case must be its.
+	Member string
+	// Actor is who imports (and signs the custody events of new evidence).
+	Actor store.Actor
+	// SpoolDir holds the temporary file of validated cases (the node's data
+	// folder; default os.TempDir()).
+	SpoolDir string
+	// BatchSize is the number of cases per transaction (default 10,000).
+	BatchSize int
+	// Workers parse lines in parallel (default GOMAXPROCS).
+	Workers int
+	// MaxErrors is how many line errors are kept for the result (default
+	// 1000); all are counted.
+	MaxErrors int
+	// Progress, when set, is called about every ProgressEvery.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Result is the outcome of an import.
+type Result struct {
+	Lines, Valid, Invalid       int64
+	Created, Updated, Unchanged int64
+	Errors                      []caseformat.FieldError
+	Written                     bool
+}
+
+// ErrAborted is returned when the import was cancelled or its source failed
+// before the end; nothing of phase one has been written.
+var ErrAborted = errors.New("import aborted")
+
+// Run imports the lines that next returns until it returns io.EOF.
+func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts Options) (Result, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 10000
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxErrors <= 0 {
+		opts.MaxErrors = 1000
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = 250 * time.Millisecond
+	}
+	if opts.SpoolDir == "" {
+		opts.SpoolDir = os.TempDir()
+	}
+	spool, err := os.CreateTemp(opts.SpoolDir, ".import-*.spool")
+	if err != nil {
+		return Result{}, fmt.Errorf("import: spool: %w", err)
+	}
+	defer func() {
+		spool.Close()
+		os.Remove(spool.Name())
+	}()
+
+	var res Result
+	rep := newReporter(opts)
+	if err := validate(ctx, next, spool, opts, &res, rep); err != nil {
+		return res, err
+	}
+	if opts.DryRun || (res.Invalid > 0 && !opts.SkipInvalid) || res.Valid == 0 {
+		rep.final(Progress{Phase: Validating, LinesValidated: res.Lines})
+		return res, nil
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return res, err
+	}
+	err = write(ctx, bufio.NewReaderSize(spool, 1<<20), st, opts, &res, rep)
+	return res, err
+}
+
+type chunk struct {
+	index int
+	lines []Line
+	cases [][]byte // marshalled valid cases, in line order
+	errs  []caseformat.FieldError
+	bad   int64
+}
+
+// validate runs phase one: parse lines on all workers, spool valid cases in
+// input order.
+func validate(ctx context.Context, next func() (Line, error), spool *os.File, opts Options, res *Result, rep *reporter) error {
+	const chunkLines = 256
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan *chunk, opts.Workers*2)
+	out := make(chan *chunk, opts.Workers*2)
+	var wg sync.WaitGroup
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ch := range in {
+				for _, l := range ch.lines {
+					if l.TooLong {
+						ch.bad++
+						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: fmt.Sprintf("line is longer than %d bytes", caseformat.MaxLineBytes)})
+						continue
+					}
+					c, errs := caseformat.Parse(l.JSON, l.Number, opts.Member)
+					if len(errs) > 0 {
+						ch.bad++
+						ch.errs = append(ch.errs, errs...)
+						continue
+					}
+					b, err := proto.Marshal(c)
+					if err != nil {
+						ch.bad++
+						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: "cannot encode: " + err.Error()})
+						continue
+					}
+					ch.cases = append(ch.cases, b)
+				}
+				ch.lines = nil
+				select {
+				case out <- ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(in)
+		idx := 0
+		cur := &chunk{index: idx}
+		send := func() bool {
+			select {
+			case in <- cur:
+				idx++
+				cur = &chunk{index: idx}
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for {
+			l, err := next()
+			if errors.Is(err, io.EOF) {
+				if len(cur.lines) > 0 {
+					send()
+				}
+				readErr <- nil
+				return
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+			cur.lines = append(cur.lines, l)
+			if len(cur.lines) == chunkLines && !send() {
+				readErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(out) }()
+
+	w := bufio.NewWriterSize(spool, 1<<20)
+	pending := map[int]*chunk{}
+	want := 0
+	var lenBuf [binary.MaxVarintLen64]byte
+	for ch := range out {
+		pending[ch.index] = ch
+		for {
+			c, ok := pending[want]
+			if !ok {
+				break
+			}
+			delete(pending, want)
+			want++
+			res.Lines += int64(len(c.cases)) + c.bad
+			res.Valid += int64(len(c.cases))
+			res.Invalid += c.bad
+			for _, e := range c.errs {
+				if len(res.Errors) < opts.MaxErrors {
+					res.Errors = append(res.Errors, e)
+				}
+			}
+			for _, b := range c.cases {
+				n := binary.PutUvarint(lenBuf[:], uint64(len(b)))
+				if _, err := w.Write(lenBuf[:n]); err != nil {
+					cancel()
+					return fmt.Errorf("import: spool: %w", err)
+				}
+				if _, err := w.Write(b); err != nil {
+					cancel()
+					return fmt.Errorf("import: spool: %w", err)
+				}
+			}
+			rep.maybe(Progress{Phase: Validating, LinesValidated: res.Lines})
+		}
+	}
+	if err := <-readErr; err != nil {
+		return fmt.Errorf("%w: reading lines: %w", ErrAborted, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrAborted, err)
+	}
+	return w.Flush()
+}
+
+// write runs phase two: store the spooled cases in batches.
+func write(ctx context.Context, r *bufio.Reader, st *store.Store, opts Options, res *Result, rep *reporter) error {
+	batch := make([]*accordv1.Case, 0, opts.BatchSize)
+	var written int64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		n, err := st.ImportBatch(batch, opts.Actor)
+		if err != nil {
+			return fmt.Errorf("import: writing cases: %w", err)
+		}
+		res.Written = true
+		res.Created += int64(n.Created)
+		res.Updated += int64(n.Updated)
+		res.Unchanged += int64(n.Unchanged)
+		written += int64(len(batch))
+		batch = batch[:0]
+		rep.maybe(Progress{Phase: Writing, CasesWritten: written, CasesTotal: res.Valid})
+		return nil
+	}
+	buf := make([]byte, 0, 64<<10)
+	for {
+		size, err := binary.ReadUvarint(r)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("import: spool: %w", err)
+		}
+		if cap(buf) < int(size) {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return fmt.Errorf("import: spool: %w", err)
+		}
+		c := &accordv1.Case{}
+		if err := proto.Unmarshal(buf, c); err != nil {
+			return fmt.Errorf("import: spool: %w", err)
+		}
+		batch = append(batch, c)
+		if len(batch) == opts.BatchSize {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("%w after %d cases were written: %w", ErrAborted, written, err)
+			}
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	rep.final(Progress{Phase: Writing, CasesWritten: written, CasesTotal: res.Valid})
+	return nil
+}
+
+// reporter rate-limits progress callbacks.
+type reporter struct {
+	fn    func(Progress)
+	every time.Duration
+	last  time.Time
+}
+
+func newReporter(opts Options) *reporter {
+	return &reporter{fn: opts.Progress, every: opts.ProgressEvery}
+}
+
+func (r *reporter) maybe(p Progress) {
+	if r.fn == nil {
+		return
+	}
+	if now := time.Now(); now.Sub(r.last) >= r.every {
+		r.last = now
+		r.fn(p)
+	}
+}
+
+func (r *reporter) final(p Progress) {
+	if r.fn != nil {
+		r.fn(p)
+	}
+}
+
+// FromReader returns a line source over r in the interchange format (see
+// caseformat.Reader): each line's bytes are copied, and a line that is too
+// long is handed on as TooLong.
+func FromReader(r io.Reader) func() (Line, error) {
+	rd := caseformat.NewReader(r)
+	return func() (Line, error) {
+		b, n, err := rd.Next()
+		var fe caseformat.FieldError
+		if errors.As(err, &fe) {
+			return Line{Number: n, TooLong: true}, nil
+		}
+		if err != nil {
+			return Line{}, err
+		}
+		return Line{Number: n, JSON: append([]byte(nil), b...)}, nil
+	}
+}

@@ -1,0 +1,624 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/accordfed/accord/node/custody"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Actor says who makes a change and signs what it seals.
+type Actor struct {
+	// ID is the certificate identity of the user or node.
+	ID string
+	// Sealer signs custody events; nil refuses changes that need custody
+	// events (new evidence).
+	Sealer *custody.Sealer
+}
+
+// write is the state of one write transaction.
+type write struct {
+	tx      *bolt.Tx
+	s       *Store
+	actor   Actor
+	now     time.Time
+	pending []*accordv1.CustodyEvent // custody events to seal at commit
+	buf     map[string]map[string]op // bucket -> key -> buffered write
+	vault   map[string]*accordv1.EvidenceItem // vault details of items being registered
+}
+
+func (s *Store) update(actor Actor, fn func(w *write) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}}
+		if err := fn(w); err != nil {
+			return err
+		}
+		if err := w.sealPending(); err != nil {
+			return err
+		}
+		return w.flush()
+	})
+}
+
+// op is a buffered write: a put of val, or a delete.
+type op struct {
+	val []byte
+	del bool
+}
+
+// A write transaction buffers its puts and deletes and applies them at the
+// end, bucket by bucket in key order. bbolt keeps a transaction's new keys in
+// unsplit in-memory nodes, where inserting at random places costs a copy of
+// the node each time; in key order every insert is an append. Reads within
+// the transaction go through get, which sees the buffer first.
+func (w *write) put(bucket, key, val []byte) {
+	b := w.buf[string(bucket)]
+	if b == nil {
+		b = map[string]op{}
+		w.buf[string(bucket)] = b
+	}
+	b[string(key)] = op{val: val}
+}
+
+func (w *write) del(bucket, key []byte) {
+	b := w.buf[string(bucket)]
+	if b == nil {
+		b = map[string]op{}
+		w.buf[string(bucket)] = b
+	}
+	b[string(key)] = op{del: true}
+}
+
+func (w *write) get(bucket, key []byte) []byte {
+	if o, ok := w.buf[string(bucket)][string(key)]; ok {
+		if o.del {
+			return nil
+		}
+		return o.val
+	}
+	return w.tx.Bucket(bucket).Get(key)
+}
+
+func (w *write) flush() error {
+	for name, ops := range w.buf {
+		b := w.tx.Bucket([]byte(name))
+		keys := make([]string, 0, len(ops))
+		for k := range ops {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			o := ops[k]
+			var err error
+			if o.del {
+				err = b.Delete([]byte(k))
+			} else {
+				err = b.Put([]byte(k), o.val)
+			}
+			if err != nil {
+				return fmt.Errorf("store %s: %w", name, err)
+			}
+		}
+	}
+	w.buf = map[string]map[string]op{}
+	return nil
+}
+
+// getter reads a bucket: a read transaction, or a write with its buffer.
+type getter interface {
+	get(bucket, key []byte) []byte
+}
+
+type txGetter struct{ tx *bolt.Tx }
+
+func (g txGetter) get(bucket, key []byte) []byte { return g.tx.Bucket(bucket).Get(key) }
+
+// sealPending signs the transaction's new custody events with one seal and
+// stores them.
+func (w *write) sealPending() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	if w.actor.Sealer == nil {
+		return fmt.Errorf("%w: no custody sealer: evidence cannot be registered", ErrInvalid)
+	}
+	id := nextSeq(w.tx, metaSealSeq)
+	seal, err := w.actor.Sealer.Seal(id, w.pending, w.now)
+	if err != nil {
+		return fmt.Errorf("seal custody events: %w", err)
+	}
+	sb, err := proto.Marshal(seal)
+	if err != nil {
+		return err
+	}
+	w.put(bucketSeals, u64(id), sb)
+	if err := w.tx.Bucket(bucketMeta).Put(sealKeyKey(seal.GetSignerPublicKey()), seal.GetSignerPublicKey()); err != nil {
+		return err
+	}
+	for _, ev := range w.pending {
+		eseq := getU64(w.get(bucketEvidenceIDs, []byte(ev.GetEvidenceId())))
+		eb, err := proto.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		w.put(bucketCustody, custodyKey(eseq, ev.GetSeq()), eb)
+		w.put(bucketCustodyHeads, u64(eseq), append(binary.BigEndian.AppendUint32(nil, uint32(ev.GetSeq())), ev.GetHash()...))
+	}
+	w.pending = nil
+	return nil
+}
+
+// CreateCase stores a new case. The caller has validated it against the
+// interchange format's rules (node/caseformat).
+func (s *Store) CreateCase(c *accordv1.Case, actor Actor) (*accordv1.Case, error) {
+	var out *accordv1.Case
+	err := s.update(actor, func(w *write) error {
+		if w.get(bucketCaseIDs, []byte(c.GetCaseId())) != nil {
+			return fmt.Errorf("%w: case %s", ErrExists, c.GetCaseId())
+		}
+		var err error
+		out, _, err = w.putCase(c)
+		return err
+	})
+	return out, err
+}
+
+// UpdateCase replaces a case's content. expectedVersion 0 accepts any stored
+// version. An update that changes nothing keeps the version.
+func (s *Store) UpdateCase(c *accordv1.Case, expectedVersion int64, actor Actor) (*accordv1.Case, error) {
+	var out *accordv1.Case
+	err := s.update(actor, func(w *write) error {
+		old, _, err := w.getCase(c.GetCaseId())
+		if err != nil {
+			return err
+		}
+		if expectedVersion != 0 && old.GetVersion() != expectedVersion {
+			return fmt.Errorf("%w: case %s is at version %d, not %d", ErrVersionMismatch, c.GetCaseId(), old.GetVersion(), expectedVersion)
+		}
+		out, _, err = w.putCase(c)
+		return err
+	})
+	return out, err
+}
+
+// ImportCounts says what an import batch did.
+type ImportCounts struct {
+	Created, Updated, Unchanged int
+}
+
+// ImportBatch creates or updates cases in one transaction: either all of
+// them are stored or none. Cases are applied in order, so a later case with
+// the same id updates an earlier one.
+func (s *Store) ImportBatch(cases []*accordv1.Case, actor Actor) (ImportCounts, error) {
+	var n ImportCounts
+	err := s.update(actor, func(w *write) error {
+		n = ImportCounts{}
+		for _, c := range cases {
+			_, outcome, err := w.putCase(c)
+			if err != nil {
+				return fmt.Errorf("case %s: %w", c.GetCaseId(), err)
+			}
+			switch outcome {
+			case created:
+				n.Created++
+			case updated:
+				n.Updated++
+			default:
+				n.Unchanged++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// GetCase returns a case.
+func (s *Store) GetCase(caseID string) (*accordv1.Case, error) {
+	var out *accordv1.Case
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, _, err = getCase(txGetter{tx}, caseID)
+		return err
+	})
+	return out, err
+}
+
+// deletionRecord is what the store keeps of a deleted case.
+type deletionRecord struct {
+	CaseID    string          `json:"case_id"`
+	DeletedBy string          `json:"deleted_by"`
+	DeletedAt time.Time       `json:"deleted_at"`
+	Reason    string          `json:"reason"`
+	Case      json.RawMessage `json:"case"`
+}
+
+// DeleteCase removes a case and its evidence index entries, and records
+// who deleted it, when, why, and the case as it was. Custody chains are
+// kept: they are the record of what happened to the evidence.
+func (s *Store) DeleteCase(caseID, reason string, actor Actor) (*accordv1.Case, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, fmt.Errorf("%w: reason: a deletion must say why", ErrInvalid)
+	}
+	var out *accordv1.Case
+	err := s.update(actor, func(w *write) error {
+		old, seq, err := w.getCase(caseID)
+		if err != nil {
+			return err
+		}
+		if err := w.removeIndexes(old, seq); err != nil {
+			return err
+		}
+		for _, e := range old.GetEvidence() {
+			if err := w.removeEvidence(e.GetId()); err != nil {
+				return err
+			}
+		}
+		w.del(bucketCases, u64(seq))
+		w.del(bucketCaseIDs, []byte(caseID))
+		body, err := protojson.Marshal(old)
+		if err != nil {
+			return err
+		}
+		rec, err := json.Marshal(deletionRecord{CaseID: caseID, DeletedBy: actor.ID, DeletedAt: w.now.UTC(), Reason: reason, Case: body})
+		if err != nil {
+			return err
+		}
+		key := append(append([]byte(caseID), 0), u64(uint64(w.now.UnixNano()))...)
+		out = old
+		w.put(bucketDeleted, key, rec)
+		return nil
+	})
+	return out, err
+}
+
+type outcome int
+
+const (
+	unchanged outcome = iota
+	created
+	updated
+)
+
+func getCase(g getter, caseID string) (*accordv1.Case, uint64, error) {
+	v := g.get(bucketCaseIDs, []byte(caseID))
+	if v == nil {
+		return nil, 0, fmt.Errorf("%w: case %s", ErrNotFound, caseID)
+	}
+	seq := getU64(v)
+	c, err := loadCase(g, seq)
+	return c, seq, err
+}
+
+func loadCase(g getter, seq uint64) (*accordv1.Case, error) {
+	data := g.get(bucketCases, u64(seq))
+	if data == nil {
+		return nil, fmt.Errorf("%w: case record %d missing", ErrCorrupt, seq)
+	}
+	c := &accordv1.Case{}
+	if err := proto.Unmarshal(data, c); err != nil {
+		return nil, fmt.Errorf("%w: case record %d: %w", ErrCorrupt, seq, err)
+	}
+	return c, nil
+}
+
+func (w *write) getCase(caseID string) (*accordv1.Case, uint64, error) {
+	return getCase(w, caseID)
+}
+
+// sameContent reports whether two cases have the same interchange-format
+// content (ignoring what the node keeps: version, times, author).
+func sameContent(a, b *accordv1.Case) bool {
+	x, y := proto.CloneOf(a), proto.CloneOf(b)
+	for _, c := range []*accordv1.Case{x, y} {
+		c.Version, c.CreateTime, c.UpdateTime, c.UpdateBy = 0, nil, nil, ""
+	}
+	return proto.Equal(x, y)
+}
+
+// putCase creates or updates a case with its indexes and evidence.
+func (w *write) putCase(in *accordv1.Case) (*accordv1.Case, outcome, error) {
+	if in.GetCountry() != w.s.member {
+		return nil, unchanged, fmt.Errorf("%w: country: case %s belongs to %s, this node is %s", ErrInvalid, in.GetCaseId(), in.GetCountry(), w.s.member)
+	}
+	if in.GetCaseId() == "" {
+		return nil, unchanged, fmt.Errorf("%w: case_id: required", ErrInvalid)
+	}
+	c := proto.CloneOf(in)
+	var old *accordv1.Case
+	var seq uint64
+	result := created
+	if v := w.get(bucketCaseIDs, []byte(c.GetCaseId())); v != nil {
+		seq = getU64(v)
+		var err error
+		if old, err = loadCase(w, seq); err != nil {
+			return nil, unchanged, err
+		}
+		if sameContent(old, c) {
+			return old, unchanged, nil
+		}
+		result = updated
+		c.Version = old.GetVersion() + 1
+		c.CreateTime = old.GetCreateTime()
+		if err := w.removeIndexes(old, seq); err != nil {
+			return nil, unchanged, err
+		}
+	} else {
+		seq = nextSeq(w.tx, metaCaseSeq)
+		c.Version = 1
+		c.CreateTime = timestamppb.New(w.now)
+		w.put(bucketCaseIDs, []byte(c.GetCaseId()), u64(seq))
+	}
+	c.UpdateTime = timestamppb.New(w.now)
+	c.UpdateBy = w.actor.ID
+	if err := w.syncEvidence(old, c); err != nil {
+		return nil, unchanged, err
+	}
+	if err := w.addIndexes(c, seq); err != nil {
+		return nil, unchanged, err
+	}
+	data, err := proto.Marshal(c)
+	if err != nil {
+		return nil, unchanged, err
+	}
+	w.put(bucketCases, u64(seq), data)
+	return c, result, nil
+}
+
+// syncEvidence brings the evidence index in line with a case's new list of
+// evidence references.
+func (w *write) syncEvidence(old, c *accordv1.Case) error {
+	before := map[string]*accordv1.EvidenceRef{}
+	for _, e := range old.GetEvidence() {
+		before[e.GetId()] = e
+	}
+	now := map[string]bool{}
+	for i, e := range c.GetEvidence() {
+		now[e.GetId()] = true
+		if prev, ok := before[e.GetId()]; ok {
+			if prev.GetSha256() != e.GetSha256() {
+				return fmt.Errorf("%w: evidence[%d].sha256: item %s is registered with another hash; register the new content as a new item",
+					ErrInvalid, i, e.GetId())
+			}
+			if !proto.Equal(prev, e) {
+				if err := w.updateEvidenceMeta(e); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		item := &accordv1.EvidenceItem{
+			Id: e.GetId(), CaseId: c.GetCaseId(), Sha256: e.GetSha256(), MediaType: e.GetMediaType(),
+			Collected: e.GetCollected(), Description: e.GetDescription(),
+		}
+		if v := w.vault[e.GetId()]; v != nil {
+			item.Location, item.SizeBytes = v.GetLocation(), v.GetSizeBytes()
+		}
+		if err := w.addEvidence(c.GetCaseId(), i, item); err != nil {
+			return err
+		}
+	}
+	for id := range before {
+		if !now[id] {
+			if err := w.removeEvidence(id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addEvidence indexes a new evidence item and opens its custody chain.
+func (w *write) addEvidence(caseID string, index int, item *accordv1.EvidenceItem) error {
+	if v := w.get(bucketEvidenceIDs, []byte(item.GetId())); v != nil {
+		owner := "another case"
+		if rec, err := w.evidenceByEseq(getU64(v)); err == nil {
+			owner = "case " + rec.GetCaseId()
+		}
+		return fmt.Errorf("%w: evidence[%d].id: %s is already used by %s", ErrInvalid, index, item.GetId(), owner)
+	}
+	sum, err := hex.DecodeString(item.GetSha256())
+	if err != nil || len(sum) != 32 {
+		return fmt.Errorf("%w: evidence[%d].sha256: not 64 hex digits", ErrInvalid, index)
+	}
+	eseq := nextSeq(w.tx, metaEvidenceSeq)
+	item.RegisteredBy = w.actor.ID
+	item.RegisterTime = timestamppb.New(w.now)
+	if err := w.putEvidenceRecord(eseq, item); err != nil {
+		return err
+	}
+	w.put(bucketEvidenceIDs, []byte(item.GetId()), u64(eseq))
+	w.put(idxSHA256, shaKey(sum, eseq), []byte{})
+	details := "registered from the case register of " + caseID
+	if item.GetLocation() != "" {
+		details = "registered in the vault"
+	}
+	ev, err := custody.Next(nil, item.GetId(), accordv1.CustodyAction_CUSTODY_ACTION_REGISTERED, w.actor.ID, details, w.now)
+	if err != nil {
+		return err
+	}
+	w.pending = append(w.pending, ev)
+	return nil
+}
+
+func (w *write) putEvidenceRecord(eseq uint64, item *accordv1.EvidenceItem) error {
+	data, err := proto.Marshal(item)
+	if err != nil {
+		return err
+	}
+	w.put(bucketEvidence, u64(eseq), data)
+	return nil
+}
+
+func (w *write) evidenceByEseq(eseq uint64) (*accordv1.EvidenceItem, error) {
+	return evidenceByEseq(w, eseq)
+}
+
+func evidenceByEseq(g getter, eseq uint64) (*accordv1.EvidenceItem, error) {
+	data := g.get(bucketEvidence, u64(eseq))
+	if data == nil {
+		return nil, fmt.Errorf("%w: evidence record %d missing", ErrCorrupt, eseq)
+	}
+	item := &accordv1.EvidenceItem{}
+	if err := proto.Unmarshal(data, item); err != nil {
+		return nil, fmt.Errorf("%w: evidence record %d: %w", ErrCorrupt, eseq, err)
+	}
+	return item, nil
+}
+
+// updateEvidenceMeta rewrites the descriptive fields of an item.
+func (w *write) updateEvidenceMeta(e *accordv1.EvidenceRef) error {
+	eseq := getU64(w.get(bucketEvidenceIDs, []byte(e.GetId())))
+	item, err := w.evidenceByEseq(eseq)
+	if err != nil {
+		return err
+	}
+	item.MediaType, item.Collected, item.Description = e.GetMediaType(), e.GetCollected(), e.GetDescription()
+	return w.putEvidenceRecord(eseq, item)
+}
+
+// removeEvidence drops an item from the index; its custody chain stays.
+func (w *write) removeEvidence(id string) error {
+	v := w.get(bucketEvidenceIDs, []byte(id))
+	if v == nil {
+		return nil
+	}
+	eseq := getU64(v)
+	item, err := w.evidenceByEseq(eseq)
+	if err != nil {
+		return err
+	}
+	if sum, err := hex.DecodeString(item.GetSha256()); err == nil {
+		w.del(idxSHA256, shaKey(sum, eseq))
+	}
+	w.del(bucketEvidence, u64(eseq))
+	w.del(bucketEvidenceIDs, []byte(id))
+	return nil
+}
+
+// caseIndex is what the indexes hold for one case.
+type caseIndex struct {
+	status byte
+	places []string
+	crimes []string
+	days   []uint32
+	long   bool
+	title  string
+}
+
+func effectiveStatus(c *accordv1.Case) accordv1.CaseStatus {
+	if c.GetStatus() == accordv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
+		return accordv1.CaseStatus_CASE_STATUS_INVESTIGATION
+	}
+	return c.GetStatus()
+}
+
+// window returns an incident's time window [start, end).
+func window(inc *accordv1.Incident) (time.Time, time.Time, bool) {
+	start, err := time.Parse(time.RFC3339, inc.GetStart())
+	if err != nil {
+		return time.Time{}, time.Time{}, false
+	}
+	end := start.Add(time.Hour)
+	if inc.GetEnd() != "" {
+		if e, err := time.Parse(time.RFC3339, inc.GetEnd()); err == nil {
+			end = e
+		}
+	}
+	if end.Before(start) {
+		end = start
+	}
+	return start, end, true
+}
+
+func dayNumber(t time.Time) uint32 {
+	return uint32(t.UTC().Unix() / 86400)
+}
+
+func indexOf(c *accordv1.Case) caseIndex {
+	ix := caseIndex{status: byte(effectiveStatus(c)), title: strings.ToLower(c.GetTitle())}
+	for _, inc := range c.GetIncidents() {
+		if p := NormalizePlace(inc.GetPlace()); p != "" && !slices.Contains(ix.places, p) {
+			ix.places = append(ix.places, p)
+		}
+		start, end, ok := window(inc)
+		if !ok {
+			continue
+		}
+		last := end
+		if end.After(start) {
+			last = end.Add(-time.Nanosecond)
+		}
+		first, lastDay := dayNumber(start), dayNumber(last)
+		if lastDay-first+1 > maxIndexedDays {
+			ix.long = true
+			continue
+		}
+		for d := first; d <= lastDay; d++ {
+			if !slices.Contains(ix.days, d) {
+				ix.days = append(ix.days, d)
+			}
+		}
+	}
+	for _, code := range c.GetCrimeCodes() {
+		if !slices.Contains(ix.crimes, code) {
+			ix.crimes = append(ix.crimes, code)
+		}
+	}
+	return ix
+}
+
+func (w *write) addIndexes(c *accordv1.Case, seq uint64) error {
+	return w.indexes(c, seq, true)
+}
+
+func (w *write) removeIndexes(c *accordv1.Case, seq uint64) error {
+	return w.indexes(c, seq, false)
+}
+
+func (w *write) indexes(c *accordv1.Case, seq uint64, add bool) error {
+	ix := indexOf(c)
+	id := c.GetCaseId()
+	sv := u64(seq)
+	type entry struct {
+		bucket []byte
+		key    []byte
+	}
+	entries := []entry{{idxStatus, statusKey(ix.status, id)}}
+	for _, p := range ix.places {
+		entries = append(entries, entry{idxPlace, textKey(p, id)})
+	}
+	for _, code := range ix.crimes {
+		entries = append(entries, entry{idxCrime, textKey(code, id)})
+	}
+	for _, d := range ix.days {
+		entries = append(entries, entry{idxDay, dayKey(d, id)})
+	}
+	if ix.long {
+		entries = append(entries, entry{idxLongWindow, []byte(id)})
+	}
+	for _, e := range entries {
+		if add {
+			w.put(e.bucket, e.key, sv)
+		} else {
+			w.del(e.bucket, e.key)
+		}
+	}
+	if add {
+		w.put(bucketTitles, sv, []byte(ix.title))
+	} else {
+		w.del(bucketTitles, sv)
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Filter selects cases; zero fields do not filter.
+type Filter struct {
+	Status        accordv1.CaseStatus
+	CrimeCode     string
+	After, Before time.Time // an incident window [start, end) must overlap [After, Before)
+	Place         string    // matched after NormalizePlace
+	TitleContains string    // case-insensitive substring
+}
+
+func (f Filter) key() string {
+	return fmt.Sprintf("%d\x00%s\x00%d\x00%d\x00%s\x00%s", f.Status, f.CrimeCode, f.After.UnixNano(), f.Before.UnixNano(),
+		NormalizePlace(f.Place), strings.ToLower(f.TitleContains))
+}
+
+// Page-size limits of ListCases.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+type pageToken struct {
+	V      int    `json:"v"`
+	Filter string `json:"f"`
+	After  string `json:"a"`
+}
+
+func encodeToken(f Filter, after string) string {
+	sum := sha256.Sum256([]byte(f.key()))
+	b, _ := json.Marshal(pageToken{V: 1, Filter: base64.RawURLEncoding.EncodeToString(sum[:8]), After: after})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(f Filter, tok string) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	var pt pageToken
+	if err == nil {
+		err = json.Unmarshal(b, &pt)
+	}
+	if err != nil || pt.V != 1 {
+		return "", fmt.Errorf("%w: page_token: not a token this node issued", ErrInvalid)
+	}
+	sum := sha256.Sum256([]byte(f.key()))
+	if pt.Filter != base64.RawURLEncoding.EncodeToString(sum[:8]) {
+		return "", fmt.Errorf("%w: page_token: issued for other filters; start again without a token", ErrInvalid)
+	}
+	return pt.After, nil
+}
+
+// ListCases returns up to pageSize cases matching f, in case-id order,
+// after the position in pageToken, and the token for the next page ("" on
+// the last page).
+func (s *Store) ListCases(f Filter, pageSize int, pageToken string) ([]*accordv1.Case, string, error) {
+	if pageSize < 0 {
+		return nil, "", fmt.Errorf("%w: page_size: must not be negative", ErrInvalid)
+	}
+	if pageSize == 0 {
+		pageSize = DefaultPageSize
+	}
+	pageSize = min(pageSize, MaxPageSize)
+	after, err := decodeToken(f, pageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []*accordv1.Case
+	next := ""
+	err = s.db.View(func(tx *bolt.Tx) error {
+		return scan(tx, f, after, func(c *accordv1.Case) bool {
+			if len(out) == pageSize {
+				next = encodeToken(f, out[len(out)-1].GetCaseId())
+				return false
+			}
+			out = append(out, c)
+			return true
+		})
+	})
+	return out, next, err
+}
+
+// ExportCases calls fn for every case matching f, in case-id order, within
+// one consistent read of the store.
+func (s *Store) ExportCases(f Filter, fn func(*accordv1.Case) error) error {
+	var fnErr error
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return scan(tx, f, "", func(c *accordv1.Case) bool {
+			fnErr = fn(c)
+			return fnErr == nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return fnErr
+}
+
+
+// scan visits the cases matching f with case id > after, in case-id order,
+// until visit returns false. It drives the scan with the most selective
+// index the filter allows and checks the other filters on each candidate.
+func scan(tx *bolt.Tx, f Filter, after string, visit func(*accordv1.Case) bool) error {
+	titles := tx.Bucket(bucketTitles)
+	needle := strings.ToLower(f.TitleContains)
+	candidate := func(caseID string, seq uint64) (bool, error) {
+		if needle != "" && !strings.Contains(string(titles.Get(u64(seq))), needle) {
+			return true, nil
+		}
+		c, err := loadCase(txGetter{tx}, seq)
+		if err != nil {
+			return false, err
+		}
+		if !matches(c, f) {
+			return true, nil
+		}
+		return visit(c), nil
+	}
+	run := func(bucket, prefix []byte) error {
+		cur := tx.Bucket(bucket).Cursor()
+		start := append(slices.Clone(prefix), after...)
+		k, v := cur.Seek(start)
+		if after != "" && k != nil && bytes.Equal(k, start) {
+			k, v = cur.Next()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+			more, err := candidate(string(k[len(prefix):]), getU64(v))
+			if err != nil {
+				return err
+			}
+			if !more {
+				return nil
+			}
+		}
+		return nil
+	}
+	switch {
+	case f.Place != "":
+		return run(idxPlace, textKey(NormalizePlace(f.Place), ""))
+	case f.CrimeCode != "":
+		return run(idxCrime, textKey(f.CrimeCode, ""))
+	case !f.After.IsZero() && !f.Before.IsZero() && f.Before.Sub(f.After) <= 400*24*time.Hour:
+		return scanDays(tx, f, after, candidate)
+	case f.Status != accordv1.CaseStatus_CASE_STATUS_UNSPECIFIED:
+		return run(idxStatus, []byte{byte(f.Status)})
+	default:
+		return run(bucketCaseIDs, nil)
+	}
+}
+
+// scanDays collects the cases with an incident on the days of the window
+// (and those with long windows), then visits them in case-id order.
+func scanDays(tx *bolt.Tx, f Filter, after string, candidate func(string, uint64) (bool, error)) error {
+	found := map[string]uint64{}
+	cur := tx.Bucket(idxDay).Cursor()
+	first, last := dayNumber(f.After), dayNumber(f.Before.Add(-time.Nanosecond))
+	for k, v := cur.Seek(dayKey(first, "")); k != nil; k, v = cur.Next() {
+		if getU32(k[:4]) > last {
+			break
+		}
+		found[string(k[4:])] = getU64(v)
+	}
+	lc := tx.Bucket(idxLongWindow).Cursor()
+	for k, v := lc.First(); k != nil; k, v = lc.Next() {
+		found[string(k)] = getU64(v)
+	}
+	ids := make([]string, 0, len(found))
+	for id := range found {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		more, err := candidate(id, found[id])
+		if err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}
+
+func getU32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+// matches checks every filter on a case.
+func matches(c *accordv1.Case, f Filter) bool {
+	if f.Status != accordv1.CaseStatus_CASE_STATUS_UNSPECIFIED && effectiveStatus(c) != f.Status {
+		return false
+	}
+	if f.CrimeCode != "" && !slices.Contains(c.GetCrimeCodes(), f.CrimeCode) {
+		return false
+	}
+	if f.TitleContains != "" && !strings.Contains(strings.ToLower(c.GetTitle()), strings.ToLower(f.TitleContains)) {
+		return false
+	}
+	if f.Place != "" || !f.After.IsZero() || !f.Before.IsZero() {
+		place := NormalizePlace(f.Place)
+		ok := false
+		for _, inc := range c.GetIncidents() {
+			if place != "" && NormalizePlace(inc.GetPlace()) != place {
+				continue
+			}
+			start, end, valid := window(inc)
+			if !valid {
+				continue
+			}
+			if !f.After.IsZero() && !end.After(f.After) {
+				continue
+			}
+			if !f.Before.IsZero() && !start.Before(f.Before) {
+				continue
+			}
+			ok = true
+			break
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
