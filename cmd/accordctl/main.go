@@ -46,6 +46,6 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	g.addFlags(root)
-	root.AddCommand(newCertsCmd(g), newPeersCmd(g), newVersionCmd(g))
+	root.AddCommand(newCertsCmd(g), newPeersCmd(g), newVersionCmd(g), newCasesCmd(g), newEvidenceCmd(g), newCustodyCmd(g))
 	return root
 }

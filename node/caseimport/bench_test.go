@@ -3,6 +3,7 @@ package caseimport_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,33 @@ func BenchmarkImportDevDataset(b *testing.B) {
 			}
 			cases += res.Created
 		}
+	}
+	b.ReportMetric(float64(cases)/elapsed.Seconds(), "cases/s")
+}
+
+// BenchmarkImportSynthetic imports 50,000 simple generated cases into one
+// fresh store, for profiling the write path.
+func BenchmarkImportSynthetic(b *testing.B) {
+	var buf bytes.Buffer
+	for i := range 50000 {
+		fmt.Fprintf(&buf, `{"case_id": "UA-2024-%07d", "country": "UA", "title": "Strike in Odesa %d", "status": "investigation", "crime_codes": ["RS-8.2.b.i", "UA-CC-438"], "incidents": [{"start": "2024-03-%02dT04:00:00+02:00", "end": "2024-03-%02dT05:00:00+02:00", "precision": "hour", "place": "Odesa %d", "lat": 46.48, "lon": 30.72}], "persons": [{"role": "victim", "name": "P"}], "evidence": [{"id": "E-%d-1", "sha256": "%064x"}, {"id": "E-%d-2", "sha256": "%064x"}, {"id": "E-%d-3", "sha256": "%064x"}, {"id": "E-%d-4", "sha256": "%064x"}]}`+"\n",
+			(i*7919)%1000000, i, 1+i%28, 1+i%28, i%500, i, i*4, i, i*4+1, i, i*4+2, i, i*4+3)
+	}
+	data := buf.Bytes()
+	var elapsed time.Duration
+	var cases int64
+	for b.Loop() {
+		b.StopTimer()
+		st := openStore(b, "UA")
+		a := actor(b, "UA")
+		b.StartTimer()
+		start := time.Now()
+		res, err := caseimport.Run(context.Background(), caseimport.FromReader(bytes.NewReader(data)), st, caseimport.Options{Member: "UA", Actor: a, SpoolDir: b.TempDir()})
+		elapsed += time.Since(start)
+		if err != nil || res.Invalid != 0 {
+			b.Fatalf("%+v %v", res.Errors, err)
+		}
+		cases += res.Created
 	}
 	b.ReportMetric(float64(cases)/elapsed.Seconds(), "cases/s")
 }

@@ -2,13 +2,16 @@ package caseimport
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,7 +113,7 @@ func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts O
 
 	var res Result
 	rep := newReporter(opts)
-	if err := validate(ctx, next, spool, opts, &res, rep); err != nil {
+	if err := validate(ctx, next, st, spool, opts, &res, rep); err != nil {
 		return res, err
 	}
 	if opts.DryRun || (res.Invalid > 0 && !opts.SkipInvalid) || res.Valid == 0 {
@@ -127,14 +130,23 @@ func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts O
 type chunk struct {
 	index int
 	lines []Line
-	cases [][]byte // marshalled valid cases, in line order
+	cases []parsed // valid cases, in line order
 	errs  []caseformat.FieldError
 	bad   int64
 }
 
+// parsed is a valid line: the marshalled case, and what the collector needs
+// to check lines against each other.
+type parsed struct {
+	line     int64
+	caseID   string
+	evidence []string
+	data     []byte
+}
+
 // validate runs phase one: parse lines on all workers, spool valid cases in
 // input order.
-func validate(ctx context.Context, next func() (Line, error), spool *os.File, opts Options, res *Result, rep *reporter) error {
+func validate(ctx context.Context, next func() (Line, error), st *store.Store, spool *os.File, opts Options, res *Result, rep *reporter) error {
 	const chunkLines = 256
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -153,6 +165,15 @@ func validate(ctx context.Context, next func() (Line, error), spool *os.File, op
 						continue
 					}
 					c, errs := caseformat.Parse(l.JSON, l.Number, opts.Member)
+					if len(errs) == 0 {
+						conflicts, err := st.CheckCase(c)
+						if err != nil {
+							errs = append(errs, caseformat.FieldError{Line: l.Number, CaseID: c.GetCaseId(), Reason: "cannot check against the store: " + err.Error()})
+						}
+						for _, cf := range conflicts {
+							errs = append(errs, caseformat.FieldError{Line: l.Number, CaseID: c.GetCaseId(), Field: cf.Field, Reason: cf.Reason})
+						}
+					}
 					if len(errs) > 0 {
 						ch.bad++
 						ch.errs = append(ch.errs, errs...)
@@ -164,7 +185,11 @@ func validate(ctx context.Context, next func() (Line, error), spool *os.File, op
 						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: "cannot encode: " + err.Error()})
 						continue
 					}
-					ch.cases = append(ch.cases, b)
+					p := parsed{line: l.Number, caseID: c.GetCaseId(), data: b}
+					for _, e := range c.GetEvidence() {
+						p.evidence = append(p.evidence, e.GetId())
+					}
+					ch.cases = append(ch.cases, p)
 				}
 				ch.lines = nil
 				select {
@@ -214,6 +239,7 @@ func validate(ctx context.Context, next func() (Line, error), spool *os.File, op
 	go func() { wg.Wait(); close(out) }()
 
 	w := bufio.NewWriterSize(spool, 1<<20)
+	owners := map[uint64]uint64{} // hash of an evidence id -> hash of the case id that has it in this input
 	pending := map[int]*chunk{}
 	want := 0
 	var lenBuf [binary.MaxVarintLen64]byte
@@ -226,6 +252,17 @@ func validate(ctx context.Context, next func() (Line, error), spool *os.File, op
 			}
 			delete(pending, want)
 			want++
+			good := c.cases[:0]
+			for _, p := range c.cases {
+				if e := claimEvidence(owners, p); e != nil {
+					c.bad++
+					c.errs = append(c.errs, *e)
+					continue
+				}
+				good = append(good, p)
+			}
+			c.cases = good
+			slices.SortFunc(c.errs, func(a, b caseformat.FieldError) int { return cmp.Compare(a.Line, b.Line) })
 			res.Lines += int64(len(c.cases)) + c.bad
 			res.Valid += int64(len(c.cases))
 			res.Invalid += c.bad
@@ -234,7 +271,8 @@ func validate(ctx context.Context, next func() (Line, error), spool *os.File, op
 					res.Errors = append(res.Errors, e)
 				}
 			}
-			for _, b := range c.cases {
+			for _, p := range c.cases {
+				b := p.data
 				n := binary.PutUvarint(lenBuf[:], uint64(len(b)))
 				if _, err := w.Write(lenBuf[:n]); err != nil {
 					cancel()
@@ -256,6 +294,28 @@ func validate(ctx context.Context, next func() (Line, error), spool *os.File, op
 	}
 	return w.Flush()
 }
+
+// claimEvidence records that a line's case holds its evidence ids, and
+// refuses the line when another case of the input claimed one of them first
+// (the store would refuse it half-way through the writing phase). Ids are
+// kept as 64-bit hashes to bound memory on million-line inputs; a collision
+// merely reports a false conflict, with both ids named.
+func claimEvidence(owners map[uint64]uint64, p parsed) *caseformat.FieldError {
+	caseKey := maphash.String(seed, p.caseID)
+	for i, id := range p.evidence {
+		k := maphash.String(seed, id)
+		if owner, ok := owners[k]; ok && owner != caseKey {
+			return &caseformat.FieldError{Line: p.line, CaseID: p.caseID, Field: fmt.Sprintf("evidence[%d].id", i),
+				Reason: fmt.Sprintf("%s is also used by another case earlier in this input", id)}
+		}
+	}
+	for _, id := range p.evidence {
+		owners[maphash.String(seed, id)] = caseKey
+	}
+	return nil
+}
+
+var seed = maphash.MakeSeed()
 
 // write runs phase two: store the spooled cases in batches.
 func write(ctx context.Context, r *bufio.Reader, st *store.Store, opts Options, res *Result, rep *reporter) error {

@@ -201,3 +201,43 @@ func normalise(m map[string]any) map[string]any {
 	}
 	return out
 }
+
+// TestConflictsBetweenLinesAndWithTheStore: lines that are valid alone but
+// clash (an evidence id used by two cases, here or already in the store) are
+// invalid lines, found before anything is written.
+func TestConflictsBetweenLinesAndWithTheStore(t *testing.T) {
+	st := openStore(t, "UA")
+	withEvidence := func(id, evID, sha string) string {
+		return fmt.Sprintf(`{"case_id": %q, "country": "UA", "incidents": [{"start": "2022-04-01T10:00:00+03:00", "place": "Irpin"}], "evidence": [{"id": %q, "sha256": %q}]}`, id, evID, sha)
+	}
+	sha1, sha2 := strings.Repeat("1", 64), strings.Repeat("2", 64)
+	res := run(t, st, "UA", withEvidence("UA-2022-000001", "EV-1", sha1), caseimport.Options{})
+	if res.Created != 1 {
+		t.Fatalf("%+v", res)
+	}
+	input := strings.Join([]string{
+		withEvidence("UA-2022-000002", "EV-2", sha2),
+		withEvidence("UA-2022-000003", "EV-2", sha2), // same id as the line before
+		withEvidence("UA-2022-000004", "EV-1", sha1), // id of a stored case
+		withEvidence("UA-2022-000001", "EV-1", sha2), // stored item, other hash
+	}, "\n")
+	res = run(t, st, "UA", input, caseimport.Options{})
+	if res.Written || res.Invalid != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	want := []string{"2 evidence[0].id also used by another case", "3 evidence[0].id already used by case UA-2022-000001", "4 evidence[0].sha256 another hash"}
+	for i, w := range want {
+		e := res.Errors[i]
+		parts := strings.SplitN(w, " ", 3)
+		if fmt.Sprint(e.Line) != parts[0] || e.Field != parts[1] || !strings.Contains(e.Reason, parts[2]) {
+			t.Errorf("error %d = %+v, want %s", i, e, w)
+		}
+	}
+	if n := count(t, st); n != 1 {
+		t.Errorf("%d cases stored", n)
+	}
+	res = run(t, st, "UA", input, caseimport.Options{SkipInvalid: true})
+	if !res.Written || res.Created != 1 || count(t, st) != 2 {
+		t.Errorf("skip invalid: %+v", res)
+	}
+}

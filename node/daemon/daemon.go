@@ -179,7 +179,7 @@ func (d *Daemon) Start() error {
 	}
 	for _, l := range []struct {
 		field, addr string
-		into       *net.Listener
+		into        *net.Listener
 	}{
 		{"listen", d.cfg.Listen, &ls.GRPC},
 		{"local_api.listen", d.cfg.LocalAPI.Listen, &ls.Local},

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -33,14 +34,15 @@ type write struct {
 	s       *Store
 	actor   Actor
 	now     time.Time
-	pending []*accordv1.CustodyEvent // custody events to seal at commit
-	buf     map[string]map[string]op // bucket -> key -> buffered write
+	pending []*accordv1.CustodyEvent          // custody events to seal at commit
+	buf     map[string]map[string]op          // bucket -> key -> buffered write, for buckets read back
+	log     map[string][]kvop                 // bucket -> buffered writes, for the others
 	vault   map[string]*accordv1.EvidenceItem // vault details of items being registered
 }
 
 func (s *Store) update(actor Actor, fn func(w *write) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}}
+		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string][]kvop{}}
 		if err := fn(w); err != nil {
 			return err
 		}
@@ -57,27 +59,42 @@ type op struct {
 	del bool
 }
 
+// kvop is a buffered write to a bucket that the transaction never reads.
+type kvop struct {
+	key string
+	n   int // order of the write, so that the last write to a key wins
+	op
+}
+
+// readBack lists the buckets a write transaction reads back (and so must
+// see its own buffered writes in). Writes to every other bucket are only
+// logged.
+var readBack = map[string]bool{
+	string(bucketCaseIDs): true, string(bucketCases): true,
+	string(bucketEvidenceIDs): true, string(bucketEvidence): true,
+}
+
 // A write transaction buffers its puts and deletes and applies them at the
 // end, bucket by bucket in key order. bbolt keeps a transaction's new keys in
 // unsplit in-memory nodes, where inserting at random places costs a copy of
 // the node each time; in key order every insert is an append. Reads within
 // the transaction go through get, which sees the buffer first.
-func (w *write) put(bucket, key, val []byte) {
-	b := w.buf[string(bucket)]
-	if b == nil {
-		b = map[string]op{}
-		w.buf[string(bucket)] = b
-	}
-	b[string(key)] = op{val: val}
-}
+func (w *write) put(bucket, key, val []byte) { w.record(bucket, key, op{val: val}) }
 
-func (w *write) del(bucket, key []byte) {
-	b := w.buf[string(bucket)]
-	if b == nil {
-		b = map[string]op{}
-		w.buf[string(bucket)] = b
+func (w *write) del(bucket, key []byte) { w.record(bucket, key, op{del: true}) }
+
+func (w *write) record(bucket, key []byte, o op) {
+	name := string(bucket)
+	if !readBack[name] {
+		w.log[name] = append(w.log[name], kvop{key: string(key), n: len(w.log[name]), op: o})
+		return
 	}
-	b[string(key)] = op{del: true}
+	b := w.buf[name]
+	if b == nil {
+		b = make(map[string]op, 1024)
+		w.buf[name] = b
+	}
+	b[string(key)] = o
 }
 
 func (w *write) get(bucket, key []byte) []byte {
@@ -92,26 +109,41 @@ func (w *write) get(bucket, key []byte) []byte {
 
 func (w *write) flush() error {
 	for name, ops := range w.buf {
-		b := w.tx.Bucket([]byte(name))
-		keys := make([]string, 0, len(ops))
-		for k := range ops {
-			keys = append(keys, k)
+		log := make([]kvop, 0, len(ops))
+		for k, o := range ops {
+			log = append(log, kvop{key: k, op: o})
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			o := ops[k]
+		w.log[name] = log
+	}
+	for name, log := range w.log {
+		// By key, then by order: of several writes to one key, the last
+		// one wins.
+		byKey := func(a, b kvop) int {
+			if c := strings.Compare(a.key, b.key); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.n, b.n)
+		}
+		if !slices.IsSortedFunc(log, byKey) {
+			slices.SortFunc(log, byKey)
+		}
+		b := w.tx.Bucket([]byte(name))
+		for i, o := range log {
+			if i+1 < len(log) && log[i+1].key == o.key {
+				continue
+			}
 			var err error
 			if o.del {
-				err = b.Delete([]byte(k))
+				err = b.Delete([]byte(o.key))
 			} else {
-				err = b.Put([]byte(k), o.val)
+				err = b.Put([]byte(o.key), o.val)
 			}
 			if err != nil {
 				return fmt.Errorf("store %s: %w", name, err)
 			}
 		}
 	}
-	w.buf = map[string]map[string]op{}
+	w.buf, w.log = map[string]map[string]op{}, map[string][]kvop{}
 	return nil
 }
 
@@ -124,8 +156,8 @@ type txGetter struct{ tx *bolt.Tx }
 
 func (g txGetter) get(bucket, key []byte) []byte { return g.tx.Bucket(bucket).Get(key) }
 
-// sealPending signs the transaction's new custody events with one seal and
-// stores them.
+// sealPending signs the transaction's new custody events, with as few
+// seals as custody.MaxSealEvents allows, and stores them.
 func (w *write) sealPending() error {
 	if len(w.pending) == 0 {
 		return nil
@@ -133,27 +165,30 @@ func (w *write) sealPending() error {
 	if w.actor.Sealer == nil {
 		return fmt.Errorf("%w: no custody sealer: evidence cannot be registered", ErrInvalid)
 	}
-	id := nextSeq(w.tx, metaSealSeq)
-	seal, err := w.actor.Sealer.Seal(id, w.pending, w.now)
-	if err != nil {
-		return fmt.Errorf("seal custody events: %w", err)
-	}
-	sb, err := proto.Marshal(seal)
-	if err != nil {
-		return err
-	}
-	w.put(bucketSeals, u64(id), sb)
-	if err := w.tx.Bucket(bucketMeta).Put(sealKeyKey(seal.GetSignerPublicKey()), seal.GetSignerPublicKey()); err != nil {
-		return err
-	}
-	for _, ev := range w.pending {
-		eseq := getU64(w.get(bucketEvidenceIDs, []byte(ev.GetEvidenceId())))
-		eb, err := proto.Marshal(ev)
+	for start := 0; start < len(w.pending); start += custody.MaxSealEvents {
+		events := w.pending[start:min(start+custody.MaxSealEvents, len(w.pending))]
+		id := nextSeq(w.tx, metaSealSeq)
+		seal, err := w.actor.Sealer.Seal(id, events, w.now)
+		if err != nil {
+			return fmt.Errorf("seal custody events: %w", err)
+		}
+		sb, err := proto.Marshal(seal)
 		if err != nil {
 			return err
 		}
-		w.put(bucketCustody, custodyKey(eseq, ev.GetSeq()), eb)
-		w.put(bucketCustodyHeads, u64(eseq), append(binary.BigEndian.AppendUint32(nil, uint32(ev.GetSeq())), ev.GetHash()...))
+		w.put(bucketSeals, u64(id), sb)
+		if err := w.tx.Bucket(bucketMeta).Put(sealKeyKey(seal.GetSignerPublicKey()), seal.GetSignerPublicKey()); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			eseq := getU64(w.get(bucketEvidenceIDs, []byte(ev.GetEvidenceId())))
+			eb, err := proto.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			w.put(bucketCustody, custodyKey(eseq, ev.GetSeq()), eb)
+			w.put(bucketCustodyHeads, u64(eseq), append(binary.BigEndian.AppendUint32(nil, uint32(ev.GetSeq())), ev.GetHash()...))
+		}
 	}
 	w.pending = nil
 	return nil
@@ -345,6 +380,9 @@ func (w *write) putCase(in *accordv1.Case) (*accordv1.Case, outcome, error) {
 		if old, err = loadCase(w, seq); err != nil {
 			return nil, unchanged, err
 		}
+		if err := w.keepVaultItems(old, c); err != nil {
+			return nil, unchanged, err
+		}
 		if sameContent(old, c) {
 			return old, unchanged, nil
 		}
@@ -374,6 +412,34 @@ func (w *write) putCase(in *accordv1.Case) (*accordv1.Case, outcome, error) {
 	}
 	w.put(bucketCases, u64(seq), data)
 	return c, result, nil
+}
+
+// keepVaultItems adds to c the evidence references of old that c lacks
+// but that were registered from the office's vault (evidence add): a case
+// register re-imported or an update written without them must not drop
+// evidence the node holds, with its location and custody chain.
+func (w *write) keepVaultItems(old, c *accordv1.Case) error {
+	have := map[string]bool{}
+	for _, e := range c.GetEvidence() {
+		have[e.GetId()] = true
+	}
+	for _, e := range old.GetEvidence() {
+		if have[e.GetId()] {
+			continue
+		}
+		v := w.get(bucketEvidenceIDs, []byte(e.GetId()))
+		if v == nil {
+			continue
+		}
+		item, err := w.evidenceByEseq(getU64(v))
+		if err != nil {
+			return err
+		}
+		if item.GetLocation() != "" {
+			c.Evidence = append(c.Evidence, proto.CloneOf(e))
+		}
+	}
+	return nil
 }
 
 // syncEvidence brings the evidence index in line with a case's new list of
@@ -621,4 +687,38 @@ func (w *write) indexes(c *accordv1.Case, seq uint64, add bool) error {
 		w.del(bucketTitles, sv)
 	}
 	return nil
+}
+
+// Conflict is a rule of the store that a valid case would break: an
+// evidence id that belongs to another case, or an item whose hash changed.
+type Conflict struct {
+	Field  string // e.g. evidence[2].id
+	Reason string
+}
+
+// CheckCase reports the conflicts a case would meet if it were written now,
+// without writing anything (imports check every line before writing any).
+func (s *Store) CheckCase(c *accordv1.Case) ([]Conflict, error) {
+	var out []Conflict
+	err := s.db.View(func(tx *bolt.Tx) error {
+		g := txGetter{tx}
+		for i, e := range c.GetEvidence() {
+			v := g.get(bucketEvidenceIDs, []byte(e.GetId()))
+			if v == nil {
+				continue
+			}
+			item, err := evidenceByEseq(g, getU64(v))
+			if err != nil {
+				return err
+			}
+			switch {
+			case item.GetCaseId() != c.GetCaseId():
+				out = append(out, Conflict{Field: fmt.Sprintf("evidence[%d].id", i), Reason: fmt.Sprintf("%s is already used by case %s", e.GetId(), item.GetCaseId())})
+			case item.GetSha256() != e.GetSha256():
+				out = append(out, Conflict{Field: fmt.Sprintf("evidence[%d].sha256", i), Reason: fmt.Sprintf("item %s is registered with another hash; register the new content as a new item", e.GetId())})
+			}
+		}
+		return nil
+	})
+	return out, err
 }

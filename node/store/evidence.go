@@ -183,6 +183,9 @@ func checkHead(tx *bolt.Tx, eseq uint64, id string, events []*accordv1.CustodyEv
 		return &custody.Break{EvidenceID: id, Seq: 0, Kind: custody.KindSequence, Reason: "the record of the chain's last event is missing"}
 	}
 	want := int64(binary.BigEndian.Uint32(head[:4]))
+	if len(events) == 0 {
+		return &custody.Break{EvidenceID: id, Seq: 1, Kind: custody.KindSequence, Reason: "every event of the chain is missing"}
+	}
 	last := events[len(events)-1]
 	if last.GetSeq() != want || !bytes.Equal(last.GetHash(), head[4:]) {
 		return &custody.Break{EvidenceID: id, Seq: last.GetSeq() + 1, Kind: custody.KindSequence,
@@ -248,12 +251,27 @@ func (s *Store) VerifyCustody(evidenceID string, trustedKey func(spkiDER []byte)
 			check(getU64(ev), events)
 			return nil
 		}
+		// Walk the chains and the recorded heads together, both in eseq
+		// order: a head without events is a chain that vanished whole.
+		heads := tx.Bucket(bucketCustodyHeads).Cursor()
+		hk, _ := heads.First()
+		missingBefore := func(eseq uint64) {
+			for ; hk != nil && getU64(hk) < eseq; hk, _ = heads.Next() {
+				rep.Chains++
+				rep.Breaks = append(rep.Breaks, &custody.Break{Seq: 1, Kind: custody.KindSequence,
+					EvidenceID: fmt.Sprintf("(evidence record %d)", getU64(hk)), Reason: "every event of the chain is missing"})
+			}
+			if hk != nil && getU64(hk) == eseq {
+				hk, _ = heads.Next()
+			}
+		}
 		c := tx.Bucket(bucketCustody).Cursor()
 		var cur uint64
 		var events []*accordv1.CustodyEvent
 		for k, data := c.First(); k != nil; k, data = c.Next() {
 			eseq := getU64(k[:8])
 			if eseq != cur && events != nil {
+				missingBefore(cur)
 				check(cur, events)
 				events = nil
 			}
@@ -265,8 +283,10 @@ func (s *Store) VerifyCustody(evidenceID string, trustedKey func(spkiDER []byte)
 			events = append(events, ev)
 		}
 		if events != nil {
+			missingBefore(cur)
 			check(cur, events)
 		}
+		missingBefore(^uint64(0))
 		return nil
 	})
 	return rep, err

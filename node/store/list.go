@@ -112,7 +112,6 @@ func (s *Store) ExportCases(f Filter, fn func(*accordv1.Case) error) error {
 	return fnErr
 }
 
-
 // scan visits the cases matching f with case id > after, in case-id order,
 // until visit returns false. It drives the scan with the most selective
 // index the filter allows and checks the other filters on each candidate.

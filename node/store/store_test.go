@@ -398,4 +398,53 @@ func TestCustodyTruncationIsFound(t *testing.T) {
 	if len(rep.Breaks) != 1 || rep.Breaks[0].Seq != 2 || !strings.Contains(rep.Breaks[0].Reason, "missing") {
 		t.Fatalf("breaks %+v", rep.Breaks)
 	}
+	// The whole chain goes: the recorded head still names it.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		eseq := getU64(tx.Bucket(bucketEvidenceIDs).Get([]byte(id)))
+		return tx.Bucket(bucketCustody).Delete(custodyKey(eseq, 1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = s.VerifyCustody("", s.KnownSealKey)
+	if err != nil || len(rep.Breaks) != 1 || !strings.Contains(rep.Breaks[0].Reason, "every event") {
+		t.Fatalf("whole chain removed: %+v %v", rep.Breaks, err)
+	}
+}
+
+// TestReimportKeepsVaultEvidence: a case register re-imported without an
+// item registered from the vault keeps that item, its location and its
+// custody chain; the case stays unchanged.
+func TestReimportKeepsVaultEvidence(t *testing.T) {
+	s := openTest(t)
+	a := testActor(t)
+	register := testCase("UA-2022-000001", "Izium", "2022-09-10T10:00:00+03:00", "register item")
+	if _, err := s.ImportBatch([]*accordv1.Case{register}, a); err != nil {
+		t.Fatal(err)
+	}
+	item, _, err := s.RegisterEvidence(&accordv1.EvidenceItem{CaseId: "UA-2022-000001", Sha256: hash("vault file"), Location: "/vault/b.jpg"}, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.ImportBatch([]*accordv1.Case{register}, a)
+	if err != nil || n.Unchanged != 1 {
+		t.Fatalf("re-import: %+v %v", n, err)
+	}
+	got, err := s.GetEvidence(item.GetId())
+	if err != nil || got.GetLocation() != "/vault/b.jpg" {
+		t.Fatalf("vault item after re-import: %v %v", got, err)
+	}
+	c, _ := s.GetCase("UA-2022-000001")
+	if len(c.GetEvidence()) != 2 || c.GetVersion() != 2 {
+		t.Errorf("case after re-import: %d items, version %d", len(c.GetEvidence()), c.GetVersion())
+	}
+	// A register item dropped from the register does go.
+	register.Evidence = nil
+	if n, err := s.ImportBatch([]*accordv1.Case{register}, a); err != nil || n.Updated != 1 {
+		t.Fatalf("register item dropped: %+v %v", n, err)
+	}
+	c, _ = s.GetCase("UA-2022-000001")
+	if len(c.GetEvidence()) != 1 || c.GetEvidence()[0].GetId() != item.GetId() {
+		t.Errorf("after dropping the register item: %v", c.GetEvidence())
+	}
 }

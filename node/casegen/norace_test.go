@@ -1,0 +1,5 @@
+//go:build !race
+
+package casegen
+
+const raceEnabled = false
