@@ -36,7 +36,8 @@ var (
 // set to their defaults when the line has none, or, when the line is
 // invalid, no case and every problem found in it (at most
 // MaxErrorsPerLine, then a count of the rest). A JSON syntax error ends the
-// reading of the line; problems with single values do not.
+// reading of the line; problems with single values do not. Parse does not
+// keep line; the case's strings share one copy of it.
 func Parse(line []byte, lineNo int64, member string) (*accordv1.Case, []FieldError) {
 	el := &errList{line: lineNo}
 	if err := identity.ValidateMember(member); err != nil {
@@ -60,10 +61,9 @@ func Parse(line []byte, lineNo int64, member string) (*accordv1.Case, []FieldErr
 				d.syntax("unexpected data after the case's object")
 			}
 		}
-	}
-	el.decoded = len(el.errs)
-	if !d.failed {
-		checkCase(c, member, el, false)
+		if !d.failed {
+			checkCase(c, member, el, false)
+		}
 	}
 	if len(el.errs) > 0 {
 		return nil, el.finish(c.CaseId)
@@ -105,7 +105,7 @@ func (d *decoder) typeError(p path, want string) {
 	default:
 		reason = "must be " + want + " (got " + k + " " + rawShown(d.data[start:d.pos]) + ")"
 	}
-	d.errs.add(p, reason)
+	d.errs.unread(p, reason)
 }
 
 // rawShown returns a scalar JSON token for an error, cut to maxShown
@@ -160,16 +160,24 @@ func (d *decoder) rawStr(p path) ([]byte, bool) {
 		return nil, false
 	}
 	if bad != "" {
-		d.errs.add(p, bad)
+		d.errs.unread(p, bad)
 		return nil, false
 	}
 	return s, true
 }
 
 func (d *decoder) str(p path) (string, bool) {
+	start := d.pos + 1
 	s, ok := d.rawStr(p)
 	if !ok {
 		return "", false
+	}
+	if d.pos-1-start == len(s) && len(s) > 0 {
+		// No escapes: s is the line's bytes from start.
+		if d.text == "" {
+			d.text = string(d.data)
+		}
+		return d.text[start : start+len(s)], true
 	}
 	return string(s), true
 }
@@ -179,7 +187,7 @@ func (d *decoder) str(p path) (string, bool) {
 func (d *decoder) formatted(p path) string {
 	s, ok := d.str(p)
 	if ok && s == "" {
-		d.errs.add(p, "must not be empty (omit the field instead)")
+		d.errs.unread(p, "must not be empty (omit the field instead)")
 	}
 	return s
 }
@@ -195,7 +203,7 @@ func (d *decoder) enum(p path, names []string) int32 {
 			return int32(i + 1)
 		}
 	}
-	d.errs.add(p, "must be one of "+strings.Join(names[1:], ", ")+got(p, string(s)))
+	d.errs.unread(p, "must be one of "+strings.Join(names[1:], ", ")+got(p, string(s)))
 	return 0
 }
 
@@ -222,7 +230,7 @@ func (d *decoder) integer(p path) (int64, bool) {
 		return 0, false
 	}
 	if !isInt {
-		d.errs.add(p, "must be an integer"+gotRaw(p, tok))
+		d.errs.unread(p, "must be an integer"+gotRaw(p, tok))
 		return 0, false
 	}
 	var v int64
@@ -232,7 +240,7 @@ func (d *decoder) integer(p path) (int64, bool) {
 	}
 	for _, c := range tok {
 		if v > (1<<63-1-9)/10 {
-			d.errs.add(p, "is out of range"+gotRaw(p, tok))
+			d.errs.unread(p, "is out of range"+gotRaw(p, tok))
 			return 0, false
 		}
 		v = v*10 + int64(c-'0')
@@ -250,7 +258,7 @@ func (d *decoder) float(p path) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(string(tok), 64)
 	if err != nil {
-		d.errs.add(p, "must be a finite number"+gotRaw(p, tok))
+		d.errs.unread(p, "must be a finite number"+gotRaw(p, tok))
 		return 0, false
 	}
 	return v, true
@@ -524,7 +532,7 @@ func (d *decoder) decodePerson(ep path, pe *accordv1.Person) {
 			switch {
 			case !ok:
 			case v < minBirthYear || v > int64(d.errs.maxYear()):
-				d.errs.add(p, birthYearReason(d.errs.maxYear()))
+				d.errs.unread(p, birthYearReason(d.errs.maxYear()))
 			default:
 				pe.BirthYear = proto.Int32(int32(v))
 			}

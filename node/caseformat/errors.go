@@ -101,10 +101,11 @@ type errList struct {
 	line int64
 	errs []FieldError
 	more int
-	// decoded is the number of errors found while decoding the JSON; the
-	// checks of the values skip fields at or under their paths, which would
-	// only repeat them ("required" after "must be a string").
-	decoded int
+	// skipped are the paths of values that decoding reported and could not
+	// read (wrong type, null, bad text); the rules skip fields at or under
+	// them, as they would only repeat the problem ("required" after "must
+	// be a string").
+	skipped []string
 	year    int // the current year, once asked for
 }
 
@@ -127,13 +128,19 @@ func (l *errList) addField(field, reason string) {
 
 func (l *errList) add(p path, reason string) { l.addField(p.String(), reason) }
 
-// check records a problem found by the rules, unless decoding already
-// reported one at or above the same field.
+// unread records a problem with a value that decoding could not read.
+func (l *errList) unread(p path, reason string) {
+	field := p.String()
+	l.skipped = append(l.skipped, field)
+	l.addField(field, reason)
+}
+
+// check records a problem found by the rules, unless decoding could not
+// read the value at or above the same field.
 func (l *errList) check(p path, reason string) {
 	field := p.String()
-	for _, e := range l.errs[:l.decoded] {
-		if e.Field == "" || e.Field == field ||
-			(strings.HasPrefix(field, e.Field) && (field[len(e.Field)] == '.' || field[len(e.Field)] == '[')) {
+	for _, s := range l.skipped {
+		if s == field || (strings.HasPrefix(field, s) && (field[len(s)] == '.' || field[len(s)] == '[')) {
 			return
 		}
 	}

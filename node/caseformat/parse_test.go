@@ -419,6 +419,27 @@ func TestParseEveryProblem(t *testing.T) {
 	}
 }
 
+// TestParseUnknownDoesNotHide checks that an unknown or repeated key does
+// not hide the problems of the fields around it.
+func TestParseUnknownDoesNotHide(t *testing.T) {
+	line := strings.NewReplacer(
+		`"status": "trial"`, `"status": "trial", "a b": 1`,
+		`"lat": 49.99`, `"lat": 99`,
+		`"name": "Ivanna Testenko"`, `"nmae": "Ivanna Testenko"`, //nolint:misspell // a misspelt key on purpose
+		`"kind": "unit"`, `"kind": "unit", "kind": "unit"`,
+		`"name": "military unit 00000"`, `"name": ""`,
+	).Replace(baseLine)
+	_, errs := Parse([]byte(line), 1, "UA")
+	var fields []string
+	for _, e := range errs {
+		fields = append(fields, e.Field)
+	}
+	want := " perpetrators[0].kind persons[0] incidents[0].lat perpetrators[0].name persons[0].name"
+	if got := strings.Join(fields, " "); got != want {
+		t.Errorf("fields %q, want %q\n%s", got, want, Join(errs))
+	}
+}
+
 func TestParseErrorCap(t *testing.T) {
 	codes := make([]string, 30)
 	for i := range codes {

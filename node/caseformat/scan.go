@@ -15,6 +15,10 @@ type decoder struct {
 	errs    *errList
 	failed  bool   // a syntax error was reported; nothing more is read
 	scratch []byte // unescaped strings
+	// text is the line as a string, made on the first string value: the
+	// values without escapes are its substrings, which saves an allocation
+	// per value.
+	text string
 }
 
 // maxDepth bounds the nesting of values that are skipped (unknown fields,

@@ -34,7 +34,8 @@ type Options struct {
 	Member string
 	// Cases is how many cases to generate, at most Years × 999,999.
 	Cases int
-	// Seed selects the cases: the same Options give the same cases.
+	// Seed selects the cases: the same Options give the same cases, and
+	// different members given the same seed get unrelated cases.
 	Seed uint64
 	// StartYear is the first year of the incidents (default 2022), from
 	// 1910 to the current year; case ids carry the year of their first
@@ -129,7 +130,7 @@ type generator struct {
 func newGenerator(opts Options) *generator {
 	g := &generator{
 		opts: opts,
-		rng:  rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9E3779B97F4A7C15)),
+		rng:  rand.New(rand.NewPCG(opts.Seed, memberHash(opts.Member))),
 		dst:  map[int][2]time.Time{},
 	}
 	rw := make([]float64, len(regions))
@@ -169,6 +170,18 @@ func newGenerator(opts Options) *generator {
 	g.yearPick = newPicker([]float64{31, 35.5, 33.5})
 	g.kind = newPicker([]float64{0, 90, 4, 6}) // by PerpetratorKind
 	return g
+}
+
+// memberHash is the FNV-1a hash of a member code: with the seed, it selects
+// the random stream, so that members given the same seed get unrelated cases
+// (not the same incidents and evidence hashes under different ids).
+func memberHash(member string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(member); i++ {
+		h ^= uint64(member[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // picker picks an index with probability proportional to its weight.

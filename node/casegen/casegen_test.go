@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,31 @@ func TestDeterministic(t *testing.T) {
 	}
 	if bytes.Equal(a, c) {
 		t.Error("different seeds gave the same cases")
+	}
+	// Two members with the same seed share no incident and no evidence.
+	seen := map[string]bool{}
+	for _, m := range []string{"UA", "PL"} {
+		err := Generate(Options{Member: m, Cases: 2000, Seed: 7}, func(c *accordv1.Case) error {
+			for _, in := range c.Incidents {
+				if in.Lat != nil {
+					k := in.Start + strconv.FormatFloat(*in.Lat, 'f', -1, 64)
+					if seen[k] {
+						t.Errorf("%s: incident %s also in another member's cases", c.CaseId, k)
+					}
+					seen[k] = true
+				}
+			}
+			for _, ev := range c.Evidence {
+				if seen[ev.Sha256] {
+					t.Errorf("%s: evidence %s also in another member's cases", c.CaseId, ev.Sha256)
+				}
+				seen[ev.Sha256] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A prefix of a longer run is the shorter run.
 	var long bytes.Buffer
