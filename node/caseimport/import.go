@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,17 +114,20 @@ func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts O
 
 	var res Result
 	rep := newReporter(opts)
-	if err := validate(ctx, next, st, spool, opts, &res, rep); err != nil {
+	var order []spooled
+	if err := validate(ctx, next, st, spool, &order, opts, &res, rep); err != nil {
 		return res, err
 	}
 	if opts.DryRun || (res.Invalid > 0 && !opts.SkipInvalid) || res.Valid == 0 {
 		rep.final(Progress{Phase: Validating, LinesValidated: res.Lines})
 		return res, nil
 	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return res, err
-	}
-	err = write(ctx, bufio.NewReaderSize(spool, 1<<20), st, opts, &res, rep)
+	// Write in case-id order: case ids, evidence ids and most index keys
+	// end up next to each other, so that a batch touches a few pages of
+	// each index instead of rewriting pages all over it. Stable, so that of
+	// two lines with one case id the later still wins.
+	slices.SortStableFunc(order, func(a, b spooled) int { return strings.Compare(a.caseID, b.caseID) })
+	err = write(ctx, spool, order, st, opts, &res, rep)
 	return res, err
 }
 
@@ -146,7 +150,7 @@ type parsed struct {
 
 // validate runs phase one: parse lines on all workers, spool valid cases in
 // input order.
-func validate(ctx context.Context, next func() (Line, error), st *store.Store, spool *os.File, opts Options, res *Result, rep *reporter) error {
+func validate(ctx context.Context, next func() (Line, error), st *store.Store, spool *os.File, order *[]spooled, opts Options, res *Result, rep *reporter) error {
 	const chunkLines = 256
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -239,6 +243,7 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 	go func() { wg.Wait(); close(out) }()
 
 	w := bufio.NewWriterSize(spool, 1<<20)
+	var off int64
 	owners := map[uint64]uint64{} // hash of an evidence id -> hash of the case id that has it in this input
 	pending := map[int]*chunk{}
 	want := 0
@@ -282,6 +287,8 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 					cancel()
 					return fmt.Errorf("import: spool: %w", err)
 				}
+				*order = append(*order, spooled{caseID: p.caseID, off: off + int64(n), size: len(b)})
+				off += int64(n + len(b))
 			}
 			rep.maybe(Progress{Phase: Validating, LinesValidated: res.Lines})
 		}
@@ -317,59 +324,80 @@ func claimEvidence(owners map[uint64]uint64, p parsed) *caseformat.FieldError {
 
 var seed = maphash.MakeSeed()
 
-// write runs phase two: store the spooled cases in batches.
-func write(ctx context.Context, r *bufio.Reader, st *store.Store, opts Options, res *Result, rep *reporter) error {
-	batch := make([]*accordv1.Case, 0, opts.BatchSize)
-	var written int64
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+// spooled locates a valid case in the spool file.
+type spooled struct {
+	caseID string
+	off    int64
+	size   int
+}
+
+// write runs phase two: store the spooled cases in batches, in the given
+// order. One goroutine reads and prepares the next batch (on every core)
+// while the store writes the current one.
+func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store, opts Options, res *Result, rep *reporter) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type batch struct {
+		prepared []*store.Prepared
+		err      error
+	}
+	batches := make(chan batch, 1)
+	go func() {
+		defer close(batches)
+		buf := make([]byte, 0, 64<<10)
+		cases := make([]*accordv1.Case, 0, opts.BatchSize)
+		send := func() bool {
+			b := batch{prepared: st.Prepare(cases, opts.Actor)}
+			cases = make([]*accordv1.Case, 0, opts.BatchSize)
+			select {
+			case batches <- b:
+				return true
+			case <-ctx.Done():
+				return false
+			}
 		}
-		n, err := st.ImportBatch(batch, opts.Actor)
+		for _, e := range order {
+			if cap(buf) < e.size {
+				buf = make([]byte, e.size)
+			}
+			buf = buf[:e.size]
+			if _, err := spool.ReadAt(buf, e.off); err != nil {
+				batches <- batch{err: fmt.Errorf("import: spool: %w", err)}
+				return
+			}
+			c := &accordv1.Case{}
+			if err := proto.Unmarshal(buf, c); err != nil {
+				batches <- batch{err: fmt.Errorf("import: spool: %w", err)}
+				return
+			}
+			cases = append(cases, c)
+			if len(cases) == opts.BatchSize && !send() {
+				return
+			}
+		}
+		if len(cases) > 0 {
+			send()
+		}
+	}()
+
+	var written int64
+	for b := range batches {
+		if b.err != nil {
+			return b.err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%w after %d cases were written: %w", ErrAborted, written, err)
+		}
+		n, err := st.ImportPrepared(b.prepared, opts.Actor)
 		if err != nil {
-			return fmt.Errorf("import: writing cases: %w", err)
+			return fmt.Errorf("import: writing cases (%d written before): %w", written, err)
 		}
 		res.Written = true
 		res.Created += int64(n.Created)
 		res.Updated += int64(n.Updated)
 		res.Unchanged += int64(n.Unchanged)
-		written += int64(len(batch))
-		batch = batch[:0]
+		written += int64(len(b.prepared))
 		rep.maybe(Progress{Phase: Writing, CasesWritten: written, CasesTotal: res.Valid})
-		return nil
-	}
-	buf := make([]byte, 0, 64<<10)
-	for {
-		size, err := binary.ReadUvarint(r)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("import: spool: %w", err)
-		}
-		if cap(buf) < int(size) {
-			buf = make([]byte, size)
-		}
-		buf = buf[:size]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return fmt.Errorf("import: spool: %w", err)
-		}
-		c := &accordv1.Case{}
-		if err := proto.Unmarshal(buf, c); err != nil {
-			return fmt.Errorf("import: spool: %w", err)
-		}
-		batch = append(batch, c)
-		if len(batch) == opts.BatchSize {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("%w after %d cases were written: %w", ErrAborted, written, err)
-			}
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
 	}
 	rep.final(Progress{Phase: Writing, CasesWritten: written, CasesTotal: res.Valid})
 	return nil

@@ -1,13 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,13 +39,13 @@ type write struct {
 	now     time.Time
 	pending []*accordv1.CustodyEvent          // custody events to seal at commit
 	buf     map[string]map[string]op          // bucket -> key -> buffered write, for buckets read back
-	log     map[string][]kvop                 // bucket -> buffered writes, for the others
+	log     map[string]*[]kvop                // bucket -> buffered writes, for the others
 	vault   map[string]*accordv1.EvidenceItem // vault details of items being registered
 }
 
 func (s *Store) update(actor Actor, fn func(w *write) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string][]kvop{}}
+		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string]*[]kvop{}}
 		if err := fn(w); err != nil {
 			return err
 		}
@@ -61,9 +64,16 @@ type op struct {
 
 // kvop is a buffered write to a bucket that the transaction never reads.
 type kvop struct {
-	key string
+	key []byte
 	n   int // order of the write, so that the last write to a key wins
 	op
+}
+
+// appendOnly lists the buckets keyed by sequence numbers, where new keys
+// always come last.
+var appendOnly = map[string]bool{
+	string(bucketCases): true, string(bucketTitles): true, string(bucketEvidence): true,
+	string(bucketCustody): true, string(bucketCustodyHeads): true, string(bucketSeals): true,
 }
 
 // readBack lists the buckets a write transaction reads back (and so must
@@ -83,16 +93,20 @@ func (w *write) put(bucket, key, val []byte) { w.record(bucket, key, op{val: val
 
 func (w *write) del(bucket, key []byte) { w.record(bucket, key, op{del: true}) }
 
+// record buffers a write. The key slice is kept: callers pass fresh ones.
 func (w *write) record(bucket, key []byte, o op) {
-	name := string(bucket)
-	if !readBack[name] {
-		w.log[name] = append(w.log[name], kvop{key: string(key), n: len(w.log[name]), op: o})
+	if !readBack[string(bucket)] {
+		if l, ok := w.log[string(bucket)]; ok {
+			*l = append(*l, kvop{key: key, n: len(*l), op: o})
+		} else {
+			w.log[string(bucket)] = &[]kvop{{key: key, op: o}}
+		}
 		return
 	}
-	b := w.buf[name]
+	b := w.buf[string(bucket)]
 	if b == nil {
 		b = make(map[string]op, 1024)
-		w.buf[name] = b
+		w.buf[string(bucket)] = b
 	}
 	b[string(key)] = o
 }
@@ -111,15 +125,16 @@ func (w *write) flush() error {
 	for name, ops := range w.buf {
 		log := make([]kvop, 0, len(ops))
 		for k, o := range ops {
-			log = append(log, kvop{key: k, op: o})
+			log = append(log, kvop{key: []byte(k), op: o})
 		}
-		w.log[name] = log
+		w.log[name] = &log
 	}
-	for name, log := range w.log {
+	for name, lp := range w.log {
+		log := *lp
 		// By key, then by order: of several writes to one key, the last
 		// one wins.
 		byKey := func(a, b kvop) int {
-			if c := strings.Compare(a.key, b.key); c != 0 {
+			if c := bytes.Compare(a.key, b.key); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.n, b.n)
@@ -127,23 +142,34 @@ func (w *write) flush() error {
 		if !slices.IsSortedFunc(log, byKey) {
 			slices.SortFunc(log, byKey)
 		}
+		if name == string(idxSHA256) {
+			if err := flushRuns(w.tx, log); err != nil {
+				return fmt.Errorf("store %s: %w", name, err)
+			}
+			continue
+		}
 		b := w.tx.Bucket([]byte(name))
+		if appendOnly[name] {
+			// Keys grow with every new record: fill pages instead of
+			// leaving the default half of each empty.
+			b.FillPercent = 0.95
+		}
 		for i, o := range log {
-			if i+1 < len(log) && log[i+1].key == o.key {
+			if i+1 < len(log) && bytes.Equal(log[i+1].key, o.key) {
 				continue
 			}
 			var err error
 			if o.del {
-				err = b.Delete([]byte(o.key))
+				err = b.Delete(o.key)
 			} else {
-				err = b.Put([]byte(o.key), o.val)
+				err = b.Put(o.key, o.val)
 			}
 			if err != nil {
 				return fmt.Errorf("store %s: %w", name, err)
 			}
 		}
 	}
-	w.buf, w.log = map[string]map[string]op{}, map[string][]kvop{}
+	w.buf, w.log = map[string]map[string]op{}, map[string]*[]kvop{}
 	return nil
 }
 
@@ -187,7 +213,11 @@ func (w *write) sealPending() error {
 				return err
 			}
 			w.put(bucketCustody, custodyKey(eseq, ev.GetSeq()), eb)
-			w.put(bucketCustodyHeads, u64(eseq), append(binary.BigEndian.AppendUint32(nil, uint32(ev.GetSeq())), ev.GetHash()...))
+			if ev.GetSeq() > 1 {
+				// A chain of one event needs no head record while its item
+				// is indexed (see removeEvidence and checkHead).
+				w.put(bucketCustodyHeads, u64(eseq), headValue(ev))
+			}
 		}
 	}
 	w.pending = nil
@@ -236,26 +266,140 @@ type ImportCounts struct {
 // them are stored or none. Cases are applied in order, so a later case with
 // the same id updates an earlier one.
 func (s *Store) ImportBatch(cases []*accordv1.Case, actor Actor) (ImportCounts, error) {
+	return s.ImportPrepared(s.Prepare(cases, actor), actor)
+}
+
+// Prepared is a case made ready, outside any transaction, to be written as
+// a new case: its record as it will be stored, its index entries, and its
+// evidence items with the first events of their custody chains. Imports
+// prepare the next batch on another core while the store writes this one.
+type Prepared struct {
+	in    *accordv1.Case
+	c     *accordv1.Case
+	data  []byte
+	ix    caseIndex
+	items []prepItem
+	err   error
+}
+
+type prepItem struct {
+	id   string
+	sum  []byte
+	data []byte
+	ev   *accordv1.CustodyEvent
+}
+
+// Prepare makes cases ready for ImportPrepared, on every core.
+func (s *Store) Prepare(cases []*accordv1.Case, actor Actor) []*Prepared {
+	now := s.now()
+	out := make([]*Prepared, len(cases))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(cases)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(cases); i += workers {
+				out[i] = prepare(cases[i], actor, now)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func prepare(in *accordv1.Case, actor Actor, now time.Time) *Prepared {
+	p := &Prepared{in: in}
+	c := proto.CloneOf(in)
+	c.Version, c.CreateTime, c.UpdateTime, c.UpdateBy = 1, timestamppb.New(now), timestamppb.New(now), actor.ID
+	for i, e := range c.GetEvidence() {
+		sum, err := hex.DecodeString(e.GetSha256())
+		if err != nil || len(sum) != 32 {
+			p.err = fmt.Errorf("%w: evidence[%d].sha256: not 64 hex digits", ErrInvalid, i)
+			return p
+		}
+		data, err := proto.Marshal(&accordv1.EvidenceItem{
+			Id: e.GetId(), CaseId: c.GetCaseId(), Sha256: e.GetSha256(), MediaType: e.GetMediaType(),
+			Collected: e.GetCollected(), Description: e.GetDescription(), RegisteredBy: actor.ID, RegisterTime: timestamppb.New(now),
+		})
+		if err != nil {
+			p.err = err
+			return p
+		}
+		ev, err := custody.Next(nil, e.GetId(), accordv1.CustodyAction_CUSTODY_ACTION_REGISTERED, actor.ID, "", now)
+		if err != nil {
+			p.err = err
+			return p
+		}
+		p.items = append(p.items, prepItem{id: e.GetId(), sum: sum, data: data, ev: ev})
+	}
+	data, err := proto.Marshal(c)
+	if err != nil {
+		p.err = err
+		return p
+	}
+	p.c, p.data, p.ix = c, data, indexOf(c)
+	return p
+}
+
+// ImportPrepared writes prepared cases in one transaction, like
+// ImportBatch. A case that exists already (or appears twice) takes the
+// ordinary update path.
+func (s *Store) ImportPrepared(prepared []*Prepared, actor Actor) (ImportCounts, error) {
 	var n ImportCounts
 	err := s.update(actor, func(w *write) error {
 		n = ImportCounts{}
-		for _, c := range cases {
-			_, outcome, err := w.putCase(c)
-			if err != nil {
-				return fmt.Errorf("case %s: %w", c.GetCaseId(), err)
+		for _, p := range prepared {
+			if p.err != nil {
+				return fmt.Errorf("case %s: %w", p.in.GetCaseId(), p.err)
 			}
-			switch outcome {
-			case created:
-				n.Created++
-			case updated:
-				n.Updated++
-			default:
-				n.Unchanged++
+			if p.in.GetCountry() != w.s.member || w.get(bucketCaseIDs, []byte(p.in.GetCaseId())) != nil || p.in.GetCaseId() == "" {
+				_, result, err := w.putCase(p.in)
+				if err != nil {
+					return fmt.Errorf("case %s: %w", p.in.GetCaseId(), err)
+				}
+				switch result {
+				case created:
+					n.Created++
+				case updated:
+					n.Updated++
+				default:
+					n.Unchanged++
+				}
+				continue
 			}
+			if err := w.putPrepared(p); err != nil {
+				return fmt.Errorf("case %s: %w", p.in.GetCaseId(), err)
+			}
+			n.Created++
 		}
 		return nil
 	})
 	return n, err
+}
+
+// putPrepared writes a prepared new case.
+func (w *write) putPrepared(p *Prepared) error {
+	seq := nextSeq(w.tx, metaCaseSeq)
+	id := p.c.GetCaseId()
+	w.put(bucketCaseIDs, []byte(id), u64(seq))
+	for i, it := range p.items {
+		if v := w.get(bucketEvidenceIDs, []byte(it.id)); v != nil {
+			owner := "another case"
+			if rec, err := w.evidenceByEseq(getU64(v)); err == nil {
+				owner = "case " + rec.GetCaseId()
+			}
+			return fmt.Errorf("%w: evidence[%d].id: %s is already used by %s", ErrInvalid, i, it.id, owner)
+		}
+		eseq := nextSeq(w.tx, metaEvidenceSeq)
+		w.put(bucketEvidence, u64(eseq), it.data)
+		w.put(bucketEvidenceIDs, []byte(it.id), u64(eseq))
+		w.put(idxSHA256, shaKey(it.sum, eseq), []byte{})
+		w.pending = append(w.pending, it.ev)
+	}
+	w.indexEntries(p.ix, id, seq, true)
+	w.put(bucketCases, u64(seq), p.data)
+	return nil
 }
 
 // GetCase returns a case.
@@ -506,7 +650,9 @@ func (w *write) addEvidence(caseID string, index int, item *accordv1.EvidenceIte
 	}
 	w.put(bucketEvidenceIDs, []byte(item.GetId()), u64(eseq))
 	w.put(idxSHA256, shaKey(sum, eseq), []byte{})
-	details := "registered from the case register of " + caseID
+	// An item from the case register needs no words: the event's actor
+	// and seal say who imported it and when; a vault item says where.
+	details := ""
 	if item.GetLocation() != "" {
 		details = "registered in the vault"
 	}
@@ -568,9 +714,35 @@ func (w *write) removeEvidence(id string) error {
 	if sum, err := hex.DecodeString(item.GetSha256()); err == nil {
 		w.del(idxSHA256, shaKey(sum, eseq))
 	}
+	// The item leaves the index but its custody chain stays: record the
+	// chain's head now if it has none (a chain of one event).
+	if w.tx.Bucket(bucketCustodyHeads).Get(u64(eseq)) == nil {
+		var first *accordv1.CustodyEvent
+		for _, ev := range w.pending {
+			if ev.GetEvidenceId() == id && ev.GetSeq() == 1 {
+				first = ev
+			}
+		}
+		if first == nil {
+			if data := w.tx.Bucket(bucketCustody).Get(custodyKey(eseq, 1)); data != nil {
+				first = &accordv1.CustodyEvent{}
+				if err := proto.Unmarshal(data, first); err != nil {
+					return fmt.Errorf("%w: custody event of %s: %w", ErrCorrupt, id, err)
+				}
+			}
+		}
+		if first != nil {
+			w.put(bucketCustodyHeads, u64(eseq), headValue(first))
+		}
+	}
 	w.del(bucketEvidence, u64(eseq))
 	w.del(bucketEvidenceIDs, []byte(id))
 	return nil
+}
+
+// headValue is a custody_heads record: the event's seq and hash.
+func headValue(ev *accordv1.CustodyEvent) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(ev.GetSeq())), ev.GetHash()...)
 }
 
 // caseIndex is what the indexes hold for one case.
@@ -654,8 +826,11 @@ func (w *write) removeIndexes(c *accordv1.Case, seq uint64) error {
 }
 
 func (w *write) indexes(c *accordv1.Case, seq uint64, add bool) error {
-	ix := indexOf(c)
-	id := c.GetCaseId()
+	w.indexEntries(indexOf(c), c.GetCaseId(), seq, add)
+	return nil
+}
+
+func (w *write) indexEntries(ix caseIndex, id string, seq uint64, add bool) {
 	sv := u64(seq)
 	type entry struct {
 		bucket []byte
@@ -686,7 +861,6 @@ func (w *write) indexes(c *accordv1.Case, seq uint64, add bool) error {
 	} else {
 		w.del(bucketTitles, sv)
 	}
-	return nil
 }
 
 // Conflict is a rule of the store that a valid case would break: an

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -84,8 +85,7 @@ func (s *Store) FindEvidenceByHash(sha string) ([]*accordv1.EvidenceItem, error)
 	}
 	var out []*accordv1.EvidenceItem
 	err = s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(idxSHA256).Cursor()
-		for k, _ := c.Seek(sum); k != nil && bytes.HasPrefix(k, sum); k, _ = c.Next() {
+		for _, k := range shaLookup(tx, sum) {
 			item, err := evidenceByEseq(txGetter{tx}, getU64(k[32:]))
 			if err != nil {
 				return err
@@ -94,6 +94,7 @@ func (s *Store) FindEvidenceByHash(sha string) ([]*accordv1.EvidenceItem, error)
 		}
 		return nil
 	})
+	slices.SortFunc(out, func(a, b *accordv1.EvidenceItem) int { return strings.Compare(a.GetId(), b.GetId()) })
 	return out, err
 }
 
@@ -179,8 +180,20 @@ func chainTx(tx *bolt.Tx, eseq uint64) ([]*accordv1.CustodyEvent, error) {
 // a verified chain that stops short has lost its last events.
 func checkHead(tx *bolt.Tx, eseq uint64, id string, events []*accordv1.CustodyEvent) *custody.Break {
 	head := tx.Bucket(bucketCustodyHeads).Get(u64(eseq))
+	if head == nil {
+		// No head: the chain must be a single event of an indexed item.
+		switch {
+		case len(events) == 0:
+			return &custody.Break{EvidenceID: id, Seq: 1, Kind: custody.KindSequence, Reason: "every event of the chain is missing"}
+		case len(events) > 1:
+			return &custody.Break{EvidenceID: id, Seq: 2, Kind: custody.KindSequence, Reason: "the chain has more than one event but no record of its last one"}
+		case tx.Bucket(bucketEvidence).Get(u64(eseq)) == nil:
+			return &custody.Break{EvidenceID: id, Seq: 2, Kind: custody.KindSequence, Reason: "the record of the chain's last event is missing"}
+		}
+		return nil
+	}
 	if len(head) != 4+32 {
-		return &custody.Break{EvidenceID: id, Seq: 0, Kind: custody.KindSequence, Reason: "the record of the chain's last event is missing"}
+		return &custody.Break{EvidenceID: id, Seq: 0, Kind: custody.KindSequence, Reason: "the record of the chain's last event is damaged"}
 	}
 	want := int64(binary.BigEndian.Uint32(head[:4]))
 	if len(events) == 0 {
@@ -251,18 +264,26 @@ func (s *Store) VerifyCustody(evidenceID string, trustedKey func(spkiDER []byte)
 			check(getU64(ev), events)
 			return nil
 		}
-		// Walk the chains and the recorded heads together, both in eseq
-		// order: a head without events is a chain that vanished whole.
-		heads := tx.Bucket(bucketCustodyHeads).Cursor()
-		hk, _ := heads.First()
+		// Every chain the store knows of: items in the index and chains
+		// with a recorded head. One that has no events vanished whole.
+		var known []uint64
+		for _, b := range [][]byte{bucketEvidence, bucketCustodyHeads} {
+			kc := tx.Bucket(b).Cursor()
+			for k, _ := kc.First(); k != nil; k, _ = kc.Next() {
+				known = append(known, getU64(k))
+			}
+		}
+		slices.Sort(known)
+		known = slices.Compact(known)
+		ki := 0
 		missingBefore := func(eseq uint64) {
-			for ; hk != nil && getU64(hk) < eseq; hk, _ = heads.Next() {
+			for ; ki < len(known) && known[ki] < eseq; ki++ {
 				rep.Chains++
 				rep.Breaks = append(rep.Breaks, &custody.Break{Seq: 1, Kind: custody.KindSequence,
-					EvidenceID: fmt.Sprintf("(evidence record %d)", getU64(hk)), Reason: "every event of the chain is missing"})
+					EvidenceID: fmt.Sprintf("(evidence record %d)", known[ki]), Reason: "every event of the chain is missing"})
 			}
-			if hk != nil && getU64(hk) == eseq {
-				hk, _ = heads.Next()
+			if ki < len(known) && known[ki] == eseq {
+				ki++
 			}
 		}
 		c := tx.Bucket(bucketCustody).Cursor()

@@ -56,7 +56,9 @@ var (
 	// value lists cases in case-id order (what pagination needs); the value
 	// is the seq.
 	//
-	// idxSHA256: sha256 (32 bytes) + eseq -> nil (evidence by content).
+	// idxSHA256: nested buckets, one per sorted run (run id, uint64; 0 is
+	// the hot run), each holding sha256 (32 bytes) + eseq -> nil (evidence
+	// by content); see runs.go.
 	idxSHA256 = []byte("idx_sha256")
 	// idxStatus: status (1 byte) + case_id -> seq.
 	idxStatus = []byte("idx_status")
@@ -84,6 +86,7 @@ var (
 	metaCaseSeq       = []byte("case_seq")
 	metaEvidenceSeq   = []byte("evidence_seq")
 	metaSealSeq       = []byte("seal_seq")
+	metaRunSeq        = []byte("sha_run_seq")
 )
 
 // sealKeyKey is the bucketMeta key under which a custody signing key is
