@@ -41,7 +41,7 @@ The node's address is local_api.listen of --config; --server overrides it.`,
   accordctl --config ua.yaml cases get UA-2022-004211 -o json`,
 	}
 	addLocalFlags(cmd)
-	cmd.AddCommand(newCasesImportCmd(g), newCasesExportCmd(g), newCasesGetCmd(g), newCasesListCmd(g),
+	cmd.AddCommand(newCasesGenerateCmd(), newCasesImportCmd(g), newCasesExportCmd(g), newCasesGetCmd(g), newCasesListCmd(g),
 		newCasesCreateCmd(g), newCasesUpdateCmd(g), newCasesDeleteCmd(g))
 	return cmd
 }

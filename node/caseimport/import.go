@@ -189,9 +189,11 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: "cannot encode: " + err.Error()})
 						continue
 					}
-					p := parsed{line: l.Number, caseID: c.GetCaseId(), data: b}
+					// Clone: the parsed strings share the line's memory, which
+					// the spool order must not keep alive.
+					p := parsed{line: l.Number, caseID: strings.Clone(c.GetCaseId()), data: b}
 					for _, e := range c.GetEvidence() {
-						p.evidence = append(p.evidence, e.GetId())
+						p.evidence = append(p.evidence, strings.Clone(e.GetId()))
 					}
 					ch.cases = append(ch.cases, p)
 				}
@@ -392,6 +394,8 @@ func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store
 		if err != nil {
 			return fmt.Errorf("import: writing cases (%d written before): %w", written, err)
 		}
+		// Keep the node's resident memory to what the next batch touches.
+		_ = st.Trim()
 		res.Written = true
 		res.Created += int64(n.Created)
 		res.Updated += int64(n.Updated)

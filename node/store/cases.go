@@ -41,11 +41,12 @@ type write struct {
 	buf     map[string]map[string]op          // bucket -> key -> buffered write, for buckets read back
 	log     map[string]*[]kvop                // bucket -> buffered writes, for the others
 	vault   map[string]*accordv1.EvidenceItem // vault details of items being registered
+	seqs    map[string]uint64                 // counters of bucketMeta, written back by flush
 }
 
 func (s *Store) update(actor Actor, fn func(w *write) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string]*[]kvop{}}
+		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string]*[]kvop{}, seqs: map[string]uint64{}}
 		if err := fn(w); err != nil {
 			return err
 		}
@@ -121,7 +122,24 @@ func (w *write) get(bucket, key []byte) []byte {
 	return w.tx.Bucket(bucket).Get(key)
 }
 
+// nextSeq returns the next value of a counter of bucketMeta; the counter is
+// read once per transaction and written back by flush.
+func (w *write) nextSeq(key []byte) uint64 {
+	n, ok := w.seqs[string(key)]
+	if !ok {
+		n = getU64(w.tx.Bucket(bucketMeta).Get(key))
+	}
+	n++
+	w.seqs[string(key)] = n
+	return n
+}
+
 func (w *write) flush() error {
+	for k, n := range w.seqs {
+		if err := w.tx.Bucket(bucketMeta).Put([]byte(k), u64(n)); err != nil {
+			return err
+		}
+	}
 	for name, ops := range w.buf {
 		log := make([]kvop, 0, len(ops))
 		for k, o := range ops {
@@ -193,7 +211,7 @@ func (w *write) sealPending() error {
 	}
 	for start := 0; start < len(w.pending); start += custody.MaxSealEvents {
 		events := w.pending[start:min(start+custody.MaxSealEvents, len(w.pending))]
-		id := nextSeq(w.tx, metaSealSeq)
+		id := w.nextSeq(metaSealSeq)
 		seal, err := w.actor.Sealer.Seal(id, events, w.now)
 		if err != nil {
 			return fmt.Errorf("seal custody events: %w", err)
@@ -380,7 +398,7 @@ func (s *Store) ImportPrepared(prepared []*Prepared, actor Actor) (ImportCounts,
 
 // putPrepared writes a prepared new case.
 func (w *write) putPrepared(p *Prepared) error {
-	seq := nextSeq(w.tx, metaCaseSeq)
+	seq := w.nextSeq(metaCaseSeq)
 	id := p.c.GetCaseId()
 	w.put(bucketCaseIDs, []byte(id), u64(seq))
 	for i, it := range p.items {
@@ -391,7 +409,7 @@ func (w *write) putPrepared(p *Prepared) error {
 			}
 			return fmt.Errorf("%w: evidence[%d].id: %s is already used by %s", ErrInvalid, i, it.id, owner)
 		}
-		eseq := nextSeq(w.tx, metaEvidenceSeq)
+		eseq := w.nextSeq(metaEvidenceSeq)
 		w.put(bucketEvidence, u64(eseq), it.data)
 		w.put(bucketEvidenceIDs, []byte(it.id), u64(eseq))
 		w.put(idxSHA256, shaKey(it.sum, eseq), []byte{})
@@ -537,7 +555,7 @@ func (w *write) putCase(in *accordv1.Case) (*accordv1.Case, outcome, error) {
 			return nil, unchanged, err
 		}
 	} else {
-		seq = nextSeq(w.tx, metaCaseSeq)
+		seq = w.nextSeq(metaCaseSeq)
 		c.Version = 1
 		c.CreateTime = timestamppb.New(w.now)
 		w.put(bucketCaseIDs, []byte(c.GetCaseId()), u64(seq))
@@ -642,7 +660,7 @@ func (w *write) addEvidence(caseID string, index int, item *accordv1.EvidenceIte
 	if err != nil || len(sum) != 32 {
 		return fmt.Errorf("%w: evidence[%d].sha256: not 64 hex digits", ErrInvalid, index)
 	}
-	eseq := nextSeq(w.tx, metaEvidenceSeq)
+	eseq := w.nextSeq(metaEvidenceSeq)
 	item.RegisteredBy = w.actor.ID
 	item.RegisterTime = timestamppb.New(w.now)
 	if err := w.putEvidenceRecord(eseq, item); err != nil {

@@ -14,9 +14,11 @@ import (
 // import of a million cases would write the index a hundred times over.
 // Instead an import batch writes its entries as a new run (nested bucket),
 // filled in key order so that bbolt only appends pages, and small writes go
-// to a "hot" run. After a new run, the newest runs are merged while a run is
-// not at least twice the size of the one after it, so that there are about
-// log2(entries / batch) runs; a lookup seeks in each. Every key lives in
+// to a "hot" run. After a new run, the two newest runs are merged while the
+// older is not at least mergeRatio times the size of the newer, so that there
+// are about mergeRatio*log(entries/batch)/log(mergeRatio) runs (a lookup
+// seeks in each) and each entry is rewritten about log(entries/batch)/
+// log(mergeRatio) times. Every key lives in
 // exactly one run (writes are fresh keys; deletes remove the key wherever it
 // is).
 
@@ -27,6 +29,14 @@ var (
 	runMinEntries = 1024
 	// hotRunMax is the size at which the hot run becomes a sorted run.
 	hotRunMax = 4096
+	// mergeRatio: see above. 4 halves the rewriting of 2 for a few more
+	// seeks per lookup.
+	mergeRatio uint64 = 4
+	// maxMergeEntries caps the size of a merged run: merging bigger runs
+	// would rewrite millions of entries in one transaction (slow, and
+	// memory-hungry) to save a seek or two per lookup. A store with n
+	// entries keeps about n/maxMergeEntries big runs.
+	maxMergeEntries uint64 = 1 << 18
 )
 
 // hotRun is the id of the run that takes small writes.
@@ -142,7 +152,7 @@ func flushRuns(tx *bolt.Tx, log []kvop) error {
 }
 
 // compactRuns merges the two newest sorted runs while the older is not at
-// least twice the size of the newer.
+// least mergeRatio times the size of the newer.
 func compactRuns(tx *bolt.Tx, parent *bolt.Bucket) error {
 	for {
 		ids := slices.DeleteFunc(runIDs(parent), func(id uint64) bool { return id == hotRun })
@@ -150,7 +160,8 @@ func compactRuns(tx *bolt.Tx, parent *bolt.Bucket) error {
 			return nil
 		}
 		older, newer := ids[len(ids)-2], ids[len(ids)-1]
-		if runSize(tx, older) > 2*runSize(tx, newer) {
+		so, sn := runSize(tx, older), runSize(tx, newer)
+		if so > mergeRatio*sn || so+sn > maxMergeEntries {
 			return nil
 		}
 		if _, err := mergeRuns(tx, parent, []uint64{older, newer}); err != nil {

@@ -97,6 +97,11 @@ func Open(path, member string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	// Opening read every page to rebuild the freelist; drop them from the
+	// process's resident memory.
+	if err := s.Trim(); err != nil {
+		s.logger.Warn("could not trim the store's mapping", "err", err)
+	}
 	return s, nil
 }
 
