@@ -166,10 +166,32 @@ for _ in $(seq 1 50); do
 done
 sed 's/^/    /' <<<"$out"
 
+step "The office's own node: UA's analyst imports a case register, queries it, registers evidence"
+UA=(--config "$DEMO/UA.yaml")
+[ -f "$DEMO/ua-register.jsonl" ] || "$ACCORDCTL" cases generate --member UA --cases 2000 --seed 1 --out "$DEMO/ua-register.jsonl" 2>/dev/null
+"$ACCORDCTL" "${UA[@]}" cases import "$DEMO/ua-register.jsonl" 2>/dev/null | sed 's/^/    /' || failed=1
+first=$(head -n 1 "$DEMO/ua-register.jsonl" | grep -o '"case_id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+echo "    ${dim}cases list --status trial --page-size 3:${reset}"
+"$ACCORDCTL" "${UA[@]}" cases list --status trial --page-size 3 2>/dev/null | sed 's/^/      /' || failed=1
+mkdir -p "$DEMO/vault"
+[ -f "$DEMO/vault/drone-footage.bin" ] || head -c 3000000 /dev/urandom >"$DEMO/vault/drone-footage.bin"
+if ! "$ACCORDCTL" "${UA[@]}" evidence verify "$DEMO/vault/drone-footage.bin" >/dev/null 2>&1; then
+  echo "    ${dim}evidence add --case $first demo/vault/drone-footage.bin:${reset}"
+  "$ACCORDCTL" "${UA[@]}" evidence add --case "$first" --media-type video/mp4 "$DEMO/vault/drone-footage.bin" 2>/dev/null | sed 's/^/      /' || failed=1
+fi
+echo "    ${dim}evidence verify demo/vault/drone-footage.bin:${reset}"
+"$ACCORDCTL" "${UA[@]}" evidence verify "$DEMO/vault/drone-footage.bin" 2>/dev/null | sed 's/^/      /' || failed=1
+echo "    ${dim}custody verify (every chain of the store):${reset}"
+"$ACCORDCTL" "${UA[@]}" custody verify 2>/dev/null | sed 's/^/      /' || failed=1
+
 echo
 if [ $failed -ne 0 ]; then echo "${red}Some members could not authenticate each other; see above and demo/logs/.${reset}"; fi
 step "Explore (in another terminal while the nodes run)"
 cat <<EOF
+    $BIN/accordctl --config demo/UA.yaml cases list --place Kharkiv
+    $BIN/accordctl --config demo/UA.yaml cases get $first
+    $BIN/accordctl --config demo/UA.yaml custody show ${first}-E001
+    $BIN/accordctl --config demo/UA.yaml cases export --out /tmp/ua.jsonl
     $BIN/accordctl --config demo/UA.yaml peers check --all
     $BIN/accordctl --config demo/PL.yaml peers check --all -o json
     $BIN/accordctl certs inspect demo/pki/UA/nodes/ua-1/node.crt

@@ -56,7 +56,8 @@ type Daemon struct {
 	sealer     *custody.Sealer
 
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // servers
+	bg       sync.WaitGroup // TLS reload and store trim loops
 	serveErr chan error
 	closeMu  sync.Mutex
 	closed   bool
@@ -205,10 +206,14 @@ func (d *Daemon) Serve(ls Listeners) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
-	d.wg.Add(1)
+	d.bg.Add(2)
 	go func() {
-		defer d.wg.Done()
+		defer d.bg.Done()
 		d.src.Run(ctx)
+	}()
+	go func() {
+		defer d.bg.Done()
+		d.trimLoop(ctx)
 	}()
 
 	if httpLn != nil {
@@ -260,6 +265,23 @@ func (d *Daemon) Serve(ls Listeners) error {
 // Addr returns the gRPC listener's address.
 func (d *Daemon) Addr() string { return d.grpcLn.Addr().String() }
 
+// trimLoop keeps store pages that queries touched from accumulating in the
+// node's resident memory (they stay in the page cache).
+func (d *Daemon) trimLoop(ctx context.Context) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.store.Trim(); err != nil {
+				d.logger.Warn("could not trim the store's mapping", "err", err)
+			}
+		}
+	}
+}
+
 // LocalAddr returns the local API listener's address, or "" when there is
 // none.
 func (d *Daemon) LocalAddr() string {
@@ -299,7 +321,8 @@ func (d *Daemon) Err() <-chan error { return d.serveErr }
 //  2. the federation and local gRPC servers stop gracefully, and are cut
 //     hard after shutdown_timeout, so that a stuck stream (a long import)
 //     cannot hold shutdown forever;
-//  3. the TLS reload loop stops (no handshake needs it any more);
+//  3. the TLS reload and store trim loops stop (no handshake or store
+//     access needs them any more);
 //  4. the store closes, once no RPC can write to it; an import cut in step
 //     2 leaves whole cases only;
 //  5. the metrics listener stops last, so that the shutdown itself can be
@@ -336,6 +359,7 @@ func (d *Daemon) Close() error {
 	if d.cancel != nil {
 		d.cancel()
 	}
+	d.bg.Wait()
 	err := d.store.Close()
 	if d.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

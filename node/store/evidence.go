@@ -232,6 +232,7 @@ type CustodyReport struct {
 // acceptable.
 func (s *Store) VerifyCustody(evidenceID string, trustedKey func(spkiDER []byte) error) (CustodyReport, error) {
 	var rep CustodyReport
+	defer s.trimAfterScan()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := custody.NewVerifier(func(id uint64) (*accordv1.CustodySeal, error) { return sealTx(tx, id) }, trustedKey)
 		check := func(eseq uint64, events []*accordv1.CustodyEvent) {
@@ -326,4 +327,12 @@ func (s *Store) KnownSealKey(spki []byte) error {
 		return fmt.Errorf("%w: seal signed by a key this node never used", ErrInvalid)
 	}
 	return nil
+}
+
+// trimAfterScan drops the pages a scan of the whole store brought into the
+// process's resident memory.
+func (s *Store) trimAfterScan() {
+	if err := s.Trim(); err != nil {
+		s.logger.Warn("could not trim the store's mapping", "err", err)
+	}
 }

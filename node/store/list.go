@@ -99,6 +99,7 @@ func (s *Store) ListCases(f Filter, pageSize int, pageToken string) ([]*accordv1
 // ExportCases calls fn for every case matching f, in case-id order, within
 // one consistent read of the store.
 func (s *Store) ExportCases(f Filter, fn func(*accordv1.Case) error) error {
+	defer s.trimAfterScan()
 	var fnErr error
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return scan(tx, f, "", func(c *accordv1.Case) bool {

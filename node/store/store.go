@@ -76,10 +76,10 @@ func Open(path, member string, opts Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: opts.OpenTimeout,
-		// The freelist is rebuilt when the store opens instead of being
-		// written at every commit: bulk imports free many pages.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		// The freelist is written at every commit (bbolt's default): not
+		// writing it would make every open rebuild it by reading every page
+		// of the file, pulling the whole store into memory.
+		FreelistType: bolt.FreelistMapType,
 		// Growing the file remaps it, and a remap first copies every node
 		// the open transaction touched out of the old mapping; mapping 1 GiB
 		// of address space at once (memory is used only as pages are read)
