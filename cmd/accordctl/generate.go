@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -31,7 +30,7 @@ made up; use it to try a node, to benchmark, or for a demo, never as data.`,
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			var w io.Writer = cmd.OutOrStdout()
+			w := cmd.OutOrStdout()
 			var f *os.File
 			if out != "" {
 				var err error

@@ -298,6 +298,9 @@ func (s *Store) VerifyCustody(evidenceID string, trustedKey func(spkiDER []byte)
 				events = nil
 			}
 			cur = eseq
+			if rep.Events%(1<<17) == 0 {
+				_ = s.trimTx(tx) // keep the scan's pages from piling up in memory
+			}
 			ev := &accordv1.CustodyEvent{}
 			if err := proto.Unmarshal(data, ev); err != nil {
 				ev = &accordv1.CustodyEvent{Seq: -1, Details: "undecodable record: " + err.Error()}

@@ -144,7 +144,7 @@ func flushRuns(tx *bolt.Tx, log []kvop) error {
 	}
 	if id == hotRun {
 		// The hot run is full: it becomes a sorted run.
-		if id, err = mergeRuns(tx, parent, []uint64{hotRun}); err != nil {
+		if _, err := mergeRuns(tx, parent, []uint64{hotRun}); err != nil {
 			return err
 		}
 	}

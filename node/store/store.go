@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/accordfed/accord/federation/identity"
 )
@@ -86,7 +87,7 @@ func Open(path, member string, opts Options) (*Store, error) {
 		// keeps bulk imports from paying that at every doubling.
 		InitialMmapSize: 1 << 30,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: locked by another process (is another accordd using this data_dir?)", path)
 	}
 	if err != nil {
