@@ -383,6 +383,13 @@ func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store
 	}()
 
 	var written int64
+	total := int64(len(order))
+	defer func() {
+		if written < total && written > 0 {
+			// Stopped early after batches that did not write the freelist.
+			_ = st.SyncFreelist()
+		}
+	}()
 	for b := range batches {
 		if b.err != nil {
 			return b.err
@@ -390,7 +397,8 @@ func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%w after %d cases were written: %w", ErrAborted, written, err)
 		}
-		n, err := st.ImportPrepared(b.prepared, opts.Actor)
+		more := written+int64(len(b.prepared)) < total
+		n, err := st.ImportPrepared(b.prepared, opts.Actor, more)
 		if err != nil {
 			return fmt.Errorf("import: writing cases (%d written before): %w", written, err)
 		}
