@@ -19,7 +19,7 @@ func TestEveryBadInputChangesNothing(t *testing.T) {
 	cases := []struct{ name, line, field string }{
 		{"not an object", `[1, 2]`, ""},
 		{"not JSON", `{"case_id": `, ""},
-		{"unknown field", `{` + ok + `, ` + inc + `, "sensitivty": "national"}`, "sensitivty"},
+		{"unknown field", `{` + ok + `, ` + inc + `, "sensitivty": "national"}`, "sensitivty"}, //nolint:misspell // the misspelling is the test
 		{"duplicate key", `{` + ok + `, "country": "UA", ` + inc + `}`, "country"},
 		{"null", `{` + ok + `, "title": null, ` + inc + `}`, "title"},
 		{"case_id missing", `{"country": "UA", ` + inc + `}`, "case_id"},
