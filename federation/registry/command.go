@@ -1,0 +1,406 @@
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// CommandVersion is the version of the command envelope and payloads this
+// package writes and applies.
+const CommandVersion = 1
+
+// CommandType names an operation on the registry.
+type CommandType string
+
+// The command types, one per payload type.
+const (
+	// CmdNoop changes nothing and needs no actor; the Raft wiring proposes it
+	// so that the FSM's applied index passes Raft's own no-op entries (see
+	// FSM.WaitApplied).
+	CmdNoop CommandType = "noop"
+
+	CmdBootstrap     CommandType = "federation.bootstrap"
+	CmdProposeMember CommandType = "member.propose"
+	CmdVoteAdmission CommandType = "member.vote_admission"
+	CmdSuspendMember CommandType = "member.suspend"
+	CmdUpdateMember  CommandType = "member.update"
+	CmdRegisterNode  CommandType = "node.register"
+	CmdRemoveNode    CommandType = "node.remove"
+	CmdCreateJIT     CommandType = "jit.create"
+	CmdInviteToJIT   CommandType = "jit.invite"
+	CmdRespondToJIT  CommandType = "jit.respond"
+	CmdLeaveJIT      CommandType = "jit.leave"
+	CmdLinkCase      CommandType = "jit.link_case"
+	CmdUnlinkCase    CommandType = "jit.unlink_case"
+	CmdSetJITLead    CommandType = "jit.set_lead"
+	CmdCloseJIT      CommandType = "jit.close"
+	CmdProposeLead   CommandType = "lead.propose"
+	CmdConsentLead   CommandType = "lead.consent"
+	CmdCreateEntry   CommandType = "strategy.create"
+	CmdUpdateEntry   CommandType = "strategy.update"
+	CmdDeleteEntry   CommandType = "strategy.delete"
+	CmdProposeMatch  CommandType = "match.propose"
+	CmdDecideMatch   CommandType = "match.decide"
+	CmdCreateKey     CommandType = "key.create"
+	CmdRotateKey     CommandType = "key.rotate"
+)
+
+// Actor is who sent a command: the certificate identity of the node
+// (spiffe://<federation>/member/<MEMBER>/node/<name>) and, where a person
+// acted through it, the user's certificate identity
+// (spiffe://<federation>/member/<MEMBER>/user/<name>). The server fills it in
+// from the verified connection, never from the request.
+type Actor struct {
+	Node string `json:"node"`
+	User string `json:"user,omitempty"`
+}
+
+// Command is the envelope of every entry of the registry's Raft log.
+type Command struct {
+	// Version is CommandVersion.
+	Version int         `json:"version"`
+	Type    CommandType `json:"type"`
+	// RequestID is the client's id for the request, the same on every retry.
+	// A command whose (Member, RequestID) was applied before is answered with
+	// the first result and not applied again.
+	RequestID string `json:"request_id"`
+	Actor     Actor  `json:"actor"`
+	// Member is the acting member, taken by the server from the caller's
+	// certificate. It must be the member of Actor.Node.
+	Member string `json:"member"`
+	// Time is set by the leader before proposing; the state machine never
+	// reads a clock.
+	Time    time.Time       `json:"time"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Payload is implemented by every payload type.
+type Payload interface {
+	// CommandType returns the type of the commands that carry the payload.
+	CommandType() CommandType
+}
+
+// NewCommand returns a command of the current version carrying p. The
+// server sets Actor, Member and Time before proposing it.
+func NewCommand(requestID string, p Payload) (*Command, error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %w", ErrInvalidArgument, err)
+	}
+	return &Command{Version: CommandVersion, Type: p.CommandType(), RequestID: requestID, Payload: raw}, nil
+}
+
+// Encode returns the command as it goes into the Raft log.
+func (c *Command) Encode() ([]byte, error) {
+	return json.Marshal(c)
+}
+
+// DecodeCommand reads a command from a Raft log entry. Unknown fields are
+// refused.
+func DecodeCommand(data []byte) (*Command, error) {
+	var c Command
+	if err := strictUnmarshal(data, &c); err != nil {
+		return nil, invalid("command: %v", err)
+	}
+	return &c, nil
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("data after the JSON value")
+	}
+	return nil
+}
+
+// Bootstrap founds the registry: the federation's name, its policy and its
+// founding members, admitted at once with their nodes. It applies only to an
+// empty registry, and only a founder may send it.
+type Bootstrap struct {
+	Federation string        `json:"federation"`
+	Policy     Policy        `json:"policy"`
+	Founders   []FounderSpec `json:"founders"`
+}
+
+// FounderSpec describes a founding member.
+type FounderSpec struct {
+	Code        string       `json:"code"`
+	Name        string       `json:"name"`
+	CACerts     []string     `json:"ca_certs"`
+	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+	Nodes       []NodeSpec   `json:"nodes,omitempty"`
+}
+
+// NodeSpec describes a node to register.
+type NodeSpec struct {
+	URI            string `json:"uri"`
+	RegistryServer bool   `json:"registry_server"`
+	Address        string `json:"address,omitempty"`
+}
+
+// ProposeMember proposes a new member. Only an admitted member may propose;
+// the proposal itself is not a vote.
+type ProposeMember struct {
+	Code        string       `json:"code"`
+	Name        string       `json:"name"`
+	CACerts     []string     `json:"ca_certs"`
+	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+}
+
+// VoteAdmission is the acting member's vote on admitting a proposed member.
+// A later vote replaces the earlier one. The candidate is admitted when the
+// approvals of currently admitted members reach Policy.Required of their
+// number.
+type VoteAdmission struct {
+	Candidate string `json:"candidate"`
+	Approve   bool   `json:"approve"`
+}
+
+// SuspendMember suspends the acting member itself at once, or records the
+// acting member's vote to suspend another admitted member; that member is
+// suspended when the votes reach Policy.Required of the other admitted
+// members.
+type SuspendMember struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// UpdateMember replaces the acting member's own name, CA certificates and
+// signing keys (certificate and key rotation).
+type UpdateMember struct {
+	Code        string       `json:"code"`
+	Name        string       `json:"name"`
+	CACerts     []string     `json:"ca_certs"`
+	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+}
+
+// RegisterNode registers, or updates, one of the acting member's own nodes.
+type RegisterNode struct {
+	Node NodeSpec `json:"node"`
+}
+
+// RemoveNode removes one of the acting member's own nodes.
+type RemoveNode struct {
+	URI string `json:"uri"`
+}
+
+// CreateJIT creates a joint investigation team. The acting member is its
+// first accepted member and its lead; Invite lists members invited at once.
+type CreateJIT struct {
+	Name         string   `json:"name"`
+	LegalBasis   string   `json:"legal_basis"`
+	AgreementRef string   `json:"agreement_ref,omitempty"`
+	Invite       []string `json:"invite,omitempty"`
+}
+
+// InviteToJIT invites an admitted member to a team. Only JIT members invite.
+type InviteToJIT struct {
+	JIT    string `json:"jit"`
+	Member string `json:"member"`
+}
+
+// RespondToJIT accepts or declines an invitation. Member, when set, must be
+// the acting member: a member answers only for itself.
+type RespondToJIT struct {
+	JIT    string `json:"jit"`
+	Member string `json:"member,omitempty"`
+	Accept bool   `json:"accept"`
+}
+
+// LeaveJIT leaves a team. Member, when set, must be the acting member. The
+// member's linked cases leave with it; the lead cannot leave while others
+// remain; the team closes when its last member leaves.
+type LeaveJIT struct {
+	JIT    string `json:"jit"`
+	Member string `json:"member,omitempty"`
+}
+
+// LinkCase links one of the acting member's own cases to a team it is a
+// member of.
+type LinkCase struct {
+	JIT  string  `json:"jit"`
+	Case CaseRef `json:"case"`
+}
+
+// UnlinkCase unlinks one of the acting member's own cases from a team.
+type UnlinkCase struct {
+	JIT  string  `json:"jit"`
+	Case CaseRef `json:"case"`
+}
+
+// SetJITLead makes an accepted member the team's lead. Only JIT members may
+// set it.
+type SetJITLead struct {
+	JIT  string `json:"jit"`
+	Lead string `json:"lead"`
+}
+
+// CloseJIT closes a team. Only its lead may close it.
+type CloseJIT struct {
+	JIT string `json:"jit"`
+}
+
+// ProposeLead proposes which member leads a group of matched cases. The
+// group is either Cases (two or more, of two or more members) or, when
+// Match is set, the cases of that confirmed match decision. The proposer and
+// the lead must be involved members.
+type ProposeLead struct {
+	Cases []CaseRef `json:"cases,omitempty"`
+	Match string    `json:"match,omitempty"`
+	Lead  string    `json:"lead"`
+	Note  string    `json:"note,omitempty"`
+}
+
+// ConsentLead is an involved member's consent to, or refusal of, a lead
+// assignment. Member, when set, must be the acting member.
+type ConsentLead struct {
+	Assignment string `json:"assignment"`
+	Member     string `json:"member,omitempty"`
+	Consent    bool   `json:"consent"`
+}
+
+// CreateEntry creates a strategy entry owned by the acting member,
+// federation-wide or, with JIT set, scoped to a team the acting member is a
+// member of.
+type CreateEntry struct {
+	Kind    EntryKind   `json:"kind"`
+	Title   string      `json:"title"`
+	Text    string      `json:"text,omitempty"`
+	Targets []TargetRef `json:"targets,omitempty"`
+	JIT     string      `json:"jit,omitempty"`
+}
+
+// UpdateEntry writes a new version of a strategy entry the acting member
+// owns. With ExpectedVersion set, the update applies only if that is still
+// the current version.
+type UpdateEntry struct {
+	Entry           string      `json:"entry"`
+	ExpectedVersion int         `json:"expected_version,omitempty"`
+	Kind            EntryKind   `json:"kind"`
+	Title           string      `json:"title"`
+	Text            string      `json:"text,omitempty"`
+	Targets         []TargetRef `json:"targets,omitempty"`
+}
+
+// DeleteEntry withdraws a strategy entry the acting member owns; its
+// history stays.
+type DeleteEntry struct {
+	Entry           string `json:"entry"`
+	ExpectedVersion int    `json:"expected_version,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+// ProposeMatch proposes that two or more cases of two or more members
+// concern the same incident. The proposer must hold one of them.
+type ProposeMatch struct {
+	Cases   []CaseRef `json:"cases"`
+	Score   float64   `json:"score"`
+	Reasons []string  `json:"reasons,omitempty"`
+}
+
+// DecideMatch is an involved member's confirmation or rejection of a match.
+// Member, when set, must be the acting member.
+type DecideMatch struct {
+	Match   string `json:"match"`
+	Member  string `json:"member,omitempty"`
+	Confirm bool   `json:"confirm"`
+}
+
+// CreateKey creates a federation key owned by the acting member.
+type CreateKey struct {
+	Name     string `json:"name"`
+	Purpose  string `json:"purpose,omitempty"`
+	Material []byte `json:"material"`
+}
+
+// RotateKey makes new material the current version of a key the acting
+// member owns; the current version becomes the previous one, and the
+// previous one is retired.
+type RotateKey struct {
+	Name     string `json:"name"`
+	Material []byte `json:"material"`
+}
+
+// Noop is the payload of CmdNoop.
+type Noop struct{}
+
+// CommandType implements Payload.
+func (Noop) CommandType() CommandType { return CmdNoop }
+
+// CommandType implements Payload.
+func (Bootstrap) CommandType() CommandType { return CmdBootstrap }
+
+// CommandType implements Payload.
+func (ProposeMember) CommandType() CommandType { return CmdProposeMember }
+
+// CommandType implements Payload.
+func (VoteAdmission) CommandType() CommandType { return CmdVoteAdmission }
+
+// CommandType implements Payload.
+func (SuspendMember) CommandType() CommandType { return CmdSuspendMember }
+
+// CommandType implements Payload.
+func (UpdateMember) CommandType() CommandType { return CmdUpdateMember }
+
+// CommandType implements Payload.
+func (RegisterNode) CommandType() CommandType { return CmdRegisterNode }
+
+// CommandType implements Payload.
+func (RemoveNode) CommandType() CommandType { return CmdRemoveNode }
+
+// CommandType implements Payload.
+func (CreateJIT) CommandType() CommandType { return CmdCreateJIT }
+
+// CommandType implements Payload.
+func (InviteToJIT) CommandType() CommandType { return CmdInviteToJIT }
+
+// CommandType implements Payload.
+func (RespondToJIT) CommandType() CommandType { return CmdRespondToJIT }
+
+// CommandType implements Payload.
+func (LeaveJIT) CommandType() CommandType { return CmdLeaveJIT }
+
+// CommandType implements Payload.
+func (LinkCase) CommandType() CommandType { return CmdLinkCase }
+
+// CommandType implements Payload.
+func (UnlinkCase) CommandType() CommandType { return CmdUnlinkCase }
+
+// CommandType implements Payload.
+func (SetJITLead) CommandType() CommandType { return CmdSetJITLead }
+
+// CommandType implements Payload.
+func (CloseJIT) CommandType() CommandType { return CmdCloseJIT }
+
+// CommandType implements Payload.
+func (ProposeLead) CommandType() CommandType { return CmdProposeLead }
+
+// CommandType implements Payload.
+func (ConsentLead) CommandType() CommandType { return CmdConsentLead }
+
+// CommandType implements Payload.
+func (CreateEntry) CommandType() CommandType { return CmdCreateEntry }
+
+// CommandType implements Payload.
+func (UpdateEntry) CommandType() CommandType { return CmdUpdateEntry }
+
+// CommandType implements Payload.
+func (DeleteEntry) CommandType() CommandType { return CmdDeleteEntry }
+
+// CommandType implements Payload.
+func (ProposeMatch) CommandType() CommandType { return CmdProposeMatch }
+
+// CommandType implements Payload.
+func (DecideMatch) CommandType() CommandType { return CmdDecideMatch }
+
+// CommandType implements Payload.
+func (CreateKey) CommandType() CommandType { return CmdCreateKey }
+
+// CommandType implements Payload.
+func (RotateKey) CommandType() CommandType { return CmdRotateKey }

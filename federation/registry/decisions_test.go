@@ -1,0 +1,187 @@
+package registry
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestMatchDecisions(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL", "LT", "DE")
+	h.ok("UA", ProposeMember{Code: "FR", Name: "France", CACerts: []string{validCA(t, "FR")}})
+	cases := []CaseRef{cref("PL", "17"), cref("UA", "2022-1"), cref("LT", "3")}
+
+	h.refuse("UA", ProposeMatch{Cases: cases[:1], Score: 0.9}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMatch{Cases: []CaseRef{cref("UA", "1"), cref("UA", "2")}, Score: 0.9}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMatch{Cases: []CaseRef{cref("UA", "1"), cref("UA", "1"), cref("PL", "1")}, Score: 0.9}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMatch{Cases: cases, Score: 1.5}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMatch{Cases: cases, Score: 0.5, Reasons: []string{""}}, ErrInvalidArgument)
+	h.refuse("DE", ProposeMatch{Cases: cases, Score: 0.9}, ErrPermissionDenied)
+	h.refuse("UA", ProposeMatch{Cases: []CaseRef{cref("UA", "1"), cref("FR", "1")}, Score: 0.9}, ErrFailedPrecondition)
+	h.refuse("UA", ProposeMatch{Cases: []CaseRef{cref("UA", "1"), cref("ES", "1")}, Score: 0.9}, ErrNotFound)
+
+	out := h.ok("UA", ProposeMatch{Cases: cases, Score: 0.92, Reasons: []string{"same place and day", "shared evidence hash"}})
+	id := out.ID
+	if id != "match-000001" || out.Status != string(MatchProposed) {
+		t.Fatalf("outcome %+v", out)
+	}
+	// The same group, in another order, is the same proposal.
+	h.refuse("PL", ProposeMatch{Cases: []CaseRef{cases[2], cases[0], cases[1]}, Score: 0.5}, ErrAlreadyExists)
+
+	h.refuse("PL", DecideMatch{Match: id, Member: "UA", Confirm: true}, ErrPermissionDenied)
+	h.refuse("DE", DecideMatch{Match: id, Confirm: true}, ErrPermissionDenied)
+	h.refuse("PL", DecideMatch{Match: "match-000404", Confirm: true}, ErrNotFound)
+	h.ok("UA", DecideMatch{Match: id, Confirm: true})
+	h.refuse("UA", DecideMatch{Match: id, Confirm: false}, ErrFailedPrecondition)
+	if out := h.ok("PL", DecideMatch{Match: id, Member: "PL", Confirm: true}); out.Status != string(MatchProposed) {
+		t.Fatalf("confirmed before everyone answered: %+v", out)
+	}
+	if out := h.ok("LT", DecideMatch{Match: id, Confirm: true}); out.Status != string(MatchConfirmed) {
+		t.Fatalf("not confirmed: %+v", out)
+	}
+
+	// One rejection rejects; the group may then be proposed again.
+	other := []CaseRef{cref("UA", "5"), cref("DE", "5")}
+	rej := h.ok("DE", ProposeMatch{Cases: other, Score: 0.4}).ID
+	if out := h.ok("UA", DecideMatch{Match: rej, Confirm: false}); out.Status != string(MatchRejected) {
+		t.Fatalf("not rejected: %+v", out)
+	}
+	h.refuse("DE", DecideMatch{Match: rej, Confirm: true}, ErrFailedPrecondition)
+	h.ok("DE", ProposeMatch{Cases: other, Score: 0.6})
+
+	// Visibility: involved members only.
+	h.read(func(v View) {
+		d, err := v.GetMatchDecision(id, "LT")
+		if err != nil || d.Status != MatchConfirmed || len(d.Decisions) != 3 || d.Decisions[0].Change == nil {
+			t.Errorf("involved member: %+v %v", d, err)
+		}
+		if _, err := v.GetMatchDecision(id, "DE"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("uninvolved member: %v", err)
+		}
+		ds, err := v.ListMatchDecisions("DE")
+		if err != nil || len(ds) != 2 {
+			t.Errorf("DE lists %d: %v", len(ds), err)
+		}
+		ds, err = v.ListMatchDecisions("PL")
+		if err != nil || len(ds) != 1 || ds[0].ID != id {
+			t.Errorf("PL lists %+v: %v", ds, err)
+		}
+	})
+}
+
+func TestLeadAssignments(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL", "LT", "DE")
+	cases := []CaseRef{cref("UA", "1"), cref("PL", "1")}
+
+	h.refuse("DE", ProposeLead{Cases: cases, Lead: "UA"}, ErrPermissionDenied)
+	h.refuse("UA", ProposeLead{Cases: cases, Lead: "DE"}, ErrInvalidArgument)
+	h.refuse("UA", ProposeLead{Cases: cases[:1], Lead: "UA"}, ErrInvalidArgument)
+	h.refuse("UA", ProposeLead{Cases: cases, Lead: "UA", Note: strings.Repeat("n", 1001)}, ErrInvalidArgument)
+	h.refuse("UA", ProposeLead{Cases: cases, Match: "match-000001", Lead: "UA"}, ErrInvalidArgument)
+	h.refuse("UA", ProposeLead{Match: "match-000001", Lead: "UA"}, ErrNotFound)
+
+	id := h.ok("UA", ProposeLead{Cases: cases, Lead: "PL", Note: "PL holds the suspect"}).ID
+	h.refuse("PL", ProposeLead{Cases: []CaseRef{cases[1], cases[0]}, Lead: "UA"}, ErrAlreadyExists)
+	h.refuse("UA", ConsentLead{Assignment: id, Member: "PL", Consent: true}, ErrPermissionDenied)
+	h.refuse("DE", ConsentLead{Assignment: id, Consent: true}, ErrPermissionDenied)
+	h.refuse("UA", ConsentLead{Assignment: "lead-000404", Consent: true}, ErrNotFound)
+	if out := h.ok("UA", ConsentLead{Assignment: id, Consent: true}); out.Status != string(LeadProposed) {
+		t.Fatalf("%+v", out)
+	}
+	h.refuse("UA", ConsentLead{Assignment: id, Consent: false}, ErrFailedPrecondition)
+	if out := h.ok("PL", ConsentLead{Assignment: id, Member: "PL", Consent: true}); out.Status != string(LeadAgreed) {
+		t.Fatalf("%+v", out)
+	}
+	// An agreed group cannot be proposed again.
+	h.refuse("PL", ProposeLead{Cases: cases, Lead: "UA"}, ErrAlreadyExists)
+
+	// From a confirmed match decision.
+	mcases := []CaseRef{cref("LT", "1"), cref("DE", "1"), cref("UA", "2")}
+	mid := h.ok("LT", ProposeMatch{Cases: mcases, Score: 0.8}).ID
+	h.refuse("LT", ProposeLead{Match: mid, Lead: "LT"}, ErrFailedPrecondition)
+	for _, m := range []string{"LT", "DE", "UA"} {
+		h.ok(m, DecideMatch{Match: mid, Confirm: true})
+	}
+	h.refuse("PL", ProposeLead{Match: mid, Lead: "LT"}, ErrPermissionDenied)
+	lid := h.ok("DE", ProposeLead{Match: mid, Lead: "LT"}).ID
+	if out := h.ok("UA", ConsentLead{Assignment: lid, Consent: false}); out.Status != string(LeadRefused) {
+		t.Fatalf("%+v", out)
+	}
+	h.refuse("LT", ConsentLead{Assignment: lid, Consent: true}, ErrFailedPrecondition)
+	// A refused group may be proposed again.
+	h.ok("UA", ProposeLead{Match: mid, Lead: "UA"})
+
+	h.read(func(v View) {
+		a, err := v.GetLeadAssignment(lid, "DE")
+		if err != nil || a.Match != mid || len(a.Cases) != 3 || a.Status != LeadRefused || a.Cases[0].Member != "DE" {
+			t.Errorf("assignment %+v %v", a, err)
+		}
+		if _, err := v.GetLeadAssignment(id, "DE"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("uninvolved member: %v", err)
+		}
+		as, err := v.ListLeadAssignments("UA")
+		if err != nil || len(as) != 3 {
+			t.Errorf("UA lists %d: %v", len(as), err)
+		}
+		as, err = v.ListLeadAssignments("PL")
+		if err != nil || len(as) != 1 || as[0].Status != LeadAgreed {
+			t.Errorf("PL lists %+v: %v", as, err)
+		}
+	})
+}
+
+func TestFederationKeys(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	m1, m2, m3 := []byte(strings.Repeat("1", 32)), []byte(strings.Repeat("2", 32)), []byte(strings.Repeat("3", 32))
+	h.refuse("UA", CreateKey{Name: "Person Key", Material: m1}, ErrInvalidArgument)
+	h.refuse("UA", CreateKey{Name: "person", Material: []byte("short")}, ErrInvalidArgument)
+	if out := h.ok("UA", CreateKey{Name: "person", Purpose: "person encodings", Material: m1}); out.Version != 1 {
+		t.Fatalf("%+v", out)
+	}
+	h.refuse("PL", CreateKey{Name: "person", Material: m2}, ErrAlreadyExists)
+	h.refuse("PL", RotateKey{Name: "person", Material: m2}, ErrPermissionDenied)
+	h.refuse("UA", RotateKey{Name: "nope", Material: m2}, ErrNotFound)
+	h.refuse("UA", RotateKey{Name: "person", Material: m1}, ErrInvalidArgument)
+	if out := h.ok("UA", RotateKey{Name: "person", Material: m2}); out.Version != 2 {
+		t.Fatalf("%+v", out)
+	}
+	check := func(want ...KeyState) FederationKey {
+		t.Helper()
+		var k FederationKey
+		var err error
+		h.read(func(v View) { k, err = v.FederationKey("person", "PL") })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(k.Versions) != len(want) {
+			t.Fatalf("%d versions, want %d", len(k.Versions), len(want))
+		}
+		for i, w := range want {
+			if k.Versions[i].State != w {
+				t.Fatalf("version %d is %s, want %s", i+1, k.Versions[i].State, w)
+			}
+		}
+		return k
+	}
+	k := check(KeyPrevious, KeyCurrent)
+	if string(k.Versions[0].Material) != string(m1) || string(k.Current().Material) != string(m2) {
+		t.Fatalf("material %+v", k)
+	}
+	h.ok("UA", RotateKey{Name: "person", Material: m3})
+	k = check(KeyRetired, KeyPrevious, KeyCurrent)
+	if k.Versions[0].Material != nil || k.Versions[0].Retired == nil || string(k.Versions[1].Material) != string(m2) {
+		t.Fatalf("after second rotation %+v", k)
+	}
+	h.read(func(v View) {
+		ks, err := v.ListFederationKeys("PL")
+		if err != nil || len(ks) != 1 || ks[0].Versions[2].Material != nil {
+			t.Errorf("list %+v %v", ks, err)
+		}
+		if _, err := v.FederationKey("nope", "PL"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown key: %v", err)
+		}
+		if _, err := v.FederationKey("person", "ES"); !errors.Is(err, ErrPermissionDenied) {
+			t.Errorf("unknown viewer: %v", err)
+		}
+	})
+}

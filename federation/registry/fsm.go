@@ -1,0 +1,177 @@
+package registry
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+// Result is what FSM.Apply returns for every log entry, and what the
+// leader's raft.ApplyFuture.Response() holds: the Outcome of an applied
+// command in Value, or the refusal in Err (wrapping one of the package's
+// sentinels). A refused command changed nothing.
+type Result struct {
+	Value any
+	Err   error
+}
+
+// FSM is the registry's replicated state machine: it implements raft.FSM
+// (and raft.ConfigurationStore, so that configuration entries advance its
+// applied index too).
+//
+// Apply, Snapshot and Restore are called by Raft from one goroutine; Read,
+// AppliedIndex and WaitApplied may be called from any goroutine at the same
+// time.
+type FSM struct {
+	mu sync.RWMutex
+	st *state
+	// applied is the index of the last log entry applied (or restored from a
+	// snapshot). Written under mu; read with or without it.
+	applied atomic.Uint64
+	// changed is closed, and replaced, whenever applied advances. Guarded by
+	// mu.
+	changed chan struct{}
+}
+
+var (
+	_ raft.FSM                = (*FSM)(nil)
+	_ raft.ConfigurationStore = (*FSM)(nil)
+)
+
+// NewFSM returns the state machine of an empty registry, waiting for its
+// bootstrap command.
+func NewFSM() *FSM {
+	return &FSM{st: newState(), changed: make(chan struct{})}
+}
+
+// Apply applies one committed log entry. It never panics on bad input: a
+// refused command is answered with Result.Err and changes nothing but the
+// applied index and the exactly-once table.
+func (f *FSM) Apply(l *raft.Log) any {
+	var cmd *Command
+	var decodeErr error
+	if l.Type == raft.LogCommand {
+		cmd, decodeErr = DecodeCommand(l.Data)
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if applied := f.applied.Load(); l.Index <= applied {
+		return Result{Err: precondition("log index %d is already applied (applied index %d)", l.Index, applied)}
+	}
+	defer f.advance(l.Index)
+	switch {
+	case l.Type != raft.LogCommand:
+		return Result{}
+	case decodeErr != nil:
+		return Result{Err: decodeErr}
+	}
+	out, err := f.st.execute(l.Index, cmd)
+	if err != nil {
+		return Result{Err: err}
+	}
+	return Result{Value: out}
+}
+
+// StoreConfiguration implements raft.ConfigurationStore: the registry keeps
+// no Raft configuration, but the entry's index counts as applied.
+func (f *FSM) StoreConfiguration(index uint64, _ raft.Configuration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if index > f.applied.Load() {
+		f.advance(index)
+	}
+}
+
+// advance records index as applied and wakes WaitApplied. Call with mu held
+// for writing.
+func (f *FSM) advance(index uint64) {
+	f.applied.Store(index)
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// AppliedIndex returns the index of the last log entry the state reflects.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// WaitApplied waits until the state reflects the log up to index, or ctx
+// ends. For a linearizable read: take the leader's commit index, confirm
+// leadership (raft.VerifyLeader), WaitApplied(commit index), then Read.
+//
+// Raft hands the FSM command and configuration entries only, not its own
+// no-op and barrier entries. An index that names one of those is reached
+// when the next command is applied; the Raft wiring proposes a CmdNoop
+// command after winning an election so that a fresh leader's reads do not
+// wait for the next write.
+func (f *FSM) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		f.mu.RLock()
+		if f.applied.Load() >= index {
+			f.mu.RUnlock()
+			return nil
+		}
+		changed := f.changed
+		f.mu.RUnlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Read calls fn with a consistent view of the registry and returns the
+// applied index the view reflects. fn must not keep the view, nor call the
+// FSM: Apply waits while fn runs.
+func (f *FSM) Read(fn func(v View)) uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(View{s: f.st})
+	return f.applied.Load()
+}
+
+// Snapshot captures the state in constant time: the tables are
+// copy-on-write, so the snapshot keeps the current ones and Apply copies a
+// table before its next change. Persist then streams them while Apply goes
+// on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &fsmSnapshot{fz: f.st.freeze(f.applied.Load())}, nil
+}
+
+// Restore replaces the state with a snapshot written by Persist, read line
+// by line. On error the FSM keeps its previous state.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, index, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st = st
+	f.advance(index)
+	return nil
+}
+
+// fsmSnapshot is a point-in-time state, streamed by Persist.
+type fsmSnapshot struct {
+	fz *frozen
+}
+
+// Persist writes the snapshot to the sink as JSON lines and closes it, or
+// cancels it on error.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := writeSnapshot(sink, s.fz); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+// Release implements raft.FSMSnapshot.
+func (s *fsmSnapshot) Release() { s.fz = nil }

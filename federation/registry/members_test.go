@@ -1,0 +1,290 @@
+package registry
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBootstrap(t *testing.T) {
+	h := newHarness(t)
+
+	// Nothing applies before bootstrap.
+	h.refuse("UA", CreateJIT{Name: "x", LegalBasis: "y"}, ErrFailedPrecondition)
+
+	ua, pl := founder(t, "UA"), founder(t, "PL")
+	h.refuse("DE", Bootstrap{Federation: testFed, Founders: []FounderSpec{ua, pl}}, ErrPermissionDenied)
+	h.refuse("UA", Bootstrap{Federation: "Bad_Fed", Founders: []FounderSpec{ua}}, ErrInvalidArgument)
+	h.refuse("UA", Bootstrap{Federation: "other.test", Founders: []FounderSpec{ua}}, ErrPermissionDenied)
+	h.refuse("UA", Bootstrap{Federation: testFed}, ErrInvalidArgument)
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{ua, ua}}, ErrInvalidArgument)
+	h.refuse("UA", Bootstrap{Federation: testFed, Policy: Policy{AdmissionThresholdPercent: 100}, Founders: []FounderSpec{ua}}, ErrInvalidArgument)
+	h.refuse("UA", Bootstrap{Federation: testFed, Policy: Policy{DedupeWindow: -1}, Founders: []FounderSpec{ua}}, ErrInvalidArgument)
+
+	wrongCA := ua
+	wrongCA.CACerts = []string{validCA(t, "PL")} // names PL, not UA
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{wrongCA}}, ErrInvalidArgument)
+	expired := ua
+	expired.CACerts = []string{caCert(t, testFed, "UA", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))}
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{expired}}, ErrInvalidArgument)
+	notPEM := ua
+	notPEM.CACerts = []string{"hello"}
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{notPEM}}, ErrInvalidArgument)
+	badKey := ua
+	badKey.SigningKeys = []SigningKey{{ID: "k1", PublicKeyPEM: ua.CACerts[0]}}
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{badKey}}, ErrInvalidArgument)
+	foreignNode := ua
+	foreignNode.Nodes = []NodeSpec{{URI: nodeURI("PL")}}
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{foreignNode}}, ErrPermissionDenied)
+	noAddr := ua
+	noAddr.Nodes = []NodeSpec{{URI: nodeURI("UA"), RegistryServer: true}}
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{noAddr}}, ErrInvalidArgument)
+
+	out := h.ok("PL", Bootstrap{Federation: testFed, Founders: []FounderSpec{ua, pl}})
+	if out.ID != testFed {
+		t.Errorf("outcome %+v", out)
+	}
+	for _, code := range []string{"UA", "PL"} {
+		m := h.member(code)
+		if m.Status != MemberAdmitted || m.Admitted == nil || len(m.Nodes) != 1 || len(m.SigningKeys) != 1 {
+			t.Errorf("%s: %+v", code, m)
+		}
+		if m.Proposed.Member != "PL" || m.Proposed.Node != nodeURI("PL") || m.Proposed.RequestID == "" || m.Proposed.Time.IsZero() {
+			t.Errorf("%s: change not recorded: %+v", code, m.Proposed)
+		}
+	}
+	var pol Policy
+	h.read(func(v View) { pol = v.Policy() })
+	if pol.AdmissionThresholdPercent != DefaultAdmissionThresholdPercent || pol.DedupeWindow != DefaultDedupeWindow {
+		t.Errorf("policy %+v", pol)
+	}
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{ua}}, ErrFailedPrecondition)
+}
+
+func TestPolicyRequired(t *testing.T) {
+	for _, c := range []struct{ pct, n, want int }{
+		{0, 1, 1}, {0, 2, 2}, {0, 3, 2}, {0, 4, 3}, {0, 5, 3}, {0, 10, 6},
+		{50, 3, 2}, {66, 3, 2}, {67, 3, 3}, {75, 4, 4}, {1, 10, 1}, {99, 10, 10}, {0, 0, 1},
+	} {
+		if got := (Policy{AdmissionThresholdPercent: c.pct}).Required(c.n); got != c.want {
+			t.Errorf("Required(pct=%d, n=%d) = %d, want %d", c.pct, c.n, got, c.want)
+		}
+	}
+}
+
+func TestAdmissionByMajority(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		pct      int
+		founders []string
+		need     int
+	}{
+		{"majority of 3", 0, []string{"UA", "PL", "DE"}, 2},
+		{"majority of 4", 0, []string{"UA", "PL", "DE", "LT"}, 3},
+		{"two thirds of 3", 67, []string{"UA", "PL", "DE"}, 3},
+		{"one of 1", 0, []string{"UA"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := bootstrapped(t, Policy{AdmissionThresholdPercent: c.pct}, c.founders...)
+			h.ok(c.founders[0], ProposeMember{Code: "ICC", Name: "International Criminal Court", CACerts: []string{validCA(t, "ICC")},
+				SigningKeys: []SigningKey{signingKey(t, "k1")}})
+			if st := h.member("ICC").Status; st != MemberProposed {
+				t.Fatalf("status %s after proposal", st)
+			}
+			// A proposed member cannot act, not even vote for itself.
+			h.refuse("ICC", VoteAdmission{Candidate: "ICC", Approve: true}, ErrPermissionDenied)
+			for i := 0; i < c.need; i++ {
+				// A rejection does not count.
+				if i == 0 && len(c.founders) > c.need {
+					out := h.ok(c.founders[len(c.founders)-1], VoteAdmission{Candidate: "ICC", Approve: false})
+					if out.Status != string(MemberProposed) {
+						t.Fatalf("rejection admitted: %+v", out)
+					}
+				}
+				out := h.ok(c.founders[i], VoteAdmission{Candidate: "ICC", Approve: true})
+				want := MemberProposed
+				if i == c.need-1 {
+					want = MemberAdmitted
+				}
+				if out.Status != string(want) {
+					t.Fatalf("after %d approvals: %s, want %s", i+1, out.Status, want)
+				}
+			}
+			m := h.member("ICC")
+			if m.Admitted == nil || m.Admitted.Member != c.founders[c.need-1] || len(m.AdmissionVotes) == 0 {
+				t.Errorf("admitted member %+v", m)
+			}
+			h.refuse(c.founders[0], VoteAdmission{Candidate: "ICC", Approve: true}, ErrFailedPrecondition)
+			// Once admitted it acts.
+			h.ok("ICC", CreateJIT{Name: "ICC team", LegalBasis: "Rome Statute art. 54"})
+		})
+	}
+}
+
+func TestAdmissionRules(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL", "DE")
+	h.refuse("UA", ProposeMember{Code: "PL", Name: "again", CACerts: []string{validCA(t, "PL")}}, ErrAlreadyExists)
+	h.refuse("UA", ProposeMember{Code: "x", Name: "bad code", CACerts: []string{validCA(t, "LT")}}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMember{Code: "LT", Name: "", CACerts: []string{validCA(t, "LT")}}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMember{Code: "LT", Name: "no CA"}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMember{Code: "LT", Name: "wrong CA", CACerts: []string{validCA(t, "LV")}}, ErrInvalidArgument)
+	h.refuse("UA", ProposeMember{Code: "LT", Name: "bad\x00name", CACerts: []string{validCA(t, "LT")}}, ErrInvalidArgument)
+	h.refuse("UA", VoteAdmission{Candidate: "LT", Approve: true}, ErrNotFound)
+
+	h.ok("UA", ProposeMember{Code: "LT", Name: "Lithuania", CACerts: []string{validCA(t, "LT")}})
+	// A vote may be changed before the decision; the voter counts once.
+	h.ok("UA", VoteAdmission{Candidate: "LT", Approve: true})
+	if out := h.ok("UA", VoteAdmission{Candidate: "LT", Approve: true}); out.Status != string(MemberProposed) {
+		t.Fatalf("one voter admitted by voting twice: %+v", out)
+	}
+	// Votes of a member that is suspended later no longer count.
+	h.ok("UA", SuspendMember{Code: "UA", Reason: "leaving"})
+	h.refuse("UA", VoteAdmission{Candidate: "LT", Approve: true}, ErrPermissionDenied)
+	// 2 admitted (PL, DE): majority is 2; UA's vote is void.
+	if out := h.ok("PL", VoteAdmission{Candidate: "LT", Approve: true}); out.Status != string(MemberProposed) {
+		t.Fatalf("suspended member's vote counted: %+v", out)
+	}
+	if out := h.ok("DE", VoteAdmission{Candidate: "LT", Approve: true}); out.Status != string(MemberAdmitted) {
+		t.Fatalf("not admitted: %+v", out)
+	}
+}
+
+func TestSuspension(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL", "DE", "LT")
+	h.refuse("UA", SuspendMember{Code: "FR"}, ErrNotFound)
+	h.refuse("UA", SuspendMember{Code: "PL", Reason: "bad\x01"}, ErrInvalidArgument)
+	// Suspending another takes a majority of the other admitted members (3 → 2).
+	if out := h.ok("UA", SuspendMember{Code: "LT", Reason: "breach"}); out.Status != string(MemberAdmitted) {
+		t.Fatalf("one vote suspended: %+v", out)
+	}
+	if out := h.ok("PL", SuspendMember{Code: "LT", Reason: "breach"}); out.Status != string(MemberSuspended) {
+		t.Fatalf("two votes did not suspend: %+v", out)
+	}
+	m := h.member("LT")
+	if m.Suspended == nil || m.Suspended.Member != "PL" || m.SuspendReason != "breach" || len(m.SuspensionVotes) != 2 {
+		t.Errorf("suspended member %+v", m)
+	}
+	// A suspended member can no longer act.
+	h.refuse("LT", CreateJIT{Name: "x", LegalBasis: "y"}, ErrPermissionDenied)
+	h.refuse("UA", SuspendMember{Code: "LT"}, ErrFailedPrecondition)
+	// A member may suspend itself at once, unless it is the last one.
+	if out := h.ok("DE", SuspendMember{Code: "DE"}); out.Status != string(MemberSuspended) {
+		t.Fatalf("self-suspension: %+v", out)
+	}
+	h.ok("PL", SuspendMember{Code: "PL"})
+	h.refuse("UA", SuspendMember{Code: "UA"}, ErrFailedPrecondition)
+}
+
+func TestUpdateMemberOnlyItself(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	h.refuse("UA", UpdateMember{Code: "PL", Name: "x", CACerts: []string{validCA(t, "PL")}}, ErrPermissionDenied)
+	h.refuse("UA", UpdateMember{Code: "UA", Name: "x"}, ErrInvalidArgument)
+	newKey := signingKey(t, "records-2")
+	h.refuse("UA", UpdateMember{Code: "UA", Name: "x", CACerts: []string{validCA(t, "UA")}, SigningKeys: []SigningKey{newKey, newKey}}, ErrInvalidArgument)
+	ca := validCA(t, "UA")
+	h.ok("UA", UpdateMember{Code: "UA", Name: "Office of the Prosecutor General of Ukraine", CACerts: []string{ca}, SigningKeys: []SigningKey{newKey}})
+	m := h.member("UA")
+	if m.CACerts[0] != ca || m.SigningKeys[0].ID != "records-2" || !strings.HasPrefix(m.Name, "Office") || m.Updated.Member != "UA" {
+		t.Errorf("updated member %+v", m)
+	}
+}
+
+func TestNodes(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: node2URI("PL")}}, ErrPermissionDenied)
+	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: "spiffe://other.test/member/UA/node/ua-2"}}, ErrInvalidArgument)
+	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: userURI("UA", "bob")}}, ErrInvalidArgument)
+	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), RegistryServer: true}}, ErrInvalidArgument)
+	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), Address: "no-port"}}, ErrInvalidArgument)
+
+	if out := h.ok("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), Address: "ua-2.example:7400"}}); out.Status != "registered" {
+		t.Fatalf("%+v", out)
+	}
+	servers := func() []string {
+		var uris []string
+		h.read(func(v View) {
+			for _, n := range v.RegistryServers() {
+				uris = append(uris, n.URI)
+			}
+		})
+		return uris
+	}
+	if got := strings.Join(servers(), " "); got != nodeURI("PL")+" "+nodeURI("UA") {
+		t.Fatalf("servers %s", got)
+	}
+	if out := h.ok("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), RegistryServer: true, Address: "ua-2.example:7400"}}); out.Status != "updated" {
+		t.Fatalf("%+v", out)
+	}
+	if got := len(servers()); got != 3 {
+		t.Fatalf("%d servers", got)
+	}
+	h.read(func(v View) {
+		n, st, err := v.GetNode(node2URI("UA"))
+		if err != nil || !n.RegistryServer || st != MemberAdmitted || n.Registered.Member != "UA" {
+			t.Errorf("GetNode: %+v %s %v", n, st, err)
+		}
+		if _, _, err := v.GetNode(node2URI("PL")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetNode unknown: %v", err)
+		}
+	})
+	h.refuse("UA", RemoveNode{URI: nodeURI("PL")}, ErrPermissionDenied)
+	h.refuse("UA", RemoveNode{URI: "spiffe://accord.test/member/UA/node/ua-9"}, ErrNotFound)
+	h.ok("UA", RemoveNode{URI: node2URI("UA")})
+	// A suspended member's servers are no longer registry servers.
+	h.ok("PL", SuspendMember{Code: "PL"})
+	if got := strings.Join(servers(), " "); got != nodeURI("UA") {
+		t.Fatalf("servers after suspension: %s", got)
+	}
+}
+
+func TestEnvelope(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	p := CreateJIT{Name: "x", LegalBasis: "y"}
+	for _, c := range []struct {
+		name string
+		edit func(c *Command)
+	}{
+		{"version", func(c *Command) { c.Version = 2 }},
+		{"type", func(c *Command) { c.Type = "jit.explode" }},
+		{"no request id", func(c *Command) { c.RequestID = "" }},
+		{"request id with space", func(c *Command) { c.RequestID = "a b" }},
+		{"long request id", func(c *Command) { c.RequestID = strings.Repeat("r", 129) }},
+		{"no time", func(c *Command) { c.Time = time.Time{} }},
+		{"no member", func(c *Command) { c.Member = "" }},
+		{"node of another member", func(c *Command) { c.Actor.Node = nodeURI("PL") }},
+		{"user as node", func(c *Command) { c.Actor.Node = userURI("UA", "bob") }},
+		{"user of another member", func(c *Command) { c.Actor.User = userURI("PL", "bob") }},
+		{"node as user", func(c *Command) { c.Actor.User = nodeURI("UA") }},
+		{"payload of another type", func(c *Command) { c.Type = CmdCreateKey }},
+		{"unknown payload field", func(c *Command) { c.Payload = []byte(`{"name":"x","legal_basis":"y","color":"red"}`) }},
+		{"no payload", func(c *Command) { c.Payload = nil }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h.t = t
+			cmd := h.command("UA", p)
+			c.edit(cmd)
+			h.refuseCommand(cmd, ErrInvalidArgument, c.name != "payload of another type" && c.name != "unknown payload field" && c.name != "no payload")
+		})
+	}
+	h.t = t
+	cmd := h.command("UA", p)
+	cmd.Actor.Node = "spiffe://other.test/member/UA/node/ua-1"
+	cmd.Actor.User = ""
+	h.refuseCommand(cmd, ErrPermissionDenied, true)
+
+	// A command without a user (the node itself acting) is fine.
+	cmd = h.command("UA", p)
+	cmd.Actor.User = ""
+	if res := h.applyCommand(cmd); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	// Bytes that are not a command.
+	before := h.dump(true)
+	if res := h.applyData([]byte("not json")); !errors.Is(res.Err, ErrInvalidArgument) {
+		t.Fatalf("garbage: %v", res.Err)
+	}
+	if after := h.dump(true); after != before {
+		t.Fatal(firstDiff(before, after))
+	}
+}

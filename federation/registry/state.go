@@ -1,0 +1,256 @@
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// meta is the small part of the state that is not a table.
+type meta struct {
+	Federation   string `json:"federation,omitempty"`
+	Bootstrapped bool   `json:"bootstrapped"`
+	Policy       Policy `json:"policy"`
+	// The last number given to an id of each kind.
+	LastJIT   uint64 `json:"last_jit"`
+	LastEntry uint64 `json:"last_entry"`
+	LastLead  uint64 `json:"last_lead"`
+	LastMatch uint64 `json:"last_match"`
+}
+
+// state is the registry's replicated state. It is not safe for concurrent
+// use: the FSM serialises Apply and guards reads. Apply changes it only
+// through the put methods, which keep the copy-on-write tables' promise to
+// snapshots (see table).
+type state struct {
+	gen  uint64
+	meta meta
+
+	members *table[*Member]
+	jits    *table[*JIT]
+	leads   *table[*LeadAssignment]
+	entries *table[*strategyRecord]
+	matches *table[*MatchDecision]
+	keys    *table[*FederationKey]
+	dedupe  *table[*dedupeRecord]
+
+	// Derived indexes, rebuilt on restore and never read by a snapshot, so
+	// changed in place.
+	leadGroups  map[string]string        // group key of a proposed or agreed assignment -> id
+	matchGroups map[string]string        // group key of a proposed or confirmed match -> id
+	queues      map[string]*requestQueue // member -> its remembered request ids, oldest first
+}
+
+func newState() *state {
+	const gen = 1
+	return &state{
+		gen:         gen,
+		members:     newTable[*Member](gen),
+		jits:        newTable[*JIT](gen),
+		leads:       newTable[*LeadAssignment](gen),
+		entries:     newTable[*strategyRecord](gen),
+		matches:     newTable[*MatchDecision](gen),
+		keys:        newTable[*FederationKey](gen),
+		dedupe:      newTable[*dedupeRecord](gen),
+		leadGroups:  map[string]string{},
+		matchGroups: map[string]string{},
+		queues:      map[string]*requestQueue{},
+	}
+}
+
+// frozen is a state's tables as a snapshot saw them. Nothing changes them
+// after Snapshot returns.
+type frozen struct {
+	index   uint64
+	meta    meta
+	members *table[*Member]
+	jits    *table[*JIT]
+	leads   *table[*LeadAssignment]
+	entries *table[*strategyRecord]
+	matches *table[*MatchDecision]
+	keys    *table[*FederationKey]
+	dedupe  *table[*dedupeRecord]
+}
+
+// freeze captures the tables and starts a new generation, so that every
+// later change copies a table before writing to it.
+func (s *state) freeze(index uint64) *frozen {
+	f := &frozen{index: index, meta: s.meta, members: s.members, jits: s.jits, leads: s.leads,
+		entries: s.entries, matches: s.matches, keys: s.keys, dedupe: s.dedupe}
+	s.gen++
+	return f
+}
+
+func (s *state) putMember(m *Member) {
+	s.members = s.members.writable(s.gen)
+	s.members.m[m.Code] = m
+}
+
+func (s *state) putJIT(j *JIT) {
+	s.jits = s.jits.writable(s.gen)
+	s.jits.m[j.ID] = j
+}
+
+func (s *state) putLead(a *LeadAssignment) {
+	s.leads = s.leads.writable(s.gen)
+	s.leads.m[a.ID] = a
+	key := groupKey(a.Cases)
+	if a.Status == LeadRefused {
+		if s.leadGroups[key] == a.ID {
+			delete(s.leadGroups, key)
+		}
+		return
+	}
+	s.leadGroups[key] = a.ID
+}
+
+func (s *state) putEntry(r *strategyRecord) {
+	s.entries = s.entries.writable(s.gen)
+	s.entries.m[r.ID] = r
+}
+
+func (s *state) putMatch(d *MatchDecision) {
+	s.matches = s.matches.writable(s.gen)
+	s.matches.m[d.ID] = d
+	key := groupKey(d.Cases)
+	if d.Status == MatchRejected {
+		if s.matchGroups[key] == d.ID {
+			delete(s.matchGroups, key)
+		}
+		return
+	}
+	s.matchGroups[key] = d.ID
+}
+
+func (s *state) putKey(k *FederationKey) {
+	s.keys = s.keys.writable(s.gen)
+	s.keys.m[k.Name] = k
+}
+
+// groupKey names a set of cases independently of their order. Cases are
+// kept sorted, so joining them is enough.
+func groupKey(cases []CaseRef) string {
+	var b strings.Builder
+	for i, c := range cases {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(c.Member)
+		b.WriteByte('/')
+		b.WriteString(c.CaseID)
+	}
+	return b.String()
+}
+
+func nextID(last *uint64, prefix string) string {
+	*last++
+	return fmt.Sprintf("%s-%06d", prefix, *last)
+}
+
+// admitted returns the member if it is admitted.
+func (s *state) admitted(code string) (*Member, bool) {
+	m, ok := s.members.get(code)
+	if !ok || m.Status != MemberAdmitted {
+		return nil, false
+	}
+	return m, true
+}
+
+// admittedCount returns how many members are admitted.
+func (s *state) admittedCount() int {
+	n := 0
+	for _, m := range s.members.m {
+		if m.Status == MemberAdmitted {
+			n++
+		}
+	}
+	return n
+}
+
+// apply runs one command against the state. The envelope has been checked;
+// ch describes the change. On error nothing has changed.
+func (s *state) apply(cmd *Command, ch Change) (Outcome, error) {
+	if cmd.Type == CmdBootstrap {
+		return run(cmd.Payload, ch, s.bootstrap)
+	}
+	if !s.meta.Bootstrapped {
+		return Outcome{}, precondition("the registry is not bootstrapped yet")
+	}
+	if _, ok := s.admitted(ch.Member); !ok {
+		return Outcome{}, denied("member %s is not an admitted member", ch.Member)
+	}
+	switch cmd.Type {
+	case CmdProposeMember:
+		return run(cmd.Payload, ch, s.proposeMember)
+	case CmdVoteAdmission:
+		return run(cmd.Payload, ch, s.voteAdmission)
+	case CmdSuspendMember:
+		return run(cmd.Payload, ch, s.suspendMember)
+	case CmdUpdateMember:
+		return run(cmd.Payload, ch, s.updateMember)
+	case CmdRegisterNode:
+		return run(cmd.Payload, ch, s.registerNode)
+	case CmdRemoveNode:
+		return run(cmd.Payload, ch, s.removeNode)
+	case CmdCreateJIT:
+		return run(cmd.Payload, ch, s.createJIT)
+	case CmdInviteToJIT:
+		return run(cmd.Payload, ch, s.inviteToJIT)
+	case CmdRespondToJIT:
+		return run(cmd.Payload, ch, s.respondToJIT)
+	case CmdLeaveJIT:
+		return run(cmd.Payload, ch, s.leaveJIT)
+	case CmdLinkCase:
+		return run(cmd.Payload, ch, s.linkCase)
+	case CmdUnlinkCase:
+		return run(cmd.Payload, ch, s.unlinkCase)
+	case CmdSetJITLead:
+		return run(cmd.Payload, ch, s.setJITLead)
+	case CmdCloseJIT:
+		return run(cmd.Payload, ch, s.closeJIT)
+	case CmdProposeLead:
+		return run(cmd.Payload, ch, s.proposeLead)
+	case CmdConsentLead:
+		return run(cmd.Payload, ch, s.consentLead)
+	case CmdCreateEntry:
+		return run(cmd.Payload, ch, s.createEntry)
+	case CmdUpdateEntry:
+		return run(cmd.Payload, ch, s.updateEntry)
+	case CmdDeleteEntry:
+		return run(cmd.Payload, ch, s.deleteEntry)
+	case CmdProposeMatch:
+		return run(cmd.Payload, ch, s.proposeMatch)
+	case CmdDecideMatch:
+		return run(cmd.Payload, ch, s.decideMatch)
+	case CmdCreateKey:
+		return run(cmd.Payload, ch, s.createKey)
+	case CmdRotateKey:
+		return run(cmd.Payload, ch, s.rotateKey)
+	}
+	return Outcome{}, invalid("type: unknown command type %q", cmd.Type)
+}
+
+// run decodes a payload strictly and hands it to its handler.
+func run[P any](raw json.RawMessage, ch Change, handle func(Change, *P) (Outcome, error)) (Outcome, error) {
+	var p P
+	if len(raw) == 0 {
+		return Outcome{}, invalid("payload: is required")
+	}
+	if err := strictUnmarshal(raw, &p); err != nil {
+		return Outcome{}, invalid("payload: %v", err)
+	}
+	return handle(ch, &p)
+}
+
+// knownType reports whether t is a command type this version applies.
+func knownType(t CommandType) bool {
+	switch t {
+	case CmdNoop, CmdBootstrap, CmdProposeMember, CmdVoteAdmission, CmdSuspendMember, CmdUpdateMember,
+		CmdRegisterNode, CmdRemoveNode, CmdCreateJIT, CmdInviteToJIT, CmdRespondToJIT, CmdLeaveJIT,
+		CmdLinkCase, CmdUnlinkCase, CmdSetJITLead, CmdCloseJIT, CmdProposeLead, CmdConsentLead,
+		CmdCreateEntry, CmdUpdateEntry, CmdDeleteEntry, CmdProposeMatch, CmdDecideMatch,
+		CmdCreateKey, CmdRotateKey:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,534 @@
+package registry
+
+import (
+	"slices"
+	"time"
+)
+
+// Change says who made a change to the registry, when and under which
+// request: the certificate identity of the node that sent the command, the
+// user who acted through it (if any), the member both belong to, the time
+// the leader stamped on the command, and the Raft log index it was applied
+// at.
+type Change struct {
+	Index     uint64    `json:"index"`
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id"`
+	Member    string    `json:"member"`
+	Node      string    `json:"node"`
+	User      string    `json:"user,omitempty"`
+}
+
+// MemberStatus is where a member stands in the federation.
+type MemberStatus string
+
+// The member statuses.
+const (
+	// MemberProposed: proposed by an admitted member, waiting for the votes
+	// that admit it. A proposed member cannot act.
+	MemberProposed MemberStatus = "proposed"
+	// MemberAdmitted: a full member. Only admitted members act and see.
+	MemberAdmitted MemberStatus = "admitted"
+	// MemberSuspended: suspended by itself or by a vote of the others. Its
+	// records stay; it can no longer act or see.
+	MemberSuspended MemberStatus = "suspended"
+)
+
+// Member is a member office of the federation.
+type Member struct {
+	Code   string       `json:"code"`
+	Name   string       `json:"name"`
+	Status MemberStatus `json:"status"`
+	// CACerts are the PEM-encoded certificates of the member's certificate
+	// authorities: CA:true, one URI SAN naming the member.
+	CACerts []string `json:"ca_certs"`
+	// SigningKeys are the public keys that verify the member's signed
+	// records.
+	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+	// Nodes are the member's registered nodes, ordered by URI.
+	Nodes []Node `json:"nodes,omitempty"`
+	// AdmissionVotes are the admitted members' votes on admitting this
+	// member, ordered by voter.
+	AdmissionVotes []Vote `json:"admission_votes,omitempty"`
+	// SuspensionVotes are the other members' votes to suspend this member,
+	// ordered by voter.
+	SuspensionVotes []Vote  `json:"suspension_votes,omitempty"`
+	SuspendReason   string  `json:"suspend_reason,omitempty"`
+	Proposed        Change  `json:"proposed"`
+	Admitted        *Change `json:"admitted,omitempty"`
+	Suspended       *Change `json:"suspended,omitempty"`
+	Updated         Change  `json:"updated"`
+}
+
+// SigningKey is a public key a member signs its shared records with.
+type SigningKey struct {
+	// ID names the key within its member (lower-case letters, digits, '.',
+	// '_', '-').
+	ID string `json:"id"`
+	// PublicKeyPEM is a PKIX "PUBLIC KEY" PEM block.
+	PublicKeyPEM string `json:"public_key_pem"`
+}
+
+// Node is one of a member's nodes.
+type Node struct {
+	// URI is the node's certificate identity,
+	// spiffe://<federation>/member/<MEMBER>/node/<name>; it is also its Raft
+	// server id.
+	URI string `json:"uri"`
+	// RegistryServer says whether the node takes part in the registry's
+	// Raft group. Only registry servers may connect to Raft.
+	RegistryServer bool `json:"registry_server"`
+	// Address is the node's Raft address (host:port), if it is a registry
+	// server.
+	Address    string `json:"address,omitempty"`
+	Registered Change `json:"registered"`
+}
+
+// Vote is one member's vote.
+type Vote struct {
+	Member  string `json:"member"`
+	Approve bool   `json:"approve"`
+	Change  Change `json:"change"`
+}
+
+// JITStatus is whether a joint investigation team is working.
+type JITStatus string
+
+// The JIT statuses.
+const (
+	JITActive JITStatus = "active"
+	JITClosed JITStatus = "closed"
+)
+
+// Membership is where a member stands in a joint investigation team.
+type Membership string
+
+// The JIT membership states. Only accepted members are "JIT members" for
+// every rule: they see the team's cases and entries and may act in it.
+// Invited members see the team itself so that they can answer.
+const (
+	MembershipInvited  Membership = "invited"
+	MembershipAccepted Membership = "accepted"
+	MembershipDeclined Membership = "declined"
+	MembershipLeft     Membership = "left"
+)
+
+// JITMember is a member's place in a joint investigation team.
+type JITMember struct {
+	Member    string     `json:"member"`
+	State     Membership `json:"state"`
+	InvitedBy string     `json:"invited_by,omitempty"`
+	// Since is the change that put the member in its current state.
+	Since Change `json:"since"`
+}
+
+// CaseRef names a case by the member that holds it and its case id.
+type CaseRef struct {
+	Member string `json:"member"`
+	CaseID string `json:"case_id"`
+}
+
+// String returns "<member>/<case id>".
+func (c CaseRef) String() string { return c.Member + "/" + c.CaseID }
+
+func compareCaseRefs(a, b CaseRef) int {
+	if a.Member != b.Member {
+		if a.Member < b.Member {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case a.CaseID < b.CaseID:
+		return -1
+	case a.CaseID > b.CaseID:
+		return 1
+	}
+	return 0
+}
+
+// LinkedCase is a case linked to a joint investigation team.
+type LinkedCase struct {
+	Case   CaseRef `json:"case"`
+	Linked Change  `json:"linked"`
+}
+
+// JIT is a joint investigation team.
+type JIT struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// LegalBasis is the legal instrument the team rests on (for example
+	// "Art. 13 of the EU Convention on Mutual Assistance 2000").
+	LegalBasis string `json:"legal_basis"`
+	// AgreementRef is the reference of the signed JIT agreement.
+	AgreementRef string    `json:"agreement_ref,omitempty"`
+	Status       JITStatus `json:"status"`
+	// Lead is the lead member; empty once the last member left.
+	Lead string `json:"lead,omitempty"`
+	// Members are ordered by member code.
+	Members []JITMember `json:"members"`
+	// Cases are ordered by member, then case id. GetJIT and ListJITs leave
+	// them out for a viewer that has not accepted.
+	Cases   []LinkedCase `json:"cases,omitempty"`
+	Created Change       `json:"created"`
+	Updated Change       `json:"updated"`
+}
+
+// member returns the team's record of a member, or nil.
+func (j *JIT) member(code string) *JITMember {
+	i, ok := slices.BinarySearchFunc(j.Members, code, func(m JITMember, c string) int { return compareStrings(m.Member, c) })
+	if !ok {
+		return nil
+	}
+	return &j.Members[i]
+}
+
+func (j *JIT) state(code string) Membership {
+	if m := j.member(code); m != nil {
+		return m.State
+	}
+	return ""
+}
+
+// accepted reports whether code is a JIT member (has accepted).
+func (j *JIT) accepted(code string) bool { return j.state(code) == MembershipAccepted }
+
+// visible reports whether code may see the team at all.
+func (j *JIT) visible(code string) bool {
+	s := j.state(code)
+	return s == MembershipAccepted || s == MembershipInvited
+}
+
+// LeadStatus is where a lead-jurisdiction assignment stands.
+type LeadStatus string
+
+// The lead assignment statuses.
+const (
+	LeadProposed LeadStatus = "proposed"
+	LeadAgreed   LeadStatus = "agreed"
+	LeadRefused  LeadStatus = "refused"
+)
+
+// Answer is an involved member's answer to a proposal that needs everyone's
+// agreement (a lead assignment, a match decision).
+type Answer string
+
+// The answers.
+const (
+	AnswerPending Answer = "pending"
+	AnswerYes     Answer = "yes"
+	AnswerNo      Answer = "no"
+)
+
+// Consent is one involved member's answer and when it gave it.
+type Consent struct {
+	Member string  `json:"member"`
+	Answer Answer  `json:"answer"`
+	Change *Change `json:"change,omitempty"`
+}
+
+// LeadAssignment proposes which member leads the prosecution of a group of
+// matched cases; it is agreed once every involved member consents and
+// refused once one refuses.
+type LeadAssignment struct {
+	ID string `json:"id"`
+	// Cases are ordered by member, then case id.
+	Cases []CaseRef `json:"cases"`
+	Lead  string    `json:"lead"`
+	// Match is the confirmed match decision the group comes from, if any.
+	Match  string     `json:"match,omitempty"`
+	Note   string     `json:"note,omitempty"`
+	Status LeadStatus `json:"status"`
+	// Consents has one entry per involved member, ordered by member.
+	Consents []Consent `json:"consents"`
+	Created  Change    `json:"created"`
+	Updated  Change    `json:"updated"`
+}
+
+// MatchStatus is where a match decision stands.
+type MatchStatus string
+
+// The match decision statuses.
+const (
+	MatchProposed  MatchStatus = "proposed"
+	MatchConfirmed MatchStatus = "confirmed"
+	MatchRejected  MatchStatus = "rejected"
+)
+
+// MatchDecision is a proposed group of cases of several members that
+// concern the same incident, and each involved member's confirmation or
+// rejection. It is confirmed once every involved member confirms and
+// rejected once one rejects.
+type MatchDecision struct {
+	ID string `json:"id"`
+	// Cases are ordered by member, then case id.
+	Cases   []CaseRef   `json:"cases"`
+	Score   float64     `json:"score"`
+	Reasons []string    `json:"reasons,omitempty"`
+	Status  MatchStatus `json:"status"`
+	// Decisions has one entry per involved member, ordered by member.
+	Decisions []Consent `json:"decisions"`
+	Created   Change    `json:"created"`
+	Updated   Change    `json:"updated"`
+}
+
+// EntryKind is the kind of a strategy entry.
+type EntryKind string
+
+// The strategy entry kinds.
+const (
+	KindPriority EntryKind = "priority"
+	KindTarget   EntryKind = "target"
+	KindTheme    EntryKind = "theme"
+)
+
+// TargetType says what a target reference names.
+type TargetType string
+
+// The target types.
+const (
+	// TargetUnit names a military or police unit by its public designation.
+	TargetUnit TargetType = "unit"
+	// TargetPerson names a person by keyed reference only: the hex-encoded
+	// keyed encoding made with a federation key, never a name.
+	TargetPerson TargetType = "person"
+)
+
+// TargetRef is a target of a strategy entry.
+type TargetRef struct {
+	Type TargetType `json:"type"`
+	// Ref is a unit's designation, or a person's keyed encoding (lower-case
+	// hex).
+	Ref string `json:"ref"`
+	// Key and KeyVersion name the federation key a person's encoding was
+	// made with.
+	Key        string `json:"key,omitempty"`
+	KeyVersion int    `json:"key_version,omitempty"`
+}
+
+// StrategyVersion is one version of a strategy entry. A deleted entry ends
+// with a version that has Deleted set and the content of the one before.
+type StrategyVersion struct {
+	Version int         `json:"version"`
+	Kind    EntryKind   `json:"kind"`
+	Title   string      `json:"title"`
+	Text    string      `json:"text,omitempty"`
+	Targets []TargetRef `json:"targets,omitempty"`
+	Deleted bool        `json:"deleted,omitempty"`
+	Reason  string      `json:"reason,omitempty"`
+	Change  Change      `json:"change"`
+}
+
+// StrategyEntry is a strategy entry as reads return it: its current
+// version. History returns every version.
+type StrategyEntry struct {
+	ID    string `json:"id"`
+	Owner string `json:"owner"`
+	// JIT is the team the entry is scoped to; empty for a federation-wide
+	// entry.
+	JIT     string          `json:"jit,omitempty"`
+	Created Change          `json:"created"`
+	Current StrategyVersion `json:"current"`
+}
+
+// strategyRecord is a strategy entry as the state holds it, with its full
+// history, oldest version first.
+type strategyRecord struct {
+	ID       string            `json:"id"`
+	Owner    string            `json:"owner"`
+	JIT      string            `json:"jit,omitempty"`
+	Created  Change            `json:"created"`
+	Versions []StrategyVersion `json:"versions"`
+}
+
+func (r *strategyRecord) current() *StrategyVersion { return &r.Versions[len(r.Versions)-1] }
+
+func (r *strategyRecord) entry() StrategyEntry {
+	return StrategyEntry{ID: r.ID, Owner: r.Owner, JIT: r.JIT, Created: r.Created, Current: r.current().clone()}
+}
+
+// KeyState is where a version of a federation key stands.
+type KeyState string
+
+// The key version states. The current version makes new encodings; the
+// previous one still matches what was encoded with it while members
+// re-encode; a retired version's material is dropped.
+const (
+	KeyCurrent  KeyState = "current"
+	KeyPrevious KeyState = "previous"
+	KeyRetired  KeyState = "retired"
+)
+
+// KeyVersion is one version of a federation key.
+type KeyVersion struct {
+	Version int      `json:"version"`
+	State   KeyState `json:"state"`
+	// Material is the key's bytes as the creating member supplied them (the
+	// registry does not interpret them); empty once retired.
+	Material []byte  `json:"material,omitempty"`
+	Created  Change  `json:"created"`
+	Retired  *Change `json:"retired,omitempty"`
+}
+
+// FederationKey is a key the members need in common, for example the key of
+// the privacy-preserving person encodings, with its versions, oldest first.
+type FederationKey struct {
+	Name     string       `json:"name"`
+	Purpose  string       `json:"purpose,omitempty"`
+	Owner    string       `json:"owner"`
+	Versions []KeyVersion `json:"versions"`
+	Created  Change       `json:"created"`
+	Updated  Change       `json:"updated"`
+}
+
+func (k *FederationKey) version(v int) *KeyVersion {
+	if v < 1 || v > len(k.Versions) {
+		return nil
+	}
+	return &k.Versions[v-1]
+}
+
+// Current returns the current version.
+func (k *FederationKey) Current() KeyVersion { return k.Versions[len(k.Versions)-1] }
+
+// Policy holds the federation's replicated settings. It is fixed at
+// bootstrap so that every replica applies the same rules.
+type Policy struct {
+	// AdmissionThresholdPercent: admitting a member takes the approval of
+	// strictly more than this percentage of the admitted members (50, the
+	// default when zero, is a simple majority); suspending one takes the same
+	// share of the other admitted members. 1 to 99.
+	AdmissionThresholdPercent int `json:"admission_threshold_percent"`
+	// DedupeWindow is how many request ids per member the exactly-once table
+	// remembers (default 10,000 when zero). A retry older than that is
+	// applied again.
+	DedupeWindow int `json:"dedupe_window"`
+}
+
+// The policy defaults and bounds.
+const (
+	DefaultAdmissionThresholdPercent = 50
+	DefaultDedupeWindow              = 10000
+	MaxDedupeWindow                  = 1000000
+)
+
+func (p Policy) normalized() Policy {
+	if p.AdmissionThresholdPercent == 0 {
+		p.AdmissionThresholdPercent = DefaultAdmissionThresholdPercent
+	}
+	if p.DedupeWindow == 0 {
+		p.DedupeWindow = DefaultDedupeWindow
+	}
+	return p
+}
+
+// Required returns how many approvals are needed out of n voters: strictly
+// more than AdmissionThresholdPercent of n, and at least one, at most n.
+func (p Policy) Required(n int) int {
+	p = p.normalized()
+	r := n*p.AdmissionThresholdPercent/100 + 1
+	if r > n {
+		r = n
+	}
+	if r < 1 {
+		r = 1
+	}
+	return r
+}
+
+// Outcome is the value of an applied command: the id of the record it
+// created or changed, its new version where records have versions, and its
+// new status where records have statuses.
+type Outcome struct {
+	ID      string `json:"id,omitempty"`
+	Version int    `json:"version,omitempty"`
+	Status  string `json:"status,omitempty"`
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// The clone methods return deep copies: records in the state are never
+// changed in place, and reads hand out copies the caller may change.
+
+func cloneChange(c *Change) *Change {
+	if c == nil {
+		return nil
+	}
+	cc := *c
+	return &cc
+}
+
+func (m *Member) clone() *Member {
+	c := *m
+	c.CACerts = slices.Clone(m.CACerts)
+	c.SigningKeys = slices.Clone(m.SigningKeys)
+	c.Nodes = slices.Clone(m.Nodes)
+	c.AdmissionVotes = slices.Clone(m.AdmissionVotes)
+	c.SuspensionVotes = slices.Clone(m.SuspensionVotes)
+	c.Admitted = cloneChange(m.Admitted)
+	c.Suspended = cloneChange(m.Suspended)
+	return &c
+}
+
+func (j *JIT) clone() *JIT {
+	c := *j
+	c.Members = slices.Clone(j.Members)
+	c.Cases = slices.Clone(j.Cases)
+	return &c
+}
+
+func cloneConsents(cs []Consent) []Consent {
+	out := slices.Clone(cs)
+	for i := range out {
+		out[i].Change = cloneChange(out[i].Change)
+	}
+	return out
+}
+
+func (a *LeadAssignment) clone() *LeadAssignment {
+	c := *a
+	c.Cases = slices.Clone(a.Cases)
+	c.Consents = cloneConsents(a.Consents)
+	return &c
+}
+
+func (d *MatchDecision) clone() *MatchDecision {
+	c := *d
+	c.Cases = slices.Clone(d.Cases)
+	c.Reasons = slices.Clone(d.Reasons)
+	c.Decisions = cloneConsents(d.Decisions)
+	return &c
+}
+
+func (v StrategyVersion) clone() StrategyVersion {
+	v.Targets = slices.Clone(v.Targets)
+	return v
+}
+
+func (r *strategyRecord) clone() *strategyRecord {
+	c := *r
+	c.Versions = make([]StrategyVersion, len(r.Versions))
+	for i, v := range r.Versions {
+		c.Versions[i] = v.clone()
+	}
+	return &c
+}
+
+func (k *FederationKey) clone() *FederationKey {
+	c := *k
+	c.Versions = make([]KeyVersion, len(k.Versions))
+	for i, v := range k.Versions {
+		v.Material = slices.Clone(v.Material)
+		v.Retired = cloneChange(v.Retired)
+		c.Versions[i] = v
+	}
+	return &c
+}

@@ -1,0 +1,266 @@
+package registry
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/accordfed/accord/federation/identity"
+)
+
+// Field limits.
+const (
+	maxRequestIDLen = 128
+	maxNameLen      = 200  // member, JIT, key purpose, entry title
+	maxRefLen       = 200  // legal basis, agreement reference, unit designation
+	maxReasonLen    = 1000 // suspension and deletion reasons, notes, match reasons
+	maxTextLen      = 32 << 10
+	maxCaseIDLen    = 64 // as node/caseformat (FORMAT.md)
+	maxListLen      = 100
+	maxPEMLen       = 16 << 10
+	minKeyMaterial  = 16
+	maxKeyMaterial  = 4096
+	minPersonRefLen = 32
+	maxPersonRefLen = 128
+	maxAddressLen   = 255
+)
+
+var (
+	// keyNameRE is the form of signing key ids and federation key names.
+	keyNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	// caseIDRE is the form of a case id (node/caseformat): the member code, a
+	// dash and the office's own number.
+	caseIDRE = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	hexRE    = regexp.MustCompile(`^[0-9a-f]+$`)
+)
+
+// checkLine checks a one-line text field: valid UTF-8, no control
+// characters, at most max bytes, and present if required.
+func checkLine(field, s string, maxLen int, required bool) error {
+	return checkString(field, s, maxLen, required, false)
+}
+
+// checkProse is checkLine for text that may span lines (newlines and tabs
+// allowed).
+func checkProse(field, s string, maxLen int, required bool) error {
+	return checkString(field, s, maxLen, required, true)
+}
+
+func checkString(field, s string, maxLen int, required, multiline bool) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		if required {
+			return invalid("%s: is required", field)
+		}
+		if s != "" {
+			return invalid("%s: must not be only white space", field)
+		}
+		return nil
+	case len(s) > maxLen:
+		return invalid("%s: must be at most %d bytes (got %d)", field, maxLen, len(s))
+	case !utf8.ValidString(s):
+		return invalid("%s: must be valid UTF-8", field)
+	}
+	for _, r := range s {
+		if multiline && (r == '\n' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return invalid("%s: must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+func checkMemberCode(field, code string) error {
+	if code == "" {
+		return invalid("%s: is required", field)
+	}
+	if err := identity.ValidateMember(code); err != nil {
+		return invalid("%s: %q is not a member code: 2-16 upper-case letters or digits starting with a letter (e.g. UA, ICC)", field, code)
+	}
+	return nil
+}
+
+// checkCaseRef checks a case reference's form; it does not look the member
+// up.
+func checkCaseRef(field string, c CaseRef) error {
+	if err := checkMemberCode(field+".member", c.Member); err != nil {
+		return err
+	}
+	id := c.CaseID
+	switch {
+	case id == "":
+		return invalid("%s.case_id: is required", field)
+	case len(id) > maxCaseIDLen:
+		return invalid("%s.case_id: must be at most %d characters (got %d)", field, maxCaseIDLen, len(id))
+	case !caseIDRE.MatchString(id):
+		return invalid("%s.case_id: may contain only A-Z, a-z, 0-9, '-', '_', '.' and '/'", field)
+	case !strings.HasPrefix(id, c.Member+"-") || len(id) == len(c.Member)+1:
+		return invalid("%s.case_id: %q must start with the member code and a dash, %q, followed by the office's own number", field, id, c.Member+"-")
+	}
+	return nil
+}
+
+// checkCaseGroup checks a group of two or more distinct cases and returns
+// them sorted, with the involved members sorted.
+func checkCaseGroup(field string, cases []CaseRef) ([]CaseRef, []string, error) {
+	if len(cases) < 2 {
+		return nil, nil, invalid("%s: needs at least two cases (got %d)", field, len(cases))
+	}
+	if len(cases) > maxListLen {
+		return nil, nil, invalid("%s: at most %d cases (got %d)", field, maxListLen, len(cases))
+	}
+	for i, c := range cases {
+		if err := checkCaseRef(field+"["+strconv.Itoa(i)+"]", c); err != nil {
+			return nil, nil, err
+		}
+	}
+	sorted := append([]CaseRef(nil), cases...)
+	sortCaseRefs(sorted)
+	var members []string
+	for i, c := range sorted {
+		if i > 0 && sorted[i-1] == c {
+			return nil, nil, invalid("%s: case %s is listed twice", field, c)
+		}
+		if len(members) == 0 || members[len(members)-1] != c.Member {
+			members = append(members, c.Member)
+		}
+	}
+	if len(members) < 2 {
+		return nil, nil, invalid("%s: the cases must belong to at least two members", field)
+	}
+	return sorted, members, nil
+}
+
+// checkCACerts checks PEM CA certificates of a member: each one PEM
+// CERTIFICATE block of a CA certificate naming exactly the member
+// (spiffe://<federation>/member/<MEMBER>) and not expired at now.
+func checkCACerts(field, federation, code string, certs []string, now time.Time) error {
+	if len(certs) == 0 {
+		return invalid("%s: at least one CA certificate is required", field)
+	}
+	if len(certs) > 10 {
+		return invalid("%s: at most 10 CA certificates (got %d)", field, len(certs))
+	}
+	want := identity.MemberURI(federation, code).String()
+	seen := map[string]bool{}
+	for i, p := range certs {
+		f := field + "[" + strconv.Itoa(i) + "]"
+		if len(p) > maxPEMLen {
+			return invalid("%s: must be at most %d bytes", f, maxPEMLen)
+		}
+		block, rest := pem.Decode([]byte(p))
+		if block == nil || block.Type != "CERTIFICATE" {
+			return invalid("%s: must be one PEM CERTIFICATE block", f)
+		}
+		if strings.TrimSpace(string(rest)) != "" {
+			return invalid("%s: must hold exactly one PEM block", f)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return invalid("%s: not an X.509 certificate: %v", f, err)
+		}
+		if !cert.IsCA || !cert.BasicConstraintsValid {
+			return invalid("%s: is not a CA certificate (basic constraints CA:true required)", f)
+		}
+		if len(cert.URIs) != 1 || cert.URIs[0].String() != want {
+			return invalid("%s: a member CA must carry exactly one URI SAN, %s", f, want)
+		}
+		if !now.Before(cert.NotAfter) {
+			return invalid("%s: expired at %s", f, cert.NotAfter.UTC().Format(time.RFC3339))
+		}
+		if seen[string(block.Bytes)] {
+			return invalid("%s: is listed twice", f)
+		}
+		seen[string(block.Bytes)] = true
+	}
+	return nil
+}
+
+func checkSigningKeys(field string, keys []SigningKey) error {
+	if len(keys) > 10 {
+		return invalid("%s: at most 10 signing keys (got %d)", field, len(keys))
+	}
+	seen := map[string]bool{}
+	for i, k := range keys {
+		f := field + "[" + strconv.Itoa(i) + "]"
+		if !keyNameRE.MatchString(k.ID) {
+			return invalid("%s.id: %q must be 1-63 of a-z, 0-9, '.', '_', '-' starting with a letter or digit", f, k.ID)
+		}
+		if seen[k.ID] {
+			return invalid("%s.id: %q is listed twice", f, k.ID)
+		}
+		seen[k.ID] = true
+		if len(k.PublicKeyPEM) > maxPEMLen {
+			return invalid("%s.public_key_pem: must be at most %d bytes", f, maxPEMLen)
+		}
+		block, rest := pem.Decode([]byte(k.PublicKeyPEM))
+		if block == nil || block.Type != "PUBLIC KEY" {
+			return invalid("%s.public_key_pem: must be one PEM PUBLIC KEY block", f)
+		}
+		if strings.TrimSpace(string(rest)) != "" {
+			return invalid("%s.public_key_pem: must hold exactly one PEM block", f)
+		}
+		if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
+			return invalid("%s.public_key_pem: not a PKIX public key: %v", f, err)
+		}
+	}
+	return nil
+}
+
+// checkNode checks a node spec of member code in federation.
+func checkNode(field, federation, code string, n NodeSpec) error {
+	id, err := identity.Parse(n.URI)
+	if err != nil || id.Kind != identity.KindNode {
+		return invalid("%s.uri: %q is not a node identity, spiffe://<federation>/member/<MEMBER>/node/<name>", field, n.URI)
+	}
+	if id.Federation != federation {
+		return invalid("%s.uri: %q is not in federation %s", field, n.URI, federation)
+	}
+	if id.Member != code {
+		return denied("%s.uri: node %q belongs to member %s, not %s", field, n.URI, id.Member, code)
+	}
+	if n.Address != "" {
+		if len(n.Address) > maxAddressLen {
+			return invalid("%s.address: must be at most %d bytes", field, maxAddressLen)
+		}
+		host, port, err := net.SplitHostPort(n.Address)
+		if err != nil || host == "" {
+			return invalid("%s.address: %q must be host:port", field, n.Address)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return invalid("%s.address: %q: port must be 1-65535", field, n.Address)
+		}
+	}
+	if n.RegistryServer && n.Address == "" {
+		return invalid("%s.address: is required for a registry server", field)
+	}
+	return nil
+}
+
+func checkKeyName(field, name string) error {
+	if !keyNameRE.MatchString(name) {
+		return invalid("%s: %q must be 1-63 of a-z, 0-9, '.', '_', '-' starting with a letter or digit", field, name)
+	}
+	return nil
+}
+
+// checkSelf checks the optional "for itself" member field of a payload.
+func checkSelf(field, given, actor string) error {
+	if given != "" && given != actor {
+		return denied("%s: member %s may act only for itself, not for %s", field, actor, given)
+	}
+	return nil
+}
+
+func sortCaseRefs(cs []CaseRef) {
+	slices.SortFunc(cs, compareCaseRefs)
+}
