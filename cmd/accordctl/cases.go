@@ -118,17 +118,6 @@ const (
 	importChunkLines = 1000
 )
 
-// tooLongStandIn is sent in place of a line longer than
-// caseformat.MaxLineBytes, which the client does not send (it could exceed
-// the node's message limit). The node rejects it as invalid, so that the
-// line counts as invalid and a partly invalid file imports nothing; the
-// client then reports the true reason.
-var tooLongStandIn = []byte(`"line longer than 1 MiB, not sent by accordctl"`)
-
-// maxTooLongKept bounds how many too-long line numbers are remembered for
-// the report.
-const maxTooLongKept = 1000
-
 type importOptions struct {
 	skipInvalid, dryRun bool
 }
@@ -207,7 +196,6 @@ func runImport(ctx context.Context, lc *localClient, in io.Reader, name string, 
 		return nil, lc.rpcError("import", err)
 	}
 	prog := newProgress(errOut, "validating", "", size)
-	tooLong := map[int64]bool{}
 
 	// The sender fails only when the input cannot be read; it then cancels
 	// the stream with that error as the cause, so that the node imports
@@ -215,7 +203,7 @@ func runImport(ctx context.Context, lc *localClient, in io.Reader, name string, 
 	// the stream is learnt from Recv.
 	sent := make(chan error, 1)
 	go func() {
-		err := sendImport(stream, in, name, o, prog, tooLong)
+		err := sendImport(stream, in, name, o, prog)
 		if err != nil {
 			cancel(err)
 		}
@@ -264,17 +252,12 @@ func runImport(ctx context.Context, lc *localClient, in io.Reader, name string, 
 	if res == nil {
 		return nil, exitError{code: 1, err: errors.New("import: the node ended the import without a result; check its log")}
 	}
-	for _, e := range res.GetErrors() {
-		if tooLong[e.GetLine()] {
-			e.Field, e.Reason = "", fmt.Sprintf("line is longer than 1 MiB (%d bytes)", caseformat.MaxLineBytes)
-		}
-	}
 	return res, nil
 }
 
 // sendImport sends the options, then the lines in chunks, then closes the
 // sending side. It returns an error only when in cannot be read.
-func sendImport(stream accordv1.CaseService_ImportCasesClient, in io.Reader, name string, o importOptions, prog *progress, tooLong map[int64]bool) error {
+func sendImport(stream accordv1.CaseService_ImportCasesClient, in io.Reader, name string, o importOptions, prog *progress) error {
 	err := stream.Send(&accordv1.ImportCasesRequest{Body: &accordv1.ImportCasesRequest_Options{Options: &accordv1.ImportOptions{
 		SkipInvalid: o.skipInvalid, DryRun: o.dryRun, Source: filepath.Base(name),
 	}}})
@@ -304,10 +287,11 @@ func sendImport(stream accordv1.CaseService_ImportCasesClient, in io.Reader, nam
 		var fe caseformat.FieldError
 		switch {
 		case errors.As(err, &fe):
-			if len(tooLong) < maxTooLongKept {
-				tooLong[n] = true
-			}
-			line = tooLongStandIn
+			// Too long to send (it could exceed the node's message limit):
+			// the node counts it as invalid, so that a partly invalid file
+			// imports nothing.
+			lines = append(lines, &accordv1.ImportLine{Number: n, TooLong: true})
+			continue
 		case err != nil:
 			return fmt.Errorf("import: reading %s: %w (nothing was imported)", name, err)
 		}

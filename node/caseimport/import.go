@@ -165,7 +165,7 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 				for _, l := range ch.lines {
 					if l.TooLong {
 						ch.bad++
-						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: fmt.Sprintf("line is longer than %d bytes", caseformat.MaxLineBytes)})
+						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: fmt.Sprintf("line is longer than 1 MiB (%d bytes)", caseformat.MaxLineBytes)})
 						continue
 					}
 					c, errs := caseformat.Parse(l.JSON, l.Number, opts.Member)
