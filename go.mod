@@ -22,6 +22,7 @@ require (
 )
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/hashicorp/go-hclog v1.6.2
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/sys v0.48.0

@@ -1,0 +1,185 @@
+package registryraft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/accordfed/accord/federation/raftnet"
+	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Apply proposes cmd on behalf of this node: the node sets the command's
+// member and acting node to its own identity (cmd.Actor.User, when set, is
+// the user the caller verified) and the leader stamps its time. On a
+// follower the command is forwarded to the leader. While there is no leader
+// Apply waits; when the outcome of an attempt is unknown (leadership lost,
+// a forwarded call broken) it tries again with the same request id, which
+// the state machine applies at most once. ctx bounds the whole.
+//
+// A command the state machine refused returns an error wrapping the
+// registry sentinel (registry.ErrInvalidArgument, ...); it changed nothing.
+func (n *Node) Apply(ctx context.Context, cmd *registry.Command) (registry.Outcome, error) {
+	if cmd == nil {
+		return registry.Outcome{}, fmt.Errorf("%w: command: required", registry.ErrInvalidArgument)
+	}
+	c := *cmd
+	c.Member = n.self.Member
+	c.Actor.Node = n.self.String()
+	for {
+		if n.closed.Load() || n.raft == nil {
+			return registry.Outcome{}, ErrClosed
+		}
+		changed := n.leaderWait()
+		var (
+			out   registry.Outcome
+			err   error
+			retry bool
+		)
+		_, leader := n.raft.LeaderWithID()
+		switch {
+		case n.raft.State() == raft.Leader:
+			out, _, retry, err = n.applyLocal(ctx, &c)
+		case leader == "":
+			retry = true
+		default:
+			out, retry, err = n.forward(ctx, leader, &c)
+		}
+		if !retry {
+			return out, err
+		}
+		if err != nil {
+			n.logger.Debug("registry write: retrying", "request_id", c.RequestID, "err", err)
+		}
+		if werr := n.wait(ctx, changed); werr != nil {
+			if err != nil {
+				return registry.Outcome{}, fmt.Errorf("%w (last attempt: %w)", werr, err)
+			}
+			return registry.Outcome{}, fmt.Errorf("%w: waiting for a registry leader", werr)
+		}
+	}
+}
+
+// applyLocal stamps and appends a command on this node, which believes it
+// is the leader. retry says that the outcome is unknown or that this node
+// is not the leader, so the caller should try again.
+func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registry.Outcome, index uint64, retry bool, err error) {
+	stamped := *c
+	stamped.Time = n.cfg.Clock().UTC()
+	data, err := stamped.Encode()
+	if err != nil {
+		return registry.Outcome{}, 0, false, fmt.Errorf("%w: command: %w", registry.ErrInvalidArgument, err)
+	}
+	timeout := n.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	f := n.raft.Apply(data, timeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return registry.Outcome{}, 0, false, fmt.Errorf("registry write %q: outcome unknown: %w", c.RequestID, ctx.Err())
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return registry.Outcome{}, 0, false, ErrClosed
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrEnqueueTimeout):
+		return registry.Outcome{}, 0, true, err
+	default:
+		return registry.Outcome{}, 0, false, fmt.Errorf("registry write %q: %w", c.RequestID, err)
+	}
+	res, ok := f.Response().(registry.Result)
+	if !ok {
+		return registry.Outcome{}, 0, false, fmt.Errorf("registry write %q: state machine answered %T", c.RequestID, f.Response())
+	}
+	if res.Err != nil {
+		return registry.Outcome{}, f.Index(), false, res.Err
+	}
+	out, _ = res.Value.(registry.Outcome)
+	return out, f.Index(), false, nil
+}
+
+// forward submits a command to the leader over gRPC.
+func (n *Node) forward(ctx context.Context, leader raft.ServerID, c *registry.Command) (registry.Outcome, bool, error) {
+	client, err := n.client(leader)
+	if err != nil {
+		return registry.Outcome{}, true, err
+	}
+	data, err := c.Encode()
+	if err != nil {
+		return registry.Outcome{}, false, fmt.Errorf("%w: command: %w", registry.ErrInvalidArgument, err)
+	}
+	resp, err := client.Submit(ctx, &accordv1.SubmitRequest{Command: data})
+	if err != nil {
+		retry, err := n.callError(ctx, leader, err)
+		return registry.Outcome{}, retry, err
+	}
+	return registry.Outcome{ID: resp.GetId(), Version: int(resp.GetVersion()), Status: resp.GetStatus()}, false, nil
+}
+
+// callError sorts the error of a call to the leader: a refusal (final), the
+// caller's context ending (final), or anything else, after which the call
+// is tried again (against whoever is leader then).
+func (n *Node) callError(ctx context.Context, leader raft.ServerID, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, fmt.Errorf("registry leader %s: outcome unknown: %w", leader, ctx.Err())
+	}
+	st, _ := status.FromError(err)
+	if r := statusRefusal(st); r != nil {
+		return false, r
+	}
+	if st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded || st.Code() == codes.Canceled {
+		return true, fmt.Errorf("registry leader %s: %w", leader, err)
+	}
+	// Internal, Unauthenticated and the like: a fault on the leader or in
+	// trust between the two. Try again (the leader may change), bounded by
+	// ctx, but say why.
+	n.logger.Warn("registry leader refused a forwarded call", "leader", string(leader), "err", err)
+	return true, fmt.Errorf("registry leader %s: %w", leader, err)
+}
+
+// client returns a RegistryService client for the server id, dialling it
+// (lazily, through gRPC's own reconnecting channel) when needed.
+func (n *Node) client(id raft.ServerID) (accordv1.RegistryServiceClient, error) {
+	addr, ok := n.cfg.GRPCAddress(id)
+	if !ok {
+		return nil, fmt.Errorf("registry leader %s: no gRPC address known", id)
+	}
+	want, err := raftnet.ParseServerID(id)
+	if err != nil {
+		return nil, fmt.Errorf("registry leader %s: %w", id, err)
+	}
+	key := connKey{id: id, addr: addr}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed.Load() {
+		return nil, ErrClosed
+	}
+	cc, ok := n.conns[key]
+	if !ok {
+		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(n.cfg.ClientCredentials(want))}, n.cfg.DialOptions...)
+		cc, err = grpc.NewClient(addr, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("registry leader %s at %s: %w", id, addr, err)
+		}
+		for k, old := range n.conns {
+			if k.id == id {
+				_ = old.Close()
+				delete(n.conns, k)
+			}
+		}
+		n.conns[key] = cc
+	}
+	return accordv1.NewRegistryServiceClient(cc), nil
+}

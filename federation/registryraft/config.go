@@ -1,0 +1,174 @@
+package registryraft
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/raftnet"
+)
+
+// The defaults, for registry servers on one local network. For wide-area
+// links between capitals set ElectionTimeout (and HeartbeatTimeout) to at
+// least ten times the round trip between the farthest two servers, and
+// LeaderLeaseTimeout to at least a few round trips: with 100 ms round trips,
+// 1 s or more. Timeouts that are too short for the links cause needless
+// elections, during which writes wait.
+const (
+	DefaultHeartbeatTimeout   = time.Second
+	DefaultElectionTimeout    = time.Second
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
+	DefaultCommitTimeout      = 50 * time.Millisecond
+	DefaultSnapshotThreshold  = 8192
+	DefaultSnapshotInterval   = 2 * time.Minute
+	DefaultTrailingLogs       = 10240
+	DefaultRetainSnapshots    = 2
+	DefaultMaxVoters          = 5
+	DefaultApplyTimeout       = 10 * time.Second
+)
+
+// Config is what a Node needs besides its transport and state machine.
+type Config struct {
+	// DataDir holds raft.db (the Raft log and stable store) and snapshots/.
+	// Required; made absolute by Validate.
+	DataDir string
+
+	// HeartbeatTimeout is how long a follower waits without hearing from the
+	// leader before it stands for election (default 1s).
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout is how long a candidate waits for votes (default 1s).
+	// On wide-area links make it at least ten times the round trip.
+	ElectionTimeout time.Duration
+	// LeaderLeaseTimeout is how long a leader stays leader without hearing
+	// from a quorum (default 500ms); at most HeartbeatTimeout.
+	LeaderLeaseTimeout time.Duration
+	// CommitTimeout bounds how long a follower may wait to learn of a
+	// commit when there is no traffic (default 50ms).
+	CommitTimeout time.Duration
+
+	// SnapshotThreshold is how many new log entries trigger a snapshot
+	// (default 8192); SnapshotInterval how often that is checked (default
+	// 2m).
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	// TrailingLogs is how many entries stay in the log after a snapshot
+	// (default 10240), so that a briefly lagging follower catches up from
+	// the log rather than by snapshot.
+	TrailingLogs uint64
+	// RetainSnapshots is how many snapshots are kept on disk (default 2).
+	RetainSnapshots int
+
+	// MaxVoters is how many servers vote (default 5); further servers join
+	// as non-voters and one is promoted when a voter is removed.
+	MaxVoters int
+
+	// ApplyTimeout bounds one attempt to enqueue a command on the leader
+	// (default 10s); the caller's context bounds the whole of Apply.
+	ApplyTimeout time.Duration
+
+	// GRPCAddress returns the gRPC address of a registry server, for
+	// forwarding writes and read-index requests to the leader. Required.
+	GRPCAddress func(raft.ServerID) (string, bool)
+	// ClientCredentials returns the mutual-TLS credentials for dialling a
+	// server that must prove the given identity (for example
+	// mtls.Source.ClientCredentials with a check that the peer is exactly
+	// that node). Required.
+	ClientCredentials func(server identity.Identity) credentials.TransportCredentials
+	// DialOptions are added to every dial of another server's gRPC service
+	// (after the transport credentials), e.g. a context dialer.
+	DialOptions []grpc.DialOption
+	// AddressBook, when set, is kept in step with the Raft configuration
+	// (the identity expected at each Raft address, raftnet.Config.Expect).
+	AddressBook *raftnet.AddressBook
+
+	// Clock stamps commands on the leader (default time.Now).
+	Clock func() time.Time
+}
+
+// Validate checks the configuration, fills in defaults and makes DataDir
+// absolute.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("%w: data_dir: required", ErrConfig)
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("%w: data_dir: %q: %w", ErrConfig, c.DataDir, err)
+	}
+	c.DataDir = abs
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.HeartbeatTimeout, DefaultHeartbeatTimeout)
+	def(&c.ElectionTimeout, DefaultElectionTimeout)
+	def(&c.LeaderLeaseTimeout, DefaultLeaderLeaseTimeout)
+	def(&c.CommitTimeout, DefaultCommitTimeout)
+	def(&c.SnapshotInterval, DefaultSnapshotInterval)
+	def(&c.ApplyTimeout, DefaultApplyTimeout)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = DefaultSnapshotThreshold
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = DefaultTrailingLogs
+	}
+	if c.RetainSnapshots == 0 {
+		c.RetainSnapshots = DefaultRetainSnapshots
+	}
+	if c.MaxVoters == 0 {
+		c.MaxVoters = DefaultMaxVoters
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"heartbeat_timeout", c.HeartbeatTimeout},
+		{"election_timeout", c.ElectionTimeout},
+		{"leader_lease_timeout", c.LeaderLeaseTimeout},
+		{"commit_timeout", c.CommitTimeout},
+		{"snapshot_interval", c.SnapshotInterval},
+		{"apply_timeout", c.ApplyTimeout},
+	} {
+		if d.v < 5*time.Millisecond {
+			return fmt.Errorf("%w: %s: %s: must be at least 5ms", ErrConfig, d.name, d.v)
+		}
+	}
+	switch {
+	case c.ElectionTimeout < c.HeartbeatTimeout:
+		return fmt.Errorf("%w: election_timeout: %s: must be at least heartbeat_timeout (%s)", ErrConfig, c.ElectionTimeout, c.HeartbeatTimeout)
+	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
+		return fmt.Errorf("%w: leader_lease_timeout: %s: must be at most heartbeat_timeout (%s)", ErrConfig, c.LeaderLeaseTimeout, c.HeartbeatTimeout)
+	case c.RetainSnapshots < 1:
+		return fmt.Errorf("%w: retain_snapshots: %d: must be at least 1", ErrConfig, c.RetainSnapshots)
+	case c.MaxVoters < 1:
+		return fmt.Errorf("%w: max_voters: %d: must be at least 1", ErrConfig, c.MaxVoters)
+	case c.GRPCAddress == nil:
+		return fmt.Errorf("%w: grpc_address: required (where to reach the leader's gRPC service)", ErrConfig)
+	case c.ClientCredentials == nil:
+		return fmt.Errorf("%w: client_credentials: required (how to dial the leader)", ErrConfig)
+	}
+	return nil
+}
+
+// raftConfig is the hashicorp/raft configuration of a node.
+func (c *Config) raftConfig(id raft.ServerID) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = id
+	rc.HeartbeatTimeout = c.HeartbeatTimeout
+	rc.ElectionTimeout = c.ElectionTimeout
+	rc.LeaderLeaseTimeout = c.LeaderLeaseTimeout
+	rc.CommitTimeout = c.CommitTimeout
+	rc.SnapshotThreshold = c.SnapshotThreshold
+	rc.SnapshotInterval = c.SnapshotInterval
+	rc.TrailingLogs = c.TrailingLogs
+	return rc
+}

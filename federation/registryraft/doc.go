@@ -1,0 +1,46 @@
+// Package registryraft runs one registry server's node of the registry's
+// Raft group: hashicorp/raft over the mutual-TLS transport of
+// federation/raftnet, with the log and stable store in one raft-boltdb file
+// (<data_dir>/raft.db) and snapshots in <data_dir>/snapshots, streamed by
+// the registry's state machine (federation/registry.FSM).
+//
+// A Node gives the rest of the node what it needs from the registry:
+//
+//   - Apply proposes a command. On the leader the node stamps the command's
+//     time with the leader's clock and appends it to the Raft log; on a
+//     follower it forwards the command to the leader over gRPC
+//     (accord.v1.RegistryService/Submit). While there is no leader it holds
+//     the command through the election, bounded by the caller's context,
+//     and it retries a command whose outcome is unknown (a leader lost its
+//     leadership, a forwarded call broke) with the same request id, which
+//     the state machine applies at most once.
+//   - Read runs a read against the local state machine, linearizable by
+//     default: the leader takes its commit index and confirms its leadership
+//     with a round of heartbeats (raft.VerifyLeader); a follower asks the
+//     leader for that read index (RegistryService/ReadIndex); either then
+//     waits until its own state machine has applied the index. A stale read
+//     reads the local state machine at once.
+//   - Status, and membership: AddServer (as a voter while there are fewer
+//     than MaxVoters voters, otherwise as a non-voter), RemoveServer (which
+//     promotes a non-voter when a voter leaves), TransferLeadership.
+//
+// After winning an election the node proposes a registry.CmdNoop command:
+// Raft's own no-op entry never reaches the state machine, so without it a
+// fresh leader's reads would wait for the next write, and a read index is
+// only safe once the new leader has committed an entry of its own term.
+//
+// Service is the server side of accord.v1.RegistryService. It answers only
+// registry servers (nodes in the Raft configuration), and takes a submitted
+// command's member and acting node from the caller's verified certificate,
+// never from the request.
+//
+// The package does not decide who is a registry server (the registry does),
+// load certificates (federation/mtls), nor build the gRPC server
+// (node/grpcserver): callers pass those in.
+//
+// Shutdown order (Close): a leader first hands its leadership to another
+// voter, so that the group does not wait an election timeout; then Raft
+// shuts down (which closes the transport and stops the state machine);
+// then the gRPC connections to the leader close; the log store closes last,
+// once nothing can write to it.
+package registryraft

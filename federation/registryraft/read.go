@@ -1,0 +1,118 @@
+package registryraft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Read calls fn with a view of the registry and returns the applied index
+// the view reflects. With linearizable set (the default callers should
+// use), the view reflects every write acknowledged before Read was called:
+// the node obtains a read index from the leader (itself, or over gRPC) and
+// waits until its own state machine has applied it, holding through an
+// election, bounded by ctx. Otherwise fn reads the local state machine at
+// once, which may lag behind the leader. fn must not keep the view.
+func (n *Node) Read(ctx context.Context, linearizable bool, fn func(registry.View)) (uint64, error) {
+	if linearizable {
+		index, err := n.ReadIndex(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if err := n.fsm.WaitApplied(ctx, index); err != nil {
+			return 0, fmt.Errorf("registry read: waiting for index %d: %w", index, err)
+		}
+	}
+	return n.fsm.Read(fn), nil
+}
+
+// ReadIndex returns an index that a linearizable read must wait for: the
+// leader's commit index, taken while its leadership is confirmed. On a
+// follower it asks the leader. It waits while there is no leader.
+func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	for {
+		if n.closed.Load() || n.raft == nil {
+			return 0, ErrClosed
+		}
+		changed := n.leaderWait()
+		var (
+			index uint64
+			err   error
+			retry bool
+		)
+		_, leader := n.raft.LeaderWithID()
+		switch {
+		case n.raft.State() == raft.Leader:
+			index, retry, err = n.localReadIndex(ctx)
+		case leader == "":
+			retry = true
+		default:
+			index, retry, err = n.remoteReadIndex(ctx, leader)
+		}
+		if !retry {
+			return index, err
+		}
+		if werr := n.wait(ctx, changed); werr != nil {
+			if err != nil {
+				return 0, fmt.Errorf("%w (last attempt: %w)", werr, err)
+			}
+			return 0, fmt.Errorf("%w: waiting for a registry leader", werr)
+		}
+	}
+}
+
+// localReadIndex is the read index on the leader: once the leadership's
+// no-op has been applied (so that the commit index covers every entry of
+// earlier terms), note the commit index, then confirm leadership with a
+// round of heartbeats.
+func (n *Node) localReadIndex(ctx context.Context) (uint64, bool, error) {
+	term := n.raft.CurrentTerm()
+	l := n.ready.Load()
+	if l == nil || l.term != term {
+		// The observation of this term has not been handled yet.
+		return 0, true, fmt.Errorf("leadership of term %d not ready", term)
+	}
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+	if l.err != nil {
+		return 0, true, fmt.Errorf("leadership of term %d: %w", term, l.err)
+	}
+	index := n.raft.CommitIndex()
+	f := n.raft.VerifyLeader()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		switch {
+		case err == nil:
+			return index, false, nil
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return 0, false, ErrClosed
+		default:
+			return 0, true, err
+		}
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+}
+
+func (n *Node) remoteReadIndex(ctx context.Context, leader raft.ServerID) (uint64, bool, error) {
+	client, err := n.client(leader)
+	if err != nil {
+		return 0, true, err
+	}
+	resp, err := client.ReadIndex(ctx, &accordv1.ReadIndexRequest{})
+	if err != nil {
+		retry, err := n.callError(ctx, leader, err)
+		return 0, retry, err
+	}
+	return resp.GetIndex(), false, nil
+}

@@ -1,0 +1,98 @@
+package registryraft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/raftnet"
+	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// ServiceMethods is the method prefix of accord.v1.RegistryService, for
+// grpcserver.Policy.Allow (the service checks its callers itself too).
+const ServiceMethods = "/accord.v1.RegistryService/"
+
+// Service is the server side of accord.v1.RegistryService on one node.
+// Register it with accordv1.RegisterRegistryServiceServer.
+type Service struct {
+	accordv1.UnimplementedRegistryServiceServer
+	n *Node
+}
+
+// NewService returns the RegistryService of n.
+func NewService(n *Node) *Service { return &Service{n: n} }
+
+// caller returns the verified identity of the caller, which must be a
+// registry server: a node in the registry's Raft configuration.
+func (s *Service) caller(ctx context.Context) (identity.Identity, error) {
+	id, err := identity.FromContext(ctx)
+	if err != nil {
+		return identity.Identity{}, status.Error(codes.Unauthenticated, err.Error())
+	}
+	if id.Kind != identity.KindNode || !s.n.isServer(raftnet.ServerID(id)) {
+		return identity.Identity{}, status.Error(codes.PermissionDenied, fmt.Sprintf("%v: %s", ErrNotRegistryServer, id))
+	}
+	return id, nil
+}
+
+// Submit applies a forwarded command on the leader. The command's member
+// and acting node are the caller's, from its certificate.
+func (s *Service) Submit(ctx context.Context, req *accordv1.SubmitRequest) (*accordv1.SubmitResponse, error) {
+	id, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := registry.DecodeCommand(req.GetCommand())
+	if err != nil {
+		return nil, refusalStatus(err)
+	}
+	cmd.Member = id.Member
+	cmd.Actor.Node = id.String()
+	if !s.n.isLeader() {
+		return nil, unavailable("not the registry leader")
+	}
+	out, index, retry, err := s.n.applyLocal(ctx, cmd)
+	switch {
+	case retry:
+		return nil, unavailable("not the registry leader: %v", err)
+	case errors.Is(err, ErrClosed):
+		return nil, unavailable("registry server is shutting down")
+	case err != nil && ctx.Err() != nil:
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case err != nil:
+		return nil, refusalStatus(err)
+	}
+	return &accordv1.SubmitResponse{Id: out.ID, Version: int32(out.Version), Status: out.Status, Index: index}, nil
+}
+
+// ReadIndex answers the leader's read index.
+func (s *Service) ReadIndex(ctx context.Context, _ *accordv1.ReadIndexRequest) (*accordv1.ReadIndexResponse, error) {
+	if _, err := s.caller(ctx); err != nil {
+		return nil, err
+	}
+	if !s.n.isLeader() {
+		return nil, unavailable("not the registry leader")
+	}
+	index, retry, err := s.n.localReadIndex(ctx)
+	switch {
+	case retry:
+		return nil, unavailable("not the registry leader: %v", err)
+	case errors.Is(err, ErrClosed):
+		return nil, unavailable("registry server is shutting down")
+	case err != nil:
+		return nil, status.FromContextError(err).Err()
+	}
+	return &accordv1.ReadIndexResponse{Index: index}, nil
+}
+
+func (n *Node) isLeader() bool {
+	return !n.closed.Load() && n.raft != nil && n.raft.State() == raft.Leader
+}
