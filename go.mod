@@ -9,7 +9,7 @@ go 1.26.8
 // dependency that would hide the conflict from every later upgrade. v1.7.3
 // has the features the registry needs (pre-vote, leadership transfer,
 // non-voters, streamed snapshots). Revisit when raft-boltdb/v2 supports
-// go-metrics v0.7. Both are pinned in tools.go until the registry imports them.
+// go-metrics v0.7.
 require (
 	github.com/hashicorp/raft v1.7.3
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1
