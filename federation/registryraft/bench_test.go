@@ -3,7 +3,6 @@ package registryraft_test
 import (
 	"context"
 	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +27,6 @@ import (
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
-	"github.com/accordfed/accord/node/grpcserver"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -64,12 +62,9 @@ type benchNode struct {
 	id     identity.Identity
 	src    *mtls.Source
 	raftLn net.Listener
-	grpcLn net.Listener
 	dir    string
 	book   *raftnet.AddressBook
-
-	node *registryraft.Node // registry group
-	raft *raft.Raft         // raw group
+	raft   *raft.Raft
 }
 
 // benchGroup is three servers, one per member, that trust each other
@@ -81,18 +76,14 @@ type benchGroup struct {
 	log     *gatedLog
 	nodes   []*benchNode
 	servers []raft.Server
-	// grpc is the gRPC address of each server; filled before any node
-	// starts and only read afterwards.
-	grpc map[raft.ServerID]string
 }
 
 func newBenchGroup(b *testing.B) *benchGroup {
 	b.Helper()
 	g := &benchGroup{
-		b:    b,
-		log:  &gatedLog{b: b},
-		fed:  pkitest.NewFederation(b, testFed, benchMembers...),
-		grpc: map[raft.ServerID]string{},
+		b:   b,
+		log: &gatedLog{b: b},
+		fed: pkitest.NewFederation(b, testFed, benchMembers...),
 	}
 	g.logger = slog.New(slog.NewTextHandler(g.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, m := range benchMembers {
@@ -101,13 +92,9 @@ func newBenchGroup(b *testing.B) *benchGroup {
 		if err != nil {
 			b.Fatal(err)
 		}
-		bn := &benchNode{name: name, member: m, id: src.Identity(), src: src, raftLn: listen(b), grpcLn: listen(b), dir: b.TempDir(), book: raftnet.NewAddressBook()}
+		bn := &benchNode{name: name, member: m, id: src.Identity(), src: src, raftLn: listen(b), dir: b.TempDir(), book: raftnet.NewAddressBook()}
 		g.nodes = append(g.nodes, bn)
-		ln := bn.grpcLn
-		b.Cleanup(func() { _ = ln.Close() })
-		sid := raftnet.ServerID(bn.id)
-		g.servers = append(g.servers, raft.Server{ID: sid, Address: raft.ServerAddress(bn.raftLn.Addr().String()), Suffrage: raft.Voter})
-		g.grpc[sid] = bn.grpcLn.Addr().String()
+		g.servers = append(g.servers, raft.Server{ID: raftnet.ServerID(bn.id), Address: raft.ServerAddress(bn.raftLn.Addr().String()), Suffrage: raft.Voter})
 	}
 	return g
 }
@@ -146,11 +133,6 @@ func (g *benchGroup) allow(id identity.Identity) error {
 	return errors.New("not a registry server")
 }
 
-func (g *benchGroup) grpcAddress(id raft.ServerID) (string, bool) {
-	a, ok := g.grpc[id]
-	return a, ok
-}
-
 // transport is the raftnet mutual-TLS transport of bn, as the registry's
 // servers use it.
 func (g *benchGroup) transport(bn *benchNode, logger *slog.Logger) raft.Transport {
@@ -162,13 +144,14 @@ func (g *benchGroup) transport(bn *benchNode, logger *slog.Logger) raft.Transpor
 	return raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger, Timeout: 2 * time.Second})
 }
 
-// config is the registry configuration of bn: the registry's defaults
-// (the timeouts for servers on one network), which the raw group copies.
+// config is the registry's default configuration (the timeouts for
+// servers on one network), which the raw group copies; the registry group
+// (startCluster with zero options) gets the same defaults.
 func (g *benchGroup) config(bn *benchNode) registryraft.Config {
 	src := bn.src
 	cfg := registryraft.Config{
 		DataDir:     bn.dir,
-		GRPCAddress: g.grpcAddress,
+		GRPCAddress: func(raft.ServerID) (string, bool) { return "", false },
 		ClientCredentials: func(want identity.Identity) credentials.TransportCredentials {
 			return src.ClientCredentials(exactly(want))
 		},
@@ -189,60 +172,21 @@ func exactly(want identity.Identity) func(identity.Identity) error {
 	}
 }
 
-// startRegistry starts a registry node and its gRPC server on every
-// server, bootstraps Raft, waits for a leader that every node follows and
-// founds the registry.
-func (g *benchGroup) startRegistry() (leader *benchNode, followers []*benchNode) {
-	b := g.b
+// startRegistry starts a registry group with the tests' cluster (the
+// registry's default timeouts; logs only while the timed loop runs) and
+// returns it with its leader and followers.
+func startRegistry(b *testing.B) (c *cluster, log *gatedLog, leader *testNode, followers []*testNode) {
 	b.Helper()
-	for _, bn := range g.nodes {
-		logger := g.logger.With("node", bn.name)
-		n, err := registryraft.New(g.config(bn), g.transport(bn, logger), registry.NewFSM(), bn.id, logger)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bn.node = n
-		b.Cleanup(func() { _ = n.Shutdown() })
-
-		var gcfg grpcserver.Config
-		gcfg.Normalize()
-		policy := grpcserver.NewPolicy()
-		policy.Allow(registryraft.ServiceMethods, grpcserver.AnyNode)
-		srv := grpcserver.New(gcfg, bn.src.ServerCredentials(), policy, nil, logger)
-		accordv1.RegisterRegistryServiceServer(srv.GRPC, registryraft.NewService(n))
-		ln := bn.grpcLn
-		go func() { _ = srv.GRPC.Serve(ln) }()
-		b.Cleanup(srv.GRPC.Stop)
-		if err := n.Start(); err != nil {
-			b.Fatal(err)
+	log = &gatedLog{b: b}
+	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c = startCluster(b, benchMembers, clusterOptions{logger: logger})
+	leader = c.waitLeader(15 * time.Second)
+	for _, tn := range c.nodes {
+		if tn != leader {
+			followers = append(followers, tn)
 		}
 	}
-	for _, bn := range g.nodes {
-		if err := bn.node.Bootstrap(g.servers); err != nil {
-			b.Fatalf("bootstrap %s: %v", bn.name, err)
-		}
-	}
-	leader, followers = g.waitLeader(func(bn *benchNode) *raft.Raft { return bn.node.Raft() })
-
-	var founders []registry.FounderSpec
-	for _, bn := range g.nodes {
-		ca := g.fed.CAs[bn.member].Cert
-		founders = append(founders, registry.FounderSpec{
-			Code: bn.member, Name: bn.member + " Prosecutor General's Office",
-			CACerts: []string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}))},
-			Nodes:   []registry.NodeSpec{{URI: bn.id.String(), RegistryServer: true, Address: bn.raftLn.Addr().String()}},
-		})
-	}
-	cmd, err := registry.NewCommand("bootstrap-1", registry.Bootstrap{Federation: testFed, Founders: founders})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := leader.node.Apply(ctx, cmd); err != nil {
-		b.Fatalf("found the registry: %v", err)
-	}
-	return leader, followers
+	return c, log, leader, followers
 }
 
 // benchFSM is the raw group's state machine: it counts entries.
@@ -324,36 +268,34 @@ func (g *benchGroup) startRaw() (leader *benchNode) {
 			b.Fatalf("bootstrap %s: %v", bn.name, err)
 		}
 	}
-	leader, _ = g.waitLeader(func(bn *benchNode) *raft.Raft { return bn.raft })
-	return leader
+	return g.waitLeader()
 }
 
-// waitLeader polls until exactly one node leads and every node follows it.
-func (g *benchGroup) waitLeader(r func(*benchNode) *raft.Raft) (leader *benchNode, followers []*benchNode) {
+// waitLeader polls until exactly one raw node leads and every node follows
+// it.
+func (g *benchGroup) waitLeader() (leader *benchNode) {
 	g.b.Helper()
 	raftnettest.WaitFor(g.b, 15*time.Second, func() error {
-		leader, followers = nil, nil
+		leader = nil
 		for _, bn := range g.nodes {
-			if r(bn).State() == raft.Leader {
+			if bn.raft.State() == raft.Leader {
 				if leader != nil {
 					return fmt.Errorf("two leaders: %s and %s", leader.name, bn.name)
 				}
 				leader = bn
-			} else {
-				followers = append(followers, bn)
 			}
 		}
 		if leader == nil {
 			return errors.New("no leader")
 		}
 		for _, bn := range g.nodes {
-			if _, id := r(bn).LeaderWithID(); id != raftnet.ServerID(leader.id) {
+			if _, id := bn.raft.LeaderWithID(); id != raftnet.ServerID(leader.id) {
 				return fmt.Errorf("%s follows %q, not %s", bn.name, id, leader.name)
 			}
 		}
 		return nil
 	})
-	return leader, followers
+	return leader
 }
 
 // checkLeader reports a leader change during the timed loop, which would
@@ -400,7 +342,7 @@ func logEntrySize(b *testing.B, actor identity.Identity) int {
 // iteration (an operation is handed to whichever client is free), and
 // reports completed operations per second of wall time, until the last
 // operation in flight has finished, as unit.
-func drive(b *testing.B, g *benchGroup, clients int, unit string, op func(ctx context.Context, i uint64) error) {
+func drive(b *testing.B, log *gatedLog, clients int, unit string, op func(ctx context.Context, i uint64) error) {
 	b.Helper()
 	work := make(chan uint64)
 	var (
@@ -421,8 +363,8 @@ func drive(b *testing.B, g *benchGroup, clients int, unit string, op func(ctx co
 			}
 		})
 	}
-	g.log.set(true)
-	defer g.log.set(false)
+	log.set(true)
+	defer log.set(false)
 	var n uint64
 	start := time.Now()
 	for b.Loop() {
@@ -450,8 +392,7 @@ func BenchmarkRegistryWrites(b *testing.B) {
 	for _, via := range []string{"follower", "leader-grpc", "leader"} {
 		for _, clients := range benchClients {
 			b.Run(fmt.Sprintf("via=%s/clients=%d", via, clients), func(b *testing.B) {
-				g := newBenchGroup(b)
-				leader, followers := g.startRegistry()
+				c, log, leader, followers := startRegistry(b)
 				follower := followers[0]
 				var op func(ctx context.Context, i uint64) error
 				switch via {
@@ -469,7 +410,8 @@ func BenchmarkRegistryWrites(b *testing.B) {
 						return err
 					}
 				case "leader-grpc":
-					cc, err := grpc.NewClient(leader.grpcLn.Addr().String(),
+					addr, _ := c.grpcAddress(leader.node.ID())
+					cc, err := grpc.NewClient(addr,
 						grpc.WithTransportCredentials(follower.src.ClientCredentials(exactly(leader.id))))
 					if err != nil {
 						b.Fatal(err)
@@ -498,7 +440,7 @@ func BenchmarkRegistryWrites(b *testing.B) {
 					}
 				}
 				term := leader.node.Raft().CurrentTerm()
-				drive(b, g, clients, "writes/s", op)
+				drive(b, log, clients, "writes/s", op)
 				checkLeader(b, leader.node.Raft(), term)
 			})
 		}
@@ -525,7 +467,7 @@ func BenchmarkRawRaftWrites(b *testing.B) {
 				}
 			}
 			term := r.CurrentTerm()
-			drive(b, g, clients, "writes/s", op)
+			drive(b, g.log, clients, "writes/s", op)
 			checkLeader(b, r, term)
 			// After the loop: b.Loop's first call clears reported metrics.
 			b.ReportMetric(float64(size), "bytes/entry")
@@ -541,8 +483,7 @@ func BenchmarkRegistryLinearizableReads(b *testing.B) {
 	for _, on := range []string{"leader", "follower"} {
 		for _, clients := range []int{1, 64} {
 			b.Run(fmt.Sprintf("on=%s/clients=%d", on, clients), func(b *testing.B) {
-				g := newBenchGroup(b)
-				leader, followers := g.startRegistry()
+				_, log, leader, followers := startRegistry(b)
 				n := leader.node
 				if on == "follower" {
 					n = followers[0].node
@@ -562,7 +503,7 @@ func BenchmarkRegistryLinearizableReads(b *testing.B) {
 					}
 				}
 				term := leader.node.Raft().CurrentTerm()
-				drive(b, g, clients, "reads/s", op)
+				drive(b, log, clients, "reads/s", op)
 				checkLeader(b, leader.node.Raft(), term)
 			})
 		}

@@ -44,7 +44,7 @@ type testNode struct {
 
 // cluster is a test registry group.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	fed     *pkitest.Federation
 	nodes   []*testNode
 	network *raftnettest.Network
@@ -65,10 +65,14 @@ type clusterOptions struct {
 	grpcThroughNetwork bool
 	// trailingLogs, when set, is how many entries stay after a snapshot.
 	trailingLogs uint64
+	// commit is the commit timeout; zero means the registry's default.
+	commit time.Duration
+	// logger, when set, replaces the test log (benchmarks gate theirs).
+	logger *slog.Logger
 }
 
 func fastTimeouts() clusterOptions {
-	return clusterOptions{heartbeat: 300 * time.Millisecond, election: 300 * time.Millisecond, lease: 150 * time.Millisecond}
+	return clusterOptions{heartbeat: 300 * time.Millisecond, election: 300 * time.Millisecond, lease: 150 * time.Millisecond, commit: 10 * time.Millisecond}
 }
 
 func listen(t testing.TB) net.Listener {
@@ -83,9 +87,12 @@ func listen(t testing.TB) net.Listener {
 // startCluster starts one registry server per member (node <member>-1),
 // bootstraps Raft with all of them and founds the registry with a
 // registry.Bootstrap command sent through the first node.
-func startCluster(t *testing.T, members []string, o clusterOptions) *cluster {
+func startCluster(t testing.TB, members []string, o clusterOptions) *cluster {
 	t.Helper()
-	logger := raftnettest.NewLogger(t, slog.LevelWarn)
+	logger := o.logger
+	if logger == nil {
+		logger = raftnettest.NewLogger(t, slog.LevelWarn)
+	}
 	c := &cluster{t: t, fed: pkitest.NewFederation(t, testFed, members...), network: o.network, grpc: map[raft.ServerID]string{}}
 	var servers []raft.Server
 	for _, m := range members {
@@ -155,7 +162,7 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 		MaxVoters:        o.maxVoters,
 		TrailingLogs:     o.trailingLogs,
 		HeartbeatTimeout: o.heartbeat, ElectionTimeout: o.election, LeaderLeaseTimeout: o.lease,
-		CommitTimeout: 10 * time.Millisecond,
+		CommitTimeout: o.commit,
 		GRPCAddress:   c.grpcAddress,
 		ClientCredentials: func(want identity.Identity) credentials.TransportCredentials {
 			return src.ClientCredentials(func(got identity.Identity) error {

@@ -17,7 +17,7 @@ func TestWideAreaLatency(t *testing.T) {
 	const latency = 50 * time.Millisecond
 	network := newNetwork(t)
 	network.SetLatency(latency)
-	o := clusterOptions{heartbeat: 20 * latency, election: 20 * latency, lease: 20 * latency, network: network}
+	o := clusterOptions{heartbeat: 20 * latency, election: 20 * latency, lease: 20 * latency, commit: 10 * time.Millisecond, network: network}
 	c := startCluster(t, []string{"UA", "PL", "DE"}, o)
 	leader := c.waitLeader(30 * time.Second)
 	term := leader.node.Raft().CurrentTerm()
