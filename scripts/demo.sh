@@ -33,6 +33,7 @@ pad() { local s=$1 n=$2; printf '%s%*s' "$s" $((n - ${#s})) ''; }
 port_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] && echo $((PORT + i)); done; }
 mport_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] && echo $((MPORT + i)); done; }
 lport_of() { echo $(( $(port_of "$1") + 100 )); }
+rport_of() { echo $(( $(port_of "$1") + 200 )); }
 pid_of() { [ -f "$DEMO/run/$1.pid" ] && cat "$DEMO/run/$1.pid" || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -81,6 +82,14 @@ for m in "${MEMBERS[@]}"; do
     echo "  bundle_file: pki/trust-bundle.json"
     echo "  crl_dir: pki/crl"
     echo "  reload_interval: 2s"
+    echo "registry:   # every member's node is a founding registry server (docs/registry.md)"
+    echo "  server: true"
+    echo "  raft_listen: 127.0.0.1:$(rport_of "$m")"
+    echo "  bootstrap: true"
+    echo "  servers:"
+    for o in "${MEMBERS[@]}"; do
+      echo "    - {node: spiffe://$FED/member/$o/node/$(lc "$o")-1, raft_address: 127.0.0.1:$(rport_of "$o"), address: 127.0.0.1:$(port_of "$o")}"
+    done
     echo "peers:"
     for o in "${MEMBERS[@]}"; do
       [ "$o" = "$m" ] || echo "  - {member: $o, address: 127.0.0.1:$(port_of "$o")}"
@@ -93,7 +102,7 @@ step "Starting ${#MEMBERS[@]} accordd processes on loopback"
 trap 'echo; step "Stopping"; stop_nodes; exit 130' INT TERM
 for m in "${MEMBERS[@]}"; do
   if alive "$m"; then echo "    $m already running (pid $(pid_of "$m")), reused"; continue; fi
-  for p in "$(port_of "$m")" "$(lport_of "$m")" "$(mport_of "$m")"; do
+  for p in "$(port_of "$m")" "$(lport_of "$m")" "$(mport_of "$m")" "$(rport_of "$m")"; do
     if listening "$p"; then
       echo "${red}port $p is in use by another program; set DEMO_PORT to another base port${reset}" >&2
       stop_nodes; exit 1
@@ -166,6 +175,28 @@ for _ in $(seq 1 50); do
 done
 sed 's/^/    /' <<<"$out"
 
+step "The shared registry: a Raft group of the ${#MEMBERS[@]} member nodes (docs/registry.md)"
+ok=
+for _ in $(seq 1 100); do
+  if "$ACCORDCTL" --config "$DEMO/UA.yaml" registry status -o json 2>/dev/null | grep -q '"leader_id": *"spiffe'; then ok=1; break; fi
+  sleep 0.2
+done
+if [ -z "$ok" ]; then
+  echo "${red}the registry elected no leader; see demo/logs/*.log${reset}" >&2; failed=1
+else
+  "$ACCORDCTL" --config "$DEMO/PL.yaml" registry status 2>&1 | sed 's/^/    /' || failed=1
+  echo "    ${dim}UA's analyst opens a joint investigation team and invites PL; PL accepts; UA links a case:${reset}"
+  jit=$("$ACCORDCTL" --config "$DEMO/UA.yaml" jit create --name "Kharkiv region shelling 2022" --legal-basis "EU JIT model agreement" \
+        --invite PL --request-id demo-jit-1 -o json 2>/dev/null | grep -o '"id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+  if [ -n "$jit" ]; then
+    "$ACCORDCTL" --config "$DEMO/PL.yaml" jit accept "$jit" --request-id demo-jit-accept >/dev/null 2>&1 || true
+    "$ACCORDCTL" --config "$DEMO/UA.yaml" jit link "$jit" UA-2022-000001 --request-id demo-jit-link >/dev/null 2>&1 || true
+    "$ACCORDCTL" --config "$DEMO/PL.yaml" jit show "$jit" 2>&1 | sed 's/^/      /' || failed=1
+  else
+    echo "${red}could not create the team${reset}" >&2; failed=1
+  fi
+fi
+
 step "The office's own node: UA's analyst imports a case register, queries it, registers evidence"
 UA=(--config "$DEMO/UA.yaml")
 [ -f "$DEMO/ua-register.jsonl" ] || "$ACCORDCTL" cases generate --member UA --cases 2000 --seed 1 --out "$DEMO/ua-register.jsonl" 2>/dev/null
@@ -193,6 +224,9 @@ cat <<EOF
     $BIN/accordctl --config demo/UA.yaml custody show ${first}-E001
     $BIN/accordctl --config demo/UA.yaml cases export --out /tmp/ua.jsonl
     $BIN/accordctl --config demo/UA.yaml peers check --all
+    $BIN/accordctl --config demo/DE.yaml registry status
+    $BIN/accordctl --config demo/PL.yaml jit list
+    $BIN/accordctl --config demo/UA.yaml strategy add --kind priority --title "Command responsibility" --jit ${jit:-JIT-ID}
     $BIN/accordctl --config demo/PL.yaml peers check --all -o json
     $BIN/accordctl certs inspect demo/pki/UA/nodes/ua-1/node.crt
     $BIN/accordctl certs bundle inspect demo/pki/trust-bundle.json

@@ -141,7 +141,10 @@ type FounderSpec struct {
 type NodeSpec struct {
 	URI            string `json:"uri"`
 	RegistryServer bool   `json:"registry_server"`
-	Address        string `json:"address,omitempty"`
+	// Address is the node's Raft address; required for a registry server.
+	Address string `json:"address,omitempty"`
+	// FederationAddress is the node's federation gRPC address.
+	FederationAddress string `json:"federation_address,omitempty"`
 }
 
 // ProposeMember proposes a new member. Only an admitted member may propose;

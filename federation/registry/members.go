@@ -97,7 +97,7 @@ func checkNodes(field, federation, code string, specs []NodeSpec, ch Change) ([]
 		if err := checkNode(field+"["+strconv.Itoa(i)+"]", federation, code, n); err != nil {
 			return nil, err
 		}
-		nodes = append(nodes, Node{URI: n.URI, RegistryServer: n.RegistryServer, Address: n.Address, Registered: ch})
+		nodes = append(nodes, Node{URI: n.URI, RegistryServer: n.RegistryServer, Address: n.Address, FederationAddress: n.FederationAddress, Registered: ch})
 	}
 	slices.SortFunc(nodes, func(a, b Node) int { return compareStrings(a.URI, b.URI) })
 	for i := 1; i < len(nodes); i++ {
@@ -253,7 +253,7 @@ func (s *state) registerNode(ch Change, p *RegisterNode) (Outcome, error) {
 	}
 	cur, _ := s.members.get(ch.Member)
 	m := cur.clone()
-	n := Node{URI: p.Node.URI, RegistryServer: p.Node.RegistryServer, Address: p.Node.Address, Registered: ch}
+	n := Node{URI: p.Node.URI, RegistryServer: p.Node.RegistryServer, Address: p.Node.Address, FederationAddress: p.Node.FederationAddress, Registered: ch}
 	status := "registered"
 	i, found := slices.BinarySearchFunc(m.Nodes, n.URI, func(x Node, u string) int { return compareStrings(x.URI, u) })
 	if found {

@@ -197,6 +197,7 @@ func TestNodes(t *testing.T) {
 	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: userURI("UA", "bob")}}, ErrInvalidArgument)
 	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), RegistryServer: true}}, ErrInvalidArgument)
 	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), Address: "no-port"}}, ErrInvalidArgument)
+	h.refuse("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), FederationAddress: "ua-2.example:0"}}, ErrInvalidArgument)
 
 	if out := h.ok("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), Address: "ua-2.example:7400"}}); out.Status != "registered" {
 		t.Fatalf("%+v", out)
@@ -213,7 +214,7 @@ func TestNodes(t *testing.T) {
 	if got := strings.Join(servers(), " "); got != nodeURI("PL")+" "+nodeURI("UA") {
 		t.Fatalf("servers %s", got)
 	}
-	if out := h.ok("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), RegistryServer: true, Address: "ua-2.example:7400"}}); out.Status != "updated" {
+	if out := h.ok("UA", RegisterNode{Node: NodeSpec{URI: node2URI("UA"), RegistryServer: true, Address: "ua-2.example:7400", FederationAddress: "ua-2.example:7401"}}); out.Status != "updated" {
 		t.Fatalf("%+v", out)
 	}
 	if got := len(servers()); got != 3 {
@@ -221,7 +222,7 @@ func TestNodes(t *testing.T) {
 	}
 	h.read(func(v View) {
 		n, st, err := v.GetNode(node2URI("UA"))
-		if err != nil || !n.RegistryServer || st != MemberAdmitted || n.Registered.Member != "UA" {
+		if err != nil || !n.RegistryServer || st != MemberAdmitted || n.Registered.Member != "UA" || n.FederationAddress != "ua-2.example:7401" {
 			t.Errorf("GetNode: %+v %s %v", n, st, err)
 		}
 		if _, _, err := v.GetNode(node2URI("PL")); !errors.Is(err, ErrNotFound) {

@@ -80,8 +80,11 @@ type Node struct {
 	RegistryServer bool `json:"registry_server"`
 	// Address is the node's Raft address (host:port), if it is a registry
 	// server.
-	Address    string `json:"address,omitempty"`
-	Registered Change `json:"registered"`
+	Address string `json:"address,omitempty"`
+	// FederationAddress is the node's federation gRPC address (host:port):
+	// where registry servers forward writes to it and where peers reach it.
+	FederationAddress string `json:"federation_address,omitempty"`
+	Registered        Change `json:"registered"`
 }
 
 // Vote is one member's vote.

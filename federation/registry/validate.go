@@ -228,20 +228,32 @@ func checkNode(field, federation, code string, n NodeSpec) error {
 	if id.Member != code {
 		return denied("%s.uri: node %q belongs to member %s, not %s", field, n.URI, id.Member, code)
 	}
-	if n.Address != "" {
-		if len(n.Address) > maxAddressLen {
-			return invalid("%s.address: must be at most %d bytes", field, maxAddressLen)
-		}
-		host, port, err := net.SplitHostPort(n.Address)
-		if err != nil || host == "" {
-			return invalid("%s.address: %q must be host:port", field, n.Address)
-		}
-		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-			return invalid("%s.address: %q: port must be 1-65535", field, n.Address)
-		}
+	if err := checkHostPort(field+".address", n.Address); err != nil {
+		return err
+	}
+	if err := checkHostPort(field+".federation_address", n.FederationAddress); err != nil {
+		return err
 	}
 	if n.RegistryServer && n.Address == "" {
 		return invalid("%s.address: is required for a registry server", field)
+	}
+	return nil
+}
+
+// checkHostPort checks an optional host:port address.
+func checkHostPort(field, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if len(addr) > maxAddressLen {
+		return invalid("%s: must be at most %d bytes", field, maxAddressLen)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return invalid("%s: %q must be host:port", field, addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return invalid("%s: %q: port must be 1-65535", field, addr)
 	}
 	return nil
 }

@@ -27,42 +27,51 @@ import (
 // A command the state machine refused returns an error wrapping the
 // registry sentinel (registry.ErrInvalidArgument, ...); it changed nothing.
 func (n *Node) Apply(ctx context.Context, cmd *registry.Command) (registry.Outcome, error) {
+	out, _, err := n.ApplyIndex(ctx, cmd)
+	return out, err
+}
+
+// ApplyIndex is Apply that also returns the Raft log index the command was
+// applied at (for a retry answered from the exactly-once table, the index
+// of the retry).
+func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.Outcome, uint64, error) {
 	if cmd == nil {
-		return registry.Outcome{}, fmt.Errorf("%w: command: required", registry.ErrInvalidArgument)
+		return registry.Outcome{}, 0, fmt.Errorf("%w: command: required", registry.ErrInvalidArgument)
 	}
 	c := *cmd
 	c.Member = n.self.Member
 	c.Actor.Node = n.self.String()
 	for {
-		if n.closed.Load() || n.raft == nil {
-			return registry.Outcome{}, ErrClosed
+		if n.closed.Load() || n.raft == nil || n.raft.State() == raft.Shutdown {
+			return registry.Outcome{}, 0, ErrClosed
 		}
 		changed := n.leaderWait()
 		var (
 			out   registry.Outcome
+			index uint64
 			err   error
 			retry bool
 		)
 		_, leader := n.raft.LeaderWithID()
 		switch {
 		case n.raft.State() == raft.Leader:
-			out, _, retry, err = n.applyLocal(ctx, &c)
+			out, index, retry, err = n.applyLocal(ctx, &c)
 		case leader == "":
 			retry = true
 		default:
-			out, retry, err = n.forward(ctx, leader, &c)
+			out, index, retry, err = n.forward(ctx, leader, &c)
 		}
 		if !retry {
-			return out, err
+			return out, index, err
 		}
 		if err != nil {
 			n.logger.Debug("registry write: retrying", "request_id", c.RequestID, "err", err)
 		}
 		if werr := n.wait(ctx, changed); werr != nil {
 			if err != nil {
-				return registry.Outcome{}, fmt.Errorf("%w (last attempt: %w)", werr, err)
+				return registry.Outcome{}, 0, fmt.Errorf("%w (last attempt: %w)", werr, err)
 			}
-			return registry.Outcome{}, fmt.Errorf("%w: waiting for a registry leader", werr)
+			return registry.Outcome{}, 0, fmt.Errorf("%w: waiting for a registry leader", werr)
 		}
 	}
 }
@@ -111,21 +120,21 @@ func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registr
 }
 
 // forward submits a command to the leader over gRPC.
-func (n *Node) forward(ctx context.Context, leader raft.ServerID, c *registry.Command) (registry.Outcome, bool, error) {
+func (n *Node) forward(ctx context.Context, leader raft.ServerID, c *registry.Command) (registry.Outcome, uint64, bool, error) {
 	client, err := n.client(leader)
 	if err != nil {
-		return registry.Outcome{}, true, err
+		return registry.Outcome{}, 0, true, err
 	}
 	data, err := c.Encode()
 	if err != nil {
-		return registry.Outcome{}, false, fmt.Errorf("%w: command: %w", registry.ErrInvalidArgument, err)
+		return registry.Outcome{}, 0, false, fmt.Errorf("%w: command: %w", registry.ErrInvalidArgument, err)
 	}
 	resp, err := client.Submit(ctx, &accordv1.SubmitRequest{Command: data})
 	if err != nil {
 		retry, err := n.callError(ctx, leader, err)
-		return registry.Outcome{}, retry, err
+		return registry.Outcome{}, 0, retry, err
 	}
-	return registry.Outcome{ID: resp.GetId(), Version: int(resp.GetVersion()), Status: resp.GetStatus()}, false, nil
+	return registry.Outcome{ID: resp.GetId(), Version: int(resp.GetVersion()), Status: resp.GetStatus()}, resp.GetIndex(), false, nil
 }
 
 // callError sorts the error of a call to the leader: a refusal (final), the
@@ -156,6 +165,11 @@ func (n *Node) client(id raft.ServerID) (accordv1.RegistryServiceClient, error) 
 	if !ok {
 		return nil, fmt.Errorf("registry leader %s: no gRPC address known", id)
 	}
+	return n.clientAt(id, addr)
+}
+
+// clientAt returns a RegistryService client for the server id at addr.
+func (n *Node) clientAt(id raft.ServerID, addr string) (accordv1.RegistryServiceClient, error) {
 	want, err := raftnet.ParseServerID(id)
 	if err != nil {
 		return nil, fmt.Errorf("registry leader %s: %w", id, err)

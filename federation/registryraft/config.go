@@ -30,6 +30,7 @@ const (
 	DefaultRetainSnapshots    = 2
 	DefaultMaxVoters          = 5
 	DefaultApplyTimeout       = 10 * time.Second
+	DefaultDeadServerTimeout  = 30 * time.Second
 )
 
 // Config is what a Node needs besides its transport and state machine.
@@ -66,6 +67,17 @@ type Config struct {
 	// MaxVoters is how many servers vote (default 5); further servers join
 	// as non-voters and one is promoted when a voter is removed.
 	MaxVoters int
+
+	// ManageMembership makes the leader keep the Raft configuration in step
+	// with the registry (see Node.Start): registered registry servers are
+	// added, removed ones removed, non-voters promoted while there are fewer
+	// than MaxVoters voters, and a voter unreachable for DeadServerTimeout
+	// replaced by a reachable non-voter.
+	ManageMembership bool
+	// DeadServerTimeout is how long a voter may not answer the leader before
+	// a non-voter takes its vote (default 30s, at least 10 election
+	// timeouts).
+	DeadServerTimeout time.Duration
 
 	// ApplyTimeout bounds one attempt to enqueue a command on the leader
 	// (default 10s); the caller's context bounds the whole of Apply.
@@ -112,6 +124,7 @@ func (c *Config) Validate() error {
 	def(&c.CommitTimeout, DefaultCommitTimeout)
 	def(&c.SnapshotInterval, DefaultSnapshotInterval)
 	def(&c.ApplyTimeout, DefaultApplyTimeout)
+	def(&c.DeadServerTimeout, max(DefaultDeadServerTimeout, 10*c.ElectionTimeout))
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = DefaultSnapshotThreshold
 	}
@@ -137,6 +150,7 @@ func (c *Config) Validate() error {
 		{"commit_timeout", c.CommitTimeout},
 		{"snapshot_interval", c.SnapshotInterval},
 		{"apply_timeout", c.ApplyTimeout},
+		{"dead_server_timeout", c.DeadServerTimeout},
 	} {
 		if d.v < 5*time.Millisecond {
 			return fmt.Errorf("%w: %s: %s: must be at least 5ms", ErrConfig, d.name, d.v)
@@ -170,5 +184,8 @@ func (c *Config) raftConfig(id raft.ServerID) *raft.Config {
 	rc.SnapshotThreshold = c.SnapshotThreshold
 	rc.SnapshotInterval = c.SnapshotInterval
 	rc.TrailingLogs = c.TrailingLogs
+	// A server removed from the group keeps running as a follower outside
+	// it (it can be added again); the node decides when to stop.
+	rc.ShutdownOnRemove = false
 	return rc
 }

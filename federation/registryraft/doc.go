@@ -20,9 +20,21 @@
 //     leader for that read index (RegistryService/ReadIndex); either then
 //     waits until its own state machine has applied the index. A stale read
 //     reads the local state machine at once.
-//   - Status, and membership: AddServer (as a voter while there are fewer
-//     than MaxVoters voters, otherwise as a non-voter), RemoveServer (which
-//     promotes a non-voter when a voter leaves), TransferLeadership.
+//   - Status and GroupStatus (every server's own applied index and lag),
+//     and membership: AddServer (as a voter while there are fewer than
+//     MaxVoters voters, otherwise as a non-voter), RemoveServer (which
+//     promotes a non-voter when a voter leaves), TransferLeadership, and
+//     Join, with which a node of an admitted member asks the leader
+//     (RegistryService/Join) to register it and add it to the group.
+//   - With Config.ManageMembership the leader keeps the Raft configuration
+//     in step with the registry once a second: registered registry servers
+//     are added, removed ones (or those of suspended members) removed, an
+//     address change followed, non-voters promoted while there are fewer
+//     than MaxVoters voters, and a voter that has not answered heartbeats
+//     for DeadServerTimeout demoted in favour of a non-voter that answers.
+//   - ServerPolicy is the transport's Allow: registered registry servers of
+//     admitted members once the registry is founded, the configured seeds
+//     before.
 //
 // After winning an election the node proposes a registry.CmdNoop command:
 // Raft's own no-op entry never reaches the state machine, so without it a

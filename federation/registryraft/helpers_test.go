@@ -69,6 +69,10 @@ type clusterOptions struct {
 	commit time.Duration
 	// logger, when set, replaces the test log (benchmarks gate theirs).
 	logger *slog.Logger
+	// manage turns on Config.ManageMembership, with deadServer as its
+	// DeadServerTimeout.
+	manage     bool
+	deadServer time.Duration
 }
 
 func fastTimeouts() clusterOptions {
@@ -162,8 +166,9 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 		MaxVoters:        o.maxVoters,
 		TrailingLogs:     o.trailingLogs,
 		HeartbeatTimeout: o.heartbeat, ElectionTimeout: o.election, LeaderLeaseTimeout: o.lease,
-		CommitTimeout: o.commit,
-		GRPCAddress:   c.grpcAddress,
+		CommitTimeout:    o.commit,
+		ManageMembership: o.manage, DeadServerTimeout: o.deadServer,
+		GRPCAddress: c.grpcAddress,
 		ClientCredentials: func(want identity.Identity) credentials.TransportCredentials {
 			return src.ClientCredentials(func(got identity.Identity) error {
 				if got != want {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/accordfed/accord/federation/raftnet"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // Status is a node's view of the Raft group.
@@ -38,6 +40,15 @@ type ServerStatus struct {
 	Address  raft.ServerAddress
 	Suffrage string // Voter, Nonvoter or Staging
 	Leader   bool
+
+	// Filled in by GroupStatus only: whether the server answered, its own
+	// state and applied index, how far that is behind the highest applied
+	// index seen, and why it could not be asked.
+	Reachable    bool
+	State        string
+	AppliedIndex uint64
+	Lag          uint64
+	Err          error
 }
 
 // Status returns the node's view of the group.
@@ -61,6 +72,56 @@ func (n *Node) Status() (Status, error) {
 	slices.SortStableFunc(st.Servers, func(a, b ServerStatus) int {
 		return rank(a.Suffrage) - rank(b.Suffrage)
 	})
+	return st, nil
+}
+
+// GroupStatus is Status with every server's own view: each server is asked
+// (RegistryService/ServerStatus) at once, bounded by ctx, for its state and
+// applied index, and each server's lag behind the highest applied index seen
+// is computed.
+func (n *Node) GroupStatus(ctx context.Context) (Status, error) {
+	st, err := n.Status()
+	if err != nil {
+		return st, err
+	}
+	var wg sync.WaitGroup
+	for i := range st.Servers {
+		s := &st.Servers[i]
+		if s.ID == n.id {
+			s.Reachable, s.State, s.AppliedIndex = true, st.State, st.AppliedIndex
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr, ok := n.cfg.GRPCAddress(s.ID)
+			if !ok {
+				s.Err = fmt.Errorf("no gRPC address known")
+				return
+			}
+			client, err := n.clientAt(s.ID, addr)
+			if err != nil {
+				s.Err = err
+				return
+			}
+			resp, err := client.ServerStatus(ctx, &accordv1.ServerStatusRequest{})
+			if err != nil {
+				s.Err = err
+				return
+			}
+			s.Reachable, s.State, s.AppliedIndex = true, resp.GetState(), resp.GetAppliedIndex()
+		}()
+	}
+	wg.Wait()
+	var top uint64
+	for _, s := range st.Servers {
+		top = max(top, s.AppliedIndex)
+	}
+	for i := range st.Servers {
+		if st.Servers[i].Reachable {
+			st.Servers[i].Lag = top - st.Servers[i].AppliedIndex
+		}
+	}
 	return st, nil
 }
 

@@ -46,6 +46,9 @@ type Node struct {
 	// servers is the set of registry servers (the latest Raft configuration
 	// known), for authorising RegistryService callers.
 	servers map[raft.ServerID]raft.Server
+	// failing holds, on the leader, the servers that stopped answering
+	// heartbeats and since when.
+	failing map[raft.ServerID]time.Time
 
 	// ready is the current leadership's no-op: a read index is only safe
 	// once it is applied.
@@ -121,12 +124,22 @@ func New(cfg Config, trans raft.Transport, fsm *registry.FSM, self identity.Iden
 		leaderChanged: make(chan struct{}),
 		conns:         map[connKey]*grpc.ClientConn{},
 		servers:       map[raft.ServerID]raft.Server{},
+		failing:       map[raft.ServerID]time.Time{},
 		stop:          make(chan struct{}),
 	}, nil
 }
 
 // ID returns the node's Raft server id (its identity URI).
 func (n *Node) ID() raft.ServerID { return n.id }
+
+// Address returns the node's Raft address as the other servers dial it.
+func (n *Node) Address() string { return string(n.trans.LocalAddr()) }
+
+// HasState reports whether the node has Raft state (a log, a snapshot or a
+// term): a node without it must bootstrap or join.
+func (n *Node) HasState() (bool, error) {
+	return raft.HasExistingState(n.store, n.store, n.snaps)
+}
 
 // Raft returns the underlying Raft instance, or nil before Start. For
 // tests and diagnostics; writes must go through Apply.
@@ -153,8 +166,11 @@ func (n *Node) Start() error {
 	}
 	obs := make(chan raft.Observation, 64)
 	observer := raft.NewObserver(obs, false, func(o *raft.Observation) bool {
-		_, ok := o.Data.(raft.LeaderObservation)
-		return ok
+		switch o.Data.(type) {
+		case raft.LeaderObservation, raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
+			return true
+		}
+		return false
 	})
 	r.RegisterObserver(observer)
 	n.observers.Add(1)
@@ -163,6 +179,10 @@ func (n *Node) Start() error {
 		defer r.DeregisterObserver(observer)
 		n.observe(obs)
 	}()
+	if n.cfg.ManageMembership {
+		n.observers.Add(1)
+		go n.manage()
+	}
 	return nil
 }
 
@@ -206,6 +226,7 @@ func (n *Node) observe(obs <-chan raft.Observation) {
 		case o := <-obs:
 			lo, ok := o.Data.(raft.LeaderObservation)
 			if !ok {
+				n.noteHeartbeat(o.Data)
 				continue
 			}
 			term := n.raft.CurrentTerm()
@@ -213,6 +234,7 @@ func (n *Node) observe(obs <-chan raft.Observation) {
 			n.mu.Lock()
 			close(n.leaderChanged)
 			n.leaderChanged = make(chan struct{})
+			clear(n.failing)
 			n.mu.Unlock()
 			if lo.LeaderID == n.id {
 				n.startLeadership(term)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -36,7 +37,7 @@ func (n *Node) Read(ctx context.Context, linearizable bool, fn func(registry.Vie
 // follower it asks the leader. It waits while there is no leader.
 func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 	for {
-		if n.closed.Load() || n.raft == nil {
+		if n.closed.Load() || n.raft == nil || n.raft.State() == raft.Shutdown {
 			return 0, ErrClosed
 		}
 		changed := n.leaderWait()
@@ -89,7 +90,14 @@ func (n *Node) localReadIndex(ctx context.Context) (uint64, bool, error) {
 	f := n.raft.VerifyLeader()
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
+	// hashicorp/raft may leave a verification unanswered when Raft shuts
+	// down at that moment; a round of heartbeats that takes longer than
+	// two election timeouts means leadership is in doubt anyway.
+	bound := time.NewTimer(2 * n.cfg.ElectionTimeout)
+	defer bound.Stop()
 	select {
+	case <-bound.C:
+		return 0, true, fmt.Errorf("leadership of term %d not confirmed within %s", term, 2*n.cfg.ElectionTimeout)
 	case err := <-done:
 		switch {
 		case err == nil:

@@ -53,6 +53,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// LocalAPI is the office's own API (cases, evidence, custody).
 	LocalAPI LocalAPIConfig `yaml:"local_api"`
+	// Registry makes the node a server of the federation's shared registry.
+	Registry RegistryConfig `yaml:"registry"`
 	// Client is the identity accordctl uses for the local API: a user
 	// certificate of this member. accordd ignores it.
 	Client ClientConfig `yaml:"client"`
@@ -181,6 +183,12 @@ func (c *Config) Validate() error {
 		if err := identity.ValidateName(a); err != nil {
 			return fmt.Errorf("%w: local_api.admins[%d]: %w", ErrInvalid, i, err)
 		}
+	}
+	if err := c.Registry.validate(c.Listen); err != nil {
+		return err
+	}
+	if c.Registry.Server && c.Registry.RaftListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+		return fmt.Errorf("%w: registry.raft_listen: must differ from listen", ErrInvalid)
 	}
 	for i, p := range c.Peers {
 		if err := identity.ValidateMember(p.Member); err != nil {

@@ -134,6 +134,30 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"local listen", func(c *config.Config) { c.LocalAPI.Listen = "127.0.0.1" }, "local_api.listen"},
 		{"local same as federation", func(c *config.Config) { c.LocalAPI.Listen = c.Listen }, "local_api.listen"},
 		{"admin name", func(c *config.Config) { c.LocalAPI.Admins = []string{"Olena K"} }, "local_api.admins[0]"},
+		{"raft listen", func(c *config.Config) { *c = withRegistry(*c); c.Registry.RaftListen = "" }, "registry.raft_listen"},
+		{"raft listen same", func(c *config.Config) { *c = withRegistry(*c); c.Registry.RaftListen = c.Listen }, "registry.raft_listen"},
+		{"raft advertise", func(c *config.Config) { *c = withRegistry(*c); c.Registry.RaftAdvertise = ":7501" }, "registry.raft_advertise"},
+		{"no servers", func(c *config.Config) { *c = withRegistry(*c); c.Registry.Servers = nil }, "registry.servers"},
+		{"server node", func(c *config.Config) {
+			*c = withRegistry(*c)
+			c.Registry.Servers[0].Node = "spiffe://accord.test/member/UA/user/olena"
+		}, "registry.servers[0].node"},
+		{"server twice", func(c *config.Config) {
+			*c = withRegistry(*c)
+			c.Registry.Servers = append(c.Registry.Servers, c.Registry.Servers[0])
+		}, "registry.servers[1].node"},
+		{"server raft address", func(c *config.Config) { *c = withRegistry(*c); c.Registry.Servers[0].RaftAddress = "h" }, "registry.servers[0].raft_address"},
+		{"server address", func(c *config.Config) { *c = withRegistry(*c); c.Registry.Servers[0].Address = "h:0" }, "registry.servers[0].address"},
+		{"threshold", func(c *config.Config) { *c = withRegistry(*c); c.Registry.AdmissionThresholdPercent = 100 }, "registry.admission_threshold_percent"},
+		{"voters", func(c *config.Config) { *c = withRegistry(*c); c.Registry.MaxVoters = -1 }, "registry.max_voters"},
+		{"election", func(c *config.Config) { *c = withRegistry(*c); c.Registry.ElectionTimeout = -time.Second }, "registry.election_timeout"},
+	}
+	reg := withRegistry(base)
+	if err := reg.Validate(); err != nil {
+		t.Fatalf("valid registry config: %v", err)
+	}
+	if reg.Registry.Advertise != reg.Listen || reg.Registry.RaftAdvertise != reg.Registry.RaftListen {
+		t.Errorf("advertised addresses not defaulted: %+v", reg.Registry)
 	}
 	for _, c := range cases {
 		cfg := base
@@ -143,6 +167,15 @@ func TestValidateNamesTheField(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalid naming %s", c.name, err, c.field)
 		}
 	}
+}
+
+// withRegistry makes c a founding registry server.
+func withRegistry(c config.Config) config.Config {
+	c.Registry = config.RegistryConfig{
+		Server: true, Bootstrap: true, RaftListen: "127.0.0.1:7501",
+		Servers: []config.RegistryServerConfig{{Node: "spiffe://accord.test/member/UA/node/ua-1", RaftAddress: "127.0.0.1:7501", Address: "127.0.0.1:7400"}},
+	}
+	return c
 }
 
 func TestEnvNamesCoverNestedFields(t *testing.T) {
@@ -177,7 +210,8 @@ func TestDocumentedExampleLoads(t *testing.T) {
 		t.Fatalf("documented example does not validate: %v", err)
 	}
 	if cfg.GRPC.MaxConcurrentStreams != 256 || cfg.TLS.ReloadInterval != 30*time.Second || len(cfg.Peers) != 2 ||
-		cfg.LocalAPI.Listen == "" || len(cfg.LocalAPI.Admins) == 0 || cfg.DataDir == "" {
+		cfg.LocalAPI.Listen == "" || len(cfg.LocalAPI.Admins) == 0 || cfg.DataDir == "" ||
+		!cfg.Registry.Server || len(cfg.Registry.Servers) != 3 || cfg.Registry.MaxVoters != 5 {
 		t.Errorf("example values: %+v", cfg)
 	}
 }

@@ -23,8 +23,10 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/peering"
+	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/config"
+	"github.com/accordfed/accord/node/coordination"
 	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/localapi"
@@ -41,15 +43,17 @@ type Daemon struct {
 	version string
 	logger  *slog.Logger
 
-	src     *mtls.Source
-	reg     *prometheus.Registry
-	srv     *grpcserver.Server // federation API
-	local   *grpcserver.Server // the office's local API
-	store   *store.Store
-	grpcLn  net.Listener
-	localLn net.Listener
-	httpLn  net.Listener
-	httpSrv *http.Server
+	src   *mtls.Source
+	reg   *prometheus.Registry
+	srv   *grpcserver.Server // federation API
+	local *grpcserver.Server // the office's local API
+	store *store.Store
+	// registry is the node's registry server, nil unless registry.server.
+	registry *registryServer
+	grpcLn   net.Listener
+	localLn  net.Listener
+	httpLn   net.Listener
+	httpSrv  *http.Server
 
 	sealerMu   sync.Mutex
 	sealerCert *tls.Certificate
@@ -129,12 +133,27 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	metrics := grpcserver.NewMetrics(d.reg)
 	policy := grpcserver.NewPolicy()
 	policy.Allow("/"+accordv1.FederationService_ServiceDesc.ServiceName+"/", grpcserver.AnyPrincipal)
+	var reg coordination.Registry
+	if cfg.Registry.Server {
+		if err := d.newRegistry(policy); err != nil {
+			st.Close()
+			return nil, err
+		}
+		reg = d.registry.node
+	}
 	d.srv = grpcserver.New(cfg.GRPC, src.ServerCredentials(), policy, metrics, logger.With("component", "grpc"))
 	accordv1.RegisterFederationServiceServer(d.srv.GRPC, peering.NewService(src.Certificate, version))
+	if d.registry != nil {
+		accordv1.RegisterRegistryServiceServer(d.srv.GRPC, registryraft.NewService(d.registry.node))
+	}
 
 	local := localapi.New(st, cfg.LocalAPI.Admins, d.currentSealer, spool, logger.With("component", "local_api"))
-	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), local.Policy(), metrics, logger.With("component", "local_api"))
+	localPolicy := local.Policy()
+	coord := coordination.New(reg, src.Identity().Member, func(id identity.Identity) bool { return local.RoleOf(id) == localapi.RoleAdmin }, logger.With("component", "coordination"))
+	coord.Allow(localPolicy)
+	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), localPolicy, metrics, logger.With("component", "local_api"))
 	local.Register(d.local.GRPC)
+	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	return d, nil
 }
 
@@ -247,6 +266,11 @@ func (d *Daemon) Serve(ls Listeners) error {
 		}()
 		d.local.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	}
+	if d.registry != nil {
+		if err := d.startRegistry(ctx); err != nil {
+			return err
+		}
+	}
 	d.srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	d.srv.Health.SetServingStatus(accordv1.FederationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	attrs := []any{"identity", d.src.Identity().String(), "listen", grpcLn.Addr().String(), "version", d.version,
@@ -258,6 +282,9 @@ func (d *Daemon) Serve(ls Listeners) error {
 		attrs = append(attrs, "local_api", d.localLn.Addr().String())
 	}
 	attrs = append(attrs, "store", d.store.Path())
+	if d.registry != nil {
+		attrs = append(attrs, "registry_raft", d.registry.node.Address())
+	}
 	d.logger.Info("node started", attrs...)
 	return nil
 }
@@ -317,7 +344,10 @@ func (d *Daemon) Err() <-chan error { return d.serveErr }
 
 // Close stops the node. The order matters:
 //  1. health turns NOT_SERVING on both servers, so that health checks and
-//     peers stop sending new work while RPCs in flight finish;
+//     peers stop sending new work while RPCs in flight finish; a registry
+//     server then hands over its leadership, if it leads, and leaves Raft
+//     (writes in flight on it fail as Unavailable and their senders retry
+//     with the new leader);
 //  2. the federation and local gRPC servers stop gracefully, and are cut
 //     hard after shutdown_timeout, so that a stuck stream (a long import)
 //     cannot hold shutdown forever;
@@ -336,6 +366,10 @@ func (d *Daemon) Close() error {
 	d.closed = true
 	d.srv.Health.Shutdown()
 	d.local.Health.Shutdown()
+	var regErr error
+	if d.registry != nil {
+		regErr = d.registry.node.Close()
+	}
 
 	done := make(chan struct{})
 	go func() {
@@ -370,5 +404,5 @@ func (d *Daemon) Close() error {
 	}
 	d.wg.Wait()
 	d.logger.Info("node stopped")
-	return err
+	return errors.Join(regErr, err)
 }

@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/caseformat"
 	"github.com/accordfed/accord/node/custody"
@@ -54,6 +56,12 @@ var codeTable = []struct {
 	{store.ErrCorrupt, codes.DataLoss},
 	{caseformat.ErrInvalid, codes.InvalidArgument},
 	{custody.ErrInvalidEvent, codes.InvalidArgument},
+	{registry.ErrInvalidArgument, codes.InvalidArgument},
+	{registry.ErrNotFound, codes.NotFound},
+	{registry.ErrAlreadyExists, codes.AlreadyExists},
+	{registry.ErrPermissionDenied, codes.PermissionDenied},
+	{registry.ErrFailedPrecondition, codes.FailedPrecondition},
+	{registryraft.ErrClosed, codes.Unavailable},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

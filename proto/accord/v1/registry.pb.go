@@ -224,6 +224,226 @@ func (x *ReadIndexResponse) GetIndex() uint64 {
 	return 0
 }
 
+// JoinRequest names where the joining node is reached.
+type JoinRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node's Raft address (host:port) as the other servers dial it.
+	RaftAddress string `protobuf:"bytes,1,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	// The node's federation gRPC address (host:port), for forwarded writes
+	// and for peers.
+	FederationAddress string `protobuf:"bytes,2,opt,name=federation_address,json=federationAddress,proto3" json:"federation_address,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *JoinRequest) Reset() {
+	*x = JoinRequest{}
+	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRequest) ProtoMessage() {}
+
+func (x *JoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
+func (*JoinRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *JoinRequest) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetFederationAddress() string {
+	if x != nil {
+		return x.FederationAddress
+	}
+	return ""
+}
+
+// JoinResponse says how the node joined.
+type JoinResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the node votes (false: it joined as a non-voter).
+	Voter bool `protobuf:"varint,1,opt,name=voter,proto3" json:"voter,omitempty"`
+	// The Raft log index of the registration.
+	Index         uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinResponse) Reset() {
+	*x = JoinResponse{}
+	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinResponse) ProtoMessage() {}
+
+func (x *JoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
+func (*JoinResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *JoinResponse) GetVoter() bool {
+	if x != nil {
+		return x.Voter
+	}
+	return false
+}
+
+func (x *JoinResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+// ServerStatusRequest asks a server for its view.
+type ServerStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerStatusRequest) Reset() {
+	*x = ServerStatusRequest{}
+	mi := &file_accord_v1_registry_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerStatusRequest) ProtoMessage() {}
+
+func (x *ServerStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerStatusRequest.ProtoReflect.Descriptor instead.
+func (*ServerStatusRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{6}
+}
+
+// ServerStatusResponse is a server's view of itself.
+type ServerStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Follower, Candidate, Leader or Shutdown.
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Term  uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	// The index the server's registry state reflects.
+	AppliedIndex uint64 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	// The last index of the server's log.
+	LastIndex     uint64 `protobuf:"varint,4,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerStatusResponse) Reset() {
+	*x = ServerStatusResponse{}
+	mi := &file_accord_v1_registry_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerStatusResponse) ProtoMessage() {}
+
+func (x *ServerStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerStatusResponse.ProtoReflect.Descriptor instead.
+func (*ServerStatusResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ServerStatusResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ServerStatusResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ServerStatusResponse) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *ServerStatusResponse) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
 var File_accord_v1_registry_proto protoreflect.FileDescriptor
 
 const file_accord_v1_registry_proto_rawDesc = "" +
@@ -238,10 +458,25 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\x05index\x18\x04 \x01(\x04R\x05index\"\x12\n" +
 	"\x10ReadIndexRequest\")\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index2\x98\x01\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"_\n" +
+	"\vJoinRequest\x12!\n" +
+	"\fraft_address\x18\x01 \x01(\tR\vraftAddress\x12-\n" +
+	"\x12federation_address\x18\x02 \x01(\tR\x11federationAddress\":\n" +
+	"\fJoinResponse\x12\x14\n" +
+	"\x05voter\x18\x01 \x01(\bR\x05voter\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"\x15\n" +
+	"\x13ServerStatusRequest\"\x84\x01\n" +
+	"\x14ServerStatusResponse\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12#\n" +
+	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x04 \x01(\x04R\tlastIndex2\xa2\x02\n" +
 	"\x0fRegistryService\x12=\n" +
 	"\x06Submit\x12\x18.accord.v1.SubmitRequest\x1a\x19.accord.v1.SubmitResponse\x12F\n" +
-	"\tReadIndex\x12\x1b.accord.v1.ReadIndexRequest\x1a\x1c.accord.v1.ReadIndexResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
+	"\tReadIndex\x12\x1b.accord.v1.ReadIndexRequest\x1a\x1c.accord.v1.ReadIndexResponse\x127\n" +
+	"\x04Join\x12\x16.accord.v1.JoinRequest\x1a\x17.accord.v1.JoinResponse\x12O\n" +
+	"\fServerStatus\x12\x1e.accord.v1.ServerStatusRequest\x1a\x1f.accord.v1.ServerStatusResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
 
 var (
 	file_accord_v1_registry_proto_rawDescOnce sync.Once
@@ -255,20 +490,28 @@ func file_accord_v1_registry_proto_rawDescGZIP() []byte {
 	return file_accord_v1_registry_proto_rawDescData
 }
 
-var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_accord_v1_registry_proto_goTypes = []any{
-	(*SubmitRequest)(nil),     // 0: accord.v1.SubmitRequest
-	(*SubmitResponse)(nil),    // 1: accord.v1.SubmitResponse
-	(*ReadIndexRequest)(nil),  // 2: accord.v1.ReadIndexRequest
-	(*ReadIndexResponse)(nil), // 3: accord.v1.ReadIndexResponse
+	(*SubmitRequest)(nil),        // 0: accord.v1.SubmitRequest
+	(*SubmitResponse)(nil),       // 1: accord.v1.SubmitResponse
+	(*ReadIndexRequest)(nil),     // 2: accord.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),    // 3: accord.v1.ReadIndexResponse
+	(*JoinRequest)(nil),          // 4: accord.v1.JoinRequest
+	(*JoinResponse)(nil),         // 5: accord.v1.JoinResponse
+	(*ServerStatusRequest)(nil),  // 6: accord.v1.ServerStatusRequest
+	(*ServerStatusResponse)(nil), // 7: accord.v1.ServerStatusResponse
 }
 var file_accord_v1_registry_proto_depIdxs = []int32{
 	0, // 0: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
 	2, // 1: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
-	1, // 2: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
-	3, // 3: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
+	4, // 2: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
+	6, // 3: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
+	1, // 4: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
+	3, // 5: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
+	5, // 6: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
+	7, // 7: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
+	4, // [4:8] is the sub-list for method output_type
+	0, // [0:4] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -285,7 +528,7 @@ func file_accord_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_registry_proto_rawDesc), len(file_accord_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

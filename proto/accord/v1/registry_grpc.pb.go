@@ -19,8 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RegistryService_Submit_FullMethodName    = "/accord.v1.RegistryService/Submit"
-	RegistryService_ReadIndex_FullMethodName = "/accord.v1.RegistryService/ReadIndex"
+	RegistryService_Submit_FullMethodName       = "/accord.v1.RegistryService/Submit"
+	RegistryService_ReadIndex_FullMethodName    = "/accord.v1.RegistryService/ReadIndex"
+	RegistryService_Join_FullMethodName         = "/accord.v1.RegistryService/Join"
+	RegistryService_ServerStatus_FullMethodName = "/accord.v1.RegistryService/ServerStatus"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -44,6 +46,17 @@ type RegistryServiceClient interface {
 	// a read that waits until its own state machine has applied that index is
 	// linearizable. Unavailable means the server is not the leader.
 	ReadIndex(ctx context.Context, in *ReadIndexRequest, opts ...grpc.CallOption) (*ReadIndexResponse, error)
+	// Join registers the calling node as a registry server of its member and
+	// adds it to the Raft group (as a voter while the group has fewer voters
+	// than it keeps, otherwise as a non-voter). Unlike the other methods it is
+	// open to any node of an admitted member: that is how a new member's node,
+	// or a member's new node, enters the group. Only the leader answers;
+	// Unavailable means ask another server. PermissionDenied means the
+	// caller's member is not admitted (or is suspended).
+	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error)
+	// ServerStatus reports the called server's own view of the group, for
+	// another server's status display (lag per server).
+	ServerStatus(ctx context.Context, in *ServerStatusRequest, opts ...grpc.CallOption) (*ServerStatusResponse, error)
 }
 
 type registryServiceClient struct {
@@ -74,6 +87,26 @@ func (c *registryServiceClient) ReadIndex(ctx context.Context, in *ReadIndexRequ
 	return out, nil
 }
 
+func (c *registryServiceClient) Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JoinResponse)
+	err := c.cc.Invoke(ctx, RegistryService_Join_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) ServerStatus(ctx context.Context, in *ServerStatusRequest, opts ...grpc.CallOption) (*ServerStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ServerStatusResponse)
+	err := c.cc.Invoke(ctx, RegistryService_ServerStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -95,6 +128,17 @@ type RegistryServiceServer interface {
 	// a read that waits until its own state machine has applied that index is
 	// linearizable. Unavailable means the server is not the leader.
 	ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error)
+	// Join registers the calling node as a registry server of its member and
+	// adds it to the Raft group (as a voter while the group has fewer voters
+	// than it keeps, otherwise as a non-voter). Unlike the other methods it is
+	// open to any node of an admitted member: that is how a new member's node,
+	// or a member's new node, enters the group. Only the leader answers;
+	// Unavailable means ask another server. PermissionDenied means the
+	// caller's member is not admitted (or is suspended).
+	Join(context.Context, *JoinRequest) (*JoinResponse, error)
+	// ServerStatus reports the called server's own view of the group, for
+	// another server's status display (lag per server).
+	ServerStatus(context.Context, *ServerStatusRequest) (*ServerStatusResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -110,6 +154,12 @@ func (UnimplementedRegistryServiceServer) Submit(context.Context, *SubmitRequest
 }
 func (UnimplementedRegistryServiceServer) ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReadIndex not implemented")
+}
+func (UnimplementedRegistryServiceServer) Join(context.Context, *JoinRequest) (*JoinResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedRegistryServiceServer) ServerStatus(context.Context, *ServerStatusRequest) (*ServerStatusResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ServerStatus not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -168,6 +218,42 @@ func _RegistryService_ReadIndex_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_Join_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JoinRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).Join(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_Join_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).Join(ctx, req.(*JoinRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_ServerStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ServerStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).ServerStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_ServerStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).ServerStatus(ctx, req.(*ServerStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -182,6 +268,14 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReadIndex",
 			Handler:    _RegistryService_ReadIndex_Handler,
+		},
+		{
+			MethodName: "Join",
+			Handler:    _RegistryService_Join_Handler,
+		},
+		{
+			MethodName: "ServerStatus",
+			Handler:    _RegistryService_ServerStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,151 @@
+package registryraft
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/raftnet"
+	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// join registers node (a node of an admitted member, the verified caller)
+// as a registry server and adds it to the group. It runs on the leader.
+// The registration is a registry.RegisterNode command acting for the
+// caller's member and node, so that the state machine decides whether the
+// member may do it (admitted, its own node) and records who did.
+func (n *Node) join(ctx context.Context, node identity.Identity, raftAddr, fedAddr string) (voter bool, index uint64, err error) {
+	rid := make([]byte, 8)
+	_, _ = rand.Read(rid)
+	cmd, err := registry.NewCommand("node.join."+hex.EncodeToString(rid), registry.RegisterNode{Node: registry.NodeSpec{
+		URI: node.String(), RegistryServer: true, Address: raftAddr, FederationAddress: fedAddr,
+	}})
+	if err != nil {
+		return false, 0, err
+	}
+	cmd.Member = node.Member
+	cmd.Actor.Node = node.String()
+	_, index, retry, err := n.applyLocal(ctx, cmd)
+	switch {
+	case retry:
+		return false, 0, fmt.Errorf("%w: %w", ErrNotLeader, err)
+	case err != nil:
+		return false, 0, err
+	}
+	voter, err = n.AddServer(ctx, raftnet.ServerID(node), raft.ServerAddress(raftAddr))
+	return voter, index, err
+}
+
+// Seed is a registry server a joining node asks to be added.
+type Seed struct {
+	// ID is the server's node identity (its Raft server id).
+	ID identity.Identity
+	// GRPCAddress is its federation gRPC address.
+	GRPCAddress string
+}
+
+// Join asks the group to add this node: it calls RegistryService/Join on
+// each seed in turn until the leader accepts, waiting a little between
+// rounds while no seed is the leader. The node's member must be admitted;
+// the caller's identity comes from its certificate. It returns whether the
+// node joined as a voter. ctx bounds the whole.
+func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string) (bool, error) {
+	if len(seeds) == 0 {
+		return false, fmt.Errorf("%w: join: no registry server to ask", ErrConfig)
+	}
+	var last error
+	for round := 0; ; round++ {
+		for _, s := range seeds {
+			if s.ID == n.self {
+				continue
+			}
+			client, err := n.clientAt(raftnet.ServerID(s.ID), s.GRPCAddress)
+			if err != nil {
+				last = err
+				continue
+			}
+			resp, err := client.Join(ctx, &accordv1.JoinRequest{RaftAddress: raftAddr, FederationAddress: fedAddr})
+			if err == nil {
+				n.logger.Info("joined the registry group", "via", s.ID.String(), "voter", resp.GetVoter(), "index", resp.GetIndex())
+				return resp.GetVoter(), nil
+			}
+			st, _ := status.FromError(err)
+			switch st.Code() {
+			case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+				last = fmt.Errorf("%s: %w", s.ID, err)
+			default:
+				// Refused: the member is not admitted, or the node belongs to
+				// another member. Asking again will not help.
+				if r := statusRefusal(st); r != nil {
+					return false, fmt.Errorf("registry join refused by %s: %w", s.ID, r)
+				}
+				return false, fmt.Errorf("registry join refused by %s: %w", s.ID, err)
+			}
+		}
+		t := time.NewTimer(min(time.Duration(round+1)*200*time.Millisecond, 2*time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false, fmt.Errorf("registry join: %w (last attempt: %w)", ctx.Err(), last)
+		case <-n.stop:
+			t.Stop()
+			return false, ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+// Join serves RegistryService/Join, on the leader.
+func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv1.JoinResponse, error) {
+	id, err := identity.FromContext(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	if id.Kind != identity.KindNode {
+		return nil, status.Error(codes.PermissionDenied, fmt.Sprintf("%v: %s is not a node", ErrNotRegistryServer, id))
+	}
+	if req.GetRaftAddress() == "" {
+		return nil, status.Error(codes.InvalidArgument, "raft_address: required")
+	}
+	if !s.n.isLeader() {
+		return nil, unavailable("not the registry leader")
+	}
+	voter, index, err := s.n.join(ctx, id, req.GetRaftAddress(), req.GetFederationAddress())
+	switch {
+	case errors.Is(err, ErrNotLeader):
+		return nil, unavailable("not the registry leader: %v", err)
+	case errors.Is(err, ErrClosed):
+		return nil, unavailable("registry server is shutting down")
+	case err != nil && ctx.Err() != nil:
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case err != nil:
+		if r := refusalStatus(err); status.Code(r) != codes.Internal {
+			return nil, r
+		}
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	return &accordv1.JoinResponse{Voter: voter, Index: index}, nil
+}
+
+// ServerStatus serves RegistryService/ServerStatus.
+func (s *Service) ServerStatus(ctx context.Context, _ *accordv1.ServerStatusRequest) (*accordv1.ServerStatusResponse, error) {
+	if _, err := s.caller(ctx); err != nil {
+		return nil, err
+	}
+	if s.n.raft == nil || s.n.closed.Load() {
+		return nil, unavailable("registry server is shutting down")
+	}
+	return &accordv1.ServerStatusResponse{
+		State: s.n.raft.State().String(), Term: s.n.raft.CurrentTerm(),
+		AppliedIndex: s.n.fsm.AppliedIndex(), LastIndex: s.n.raft.LastIndex(),
+	}, nil
+}

@@ -1,0 +1,222 @@
+package registryraft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/raftnet"
+	"github.com/accordfed/accord/federation/registry"
+)
+
+// ServerPolicy returns the transport's Allow function (raftnet.Config.Allow)
+// for a registry server whose state machine is fsm: once the registry is
+// founded, a peer may take part in Raft only if it is a registered registry
+// server of an admitted member; before that (a founding node before the
+// registry's Bootstrap command, or a joining node that has not received the
+// registry's state yet) only the configured seeds may.
+func ServerPolicy(fsm *registry.FSM, seeds []identity.Identity) func(identity.Identity) error {
+	return func(id identity.Identity) error {
+		var (
+			founded bool
+			found   bool
+		)
+		fsm.Read(func(v registry.View) {
+			founded = v.Bootstrapped()
+			if !founded {
+				return
+			}
+			n, status, err := v.GetNode(id.String())
+			found = err == nil && n.RegistryServer && status == registry.MemberAdmitted
+		})
+		if founded {
+			if found {
+				return nil
+			}
+			return fmt.Errorf("%w: %s is not a registry server of an admitted member", ErrNotRegistryServer, id)
+		}
+		for _, s := range seeds {
+			if s == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s is not one of the configured registry servers (the registry is not founded yet here)", ErrNotRegistryServer, id)
+	}
+}
+
+// FederationAddresses returns a Config.GRPCAddress that looks a server's
+// gRPC address up in the registry (the node's federation_address), and
+// falls back to static for servers the registry does not know yet.
+func FederationAddresses(fsm *registry.FSM, static map[raft.ServerID]string) func(raft.ServerID) (string, bool) {
+	return func(id raft.ServerID) (string, bool) {
+		var addr string
+		fsm.Read(func(v registry.View) {
+			if n, _, err := v.GetNode(string(id)); err == nil {
+				addr = n.FederationAddress
+			}
+		})
+		if addr != "" {
+			return addr, true
+		}
+		addr, ok := static[id]
+		return addr, ok
+	}
+}
+
+// noteHeartbeat records, on the leader, that a follower stopped or resumed
+// answering heartbeats.
+func (n *Node) noteHeartbeat(o any) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch h := o.(type) {
+	case raft.FailedHeartbeatObservation:
+		if _, ok := n.failing[h.PeerID]; !ok {
+			since := h.LastContact
+			if since.IsZero() {
+				since = time.Now()
+			}
+			n.failing[h.PeerID] = since
+		}
+	case raft.ResumedHeartbeatObservation:
+		delete(n.failing, h.PeerID)
+	}
+}
+
+// unreachableSince returns since when the leader has not reached a server,
+// or the zero time.
+func (n *Node) unreachableSince(id raft.ServerID) time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.failing[id]
+}
+
+// manage keeps, on the leader, the Raft configuration in step with the
+// registry: it adds registered registry servers, removes servers whose
+// node was removed or whose member was suspended, updates a server's
+// address, keeps MaxVoters voters by promoting non-voters, and replaces a
+// voter that has not answered for DeadServerTimeout with a non-voter that
+// answers. It makes at most one change per round.
+func (n *Node) manage() {
+	defer n.observers.Done()
+	interval := min(time.Second, n.cfg.ElectionTimeout)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		if !n.isLeader() {
+			continue
+		}
+		l := n.ready.Load()
+		if l == nil || l.term != n.raft.CurrentTerm() {
+			continue
+		}
+		select {
+		case <-l.done:
+		default:
+			continue
+		}
+		if l.err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*n.cfg.ElectionTimeout+5*time.Second)
+		change, err := n.reconcile(ctx)
+		cancel()
+		switch {
+		case err != nil && !errors.Is(err, ErrNotLeader):
+			n.logger.Warn("registry membership change failed", "change", change, "err", err)
+		case change != "":
+			n.logger.Info("registry membership changed", "change", change)
+		}
+	}
+}
+
+// reconcile makes the first change the configuration needs, and says what
+// it did ("" for nothing).
+func (n *Node) reconcile(ctx context.Context) (string, error) {
+	var (
+		founded bool
+		want    = map[raft.ServerID]raft.ServerAddress{}
+	)
+	n.fsm.Read(func(v registry.View) {
+		founded = v.Bootstrapped()
+		for _, s := range v.RegistryServers() {
+			want[raft.ServerID(s.URI)] = raft.ServerAddress(s.Address)
+		}
+	})
+	if !founded {
+		return "", nil
+	}
+	cfg, index, err := n.configuration()
+	if err != nil {
+		return "", err
+	}
+	have := map[raft.ServerID]raft.Server{}
+	for _, s := range cfg.Servers {
+		have[s.ID] = s
+	}
+	// Servers that should not be there.
+	for _, s := range cfg.Servers {
+		if _, ok := want[s.ID]; ok {
+			continue
+		}
+		if s.ID == n.id {
+			// The leader's own node left the registry: hand over, and let
+			// the next leader remove it.
+			return "transfer leadership away from a removed server", n.transfer()
+		}
+		return fmt.Sprintf("remove %s", s.ID), n.RemoveServer(ctx, s.ID)
+	}
+	// Servers that should be there, or have moved.
+	for id, addr := range want {
+		s, ok := have[id]
+		switch {
+		case !ok:
+			if _, err := raftnet.ParseServerID(id); err != nil {
+				continue
+			}
+			voter, err := n.AddServer(ctx, id, addr)
+			return fmt.Sprintf("add %s at %s (voter: %v)", id, addr, voter), err
+		case s.Address != addr:
+			if s.Suffrage == raft.Voter {
+				return fmt.Sprintf("move voter %s to %s", id, addr), n.AddVoter(ctx, id, addr, index)
+			}
+			return fmt.Sprintf("move non-voter %s to %s", id, addr), n.AddNonvoter(ctx, id, addr, index)
+		}
+	}
+	// Voters: keep MaxVoters, preferring servers that answer.
+	var healthy, dead []raft.Server
+	deadline := time.Now().Add(-n.cfg.DeadServerTimeout)
+	for _, s := range cfg.Servers {
+		since := n.unreachableSince(s.ID)
+		switch {
+		case s.Suffrage == raft.Nonvoter && since.IsZero():
+			healthy = append(healthy, s)
+		case s.Suffrage == raft.Voter && s.ID != n.id && !since.IsZero() && since.Before(deadline):
+			dead = append(dead, s)
+		}
+	}
+	if len(healthy) == 0 {
+		return "", nil
+	}
+	if voters(cfg) < n.cfg.MaxVoters {
+		p := healthy[0]
+		return fmt.Sprintf("promote %s", p.ID), n.AddVoter(ctx, p.ID, p.Address, index)
+	}
+	if len(dead) > 0 {
+		d := dead[0]
+		if err := n.change(n.raft.DemoteVoter(d.ID, index, timeout(ctx))); err != nil {
+			return fmt.Sprintf("demote unreachable voter %s", d.ID), err
+		}
+		p := healthy[0]
+		return fmt.Sprintf("replace unreachable voter %s by %s", d.ID, p.ID), n.AddVoter(ctx, p.ID, p.Address, 0)
+	}
+	return "", nil
+}

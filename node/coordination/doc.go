@@ -1,0 +1,18 @@
+// Package coordination is the office's access to the federation's shared
+// prosecution-strategy registry: accord.v1.CoordinationService on the
+// node's local API. Analysts and coordinators create and run joint
+// investigation teams, propose and consent to lead jurisdiction, write
+// strategy entries and decide on matches; admins also vote on members,
+// register the member's nodes and manage federation keys.
+//
+// The node acts in the registry for the calling user: every command is
+// applied by the node's registry server (federation/registryraft) with the
+// node as acting node and the user's certificate identity recorded beside
+// it, and the registry's state machine (federation/registry) enforces who
+// may do what. Reads are linearizable unless the caller asks for a stale
+// read. Federation key material never leaves through this service: keys
+// are listed without it, and key.create and key.rotate without material get
+// 32 random bytes made on the node.
+//
+// gRPC codes come from node/grpcserver's one mapping.
+package coordination

@@ -1,0 +1,279 @@
+package coordination
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/registryraft"
+	"github.com/accordfed/accord/node/grpcserver"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Registry is what the service needs of the node's registry server
+// (*registryraft.Node).
+type Registry interface {
+	ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.Outcome, uint64, error)
+	Read(ctx context.Context, linearizable bool, fn func(registry.View)) (uint64, error)
+	GroupStatus(ctx context.Context) (registryraft.Status, error)
+}
+
+// access says who may send a command type through the service.
+type access int
+
+const (
+	never access = iota
+	analyst
+	admin
+)
+
+// commands lists the command types users may send, and who.
+var commands = map[registry.CommandType]access{
+	registry.CmdCreateJIT: analyst, registry.CmdInviteToJIT: analyst, registry.CmdRespondToJIT: analyst,
+	registry.CmdLeaveJIT: analyst, registry.CmdLinkCase: analyst, registry.CmdUnlinkCase: analyst,
+	registry.CmdSetJITLead: analyst, registry.CmdCloseJIT: analyst,
+	registry.CmdProposeLead: analyst, registry.CmdConsentLead: analyst,
+	registry.CmdCreateEntry: analyst, registry.CmdUpdateEntry: analyst, registry.CmdDeleteEntry: analyst,
+	registry.CmdProposeMatch: analyst, registry.CmdDecideMatch: analyst,
+	registry.CmdProposeMember: admin, registry.CmdVoteAdmission: admin, registry.CmdSuspendMember: admin,
+	registry.CmdUpdateMember: admin, registry.CmdRegisterNode: admin, registry.CmdRemoveNode: admin,
+	registry.CmdCreateKey: admin, registry.CmdRotateKey: admin,
+}
+
+// Service implements accord.v1.CoordinationService.
+type Service struct {
+	accordv1.UnimplementedCoordinationServiceServer
+	reg     Registry
+	member  string
+	isAdmin func(identity.Identity) bool
+	logger  *slog.Logger
+}
+
+// New returns the service of a node of member. reg is nil when the node is
+// not a registry server: every call then fails with FailedPrecondition.
+// isAdmin says whether a user has the admin role.
+func New(reg Registry, member string, isAdmin func(identity.Identity) bool, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{reg: reg, member: member, isAdmin: isAdmin, logger: logger}
+}
+
+// Allow adds the service to the local API's policy: users of the node's own
+// member only (the service checks the admin role per command).
+func (s *Service) Allow(p *grpcserver.Policy) {
+	p.Allow("/"+accordv1.CoordinationService_ServiceDesc.ServiceName+"/", func(id identity.Identity) error {
+		if id.Kind != identity.KindUser || id.Member != s.member {
+			return fmt.Errorf("%w: the local API serves users of member %s only, not %s", grpcserver.ErrPermissionDenied, s.member, id)
+		}
+		return nil
+	})
+}
+
+func (s *Service) user(ctx context.Context) (identity.Identity, error) {
+	id, err := identity.FromContext(ctx)
+	if err != nil {
+		return identity.Identity{}, grpcserver.ToStatus(err)
+	}
+	if s.reg == nil {
+		return identity.Identity{}, grpcserver.ToStatus(fmt.Errorf("%w: this node is not a registry server (registry.server is off in its configuration)", grpcserver.ErrFailedPrecondition))
+	}
+	return id, nil
+}
+
+// Execute implements CoordinationService.Execute.
+func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*accordv1.ExecuteResponse, error) {
+	id, err := s.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	typ := registry.CommandType(req.GetType())
+	switch commands[typ] {
+	case never:
+		return nil, grpcserver.ToStatus(fmt.Errorf("%w: type: %q is not a command users may send (see docs/registry.md)", grpcserver.ErrInvalidArgument, req.GetType()))
+	case admin:
+		if !s.isAdmin(id) {
+			return nil, grpcserver.ToStatus(fmt.Errorf("%w: type: %s needs the admin role; %s is an analyst", grpcserver.ErrPermissionDenied, typ, id))
+		}
+	}
+	payload := req.GetPayload()
+	if len(payload) == 0 {
+		return nil, grpcserver.ToStatus(fmt.Errorf("%w: payload: required (the command as JSON)", grpcserver.ErrInvalidArgument))
+	}
+	if typ == registry.CmdCreateKey || typ == registry.CmdRotateKey {
+		if payload, err = withMaterial(payload); err != nil {
+			return nil, grpcserver.ToStatus(err)
+		}
+	}
+	cmd := &registry.Command{Version: registry.CommandVersion, Type: typ, RequestID: req.GetRequestId(), Payload: payload}
+	cmd.Actor.User = id.String()
+	out, index, err := s.reg.ApplyIndex(ctx, cmd)
+	if err != nil {
+		s.logger.Info("registry command refused", "type", string(typ), "request_id", req.GetRequestId(), "err", err)
+		return nil, grpcserver.ToStatus(err)
+	}
+	s.logger.Info("registry command applied", "type", string(typ), "request_id", req.GetRequestId(), "user", id.Name, "id", out.ID, "index", index)
+	return &accordv1.ExecuteResponse{Id: out.ID, Version: int32(out.Version), Status: out.Status, Index: index}, nil
+}
+
+// withMaterial adds 32 random bytes as a key's material when the payload
+// has none.
+func withMaterial(payload []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", grpcserver.ErrInvalidArgument, err)
+	}
+	if raw, ok := m["material"]; ok && string(raw) != "null" && string(raw) != `""` {
+		return payload, nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(key)
+	m["material"] = b
+	return json.Marshal(m)
+}
+
+// Query implements CoordinationService.Query.
+func (s *Service) Query(ctx context.Context, req *accordv1.QueryRequest) (*accordv1.QueryResponse, error) {
+	id, err := s.user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.query(req, id.Member)
+	if err != nil {
+		return nil, grpcserver.ToStatus(err)
+	}
+	var (
+		result any
+		qerr   error
+	)
+	index, err := s.reg.Read(ctx, !req.GetStale(), func(v registry.View) { result, qerr = q(v) })
+	if err == nil {
+		err = qerr
+	}
+	if err != nil {
+		return nil, grpcserver.ToStatus(err)
+	}
+	data, err := json.Marshal(result)
+	if err != nil {
+		return nil, grpcserver.ToStatus(err)
+	}
+	return &accordv1.QueryResponse{Result: data, Index: index}, nil
+}
+
+// query returns the read a request asks for, as the member viewer may see
+// it.
+func (s *Service) query(req *accordv1.QueryRequest, viewer string) (func(registry.View) (any, error), error) {
+	id := req.GetId()
+	needID := func() error {
+		if id == "" {
+			return fmt.Errorf("%w: id: required for kind %s", grpcserver.ErrInvalidArgument, req.GetKind())
+		}
+		return nil
+	}
+	one := map[string]func(registry.View) (any, error){
+		"member":  func(v registry.View) (any, error) { return v.GetMember(id) },
+		"jit":     func(v registry.View) (any, error) { return v.GetJIT(id, viewer) },
+		"entry":   func(v registry.View) (any, error) { return v.GetEntry(id, viewer) },
+		"history": func(v registry.View) (any, error) { return v.History(id, viewer) },
+		"lead":    func(v registry.View) (any, error) { return v.GetLeadAssignment(id, viewer) },
+		"match":   func(v registry.View) (any, error) { return v.GetMatchDecision(id, viewer) },
+		"key": func(v registry.View) (any, error) {
+			k, err := v.FederationKey(id, viewer)
+			return withoutMaterial(k), err
+		},
+	}
+	if f, ok := one[req.GetKind()]; ok {
+		return f, needID()
+	}
+	if id != "" {
+		return nil, fmt.Errorf("%w: id: kind %s lists records and takes no id", grpcserver.ErrInvalidArgument, req.GetKind())
+	}
+	switch req.GetKind() {
+	case "members":
+		return func(v registry.View) (any, error) { return v.ListMembers(), nil }, nil
+	case "jits":
+		return func(v registry.View) (any, error) { return v.ListJITs(viewer) }, nil
+	case "strategy":
+		var f strategyFilter
+		if len(req.GetFilter()) > 0 {
+			if err := strictJSON(req.GetFilter(), &f); err != nil {
+				return nil, fmt.Errorf("%w: filter: %v", grpcserver.ErrInvalidArgument, err)
+			}
+		}
+		return func(v registry.View) (any, error) {
+			return v.ListStrategy(viewer, registry.StrategyFilter{JIT: f.JIT, FederationWide: f.FederationWide, Kind: f.Kind, Owner: f.Owner, IncludeDeleted: f.IncludeDeleted})
+		}, nil
+	case "leads":
+		return func(v registry.View) (any, error) { return v.ListLeadAssignments(viewer) }, nil
+	case "matches":
+		return func(v registry.View) (any, error) { return v.ListMatchDecisions(viewer) }, nil
+	case "keys":
+		return func(v registry.View) (any, error) {
+			keys, err := v.ListFederationKeys(viewer)
+			for i := range keys {
+				keys[i] = withoutMaterial(keys[i])
+			}
+			return keys, err
+		}, nil
+	}
+	return nil, fmt.Errorf("%w: kind: %q: must be one of members, member, jits, jit, strategy, entry, history, leads, lead, matches, match, keys, key", grpcserver.ErrInvalidArgument, req.GetKind())
+}
+
+// strategyFilter is the JSON form of registry.StrategyFilter.
+type strategyFilter struct {
+	JIT            string             `json:"jit"`
+	FederationWide bool               `json:"federation_wide"`
+	Kind           registry.EntryKind `json:"kind"`
+	Owner          string             `json:"owner"`
+	IncludeDeleted bool               `json:"include_deleted"`
+}
+
+func withoutMaterial(k registry.FederationKey) registry.FederationKey {
+	vs := make([]registry.KeyVersion, len(k.Versions))
+	for i, v := range k.Versions {
+		v.Material = nil
+		vs[i] = v
+	}
+	k.Versions = vs
+	return k
+}
+
+// RegistryStatus implements CoordinationService.RegistryStatus.
+func (s *Service) RegistryStatus(ctx context.Context, _ *accordv1.RegistryStatusRequest) (*accordv1.RegistryStatusResponse, error) {
+	if _, err := s.user(ctx); err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := s.reg.GroupStatus(sctx)
+	if err != nil {
+		return nil, grpcserver.ToStatus(fmt.Errorf("%w: %w", grpcserver.ErrUnavailable, err))
+	}
+	resp := &accordv1.RegistryStatusResponse{
+		Id: string(st.ID), Address: string(st.Address), State: st.State, Term: st.Term,
+		LeaderId: string(st.LeaderID), LeaderAddress: string(st.LeaderAddress),
+		AppliedIndex: st.AppliedIndex, CommitIndex: st.CommitIndex, LastIndex: st.LastIndex,
+	}
+	_, _ = s.reg.Read(ctx, false, func(v registry.View) {
+		resp.Federation, resp.Bootstrapped = v.Federation(), v.Bootstrapped()
+	})
+	for _, sv := range st.Servers {
+		rs := &accordv1.RegistryServer{
+			Id: string(sv.ID), Address: string(sv.Address), Suffrage: sv.Suffrage, Leader: sv.Leader,
+			Reachable: sv.Reachable, State: sv.State, AppliedIndex: sv.AppliedIndex, Lag: sv.Lag,
+		}
+		if sv.Err != nil {
+			rs.Error = sv.Err.Error()
+		}
+		resp.Servers = append(resp.Servers, rs)
+	}
+	return resp, nil
+}

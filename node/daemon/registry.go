@@ -1,0 +1,312 @@
+package daemon
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/raftnet"
+	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/registryraft"
+	"github.com/accordfed/accord/federation/trust"
+	"github.com/accordfed/accord/node/grpcserver"
+)
+
+// bootstrapRequestID is the request id of the registry's founding command:
+// every founder sends it, the first one applied founds the registry and the
+// others are refused (already bootstrapped).
+const bootstrapRequestID = "federation.bootstrap"
+
+// registryServer is the node's part in the registry's Raft group.
+type registryServer struct {
+	fsm    *registry.FSM
+	node   *registryraft.Node
+	layer  *raftnet.StreamLayer
+	raftLn net.Listener
+}
+
+// newRegistry builds the registry server of a node whose configuration
+// makes it one: the Raft listener and transport, the Raft node, and the
+// RegistryService on the federation server. Raft starts in Serve.
+func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
+	rc := d.cfg.Registry
+	self := d.src.Identity()
+	var (
+		seeds  []identity.Identity
+		static = map[raft.ServerID]string{}
+	)
+	for _, s := range rc.Servers {
+		seeds = append(seeds, s.ID())
+		static[raftnet.ServerID(s.ID())] = s.Address
+	}
+	ln, err := net.Listen("tcp", rc.RaftListen)
+	if err != nil {
+		return fmt.Errorf("%w: registry.raft_listen: %w", ErrStart, err)
+	}
+	advertise := rc.RaftAdvertise
+	if _, port, _ := net.SplitHostPort(advertise); port == "0" {
+		// A test's ephemeral port: advertise what was bound.
+		advertise = ln.Addr().String()
+	}
+	fsm := registry.NewFSM()
+	book := raftnet.NewAddressBook()
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "accord_raft_peer_refused_total", Help: "Raft connections refused during the handshake, by side and reason.",
+	}, []string{"side", "reason"})
+	d.reg.MustRegister(refused)
+	logger := d.logger.With("component", "registry")
+	layer, err := raftnet.New(raftnet.Config{
+		Listener: ln, Source: d.src, Allow: registryraft.ServerPolicy(fsm, seeds), Expect: book.Expect,
+		Advertise: advertise, Logger: logger,
+		Refused: func(side, _ string, err error) { refused.WithLabelValues(side, raftnet.Reason(err)).Inc() },
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("%w: registry: %w", ErrStart, err)
+	}
+	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger})
+	src := d.src
+	node, err := registryraft.New(registryraft.Config{
+		DataDir:          filepath.Join(d.cfg.DataDir, "registry"),
+		HeartbeatTimeout: rc.HeartbeatTimeout, ElectionTimeout: rc.ElectionTimeout,
+		LeaderLeaseTimeout: rc.LeaderLeaseTimeout, CommitTimeout: rc.CommitTimeout,
+		SnapshotThreshold: rc.SnapshotThreshold, TrailingLogs: rc.TrailingLogs,
+		MaxVoters: rc.MaxVoters, DeadServerTimeout: rc.DeadServerTimeout,
+		ManageMembership: true,
+		GRPCAddress:      registryraft.FederationAddresses(fsm, static),
+		ClientCredentials: func(want identity.Identity) credentials.TransportCredentials {
+			return src.ClientCredentials(func(got identity.Identity) error {
+				if got != want {
+					return fmt.Errorf("server is %s, want %s", got, want)
+				}
+				return nil
+			})
+		},
+		AddressBook: book,
+	}, trans, fsm, self, logger)
+	if err != nil {
+		_ = trans.Close()
+		return fmt.Errorf("%w: registry: %w", ErrStart, err)
+	}
+	policy.Allow(registryraft.ServiceMethods, grpcserver.AnyNode)
+	d.registry = &registryServer{fsm: fsm, node: node, layer: layer, raftLn: ln}
+	d.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accord_registry_applied_index", Help: "The Raft index the node's registry state reflects."},
+			func() float64 { return float64(fsm.AppliedIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accord_registry_leader", Help: "1 while this node is the registry's leader."},
+			func() float64 {
+				if r := node.Raft(); r != nil && r.State() == raft.Leader {
+					return 1
+				}
+				return 0
+			}),
+	)
+	return nil
+}
+
+// startRegistry starts Raft once the federation server serves (followers
+// forward to the leader's gRPC service), and then founds or joins the group
+// in the background if this node has no registry state yet.
+func (d *Daemon) startRegistry(ctx context.Context) error {
+	r := d.registry
+	if err := r.node.Start(); err != nil {
+		return fmt.Errorf("%w: registry: %w", ErrStart, err)
+	}
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		d.recheckRaftPeers(ctx)
+	}()
+	rc := d.cfg.Registry
+	self := d.src.Identity()
+	if rc.Bootstrap {
+		var servers []raft.Server
+		founder := false
+		for _, s := range rc.Servers {
+			founder = founder || s.ID() == self
+			servers = append(servers, raft.Server{ID: raftnet.ServerID(s.ID()), Address: raft.ServerAddress(s.RaftAddress), Suffrage: raft.Voter})
+		}
+		if !founder {
+			return fmt.Errorf("%w: registry.servers: bootstrap is set but this node (%s) is not one of the servers", ErrStart, self)
+		}
+		switch err := r.node.Bootstrap(servers); {
+		case errors.Is(err, registryraft.ErrExistingState):
+		case err != nil:
+			return fmt.Errorf("%w: registry: %w", ErrStart, err)
+		default:
+			d.logger.Info("registry group bootstrapped", "servers", len(servers))
+		}
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			d.foundRegistry(ctx)
+		}()
+		return nil
+	}
+	has, err := r.node.HasState()
+	if err != nil {
+		return fmt.Errorf("%w: registry: %w", ErrStart, err)
+	}
+	if !has {
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			d.joinRegistry(ctx)
+		}()
+	}
+	return nil
+}
+
+// recheckRaftPeers closes Raft connections of peers that are no longer
+// accepted: revoked or distrusted by a reload of the TLS material, or no
+// longer registry servers (node removed, member suspended).
+func (d *Daemon) recheckRaftPeers(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.registry.layer.Recheck()
+		}
+	}
+}
+
+// foundRegistry sends the registry's founding command until it is applied,
+// by this founder or another (the registry is then bootstrapped).
+func (d *Daemon) foundRegistry(ctx context.Context) {
+	r := d.registry
+	for {
+		founded := false
+		r.fsm.Read(func(v registry.View) { founded = v.Bootstrapped() })
+		if founded {
+			return
+		}
+		cmd, err := d.bootstrapCommand()
+		if err != nil {
+			d.logger.Error("cannot found the registry", "err", err)
+			return
+		}
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err = r.node.Apply(actx, cmd)
+		cancel()
+		switch {
+		case err == nil:
+			d.logger.Info("registry founded")
+			return
+		case errors.Is(err, registry.ErrFailedPrecondition):
+			return // another founder was first
+		case ctx.Err() != nil, errors.Is(err, registryraft.ErrClosed):
+			return
+		case errors.Is(err, registry.ErrInvalidArgument), errors.Is(err, registry.ErrPermissionDenied):
+			d.logger.Error("the registry refused the founding command; check registry.servers and the trust bundle", "err", err)
+			return
+		default:
+			d.logger.Warn("founding the registry: retrying", "err", err)
+		}
+	}
+}
+
+// bootstrapCommand builds the founding command from registry.servers and
+// the founders' CA certificates in the trust bundle.
+func (d *Daemon) bootstrapCommand() (*registry.Command, error) {
+	rc := d.cfg.Registry
+	b, err := trust.LoadBundle(d.cfg.TLS.BundleFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls.bundle_file: %w", err)
+	}
+	cas, err := b.Certificates()
+	if err != nil {
+		return nil, fmt.Errorf("tls.bundle_file: %w", err)
+	}
+	var founders []registry.FounderSpec
+	index := map[string]int{}
+	for i, s := range rc.Servers {
+		id := s.ID()
+		j, ok := index[id.Member]
+		if !ok {
+			certs := cas[id.Member]
+			if len(certs) == 0 {
+				return nil, fmt.Errorf("registry.servers[%d]: member %s has no CA in the trust bundle", i, id.Member)
+			}
+			name := s.MemberName
+			if name == "" {
+				name = id.Member
+			}
+			f := registry.FounderSpec{Code: id.Member, Name: name}
+			for _, c := range certs {
+				f.CACerts = append(f.CACerts, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+			}
+			j = len(founders)
+			index[id.Member] = j
+			founders = append(founders, f)
+		}
+		founders[j].Nodes = append(founders[j].Nodes, registry.NodeSpec{
+			URI: s.Node, RegistryServer: true, Address: s.RaftAddress, FederationAddress: s.Address,
+		})
+	}
+	return registry.NewCommand(bootstrapRequestID, registry.Bootstrap{
+		Federation: d.src.Identity().Federation,
+		Policy:     registry.Policy{AdmissionThresholdPercent: rc.AdmissionThresholdPercent},
+		Founders:   founders,
+	})
+}
+
+// joinRegistry asks the configured servers to add this node, until one
+// does; a refusal (the member is not admitted yet) is retried slowly, since
+// admission may come later.
+func (d *Daemon) joinRegistry(ctx context.Context) {
+	rc := d.cfg.Registry
+	var seeds []registryraft.Seed
+	for _, s := range rc.Servers {
+		seeds = append(seeds, registryraft.Seed{ID: s.ID(), GRPCAddress: s.Address})
+	}
+	raftAddr := d.registry.node.Address()
+	for {
+		jctx, cancel := context.WithTimeout(ctx, time.Minute)
+		voter, err := d.registry.node.Join(jctx, seeds, raftAddr, d.advertise())
+		cancel()
+		if err == nil {
+			d.logger.Info("joined the registry", "voter", voter)
+			return
+		}
+		if ctx.Err() != nil || errors.Is(err, registryraft.ErrClosed) {
+			return
+		}
+		d.logger.Warn("joining the registry failed; retrying", "err", err)
+		t := time.NewTimer(5 * time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// advertise is the federation address other servers reach this node at.
+func (d *Daemon) advertise() string {
+	a := d.cfg.Registry.Advertise
+	if _, port, _ := net.SplitHostPort(a); port == "0" && d.grpcLn != nil {
+		return d.grpcLn.Addr().String()
+	}
+	return a
+}
+
+// Registry returns the node's registry server, or nil when it is none.
+func (d *Daemon) Registry() *registryraft.Node {
+	if d.registry == nil {
+		return nil
+	}
+	return d.registry.node
+}
