@@ -359,7 +359,6 @@ func TestFollowerRestartedAfterFallingBehind(t *testing.T) {
 	checkExactlyOnce(t, c.nodes, acked)
 }
 
-
 // nodePool is the set of nodes clients may send operations through. A node
 // is retired before it leaves the group: no new operation picks it, and
 // retire waits for those in flight.

@@ -25,6 +25,7 @@ import (
 	"github.com/accordfed/accord/federation/peering"
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/federation/trust"
+	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/coordination"
 	"github.com/accordfed/accord/node/custody"
@@ -50,6 +51,10 @@ type Daemon struct {
 	store *store.Store
 	// registry is the node's registry server, nil unless registry.server.
 	registry *registryServer
+	// exchange shares case metadata with the other members; nil without a
+	// registry.
+	exchange *exchangeParts
+	audit    *audit.Log
 	grpcLn   net.Listener
 	localLn  net.Listener
 	httpLn   net.Listener
@@ -136,15 +141,28 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	var reg coordination.Registry
 	if cfg.Registry.Server {
 		if err := d.newRegistry(policy); err != nil {
-			st.Close()
+			d.closeEarly()
 			return nil, err
 		}
 		reg = d.registry.node
+	}
+	al, err := audit.Open(cfg.DataDir, logger.With("component", "audit"))
+	if err != nil {
+		d.closeEarly()
+		return nil, fmt.Errorf("%w: data_dir: %w", ErrStart, err)
+	}
+	d.audit = al
+	if d.registry != nil {
+		if err := d.newExchange(policy); err != nil {
+			d.closeEarly()
+			return nil, err
+		}
 	}
 	d.srv = grpcserver.New(cfg.GRPC, src.ServerCredentials(), policy, metrics, logger.With("component", "grpc"))
 	accordv1.RegisterFederationServiceServer(d.srv.GRPC, peering.NewService(src.Certificate, version))
 	if d.registry != nil {
 		accordv1.RegisterRegistryServiceServer(d.srv.GRPC, registryraft.NewService(d.registry.node))
+		accordv1.RegisterExchangeServiceServer(d.srv.GRPC, d.exchange.service)
 	}
 
 	local := localapi.New(st, cfg.LocalAPI.Admins, d.currentSealer, spool, logger.With("component", "local_api"))
@@ -270,6 +288,7 @@ func (d *Daemon) Serve(ls Listeners) error {
 		if err := d.startRegistry(ctx); err != nil {
 			return err
 		}
+		d.startExchange(ctx)
 	}
 	d.srv.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	d.srv.Health.SetServingStatus(accordv1.FederationService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -344,10 +363,12 @@ func (d *Daemon) Err() <-chan error { return d.serveErr }
 
 // Close stops the node. The order matters:
 //  1. health turns NOT_SERVING on both servers, so that health checks and
-//     peers stop sending new work while RPCs in flight finish; a registry
-//     server then hands over its leadership, if it leads, and leaves Raft
-//     (writes in flight on it fail as Unavailable and their senders retry
-//     with the new leader);
+//     peers stop sending new work while RPCs in flight finish; the
+//     exchange stops pulling and publishing and ends the Sync streams it
+//     serves (peers resume from their cursors later); a registry server then
+//     hands over its leadership, if it leads, and leaves Raft (writes in
+//     flight on it fail as Unavailable and their senders retry with the new
+//     leader);
 //  2. the federation and local gRPC servers stop gracefully, and are cut
 //     hard after shutdown_timeout, so that a stuck stream (a long import)
 //     cannot hold shutdown forever;
@@ -366,6 +387,9 @@ func (d *Daemon) Close() error {
 	d.closed = true
 	d.srv.Health.Shutdown()
 	d.local.Health.Shutdown()
+	if d.exchange != nil {
+		d.exchange.stop()
+	}
 	var regErr error
 	if d.registry != nil {
 		regErr = d.registry.node.Close()
@@ -394,7 +418,10 @@ func (d *Daemon) Close() error {
 		d.cancel()
 	}
 	d.bg.Wait()
-	err := d.store.Close()
+	if d.exchange != nil {
+		d.exchange.dialer.close()
+	}
+	err := errors.Join(d.audit.Close(), d.store.Close())
 	if d.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if e := d.httpSrv.Shutdown(ctx); e != nil && err == nil {

@@ -42,10 +42,12 @@ type write struct {
 	log     map[string]*[]kvop                // bucket -> buffered writes, for the others
 	vault   map[string]*accordv1.EvidenceItem // vault details of items being registered
 	seqs    map[string]uint64                 // counters of bucketMeta, written back by flush
+	notify  bool                              // a case changed: wake the publisher after commit
 }
 
 func (s *Store) update(actor Actor, fn func(w *write) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	notify := false
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		s.db.NoFreelistSync = false // an import batch may set it again
 		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string]*[]kvop{}, seqs: map[string]uint64{}}
 		if err := fn(w); err != nil {
@@ -54,8 +56,13 @@ func (s *Store) update(actor Actor, fn func(w *write) error) error {
 		if err := w.sealPending(); err != nil {
 			return err
 		}
+		notify = w.notify
 		return w.flush()
 	})
+	if err == nil && notify {
+		s.changes.fire()
+	}
+	return err
 }
 
 // op is a buffered write: a put of val, or a delete.
@@ -76,6 +83,7 @@ type kvop struct {
 var appendOnly = map[string]bool{
 	string(bucketCases): true, string(bucketTitles): true, string(bucketEvidence): true,
 	string(bucketCustody): true, string(bucketCustodyHeads): true, string(bucketSeals): true,
+	string(bucketChanges): true,
 }
 
 // readBack lists the buckets a write transaction reads back (and so must
@@ -425,6 +433,7 @@ func (w *write) putPrepared(p *Prepared) error {
 	}
 	w.indexEntries(p.ix, id, seq, true)
 	w.put(bucketCases, u64(seq), p.data)
+	w.changed(id)
 	return nil
 }
 
@@ -492,6 +501,7 @@ func (s *Store) DeleteCase(caseID, reason string, actor Actor) (*accordv1.Case, 
 		key := append(append([]byte(caseID), 0), u64(uint64(w.now.UnixNano()))...)
 		out = old
 		w.put(bucketDeleted, key, rec)
+		w.changed(caseID)
 		return nil
 	})
 	return out, err
@@ -590,6 +600,7 @@ func (w *write) putCase(in *accordv1.Case) (*accordv1.Case, outcome, error) {
 		return nil, unchanged, err
 	}
 	w.put(bucketCases, u64(seq), data)
+	w.changed(c.GetCaseId())
 	return c, result, nil
 }
 

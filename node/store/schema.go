@@ -75,7 +75,8 @@ var (
 	idxLongWindow = []byte("idx_long_window")
 
 	allBuckets = [][]byte{bucketMeta, bucketCases, bucketCaseIDs, bucketTitles, bucketEvidence, bucketEvidenceIDs,
-		bucketCustody, bucketCustodyHeads, bucketSeals, bucketDeleted, idxSHA256, idxStatus, idxPlace, idxCrime, idxDay, idxLongWindow}
+		bucketCustody, bucketCustodyHeads, bucketSeals, bucketDeleted, idxSHA256, idxStatus, idxPlace, idxCrime, idxDay, idxLongWindow,
+		bucketChanges, bucketFeed, bucketShared, bucketFedRecords, bucketFedCursors}
 )
 
 // Keys of bucketMeta.

@@ -55,6 +55,8 @@ type Store struct {
 	path   string
 	logger *slog.Logger
 	now    func() time.Time
+
+	changes, published notifier
 }
 
 // Open opens or creates the store at path for member. It refuses a store of
@@ -126,7 +128,7 @@ func (s *Store) init() error {
 			if m := string(meta.Get(metaMember)); m != s.member {
 				return fmt.Errorf("%w: %s holds the cases of member %s, this node is %s", ErrWrongMember, s.path, m, s.member)
 			}
-			return nil
+			return initFeed(tx)
 		}
 		if err := meta.Put(metaSchemaVersion, []byte(strconv.Itoa(SchemaVersion))); err != nil {
 			return err
@@ -134,7 +136,10 @@ func (s *Store) init() error {
 		if err := meta.Put(metaMember, []byte(s.member)); err != nil {
 			return err
 		}
-		return meta.Put(metaCreated, []byte(s.now().UTC().Format(time.RFC3339Nano)))
+		if err := meta.Put(metaCreated, []byte(s.now().UTC().Format(time.RFC3339Nano))); err != nil {
+			return err
+		}
+		return initFeed(tx)
 	})
 }
 

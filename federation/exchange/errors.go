@@ -1,0 +1,19 @@
+package exchange
+
+import "errors"
+
+var (
+	// ErrCursor is wrapped when a cursor is malformed, forged, or was issued
+	// to another member (codes.InvalidArgument).
+	ErrCursor = errors.New("invalid cursor")
+	// ErrCursorExpired is wrapped when a cursor is of another feed epoch or
+	// older than the retained feed: the caller must resync from the start
+	// (codes.OutOfRange).
+	ErrCursorExpired = errors.New("cursor expired: resync from the start")
+	// ErrNotMember is wrapped when the caller is not a node of an admitted
+	// member (codes.PermissionDenied).
+	ErrNotMember = errors.New("not a node of an admitted member")
+	// ErrRequest is wrapped when a request field is invalid
+	// (codes.InvalidArgument).
+	ErrRequest = errors.New("invalid request")
+)

@@ -1,0 +1,205 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/accordfed/accord/federation/feed"
+	"github.com/accordfed/accord/federation/records"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// publishBatch is how many changes one publication takes at most.
+const publishBatch = 4096
+
+// Publisher turns the store's changes into signed feed entries.
+type Publisher struct {
+	st      Store
+	signer  *records.Signer
+	member  string
+	encoder func() records.PersonEncoder
+	now     func() time.Time
+	logger  *slog.Logger
+	// published is called after each publication with the new head.
+	published func(head uint64)
+}
+
+// PublisherOptions configure a Publisher.
+type PublisherOptions struct {
+	// Encoder returns the person encoder of the current federation key, or
+	// nil while there is none (persons are then not shared).
+	Encoder func() records.PersonEncoder
+	// Published is called after each publication (nudge the peers).
+	Published func(head uint64)
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// NewPublisher returns the publisher of member's feed.
+func NewPublisher(st Store, member string, signer *records.Signer, o PublisherOptions) *Publisher {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Encoder == nil {
+		o.Encoder = func() records.PersonEncoder { return nil }
+	}
+	if o.Published == nil {
+		o.Published = func(uint64) {}
+	}
+	return &Publisher{st: st, signer: signer, member: member, encoder: o.Encoder, now: o.Now, logger: o.Logger, published: o.Published}
+}
+
+// Run publishes changes as they come until ctx ends.
+func (p *Publisher) Run(ctx context.Context) {
+	for {
+		changed := p.st.Changed()
+		n, err := p.PublishPending()
+		switch {
+		case err != nil:
+			p.logger.Error("publishing the feed failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		case n > 0:
+			continue // there may be more
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// PublishPending publishes the next batch of changes and returns how many
+// changes it took (0: none pending).
+func (p *Publisher) PublishPending() (int, error) {
+	fi, err := p.st.Feed()
+	if err != nil {
+		return 0, err
+	}
+	changes, err := p.st.Changes(fi.PublishedChange, publishBatch)
+	if err != nil || len(changes) == 0 {
+		return 0, err
+	}
+	// The latest change of each case, in the order of those changes.
+	last := map[string]int{}
+	for i, c := range changes {
+		last[c.CaseID] = i
+	}
+	var ids []string
+	for i, c := range changes {
+		if last[c.CaseID] == i {
+			ids = append(ids, c.CaseID)
+		}
+	}
+	recs, flags, err := p.build(ids)
+	if err != nil {
+		return 0, err
+	}
+	var pubs []feed.Publication
+	var batch []*accordv1.FeedRecord
+	var batchIDs []string
+	now := timestamppb.New(p.now())
+	for i, r := range recs {
+		if r == nil {
+			continue
+		}
+		r.Seq = fi.Head + 1 + uint64(len(batch))
+		r.PublishTime = now
+		batch = append(batch, r)
+		batchIDs = append(batchIDs, ids[i])
+		pubs = append(pubs, feed.Publication{CaseID: ids[i], Flags: flags[i]})
+	}
+	signed, err := p.signer.SignBatch(batch)
+	if err != nil {
+		return 0, err
+	}
+	for i, sr := range signed {
+		b, err := proto.Marshal(sr)
+		if err != nil {
+			return 0, err
+		}
+		pubs[i].Record = b
+	}
+	if err := p.st.Publish(changes[len(changes)-1].Seq, fi.Head+1, pubs); err != nil {
+		return 0, err
+	}
+	if len(pubs) > 0 {
+		p.logger.Debug("feed published", "records", len(pubs), "head", fi.Head+uint64(len(pubs)))
+		p.published(fi.Head + uint64(len(pubs)))
+	}
+	return len(changes), nil
+}
+
+// build makes the record of each case (nil when there is nothing to
+// publish) and its feed flags, on every core.
+func (p *Publisher) build(ids []string) ([]*accordv1.FeedRecord, []byte, error) {
+	recs := make([]*accordv1.FeedRecord, len(ids))
+	flags := make([]byte, len(ids))
+	enc := p.encoder()
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/64))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(ids); i += workers {
+				r, f, err := p.record(ids[i], enc)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				recs[i], flags[i] = r, f
+			}
+		}()
+	}
+	wg.Wait()
+	return recs, flags, firstErr
+}
+
+// record makes one case's record: its shared form, a tombstone when a
+// case that was shared is gone or no longer shareable, or nil.
+func (p *Publisher) record(id string, enc records.PersonEncoder) (*accordv1.FeedRecord, byte, error) {
+	c, err := p.st.FindCase(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c != nil && records.Shareable(c) {
+		sc, err := records.Project(c, enc)
+		if err != nil {
+			return nil, 0, fmt.Errorf("case %s: %w", id, err)
+		}
+		var f byte
+		if sc.GetSensitivity() == accordv1.Sensitivity_SENSITIVITY_JIT {
+			f = feed.JIT
+		}
+		return &accordv1.FeedRecord{Origin: p.member, CaseId: id, Case: sc}, f, nil
+	}
+	_, f, ok, err := p.st.SharedState(id)
+	if err != nil || !ok || f&feed.Tombstone != 0 {
+		return nil, 0, err // never shared, or already withdrawn
+	}
+	return &accordv1.FeedRecord{Origin: p.member, CaseId: id, Tombstone: true}, feed.Tombstone, nil
+}

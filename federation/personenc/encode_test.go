@@ -1,0 +1,356 @@
+package personenc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func testKey(t testing.TB, federation string, version int, material string) Key {
+	t.Helper()
+	k, err := NewKey(federation, version, []byte(material))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func testEncoder(t testing.TB, cfg Config, k Key, prev ...Key) *Encoder {
+	t.Helper()
+	e, err := NewEncoder(cfg, k, prev...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func dice(t testing.TB, e *Encoder, a, b string) float64 {
+	t.Helper()
+	x, err := e.Encode(Person{Name: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := e.Encode(Person{Name: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Compare(x, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Dice
+}
+
+var variantGroups = [][]string{
+	{"Олена Коваленко", "Olena Kovalenko", "Elena Kowalenko", "Helena Kowalenko", "Алёна Коваленко", "Kovalenko Olena", "KOWALENKO, Olena", "Jelena Kowalenko"},
+	{"Галина Павленко", "Galina Pawlenko", "Halyna Pavlenko", "PAWLENKO Galina"},
+	{"Шевченко", "Shevchenko", "Schewtschenko", "Szewczenko", "Chevtchenko"},
+	{"Тетяна Захарченко", "Tetiana Zakharchenko", "SACHARTSCHENKO Tetjana", "Tetyana Zacharczenko"},
+	{"Людмила Стасюк", "Lyudmila Stasyuk", "Liudmyla Stasiuk", "Lioudmyla Stassiouk", "Ljudmyla Stasjuk"},
+	{"Сергій Гриценко", "Serhii Hrytsenko", "Sergey Gritsenko", "Serhij Hryzenko"},
+}
+
+// TestSpellingVariants: the spellings of one person compare at or above
+// Threshold under the default scheme, and for each of several keys.
+func TestSpellingVariants(t *testing.T) {
+	for i := range 5 {
+		e := testEncoder(t, DefaultConfig(), testKey(t, "fed.example", 1, fmt.Sprintf("variant test key material %d", i)))
+		for _, g := range variantGroups {
+			for _, v := range g[1:] {
+				if d := dice(t, e, g[0], v); d < Threshold {
+					t.Errorf("key %d: %q ~ %q: Dice %.3f < Threshold %.2f", i, g[0], v, d, Threshold)
+				} else if i == 0 {
+					t.Logf("%q ~ %q: %.3f", g[0], v, d)
+				}
+			}
+		}
+	}
+}
+
+// TestDifferentPeople: different people compare below Threshold, averaged
+// over keys (each key gives other collisions) and for every key but with
+// a margin.
+func TestDifferentPeople(t *testing.T) {
+	pairs := [][2]string{
+		{"Olena Kovalenko", "Olena Koval"},
+		{"Olena Kovalenko", "Galina Pawlenko"},
+		{"Olena Kovalenko", "Wiktoria Bondarenko"},
+		{"Halyna Pavlenko", "Halyna Savchenko"},
+		{"Taras Shevchenko", "Taras Savchenko"},
+	}
+	const keys = 20
+	for _, p := range pairs {
+		var sum, hi float64
+		for i := range keys {
+			e := testEncoder(t, DefaultConfig(), testKey(t, "fed.example", 1, fmt.Sprintf("different test key %d", i)))
+			d := dice(t, e, p[0], p[1])
+			sum += d
+			hi = max(hi, d)
+		}
+		mean := sum / keys
+		t.Logf("%q vs %q: mean Dice %.3f, max %.3f over %d keys", p[0], p[1], mean, hi, keys)
+		if mean >= Threshold || hi >= Threshold+0.05 {
+			t.Errorf("%q vs %q: mean Dice %.3f, max %.3f; want below Threshold %.2f", p[0], p[1], mean, hi, Threshold)
+		}
+	}
+}
+
+func TestNormalisation(t *testing.T) {
+	for name, want := range map[string]string{
+		"Olena Kovalenko":  "alina kavalinka",
+		"Kovalenko  Olena": "alina kavalinka",
+		"Мар'яна":          "marana",
+		"Szewczenko":       "SivSinka",
+		"Прихо́дько":       "prihadka",
+		"Przychodko":       "prsihadka",
+		"  -- 42 ":         "",
+	} {
+		if got := strings.Join(tokens(name), " "); got != want {
+			t.Errorf("tokens(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestKeysSeparate: the same name under another key, another federation or
+// another version gives an unrelated encoding: its similarity is that of
+// random filters of the same fill, not of the name.
+func TestKeysSeparate(t *testing.T) {
+	const name = "Olena Kovalenko"
+	base := testKey(t, "fed-a.example", 1, "shared key material 0123456789")
+	others := map[string]Key{
+		"other material":   testKey(t, "fed-a.example", 1, "other key material 0123456789"),
+		"other federation": testKey(t, "fed-b.example", 1, "shared key material 0123456789"),
+	}
+	for _, cfg := range []Config{DefaultConfig(), {Bits: 1024, Hashes: 8}} {
+		a, err := testEncoder(t, cfg, base).Encode(Person{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fill := float64(popcount(a.Bits)) / float64(cfg.Bits)
+		for what, k := range others {
+			b, err := testEncoder(t, cfg, k).Encode(Person{Name: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Compare(a, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two independent random filters with fill f have Dice ≈ f.
+			t.Logf("%+v, %s: Dice %.3f, random baseline %.3f", cfg, what, s.Dice, fill)
+			if s.Dice > fill+0.15 {
+				t.Errorf("%s: Dice %.3f, far above the random baseline %.3f", what, s.Dice, fill)
+			}
+		}
+	}
+	// Another version of the same federation's material cannot even be
+	// compared.
+	a, _ := testEncoder(t, DefaultConfig(), base).Encode(Person{Name: name})
+	b, _ := testEncoder(t, DefaultConfig(), testKey(t, "fed-a.example", 2, "shared key material 0123456789")).Encode(Person{Name: name})
+	if _, err := Compare(a, b); !errors.Is(err, ErrKeyVersionMismatch) {
+		t.Fatalf("Compare across versions: %v, want ErrKeyVersionMismatch", err)
+	}
+	b.KeyVersion = a.KeyVersion
+	if s, _ := Compare(a, b); s.Dice > 0.5 {
+		t.Errorf("version 2 relabelled as 1: Dice %.3f, want near the random baseline", s.Dice)
+	}
+}
+
+func popcount(b []byte) int {
+	n := 0
+	for _, x := range b {
+		for ; x != 0; x &= x - 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestNoClearText: no name, token, fold, gram or year is in the marshalled
+// bytes, in UTF-8 or in the folded alphabet.
+func TestNoClearText(t *testing.T) {
+	e := testEncoder(t, DefaultConfig(), testKey(t, "fed.example", 1, "clear text test material"))
+	for _, g := range variantGroups {
+		for _, name := range g {
+			enc, err := e.Encode(Person{Name: name, BirthYear: 1978})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := enc.Marshal()
+			needles := [][]byte{[]byte("1978"), []byte(name)}
+			for _, w := range strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == ',' }) {
+				needles = append(needles, []byte(w), []byte(strings.ToLower(w)))
+			}
+			for _, tok := range tokens(name) {
+				needles = append(needles, []byte(tok))
+				for i := 0; i+3 <= len(tok); i++ {
+					needles = append(needles, []byte(tok[i:i+3]))
+				}
+			}
+			for _, n := range needles {
+				// Shorter sequences occur by chance in 185 random bytes.
+				if len(n) >= 4 && bytes.Contains(raw, n) {
+					t.Errorf("%q: encoding contains %q", name, n)
+				}
+			}
+		}
+	}
+}
+
+func TestBirthYear(t *testing.T) {
+	e := testEncoder(t, DefaultConfig(), testKey(t, "fed.example", 1, "birth year test material"))
+	enc := func(y int) Encoding {
+		x, err := e.Encode(Person{Name: "Olena Kovalenko", BirthYear: y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	for _, c := range []struct {
+		a, b int
+		want YearAgreement
+	}{{1978, 1978, YearSame}, {1978, 1979, YearNear}, {1979, 1978, YearNear}, {1978, 1980, YearDifferent}, {1978, 0, YearUnknown}, {0, 0, YearUnknown}} {
+		s, err := Compare(enc(c.a), enc(c.b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Year != c.want || s.Dice != 1 {
+			t.Errorf("years %d, %d: %v Dice %.3f, want %v and 1", c.a, c.b, s.Year, s.Dice, c.want)
+		}
+	}
+	if _, err := e.Encode(Person{Name: "X", BirthYear: 12}); !errors.Is(err, ErrInvalidBirthYear) {
+		t.Errorf("year 12: %v", err)
+	}
+}
+
+// TestRotation: EncodeAll gives the current and the previous encodings;
+// previous compares with previous, never with current.
+func TestRotation(t *testing.T) {
+	v1 := testKey(t, "fed.example", 1, "material of version one ....")
+	v2 := testKey(t, "fed.example", 2, "material of version two ....")
+	oldPeer := testEncoder(t, DefaultConfig(), v1)
+	rotated := testEncoder(t, DefaultConfig(), v2, v1)
+	all, err := rotated.EncodeAll(Person{Name: "Halyna Pavlenko", BirthYear: 1961})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].KeyVersion != 2 || all[1].KeyVersion != 1 {
+		t.Fatalf("EncodeAll: %d encodings, versions %v", len(all), all)
+	}
+	peer, err := oldPeer.Encode(Person{Name: "Галина Павленко", BirthYear: 1961})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Compare(all[1], peer)
+	if err != nil || s.Dice < Threshold || s.Year != YearSame {
+		t.Fatalf("previous-key encodings: %+v, %v", s, err)
+	}
+	if _, err := Compare(all[0], peer); !errors.Is(err, ErrKeyVersionMismatch) {
+		t.Fatalf("current vs previous: %v", err)
+	}
+	if _, err := NewEncoder(DefaultConfig(), v1, v1); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("duplicate version: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	if _, err := NewKey("fed", 1, make([]byte, 15)); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("short material: %v", err)
+	}
+	if _, err := NewKey("", 1, make([]byte, 16)); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("no federation: %v", err)
+	}
+	if _, err := NewEncoder(DefaultConfig(), Key{}); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("zero key: %v", err)
+	}
+	k := testKey(t, "fed", 1, "0123456789abcdef")
+	for _, c := range []Config{{Bits: 1000, Hashes: 8}, {Bits: 1024}, {Bits: 1024, Hashes: 8, FlipProbability: 0.5}} {
+		if _, err := NewEncoder(c, k); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+	e := testEncoder(t, DefaultConfig(), k)
+	secret := "Olena Kovalenko" + strings.Repeat(" x", MaxNameBytes)
+	for name, want := range map[string]error{"": ErrEmptyName, "1234 --": ErrEmptyName, secret: ErrNameTooLong} {
+		_, err := e.Encode(Person{Name: name})
+		if !errors.Is(err, want) {
+			t.Errorf("Encode(%.20q): %v, want %v", name, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "Kovalenko") {
+			t.Errorf("error message contains the name: %v", err)
+		}
+	}
+	a, _ := e.Encode(Person{Name: "A"})
+	b, _ := testEncoder(t, Config{Bits: 1024, Hashes: 8}, k).Encode(Person{Name: "A"})
+	if _, err := Compare(a, b); !errors.Is(err, ErrSchemeMismatch) {
+		t.Errorf("other scheme: %v", err)
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	e := testEncoder(t, DefaultConfig(), testKey(t, "fed", 7, "0123456789abcdef"))
+	for _, p := range []Person{{Name: "Olena Kovalenko", BirthYear: 1978}, {Name: "Шевченко"}} {
+		enc, err := e.Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := enc.Marshal()
+		wantLen := 137
+		if p.BirthYear != 0 {
+			wantLen = 185
+		}
+		if len(raw) != wantLen {
+			t.Errorf("marshalled length %d, want %d", len(raw), wantLen)
+		}
+		var got Encoding
+		if err := got.UnmarshalBinary(raw); err != nil {
+			t.Fatal(err)
+		}
+		if got.KeyVersion != enc.KeyVersion || got.Scheme != enc.Scheme || !bytes.Equal(got.Bits, enc.Bits) ||
+			got.HasYear != enc.HasYear || got.YearTags != enc.YearTags {
+			t.Fatal("round trip differs")
+		}
+		if s, err := Compare(got, enc); err != nil || s.Dice != 1 {
+			t.Fatalf("round trip compares %+v, %v", s, err)
+		}
+		for _, bad := range [][]byte{nil, raw[:len(raw)-1], append(append([]byte(nil), raw...), 0), append([]byte{2}, raw[1:]...)} {
+			if _, err := Unmarshal(bad); !errors.Is(err, ErrMalformed) {
+				t.Errorf("Unmarshal of %d bad bytes: %v", len(bad), err)
+			}
+		}
+	}
+}
+
+func FuzzEncode(f *testing.F) {
+	for _, g := range variantGroups {
+		for _, n := range g {
+			f.Add(n, 1978)
+		}
+	}
+	f.Add("", 0)
+	f.Add("\xff\xfe ʼ’ Ё ŝ ß", 2150)
+	e := testEncoder(f, DefaultConfig(), testKey(f, "fuzz", 1, "fuzz key material 0123"))
+	f.Fuzz(func(t *testing.T, name string, year int) {
+		a, errA := e.Encode(Person{Name: name, BirthYear: year})
+		b, errB := e.Encode(Person{Name: name, BirthYear: year})
+		if (errA == nil) != (errB == nil) {
+			t.Fatal("non-deterministic error")
+		}
+		if errA != nil {
+			return
+		}
+		if !bytes.Equal(a.Marshal(), b.Marshal()) {
+			t.Fatal("non-deterministic encoding")
+		}
+		s, err := Compare(a, b)
+		if err != nil || s.Dice != 1 {
+			t.Fatalf("self-comparison %+v, %v", s, err)
+		}
+		if _, err := Unmarshal(a.Marshal()); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = Unmarshal([]byte(name))
+	})
+}

@@ -1,0 +1,97 @@
+package records
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+)
+
+// RFC 6962 Merkle tree hashing.
+
+func leafHash(data []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{0})
+	h.Write(data)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func nodeHash(l, r []byte) [32]byte {
+	var buf [65]byte
+	buf[0] = 1
+	copy(buf[1:], l)
+	copy(buf[33:], r)
+	return sha256.Sum256(buf[:])
+}
+
+// split is the largest power of two smaller than n (n > 1).
+func split(n int) int {
+	k := 1
+	for k<<1 < n {
+		k <<= 1
+	}
+	return k
+}
+
+// root computes the tree hash of leaves (leaf hashes).
+func root(leaves [][32]byte) [32]byte {
+	if len(leaves) == 1 {
+		return leaves[0]
+	}
+	k := split(len(leaves))
+	l, r := root(leaves[:k]), root(leaves[k:])
+	return nodeHash(l[:], r[:])
+}
+
+// path returns the audit path of leaf m, leaf side first.
+func path(m int, leaves [][32]byte) [][]byte {
+	if len(leaves) <= 1 {
+		return nil
+	}
+	k := split(len(leaves))
+	if m < k {
+		r := root(leaves[k:])
+		return append(path(m, leaves[:k]), r[:])
+	}
+	l := root(leaves[:k])
+	return append(path(m-k, leaves[k:]), l[:])
+}
+
+// rootFromPath recomputes the root from a leaf hash, its index, the leaf
+// count and its audit path (RFC 9162, 2.1.3.2). ok is false when the path
+// has the wrong length for the index and count.
+func rootFromPath(leaf [32]byte, index, count uint64, proof [][]byte) (out [32]byte, ok bool) {
+	if index >= count {
+		return out, false
+	}
+	fn, sn := index, count-1
+	r := leaf
+	for _, p := range proof {
+		if len(p) != 32 || sn == 0 {
+			return out, false
+		}
+		if fn&1 == 1 || fn == sn {
+			r = nodeHash(p, r[:])
+			for fn&1 == 0 && fn != 0 {
+				fn >>= 1
+				sn >>= 1
+			}
+		} else {
+			r = nodeHash(r[:], p)
+		}
+		fn >>= 1
+		sn >>= 1
+	}
+	return r, sn == 0
+}
+
+// signedMessage is what the origin's key signs for a batch.
+func signedMessage(count uint32, root [32]byte) []byte {
+	msg := make([]byte, 0, len(signContext)+1+4+32)
+	msg = append(msg, signContext...)
+	msg = append(msg, 0)
+	msg = binary.BigEndian.AppendUint32(msg, count)
+	return append(msg, root[:]...)
+}
+
+const signContext = "accord-records-v1"

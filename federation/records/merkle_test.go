@@ -1,0 +1,30 @@
+package records
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestMerklePaths(t *testing.T) {
+	for n := 1; n <= 33; n++ {
+		leaves := make([][32]byte, n)
+		for i := range leaves {
+			leaves[i] = leafHash([]byte(fmt.Sprint(i)))
+		}
+		want := root(leaves)
+		for m := 0; m < n; m++ {
+			got, ok := rootFromPath(leaves[m], uint64(m), uint64(n), path(m, leaves))
+			if !ok || got != want {
+				t.Fatalf("n=%d m=%d: path does not lead to the root", n, m)
+			}
+			// The path of leaf m does not prove another leaf. (The leaf
+			// count is bound by the signature, not by the path.)
+			if n > 1 {
+				other := leaves[(m+1)%n]
+				if got, ok := rootFromPath(other, uint64(m), uint64(n), path(m, leaves)); ok && got == want {
+					t.Fatalf("n=%d m=%d: path proves another leaf", n, m)
+				}
+			}
+		}
+	}
+}

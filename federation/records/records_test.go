@@ -1,0 +1,189 @@
+package records_test
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/accordfed/accord/federation/records"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+func testCase(id string) *accordv1.Case {
+	year := int32(1978)
+	victims := int64(3)
+	return &accordv1.Case{
+		CaseId: id, Country: "UA", Title: "Shelling of Serhiivka; Olena Kovalenko wounded",
+		Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION, CrimeCodes: []string{"RS-8.2.b.i"},
+		Incidents: []*accordv1.Incident{{Start: "2022-03-01T10:00:00+02:00", Place: "Serhiivka", Region: "Odesa Oblast"}},
+		Perpetrators: []*accordv1.Perpetrator{
+			{Kind: accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, Name: "64th Separate Motor Rifle Brigade"},
+			{Kind: accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON, Name: "Ivan Petrenko"},
+		},
+		Persons:     []*accordv1.Person{{Role: accordv1.PersonRole_PERSON_ROLE_VICTIM, Name: "Olena Kovalenko", BirthYear: &year}},
+		VictimCount: &victims,
+		Evidence: []*accordv1.EvidenceRef{{Id: id + "-E001", Sha256: strings.Repeat("ab", 32), MediaType: "video/mp4",
+			Collected: "2022-03-02", Description: "Olena's phone video"}},
+		Version: 2,
+	}
+}
+
+// fakeEncoder encodes a name as a fixed-size opaque digest.
+type fakeEncoder struct{}
+
+func (fakeEncoder) Encode(name string, year int32, hasYear bool) ([]records.Encoded, error) {
+	return []records.Encoded{{KeyName: "person-encoding", KeyVersion: 1, Bytes: []byte(fmt.Sprintf("%x", len(name)))}}, nil
+}
+
+func TestProjectLeavesNamesAndLocalDetailsHome(t *testing.T) {
+	s, err := records.Project(testCase("UA-2022-000001"), fakeEncoder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"Olena", "Kovalenko", "Ivan Petrenko", "Petrenko", "UA-2022-000001-E001", "phone video", "1978"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("shared case contains %q", secret)
+		}
+	}
+	if !strings.Contains(s.GetTitle(), "Serhiivka") || !strings.Contains(s.GetTitle(), "[…]") {
+		t.Errorf("title %q", s.GetTitle())
+	}
+	if len(s.GetPerpetrators()) != 1 || len(s.GetPersons()) != 2 || s.GetPersons()[1].GetRole() != accordv1.PersonRole_PERSON_ROLE_SUSPECT {
+		t.Errorf("perpetrators %v persons %v", s.GetPerpetrators(), s.GetPersons())
+	}
+	if len(s.GetEvidence()) != 1 || s.GetEvidence()[0].GetSha256() == "" {
+		t.Errorf("evidence %v", s.GetEvidence())
+	}
+}
+
+func TestBlank(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"Murder of Olena Kovalenko in Kharkiv", "Murder of […] […] in Kharkiv"},
+		{"Strike on Serhiivka", "Strike on Serhiivka"},
+		{"OLENA kovalenko", "[…] […]"},
+		{"Kovalenko,Olena", "[…],[…]"},
+	} {
+		if got := records.Blank(c.text, []string{"Olena Kovalenko", "Serhii Li"}); got != c.want {
+			t.Errorf("Blank(%q) = %q, want %q", c.text, got, c.want)
+		}
+	}
+}
+
+type keyring map[string]ed25519.PublicKey
+
+func (k keyring) lookup(member, id string) (ed25519.PublicKey, error) {
+	if pub, ok := k[member+"/"+id]; ok {
+		return pub, nil
+	}
+	return nil, errors.New("no such key")
+}
+
+func signed(t *testing.T, n int) ([]*accordv1.SignedRecord, *records.Signer, keyring) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := records.NewSigner("UA", records.KeyID("ua-1", pub), priv)
+	var recs []*accordv1.FeedRecord
+	for i := range n {
+		id := fmt.Sprintf("UA-2022-%06d", i+1)
+		sc, err := records.Project(testCase(id), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &accordv1.FeedRecord{Origin: "UA", CaseId: id, Seq: uint64(i + 1), Case: sc})
+	}
+	out, err := s.SignBatch(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, s, keyring{"UA/" + s.KeyID(): pub}
+}
+
+func TestSignVerify(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 100} {
+		out, _, keys := signed(t, n)
+		v := records.NewVerifier(keys.lookup)
+		for i, sr := range out {
+			r, err := v.Verify(sr)
+			if err != nil {
+				t.Fatalf("n=%d record %d: %v", n, i, err)
+			}
+			if r.GetCaseId() != fmt.Sprintf("UA-2022-%06d", i+1) {
+				t.Fatalf("record %d is %s", i, r.GetCaseId())
+			}
+		}
+	}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	out, _, keys := signed(t, 4)
+	other, _, _ := signed(t, 4) // signed by another key of "UA"
+	tamper := func(f func(sr *accordv1.SignedRecord)) *accordv1.SignedRecord {
+		c := proto.CloneOf(out[1])
+		f(c)
+		return c
+	}
+	for _, c := range []struct {
+		name string
+		sr   *accordv1.SignedRecord
+		want error
+	}{
+		{"changed byte", tamper(func(sr *accordv1.SignedRecord) { sr.Record[len(sr.Record)-1] ^= 1 }), nil},
+		{"unknown field appended", tamper(func(sr *accordv1.SignedRecord) {
+			sr.Record = protowire.AppendTag(sr.Record, 99, protowire.VarintType)
+			sr.Record = protowire.AppendVarint(sr.Record, 1)
+		}), records.ErrInvalid},
+		{"wrong index", tamper(func(sr *accordv1.SignedRecord) { sr.LeafIndex = 2 }), records.ErrSignature},
+		{"wrong count", tamper(func(sr *accordv1.SignedRecord) { sr.LeafCount = 5 }), records.ErrSignature},
+		{"path cut", tamper(func(sr *accordv1.SignedRecord) { sr.Proof = sr.Proof[:1] }), records.ErrSignature},
+		{"another key's signature", tamper(func(sr *accordv1.SignedRecord) { sr.Signature = other[1].Signature }), records.ErrSignature},
+		{"unknown key", tamper(func(sr *accordv1.SignedRecord) { sr.KeyId = "ua-9.0000" }), records.ErrUnknownKey},
+	} {
+		_, err := records.NewVerifier(keys.lookup).Verify(c.sr)
+		if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	// A record claiming another origin is refused by the signer and, if
+	// forged, by the verifier (PL's key is not UA's).
+	if _, err := records.NewSigner("PL", "pl-1.x", nil).SignBatch([]*accordv1.FeedRecord{{Origin: "UA", CaseId: "UA-1", Seq: 1, Tombstone: true}}); !errors.Is(err, records.ErrInvalid) {
+		t.Errorf("signing another member's record: %v", err)
+	}
+}
+
+func BenchmarkVerifyBatch(b *testing.B) {
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	s := records.NewSigner("UA", "ua-1.x", priv)
+	var recs []*accordv1.FeedRecord
+	for i := range 1000 {
+		id := fmt.Sprintf("UA-2022-%06d", i+1)
+		sc, _ := records.Project(testCase(id), nil)
+		recs = append(recs, &accordv1.FeedRecord{Origin: "UA", CaseId: id, Seq: uint64(i + 1), Case: sc})
+	}
+	out, err := s.SignBatch(recs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := keyring{"UA/ua-1.x": pub}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v := records.NewVerifier(keys.lookup)
+		for _, sr := range out {
+			if _, err := v.Verify(sr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(out))/b.Elapsed().Seconds(), "records/s")
+}

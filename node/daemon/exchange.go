@@ -1,0 +1,595 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/accordfed/accord/federation/exchange"
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/personenc"
+	"github.com/accordfed/accord/federation/records"
+	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/registryraft"
+	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/store"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// PersonKeyName is the federation key the person encodings are made with.
+const PersonKeyName = "person-encoding"
+
+// personKeyRequestID is the request id with which a founder creates the
+// person-encoding key: the first founder creates it, the others are refused
+// (it exists).
+const personKeyRequestID = "federation.person-key"
+
+// exchangeStore adapts the store to the exchange.
+type exchangeStore struct{ *store.Store }
+
+// FindCase implements exchange.Store.
+func (s exchangeStore) FindCase(id string) (*accordv1.Case, error) {
+	c, err := s.GetCase(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return c, err
+}
+
+// loadSigningKey reads the node's record-signing key, making one on first
+// start (<data_dir>/signing.key, mode 0600).
+func loadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
+	path := filepath.Join(dataDir, "signing.key")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, err
+		}
+		return priv, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("%s: not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: a %T key; record signing keys are Ed25519", path, k)
+	}
+	return priv, nil
+}
+
+// directory answers the exchange's questions from the local registry
+// state (stale reads: the registry's own replication bounds how stale).
+type directory struct {
+	fsm  *registry.FSM
+	self identity.Identity
+
+	mu   sync.Mutex
+	keys map[string]ed25519.PublicKey // member/key id -> key
+	// jit caches, per registry index, which members may see each of this
+	// member's jit-linked cases.
+	jitIndex uint64
+	jit      map[string][]string
+}
+
+func newDirectory(fsm *registry.FSM, self identity.Identity) *directory {
+	return &directory{fsm: fsm, self: self, keys: map[string]ed25519.PublicKey{}}
+}
+
+func (d *directory) Admitted(member string) bool {
+	ok := false
+	d.fsm.Read(func(v registry.View) {
+		m, err := v.GetMember(member)
+		ok = err == nil && m.Status == registry.MemberAdmitted
+	})
+	return ok
+}
+
+// jitAccess returns, for each of this member's cases linked to a JIT, the
+// members (sorted) that accepted such a JIT.
+func (d *directory) jitAccess() map[string][]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if idx := d.fsm.AppliedIndex(); d.jit != nil && idx == d.jitIndex {
+		return d.jit
+	}
+	out := map[string][]string{}
+	idx := d.fsm.Read(func(v registry.View) {
+		jits, err := v.ListJITs(d.self.Member)
+		if err != nil {
+			return
+		}
+		for _, j := range jits {
+			if j.Status != registry.JITActive {
+				continue
+			}
+			var accepted []string
+			for _, m := range j.Members {
+				if m.State == registry.MembershipAccepted {
+					accepted = append(accepted, m.Member)
+				}
+			}
+			for _, c := range j.Cases {
+				if c.Case.Member == d.self.Member {
+					out[c.Case.CaseID] = append(out[c.Case.CaseID], accepted...)
+				}
+			}
+		}
+	})
+	for k, ms := range out {
+		sort.Strings(ms)
+		out[k] = slices.Compact(ms)
+	}
+	d.jit, d.jitIndex = out, idx
+	return out
+}
+
+func (d *directory) JITVisible(member, caseID string) bool {
+	return slices.Contains(d.jitAccess()[caseID], member)
+}
+
+func (d *directory) Key(member, keyID string) (ed25519.PublicKey, error) {
+	d.mu.Lock()
+	k, ok := d.keys[member+"/"+keyID]
+	d.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	var pemKey string
+	d.fsm.Read(func(v registry.View) {
+		m, err := v.GetMember(member)
+		if err != nil || m.Status != registry.MemberAdmitted {
+			return
+		}
+		for _, sk := range m.SigningKeys {
+			if sk.ID == keyID {
+				pemKey = sk.PublicKeyPEM
+			}
+		}
+	})
+	if pemKey == "" {
+		return nil, fmt.Errorf("member %s has no signing key %q in the registry", member, keyID)
+	}
+	pub, err := records.ParsePublicKeyPEM(pemKey)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.keys[member+"/"+keyID] = pub
+	d.mu.Unlock()
+	return pub, nil
+}
+
+func (d *directory) Peers() []exchange.Peer {
+	var out []exchange.Peer
+	d.fsm.Read(func(v registry.View) {
+		for _, m := range v.ListMembers() {
+			if m.Status != registry.MemberAdmitted || m.Code == d.self.Member {
+				continue
+			}
+			for _, n := range m.Nodes {
+				id, err := identity.Parse(n.URI)
+				if err != nil || n.FederationAddress == "" {
+					continue
+				}
+				out = append(out, exchange.Peer{Member: m.Code, Node: id, Address: n.FederationAddress})
+				break
+			}
+		}
+	})
+	return out
+}
+
+// personEncoder encodes persons with the registry's person-encoding key.
+type personEncoder struct {
+	enc     *personenc.Encoder
+	version int
+}
+
+func (p personEncoder) Encode(name string, year int32, hasYear bool) ([]records.Encoded, error) {
+	person := personenc.Person{Name: name}
+	if hasYear {
+		person.BirthYear = int(year)
+	}
+	encs, err := p.enc.EncodeAll(person)
+	if err != nil {
+		// A name the encoder cannot take (empty after normalisation, too
+		// long) is not shared; the error never names the person.
+		return nil, nil
+	}
+	out := make([]records.Encoded, len(encs))
+	for i, e := range encs {
+		out[i] = records.Encoded{KeyName: PersonKeyName, KeyVersion: e.KeyVersion, Bytes: e.Marshal()}
+	}
+	return out, nil
+}
+
+// encoderSource makes the person encoder of the registry's current key,
+// caching it per key version.
+type encoderSource struct {
+	fsm        *registry.FSM
+	federation string
+	member     string
+
+	mu      sync.Mutex
+	current *personEncoder
+}
+
+// get returns the encoder of the current key, or nil when there is none.
+func (e *encoderSource) get() records.PersonEncoder {
+	var key registry.FederationKey
+	found := false
+	e.fsm.Read(func(v registry.View) {
+		k, err := v.FederationKey(PersonKeyName, e.member)
+		key, found = k, err == nil
+	})
+	if !found {
+		return nil
+	}
+	cur := key.Current()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.current != nil && e.current.version == cur.Version {
+		return *e.current
+	}
+	current, err := personenc.NewKey(e.federation, cur.Version, cur.Material)
+	if err != nil {
+		return nil
+	}
+	var prev []personenc.Key
+	for _, v := range key.Versions {
+		if v.State == registry.KeyPrevious && len(v.Material) > 0 {
+			if k, err := personenc.NewKey(e.federation, v.Version, v.Material); err == nil {
+				prev = append(prev, k)
+			}
+		}
+	}
+	enc, err := personenc.NewEncoder(personenc.DefaultConfig(), current, prev...)
+	if err != nil {
+		return nil
+	}
+	e.current = &personEncoder{enc: enc, version: cur.Version}
+	return *e.current
+}
+
+// version returns the current key version (0 without a key).
+func (e *encoderSource) version() int {
+	v := 0
+	e.fsm.Read(func(view registry.View) {
+		if k, err := view.FederationKey(PersonKeyName, e.member); err == nil {
+			v = k.Current().Version
+		}
+	})
+	return v
+}
+
+// exchangeDialer dials peers' exchange services over mutual TLS, checking
+// that the server is exactly the peer's node; one connection per node.
+type exchangeDialer struct {
+	d     *Daemon
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func (x *exchangeDialer) dial(p exchange.Peer) (accordv1.ExchangeServiceClient, error) {
+	key := p.Node.String() + "@" + p.Address
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if cc, ok := x.conns[key]; ok {
+		return accordv1.NewExchangeServiceClient(cc), nil
+	}
+	want := p.Node
+	cc, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(x.d.src.ClientCredentials(func(got identity.Identity) error {
+		if got != want {
+			return fmt.Errorf("server is %s, want %s", got, want)
+		}
+		return nil
+	})), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return nil, err
+	}
+	x.conns[key] = cc
+	return accordv1.NewExchangeServiceClient(cc), nil
+}
+
+func (x *exchangeDialer) close() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, cc := range x.conns {
+		_ = cc.Close()
+		delete(x.conns, k)
+	}
+}
+
+// registerSigningKey makes sure the registry holds the node's record
+// signing key among its member's keys, retrying until it does.
+func (d *Daemon) registerSigningKey(ctx context.Context, keyID string, pub ed25519.PublicKey) {
+	pemKey, err := records.PublicKeyPEM(pub)
+	if err != nil {
+		d.logger.Error("cannot encode the signing key", "err", err)
+		return
+	}
+	self := d.src.Identity()
+	for ctx.Err() == nil {
+		var (
+			m     registry.Member
+			found bool
+		)
+		_, err := d.registry.node.Read(ctx, true, func(v registry.View) {
+			var gerr error
+			m, gerr = v.GetMember(self.Member)
+			found = gerr == nil && m.Status == registry.MemberAdmitted
+		})
+		if err == nil && found {
+			if slices.ContainsFunc(m.SigningKeys, func(k registry.SigningKey) bool { return k.ID == keyID }) {
+				return
+			}
+			keys := append(slices.Clone(m.SigningKeys), registry.SigningKey{ID: keyID, PublicKeyPEM: pemKey})
+			cmd, cerr := registry.NewCommand("signing-key."+keyID, registry.UpdateMember{Code: m.Code, Name: m.Name, CACerts: m.CACerts, SigningKeys: keys})
+			if cerr == nil {
+				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				_, err = d.registry.node.Apply(actx, cmd)
+				cancel()
+				if err == nil {
+					d.logger.Info("record signing key registered", "key_id", keyID)
+					return
+				}
+			} else {
+				err = cerr
+			}
+		}
+		if errors.Is(err, registryraft.ErrClosed) {
+			return
+		}
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// watchVisibility republishes this member's cases whose audience changed:
+// when a JIT links or unlinks a case, or a member accepts or leaves a JIT
+// that lists one, or the person-encoding key is rotated (every case).
+func (d *Daemon) watchVisibility(ctx context.Context, dir *directory, enc *encoderSource) {
+	prev := dir.jitAccess()
+	prevKey := enc.version()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if v := enc.version(); v != prevKey {
+			if err := d.store.Requeue(nil, true); err != nil {
+				d.logger.Warn("republishing after a key rotation failed", "err", err)
+				continue
+			}
+			prevKey = v
+		}
+		cur := dir.jitAccess()
+		var changed []string
+		for id, ms := range cur {
+			if !slices.Equal(ms, prev[id]) {
+				changed = append(changed, id)
+			}
+		}
+		for id := range prev {
+			if _, ok := cur[id]; !ok {
+				changed = append(changed, id)
+			}
+		}
+		if len(changed) > 0 {
+			sort.Strings(changed)
+			if err := d.store.Requeue(changed, false); err != nil {
+				d.logger.Warn("republishing cases whose JIT audience changed failed", "err", err)
+				continue
+			}
+			d.logger.Info("republishing cases whose JIT audience changed", "cases", len(changed), "first", strings.Join(changed[:min(3, len(changed))], ","))
+		}
+		prev = cur
+	}
+}
+
+// auditor writes the exchange's events to the node's audit log.
+type auditor struct {
+	log    *audit.Log
+	logger *slog.Logger
+}
+
+var auditKinds = map[exchange.EventKind]audit.Kind{
+	exchange.Served: audit.KindServed, exchange.Received: audit.KindReceived, exchange.Refused: audit.KindRefused,
+	exchange.Resync: audit.KindResync, exchange.Nudged: audit.KindNudged,
+}
+
+// reasonCode is the audit log's short code of why something was refused.
+func reasonCode(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, records.ErrSignature):
+		return "bad_signature"
+	case errors.Is(err, records.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, records.ErrInvalid):
+		return "invalid_record"
+	case errors.Is(err, exchange.ErrCursorExpired):
+		return "cursor_expired"
+	case errors.Is(err, exchange.ErrCursor):
+		return "bad_cursor"
+	case errors.Is(err, exchange.ErrNotMember):
+		return "not_member"
+	}
+	switch status.Code(err) {
+	case codes.OutOfRange:
+		return "cursor_expired"
+	case codes.InvalidArgument:
+		return "bad_cursor"
+	}
+	return "other"
+}
+
+func (a auditor) Audit(e exchange.Event) {
+	_, err := a.log.Append(audit.Entry{
+		Kind: auditKinds[e.Kind], Peer: e.Peer, PeerID: e.PeerNode,
+		What: audit.What{Records: e.Records, FromSeq: e.FromSeq, ToSeq: e.ToSeq, CaseIDs: e.CaseIDs, Reason: reasonCode(e.Err)},
+	})
+	if err != nil {
+		a.logger.Error("cannot write the audit log", "err", err)
+	}
+}
+
+// exchangeParts are the node's side of the case-metadata exchange.
+type exchangeParts struct {
+	dir       *directory
+	enc       *encoderSource
+	signer    *records.Signer
+	service   *exchange.Service
+	puller    *exchange.Puller
+	publisher *exchange.Publisher
+	dialer    *exchangeDialer
+
+	nudging sync.Map // member -> struct{}: a nudge in flight
+	cancel  context.CancelFunc
+}
+
+// stop ends pulling, publishing and the follow streams this node serves.
+func (x *exchangeParts) stop() {
+	if x.cancel != nil {
+		x.cancel()
+	}
+	x.service.Close()
+}
+
+// newExchange builds the exchange of a registry server: its signing key,
+// the registry-backed directory, the publisher, the service and the
+// puller.
+func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
+	self := d.src.Identity()
+	priv, err := loadSigningKey(d.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("%w: signing key: %w", ErrStart, err)
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	x := &exchangeParts{
+		dir:    newDirectory(d.registry.fsm, self),
+		enc:    &encoderSource{fsm: d.registry.fsm, federation: self.Federation, member: self.Member},
+		signer: records.NewSigner(self.Member, records.KeyID(self.Name, pub), priv),
+		dialer: &exchangeDialer{d: d, conns: map[string]*grpc.ClientConn{}},
+	}
+	logger := d.logger.With("component", "exchange")
+	aud := auditor{log: d.audit, logger: logger}
+	st := exchangeStore{d.store}
+	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{Logger: logger})
+	x.service = exchange.NewService(st, x.dir, self.Member, x.signer, aud, exchange.ServiceOptions{OnNudge: x.puller.Wake, Logger: logger})
+	x.publisher = exchange.NewPublisher(st, self.Member, x.signer, exchange.PublisherOptions{
+		Encoder: x.enc.get, Logger: logger,
+		Published: func(head uint64) { d.nudgePeers(head, aud) },
+	})
+	policy.Allow("/"+accordv1.ExchangeService_ServiceDesc.ServiceName+"/", grpcserver.AnyNode)
+	d.exchange = x
+	return nil
+}
+
+// startExchange starts registering the signing key, publishing, pulling
+// and watching the audience of jit cases.
+func (d *Daemon) startExchange(ctx context.Context) {
+	x := d.exchange
+	ctx, x.cancel = context.WithCancel(ctx)
+	pub := x.signer.Public()
+	for _, run := range []func(){
+		func() { d.registerSigningKey(ctx, x.signer.KeyID(), pub) },
+		func() { x.publisher.Run(ctx) },
+		func() { x.puller.Run(ctx) },
+		func() { d.watchVisibility(ctx, x.dir, x.enc) },
+	} {
+		d.bg.Add(1)
+		go func() {
+			defer d.bg.Done()
+			run()
+		}()
+	}
+}
+
+// nudgePeers tells the members without an open Sync stream that the feed
+// moved on, one nudge in flight per member.
+func (d *Daemon) nudgePeers(head uint64, aud exchange.Auditor) {
+	x := d.exchange
+	for _, p := range x.dir.Peers() {
+		if x.service.Following(p.Member) {
+			continue
+		}
+		if _, busy := x.nudging.LoadOrStore(p.Member, struct{}{}); busy {
+			continue
+		}
+		go func() {
+			defer x.nudging.Delete(p.Member)
+			client, err := x.dialer.dial(p)
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if _, err := client.Nudge(ctx, &accordv1.NudgeRequest{Head: head}); err == nil {
+				aud.Audit(exchange.Event{Kind: exchange.Nudged, Peer: p.Member, PeerNode: p.Node.String(), ToSeq: head})
+			}
+		}()
+	}
+}
+
+// closeEarly releases what New opened when New fails half-way.
+func (d *Daemon) closeEarly() {
+	if d.registry != nil {
+		_ = d.registry.node.Close()
+	}
+	if d.audit != nil {
+		_ = d.audit.Close()
+	}
+	_ = d.store.Close()
+}
+
+// Exchange returns the node's puller (federation index status), or nil.
+func (d *Daemon) Exchange() *exchange.Puller {
+	if d.exchange == nil {
+		return nil
+	}
+	return d.exchange.puller
+}

@@ -1,0 +1,391 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/accordfed/accord/federation/feed"
+)
+
+// The change feed: what the node shares with the other members.
+//
+// Every write that changes a case (create, update, import, delete,
+// evidence added) appends the case id to bucketChanges in the same
+// transaction, so that no change is lost between the store and the feed.
+// The node's publisher (federation/exchange) reads the changes in order,
+// makes each case's shared record or tombstone, signs them, and publishes
+// them with Publish: a record gets the next feed sequence number, replaces
+// the case's previous feed entry (the feed keeps the latest entry of each
+// case), and is what peers pull (ReadFeed).
+var (
+	// bucketChanges: change seq -> case id.
+	bucketChanges = []byte("changes")
+	// bucketFeed: feed seq -> case id (the latest entry of each case).
+	bucketFeed = []byte("feed")
+	// bucketShared: case id -> feed seq (8) + flags (1) + signed record.
+	bucketShared = []byte("shared")
+	// bucketFedRecords: origin + 0x00 + case id -> feed seq (8) + flags (1)
+	// + signed record: the federation index, other members' records.
+	bucketFedRecords = []byte("fed_records")
+	// bucketFedCursors: origin -> the cursor to resume its feed from.
+	bucketFedCursors = []byte("fed_cursors")
+
+	metaChangeSeq = []byte("change_seq")
+	metaPublished = []byte("feed_published_change")
+	metaFeedSeq   = []byte("feed_seq")
+	metaFeedFloor = []byte("feed_floor")
+	metaFeedEpoch = []byte("feed_epoch")
+	metaCursorKey = []byte("feed_cursor_key")
+)
+
+// initFeed gives a store without a feed its epoch and cursor key, and
+// queues every case it holds as changed (a store made before the feed
+// existed publishes its cases once).
+func initFeed(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(metaFeedEpoch) != nil {
+		return nil
+	}
+	var epoch [8]byte
+	key := make([]byte, 32)
+	if _, err := rand.Read(epoch[:]); err != nil {
+		return err
+	}
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	if err := meta.Put(metaFeedEpoch, epoch[:]); err != nil {
+		return err
+	}
+	if err := meta.Put(metaCursorKey, key); err != nil {
+		return err
+	}
+	changes := tx.Bucket(bucketChanges)
+	n := getU64(meta.Get(metaChangeSeq))
+	err := tx.Bucket(bucketCaseIDs).ForEach(func(k, _ []byte) error {
+		n++
+		return changes.Put(u64(n), bytes.Clone(k))
+	})
+	if err != nil {
+		return err
+	}
+	return meta.Put(metaChangeSeq, u64(n))
+}
+
+// changed records, in the write's transaction, that a case changed.
+func (w *write) changed(caseID string) {
+	w.put(bucketChanges, u64(w.nextSeq(metaChangeSeq)), []byte(caseID))
+	w.notify = true
+}
+
+// notifier broadcasts that the store has new changes or feed entries.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	return n.ch
+}
+
+func (n *notifier) fire() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+}
+
+// Changed returns a channel that is closed at the next committed change of
+// a case.
+func (s *Store) Changed() <-chan struct{} { return s.changes.wait() }
+
+// Published returns a channel that is closed at the next Publish.
+func (s *Store) Published() <-chan struct{} { return s.published.wait() }
+
+// Changes returns up to limit changes after seq, in order.
+func (s *Store) Changes(after uint64, limit int) ([]feed.Change, error) {
+	var out []feed.Change
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketChanges).Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			out = append(out, feed.Change{Seq: getU64(k), CaseID: string(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Feed returns the feed's state.
+func (s *Store) Feed() (feed.Info, error) {
+	var fi feed.Info
+	err := s.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		fi = feed.Info{
+			Epoch: binary.BigEndian.Uint64(meta.Get(metaFeedEpoch)),
+			Head:  getU64(meta.Get(metaFeedSeq)), Floor: getU64(meta.Get(metaFeedFloor)),
+			PublishedChange: getU64(meta.Get(metaPublished)),
+			CursorKey:       bytes.Clone(meta.Get(metaCursorKey)),
+		}
+		return nil
+	})
+	return fi, err
+}
+
+// SharedState returns a case's feed entry: its seq and flags; ok is false
+// when the case was never published.
+func (s *Store) SharedState(caseID string) (seq uint64, flags byte, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketShared).Get([]byte(caseID))
+		if len(v) >= 9 {
+			seq, flags, ok = getU64(v[:8]), v[8], true
+		}
+		return nil
+	})
+	return seq, flags, ok, err
+}
+
+// Publish appends pubs to the feed with seqs first, first+1, ..., and
+// records that the changes up to change seq upTo are published. first must
+// be the next seq (Feed().Head + 1): one publisher writes the feed.
+func (s *Store) Publish(upTo, first uint64, pubs []feed.Publication) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		head := getU64(meta.Get(metaFeedSeq))
+		if len(pubs) > 0 && first != head+1 {
+			return fmt.Errorf("%w: publish at feed seq %d, but the feed's head is %d", ErrInvalid, first, head)
+		}
+		entries, shared := tx.Bucket(bucketFeed), tx.Bucket(bucketShared)
+		for i, p := range pubs {
+			seq := first + uint64(i)
+			if old := shared.Get([]byte(p.CaseID)); len(old) >= 8 {
+				if err := entries.Delete(old[:8]); err != nil {
+					return err
+				}
+			}
+			if err := entries.Put(u64(seq), []byte(p.CaseID)); err != nil {
+				return err
+			}
+			v := make([]byte, 0, 9+len(p.Record))
+			v = append(append(append(v, u64(seq)...), p.Flags), p.Record...)
+			if err := shared.Put([]byte(p.CaseID), v); err != nil {
+				return err
+			}
+			head = seq
+		}
+		if err := meta.Put(metaFeedSeq, u64(head)); err != nil {
+			return err
+		}
+		return meta.Put(metaPublished, u64(upTo))
+	})
+	if err == nil {
+		s.published.fire()
+	}
+	return err
+}
+
+// ReadFeed calls fn with up to limit feed entries after seq, in order.
+// Record is valid only during the call.
+func (s *Store) ReadFeed(after uint64, limit int, fn func(feed.Entry) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		shared := tx.Bucket(bucketShared)
+		c := tx.Bucket(bucketFeed).Cursor()
+		n := 0
+		for k, v := c.Seek(u64(after + 1)); k != nil && n < limit; k, v = c.Next() {
+			e := shared.Get(v)
+			if len(e) < 9 {
+				return fmt.Errorf("%w: feed entry %d: case %s has no shared record", ErrCorrupt, getU64(k), v)
+			}
+			if err := fn(feed.Entry{Seq: getU64(k), CaseID: string(v), Flags: e[8], Record: e[9:]}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+}
+
+// PurgeTombstones removes tombstones published at or before feed seq
+// upTo, and raises the feed's floor to it: a peer whose cursor is older
+// has missed them and must resync in full.
+func (s *Store) PurgeTombstones(upTo uint64) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if upTo <= getU64(meta.Get(metaFeedFloor)) {
+			return nil
+		}
+		entries, shared := tx.Bucket(bucketFeed), tx.Bucket(bucketShared)
+		c := entries.Cursor()
+		var drop [][]byte
+		for k, v := c.First(); k != nil && getU64(k) <= upTo; k, v = c.Next() {
+			if e := shared.Get(v); len(e) >= 9 && e[8]&feed.Tombstone != 0 {
+				drop = append(drop, bytes.Clone(k), bytes.Clone(v))
+			}
+		}
+		for i := 0; i < len(drop); i += 2 {
+			if err := entries.Delete(drop[i]); err != nil {
+				return err
+			}
+			if err := shared.Delete(drop[i+1]); err != nil {
+				return err
+			}
+			n++
+		}
+		return meta.Put(metaFeedFloor, u64(upTo))
+	})
+	return n, err
+}
+
+func fedKey(origin, caseID string) []byte {
+	return append(append([]byte(origin), 0), caseID...)
+}
+
+// FedApply stores, in one transaction, records received from origin's
+// feed and the cursor to resume after them (kept as it is when cursor is
+// empty). A record not newer than the
+// one held (by feed seq) is skipped as stale; a tombstone removes the
+// record. It returns how many records changed the index.
+func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, stale int, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFedRecords)
+		for _, r := range recs {
+			k := fedKey(origin, r.CaseID)
+			if old := b.Get(k); len(old) >= 8 && getU64(old[:8]) >= r.Seq {
+				stale++
+				continue
+			}
+			if r.Flags&feed.Tombstone != 0 {
+				if b.Get(k) != nil {
+					applied++
+				}
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				continue
+			}
+			v := make([]byte, 0, 9+len(r.Record))
+			v = append(append(append(v, u64(r.Seq)...), r.Flags), r.Record...)
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+			applied++
+		}
+		if cursor == "" {
+			return nil // records relayed from another member's feed
+		}
+		return tx.Bucket(bucketFedCursors).Put([]byte(origin), []byte(cursor))
+	})
+	return applied, stale, err
+}
+
+// FedCursor returns the cursor to resume origin's feed from ("" for the
+// start).
+func (s *Store) FedCursor(origin string) (string, error) {
+	var out string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		out = string(tx.Bucket(bucketFedCursors).Get([]byte(origin)))
+		return nil
+	})
+	return out, err
+}
+
+// FedReset drops origin's records and cursor, for a full resync.
+func (s *Store) FedReset(origin string) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFedRecords)
+		prefix := append([]byte(origin), 0)
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return tx.Bucket(bucketFedCursors).Delete([]byte(origin))
+	})
+	return n, err
+}
+
+// FedScan calls fn for each record of the federation index, of origin
+// only when origin is not empty, in (origin, case id) order. record is
+// valid only during the call.
+func (s *Store) FedScan(origin string, fn func(origin, caseID string, seq uint64, record []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketFedRecords).Cursor()
+		var prefix []byte
+		if origin != "" {
+			prefix = append([]byte(origin), 0)
+		}
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || len(v) < 9 {
+				return fmt.Errorf("%w: federation index entry %q", ErrCorrupt, k)
+			}
+			if err := fn(string(k[:i]), string(k[i+1:]), getU64(v[:8]), v[9:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// FedCounts returns how many records the federation index holds per
+// origin.
+func (s *Store) FedCounts() (map[string]int, error) {
+	out := map[string]int{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFedRecords).ForEach(func(k, _ []byte) error {
+			if i := bytes.IndexByte(k, 0); i > 0 {
+				out[string(k[:i])]++
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Requeue records caseIDs as changed, so that they are published again
+// (their visibility changed: a JIT now lists them, or a member left one),
+// or every case when all is set (the federation key was rotated).
+func (s *Store) Requeue(caseIDs []string, all bool) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		meta, changes := tx.Bucket(bucketMeta), tx.Bucket(bucketChanges)
+		n := getU64(meta.Get(metaChangeSeq))
+		put := func(id []byte) error {
+			n++
+			return changes.Put(u64(n), bytes.Clone(id))
+		}
+		if all {
+			if err := tx.Bucket(bucketCaseIDs).ForEach(func(k, _ []byte) error { return put(k) }); err != nil {
+				return err
+			}
+		}
+		for _, id := range caseIDs {
+			if err := put([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return meta.Put(metaChangeSeq, u64(n))
+	})
+	if err == nil {
+		s.changes.fire()
+	}
+	return err
+}
