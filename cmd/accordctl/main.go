@@ -48,5 +48,6 @@ func newRootCmd() *cobra.Command {
 	g.addFlags(root)
 	root.AddCommand(newCertsCmd(g), newPeersCmd(g), newVersionCmd(g), newCasesCmd(g), newEvidenceCmd(g), newCustodyCmd(g))
 	root.AddCommand(newRegistryCmds(g)...)
+	root.AddCommand(newFederationCmds(g)...)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -230,26 +231,63 @@ func (p *Puller) pull(ctx context.Context, peer Peer) error {
 	if err != nil {
 		return err
 	}
-	stream, err := client.Sync(ctx, &accordv1.SyncRequest{Cursor: cur, Follow: true})
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := client.Sync(sctx, &accordv1.SyncRequest{Cursor: cur, Follow: true})
 	if err != nil {
 		return err
 	}
-	for {
-		resp, err := stream.Recv()
-		if err == io.EOF {
-			return nil
+	// One goroutine receives while this one verifies and stores: batches
+	// that arrive while the store writes are verified and written together,
+	// in one transaction.
+	batches := make(chan *accordv1.SyncResponse, 8)
+	var recvErr error
+	go func() {
+		defer close(batches)
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				recvErr = err
+				return
+			}
+			select {
+			case batches <- resp:
+			case <-sctx.Done():
+				recvErr = sctx.Err()
+				return
+			}
 		}
-		if err != nil {
-			if c := status.Code(err); (c == codes.OutOfRange || c == codes.InvalidArgument) && ctx.Err() == nil {
-				return p.resync(peer, err)
+	}()
+	for resp := range batches {
+		group := []*accordv1.SyncResponse{resp}
+	more:
+		for len(group) < cap(batches) {
+			select {
+			case r, ok := <-batches:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		p.update(peer.Member, func(s *PeerStatus) { s.Connected, s.LastError = true, "" })
+		if err := p.apply(peer, group); err != nil {
+			cancel()
+			for range batches {
 			}
 			return err
 		}
-		p.update(peer.Member, func(s *PeerStatus) { s.Connected, s.LastError = true, "" })
-		if err := p.apply(peer, resp); err != nil {
-			return err
-		}
 	}
+	err = recvErr
+	if err == io.EOF {
+		return nil
+	}
+	if c := status.Code(err); (c == codes.OutOfRange || c == codes.InvalidArgument) && ctx.Err() == nil {
+		return p.resync(peer, err)
+	}
+	return err
 }
 
 // resync drops a member's records and cursor after the peer refused the
@@ -266,20 +304,53 @@ func (p *Puller) resync(peer Peer, cause error) error {
 	return nil
 }
 
-// apply verifies and stores one batch.
-func (p *Puller) apply(peer Peer, resp *accordv1.SyncResponse) error {
+// verified is a record that passed verification.
+type verified struct {
+	sr  *accordv1.SignedRecord
+	rec *accordv1.FeedRecord
+	err error
+}
+
+// verifyAll verifies records on every core.
+func (p *Puller) verifyAll(srs []*accordv1.SignedRecord) []verified {
+	out := make([]verified, len(srs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(srs)/256))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(srs); i += workers {
+				r, err := p.verifier.Verify(srs[i])
+				if err == nil && r.GetRecipient() != "" && r.GetRecipient() != p.self.Member {
+					err = fmt.Errorf("%w: record %s is meant for %s", records.ErrInvalid, r.GetCaseId(), r.GetRecipient())
+				}
+				out[i] = verified{sr: srs[i], rec: r, err: err}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// apply verifies and stores a group of consecutive batches, with the last
+// batch's cursor, in one transaction per origin.
+func (p *Puller) apply(peer Peer, group []*accordv1.SyncResponse) error {
+	var srs []*accordv1.SignedRecord
+	for _, resp := range group {
+		srs = append(srs, resp.GetRecords()...)
+	}
+	last := group[len(group)-1]
 	byOrigin := map[string][]feed.Record{}
 	var refused int
 	var changed []string
 	var lo, hi uint64
-	for _, sr := range resp.GetRecords() {
-		r, err := p.verifier.Verify(sr)
-		if err == nil && r.GetRecipient() != "" && r.GetRecipient() != p.self.Member {
-			err = fmt.Errorf("%w: record %s is meant for %s", records.ErrInvalid, r.GetCaseId(), r.GetRecipient())
-		}
-		if errors.Is(err, records.ErrUnknownKey) {
-			// The registry may not yet hold the key here: keep nothing of
-			// this batch and try again.
+	for _, v := range p.verifyAll(srs) {
+		r, err := v.rec, v.err
+		if errors.Is(err, records.ErrUnknownKey) && originOf(v.sr) == peer.Member {
+			// The registry may not yet hold the sender's new key here: keep
+			// nothing of these batches and try again. (A key unknown for
+			// another origin is a refusal.)
 			return err
 		}
 		if err != nil {
@@ -297,7 +368,7 @@ func (p *Puller) apply(peer Peer, resp *accordv1.SyncResponse) error {
 		} else if r.GetCase().GetSensitivity() == accordv1.Sensitivity_SENSITIVITY_JIT {
 			flags |= feed.JIT
 		}
-		b, err := proto.Marshal(sr)
+		b, err := proto.Marshal(v.sr)
 		if err != nil {
 			return err
 		}
@@ -324,20 +395,20 @@ func (p *Puller) apply(peer Peer, resp *accordv1.SyncResponse) error {
 		}
 		applied, stale = applied+a, stale+s
 	}
-	a, s, err := p.st.FedApply(peer.Member, resp.GetCursor(), byOrigin[peer.Member])
+	a, s, err := p.st.FedApply(peer.Member, last.GetCursor(), byOrigin[peer.Member])
 	if err != nil {
 		return err
 	}
 	applied, stale = applied+a, stale+s
-	if n := len(resp.GetRecords()) - refused; n > 0 {
+	if n := len(srs) - refused; n > 0 {
 		p.audit.Audit(Event{Kind: Received, Peer: peer.Member, PeerNode: peer.Node.String(), Records: n, FromSeq: lo, ToSeq: hi})
 	}
 	now := time.Now()
 	p.update(peer.Member, func(st *PeerStatus) {
-		st.LastSync, st.Head = now, resp.GetHead()
+		st.LastSync, st.Head = now, last.GetHead()
 		st.Seq = max(st.Seq, hi)
-		if resp.GetCaughtUp() {
-			st.Seq = max(st.Seq, resp.GetHead())
+		if last.GetCaughtUp() {
+			st.Seq = max(st.Seq, last.GetHead())
 			st.CaughtUp = now
 		}
 		st.Received += applied
@@ -348,6 +419,15 @@ func (p *Puller) apply(peer Peer, resp *accordv1.SyncResponse) error {
 		p.onChange(peer.Member, changed)
 	}
 	return nil
+}
+
+// originOf reads the origin of a signed record without verifying it.
+func originOf(sr *accordv1.SignedRecord) string {
+	var r accordv1.FeedRecord
+	if err := proto.Unmarshal(sr.GetRecord(), &r); err != nil {
+		return ""
+	}
+	return r.GetOrigin()
 }
 
 func nonEmpty(s string) []string {

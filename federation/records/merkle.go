@@ -57,6 +57,37 @@ func path(m int, leaves [][32]byte) [][]byte {
 	return append(path(m-k, leaves[k:]), l[:])
 }
 
+// tree returns the root and every leaf's audit path at once, computing
+// each subtree hash once (path does it again for every leaf).
+func tree(leaves [][32]byte) ([32]byte, [][][]byte) {
+	paths := make([][][]byte, len(leaves))
+	depth := 0
+	for n := 1; n < len(leaves); n <<= 1 {
+		depth++
+	}
+	for i := range paths {
+		paths[i] = make([][]byte, 0, depth)
+	}
+	return subtree(leaves, 0, len(leaves), paths), paths
+}
+
+func subtree(leaves [][32]byte, lo, hi int, paths [][][]byte) [32]byte {
+	if hi-lo == 1 {
+		return leaves[lo]
+	}
+	k := split(hi - lo)
+	l := subtree(leaves, lo, lo+k, paths)
+	r := subtree(leaves, lo+k, hi, paths)
+	ls, rs := l[:], r[:]
+	for i := lo; i < lo+k; i++ {
+		paths[i] = append(paths[i], rs)
+	}
+	for i := lo + k; i < hi; i++ {
+		paths[i] = append(paths[i], ls)
+	}
+	return nodeHash(ls, rs)
+}
+
 // rootFromPath recomputes the root from a leaf hash, its index, the leaf
 // count and its audit path (RFC 9162, 2.1.3.2). ok is false when the path
 // has the wrong length for the index and count.

@@ -12,7 +12,14 @@ func TestMerklePaths(t *testing.T) {
 			leaves[i] = leafHash([]byte(fmt.Sprint(i)))
 		}
 		want := root(leaves)
+		rt, paths := tree(leaves)
+		if rt != want {
+			t.Fatalf("n=%d: tree's root differs", n)
+		}
 		for m := 0; m < n; m++ {
+			if fmt.Sprint(paths[m]) != fmt.Sprint(path(m, leaves)) {
+				t.Fatalf("n=%d m=%d: tree's path differs", n, m)
+			}
 			got, ok := rootFromPath(leaves[m], uint64(m), uint64(n), path(m, leaves))
 			if !ok || got != want {
 				t.Fatalf("n=%d m=%d: path does not lead to the root", n, m)

@@ -1,9 +1,9 @@
 package records
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -102,31 +102,54 @@ func Project(c *accordv1.Case, enc PersonEncoder) (*accordv1.SharedCase, error) 
 	return s, nil
 }
 
-// Blank replaces, in free text, every whole-word occurrence of a name (and
-// of each of its words of three letters or more) with "[…]", ignoring
-// case. Place names that merely contain a name ("Serhiivka" for "Serhii")
-// are kept.
+// Blank replaces, in free text, every whole-word occurrence of a word of a
+// name (of three letters or more) with "[…]", ignoring case. Place names
+// that merely contain a name ("Serhiivka" for "Serhii") are kept.
 func Blank(text string, names []string) string {
-	var words []string
+	words := map[string]bool{}
 	for _, n := range names {
-		for _, w := range strings.FieldsFunc(n, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '-' }) {
-			if len([]rune(w)) >= 3 {
-				words = append(words, regexp.QuoteMeta(w))
+		for _, w := range strings.FieldsFunc(n, notWordRune) {
+			if utf8.RuneCountInString(w) >= 3 {
+				words[strings.ToLower(w)] = true
 			}
 		}
 	}
 	if len(words) == 0 {
 		return text
 	}
-	re, err := regexp.Compile(`(?i)(^|[^\pL\pN])(` + strings.Join(words, "|") + `)($|[^\pL\pN])`)
-	if err != nil {
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if notWordRune(r) {
+			b.WriteString(text[i : i+size])
+			i += size
+			continue
+		}
+		j := i
+		for j < len(text) {
+			r, size := utf8.DecodeRuneInString(text[j:])
+			if notWordRune(r) {
+				break
+			}
+			j += size
+		}
+		if words[strings.ToLower(text[i:j])] {
+			b.WriteString("[…]")
+			changed = true
+		} else {
+			b.WriteString(text[i:j])
+		}
+		i = j
+	}
+	if !changed {
 		return text
 	}
-	for {
-		out := re.ReplaceAllString(text, "${1}[…]${3}")
-		if out == text {
-			return out
-		}
-		text = out
-	}
+	return b.String()
+}
+
+// notWordRune separates words: anything but letters, digits, apostrophes
+// and hyphens inside names.
+func notWordRune(r rune) bool {
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' && r != '’'
 }

@@ -58,13 +58,13 @@ func (s *Signer) SignBatch(recs []*accordv1.FeedRecord) ([]*accordv1.SignedRecor
 		}
 		data[i], leaves[i] = b, leafHash(b)
 	}
-	rt := root(leaves)
+	rt, paths := tree(leaves)
 	sig := ed25519.Sign(s.key, signedMessage(uint32(len(recs)), rt))
 	out := make([]*accordv1.SignedRecord, len(recs))
 	for i := range recs {
 		out[i] = &accordv1.SignedRecord{
 			Record: data[i], KeyId: s.keyID, Signature: sig,
-			LeafIndex: uint32(i), LeafCount: uint32(len(recs)), Proof: path(i, leaves),
+			LeafIndex: uint32(i), LeafCount: uint32(len(recs)), Proof: paths[i],
 		}
 	}
 	return out, nil

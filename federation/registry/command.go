@@ -5,6 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // CommandVersion is the version of the command envelope and payloads this
@@ -92,19 +97,41 @@ func NewCommand(requestID string, p Payload) (*Command, error) {
 	return &Command{Version: CommandVersion, Type: p.CommandType(), RequestID: requestID, Payload: raw}, nil
 }
 
-// Encode returns the command as it goes into the Raft log.
+// Encode returns the command as it goes into the Raft log: a
+// accordv1.RegistryCommand (protobuf, cheap to decode on every replica)
+// around the JSON payload.
 func (c *Command) Encode() ([]byte, error) {
-	return json.Marshal(c)
+	m := &accordv1.RegistryCommand{
+		Version: int32(c.Version), Type: string(c.Type), RequestId: c.RequestID,
+		ActorNode: c.Actor.Node, ActorUser: c.Actor.User, Member: c.Member, Payload: c.Payload,
+	}
+	if !c.Time.IsZero() {
+		m.Time = timestamppb.New(c.Time)
+	}
+	return proto.Marshal(m)
 }
 
 // DecodeCommand reads a command from a Raft log entry. Unknown fields are
 // refused.
 func DecodeCommand(data []byte) (*Command, error) {
-	var c Command
-	if err := strictUnmarshal(data, &c); err != nil {
+	var m accordv1.RegistryCommand
+	if err := proto.Unmarshal(data, &m); err != nil {
 		return nil, invalid("command: %v", err)
 	}
-	return &c, nil
+	if len(m.ProtoReflect().GetUnknown()) > 0 || len(m.GetTime().ProtoReflect().GetUnknown()) > 0 {
+		return nil, invalid("command: unknown fields")
+	}
+	c := &Command{
+		Version: int(m.GetVersion()), Type: CommandType(m.GetType()), RequestID: m.GetRequestId(),
+		Actor: Actor{Node: m.GetActorNode(), User: m.GetActorUser()}, Member: m.GetMember(), Payload: m.GetPayload(),
+	}
+	if m.Time != nil {
+		if err := m.Time.CheckValid(); err != nil {
+			return nil, invalid("time: %v", err)
+		}
+		c.Time = m.Time.AsTime()
+	}
+	return c, nil
 }
 
 func strictUnmarshal(data []byte, v any) error {

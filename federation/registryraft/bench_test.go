@@ -249,7 +249,12 @@ func (g *benchGroup) startRaw() (leader *benchNode) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := raft.NewRaft(rc, &benchFSM{}, store, store, snaps, g.transport(bn, logger))
+		// The same log cache a registry node has (registryraft.LogCacheSize).
+		logs, err := raft.NewLogCache(registryraft.LogCacheSize, store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := raft.NewRaft(rc, &benchFSM{}, logs, store, snaps, g.transport(bn, logger))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -20,6 +20,10 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 )
 
+// LogCacheSize is how many of the newest log entries a node keeps in
+// memory for replication.
+const LogCacheSize = 1024
+
 // Node is one registry server's member of the registry's Raft group. Its
 // methods are safe for concurrent use.
 type Node struct {
@@ -156,7 +160,13 @@ func (n *Node) Start() error {
 	}
 	rc := n.cfg.raftConfig(n.id)
 	rc.Logger = raftnet.NewHCLogger(n.logger, "raft")
-	r, err := raft.NewRaft(rc, configStore{FSM: n.fsm, n: n}, n.store, n.store, n.snaps, n.trans)
+	// The newest entries are read back to replicate them; a cache in front
+	// of the log store saves those reads.
+	logs, err := raft.NewLogCache(LogCacheSize, n.store)
+	if err != nil {
+		return fmt.Errorf("registryraft: log cache: %w", err)
+	}
+	r, err := raft.NewRaft(rc, configStore{FSM: n.fsm, n: n}, logs, n.store, n.snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("registryraft: start raft: %w", err)
 	}

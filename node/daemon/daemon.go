@@ -169,9 +169,11 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	localPolicy := local.Policy()
 	coord := coordination.New(reg, src.Identity().Member, func(id identity.Identity) bool { return local.RoleOf(id) == localapi.RoleAdmin }, logger.With("component", "coordination"))
 	coord.Allow(localPolicy)
+	fedIdx := d.newFedIndex(localPolicy)
 	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), localPolicy, metrics, logger.With("component", "local_api"))
 	local.Register(d.local.GRPC)
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
+	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
 	return d, nil
 }
 

@@ -317,7 +317,10 @@ func (x *exchangeDialer) dial(p exchange.Peer) (accordv1.ExchangeServiceClient, 
 			return fmt.Errorf("server is %s, want %s", got, want)
 		}
 		return nil
-	})), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	})), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+		// Feed batches are large: a wide window keeps the stream from
+		// waiting on flow control.
+		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(16<<20))
 	if err != nil {
 		return nil, err
 	}

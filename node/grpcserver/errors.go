@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/accordfed/accord/federation/exchange"
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
@@ -62,6 +63,10 @@ var codeTable = []struct {
 	{registry.ErrPermissionDenied, codes.PermissionDenied},
 	{registry.ErrFailedPrecondition, codes.FailedPrecondition},
 	{registryraft.ErrClosed, codes.Unavailable},
+	{exchange.ErrCursor, codes.InvalidArgument},
+	{exchange.ErrRequest, codes.InvalidArgument},
+	{exchange.ErrCursorExpired, codes.OutOfRange},
+	{exchange.ErrNotMember, codes.PermissionDenied},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

@@ -9,6 +9,7 @@ package accordv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -24,8 +25,8 @@ const (
 // SubmitRequest carries one command.
 type SubmitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The command envelope as JSON (federation/registry Command). The server
-	// replaces its member, acting node and time.
+	// The command envelope, a RegistryCommand (federation/registry Command).
+	// The server replaces its member, acting node and time.
 	Command       []byte `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -68,6 +69,112 @@ func (x *SubmitRequest) GetCommand() []byte {
 	return nil
 }
 
+// RegistryCommand is the envelope of every entry of the registry's Raft
+// log (federation/registry Command). The payload is the command's JSON,
+// checked strictly by the state machine.
+type RegistryCommand struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Version   int32                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Type      string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	RequestId string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The acting node's and user's certificate identities.
+	ActorNode string `protobuf:"bytes,4,opt,name=actor_node,json=actorNode,proto3" json:"actor_node,omitempty"`
+	ActorUser string `protobuf:"bytes,5,opt,name=actor_user,json=actorUser,proto3" json:"actor_user,omitempty"`
+	// The acting member.
+	Member string `protobuf:"bytes,6,opt,name=member,proto3" json:"member,omitempty"`
+	// Stamped by the leader.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	Payload       []byte                 `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegistryCommand) Reset() {
+	*x = RegistryCommand{}
+	mi := &file_accord_v1_registry_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistryCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistryCommand) ProtoMessage() {}
+
+func (x *RegistryCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistryCommand.ProtoReflect.Descriptor instead.
+func (*RegistryCommand) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RegistryCommand) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RegistryCommand) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *RegistryCommand) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RegistryCommand) GetActorNode() string {
+	if x != nil {
+		return x.ActorNode
+	}
+	return ""
+}
+
+func (x *RegistryCommand) GetActorUser() string {
+	if x != nil {
+		return x.ActorUser
+	}
+	return ""
+}
+
+func (x *RegistryCommand) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *RegistryCommand) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 // SubmitResponse is the outcome of an applied command.
 type SubmitResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -85,7 +192,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[1]
+	mi := &file_accord_v1_registry_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -97,7 +204,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[1]
+	mi := &file_accord_v1_registry_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -110,7 +217,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{1}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SubmitResponse) GetId() string {
@@ -150,7 +257,7 @@ type ReadIndexRequest struct {
 
 func (x *ReadIndexRequest) Reset() {
 	*x = ReadIndexRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[2]
+	mi := &file_accord_v1_registry_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -162,7 +269,7 @@ func (x *ReadIndexRequest) String() string {
 func (*ReadIndexRequest) ProtoMessage() {}
 
 func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[2]
+	mi := &file_accord_v1_registry_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -175,7 +282,7 @@ func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
 func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{2}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{3}
 }
 
 // ReadIndexResponse holds the leader's read index.
@@ -189,7 +296,7 @@ type ReadIndexResponse struct {
 
 func (x *ReadIndexResponse) Reset() {
 	*x = ReadIndexResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[3]
+	mi := &file_accord_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +308,7 @@ func (x *ReadIndexResponse) String() string {
 func (*ReadIndexResponse) ProtoMessage() {}
 
 func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[3]
+	mi := &file_accord_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +321,7 @@ func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
 func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ReadIndexResponse) GetIndex() uint64 {
@@ -238,7 +345,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	mi := &file_accord_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +357,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	mi := &file_accord_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +370,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JoinRequest) GetRaftAddress() string {
@@ -293,7 +400,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	mi := &file_accord_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +412,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	mi := &file_accord_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +425,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JoinResponse) GetVoter() bool {
@@ -344,7 +451,7 @@ type ServerStatusRequest struct {
 
 func (x *ServerStatusRequest) Reset() {
 	*x = ServerStatusRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[6]
+	mi := &file_accord_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +463,7 @@ func (x *ServerStatusRequest) String() string {
 func (*ServerStatusRequest) ProtoMessage() {}
 
 func (x *ServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[6]
+	mi := &file_accord_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +476,7 @@ func (x *ServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 // ServerStatusResponse is a server's view of itself.
@@ -388,7 +495,7 @@ type ServerStatusResponse struct {
 
 func (x *ServerStatusResponse) Reset() {
 	*x = ServerStatusResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[7]
+	mi := &file_accord_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +507,7 @@ func (x *ServerStatusResponse) String() string {
 func (*ServerStatusResponse) ProtoMessage() {}
 
 func (x *ServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[7]
+	mi := &file_accord_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +520,7 @@ func (x *ServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ServerStatusResponse) GetState() string {
@@ -448,9 +555,21 @@ var File_accord_v1_registry_proto protoreflect.FileDescriptor
 
 const file_accord_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x18accord/v1/registry.proto\x12\taccord.v1\")\n" +
+	"\x18accord/v1/registry.proto\x12\taccord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
 	"\rSubmitRequest\x12\x18\n" +
-	"\acommand\x18\x01 \x01(\fR\acommand\"h\n" +
+	"\acommand\x18\x01 \x01(\fR\acommand\"\xfe\x01\n" +
+	"\x0fRegistryCommand\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"actor_node\x18\x04 \x01(\tR\tactorNode\x12\x1d\n" +
+	"\n" +
+	"actor_user\x18\x05 \x01(\tR\tactorUser\x12\x16\n" +
+	"\x06member\x18\x06 \x01(\tR\x06member\x12.\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
+	"\apayload\x18\b \x01(\fR\apayload\"h\n" +
 	"\x0eSubmitResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x16\n" +
@@ -490,31 +609,34 @@ func file_accord_v1_registry_proto_rawDescGZIP() []byte {
 	return file_accord_v1_registry_proto_rawDescData
 }
 
-var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_accord_v1_registry_proto_goTypes = []any{
-	(*SubmitRequest)(nil),        // 0: accord.v1.SubmitRequest
-	(*SubmitResponse)(nil),       // 1: accord.v1.SubmitResponse
-	(*ReadIndexRequest)(nil),     // 2: accord.v1.ReadIndexRequest
-	(*ReadIndexResponse)(nil),    // 3: accord.v1.ReadIndexResponse
-	(*JoinRequest)(nil),          // 4: accord.v1.JoinRequest
-	(*JoinResponse)(nil),         // 5: accord.v1.JoinResponse
-	(*ServerStatusRequest)(nil),  // 6: accord.v1.ServerStatusRequest
-	(*ServerStatusResponse)(nil), // 7: accord.v1.ServerStatusResponse
+	(*SubmitRequest)(nil),         // 0: accord.v1.SubmitRequest
+	(*RegistryCommand)(nil),       // 1: accord.v1.RegistryCommand
+	(*SubmitResponse)(nil),        // 2: accord.v1.SubmitResponse
+	(*ReadIndexRequest)(nil),      // 3: accord.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),     // 4: accord.v1.ReadIndexResponse
+	(*JoinRequest)(nil),           // 5: accord.v1.JoinRequest
+	(*JoinResponse)(nil),          // 6: accord.v1.JoinResponse
+	(*ServerStatusRequest)(nil),   // 7: accord.v1.ServerStatusRequest
+	(*ServerStatusResponse)(nil),  // 8: accord.v1.ServerStatusResponse
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_accord_v1_registry_proto_depIdxs = []int32{
-	0, // 0: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
-	2, // 1: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
-	4, // 2: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
-	6, // 3: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
-	1, // 4: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
-	3, // 5: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
-	5, // 6: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
-	7, // 7: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
-	4, // [4:8] is the sub-list for method output_type
-	0, // [0:4] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	9, // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
+	0, // 1: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
+	3, // 2: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
+	5, // 3: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
+	7, // 4: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
+	2, // 5: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
+	4, // 6: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
+	6, // 7: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
+	8, // 8: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
+	5, // [5:9] is the sub-list for method output_type
+	1, // [1:5] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_registry_proto_init() }
@@ -528,7 +650,7 @@ func file_accord_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_registry_proto_rawDesc), len(file_accord_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,364 @@
+package fedindex
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/accordfed/accord/federation/exchange"
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/store"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Index is what the service needs of the node's store (*store.Store): the
+// federation index.
+type Index interface {
+	// FedScan calls fn for each record of the index, of origin only when
+	// origin is not empty, in (origin, case id) order.
+	FedScan(origin string, fn func(origin, caseID string, seq uint64, record []byte) error) error
+	// FedCounts returns how many records the index holds per origin.
+	FedCounts() (map[string]int, error)
+}
+
+// Page sizes of ListFederationCases.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// Limits of the text filters.
+const (
+	maxPlaceBytes = 200
+	maxCrimeBytes = 64
+)
+
+// dateLayout is the form of the from and to filters.
+const dateLayout = "2006-01-02"
+
+// Service implements accord.v1.FederationIndexService.
+type Service struct {
+	accordv1.UnimplementedFederationIndexServiceServer
+	idx    Index
+	status func() []exchange.PeerStatus
+	feed   func() (head, pending uint64, err error)
+	member string
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns the service of a node of member. status returns the
+// puller's status of every peer (nil when the node does not pull); feed
+// returns this node's feed head and how many changes wait to be published
+// (nil: both 0).
+func New(idx Index, status func() []exchange.PeerStatus, feed func() (head, pending uint64, err error), member string, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if status == nil {
+		status = func() []exchange.PeerStatus { return nil }
+	}
+	if feed == nil {
+		feed = func() (uint64, uint64, error) { return 0, 0, nil }
+	}
+	return &Service{idx: idx, status: status, feed: feed, member: member, logger: logger, now: time.Now}
+}
+
+// Allow adds the service to the local API's policy: users of the node's own
+// member only.
+func (s *Service) Allow(p *grpcserver.Policy) {
+	p.Allow("/"+accordv1.FederationIndexService_ServiceDesc.ServiceName+"/", func(id identity.Identity) error {
+		if id.Kind != identity.KindUser || id.Member != s.member {
+			return fmt.Errorf("%w: the local API serves users of member %s only, not %s", grpcserver.ErrPermissionDenied, s.member, id)
+		}
+		return nil
+	})
+}
+
+// filter is a validated ListFederationCasesRequest.
+type filter struct {
+	member string
+	place  string // folded (store.NormalizePlace)
+	crime  string
+	// from and to are the dates as given; lo and hi the window they make,
+	// [from 00:00Z, to+1 day 00:00Z), zero when not given.
+	from, to string
+	lo, hi   time.Time
+}
+
+// key is what the page token is bound to.
+func (f filter) key() string {
+	return strings.Join([]string{"fedindex.v1", f.member, f.place, f.crime, f.from, f.to}, "\x00")
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", grpcserver.ErrInvalidArgument, field, fmt.Sprintf(format, args...))
+}
+
+func parseFilter(req *accordv1.ListFederationCasesRequest) (filter, error) {
+	f := filter{member: req.GetMember(), crime: req.GetCrimeCode(), from: req.GetFrom(), to: req.GetTo()}
+	if f.member != "" {
+		if err := identity.ValidateMember(f.member); err != nil {
+			return f, invalid("member", "%q is not a member code (2-16 upper-case letters or digits starting with a letter, e.g. PL)", f.member)
+		}
+	}
+	if len(req.GetPlace()) > maxPlaceBytes {
+		return f, invalid("place", "at most %d bytes", maxPlaceBytes)
+	}
+	f.place = store.NormalizePlace(req.GetPlace())
+	if len(f.crime) > maxCrimeBytes {
+		return f, invalid("crime_code", "at most %d bytes", maxCrimeBytes)
+	}
+	if strings.TrimSpace(f.crime) != f.crime {
+		return f, invalid("crime_code", "%q has leading or trailing spaces", f.crime)
+	}
+	if f.from != "" {
+		t, err := time.Parse(dateLayout, f.from)
+		if err != nil {
+			return f, invalid("from", "%q is not a date (YYYY-MM-DD)", f.from)
+		}
+		f.lo = t
+	}
+	if f.to != "" {
+		t, err := time.Parse(dateLayout, f.to)
+		if err != nil {
+			return f, invalid("to", "%q is not a date (YYYY-MM-DD)", f.to)
+		}
+		f.hi = t.AddDate(0, 0, 1)
+	}
+	if !f.lo.IsZero() && !f.hi.IsZero() && !f.hi.After(f.lo) {
+		return f, invalid("to", "%s is before from (%s)", f.to, f.from)
+	}
+	return f, nil
+}
+
+// matches checks the crime code and the incident filters on a case.
+func (f filter) matches(c *accordv1.SharedCase) bool {
+	if f.crime != "" && !slices.Contains(c.GetCrimeCodes(), f.crime) {
+		return false
+	}
+	if f.place == "" && f.lo.IsZero() && f.hi.IsZero() {
+		return true
+	}
+	for _, inc := range c.GetIncidents() {
+		if f.place != "" && !strings.Contains(store.NormalizePlace(inc.GetPlace()), f.place) {
+			continue
+		}
+		if f.lo.IsZero() && f.hi.IsZero() {
+			return true
+		}
+		start, end, ok := window(inc)
+		if !ok {
+			continue
+		}
+		if !f.hi.IsZero() && !start.Before(f.hi) {
+			continue
+		}
+		if !f.lo.IsZero() && !end.After(f.lo) && !(end.Equal(start) && !start.Before(f.lo)) {
+			continue // ended before the window (an instant at its start touches it)
+		}
+		return true
+	}
+	return false
+}
+
+// window returns an incident's [start, end): end empty is start + 1h.
+func window(inc *accordv1.Incident) (time.Time, time.Time, bool) {
+	start, err := time.Parse(time.RFC3339, inc.GetStart())
+	if err != nil {
+		return time.Time{}, time.Time{}, false
+	}
+	end := start.Add(time.Hour)
+	if inc.GetEnd() != "" {
+		if e, err := time.Parse(time.RFC3339, inc.GetEnd()); err == nil {
+			end = e
+		}
+	}
+	if end.Before(start) {
+		end = start
+	}
+	return start, end, true
+}
+
+// pageToken is the page token's content.
+type pageToken struct {
+	V      int    `json:"v"`
+	Filter string `json:"f"`
+	After  string `json:"a"`
+}
+
+func filterHash(f filter) string {
+	sum := sha256.Sum256([]byte(f.key()))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+func encodeToken(f filter, member, caseID string) string {
+	b, _ := json.Marshal(pageToken{V: 1, Filter: filterHash(f), After: member + "/" + caseID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeToken returns the position after which the page starts.
+func decodeToken(f filter, tok string) (member, caseID string, err error) {
+	if tok == "" {
+		return "", "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	var pt pageToken
+	if err == nil {
+		err = json.Unmarshal(b, &pt)
+	}
+	m, id, ok := strings.Cut(pt.After, "/")
+	if err != nil || pt.V != 1 || !ok || identity.ValidateMember(m) != nil || id == "" {
+		return "", "", invalid("page_token", "not a token this node issued")
+	}
+	if pt.Filter != filterHash(f) {
+		return "", "", invalid("page_token", "issued for other filters; start again without a token")
+	}
+	return m, id, nil
+}
+
+// errPageFull stops a scan.
+var errPageFull = errors.New("page full")
+
+// ListFederationCases implements FederationIndexService.ListFederationCases.
+func (s *Service) ListFederationCases(ctx context.Context, req *accordv1.ListFederationCasesRequest) (*accordv1.ListFederationCasesResponse, error) {
+	f, err := parseFilter(req)
+	if err != nil {
+		return nil, err
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size == 0:
+		size = DefaultPageSize
+	case size < 0 || size > MaxPageSize:
+		return nil, invalid("page_size", "%d: must be 1 to %d (0 for %d)", size, MaxPageSize, DefaultPageSize)
+	}
+	afterMember, afterCase, err := decodeToken(f, req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &accordv1.ListFederationCasesResponse{}
+	err = s.idx.FedScan(f.member, func(origin, caseID string, seq uint64, record []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if afterMember != "" && (origin < afterMember || origin == afterMember && caseID <= afterCase) {
+			return nil
+		}
+		fc, ok := s.decode(origin, caseID, seq, record)
+		if !ok || !f.matches(fc.GetCase()) {
+			return nil
+		}
+		if len(resp.Cases) == size {
+			last := resp.Cases[len(resp.Cases)-1]
+			resp.NextPageToken = encodeToken(f, last.GetMember(), last.GetCase().GetCaseId())
+			return errPageFull
+		}
+		resp.Cases = append(resp.Cases, fc)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errPageFull) {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// decode turns an index entry into a FederationCase. An entry that does not
+// decode, or whose record is not the case's (the puller verified it before
+// storing it, so this is damage), is logged and skipped.
+func (s *Service) decode(origin, caseID string, seq uint64, record []byte) (*accordv1.FederationCase, bool) {
+	var sr accordv1.SignedRecord
+	var r accordv1.FeedRecord
+	err := proto.Unmarshal(record, &sr)
+	if err == nil {
+		err = proto.Unmarshal(sr.GetRecord(), &r)
+	}
+	switch {
+	case err != nil:
+	case r.GetOrigin() != origin || r.GetCaseId() != caseID:
+		err = fmt.Errorf("record of %s %s is filed under %s %s", r.GetOrigin(), r.GetCaseId(), origin, caseID)
+	case r.GetTombstone() || r.GetCase() == nil:
+		return nil, false // the index keeps no tombstones; nothing to list
+	case r.GetCase().GetCaseId() != caseID:
+		err = fmt.Errorf("record of %s carries case %s", caseID, r.GetCase().GetCaseId())
+	}
+	if err != nil {
+		s.logger.Warn("federation index entry skipped: it does not decode", "origin", origin, "case_id", caseID, "seq", seq, "err", err)
+		return nil, false
+	}
+	if r.GetSeq() != 0 {
+		seq = r.GetSeq()
+	}
+	return &accordv1.FederationCase{Member: origin, Case: r.GetCase(), Seq: seq, PublishTime: r.GetPublishTime()}, true
+}
+
+// FederationStatus implements FederationIndexService.FederationStatus.
+func (s *Service) FederationStatus(context.Context, *accordv1.FederationStatusRequest) (*accordv1.FederationStatusResponse, error) {
+	counts, err := s.idx.FedCounts()
+	if err != nil {
+		return nil, err
+	}
+	head, pending, err := s.feed()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	resp := &accordv1.FederationStatusResponse{FeedHead: head, FeedPending: pending}
+	seen := map[string]bool{}
+	for _, p := range s.status() {
+		seen[p.Member] = true
+		resp.Peers = append(resp.Peers, &accordv1.PeerSyncStatus{
+			Member: p.Member, Node: p.Node, Address: p.Address, Connected: p.Connected,
+			LastSync: stamp(p.LastSync), CaughtUp: stamp(p.CaughtUp),
+			LagRecords: p.Lag(), LagSeconds: lagSeconds(p, now),
+			RecordsHeld: int64(counts[p.Member]),
+			Received:    int64(p.Received), Refused: int64(p.Refused), Stale: int64(p.Stale), Resyncs: int64(p.Resyncs),
+			LastError: p.LastError,
+		})
+	}
+	// Members whose records the index still holds but that the node does
+	// not pull (no longer admitted, or the node does not pull at all).
+	for m, n := range counts {
+		if !seen[m] {
+			resp.Peers = append(resp.Peers, &accordv1.PeerSyncStatus{Member: m, RecordsHeld: int64(n)})
+		}
+	}
+	sort.Slice(resp.Peers, func(i, j int) bool { return resp.Peers[i].GetMember() < resp.Peers[j].GetMember() })
+	return resp, nil
+}
+
+// lagSeconds is how long the node has not been caught up with p: 0 when
+// caught up, else since it last was (or since the last batch when it never
+// was).
+func lagSeconds(p exchange.PeerStatus, now time.Time) float64 {
+	if p.Seq >= p.Head {
+		return 0
+	}
+	since := p.CaughtUp
+	if since.IsZero() {
+		since = p.LastSync
+	}
+	if since.IsZero() || now.Before(since) {
+		return 0
+	}
+	return now.Sub(since).Seconds()
+}
+
+func stamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
