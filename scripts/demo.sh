@@ -215,6 +215,23 @@ echo "    ${dim}evidence verify demo/vault/drone-footage.bin:${reset}"
 echo "    ${dim}custody verify (every chain of the store):${reset}"
 "$ACCORDCTL" "${UA[@]}" custody verify 2>/dev/null | sed 's/^/      /' || failed=1
 
+step "The exchange: UA's shareable cases reach PL and DE, signed, without names (docs/exchange.md)"
+synced=
+for _ in $(seq 1 150); do
+  if "$ACCORDCTL" --config "$DEMO/PL.yaml" federation status -o json 2>/dev/null | tr -d ' \n' |
+     grep -q '"member":"UA"[^}]*"connected":true[^}]*"lag_records":"0","lag_seconds":0,"records_held":"[1-9]'; then synced=1; break; fi
+  sleep 0.2
+done
+if [ -z "$synced" ]; then
+  echo "${red}PL did not catch up with UA's feed; see demo/logs/*.log${reset}" >&2; failed=1
+fi
+echo "    ${dim}accordctl --config demo/PL.yaml federation status:${reset}"
+"$ACCORDCTL" --config "$DEMO/PL.yaml" federation status 2>&1 | sed 's/^/      /' || failed=1
+echo "    ${dim}accordctl --config demo/PL.yaml federation cases --member UA --place Kharkiv --page-size 3:${reset}"
+"$ACCORDCTL" --config "$DEMO/PL.yaml" federation cases --member UA --place Kharkiv --page-size 3 2>&1 | grep -v '^next page' | sed 's/^/      /' || failed=1
+echo "    ${dim}accordctl --config demo/UA.yaml audit show --peer PL --limit 3 (UA's hash-chained audit log):${reset}"
+"$ACCORDCTL" --config "$DEMO/UA.yaml" audit show --peer PL --limit 3 2>&1 | sed 's/^/      /' || failed=1
+
 echo
 if [ $failed -ne 0 ]; then echo "${red}Some members could not authenticate each other; see above and demo/logs/.${reset}"; fi
 step "Explore (in another terminal while the nodes run)"
@@ -225,6 +242,9 @@ cat <<EOF
     $BIN/accordctl --config demo/UA.yaml cases export --out /tmp/ua.jsonl
     $BIN/accordctl --config demo/UA.yaml peers check --all
     $BIN/accordctl --config demo/DE.yaml registry status
+    $BIN/accordctl --config demo/DE.yaml federation cases --place Kharkiv --from 2022-03-01 --to 2022-03-31
+    $BIN/accordctl --config demo/DE.yaml federation status
+    $BIN/accordctl --config demo/UA.yaml audit verify
     $BIN/accordctl --config demo/PL.yaml jit list
     $BIN/accordctl --config demo/UA.yaml strategy add --kind priority --title "Command responsibility" --jit ${jit:-JIT-ID}
     $BIN/accordctl --config demo/PL.yaml peers check --all -o json

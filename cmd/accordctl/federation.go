@@ -573,9 +573,9 @@ func showAudit(w io.Writer, path string, f audit.Filter, asJSON bool) error {
 		case e.What.FromSeq > 0 && e.What.ToSeq > 0:
 			seqs = fmt.Sprintf("%d-%d", e.What.FromSeq, e.What.ToSeq)
 		case e.What.ToSeq > 0:
-			seqs = fmt.Sprintf("-%d", e.What.ToSeq)
+			seqs = fmt.Sprintf("up to %d", e.What.ToSeq)
 		case e.What.FromSeq > 0:
-			seqs = fmt.Sprintf("%d-", e.What.FromSeq)
+			seqs = fmt.Sprintf("from %d", e.What.FromSeq)
 		}
 		_, err := fmt.Fprintf(w, auditRow, strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format("2006-01-02 15:04:05.000Z"),
 			e.Kind, orDash(e.Peer), records, seqs, orDash(e.What.Reason))

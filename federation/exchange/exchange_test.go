@@ -323,3 +323,77 @@ func TestPullerRefusesForgedRecords(t *testing.T) {
 	_, reasons := pl.audit.count(exchange.Refused, "DE")
 	t.Logf("refusals: %v", reasons)
 }
+
+// TestPartitionAndDelay: a member cut off from the others falls behind and,
+// once the partition heals, catches up from its cursor without a resync;
+// a member behind a slow link (100 ms each way) still gets every change.
+func TestPartitionAndDelay(t *testing.T) {
+	network := raftnettest.NewNetwork()
+	t.Cleanup(network.Close)
+	f := newFederationOn(t, network, "UA", "PL", "DE")
+	for _, n := range f.nodes {
+		n.start()
+	}
+	ua := f.nodes["UA"]
+	f.generate("UA", 100, 1)
+	want := len(ua.mustCount(t))
+	waitHeld(t, f, "PL", "UA", want)
+
+	network.Isolate("PL")
+	f.generate("UA", 100, 2)
+	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/analyst"}
+	gone := f.ids("UA")[:5]
+	for _, id := range gone {
+		if _, err := ua.st.DeleteCase(id, "test", actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = len(ua.mustCount(t))
+	waitHeld(t, f, "DE", "UA", want)
+	if n := len(f.held("PL", "UA")); n == want {
+		t.Fatal("PL got the changes through the partition")
+	}
+
+	network.Heal()
+	waitHeld(t, f, "PL", "UA", want)
+	for _, id := range gone {
+		if _, ok := f.held("PL", "UA")[id]; ok {
+			t.Errorf("PL still holds deleted case %s", id)
+		}
+	}
+	if n, _ := f.nodes["PL"].audit.count(exchange.Resync, ""); n != 0 {
+		t.Errorf("PL resynced %d times after the partition instead of resuming", n)
+	}
+
+	// A slow link to DE: changes still arrive, in order.
+	network.Link("UA", "DE").SetLatency(100 * time.Millisecond)
+	f.generate("UA", 20, 3)
+	want = len(ua.mustCount(t))
+	waitHeld(t, f, "DE", "UA", want)
+}
+
+// TestOversizedAndMalformedRequests: requests beyond the limits are refused
+// with the right code and change nothing.
+func TestOversizedAndMalformedRequests(t *testing.T) {
+	f := newFederation(t, "UA", "PL")
+	f.generate("UA", 10, 1)
+	f.publishAll("UA")
+	c := f.client("PL", "UA")
+	for _, tc := range []struct {
+		name   string
+		cursor string
+		code   codes.Code
+	}{
+		{"cursor larger than the server takes", string(make([]byte, 5<<20)), codes.ResourceExhausted},
+		{"long cursor", string(make([]byte, 200)), codes.InvalidArgument},
+	} {
+		_, _, err := syncOnce(t, c, tc.cursor)
+		if status.Code(err) != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	// The honest peer still syncs.
+	if n, _, err := syncOnce(t, c, ""); err != nil || n == 0 {
+		t.Fatalf("sync after refusals: %d, %v", n, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/node/casegen"
 	"github.com/accordfed/accord/node/grpcserver"
@@ -136,7 +137,9 @@ type node struct {
 }
 
 type federation struct {
-	t     testing.TB
+	t testing.TB
+	// net, when set, carries every connection between nodes (faults).
+	net   *raftnettest.Network
 	fed   *pkitest.Federation
 	nodes map[string]*node
 	dirs  []*directory
@@ -148,7 +151,14 @@ type federation struct {
 // over mutual TLS on loopback, publisher and puller (not started).
 func newFederation(t testing.TB, members ...string) *federation {
 	t.Helper()
-	f := &federation{t: t, fed: pkitest.NewFederation(t, testFed, members...), nodes: map[string]*node{}, keys: map[string]ed25519.PublicKey{}}
+	return newFederationOn(t, nil, members...)
+}
+
+// newFederationOn is newFederation with the nodes' connections carried by
+// a fault network.
+func newFederationOn(t testing.TB, network *raftnettest.Network, members ...string) *federation {
+	t.Helper()
+	f := &federation{t: t, net: network, fed: pkitest.NewFederation(t, testFed, members...), nodes: map[string]*node{}, keys: map[string]ed25519.PublicKey{}}
 	for _, m := range members {
 		name := strings.ToLower(m) + "-1"
 		src, err := mtls.NewSource(f.fed.Node(m, name), mtls.Hooks{}, nil, nil)
@@ -169,6 +179,9 @@ func newFederation(t testing.TB, members ...string) *federation {
 			t.Fatal(err)
 		}
 		n.addr = ln.Addr().String()
+		if network != nil {
+			network.Register(m, n.addr)
+		}
 		f.peers = append(f.peers, exchange.Peer{Member: m, Node: n.id, Address: n.addr})
 		f.nodes[m] = n
 		n.lnStart = ln
@@ -190,7 +203,7 @@ func newFederation(t testing.TB, members ...string) *federation {
 func (f *federation) build(n *node) {
 	t := f.t
 	st := exStore{n.st}
-	dial := dialer(n)
+	dial := f.dialer(n)
 	n.puller = exchange.NewPuller(n.id, st, n.dir, dial, n.audit, exchange.PullerOptions{OnChange: func(origin string, ids []string) {
 		if n.changed != nil {
 			n.changed(origin, ids)
@@ -229,8 +242,25 @@ func listenAt(addr string) (net.Listener, error) {
 	return nil, err
 }
 
+// dialer dials peers with the node's certificate, checking the server,
+// through the federation's fault network when it has one.
+func (f *federation) dialer(n *node) exchange.Dialer {
+	d := dialer(n)
+	if f.net == nil {
+		return d
+	}
+	via := f.net.Dialer(n.member)
+	return dialerWith(n, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		return via(ctx, "tcp", addr)
+	}))
+}
+
 // dialer dials peers with the node's certificate, checking the server.
-func dialer(n *node) exchange.Dialer {
+func dialer(n *node, opts ...grpc.DialOption) exchange.Dialer {
+	return dialerWith(n, opts...)
+}
+
+func dialerWith(n *node, opts ...grpc.DialOption) exchange.Dialer {
 	var mu sync.Mutex
 	conns := map[string]*grpc.ClientConn{}
 	return func(p exchange.Peer) (accordv1.ExchangeServiceClient, error) {
@@ -240,15 +270,19 @@ func dialer(n *node) exchange.Dialer {
 			return accordv1.NewExchangeServiceClient(cc), nil
 		}
 		want := p.Node
-		cc, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(n.src.ClientCredentials(func(got identity.Identity) error {
-			if got != want {
-				return fmt.Errorf("server is %s, want %s", got, want)
-			}
-			return nil
-		})), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+		all := append([]grpc.DialOption{
+			grpc.WithTransportCredentials(n.src.ClientCredentials(func(got identity.Identity) error {
+				if got != want {
+					return fmt.Errorf("server is %s, want %s", got, want)
+				}
+				return nil
+			})),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
 			// Feed batches are large: a wide window keeps the stream from
 			// waiting on flow control.
-			grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(16<<20))
+			grpc.WithInitialWindowSize(4 << 20), grpc.WithInitialConnWindowSize(16 << 20),
+		}, opts...)
+		cc, err := grpc.NewClient(p.Address, all...)
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +318,7 @@ func (n *node) stop() {
 
 // rebuildPuller gives the node a fresh puller (fresh counters).
 func (f *federation) rebuildPuller(n *node) {
-	n.puller = exchange.NewPuller(n.id, exStore{n.st}, n.dir, dialer(n), n.audit, exchange.PullerOptions{OnChange: func(origin string, ids []string) {
+	n.puller = exchange.NewPuller(n.id, exStore{n.st}, n.dir, f.dialer(n), n.audit, exchange.PullerOptions{OnChange: func(origin string, ids []string) {
 		if n.changed != nil {
 			n.changed(origin, ids)
 		}

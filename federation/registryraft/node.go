@@ -57,6 +57,8 @@ type Node struct {
 	// ready is the current leadership's no-op: a read index is only safe
 	// once it is applied.
 	ready atomic.Pointer[leadership]
+	// reads coalesces a follower's ReadIndex calls to the leader.
+	reads readShare
 
 	stop      chan struct{}
 	observers sync.WaitGroup

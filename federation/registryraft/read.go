@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -53,7 +54,7 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 		case leader == "":
 			retry = true
 		default:
-			index, retry, err = n.remoteReadIndex(ctx, leader)
+			index, retry, err = n.sharedRemoteReadIndex(ctx)
 		}
 		if !retry {
 			return index, err
@@ -109,6 +110,76 @@ func (n *Node) localReadIndex(ctx context.Context) (uint64, bool, error) {
 		}
 	case <-ctx.Done():
 		return 0, false, ctx.Err()
+	}
+}
+
+// readCall is one ReadIndex call to the leader that concurrent reads on a
+// follower share.
+type readCall struct {
+	done  chan struct{}
+	index uint64
+	retry bool
+	err   error
+}
+
+// readShare coalesces a follower's ReadIndex calls: a read joins the next
+// call, one that starts after the read began, so that the index it gets was
+// taken after it began (what linearizability needs); while one call is in
+// flight, every read that arrives waits for the next, and that next call
+// serves them all.
+type readShare struct {
+	mu       sync.Mutex
+	next     *readCall
+	inflight bool
+}
+
+// sharedRemoteReadIndex asks the leader for a read index, sharing the call
+// with the other reads waiting on this node.
+func (n *Node) sharedRemoteReadIndex(ctx context.Context) (uint64, bool, error) {
+	b := &n.reads
+	b.mu.Lock()
+	if b.next == nil {
+		b.next = &readCall{done: make(chan struct{})}
+	}
+	c := b.next
+	if !b.inflight {
+		b.inflight = true
+		b.next = nil
+		go n.runReadCalls(c)
+	}
+	b.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.index, c.retry, c.err
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+}
+
+// runReadCalls makes c, then each call that gathered readers meanwhile.
+func (n *Node) runReadCalls(c *readCall) {
+	b := &n.reads
+	for {
+		_, leader := n.raft.LeaderWithID()
+		if leader == "" || leader == n.id {
+			c.retry, c.err = true, fmt.Errorf("no registry leader to ask for a read index")
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			c.index, c.retry, c.err = n.remoteReadIndex(ctx, leader)
+			if c.err != nil && ctx.Err() != nil {
+				c.retry = true // the bound of this shared call, not a reader's
+			}
+			cancel()
+		}
+		close(c.done)
+		b.mu.Lock()
+		if b.next == nil {
+			b.inflight = false
+			b.mu.Unlock()
+			return
+		}
+		c, b.next = b.next, nil
+		b.mu.Unlock()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,7 +35,12 @@ func nodeConfig(t *testing.T, tlsCfg mtls.Config) config.Config {
 
 func start(t *testing.T, cfg config.Config) *daemon.Daemon {
 	t.Helper()
-	d, err := daemon.New(cfg, "test", nil)
+	return startLogged(t, cfg, nil)
+}
+
+func startLogged(t *testing.T, cfg config.Config, logger *slog.Logger) *daemon.Daemon {
+	t.Helper()
+	d, err := daemon.New(cfg, "test", logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -91,6 +93,13 @@ func coordClient(t *testing.T, d *daemon.Daemon, user mtls.Config, member string
 // the registry is founded.
 func startFederation(t *testing.T, fed *pkitest.Federation, founders ...string) ([]*regNode, []config.RegistryServerConfig) {
 	t.Helper()
+	return startFederationLogged(t, fed, nil, founders...)
+}
+
+// startFederationLogged is startFederation with each node's log written to
+// logs[member] (when logs is not nil).
+func startFederationLogged(t *testing.T, fed *pkitest.Federation, logs map[string]io.Writer, founders ...string) ([]*regNode, []config.RegistryServerConfig) {
+	t.Helper()
 	var servers []config.RegistryServerConfig
 	for _, m := range founders {
 		servers = append(servers, config.RegistryServerConfig{
@@ -101,7 +110,11 @@ func startFederation(t *testing.T, fed *pkitest.Federation, founders ...string) 
 	var nodes []*regNode
 	for _, m := range founders {
 		n := &regNode{member: m, cfg: registryConfig(t, fed, m, servers, true)}
-		n.d = start(t, n.cfg)
+		var logger *slog.Logger
+		if w := logs[m]; w != nil {
+			logger = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		n.d = startLogged(t, n.cfg, logger)
 		n.user = coordClient(t, n.d, fed.User(m, "analyst"), m)
 		n.admin = coordClient(t, n.d, fed.User(m, "admin"), m)
 		nodes = append(nodes, n)
