@@ -7,8 +7,8 @@
 #   scripts/demo.sh          run the demo (Ctrl-C stops the nodes)
 #   scripts/demo.sh stop     stop nodes left running
 #
-# Environment: DEMO_PORT (first gRPC port, default 7401; metrics use
-# the same offset from 9401), DEMO_KEEP=1 keeps the nodes running after the
+# Environment: DEMO_PORT (first federation gRPC port, default 7401; the
+# local APIs are 100 above, Raft 200 above, metrics 2000 above), DEMO_KEEP=1 keeps the nodes running after the
 # summary when not on a terminal, DEMO_STOP=1 stops them after the summary
 # even on a terminal.
 set -euo pipefail

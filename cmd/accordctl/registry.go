@@ -1241,7 +1241,7 @@ func newStrategyShowCmd(g *globalOptions) *cobra.Command {
 
 // newShowCmd returns a command that reads one registry record of a kind
 // and prints it with print (or as JSON).
-func newShowCmd[T any](g *globalOptions, use, short, example, what, kind string, print func(io.Writer, T)) *cobra.Command {
+func newShowCmd[T any](g *globalOptions, use, short, example, what, kind string, show func(io.Writer, T)) *cobra.Command {
 	var rf readFlags
 	cmd := &cobra.Command{
 		Use:     use,
@@ -1253,7 +1253,7 @@ func newShowCmd[T any](g *globalOptions, use, short, example, what, kind string,
 			if printed, err := runQuery(cmd, g, rf, what+" "+args[0], kind, args[0], nil, &rec); printed || err != nil {
 				return err
 			}
-			print(cmd.OutOrStdout(), rec)
+			show(cmd.OutOrStdout(), rec)
 			return nil
 		},
 	}

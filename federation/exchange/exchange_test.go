@@ -2,6 +2,7 @@ package exchange_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,7 +104,7 @@ func syncOnce(t *testing.T, c accordv1.ExchangeServiceClient, cursor string) (in
 	n := 0
 	for {
 		r, err := s.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return n, cursor, nil
 		}
 		if err != nil {
@@ -303,12 +304,11 @@ func TestPullerRefusesForgedRecords(t *testing.T) {
 		if n, _ := pl.audit.count(exchange.Refused, "DE"); n < 3 {
 			return fmt.Errorf("%d refusals audited", n)
 		}
+		if held := f.held("PL", "DE"); len(held) != 2 || held["DE-1"] != 5 {
+			return fmt.Errorf("PL holds %v, want DE-1 (seq 5) and DE-2", held)
+		}
 		return nil
 	})
-	held := f.held("PL", "DE")
-	if len(held) != 2 || held["DE-1"] != 5 {
-		t.Fatalf("PL holds %v, want DE-1 (seq 5) and DE-2", held)
-	}
 	if len(f.held("PL", "UA")) != 0 {
 		t.Fatal("PL stored a record of UA that DE forged")
 	}

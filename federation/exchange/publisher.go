@@ -112,7 +112,6 @@ func (p *Publisher) PublishPending() (int, error) {
 	}
 	var pubs []feed.Publication
 	var batch []*accordv1.FeedRecord
-	var batchIDs []string
 	now := timestamppb.New(p.now())
 	for i, r := range recs {
 		if r == nil {
@@ -121,7 +120,6 @@ func (p *Publisher) PublishPending() (int, error) {
 		r.Seq = fi.Head + 1 + uint64(len(batch))
 		r.PublishTime = now
 		batch = append(batch, r)
-		batchIDs = append(batchIDs, ids[i])
 		pubs = append(pubs, feed.Publication{CaseID: ids[i], Flags: flags[i]})
 	}
 	signed, err := p.signer.SignBatch(batch)

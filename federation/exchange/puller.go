@@ -281,7 +281,7 @@ func (p *Puller) pull(ctx context.Context, peer Peer) error {
 		}
 	}
 	err = recvErr
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return nil
 	}
 	if c := status.Code(err); (c == codes.OutOfRange || c == codes.InvalidArgument) && ctx.Err() == nil {

@@ -100,12 +100,12 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 	if err != nil {
 		return err
 	}
-	max := int(req.GetMaxBatch())
+	limit := int(req.GetMaxBatch())
 	switch {
-	case max == 0:
-		max = MaxBatch
-	case max < 0 || max > MaxBatch:
-		return fmt.Errorf("%w: max_batch: %d: must be 1-%d", ErrRequest, max, MaxBatch)
+	case limit == 0:
+		limit = MaxBatch
+	case limit < 0 || limit > MaxBatch:
+		return fmt.Errorf("%w: max_batch: %d: must be 1-%d", ErrRequest, limit, MaxBatch)
 	}
 	fi, err := s.st.Feed()
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 	sentCaughtUp := false
 	for {
 		published := s.st.Published()
-		resp, next, err := s.batch(id, fi.Epoch, fi.CursorKey, pos, max)
+		resp, next, err := s.batch(id, fi.Epoch, fi.CursorKey, pos, limit)
 		if err != nil {
 			return err
 		}
@@ -182,14 +182,14 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 
 // batch reads the entries after pos that the caller may see, as records
 // or tombstones meant for it, and the cursor position after them.
-func (s *Service) batch(id identity.Identity, epoch uint64, key []byte, pos uint64, max int) (*accordv1.SyncResponse, uint64, error) {
+func (s *Service) batch(id identity.Identity, epoch uint64, key []byte, pos uint64, limit int) (*accordv1.SyncResponse, uint64, error) {
 	fi, err := s.st.Feed()
 	if err != nil {
 		return nil, pos, err
 	}
 	resp := &accordv1.SyncResponse{Head: fi.Head}
 	next, n := pos, 0
-	err = s.st.ReadFeed(pos, max, func(e feed.Entry) error {
+	err = s.st.ReadFeed(pos, limit, func(e feed.Entry) error {
 		n++
 		next = e.Seq
 		if e.Flags&feed.JIT != 0 && !s.dir.JITVisible(id.Member, e.CaseID) {
@@ -210,19 +210,12 @@ func (s *Service) batch(id identity.Identity, epoch uint64, key []byte, pos uint
 	if err != nil {
 		return nil, pos, err
 	}
-	if n < max {
+	if n < limit {
 		resp.CaughtUp = true
-		next = max64(next, fi.Head)
+		next = max(next, fi.Head)
 	}
 	resp.Cursor = encodeCursor(key, cursor{Epoch: epoch, Seq: next, Peer: id.Member})
 	return resp, next, nil
-}
-
-func max64(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // withdrawn is the tombstone of a jit case for a member that may not see

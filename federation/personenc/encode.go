@@ -255,13 +255,13 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 type YearAgreement int
 
 const (
-	// YearUnknown: at least one of the two has no birth year.
+	// YearUnknown means that at least one of the two has no birth year.
 	YearUnknown YearAgreement = iota
-	// YearDifferent: the years differ by more than one.
+	// YearDifferent means that the years differ by more than one.
 	YearDifferent
-	// YearNear: the years differ by exactly one.
+	// YearNear means that the years differ by exactly one.
 	YearNear
-	// YearSame: the years are equal.
+	// YearSame means that the years are equal.
 	YearSame
 )
 

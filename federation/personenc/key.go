@@ -61,13 +61,13 @@ func NewKey(federation string, version int, material []byte) (Key, error) {
 	k := Key{version: version}
 	var err error
 	if k.gram, err = derive("gram"); err != nil {
-		return Key{}, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+		return Key{}, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
 	if k.year, err = derive("year"); err != nil {
-		return Key{}, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+		return Key{}, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
 	if k.noise, err = derive("noise"); err != nil {
-		return Key{}, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+		return Key{}, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
 	return k, nil
 }

@@ -42,7 +42,7 @@ const maxSeen = 4096
 func (v *Verifier) Verify(sr *accordv1.SignedRecord) (*accordv1.FeedRecord, error) {
 	var r accordv1.FeedRecord
 	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(sr.GetRecord(), &r); err != nil {
-		return nil, fmt.Errorf("%w: record: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: record: %w", ErrInvalid, err)
 	}
 	canon, err := marshal.Marshal(&r)
 	if err != nil || !bytes.Equal(canon, sr.GetRecord()) {

@@ -104,7 +104,7 @@ func (s *signer) anchor(seq uint64, t time.Time, prev *[HashSize]byte) (Entry, [
 // keys by fingerprint; it returns why it fails, or "".
 func checkAnchor(e *Entry, prev *[HashSize]byte, keys map[[HashSize]byte]crypto.PublicKey) string {
 	var id [HashSize]byte
-	hex.Decode(id[:], []byte(e.Key))
+	_, _ = hex.Decode(id[:], []byte(e.Key)) // checked by checkContent
 	pub, ok := keys[id]
 	if !ok {
 		return "anchor is signed by key " + e.Key + ", which is not one of the keys given"

@@ -382,7 +382,7 @@ func (e *Entry) appendCanonical(b []byte, prev *[HashSize]byte) []byte {
 	b = appendStr(b, w.Reason)
 	var key [HashSize]byte
 	if e.Key != "" {
-		hex.Decode(key[:], []byte(e.Key))
+		_, _ = hex.Decode(key[:], []byte(e.Key)) // checked by checkContent
 		b = binary.BigEndian.AppendUint64(b, HashSize)
 		b = append(b, key[:]...)
 	} else {

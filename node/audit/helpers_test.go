@@ -154,7 +154,7 @@ func writeLines(t testing.TB, path string, lines []string) {
 }
 
 // wantBreak checks that err is a *Break at line and seq.
-func wantBreak(t *testing.T, err error, line int, seq uint64, reason string) *audit.Break {
+func wantBreak(t *testing.T, err error, line int, seq uint64, reason string) {
 	t.Helper()
 	if !errors.Is(err, audit.ErrBroken) {
 		t.Fatalf("err = %v, want ErrBroken", err)
@@ -166,7 +166,6 @@ func wantBreak(t *testing.T, err error, line int, seq uint64, reason string) *au
 	if b.Line != line || b.Seq != seq || !strings.Contains(b.Reason, reason) {
 		t.Fatalf("break at line %d seq %d (%s), want line %d seq %d with %q", b.Line, b.Seq, b.Reason, line, seq, reason)
 	}
-	return b
 }
 
 func logPath(dir string) string { return filepath.Join(dir, audit.FileName) }

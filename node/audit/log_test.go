@@ -162,7 +162,9 @@ func TestCanonicalEncoding(t *testing.T) {
 		}
 	}
 	var anchors []audit.Entry
-	audit.Scan(l.Path(), audit.Filter{Kind: audit.KindAnchor}, func(e audit.Entry) error { anchors = append(anchors, e); return nil })
+	if err := audit.Scan(l.Path(), audit.Filter{Kind: audit.KindAnchor}, func(e audit.Entry) error { anchors = append(anchors, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if len(anchors) != 1 || anchors[0].Seq != 3 || spec(anchors[0]) != anchors[0].Hash {
 		t.Fatalf("anchors %+v", anchors)
 	}
@@ -316,10 +318,12 @@ func TestConcurrentAppends(t *testing.T) {
 	}
 	// Anchors take seqs too: the callers' seqs plus the anchors' are 1..n.
 	var anchorSeqs []uint64
-	audit.Scan(l.Path(), audit.Filter{Kind: audit.KindAnchor}, func(e audit.Entry) error {
+	if err := audit.Scan(l.Path(), audit.Filter{Kind: audit.KindAnchor}, func(e audit.Entry) error {
 		anchorSeqs = append(anchorSeqs, e.Seq)
 		return nil
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	all := append(slices.Clone(seqs), anchorSeqs...)
 	slices.Sort(all)
 	if uint64(len(all)) != rep.Entries {

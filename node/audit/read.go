@@ -48,8 +48,8 @@ func (p *parser) parse(line []byte) (e Entry, prev, hash [HashSize]byte, reason 
 	if !bytes.Equal(p.buf, line) {
 		return e, prev, hash, notCanonical
 	}
-	hex.Decode(prev[:], []byte(e.Prev))
-	hex.Decode(hash[:], []byte(e.Hash))
+	_, _ = hex.Decode(prev[:], []byte(e.Prev)) // both checked by isHash above
+	_, _ = hex.Decode(hash[:], []byte(e.Hash))
 	if e.sum(&prev) != hash {
 		return e, prev, hash, "hash does not match the entry's content (altered after it was written)"
 	}

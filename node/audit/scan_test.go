@@ -70,7 +70,7 @@ func TestScanFilters(t *testing.T) {
 	stop := errors.New("stop")
 	n := 0
 	err := audit.Scan(l.Path(), audit.Filter{}, func(audit.Entry) error { n++; return stop })
-	if err != stop || n != 1 {
+	if !errors.Is(err, stop) || n != 1 {
 		t.Fatalf("fn's error: %v after %d", err, n)
 	}
 

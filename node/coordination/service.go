@@ -126,7 +126,7 @@ func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*a
 func withMaterial(payload []byte) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &m); err != nil {
-		return nil, fmt.Errorf("%w: payload: %v", grpcserver.ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: payload: %w", grpcserver.ErrInvalidArgument, err)
 	}
 	if raw, ok := m["material"]; ok && string(raw) != "null" && string(raw) != `""` {
 		return payload, nil
@@ -205,7 +205,7 @@ func (s *Service) query(req *accordv1.QueryRequest, viewer string) (func(registr
 		var f strategyFilter
 		if len(req.GetFilter()) > 0 {
 			if err := strictJSON(req.GetFilter(), &f); err != nil {
-				return nil, fmt.Errorf("%w: filter: %v", grpcserver.ErrInvalidArgument, err)
+				return nil, fmt.Errorf("%w: filter: %w", grpcserver.ErrInvalidArgument, err)
 			}
 		}
 		return func(v registry.View) (any, error) {

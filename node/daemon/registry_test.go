@@ -266,12 +266,14 @@ func TestRegistryAcrossDaemons(t *testing.T) {
 		t.Fatalf("keys: %+v", keys)
 	}
 	var material []byte
-	pl.d.Registry().Read(ctx, true, func(v registry.View) {
+	if _, err := pl.d.Registry().Read(ctx, true, func(v registry.View) {
 		k, err := v.FederationKey("evidence-pseudonyms", "PL")
 		if err == nil {
 			material = k.Current().Material
 		}
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if len(material) != 32 {
 		t.Fatalf("key material on PL's registry server: %d bytes", len(material))
 	}

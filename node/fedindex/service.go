@@ -166,7 +166,7 @@ func (f filter) matches(c *accordv1.SharedCase) bool {
 		if !f.hi.IsZero() && !start.Before(f.hi) {
 			continue
 		}
-		if !f.lo.IsZero() && !end.After(f.lo) && !(end.Equal(start) && !start.Before(f.lo)) {
+		if !f.lo.IsZero() && !end.After(f.lo) && (!end.Equal(start) || start.Before(f.lo)) {
 			continue // ended before the window (an instant at its start touches it)
 		}
 		return true
