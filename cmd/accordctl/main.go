@@ -49,5 +49,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newCertsCmd(g), newPeersCmd(g), newVersionCmd(g), newCasesCmd(g), newEvidenceCmd(g), newCustodyCmd(g))
 	root.AddCommand(newRegistryCmds(g)...)
 	root.AddCommand(newFederationCmds(g)...)
+	root.AddCommand(newMatchCmd())
 	return root
 }

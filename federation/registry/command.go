@@ -332,6 +332,10 @@ type ProposeMatch struct {
 	Cases   []CaseRef `json:"cases"`
 	Score   float64   `json:"score"`
 	Reasons []string  `json:"reasons,omitempty"`
+	// Versions are, when known, the versions of the cases the match was
+	// found on, keyed by "MEMBER/CASE_ID". A group that was rejected may be
+	// proposed again only with versions that differ (a case changed).
+	Versions map[string]int64 `json:"versions,omitempty"`
 }
 
 // DecideMatch is an involved member's confirmation or rejection of a match.

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 )
@@ -165,12 +166,26 @@ func (s *state) proposeMatch(ch Change, p *ProposeMatch) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	for k, v := range p.Versions {
+		ref, ok := findRef(cases, k)
+		if !ok {
+			return Outcome{}, invalid("versions: %q is not one of the cases", k)
+		}
+		if v < 1 {
+			return Outcome{}, invalid("versions[%s]: must be at least 1", ref)
+		}
+	}
 	if id, ok := s.matchGroups[groupKey(cases)]; ok {
 		return Outcome{}, exists("match decision %s for these cases", id)
 	}
+	if id, ok := s.rejected[groupKey(cases)]; ok {
+		if old, _ := s.matches.get(id); old != nil && (len(p.Versions) == 0 || maps.Equal(old.Versions, p.Versions)) {
+			return Outcome{}, precondition("match decision %s for these cases was rejected; they may be proposed again only when a case changed (give versions that differ)", id)
+		}
+	}
 	d := &MatchDecision{
 		ID:    nextID(&s.meta.LastMatch, "match"),
-		Cases: cases, Score: p.Score, Reasons: slices.Clone(p.Reasons),
+		Cases: cases, Score: p.Score, Reasons: slices.Clone(p.Reasons), Versions: maps.Clone(p.Versions),
 		Status: MatchProposed, Decisions: decisions, Created: ch, Updated: ch,
 	}
 	s.putMatch(d)
@@ -207,4 +222,14 @@ func (s *state) decideMatch(ch Change, p *DecideMatch) (Outcome, error) {
 	n.Updated = ch
 	s.putMatch(n)
 	return Outcome{ID: n.ID, Status: string(n.Status)}, nil
+}
+
+// findRef finds the case "MEMBER/CASE_ID" among cases.
+func findRef(cases []CaseRef, key string) (CaseRef, bool) {
+	for _, c := range cases {
+		if c.String() == key {
+			return c, true
+		}
+	}
+	return CaseRef{}, false
 }

@@ -47,7 +47,13 @@ func TestMatchDecisions(t *testing.T) {
 		t.Fatalf("not rejected: %+v", out)
 	}
 	h.refuse("DE", DecideMatch{Match: rej, Confirm: true}, ErrFailedPrecondition)
-	h.ok("DE", ProposeMatch{Cases: other, Score: 0.6})
+	// A rejected group comes back only when a case changed.
+	h.refuse("DE", ProposeMatch{Cases: other, Score: 0.6}, ErrFailedPrecondition)
+	h.refuse("DE", ProposeMatch{Cases: other, Score: 0.6, Versions: map[string]int64{"XX/1": 2}}, ErrInvalidArgument)
+	again := h.ok("DE", ProposeMatch{Cases: other, Score: 0.6, Versions: map[string]int64{"UA/UA-5": 2, "DE/DE-5": 1}}).ID
+	h.ok("DE", DecideMatch{Match: again, Confirm: false})
+	h.refuse("DE", ProposeMatch{Cases: other, Score: 0.6, Versions: map[string]int64{"UA/UA-5": 2, "DE/DE-5": 1}}, ErrFailedPrecondition)
+	h.ok("DE", ProposeMatch{Cases: other, Score: 0.7, Versions: map[string]int64{"UA/UA-5": 3, "DE/DE-5": 1}})
 
 	// Visibility: involved members only.
 	h.read(func(v View) {
@@ -59,7 +65,7 @@ func TestMatchDecisions(t *testing.T) {
 			t.Errorf("uninvolved member: %v", err)
 		}
 		ds, err := v.ListMatchDecisions("DE")
-		if err != nil || len(ds) != 2 {
+		if err != nil || len(ds) != 3 {
 			t.Errorf("DE lists %d: %v", len(ds), err)
 		}
 		ds, err = v.ListMatchDecisions("PL")

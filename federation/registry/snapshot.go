@@ -271,8 +271,12 @@ func (s *state) rebuildIndexes() {
 		}
 	}
 	for _, d := range s.matches.m {
-		if d.Status != MatchRejected {
-			s.matchGroups[groupKey(d.Cases)] = d.ID
+		key := groupKey(d.Cases)
+		switch {
+		case d.Status != MatchRejected:
+			s.matchGroups[key] = d.ID
+		case s.rejected[key] == "" || idCompare(s.rejected[key], d.ID) < 0:
+			s.rejected[key] = d.ID
 		}
 	}
 	s.rebuildQueues()

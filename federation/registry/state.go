@@ -38,6 +38,7 @@ type state struct {
 	// changed in place.
 	leadGroups  map[string]string        // group key of a proposed or agreed assignment -> id
 	matchGroups map[string]string        // group key of a proposed or confirmed match -> id
+	rejected    map[string]string        // group key -> id of its latest rejected match
 	queues      map[string]*requestQueue // member -> its remembered request ids, oldest first
 }
 
@@ -54,6 +55,7 @@ func newState() *state {
 		dedupe:      newTable[*dedupeRecord](gen),
 		leadGroups:  map[string]string{},
 		matchGroups: map[string]string{},
+		rejected:    map[string]string{},
 		queues:      map[string]*requestQueue{},
 	}
 }
@@ -116,6 +118,9 @@ func (s *state) putMatch(d *MatchDecision) {
 	if d.Status == MatchRejected {
 		if s.matchGroups[key] == d.ID {
 			delete(s.matchGroups, key)
+		}
+		if old, ok := s.rejected[key]; !ok || idCompare(old, d.ID) < 0 {
+			s.rejected[key] = d.ID
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -265,10 +266,12 @@ const (
 type MatchDecision struct {
 	ID string `json:"id"`
 	// Cases are ordered by member, then case id.
-	Cases   []CaseRef   `json:"cases"`
-	Score   float64     `json:"score"`
-	Reasons []string    `json:"reasons,omitempty"`
-	Status  MatchStatus `json:"status"`
+	Cases   []CaseRef `json:"cases"`
+	Score   float64   `json:"score"`
+	Reasons []string  `json:"reasons,omitempty"`
+	// Versions are the case versions the match was found on, when given.
+	Versions map[string]int64 `json:"versions,omitempty"`
+	Status   MatchStatus      `json:"status"`
 	// Decisions has one entry per involved member, ordered by member.
 	Decisions []Consent `json:"decisions"`
 	Created   Change    `json:"created"`
@@ -507,6 +510,7 @@ func (d *MatchDecision) clone() *MatchDecision {
 	c := *d
 	c.Cases = slices.Clone(d.Cases)
 	c.Reasons = slices.Clone(d.Reasons)
+	c.Versions = maps.Clone(d.Versions)
 	c.Decisions = cloneConsents(d.Decisions)
 	return &c
 }

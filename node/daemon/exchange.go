@@ -30,6 +30,7 @@ import (
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/matcher"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -44,6 +45,11 @@ const personKeyRequestID = "federation.person-key"
 
 // exchangeStore adapts the store to the exchange.
 type exchangeStore struct{ *store.Store }
+
+// ForEachCase implements matcher.Store.
+func (s exchangeStore) ForEachCase(fn func(*accordv1.Case) error) error {
+	return s.ExportCases(store.Filter{}, fn)
+}
 
 // FindCase implements exchange.Store.
 func (s exchangeStore) FindCase(id string) (*accordv1.Case, error) {
@@ -285,6 +291,14 @@ func (e *encoderSource) get() records.PersonEncoder {
 	return *e.current
 }
 
+// personEncoder returns the encoder of the current key itself, or nil.
+func (e *encoderSource) personEncoder() *personenc.Encoder {
+	if pe, ok := e.get().(personEncoder); ok {
+		return pe.enc
+	}
+	return nil
+}
+
 // version returns the current key version (0 without a key).
 func (e *encoderSource) version() int {
 	v := 0
@@ -489,6 +503,7 @@ type exchangeParts struct {
 	puller    *exchange.Puller
 	publisher *exchange.Publisher
 	dialer    *exchangeDialer
+	matcher   *matcher.Matcher
 
 	nudging sync.Map // member -> struct{}: a nudge in flight
 	cancel  context.CancelFunc
@@ -521,7 +536,10 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	logger := d.logger.With("component", "exchange")
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}
-	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{Logger: logger})
+	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
+		Encoder: x.enc.personEncoder, Logger: d.logger.With("component", "matcher"),
+	})
+	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{Logger: logger, OnChange: x.matcher.Federated})
 	x.service = exchange.NewService(st, x.dir, self.Member, x.signer, aud, exchange.ServiceOptions{OnNudge: x.puller.Wake, Logger: logger})
 	x.publisher = exchange.NewPublisher(st, self.Member, x.signer, exchange.PublisherOptions{
 		Encoder: x.enc.get, Logger: logger,
@@ -543,6 +561,7 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() { x.publisher.Run(ctx) },
 		func() { x.puller.Run(ctx) },
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },
+		func() { x.matcher.Run(ctx) },
 	} {
 		d.bg.Add(1)
 		go func() {

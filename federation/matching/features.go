@@ -1,0 +1,398 @@
+package matching
+
+import (
+	"hash/maphash"
+	"math"
+	"math/bits"
+	"strings"
+)
+
+// Comparison features. Each compares one aspect of two records and yields
+// a level (0 is the strongest agreement) or null (-1: nothing to compare,
+// weight 0). The model (model.go) learns how likely each level is among
+// matches (m) and non-matches (u).
+const (
+	fTime = iota
+	fPlace
+	fDist
+	fEvidence
+	fPersons
+	fUnits
+	fCrime
+	fVictims
+	fTitle
+	nFeatures
+)
+
+var featureNames = [nFeatures]string{"time", "place", "distance", "evidence", "persons", "units", "crime codes", "victim count", "title"}
+
+// levels per feature, with their names (used in Model's description).
+var levelNames = [nFeatures][]string{
+	fTime:     {"same hour", "same hour, dates a day apart", "overlapping windows", "different hours of one day", "within three days", "further apart"},
+	fPlace:    {"same name", "same name up to vowels", "names at the same learned location", "similar names", "same name, different region", "different names"},
+	fDist:     {"within 1 km", "within 3 km", "within 10 km", "within 50 km", "further apart"},
+	fEvidence: {"two or more rare items shared", "one rare item shared", "only widely shared items shared", "no item shared"},
+	fPersons:  {"two or more persons match", "one person matches, same birth year", "one person matches", "a person is similar", "no person matches"},
+	fUnits:    {"a unit in common", "no unit in common"},
+	fCrime:    {"a Rome Statute article in common", "same Rome Statute paragraph", "different articles"},
+	fVictims:  {"same victim count", "close victim counts", "different victim counts"},
+	fTitle:    {"similar titles", "titles with a word in common"},
+}
+
+type gamma [nFeatures]int8
+
+func (g gamma) key() uint64 {
+	var k uint64
+	for i, v := range g {
+		k |= uint64(v+1) << (4 * i)
+	}
+	return k
+}
+
+func gammaFromKey(k uint64) gamma {
+	var g gamma
+	for i := range g {
+		g[i] = int8((k>>(4*i))&0xF) - 1
+	}
+	return g
+}
+
+// detail is what a comparison found, for the reasons.
+type detail struct {
+	ia, ib       int     // best incident pair
+	dt           int64   // |start difference| seconds
+	gap          int64   // seconds between windows (negative: overlap)
+	km           float64 // distance, when both have coordinates
+	learnedKm    float64
+	evShared     int
+	evWeight     float64
+	personsMatch int
+	bestDice     float64
+}
+
+// comparer holds what comparisons need from the index: evidence document
+// frequencies and learned place locations.
+type comparer struct {
+	df  func(uint64) int
+	loc func(fold, region string) (lat, lon float64, ok bool)
+}
+
+func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371.0
+	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
+	dp := p2 - p1
+	dl := (lon2 - lon1) * math.Pi / 180
+	a := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
+	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+// timeLevel compares two windows [s, e) in UTC seconds.
+func timeLevel(a, b *cinc) (lvl int8, dt, gap int64) {
+	gap = max(a.s, b.s) - min(a.e, b.e)
+	dt = a.s - b.s
+	if dt < 0 {
+		dt = -dt
+	}
+	const h = 3600
+	both := a.narrow && b.narrow
+	switch {
+	case both && (dt <= 90*60 || gap < 0):
+		return 0, dt, gap
+	case both && dt >= 24*h-90*60 && dt <= 24*h+90*60:
+		return 1, dt, gap
+	case gap < 0:
+		return 2, dt, gap
+	case both && gap <= 24*h:
+		return 3, dt, gap
+	case gap <= 72*h:
+		return 4, dt, gap
+	}
+	return 5, dt, gap
+}
+
+func placeLevel(a, b *cinc, cmp *comparer) (lvl int8, learnedKm float64) {
+	regionDiff := a.region != "" && b.region != "" && a.region != b.region
+	learnedKm = -1
+	if a.fold != b.fold && cmp.loc != nil {
+		la, oa, ok1 := cmp.loc(a.fold, a.region)
+		lb, ob, ok2 := cmp.loc(b.fold, b.region)
+		if ok1 && ok2 {
+			learnedKm = haversineKm(la, oa, lb, ob)
+		}
+	}
+	switch {
+	case a.fold == b.fold && a.fold != "":
+		if regionDiff {
+			return 4, learnedKm
+		}
+		return 0, learnedKm
+	case a.skel == b.skel && a.skel != "":
+		if regionDiff {
+			return 4, learnedKm
+		}
+		return 1, learnedKm
+	case learnedKm >= 0 && learnedKm <= 3:
+		return 2, learnedKm
+	}
+	similar := jaroWinkler(a.skel, b.skel) >= 0.85
+	if !similar {
+		for _, x := range a.skelWords {
+			if len(x) < 3 {
+				continue
+			}
+			for _, y := range b.skelWords {
+				if x == y {
+					similar = true
+				}
+			}
+		}
+	}
+	if similar {
+		if regionDiff {
+			return 4, learnedKm
+		}
+		return 3, learnedKm
+	}
+	return 5, learnedKm
+}
+
+func distLevel(a, b *cinc) (int8, float64) {
+	if !a.hasGeo || !b.hasGeo {
+		return -1, -1
+	}
+	d := haversineKm(a.lat, a.lon, b.lat, b.lon)
+	switch {
+	case d <= 1:
+		return 0, d
+	case d <= 3:
+		return 1, d
+	case d <= 10:
+		return 2, d
+	case d <= 50:
+		return 3, d
+	}
+	return 4, d
+}
+
+func diceBits(a, b *cperson) float64 {
+	if a.kv != b.kv || a.scheme != b.scheme || len(a.bits) != len(b.bits) || a.pop+b.pop == 0 {
+		return -1
+	}
+	both := 0
+	for i, w := range a.bits {
+		both += bits.OnesCount64(w & b.bits[i])
+	}
+	return 2 * float64(both) / float64(a.pop+b.pop)
+}
+
+// yearRel: 0 unknown, 1 different, 2 near, 3 same (as personenc).
+func yearRel(a, b *cperson) int {
+	if !a.hasYear || !b.hasYear {
+		return 0
+	}
+	if a.year[1] == b.year[1] {
+		return 3
+	}
+	if a.year[1] == b.year[0] || a.year[1] == b.year[2] {
+		return 2
+	}
+	return 1
+}
+
+const personDice = 0.8
+
+// compareRecs returns the comparison vector of a and b and what it found.
+// w scores a candidate incident pair (time, place, distance levels) to
+// choose the best pair of a multi-incident case.
+func (cmp *comparer) compareRecs(a, b *rec, w func(t, p, d int8) float64) (gamma, detail) {
+	var g gamma
+	var det detail
+	bestW := math.Inf(-1)
+	for i := range a.inc {
+		for j := range b.inc {
+			x, y := &a.inc[i], &b.inc[j]
+			tl, dt, gap := timeLevel(x, y)
+			pl, lkm := placeLevel(x, y, cmp)
+			dl, km := distLevel(x, y)
+			s := w(tl, pl, dl)
+			if s > bestW {
+				bestW = s
+				g[fTime], g[fPlace], g[fDist] = tl, pl, dl
+				det.ia, det.ib, det.dt, det.gap, det.km, det.learnedKm = i, j, dt, gap, km, lkm
+			}
+		}
+	}
+	if len(a.inc) == 0 || len(b.inc) == 0 {
+		g[fTime], g[fPlace], g[fDist] = -1, -1, -1
+	}
+
+	// Evidence: shared items, each weighted 1/(df-1) so that an item seen
+	// in many cases counts little.
+	g[fEvidence] = -1
+	if len(a.ev) > 0 && len(b.ev) > 0 {
+		for _, x := range a.ev {
+			for _, y := range b.ev {
+				if x == y {
+					det.evShared++
+					n := 2
+					if cmp.df != nil {
+						n = max(2, cmp.df(x))
+					}
+					det.evWeight += 1 / float64(n-1)
+				}
+			}
+		}
+		switch {
+		case det.evWeight >= 1.5:
+			g[fEvidence] = 0
+		case det.evWeight >= 0.9:
+			g[fEvidence] = 1
+		case det.evShared > 0:
+			g[fEvidence] = 2
+		default:
+			g[fEvidence] = 3
+		}
+	}
+
+	g[fPersons] = -1
+	if len(a.persons) > 0 && len(b.persons) > 0 {
+		anyComparable := false
+		sameYear := false
+		for i := range a.persons {
+			hit := false
+			for j := range b.persons {
+				d := diceBits(&a.persons[i], &b.persons[j])
+				if d < 0 {
+					continue
+				}
+				anyComparable = true
+				yr := yearRel(&a.persons[i], &b.persons[j])
+				if d > det.bestDice {
+					det.bestDice = d
+				}
+				if d >= personDice && yr != 1 {
+					hit = true
+					if yr == 3 {
+						sameYear = true
+					}
+				}
+			}
+			if hit {
+				det.personsMatch++
+			}
+		}
+		if anyComparable {
+			switch {
+			case det.personsMatch >= 2:
+				g[fPersons] = 0
+			case det.personsMatch == 1 && sameYear:
+				g[fPersons] = 1
+			case det.personsMatch == 1:
+				g[fPersons] = 2
+			case det.bestDice >= 0.6:
+				g[fPersons] = 3
+			default:
+				g[fPersons] = 4
+			}
+		}
+	}
+
+	g[fUnits] = -1
+	if len(a.units) > 0 && len(b.units) > 0 {
+		g[fUnits] = 1
+		kinds := 0
+		for _, x := range a.units {
+			for _, y := range b.units {
+				if x == y {
+					g[fUnits] = 0
+				}
+				if x[0] == y[0] {
+					kinds++
+				}
+			}
+		}
+		if g[fUnits] == 1 && kinds == 0 {
+			g[fUnits] = -1 // a post number against a unit number: not comparable
+		}
+	}
+
+	g[fCrime] = -1
+	if len(a.rs) > 0 && len(b.rs) > 0 {
+		g[fCrime] = 2
+		for _, x := range a.rs {
+			for _, y := range b.rs {
+				if x == y {
+					g[fCrime] = 0
+				} else if g[fCrime] == 2 && paragraph(x) == paragraph(y) {
+					g[fCrime] = 1
+				}
+			}
+		}
+	}
+
+	// Title and victim count describe a whole case: with several
+	// incidents on a side they need not describe the incident in common.
+	single := len(a.inc) <= 1 && len(b.inc) <= 1
+	g[fVictims] = -1
+	if single && a.victims >= 0 && b.victims >= 0 {
+		d := a.victims - b.victims
+		if d < 0 {
+			d = -d
+		}
+		switch {
+		case d == 0:
+			g[fVictims] = 0
+		case d <= 2 || float64(d) <= 0.2*float64(max(a.victims, b.victims)):
+			g[fVictims] = 1
+		default:
+			g[fVictims] = 2
+		}
+	}
+
+	// Titles: only agreement is a signal. Titles without a word in common
+	// are usually in different languages, which says nothing.
+	g[fTitle] = -1
+	if single && len(a.titleToks) > 0 && len(b.titleToks) > 0 {
+		common := 0
+		for _, x := range a.titleToks {
+			for _, y := range b.titleToks {
+				if x == y {
+					common++
+					break
+				}
+			}
+		}
+		switch d := 2 * float64(common) / float64(len(a.titleToks)+len(b.titleToks)); {
+		case d >= 0.5:
+			g[fTitle] = 0
+		case common > 0:
+			g[fTitle] = 1
+		}
+	}
+	return g, det
+}
+
+// paragraph is an article reference without its last part (8.2.b.i →
+// 8.2.b).
+func paragraph(code string) string {
+	if i := strings.LastIndexByte(code, '.'); i > 0 {
+		return code[:i]
+	}
+	return code
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// hash64 hashes a blocking key: a kind byte, a string and a number.
+func hash64(kind byte, s string, n int64) uint64 {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	h.WriteByte(kind)
+	h.WriteString(s)
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(n >> (8 * i))
+	}
+	h.Write(b[:])
+	return h.Sum64()
+}

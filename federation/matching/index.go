@@ -1,0 +1,307 @@
+package matching
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Match is a pair of records that likely concern a common incident.
+type Match struct {
+	// A < B (case ids).
+	A, B string
+	// Score is the probability of a match under the model, in [0, 1].
+	Score float64
+	// Weight is the Fellegi-Sunter match weight (log2 Bayes factor plus
+	// the prior), from which Score is derived.
+	Weight float64
+	// Reasons say in words which signals made the match, strongest first.
+	Reasons []string
+}
+
+// Config tunes an Index.
+type Config struct {
+	// Threshold is the lowest Score reported (default 0.5).
+	Threshold float64
+	// MaxEvidenceBucket: an evidence item held by more cases than this no
+	// longer generates candidates by itself (it still counts when a pair
+	// is compared). Default 200.
+	MaxEvidenceBucket int
+	// Model scores pairs; nil means DefaultModel until Train is called.
+	Model *Model
+}
+
+func (c *Config) setDefaults() {
+	if c.Threshold == 0 {
+		c.Threshold = 0.5
+	}
+	if c.MaxEvidenceBucket == 0 {
+		c.MaxEvidenceBucket = 200
+	}
+	if c.Model == nil {
+		c.Model = DefaultModel()
+	}
+}
+
+// Index holds compiled records and their blocking keys, and matches a
+// record against all others incrementally. It is safe for concurrent use.
+type Index struct {
+	mu    sync.RWMutex
+	cfg   Config
+	model *Model
+
+	recs   []*rec // by slot; nil when removed
+	keys   [][]uint64
+	byID   map[string]int32
+	free   []int32
+	post   map[uint64][]int32
+	df     map[uint64]int32
+	places map[string]*placeLoc
+}
+
+type placeLoc struct {
+	lat, lon float64 // sums
+	n        int
+}
+
+// NewIndex returns an empty index.
+func NewIndex(cfg Config) *Index {
+	cfg.setDefaults()
+	return &Index{cfg: cfg, model: cfg.Model, byID: map[string]int32{}, post: map[uint64][]int32{},
+		df: map[uint64]int32{}, places: map[string]*placeLoc{}}
+}
+
+// Model returns the model in use.
+func (x *Index) Model() *Model {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.model
+}
+
+// SetModel replaces the model (for example one trained offline).
+func (x *Index) SetModel(m *Model) {
+	x.mu.Lock()
+	x.model = m
+	x.mu.Unlock()
+}
+
+// Len is the number of records held.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.byID)
+}
+
+func placeKey(fold, region string) string { return fold + "\x00" + region }
+
+func (x *Index) loc(fold, region string) (float64, float64, bool) {
+	p := x.places[placeKey(fold, region)]
+	if p == nil || p.n == 0 {
+		return 0, 0, false
+	}
+	return p.lat / float64(p.n), p.lon / float64(p.n), true
+}
+
+func (x *Index) comparer() *comparer {
+	return &comparer{df: func(k uint64) int { return int(x.df[k]) }, loc: x.loc}
+}
+
+// Add adds a record, or replaces the record with the same ID.
+func (x *Index) Add(r Record) error {
+	c, err := compile(r)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.addLocked(c)
+	return nil
+}
+
+func (x *Index) addLocked(c *rec) int32 {
+	if slot, ok := x.byID[c.id]; ok {
+		x.removeLocked(slot)
+	}
+	for i := range c.inc {
+		in := &c.inc[i]
+		if in.hasGeo {
+			k := placeKey(in.fold, in.region)
+			p := x.places[k]
+			if p == nil {
+				p = &placeLoc{}
+				x.places[k] = p
+			}
+			p.lat += in.lat
+			p.lon += in.lon
+			p.n++
+		}
+	}
+	for _, e := range c.ev {
+		x.df[e]++
+	}
+	keys := blockingKeys(c, x.loc)
+	var slot int32
+	if n := len(x.free); n > 0 {
+		slot = x.free[n-1]
+		x.free = x.free[:n-1]
+		x.recs[slot], x.keys[slot] = c, keys
+	} else {
+		slot = int32(len(x.recs))
+		x.recs = append(x.recs, c)
+		x.keys = append(x.keys, keys)
+	}
+	x.byID[c.id] = slot
+	for _, k := range keys {
+		x.post[k] = append(x.post[k], slot)
+	}
+	return slot
+}
+
+// Remove removes the record with this id; it reports whether there was one.
+func (x *Index) Remove(id string) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	slot, ok := x.byID[id]
+	if !ok {
+		return false
+	}
+	x.removeLocked(slot)
+	return true
+}
+
+func (x *Index) removeLocked(slot int32) {
+	c := x.recs[slot]
+	for _, k := range x.keys[slot] {
+		l := x.post[k]
+		if i := slices.Index(l, slot); i >= 0 {
+			l[i] = l[len(l)-1]
+			l = l[:len(l)-1]
+		}
+		if len(l) == 0 {
+			delete(x.post, k)
+		} else {
+			x.post[k] = l
+		}
+	}
+	for _, e := range c.ev {
+		if x.df[e]--; x.df[e] <= 0 {
+			delete(x.df, e)
+		}
+	}
+	for i := range c.inc {
+		in := &c.inc[i]
+		if in.hasGeo {
+			k := placeKey(in.fold, in.region)
+			if p := x.places[k]; p != nil {
+				p.lat -= in.lat
+				p.lon -= in.lon
+				if p.n--; p.n <= 0 {
+					delete(x.places, k)
+				}
+			}
+		}
+	}
+	delete(x.byID, c.id)
+	x.recs[slot], x.keys[slot] = nil, nil
+	x.free = append(x.free, slot)
+}
+
+// Match returns the matches of r against every other record in the
+// index, best first. r need not be in the index; when it is (same id),
+// its stored form is used, so the result is what a full offline match
+// reports for r.
+func (x *Index) Match(r Record) ([]Match, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var c *rec
+	var keys []uint64
+	self := int32(-1)
+	if slot, ok := x.byID[r.ID]; ok {
+		self, c, keys = slot, x.recs[slot], x.keys[slot]
+	} else {
+		var err error
+		if c, err = compile(r); err != nil {
+			return nil, err
+		}
+		keys = blockingKeys(c, x.loc)
+	}
+	cands := x.candidates(keys, self, nil)
+	cmp := x.comparer()
+	if self < 0 {
+		// r is not counted in df yet: count it.
+		own := map[uint64]bool{}
+		for _, e := range c.ev {
+			own[e] = true
+		}
+		cmp.df = func(k uint64) int {
+			n := int(x.df[k])
+			if own[k] {
+				n++
+			}
+			return n
+		}
+	}
+	var out []Match
+	for _, j := range cands {
+		o := x.recs[j]
+		if m, ok := x.score(cmp, c, o); ok {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		return out[i].A+out[i].B < out[j].A+out[j].B
+	})
+	return out, nil
+}
+
+func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
+	if a.id > b.id {
+		a, b = b, a
+	}
+	g, det := cmp.compareRecs(a, b, x.model.incidentWeight)
+	w := x.model.weight(g)
+	p := Probability(w)
+	if p < x.cfg.Threshold {
+		return Match{}, false
+	}
+	return Match{A: a.id, B: b.id, Score: math.Round(p*10000) / 10000, Weight: w, Reasons: reasons(x.model, a, b, g, det)}, true
+}
+
+// candidates returns the distinct slots that share a blocking key with
+// keys, excluding self. mark, when given, is a per-slot stamp array used
+// instead of sorting (offline runs).
+func (x *Index) candidates(keys []uint64, self int32, buf []int32) []int32 {
+	out := buf[:0]
+	for _, k := range keys {
+		l := x.post[k]
+		if keyKind(k) == kindEvidence && len(l) > x.cfg.MaxEvidenceBucket {
+			continue
+		}
+		for _, j := range l {
+			if j != self {
+				out = append(out, j)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Stats describe an offline run.
+type Stats struct {
+	Records        int
+	CandidatePairs int
+	Matches        int
+	EMPatterns     int
+	EMPairs        int
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("%d records, %d candidate pairs, %d matches (EM on %d pairs, %d distinct patterns)",
+		s.Records, s.CandidatePairs, s.Matches, s.EMPairs, s.EMPatterns)
+}

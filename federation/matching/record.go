@@ -1,0 +1,319 @@
+package matching
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/bits"
+	"strings"
+	"time"
+
+	"github.com/accordfed/accord/federation/personenc"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Record is what the engine matches: the signals of one case, built from a
+// local case ([FromCase], persons encoded with a key) or from a peer's
+// shared case ([FromShared], persons already encoded). Both give the same
+// record for the same case when the same person key is used.
+type Record struct {
+	// ID is the case id; Member the office that holds it (the id's prefix
+	// before the first dash when not given).
+	ID     string
+	Member string
+	Title  string
+	// Incidents: at least one for the record to match anything.
+	Incidents []Incident
+	// Evidence are SHA-256 hashes, hex.
+	Evidence []string
+	// Persons are keyed encodings; only encodings of the same key version
+	// and scheme are compared.
+	Persons []personenc.Encoding
+	// Units are perpetrator units and organisations as written.
+	Units      []string
+	CrimeCodes []string
+	// VictimCount is -1 when unknown.
+	VictimCount int64
+}
+
+// Incident is one incident's time window and place.
+type Incident struct {
+	// Start and End bound the window (End exclusive, End >= Start).
+	Start, End time.Time
+	Place      string
+	Region     string
+	HasCoords  bool
+	Lat, Lon   float64
+	// RadiusM is the stated uncertainty in metres (0 unknown).
+	RadiusM float64
+}
+
+// ErrRecord is wrapped by the errors of FromCase, FromShared and Add.
+var ErrRecord = errors.New("matching: invalid record")
+
+// OfflineEncoder returns the person encoder `accordctl match` uses for
+// cases read from files: a fixed local key, so that offline runs are
+// reproducible and use the same signal (a Dice similarity of keyed
+// encodings) as the federation does online.
+func OfflineEncoder() *personenc.Encoder {
+	k, err := personenc.NewKey("offline.matching.accord.local", 1, []byte("accord offline matching: local key, not a federation secret"))
+	if err != nil {
+		panic(err) // constant input
+	}
+	e, err := personenc.NewEncoder(personenc.DefaultConfig(), k)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func memberOf(id string) string {
+	if i := strings.IndexByte(id, '-'); i > 0 {
+		return id[:i]
+	}
+	return ""
+}
+
+func incidentOf(in *accordv1.Incident) (Incident, error) {
+	s, err := time.Parse(time.RFC3339, in.GetStart())
+	if err != nil {
+		return Incident{}, fmt.Errorf("%w: incident start %q: %w", ErrRecord, in.GetStart(), err)
+	}
+	e := s.Add(time.Hour)
+	if in.GetEnd() != "" {
+		if e, err = time.Parse(time.RFC3339, in.GetEnd()); err != nil {
+			return Incident{}, fmt.Errorf("%w: incident end %q: %w", ErrRecord, in.GetEnd(), err)
+		}
+	}
+	if e.Before(s) {
+		e = s
+	}
+	out := Incident{Start: s.UTC(), End: e.UTC(), Place: in.GetPlace(), Region: in.GetRegion()}
+	if in.Lat != nil && in.Lon != nil {
+		out.HasCoords, out.Lat, out.Lon = true, in.GetLat(), in.GetLon()
+		out.RadiusM = float64(in.GetLocationPrecisionM())
+	}
+	return out, nil
+}
+
+func units(ps []*accordv1.Perpetrator) []string {
+	var out []string
+	for _, p := range ps {
+		if p.GetKind() != accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON && p.GetName() != "" {
+			out = append(out, p.GetName())
+		}
+	}
+	return out
+}
+
+// FromCase builds the record of a local case; enc encodes its persons
+// (nil: persons left out).
+func FromCase(c *accordv1.Case, enc *personenc.Encoder) (Record, error) {
+	r := Record{ID: c.GetCaseId(), Member: c.GetCountry(), Title: c.GetTitle(), CrimeCodes: c.GetCrimeCodes(),
+		Units: units(c.GetPerpetrators()), VictimCount: -1}
+	if r.Member == "" {
+		r.Member = memberOf(r.ID)
+	}
+	if c.VictimCount != nil {
+		r.VictimCount = c.GetVictimCount()
+	}
+	for _, in := range c.GetIncidents() {
+		x, err := incidentOf(in)
+		if err != nil {
+			return Record{}, err
+		}
+		r.Incidents = append(r.Incidents, x)
+	}
+	for _, e := range c.GetEvidence() {
+		r.Evidence = append(r.Evidence, e.GetSha256())
+	}
+	if enc != nil {
+		for _, p := range c.GetPersons() {
+			pe, err := enc.Encode(personenc.Person{Name: p.GetName(), BirthYear: int(p.GetBirthYear())})
+			if err != nil {
+				continue // an unusable name is no signal; never an error that could carry it
+			}
+			r.Persons = append(r.Persons, pe)
+		}
+	}
+	return r, nil
+}
+
+// FromShared builds the record of a shared case received from a peer.
+// Person encodings that do not parse are skipped.
+func FromShared(s *accordv1.SharedCase) (Record, error) {
+	r := Record{ID: s.GetCaseId(), Member: memberOf(s.GetCaseId()), Title: s.GetTitle(), CrimeCodes: s.GetCrimeCodes(),
+		Units: units(s.GetPerpetrators()), VictimCount: -1}
+	if s.VictimCount != nil {
+		r.VictimCount = s.GetVictimCount()
+	}
+	for _, in := range s.GetIncidents() {
+		x, err := incidentOf(in)
+		if err != nil {
+			return Record{}, err
+		}
+		r.Incidents = append(r.Incidents, x)
+	}
+	for _, e := range s.GetEvidence() {
+		r.Evidence = append(r.Evidence, e.GetSha256())
+	}
+	for _, p := range s.GetPersons() {
+		pe, err := personenc.Unmarshal(p.GetEncoding())
+		if err != nil {
+			continue
+		}
+		r.Persons = append(r.Persons, pe)
+	}
+	return r, nil
+}
+
+// compiled forms -----------------------------------------------------------
+
+type cinc struct {
+	s, e          int64 // unix seconds, UTC
+	narrow        bool  // window of at most three hours
+	place         string
+	fold, skel    string
+	skelWords     []string
+	region        string // FoldRegion
+	hasGeo        bool
+	lat, lon, rad float64
+}
+
+type cperson struct {
+	bits    []uint64
+	pop     int
+	kv      int
+	scheme  uint32
+	hasYear bool
+	year    [3][personenc.YearTagSize]byte
+}
+
+type rec struct {
+	id, member string
+	inc        []cinc
+	ev         []uint64
+	persons    []cperson
+	units      []string // unit keys
+	unitNames  []string
+	rs         []string // Rome Statute codes
+	national   []string
+	victims    int64
+	titleToks  []string
+}
+
+const narrowWindow = 3 * 3600
+
+func evKey(h string) uint64 {
+	var b [8]byte
+	if len(h) >= 16 {
+		if _, err := hex.Decode(b[:], []byte(h[:16])); err == nil {
+			var v uint64
+			for _, x := range b {
+				v = v<<8 | uint64(x)
+			}
+			return v
+		}
+	}
+	return hash64(0xEE, h, 0)
+}
+
+func compile(r Record) (*rec, error) {
+	if r.ID == "" {
+		return nil, fmt.Errorf("%w: empty id", ErrRecord)
+	}
+	c := &rec{id: r.ID, member: r.Member, victims: r.VictimCount, unitNames: r.Units}
+	if c.member == "" {
+		c.member = memberOf(r.ID)
+	}
+	placeWords := map[string]bool{}
+	for _, in := range r.Incidents {
+		x := cinc{s: in.Start.Unix(), e: in.End.Unix(), place: in.Place, region: FoldRegion(in.Region)}
+		if x.e < x.s {
+			x.e = x.s
+		}
+		x.narrow = x.e-x.s <= narrowWindow
+		x.fold, x.skel = FoldPlace(in.Place)
+		x.skelWords = strings.Fields(x.skel)
+		for _, w := range strings.Fields(x.fold) {
+			placeWords[w] = true
+		}
+		if in.HasCoords {
+			x.hasGeo, x.lat, x.lon, x.rad = true, in.Lat, in.Lon, in.RadiusM
+		}
+		c.inc = append(c.inc, x)
+	}
+	seen := map[uint64]bool{}
+	for _, h := range r.Evidence {
+		k := evKey(strings.ToLower(h))
+		if !seen[k] {
+			seen[k] = true
+			c.ev = append(c.ev, k)
+		}
+	}
+	for _, p := range r.Persons {
+		cp := cperson{kv: p.KeyVersion, scheme: p.Scheme, hasYear: p.HasYear, year: p.YearTags}
+		cp.bits = make([]uint64, (len(p.Bits)+7)/8)
+		for i, b := range p.Bits {
+			cp.bits[i/8] |= uint64(b) << (8 * (i % 8))
+		}
+		for _, w := range cp.bits {
+			cp.pop += bits.OnesCount64(w)
+		}
+		c.persons = append(c.persons, cp)
+	}
+	for _, u := range r.Units {
+		c.units = append(c.units, unitKeys(u)...)
+	}
+	for _, code := range r.CrimeCodes {
+		code = strings.ToUpper(strings.TrimSpace(code))
+		if strings.HasPrefix(code, "RS-") {
+			c.rs = append(c.rs, code[3:])
+		} else if code != "" {
+			c.national = append(c.national, code)
+		}
+	}
+	for _, w := range words(r.Title) {
+		if w[0] >= '0' && w[0] <= '9' {
+			continue
+		}
+		f := foldWord(w)
+		if len(f) < 3 || placeWords[f] {
+			continue
+		}
+		c.titleToks = append(c.titleToks, f)
+	}
+	return c, nil
+}
+
+// unitKeys returns comparable keys of a unit as written: "n47" for a unit
+// number (64th Separate Motor Rifle Brigade, 64 OMSBr, 64. Brigade), "p51460"
+// for a military unit (post) number of four or more digits, and for a name
+// without numbers the consonant skeleton of its longest word (Rosgvardia,
+// Rosgwardia).
+func unitKeys(name string) []string {
+	ws := words(name)
+	var out []string
+	for _, w := range ws {
+		if w[0] >= '0' && w[0] <= '9' {
+			if len(w) >= 4 {
+				out = append(out, "p"+strings.TrimLeft(w, "0"))
+			} else {
+				out = append(out, "n"+strings.TrimLeft(w, "0"))
+			}
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	best := ""
+	for _, w := range ws {
+		if len(w) > len(best) {
+			best = w
+		}
+	}
+	if len(best) >= 4 {
+		return []string{"w" + skeletonWord(foldWord(best))}
+	}
+	return nil
+}

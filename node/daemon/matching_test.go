@@ -1,0 +1,101 @@
+package daemon_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accordfed/accord/federation/pki/pkitest"
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
+	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/node/custody"
+	"github.com/accordfed/accord/node/store"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+func sealerFor(t *testing.T, member string) store.Actor {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, err := custody.NewSealer(key, "spiffe://accord.test/member/"+member+"/node/"+strings.ToLower(member)+"-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Actor{ID: "spiffe://accord.test/member/" + member + "/user/analyst", Sealer: s}
+}
+
+// TestMatchAcrossMembers: two offices record the same incident their own
+// way; a match decision with reasons appears at both within seconds; a
+// rejected match is not proposed again until a case changes.
+func TestMatchAcrossMembers(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
+	nodes, _ := startFederation(t, fed, "UA", "PL")
+	ua, pl := nodes[0], nodes[1]
+	lat, lon := 49.9935, 36.2304
+	uaCase := &accordv1.Case{
+		CaseId: "UA-2022-000101", Country: "UA", Title: "Обстріл житлового кварталу, Харків",
+		CrimeCodes: []string{"RS-8.2.b.i", "UA-CC-438"},
+		Incidents: []*accordv1.Incident{{Start: "2022-03-01T08:00:00+02:00", End: "2022-03-01T09:00:00+02:00",
+			Precision: accordv1.TimePrecision_TIME_PRECISION_HOUR, Place: "Харків", Region: "Харківська область", Lat: &lat, Lon: &lon}},
+		Perpetrators: []*accordv1.Perpetrator{{Kind: accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, Name: "64th Separate Motor Rifle Brigade"}},
+		Evidence:     []*accordv1.EvidenceRef{{Id: "UA-2022-000101-E1", Sha256: strings.Repeat("ab", 32), MediaType: "video/mp4"}},
+	}
+	lat2, lon2 := 49.9951, 36.2288
+	plCase := &accordv1.Case{
+		CaseId: "PL-2022-000007", Country: "PL", Title: "Ostrzał osiedla mieszkaniowego w Charkowie",
+		CrimeCodes: []string{"RS-8.2.b.i"},
+		Incidents: []*accordv1.Incident{{Start: "2022-03-01T06:00:00Z", End: "2022-03-01T07:00:00Z",
+			Precision: accordv1.TimePrecision_TIME_PRECISION_HOUR, Place: "Charków", Region: "obwód charkowski", Lat: &lat2, Lon: &lon2}},
+		Perpetrators: []*accordv1.Perpetrator{{Kind: accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, Name: "64 OMSBr"}},
+		Evidence:     []*accordv1.EvidenceRef{{Id: "PL-2022-000007-E1", Sha256: strings.Repeat("ab", 32), MediaType: "video/mp4"}},
+	}
+	// Another incident in the same city, days later: no match.
+	other := &accordv1.Case{
+		CaseId: "PL-2022-000008", Country: "PL", Title: "Ostrzał szpitala",
+		Incidents: []*accordv1.Incident{{Start: "2022-03-09T15:00:00Z", Place: "Charków"}},
+	}
+	if _, err := ua.d.Store().CreateCase(uaCase, sealerFor(t, "UA")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*accordv1.Case{plCase, other} {
+		if _, err := pl.d.Store().CreateCase(c, sealerFor(t, "PL")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var decision registry.MatchDecision
+	start := time.Now()
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		ms := query[[]registry.MatchDecision](t, pl.user, "matches", "")
+		if len(ms) != 1 {
+			return fmt.Errorf("PL sees %d match decisions", len(ms))
+		}
+		decision = ms[0]
+		return nil
+	})
+	t.Logf("match decision %s at PL %s after the cases were written: score %.3f, reasons %q", decision.ID, time.Since(start).Round(time.Millisecond), decision.Score, decision.Reasons)
+	if decision.Cases[0].CaseID != "PL-2022-000007" || decision.Cases[1].CaseID != "UA-2022-000101" || len(decision.Reasons) == 0 {
+		t.Fatalf("decision %+v", decision)
+	}
+	if got := query[[]registry.MatchDecision](t, ua.user, "matches", ""); len(got) != 1 || got[0].ID != decision.ID {
+		t.Fatalf("UA sees %+v", got)
+	}
+
+	// PL rejects: the pair is not proposed again while the cases stay as
+	// they are; when UA's case changes it is.
+	mustExecute(t, pl.user, "reject-1", registry.DecideMatch{Match: decision.ID, Confirm: false})
+	uaCase.Title = "Обстріл житлового кварталу, Харків (уточнено)"
+	if _, err := ua.d.Store().ImportBatch([]*accordv1.Case{uaCase}, sealerFor(t, "UA")); err != nil {
+		t.Fatal(err)
+	}
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		ms := query[[]registry.MatchDecision](t, pl.user, "matches", "")
+		if len(ms) != 2 {
+			return fmt.Errorf("PL sees %d match decisions", len(ms))
+		}
+		return nil
+	})
+}

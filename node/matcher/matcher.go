@@ -1,0 +1,350 @@
+package matcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/accordfed/accord/federation/feed"
+	"github.com/accordfed/accord/federation/matching"
+	"github.com/accordfed/accord/federation/personenc"
+	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// Store is what the matcher reads of the node's store (*store.Store).
+type Store interface {
+	Changes(after uint64, limit int) ([]feed.Change, error)
+	Feed() (feed.Info, error)
+	Changed() <-chan struct{}
+	FedScan(origin string, fn func(origin, caseID string, seq uint64, record []byte) error) error
+	// ForEachCase calls fn with each of the office's cases.
+	ForEachCase(fn func(*accordv1.Case) error) error
+	// FindCase returns a case, or nil when the store does not hold it.
+	FindCase(caseID string) (*accordv1.Case, error)
+}
+
+// Registry applies commands (*registryraft.Node).
+type Registry interface {
+	Apply(ctx context.Context, cmd *registry.Command) (registry.Outcome, error)
+}
+
+// Options configure a Matcher.
+type Options struct {
+	// Threshold is the lowest score proposed (default 0.5).
+	Threshold float64
+	// Encoder returns the person encoder of the federation's current key,
+	// or nil while there is none.
+	Encoder func() *personenc.Encoder
+	Logger  *slog.Logger
+}
+
+// Matcher is a node's incremental matcher.
+type Matcher struct {
+	member string
+	st     Store
+	reg    Registry
+	opts   Options
+	logger *slog.Logger
+
+	index    *matching.Index
+	versions sync.Map // case id -> version (int64)
+
+	mu      sync.Mutex
+	pending map[string]string // federation case id -> origin, waiting to be (re)matched
+	wake    chan struct{}
+
+	proposed, found atomic.Int64
+}
+
+// New returns the matcher of member's node.
+func New(member string, st Store, reg Registry, o Options) *Matcher {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Threshold == 0 {
+		o.Threshold = 0.5
+	}
+	if o.Encoder == nil {
+		o.Encoder = func() *personenc.Encoder { return nil }
+	}
+	return &Matcher{member: member, st: st, reg: reg, opts: o, logger: o.Logger,
+		pending: map[string]string{}, wake: make(chan struct{}, 1)}
+}
+
+// Federated queues cases of origin that were stored in or removed from
+// the federation index (the exchange's puller calls it).
+func (m *Matcher) Federated(origin string, caseIDs []string) {
+	m.mu.Lock()
+	for _, id := range caseIDs {
+		m.pending[id] = origin
+	}
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats says how many matches the matcher found and proposed.
+func (m *Matcher) Stats() (found, proposed int64, indexed int) {
+	n := 0
+	if x := m.index; x != nil {
+		n = x.Len()
+	}
+	return m.found.Load(), m.proposed.Load(), n
+}
+
+// Run builds the index from the store and the federation index, proposes
+// what it finds, and then follows changes until ctx ends.
+func (m *Matcher) Run(ctx context.Context) {
+	fi, err := m.st.Feed()
+	if err != nil {
+		m.logger.Error("matcher cannot start", "err", err)
+		return
+	}
+	cursor := fi.PublishedChange
+	if c, err := m.st.Changes(cursor, 1<<30); err == nil && len(c) > 0 {
+		cursor = c[len(c)-1].Seq
+	}
+	if err := m.load(ctx); err != nil {
+		m.logger.Error("matcher cannot load the cases", "err", err)
+		return
+	}
+	for {
+		changed := m.st.Changed()
+		var err error
+		cursor, err = m.localChanges(ctx, cursor)
+		if err != nil {
+			m.logger.Warn("matching local changes failed", "err", err)
+		}
+		m.federatedChanges(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-m.wake:
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// load indexes every case, fits the model on them, and proposes the
+// matches found.
+func (m *Matcher) load(ctx context.Context) error {
+	enc := m.opts.Encoder()
+	var recs []matching.Record
+	err := m.st.ForEachCase(func(c *accordv1.Case) error {
+		r, err := matching.FromCase(c, enc)
+		if err != nil {
+			return nil // a case the engine cannot read matches nothing
+		}
+		m.versions.Store(c.GetCaseId(), c.GetVersion())
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = m.st.FedScan("", func(_, caseID string, _ uint64, raw []byte) error {
+		sc := sharedCase(raw)
+		if sc == nil {
+			return nil
+		}
+		r, err := matching.FromShared(sc)
+		if err != nil {
+			return nil
+		}
+		m.versions.Store(caseID, sc.GetVersion())
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	matches, model, stats, err := matching.MatchAll(recs, matching.Config{Threshold: m.opts.Threshold}, true)
+	if err != nil {
+		return err
+	}
+	m.index = matching.NewIndex(matching.Config{Threshold: m.opts.Threshold, Model: model})
+	for _, r := range recs {
+		if err := m.index.Add(r); err != nil {
+			return err
+		}
+	}
+	m.logger.Info("matcher ready", "stats", stats.String())
+	m.propose(ctx, matches)
+	return nil
+}
+
+// sharedCase decodes a federation-index record's case (nil for anything
+// else).
+func sharedCase(raw []byte) *accordv1.SharedCase {
+	var sr accordv1.SignedRecord
+	if err := proto.Unmarshal(raw, &sr); err != nil {
+		return nil
+	}
+	var fr accordv1.FeedRecord
+	if err := proto.Unmarshal(sr.GetRecord(), &fr); err != nil || fr.GetTombstone() {
+		return nil
+	}
+	return fr.GetCase()
+}
+
+// localChanges matches the office's cases that changed after cursor.
+func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, error) {
+	for {
+		changes, err := m.st.Changes(cursor, 1000)
+		if err != nil || len(changes) == 0 {
+			return cursor, err
+		}
+		enc := m.opts.Encoder()
+		for _, ch := range changes {
+			c, err := m.st.FindCase(ch.CaseID)
+			if err != nil {
+				return cursor, err
+			}
+			if c == nil {
+				m.index.Remove(ch.CaseID)
+				m.versions.Delete(ch.CaseID)
+				continue
+			}
+			r, err := matching.FromCase(c, enc)
+			if err != nil {
+				m.index.Remove(ch.CaseID)
+				continue
+			}
+			m.versions.Store(ch.CaseID, c.GetVersion())
+			m.matchOne(ctx, r)
+		}
+		cursor = changes[len(changes)-1].Seq
+	}
+}
+
+// federatedChanges matches the other members' cases that arrived or
+// changed, and drops those withdrawn.
+func (m *Matcher) federatedChanges(ctx context.Context) {
+	m.mu.Lock()
+	pending := m.pending
+	m.pending = map[string]string{}
+	m.mu.Unlock()
+	byOrigin := map[string]map[string]bool{}
+	for id, origin := range pending {
+		if byOrigin[origin] == nil {
+			byOrigin[origin] = map[string]bool{}
+		}
+		byOrigin[origin][id] = true
+	}
+	for origin, ids := range byOrigin {
+		seen := map[string]bool{}
+		err := m.st.FedScan(origin, func(_, caseID string, _ uint64, raw []byte) error {
+			if !ids[caseID] {
+				return nil
+			}
+			seen[caseID] = true
+			sc := sharedCase(raw)
+			if sc == nil {
+				return nil
+			}
+			r, err := matching.FromShared(sc)
+			if err != nil {
+				return nil
+			}
+			m.versions.Store(caseID, sc.GetVersion())
+			m.matchOne(ctx, r)
+			return nil
+		})
+		if err != nil {
+			m.logger.Warn("reading the federation index failed", "origin", origin, "err", err)
+			continue
+		}
+		for id := range ids {
+			if !seen[id] {
+				m.index.Remove(id)
+				m.versions.Delete(id)
+			}
+		}
+	}
+}
+
+// matchOne adds (or replaces) a record and proposes its new matches.
+func (m *Matcher) matchOne(ctx context.Context, r matching.Record) {
+	if err := m.index.Add(r); err != nil {
+		return
+	}
+	matches, err := m.index.Match(r)
+	if err != nil {
+		return
+	}
+	m.propose(ctx, matches)
+}
+
+// propose sends the registry the cross-member matches this member is to
+// propose.
+func (m *Matcher) propose(ctx context.Context, matches []matching.Match) {
+	for _, mt := range matches {
+		a, b := memberOf(mt.A), memberOf(mt.B)
+		if a == b || (a != m.member && b != m.member) || min(a, b) != m.member {
+			continue
+		}
+		m.found.Add(1)
+		cmd, err := m.command(mt, a, b)
+		if err != nil {
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, err = m.reg.Apply(actx, cmd)
+		cancel()
+		switch {
+		case err == nil:
+			m.proposed.Add(1)
+		case errors.Is(err, registry.ErrAlreadyExists), errors.Is(err, registry.ErrFailedPrecondition):
+			// Proposed before, or rejected and unchanged.
+		case errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrPermissionDenied):
+			// The other member is not admitted (any more).
+		default:
+			m.logger.Warn("proposing a match failed", "a", mt.A, "b", mt.B, "err", err)
+		}
+	}
+}
+
+// command builds the match decision of a pair; its request id is derived
+// from the pair and versions, so that a retry is applied once.
+func (m *Matcher) command(mt matching.Match, a, b string) (*registry.Command, error) {
+	cases := []registry.CaseRef{{Member: a, CaseID: mt.A}, {Member: b, CaseID: mt.B}}
+	versions := map[string]int64{}
+	for _, c := range cases {
+		if v, ok := m.versions.Load(c.CaseID); ok && v.(int64) > 0 {
+			versions[c.String()] = v.(int64)
+		}
+	}
+	reasons := mt.Reasons
+	if len(reasons) > 20 {
+		reasons = reasons[:20]
+	}
+	for i, r := range reasons {
+		if len(r) > 200 {
+			reasons[i] = r[:200]
+		}
+	}
+	score := min(max(mt.Score, 0), 1)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%d\n%d", mt.A, mt.B, versions[cases[0].String()], versions[cases[1].String()])
+	rid := "match." + hex.EncodeToString(h.Sum(nil))[:32]
+	return registry.NewCommand(rid, registry.ProposeMatch{Cases: cases, Score: score, Reasons: slices.Clone(reasons), Versions: versions})
+}
+
+func memberOf(caseID string) string {
+	m, _, _ := strings.Cut(caseID, "-")
+	return m
+}
