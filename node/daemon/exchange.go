@@ -547,6 +547,7 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	})
 	policy.Allow("/"+accordv1.ExchangeService_ServiceDesc.ServiceName+"/", grpcserver.AnyNode)
 	d.exchange = x
+	d.reg.MustRegister(newExchangeCollector(d))
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +179,13 @@ func TestExchangeAcrossDaemons(t *testing.T) {
 	}
 	if served < 3 {
 		t.Errorf("UA's audit log records %d records served to PL", served)
+	}
+
+	// The metrics say how far PL is behind UA and what it holds.
+	body := scrape(t, pl.d.MetricsAddr())
+	for _, want := range []string{`accord_sync_lag_records{member="UA"} 0`, `accord_federation_records{member="UA"} 1`, `accord_sync_connected{member="UA"} 1`, "accord_match_index_records", "accord_registry_applied_index"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("PL's metrics lack %s", want)
+		}
 	}
 }

@@ -57,7 +57,8 @@ type Matcher struct {
 	opts   Options
 	logger *slog.Logger
 
-	index    *matching.Index
+	index    *matching.Index // used by Run only
+	ready    atomic.Pointer[matching.Index]
 	versions sync.Map // case id -> version (int64)
 
 	mu      sync.Mutex
@@ -99,7 +100,7 @@ func (m *Matcher) Federated(origin string, caseIDs []string) {
 // Stats says how many matches the matcher found and proposed.
 func (m *Matcher) Stats() (found, proposed int64, indexed int) {
 	n := 0
-	if x := m.index; x != nil {
+	if x := m.ready.Load(); x != nil {
 		n = x.Len()
 	}
 	return m.found.Load(), m.proposed.Load(), n
@@ -182,6 +183,7 @@ func (m *Matcher) load(ctx context.Context) error {
 			return err
 		}
 	}
+	m.ready.Store(m.index)
 	m.logger.Info("matcher ready", "stats", stats.String())
 	m.propose(ctx, matches)
 	return nil

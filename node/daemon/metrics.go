@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// exchangeCollector exposes the exchange's and the matcher's state at
+// scrape time: per member, how far this node is behind its feed and what
+// it holds and refused; and the matches found and proposed.
+type exchangeCollector struct {
+	d *Daemon
+
+	lagRecords, lagSeconds, held, received, refused, connected *prometheus.Desc
+	found, proposed, indexed, feedHead                         *prometheus.Desc
+}
+
+func newExchangeCollector(d *Daemon) *exchangeCollector {
+	peer := []string{"member"}
+	return &exchangeCollector{
+		d:          d,
+		lagRecords: prometheus.NewDesc("accord_sync_lag_records", "Feed entries this node is behind a member's feed.", peer, nil),
+		lagSeconds: prometheus.NewDesc("accord_sync_lag_seconds", "Seconds since this node was last caught up with a member's feed (0 when it is).", peer, nil),
+		held:       prometheus.NewDesc("accord_federation_records", "A member's records held in the federation index.", peer, nil),
+		received:   prometheus.NewDesc("accord_sync_records_received_total", "Records of a member stored since the node started.", peer, nil),
+		refused:    prometheus.NewDesc("accord_sync_records_refused_total", "Records of a member refused (signature, malformed, not meant for this member) since the node started.", peer, nil),
+		connected:  prometheus.NewDesc("accord_sync_connected", "1 while a Sync stream with the member's node is open.", peer, nil),
+		found:      prometheus.NewDesc("accord_matches_found_total", "Cross-member matches of this office's cases found since the node started.", nil, nil),
+		proposed:   prometheus.NewDesc("accord_matches_proposed_total", "Match decisions this node proposed to the registry since it started.", nil, nil),
+		indexed:    prometheus.NewDesc("accord_match_index_records", "Cases in the matching index (own and federation).", nil, nil),
+		feedHead:   prometheus.NewDesc("accord_feed_head", "The last sequence number of this node's own feed.", nil, nil),
+	}
+}
+
+func (c *exchangeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.found, c.proposed, c.indexed, c.feedHead} {
+		ch <- d
+	}
+}
+
+func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
+	x := c.d.exchange
+	if x == nil {
+		return
+	}
+	counts, _ := c.d.store.FedCounts()
+	now := time.Now()
+	for _, s := range x.puller.Status() {
+		lag := 0.0
+		if s.Lag() > 0 {
+			since := s.CaughtUp
+			if since.IsZero() {
+				since = s.LastSync
+			}
+			if !since.IsZero() {
+				lag = now.Sub(since).Seconds()
+			}
+		}
+		conn := 0.0
+		if s.Connected {
+			conn = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.lagRecords, prometheus.GaugeValue, float64(s.Lag()), s.Member)
+		ch <- prometheus.MustNewConstMetric(c.lagSeconds, prometheus.GaugeValue, lag, s.Member)
+		ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(counts[s.Member]), s.Member)
+		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(s.Received), s.Member)
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.Refused), s.Member)
+		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, conn, s.Member)
+	}
+	found, proposed, indexed := x.matcher.Stats()
+	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(found))
+	ch <- prometheus.MustNewConstMetric(c.proposed, prometheus.CounterValue, float64(proposed))
+	ch <- prometheus.MustNewConstMetric(c.indexed, prometheus.GaugeValue, float64(indexed))
+	if fi, err := c.d.store.Feed(); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.feedHead, prometheus.GaugeValue, float64(fi.Head))
+	}
+}
