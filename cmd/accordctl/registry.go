@@ -30,7 +30,7 @@ import (
 // federation's shared registry through the node's CoordinationService:
 // registry (status, members), jit, strategy and lead.
 func newRegistryCmds(g *globalOptions) []*cobra.Command {
-	return []*cobra.Command{newRegistryCmd(g), newJITCmd(g), newStrategyCmd(g), newLeadCmd(g), newMatchesCmd(g)}
+	return []*cobra.Command{newRegistryCmd(g), newJITCmd(g), newStrategyCmd(g), newLeadCmd(g), newMatchesCmd(g), newStatusCmd(g)}
 }
 
 // regDefaultTimeout bounds one registry call: a write waits for the

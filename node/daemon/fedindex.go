@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"os"
+
 	"github.com/accordfed/accord/federation/exchange"
 	"github.com/accordfed/accord/node/fedindex"
 	"github.com/accordfed/accord/node/grpcserver"
@@ -31,7 +33,13 @@ func (d *Daemon) newFedIndex(localPolicy *grpcserver.Policy) *fedindex.Service {
 		}
 		return info.Head, uint64(len(changes)), nil
 	}
-	s := fedindex.New(d.store, status, feedState, d.src.Identity().Member, d.logger.With("component", "fedindex"))
+	s := fedindex.New(d.store, status, feedState, d.src.Identity().Member, d.logger.With("component", "fedindex")).
+		WithStoreSize(func() uint64 {
+			if fi, err := os.Stat(d.store.Path()); err == nil {
+				return uint64(fi.Size())
+			}
+			return 0
+		})
 	s.Allow(localPolicy)
 	return s
 }

@@ -51,12 +51,13 @@ const dateLayout = "2006-01-02"
 // Service implements accord.v1.FederationIndexService.
 type Service struct {
 	accordv1.UnimplementedFederationIndexServiceServer
-	idx    Index
-	status func() []exchange.PeerStatus
-	feed   func() (head, pending uint64, err error)
-	member string
-	logger *slog.Logger
-	now    func() time.Time
+	idx        Index
+	status     func() []exchange.PeerStatus
+	feed       func() (head, pending uint64, err error)
+	member     string
+	logger     *slog.Logger
+	now        func() time.Time
+	storeBytes func() uint64
 }
 
 // New returns the service of a node of member. status returns the
@@ -73,7 +74,14 @@ func New(idx Index, status func() []exchange.PeerStatus, feed func() (head, pend
 	if feed == nil {
 		feed = func() (uint64, uint64, error) { return 0, 0, nil }
 	}
-	return &Service{idx: idx, status: status, feed: feed, member: member, logger: logger, now: time.Now}
+	return &Service{idx: idx, status: status, feed: feed, member: member, logger: logger, now: time.Now,
+		storeBytes: func() uint64 { return 0 }}
+}
+
+// WithStoreSize makes FederationStatus report the store's size from fn.
+func (s *Service) WithStoreSize(fn func() uint64) *Service {
+	s.storeBytes = fn
+	return s
 }
 
 // Allow adds the service to the local API's policy: users of the node's own
@@ -315,7 +323,7 @@ func (s *Service) FederationStatus(context.Context, *accordv1.FederationStatusRe
 		return nil, err
 	}
 	now := s.now()
-	resp := &accordv1.FederationStatusResponse{FeedHead: head, FeedPending: pending}
+	resp := &accordv1.FederationStatusResponse{FeedHead: head, FeedPending: pending, StoreBytes: s.storeBytes()}
 	seen := map[string]bool{}
 	for _, p := range s.status() {
 		seen[p.Member] = true

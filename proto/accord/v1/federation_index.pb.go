@@ -294,8 +294,10 @@ type FederationStatusResponse struct {
 	Peers []*PeerSyncStatus      `protobuf:"bytes,1,rep,name=peers,proto3" json:"peers,omitempty"`
 	// This node's own feed: its head, and how many changes wait to be
 	// published.
-	FeedHead      uint64 `protobuf:"varint,2,opt,name=feed_head,json=feedHead,proto3" json:"feed_head,omitempty"`
-	FeedPending   uint64 `protobuf:"varint,3,opt,name=feed_pending,json=feedPending,proto3" json:"feed_pending,omitempty"`
+	FeedHead    uint64 `protobuf:"varint,2,opt,name=feed_head,json=feedHead,proto3" json:"feed_head,omitempty"`
+	FeedPending uint64 `protobuf:"varint,3,opt,name=feed_pending,json=feedPending,proto3" json:"feed_pending,omitempty"`
+	// The size of this node's store file, in bytes.
+	StoreBytes    uint64 `protobuf:"varint,4,opt,name=store_bytes,json=storeBytes,proto3" json:"store_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -347,6 +349,13 @@ func (x *FederationStatusResponse) GetFeedHead() uint64 {
 func (x *FederationStatusResponse) GetFeedPending() uint64 {
 	if x != nil {
 		return x.FeedPending
+	}
+	return 0
+}
+
+func (x *FederationStatusResponse) GetStoreBytes() uint64 {
+	if x != nil {
+		return x.StoreBytes
 	}
 	return 0
 }
@@ -533,11 +542,13 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\x1bListFederationCasesResponse\x12/\n" +
 	"\x05cases\x18\x01 \x03(\v2\x19.accord.v1.FederationCaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x19\n" +
-	"\x17FederationStatusRequest\"\x8b\x01\n" +
+	"\x17FederationStatusRequest\"\xac\x01\n" +
 	"\x18FederationStatusResponse\x12/\n" +
 	"\x05peers\x18\x01 \x03(\v2\x19.accord.v1.PeerSyncStatusR\x05peers\x12\x1b\n" +
 	"\tfeed_head\x18\x02 \x01(\x04R\bfeedHead\x12!\n" +
-	"\ffeed_pending\x18\x03 \x01(\x04R\vfeedPending\"\xd0\x03\n" +
+	"\ffeed_pending\x18\x03 \x01(\x04R\vfeedPending\x12\x1f\n" +
+	"\vstore_bytes\x18\x04 \x01(\x04R\n" +
+	"storeBytes\"\xd0\x03\n" +
 	"\x0ePeerSyncStatus\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +

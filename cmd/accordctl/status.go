@@ -1,0 +1,198 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// nodeStatus is what `accordctl status` shows, also as JSON.
+type nodeStatus struct {
+	Node           string                             `json:"node"`
+	Member         string                             `json:"member"`
+	LocalAPI       string                             `json:"local_api"`
+	CertNotAfter   time.Time                          `json:"cert_not_after"`
+	CertExpiresIn  string                             `json:"cert_expires_in"`
+	Registry       *accordv1.RegistryStatusResponse   `json:"-"`
+	RegistryJSON   any                                `json:"registry,omitempty"`
+	RegistryError  string                             `json:"registry_error,omitempty"`
+	Federation     *accordv1.FederationStatusResponse `json:"-"`
+	FederationJSON any                                `json:"federation,omitempty"`
+	FederationErr  string                             `json:"federation_error,omitempty"`
+	// MatchesPending are the match decisions waiting for this office's
+	// answer.
+	MatchesPending []string `json:"matches_pending"`
+	MatchesError   string   `json:"matches_error,omitempty"`
+}
+
+// newStatusCmd is `accordctl status`: an operator's one screen.
+func newStatusCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "This node at a glance: identity and certificate, registry, peers, store, matches waiting",
+		Long: `status shows an operator, on one screen, the node of --config: its identity,
+when its certificate expires, its role in the registry and the leader, each
+other member's node with reachability, sync lag and last error, the size of
+its store, and the match decisions waiting for this office's answer. Each
+part that cannot be read says why; the others are still shown.`,
+		Example: `  accordctl --config demo/UA.yaml status
+  accordctl --config demo/UA.yaml status -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := openCoord(g, cmd)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := collectStatus(cmd, c)
+			if err != nil {
+				return err
+			}
+			if g.JSON() {
+				if st.Registry != nil {
+					st.RegistryJSON = protoValue(st.Registry, true)
+				}
+				if st.Federation != nil {
+					st.FederationJSON = protoValue(st.Federation, true)
+				}
+				return printJSON(cmd.OutOrStdout(), st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	addRegistryFlags(cmd)
+	return cmd
+}
+
+func collectStatus(cmd *cobra.Command, c *coordClient) (*nodeStatus, error) {
+	ctx, cancel := c.ctx(cmd)
+	defer cancel()
+	st := &nodeStatus{LocalAPI: c.addr, MatchesPending: []string{}}
+	// The node's own certificate, as it presented it on this connection.
+	var p peer.Peer
+	fed := accordv1.NewFederationIndexServiceClient(c.conn)
+	fs, err := fed.FederationStatus(ctx, &accordv1.FederationStatusRequest{}, grpc.Peer(&p))
+	if err != nil {
+		if regTransportError(err.Error()) {
+			return nil, c.rpcError("status", err)
+		}
+		st.FederationErr = err.Error()
+	} else {
+		st.Federation = fs
+	}
+	if leaf := peerLeaf(&p); leaf != nil {
+		if id, err := identity.FromCertificate(leaf); err == nil {
+			st.Node, st.Member = id.String(), id.Member
+		}
+		st.CertNotAfter = leaf.NotAfter.UTC()
+		st.CertExpiresIn = humanDuration(time.Until(leaf.NotAfter))
+	}
+	if rs, err := c.coord.RegistryStatus(ctx, &accordv1.RegistryStatusRequest{}); err != nil {
+		st.RegistryError = err.Error()
+	} else {
+		st.Registry = rs
+	}
+	var ms []registry.MatchDecision
+	q := readFlags{stale: true}
+	if _, err := c.query(cmd, &globalOptions{}, q, "matches", "matches", "", nil, &ms); err != nil {
+		st.MatchesError = err.Error()
+	}
+	for _, m := range ms {
+		if m.Status != registry.MatchProposed {
+			continue
+		}
+		for _, d := range m.Decisions {
+			if d.Member == c.id.Member && d.Answer == registry.AnswerPending {
+				st.MatchesPending = append(st.MatchesPending, m.ID)
+			}
+		}
+	}
+	return st, nil
+}
+
+// peerLeaf is the server's certificate of a call.
+func peerLeaf(p *peer.Peer) *x509.Certificate {
+	if p == nil || p.AuthInfo == nil {
+		return nil
+	}
+	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+		return ti.State.PeerCertificates[0]
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, st *nodeStatus) {
+	fmt.Fprintf(w, "node:         %s (member %s), local API %s\n", orDash(st.Node), orDash(st.Member), st.LocalAPI)
+	if !st.CertNotAfter.IsZero() {
+		warn := ""
+		if time.Until(st.CertNotAfter) < 30*24*time.Hour {
+			warn = "  RENEW SOON"
+		}
+		fmt.Fprintf(w, "certificate:  expires %s (in %s)%s\n", st.CertNotAfter.Format("2006-01-02 15:04Z"), st.CertExpiresIn, warn)
+	}
+	switch r := st.Registry; {
+	case r != nil:
+		voters, nonvoters, behind := 0, 0, []string{}
+		for _, s := range r.GetServers() {
+			if s.GetSuffrage() == "Voter" {
+				voters++
+			} else {
+				nonvoters++
+			}
+			if !s.GetReachable() || s.GetLag() > 0 {
+				behind = append(behind, fmt.Sprintf("%s %s", regWho(s.GetId()), map[bool]string{true: fmt.Sprintf("lag %d", s.GetLag()), false: "unreachable"}[s.GetReachable()]))
+			}
+		}
+		leader := "none known"
+		if r.GetLeaderId() != "" {
+			leader = regWho(r.GetLeaderId())
+		}
+		fmt.Fprintf(w, "registry:     %s, leader %s, %d voters, %d non-voters, applied index %d\n", r.GetState(), leader, voters, nonvoters, r.GetAppliedIndex())
+		if len(behind) > 0 {
+			fmt.Fprintf(w, "              behind: %s\n", strings.Join(behind, "; "))
+		}
+	default:
+		fmt.Fprintf(w, "registry:     unavailable: %s\n", st.RegistryError)
+	}
+	if f := st.Federation; f != nil {
+		fmt.Fprintf(w, "store:        %s; own feed head %d, %s waiting to be published\n", formatBytes(int64(f.GetStoreBytes())), f.GetFeedHead(), plural(int64(f.GetFeedPending()), "change"))
+		fmt.Fprintln(w, "peers:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MEMBER\tREACHABLE\tLAST SYNC\tLAG\tHELD\tREFUSED\tLAST ERROR")
+		if len(f.GetPeers()) == 0 {
+			fmt.Fprintln(tw, "  (none)\t\t\t\t\t\t")
+		}
+		for _, p := range f.GetPeers() {
+			last := "-"
+			if p.GetLastSync() != nil {
+				last = ago(time.Since(p.GetLastSync().AsTime()))
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d (%s)\t%d\t%d\t%s\n", p.GetMember(), regYesNo(p.GetConnected()), last,
+				p.GetLagRecords(), humanDuration(time.Duration(p.GetLagSeconds()*float64(time.Second))), p.GetRecordsHeld(), p.GetRefused(), orDash(oneLine(p.GetLastError())))
+		}
+		_ = tw.Flush()
+	} else {
+		fmt.Fprintf(w, "federation:   unavailable: %s\n", st.FederationErr)
+	}
+	switch {
+	case st.MatchesError != "":
+		fmt.Fprintf(w, "matches:      unavailable: %s\n", st.MatchesError)
+	case len(st.MatchesPending) == 0:
+		fmt.Fprintln(w, "matches:      none waiting for this office's answer")
+	default:
+		fmt.Fprintf(w, "matches:      %s waiting for this office's answer: %s (accordctl matches show ID)\n", plural(int64(len(st.MatchesPending)), "decision"), strings.Join(st.MatchesPending, ", "))
+	}
+}
