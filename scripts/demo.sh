@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
 DEMO=${DEMO_DIR:-$ROOT/demo}
 FED=accord.demo
-MEMBERS=(UA PL DE)
+MEMBERS=(UA PL DE LT NL)
 PORT=${DEMO_PORT:-7401}
 MPORT=$((PORT + 2000))
 ACCORDCTL=$BIN/accordctl
@@ -197,45 +197,109 @@ else
   fi
 fi
 
-step "The office's own node: UA's analyst imports a case register, queries it, registers evidence"
+step "The offices' registers: each member's analyst imports its own cases"
+# A generated federation (the generator the benchmarks use): many incidents
+# are investigated by two or three members, each writing them its own way
+# (language, transliteration, time zone, precision, unit names).
+if [ ! -f "$DEMO/dataset/truth.jsonl" ]; then
+  if "$ACCORDCTL" cases generate --help 2>/dev/null | grep -q -- '--federation'; then
+    "$ACCORDCTL" cases generate --federation "$(IFS=,; echo "${MEMBERS[*]}")" --incidents "${DEMO_INCIDENTS:-2500}" --seed 1 --out "$DEMO/dataset" >/dev/null 2>&1 || failed=1
+  else
+    mkdir -p "$DEMO/dataset"
+    for m in "${MEMBERS[@]}"; do
+      "$ACCORDCTL" cases generate --member "$m" --cases 1000 --seed 1 --out "$DEMO/dataset/cases-$m.jsonl" 2>/dev/null || failed=1
+    done
+    : >"$DEMO/dataset/truth.jsonl"
+  fi
+fi
+for m in "${MEMBERS[@]}"; do
+  f="$DEMO/dataset/cases-$m.jsonl"
+  [ -f "$f" ] || continue
+  printf '    %s: %s\n' "$m" "$("$ACCORDCTL" --config "$DEMO/$m.yaml" cases import "$f" 2>/dev/null | tail -n 1)" || failed=1
+done
 UA=(--config "$DEMO/UA.yaml")
-[ -f "$DEMO/ua-register.jsonl" ] || "$ACCORDCTL" cases generate --member UA --cases 2000 --seed 1 --out "$DEMO/ua-register.jsonl" 2>/dev/null
-"$ACCORDCTL" "${UA[@]}" cases import "$DEMO/ua-register.jsonl" 2>/dev/null | sed 's/^/    /' || failed=1
-first=$(head -n 1 "$DEMO/ua-register.jsonl" | grep -o '"case_id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
-echo "    ${dim}cases list --status trial --page-size 3:${reset}"
-"$ACCORDCTL" "${UA[@]}" cases list --status trial --page-size 3 2>/dev/null | sed 's/^/      /' || failed=1
+first=$(head -n 1 "$DEMO/dataset/cases-UA.jsonl" | grep -o '"case_id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+echo "    ${dim}UA: cases list --status trial --page-size 3:${reset}"
+"$ACCORDCTL" "${UA[@]}" cases list --status trial --page-size 3 2>/dev/null | grep -v '^next page' | sed 's/^/      /' || failed=1
 mkdir -p "$DEMO/vault"
 [ -f "$DEMO/vault/drone-footage.bin" ] || head -c 3000000 /dev/urandom >"$DEMO/vault/drone-footage.bin"
 if ! "$ACCORDCTL" "${UA[@]}" evidence verify "$DEMO/vault/drone-footage.bin" >/dev/null 2>&1; then
-  echo "    ${dim}evidence add --case $first demo/vault/drone-footage.bin:${reset}"
+  echo "    ${dim}UA: evidence add --case $first demo/vault/drone-footage.bin:${reset}"
   "$ACCORDCTL" "${UA[@]}" evidence add --case "$first" --media-type video/mp4 "$DEMO/vault/drone-footage.bin" 2>/dev/null | sed 's/^/      /' || failed=1
 fi
-echo "    ${dim}evidence verify demo/vault/drone-footage.bin:${reset}"
-"$ACCORDCTL" "${UA[@]}" evidence verify "$DEMO/vault/drone-footage.bin" 2>/dev/null | sed 's/^/      /' || failed=1
-echo "    ${dim}custody verify (every chain of the store):${reset}"
+echo "    ${dim}UA: evidence verify demo/vault/drone-footage.bin, custody verify:${reset}"
+"$ACCORDCTL" "${UA[@]}" evidence verify "$DEMO/vault/drone-footage.bin" 2>/dev/null | sed -n '1s/^/      /p' || failed=1
 "$ACCORDCTL" "${UA[@]}" custody verify 2>/dev/null | sed 's/^/      /' || failed=1
 
-step "The exchange: UA's shareable cases reach PL and DE, signed, without names (docs/exchange.md)"
+step "The exchange: every member's shareable cases reach the others, signed, without names (docs/exchange.md)"
+printf '    waiting until every member has synced with every other'
 synced=
-for _ in $(seq 1 150); do
-  if "$ACCORDCTL" --config "$DEMO/PL.yaml" federation status -o json 2>/dev/null | tr -d ' \n' |
-     grep -q '"member":"UA"[^}]*"connected":true[^}]*"lag_records":"0","lag_seconds":0,"records_held":"[1-9]'; then synced=1; break; fi
-  sleep 0.2
+for _ in $(seq 1 300); do
+  all=1
+  for m in "${MEMBERS[@]}"; do
+    js=$("$ACCORDCTL" --config "$DEMO/$m.yaml" federation status -o json 2>/dev/null | tr -d ' \n') || { all=; break; }
+    n=$(grep -o '"connected":true' <<<"$js" | wc -l)
+    if [ "$n" -ne $((${#MEMBERS[@]} - 1)) ] || grep -q '"lag_records":"[1-9]' <<<"$js" || grep -q '"feed_pending":"[1-9]' <<<"$js"; then all=; break; fi
+  done
+  if [ -n "$all" ]; then synced=1; break; fi
+  printf '.'; sleep 0.5
 done
+echo
 if [ -z "$synced" ]; then
-  echo "${red}PL did not catch up with UA's feed; see demo/logs/*.log${reset}" >&2; failed=1
+  echo "${red}the members did not all catch up; see demo/logs/*.log${reset}" >&2; failed=1
 fi
 echo "    ${dim}accordctl --config demo/PL.yaml federation status:${reset}"
 "$ACCORDCTL" --config "$DEMO/PL.yaml" federation status 2>&1 | sed 's/^/      /' || failed=1
-echo "    ${dim}accordctl --config demo/PL.yaml federation cases --member UA --place Kharkiv --page-size 3:${reset}"
-"$ACCORDCTL" --config "$DEMO/PL.yaml" federation cases --member UA --place Kharkiv --page-size 3 2>&1 | grep -v '^next page' | sed 's/^/      /' || failed=1
+echo "    ${dim}accordctl --config demo/PL.yaml federation cases --member UA --page-size 3:${reset}"
+"$ACCORDCTL" --config "$DEMO/PL.yaml" federation cases --member UA --page-size 3 2>&1 | grep -v '^next page' | sed 's/^/      /' || failed=1
 echo "    ${dim}accordctl --config demo/UA.yaml audit show --peer PL --limit 3 (UA's hash-chained audit log):${reset}"
 "$ACCORDCTL" --config "$DEMO/UA.yaml" audit show --peer PL --limit 3 2>&1 | sed 's/^/      /' || failed=1
 
+step "Matches: the same incident investigated by several members (docs/matching.md)"
+printf '    waiting until the members have proposed what they found'
+prev=-1; stable=0
+for _ in $(seq 1 120); do
+  n=$(for m in "${MEMBERS[@]}"; do "$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"'; done | sort -u | wc -l)
+  if [ "$n" -eq "$prev" ] && [ "$n" -gt 0 ]; then stable=$((stable + 1)); else stable=0; fi
+  prev=$n
+  [ $stable -ge 4 ] && break
+  printf '.'; sleep 0.5
+done
 echo
-if [ $failed -ne 0 ]; then echo "${red}Some members could not authenticate each other; see above and demo/logs/.${reset}"; fi
+truth=0
+if [ -s "$DEMO/dataset/truth.jsonl" ]; then
+  truth=$(grep -c -v '"a": *"\([A-Z]*\)-[^"]*", *"b": *"\1-' "$DEMO/dataset/truth.jsonl" || true)
+fi
+echo "    $prev match decisions proposed across members (the generator made $truth cross-member pairs of cases of one incident); per member involved:"
+for m in "${MEMBERS[@]}"; do
+  printf '      %s: %s\n' "$m" "$("$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"' | wc -l)"
+done
+for id in $("$ACCORDCTL" --config "$DEMO/PL.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"' | head -n 2 | sed 's/.*"\(match-[0-9]*\)"/\1/'); do
+  echo "    ${dim}accordctl --config demo/PL.yaml matches show $id:${reset}"
+  "$ACCORDCTL" --config "$DEMO/PL.yaml" matches show "$id" 2>&1 | sed 's/^/      /'
+done
+[ "$prev" -gt 0 ] || { echo "${red}no matches were found${reset}" >&2; failed=1; }
+
+step "Summary"
+for m in "${MEMBERS[@]}"; do
+  h=$("$ACCORDD" health --config "$DEMO/$m.yaml" --timeout 1s >/dev/null 2>&1 && echo "${green}SERVING${reset}" || echo "${red}DOWN${reset}")
+  held=0
+  for n in $("$ACCORDCTL" --config "$DEMO/$m.yaml" federation status -o json 2>/dev/null | grep -o '"records_held": *"[0-9]*"' | grep -o '[0-9][0-9]*'); do
+    held=$((held + n))
+  done
+  printf '    %s  %s  holds %s records of the other members\n' "$m" "$h" "$held"
+done
+leader=$("$ACCORDCTL" --config "$DEMO/UA.yaml" registry status -o json 2>/dev/null | grep -o '"leader_id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+echo "    registry leader: ${leader:-none}"
+echo "    match decisions: $prev"
+
+echo
+if [ $failed -ne 0 ]; then echo "${red}Something did not work as it should; see above and demo/logs/.${reset}"; fi
 step "Explore (in another terminal while the nodes run)"
 cat <<EOF
+    $BIN/accordctl --config demo/UA.yaml status
+    $BIN/accordctl --config demo/PL.yaml matches list
+    $BIN/accordctl --config demo/PL.yaml matches confirm MATCH-ID
     $BIN/accordctl --config demo/UA.yaml cases list --place Kharkiv
     $BIN/accordctl --config demo/UA.yaml cases get $first
     $BIN/accordctl --config demo/UA.yaml custody show ${first}-E001

@@ -63,6 +63,6 @@ made up; use it to try a node, to benchmark, or for a demo, never as data.`,
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "generator seed")
 	cmd.Flags().IntVar(&opts.StartYear, "start-year", 2022, "first year of the incidents")
 	cmd.Flags().StringVar(&out, "out", "", "file to write (default standard output)")
-	_ = cmd.MarkFlagRequired("member")
+	addFederationFlags(cmd, &opts, &out) // --federation; --member is required without it
 	return cmd
 }

@@ -63,10 +63,20 @@ func floorDiv(a, b int64) int64 {
 }
 
 func blockingKeys(c *rec, loc func(fold, region string) (float64, float64, bool)) []uint64 {
+	return blockingKeysShifted(c, loc, 0, true)
+}
+
+// blockingKeysShifted returns the place and geo keys of c as if its
+// incidents happened shiftDays days later, and its evidence keys when
+// evidence is true. Shifted keys find the records of the same places some
+// weeks away: pairs that look like candidates but are not the same
+// incident (see Index.nonMatchPatterns).
+func blockingKeysShifted(c *rec, loc func(fold, region string) (float64, float64, bool), shiftDays int64, evidence bool) []uint64 {
 	var keys []uint64
 	for i := range c.inc {
 		in := &c.inc[i]
 		d0, d1 := dayRange(in)
+		d0, d1 = d0+shiftDays, d1+shiftDays
 		var names []uint64
 		if in.skel != "" {
 			names = append(names, hash64('P', in.skel, 0))
@@ -100,8 +110,10 @@ func blockingKeys(c *rec, loc func(fold, region string) (float64, float64, bool)
 			}
 		}
 	}
-	for _, e := range c.ev {
-		keys = append(keys, withKind(mix(e, 3, 3), kindEvidence))
+	if evidence {
+		for _, e := range c.ev {
+			keys = append(keys, withKind(mix(e, 3, 3), kindEvidence))
+		}
 	}
 	slices.Sort(keys)
 	return slices.Compact(keys)

@@ -43,8 +43,17 @@
 //
 // The model is Fellegi-Sunter: m and u of every level and the match share
 // lambda are estimated by EM from the candidate pairs themselves (as
-// Splink does), on the histogram of distinct comparison vectors, starting
-// from hand-set priors that also smooth the estimates. A pair's weight is
+// Splink does), on the histogram of distinct comparison vectors. u starts
+// from an estimate on pairs known not to match that look like candidates
+// (each record against the records of its places some weeks away, moved
+// back: the density and agreement of candidates, but different
+// incidents), m from hand-set priors that also anchor it (50 pairs per
+// feature). A guard rejects a fit whose u of time, place or distance
+// strays from the non-match estimate, or whose matches agree less than
+// its non-matches: u is then fixed to the estimate and only m and lambda
+// are fitted (and only lambda, with the prior m, if that is implausible
+// too). On data without duplicates lambda then goes to zero and
+// nothing matches. A pair's weight is
 // log2(lambda/(1−lambda)) + Σ log2(m/u); its score the probability
 // 1/(1+2^−weight). A model is a value: pass the one fitted offline to
 // [NewIndex] so that online scores equal offline scores.
@@ -59,7 +68,7 @@
 // # What it does not do
 //
 // It does not decide: matches are proposals for members to confirm or
-// reject. EM needs true matches among the candidates; on data without any
-// (independent synthetic members) it will still find a "match" class, so
-// a model fitted on real federation data should be kept and reused.
+// reject. EM needs true matches among the candidates to learn m; without
+// them it reports (almost) none, and a model fitted on real federation
+// data should be kept and reused.
 package matching

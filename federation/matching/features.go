@@ -75,6 +75,8 @@ type detail struct {
 type comparer struct {
 	df  func(uint64) int
 	loc func(fold, region string) (lat, lon float64, ok bool)
+	// shiftB moves b's incidents by so many seconds (non-match sampling).
+	shiftB int64
 }
 
 func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
@@ -175,12 +177,13 @@ func distLevel(a, b *cinc) (int8, float64) {
 }
 
 func diceBits(a, b *cperson) float64 {
-	if a.kv != b.kv || a.scheme != b.scheme || len(a.bits) != len(b.bits) || a.pop+b.pop == 0 {
+	if a.kv != b.kv || a.scheme != b.scheme || a.nwords != b.nwords || a.pop+b.pop == 0 {
 		return -1
 	}
 	both := 0
-	for i, w := range a.bits {
-		both += bits.OnesCount64(w & b.bits[i])
+	bw := b.words()
+	for i, w := range a.words() {
+		both += bits.OnesCount64(w & bw[i])
 	}
 	return 2 * float64(both) / float64(a.pop+b.pop)
 }
@@ -211,6 +214,12 @@ func (cmp *comparer) compareRecs(a, b *rec, w func(t, p, d int8) float64) (gamma
 	for i := range a.inc {
 		for j := range b.inc {
 			x, y := &a.inc[i], &b.inc[j]
+			if cmp.shiftB != 0 {
+				z := *y
+				z.s += cmp.shiftB
+				z.e += cmp.shiftB
+				y = &z
+			}
 			tl, dt, gap := timeLevel(x, y)
 			pl, lkm := placeLevel(x, y, cmp)
 			dl, km := distLevel(x, y)

@@ -59,6 +59,8 @@ type Index struct {
 	post   map[uint64][]int32
 	df     map[uint64]int32
 	places map[string]*placeLoc
+	// batch replaces post and keys in an index built by MatchAll.
+	batch *batchPostings
 }
 
 type placeLoc struct {
@@ -278,7 +280,12 @@ func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
 func (x *Index) candidates(keys []uint64, self int32, buf []int32) []int32 {
 	out := buf[:0]
 	for _, k := range keys {
-		l := x.post[k]
+		var l []int32
+		if x.batch != nil {
+			l = x.batch.list(k)
+		} else {
+			l = x.post[k]
+		}
 		if keyKind(k) == kindEvidence && len(l) > x.cfg.MaxEvidenceBucket {
 			continue
 		}
@@ -299,9 +306,18 @@ type Stats struct {
 	Matches        int
 	EMPatterns     int
 	EMPairs        int
+	// NonMatchPairs is the number of pseudo-candidate pairs u was
+	// estimated from; Fallback says why EM's m was not used ("" when it
+	// was).
+	NonMatchPairs int
+	Fallback      string
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d records, %d candidate pairs, %d matches (EM on %d pairs, %d distinct patterns)",
-		s.Records, s.CandidatePairs, s.Matches, s.EMPairs, s.EMPatterns)
+	out := fmt.Sprintf("%d records, %d candidate pairs, %d matches (EM on %d pairs, %d distinct patterns; u from %d non-match pairs)",
+		s.Records, s.CandidatePairs, s.Matches, s.EMPairs, s.EMPatterns, s.NonMatchPairs)
+	if s.Fallback != "" {
+		out += "; EM guard: " + s.Fallback
+	}
+	return out
 }

@@ -89,10 +89,12 @@ func Probability(weight float64) float64 { return 1 / (1 + math.Exp2(-weight)) }
 // vectors, not on pairs.
 type patternCounts map[uint64]float64
 
-// fitEM estimates m, u and Lambda from unlabelled candidate pairs by
-// expectation-maximisation (as Splink does), starting from start. It runs
-// until the parameters move less than 1e-6 or after maxIter rounds.
-func fitEM(start *Model, pc patternCounts, maxIter int) *Model {
+// fitEM estimates Lambda, and m when fitM, and u when fitU, from
+// unlabelled candidate pairs by expectation-maximisation (as Splink does),
+// starting from start. m is smoothed by the priors worth mPseudo pairs per
+// feature, u by one pair per level. It runs until the parameters move less
+// than 1e-6 or after maxIter rounds.
+func fitEM(start *Model, pc patternCounts, maxIter int, fitM, fitU bool) *Model {
 	type pat struct {
 		g gamma
 		n float64
@@ -104,8 +106,6 @@ func fitEM(start *Model, pc patternCounts, maxIter int) *Model {
 	sort.Slice(pats, func(i, j int) bool { return pats[i].g.key() < pats[j].g.key() })
 	cur := *start
 	cur.refresh()
-	// Additive smoothing of one pair per level keeps weights finite and
-	// moderate where a level was never seen on one side.
 	const floor = 1.0
 	for range maxIter {
 		var nm, nu [nFeatures][]float64
@@ -134,18 +134,25 @@ func fitEM(start *Model, pc patternCounts, maxIter int) *Model {
 			}
 		}
 		next := cur
-		next.Lambda = math.Min(math.Max(sumP/sumN, 1e-6), 1-1e-6)
+		next.M, next.U = [nFeatures][]float64{}, [nFeatures][]float64{}
+		next.Lambda = math.Min(math.Max(sumP/sumN, 1e-9), 1-1e-6)
 		delta := math.Abs(next.Lambda - cur.Lambda)
 		for f := range nFeatures {
-			// Smoothing: pseudo-counts of the priors (a Dirichlet prior
-			// worth `floor` pairs per level), so levels never seen on one
-			// side keep finite, moderate weights.
-			for l := range nm[f] {
-				nm[f][l] += floor * float64(len(nm[f])) * priors[f][0][l] / sum(priors[f][0])
-				nu[f][l] += floor * float64(len(nu[f])) * priors[f][1][l] / sum(priors[f][1])
+			next.M[f], next.U[f] = cur.M[f], cur.U[f]
+			if fitM {
+				pm := sum(priors[f][0])
+				for l := range nm[f] {
+					nm[f][l] += mPseudo * priors[f][0][l] / pm
+				}
+				next.M[f] = normalise(nm[f], 0)
 			}
-			next.M[f] = normalise(nm[f], 0)
-			next.U[f] = normalise(nu[f], 0)
+			if fitU {
+				pu := sum(priors[f][1])
+				for l := range nu[f] {
+					nu[f][l] += floor * float64(len(nu[f])) * priors[f][1][l] / pu
+				}
+				next.U[f] = normalise(nu[f], 0)
+			}
 			for l := range next.M[f] {
 				delta = math.Max(delta, math.Abs(next.M[f][l]-cur.M[f][l]))
 				delta = math.Max(delta, math.Abs(next.U[f][l]-cur.U[f][l]))
@@ -193,4 +200,121 @@ func (m *Model) String() string {
 		}
 	}
 	return b.String()
+}
+
+// Training (see doc.go). An EM left to itself finds a "match" class in
+// any data, with or without true matches: on members with unrelated cases
+// it splits the candidates along whatever correlates (place name and
+// distance). Three things keep it honest:
+//
+//   - u is first estimated from pairs known not to match that look like
+//     candidates (Index.nonMatchPatterns: records against the records of
+//     the same places some weeks away, moved back), as Splink estimates u
+//     from random pairs; EM starts there.
+//   - m is anchored to the priors with mPseudo pairs per feature, so
+//     that a handful of pairs cannot make up a match class.
+//   - a guard: when EM's u of time, place or distance strays far from
+//     the non-match estimate (its "non-matches" are then not the
+//     non-matches), or agreement is no likelier among its matches than
+//     among its non-matches, u is fixed to the non-match estimate and
+//     only m and Lambda are fitted; when even that is implausible, the
+//     prior m is kept and only Lambda is fitted. On data without
+//     duplicates Lambda then goes to zero and nothing matches.
+const (
+	// uPseudo is the prior's weight in the non-match u estimate, in pairs
+	// per level.
+	uPseudo = 2.0
+	// mPseudo is the prior's weight in the m estimate, in pairs per
+	// feature: enough that a few dozen pairs cannot set a level's m,
+	// little against the thousands of matches of a real federation.
+	mPseudo = 50.0
+	// minNonMatchPairs: with fewer non-match pairs u starts at the
+	// priors and the guard on u is off.
+	minNonMatchPairs = 1000
+	// maxUShift is the largest total variation distance between EM's u
+	// and the non-match estimate of time, place and distance.
+	maxUShift = 0.3
+)
+
+type trainInfo struct {
+	NonMatchPairs int
+	Fallback      string // why EM's free fit was not used, "" when it was
+}
+
+// estimateU returns the level probabilities among non-matches: the counts
+// of nonMatch smoothed by the u priors.
+func estimateU(nonMatch patternCounts) [nFeatures][]float64 {
+	var cnt [nFeatures][]float64
+	for f := range nFeatures {
+		cnt[f] = make([]float64, len(priors[f][1]))
+	}
+	for k, n := range nonMatch {
+		g := gammaFromKey(k)
+		for f, l := range g {
+			if l >= 0 {
+				cnt[f][l] += n
+			}
+		}
+	}
+	var u [nFeatures][]float64
+	for f := range nFeatures {
+		ps := sum(priors[f][1])
+		for l := range cnt[f] {
+			cnt[f][l] += uPseudo * float64(len(cnt[f])) * priors[f][1][l] / ps
+		}
+		u[f] = normalise(cnt[f], 0)
+	}
+	return u
+}
+
+// fitModel fits a model to the candidate pairs cand, with nonMatch the
+// patterns of nonMatchPairs pairs known not to match (see above).
+func fitModel(start *Model, cand, nonMatch patternCounts, nonMatchPairs int) (*Model, trainInfo) {
+	info := trainInfo{NonMatchPairs: nonMatchPairs}
+	m0 := *start
+	m0.M, m0.U = [nFeatures][]float64{}, [nFeatures][]float64{}
+	for f := range nFeatures {
+		m0.M[f] = normalise(priors[f][0], 0)
+		m0.U[f] = append([]float64(nil), start.U[f]...)
+	}
+	var ref *[nFeatures][]float64
+	if nonMatchPairs >= minNonMatchPairs {
+		m0.U = estimateU(nonMatch)
+		ref = &m0.U
+	}
+	fit := fitEM(&m0, cand, 200, true, true)
+	why := implausible(fit, ref)
+	if why == "" {
+		return fit, info
+	}
+	info.Fallback = why + "; u fixed"
+	if ref != nil {
+		fit = fitEM(&m0, cand, 200, true, false)
+		if why = implausible(fit, ref); why == "" {
+			return fit, info
+		}
+	}
+	info.Fallback += "; " + why + "; prior m kept"
+	return fitEM(&m0, cand, 200, false, false), info
+}
+
+// implausible returns why a fitted model does not describe matches and
+// non-matches, or "".
+func implausible(m *Model, uRef *[nFeatures][]float64) string {
+	for _, f := range []int{fTime, fPlace, fDist} {
+		if m.M[f][0] < m.U[f][0] {
+			return fmt.Sprintf("m < u for %s %q", featureNames[f], levelNames[f][0])
+		}
+		if uRef == nil {
+			continue
+		}
+		tv := 0.0
+		for l := range m.U[f] {
+			tv += math.Abs(m.U[f][l]-uRef[f][l]) / 2
+		}
+		if tv > maxUShift {
+			return fmt.Sprintf("u of %s %.2f away from the non-match estimate", featureNames[f], tv)
+		}
+	}
+	return ""
 }

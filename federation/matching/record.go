@@ -1,6 +1,7 @@
 package matching
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -180,13 +181,26 @@ type cinc struct {
 	lat, lon, rad float64
 }
 
+// cperson is a compiled person encoding: a Bloom filter of up to 1024
+// bits in a fixed array (larger filters, of other encoder configs, in
+// big), and the keyed birth-year tags shortened to 64 bits (only ever
+// compared for equality).
 type cperson struct {
-	bits    []uint64
-	pop     int
-	kv      int
+	bits    [16]uint64
+	big     []uint64
+	nwords  int32
+	pop     int32
+	kv      int32
 	scheme  uint32
 	hasYear bool
-	year    [3][personenc.YearTagSize]byte
+	year    [3]uint64
+}
+
+func (p *cperson) words() []uint64 {
+	if p.big != nil {
+		return p.big
+	}
+	return p.bits[:p.nwords]
 }
 
 type rec struct {
@@ -252,13 +266,22 @@ func compile(r Record) (*rec, error) {
 		}
 	}
 	for _, p := range r.Persons {
-		cp := cperson{kv: p.KeyVersion, scheme: p.Scheme, hasYear: p.HasYear, year: p.YearTags}
-		cp.bits = make([]uint64, (len(p.Bits)+7)/8)
-		for i, b := range p.Bits {
-			cp.bits[i/8] |= uint64(b) << (8 * (i % 8))
+		cp := cperson{kv: int32(p.KeyVersion), scheme: p.Scheme, hasYear: p.HasYear}
+		for i, t := range p.YearTags {
+			cp.year[i] = binary.LittleEndian.Uint64(t[:8])
 		}
-		for _, w := range cp.bits {
-			cp.pop += bits.OnesCount64(w)
+		nw := (len(p.Bits) + 7) / 8
+		cp.nwords = int32(nw)
+		ws := cp.bits[:]
+		if nw > len(cp.bits) {
+			cp.big = make([]uint64, nw)
+			ws = cp.big
+		}
+		for i, b := range p.Bits {
+			ws[i/8] |= uint64(b) << (8 * (i % 8))
+		}
+		for _, w := range ws[:nw] {
+			cp.pop += int32(bits.OnesCount64(w))
 		}
 		c.persons = append(c.persons, cp)
 	}

@@ -16,4 +16,12 @@
 // Generate streams cases to a callback in constant memory; WriteJSONL writes
 // them as lines with caseformat.Encode. The same Options give the same cases,
 // byte for byte, on every run and platform.
+//
+// GenerateFederation is the exception, for evaluating matching: it generates
+// the cases of several members about common incidents (a share of them
+// investigated by two or three members, each writing its cases its own way:
+// title language, rule-based transliteration of the Ukrainian names, UTC or
+// Kyiv time, precision, coordinates, unit names, crime codes, shared
+// evidence), and reports the pairs of cases that concern a common incident,
+// as a dataset's truth.jsonl lists them.
 package casegen
