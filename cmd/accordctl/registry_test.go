@@ -61,11 +61,9 @@ func regFreeAddr(t *testing.T) string {
 	return addr
 }
 
-// startRegistryFederation starts one registry server per founder, founds
-// the registry, and waits until every node sees it founded with a leader.
-func startRegistryFederation(t *testing.T, founders ...string) map[string]*regMember {
+// startFounders starts one registry server per founder into out.
+func startFounders(t *testing.T, fed *pkitest.Federation, founders []string, out map[string]*regMember) error {
 	t.Helper()
-	fed := pkitest.NewFederation(t, "accord.test", founders...)
 	var servers []config.RegistryServerConfig
 	for _, m := range founders {
 		servers = append(servers, config.RegistryServerConfig{
@@ -73,11 +71,10 @@ func startRegistryFederation(t *testing.T, founders ...string) map[string]*regMe
 			RaftAddress: regFreeAddr(t), Address: regFreeAddr(t), MemberName: m + " Prosecutor General's Office",
 		})
 	}
-	out := map[string]*regMember{}
 	for i, m := range founders {
 		cfg, err := config.Load("", nil)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		cfg.TLS = fed.Node(m, strings.ToLower(m)+"-1")
 		cfg.Listen, cfg.Registry.RaftListen = servers[i].Address, servers[i].RaftAddress
@@ -96,13 +93,41 @@ func startRegistryFederation(t *testing.T, founders ...string) map[string]*regMe
 		cfg.Registry.DeadServerTimeout = 3 * time.Second
 		d, err := daemon.New(cfg, "test", nil)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if err := d.Start(); err != nil {
+			_ = d.Close()
+			return err
+		}
+		out[m] = &regMember{code: m, d: d, analyst: writeClientConfig(t, fed.User(m, "analyst"))}
+	}
+	return nil
+}
+
+// startRegistryFederation starts one registry server per founder, founds
+// the registry, and waits until every node sees it founded with a leader.
+func startRegistryFederation(t *testing.T, founders ...string) map[string]*regMember {
+	t.Helper()
+	fed := pkitest.NewFederation(t, "accord.test", founders...)
+	out := map[string]*regMember{}
+	// Founders must know each other's addresses before they listen; a port
+	// found free may be taken by another test before the node binds it, so
+	// a federation whose ports clash starts again on others.
+	for attempt := 1; ; attempt++ {
+		err := startFounders(t, fed, founders, out)
+		if err == nil {
+			break
+		}
+		for _, m := range out {
+			_ = m.d.Close()
+		}
+		clear(out)
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 5 {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = d.Close() })
-		out[m] = &regMember{code: m, d: d, analyst: writeClientConfig(t, fed.User(m, "analyst"))}
+	}
+	for _, m := range out {
+		t.Cleanup(func() { _ = m.d.Close() })
 	}
 	for _, m := range founders {
 		coord := regCoordClient(t, out[m].d, fed.User(m, "analyst"), m)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/accordfed/accord/federation/identity"
@@ -84,10 +85,11 @@ func (r *RegistryConfig) validate(listen string) error {
 	if !r.Server {
 		return nil
 	}
-	if r.RaftAdvertise == "" {
+	// An ephemeral listen port (":0", tests) is advertised as bound.
+	if r.RaftAdvertise == "" && !strings.HasSuffix(r.RaftListen, ":0") {
 		r.RaftAdvertise = r.RaftListen
 	}
-	if r.Advertise == "" {
+	if r.Advertise == "" && !strings.HasSuffix(listen, ":0") {
 		r.Advertise = listen
 	}
 	if r.RaftListen == "" {
@@ -96,11 +98,13 @@ func (r *RegistryConfig) validate(listen string) error {
 	if err := checkAddr("registry.raft_listen", r.RaftListen, true); err != nil {
 		return err
 	}
-	if err := checkAddr("registry.raft_advertise", r.RaftAdvertise, false); err != nil {
-		return err
-	}
-	if err := checkAddr("registry.advertise", r.Advertise, false); err != nil {
-		return err
+	for _, a := range []struct{ field, addr string }{{"registry.raft_advertise", r.RaftAdvertise}, {"registry.advertise", r.Advertise}} {
+		if a.addr == "" {
+			continue
+		}
+		if err := checkAddr(a.field, a.addr, false); err != nil {
+			return err
+		}
 	}
 	if len(r.Servers) == 0 {
 		return fmt.Errorf("%w: registry.servers: required: the founding servers (bootstrap: true) or the servers to join", ErrInvalid)

@@ -38,6 +38,19 @@ func start(t *testing.T, cfg config.Config) *daemon.Daemon {
 	return startLogged(t, cfg, nil)
 }
 
+// tryStart starts a daemon, returning the error instead of failing.
+func tryStart(cfg config.Config, logger *slog.Logger) (*daemon.Daemon, error) {
+	d, err := daemon.New(cfg, "test", logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(); err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
 func startLogged(t *testing.T, cfg config.Config, logger *slog.Logger) *daemon.Daemon {
 	t.Helper()
 	d, err := daemon.New(cfg, "test", logger)

@@ -54,7 +54,7 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 		return fmt.Errorf("%w: registry.raft_listen: %w", ErrStart, err)
 	}
 	advertise := rc.RaftAdvertise
-	if _, port, _ := net.SplitHostPort(advertise); port == "0" {
+	if _, port, _ := net.SplitHostPort(advertise); advertise == "" || port == "0" {
 		// A test's ephemeral port: advertise what was bound.
 		advertise = ln.Addr().String()
 	}
@@ -332,7 +332,7 @@ func (d *Daemon) joinRegistry(ctx context.Context) {
 // advertise is the federation address other servers reach this node at.
 func (d *Daemon) advertise() string {
 	a := d.cfg.Registry.Advertise
-	if _, port, _ := net.SplitHostPort(a); port == "0" && d.grpcLn != nil {
+	if _, port, _ := net.SplitHostPort(a); (a == "" || port == "0") && d.grpcLn != nil {
 		return d.grpcLn.Addr().String()
 	}
 	return a

@@ -61,8 +61,9 @@ func registryConfig(t *testing.T, fed *pkitest.Federation, member string, server
 		}
 	}
 	if cfg.Registry.RaftListen == "" {
-		cfg.Listen = freeAddr(t)
-		cfg.Registry.RaftListen = freeAddr(t)
+		// Not a founder: it tells the others its addresses when it joins.
+		cfg.Listen = "127.0.0.1:0"
+		cfg.Registry.RaftListen = "127.0.0.1:0"
 	}
 	cfg.LocalAPI.Admins = []string{"admin"}
 	cfg.Registry.Server = true
@@ -100,24 +101,53 @@ func startFederation(t *testing.T, fed *pkitest.Federation, founders ...string) 
 // logs[member] (when logs is not nil).
 func startFederationLogged(t *testing.T, fed *pkitest.Federation, logs map[string]io.Writer, founders ...string) ([]*regNode, []config.RegistryServerConfig) {
 	t.Helper()
-	var servers []config.RegistryServerConfig
-	for _, m := range founders {
-		servers = append(servers, config.RegistryServerConfig{
-			Node:        fed.NodeURI(m, strings.ToLower(m)+"-1").String(),
-			RaftAddress: freeAddr(t), Address: freeAddr(t), MemberName: m + " Prosecutor General's Office",
-		})
-	}
-	var nodes []*regNode
-	for _, m := range founders {
-		n := &regNode{member: m, cfg: registryConfig(t, fed, m, servers, true)}
-		var logger *slog.Logger
-		if w := logs[m]; w != nil {
-			logger = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var (
+		servers []config.RegistryServerConfig
+		nodes   []*regNode
+	)
+	// Founders must know each other's addresses before they listen; a port
+	// found free may be taken by another test before the node binds it, so
+	// a federation whose ports clash starts again on others.
+	for attempt := 1; ; attempt++ {
+		servers = nil
+		for _, m := range founders {
+			servers = append(servers, config.RegistryServerConfig{
+				Node:        fed.NodeURI(m, strings.ToLower(m)+"-1").String(),
+				RaftAddress: freeAddr(t), Address: freeAddr(t), MemberName: m + " Prosecutor General's Office",
+			})
 		}
-		n.d = startLogged(t, n.cfg, logger)
-		n.user = coordClient(t, n.d, fed.User(m, "analyst"), m)
-		n.admin = coordClient(t, n.d, fed.User(m, "admin"), m)
-		nodes = append(nodes, n)
+		nodes = nil
+		var err error
+		for _, m := range founders {
+			n := &regNode{member: m, cfg: registryConfig(t, fed, m, servers, true)}
+			var logger *slog.Logger
+			if w := logs[m]; w != nil {
+				logger = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}
+			if n.d, err = tryStart(n.cfg, logger); err != nil {
+				break
+			}
+			nodes = append(nodes, n)
+		}
+		if err == nil {
+			break
+		}
+		for _, n := range nodes {
+			_ = n.d.Close()
+		}
+		if !strings.Contains(err.Error(), "address already in use") || attempt == 5 {
+			t.Fatal(err)
+		}
+		t.Logf("starting the federation again on other ports: %v", err)
+	}
+	for _, n := range nodes {
+		t.Cleanup(func() {
+			if err := n.d.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		n.user = coordClient(t, n.d, fed.User(n.member, "analyst"), n.member)
+		n.admin = coordClient(t, n.d, fed.User(n.member, "admin"), n.member)
 	}
 	for _, n := range nodes {
 		waitFounded(t, n)
