@@ -48,6 +48,7 @@ func newRootCmd() *cobra.Command {
 	g.addFlags(root)
 	root.AddCommand(newCertsCmd(g), newPeersCmd(g), newVersionCmd(g), newCasesCmd(g), newEvidenceCmd(g), newCustodyCmd(g))
 	root.AddCommand(newRegistryCmds(g)...)
+	root.AddCommand(newBackupCmd(g))
 	root.AddCommand(newFederationCmds(g)...)
 	root.AddCommand(newMatchCmd())
 	return root

@@ -54,7 +54,7 @@ certificate, key, trust bundle and CRLs (they are also re-read periodically).`,
 		}
 		return run(cfg, cmd.ErrOrStderr())
 	}
-	root.AddCommand(newHealthCmd(&configPath), newVersionCmd())
+	root.AddCommand(newHealthCmd(&configPath), newVersionCmd(), newRestoreCmd(&configPath))
 	return root
 }
 

@@ -167,13 +167,16 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 
 	local := localapi.New(st, cfg.LocalAPI.Admins, d.currentSealer, spool, logger.With("component", "local_api"))
 	localPolicy := local.Policy()
-	coord := coordination.New(reg, src.Identity().Member, func(id identity.Identity) bool { return local.RoleOf(id) == localapi.RoleAdmin }, logger.With("component", "coordination"))
+	isAdmin := func(id identity.Identity) bool { return local.RoleOf(id) == localapi.RoleAdmin }
+	coord := coordination.New(reg, src.Identity().Member, isAdmin, logger.With("component", "coordination"))
 	coord.Allow(localPolicy)
 	fedIdx := d.newFedIndex(localPolicy)
+	backups := d.newBackup(localPolicy, isAdmin)
 	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), localPolicy, metrics, logger.With("component", "local_api"))
 	local.Register(d.local.GRPC)
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
+	accordv1.RegisterNodeAdminServiceServer(d.local.GRPC, backups)
 	return d, nil
 }
 

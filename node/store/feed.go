@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -388,4 +389,13 @@ func (s *Store) Requeue(caseIDs []string, all bool) error {
 		s.changes.fire()
 	}
 	return err
+}
+
+// Backup writes a consistent copy of the store file to w, in one read
+// transaction, while the store serves.
+func (s *Store) Backup(w io.Writer) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(w)
+		return err
+	})
 }
