@@ -315,13 +315,25 @@ func TestFollowerRestartedAfterFallingBehind(t *testing.T) {
 	start := time.Now()
 	maps.Copy(acked, writeMany(t, live, "down", 2000, 8))
 	t.Logf("2,000 writes while %s was down took %s", follower.name, time.Since(start).Round(time.Millisecond))
-	if err := leader.node.Raft().Snapshot().Error(); err != nil {
-		t.Fatal(err)
+	// Every live server snapshots, so that whichever leads when the
+	// follower returns (leadership may move under load) no longer holds the
+	// entries it lacks.
+	var snapIdx, firstKept uint64
+	for i, tn := range live {
+		if err := tn.node.Raft().Snapshot().Error(); err != nil {
+			t.Fatal(err)
+		}
+		s, last := statUint(t, tn, "last_snapshot_index"), statUint(t, tn, "last_log_index")
+		// raft compacts the log up to min(snapshot, last - TrailingLogs).
+		kept := min(s, last-trailing) + 1
+		if i == 0 || s < snapIdx {
+			snapIdx = s
+		}
+		if i == 0 || kept < firstKept {
+			firstKept = kept
+		}
 	}
-	snapIdx := statUint(t, leader, "last_snapshot_index")
 	lastIdx := statUint(t, leader, "last_log_index")
-	// raft compacts the log up to min(snapshot, last - TrailingLogs).
-	firstKept := min(snapIdx, lastIdx-trailing) + 1
 	t.Logf("follower stopped at log index %d (applied %d); leader snapshotted at %d, last index %d, keeps its log from about %d",
 		followerLast, followerApplied, snapIdx, lastIdx, firstKept)
 	if followerLast+1 >= firstKept {
