@@ -15,7 +15,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/accordfed/accord/cmd/internal/buildinfo.version=$(VERSION)
 TEST_TIMEOUT ?= 10m
 
-.PHONY: all build test test-short proto tools verify lint certs demo demo-clean image compose-up compose-down clean
+.PHONY: all build test test-short proto tools verify lint certs demo demo-clean image compose-certs compose-up compose-down test-compose clean
 
 all: build
 
@@ -83,16 +83,35 @@ demo-clean:
 	@bash scripts/demo.sh stop 2>/dev/null || true
 	rm -rf demo
 
-## image: the node image FROM scratch with the static binaries (no pull)
+## image: the node image FROM scratch with the static binaries (no pull);
+## the build context is just the Dockerfile and the two binaries
 image: build
-	docker build -t accord-node:dev .
+	tar -c Dockerfile bin/accordd bin/accordctl | docker build -t accord-node:dev -
 
-## compose-up / compose-down: the federation of docker-compose.yml
+## compose-certs: the compose federation's test certificates in deploy/compose/out (git-ignored)
+compose-certs: build
+	@bash deploy/compose/certs.sh
+
+## compose-up / compose-down: the five-member federation of docker-compose.yml
+## (docs/operations.md); compose-up waits until every container is healthy
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
-compose-up: certs image
+COMPOSE_WAIT ?= 120
+compose-up: image compose-certs
 	$(COMPOSE) up -d
+	@printf 'waiting until every container is healthy (accordd health) '; \
+	  for i in $$(seq 1 $(COMPOSE_WAIT)); do \
+	    ids=$$($(COMPOSE) ps -q); \
+	    st=$$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' $$ids 2>/dev/null); \
+	    if [ -n "$$ids" ] && ! grep -qv '^healthy$$' <<<"$$st"; then echo " all $$(wc -w <<<"$$ids") healthy"; $(COMPOSE) ps; exit 0; fi; \
+	    printf '.'; sleep 1; \
+	  done; \
+	  echo; $(COMPOSE) ps; echo "compose-up: not every container became healthy within $(COMPOSE_WAIT)s; see $(COMPOSE) logs" >&2; exit 1
 compose-down:
 	$(COMPOSE) down -v
+
+## test-compose: the compose end-to-end test (test/compose/e2e.sh): leader stopped, re-elected, caught up
+test-compose: image compose-certs
+	bash test/compose/e2e.sh
 
 clean:
 	rm -rf bin demo certs/out
