@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -34,9 +36,10 @@ type Store interface {
 	FindCase(caseID string) (*accordv1.Case, error)
 }
 
-// Registry applies commands (*registryraft.Node).
+// Registry applies commands and reads the registry (*registryraft.Node).
 type Registry interface {
 	Apply(ctx context.Context, cmd *registry.Command) (registry.Outcome, error)
+	Read(ctx context.Context, linearizable bool, fn func(registry.View)) (uint64, error)
 }
 
 // Options configure a Matcher.
@@ -46,6 +49,11 @@ type Options struct {
 	// Encoder returns the person encoder of the federation's current key,
 	// or nil while there is none.
 	Encoder func() *personenc.Encoder
+	// RefitAfter is how long after a fit the model may be fitted again
+	// (default 10s); it is, once the index has grown by a quarter (and at
+	// least 100 cases) since the last fit, so that the model learns from the
+	// cases that arrived after the node started.
+	RefitAfter time.Duration
 	Logger  *slog.Logger
 }
 
@@ -58,6 +66,8 @@ type Matcher struct {
 	logger *slog.Logger
 
 	index    *matching.Index // used by Run only
+	fittedOn int             // records the model was last fitted on (Run only)
+	fitted   time.Time       // when (Run only)
 	ready    atomic.Pointer[matching.Index]
 	versions sync.Map // case id -> version (int64)
 
@@ -78,6 +88,9 @@ func New(member string, st Store, reg Registry, o Options) *Matcher {
 	}
 	if o.Encoder == nil {
 		o.Encoder = func() *personenc.Encoder { return nil }
+	}
+	if o.RefitAfter == 0 {
+		o.RefitAfter = 10 * time.Second
 	}
 	return &Matcher{member: member, st: st, reg: reg, opts: o, logger: o.Logger,
 		pending: map[string]string{}, wake: make(chan struct{}, 1)}
@@ -130,6 +143,11 @@ func (m *Matcher) Run(ctx context.Context) {
 			m.logger.Warn("matching local changes failed", "err", err)
 		}
 		m.federatedChanges(ctx)
+		if n := m.index.Len(); n >= m.fittedOn+max(100, m.fittedOn/4) && time.Since(m.fitted) >= m.opts.RefitAfter {
+			if err := m.load(ctx); err != nil {
+				m.logger.Warn("refitting the matching model failed", "err", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -141,7 +159,7 @@ func (m *Matcher) Run(ctx context.Context) {
 }
 
 // load indexes every case, fits the model on them, and proposes the
-// matches found.
+// matches found (the registry refuses what was proposed before).
 func (m *Matcher) load(ctx context.Context) error {
 	enc := m.opts.Encoder()
 	var recs []matching.Record
@@ -184,7 +202,8 @@ func (m *Matcher) load(ctx context.Context) error {
 		}
 	}
 	m.ready.Store(m.index)
-	m.logger.Info("matcher ready", "stats", stats.String())
+	m.fittedOn, m.fitted = len(recs), time.Now()
+	m.logger.Info("matching model fitted", "stats", stats.String())
 	m.propose(ctx, matches)
 	return nil
 }
@@ -292,8 +311,11 @@ func (m *Matcher) matchOne(ctx context.Context, r matching.Record) {
 }
 
 // propose sends the registry the cross-member matches this member is to
-// propose.
+// propose, leaving out those the registry already holds (open or
+// confirmed, or rejected with the same case versions), so that a refit
+// does not send them again.
 func (m *Matcher) propose(ctx context.Context, matches []matching.Match) {
+	var known map[string]registry.MatchDecision
 	for _, mt := range matches {
 		a, b := memberOf(mt.A), memberOf(mt.B)
 		if a == b || (a != m.member && b != m.member) || min(a, b) != m.member {
@@ -303,6 +325,15 @@ func (m *Matcher) propose(ctx context.Context, matches []matching.Match) {
 		cmd, err := m.command(mt, a, b)
 		if err != nil {
 			continue
+		}
+		if known == nil {
+			known = m.decisions(ctx)
+		}
+		if d, ok := known[mt.A+"\n"+mt.B]; ok {
+			var p registry.ProposeMatch
+			if json.Unmarshal(cmd.Payload, &p) == nil && (d.Status != registry.MatchRejected || maps.Equal(d.Versions, p.Versions)) {
+				continue
+			}
 		}
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		_, err = m.reg.Apply(actx, cmd)
@@ -318,6 +349,30 @@ func (m *Matcher) propose(ctx context.Context, matches []matching.Match) {
 			m.logger.Warn("proposing a match failed", "a", mt.A, "b", mt.B, "err", err)
 		}
 	}
+}
+
+// decisions returns the registry's match decisions this member is involved
+// in, by their pair of case ids ("A\nB", A < B), as this node's copy of
+// the registry has them; the latest decision of a pair wins.
+func (m *Matcher) decisions(ctx context.Context) map[string]registry.MatchDecision {
+	out := map[string]registry.MatchDecision{}
+	_, _ = m.reg.Read(ctx, false, func(v registry.View) {
+		ds, err := v.ListMatchDecisions(m.member)
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			if len(d.Cases) != 2 {
+				continue
+			}
+			x, y := d.Cases[0].CaseID, d.Cases[1].CaseID
+			if y < x {
+				x, y = y, x
+			}
+			out[x+"\n"+y] = d
+		}
+	})
+	return out
 }
 
 // command builds the match decision of a pair; its request id is derived
