@@ -55,6 +55,8 @@ type Config struct {
 	LocalAPI LocalAPIConfig `yaml:"local_api"`
 	// Registry makes the node a server of the federation's shared registry.
 	Registry RegistryConfig `yaml:"registry"`
+	// Exchange tunes the case-metadata exchange.
+	Exchange ExchangeConfig `yaml:"exchange"`
 	// Client is the identity accordctl uses for the local API: a user
 	// certificate of this member. accordd ignores it.
 	Client ClientConfig `yaml:"client"`
@@ -68,6 +70,14 @@ type LocalAPIConfig struct {
 	// Admins are user account ids with the admin role (the name in
 	// spiffe://<federation>/member/<MEMBER>/user/<name>).
 	Admins []string `yaml:"admins"`
+}
+
+// ExchangeConfig tunes the case-metadata exchange.
+type ExchangeConfig struct {
+	// TombstoneRetention is how long the feed keeps the tombstones of
+	// withdrawn cases (default 720h, 30 days). A peer whose cursor is older
+	// resyncs from the start.
+	TombstoneRetention time.Duration `yaml:"tombstone_retention"`
 }
 
 // ClientConfig is the user identity accordctl presents to the local API.
@@ -134,6 +144,9 @@ func (c *Config) normalize(base string) {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	if c.Exchange.TombstoneRetention == 0 {
+		c.Exchange.TombstoneRetention = 30 * 24 * time.Hour
+	}
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
 	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile} {
@@ -183,6 +196,9 @@ func (c *Config) Validate() error {
 		if err := identity.ValidateName(a); err != nil {
 			return fmt.Errorf("%w: local_api.admins[%d]: %w", ErrInvalid, i, err)
 		}
+	}
+	if c.Exchange.TombstoneRetention < time.Hour {
+		return fmt.Errorf("%w: exchange.tombstone_retention: %s: must be at least 1h", ErrInvalid, c.Exchange.TombstoneRetention)
 	}
 	if err := c.Registry.validate(c.Listen); err != nil {
 		return err

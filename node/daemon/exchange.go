@@ -21,8 +21,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/exchange"
+	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/personenc"
 	"github.com/accordfed/accord/federation/records"
@@ -563,6 +565,7 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() { x.puller.Run(ctx) },
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },
 		func() { x.matcher.Run(ctx) },
+		func() { d.purgeTombstones(ctx) },
 	} {
 		d.bg.Add(1)
 		go func() {
@@ -615,4 +618,57 @@ func (d *Daemon) Exchange() *exchange.Puller {
 		return nil
 	}
 	return d.exchange.puller
+}
+
+// purgeTombstones drops, every hour, the tombstones published longer ago
+// than exchange.tombstone_retention, and raises the feed's floor past
+// them: a peer whose cursor is older resyncs from the start.
+func (d *Daemon) purgeTombstones(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		upTo, err := d.feedSeqBefore(time.Now().Add(-d.cfg.Exchange.TombstoneRetention))
+		if err != nil || upTo == 0 {
+			continue
+		}
+		n, err := d.store.PurgeTombstones(upTo)
+		if err != nil {
+			d.logger.Warn("purging old tombstones failed", "err", err)
+			continue
+		}
+		if n > 0 {
+			d.logger.Info("old tombstones purged", "count", n, "floor", upTo)
+		}
+	}
+}
+
+// feedSeqBefore returns the highest feed seq published before cutoff (0 for
+// none): feed entries are published in time order.
+func (d *Daemon) feedSeqBefore(cutoff time.Time) (uint64, error) {
+	var upTo uint64
+	stop := errors.New("stop")
+	err := d.store.ReadFeed(0, 1<<62, func(e feed.Entry) error {
+		var sr accordv1.SignedRecord
+		if err := proto.Unmarshal(e.Record, &sr); err != nil {
+			return err
+		}
+		var r accordv1.FeedRecord
+		if err := proto.Unmarshal(sr.GetRecord(), &r); err != nil {
+			return err
+		}
+		if !r.GetPublishTime().AsTime().Before(cutoff) {
+			return stop
+		}
+		upTo = e.Seq
+		return nil
+	})
+	if err != nil && !errors.Is(err, stop) {
+		return 0, err
+	}
+	return upTo, nil
 }

@@ -218,8 +218,8 @@ func (s *Store) ReadFeed(after uint64, limit int, fn func(feed.Entry) error) err
 }
 
 // PurgeTombstones removes tombstones published at or before feed seq
-// upTo, and raises the feed's floor to it: a peer whose cursor is older
-// has missed them and must resync in full.
+// upTo, and raises the feed's floor to it when it removed any: a peer
+// whose cursor is older has missed them and must resync in full.
 func (s *Store) PurgeTombstones(upTo uint64) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -234,6 +234,9 @@ func (s *Store) PurgeTombstones(upTo uint64) (int, error) {
 			if e := shared.Get(v); len(e) >= 9 && e[8]&feed.Tombstone != 0 {
 				drop = append(drop, bytes.Clone(k), bytes.Clone(v))
 			}
+		}
+		if len(drop) == 0 {
+			return nil // nothing a cursor could miss: the floor stays
 		}
 		for i := 0; i < len(drop); i += 2 {
 			if err := entries.Delete(drop[i]); err != nil {
