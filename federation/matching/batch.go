@@ -51,7 +51,7 @@ func MatchAll(records []Record, cfg Config, train bool) ([]Match, *Model, Stats,
 			keys[i] = blockingKeys(comp[i], x.loc)
 		}
 	})
-	x.places = map[string]*placeLoc{} // rebuilt below
+	x.places = map[placeID]*placeLoc{} // rebuilt below
 	kept := keys[:0]
 	for i, c := range comp {
 		if _, dup := x.byID[c.id]; dup {
@@ -62,6 +62,16 @@ func MatchAll(records []Record, cfg Config, train bool) ([]Match, *Model, Stats,
 		comp[i] = nil
 	}
 	x.buildBatchPostings(kept)
+	// The index is complete: cache the learned location of every place.
+	parallel(len(x.recs), func(lo, hi int) {
+		for _, c := range x.recs[lo:hi] {
+			for i := range c.inc {
+				in := &c.inc[i]
+				in.learnedLat, in.learnedLon, in.learnedOK = x.loc(in.fold, in.region)
+				in.learnedSet = true
+			}
+		}
+	})
 	st := Stats{Records: len(x.byID)}
 	if train {
 		step := max(1, len(x.recs)/200000)
@@ -271,7 +281,7 @@ func (x *Index) patterns(step int) (patternCounts, int) {
 	cmp := x.comparer()
 	x.eachPair(step, func(w int, i, j int32) {
 		a, b := x.recs[i], x.recs[j]
-		if a.id > b.id {
+		if idLess(b, a) {
 			a, b = b, a
 		}
 		g, _ := cmp.compareRecs(a, b, x.model.incidentWeight)

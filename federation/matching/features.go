@@ -112,23 +112,38 @@ func timeLevel(a, b *cinc) (lvl int8, dt, gap int64) {
 	return 5, dt, gap
 }
 
+// strHash hashes a string for the quick inequality tests of cinc.
+func strHash(s string) uint64 { return maphash.String(hashSeed, s) }
+
+// learned returns the learned location of in's place, cached or looked up.
+func (cmp *comparer) learned(in *cinc) (float64, float64, bool) {
+	if in.learnedSet {
+		return in.learnedLat, in.learnedLon, in.learnedOK
+	}
+	if cmp.loc == nil {
+		return 0, 0, false
+	}
+	return cmp.loc(in.fold, in.region)
+}
+
 func placeLevel(a, b *cinc, cmp *comparer) (lvl int8, learnedKm float64) {
-	regionDiff := a.region != "" && b.region != "" && a.region != b.region
+	regionDiff := a.region != "" && b.region != "" && (a.regionH != b.regionH || a.region != b.region)
+	sameFold := a.foldH == b.foldH && a.fold == b.fold
 	learnedKm = -1
-	if a.fold != b.fold && cmp.loc != nil {
-		la, oa, ok1 := cmp.loc(a.fold, a.region)
-		lb, ob, ok2 := cmp.loc(b.fold, b.region)
+	if !sameFold && (cmp.loc != nil || a.learnedSet && b.learnedSet) {
+		la, oa, ok1 := cmp.learned(a)
+		lb, ob, ok2 := cmp.learned(b)
 		if ok1 && ok2 {
 			learnedKm = haversineKm(la, oa, lb, ob)
 		}
 	}
 	switch {
-	case a.fold == b.fold && a.fold != "":
+	case sameFold && a.fold != "":
 		if regionDiff {
 			return 4, learnedKm
 		}
 		return 0, learnedKm
-	case a.skel == b.skel && a.skel != "":
+	case a.skelH == b.skelH && a.skel == b.skel && a.skel != "":
 		if regionDiff {
 			return 4, learnedKm
 		}

@@ -58,7 +58,7 @@ type Index struct {
 	free   []int32
 	post   map[uint64][]int32
 	df     map[uint64]int32
-	places map[string]*placeLoc
+	places map[placeID]*placeLoc
 	// batch replaces post and keys in an index built by MatchAll.
 	batch *batchPostings
 }
@@ -72,7 +72,7 @@ type placeLoc struct {
 func NewIndex(cfg Config) *Index {
 	cfg.setDefaults()
 	return &Index{cfg: cfg, model: cfg.Model, byID: map[string]int32{}, post: map[uint64][]int32{},
-		df: map[uint64]int32{}, places: map[string]*placeLoc{}}
+		df: map[uint64]int32{}, places: map[placeID]*placeLoc{}}
 }
 
 // Model returns the model in use.
@@ -96,7 +96,10 @@ func (x *Index) Len() int {
 	return len(x.byID)
 }
 
-func placeKey(fold, region string) string { return fold + "\x00" + region }
+// placeID keys the learned locations: a folded place name in a region.
+type placeID struct{ fold, region string }
+
+func placeKey(fold, region string) placeID { return placeID{fold, region} }
 
 func (x *Index) loc(fold, region string) (float64, float64, bool) {
 	p := x.places[placeKey(fold, region)]
@@ -262,7 +265,7 @@ func (x *Index) Match(r Record) ([]Match, error) {
 }
 
 func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
-	if a.id > b.id {
+	if idLess(b, a) {
 		a, b = b, a
 	}
 	g, det := cmp.compareRecs(a, b, x.model.incidentWeight)

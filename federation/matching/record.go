@@ -179,6 +179,15 @@ type cinc struct {
 	region        string // FoldRegion
 	hasGeo        bool
 	lat, lon, rad float64
+	// Hashes of fold, skel and region: unequal hashes mean unequal
+	// strings, so most comparisons never look at the bytes.
+	foldH, skelH, regionH uint64
+	// The learned location of fold and region, cached by MatchAll once
+	// the index is complete (learnedSet); otherwise looked up.
+	learnedSet bool
+	learnedOK  bool
+	learnedLat float64
+	learnedLon float64
 }
 
 // cperson is a compiled person encoding: a Bloom filter of up to 1024
@@ -205,6 +214,7 @@ func (p *cperson) words() []uint64 {
 
 type rec struct {
 	id, member string
+	idp        [2]uint64 // the first 16 bytes of id, big-endian (idLess)
 	inc        []cinc
 	ev         []uint64
 	persons    []cperson
@@ -237,6 +247,9 @@ func compile(r Record) (*rec, error) {
 		return nil, fmt.Errorf("%w: empty id", ErrRecord)
 	}
 	c := &rec{id: r.ID, member: r.Member, victims: r.VictimCount, unitNames: r.Units}
+	for i := 0; i < 16 && i < len(r.ID); i++ {
+		c.idp[i/8] |= uint64(r.ID[i]) << (56 - 8*(i%8))
+	}
 	if c.member == "" {
 		c.member = memberOf(r.ID)
 	}
@@ -249,6 +262,7 @@ func compile(r Record) (*rec, error) {
 		x.narrow = x.e-x.s <= narrowWindow
 		x.fold, x.skel = FoldPlace(in.Place)
 		x.skelWords = strings.Fields(x.skel)
+		x.foldH, x.skelH, x.regionH = strHash(x.fold), strHash(x.skel), strHash(x.region)
 		for _, w := range strings.Fields(x.fold) {
 			placeWords[w] = true
 		}
@@ -339,4 +353,15 @@ func unitKeys(name string) []string {
 		return []string{"w" + skeletonWord(foldWord(best))}
 	}
 	return nil
+}
+
+// idLess reports whether a.id < b.id, mostly without reading the strings.
+func idLess(a, b *rec) bool {
+	if a.idp[0] != b.idp[0] {
+		return a.idp[0] < b.idp[0]
+	}
+	if a.idp[1] != b.idp[1] {
+		return a.idp[1] < b.idp[1]
+	}
+	return a.id < b.id
 }

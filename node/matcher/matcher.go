@@ -54,7 +54,7 @@ type Options struct {
 	// least 100 cases) since the last fit, so that the model learns from the
 	// cases that arrived after the node started.
 	RefitAfter time.Duration
-	Logger  *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Matcher is a node's incremental matcher.
@@ -315,7 +315,12 @@ func (m *Matcher) matchOne(ctx context.Context, r matching.Record) {
 // confirmed, or rejected with the same case versions), so that a refit
 // does not send them again.
 func (m *Matcher) propose(ctx context.Context, matches []matching.Match) {
-	var known map[string]registry.MatchDecision
+	m.proposeWith(ctx, matches, nil)
+}
+
+// proposeWith is propose with the registry's decisions given (nil: read
+// them when the first pair to propose comes).
+func (m *Matcher) proposeWith(ctx context.Context, matches []matching.Match, known map[string]registry.MatchDecision) {
 	for _, mt := range matches {
 		a, b := memberOf(mt.A), memberOf(mt.B)
 		if a == b || (a != m.member && b != m.member) || min(a, b) != m.member {
@@ -352,11 +357,15 @@ func (m *Matcher) propose(ctx context.Context, matches []matching.Match) {
 }
 
 // decisions returns the registry's match decisions this member is involved
-// in, by their pair of case ids ("A\nB", A < B), as this node's copy of
-// the registry has them; the latest decision of a pair wins.
+// in, by their pair of case ids ("A\nB", A < B), read linearizably (a
+// decision answered a moment ago must be seen); the latest decision of a
+// pair wins. Nil when the registry cannot be read: every pair is then
+// sent, and the registry refuses what it holds.
 func (m *Matcher) decisions(ctx context.Context) map[string]registry.MatchDecision {
 	out := map[string]registry.MatchDecision{}
-	_, _ = m.reg.Read(ctx, false, func(v registry.View) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := m.reg.Read(rctx, true, func(v registry.View) {
 		ds, err := v.ListMatchDecisions(m.member)
 		if err != nil {
 			return
@@ -371,7 +380,9 @@ func (m *Matcher) decisions(ctx context.Context) map[string]registry.MatchDecisi
 			}
 			out[x+"\n"+y] = d
 		}
-	})
+	}); err != nil {
+		return map[string]registry.MatchDecision{}
+	}
 	return out
 }
 

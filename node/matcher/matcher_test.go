@@ -1,0 +1,72 @@
+package matcher
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/accordfed/accord/federation/matching"
+	"github.com/accordfed/accord/federation/registry"
+)
+
+// fakeRegistry records proposals and answers reads from a fixed list of
+// decisions.
+type fakeRegistry struct {
+	decisions []registry.MatchDecision
+	proposed  []registry.ProposeMatch
+}
+
+func (f *fakeRegistry) Apply(_ context.Context, cmd *registry.Command) (registry.Outcome, error) {
+	var p registry.ProposeMatch
+	if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+		return registry.Outcome{}, err
+	}
+	f.proposed = append(f.proposed, p)
+	return registry.Outcome{ID: "match-x"}, nil
+}
+
+// Read is not used: the tests give proposeWith the decisions.
+func (f *fakeRegistry) Read(context.Context, bool, func(registry.View)) (uint64, error) {
+	return 0, nil
+}
+
+func TestProposeRules(t *testing.T) {
+	reg := &fakeRegistry{}
+	m := New("PL", nil, reg, Options{})
+	m.versions.Store("PL-1", int64(1))
+	m.versions.Store("UA-1", int64(3))
+	matches := []matching.Match{
+		{A: "PL-1", B: "UA-1", Score: 0.97, Reasons: []string{"same evidence item (1)"}}, // PL < UA: PL proposes
+		{A: "DE-1", B: "PL-2", Score: 0.9},                                            // DE proposes, not PL
+		{A: "PL-3", B: "PL-4", Score: 0.9},                                            // same member: never
+		{A: "LT-1", B: "UA-2", Score: 0.9},                                            // PL not involved
+	}
+	ctx := context.Background()
+	m.proposeWith(ctx, matches, map[string]registry.MatchDecision{})
+	if len(reg.proposed) != 1 {
+		t.Fatalf("proposed %d, want 1: %+v", len(reg.proposed), reg.proposed)
+	}
+	p := reg.proposed[0]
+	if p.Cases[0].CaseID != "PL-1" || p.Cases[1].CaseID != "UA-1" || p.Versions["UA/UA-1"] != 3 || p.Versions["PL/PL-1"] != 1 || p.Reasons[0] != "same evidence item (1)" {
+		t.Fatalf("proposal %+v", p)
+	}
+
+	// Held by the registry: open, or rejected with the same versions: not
+	// sent again; rejected with other versions: sent.
+	for _, tc := range []struct {
+		name string
+		d    registry.MatchDecision
+		send bool
+	}{
+		{"open", registry.MatchDecision{Status: registry.MatchProposed}, false},
+		{"confirmed", registry.MatchDecision{Status: registry.MatchConfirmed}, false},
+		{"rejected, unchanged", registry.MatchDecision{Status: registry.MatchRejected, Versions: map[string]int64{"PL/PL-1": 1, "UA/UA-1": 3}}, false},
+		{"rejected, UA's case changed since", registry.MatchDecision{Status: registry.MatchRejected, Versions: map[string]int64{"PL/PL-1": 1, "UA/UA-1": 2}}, true},
+	} {
+		reg.proposed = nil
+		m.proposeWith(ctx, matches[:1], map[string]registry.MatchDecision{"PL-1\nUA-1": tc.d})
+		if sent := len(reg.proposed) == 1; sent != tc.send {
+			t.Errorf("%s: sent %v, want %v", tc.name, sent, tc.send)
+		}
+	}
+}
