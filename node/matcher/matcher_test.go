@@ -9,11 +9,9 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 )
 
-// fakeRegistry records proposals and answers reads from a fixed list of
-// decisions.
+// fakeRegistry records proposals.
 type fakeRegistry struct {
-	decisions []registry.MatchDecision
-	proposed  []registry.ProposeMatch
+	proposed []registry.ProposeMatch
 }
 
 func (f *fakeRegistry) Apply(_ context.Context, cmd *registry.Command) (registry.Outcome, error) {
@@ -37,9 +35,9 @@ func TestProposeRules(t *testing.T) {
 	m.versions.Store("UA-1", int64(3))
 	matches := []matching.Match{
 		{A: "PL-1", B: "UA-1", Score: 0.97, Reasons: []string{"same evidence item (1)"}}, // PL < UA: PL proposes
-		{A: "DE-1", B: "PL-2", Score: 0.9},                                            // DE proposes, not PL
-		{A: "PL-3", B: "PL-4", Score: 0.9},                                            // same member: never
-		{A: "LT-1", B: "UA-2", Score: 0.9},                                            // PL not involved
+		{A: "DE-1", B: "PL-2", Score: 0.9},                                               // DE proposes, not PL
+		{A: "PL-3", B: "PL-4", Score: 0.9},                                               // same member: never
+		{A: "LT-1", B: "UA-2", Score: 0.9},                                               // PL not involved
 	}
 	ctx := context.Background()
 	m.proposeWith(ctx, matches, map[string]registry.MatchDecision{})
