@@ -90,6 +90,8 @@ func BenchmarkPropagation(b *testing.B) {
 			mu        sync.Mutex
 			committed = map[string]time.Time{}
 			latencies []time.Duration
+			arrived   = make(chan struct{}) // closed when every change reached every peer
+			total     = rate * seconds
 		)
 		for m, n := range f.nodes {
 			if m == "UA" {
@@ -104,6 +106,9 @@ func BenchmarkPropagation(b *testing.B) {
 						latencies = append(latencies, now.Sub(t0))
 					}
 				}
+				if len(latencies) == total*4 {
+					close(arrived)
+				}
 			}
 		}
 		for _, n := range f.nodes {
@@ -111,7 +116,6 @@ func BenchmarkPropagation(b *testing.B) {
 		}
 		ua := f.nodes["UA"]
 		actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/analyst"}
-		total := rate * seconds
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		for k := 0; k < total; k++ {
 			<-tick.C
@@ -126,15 +130,9 @@ func BenchmarkPropagation(b *testing.B) {
 			mu.Unlock()
 		}
 		tick.Stop()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			mu.Lock()
-			n := len(latencies)
-			mu.Unlock()
-			if n >= total*4 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		select {
+		case <-arrived:
+		case <-time.After(30 * time.Second):
 		}
 		mu.Lock()
 		l := slices.Clone(latencies)

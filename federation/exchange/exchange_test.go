@@ -291,10 +291,7 @@ func TestPullerRefusesForgedRecords(t *testing.T) {
 	policy.Allow("/"+accordv1.ExchangeService_ServiceDesc.ServiceName+"/", grpcserver.AnyNode)
 	srv := grpcserver.New(gcfg, de.src.ServerCredentials(), policy, nil, slog.New(slog.DiscardHandler))
 	accordv1.RegisterExchangeServiceServer(srv.GRPC, r)
-	ln, err := listenAt(de.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenAt(t, de.addr)
 	go func() { _ = srv.GRPC.Serve(ln) }()
 	t.Cleanup(srv.GRPC.Stop)
 

@@ -219,27 +219,24 @@ func (f *federation) build(n *node) {
 	accordv1.RegisterExchangeServiceServer(n.srv.GRPC, n.service)
 	ln := n.lnStart
 	if ln == nil {
-		var err error
-		ln, err = listenAt(n.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln = listenAt(t, n.addr)
 	}
 	n.lnStart = nil
 	go func() { _ = n.srv.GRPC.Serve(ln) }()
 	t.Cleanup(n.stop)
 }
 
-func listenAt(addr string) (net.Listener, error) {
-	var err error
-	for range 100 {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			return ln, nil
-		}
-		time.Sleep(20 * time.Millisecond) // the port is being released
-	}
-	return nil, err
+// listenAt listens again on the address a stopped node used, polling
+// until the port is released.
+func listenAt(t testing.TB, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	raftnettest.WaitFor(t, 5*time.Second, func() error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln
 }
 
 // dialer dials peers with the node's certificate, checking the server,

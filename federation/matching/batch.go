@@ -30,20 +30,7 @@ func MatchAll(records []Record, cfg Config, train bool) ([]Match, *Model, Stats,
 	// Locations first (they feed geo keys of cases without coordinates),
 	// then the records.
 	for _, c := range comp {
-		for i := range c.inc {
-			in := &c.inc[i]
-			if in.hasGeo {
-				k := placeKey(in.fold, in.region)
-				p := x.places[k]
-				if p == nil {
-					p = &placeLoc{}
-					x.places[k] = p
-				}
-				p.lat += in.lat
-				p.lon += in.lon
-				p.n++
-			}
-		}
+		x.learnPlaces(c)
 	}
 	keys := make([][]uint64, len(comp))
 	parallel(len(comp), func(lo, hi int) {
@@ -97,23 +84,7 @@ const MinTrainingPairs = 500
 // place locations and evidence counts; postings come later
 // (buildBatchPostings).
 func (x *Index) addBatch(c *rec) {
-	for i := range c.inc {
-		in := &c.inc[i]
-		if in.hasGeo {
-			k := placeKey(in.fold, in.region)
-			p := x.places[k]
-			if p == nil {
-				p = &placeLoc{}
-				x.places[k] = p
-			}
-			p.lat += in.lat
-			p.lon += in.lon
-			p.n++
-		}
-	}
-	for _, e := range c.ev {
-		x.df[e]++
-	}
+	x.learn(c)
 	slot := int32(len(x.recs))
 	x.recs = append(x.recs, c)
 	x.byID[c.id] = slot

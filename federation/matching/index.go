@@ -125,10 +125,19 @@ func (x *Index) Add(r Record) error {
 	return nil
 }
 
-func (x *Index) addLocked(c *rec) int32 {
-	if slot, ok := x.byID[c.id]; ok {
-		x.removeLocked(slot)
+// learn adds what a record teaches the index: where its place names lie
+// (incidents with coordinates) and how many cases hold each of its
+// evidence items.
+func (x *Index) learn(c *rec) {
+	x.learnPlaces(c)
+	for _, e := range c.ev {
+		x.df[e]++
 	}
+}
+
+// learnPlaces adds the record's incidents with coordinates to the learned
+// locations of their place names.
+func (x *Index) learnPlaces(c *rec) {
 	for i := range c.inc {
 		in := &c.inc[i]
 		if in.hasGeo {
@@ -143,9 +152,13 @@ func (x *Index) addLocked(c *rec) int32 {
 			p.n++
 		}
 	}
-	for _, e := range c.ev {
-		x.df[e]++
+}
+
+func (x *Index) addLocked(c *rec) int32 {
+	if slot, ok := x.byID[c.id]; ok {
+		x.removeLocked(slot)
 	}
+	x.learn(c)
 	keys := blockingKeys(c, x.loc)
 	var slot int32
 	if n := len(x.free); n > 0 {
