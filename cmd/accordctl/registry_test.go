@@ -4,23 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
-	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon"
+	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -48,117 +45,17 @@ func (m *regMember) must(t *testing.T, args ...string) string {
 	return out
 }
 
-// regFreeAddr returns a loopback address with a port that was free a moment
-// ago: founding servers must know each other's addresses before they start.
-func regFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// startFounders starts one registry server per founder into out.
-func startFounders(t *testing.T, fed *pkitest.Federation, founders []string, out map[string]*regMember) error {
-	t.Helper()
-	var servers []config.RegistryServerConfig
-	for _, m := range founders {
-		servers = append(servers, config.RegistryServerConfig{
-			Node:        fed.NodeURI(m, strings.ToLower(m)+"-1").String(),
-			RaftAddress: regFreeAddr(t), Address: regFreeAddr(t), MemberName: m + " Prosecutor General's Office",
-		})
-	}
-	for i, m := range founders {
-		cfg, err := config.Load("", nil)
-		if err != nil {
-			return err
-		}
-		cfg.TLS = fed.Node(m, strings.ToLower(m)+"-1")
-		cfg.Listen, cfg.Registry.RaftListen = servers[i].Address, servers[i].RaftAddress
-		cfg.MetricsListen = ""
-		cfg.DataDir = t.TempDir()
-		cfg.LocalAPI.Listen = "127.0.0.1:0"
-		cfg.LocalAPI.Admins = []string{"admin"}
-		cfg.ShutdownTimeout = 5 * time.Second
-		cfg.Log.Level = "warn"
-		cfg.Registry.Server = true
-		cfg.Registry.Bootstrap = true
-		cfg.Registry.Servers = servers
-		cfg.Registry.HeartbeatTimeout = 300 * time.Millisecond
-		cfg.Registry.ElectionTimeout = 300 * time.Millisecond
-		cfg.Registry.LeaderLeaseTimeout = 150 * time.Millisecond
-		cfg.Registry.DeadServerTimeout = 3 * time.Second
-		d, err := daemon.New(cfg, "test", nil)
-		if err != nil {
-			return err
-		}
-		if err := d.Start(); err != nil {
-			_ = d.Close()
-			return err
-		}
-		out[m] = &regMember{code: m, d: d, analyst: writeClientConfig(t, fed.User(m, "analyst"))}
-	}
-	return nil
-}
-
 // startRegistryFederation starts one registry server per founder, founds
 // the registry, and waits until every node sees it founded with a leader.
 func startRegistryFederation(t *testing.T, founders ...string) map[string]*regMember {
 	t.Helper()
 	fed := pkitest.NewFederation(t, "accord.test", founders...)
+	nodes, _ := daemontest.StartFederation(t, fed, nil, founders...)
 	out := map[string]*regMember{}
-	// Founders must know each other's addresses before they listen; a port
-	// found free may be taken by another test before the node binds it, so
-	// a federation whose ports clash starts again on others.
-	for attempt := 1; ; attempt++ {
-		err := startFounders(t, fed, founders, out)
-		if err == nil {
-			break
-		}
-		for _, m := range out {
-			_ = m.d.Close()
-		}
-		clear(out)
-		if !strings.Contains(err.Error(), "address already in use") || attempt == 5 {
-			t.Fatal(err)
-		}
-	}
-	for _, m := range out {
-		t.Cleanup(func() { _ = m.d.Close() })
-	}
-	for _, m := range founders {
-		coord := regCoordClient(t, out[m].d, fed.User(m, "analyst"), m)
-		raftnettest.WaitFor(t, 20*time.Second, func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			st, err := coord.RegistryStatus(ctx, &accordv1.RegistryStatusRequest{})
-			if err != nil {
-				return err
-			}
-			if !st.GetBootstrapped() || st.GetLeaderId() == "" {
-				return fmt.Errorf("%s: founded %v, leader %q", m, st.GetBootstrapped(), st.GetLeaderId())
-			}
-			return nil
-		})
+	for _, n := range nodes {
+		out[n.Member] = &regMember{code: n.Member, d: n.D, analyst: writeClientConfig(t, fed.User(n.Member, "analyst"))}
 	}
 	return out
-}
-
-func regCoordClient(t *testing.T, d *daemon.Daemon, user mtls.Config, member string) accordv1.CoordinationServiceClient {
-	t.Helper()
-	src, err := mtls.NewSource(user, mtls.Hooks{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := grpc.NewClient(d.LocalAddr(), grpc.WithTransportCredentials(src.ClientCredentials(mtls.ExpectMember(member))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return accordv1.NewCoordinationServiceClient(cc)
 }
 
 // writeJSON runs a write with -o json and returns its result.

@@ -16,6 +16,7 @@ import (
 	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon"
+	"github.com/accordfed/accord/node/daemon/daemontest"
 )
 
 func nodeConfig(t *testing.T, tlsCfg mtls.Config) config.Config {
@@ -40,15 +41,7 @@ func start(t *testing.T, cfg config.Config) *daemon.Daemon {
 
 // tryStart starts a daemon, returning the error instead of failing.
 func tryStart(cfg config.Config, logger *slog.Logger) (*daemon.Daemon, error) {
-	d, err := daemon.New(cfg, "test", logger)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Start(); err != nil {
-		_ = d.Close()
-		return nil, err
-	}
-	return d, nil
+	return daemontest.Start(cfg, logger)
 }
 
 func startLogged(t *testing.T, cfg config.Config, logger *slog.Logger) *daemon.Daemon {

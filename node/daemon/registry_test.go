@@ -6,13 +6,10 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -22,21 +19,9 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon"
+	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
-
-// freeAddr returns a loopback address with a port that was free a moment
-// ago: founding servers must know each other's addresses before they start.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // regNode is one member's node of a registry test federation.
 type regNode struct {
@@ -51,43 +36,12 @@ type regNode struct {
 // servers as the founding servers (bootstrap) or the servers to join.
 func registryConfig(t *testing.T, fed *pkitest.Federation, member string, servers []config.RegistryServerConfig, bootstrap bool) config.Config {
 	t.Helper()
-	cfg := nodeConfig(t, fed.Node(member, strings.ToLower(member)+"-1"))
-	cfg.Log.Level = "warn"
-	uri := fed.NodeURI(member, strings.ToLower(member)+"-1").String()
-	for _, s := range servers {
-		if s.Node == uri {
-			cfg.Listen = s.Address
-			cfg.Registry.RaftListen = s.RaftAddress
-		}
-	}
-	if cfg.Registry.RaftListen == "" {
-		// Not a founder: it tells the others its addresses when it joins.
-		cfg.Listen = "127.0.0.1:0"
-		cfg.Registry.RaftListen = "127.0.0.1:0"
-	}
-	cfg.LocalAPI.Admins = []string{"admin"}
-	cfg.Registry.Server = true
-	cfg.Registry.Bootstrap = bootstrap
-	cfg.Registry.Servers = servers
-	cfg.Registry.HeartbeatTimeout = 300 * time.Millisecond
-	cfg.Registry.ElectionTimeout = 300 * time.Millisecond
-	cfg.Registry.LeaderLeaseTimeout = 150 * time.Millisecond
-	cfg.Registry.DeadServerTimeout = 3 * time.Second
-	return cfg
+	return daemontest.Config(t, fed, member, servers, bootstrap)
 }
 
 func coordClient(t *testing.T, d *daemon.Daemon, user mtls.Config, member string) accordv1.CoordinationServiceClient {
 	t.Helper()
-	src, err := mtls.NewSource(user, mtls.Hooks{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := grpc.NewClient(d.LocalAddr(), grpc.WithTransportCredentials(src.ClientCredentials(mtls.ExpectMember(member))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return accordv1.NewCoordinationServiceClient(cc)
+	return daemontest.Coordination(t, d, user, member)
 }
 
 // startFederation starts one registry server per founder and waits until
@@ -101,74 +55,19 @@ func startFederation(t *testing.T, fed *pkitest.Federation, founders ...string) 
 // logs[member] (when logs is not nil).
 func startFederationLogged(t *testing.T, fed *pkitest.Federation, logs map[string]io.Writer, founders ...string) ([]*regNode, []config.RegistryServerConfig) {
 	t.Helper()
-	var (
-		servers []config.RegistryServerConfig
-		nodes   []*regNode
-	)
-	// Founders must know each other's addresses before they listen; a port
-	// found free may be taken by another test before the node binds it, so
-	// a federation whose ports clash starts again on others.
-	for attempt := 1; ; attempt++ {
-		servers = nil
-		for _, m := range founders {
-			servers = append(servers, config.RegistryServerConfig{
-				Node:        fed.NodeURI(m, strings.ToLower(m)+"-1").String(),
-				RaftAddress: freeAddr(t), Address: freeAddr(t), MemberName: m + " Prosecutor General's Office",
-			})
-		}
-		nodes = nil
-		var err error
-		for _, m := range founders {
-			n := &regNode{member: m, cfg: registryConfig(t, fed, m, servers, true)}
-			var logger *slog.Logger
-			if w := logs[m]; w != nil {
-				logger = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			}
-			if n.d, err = tryStart(n.cfg, logger); err != nil {
-				break
-			}
-			nodes = append(nodes, n)
-		}
-		if err == nil {
-			break
-		}
-		for _, n := range nodes {
-			_ = n.d.Close()
-		}
-		if !strings.Contains(err.Error(), "address already in use") || attempt == 5 {
-			t.Fatal(err)
-		}
-		t.Logf("starting the federation again on other ports: %v", err)
-	}
-	for _, n := range nodes {
-		t.Cleanup(func() {
-			if err := n.d.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-		n.user = coordClient(t, n.d, fed.User(n.member, "analyst"), n.member)
-		n.admin = coordClient(t, n.d, fed.User(n.member, "admin"), n.member)
-	}
-	for _, n := range nodes {
-		waitFounded(t, n)
+	started, servers := daemontest.StartFederation(t, fed, logs, founders...)
+	var nodes []*regNode
+	for _, n := range started {
+		nodes = append(nodes, &regNode{member: n.Member, cfg: n.Cfg, d: n.D,
+			user:  coordClient(t, n.D, fed.User(n.Member, "analyst"), n.Member),
+			admin: coordClient(t, n.D, fed.User(n.Member, "admin"), n.Member)})
 	}
 	return nodes, servers
 }
 
 func waitFounded(t *testing.T, n *regNode) {
 	t.Helper()
-	raftnettest.WaitFor(t, 15*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		st, err := n.user.RegistryStatus(ctx, &accordv1.RegistryStatusRequest{})
-		if err != nil {
-			return err
-		}
-		if !st.GetBootstrapped() || st.GetLeaderId() == "" {
-			return fmt.Errorf("%s: founded %v, leader %q", n.member, st.GetBootstrapped(), st.GetLeaderId())
-		}
-		return nil
-	})
+	daemontest.WaitFounded(t, n.user, n.member)
 }
 
 func execute(t *testing.T, c accordv1.CoordinationServiceClient, rid string, p registry.Payload) (*accordv1.ExecuteResponse, error) {
