@@ -33,17 +33,21 @@ type Node struct {
 // NodeName is the name of a member's node in a test federation: ua-1.
 func NodeName(member string) string { return strings.ToLower(member) + "-1" }
 
-// FreeAddr returns a loopback address with a port that was free a moment
-// ago.
-func FreeAddr(t testing.TB) string {
+// FreeAddrs returns n distinct loopback addresses whose ports were free a
+// moment ago. All n ports are held open together while they are chosen, so
+// the kernel cannot hand the same port out twice.
+func FreeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addrs := make([]string, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return addrs
 }
 
 // Config is the configuration of member's node as a registry server of a
@@ -107,10 +111,11 @@ func StartFederation(t testing.TB, fed *pkitest.Federation, logs map[string]io.W
 	)
 	for attempt := 1; ; attempt++ {
 		servers = nil
-		for _, m := range founders {
+		addrs := FreeAddrs(t, 2*len(founders))
+		for i, m := range founders {
 			servers = append(servers, config.RegistryServerConfig{
 				Node:        fed.NodeURI(m, NodeName(m)).String(),
-				RaftAddress: FreeAddr(t), Address: FreeAddr(t), MemberName: m + " Prosecutor General's Office",
+				RaftAddress: addrs[2*i], Address: addrs[2*i+1], MemberName: m + " Prosecutor General's Office",
 			})
 		}
 		nodes = nil
