@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ func newMatchCmd() *cobra.Command {
 		input, out string
 		threshold  float64
 		showModel  bool
+		memLimitMB int64
 	)
 	cmd := &cobra.Command{
 		Use:   "match --input DIR --out pairs.jsonl",
@@ -55,13 +57,19 @@ as the federation compares them online. Nothing is sent anywhere.`,
 				return fmt.Errorf("--input %s: no cases-*.jsonl files", input)
 			}
 			sort.Strings(files)
+			if memLimitMB < 0 {
+				return fmt.Errorf("--memory-limit-mb %d: must not be negative", memLimitMB)
+			}
+			if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimitMB > 0 {
+				debug.SetMemoryLimit(memLimitMB << 20)
+			}
 			t0 := time.Now()
-			recs, err := loadMatchRecords(files)
-			if err != nil {
+			batch := matching.NewBatch(matching.Config{Threshold: threshold})
+			if err := loadMatchRecords(files, batch.Add); err != nil {
 				return err
 			}
 			t1 := time.Now()
-			ms, model, st, err := matching.MatchAll(recs, matching.Config{Threshold: threshold}, true)
+			ms, model, st, err := batch.Run(true)
 			if err != nil {
 				return err
 			}
@@ -94,6 +102,7 @@ as the federation compares them online. Nothing is sent anywhere.`,
 	cmd.Flags().StringVar(&input, "input", "", "folder with cases-<MEMBER>.jsonl files")
 	cmd.Flags().StringVar(&out, "out", "-", "file for the pairs (JSON Lines); - for standard output")
 	cmd.Flags().Float64Var(&threshold, "threshold", 0.5, "lowest match probability written")
+	cmd.Flags().Int64Var(&memLimitMB, "memory-limit-mb", 1536, "soft limit of the heap in MiB: the garbage collector works harder near it (0: none; GOMEMLIMIT, when set, wins)")
 	cmd.Flags().BoolVar(&showModel, "show-model", false, "print the fitted model (m, u and weight of every level) to standard error")
 	return cmd
 }
@@ -121,85 +130,90 @@ func writePairs(w io.Writer, ms []matching.Match) error {
 	return bw.Flush()
 }
 
-// loadMatchRecords parses the files (member code from the name) and builds
-// the matching records, persons encoded under the offline key. Lines are
-// parsed on every CPU; an invalid line fails the run with its errors.
-func loadMatchRecords(files []string) ([]matching.Record, error) {
-	enc := matching.OfflineEncoder()
-	cache := newEncodingCache(enc)
-	var out []matching.Record
+// loadMatchRecords parses the files (member code from the name) and
+// builds the matching records, persons encoded under the offline key,
+// handing them to add in chunks, in file and line order: no more than a
+// chunk of parsed cases is held at once. Lines are parsed on every CPU;
+// invalid lines fail the run with their errors (up to 20 of them).
+func loadMatchRecords(files []string, add func([]matching.Record) error) error {
+	cache := newEncodingCache(matching.OfflineEncoder())
+	var errs []string
 	for _, path := range files {
 		member := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "cases-"), ".jsonl")
-		recs, err := loadMatchFile(path, member, cache)
-		if err != nil {
-			return nil, err
+		if err := loadMatchFile(path, member, cache, add, &errs); err != nil {
+			return err
 		}
-		out = append(out, recs...)
 	}
-	return out, nil
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid input:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
 }
+
+// matchChunk is the number of lines parsed together.
+const matchChunk = 8192
 
 type lineJob struct {
 	no   int64
 	line []byte
-	idx  int
 }
 
-func loadMatchFile(path, member string, cache *encodingCache) ([]matching.Record, error) {
+// loadMatchFile reads one file chunk by chunk: each chunk's lines are
+// parsed on every CPU, then its records go to add (unless an error was
+// seen: then the rest is only checked, to report up to 20 errors).
+func loadMatchFile(path, member string, cache *encodingCache, add func([]matching.Record) error, errs *[]string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	r := caseformat.NewReader(f)
-	jobs := make(chan lineJob, 1024)
-	var (
-		mu   sync.Mutex
-		recs []matching.Record
-		errs []string
-		wg   sync.WaitGroup
-	)
-	set := func(i int, rec matching.Record) {
-		mu.Lock()
-		for len(recs) <= i {
-			recs = append(recs, matching.Record{})
-		}
-		recs[i] = rec
-		mu.Unlock()
-	}
+	var mu sync.Mutex
 	fail := func(s string) {
 		mu.Lock()
-		if len(errs) < 20 {
-			errs = append(errs, s)
+		if len(*errs) < 20 {
+			*errs = append(*errs, s)
 		}
 		mu.Unlock()
 	}
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				c, ferrs := caseformat.Parse(j.line, j.no, member)
-				if len(ferrs) > 0 {
-					fail(fmt.Sprintf("%s: %v", path, caseformat.Join(ferrs)))
-					continue
-				}
-				rec, err := matching.FromCase(c, nil)
-				if err != nil {
-					fail(fmt.Sprintf("%s line %d: %v", path, j.no, err))
-					continue
-				}
-				for _, p := range c.GetPersons() {
-					if e, ok := cache.encode(p.GetName(), int(p.GetBirthYear())); ok {
-						rec.Persons = append(rec.Persons, e)
+	jobs := make([]lineJob, 0, matchChunk)
+	recs := make([]matching.Record, matchChunk)
+	flush := func() error {
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(jobs); i += workers {
+					recs[i] = matching.Record{}
+					c, ferrs := caseformat.Parse(jobs[i].line, jobs[i].no, member)
+					if len(ferrs) > 0 {
+						fail(fmt.Sprintf("%s: %v", path, caseformat.Join(ferrs)))
+						continue
 					}
+					rec, err := matching.FromCase(c, nil)
+					if err != nil {
+						fail(fmt.Sprintf("%s line %d: %v", path, jobs[i].no, err))
+						continue
+					}
+					for _, p := range c.GetPersons() {
+						if e, ok := cache.encode(p.GetName(), int(p.GetBirthYear())); ok {
+							rec.Persons = append(rec.Persons, e)
+						}
+					}
+					recs[i] = rec
 				}
-				set(j.idx, rec)
-			}
-		}()
+			}()
+		}
+		wg.Wait()
+		n := len(jobs)
+		jobs = jobs[:0]
+		if len(*errs) > 0 {
+			return nil
+		}
+		return add(recs[:n])
 	}
-	idx := 0
-	var readErr error
 	for {
 		line, no, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -211,25 +225,24 @@ func loadMatchFile(path, member string, cache *encodingCache) ([]matching.Record
 				fail(fmt.Sprintf("%s: %v", path, err))
 				continue
 			}
-			readErr = err
-			break
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		jobs <- lineJob{no: no, line: append([]byte(nil), line...), idx: idx}
-		idx++
+		jobs = append(jobs, lineJob{no: no, line: append([]byte(nil), line...)})
+		if len(jobs) == matchChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
-	close(jobs)
-	wg.Wait()
-	if readErr != nil {
-		return nil, fmt.Errorf("%s: %w", path, readErr)
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("invalid input:\n  %s", strings.Join(errs, "\n  "))
-	}
-	return recs, nil
+	return flush()
 }
 
 // encodingCache encodes each distinct (name, birth year) once: names repeat
-// across cases, and a keyed encoding costs a few hundred HMACs.
+// across cases, and a keyed encoding costs a few hundred HMACs. It holds at
+// most encodingCacheSize encodings (it starts afresh when full), so that a
+// million cases do not keep every encoding twice.
+const encodingCacheSize = 100000
+
 type encodingCache struct {
 	enc *personenc.Encoder
 	mu  sync.RWMutex
@@ -254,6 +267,9 @@ func (c *encodingCache) encode(name string, year int) (personenc.Encoding, bool)
 	v, err := c.enc.Encode(personenc.Person{Name: name, BirthYear: year})
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.m) >= encodingCacheSize {
+		clear(c.m)
+	}
 	if err != nil {
 		c.m[k] = nil
 		return personenc.Encoding{}, false

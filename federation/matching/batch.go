@@ -12,60 +12,98 @@ import (
 // does: it builds an index, fits the model by EM on the candidate pairs
 // when train is true (otherwise cfg.Model or DefaultModel is used), and
 // returns every pair whose score reaches the threshold, each unordered
-// pair once with A < B, sorted by A then B.
+// pair once with A < B, sorted by A then B. It is [NewBatch], [Batch.Add]
+// and [Batch.Run].
 func MatchAll(records []Record, cfg Config, train bool) ([]Match, *Model, Stats, error) {
-	x := NewIndex(cfg)
+	b := NewBatch(cfg)
+	if err := b.Add(records); err != nil {
+		return nil, nil, Stats{}, err
+	}
+	return b.Run(train)
+}
+
+// Batch is an offline run being assembled. Add compiles records as they
+// come, on every CPU, and keeps only their compact compiled form, so that
+// a caller reading a million cases from files need not hold them all as
+// Records; Run matches them. A Batch is not safe for concurrent use.
+type Batch struct {
+	cfg    Config
+	comp   []*rec
+	places *placeTable
+	ran    bool
+}
+
+// NewBatch returns an empty offline run.
+func NewBatch(cfg Config) *Batch { return &Batch{cfg: cfg, places: newPlaceTable()} }
+
+// Len is the number of records added.
+func (b *Batch) Len() int { return len(b.comp) }
+
+// Add compiles records and appends them in order; records may be reused
+// by the caller afterwards. When an id is added more than once, the first
+// wins. A record that cannot be compiled fails the call, and nothing of
+// it is added.
+func (b *Batch) Add(records []Record) error {
+	if b.ran {
+		return ErrBatchDone
+	}
 	comp := make([]*rec, len(records))
 	errs := make([]error, len(records))
 	parallel(len(records), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			comp[i], errs[i] = compile(records[i])
+			comp[i], errs[i] = compile(records[i], b.places)
 		}
 	})
 	for _, err := range errs {
 		if err != nil {
-			return nil, nil, Stats{}, err
+			return err
 		}
 	}
-	// Locations first (they feed geo keys of cases without coordinates),
-	// then the records.
-	for _, c := range comp {
-		x.learnPlaces(c)
+	b.comp = append(b.comp, comp...)
+	return nil
+}
+
+// Run matches every record added against every other (see MatchAll). A
+// batch runs once: its records are handed over to the index.
+func (b *Batch) Run(train bool) ([]Match, *Model, Stats, error) {
+	if b.ran {
+		return nil, nil, Stats{}, ErrBatchDone
 	}
-	keys := make([][]uint64, len(comp))
-	parallel(len(comp), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			keys[i] = blockingKeys(comp[i], x.loc)
+	b.ran = true
+	x := NewIndex(b.cfg)
+	for i, c := range b.comp {
+		if _, dup := x.byID[c.id]; !dup { // the first wins
+			x.addBatch(c)
 		}
-	})
-	x.places = map[placeID]*placeLoc{} // rebuilt below
-	kept := keys[:0]
-	for i, c := range comp {
-		if _, dup := x.byID[c.id]; dup {
-			continue // the first line wins
-		}
-		x.addBatch(c)
-		kept = append(kept, keys[i])
-		comp[i] = nil
+		b.comp[i] = nil
 	}
-	x.buildBatchPostings(kept)
-	// The index is complete: cache the learned location of every place.
-	parallel(len(x.recs), func(lo, hi int) {
-		for _, c := range x.recs[lo:hi] {
-			for i := range c.inc {
-				in := &c.inc[i]
-				in.learnedLat, in.learnedLon, in.learnedOK = x.loc(in.fold, in.region)
-				in.learnedSet = true
+	b.comp, b.places = nil, nil
+	// Every location is learned: blocking keys (geo keys of cases without
+	// coordinates use learned locations) and cached learned locations of
+	// the (shared) places.
+	for _, c := range x.recs {
+		for i := range c.inc {
+			if p := c.inc[i].cplace; !p.learnedSet {
+				p.learnedLat, p.learnedLon, p.learnedOK = x.loc(p.fold, p.region)
+				p.learnedCos, p.learnedSet = cosDeg(p.learnedLat), true
 			}
 		}
-	})
+	}
+	x.buildBatchPostings()
 	st := Stats{Records: len(x.byID)}
 	if train {
-		step := max(1, len(x.recs)/200000)
+		// EM on the candidate pairs of a sample of records: all of them
+		// up to emSampleRecords, every step-th beyond.
+		step := max(1, len(x.recs)/emSampleRecords)
 		pc, pairs := x.patterns(step)
 		st.EMPatterns, st.EMPairs = len(pc), pairs
 		if pairs >= MinTrainingPairs {
-			nm, nmPairs := x.nonMatchPatterns(max(1, len(x.recs)/10000))
+			// As many pseudo-pairs for u as nonMatchTarget: each sampled
+			// record meets about as many records per shift as it has
+			// candidates.
+			perRecord := float64(pairs) * 2 / float64(max(1, (len(x.recs)+step-1)/step))
+			nmStep := max(1, int(float64(len(x.recs))*perRecord*float64(len(nonMatchShifts))/nonMatchTarget))
+			nm, nmPairs := x.nonMatchPatterns(nmStep)
 			var info trainInfo
 			x.model, info = fitModel(x.model, pc, nm, nmPairs)
 			st.NonMatchPairs, st.Fallback = nmPairs, info.Fallback
@@ -75,6 +113,14 @@ func MatchAll(records []Record, cfg Config, train bool) ([]Match, *Model, Stats,
 	st.CandidatePairs, st.Matches = cands, len(ms)
 	return ms, x.model, st, nil
 }
+
+// emSampleRecords is the number of records whose candidate pairs EM is
+// fitted on; nonMatchTarget is about how many pseudo-pairs u is
+// estimated from.
+const (
+	emSampleRecords = 200000
+	nonMatchTarget  = 300000
+)
 
 // MinTrainingPairs is the fewest candidate pairs EM is run on; with fewer,
 // MatchAll keeps the starting model.
@@ -96,82 +142,150 @@ func (x *Index) addBatch(c *rec) {
 // other records share (as indices into keys) at groups[roff[s]:roff[s+1]].
 type batchPostings struct {
 	keys   []uint64
+	pre    []int32 // keys[pre[p]:pre[p+1]] are the keys whose top prefixBits bits are p
 	off    []int32
 	slots  []int32
 	roff   []int32
 	groups []int32
 }
 
+// postingsPassEntries is about how many (key, slot) entries
+// buildBatchPostings sorts at once (16 bytes each); a variable for tests.
+var postingsPassEntries = 1 << 22
+
+// prefixBits is the length of the key prefix batchPostings.pre indexes.
+const prefixBits = 20
+
 // list returns the slots that hold key k.
 func (b *batchPostings) list(k uint64) []int32 {
-	g, ok := slices.BinarySearch(b.keys, k)
+	p := k >> (64 - prefixBits)
+	lo, hi := b.pre[p], b.pre[p+1]
+	g, ok := slices.BinarySearch(b.keys[lo:hi], k)
 	if !ok {
 		return nil
 	}
+	g += int(lo)
 	return b.slots[b.off[g]:b.off[g+1]]
 }
 
-// buildBatchPostings builds x.batch from the keys of every slot; keys
-// are released as they are consumed.
-func (x *Index) buildBatchPostings(keys [][]uint64) {
+// buildBatchPostings builds x.batch from the blocking keys of every slot.
+// The keys are computed again rather than kept: once to count them, then
+// once for every range of key buckets holding about postingsPassEntries
+// entries, which are sorted and appended. The (key, slot) entries are
+// thus never all held at once.
+func (x *Index) buildBatchPostings() {
 	type entry struct {
 		k uint64
 		s int32
 	}
-	// Bucket the (key, slot) entries by the key's top 10 bits, then sort
-	// the buckets in parallel: the result is sorted by key.
-	const nb = 1024
+	const nb = 1024 // buckets: the key's top 10 bits
 	bucketOf := func(k uint64) int { return int(k >> 54) }
-	var cnt [nb + 1]int
-	for _, ks := range keys {
-		for _, k := range ks {
-			cnt[bucketOf(k)+1]++
-		}
-	}
-	for b := 1; b <= nb; b++ {
-		cnt[b] += cnt[b-1]
-	}
-	starts := cnt
-	ent := make([]entry, cnt[nb])
-	for s, ks := range keys {
-		for _, k := range ks {
-			b := bucketOf(k)
-			ent[cnt[b]] = entry{k, int32(s)}
-			cnt[b]++
-		}
-		keys[s] = nil
-	}
-	parallel(nb, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			part := ent[starts[b]:starts[b+1]]
-			slices.SortFunc(part, func(p, q entry) int {
-				if p.k != q.k {
-					return cmp.Compare(p.k, q.k)
+	nrec := len(x.recs)
+	const chunk = 4096
+	nchunks := (nrec + chunk - 1) / chunk
+	keysOf := func(s int, buf []uint64) []uint64 { return blockingKeysInto(buf, x.recs[s], x.loc, 0, true) }
+	// Count the entries per chunk of slots and per bucket.
+	counts := make([][nb]int32, nchunks)
+	parallel(nchunks, func(lo, hi int) {
+		var buf []uint64
+		for ch := lo; ch < hi; ch++ {
+			for s := ch * chunk; s < min(nrec, (ch+1)*chunk); s++ {
+				buf = keysOf(s, buf)
+				for _, k := range buf {
+					counts[ch][bucketOf(k)]++
 				}
-				return cmp.Compare(p.s, q.s)
-			})
-		}
-	})
-	bp := &batchPostings{slots: make([]int32, len(ent))}
-	nrec := len(keys)
-	rcnt := make([]int32, nrec+1)
-	for i := 0; i < len(ent); {
-		j := i
-		for j < len(ent) && ent[j].k == ent[i].k {
-			j++
-		}
-		bp.keys = append(bp.keys, ent[i].k)
-		bp.off = append(bp.off, int32(i))
-		shared := j-i > 1 && (keyKind(ent[i].k) != kindEvidence || j-i <= x.cfg.MaxEvidenceBucket)
-		for e := i; e < j; e++ {
-			bp.slots[e] = ent[e].s
-			if shared {
-				rcnt[ent[e].s+1]++
 			}
 		}
-		i = j
+	})
+	// Entries are laid out by bucket, within a bucket by chunk: starts[b]
+	// is bucket b's first entry, pos[ch][b] chunk ch's first in bucket b.
+	var starts [nb + 1]int
+	pos := make([][nb]int, nchunks)
+	total := 0
+	for b := range nb {
+		starts[b] = total
+		for ch := range nchunks {
+			pos[ch][b] = total
+			total += int(counts[ch][b])
+		}
 	}
-	bp.off = append(bp.off, int32(len(ent)))
+	starts[nb] = total
+	counts = nil
+	bp := &batchPostings{slots: make([]int32, total)}
+	rcnt := make([]int32, nrec+1)
+	var ent []entry
+	for b0 := 0; b0 < nb; {
+		b1 := b0 + 1
+		for b1 < nb && starts[b1+1]-starts[b0] <= postingsPassEntries {
+			b1++
+		}
+		base := starts[b0]
+		if n := starts[b1] - base; cap(ent) < n {
+			ent = make([]entry, n)
+		}
+		ent = ent[:starts[b1]-base]
+		parallel(nchunks, func(lo, hi int) {
+			var buf []uint64
+			for ch := lo; ch < hi; ch++ {
+				p := &pos[ch]
+				for s := ch * chunk; s < min(nrec, (ch+1)*chunk); s++ {
+					buf = keysOf(s, buf)
+					for _, k := range buf {
+						if b := bucketOf(k); b >= b0 && b < b1 {
+							ent[p[b]-base] = entry{k, int32(s)}
+							p[b]++
+						}
+					}
+				}
+			}
+		})
+		parallel(b1-b0, func(lo, hi int) {
+			for b := b0 + lo; b < b0+hi; b++ {
+				slices.SortFunc(ent[starts[b]-base:starts[b+1]-base], func(p, q entry) int {
+					if p.k != q.k {
+						return cmp.Compare(p.k, q.k)
+					}
+					return cmp.Compare(p.s, q.s)
+				})
+			}
+		})
+		distinct := 0
+		for i := range ent {
+			if i == 0 || ent[i].k != ent[i-1].k {
+				distinct++
+			}
+		}
+		bp.keys = slices.Grow(bp.keys, distinct)
+		bp.off = slices.Grow(bp.off, distinct)
+		for i := 0; i < len(ent); {
+			j := i
+			for j < len(ent) && ent[j].k == ent[i].k {
+				j++
+			}
+			bp.keys = append(bp.keys, ent[i].k)
+			bp.off = append(bp.off, int32(base+i))
+			shared := j-i > 1 && (keyKind(ent[i].k) != kindEvidence || j-i <= x.cfg.MaxEvidenceBucket)
+			for e := i; e < j; e++ {
+				bp.slots[base+e] = ent[e].s
+				if shared {
+					rcnt[ent[e].s+1]++
+				}
+			}
+			i = j
+		}
+		b0 = b1
+	}
+	ent = nil
+	bp.off = append(bp.off, int32(total))
+	bp.pre = make([]int32, 1<<prefixBits+1)
+	g := 0
+	for p := range 1 << prefixBits {
+		for g < len(bp.keys) && bp.keys[g]>>(64-prefixBits) < uint64(p) {
+			g++
+		}
+		bp.pre[p] = int32(g)
+	}
+	bp.pre[1<<prefixBits] = int32(len(bp.keys))
 	for s := 1; s <= nrec; s++ {
 		rcnt[s] += rcnt[s-1]
 	}
@@ -351,15 +465,18 @@ func (x *Index) nonMatchPatterns(step int) (patternCounts, int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []int32
+			var (
+				buf  []int32
+				kbuf []uint64
+			)
 			for i := w * step; i < n; i += workers * step {
 				a := x.recs[i]
 				if a == nil {
 					continue
 				}
 				for _, sh := range nonMatchShifts {
-					keys := blockingKeysShifted(a, x.loc, sh, false)
-					buf = x.candidates(keys, int32(i), buf)
+					kbuf = blockingKeysInto(kbuf, a, x.loc, sh, false)
+					buf = x.candidates(kbuf, int32(i), buf)
 					cmp.shiftB = -sh * 86400
 					for _, j := range buf {
 						g, _ := cmp.compareRecs(a, x.recs[j], x.model.incidentWeight)

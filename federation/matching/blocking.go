@@ -63,21 +63,22 @@ func floorDiv(a, b int64) int64 {
 }
 
 func blockingKeys(c *rec, loc func(fold, region string) (float64, float64, bool)) []uint64 {
-	return blockingKeysShifted(c, loc, 0, true)
+	return blockingKeysInto(nil, c, loc, 0, true)
 }
 
-// blockingKeysShifted returns the place and geo keys of c as if its
-// incidents happened shiftDays days later, and its evidence keys when
-// evidence is true. Shifted keys find the records of the same places some
+// blockingKeysInto returns, in buf's storage, the place and geo keys of c
+// as if its incidents happened shiftDays days later, and its evidence
+// keys when evidence is true, sorted and each once. Shifted keys find the records of the same places some
 // weeks away: pairs that look like candidates but are not the same
 // incident (see Index.nonMatchPatterns).
-func blockingKeysShifted(c *rec, loc func(fold, region string) (float64, float64, bool), shiftDays int64, evidence bool) []uint64 {
-	var keys []uint64
+func blockingKeysInto(buf []uint64, c *rec, loc func(fold, region string) (float64, float64, bool), shiftDays int64, evidence bool) []uint64 {
+	keys := buf[:0]
 	for i := range c.inc {
 		in := &c.inc[i]
 		d0, d1 := dayRange(in)
 		d0, d1 = d0+shiftDays, d1+shiftDays
-		var names []uint64
+		var nameArr [8]uint64
+		names := nameArr[:0]
 		if in.skel != "" {
 			names = append(names, hash64('P', in.skel, 0))
 		}
@@ -88,7 +89,8 @@ func blockingKeysShifted(c *rec, loc func(fold, region string) (float64, float64
 				}
 			}
 		}
-		var cells []uint64
+		var cellArr [4]uint64
+		cells := cellArr[:0]
 		lat, lon, ok := in.lat, in.lon, in.hasGeo
 		if !ok && loc != nil {
 			lat, lon, ok = loc(in.fold, in.region)

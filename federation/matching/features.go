@@ -79,6 +79,26 @@ type comparer struct {
 	shiftB int64
 }
 
+// kmPerDegree is the length of a degree of latitude (and of longitude at
+// the equator) in kilometres.
+const kmPerDegree = 6371.0 * math.Pi / 180
+
+// distKm is the distance in kilometres between two points given with the
+// cosines of their latitudes: the equirectangular approximation, within
+// 0.1% of the great-circle distance for points less than two degrees
+// apart (all that distance levels tell apart), haversine beyond.
+func distKm(lat1, lon1, cos1, lat2, lon2, cos2 float64) float64 {
+	dy := lat2 - lat1
+	dx := (lon2 - lon1) * (cos1 + cos2) / 2
+	if dy > 2 || dy < -2 || dx > 2 || dx < -2 {
+		return haversineKm(lat1, lon1, lat2, lon2)
+	}
+	return kmPerDegree * math.Sqrt(dx*dx+dy*dy)
+}
+
+// cosDeg is the cosine of an angle in degrees.
+func cosDeg(deg float64) float64 { return math.Cos(deg * math.Pi / 180) }
+
 func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
 	const r = 6371.0
 	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
@@ -115,26 +135,31 @@ func timeLevel(a, b *cinc) (lvl int8, dt, gap int64) {
 // strHash hashes a string for the quick inequality tests of cinc.
 func strHash(s string) uint64 { return maphash.String(hashSeed, s) }
 
-// learned returns the learned location of in's place, cached or looked up.
-func (cmp *comparer) learned(in *cinc) (float64, float64, bool) {
+// learned returns the learned location of in's place and the cosine of
+// its latitude, cached or looked up.
+func (cmp *comparer) learned(in *cinc) (lat, lon, cos float64, ok bool) {
 	if in.learnedSet {
-		return in.learnedLat, in.learnedLon, in.learnedOK
+		return in.learnedLat, in.learnedLon, in.learnedCos, in.learnedOK
 	}
 	if cmp.loc == nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return cmp.loc(in.fold, in.region)
+	if lat, lon, ok = cmp.loc(in.fold, in.region); ok {
+		cos = cosDeg(lat)
+	}
+	return lat, lon, cos, ok
 }
 
 func placeLevel(a, b *cinc, cmp *comparer) (lvl int8, learnedKm float64) {
-	regionDiff := a.region != "" && b.region != "" && (a.regionH != b.regionH || a.region != b.region)
-	sameFold := a.foldH == b.foldH && a.fold == b.fold
+	// Equal 64-bit hashes are taken for equal strings.
+	regionDiff := a.region != "" && b.region != "" && a.regionH != b.regionH
+	sameFold := a.foldH == b.foldH
 	learnedKm = -1
 	if !sameFold && (cmp.loc != nil || a.learnedSet && b.learnedSet) {
-		la, oa, ok1 := cmp.learned(a)
-		lb, ob, ok2 := cmp.learned(b)
+		la, oa, ca, ok1 := cmp.learned(a)
+		lb, ob, cb, ok2 := cmp.learned(b)
 		if ok1 && ok2 {
-			learnedKm = haversineKm(la, oa, lb, ob)
+			learnedKm = distKm(la, oa, ca, lb, ob, cb)
 		}
 	}
 	switch {
@@ -143,7 +168,7 @@ func placeLevel(a, b *cinc, cmp *comparer) (lvl int8, learnedKm float64) {
 			return 4, learnedKm
 		}
 		return 0, learnedKm
-	case a.skelH == b.skelH && a.skel == b.skel && a.skel != "":
+	case a.skelH == b.skelH && a.skel != "":
 		if regionDiff {
 			return 4, learnedKm
 		}
@@ -177,7 +202,7 @@ func distLevel(a, b *cinc) (int8, float64) {
 	if !a.hasGeo || !b.hasGeo {
 		return -1, -1
 	}
-	d := haversineKm(a.lat, a.lon, b.lat, b.lon)
+	d := distKm(a.lat, a.lon, a.cos, b.lat, b.lon, b.cos)
 	switch {
 	case d <= 1:
 		return 0, d

@@ -115,7 +115,7 @@ func (x *Index) comparer() *comparer {
 
 // Add adds a record, or replaces the record with the same ID.
 func (x *Index) Add(r Record) error {
-	c, err := compile(r)
+	c, err := compile(r, nil)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func (x *Index) Match(r Record) ([]Match, error) {
 		self, c, keys = slot, x.recs[slot], x.keys[slot]
 	} else {
 		var err error
-		if c, err = compile(r); err != nil {
+		if c, err = compile(r, nil); err != nil {
 			return nil, err
 		}
 		keys = blockingKeys(c, x.loc)

@@ -2,6 +2,7 @@ package matching
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -124,13 +125,22 @@ func TestDistance(t *testing.T) {
 	if d := haversineKm(48.0, 37.0, 48.0027, 37.0); math.Abs(d-0.3) > 0.01 {
 		t.Errorf("%.3f km, want 0.3", d)
 	}
-	a := &cinc{hasGeo: true, lat: 48.0, lon: 37.0}
-	b := &cinc{hasGeo: true, lat: 48.0027, lon: 37.0}
+	a := &cinc{hasGeo: true, lat: 48.0, lon: 37.0, cos: cosDeg(48.0)}
+	b := &cinc{hasGeo: true, lat: 48.0027, lon: 37.0, cos: cosDeg(48.0027)}
 	if l, _ := distLevel(a, b); l != 0 {
 		t.Errorf("300 m: level %d, want 0", l)
 	}
 	if l, _ := distLevel(a, &cinc{}); l != -1 {
 		t.Errorf("missing coordinates: level %d, want null", l)
+	}
+	// The fast distance stays within 0.1% of the great circle across
+	// Ukraine's latitudes, near and far.
+	for _, p := range [][4]float64{{44.5, 33.5, 44.51, 33.52}, {50.45, 30.52, 49.99, 36.23}, {52.3, 23.9, 52.3, 25.8}, {46.48, 30.72, 46.4801, 30.7202}, {48.0, 22.1, 51.9, 40.2}} {
+		h := haversineKm(p[0], p[1], p[2], p[3])
+		f := distKm(p[0], p[1], cosDeg(p[0]), p[2], p[3], cosDeg(p[2]))
+		if math.Abs(f-h) > 0.001*h+1e-9 {
+			t.Errorf("%v: fast %.4f km, haversine %.4f km", p, f, h)
+		}
 	}
 }
 
@@ -251,5 +261,24 @@ func TestOnlineEqualsOffline(t *testing.T) {
 	// candidate pairs can differ.
 	if float64(same) < 0.99*float64(len(off)) || float64(len(on)) > 1.01*float64(len(off)) {
 		t.Errorf("online %d pairs, offline %d, %d identical", len(on), len(off), same)
+	}
+}
+
+// TestPostingsInPasses checks that building the postings in many passes
+// (as a million-case run does) gives the same matches as in one.
+func TestPostingsInPasses(t *testing.T) {
+	recs := genRecords(t, 4000, 3, benchMembers)
+	one, _, st1, err := MatchAll(recs, Config{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(v int) { postingsPassEntries = v }(postingsPassEntries)
+	postingsPassEntries = 500
+	many, _, st2, err := MatchAll(recs, Config{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st1.CandidatePairs == 0 || st1.CandidatePairs != st2.CandidatePairs || !reflect.DeepEqual(one, many) {
+		t.Fatalf("one pass: %s; many: %s", st1, st2)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/accordfed/accord/federation/personenc"
@@ -51,6 +52,9 @@ type Incident struct {
 
 // ErrRecord is wrapped by the errors of FromCase, FromShared and Add.
 var ErrRecord = errors.New("matching: invalid record")
+
+// ErrBatchDone is returned by a Batch that has already run.
+var ErrBatchDone = errors.New("matching: the batch has already run")
 
 // OfflineEncoder returns the person encoder `accordctl match` uses for
 // cases read from files: a fixed local key, so that offline runs are
@@ -171,23 +175,70 @@ func FromShared(s *accordv1.SharedCase) (Record, error) {
 // compiled forms -----------------------------------------------------------
 
 type cinc struct {
+	*cplace
 	s, e          int64 // unix seconds, UTC
 	narrow        bool  // window of at most three hours
-	place         string
-	fold, skel    string
-	skelWords     []string
-	region        string // FoldRegion
 	hasGeo        bool
 	lat, lon, rad float64
-	// Hashes of fold, skel and region: unequal hashes mean unequal
-	// strings, so most comparisons never look at the bytes.
+	cos           float64 // of lat
+}
+
+// cplace is a place name and region as written, compiled. An offline
+// batch shares one cplace among all incidents that write the same name
+// and region (cases name the same places over and over).
+type cplace struct {
+	place      string
+	fold, skel string
+	skelWords  []string
+	region     string // FoldRegion
+	// Hashes of fold, skel and region: only equal hashes are taken as
+	// equal strings.
 	foldH, skelH, regionH uint64
-	// The learned location of fold and region, cached by MatchAll once
+	// The learned location of fold and region, cached by Batch.Run once
 	// the index is complete (learnedSet); otherwise looked up.
 	learnedSet bool
 	learnedOK  bool
 	learnedLat float64
 	learnedLon float64
+	learnedCos float64
+}
+
+func newCplace(name, region string) *cplace {
+	p := &cplace{place: strings.Clone(name), region: FoldRegion(region)}
+	p.fold, p.skel = FoldPlace(name)
+	p.skelWords = strings.Fields(p.skel)
+	p.foldH, p.skelH, p.regionH = strHash(p.fold), strHash(p.skel), strHash(p.region)
+	return p
+}
+
+// placeTable interns compiled places for a batch; a nil table interns
+// nothing.
+type placeTable struct {
+	mu sync.Mutex
+	m  map[[2]string]*cplace
+}
+
+func newPlaceTable() *placeTable { return &placeTable{m: map[[2]string]*cplace{}} }
+
+func (t *placeTable) get(name, region string) *cplace {
+	if t == nil {
+		return newCplace(name, region)
+	}
+	t.mu.Lock()
+	p := t.m[[2]string{name, region}]
+	t.mu.Unlock()
+	if p != nil {
+		return p
+	}
+	p = newCplace(name, region)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := [2]string{p.place, strings.Clone(region)}
+	if q := t.m[k]; q != nil {
+		return q
+	}
+	t.m[k] = p
+	return p
 }
 
 // cperson is a compiled person encoding: a Bloom filter of up to 1024
@@ -223,7 +274,7 @@ type rec struct {
 	rs         []string // Rome Statute codes
 	national   []string
 	victims    int64
-	titleToks  []string
+	titleToks  []uint64 // hashes of the title's folded words
 }
 
 const narrowWindow = 3 * 3600
@@ -242,11 +293,17 @@ func evKey(h string) uint64 {
 	return hash64(0xEE, h, 0)
 }
 
-func compile(r Record) (*rec, error) {
+// compile compiles a record, its places interned in places (nil: none).
+func compile(r Record, places *placeTable) (*rec, error) {
 	if r.ID == "" {
 		return nil, fmt.Errorf("%w: empty id", ErrRecord)
 	}
-	c := &rec{id: r.ID, member: r.Member, victims: r.VictimCount, unitNames: r.Units}
+	// Strings are cloned: a parser's strings may share the memory of a
+	// whole input line, which a retained substring would keep alive.
+	c := &rec{id: strings.Clone(r.ID), member: strings.Clone(r.Member), victims: r.VictimCount}
+	for _, u := range r.Units {
+		c.unitNames = append(c.unitNames, strings.Clone(u))
+	}
 	for i := 0; i < 16 && i < len(r.ID); i++ {
 		c.idp[i/8] |= uint64(r.ID[i]) << (56 - 8*(i%8))
 	}
@@ -255,19 +312,16 @@ func compile(r Record) (*rec, error) {
 	}
 	placeWords := map[string]bool{}
 	for _, in := range r.Incidents {
-		x := cinc{s: in.Start.Unix(), e: in.End.Unix(), place: in.Place, region: FoldRegion(in.Region)}
+		x := cinc{cplace: places.get(in.Place, in.Region), s: in.Start.Unix(), e: in.End.Unix()}
 		if x.e < x.s {
 			x.e = x.s
 		}
 		x.narrow = x.e-x.s <= narrowWindow
-		x.fold, x.skel = FoldPlace(in.Place)
-		x.skelWords = strings.Fields(x.skel)
-		x.foldH, x.skelH, x.regionH = strHash(x.fold), strHash(x.skel), strHash(x.region)
 		for _, w := range strings.Fields(x.fold) {
 			placeWords[w] = true
 		}
 		if in.HasCoords {
-			x.hasGeo, x.lat, x.lon, x.rad = true, in.Lat, in.Lon, in.RadiusM
+			x.hasGeo, x.lat, x.lon, x.rad, x.cos = true, in.Lat, in.Lon, in.RadiusM, cosDeg(in.Lat)
 		}
 		c.inc = append(c.inc, x)
 	}
@@ -279,6 +333,7 @@ func compile(r Record) (*rec, error) {
 			c.ev = append(c.ev, k)
 		}
 	}
+	c.persons = make([]cperson, 0, len(r.Persons))
 	for _, p := range r.Persons {
 		cp := cperson{kv: int32(p.KeyVersion), scheme: p.Scheme, hasYear: p.HasYear}
 		for i, t := range p.YearTags {
@@ -305,9 +360,9 @@ func compile(r Record) (*rec, error) {
 	for _, code := range r.CrimeCodes {
 		code = strings.ToUpper(strings.TrimSpace(code))
 		if strings.HasPrefix(code, "RS-") {
-			c.rs = append(c.rs, code[3:])
+			c.rs = append(c.rs, strings.Clone(code[3:]))
 		} else if code != "" {
-			c.national = append(c.national, code)
+			c.national = append(c.national, strings.Clone(code))
 		}
 	}
 	for _, w := range words(r.Title) {
@@ -318,7 +373,7 @@ func compile(r Record) (*rec, error) {
 		if len(f) < 3 || placeWords[f] {
 			continue
 		}
-		c.titleToks = append(c.titleToks, f)
+		c.titleToks = append(c.titleToks, strHash(f))
 	}
 	return c, nil
 }
