@@ -332,7 +332,7 @@ func (x *Index) all() ([]Match, int) {
 	workers := runtime.GOMAXPROCS(0)
 	res := make([][]Match, workers)
 	counts := make([]int, workers)
-	cmp := x.comparer()
+	cmp := x.scorer()
 	x.eachPair(1, func(w int, i, j int32) {
 		counts[w]++
 		if m, ok := x.score(cmp, x.recs[i], x.recs[j]); ok {

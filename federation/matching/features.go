@@ -68,6 +68,7 @@ type detail struct {
 	evWeight     float64
 	personsMatch int
 	bestDice     float64
+	cut          bool // stopped early: below the cutoff
 }
 
 // comparer holds what comparisons need from the index: evidence document
@@ -77,6 +78,72 @@ type comparer struct {
 	loc func(fold, region string) (lat, lon float64, ok bool)
 	// shiftB moves b's incidents by so many seconds (non-match sampling).
 	shiftB int64
+	// cut, when set, stops a comparison as soon as the pair cannot reach
+	// the threshold any more (detail.cut).
+	cut *cutoff
+}
+
+// cutoff stops comparisons early: compareRecs computes the features in
+// the order of featureOrder, and after a stage, a pair whose weight so far
+// plus the largest weight every later feature could add stays below min
+// cannot be reported.
+type cutoff struct {
+	m    *Model
+	min  float64
+	base float64 // the weight of Lambda
+	// rest[f] is the largest weight the features after f (in
+	// featureOrder) other than persons can add together.
+	rest [nFeatures]float64
+	// persons is the largest weight of persons when either side has one
+	// person ([0]) or both have several ([1]).
+	persons [2]float64
+}
+
+// featureOrder is the order in which compareRecs computes the features:
+// the cheap ones first, persons (Bloom filters) last.
+var featureOrder = [nFeatures]int{fTime, fPlace, fDist, fEvidence, fUnits, fCrime, fVictims, fTitle, fPersons}
+
+func newCutoff(m *Model, minWeight float64) *cutoff {
+	c := &cutoff{m: m, min: minWeight, base: math.Log2(m.Lambda / (1 - m.Lambda))}
+	best := func(f int, from int) float64 {
+		b := 0.0 // a null level weighs 0
+		for _, w := range m.w[f][from:] {
+			b = max(b, w)
+		}
+		return b
+	}
+	sum := 0.0
+	for i := nFeatures - 1; i >= 0; i-- {
+		f := featureOrder[i]
+		c.rest[f] = sum
+		if f != fPersons {
+			sum += best(f, 0)
+		}
+	}
+	// Level 0 of persons (two or more persons match) needs two on each
+	// side.
+	c.persons = [2]float64{best(fPersons, 1), best(fPersons, 0)}
+	return c
+}
+
+// below reports whether the pair a, b, whose features up to last (in
+// featureOrder) are in g, cannot reach the minimum weight.
+func (c *cutoff) below(a, b *rec, g gamma, last int) bool {
+	w := c.base
+	for _, f := range featureOrder {
+		w += c.m.levelWeight(f, g[f])
+		if f == last {
+			break
+		}
+	}
+	w += c.rest[last]
+	switch n := min(len(a.persons), len(b.persons)); {
+	case n == 1:
+		w += c.persons[0]
+	case n > 1:
+		w += c.persons[1]
+	}
+	return w < c.min
 }
 
 // kmPerDegree is the length of a degree of latitude (and of longitude at
@@ -303,47 +370,9 @@ func (cmp *comparer) compareRecs(a, b *rec, w func(t, p, d int8) float64) (gamma
 		}
 	}
 
-	g[fPersons] = -1
-	if len(a.persons) > 0 && len(b.persons) > 0 {
-		anyComparable := false
-		sameYear := false
-		for i := range a.persons {
-			hit := false
-			for j := range b.persons {
-				d := diceBits(&a.persons[i], &b.persons[j])
-				if d < 0 {
-					continue
-				}
-				anyComparable = true
-				yr := yearRel(&a.persons[i], &b.persons[j])
-				if d > det.bestDice {
-					det.bestDice = d
-				}
-				if d >= personDice && yr != 1 {
-					hit = true
-					if yr == 3 {
-						sameYear = true
-					}
-				}
-			}
-			if hit {
-				det.personsMatch++
-			}
-		}
-		if anyComparable {
-			switch {
-			case det.personsMatch >= 2:
-				g[fPersons] = 0
-			case det.personsMatch == 1 && sameYear:
-				g[fPersons] = 1
-			case det.personsMatch == 1:
-				g[fPersons] = 2
-			case det.bestDice >= 0.6:
-				g[fPersons] = 3
-			default:
-				g[fPersons] = 4
-			}
-		}
+	if cmp.cut != nil && cmp.cut.below(a, b, g, fEvidence) {
+		det.cut = true
+		return g, det
 	}
 
 	g[fUnits] = -1
@@ -416,6 +445,53 @@ func (cmp *comparer) compareRecs(a, b *rec, w func(t, p, d int8) float64) (gamma
 			g[fTitle] = 0
 		case common > 0:
 			g[fTitle] = 1
+		}
+	}
+	if cmp.cut != nil && cmp.cut.below(a, b, g, fTitle) {
+		det.cut = true
+		return g, det
+	}
+
+	g[fPersons] = -1
+	if len(a.persons) > 0 && len(b.persons) > 0 {
+		anyComparable := false
+		sameYear := false
+		for i := range a.persons {
+			hit := false
+			for j := range b.persons {
+				d := diceBits(&a.persons[i], &b.persons[j])
+				if d < 0 {
+					continue
+				}
+				anyComparable = true
+				yr := yearRel(&a.persons[i], &b.persons[j])
+				if d > det.bestDice {
+					det.bestDice = d
+				}
+				if d >= personDice && yr != 1 {
+					hit = true
+					if yr == 3 {
+						sameYear = true
+					}
+				}
+			}
+			if hit {
+				det.personsMatch++
+			}
+		}
+		if anyComparable {
+			switch {
+			case det.personsMatch >= 2:
+				g[fPersons] = 0
+			case det.personsMatch == 1 && sameYear:
+				g[fPersons] = 1
+			case det.personsMatch == 1:
+				g[fPersons] = 2
+			case det.bestDice >= 0.6:
+				g[fPersons] = 3
+			default:
+				g[fPersons] = 4
+			}
 		}
 	}
 	return g, det

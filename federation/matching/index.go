@@ -113,6 +113,16 @@ func (x *Index) comparer() *comparer {
 	return &comparer{df: func(k uint64) int { return int(x.df[k]) }, loc: x.loc}
 }
 
+// scorer is a comparer for reporting matches: it stops comparing a pair
+// as soon as it cannot reach the threshold.
+func (x *Index) scorer() *comparer {
+	cmp := x.comparer()
+	// Probability(w) >= Threshold ⟺ w >= log2(T/(1-T)); the margin keeps
+	// rounding from cutting a pair at the threshold.
+	cmp.cut = newCutoff(x.model, math.Log2(x.cfg.Threshold/(1-x.cfg.Threshold))-1e-9)
+	return cmp
+}
+
 // Add adds a record, or replaces the record with the same ID.
 func (x *Index) Add(r Record) error {
 	c, err := compile(r, nil)
@@ -246,7 +256,7 @@ func (x *Index) Match(r Record) ([]Match, error) {
 		keys = blockingKeys(c, x.loc)
 	}
 	cands := x.candidates(keys, self, nil)
-	cmp := x.comparer()
+	cmp := x.scorer()
 	if self < 0 {
 		// r is not counted in df yet: count it.
 		own := map[uint64]bool{}
@@ -282,6 +292,9 @@ func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
 		a, b = b, a
 	}
 	g, det := cmp.compareRecs(a, b, x.model.incidentWeight)
+	if det.cut {
+		return Match{}, false
+	}
 	w := x.model.weight(g)
 	p := Probability(w)
 	if p < x.cfg.Threshold {

@@ -1,6 +1,7 @@
 package matching
 
 import (
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -281,4 +282,57 @@ func TestPostingsInPasses(t *testing.T) {
 	if st1.CandidatePairs == 0 || st1.CandidatePairs != st2.CandidatePairs || !reflect.DeepEqual(one, many) {
 		t.Fatalf("one pass: %s; many: %s", st1, st2)
 	}
+}
+
+// TestCutoffChangesNothing checks that stopping comparisons early (the
+// cutoff) reports exactly the pairs a full comparison of every candidate
+// pair reports, with the same scores.
+func TestCutoffChangesNothing(t *testing.T) {
+	var recs []Record
+	genFederation(t, 3000, 5, func(r []Record) { recs = append(recs, r...) })
+	_, model, _, err := MatchAll(recs, Config{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := NewIndex(Config{Model: model})
+	for _, r := range recs {
+		if err := x.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := map[[2]string]float64{}
+	cmp, scorer := x.comparer(), x.scorer()
+	cut := 0
+	for slot, a := range x.recs {
+		for _, j := range x.candidates(x.keys[slot], int32(slot), nil) {
+			b := x.recs[j]
+			if !idLess(a, b) {
+				continue
+			}
+			g, _ := cmp.compareRecs(a, b, x.model.incidentWeight)
+			if p := Probability(x.model.weight(g)); p >= x.cfg.Threshold {
+				full[[2]string{a.id, b.id}] = math.Round(p*10000) / 10000
+			}
+			if _, det := scorer.compareRecs(a, b, x.model.incidentWeight); det.cut {
+				cut++
+			}
+		}
+	}
+	withCut := map[[2]string]float64{}
+	for _, r := range recs {
+		ms, err := x.Match(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			withCut[[2]string{m.A, m.B}] = m.Score
+		}
+	}
+	if len(full) == 0 || cut == 0 {
+		t.Fatalf("%d matches, %d comparisons cut: the test proves nothing", len(full), cut)
+	}
+	if !maps.Equal(full, withCut) {
+		t.Errorf("with the cutoff %d matches, without %d (or scores differ)", len(withCut), len(full))
+	}
+	t.Logf("%d matches; %d comparisons stopped early", len(full), cut)
 }
