@@ -923,13 +923,17 @@ func (e *attackEnv) messageAttacks() []attack {
 				return rawUnary(ctx, uaConn, createCase, []byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01})
 			}},
 		{name: "malformed protobuf (ExchangeService.Sync)", target: "federation", code: codes.Internal, msg: "unmarshal",
-			do: func(ctx context.Context) error { return rawServerStream(ctx, plConn, syncMethod, []byte{0x12, 0x05, 0x01}) }},
+			do: func(ctx context.Context) error {
+				return rawServerStream(ctx, plConn, syncMethod, []byte{0x12, 0x05, 0x01})
+			}},
 		{name: "invalid UTF-8 in a string field (CreateCase title)", target: "local", code: codes.Internal, msg: "invalid UTF-8",
 			do: func(ctx context.Context) error {
 				return rawUnary(ctx, uaConn, createCase, validCase("UA-2023-000400", "Shelling \xff\xfe of "+attackMarker))
 			}},
 		{name: "invalid UTF-8 in a string field (Sync cursor)", target: "federation", code: codes.Internal, msg: "invalid UTF-8",
-			do: func(ctx context.Context) error { return rawServerStream(ctx, plConn, syncMethod, pbString(nil, 1, "\xc3\x28")) }},
+			do: func(ctx context.Context) error {
+				return rawServerStream(ctx, plConn, syncMethod, pbString(nil, 1, "\xc3\x28"))
+			}},
 		{name: "invalid UTF-8 in a JSON payload (Execute)", target: "local", code: codes.InvalidArgument, msg: "UTF-8",
 			do: func(ctx context.Context) error {
 				_, err := execJSON(ctx, e.ua.user, string(registry.CmdCreateJIT), "attack-utf8", []byte("{\"name\":\"Team \xff\xfe\",\"legal_basis\":\"EU JIT model agreement\"}"))
