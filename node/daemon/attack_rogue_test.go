@@ -117,8 +117,10 @@ type rogueStep struct {
 // must keep exactly the records it may, refuse the others with the reason
 // audited, and keep serving.
 func (e *attackEnv) roguePhase() {
-	t := e.t
-	t.Run("rogue member's feed", func(t *testing.T) {
+	parent := e.t
+	parent.Run("rogue member's feed", func(t *testing.T) {
+		e.t = t
+		defer func() { e.t = parent }()
 		deKey, deKeyID := loadNodeSigningKey(t, e.de.cfg.DataDir, "de-1")
 		plKeyID := ""
 		for _, m := range query[[]registry.Member](t, e.ua.user, "members", "") {
@@ -292,7 +294,10 @@ func (s rogueStep) want() string {
 // rogueStep serves one batch to UA and checks what UA made of it.
 func (e *attackEnv) rogueStep(t *testing.T, rogue *rogueFeed, i int, s rogueStep, plWant map[string]uint64) bool {
 	t.Helper()
+	parent := e.t
 	return t.Run(s.name, func(t *testing.T) {
+		e.t = t
+		defer func() { e.t = parent }()
 		st0 := e.puller(t, "DE")
 		de0, pl0 := e.indexOf("DE"), e.indexOf("PL")
 		cur0, err := e.ua.d.Store().FedCursor("DE")
