@@ -137,12 +137,12 @@ type h2Result struct {
 	rstCode http2.ErrCode
 }
 
-// h2Closed is returned when the server ended the connection.
-var h2Closed = errors.New("connection closed by the server")
+// errH2Closed is returned when the server ended the connection.
+var errH2Closed = errors.New("connection closed by the server")
 
 // readFrame reads one frame, answering settings and (when AckPings)
 // pings. A GOAWAY is returned like any frame; the end of the connection
-// is h2Closed.
+// is errH2Closed.
 func (c *h2Client) readFrame(deadline time.Time) (http2.Frame, error) {
 	_ = c.conn.SetReadDeadline(deadline)
 	f, err := c.fr.ReadFrame()
@@ -151,19 +151,19 @@ func (c *h2Client) readFrame(deadline time.Time) (http2.Frame, error) {
 		if errors.As(err, &ne) && ne.Timeout() {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %w", h2Closed, err)
+		return nil, fmt.Errorf("%w: %w", errH2Closed, err)
 	}
 	switch f := f.(type) {
 	case *http2.SettingsFrame:
 		if !f.IsAck() {
 			if err := c.write(func(fr *http2.Framer) error { return fr.WriteSettingsAck() }); err != nil {
-				return nil, fmt.Errorf("%w: %w", h2Closed, err)
+				return nil, fmt.Errorf("%w: %w", errH2Closed, err)
 			}
 		}
 	case *http2.PingFrame:
 		if c.AckPings && !f.IsAck() {
 			if err := c.write(func(fr *http2.Framer) error { return fr.WritePing(true, f.Data) }); err != nil {
-				return nil, fmt.Errorf("%w: %w", h2Closed, err)
+				return nil, fmt.Errorf("%w: %w", errH2Closed, err)
 			}
 		}
 	}
@@ -227,7 +227,7 @@ func (c *h2Client) untilClosed(within time.Duration) (time.Duration, *goAway) {
 	var away *goAway
 	for {
 		f, err := c.readFrame(deadline)
-		if errors.Is(err, h2Closed) {
+		if errors.Is(err, errH2Closed) {
 			return time.Since(start), away
 		}
 		if err != nil {

@@ -1272,14 +1272,14 @@ func (e *attackEnv) cursorAttacks() []attack {
 				var head uint64
 				raftnettest.WaitFor(e.t, 20*time.Second, func() error {
 					if _, flags, ok, err := e.ua.d.Store().SharedState("UA-2023-000004"); err != nil || !ok || flags&feed.Tombstone == 0 {
-						return fmt.Errorf("the deletion is not published yet (%v)", err)
+						return fmt.Errorf("the deletion is not published yet (%w)", err)
 					}
 					fi, err := e.ua.d.Store().Feed()
 					head = fi.Head
 					return err
 				})
 				if n, err := e.ua.d.Store().PurgeTombstones(head); err != nil || n == 0 {
-					return fmt.Errorf("purge: %d, %v", n, err)
+					return fmt.Errorf("purge: %d, %w", n, err)
 				}
 				e.waitStable()
 				return nil

@@ -451,7 +451,7 @@ func (n *transportNode) bigHeaders() (string, int) {
 	}
 	res, err := c.result(id, 10*time.Second)
 	switch {
-	case errors.Is(err, h2Closed):
+	case errors.Is(err, errH2Closed):
 		return fmt.Sprintf("%d bytes of metadata: connection closed by the server", size), 1
 	case err != nil:
 		n.t.Fatal(err)
@@ -488,7 +488,7 @@ func (n *transportNode) continuationFlood() (string, int) {
 		for sent < most {
 			select {
 			case <-closed:
-				return h2Closed
+				return errH2Closed
 			default:
 			}
 			if err := fr.WriteContinuation(id, false, frag); err != nil {
