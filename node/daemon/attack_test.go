@@ -600,7 +600,7 @@ func (e *attackEnv) attacks() []attack {
 		cfg    mtls.Config
 		reason string
 	}{
-		{"no client certificate", mtls.Config{}, ""},
+		{"no client certificate", mtls.Config{}, "no_certificate"},
 		{"certificate of an unknown CA", fed.Crafted("unknown-ca", pkitest.Craft{Signer: outsider, URIs: []*url.URL{plURI}}), "unknown_ca"},
 		{"expired certificate", fed.Crafted("expired", pkitest.Craft{SignedBy: "PL", URIs: []*url.URL{plURI}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}), "expired"},
 		{"certificate not yet valid", fed.Crafted("future", pkitest.Craft{SignedBy: "PL", URIs: []*url.URL{plURI}, NotBefore: time.Now().Add(time.Hour), NotAfter: time.Now().Add(48 * time.Hour)}), "not_yet_valid"},
