@@ -771,21 +771,40 @@ func (e *attackEnv) authAttacks() []attack {
 	}
 }
 
-// joinAsLT asks every registry server to add LT's node to the group; the
-// leader's answer counts.
+// joinAsLT asks the registry's leader to add LT's node to the group.
 func (e *attackEnv) joinAsLT(ctx context.Context) error {
-	var last error
-	for _, n := range e.nodes() {
-		err := oneShot(ctx, n.d.Addr(), honestCreds(e.t, e.fed.Node("LT", "lt-1"), n.member), func(ctx context.Context, cc *grpc.ClientConn) error {
+	return e.atLeader(ctx, func(ctx context.Context, n *regNode) error {
+		return oneShot(ctx, n.d.Addr(), honestCreds(e.t, e.fed.Node("LT", "lt-1"), n.member), func(ctx context.Context, cc *grpc.ClientConn) error {
 			_, err := accordv1.NewRegistryServiceClient(cc).Join(ctx, &accordv1.JoinRequest{RaftAddress: "127.0.0.1:1", FederationAddress: "127.0.0.1:2"})
 			return err
 		})
-		if status.Code(err) != codes.Unavailable {
+	})
+}
+
+// atLeader makes a call of RegistryService, which only the leader
+// answers, on each registry server in turn until one answers otherwise
+// than Unavailable (not the leader; no leader during an election), for up
+// to 30 s.
+func (e *attackEnv) atLeader(ctx context.Context, call func(context.Context, *regNode) error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var err error
+		for _, n := range e.nodes() {
+			if err = call(ctx, n); status.Code(err) != codes.Unavailable {
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
 			return err
 		}
-		last = err
+		select {
+		case <-ctx.Done():
+			return err
+		case <-tick.C:
+		}
 	}
-	return last
 }
 
 func (e *attackEnv) actingForOthers() []attack {
@@ -804,18 +823,16 @@ func (e *attackEnv) actingForOthers() []attack {
 			if err != nil {
 				return nil, err
 			}
-			// To the leader, whichever it is (the others answer Unavailable).
+			// To the leader, whichever it is; a retry carries the same
+			// request id, so it is applied once at most.
 			var resp *accordv1.SubmitResponse
-			for _, n := range e.nodes() {
-				err = oneShot(ctx, n.d.Addr(), honestCreds(e.t, fed.Node("UA", "ua-1"), n.member), func(ctx context.Context, cc *grpc.ClientConn) error {
+			err = e.atLeader(ctx, func(ctx context.Context, n *regNode) error {
+				return oneShot(ctx, n.d.Addr(), honestCreds(e.t, fed.Node("UA", "ua-1"), n.member), func(ctx context.Context, cc *grpc.ClientConn) error {
 					var err error
 					resp, err = accordv1.NewRegistryServiceClient(cc).Submit(ctx, &accordv1.SubmitRequest{Command: b})
 					return err
 				})
-				if status.Code(err) != codes.Unavailable {
-					break
-				}
-			}
+			})
 			return resp, err
 		}
 	}
@@ -1201,7 +1218,7 @@ func (e *attackEnv) replayAttacks() []attack {
 // registry server leads (UA's own included): it must be applied once and
 // answered alike.
 func (e *attackEnv) replayViaLeader(ctx context.Context, cmd []byte) error {
-	for _, n := range e.nodes() {
+	return e.atLeader(ctx, func(ctx context.Context, n *regNode) error {
 		var got []*accordv1.SubmitResponse
 		for range 2 {
 			err := oneShot(ctx, n.d.Addr(), honestCreds(e.t, e.fed.Node("UA", "ua-1"), n.member), func(ctx context.Context, cc *grpc.ClientConn) error {
@@ -1209,22 +1226,16 @@ func (e *attackEnv) replayViaLeader(ctx context.Context, cmd []byte) error {
 				got = append(got, resp)
 				return err
 			})
-			if status.Code(err) == codes.Unavailable && len(got) == 1 {
-				break // not the leader
-			}
 			if err != nil {
-				return err
+				return err // Unavailable: not the leader (any more); try the others
 			}
 		}
-		if len(got) == 2 {
-			a, b := got[0], got[1]
-			if a.GetId() != b.GetId() || a.GetVersion() != b.GetVersion() || a.GetStatus() != b.GetStatus() {
-				return status.Errorf(codes.Internal, "the replay answered %v, the first call %v", b, a)
-			}
-			return nil
+		a, b := got[0], got[1]
+		if a.GetId() != b.GetId() || a.GetVersion() != b.GetVersion() || a.GetStatus() != b.GetStatus() {
+			return status.Errorf(codes.Internal, "the replay answered %v, the first call %v", b, a)
 		}
-	}
-	return status.Error(codes.Unavailable, "no registry server leads")
+		return nil
+	})
 }
 
 func (e *attackEnv) cursorAttacks() []attack {
