@@ -290,8 +290,10 @@ func (s *Source) ServerConfig() *tls.Config {
 				Certificates: []tls.Certificate{*m.cert},
 				// Chain verification is done in VerifyConnection against the
 				// claimed member's own CAs only; the pool below is just the
-				// list of acceptable CAs sent to clients.
-				ClientAuth: tls.RequireAnyClientCert,
+				// list of acceptable CAs sent to clients. A client without a
+				// certificate is refused there too (trust.ErrNoCertificate),
+				// so that it is counted and logged like every other refusal.
+				ClientAuth: tls.RequestClientCert,
 				ClientCAs:  m.cas,
 				VerifyConnection: func(cs tls.ConnectionState) error {
 					_, err := m.verifier.Verify(cs.PeerCertificates, x509.ExtKeyUsageClientAuth)

@@ -62,7 +62,11 @@ func Project(c *accordv1.Case, enc PersonEncoder) (*accordv1.SharedCase, error) 
 		UpdateTime:  c.GetUpdateTime(),
 	}
 	for _, in := range c.GetIncidents() {
-		s.Incidents = append(s.Incidents, proto.CloneOf(in))
+		// Fields the schema does not know stay home: they were never
+		// checked, and receivers refuse a record that carries any.
+		inc := proto.CloneOf(in)
+		inc.ProtoReflect().SetUnknown(nil)
+		s.Incidents = append(s.Incidents, inc)
 	}
 	for _, p := range c.GetPerpetrators() {
 		if p.GetKind() != accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
@@ -80,6 +81,11 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 // is the leader. retry says that the outcome is unknown or that this node
 // is not the leader, so the caller should try again.
 func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registry.Outcome, index uint64, retry bool, err error) {
+	// JSON decoding would replace invalid UTF-8 with U+FFFD and store the
+	// damaged text; the command is refused instead, before it is proposed.
+	if !utf8.Valid(c.Payload) {
+		return registry.Outcome{}, 0, false, fmt.Errorf("%w: payload: not valid UTF-8", registry.ErrInvalidArgument)
+	}
 	stamped := *c
 	stamped.Time = n.cfg.Clock().UTC()
 	data, err := stamped.Encode()

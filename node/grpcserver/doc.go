@@ -1,7 +1,9 @@
 // Package grpcserver builds a node's gRPC server in one place: mutual-TLS
 // credentials, the chain of interceptors (panic recovery, metrics, logging,
 // identity and authorisation), message-size and stream limits, keepalive
-// enforcement and connection age, the standard health service and server
+// enforcement and connection age, header-list and handshake limits, the
+// request codec (which drops fields the schema does not know, so that they
+// are never stored or signed), the standard health service and server
 // reflection (both reachable only over mutual TLS, like everything else).
 //
 // It is also the one place where the node's domain errors are mapped to gRPC

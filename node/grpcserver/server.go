@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/encoding"
+	protoenc "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -56,6 +59,11 @@ type Config struct {
 	// HandshakeTimeout bounds the TLS handshake of a new connection (default
 	// 10s).
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	// MaxHeaderListBytes is the largest header list (request metadata,
+	// uncompressed) the server accepts on a stream (default 64 KiB); a
+	// connection that sends much more is closed. Accord's clients send a few
+	// hundred bytes.
+	MaxHeaderListBytes uint32 `yaml:"max_header_list_bytes"`
 }
 
 // Normalize fills in defaults.
@@ -80,6 +88,9 @@ func (c *Config) Normalize() {
 	def(&c.KeepaliveTimeout, 20*time.Second)
 	def(&c.KeepaliveMinTime, 10*time.Second)
 	def(&c.HandshakeTimeout, 10*time.Second)
+	if c.MaxHeaderListBytes == 0 {
+		c.MaxHeaderListBytes = 64 << 10
+	}
 }
 
 // Validate checks the limits; prefix names the enclosing field in messages.
@@ -92,6 +103,9 @@ func (c *Config) Validate(prefix string) error {
 	}
 	if c.MaxConcurrentStreams > 1<<16 {
 		return fmt.Errorf("%w: %s.max_concurrent_streams: %d: must be at most 65536", ErrConfig, prefix, c.MaxConcurrentStreams)
+	}
+	if c.MaxHeaderListBytes < 4<<10 || c.MaxHeaderListBytes > 16<<20 {
+		return fmt.Errorf("%w: %s.max_header_list_bytes: %d: must be between 4096 and 16777216", ErrConfig, prefix, c.MaxHeaderListBytes)
 	}
 	for _, d := range []struct {
 		name string
@@ -183,10 +197,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Server is a built gRPC server and its health service.
+// Server is a built gRPC server, its health service and the policy it
+// applies (rules may be added until the server serves).
 type Server struct {
 	GRPC   *grpc.Server
 	Health *health.Server
+	Policy *Policy
 }
 
 // New builds the server. Register services on s.GRPC, then Serve a
@@ -202,6 +218,8 @@ func New(cfg Config, creds credentials.TransportCredentials, policy *Policy, met
 	ic := &interceptors{policy: policy, metrics: metrics, logger: logger}
 	g := grpc.NewServer(
 		grpc.Creds(creds),
+		grpc.ForceServerCodecV2(requestCodec{proto: encoding.GetCodecV2(protoenc.Name)}),
+		grpc.MaxHeaderListSize(cfg.MaxHeaderListBytes),
 		grpc.ChainUnaryInterceptor(ic.unary),
 		grpc.ChainStreamInterceptor(ic.stream),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgBytes),
@@ -222,7 +240,7 @@ func New(cfg Config, creds credentials.TransportCredentials, policy *Policy, met
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)
 	reflection.Register(g)
-	return &Server{GRPC: g, Health: hs}
+	return &Server{GRPC: g, Health: hs, Policy: policy}
 }
 
 // interceptors run, in order: recovery, metrics and logging, identity and
@@ -292,8 +310,15 @@ func (ic *interceptors) authorise(ctx context.Context, method string) (context.C
 
 func (ic *interceptors) recovered(method string, r any) error {
 	// The stack goes to the node's log only; the caller learns nothing of
-	// the server's internals.
-	ic.logger.Error("handler panic", "method", method, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	// the server's internals. The panic's value is logged only when the
+	// runtime raised it (an index out of range, a nil dereference): a value
+	// a handler panicked with may be made of the request, and requests
+	// carry names of persons, which never go to the log.
+	what := fmt.Sprintf("panic(%T)", r)
+	if re, ok := r.(runtime.Error); ok {
+		what = re.Error()
+	}
+	ic.logger.Error("handler panic", "method", method, "panic", what, "stack", string(debug.Stack()))
 	if ic.metrics != nil {
 		ic.metrics.panics.Inc()
 	}

@@ -31,7 +31,10 @@ var (
 	// bucketShared: case id -> feed seq (8) + flags (1) + signed record.
 	bucketShared = []byte("shared")
 	// bucketFedRecords: origin + 0x00 + case id -> feed seq (8) + flags (1)
-	// + signed record: the federation index, other members' records.
+	// + signed record: the federation index, other members' records. A
+	// withdrawn record leaves its tombstone's seq and flags (no record), so
+	// that an older record of the case, replayed or relayed later, is
+	// recognised as stale; FedScan and FedCounts skip these.
 	bucketFedRecords = []byte("fed_records")
 	// bucketFedCursors: origin -> the cursor to resume its feed from.
 	bucketFedCursors = []byte("fed_cursors")
@@ -258,8 +261,8 @@ func fedKey(origin, caseID string) []byte {
 
 // FedApply stores, in one transaction, records received from origin's
 // feed and the cursor to resume after them (kept as it is when cursor is
-// empty). A record not newer than the
-// one held (by feed seq) is skipped as stale; a tombstone removes the
+// empty). A record not newer than the one held, or than the tombstone that
+// withdrew it (by feed seq), is skipped as stale; a tombstone removes the
 // record. It returns how many records changed the index.
 func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, stale int, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
@@ -271,10 +274,10 @@ func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, st
 				continue
 			}
 			if r.Flags&feed.Tombstone != 0 {
-				if b.Get(k) != nil {
+				if old := b.Get(k); len(old) >= 9 && old[8]&feed.Tombstone == 0 {
 					applied++
 				}
-				if err := b.Delete(k); err != nil {
+				if err := b.Put(k, append(u64(r.Seq), r.Flags)); err != nil {
 					return err
 				}
 				continue
@@ -342,6 +345,9 @@ func (s *Store) FedScan(origin string, fn func(origin, caseID string, seq uint64
 			if i < 0 || len(v) < 9 {
 				return fmt.Errorf("%w: federation index entry %q", ErrCorrupt, k)
 			}
+			if v[8]&feed.Tombstone != 0 {
+				continue // a withdrawn record's tombstone
+			}
 			if err := fn(string(k[:i]), string(k[i+1:]), getU64(v[:8]), v[9:]); err != nil {
 				return err
 			}
@@ -355,7 +361,10 @@ func (s *Store) FedScan(origin string, fn func(origin, caseID string, seq uint64
 func (s *Store) FedCounts() (map[string]int, error) {
 	out := map[string]int{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketFedRecords).ForEach(func(k, _ []byte) error {
+		return tx.Bucket(bucketFedRecords).ForEach(func(k, v []byte) error {
+			if len(v) >= 9 && v[8]&feed.Tombstone != 0 {
+				return nil // a withdrawn record's tombstone
+			}
 			if i := bytes.IndexByte(k, 0); i > 0 {
 				out[string(k[:i])]++
 			}
