@@ -15,7 +15,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/accordfed/accord/cmd/internal/buildinfo.version=$(VERSION)
 TEST_TIMEOUT ?= 10m
 
-.PHONY: all build test test-short proto tools verify lint certs demo demo-clean image compose-certs compose-up compose-down test-compose clean
+.PHONY: all build test test-short fuzz proto tools verify lint certs demo demo-clean image compose-certs compose-up compose-down test-compose clean
 
 all: build
 
@@ -31,6 +31,27 @@ test:
 ## test-short: the quick tests, without the race detector
 test-short:
 	$(GO) test -short -count=1 ./...
+
+## fuzz: every fuzz target for FUZZTIME each, one after another (go test
+## -fuzz takes one target of one package at a time); the seed corpora are
+## in each package's testdata/fuzz/ and run with `make test` too. A long
+## session: make fuzz FUZZTIME=30m, or one target (docs/fuzzing.md).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./node/caseformat:FuzzParse \
+	./node/caseformat:FuzzParseKeepsNamesOut \
+	./federation/records:FuzzVerify \
+	./federation/records:FuzzVerifyMutated \
+	./federation/exchange:FuzzDecodeCursor \
+	./federation/exchange:FuzzResumeCursor \
+	./node/pagetoken:FuzzDecode \
+	./node/pagetoken:FuzzBinding
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run XXX -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 $(BIN)/buf:
 	GOBIN=$(BIN) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)

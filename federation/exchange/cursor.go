@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/accordfed/accord/federation/feed"
 )
 
 // cursorVersion is the first byte of every cursor.
@@ -42,8 +44,10 @@ func decodeCursor(key []byte, s string) (cursor, error) {
 	if len(s) > 128 {
 		return cursor{}, fmt.Errorf("%w: cursor: too long", ErrCursor)
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 1+8+8+1+16 || b[0] != cursorVersion {
+	// Strict, and no line breaks (which the decoder skips): a cursor is
+	// accepted only as encodeCursor spells it.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || base64.RawURLEncoding.EncodedLen(len(b)) != len(s) || len(b) < 1+8+8+1+16 || b[0] != cursorVersion {
 		return cursor{}, fmt.Errorf("%w: cursor: not a cursor of this node", ErrCursor)
 	}
 	n := int(b[17])
@@ -56,4 +60,25 @@ func decodeCursor(key []byte, s string) (cursor, error) {
 		return cursor{}, fmt.Errorf("%w: cursor: not issued by this node (forged or of another node)", ErrCursor)
 	}
 	return cursor{Epoch: binary.BigEndian.Uint64(b[1:9]), Seq: binary.BigEndian.Uint64(b[9:17]), Peer: string(b[18 : 18+n])}, nil
+}
+
+// resumeCursor checks a caller's cursor against the feed: it must be
+// authentic, issued to member, of the feed's epoch, and within the retained
+// feed. An empty cursor is the start of the feed.
+func resumeCursor(fi feed.Info, member, s string) (cursor, error) {
+	c, err := decodeCursor(fi.CursorKey, s)
+	if err != nil || s == "" {
+		return c, err
+	}
+	switch {
+	case c.Peer != member:
+		return cursor{}, fmt.Errorf("%w: cursor: issued to member %s, not to %s", ErrCursor, c.Peer, member)
+	case c.Epoch != fi.Epoch:
+		return cursor{}, fmt.Errorf("%w: the cursor is of an earlier feed of this node (reset)", ErrCursorExpired)
+	case c.Seq < fi.Floor:
+		return cursor{}, fmt.Errorf("%w: the cursor (feed seq %d) is older than the retained feed (from %d)", ErrCursorExpired, c.Seq, fi.Floor)
+	case c.Seq > fi.Head:
+		return cursor{}, fmt.Errorf("%w: cursor: feed seq %d is ahead of this feed (%d)", ErrCursor, c.Seq, fi.Head)
+	}
+	return c, nil
 }

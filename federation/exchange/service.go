@@ -111,26 +111,10 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 	if err != nil {
 		return err
 	}
-	c, err := decodeCursor(fi.CursorKey, req.GetCursor())
+	c, err := resumeCursor(fi, id.Member, req.GetCursor())
 	if err != nil {
 		s.refused(id, err)
 		return err
-	}
-	if req.GetCursor() != "" {
-		switch {
-		case c.Peer != id.Member:
-			err = fmt.Errorf("%w: cursor: issued to member %s, not to %s", ErrCursor, c.Peer, id.Member)
-		case c.Epoch != fi.Epoch:
-			err = fmt.Errorf("%w: the cursor is of an earlier feed of this node (reset)", ErrCursorExpired)
-		case c.Seq < fi.Floor:
-			err = fmt.Errorf("%w: the cursor (feed seq %d) is older than the retained feed (from %d)", ErrCursorExpired, c.Seq, fi.Floor)
-		case c.Seq > fi.Head:
-			err = fmt.Errorf("%w: cursor: feed seq %d is ahead of this feed (%d)", ErrCursor, c.Seq, fi.Head)
-		}
-		if err != nil {
-			s.refused(id, err)
-			return err
-		}
 	}
 	if req.GetFollow() {
 		s.mu.Lock()

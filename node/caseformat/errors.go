@@ -104,8 +104,9 @@ type errList struct {
 	// skipped are the paths of values that decoding reported and could not
 	// read (wrong type, null, bad text); the rules skip fields at or under
 	// them, as they would only repeat the problem ("required" after "must
-	// be a string").
-	skipped []string
+	// be a string"). A set: a line may have a hundred thousand of them, and
+	// every rule looks its field up.
+	skipped map[string]struct{}
 	year    int // the current year, once asked for
 }
 
@@ -131,7 +132,10 @@ func (l *errList) add(p path, reason string) { l.addField(p.String(), reason) }
 // unread records a problem with a value that decoding could not read.
 func (l *errList) unread(p path, reason string) {
 	field := p.String()
-	l.skipped = append(l.skipped, field)
+	if l.skipped == nil {
+		l.skipped = map[string]struct{}{}
+	}
+	l.skipped[field] = struct{}{}
 	l.addField(field, reason)
 }
 
@@ -139,10 +143,17 @@ func (l *errList) unread(p path, reason string) {
 // read the value at or above the same field.
 func (l *errList) check(p path, reason string) {
 	field := p.String()
-	for _, s := range l.skipped {
-		if s == field || (strings.HasPrefix(field, s) && (field[len(s)] == '.' || field[len(s)] == '[')) {
+	// The field itself, then each enclosing path: "incidents[0].lat",
+	// "incidents[0]", "incidents".
+	for f := field; ; {
+		if _, ok := l.skipped[f]; ok {
 			return
 		}
+		i := strings.LastIndexAny(f, ".[")
+		if i <= 0 {
+			break
+		}
+		f = f[:i]
 	}
 	l.addField(field, reason)
 }

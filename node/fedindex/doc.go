@@ -10,9 +10,10 @@
 // accents ignored) contains the text asked for, and a window [start, end)
 // (end empty: start + 1h) that overlaps [from 00:00Z, to+1 day 00:00Z).
 // Place and dates must hold for the same incident. Results come in
-// (member, case id) order, a page at a time; the page token is opaque
-// (base64 of {v, f, a}: a hash of the filters and the last member/case id
-// returned) and bound to the filters, so that a token of another query is
+// (member, case id) order, a page at a time; the page token
+// (node/pagetoken) carries the last member/case id returned and is bound,
+// under the store's page-token key, to the caller and the filters, so that
+// a token of another query or another caller, or an altered one, is
 // refused with InvalidArgument naming page_token. The index has no
 // secondary indexes: each page scans it from the start (skipping records
 // before the token's position without decoding them).

@@ -115,9 +115,14 @@ func ids(resp *accordv1.ListFederationCasesResponse) []string {
 	return out
 }
 
+// analyst is the caller of the tests' requests.
+var analyst = identity.Identity{Federation: "accord.test", Member: "LT", Kind: identity.KindUser, Name: "u-1"}
+
+func userCtx() context.Context { return identity.NewContext(context.Background(), analyst) }
+
 func list(t *testing.T, s *Service, req *accordv1.ListFederationCasesRequest) *accordv1.ListFederationCasesResponse {
 	t.Helper()
-	resp, err := s.ListFederationCases(context.Background(), req)
+	resp, err := s.ListFederationCases(userCtx(), req)
 	if err != nil {
 		t.Fatalf("%v: %v", req, err)
 	}
@@ -222,8 +227,8 @@ func TestListPagination(t *testing.T) {
 		{PageToken: first.GetNextPageToken()},
 		{Place: "kharkiv", From: "2022-03-01", PageToken: first.GetNextPageToken()},
 	} {
-		_, err := s.ListFederationCases(context.Background(), req)
-		wantInvalid(t, err, "page_token", "other filters")
+		_, err := s.ListFederationCases(userCtx(), req)
+		wantInvalid(t, err, "page_token", "another query")
 	}
 	// The same filters spelt differently are the same query; the page size
 	// may change.
@@ -231,10 +236,15 @@ func TestListPagination(t *testing.T) {
 	if got := ids(resp); !slices.Equal(got, want[5:]) {
 		t.Errorf("rest after the first page: %v", got)
 	}
-	for _, tok := range []string{"garbage!", "eyJ2IjoyfQ", "eyJ2IjoxLCJmIjoieCIsImEiOiJ4In0"} {
-		_, err := s.ListFederationCases(context.Background(), &accordv1.ListFederationCasesRequest{PageToken: tok})
-		wantInvalid(t, err, "page_token", "not a token")
+	for _, tok := range []string{"garbage!", "eyJ2IjoyfQ", "eyJ2IjoxLCJmIjoieCIsImEiOiJ4In0", first.GetNextPageToken()[1:]} {
+		_, err := s.ListFederationCases(userCtx(), &accordv1.ListFederationCasesRequest{PageToken: tok})
+		wantInvalid(t, err, "page_token", "not a page token")
 	}
+	// Another user of the member may not continue the list.
+	other := analyst
+	other.Name = "u-2"
+	_, err := s.ListFederationCases(identity.NewContext(context.Background(), other), &accordv1.ListFederationCasesRequest{Place: "kharkiv", PageToken: first.GetNextPageToken()})
+	wantInvalid(t, err, "page_token", "another caller")
 }
 
 func wantInvalid(t *testing.T, err error, field string, want ...string) {
@@ -275,7 +285,7 @@ func TestListBadFields(t *testing.T) {
 		{&accordv1.ListFederationCasesRequest{PageSize: -1}, "page_size"},
 		{&accordv1.ListFederationCasesRequest{PageSize: 1001}, "page_size"},
 	} {
-		_, err := s.ListFederationCases(context.Background(), tc.req)
+		_, err := s.ListFederationCases(userCtx(), tc.req)
 		wantInvalid(t, err, tc.field)
 	}
 	// The bounds themselves are fine.

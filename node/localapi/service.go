@@ -16,6 +16,7 @@ import (
 	"github.com/accordfed/accord/node/caseimport"
 	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/pagetoken"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -39,6 +40,7 @@ type Service struct {
 	sealer   func() (*custody.Sealer, error)
 	spoolDir string
 	logger   *slog.Logger
+	tokens   *pagetoken.Codec
 }
 
 // New returns the service. admins are the user account ids with the admin
@@ -48,7 +50,8 @@ func New(st *store.Store, admins []string, sealer func() (*custody.Sealer, error
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, member: st.Member(), admins: slices.Clone(admins), sealer: sealer, spoolDir: spoolDir, logger: logger}
+	return &Service{st: st, member: st.Member(), admins: slices.Clone(admins), sealer: sealer, spoolDir: spoolDir, logger: logger,
+		tokens: pagetoken.New(st.PageTokenKey())}
 }
 
 // Register registers both services on a server.
@@ -198,8 +201,9 @@ func toFilter(f *accordv1.CaseFilter) (store.Filter, error) {
 	return out, nil
 }
 
-// ListCases lists a page of cases.
-func (s *Service) ListCases(_ context.Context, req *accordv1.ListCasesRequest) (*accordv1.ListCasesResponse, error) {
+// ListCases lists a page of cases. Its page tokens are bound to the
+// caller and the filter (node/pagetoken).
+func (s *Service) ListCases(ctx context.Context, req *accordv1.ListCasesRequest) (*accordv1.ListCasesResponse, error) {
 	if req.GetPageSize() < 0 {
 		return nil, fmt.Errorf("%w: page_size: must not be negative", grpcserver.ErrInvalidArgument)
 	}
@@ -207,11 +211,24 @@ func (s *Service) ListCases(_ context.Context, req *accordv1.ListCasesRequest) (
 	if err != nil {
 		return nil, err
 	}
-	cases, next, err := s.st.ListCases(f, int(req.GetPageSize()), req.GetPageToken())
+	id, err := identity.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &accordv1.ListCasesResponse{Cases: cases, NextPageToken: next}, nil
+	bind := pagetoken.Binding{Caller: id.String(), Query: accordv1.CaseService_ListCases_FullMethodName + "\x00" + f.Key()}
+	after, err := s.tokens.Decode(bind, req.GetPageToken())
+	if err != nil {
+		return nil, fmt.Errorf("%w: page_token: %w; start again without a token", grpcserver.ErrInvalidArgument, err)
+	}
+	cases, next, err := s.st.ListCases(f, int(req.GetPageSize()), after)
+	if err != nil {
+		return nil, err
+	}
+	resp := &accordv1.ListCasesResponse{Cases: cases}
+	if next != "" {
+		resp.NextPageToken = s.tokens.Encode(bind, next)
+	}
+	return resp, nil
 }
 
 // DeleteCase removes a case, recording why.

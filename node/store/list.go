@@ -2,9 +2,6 @@ package store
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,7 +21,10 @@ type Filter struct {
 	TitleContains string    // case-insensitive substring
 }
 
-func (f Filter) key() string {
+// Key returns the filter in a canonical form: two filters with the same
+// key select the same cases (places are compared folded, titles without
+// case). The local API binds its page tokens to it.
+func (f Filter) Key() string {
 	return fmt.Sprintf("%d\x00%s\x00%d\x00%d\x00%s\x00%s", f.Status, f.CrimeCode, f.After.UnixNano(), f.Before.UnixNano(),
 		NormalizePlace(f.Place), strings.ToLower(f.TitleContains))
 }
@@ -35,41 +35,12 @@ const (
 	MaxPageSize     = 1000
 )
 
-type pageToken struct {
-	V      int    `json:"v"`
-	Filter string `json:"f"`
-	After  string `json:"a"`
-}
-
-func encodeToken(f Filter, after string) string {
-	sum := sha256.Sum256([]byte(f.key()))
-	b, _ := json.Marshal(pageToken{V: 1, Filter: base64.RawURLEncoding.EncodeToString(sum[:8]), After: after})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeToken(f Filter, tok string) (string, error) {
-	if tok == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	var pt pageToken
-	if err == nil {
-		err = json.Unmarshal(b, &pt)
-	}
-	if err != nil || pt.V != 1 {
-		return "", fmt.Errorf("%w: page_token: not a token this node issued", ErrInvalid)
-	}
-	sum := sha256.Sum256([]byte(f.key()))
-	if pt.Filter != base64.RawURLEncoding.EncodeToString(sum[:8]) {
-		return "", fmt.Errorf("%w: page_token: issued for other filters; start again without a token", ErrInvalid)
-	}
-	return pt.After, nil
-}
-
 // ListCases returns up to pageSize cases matching f, in case-id order,
-// after the position in pageToken, and the token for the next page ("" on
-// the last page).
-func (s *Store) ListCases(f Filter, pageSize int, pageToken string) ([]*accordv1.Case, string, error) {
+// those with a case id after after ("" for the first page), and the case
+// id to pass as after for the next page ("" on the last page). The local
+// API wraps the positions in page tokens bound to the caller and the
+// filter (node/pagetoken).
+func (s *Store) ListCases(f Filter, pageSize int, after string) ([]*accordv1.Case, string, error) {
 	if pageSize < 0 {
 		return nil, "", fmt.Errorf("%w: page_size: must not be negative", ErrInvalid)
 	}
@@ -77,16 +48,12 @@ func (s *Store) ListCases(f Filter, pageSize int, pageToken string) ([]*accordv1
 		pageSize = DefaultPageSize
 	}
 	pageSize = min(pageSize, MaxPageSize)
-	after, err := decodeToken(f, pageToken)
-	if err != nil {
-		return nil, "", err
-	}
 	var out []*accordv1.Case
 	next := ""
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		return scan(tx, f, after, func(c *accordv1.Case) bool {
 			if len(out) == pageSize {
-				next = encodeToken(f, out[len(out)-1].GetCaseId())
+				next = out[len(out)-1].GetCaseId()
 				return false
 			}
 			out = append(out, c)

@@ -88,6 +88,10 @@ var (
 	metaEvidenceSeq   = []byte("evidence_seq")
 	metaSealSeq       = []byte("seal_seq")
 	metaRunSeq        = []byte("sha_run_seq")
+	// metaPageTokenKey: 32 random bytes, made when the store is first
+	// opened; the local API authenticates its page tokens with them
+	// (node/pagetoken), so tokens stay valid across restarts.
+	metaPageTokenKey = []byte("page_token_key")
 )
 
 // sealKeyKey is the bucketMeta key under which a custody signing key is

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +27,8 @@ var (
 	// stored one (someone else changed the case meanwhile).
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrInvalid: the request breaks a rule of the store (an evidence id
-	// used by another case, a missing deletion reason, a bad page token).
+	// used by another case, a missing deletion reason, a negative page
+	// size).
 	ErrInvalid = errors.New("invalid request")
 	// ErrNewerSchema: the store was written by a newer accordd.
 	ErrNewerSchema = errors.New("store has a newer schema version")
@@ -55,6 +58,8 @@ type Store struct {
 	path   string
 	logger *slog.Logger
 	now    func() time.Time
+	// pageKey authenticates the local API's page tokens (PageTokenKey).
+	pageKey []byte
 
 	changes, published notifier
 }
@@ -128,6 +133,9 @@ func (s *Store) init() error {
 			if m := string(meta.Get(metaMember)); m != s.member {
 				return fmt.Errorf("%w: %s holds the cases of member %s, this node is %s", ErrWrongMember, s.path, m, s.member)
 			}
+			if err := s.initPageKey(meta); err != nil {
+				return err
+			}
 			return initFeed(tx)
 		}
 		if err := meta.Put(metaSchemaVersion, []byte(strconv.Itoa(SchemaVersion))); err != nil {
@@ -139,9 +147,35 @@ func (s *Store) init() error {
 		if err := meta.Put(metaCreated, []byte(s.now().UTC().Format(time.RFC3339Nano))); err != nil {
 			return err
 		}
+		if err := s.initPageKey(meta); err != nil {
+			return err
+		}
 		return initFeed(tx)
 	})
 }
+
+// initPageKey reads the page-token key, making it first in a store that
+// has none (a new store, or one made before page tokens were
+// authenticated).
+func (s *Store) initPageKey(meta *bolt.Bucket) error {
+	if k := meta.Get(metaPageTokenKey); len(k) == 32 {
+		s.pageKey = bytes.Clone(k)
+		return nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	if err := meta.Put(metaPageTokenKey, key); err != nil {
+		return err
+	}
+	s.pageKey = key
+	return nil
+}
+
+// PageTokenKey returns the store's secret key for the local API's page
+// tokens: random, made once, and kept (in the store, and in its backups).
+func (s *Store) PageTokenKey() []byte { return bytes.Clone(s.pageKey) }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
