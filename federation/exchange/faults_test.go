@@ -173,7 +173,6 @@ type faultRun struct {
 	ops            atomic.Int64
 	lost, extra    int
 	stale, broken  int
-	resyncs        int
 	redelivered    int
 }
 
@@ -611,10 +610,11 @@ func (r *faultRun) report(name string) {
 		name, r.rounds, r.ops.Load(), r.faults, r.lost, r.extra, r.stale, r.broken, r.redelivered, resyncs)
 }
 
-// loop runs round until the scenario's time is up, at least min times.
-func (r *faultRun) loop(short time.Duration, min int, round func(i int)) {
+// loop runs round until the scenario's time is up, at least minRounds
+// times.
+func (r *faultRun) loop(short time.Duration, minRounds int, round func(i int)) {
 	until := time.Now().Add(soakOr(r.t, short))
-	for i := 0; i < min || time.Now().Before(until); i++ {
+	for i := 0; i < minRounds || time.Now().Before(until); i++ {
 		if r.t.Failed() {
 			return
 		}

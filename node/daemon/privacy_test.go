@@ -174,15 +174,6 @@ func unaccented(s string) string {
 	return norm.NFC.String(b.String())
 }
 
-// words splits text into folded words (runs of letters).
-func words(s string) []string {
-	var out []string
-	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) }) {
-		out = append(out, fold(w))
-	}
-	return out
-}
-
 // Latin transliterations of Ukrainian (and Russian) Cyrillic, lower case.
 var cyrLatin = []map[rune]string{
 	// Ukrainian national (2010).
