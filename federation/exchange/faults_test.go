@@ -241,7 +241,6 @@ func (r *faultRun) crash(n *node) {
 	if err := n.st.Close(); err != nil {
 		r.t.Fatal(err)
 	}
-	r.faults++
 }
 
 // revive starts a crashed node again on its store file.
@@ -494,6 +493,14 @@ func (r *faultRun) diverged() divergence {
 				continue
 			}
 			held := r.index(m, o, &d)
+			counts, err := r.f.nodes[m].st.FedCounts()
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			if counts[o] != len(held) {
+				d.broken++
+				d.note("%s counts %d records of %s, but holds %d", m, counts[o], o, len(held))
+			}
 			if digest(held) == digest(want[m]) {
 				continue
 			}
@@ -659,7 +666,7 @@ func (r *faultRun) midSync(member, origin string) (<-chan struct{}, func()) {
 	hit, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	fn := func(o string, n int) {
-		if o != origin || n < 50 {
+		if o != origin || n < 500 {
 			return
 		}
 		fired := false
@@ -771,6 +778,7 @@ func TestExchangeFaults(t *testing.T) {
 			}
 			release()
 			r.crash(victim)
+			r.faults++
 			r.during(500 * time.Millisecond) // the others go on
 			r.revive(victim)
 			r.settle(what)
@@ -871,6 +879,7 @@ func TestExchangeFaults(t *testing.T) {
 			// its peers until its feed is past where they were.
 			r.net.Isolate(origin)
 			r.crash(n)
+			r.faults++
 			if _, err := backup.Restore(bytes.NewReader(archive.Bytes()), filepath.Dir(n.st.Path()), origin, true); err != nil {
 				t.Fatal(err)
 			}
