@@ -560,6 +560,35 @@ func (r *faultRun) index(member, origin string, d *divergence) map[string]*accor
 	return held
 }
 
+// quiet reports whether every node published all its changes and pulled
+// every other's feed up to its head: the time to compare the indexes.
+func (r *faultRun) quiet() bool {
+	heads := map[string]uint64{}
+	for _, m := range r.members {
+		st := r.f.nodes[m].st
+		fi, err := st.Feed()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		pending, err := st.Changes(fi.PublishedChange, 1)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(pending) > 0 {
+			return false
+		}
+		heads[m] = fi.Head
+	}
+	for _, m := range r.members {
+		for _, s := range r.f.nodes[m].puller.Status() {
+			if s.Seq < heads[s.Member] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // settle stops the changes, heals the network, and waits until every
 // index has converged (or fails the test saying how they differ).
 func (r *faultRun) settle(round string) {
@@ -574,9 +603,10 @@ func (r *faultRun) settle(round string) {
 	defer tick.Stop()
 	var d divergence
 	for {
-		d = r.diverged()
-		if d.none() || time.Now().After(deadline) {
-			break
+		if r.quiet() || time.Now().After(deadline) {
+			if d = r.diverged(); d.none() || time.Now().After(deadline) {
+				break
+			}
 		}
 		<-tick.C
 	}

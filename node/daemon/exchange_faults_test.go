@@ -278,9 +278,11 @@ func (r *exfRun) restart(n *exfNode, between func()) {
 	t.Helper()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	began := time.Now()
 	if err := n.d.Close(); err != nil {
 		t.Fatalf("close %s: %v", n.member, err)
 	}
+	closed := time.Since(began)
 	n.d = nil
 	r.faults++
 	if between != nil {
@@ -297,6 +299,7 @@ func (r *exfRun) restart(n *exfNode, between func()) {
 	d := n.d
 	t.Cleanup(func() { _ = d.Close() })
 	n.user = coordClient(t, d, r.fed.User(n.member, "analyst"), n.member)
+	t.Logf("%s stopped in %s and started again in %s", n.member, closed.Round(time.Millisecond), (time.Since(began) - closed).Round(time.Millisecond))
 }
 
 // fedCount returns how many records of origin member's index holds.
@@ -332,20 +335,34 @@ func (r *exfRun) bulk(member string, count int) {
 	r.ops.Add(int64(count))
 }
 
+// received returns how many records of origin member's puller stored
+// since it started.
+func (r *exfRun) received(member, origin string) int {
+	n := r.nodes[member]
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, s := range n.d.Exchange().Status() {
+		if s.Member == origin {
+			return s.Received
+		}
+	}
+	return 0
+}
+
 // killMidSync stops victim while origin's bulk of cases is being
 // delivered to member (member holds part of it), and starts it again.
 func (r *exfRun) killMidSync(origin, member string, victim *exfNode) {
 	t := r.t
-	base := r.fedCount(member, origin)
+	base := r.received(member, origin)
 	const bulk = 1500
 	r.bulk(origin, bulk)
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		got := r.fedCount(member, origin) - base
+		got := r.received(member, origin) - base
 		if got > 0 {
-			t.Logf("%s holds %d of %s's %d new records: stopping %s", member, got, origin, bulk, victim.member)
+			t.Logf("%s stored %d of %s's records since the bulk of %d: stopping %s", member, got, origin, bulk, victim.member)
 			if got >= bulk {
 				t.Logf("(the whole bulk arrived before the stop: this round stopped %s after the sync)", victim.member)
 			}
@@ -479,6 +496,35 @@ func (r *exfRun) diverged() exfDivergence {
 	return d
 }
 
+// quiet reports whether every node published all its changes and pulled
+// every other's feed up to its head: the time to compare the indexes.
+func (r *exfRun) quiet() bool {
+	heads := map[string]uint64{}
+	for _, m := range r.members {
+		st := r.nodes[m].d.Store()
+		fi, err := st.Feed()
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		pending, err := st.Changes(fi.PublishedChange, 1)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if len(pending) > 0 {
+			return false
+		}
+		heads[m] = fi.Head
+	}
+	for _, m := range r.members {
+		for _, s := range r.nodes[m].d.Exchange().Status() {
+			if s.Seq < heads[s.Member] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // settle stops the changes and waits until every index converged.
 func (r *exfRun) settle(round string) {
 	t := r.t
@@ -491,9 +537,10 @@ func (r *exfRun) settle(round string) {
 	defer tick.Stop()
 	var d exfDivergence
 	for {
-		d = r.diverged()
-		if d.none() || time.Now().After(deadline) {
-			break
+		if r.quiet() || time.Now().After(deadline) {
+			if d = r.diverged(); d.none() || time.Now().After(deadline) {
+				break
+			}
 		}
 		<-tick.C
 	}
@@ -511,7 +558,9 @@ func (r *exfRun) settle(round string) {
 // stopped mid-sync, and an origin restored from an older backup, each
 // while every member changes its cases and the team changes.
 func TestExchangeFaultsAcrossDaemons(t *testing.T) {
+	began := time.Now()
 	r := newExfRun(t, uint64(time.Now().UnixNano()))
+	t.Logf("federation started in %s", time.Since(began).Round(time.Millisecond))
 	kinds := []string{"kill-receiver-mid-sync", "kill-origin-mid-sync", "restored-from-older-backup"}
 	until := time.Now().Add(exfSoak(t, 0))
 	for i := 0; i < len(kinds) || time.Now().Before(until); i++ {
