@@ -341,69 +341,106 @@ func newVocabulary(ns []needle) vocabulary {
 	return v
 }
 
-// indexWords reads data (any bytes: binary files too) as a sequence of
-// words, keeping only the words that occur in some needle.
-func indexWords(data []byte, vocab vocabulary) wordIndex {
-	ix := wordIndex{words: map[string]bool{}, pairs: map[[2]string]bool{}}
-	prev := ""
-	var buf []byte // the word being read, lowered
+// The classes of ASCII bytes for indexWords: only spaces and light
+// punctuation join two words of a name; other bytes break a sequence.
+const (
+	asciiBreak = iota
+	asciiLetter
+	asciiJoin
+)
+
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+			t[c] = asciiLetter
+		case strings.ContainsRune(" \t\n\r\v\f,._-\":", rune(c)):
+			t[c] = asciiJoin
+		}
+	}
+	return t
+}()
+
+// wordReader reads bytes as a sequence of words. Its methods run without
+// the race detector's instrumentation (//go:norace): they read tens of
+// megabytes a byte at a time, in one goroutine, and would take minutes
+// instrumented.
+type wordReader struct {
+	vocab vocabulary
+	ix    wordIndex
+	prev  string // the previous word, "" after a break, "\x00" when not in vocab
+	buf   []byte // the word being read, lowered
+	other bool   // the word has a letter no needle has
+}
+
+//go:norace
+func (w *wordReader) flush() {
+	if len(w.buf) == 0 && !w.other {
+		return
+	}
+	var word string
+	if !w.other && w.vocab.words[string(w.buf)] { // (no allocation)
+		word = string(w.buf)
+	}
+	w.buf, w.other = w.buf[:0], false
+	if word == "" {
+		w.prev = "\x00" // a word outside the vocabulary breaks a sequence
+		return
+	}
+	w.ix.words[word] = true
+	if w.prev != "" {
+		w.ix.pairs[[2]string{w.prev, word}] = true
+	}
+	w.prev = word
+}
+
+//go:norace
+func (w *wordReader) read(data []byte) {
 	var rbuf [utf8.UTFMax]byte
-	other := false // the word has a letter no needle has
-	flush := func() {
-		if len(buf) == 0 {
-			other = false
-			return
-		}
-		var w string
-		if !other && vocab.words[string(buf)] { // (no allocation)
-			w = string(buf)
-		}
-		buf, other = buf[:0], false
-		if w == "" {
-			prev = "\x00" // a word outside the vocabulary breaks a sequence
-			return
-		}
-		ix.words[w] = true
-		if prev != "" {
-			ix.pairs[[2]string{prev, w}] = true
-		}
-		prev = w
-	}
-	// Only spaces and light punctuation join two words of a name.
-	joins := func(r rune) bool {
-		return unicode.IsSpace(r) || r == ',' || r == '.' || r == '_' || r == '-' || r == '"' || r == ':'
-	}
 	for i := 0; i < len(data); {
 		c := data[i]
 		if c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
-				buf = append(buf, c|0x20)
-			} else {
-				flush()
-				if !joins(rune(c)) {
-					prev = ""
+			switch asciiClass[c] {
+			case asciiLetter:
+				w.buf = append(w.buf, c|0x20)
+			case asciiJoin:
+				if len(w.buf) > 0 || w.other {
+					w.flush()
 				}
+			default:
+				if len(w.buf) > 0 || w.other {
+					w.flush()
+				}
+				w.prev = ""
 			}
 			i++
 			continue
 		}
 		r, n := utf8.DecodeRune(data[i:])
-		if unicode.IsLetter(r) {
-			if r = unicode.ToLower(r); !vocab.letters[r] {
-				other = true
-			} else if !other {
-				buf = append(buf, rbuf[:utf8.EncodeRune(rbuf[:], r)]...)
+		switch {
+		case unicode.IsLetter(r):
+			if r = unicode.ToLower(r); !w.vocab.letters[r] {
+				w.other = true
+			} else if !w.other {
+				w.buf = append(w.buf, rbuf[:utf8.EncodeRune(rbuf[:], r)]...)
 			}
-		} else {
-			flush()
-			if !joins(r) {
-				prev = ""
-			}
+		case unicode.IsSpace(r):
+			w.flush()
+		default:
+			w.flush()
+			w.prev = ""
 		}
 		i += n
 	}
-	flush()
-	return ix
+	w.flush()
+}
+
+// indexWords reads data (any bytes: binary files too) as a sequence of
+// words, keeping only the words that occur in some needle.
+func indexWords(data []byte, vocab vocabulary) wordIndex {
+	w := &wordReader{vocab: vocab, ix: wordIndex{words: map[string]bool{}, pairs: map[[2]string]bool{}}}
+	w.read(data)
+	return w.ix
 }
 
 // holds reports whether the text holds the needle: a surname as a word, a
@@ -420,14 +457,19 @@ func (ix wordIndex) holds(n needle) bool {
 	return fwd || bwd
 }
 
-// yearKeys are what a birth year follows when it reveals a person: a
-// birth-year field in any spelling (birth_year, birthYear, birth year,
-// birth-date), "born", "dob", or a person's role.
-var yearKeys = [][]byte{[]byte("birth_year"), []byte("birthyear"), []byte("birth year"), []byte("birth-year"), []byte("birth_date"),
-	[]byte("birthdate"), []byte("born"), []byte("dob"), []byte("victim"), []byte("witness"), []byte("suspect")}
+// yearAnchors start what a birth year follows when it reveals a person
+// (a birth-year or birth-date field in any spelling, "born", "dob", a
+// person's role), in the three casings a text uses.
+var yearAnchors = func() [][]byte {
+	var out [][]byte
+	for _, w := range []string{"birth", "born", "dob", "victim", "witness", "suspect"} {
+		out = append(out, []byte(w), []byte(strings.ToUpper(w[:1])+w[1:]), []byte(strings.ToUpper(w)))
+	}
+	return out
+}()
 
 // yearRoles are what a birth year precedes when it reveals a person.
-var yearRoles = [][]byte{[]byte("victim"), []byte("witness"), []byte("suspect")}
+var yearRoles = []string{"victim", "witness", "suspect"}
 
 func isWordByte(c byte) bool {
 	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
@@ -435,6 +477,8 @@ func isWordByte(c byte) bool {
 
 // yearAt reports whether b[i:i+4] is a year of a person's life (1800-2029)
 // standing alone (no digit on either side).
+//
+//go:norace
 func yearAt(b []byte, i int) bool {
 	if i < 0 || i+4 > len(b) || i > 0 && '0' <= b[i-1] && b[i-1] <= '9' || i+4 < len(b) && '0' <= b[i+4] && b[i+4] <= '9' {
 		return false
@@ -448,49 +492,63 @@ func yearAt(b []byte, i int) bool {
 	return y >= "1800" && y <= "2029"
 }
 
+// hasFold reports whether b[i:] starts with word, ignoring ASCII case.
+func hasFold(b []byte, i int, word string) bool {
+	return i >= 0 && i+len(word) <= len(b) && bytes.EqualFold(b[i:i+len(word)], []byte(word))
+}
+
 // revealedYears returns where data gives a birth year that reveals a
-// person: after one of yearKeys (a whole word, up to 6 separators between)
-// or before a role (1 to 4 separators between). ASCII case is ignored.
+// person: the value of a birth-year or birth-date field (birth_year,
+// birthYear, birth year, birth-date...), or a year after "born", "dob" or
+// a role (up to 6 separators between), or a year before a role (1 to 4
+// separators between).
 func revealedYears(data []byte) []string {
-	low := make([]byte, len(data))
-	for i, c := range data {
-		if 'A' <= c && c <= 'Z' {
-			c |= 0x20
-		}
-		low[i] = c
-	}
 	var out []string
-	for _, k := range yearKeys {
+	for _, a := range yearAnchors {
 		for off := 0; ; {
-			i := bytes.Index(low[off:], k)
+			i := bytes.Index(data[off:], a)
 			if i < 0 {
 				break
 			}
 			i += off
 			off = i + 1
-			if i > 0 && isWordByte(low[i-1]) {
+			if i > 0 && isWordByte(data[i-1]) {
 				continue
 			}
-			j := i + len(k)
-			for n := 0; n < 6 && j < len(low) && !isWordByte(low[j]); n++ {
+			j := i + len(a)
+			if hasFold(a, 0, "birth") {
+				if j < len(data) && (data[j] == '_' || data[j] == '-' || data[j] == ' ') {
+					j++
+				}
+				if !hasFold(data, j, "year") && !hasFold(data, j, "date") {
+					continue
+				}
+				j += 4
+			}
+			for n := 0; n < 6 && j < len(data) && !isWordByte(data[j]); n++ {
 				j++
 			}
-			if yearAt(low, j) {
+			if yearAt(data, j) {
 				out = append(out, string(data[i:j+4]))
 			}
 		}
 	}
-	for _, k := range yearRoles {
-		for off := 0; ; {
-			i := bytes.Index(low[off:], k)
-			if i < 0 {
-				break
+	for _, role := range yearRoles {
+		for _, a := range yearAnchors {
+			if !hasFold(a, 0, role) {
+				continue
 			}
-			i += off
-			off = i + 1
-			for j := i - 1; j >= max(0, i-4) && !isWordByte(low[j]); j-- {
-				if yearAt(low, j-4) {
-					out = append(out, string(data[j-4:i+len(k)]))
+			for off := 0; ; {
+				i := bytes.Index(data[off:], a)
+				if i < 0 {
+					break
+				}
+				i += off
+				off = i + 1
+				for j := i - 1; j >= max(0, i-4) && !isWordByte(data[j]); j-- {
+					if yearAt(data, j-4) {
+						out = append(out, string(data[j-4:i+len(a)]))
+					}
 				}
 			}
 		}
@@ -499,6 +557,8 @@ func revealedYears(data []byte) []string {
 }
 
 // bareYears counts the four-digit numbers in data that are in years.
+//
+//go:norace
 func bareYears(data []byte, years map[string]bool) int {
 	n := 0
 	for i := 0; i+4 <= len(data); i++ {
