@@ -17,7 +17,9 @@
 // Its cursor is authenticated (HMAC with a key of this node's store) and
 // bound to its member: another member's cursor is refused
 // (InvalidArgument), a cursor of another feed epoch or older than the
-// retained feed is OutOfRange and the caller must resync in full.
+// retained feed is OutOfRange and the caller must resync in full; so is an
+// open stream once tombstones it has not read yet are purged (the floor
+// rose past its position).
 // Sensitivity is enforced here, at the source, per record and per caller:
 // national cases never enter the feed; a jit case goes only to members of a
 // JIT that lists it (from the registry, read at serve time), and to others

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -134,6 +135,9 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 		published := s.st.Published()
 		resp, next, err := s.batch(id, fi.Epoch, fi.CursorKey, pos, limit)
 		if err != nil {
+			if errors.Is(err, ErrCursorExpired) {
+				s.refused(id, err)
+			}
 			return err
 		}
 		if len(resp.Records) > 0 || (resp.CaughtUp && !sentCaughtUp) {
@@ -193,6 +197,22 @@ func (s *Service) batch(id identity.Identity, epoch uint64, key []byte, pos uint
 	})
 	if err != nil {
 		return nil, pos, err
+	}
+	// Purging tombstones raises the floor. Once it is above pos, the
+	// tombstones between pos and the floor are gone, and the entries just
+	// read may have skipped them: the caller would keep cases that were
+	// withdrawn. The floor is read again after the entries, so a purge
+	// that the read missed shows here; the caller must resync (at pos 0,
+	// the start of the feed, nothing can be missed: the caller holds none
+	// of the cases those tombstones withdrew).
+	if pos > 0 {
+		now, err := s.st.Feed()
+		if err != nil {
+			return nil, pos, err
+		}
+		if now.Floor > pos {
+			return nil, pos, fmt.Errorf("%w: the feed was compacted past this stream's position (feed seq %d; retained from %d)", ErrCursorExpired, pos, now.Floor)
+		}
 	}
 	if n < limit {
 		resp.CaughtUp = true

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/accordfed/accord/node/store"
 )
 
 // ErrInvalid is wrapped when an archive is not a backup, is damaged, or
@@ -199,6 +201,12 @@ func Restore(r io.Reader, dataDir, member string, force bool) (Manifest, error) 
 		if _, ok := m.Files[name]; !ok {
 			return Manifest{}, fmt.Errorf("%w: %s is not in the manifest", ErrInvalid, name)
 		}
+	}
+	// The restored store's feed is older than what peers pulled from it:
+	// a new feed epoch makes them resync instead of resuming from cursors
+	// past its head (they would skip the records published there next).
+	if err := store.RenewFeedEpoch(filepath.Join(stage, StoreFile)); err != nil {
+		return Manifest{}, fmt.Errorf("%w: %s: %w", ErrInvalid, StoreFile, err)
 	}
 	for name := range m.Files {
 		dst := filepath.Join(dataDir, name)

@@ -12,7 +12,9 @@
 // group when it starts (a founding server rejoins with its founding
 // configuration). The registry snapshot is kept in the data folder
 // (restored/registry-state.jsonl) for the record and for rebuilding a
-// federation that lost every server.
+// federation that lost every server. The restored store's feed gets a new
+// epoch (store.RenewFeedEpoch): peers resync from it from the start, since
+// its feed went back to the backup's head.
 //
 // The service (accord.v1.NodeAdminService) is for admins of the node's own
 // member on the local API.

@@ -126,7 +126,8 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 
 	// The restored node starts on its old addresses, catches up with the
-	// registry, and PL still pulls from it (its cursor is still valid).
+	// registry, and PL still pulls from it (the restored feed has a new
+	// epoch: PL resyncs from it in full).
 	var restored *regNode
 	raftnettest.WaitFor(t, 10*time.Second, func() error {
 		d, err := tryStart(cfg, nil)

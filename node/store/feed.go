@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -79,6 +80,37 @@ func initFeed(tx *bolt.Tx) error {
 		return err
 	}
 	return meta.Put(metaChangeSeq, u64(n))
+}
+
+// RenewFeedEpoch gives the store file at path (not open) a new feed epoch:
+// every cursor its feed issued before becomes void (OutOfRange), and every
+// peer drops this member's records and resyncs from the start. A store
+// restored from a backup needs it before it serves again: its feed went
+// back to the backup's head, and the feed seqs after that head, which peers
+// already hold records under, will be given to other records.
+func RenewFeedEpoch(path string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("%w: %s has no meta bucket: not a store", ErrCorrupt, path)
+		}
+		if meta.Get(metaFeedEpoch) == nil {
+			return nil // a store without a feed gets its first epoch at Open
+		}
+		var epoch [8]byte
+		if _, err := rand.Read(epoch[:]); err != nil {
+			return err
+		}
+		return meta.Put(metaFeedEpoch, epoch[:])
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // changed records, in the write's transaction, that a case changed.
