@@ -115,14 +115,25 @@ func New(cfg Config, trans raft.Transport, fsm *registry.FSM, self identity.Iden
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("registryraft: data dir: %w", err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
+	dbPath := filepath.Join(cfg.DataDir, "raft.db")
+	if err := checkBoltFile(dbPath); err != nil {
+		return nil, corrupt(cfg.DataDir, fmt.Errorf("%s: %w", dbPath, err))
+	}
+	if err := removeUnfinishedSnapshots(cfg.DataDir, logger); err != nil {
+		return nil, fmt.Errorf("registryraft: snapshot store: %w", err)
+	}
+	store, err := raftboltdb.New(raftboltdb.Options{Path: dbPath})
 	if err != nil {
-		return nil, fmt.Errorf("registryraft: open %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
+		return nil, fmt.Errorf("registryraft: open %s: %w", dbPath, err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, raftnet.NewHCLogger(logger, "raft-snapshots"))
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("registryraft: snapshot store: %w", err)
+	}
+	if err := checkRaftData(cfg.DataDir, store, snaps); err != nil {
+		_ = store.Close()
+		return nil, corrupt(cfg.DataDir, err)
 	}
 	return &Node{
 		cfg: cfg, fsm: fsm, self: self, id: raftnet.ServerID(self), logger: logger,
