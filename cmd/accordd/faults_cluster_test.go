@@ -186,10 +186,22 @@ func startCluster(t *testing.T, bin string, opts clusterOptions, members ...stri
 	fed := pkitest.NewFederation(t, "accord.test", members...)
 	c := &procCluster{t: t, bin: bin, fed: fed, opts: opts}
 	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("ACCORD_FAULT_STACKS") != "" {
+			// Every process writes its goroutines' stacks and exits.
+			for _, n := range c.nodes {
+				if p := n.current(); p != nil {
+					_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+					select {
+					case <-p.done:
+					case <-time.After(5 * time.Second):
+					}
+				}
+			}
+		}
 		for _, n := range c.nodes {
 			n.kill()
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("ACCORD_FAULT_LOGS") != "" {
 			c.dumpLogs()
 		}
 	})
@@ -336,6 +348,13 @@ func (n *procNode) startArgs(args ...string) *proc {
 		cmd = exec.Command(n.c.bin, append([]string{args[0], "--config", n.cfgPath}, args[1:]...)...)
 	} else {
 		cmd = exec.Command(n.c.bin, append([]string{"--config", n.cfgPath}, args...)...)
+	}
+	// The test's own ACCORD_* variables (ACCORD_SOAK) are not the node's
+	// configuration.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, config.EnvPrefix) {
+			cmd.Env = append(cmd.Env, kv)
+		}
 	}
 	p := &proc{cmd: cmd, log: &procLog{}, done: make(chan struct{})}
 	stderr, err := cmd.StderrPipe()
@@ -511,15 +530,24 @@ func (c *procCluster) others(n *procNode) []*procNode {
 	return out
 }
 
-// dumpLogs writes the last lines of every process's log into the test's
-// log, for a failure.
+// dumpLogs keeps every process's log, for a failure: in files under
+// $TMPDIR/accord-faults/<test>/, whose last lines also go into the test's
+// log.
 func (c *procCluster) dumpLogs() {
+	dir := filepath.Join(os.TempDir(), "accord-faults", strings.ReplaceAll(c.t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		c.t.Log(err)
+	}
 	for _, n := range c.nodes {
 		n.mu.Lock()
 		runs := append([]*proc(nil), n.runs...)
 		n.mu.Unlock()
 		for i, p := range runs {
-			c.t.Logf("---- %s, process %d of %d, last lines:\n%s", n.member, i+1, len(runs), p.log.tail(40))
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.log", n.member, i+1))
+			if err := os.WriteFile(path, []byte(p.log.text()), 0o600); err != nil {
+				c.t.Log(err)
+			}
+			c.t.Logf("---- %s, process %d of %d (whole log in %s), last lines:\n%s", n.member, i+1, len(runs), path, p.log.tail(15))
 		}
 	}
 }

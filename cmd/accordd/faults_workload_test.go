@@ -104,8 +104,9 @@ type writeRecord struct {
 	entry     int
 	call, ret int64
 	acked     bool
-	version   int // acknowledged version
-	refused   string
+	version   int    // acknowledged version
+	refused   string // a refusal (the command changed nothing)
+	failed    string // an error the API does not give for a valid command (outcome unknown)
 }
 
 // workloadStats are the figures of a run.
@@ -244,10 +245,14 @@ func (w *workload) write(client int, n *procNode, e int, rid string) {
 		v, _ := w.errCodes.LoadOrStore(code, new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
 		switch code {
-		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Internal, codes.Unknown:
-			// The outcome is unknown: retry with the same request id.
+		case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+			// The outcome is unknown: retry with the same request id, as
+			// the API says.
+		case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied, codes.FailedPrecondition:
+			rec.refused = err.Error() // a refusal: nothing changed
+			return
 		default:
-			rec.refused = err.Error()
+			rec.failed = err.Error() // not an answer the API gives for a valid command
 			return
 		}
 		if time.Now().After(giveUp) {
@@ -338,6 +343,9 @@ func (w *workload) check() workloadStats {
 		case rec.refused != "":
 			st.refused++
 			t.Errorf("write %s was refused: %s", rec.rid, rec.refused)
+		case rec.failed != "":
+			st.unknown++
+			t.Errorf("write %s failed with an error the API does not give for a valid command: %s", rec.rid, rec.failed)
 		default:
 			st.unknown++
 		}

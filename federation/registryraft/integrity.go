@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -39,10 +38,14 @@ func checkBoltFile(path string) error {
 		debug.SetPanicOnFault(true)
 		defer func() {
 			if r := recover(); r != nil {
-				done <- fmt.Errorf("bbolt: %v", r)
+				done <- fmt.Errorf("%s: bbolt: %v", path, r)
 			}
 		}()
-		done <- readBoltFile(path)
+		if err := readBoltFile(path); err != nil {
+			done <- fmt.Errorf("%s: %w", path, err)
+			return
+		}
+		done <- nil
 	}()
 	return <-done
 }
@@ -83,31 +86,12 @@ func readBoltFile(path string) error {
 // checkRaftData checks what Raft reads when it starts: every log entry
 // decodes and has its index, every snapshot kept matches its checksum, and
 // the log begins no later than just after the newest snapshot.
-func checkRaftData(dataDir string, store *raftboltdb.BoltStore, snaps *raft.FileSnapshotStore) (err error) {
+func checkRaftData(dataDir string, store raft.LogStore, snaps *raft.FileSnapshotStore) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	first, err := store.FirstIndex()
-	if err != nil {
-		return fmt.Errorf("%s: first index: %w", filepath.Join(dataDir, "raft.db"), err)
-	}
-	last, err := store.LastIndex()
-	if err != nil {
-		return fmt.Errorf("%s: last index: %w", filepath.Join(dataDir, "raft.db"), err)
-	}
-	if last > 0 {
-		var l raft.Log
-		for i := first; i <= last; i++ {
-			if err := store.GetLog(i, &l); err != nil {
-				return fmt.Errorf("%s: log entry %d of %d-%d: %w", filepath.Join(dataDir, "raft.db"), i, first, last, err)
-			}
-			if l.Index != i {
-				return fmt.Errorf("%s: log entry %d holds index %d", filepath.Join(dataDir, "raft.db"), i, l.Index)
-			}
-		}
-	}
 	metas, err := snaps.List()
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Join(dataDir, "snapshots"), err)
@@ -124,9 +108,33 @@ func checkRaftData(dataDir string, store *raftboltdb.BoltStore, snaps *raft.File
 	if len(metas) > 0 {
 		snapIndex = metas[0].Index
 	}
+	db := filepath.Join(dataDir, "raft.db")
+	first, err := store.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("%s: first index: %w", db, err)
+	}
+	last, err := store.LastIndex()
+	if err != nil {
+		return fmt.Errorf("%s: last index: %w", db, err)
+	}
+	// Raft reads every entry after the newest snapshot as it starts; the
+	// entries the snapshot covers may have holes (a server that installed
+	// a snapshot keeps older entries it had), and are checked where present.
+	var l raft.Log
+	for i := first; last > 0 && i <= last; i++ {
+		err := store.GetLog(i, &l)
+		switch {
+		case errors.Is(err, raft.ErrLogNotFound) && i <= snapIndex:
+			i = snapIndex // a hole below the snapshot: go on after it
+		case err != nil:
+			return fmt.Errorf("%s: log entry %d of %d-%d: %w", db, i, first, last, err)
+		case l.Index != i:
+			return fmt.Errorf("%s: log entry %d holds index %d", db, i, l.Index)
+		}
+	}
 	if last > 0 && first > snapIndex+1 {
 		return fmt.Errorf("%s: the log begins at entry %d but the newest snapshot ends at %d: entries %d-%d are missing",
-			filepath.Join(dataDir, "raft.db"), first, snapIndex, snapIndex+1, first-1)
+			db, first, snapIndex, snapIndex+1, first-1)
 	}
 	return nil
 }

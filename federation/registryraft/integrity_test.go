@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -77,6 +78,10 @@ func TestDamagedDataIsRefused(t *testing.T) {
 		{"raft.db truncated", func(dir string) error { return os.Truncate(filepath.Join(dir, "raft.db"), 3*4096) }, "raft.db"},
 		{"newest snapshot", flip(rel(newest), func(n int) (int, int) { return n / 2, n/2 + 10 }), rel(filepath.Dir(newest))},
 		{"snapshots lost", func(dir string) error { return os.RemoveAll(filepath.Join(dir, "snapshots")) }, "are missing"},
+		// A server that installed a snapshot keeps the older entries it
+		// had, with a hole before the snapshot's; Raft never reads them.
+		{"hole before the newest snapshot", deleteLogs(func(first, _ uint64) (uint64, uint64) { return first + 1, first + 2 }), ""},
+		{"hole after the newest snapshot", deleteLogs(func(_, last uint64) (uint64, uint64) { return last - 3, last - 2 }), "log not found"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,12 +117,44 @@ func TestDamagedDataIsRefused(t *testing.T) {
 	}
 }
 
-// reopen opens a node on a data folder, as a restarting server does.
+// reopen opens and starts a node on a data folder, as a restarting server
+// does.
 func reopen(t *testing.T, dir string, id identity.Identity) (*registryraft.Node, error) {
+	t.Helper()
 	_, trans := raft.NewInmemTransport("")
-	return registryraft.New(registryraft.Config{
+	n, err := registryraft.New(registryraft.Config{
 		DataDir:           dir,
 		GRPCAddress:       func(raft.ServerID) (string, bool) { return "", false },
 		ClientCredentials: func(identity.Identity) credentials.TransportCredentials { return insecure.NewCredentials() },
 	}, trans, registry.NewFSM(), id, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(); err != nil {
+		_ = n.Shutdown()
+		return nil, err
+	}
+	return n, nil
+}
+
+// deleteLogs deletes the log entries that span(first, last) names from a
+// node's raft.db.
+func deleteLogs(span func(first, last uint64) (uint64, uint64)) func(dir string) error {
+	return func(dir string) error {
+		store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		first, err := store.FirstIndex()
+		if err != nil {
+			return err
+		}
+		last, err := store.LastIndex()
+		if err != nil {
+			return err
+		}
+		from, to := span(first, last)
+		return store.DeleteRange(from, to)
+	}
 }

@@ -115,25 +115,19 @@ func New(cfg Config, trans raft.Transport, fsm *registry.FSM, self identity.Iden
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("registryraft: data dir: %w", err)
 	}
-	dbPath := filepath.Join(cfg.DataDir, "raft.db")
-	if err := checkBoltFile(dbPath); err != nil {
-		return nil, corrupt(cfg.DataDir, fmt.Errorf("%s: %w", dbPath, err))
+	// bbolt panics on some damage as it opens a file: check it first
+	// (integrity.go).
+	if err := checkBoltFile(filepath.Join(cfg.DataDir, "raft.db")); err != nil {
+		return nil, corrupt(cfg.DataDir, err)
 	}
-	if err := removeUnfinishedSnapshots(cfg.DataDir, logger); err != nil {
-		return nil, fmt.Errorf("registryraft: snapshot store: %w", err)
-	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: dbPath})
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
 	if err != nil {
-		return nil, fmt.Errorf("registryraft: open %s: %w", dbPath, err)
+		return nil, fmt.Errorf("registryraft: open %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, raftnet.NewHCLogger(logger, "raft-snapshots"))
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("registryraft: snapshot store: %w", err)
-	}
-	if err := checkRaftData(cfg.DataDir, store, snaps); err != nil {
-		_ = store.Close()
-		return nil, corrupt(cfg.DataDir, err)
 	}
 	return &Node{
 		cfg: cfg, fsm: fsm, self: self, id: raftnet.ServerID(self), logger: logger,
@@ -170,6 +164,14 @@ func (n *Node) Start() error {
 	}
 	if !n.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("registryraft: already started")
+	}
+	// Raft reads its log and newest snapshot as it starts; a damaged one
+	// must stop the node rather than Raft (integrity.go).
+	if err := removeUnfinishedSnapshots(n.cfg.DataDir, n.logger); err != nil {
+		return fmt.Errorf("registryraft: snapshot store: %w", err)
+	}
+	if err := checkRaftData(n.cfg.DataDir, n.store, n.snaps); err != nil {
+		return corrupt(n.cfg.DataDir, err)
 	}
 	rc := n.cfg.raftConfig(n.id)
 	rc.Logger = raftnet.NewHCLogger(n.logger, "raft")
