@@ -445,6 +445,51 @@ func (n *procNode) kill() {
 	n.forget(p)
 }
 
+// stop stops the running process gracefully (SIGTERM) and waits until it
+// has exited.
+func (n *procNode) stop() {
+	t := n.c.t
+	t.Helper()
+	n.signal(syscall.SIGTERM)
+	if _, err := n.waitExit(30 * time.Second); err != nil {
+		t.Fatalf("%s: stopping: %v", n.member, err)
+	}
+}
+
+// killOn kills p (SIGKILL) the moment it logs one of msgs, and returns a
+// channel closed once it has been killed.
+func killOn(p *proc, msgs ...string) <-chan struct{} {
+	killed := make(chan struct{})
+	var once sync.Once
+	p.log.onLine(func(line []byte) {
+		for _, m := range msgs {
+			if lineHas(line, m) {
+				once.Do(func() {
+					_ = p.cmd.Process.Signal(syscall.SIGKILL)
+					close(killed)
+				})
+			}
+		}
+	})
+	return killed
+}
+
+// waitKilled waits until killOn has killed the node's process and the
+// process is gone.
+func (n *procNode) waitKilled(p *proc, killed <-chan struct{}, what string) {
+	t := n.c.t
+	t.Helper()
+	select {
+	case <-killed:
+	case <-p.done:
+		t.Fatalf("%s exited before %s:\n%s", n.member, what, p.log.tail(20))
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("%s: no %s within 2 minutes:\n%s", n.member, what, p.log.tail(20))
+	}
+	<-p.done
+	n.forget(p)
+}
+
 // waitExit waits until the running process exits by itself and returns
 // its log and how it exited.
 func (n *procNode) waitExit(timeout time.Duration) (string, error) {

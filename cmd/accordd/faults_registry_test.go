@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/accordfed/accord/node/store"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // faultReport logs a scenario's figures in one line (docs/RELIABILITY.md
@@ -28,20 +33,24 @@ func faultReport(t *testing.T, name string, nodes, faults int, st workloadStats,
 // with ACCORD_SOAK=<duration> each runs its faults in a loop for that long.
 func TestRegistryProcessFaults(t *testing.T) {
 	bin := buildAccordd(t)
-	t.Run("leader_sigkill", func(t *testing.T) { testLeaderKill(t, bin, "UA", "PL", "DE") })
+	t.Run("leader_sigkill", func(t *testing.T) { testLeaderKill(t, bin, three, 0) })
+	t.Run("five_nodes_leader_and_follower_sigkill", func(t *testing.T) { testLeaderKill(t, bin, []string{"UA", "PL", "DE", "LT", "NL"}, 1) })
 	t.Run("follower_sigkill_snapshot_catchup", func(t *testing.T) { testFollowerKill(t, bin) })
 	t.Run("cluster_sigkill", func(t *testing.T) { testClusterKill(t, bin) })
 	t.Run("leader_sigstop", func(t *testing.T) { testLeaderPause(t, bin) })
 	t.Run("disk_full", func(t *testing.T) { testDiskFull(t, bin) })
 	t.Run("corrupt_store", func(t *testing.T) { testCorruptStore(t, bin) })
+	t.Run("kill_during_snapshot", func(t *testing.T) { testKillDuringSnapshot(t, bin) })
+	t.Run("kill_during_snapshot_restore", func(t *testing.T) { testKillDuringRestore(t, bin) })
+	t.Run("kill_during_backup_restore", func(t *testing.T) { testKillDuringBackupRestore(t, bin) })
 }
 
 var three = []string{"UA", "PL", "DE"}
 
-// testLeaderKill: the leader is killed (SIGKILL) under load, the others
-// elect a leader and go on, and the killed node restarts and catches up;
-// in a loop while soaking.
-func testLeaderKill(t *testing.T, bin string, members ...string) {
+// testLeaderKill: the leader, and extra followers with it (a minority),
+// are killed (SIGKILL) under load; the others elect a leader and go on, and
+// the killed nodes restart and catch up; in a loop while soaking.
+func testLeaderKill(t *testing.T, bin string, members []string, extra int) {
 	began := time.Now()
 	c := startCluster(t, bin, clusterOptions{snapshotThreshold: 256, trailingLogs: 128}, members...)
 	w := newWorkload(t, c, 2, 256)
@@ -51,14 +60,23 @@ func testLeaderKill(t *testing.T, bin string, members ...string) {
 	for faults == 0 || time.Now().Before(end) {
 		w.waitAcked(30, time.Minute)
 		l := c.leader()
-		l.kill()
-		faults++
+		victims := append([]*procNode{l}, c.others(l)[:extra]...)
+		for _, v := range victims {
+			v.kill()
+			faults++
+		}
 		w.waitAcked(30, time.Minute) // a new leader serves the others' writes
-		l.restart()
+		for _, v := range victims {
+			v.restart()
+		}
 	}
 	w.waitAcked(30, time.Minute)
 	st := w.check()
-	faultReport(t, "leader SIGKILL", len(members), faults, st, began)
+	name := "leader SIGKILL"
+	if extra > 0 {
+		name = "leader and a follower SIGKILL together"
+	}
+	faultReport(t, name, len(members), faults, st, began)
 }
 
 // testFollowerKill: a follower is killed, the others apply many more
@@ -362,4 +380,231 @@ func flipBytes(t *testing.T, path string, at func(size int) (int, int)) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// testKillDuringSnapshot: nodes are killed the moment they start writing a
+// snapshot (large entries make it take a while); each restarts, drops the
+// unfinished snapshot and catches up.
+func testKillDuringSnapshot(t *testing.T, bin string) {
+	began := time.Now()
+	c := startCluster(t, bin, clusterOptions{snapshotThreshold: 64, trailingLogs: 32}, three...)
+	w := newWorkload(t, c, 2, 8<<10)
+	w.run(2, 1)
+	end := time.Now().Add(soak(t, 0))
+	faults, landed := 0, 0
+	for i := 0; landed == 0 || time.Now().Before(end); i++ {
+		if landed == 0 && faults == 10 {
+			t.Fatalf("none of %d kills came while a snapshot was being written", faults)
+		}
+		n := c.nodes[i%len(c.nodes)]
+		p := n.current()
+		n.waitKilled(p, killOn(p, "starting snapshot up to"), "snapshot")
+		faults++
+		snaps := filepath.Join(n.dataDir, "registry", "snapshots")
+		unfinished, _ := filepath.Glob(filepath.Join(snaps, "*.tmp"))
+		n.restart()
+		if len(unfinished) > 0 {
+			landed++
+			if left, _ := filepath.Glob(filepath.Join(snaps, "*.tmp")); len(left) > 0 {
+				t.Errorf("%s: unfinished snapshots left after the restart: %v", n.member, left)
+			}
+			if !n.current().log.has("removed an unfinished snapshot left by a crash") {
+				t.Errorf("%s: the restart does not say it removed the unfinished snapshot", n.member)
+			}
+		}
+		w.waitAcked(20, time.Minute)
+	}
+	w.waitAcked(20, time.Minute)
+	st := w.check()
+	t.Logf("%d of %d kills came while a snapshot was being written", landed, faults)
+	faultReport(t, "SIGKILL while writing a snapshot", 3, faults, st, began)
+}
+
+// testKillDuringRestore: a follower that lags beyond the leader's log is
+// killed while it restores the leader's snapshot into its state machine,
+// then again while it restores its own snapshot as it starts; each time
+// it comes back and catches up.
+func testKillDuringRestore(t *testing.T, bin string) {
+	began := time.Now()
+	c := startCluster(t, bin, clusterOptions{snapshotThreshold: 64, trailingLogs: 32}, three...)
+	w := newWorkload(t, c, 2, 8<<10)
+	w.run(2, 1)
+	end := time.Now().Add(soak(t, 0))
+	faults, landedInstall, landedStart := 0, 0, 0
+	for cycle := 0; landedInstall == 0 || landedStart == 0 || time.Now().Before(end); cycle++ {
+		if cycle == 5 && (landedInstall == 0 || landedStart == 0) {
+			t.Fatalf("in %d cycles, %d kills came during the install of a snapshot and %d during a restore at start", cycle, landedInstall, landedStart)
+		}
+		w.waitAcked(20, time.Minute)
+		f := c.others(c.leader())[0]
+		f.kill()
+		faults++
+		w.waitAcked(150, time.Minute) // beyond the log the leader keeps
+
+		// Killed once the leader's snapshot is on its disk, while its state
+		// machine restores from it.
+		p := f.start()
+		f.waitKilled(p, killOn(p, "copied to local snapshot"), "snapshot from the leader")
+		faults++
+		if !p.log.has("Installed remote snapshot") {
+			landedInstall++
+		}
+		// Killed as it restores that snapshot when it starts again.
+		p = f.start()
+		f.waitKilled(p, killOn(p, "starting restore from snapshot"), "restore at start")
+		faults++
+		if !p.log.has("restored from snapshot") {
+			landedStart++
+		}
+		f.restart()
+	}
+	w.waitAcked(20, time.Minute)
+	st := w.check()
+	t.Logf("kills during the install of a snapshot: %d; during a restore at start: %d", landedInstall, landedStart)
+	faultReport(t, "SIGKILL while restoring a snapshot (from the leader, and at start)", 3, faults, st, began)
+}
+
+// testKillDuringBackupRestore: accordd restore, restoring a node's backup
+// over its data, is killed partway; run again it completes, keeps every
+// file it replaced (the node's original store among them), and the node
+// starts with the backup's cases and catches up with the registry.
+func testKillDuringBackupRestore(t *testing.T, bin string) {
+	began := time.Now()
+	c := startCluster(t, bin, clusterOptions{snapshotThreshold: 256, trailingLogs: 128}, three...)
+	w := newWorkload(t, c, 2, 256)
+	w.run(2, 1)
+	ua := c.nodes[0]
+	cases := caseClient(t, ua.locl, c.fed.User("UA", "analyst"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lines := crashLines(600)
+	if _, err := importAll(ctx, cases, lines[:500], nil); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "ua.tar")
+	writeBackup(t, ua, archive)
+	if _, err := importAll(ctx, cases, lines[500:], nil); err != nil {
+		t.Fatal(err)
+	}
+	ua.stop()
+	faults := 1
+	storePath := filepath.Join(ua.dataDir, "store.db")
+	t.Logf("backup made, node stopped at %s", time.Since(began))
+
+	// Kill the restore partway: once its staging folder appears (it is
+	// writing), and a little later at each try, until a kill comes before
+	// it finished.
+	restore := []string{"restore", "--from", archive, "--force"}
+	for try := 0; ; try++ {
+		if try == 10 {
+			t.Fatal("accordd restore finished every time before it was killed")
+		}
+		p := ua.startArgs(restore...)
+		after := time.Duration(try) * 2 * time.Millisecond
+		tick := time.NewTicker(time.Millisecond)
+		var seen time.Time
+	poll:
+		for {
+			select {
+			case <-p.done:
+				break poll
+			case <-tick.C:
+			}
+			if seen.IsZero() {
+				if stage, _ := filepath.Glob(filepath.Join(ua.dataDir, ".restore-*")); len(stage) > 0 {
+					seen = time.Now()
+				}
+			}
+			if !seen.IsZero() && time.Since(seen) >= after {
+				_ = p.cmd.Process.Signal(syscall.SIGKILL)
+				<-p.done
+				break
+			}
+		}
+		tick.Stop()
+		ua.forget(p)
+		faults++
+		if p.err != nil {
+			break // killed while it wrote
+		}
+	}
+	ua.startArgs(restore...)
+	out, err := ua.waitExit(time.Minute)
+	if err != nil || !strings.Contains(out, "restored the backup") {
+		t.Fatalf("accordd restore after the killed one: %v\n%s", err, out)
+	}
+	if stage, _ := filepath.Glob(filepath.Join(ua.dataDir, ".restore-*")); len(stage) != 0 {
+		t.Errorf("staging folders left: %v", stage)
+	}
+	// The node's original store (all the lines' cases) is kept among the
+	// replaced files.
+	kept, _ := filepath.Glob(storePath + ".replaced*")
+	found := false
+	for _, k := range kept {
+		found = found || storeCases(t, k) == len(lines)
+	}
+	if !found {
+		t.Errorf("the node's original store is not among the replaced files %v", kept)
+	}
+	t.Logf("restore done at %s", time.Since(began))
+
+	ua.restart()
+	cases = caseClient(t, ua.locl, c.fed.User("UA", "analyst"))
+	if got := len(exportAll(t, cases)); got != 500 {
+		t.Errorf("after the restore the node holds %d cases, want the backup's 500", got)
+	}
+	w.waitAcked(30, time.Minute)
+	st := w.check()
+	faultReport(t, "SIGKILL of accordd restore, run again", 3, faults, st, began)
+}
+
+// writeBackup saves the node's backup (as its admin) to path.
+func writeBackup(t *testing.T, n *procNode, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := n.admin.Backup(ctx, &accordv1.BackupRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for {
+		r, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(r.GetData()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// storeCases opens a (copy of a) node's store and counts its cases.
+func storeCases(t *testing.T, path string) int {
+	t.Helper()
+	cp := filepath.Join(t.TempDir(), "store.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(cp, "UA", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stats, err := st.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stats.Cases
 }
