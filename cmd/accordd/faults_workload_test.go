@@ -111,8 +111,8 @@ type writeRecord struct {
 
 // workloadStats are the figures of a run.
 type workloadStats struct {
-	writes, acked, unknown, unknownApplied, refused int
-	reads, readErrors                               int
+	writes, acked, unknown, unknownApplied, refused, lost int
+	reads, readErrors                                     int
 }
 
 // workload drives clients against a cluster and records their history.
@@ -331,28 +331,10 @@ func (w *workload) check() workloadStats {
 	t.Helper()
 	w.finish()
 	w.c.waitIdentical()
-
-	var st workloadStats
-	byRid := map[string]*writeRecord{}
-	for _, rec := range w.writes {
-		byRid[rec.rid] = rec
-		st.writes++
-		switch {
-		case rec.acked:
-			st.acked++
-		case rec.refused != "":
-			st.refused++
-			t.Errorf("write %s was refused: %s", rec.rid, rec.refused)
-		case rec.failed != "":
-			st.unknown++
-			t.Errorf("write %s failed with an error the API does not give for a valid command: %s", rec.rid, rec.failed)
-		default:
-			st.unknown++
-		}
-	}
-	applied := map[string]int{} // request id -> version
+	hists := make([][]versionRec, len(w.entries))
+	created := make([]string, len(w.entries))
 	for e, ent := range w.entries {
-		var hist []versionRec
+		created[e] = ent.created
 		eventually(t, 30*time.Second, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -360,76 +342,116 @@ func (w *workload) check() workloadStats {
 			if err != nil {
 				return err
 			}
-			return json.Unmarshal(resp.GetResult(), &hist)
+			return json.Unmarshal(resp.GetResult(), &hists[e])
 		})
-		for i, v := range hist {
-			rid := v.Change.RequestID
-			switch {
-			case v.Version != i+1:
-				t.Errorf("entry %s: version %d at position %d", ent.id, v.Version, i+1)
-			case i == 0:
-				if rid != ent.created {
-					t.Errorf("entry %s: version 1 by %q, want its creation %q", ent.id, rid, ent.created)
-				}
-				continue
-			}
-			rec := byRid[rid]
-			switch {
-			case rec == nil:
-				t.Errorf("entry %s version %d: applied request %q, which no client sent", ent.id, v.Version, rid)
-			case rec.entry != e:
-				t.Errorf("request %s: applied to entry %s, sent for %s", rid, ent.id, w.entries[rec.entry].id)
-			case v.Title != rec.rid:
-				t.Errorf("request %s: applied with title %q", rid, v.Title)
-			}
-			if _, dup := applied[rid]; dup {
-				t.Errorf("request %s applied twice (entry %s version %d)", rid, ent.id, v.Version)
-			}
-			applied[rid] = v.Version
-		}
 	}
-	lost := 0
-	ops := append([]porcupine.Operation(nil), w.reads...)
-	for _, rec := range w.writes {
-		v, ok := applied[rec.rid]
-		in := regOp{entry: rec.entry, write: true, value: rec.rid}
-		switch {
-		case rec.acked && !ok:
-			lost++
-			t.Errorf("acknowledged write %s (entry %s version %d) is lost", rec.rid, w.entries[rec.entry].id, rec.version)
-		case rec.acked && v != rec.version:
-			t.Errorf("write %s acknowledged as version %d is version %d", rec.rid, rec.version, v)
-		case rec.refused != "" && ok:
-			t.Errorf("write %s was refused yet applied", rec.rid)
-		}
-		switch {
-		case rec.acked:
-			ops = append(ops, porcupine.Operation{ClientId: rec.client, Input: in, Call: rec.call, Output: "", Return: rec.ret})
-		case ok:
-			st.unknownApplied++
-			ops = append(ops, porcupine.Operation{ClientId: rec.client, Input: in, Call: rec.call, Output: "", Return: math.MaxInt64})
-		}
-	}
-	st.reads, st.readErrors = len(w.reads), int(w.readErrs.Load())
-	if lost > 0 {
-		t.Errorf("%d acknowledged writes lost", lost)
-	}
-	res, _ := porcupine.CheckOperationsVerbose(registerModel, ops, 60*time.Second)
-	switch res {
-	case porcupine.Ok:
-	case porcupine.Unknown:
-		t.Error("the linearizability check timed out")
-	default:
-		t.Error("the history is not linearizable")
+	st, problems := verifyHistory(created, hists, w.writes, w.reads)
+	for _, p := range problems {
+		t.Error(p)
 	}
 	var codesSeen []string
 	w.errCodes.Range(func(k, v any) bool {
 		codesSeen = append(codesSeen, fmt.Sprintf("%s=%d", k.(codes.Code), v.(*atomic.Int64).Load()))
 		return true
 	})
+	st.readErrors = int(w.readErrs.Load())
 	t.Logf("history: %d writes (%d acknowledged, %d unknown of which %d applied, %d refused), %d linearizable reads (%d failed); failed write attempts by code: %v; %d acknowledged writes lost",
-		st.writes, st.acked, st.unknown, st.unknownApplied, st.refused, st.reads, st.readErrors, codesSeen, lost)
+		st.writes, st.acked, st.unknown, st.unknownApplied, st.refused, st.reads, st.readErrors, codesSeen, st.lost)
 	return st
+}
+
+// verifyHistory checks a run: hists[e] is entry e's history as the
+// registry holds it at the end and created[e] the request id that created
+// it; writes and reads are what the clients did. It returns the run's
+// figures and every problem found.
+func verifyHistory(created []string, hists [][]versionRec, writes []*writeRecord, reads []porcupine.Operation) (workloadStats, []string) {
+	var (
+		st       workloadStats
+		problems []string
+	)
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	byRid := map[string]*writeRecord{}
+	for _, rec := range writes {
+		byRid[rec.rid] = rec
+		st.writes++
+		switch {
+		case rec.acked:
+			st.acked++
+		case rec.refused != "":
+			st.refused++
+			fail("write %s was refused: %s", rec.rid, rec.refused)
+		case rec.failed != "":
+			st.unknown++
+			fail("write %s failed with an error the API does not give for a valid command: %s", rec.rid, rec.failed)
+		default:
+			st.unknown++
+		}
+	}
+	applied := map[string]int{} // request id -> version
+	for e, hist := range hists {
+		for i, v := range hist {
+			rid := v.Change.RequestID
+			switch {
+			case v.Version != i+1:
+				fail("entry %d: version %d at position %d", e, v.Version, i+1)
+			case i == 0:
+				if rid != created[e] {
+					fail("entry %d: version 1 by %q, want its creation %q", e, rid, created[e])
+				}
+				continue
+			}
+			rec := byRid[rid]
+			switch {
+			case rec == nil:
+				fail("entry %d version %d: applied request %q, which no client sent", e, v.Version, rid)
+			case rec.entry != e:
+				fail("request %s: applied to entry %d, sent for %d", rid, e, rec.entry)
+			case v.Title != rec.rid:
+				fail("request %s: applied with title %q", rid, v.Title)
+			}
+			if _, dup := applied[rid]; dup {
+				fail("request %s applied twice (entry %d version %d)", rid, e, v.Version)
+			}
+			applied[rid] = v.Version
+		}
+	}
+	ops := append([]porcupine.Operation(nil), reads...)
+	for _, rec := range writes {
+		v, ok := applied[rec.rid]
+		in := regOp{entry: rec.entry, write: true, value: rec.rid}
+		switch {
+		case rec.acked && !ok:
+			st.lost++
+			fail("acknowledged write %s (entry %d version %d) is lost", rec.rid, rec.entry, rec.version)
+		case rec.acked && v != rec.version:
+			fail("write %s acknowledged as version %d is version %d", rec.rid, rec.version, v)
+		case rec.refused != "" && ok:
+			fail("write %s was refused yet applied", rec.rid)
+		}
+		switch {
+		case rec.acked:
+			ops = append(ops, porcupine.Operation{ClientId: rec.client, Input: in, Call: rec.call, Output: "", Return: rec.ret})
+		case ok:
+			// Outcome unknown to its client, applied: it took effect at
+			// some time after its call.
+			st.unknownApplied++
+			ops = append(ops, porcupine.Operation{ClientId: rec.client, Input: in, Call: rec.call, Output: "", Return: math.MaxInt64})
+		}
+		// Outcome unknown and not in the final history: it never took
+		// effect, and no read can have seen it.
+	}
+	st.reads = len(reads)
+	if st.lost > 0 {
+		fail("%d acknowledged writes lost", st.lost)
+	}
+	switch porcupine.CheckOperationsTimeout(registerModel, ops, time.Minute) {
+	case porcupine.Ok:
+	case porcupine.Unknown:
+		fail("the linearizability check of %d operations timed out", len(ops))
+	default:
+		fail("the history is not linearizable")
+	}
+	return st, problems
 }
 
 // registryState returns the node's registry state as its backup holds it

@@ -1,6 +1,7 @@
 package registryraft_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -74,13 +76,26 @@ func TestDamagedDataIsRefused(t *testing.T) {
 			return os.MkdirAll(filepath.Join(dir, "snapshots", "2-999-1.tmp"), 0o700)
 		}, ""},
 		{"raft.db meta pages", flip("raft.db", func(int) (int, int) { return 0, 8192 }), "raft.db"},
-		{"raft.db middle", flip("raft.db", func(n int) (int, int) { return n / 2, n/2 + 4096 }), "raft.db"},
+		{"raft.db page of the log overwritten", func(dir string) error { return overwritePage(filepath.Join(dir, "raft.db"), "logs") }, "raft.db"},
 		{"raft.db truncated", func(dir string) error { return os.Truncate(filepath.Join(dir, "raft.db"), 3*4096) }, "raft.db"},
 		{"newest snapshot", flip(rel(newest), func(n int) (int, int) { return n / 2, n/2 + 10 }), rel(filepath.Dir(newest))},
 		{"snapshots lost", func(dir string) error { return os.RemoveAll(filepath.Join(dir, "snapshots")) }, "are missing"},
 		// A server that installed a snapshot keeps the older entries it
 		// had, with a hole before the snapshot's; Raft never reads them.
 		{"hole before the newest snapshot", deleteLogs(func(first, _ uint64) (uint64, uint64) { return first + 1, first + 2 }), ""},
+		// bbolt does not notice a changed value; the entry's checksum does.
+		{"a log entry's data changed", func(dir string) error {
+			p := filepath.Join(dir, "raft.db")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			changed := bytes.ReplaceAll(b, []byte(`"title":"d-29`), []byte(`"title":"x-29`))
+			if bytes.Equal(changed, b) {
+				return errors.New("no entry to change")
+			}
+			return os.WriteFile(p, changed, 0o600)
+		}, "checksum"},
 		{"hole after the newest snapshot", deleteLogs(func(_, last uint64) (uint64, uint64) { return last - 3, last - 2 }), "log not found"},
 	}
 	for _, tc := range cases {
@@ -157,4 +172,33 @@ func deleteLogs(span func(first, last uint64) (uint64, uint64)) func(dir string)
 		from, to := span(first, last)
 		return store.DeleteRange(from, to)
 	}
+}
+
+// overwritePage overwrites the first bytes of the root page of a bucket of
+// a bbolt file (a page in use, wherever bbolt placed it).
+func overwritePage(path, bucket string) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	var root, pageSize int64
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil || b.Root() == 0 {
+			return fmt.Errorf("bucket %s has no page of its own", bucket)
+		}
+		root, pageSize = int64(b.Root()), int64(db.Info().PageSize)
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteAt(bytes.Repeat([]byte{0x5a}, 64), root*pageSize)
+	return err
 }

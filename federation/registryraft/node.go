@@ -170,14 +170,15 @@ func (n *Node) Start() error {
 	if err := removeUnfinishedSnapshots(n.cfg.DataDir, n.logger); err != nil {
 		return fmt.Errorf("registryraft: snapshot store: %w", err)
 	}
-	if err := checkRaftData(n.cfg.DataDir, n.store, n.snaps); err != nil {
+	logStore := checksummedLogs{n.store}
+	if err := checkRaftData(n.cfg.DataDir, logStore, n.snaps); err != nil {
 		return corrupt(n.cfg.DataDir, err)
 	}
 	rc := n.cfg.raftConfig(n.id)
 	rc.Logger = raftnet.NewHCLogger(n.logger, "raft")
 	// The newest entries are read back to replicate them; a cache in front
 	// of the log store saves those reads.
-	logs, err := raft.NewLogCache(LogCacheSize, n.store)
+	logs, err := raft.NewLogCache(LogCacheSize, logStore)
 	if err != nil {
 		return fmt.Errorf("registryraft: log cache: %w", err)
 	}
