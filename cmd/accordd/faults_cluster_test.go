@@ -114,14 +114,19 @@ type proc struct {
 	err  error         // how it exited, set before done closes
 }
 
-// procLog holds the JSON log lines of a process and calls hooks on each
-// line as it comes (a test kills a process the moment a line shows it is
-// in a given state).
+// procLog holds the log of a process (its last maxLogKept bytes, and how
+// many lines had each message) and calls hooks on each line as it comes (a
+// test kills a process the moment a line shows it is in a given state).
 type procLog struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	hooks []func(line []byte)
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	counts map[string]int
+	hooks  []func(line []byte)
 }
+
+// maxLogKept bounds the log text a process keeps in memory (soak runs log
+// for hours).
+const maxLogKept = 8 << 20
 
 func (l *procLog) consume(r io.Reader) {
 	s := bufio.NewScanner(r)
@@ -129,14 +134,46 @@ func (l *procLog) consume(r io.Reader) {
 	for s.Scan() {
 		line := s.Bytes()
 		l.mu.Lock()
+		if l.counts == nil {
+			l.counts = map[string]int{}
+		}
+		l.counts[lineMsg(line)]++
 		l.buf.Write(line)
 		l.buf.WriteByte('\n')
+		if l.buf.Len() > maxLogKept {
+			tail := l.buf.Bytes()[l.buf.Len()-maxLogKept/2:]
+			if i := bytes.IndexByte(tail, '\n'); i >= 0 {
+				tail = tail[i+1:]
+			}
+			var kept bytes.Buffer
+			kept.Write(tail)
+			l.buf = kept
+		}
 		hooks := l.hooks
 		l.mu.Unlock()
 		for _, h := range hooks {
 			h(line)
 		}
 	}
+}
+
+// lineMsg returns the message of a JSON log line ("" for other lines).
+func lineMsg(line []byte) string {
+	key := []byte(`"msg":"`)
+	i := bytes.Index(line, key)
+	if i < 0 {
+		return ""
+	}
+	rest := line[i+len(key):]
+	for j := 0; j < len(rest); j++ {
+		switch rest[j] {
+		case '\\':
+			j++
+		case '"':
+			return string(rest[:j])
+		}
+	}
+	return ""
 }
 
 // onLine adds a hook called with every line from now on.
@@ -146,11 +183,11 @@ func (l *procLog) onLine(h func(line []byte)) {
 	l.hooks = append(l.hooks, h)
 }
 
-// count returns how many lines have the message msg.
+// count returns how many lines had the message msg.
 func (l *procLog) count(msg string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return bytes.Count(l.buf.Bytes(), msgKey(msg))
+	return l.counts[msg]
 }
 
 func (l *procLog) has(msg string) bool { return l.count(msg) > 0 }
@@ -170,11 +207,8 @@ func (l *procLog) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// msgKey is how a message appears in a JSON log line.
-func msgKey(msg string) []byte { return []byte(`"msg":"` + msg + `"`) }
-
 // lineHas reports whether a log line has the message msg.
-func lineHas(line []byte, msg string) bool { return bytes.Contains(line, msgKey(msg)) }
+func lineHas(line []byte, msg string) bool { return lineMsg(line) == msg }
 
 // startCluster starts one accordd process per member, each a founding
 // registry server, and waits until every node sees the registry founded

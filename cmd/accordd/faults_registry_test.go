@@ -536,86 +536,90 @@ func testKillDuringBackupRestore(t *testing.T, bin string) {
 	w := newWorkload(t, c, 2, 256)
 	w.run(2, 1)
 	ua := c.nodes[0]
-	cases := caseClient(t, ua.locl, c.fed.User("UA", "analyst"))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	lines := crashLines(250)
-	if _, err := importAll(ctx, cases, lines[:200], nil); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "ua.tar")
-	writeBackup(t, ua, archive)
-	if _, err := importAll(ctx, cases, lines[200:], nil); err != nil {
-		t.Fatal(err)
-	}
-	ua.stop()
-	faults := 1
 	storePath := filepath.Join(ua.dataDir, "store.db")
-	t.Logf("backup made, node stopped at %s", time.Since(began))
-
-	// Kill the restore partway: once its staging folder appears (it is
-	// writing), and a little later at each try, until a kill comes before
-	// it finished.
-	restore := []string{"restore", "--from", archive, "--force"}
-	for try := 0; ; try++ {
-		if try == 10 {
-			t.Fatal("accordd restore finished every time before it was killed")
+	archive := filepath.Join(t.TempDir(), "ua.tar")
+	end := time.Now().Add(soak(t, 0))
+	faults, have := 0, 0 // have: the cases the node holds, ids 0 to have-1
+	for cycle := 0; cycle == 0 || time.Now().Before(end); cycle++ {
+		// Cases, a backup, more cases (that the restore drops), and a
+		// stopped node.
+		cases := caseClient(t, ua.locl, c.fed.User("UA", "analyst"))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		lines := crashLines(have + 250)
+		if _, err := importAll(ctx, cases, lines[have:have+200], nil); err != nil {
+			t.Fatal(err)
 		}
-		p := ua.startArgs(restore...)
-		after := time.Duration(try) * 2 * time.Millisecond
-		tick := time.NewTicker(time.Millisecond)
-		var seen time.Time
-	poll:
-		for {
-			select {
-			case <-p.done:
-				break poll
-			case <-tick.C:
+		have += 200
+		writeBackup(t, ua, archive)
+		if _, err := importAll(ctx, cases, lines[have:], nil); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		ua.stop()
+		faults++
+
+		// Kill the restore partway: once its staging folder appears (it is
+		// writing), and a little later at each try, until a kill comes
+		// before it finished.
+		restore := []string{"restore", "--from", archive, "--force"}
+		for try := 0; ; try++ {
+			if try == 10 {
+				t.Fatal("accordd restore finished every time before it was killed")
 			}
-			if seen.IsZero() {
-				if stage, _ := filepath.Glob(filepath.Join(ua.dataDir, ".restore-*")); len(stage) > 0 {
-					seen = time.Now()
+			p := ua.startArgs(restore...)
+			after := time.Duration(try+cycle%4) * 2 * time.Millisecond
+			tick := time.NewTicker(time.Millisecond)
+			var seen time.Time
+		poll:
+			for {
+				select {
+				case <-p.done:
+					break poll
+				case <-tick.C:
+				}
+				if seen.IsZero() {
+					if stage, _ := filepath.Glob(filepath.Join(ua.dataDir, ".restore-*")); len(stage) > 0 {
+						seen = time.Now()
+					}
+				}
+				if !seen.IsZero() && time.Since(seen) >= after {
+					_ = p.cmd.Process.Signal(syscall.SIGKILL)
+					<-p.done
+					break
 				}
 			}
-			if !seen.IsZero() && time.Since(seen) >= after {
-				_ = p.cmd.Process.Signal(syscall.SIGKILL)
-				<-p.done
-				break
+			tick.Stop()
+			ua.forget(p)
+			faults++
+			if p.err != nil {
+				break // killed while it wrote
 			}
 		}
-		tick.Stop()
-		ua.forget(p)
-		faults++
-		if p.err != nil {
-			break // killed while it wrote
+		ua.startArgs(restore...)
+		out, err := ua.waitExit(time.Minute)
+		if err != nil || !strings.Contains(out, "restored the backup") {
+			t.Fatalf("accordd restore after the killed one: %v\n%s", err, out)
 		}
-	}
-	ua.startArgs(restore...)
-	out, err := ua.waitExit(time.Minute)
-	if err != nil || !strings.Contains(out, "restored the backup") {
-		t.Fatalf("accordd restore after the killed one: %v\n%s", err, out)
-	}
-	if stage, _ := filepath.Glob(filepath.Join(ua.dataDir, ".restore-*")); len(stage) != 0 {
-		t.Errorf("staging folders left: %v", stage)
-	}
-	// The node's original store (all the lines' cases) is kept among the
-	// replaced files.
-	kept, _ := filepath.Glob(storePath + ".replaced*")
-	found := false
-	for _, k := range kept {
-		found = found || storeCases(t, k) == len(lines)
-	}
-	if !found {
-		t.Errorf("the node's original store is not among the replaced files %v", kept)
-	}
-	t.Logf("restore done at %s", time.Since(began))
+		if stage, _ := filepath.Glob(filepath.Join(ua.dataDir, ".restore-*")); len(stage) != 0 {
+			t.Errorf("staging folders left: %v", stage)
+		}
+		// The node's store before the restore (with the cases imported
+		// after the backup) is kept among the replaced files.
+		kept, _ := filepath.Glob(storePath + ".replaced*")
+		found := false
+		for _, k := range kept {
+			found = found || storeCases(t, k) == have+50
+		}
+		if !found {
+			t.Errorf("the node's store from before the restore is not among the replaced files %v", kept)
+		}
 
-	ua.restart()
-	cases = caseClient(t, ua.locl, c.fed.User("UA", "analyst"))
-	if got := len(exportAll(t, cases)); got != 200 {
-		t.Errorf("after the restore the node holds %d cases, want the backup's 200", got)
+		ua.restart()
+		if got := len(exportAll(t, caseClient(t, ua.locl, c.fed.User("UA", "analyst")))); got != have {
+			t.Errorf("after the restore the node holds %d cases, want the backup's %d", got, have)
+		}
+		w.waitAcked(20, time.Minute)
 	}
-	w.waitAcked(30, time.Minute)
 	st := w.check()
 	faultReport(t, "SIGKILL of accordd restore, run again", 3, faults, st, began)
 }

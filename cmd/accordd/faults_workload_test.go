@@ -444,7 +444,7 @@ func verifyHistory(created []string, hists [][]versionRec, writes []*writeRecord
 	if st.lost > 0 {
 		fail("%d acknowledged writes lost", st.lost)
 	}
-	switch porcupine.CheckOperationsTimeout(registerModel, ops, time.Minute) {
+	switch porcupine.CheckOperationsTimeout(registerModel, ops, 10*time.Minute) {
 	case porcupine.Ok:
 	case porcupine.Unknown:
 		fail("the linearizability check of %d operations timed out", len(ops))
