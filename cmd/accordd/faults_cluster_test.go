@@ -434,7 +434,7 @@ func (n *procNode) waitStarted(timeout time.Duration) error {
 		select {
 		case <-p.done:
 			n.forget(p)
-			return fmt.Errorf("%s exited before serving (%v):\n%s", n.member, p.err, p.log.tail(30))
+			return fmt.Errorf("%s exited before serving (%w):\n%s", n.member, p.err, p.log.tail(30))
 		case <-deadline.C:
 			return fmt.Errorf("%s did not start within %s:\n%s", n.member, timeout, p.log.tail(30))
 		case <-tick.C:
@@ -566,16 +566,6 @@ func (c *procCluster) waitFounded(n *procNode) {
 		}
 		return nil
 	})
-}
-
-// node returns the node with a Raft server id.
-func (c *procCluster) node(id string) *procNode {
-	for _, n := range c.nodes {
-		if n.uri == id {
-			return n
-		}
-	}
-	return nil
 }
 
 // leader waits until a running node leads (by its own account) and

@@ -295,20 +295,6 @@ func (w *workload) waitAcked(n int64, timeout time.Duration) {
 	})
 }
 
-// runFor lets the workload run for d, failing the test if fewer than min
-// writes are acknowledged in that time.
-func (w *workload) runFor(d time.Duration, minAcked int64) {
-	w.t.Helper()
-	before := w.acked.Load()
-	deadline := time.Now().Add(d)
-	eventually(w.t, d+60*time.Second, func() error {
-		if got := w.acked.Load() - before; time.Now().Before(deadline) || got < minAcked {
-			return fmt.Errorf("%d writes acknowledged (want at least %d)", got, minAcked)
-		}
-		return nil
-	})
-}
-
 // finish stops the clients and waits for them.
 func (w *workload) finish() {
 	w.stopOnce.Do(func() { close(w.stop) })

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The node's Raft data is checked before Raft uses it. A damaged raft.db
@@ -53,7 +54,7 @@ func checkBoltFile(path string) error {
 func readBoltFile(path string) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("%s is in use by another process", path)
 		}
 		return err
