@@ -352,6 +352,8 @@ func (n *procNode) dial(user mtls.Config) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	cc, err := grpc.NewClient(n.locl, grpc.WithTransportCredentials(src.ClientCredentials(mtls.ExpectMember(n.member))),
+		// A strategy entry's whole history comes in one message.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20)),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
 			MinConnectTimeout: 2 * time.Second,

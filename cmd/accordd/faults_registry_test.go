@@ -390,8 +390,8 @@ func testCorruptStore(t *testing.T, bin string) {
 	faultReport(t, "damaged registry files on a follower (refused, then rejoins by snapshot)", 3, faults, st, began)
 }
 
-// overwritePage overwrites the first bytes of the root page of a bucket of
-// a bbolt file that no process has open (a page in use, wherever bbolt
+// overwritePage overwrites the first bytes of the page that holds a bucket
+// of a bbolt file that no process has open (a page in use, wherever bbolt
 // placed it).
 func overwritePage(t *testing.T, path, bucket string) {
 	t.Helper()
@@ -402,10 +402,15 @@ func overwritePage(t *testing.T, path, bucket string) {
 	var root, pageSize int64
 	err = db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucket))
-		if b == nil || b.Root() == 0 {
-			return fmt.Errorf("bucket %s has no page of its own", bucket)
+		if b == nil {
+			return fmt.Errorf("no bucket %s", bucket)
 		}
 		root, pageSize = int64(b.Root()), int64(db.Info().PageSize)
+		if root == 0 {
+			// A small bucket lives inline in its parent's page: the
+			// top-level root page.
+			root = int64(tx.Cursor().Bucket().Root())
+		}
 		return nil
 	})
 	db.Close()

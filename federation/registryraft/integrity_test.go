@@ -174,8 +174,8 @@ func deleteLogs(span func(first, last uint64) (uint64, uint64)) func(dir string)
 	}
 }
 
-// overwritePage overwrites the first bytes of the root page of a bucket of
-// a bbolt file (a page in use, wherever bbolt placed it).
+// overwritePage overwrites the first bytes of the page that holds a bucket
+// of a bbolt file (a page in use, wherever bbolt placed it).
 func overwritePage(path, bucket string) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	if err != nil {
@@ -184,10 +184,15 @@ func overwritePage(path, bucket string) error {
 	var root, pageSize int64
 	err = db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucket))
-		if b == nil || b.Root() == 0 {
-			return fmt.Errorf("bucket %s has no page of its own", bucket)
+		if b == nil {
+			return fmt.Errorf("no bucket %s", bucket)
 		}
 		root, pageSize = int64(b.Root()), int64(db.Info().PageSize)
+		if root == 0 {
+			// A small bucket lives inline in its parent's page: the
+			// top-level root page.
+			root = int64(tx.Cursor().Bucket().Root())
+		}
 		return nil
 	})
 	db.Close()
