@@ -590,7 +590,26 @@ func (c *procCluster) leader() *procNode {
 	return leader
 }
 
-// followers returns the nodes other than n.
+// waitCaughtUp waits until n has applied what the leader had committed.
+func (c *procCluster) waitCaughtUp(n *procNode) {
+	c.t.Helper()
+	st, err := c.leader().status()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	eventually(c.t, time.Minute, func() error {
+		got, err := n.status()
+		if err != nil {
+			return err
+		}
+		if got.GetAppliedIndex() < st.GetCommitIndex() {
+			return errorf("%s applied %d of %d", n.member, got.GetAppliedIndex(), st.GetCommitIndex())
+		}
+		return nil
+	})
+}
+
+// others returns the nodes other than n.
 func (c *procCluster) others(n *procNode) []*procNode {
 	var out []*procNode
 	for _, o := range c.nodes {

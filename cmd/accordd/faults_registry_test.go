@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -338,12 +339,8 @@ func testCorruptStore(t *testing.T, bin string) {
 		{"a page of raft.db's log overwritten", func(t *testing.T, dir string) {
 			overwritePage(t, filepath.Join(dir, "raft.db"), "logs")
 		}},
-		{"a snapshot's bytes changed", func(t *testing.T, dir string) {
-			snaps, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "state.bin"))
-			if len(snaps) == 0 {
-				t.Fatal("no snapshot to damage")
-			}
-			flipBytes(t, snaps[len(snaps)-1], func(n int) (int, int) { return n / 2, n/2 + 16 })
+		{"its newest snapshot's bytes changed", func(t *testing.T, dir string) {
+			flipBytes(t, filepath.Join(newestSnapshot(t, filepath.Join(dir, "snapshots")), "state.bin"), func(n int) (int, int) { return n / 2, n/2 + 16 })
 		}},
 	}
 	end := time.Now().Add(soak(t, 0))
@@ -356,6 +353,10 @@ func testCorruptStore(t *testing.T, bin string) {
 			w.waitAcked(30, time.Minute)
 		}
 		f := c.others(c.leader())[0]
+		// Damage comes to a follower that has caught up (it may have
+		// rejoined a moment ago) and logged writes since.
+		c.waitCaughtUp(f)
+		w.waitAcked(10, time.Minute)
 		f.kill()
 		regDir := filepath.Join(f.dataDir, "registry")
 		d.damage(t, regDir)
@@ -425,6 +426,38 @@ func overwritePage(t *testing.T, path, bucket string) {
 	if _, err := f.WriteAt(bytes.Repeat([]byte{0x5a}, 64), root*pageSize); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newestSnapshot returns the folder of the newest finished snapshot in
+// dir (named term-index-milliseconds, as Raft orders them).
+func newestSnapshot(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var best []int64
+	newest := ""
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), ".tmp") {
+			continue
+		}
+		var key []int64
+		for _, f := range strings.Split(e.Name(), "-") {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				t.Fatalf("snapshot %s: %v", e.Name(), err)
+			}
+			key = append(key, n)
+		}
+		if best == nil || slices.Compare(key, best) > 0 {
+			best, newest = key, filepath.Join(dir, e.Name())
+		}
+	}
+	if newest == "" {
+		t.Fatal("no snapshot to damage")
+	}
+	return newest
 }
 
 // flipBytes changes the bytes [from, to) of a file, as at(size) gives them.
