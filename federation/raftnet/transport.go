@@ -27,9 +27,13 @@ type TransportOptions struct {
 	// Timeout is the I/O deadline of one RPC and of dialling (default
 	// DefaultTimeout).
 	Timeout time.Duration
-	// MaxRPCsInFlight bounds pipelined AppendEntries per follower (default
-	// raft's, 2). A few more can help on long wide-area links; 1 disables
-	// pipelining.
+	// MaxRPCsInFlight bounds the AppendEntries in flight to each follower
+	// (default 1: no pipelining). Two or more pipeline them, which
+	// hashicorp/raft v1.7.3 can deadlock: when a follower refuses one
+	// (its disk is full, it lacks the previous entry) while more are in
+	// flight, the leader's replication to it stops for good, while its
+	// heartbeats go on, so no election heals it (hashicorp/raft#612; the
+	// registry's disk-full test in cmd/accordd hit it).
 	MaxRPCsInFlight int
 	// ServerAddressProvider, when set, maps server IDs to addresses ahead
 	// of raft's configuration.
@@ -45,6 +49,9 @@ func NewTransport(layer raft.StreamLayer, opts TransportOptions) *raft.NetworkTr
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxRPCsInFlight <= 0 {
+		opts.MaxRPCsInFlight = 1
 	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: opts.ServerAddressProvider,

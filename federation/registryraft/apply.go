@@ -108,11 +108,13 @@ func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registr
 	case err == nil:
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return registry.Outcome{}, 0, false, ErrClosed
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrEnqueueTimeout):
-		return registry.Outcome{}, 0, true, err
 	default:
-		return registry.Outcome{}, 0, false, fmt.Errorf("registry write %q: %w", c.RequestID, err)
+		// This leader did not apply the command: it lost its leadership
+		// (ErrNotLeader, ErrLeadershipLost, ...), or it could not write its
+		// log (a full or failing disk), answers with the log store's error
+		// and steps down. Try again through whoever leads then; the same
+		// request id applies at most once.
+		return registry.Outcome{}, 0, true, fmt.Errorf("registry write %q: %w", c.RequestID, err)
 	}
 	res, ok := f.Response().(registry.Result)
 	if !ok {

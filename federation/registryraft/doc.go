@@ -46,6 +46,13 @@
 // command's member and acting node from the caller's verified certificate,
 // never from the request.
 //
+// Before Raft reads its data, New and Start check it (integrity.go): a
+// raft.db that bbolt cannot read without panicking, a log entry that does
+// not match the CRC-32C it was written with (logsum.go), an entry missing
+// after the newest snapshot, or a snapshot that fails its checksum stops
+// the node with ErrCorrupt, naming the file and what to do; snapshots that
+// a crash left unfinished are removed.
+//
 // The package does not decide who is a registry server (the registry does),
 // load certificates (federation/mtls), nor build the gRPC server
 // (node/grpcserver): callers pass those in.

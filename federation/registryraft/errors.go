@@ -21,6 +21,10 @@ var (
 	// ErrExistingState is returned by Bootstrap when the node already has
 	// Raft state: a node bootstraps once, when it is new.
 	ErrExistingState = errors.New("raft state exists already")
+	// ErrCorrupt is wrapped by New when the node's Raft data (raft.db or a
+	// snapshot) is damaged: the node must not serve from it. The message
+	// names the file and what to do.
+	ErrCorrupt = errors.New("registry data is damaged")
 	// ErrNotRegistryServer is wrapped when a caller of RegistryService is not
 	// a server of the registry's Raft group (codes.PermissionDenied).
 	ErrNotRegistryServer = errors.New("not a registry server")

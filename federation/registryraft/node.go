@@ -115,6 +115,11 @@ func New(cfg Config, trans raft.Transport, fsm *registry.FSM, self identity.Iden
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("registryraft: data dir: %w", err)
 	}
+	// bbolt panics on some damage as it opens a file: check it first
+	// (integrity.go).
+	if err := checkBoltFile(filepath.Join(cfg.DataDir, "raft.db")); err != nil {
+		return nil, corrupt(cfg.DataDir, err)
+	}
 	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
 	if err != nil {
 		return nil, fmt.Errorf("registryraft: open %s: %w", filepath.Join(cfg.DataDir, "raft.db"), err)
@@ -160,11 +165,20 @@ func (n *Node) Start() error {
 	if !n.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("registryraft: already started")
 	}
+	// Raft reads its log and newest snapshot as it starts; a damaged one
+	// must stop the node rather than Raft (integrity.go).
+	if err := removeUnfinishedSnapshots(n.cfg.DataDir, n.logger); err != nil {
+		return fmt.Errorf("registryraft: snapshot store: %w", err)
+	}
+	logStore := checksummedLogs{n.store}
+	if err := checkRaftData(n.cfg.DataDir, logStore, n.snaps); err != nil {
+		return corrupt(n.cfg.DataDir, err)
+	}
 	rc := n.cfg.raftConfig(n.id)
 	rc.Logger = raftnet.NewHCLogger(n.logger, "raft")
 	// The newest entries are read back to replicate them; a cache in front
 	// of the log store saves those reads.
-	logs, err := raft.NewLogCache(LogCacheSize, n.store)
+	logs, err := raft.NewLogCache(LogCacheSize, logStore)
 	if err != nil {
 		return fmt.Errorf("registryraft: log cache: %w", err)
 	}

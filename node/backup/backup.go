@@ -122,14 +122,26 @@ func addFile(tw *tar.Writer, name string, write func(io.Writer) error, tmpDir st
 // its files into dataDir: the store, audit log and signing key in place,
 // the registry snapshot under restored/. It refuses a data folder that
 // already holds a store unless force is set; then the files it replaces
-// are kept beside with the suffix .replaced. member, when not empty, must
-// be the backup's member.
+// are kept beside with the suffix .replaced (.replaced.1, .2, ... when
+// taken: none is overwritten). member, when not empty, must be the
+// backup's member. A restore that is killed can be run again.
 func Restore(r io.Reader, dataDir, member string, force bool) (Manifest, error) {
 	if _, err := os.Stat(filepath.Join(dataDir, StoreFile)); err == nil && !force {
 		return Manifest{}, fmt.Errorf("%w: %s already holds a store: restore into an empty data folder, or give --force to replace it", ErrInvalid, dataDir)
 	}
 	if err := os.MkdirAll(filepath.Join(dataDir, "restored"), 0o700); err != nil {
 		return Manifest{}, err
+	}
+	// A restore that was killed left its staging folder behind; the node is
+	// stopped, so no restore runs but this one.
+	stale, err := filepath.Glob(filepath.Join(dataDir, ".restore-*"))
+	if err != nil {
+		return Manifest{}, err
+	}
+	for _, dir := range stale {
+		if err := os.RemoveAll(dir); err != nil {
+			return Manifest{}, err
+		}
 	}
 	stage, err := os.MkdirTemp(dataDir, ".restore-*")
 	if err != nil {
@@ -214,7 +226,7 @@ func Restore(r io.Reader, dataDir, member string, force bool) (Manifest, error) 
 			dst = filepath.Join(dataDir, "restored", name)
 		}
 		if _, err := os.Stat(dst); err == nil {
-			if err := os.Rename(dst, dst+".replaced"); err != nil {
+			if err := os.Rename(dst, replacedName(dst)); err != nil {
 				return Manifest{}, err
 			}
 		}
@@ -223,4 +235,18 @@ func Restore(r io.Reader, dataDir, member string, force bool) (Manifest, error) 
 		}
 	}
 	return m, nil
+}
+
+// replacedName is where a file that a restore replaces is kept: dst.replaced,
+// or dst.replaced.1, .2, ... when that is taken (by an earlier restore, or
+// by one that was interrupted and is run again), so that no replaced file is
+// ever overwritten.
+func replacedName(dst string) string {
+	name := dst + ".replaced"
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(name); errors.Is(err, os.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s.replaced.%d", dst, i)
+	}
 }

@@ -6,8 +6,9 @@
 //
 // Restore writes the store, the audit log and the signing key into an
 // empty data folder (or, with force, over an existing one, keeping the old
-// files beside with a .replaced suffix) after checking every file against
-// the manifest. It does not restore the registry's Raft state: a registry
+// files beside with a .replaced suffix, never overwriting one) after
+// checking every file against the manifest; a restore that was killed can
+// be run again. It does not restore the registry's Raft state: a registry
 // server's state is the group's, and a restored server catches up from the
 // group when it starts (a founding server rejoins with its founding
 // configuration). The registry snapshot is kept in the data folder

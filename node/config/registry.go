@@ -51,6 +51,9 @@ type RegistryConfig struct {
 	// 10240 entries kept after a snapshot).
 	SnapshotThreshold uint64 `yaml:"snapshot_threshold"`
 	TrailingLogs      uint64 `yaml:"trailing_logs"`
+	// SnapshotInterval is how often the threshold is checked (default 2m;
+	// Raft waits between one and two intervals).
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
 	// MaxVoters is how many servers vote (default 5); the others are
 	// non-voters.
 	MaxVoters int `yaml:"max_voters"`
@@ -139,7 +142,7 @@ func (r *RegistryConfig) validate(listen string) error {
 	}{
 		{"heartbeat_timeout", r.HeartbeatTimeout}, {"election_timeout", r.ElectionTimeout},
 		{"leader_lease_timeout", r.LeaderLeaseTimeout}, {"commit_timeout", r.CommitTimeout},
-		{"dead_server_timeout", r.DeadServerTimeout},
+		{"dead_server_timeout", r.DeadServerTimeout}, {"snapshot_interval", r.SnapshotInterval},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: registry.%s: %s: must not be negative", ErrInvalid, d.name, d.v)

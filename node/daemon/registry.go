@@ -80,7 +80,7 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 		DataDir:          filepath.Join(d.cfg.DataDir, "registry"),
 		HeartbeatTimeout: rc.HeartbeatTimeout, ElectionTimeout: rc.ElectionTimeout,
 		LeaderLeaseTimeout: rc.LeaderLeaseTimeout, CommitTimeout: rc.CommitTimeout,
-		SnapshotThreshold: rc.SnapshotThreshold, TrailingLogs: rc.TrailingLogs,
+		SnapshotThreshold: rc.SnapshotThreshold, TrailingLogs: rc.TrailingLogs, SnapshotInterval: rc.SnapshotInterval,
 		MaxVoters: rc.MaxVoters, DeadServerTimeout: rc.DeadServerTimeout,
 		ManageMembership: true,
 		GRPCAddress:      registryraft.FederationAddresses(fsm, static),

@@ -1,0 +1,77 @@
+package backup_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/accordfed/accord/node/backup"
+)
+
+func archive(t *testing.T, store string) []byte {
+	t.Helper()
+	put := func(s string) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
+	}
+	var buf bytes.Buffer
+	if _, err := backup.Write(&buf, backup.Source{Member: "UA", Node: "spiffe://accord.test/member/UA/node/ua-1",
+		Store: put(store), Audit: put("audit of " + store), Now: func() time.Time { return time.Unix(0, 0) }}, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestRestoreRunAgainKeepsEveryReplacedFile: a restore that was killed
+// after replacing some files, run again, keeps the node's original files
+// (a second restore must not overwrite the first one's .replaced copies)
+// and leaves no staging folder behind.
+func TestRestoreRunAgainKeepsEveryReplacedFile(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{backup.StoreFile: "original store", backup.AuditFile: "original audit"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What a restore killed halfway leaves: its staging folder, and the
+	// store already replaced (the original kept as .replaced).
+	if err := os.MkdirAll(filepath.Join(dir, ".restore-123", "partial"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, backup.StoreFile), filepath.Join(dir, backup.StoreFile+".replaced")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, backup.StoreFile), []byte("backup store"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := backup.Restore(bytes.NewReader(archive(t, "backup store")), dir, "UA", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, filepath.Join(dir, backup.StoreFile)); got != "backup store" {
+		t.Errorf("store after the restore: %q", got)
+	}
+	if got := read(t, filepath.Join(dir, backup.StoreFile+".replaced")); got != "original store" {
+		t.Errorf("the original store is lost: store.db.replaced holds %q", got)
+	}
+	if got := read(t, filepath.Join(dir, backup.StoreFile+".replaced.1")); got != "backup store" {
+		t.Errorf("store.db.replaced.1 holds %q", got)
+	}
+	if got := read(t, filepath.Join(dir, backup.AuditFile+".replaced")); got != "original audit" {
+		t.Errorf("audit.log.replaced holds %q", got)
+	}
+	if stale, _ := filepath.Glob(filepath.Join(dir, ".restore-*")); len(stale) != 0 {
+		t.Errorf("staging folders left: %v", stale)
+	}
+}
