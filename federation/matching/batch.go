@@ -2,6 +2,7 @@ package matching
 
 import (
 	"cmp"
+	"context"
 	"runtime"
 	"slices"
 	"sort"
@@ -66,11 +67,17 @@ func (b *Batch) Add(records []Record) error {
 // Run matches every record added against every other (see MatchAll). A
 // batch runs once: its records are handed over to the index.
 func (b *Batch) Run(train bool) ([]Match, *Model, Stats, error) {
+	return b.RunContext(context.Background(), train)
+}
+
+// RunContext is Run, given up (with ctx's error) soon after ctx ends.
+func (b *Batch) RunContext(ctx context.Context, train bool) ([]Match, *Model, Stats, error) {
 	if b.ran {
 		return nil, nil, Stats{}, ErrBatchDone
 	}
 	b.ran = true
 	x := NewIndex(b.cfg)
+	x.stop = func() bool { return ctx.Err() != nil }
 	for i, c := range b.comp {
 		if _, dup := x.byID[c.id]; !dup { // the first wins
 			x.addBatch(c)
@@ -90,6 +97,9 @@ func (b *Batch) Run(train bool) ([]Match, *Model, Stats, error) {
 		}
 	}
 	x.buildBatchPostings()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, Stats{}, err
+	}
 	st := Stats{Records: len(x.byID)}
 	if train {
 		// EM on the candidate pairs of a sample of records: all of them
@@ -110,6 +120,9 @@ func (b *Batch) Run(train bool) ([]Match, *Model, Stats, error) {
 		}
 	}
 	ms, cands := x.all()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, Stats{}, err
+	}
 	st.CandidatePairs, st.Matches = cands, len(ms)
 	return ms, x.model, st, nil
 }
@@ -214,7 +227,7 @@ func (x *Index) buildBatchPostings() {
 	bp := &batchPostings{slots: make([]int32, total)}
 	rcnt := make([]int32, nrec+1)
 	var ent []entry
-	for b0 := 0; b0 < nb; {
+	for b0 := 0; b0 < nb && !x.stopped(); {
 		b1 := b0 + 1
 		for b1 < nb && starts[b1+1]-starts[b0] <= postingsPassEntries {
 			b1++
@@ -406,6 +419,9 @@ func (x *Index) eachPair(step int, fn func(w int, i, j int32)) {
 				mark[k] = -1
 			}
 			for lo := range next {
+				if x.stopped() {
+					continue
+				}
 				for i := lo; i < min(n, lo+chunk); i += step {
 					if x.recs[i] == nil {
 						continue
@@ -470,6 +486,9 @@ func (x *Index) nonMatchPatterns(step int) (patternCounts, int) {
 				kbuf []uint64
 			)
 			for i := w * step; i < n; i += workers * step {
+				if (i/(workers*step))%1024 == 0 && x.stopped() {
+					break
+				}
 				a := x.recs[i]
 				if a == nil {
 					continue

@@ -61,7 +61,11 @@ type Index struct {
 	places map[placeID]*placeLoc
 	// batch replaces post and keys in an index built by MatchAll.
 	batch *batchPostings
+	// stop, when set, tells a batch run to give up (its context ended).
+	stop func() bool
 }
+
+func (x *Index) stopped() bool { return x.stop != nil && x.stop() }
 
 type placeLoc struct {
 	lat, lon float64 // sums

@@ -1,6 +1,8 @@
 package matching
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"math"
 	"reflect"
@@ -335,4 +337,23 @@ func TestCutoffChangesNothing(t *testing.T) {
 		t.Errorf("with the cutoff %d matches, without %d (or scores differ)", len(withCut), len(full))
 	}
 	t.Logf("%d matches; %d comparisons stopped early", len(full), cut)
+}
+
+// TestRunContextGivesUp checks that a batch run whose context has ended
+// stops with the context's error instead of matching everything.
+func TestRunContextGivesUp(t *testing.T) {
+	var recs []Record
+	genFederation(t, 2000, 7, func(r []Record) { recs = append(recs, r...) })
+	b := NewBatch(Config{})
+	if err := b.Add(recs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ms, _, _, err := b.RunContext(ctx, true); !errors.Is(err, context.Canceled) || ms != nil {
+		t.Fatalf("cancelled run: %d matches, error %v", len(ms), err)
+	}
+	if _, _, _, err := b.Run(true); !errors.Is(err, ErrBatchDone) {
+		t.Fatalf("second run: %v, want ErrBatchDone", err)
+	}
 }

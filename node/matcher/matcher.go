@@ -132,7 +132,9 @@ func (m *Matcher) Run(ctx context.Context) {
 		cursor = c[len(c)-1].Seq
 	}
 	if err := m.load(ctx); err != nil {
-		m.logger.Error("matcher cannot load the cases", "err", err)
+		if ctx.Err() == nil {
+			m.logger.Error("matcher cannot load the cases", "err", err)
+		}
 		return
 	}
 	for {
@@ -144,7 +146,7 @@ func (m *Matcher) Run(ctx context.Context) {
 		}
 		m.federatedChanges(ctx)
 		if n := m.index.Len(); n >= m.fittedOn+max(100, m.fittedOn/4) && time.Since(m.fitted) >= m.opts.RefitAfter {
-			if err := m.load(ctx); err != nil {
+			if err := m.load(ctx); err != nil && ctx.Err() == nil {
 				m.logger.Warn("refitting the matching model failed", "err", err)
 			}
 		}
@@ -191,7 +193,12 @@ func (m *Matcher) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	matches, model, stats, err := matching.MatchAll(recs, matching.Config{Threshold: m.opts.Threshold}, true)
+	// The full pass gives up when ctx ends (the node is stopping).
+	batch := matching.NewBatch(matching.Config{Threshold: m.opts.Threshold})
+	if err := batch.Add(recs); err != nil {
+		return err
+	}
+	matches, model, stats, err := batch.RunContext(ctx, true)
 	if err != nil {
 		return err
 	}
