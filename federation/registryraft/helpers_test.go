@@ -73,6 +73,9 @@ type clusterOptions struct {
 	// DeadServerTimeout.
 	manage     bool
 	deadServer time.Duration
+	// wrapStore, when set, gives each node's Config.WrapStore (fault
+	// injection in the log store), by node name.
+	wrapStore func(name string) func(registryraft.Store) registryraft.Store
 }
 
 func fastTimeouts() clusterOptions {
@@ -124,7 +127,7 @@ func startCluster(t testing.TB, members []string, o clusterOptions) *cluster {
 			t.Fatalf("bootstrap %s: %v", tn.name, err)
 		}
 	}
-	c.waitLeader(10*time.Second, c.nodes[o.founders:]...)
+	c.waitLeader(30*time.Second, c.nodes[o.founders:]...)
 	c.foundRegistry()
 	return c
 }
@@ -178,6 +181,9 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 			})
 		},
 		AddressBook: book,
+	}
+	if o.wrapStore != nil {
+		cfg.WrapStore = o.wrapStore(tn.name)
 	}
 	if o.network != nil && o.grpcThroughNetwork {
 		dial := o.network.Dialer(tn.name)
