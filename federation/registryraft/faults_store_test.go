@@ -109,9 +109,9 @@ func TestFaultFsyncStall(t *testing.T) {
 		w := startWorkload(t, "fsync-stall", c, c.nodes, workloadOptions{strict: true})
 		w.progress("before any fault", 0, 20, 30*time.Second)
 		rng := rand.New(rand.NewPCG(uint64(n), uint64(time.Now().UnixNano())))
-		deadline := time.Now().Add(soak(t, 4*time.Second))
+		deadline := time.Now().Add(soak(t, 3*time.Second))
 		var stalled time.Duration
-		for round := 0; round < 2 || time.Now().Before(deadline); round++ {
+		for round := 0; round < 1 || time.Now().Before(deadline); round++ {
 			leader := waitLeaderAmong(w, "before the round", c.nodes, 30*time.Second)
 			st := stores[leader.name]
 			d := time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))

@@ -59,18 +59,21 @@ func soak(t testing.TB, short time.Duration) time.Duration {
 	return d
 }
 
-// soaking reports whether the soak mode is on.
-func soaking() bool { return os.Getenv(soakEnv) != "" }
-
 // faultMembers returns the members of a group of n registry servers.
 func faultMembers(n int) []string {
 	return []string{"UA", "PL", "DE", "LT", "NL", "FR", "ES"}[:n]
 }
 
-// forSizes runs a scenario with three and with five registry servers.
+// forSizes runs a scenario with three and with five registry servers, the
+// two side by side (go test runs at most -parallel, by default GOMAXPROCS,
+// parallel subtests at once): a scenario's time goes mostly to waiting for
+// timeouts and fault schedules.
 func forSizes(t *testing.T, f func(t *testing.T, n int)) {
 	for _, n := range []int{3, 5} {
-		t.Run(fmt.Sprintf("%d-nodes", n), func(t *testing.T) { f(t, n) })
+		t.Run(fmt.Sprintf("%d-nodes", n), func(t *testing.T) {
+			t.Parallel()
+			f(t, n)
+		})
 	}
 }
 
@@ -393,9 +396,6 @@ func readEntries(tn *testNode, timeout time.Duration) (entries, error) {
 	out.index = index
 	return out, rerr
 }
-
-// acksSince returns how many writes have been acknowledged.
-func (w *workload) acksNow() int64 { return w.acks.Load() }
 
 // progress waits until n more writes than at from have been acknowledged,
 // or fails the test after timeout.

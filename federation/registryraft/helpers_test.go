@@ -76,6 +76,9 @@ type clusterOptions struct {
 	// wrapStore, when set, gives each node's Config.WrapStore (fault
 	// injection in the log store), by node name.
 	wrapStore func(name string) func(registryraft.Store) registryraft.Store
+	// transportTimeout is the Raft transport's I/O and dial timeout
+	// (default 2s).
+	transportTimeout time.Duration
 }
 
 func fastTimeouts() clusterOptions {
@@ -162,7 +165,11 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger, Timeout: 2 * time.Second})
+	timeout := 2 * time.Second
+	if o.transportTimeout > 0 {
+		timeout = o.transportTimeout
+	}
+	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger, Timeout: timeout})
 	src := tn.src
 	cfg := registryraft.Config{
 		DataDir:          tn.dataDir,
