@@ -2,6 +2,7 @@ package raftnet
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -15,9 +16,6 @@ const (
 	// It is well above any wide-area round trip; InstallSnapshot scales it
 	// with the snapshot's size.
 	DefaultTimeout = 10 * time.Second
-	// DefaultMaxRPCsInFlight turns pipelined replication off (see
-	// TransportOptions.MaxRPCsInFlight).
-	DefaultMaxRPCsInFlight = 1
 )
 
 // TransportOptions tune NewTransport; the zero value is sensible.
@@ -30,17 +28,9 @@ type TransportOptions struct {
 	// Timeout is the I/O deadline of one RPC and of dialling (default
 	// DefaultTimeout).
 	Timeout time.Duration
-	// MaxRPCsInFlight bounds pipelined AppendEntries per follower. The
-	// default, 1, turns hashicorp/raft's pipelined replication off: in
-	// v1.7.3 a follower that answers one pipelined AppendEntries with
-	// Success=false (a log mismatch after a leader change, a failed write)
-	// or a newer term can leave the leader's replication to it blocked for
-	// good (the pipeline's decoder stops reading its responses while the
-	// sender waits to hand it the next one): the follower never receives
-	// another entry, though heartbeats still reach it, and Raft's Shutdown
-	// hangs waiting for that replication (hashicorp/raft#612; the fault
-	// tests of federation/registryraft hit it under leadership transfers).
-	// Values of 2 or more turn pipelining back on, with that hazard.
+	// MaxRPCsInFlight bounds pipelined AppendEntries per follower (default
+	// raft's, 2). A few more can help on long wide-area links; 1 disables
+	// pipelining.
 	MaxRPCsInFlight int
 	// ServerAddressProvider, when set, maps server IDs to addresses ahead
 	// of raft's configuration.
@@ -50,22 +40,100 @@ type TransportOptions struct {
 // NewTransport returns a raft transport over layer (a *StreamLayer, or a
 // wrapper of one). Closing the transport (raft does on Shutdown) closes
 // the layer.
-func NewTransport(layer raft.StreamLayer, opts TransportOptions) *raft.NetworkTransport {
+func NewTransport(layer raft.StreamLayer, opts TransportOptions) *Transport {
 	if opts.MaxPool <= 0 {
 		opts.MaxPool = DefaultMaxPool
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if opts.MaxRPCsInFlight <= 0 {
-		opts.MaxRPCsInFlight = DefaultMaxRPCsInFlight
-	}
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	return &Transport{NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: opts.ServerAddressProvider,
 		Logger:                NewHCLogger(opts.Logger, "raft-net"),
 		Stream:                layer,
 		MaxPool:               opts.MaxPool,
 		MaxRPCsInFlight:       opts.MaxRPCsInFlight,
 		Timeout:               opts.Timeout,
-	})
+	})}
+}
+
+// Transport is raft's NetworkTransport with pipelined replication that
+// cannot block for good.
+//
+// In hashicorp/raft v1.7.3 a pipeline hands each answered AppendEntries to
+// raft's decoder through an unbuffered channel (with the default two RPCs
+// in flight). When a follower answers one with Success=false (a log
+// mismatch after a leader change, a failed write) or a newer term, raft's
+// decoder returns; the pipeline's own reader then waits for ever to hand
+// over the next answer, the next AppendEntries waits for ever for that
+// reader, and raft's sender, stuck in it, never sees that the decoder has
+// stopped. The leader sends that follower no further entry (heartbeats
+// still reach it, so it never stands for election) and Raft's Shutdown
+// hangs waiting for the sender (hashicorp/raft#612; the fault tests of
+// federation/registryraft hit it under leadership transfers). Transport's
+// pipelines keep taking the answers off the pipeline at once and queue
+// them for raft's decoder, so the reader never waits on the decoder and
+// the sender always gets through to notice it has stopped.
+type Transport struct {
+	*raft.NetworkTransport
+}
+
+// AppendEntriesPipeline returns a pipeline to the target server (see
+// Transport).
+func (t *Transport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	p, err := t.NetworkTransport.AppendEntriesPipeline(id, target)
+	if err != nil {
+		return nil, err
+	}
+	q := &pipeline{AppendPipeline: p, out: make(chan raft.AppendFuture), stop: make(chan struct{}), done: make(chan struct{})}
+	go q.relay()
+	return q, nil
+}
+
+// pipeline is a raft pipeline whose answered AppendEntries are queued for
+// the consumer, never waiting on it.
+type pipeline struct {
+	raft.AppendPipeline
+	out       chan raft.AppendFuture
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// relay moves answered AppendEntries from the inner pipeline to out,
+// queueing them while nobody reads out, until Close.
+func (p *pipeline) relay() {
+	defer close(p.done)
+	in := p.AppendPipeline.Consumer()
+	var queue []raft.AppendFuture
+	for {
+		var (
+			out  chan raft.AppendFuture
+			next raft.AppendFuture
+		)
+		if len(queue) > 0 {
+			out, next = p.out, queue[0]
+		}
+		select {
+		case f := <-in:
+			queue = append(queue, f)
+		case out <- next:
+			queue[0] = nil
+			queue = queue[1:]
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+// Consumer returns the answered AppendEntries, in the order sent.
+func (p *pipeline) Consumer() <-chan raft.AppendFuture { return p.out }
+
+// Close closes the inner pipeline (and its connection) and stops the
+// relay.
+func (p *pipeline) Close() error {
+	err := p.AppendPipeline.Close()
+	p.closeOnce.Do(func() { close(p.stop) })
+	<-p.done
+	return err
 }
