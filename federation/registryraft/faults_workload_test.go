@@ -442,6 +442,69 @@ type result struct {
 	lost, duplicated                                        int
 }
 
+// expected is what the clients' outcomes say a server must hold.
+type expected struct {
+	acked, unknown       map[string]bool // created entries, by title
+	regs                 []*register
+	regAcked, regUnknown map[string]int // register updates, by register id
+}
+
+// expected returns what the clients' outcomes say; call with w.mu held.
+func (w *workload) expected() expected {
+	return expected{acked: w.acked, unknown: w.unknown, regs: w.registersLocked(), regAcked: w.regAcked, regUnknown: w.regUnknown}
+}
+
+// check compares a server's entries with the clients' outcomes: every
+// acknowledged entry present exactly once (lost when absent, duplicated
+// when more), one of unknown outcome at most once, none that no client
+// wrote, and each register updated at least as often as acknowledged and
+// at most as often as tried.
+func (e expected) check(got entries) (lost, dup int, problems []string) {
+	for title := range e.acked {
+		if n := got.titles[title]; n != 1 {
+			if n == 0 {
+				lost++
+			} else {
+				dup++
+			}
+			problems = append(problems, fmt.Sprintf("acknowledged write %s present %d times", title, n))
+		}
+	}
+	for title, n := range got.titles {
+		if !strings.HasPrefix(title, "k") {
+			continue // a register's value
+		}
+		if n > 1 && !e.acked[title] {
+			dup++
+			problems = append(problems, fmt.Sprintf("entry %s present %d times", title, n))
+		}
+		if !e.acked[title] && !e.unknown[title] {
+			problems = append(problems, fmt.Sprintf("entry %s present, but no client wrote it", title))
+		}
+	}
+	for _, r := range e.regs {
+		entry, ok := got.byID[r.id]
+		if !ok {
+			lost++
+			problems = append(problems, fmt.Sprintf("register of %s (%s) missing", r.owner, r.id))
+			continue
+		}
+		applied := entry.Current.Version - 1
+		lo, hi := e.regAcked[r.id], e.regAcked[r.id]+e.regUnknown[r.id]
+		switch {
+		case applied < lo:
+			lost += lo - applied
+		case applied > hi:
+			dup += applied - hi
+		default:
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("register of %s has %d updates applied; %d acknowledged, %d of unknown outcome", r.owner, applied, lo, hi-lo))
+	}
+	sort.Strings(problems)
+	return lost, dup, problems
+}
+
 // finish stops the clients and checks the history and the state of nodes
 // (the servers of the group at the end, all up and connected).
 func (w *workload) finish(nodes []*testNode) result {
@@ -468,45 +531,13 @@ func (w *workload) finish(nodes []*testNode) result {
 			got, err = readEntries(tn, 10*time.Second)
 			return err
 		})
-		lost, dup := 0, 0
-		for title := range w.acked {
-			if n := got.titles[title]; n != 1 {
-				if n == 0 {
-					lost++
-				} else {
-					dup++
-				}
-				if lost+dup <= 10 {
-					t.Errorf("%s: %s: acknowledged write %s present %d times", w.name, tn.name, title, n)
-				}
+		lost, dup, problems := w.expected().check(got)
+		for i, p := range problems {
+			if i == 10 {
+				t.Errorf("%s: %s: %d more problems", w.name, tn.name, len(problems)-i)
+				break
 			}
-		}
-		for title, n := range got.titles {
-			if n > 1 && !w.acked[title] {
-				dup++
-				t.Errorf("%s: %s: entry %s present %d times", w.name, tn.name, title, n)
-			}
-			if strings.HasPrefix(title, "k") && n > 0 && !w.acked[title] && !w.unknown[title] {
-				t.Errorf("%s: %s: entry %s present, but no client wrote it", w.name, tn.name, title)
-			}
-		}
-		for _, r := range w.registersLocked() {
-			e, ok := got.byID[r.id]
-			if !ok {
-				t.Errorf("%s: %s: register of %s (%s) missing", w.name, tn.name, r.owner, r.id)
-				lost++
-				continue
-			}
-			applied := e.Current.Version - 1
-			if lo, hi := w.regAcked[r.id], w.regAcked[r.id]+w.regUnknown[r.id]; applied < lo || applied > hi {
-				t.Errorf("%s: %s: register of %s has %d updates applied; %d acknowledged, %d of unknown outcome",
-					w.name, tn.name, r.owner, applied, lo, hi-lo)
-				if applied < lo {
-					lost += lo - applied
-				} else {
-					dup += applied - hi
-				}
-			}
+			t.Errorf("%s: %s: %s", w.name, tn.name, p)
 		}
 		res.lost, res.duplicated = max(res.lost, lost), max(res.duplicated, dup)
 	}
