@@ -96,7 +96,7 @@ func stallStores(o *clusterOptions) map[string]*stallStore {
 }
 
 // TestFaultFsyncStall: in rounds, the leader's log store stalls for one to
-// three seconds (every write waits, as on a disk whose fsync hangs) while
+// two seconds (every write waits, as on a disk whose fsync hangs) while
 // the clients write; then it is released. Writes wait through the stall
 // and none fails; after each stall the group takes writes at once; at the
 // end nothing is lost and the state machines agree.
@@ -114,7 +114,7 @@ func TestFaultFsyncStall(t *testing.T) {
 		for round := 0; round < 1 || time.Now().Before(deadline); round++ {
 			leader := waitLeaderAmong(w, "before the round", c.nodes, 30*time.Second)
 			st := stores[leader.name]
-			d := time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))
+			d := time.Second + time.Duration(rng.Int64N(int64(time.Second)))
 			before := st.stalled.Load()
 			st.stall()
 			w.faults.Add(1)
