@@ -2,6 +2,7 @@ package raftnet
 
 import (
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -33,7 +34,9 @@ type TransportOptions struct {
 	// (its disk is full, it lacks the previous entry) while more are in
 	// flight, the leader's replication to it stops for good, while its
 	// heartbeats go on, so no election heals it (hashicorp/raft#612; the
-	// registry's disk-full test in cmd/accordd hit it).
+	// registry's disk-full test in cmd/accordd hit it). Transport's own
+	// pipelines (below) remove that deadlock, but pipelining stays off
+	// until the fault scenarios have run with it on as long as without.
 	MaxRPCsInFlight int
 	// ServerAddressProvider, when set, maps server IDs to addresses ahead
 	// of raft's configuration.
@@ -43,7 +46,7 @@ type TransportOptions struct {
 // NewTransport returns a raft transport over layer (a *StreamLayer, or a
 // wrapper of one). Closing the transport (raft does on Shutdown) closes
 // the layer.
-func NewTransport(layer raft.StreamLayer, opts TransportOptions) *raft.NetworkTransport {
+func NewTransport(layer raft.StreamLayer, opts TransportOptions) *Transport {
 	if opts.MaxPool <= 0 {
 		opts.MaxPool = DefaultMaxPool
 	}
@@ -53,12 +56,93 @@ func NewTransport(layer raft.StreamLayer, opts TransportOptions) *raft.NetworkTr
 	if opts.MaxRPCsInFlight <= 0 {
 		opts.MaxRPCsInFlight = 1
 	}
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	return &Transport{NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: opts.ServerAddressProvider,
 		Logger:                NewHCLogger(opts.Logger, "raft-net"),
 		Stream:                layer,
 		MaxPool:               opts.MaxPool,
 		MaxRPCsInFlight:       opts.MaxRPCsInFlight,
 		Timeout:               opts.Timeout,
-	})
+	})}
+}
+
+// Transport is raft's NetworkTransport with pipelined replication that
+// cannot block for good.
+//
+// In hashicorp/raft v1.7.3 a pipeline hands each answered AppendEntries to
+// raft's decoder through an unbuffered channel (with the default two RPCs
+// in flight). When a follower answers one with Success=false (a log
+// mismatch after a leader change, a failed write) or a newer term, raft's
+// decoder returns; the pipeline's own reader then waits for ever to hand
+// over the next answer, the next AppendEntries waits for ever for that
+// reader, and raft's sender, stuck in it, never sees that the decoder has
+// stopped. The leader sends that follower no further entry (heartbeats
+// still reach it, so it never stands for election) and Raft's Shutdown
+// hangs waiting for the sender (hashicorp/raft#612; the fault tests of
+// federation/registryraft hit it under leadership transfers). Transport's
+// pipelines keep taking the answers off the pipeline at once and queue
+// them for raft's decoder, so the reader never waits on the decoder and
+// the sender always gets through to notice it has stopped.
+type Transport struct {
+	*raft.NetworkTransport
+}
+
+// AppendEntriesPipeline returns a pipeline to the target server (see
+// Transport).
+func (t *Transport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
+	p, err := t.NetworkTransport.AppendEntriesPipeline(id, target)
+	if err != nil {
+		return nil, err
+	}
+	q := &pipeline{AppendPipeline: p, out: make(chan raft.AppendFuture), stop: make(chan struct{}), done: make(chan struct{})}
+	go q.relay()
+	return q, nil
+}
+
+// pipeline is a raft pipeline whose answered AppendEntries are queued for
+// the consumer, never waiting on it.
+type pipeline struct {
+	raft.AppendPipeline
+	out       chan raft.AppendFuture
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// relay moves answered AppendEntries from the inner pipeline to out,
+// queueing them while nobody reads out, until Close.
+func (p *pipeline) relay() {
+	defer close(p.done)
+	in := p.AppendPipeline.Consumer()
+	var queue []raft.AppendFuture
+	for {
+		var (
+			out  chan raft.AppendFuture
+			next raft.AppendFuture
+		)
+		if len(queue) > 0 {
+			out, next = p.out, queue[0]
+		}
+		select {
+		case f := <-in:
+			queue = append(queue, f)
+		case out <- next:
+			queue[0] = nil
+			queue = queue[1:]
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+// Consumer returns the answered AppendEntries, in the order sent.
+func (p *pipeline) Consumer() <-chan raft.AppendFuture { return p.out }
+
+// Close closes the inner pipeline (and its connection) and stops the
+// relay.
+func (p *pipeline) Close() error {
+	err := p.AppendPipeline.Close()
+	p.closeOnce.Do(func() { close(p.stop) })
+	<-p.done
+	return err
 }

@@ -60,7 +60,7 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 		case leader == "":
 			retry = true
 		default:
-			out, index, retry, err = n.forward(ctx, leader, &c)
+			out, index, retry, err = n.forward(ctx, changed, leader, &c)
 		}
 		if !retry {
 			return out, index, err
@@ -127,8 +127,12 @@ func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registr
 	return out, f.Index(), false, nil
 }
 
-// forward submits a command to the leader over gRPC.
-func (n *Node) forward(ctx context.Context, leader raft.ServerID, c *registry.Command) (registry.Outcome, uint64, bool, error) {
+// forward submits a command to the leader over gRPC. The call is abandoned
+// (and the caller tries again, with the same request id) when the leader
+// changes (changed is closed): a leader cut off from the group may never
+// answer, and the call would otherwise hold the command for as long as
+// ctx allows while a new leader could take it.
+func (n *Node) forward(ctx context.Context, changed <-chan struct{}, leader raft.ServerID, c *registry.Command) (registry.Outcome, uint64, bool, error) {
 	client, err := n.client(leader)
 	if err != nil {
 		return registry.Outcome{}, 0, true, err
@@ -137,12 +141,28 @@ func (n *Node) forward(ctx context.Context, leader raft.ServerID, c *registry.Co
 	if err != nil {
 		return registry.Outcome{}, 0, false, fmt.Errorf("%w: command: %w", registry.ErrInvalidArgument, err)
 	}
-	resp, err := client.Submit(ctx, &accordv1.SubmitRequest{Command: data})
+	actx, cancel := cancelOnChange(ctx, changed)
+	defer cancel()
+	resp, err := client.Submit(actx, &accordv1.SubmitRequest{Command: data})
 	if err != nil {
 		retry, err := n.callError(ctx, leader, err)
 		return registry.Outcome{}, 0, retry, err
 	}
 	return registry.Outcome{ID: resp.GetId(), Version: int(resp.GetVersion()), Status: resp.GetStatus()}, resp.GetIndex(), false, nil
+}
+
+// cancelOnChange returns a context that ends with ctx or when changed is
+// closed (a leader change), whichever comes first.
+func cancelOnChange(ctx context.Context, changed <-chan struct{}) (context.Context, context.CancelFunc) {
+	actx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-actx.Done():
+		}
+	}()
+	return actx, cancel
 }
 
 // callError sorts the error of a call to the leader: a refusal (final), the

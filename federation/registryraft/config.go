@@ -100,6 +100,17 @@ type Config struct {
 
 	// Clock stamps commands on the leader (default time.Now).
 	Clock func() time.Time
+
+	// WrapStore, when set, wraps the log and stable store (raft.db) before
+	// Raft uses it, e.g. to inject storage faults in tests. The node still
+	// closes the underlying store itself.
+	WrapStore func(Store) Store
+}
+
+// Store is the Raft log and stable store of a node (raft-boltdb's).
+type Store interface {
+	raft.LogStore
+	raft.StableStore
 }
 
 // Validate checks the configuration, fills in defaults and makes DataDir

@@ -25,7 +25,9 @@
 //     MaxVoters voters, otherwise as a non-voter), RemoveServer (which
 //     promotes a non-voter when a voter leaves), TransferLeadership, and
 //     Join, with which a node of an admitted member asks the leader
-//     (RegistryService/Join) to register it and add it to the group.
+//     (RegistryService/Join) to register it and add it to the group (a
+//     server that comes back at a new address joins again to move there;
+//     when it has meanwhile become the leader, it makes the change itself).
 //   - With Config.ManageMembership the leader keeps the Raft configuration
 //     in step with the registry once a second: registered registry servers
 //     are added, removed ones (or those of suspended members) removed, an
@@ -42,7 +44,8 @@
 // only safe once the new leader has committed an entry of its own term.
 //
 // Service is the server side of accord.v1.RegistryService. It answers only
-// registry servers (nodes in the Raft configuration), and takes a submitted
+// registry servers (nodes in the Raft configuration; Unavailable while the
+// node has not loaded a configuration yet), and takes a submitted
 // command's member and acting node from the caller's verified certificate,
 // never from the request.
 //
@@ -52,6 +55,10 @@
 // after the newest snapshot, or a snapshot that fails its checksum stops
 // the node with ErrCorrupt, naming the file and what to do; snapshots that
 // a crash left unfinished are removed.
+//
+// A forwarded command (or read-index request) is abandoned and tried again
+// when the node learns of a new leader: a leader cut off from the group
+// may never answer.
 //
 // The package does not decide who is a registry server (the registry does),
 // load certificates (federation/mtls), nor build the gRPC server

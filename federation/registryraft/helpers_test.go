@@ -73,6 +73,12 @@ type clusterOptions struct {
 	// DeadServerTimeout.
 	manage     bool
 	deadServer time.Duration
+	// wrapStore, when set, gives each node's Config.WrapStore (fault
+	// injection in the log store), by node name.
+	wrapStore func(name string) func(registryraft.Store) registryraft.Store
+	// transportTimeout is the Raft transport's I/O and dial timeout
+	// (default 2s).
+	transportTimeout time.Duration
 }
 
 func fastTimeouts() clusterOptions {
@@ -124,7 +130,7 @@ func startCluster(t testing.TB, members []string, o clusterOptions) *cluster {
 			t.Fatalf("bootstrap %s: %v", tn.name, err)
 		}
 	}
-	c.waitLeader(10*time.Second, c.nodes[o.founders:]...)
+	c.waitLeader(30*time.Second, c.nodes[o.founders:]...)
 	c.foundRegistry()
 	return c
 }
@@ -159,7 +165,11 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger, Timeout: 2 * time.Second})
+	timeout := 2 * time.Second
+	if o.transportTimeout > 0 {
+		timeout = o.transportTimeout
+	}
+	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger, Timeout: timeout})
 	src := tn.src
 	cfg := registryraft.Config{
 		DataDir:          tn.dataDir,
@@ -178,6 +188,9 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 			})
 		},
 		AddressBook: book,
+	}
+	if o.wrapStore != nil {
+		cfg.WrapStore = o.wrapStore(tn.name)
 	}
 	if o.network != nil && o.grpcThroughNetwork {
 		dial := o.network.Dialer(tn.name)

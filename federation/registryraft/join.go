@@ -58,12 +58,28 @@ type Seed struct {
 // rounds while no seed is the leader. The node's member must be admitted;
 // the caller's identity comes from its certificate. It returns whether the
 // node joined as a voter. ctx bounds the whole.
+//
+// A server of the group that comes back at a new address joins again to
+// move there; it may have won an election meanwhile (its vote and log are
+// intact), and then it leads and makes the change itself.
 func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string) (bool, error) {
 	if len(seeds) == 0 {
 		return false, fmt.Errorf("%w: join: no registry server to ask", ErrConfig)
 	}
 	var last error
 	for round := 0; ; round++ {
+		if n.isLeader() {
+			voter, index, err := n.join(ctx, n.self, raftAddr, fedAddr)
+			if err == nil {
+				n.logger.Info("joined the registry group", "via", "self", "voter", voter, "index", index)
+				return voter, nil
+			}
+			if status.Code(refusalStatus(err)) != codes.Internal {
+				// The registry refused: asking again will not help.
+				return false, fmt.Errorf("registry join refused: %w", err)
+			}
+			last = err // leadership moved, or the change failed: go on
+		}
 		for _, s := range seeds {
 			if s.ID == n.self {
 				continue

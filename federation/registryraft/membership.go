@@ -166,14 +166,21 @@ func timeout(ctx context.Context) time.Duration {
 }
 
 // AddServer adds a registry server to the group, on the leader: as a voter
-// while the group has fewer than MaxVoters voters, otherwise as a non-voter.
-// It returns whether the server votes. The server's node must already be a
+// while the group has fewer than MaxVoters voters, otherwise as a non-voter;
+// a server that is a voter already stays one (its address is updated). It
+// returns whether the server votes. The server's node must already be a
 // registry server (its member admitted, its node registered): the
 // transport refuses others.
 func (n *Node) AddServer(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) (bool, error) {
 	cfg, index, err := n.configuration()
 	if err != nil {
 		return false, err
+	}
+	for _, s := range cfg.Servers {
+		if s.ID == id && s.Suffrage == raft.Voter {
+			// A voter added again (at a new address, say) keeps its vote.
+			return true, n.AddVoter(ctx, id, addr, index)
+		}
 	}
 	if voters(cfg) < n.cfg.MaxVoters {
 		return true, n.AddVoter(ctx, id, addr, index)

@@ -34,7 +34,8 @@ type Node struct {
 	logger *slog.Logger
 
 	trans raft.Transport
-	store *raftboltdb.BoltStore
+	bolt  *raftboltdb.BoltStore
+	store Store // bolt, or Config.WrapStore's wrapper of it
 	snaps *raft.FileSnapshotStore
 
 	raft    *raft.Raft
@@ -129,9 +130,13 @@ func New(cfg Config, trans raft.Transport, fsm *registry.FSM, self identity.Iden
 		_ = store.Close()
 		return nil, fmt.Errorf("registryraft: snapshot store: %w", err)
 	}
+	var wrapped Store = store
+	if cfg.WrapStore != nil {
+		wrapped = cfg.WrapStore(store)
+	}
 	return &Node{
 		cfg: cfg, fsm: fsm, self: self, id: raftnet.ServerID(self), logger: logger,
-		trans: trans, store: store, snaps: snaps,
+		trans: trans, bolt: store, store: wrapped, snaps: snaps,
 		leaderChanged: make(chan struct{}),
 		conns:         map[connKey]*grpc.ClientConn{},
 		servers:       map[raft.ServerID]raft.Server{},
@@ -337,13 +342,14 @@ func (n *Node) noteConfiguration(cfg raft.Configuration) {
 	n.servers = m
 }
 
-// isServer reports whether id is a server of the latest known
-// configuration.
-func (n *Node) isServer(id raft.ServerID) bool {
+// knowsServer reports whether the node knows a configuration (one with
+// servers: it has started and has Raft state) and whether id is a server
+// of the latest one.
+func (n *Node) knowsServer(id raft.ServerID) (known, isServer bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	_, ok := n.servers[id]
-	return ok
+	_, isServer = n.servers[id]
+	return len(n.servers) > 0, isServer
 }
 
 // Close shuts the node down in order: a leader first transfers its
@@ -387,7 +393,7 @@ func (n *Node) close(transfer bool) error {
 			delete(n.conns, k)
 		}
 		n.mu.Unlock()
-		if err := n.store.Close(); err != nil {
+		if err := n.bolt.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close log store: %w", err))
 		}
 		n.closeErr = errors.Join(errs...)

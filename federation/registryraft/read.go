@@ -160,16 +160,21 @@ func (n *Node) sharedRemoteReadIndex(ctx context.Context) (uint64, bool, error) 
 func (n *Node) runReadCalls(c *readCall) {
 	b := &n.reads
 	for {
+		changed := n.leaderWait()
 		_, leader := n.raft.LeaderWithID()
 		if leader == "" || leader == n.id {
 			c.retry, c.err = true, fmt.Errorf("no registry leader to ask for a read index")
 		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			// Bounded, and abandoned when the leader changes: a leader cut
+			// off from the group may never answer.
+			bounded, cancelBound := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			ctx, cancel := cancelOnChange(bounded, changed)
 			c.index, c.retry, c.err = n.remoteReadIndex(ctx, leader)
 			if c.err != nil && ctx.Err() != nil {
 				c.retry = true // the bound of this shared call, not a reader's
 			}
 			cancel()
+			cancelBound()
 		}
 		close(c.done)
 		b.mu.Lock()

@@ -31,13 +31,24 @@ type Service struct {
 func NewService(n *Node) *Service { return &Service{n: n} }
 
 // caller returns the verified identity of the caller, which must be a
-// registry server: a node in the registry's Raft configuration.
+// registry server: a node in the registry's Raft configuration. While this
+// node knows no configuration yet (it is starting: its gRPC service may
+// answer before Raft has loaded its state), it cannot tell, and answers
+// Unavailable so that the caller tries again rather than taking a refusal
+// for final.
 func (s *Service) caller(ctx context.Context) (identity.Identity, error) {
 	id, err := identity.FromContext(ctx)
 	if err != nil {
 		return identity.Identity{}, status.Error(codes.Unauthenticated, err.Error())
 	}
-	if id.Kind != identity.KindNode || !s.n.isServer(raftnet.ServerID(id)) {
+	if id.Kind != identity.KindNode {
+		return identity.Identity{}, status.Error(codes.PermissionDenied, fmt.Sprintf("%v: %s", ErrNotRegistryServer, id))
+	}
+	known, isServer := s.n.knowsServer(raftnet.ServerID(id))
+	switch {
+	case !known:
+		return identity.Identity{}, unavailable("registry server is starting: its Raft configuration is not loaded yet")
+	case !isServer:
 		return identity.Identity{}, status.Error(codes.PermissionDenied, fmt.Sprintf("%v: %s", ErrNotRegistryServer, id))
 	}
 	return id, nil

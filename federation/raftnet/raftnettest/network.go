@@ -19,7 +19,10 @@ type Network struct {
 	nodes   []string
 	links   map[[2]string]*Link
 	latency time.Duration
-	dialer  net.Dialer
+	// lossRate and rto are every link's packet loss (SetLoss).
+	lossRate float64
+	rto      time.Duration
+	dialer   net.Dialer
 }
 
 // NewNetwork returns a network without faults.
@@ -54,6 +57,7 @@ func (n *Network) linkLocked(a, b string) *Link {
 	if l == nil {
 		l = NewLink()
 		l.SetLatency(n.latency)
+		l.SetLoss(n.lossRate, n.rto)
 		n.links[key] = l
 	}
 	return l
@@ -67,6 +71,36 @@ func (n *Network) SetLatency(d time.Duration) {
 	for _, l := range n.links {
 		l.SetLatency(d)
 	}
+}
+
+// SetLoss sets the packet loss of every link, now and later (see
+// Link.SetLoss); a rate of zero ends it.
+func (n *Network) SetLoss(rate float64, rto time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.lossRate, n.rto = rate, rto
+	for _, l := range n.links {
+		l.SetLoss(rate, rto)
+	}
+}
+
+// direction returns the direction that bytes from node from to node to
+// take on the link of the pair: Forward when from sorts first.
+func direction(from, to string) Direction {
+	if from < to {
+		return Forward
+	}
+	return Backward
+}
+
+// CutOneWay blackholes the direction from -> to of the link between the
+// two nodes: bytes from from to to are held until Heal (or Restore of the
+// link), while bytes from to to from still flow on the connections that
+// exist. New connections between the two hang, as TCP handshakes would.
+func (n *Network) CutOneWay(from, to string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.linkLocked(from, to).BlackholeDirection(direction(from, to))
 }
 
 // Isolate blackholes every link between name and the other registered
@@ -116,8 +150,8 @@ func (n *Network) Heal() {
 
 // Dialer returns the dial function of node from (for
 // raftnet.Config.DialContext). Dialling takes a round trip of the link,
-// hangs while it is blackholed, and fails for an address no node
-// registered.
+// hangs while either direction is blackholed, and fails for an address no
+// node registered.
 func (n *Network) Dialer(from string) func(ctx context.Context, network, address string) (net.Conn, error) {
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		n.mu.Lock()
@@ -130,7 +164,7 @@ func (n *Network) Dialer(from string) func(ctx context.Context, network, address
 		if !ok {
 			return nil, fmt.Errorf("raftnettest: %s dials %s, where no node is registered", from, address)
 		}
-		if !link.waitOpen(ctx.Done()) {
+		if !link.waitOpen(ctx.Done(), Forward, Backward) {
 			return nil, fmt.Errorf("raftnettest: dial %s: link %s-%s is blackholed: %w", address, from, to, ctx.Err())
 		}
 		if err := sleep(ctx, 2*link.Latency()); err != nil {
@@ -140,7 +174,7 @@ func (n *Network) Dialer(from string) func(ctx context.Context, network, address
 		if err != nil {
 			return nil, err
 		}
-		return Wrap(c, link), nil
+		return wrap(c, link, direction(from, to)), nil
 	}
 }
 
