@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -320,6 +321,14 @@ type exchangeDialer struct {
 	conns map[string]*grpc.ClientConn
 }
 
+// peerKeepaliveTime and peerKeepaliveTimeout are the pings of the
+// connections to peers' nodes: one after this long without traffic, and
+// the connection given up when unanswered for the timeout.
+const (
+	peerKeepaliveTime    = 20 * time.Second
+	peerKeepaliveTimeout = 10 * time.Second
+)
+
 func (x *exchangeDialer) dial(p exchange.Peer) (accordv1.ExchangeServiceClient, error) {
 	key := p.Node.String() + "@" + p.Address
 	x.mu.Lock()
@@ -336,7 +345,12 @@ func (x *exchangeDialer) dial(p exchange.Peer) (accordv1.ExchangeServiceClient, 
 	})), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
 		// Feed batches are large: a wide window keeps the stream from
 		// waiting on flow control.
-		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(16<<20))
+		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(16<<20),
+		// Pings find a connection that a partition killed silently (a
+		// Sync stream waiting for a nudge sends nothing, and TCP alone
+		// notices only after many minutes); the servers allow a ping
+		// every grpc.keepalive_min_time (10 s by default).
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: peerKeepaliveTime, Timeout: peerKeepaliveTimeout, PermitWithoutStream: true}))
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,11 @@
 #      registry applied index reaches the others', it has the strategy entry
 #      in its own copy, and its federation index holds the other members'
 #      records, those imported while it was down included;
-#   6. tears everything down, volumes included (also on failure or Ctrl-C).
+#   6. cuts the (new) leader's container off the federation network (docker
+#      network disconnect, a real partition): the other four elect a leader
+#      and take a registry write and an import; reconnected, it catches up
+#      in the registry and in its federation index;
+#   7. tears everything down, volumes included (also on failure or Ctrl-C).
 #
 # Usage: test/compose/e2e.sh   (make test-compose builds what it needs first:
 # bin/accordctl, the image accord-node:dev, the certificates)
@@ -338,6 +342,48 @@ wait_for "$OLD's federation index catches up" all_synced "${SERVICES[@]}"
 got=$(records_of "$OLD" "$cm")
 [ "$got" = "$after" ] || fail "$OLD holds $got records of $cm, the others $after"
 ok "$OLD's federation index caught up after ${WAITED}s: $got records of $cm (imported while it was down), every member in step"
+
+# ---- 6. the leader is cut off the federation network, then reconnected ----
+
+wait_for "a registry leader" leader_agreed "${SERVICES[@]}"
+CUT=$LEADER
+REST=(); for s in "${SERVICES[@]}"; do [ "$s" = "$CUT" ] || REST+=("$s"); done
+NET=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$(cid "$CUT")")
+[ -n "$NET" ] || fail "cannot tell $CUT's network"
+step "Partition: disconnecting the registry leader $CUT from $NET (docker network disconnect)"
+t0=$(date +%s)
+docker network disconnect "$NET" "$(cid "$CUT")" >>"$TMPD/compose.log" 2>&1 || fail "docker network disconnect $CUT failed"
+wait_for "the other four agree on a new leader" leader_agreed "${REST[@]}"
+[ "$LEADER" != "$CUT" ] || fail "the leader is still $CUT, cut off"
+ok "$CUT cut off the network; the other four agree on $LEADER after $(( $(date +%s) - t0 ))s"
+W=; for s in "${REST[@]}"; do [ "$s" = "$LEADER" ] || { W=$s; break; }; done
+rid="e2e-cut-$(date +%s)-$$"
+title="Compose e2e: written while $CUT was cut off"
+wait_for "strategy add through $W while $CUT is cut off" add_entry
+ok "strategy add through $W succeeded while $CUT was cut off: entry $ENTRY"
+want=$(max_applied "${REST[@]}")
+[ -n "$want" ] || fail "the connected nodes did not report their registry applied index"
+wm=$(member_of "$W")
+before=$(records_of "$LEADER" "$wm")
+out=$(import_cases "$W" $((2 * MORE_CASES))) || fail "import into $W failed: $(tail -n 3 "$TMPD/import.err")"
+info "$wm: $out"
+wait_for "the connected nodes hold $wm's new records" all_synced "${REST[@]}"
+after=$(records_of "$LEADER" "$wm")
+[ "${after:-0}" -gt "${before:-0}" ] || fail "$LEADER holds $after records of $wm after the import, before $before"
+ok "$wm's shared records at the connected nodes while $CUT is cut off: $before -> $after"
+step "Healing: reconnecting $CUT (docker network connect, alias $CUT)"
+t0=$(date +%s)
+docker network connect --alias "$CUT" "$NET" "$(cid "$CUT")" >>"$TMPD/compose.log" 2>&1 || fail "docker network connect $CUT failed"
+OLD=$CUT
+wait_for "$CUT's applied index reaches $want" caught_up_registry
+ok "$CUT back in the group $(( $(date +%s) - t0 ))s after reconnecting: applied index $(applied "$CUT") >= $want"
+ctl "$CUT" strategy list --stale -o json | compact | grep -q "\"id\":\"$ENTRY\"" ||
+  fail "$CUT's own copy of the registry lacks strategy entry $ENTRY"
+ok "$CUT's own copy (--stale) has strategy entry $ENTRY written while it was cut off"
+wait_for "$CUT's federation index catches up" all_synced "${SERVICES[@]}"
+got=$(records_of "$CUT" "$wm")
+[ "$got" = "$after" ] || fail "$CUT holds $got records of $wm, the others $after"
+ok "$CUT's federation index caught up after ${WAITED}s: $got records of $wm (imported while it was cut off), every member in step"
 
 step "Final state"
 wait_for "all five healthy and agreed on a leader" eval 'all_healthy "${SERVICES[@]}" && leader_agreed "${SERVICES[@]}"'
