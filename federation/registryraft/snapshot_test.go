@@ -49,7 +49,7 @@ func TestLaggingFollowerCatchesUpBySnapshot(t *testing.T) {
 	// The follower never reached its own snapshot threshold: a snapshot
 	// it holds was installed from the leader (raft records it just after
 	// restoring the state machine).
-	raftnettest.WaitFor(t, 5*time.Second, func() error {
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
 		if idx := lagging.node.Raft().Stats()["last_snapshot_index"]; idx == "0" || idx == "" {
 			return fmt.Errorf("lagging follower has no snapshot (last_snapshot_index %q)", idx)
 		}

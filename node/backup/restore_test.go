@@ -5,8 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/accordfed/accord/node/backup"
 )
@@ -18,7 +21,7 @@ func archive(t *testing.T, store string) []byte {
 	}
 	var buf bytes.Buffer
 	if _, err := backup.Write(&buf, backup.Source{Member: "UA", Node: "spiffe://accord.test/member/UA/node/ua-1",
-		Store: put(store), Audit: put("audit of " + store), Now: func() time.Time { return time.Unix(0, 0) }}, t.TempDir()); err != nil {
+		Store: put(store), Audit: put("audit of the backup"), Now: func() time.Time { return time.Unix(0, 0) }}, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -30,7 +33,56 @@ func read(t *testing.T, path string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if strings.HasPrefix(filepath.Base(path), backup.StoreFile) {
+		return storeLabel(t, path) // a store file: its label
+	}
 	return string(b)
+}
+
+// storeBytes is a minimal bbolt store file (a meta bucket, no feed yet:
+// restoring it renews nothing) labelled label.
+func storeBytes(t *testing.T, label string) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("test_label"), []byte(label))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// storeLabel reads the label of a store file made by storeBytes.
+func storeLabel(t *testing.T, path string) string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	defer db.Close()
+	var label string
+	if err := db.View(func(tx *bolt.Tx) error {
+		label = string(tx.Bucket([]byte("meta")).Get([]byte("test_label")))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return label
 }
 
 // TestRestoreRunAgainKeepsEveryReplacedFile: a restore that was killed
@@ -39,8 +91,8 @@ func read(t *testing.T, path string) string {
 // and leaves no staging folder behind.
 func TestRestoreRunAgainKeepsEveryReplacedFile(t *testing.T) {
 	dir := t.TempDir()
-	for name, body := range map[string]string{backup.StoreFile: "original store", backup.AuditFile: "original audit"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+	for name, body := range map[string][]byte{backup.StoreFile: storeBytes(t, "original store"), backup.AuditFile: []byte("original audit")} {
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,11 +104,11 @@ func TestRestoreRunAgainKeepsEveryReplacedFile(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, backup.StoreFile), filepath.Join(dir, backup.StoreFile+".replaced")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, backup.StoreFile), []byte("backup store"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, backup.StoreFile), storeBytes(t, "backup store"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	if _, err := backup.Restore(bytes.NewReader(archive(t, "backup store")), dir, "UA", true); err != nil {
+	if _, err := backup.Restore(bytes.NewReader(archive(t, string(storeBytes(t, "backup store")))), dir, "UA", true); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(t, filepath.Join(dir, backup.StoreFile)); got != "backup store" {
