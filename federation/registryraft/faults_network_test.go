@@ -97,6 +97,10 @@ func TestFaultOneWayPartition(t *testing.T) {
 			w.faults.Add(1)
 			w.progress(step, w.acks.Load(), 20, 30*time.Second)
 			network.Heal()
+			if err := poll(30*time.Second, func() error { return caughtUp(c.nodes) }); err != nil {
+				w.halt()
+				t.Fatalf("%s, healed: %v", step, err)
+			}
 		}
 		w.progress("after healing", w.acks.Load(), 20, 30*time.Second)
 		waitLeaderAmong(w, "after healing", c.nodes, 30*time.Second)
@@ -163,10 +167,46 @@ func flap(c *cluster, network *raftnettest.Network, rng *rand.Rand) string {
 	}
 }
 
+// readGrace is how long after a split a linearizable read may still be
+// confirmed without a quorum. hashicorp/raft's VerifyLeader (the leader's
+// check behind a read index) counts every answer of a follower that
+// arrives after the check began, also one to a heartbeat or AppendEntries
+// sent before: answers in flight when the network splits (or received just
+// before and handled a little later) can confirm a read that began just
+// after (seen: a read called 31 ms after the split, answered at 63 ms).
+// Such a read is still linearizable (porcupine checks it): no other leader
+// can be elected so soon, since followers refuse votes while they hear
+// from a leader. After the leader lease (150 ms here) the leader steps
+// down; a second covers that with room for a loaded machine. Writes get no
+// grace: an entry appended after the split can only be committed by
+// messages sent after it.
+const readGrace = time.Second
+
+// checkHeld fails the test if an operation through nodes called after cut
+// (a write) or after cut+readGrace (a read) was acknowledged before healed.
+func checkHeld(t *testing.T, w *workload, step string, nodes []string, cut, healed int64) {
+	t.Helper()
+	var bad, early []opRecord
+	for _, r := range w.acknowledgedThrough(nodes, cut, healed) {
+		if r.write || r.call > cut+int64(readGrace) {
+			bad = append(bad, r)
+		} else {
+			early = append(early, r)
+		}
+	}
+	if len(early) > 0 {
+		t.Logf("%s: confirmed by answers from before the split (within readGrace): %s", step, describe(early, cut))
+	}
+	if len(bad) > 0 {
+		t.Errorf("%s: operations acknowledged without a quorum: %s", step, describe(bad, cut))
+	}
+}
+
 // TestFaultLeaderInMinority: in rounds, the leader (with one follower, in a
-// group of five) is cut off from the majority. No operation sent through
-// the minority after the cut is acknowledged before the partition heals;
-// the majority elects a leader and takes writes; after healing everything
+// group of five) is cut off from the majority. No write sent through the
+// minority after the cut, and no linearizable read sent more than
+// readGrace after it, is acknowledged before the partition heals; the
+// majority elects a leader and takes writes; after healing everything
 // converges and the minority's held writes complete.
 func TestFaultLeaderInMinority(t *testing.T) {
 	forSizes(t, func(t *testing.T, n int) {
@@ -180,8 +220,9 @@ func TestFaultLeaderInMinority(t *testing.T) {
 			minority := []*testNode{leader}
 			rest := others(c, leader)
 			if n == 5 {
-				minority = append(minority, rest[0])
-				rest = rest[1:]
+				k := round % len(rest)
+				minority = append(minority, rest[k])
+				rest = slices.Delete(slices.Clone(rest), k, k+1)
 			}
 			network.Partition(names(minority), names(rest))
 			cut := w.h.now()
@@ -191,9 +232,12 @@ func TestFaultLeaderInMinority(t *testing.T) {
 			w.progress(step, w.acks.Load(), 20, 30*time.Second)
 			healed := w.h.now()
 			network.Heal()
-			if wr, rd := w.acknowledgedThrough(names(minority), cut, healed); wr+rd > 0 {
-				t.Errorf("%s: %d writes and %d linearizable reads sent through the minority %v were acknowledged while it was cut off",
-					step, wr, rd, names(minority))
+			checkHeld(t, w, step, names(minority), cut, healed)
+			// The minority's held writes complete before the next round.
+			w.progress(step+", healed", w.acks.Load(), 20, 30*time.Second)
+			if err := poll(30*time.Second, func() error { return caughtUp(c.nodes) }); err != nil {
+				w.halt()
+				t.Fatalf("%s, healed: %v", step, err)
 			}
 		}
 		w.progress("after healing", w.acks.Load(), 20, 30*time.Second)
@@ -202,11 +246,28 @@ func TestFaultLeaderInMinority(t *testing.T) {
 	})
 }
 
+// caughtUp says whether every node follows one leader and has applied
+// everything the leader had committed when asked.
+func caughtUp(nodes []*testNode) error {
+	l, err := leaderAmong(nodes)
+	if err != nil {
+		return err
+	}
+	want := l.node.Raft().CommitIndex()
+	for _, tn := range nodes {
+		if got := tn.fsm.AppliedIndex(); got < want {
+			return fmt.Errorf("%s applied %d, the leader %s committed %d", tn.name, got, l.name, want)
+		}
+	}
+	return nil
+}
+
 // TestFaultQuorumLoss: in rounds, the network splits into groups none of
-// which is a majority, for a second. No operation sent after the split
-// is acknowledged until it heals: writes wait (none fails: each may take up
-// to 30 s), linearizable reads too. Once healed, a leader is elected, the
-// held writes complete and nothing is lost.
+// which is a majority, for two seconds. No write sent after the split, and
+// no linearizable read sent more than readGrace after it, is acknowledged
+// until it heals: writes wait (none fails: each may take up to 30 s),
+// reads too. Once healed, a leader is elected, the held writes complete
+// and nothing is lost.
 func TestFaultQuorumLoss(t *testing.T) {
 	forSizes(t, func(t *testing.T, n int) {
 		c, network := faultCluster(t, n, faultTimeouts())
@@ -226,7 +287,7 @@ func TestFaultQuorumLoss(t *testing.T) {
 			cut := w.h.now()
 			w.faults.Add(1)
 			step := fmt.Sprintf("round %d: split into %v", round, groups)
-			hold(w, time.Second)
+			hold(w, 2*time.Second)
 			if err := poll(10*time.Second, func() error {
 				for _, tn := range c.nodes {
 					if l, _ := leaderAmong([]*testNode{tn}); l != nil {
@@ -240,9 +301,7 @@ func TestFaultQuorumLoss(t *testing.T) {
 			healed := w.h.now()
 			before := w.acks.Load()
 			network.Heal()
-			if wr, rd := w.acknowledgedThrough(names(c.nodes), cut, healed); wr+rd > 0 {
-				t.Errorf("%s: %d writes and %d linearizable reads were acknowledged without a quorum", step, wr, rd)
-			}
+			checkHeld(t, w, step, names(c.nodes), cut, healed)
 			w.progress(step+", healed", before, 20, 30*time.Second)
 		}
 		waitLeaderAmong(w, "after healing", c.nodes, 30*time.Second)

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -414,26 +415,36 @@ func (w *workload) progress(step string, from, n int64, timeout time.Duration) {
 	w.t.Logf("%s: %s: %d writes acknowledged in %s", w.name, step, n, time.Since(start).Round(time.Millisecond))
 }
 
-// acknowledgedThrough counts the operations through any of names that were
-// called after from and acknowledged (ok) before to, both history times.
-func (w *workload) acknowledgedThrough(names []string, from, to int64) (writes, reads int) {
+// acknowledgedThrough returns the operations through any of names that
+// were called after from and acknowledged (ok) before to, both history
+// times.
+func (w *workload) acknowledgedThrough(names []string, from, to int64) []opRecord {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	var out []opRecord
 	for _, r := range w.records {
-		if !r.ok || r.call <= from || r.ret >= to {
-			continue
-		}
-		for _, n := range names {
-			if r.node == n {
-				if r.write {
-					writes++
-				} else {
-					reads++
-				}
-			}
+		if r.ok && r.call > from && r.ret < to && slices.Contains(names, r.node) {
+			out = append(out, r)
 		}
 	}
-	return writes, reads
+	return out
+}
+
+// describe says what ops are, with their times relative to from.
+func describe(ops []opRecord, from int64) string {
+	var b strings.Builder
+	for i, r := range ops {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		kind := "linearizable read"
+		if r.write {
+			kind = "write"
+		}
+		fmt.Fprintf(&b, "%s through %s called %s and answered %s after", kind, r.node,
+			time.Duration(r.call-from).Round(time.Microsecond), time.Duration(r.ret-from).Round(time.Microsecond))
+	}
+	return b.String()
 }
 
 // result is what a scenario reports (docs/RELIABILITY.md).
