@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ func newMatchCmd() *cobra.Command {
 		threshold  float64
 		showModel  bool
 		memLimitMB int64
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "match --input DIR --out pairs.jsonl",
@@ -62,6 +64,17 @@ as the federation compares them online. Nothing is sent anywhere.`,
 			}
 			if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimitMB > 0 {
 				debug.SetMemoryLimit(memLimitMB << 20)
+			}
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			t0 := time.Now()
 			batch := matching.NewBatch(matching.Config{Threshold: threshold})
@@ -103,6 +116,8 @@ as the federation compares them online. Nothing is sent anywhere.`,
 	cmd.Flags().StringVar(&out, "out", "-", "file for the pairs (JSON Lines); - for standard output")
 	cmd.Flags().Float64Var(&threshold, "threshold", 0.5, "lowest match probability written")
 	cmd.Flags().Int64Var(&memLimitMB, "memory-limit-mb", 1536, "soft limit of the heap in MiB: the garbage collector works harder near it (0: none; GOMEMLIMIT, when set, wins)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
+	_ = cmd.Flags().MarkHidden("cpuprofile")
 	cmd.Flags().BoolVar(&showModel, "show-model", false, "print the fitted model (m, u and weight of every level) to standard error")
 	return cmd
 }

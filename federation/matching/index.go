@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 )
 
 // Match is a pair of records that likely concern a common incident.
@@ -61,6 +62,9 @@ type Index struct {
 	places map[placeID]*placeLoc
 	// batch replaces post and keys in an index built by MatchAll.
 	batch *batchPostings
+	// order, when set, is the order in which eachPair visits the slots
+	// (see localityOrder).
+	order []int32
 	// stop, when set, tells a batch run to give up (its context ended).
 	stop func() bool
 }
@@ -344,6 +348,13 @@ type Stats struct {
 	// was).
 	NonMatchPairs int
 	Fallback      string
+	// Timings of the phases of an offline run (Batch.Run).
+	Timings struct {
+		// Index: ordering, packing and the postings of the blocking
+		// keys; Train: fitting the model; Compare: scoring every
+		// candidate pair.
+		Index, Train, Compare time.Duration
+	}
 }
 
 func (s Stats) String() string {
@@ -351,6 +362,9 @@ func (s Stats) String() string {
 		s.Records, s.CandidatePairs, s.Matches, s.EMPairs, s.EMPatterns, s.NonMatchPairs)
 	if s.Fallback != "" {
 		out += "; EM guard: " + s.Fallback
+	}
+	if t := s.Timings; t.Index+t.Train+t.Compare > 0 {
+		out += fmt.Sprintf("; index %s, model %s, comparisons %s", t.Index.Round(time.Millisecond), t.Train.Round(time.Millisecond), t.Compare.Round(time.Millisecond))
 	}
 	return out
 }

@@ -357,3 +357,43 @@ func TestRunContextGivesUp(t *testing.T) {
 		t.Fatalf("second run: %v, want ErrBatchDone", err)
 	}
 }
+
+// TestTitleWordsByPiece: compile folds a title piece by piece (pieces
+// repeat across cases and are folded once per batch); that must give the
+// words of the whole title.
+func TestTitleWordsByPiece(t *testing.T) {
+	titles := []string{
+		"Обстріл житлового будинку, Харків, 01.03.2022",
+		"Ostrzał budynku mieszkalnego w Charkowie (1 marca 2022)",
+		"Beschuss eines Wohnhauses in Charkiw am 1.3.2022",
+		"Killing at checkpoint in Zaporizhzhia, 2021-12-31",
+		"word\u00a0after\u2003odd spaces \u0301accent",
+		"ім'я з апострофом ʼта літерою ґ",
+		"64-та бригада, в/ч 51460, 3rd\tunit",
+		"",
+	}
+	for _, title := range titles {
+		var want []uint64
+		for _, w := range words(title) {
+			if w[0] >= '0' && w[0] <= '9' {
+				continue
+			}
+			if f := foldWord(w); len(f) >= 3 {
+				want = append(want, strHash(f))
+			}
+		}
+		for _, tab := range []*placeTable{nil, newPlaceTable()} {
+			for range 2 { // the second time from the table
+				var got []uint64
+				for _, piece := range strings.Fields(title) {
+					for _, w := range tab.titleWords(piece) {
+						got = append(got, w.h)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%q: by piece %v, whole %v", title, got, want)
+				}
+			}
+		}
+	}
+}

@@ -211,14 +211,99 @@ func newCplace(name, region string) *cplace {
 	return p
 }
 
-// placeTable interns compiled places for a batch; a nil table interns
-// nothing.
+// placeTable interns what cases of a batch write over and over: compiled
+// places, the folded words of title words, the keys of unit names, and
+// short strings. A nil table interns nothing.
 type placeTable struct {
-	mu sync.Mutex
-	m  map[[2]string]*cplace
+	mu    sync.Mutex
+	m     map[[2]string]*cplace
+	words map[string][]titleWord
+	units map[string][]string
+	strs  map[string]string
 }
 
-func newPlaceTable() *placeTable { return &placeTable{m: map[[2]string]*cplace{}} }
+// maxInterned bounds each of a placeTable's maps: beyond it, values are
+// computed every time (inputs where nothing repeats).
+const maxInterned = 1 << 20
+
+func newPlaceTable() *placeTable {
+	return &placeTable{m: map[[2]string]*cplace{}, words: map[string][]titleWord{}, units: map[string][]string{}, strs: map[string]string{}}
+}
+
+// titleWord is a folded title word of three or more letters and its hash.
+type titleWord struct {
+	fold string
+	h    uint64
+}
+
+// titleWords returns the folded words of a whitespace-free piece of a
+// title that count for comparing titles: not numbers, three letters or
+// more. words(title) is the concatenation of words of its pieces.
+func (t *placeTable) titleWords(piece string) []titleWord {
+	if t != nil {
+		t.mu.Lock()
+		v, ok := t.words[piece]
+		t.mu.Unlock()
+		if ok {
+			return v
+		}
+	}
+	var v []titleWord
+	for _, w := range words(piece) {
+		if w[0] >= '0' && w[0] <= '9' {
+			continue
+		}
+		if f := foldWord(w); len(f) >= 3 {
+			v = append(v, titleWord{f, strHash(f)})
+		}
+	}
+	if t != nil {
+		t.mu.Lock()
+		if len(t.words) < maxInterned {
+			t.words[strings.Clone(piece)] = v
+		}
+		t.mu.Unlock()
+	}
+	return v
+}
+
+// unitKeys returns unitKeys(name), shared.
+func (t *placeTable) unitKeys(name string) []string {
+	if t == nil {
+		return unitKeys(name)
+	}
+	t.mu.Lock()
+	v, ok := t.units[name]
+	t.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = unitKeys(name)
+	t.mu.Lock()
+	if len(t.units) < maxInterned {
+		t.units[strings.Clone(name)] = v
+	}
+	t.mu.Unlock()
+	return v
+}
+
+// str returns a copy of s that does not share the memory of its source,
+// the same copy for the same string.
+func (t *placeTable) str(s string) string {
+	if t == nil {
+		return strings.Clone(s)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok := t.strs[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	if len(t.strs) < maxInterned {
+		t.strs[v] = v
+	}
+	return v
+}
 
 func (t *placeTable) get(name, region string) *cplace {
 	if t == nil {
@@ -300,9 +385,9 @@ func compile(r Record, places *placeTable) (*rec, error) {
 	}
 	// Strings are cloned: a parser's strings may share the memory of a
 	// whole input line, which a retained substring would keep alive.
-	c := &rec{id: strings.Clone(r.ID), member: strings.Clone(r.Member), victims: r.VictimCount}
+	c := &rec{id: strings.Clone(r.ID), member: places.str(r.Member), victims: r.VictimCount}
 	for _, u := range r.Units {
-		c.unitNames = append(c.unitNames, strings.Clone(u))
+		c.unitNames = append(c.unitNames, places.str(u))
 	}
 	for i := 0; i < 16 && i < len(r.ID); i++ {
 		c.idp[i/8] |= uint64(r.ID[i]) << (56 - 8*(i%8))
@@ -355,25 +440,22 @@ func compile(r Record, places *placeTable) (*rec, error) {
 		c.persons = append(c.persons, cp)
 	}
 	for _, u := range r.Units {
-		c.units = append(c.units, unitKeys(u)...)
+		c.units = append(c.units, places.unitKeys(u)...)
 	}
 	for _, code := range r.CrimeCodes {
 		code = strings.ToUpper(strings.TrimSpace(code))
 		if strings.HasPrefix(code, "RS-") {
-			c.rs = append(c.rs, strings.Clone(code[3:]))
+			c.rs = append(c.rs, places.str(code[3:]))
 		} else if code != "" {
-			c.national = append(c.national, strings.Clone(code))
+			c.national = append(c.national, places.str(code))
 		}
 	}
-	for _, w := range words(r.Title) {
-		if w[0] >= '0' && w[0] <= '9' {
-			continue
+	for _, piece := range strings.Fields(r.Title) {
+		for _, w := range places.titleWords(piece) {
+			if !placeWords[w.fold] {
+				c.titleToks = append(c.titleToks, w.h)
+			}
 		}
-		f := foldWord(w)
-		if len(f) < 3 || placeWords[f] {
-			continue
-		}
-		c.titleToks = append(c.titleToks, strHash(f))
 	}
 	return c, nil
 }

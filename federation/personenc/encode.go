@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits of the input.
@@ -184,50 +185,55 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 	m := e.cfg.Bits
 	mask := uint32(m - 1)
 	filter := make([]byte, m/8)
-	mac := hmac.New(sha256.New, k.gram)
+	macs := k.getMACs()
+	defer k.putMACs(macs)
+	mac := macs.gram
 	var sum [sha256.Size]byte
+	var buf [64]byte
+	set := func(j int) {
+		mac.Sum(sum[:0])
+		for t := 0; t < 16 && j*16+t < e.cfg.Hashes; t++ {
+			pos := uint32(binary.BigEndian.Uint16(sum[2*t:])) & mask
+			filter[pos/8] |= 1 << (pos % 8)
+		}
+	}
 	for _, tok := range toks {
-		r := []rune("^" + tok + "$")
 		for w := 0; w < tokenWeight; w++ {
 			// The whole token as an extra gram, so that agreement of a
 			// whole folded word counts beyond its bigrams (Koval is not
 			// Kovalenko although its bigrams are a subset).
 			for j := 0; j*16 < e.cfg.Hashes; j++ {
 				mac.Reset()
-				mac.Write([]byte{byte(j), 0xff, byte(w)})
-				mac.Write([]byte(tok))
-				mac.Sum(sum[:0])
-				for t := 0; t < 16 && j*16+t < e.cfg.Hashes; t++ {
-					pos := uint32(binary.BigEndian.Uint16(sum[2*t:])) & mask
-					filter[pos/8] |= 1 << (pos % 8)
-				}
+				mac.Write(append(append(buf[:0], byte(j), 0xff, byte(w)), tok...))
+				set(j)
 			}
 		}
-		for i := 0; i+1 < len(r); i++ {
-			gram := []byte(string(r[i : i+2]))
-			// Random hashing: every position comes from its own 16 bits
-			// of HMAC output (block j covers positions 16j..16j+15), not
-			// from double hashing, whose arithmetic progressions of
-			// positions are what the Kroll–Steinmetzer and Niedermeyer
-			// attacks exploit.
+		// The bigrams of ^tok$, as UTF-8. Random hashing: every position
+		// comes from its own 16 bits of HMAC output (block j covers
+		// positions 16j..16j+15), not from double hashing, whose
+		// arithmetic progressions of positions are what the
+		// Kroll–Steinmetzer and Niedermeyer attacks exploit.
+		bigram := func(a, b rune) {
 			for j := 0; j*16 < e.cfg.Hashes; j++ {
 				mac.Reset()
-				mac.Write([]byte{byte(j)})
-				mac.Write(gram)
-				mac.Sum(sum[:0])
-				for t := 0; t < 16 && j*16+t < e.cfg.Hashes; t++ {
-					pos := uint32(binary.BigEndian.Uint16(sum[2*t:])) & mask
-					filter[pos/8] |= 1 << (pos % 8)
-				}
+				mac.Write(utf8.AppendRune(utf8.AppendRune(append(buf[:0], byte(j)), a), b))
+				set(j)
 			}
 		}
+		prev := '^'
+		for _, r := range tok {
+			bigram(prev, r)
+			prev = r
+		}
+		bigram(prev, '$')
 	}
 	if f := e.cfg.FlipProbability; f > 0 {
-		nm := hmac.New(sha256.New, k.noise)
+		nm := macs.noise
+		nm.Reset()
 		nm.Write([]byte("blip\x00" + strings.Join(toks, "\x00")))
 		var seed [32]byte
-		copy(seed[:], nm.Sum(nil))
-		rng := rand.New(rand.NewChaCha8(seed))
+		copy(seed[:], nm.Sum(sum[:0]))
+		rng := rand.NewChaCha8(seed)
 		thr := uint64(f * (1 << 53))
 		for i := 0; i < m; i++ {
 			if rng.Uint64()>>11 < thr {
@@ -238,14 +244,14 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 	enc := Encoding{KeyVersion: k.version, Scheme: e.scheme, Bits: filter}
 	if year != 0 {
 		enc.HasYear = true
-		ym := hmac.New(sha256.New, k.year)
+		ym := macs.year
 		for i := range 3 {
 			ym.Reset()
 			var b [8]byte
 			binary.BigEndian.PutUint64(b[:], uint64(int64(year-1+i)))
 			ym.Write([]byte("year\x00"))
 			ym.Write(b[:])
-			copy(enc.YearTags[i][:], ym.Sum(nil))
+			copy(enc.YearTags[i][:], ym.Sum(sum[:0]))
 		}
 	}
 	return enc

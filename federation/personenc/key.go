@@ -2,9 +2,12 @@ package personenc
 
 import (
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"strconv"
+	"sync"
 )
 
 // MinKeyMaterial is the least number of bytes of federation key material
@@ -28,6 +31,32 @@ type Key struct {
 	gram    []byte // HMAC key for name bigrams
 	year    []byte // HMAC key for birth-year tags
 	noise   []byte // HMAC key seeding the randomized response (BLIP)
+	// macs holds keyed HMAC states for reuse (an HMAC's key schedule
+	// costs as much as a few grams); shared by copies of the key.
+	macs *sync.Pool
+}
+
+// keyMACs are the HMACs of one encoding under a key, reset before use.
+type keyMACs struct {
+	gram, noise, year hash.Hash
+}
+
+// getMACs returns reusable HMACs under k (put them back with putMACs).
+func (k Key) getMACs() *keyMACs {
+	if k.macs != nil {
+		return k.macs.Get().(*keyMACs)
+	}
+	return k.newMACs()
+}
+
+func (k Key) putMACs(m *keyMACs) {
+	if k.macs != nil {
+		k.macs.Put(m)
+	}
+}
+
+func (k Key) newMACs() *keyMACs {
+	return &keyMACs{gram: hmac.New(sha256.New, k.gram), noise: hmac.New(sha256.New, k.noise), year: hmac.New(sha256.New, k.year)}
 }
 
 // Version is the key version the key was made for.
@@ -69,6 +98,7 @@ func NewKey(federation string, version int, material []byte) (Key, error) {
 	if k.noise, err = derive("noise"); err != nil {
 		return Key{}, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
+	k.macs = &sync.Pool{New: func() any { return k.newMACs() }}
 	return k, nil
 }
 
