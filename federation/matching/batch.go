@@ -80,6 +80,7 @@ func (b *Batch) RunContext(ctx context.Context, train bool) ([]Match, *Model, St
 	b.ran = true
 	x := NewIndex(b.cfg)
 	x.stop = func() bool { return ctx.Err() != nil }
+	x.byID = make(map[string]int32, len(b.comp))
 	for i, c := range b.comp {
 		if _, dup := x.byID[c.id]; !dup { // the first wins
 			x.addBatch(c)
@@ -171,10 +172,10 @@ func (x *Index) emStep() int {
 const MinTrainingPairs = 500
 
 // addBatch adds a record to an index being built by MatchAll: its
-// place locations and evidence counts; postings come later
-// (buildBatchPostings).
+// place locations; postings come later (buildBatchPostings), and they
+// count the cases of each evidence item (comparer).
 func (x *Index) addBatch(c *rec) {
-	x.learn(c)
+	x.learnPlaces(c)
 	slot := int32(len(x.recs))
 	x.recs = append(x.recs, c)
 	x.byID[c.id] = slot
@@ -213,10 +214,11 @@ func (b *batchPostings) list(k uint64) []int32 {
 }
 
 // buildBatchPostings builds x.batch from the blocking keys of every slot.
-// The keys are computed again rather than kept: once to count them, then
-// once for every range of key buckets holding about postingsPassEntries
-// entries, which are sorted and appended. The (key, slot) entries are
-// thus never all held at once.
+// The keys are computed once and kept, per chunk of slots (8 bytes a
+// key); then for every range of key buckets holding about
+// postingsPassEntries entries, the (key, slot) entries of the range are
+// gathered, sorted and appended. The entries (16 bytes each) are thus
+// never all held at once.
 func (x *Index) buildBatchPostings() {
 	type entry struct {
 		k uint64
@@ -228,17 +230,26 @@ func (x *Index) buildBatchPostings() {
 	const chunk = 4096
 	nchunks := (nrec + chunk - 1) / chunk
 	keysOf := func(s int, buf []uint64) []uint64 { return blockingKeysInto(buf, x.recs[s], x.loc, 0, true) }
-	// Count the entries per chunk of slots and per bucket.
+	// The keys of the slots of chunk ch are chunkKeys[ch], slot
+	// ch*chunk+i's at [chunkOff[ch][i], chunkOff[ch][i+1]). Count the
+	// entries per chunk and per bucket.
 	counts := make([][nb]int32, nchunks)
+	chunkKeys := make([][]uint64, nchunks)
+	chunkOff := make([][]int32, nchunks)
 	parallel(nchunks, func(lo, hi int) {
 		var buf []uint64
 		for ch := lo; ch < hi; ch++ {
+			var ks []uint64
+			off := make([]int32, 1, chunk+1)
 			for s := ch * chunk; s < min(nrec, (ch+1)*chunk); s++ {
 				buf = keysOf(s, buf)
 				for _, k := range buf {
 					counts[ch][bucketOf(k)]++
 				}
+				ks = append(ks, buf...)
+				off = append(off, int32(len(ks)))
 			}
+			chunkKeys[ch], chunkOff[ch] = slices.Clip(ks), off
 		}
 	})
 	// Entries are laid out by bucket, within a bucket by chunk: starts[b]
@@ -269,12 +280,12 @@ func (x *Index) buildBatchPostings() {
 		}
 		ent = ent[:starts[b1]-base]
 		parallel(nchunks, func(lo, hi int) {
-			var buf []uint64
 			for ch := lo; ch < hi; ch++ {
 				p := &pos[ch]
+				ks, off := chunkKeys[ch], chunkOff[ch]
 				for s := ch * chunk; s < min(nrec, (ch+1)*chunk); s++ {
-					buf = keysOf(s, buf)
-					for _, k := range buf {
+					i := s - ch*chunk
+					for _, k := range ks[off[i]:off[i+1]] {
 						if b := bucketOf(k); b >= b0 && b < b1 {
 							ent[p[b]-base] = entry{k, int32(s)}
 							p[b]++
@@ -319,7 +330,7 @@ func (x *Index) buildBatchPostings() {
 		}
 		b0 = b1
 	}
-	ent = nil
+	ent, chunkKeys, chunkOff = nil, nil, nil
 	bp.off = append(bp.off, int32(total))
 	bp.pre = make([]int32, 1<<prefixBits+1)
 	g := 0
@@ -469,39 +480,9 @@ func (x *Index) localityOrder() []int32 {
 // a worker compares one after the other then lie next to each other in
 // memory, and a comparison reads a few cache lines shared with its
 // neighbours instead of a handful of small objects from anywhere in a
-// heap of a gigabyte. Unit keys and Rome Statute codes, which repeat
-// across cases, are interned. Nothing else changes.
+// heap of a gigabyte. The records are copied on every CPU; nothing else
+// changes.
 func (x *Index) repack() {
-	var nrec, ninc, nev, nper, ntok, nstr int
-	for _, c := range x.recs {
-		if c != nil {
-			nrec++
-			ninc, nev, nper, ntok = ninc+len(c.inc), nev+len(c.ev), nper+len(c.persons), ntok+len(c.titleToks)
-			nstr += len(c.units) + len(c.rs)
-		}
-	}
-	var (
-		recs     = make([]rec, 0, nrec)
-		incs     = make([]cinc, 0, ninc)
-		evs      = make([]uint64, 0, nev+ntok)
-		persons  = make([]cperson, 0, nper)
-		strs     = make([]string, 0, nstr)
-		interned = map[string]string{}
-	)
-	intern := func(in []string) []string {
-		if in == nil {
-			return nil
-		}
-		for _, v := range in {
-			if w, ok := interned[v]; ok {
-				v = w
-			} else {
-				interned[v] = v
-			}
-			strs = append(strs, v)
-		}
-		return strs[len(strs)-len(in) : len(strs) : len(strs)]
-	}
 	order := x.order
 	if order == nil {
 		order = make([]int32, len(x.recs))
@@ -509,32 +490,65 @@ func (x *Index) repack() {
 			order[i] = int32(i)
 		}
 	}
-	for _, s := range order {
-		c := x.recs[s]
-		if c == nil {
-			continue
+	// at[p] is where the p-th record's fields start in each array.
+	type offsets struct{ inc, ev, per, str int }
+	at := make([]offsets, len(order)+1)
+	for p, s := range order {
+		o := at[p]
+		if c := x.recs[s]; c != nil {
+			o.inc += len(c.inc)
+			o.ev += len(c.ev) + len(c.titleToks)
+			o.per += len(c.persons)
+			o.str += len(c.units) + len(c.rs)
 		}
-		recs = append(recs, *c)
-		r := &recs[len(recs)-1]
-		if c.inc != nil {
-			incs = append(incs, c.inc...)
-			r.inc = incs[len(incs)-len(c.inc) : len(incs) : len(incs)]
-		}
-		if c.ev != nil {
-			evs = append(evs, c.ev...)
-			r.ev = evs[len(evs)-len(c.ev) : len(evs) : len(evs)]
-		}
-		if c.titleToks != nil {
-			evs = append(evs, c.titleToks...)
-			r.titleToks = evs[len(evs)-len(c.titleToks) : len(evs) : len(evs)]
-		}
-		if c.persons != nil {
-			persons = append(persons, c.persons...)
-			r.persons = persons[len(persons)-len(c.persons) : len(persons) : len(persons)]
-		}
-		r.units, r.rs = intern(c.units), intern(c.rs)
-		x.recs[s] = r
+		at[p+1] = o
 	}
+	end := at[len(order)]
+	var (
+		recs    = make([]rec, len(order))
+		incs    = make([]cinc, end.inc)
+		evs     = make([]uint64, end.ev)
+		persons = make([]cperson, end.per)
+		strs    = make([]string, end.str)
+	)
+	parallel(len(order), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			s := order[p]
+			c := x.recs[s]
+			if c == nil {
+				continue
+			}
+			r, o := &recs[p], at[p]
+			*r = *c
+			if c.inc != nil {
+				r.inc = incs[o.inc : o.inc+len(c.inc) : o.inc+len(c.inc)]
+				copy(r.inc, c.inc)
+			}
+			if c.ev != nil {
+				r.ev = evs[o.ev : o.ev+len(c.ev) : o.ev+len(c.ev)]
+				copy(r.ev, c.ev)
+			}
+			if c.titleToks != nil {
+				e := o.ev + len(c.ev)
+				r.titleToks = evs[e : e+len(c.titleToks) : e+len(c.titleToks)]
+				copy(r.titleToks, c.titleToks)
+			}
+			if c.persons != nil {
+				r.persons = persons[o.per : o.per+len(c.persons) : o.per+len(c.persons)]
+				copy(r.persons, c.persons)
+			}
+			if c.units != nil {
+				r.units = strs[o.str : o.str+len(c.units) : o.str+len(c.units)]
+				copy(r.units, c.units)
+			}
+			if c.rs != nil {
+				e := o.str + len(c.units)
+				r.rs = strs[e : e+len(c.rs) : e+len(c.rs)]
+				copy(r.rs, c.rs)
+			}
+			x.recs[s] = r
+		}
+	})
 }
 
 // eachPair calls fn(worker, i, j) for every candidate pair i < j where i

@@ -30,6 +30,9 @@ const (
 	widenSecond = 12 * 3600
 )
 
+// evidenceKey is the blocking key of an evidence item.
+func evidenceKey(e uint64) uint64 { return withKind(mix(e, 3, 3), kindEvidence) }
+
 func keyKind(k uint64) int { return int(k >> 62) }
 
 func withKind(h uint64, kind int) uint64 { return h&^(3<<62) | uint64(kind)<<62 }
@@ -114,7 +117,7 @@ func blockingKeysInto(buf []uint64, c *rec, loc func(fold, region string) (float
 	}
 	if evidence {
 		for _, e := range c.ev {
-			keys = append(keys, withKind(mix(e, 3, 3), kindEvidence))
+			keys = append(keys, evidenceKey(e))
 		}
 	}
 	slices.Sort(keys)

@@ -118,6 +118,11 @@ func (x *Index) loc(fold, region string) (float64, float64, bool) {
 }
 
 func (x *Index) comparer() *comparer {
+	if bp := x.batch; bp != nil {
+		// A batch counts no df: the postings of an evidence key hold
+		// every record with the item, once.
+		return &comparer{df: func(k uint64) int { return len(bp.list(evidenceKey(k))) }, loc: x.loc}
+	}
 	return &comparer{df: func(k uint64) int { return int(x.df[k]) }, loc: x.loc}
 }
 

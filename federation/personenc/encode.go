@@ -84,10 +84,15 @@ func (c Config) Epsilon() float64 {
 // encodings must share to be comparable.
 func (c Config) scheme() uint32 {
 	s := "personenc/v1/" + normVersion + "/m=" + strconv.Itoa(c.Bits) + "/k=" + strconv.Itoa(c.Hashes) +
-		"/f=" + strconv.FormatFloat(c.FlipProbability, 'g', -1, 64) + "/w=" + strconv.Itoa(tokenWeight)
+		"/f=" + strconv.FormatFloat(c.FlipProbability, 'g', -1, 64) + "/w=" + strconv.Itoa(tokenWeight) + blipVersion
 	h := sha256.Sum256([]byte(s))
 	return binary.BigEndian.Uint32(h[:4])
 }
+
+// blipVersion names how the flipped bits are drawn: "" (the first
+// scheme) drew one number per bit; "/blip=gaps" draws the gaps between
+// flipped bits. The distribution is the same, the bits are not.
+const blipVersion = "/blip=gaps"
 
 // Encoding is the keyed encoding of one person under one key version. It
 // is safe to send to federation peers: it holds no name, token or year in
@@ -189,9 +194,20 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 	defer k.putMACs(macs)
 	mac := macs.gram
 	var sum [sha256.Size]byte
-	var buf [64]byte
-	set := func(j int) {
-		mac.Sum(sum[:0])
+	var buf [64]byte // a gram: longer tokens go to the heap
+	// set sets the positions of block j of the gram in msg. Grams repeat
+	// from name to name: their HMAC outputs are kept with the HMACs.
+	set := func(j int, msg []byte) {
+		if v, ok := macs.grams[string(msg)]; ok {
+			sum = v
+		} else {
+			mac.Reset()
+			mac.Write(msg)
+			mac.Sum(sum[:0])
+			if len(macs.grams) < maxCachedGrams {
+				macs.grams[string(msg)] = sum
+			}
+		}
 		for t := 0; t < 16 && j*16+t < e.cfg.Hashes; t++ {
 			pos := uint32(binary.BigEndian.Uint16(sum[2*t:])) & mask
 			filter[pos/8] |= 1 << (pos % 8)
@@ -203,9 +219,7 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 			// whole folded word counts beyond its bigrams (Koval is not
 			// Kovalenko although its bigrams are a subset).
 			for j := 0; j*16 < e.cfg.Hashes; j++ {
-				mac.Reset()
-				mac.Write(append(append(buf[:0], byte(j), 0xff, byte(w)), tok...))
-				set(j)
+				set(j, append(append(buf[:0], byte(j), 0xff, byte(w)), tok...))
 			}
 		}
 		// The bigrams of ^tok$, as UTF-8. Random hashing: every position
@@ -215,9 +229,7 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 		// Kroll–Steinmetzer and Niedermeyer attacks exploit.
 		bigram := func(a, b rune) {
 			for j := 0; j*16 < e.cfg.Hashes; j++ {
-				mac.Reset()
-				mac.Write(utf8.AppendRune(utf8.AppendRune(append(buf[:0], byte(j)), a), b))
-				set(j)
+				set(j, utf8.AppendRune(utf8.AppendRune(append(buf[:0], byte(j)), a), b))
 			}
 		}
 		prev := '^'
@@ -233,12 +245,21 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 		nm.Write([]byte("blip\x00" + strings.Join(toks, "\x00")))
 		var seed [32]byte
 		copy(seed[:], nm.Sum(sum[:0]))
+		// Each bit flips with probability f, independently: the gaps
+		// between flipped bits are geometric, drawn by inversion (about
+		// m·f draws instead of one per bit).
 		rng := rand.NewChaCha8(seed)
-		thr := uint64(f * (1 << 53))
-		for i := 0; i < m; i++ {
-			if rng.Uint64()>>11 < thr {
-				filter[i/8] ^= 1 << (i % 8)
+		lq := math.Log1p(-f)
+		for i := -1; ; {
+			u := float64(rng.Uint64()>>11+1) / (1 << 53) // in (0, 1]
+			gap := math.Floor(math.Log(u) / lq)
+			if gap >= float64(m) {
+				break
 			}
+			if i += int(gap) + 1; i >= m {
+				break
+			}
+			filter[i/8] ^= 1 << (i % 8)
 		}
 	}
 	enc := Encoding{KeyVersion: k.version, Scheme: e.scheme, Bits: filter}

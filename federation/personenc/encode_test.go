@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -384,8 +386,75 @@ func TestKnownAnswer(t *testing.T) {
 	if again := digest(e); again != cold {
 		t.Fatalf("second run %s, first %s", again, cold)
 	}
-	const want = "0e065ebe12e1d5f07d844d617e19ed945aee7de8dd83a6045b743018ed6c7f82" // scheme personenc/v1
+	const want = "a0a5d1371d48d667a67e873b5b639b0b68e87491dd959db185c40e7688acc124" // scheme personenc/v1, blip=gaps
 	if cold != want {
 		t.Fatalf("encodings changed: digest %s, want %s", cold, want)
 	}
+}
+
+// TestFlipRate: BLIP flips each bit with the configured probability,
+// independently of its position: the bits in which an encoding differs
+// from the unhardened one, over many names, are a share p of all bits,
+// as often in every eighth of the filter, and the number of flips per
+// encoding has the binomial variance.
+func TestFlipRate(t *testing.T) {
+	k := testKey(t, "flip.accord.test", 1, "flip rate key material")
+	for _, p := range []float64{0.02, 0.1} {
+		noisy := testEncoder(t, Config{Bits: 1024, Hashes: 8, FlipProbability: p}, k)
+		plain := testEncoder(t, Config{Bits: 1024, Hashes: 8}, k)
+		const names = 3000
+		var parts [8]int
+		var sum, sumSq float64
+		for i := range names {
+			name := letterName(i)
+			a, err := noisy.Encode(Person{Name: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := plain.Encode(Person{Name: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for j := range a.Bits {
+				d := bits.OnesCount8(a.Bits[j] ^ b.Bits[j])
+				parts[j*8/len(a.Bits)] += d
+				n += d
+			}
+			sum += float64(n)
+			sumSq += float64(n) * float64(n)
+		}
+		total := float64(names * 1024)
+		rate := sum / total
+		// The standard error of the rate is below 0.0004 for p ≤ 0.1.
+		if math.Abs(rate-p) > 0.002 {
+			t.Errorf("p=%v: %.4f of the bits flipped", p, rate)
+		}
+		for i, c := range parts {
+			if r := float64(c) / (total / 8); math.Abs(r-p) > 0.006 {
+				t.Errorf("p=%v: %.4f of the bits flipped in eighth %d", p, r, i)
+			}
+		}
+		mean := sum / names
+		variance := sumSq/names - mean*mean
+		if want := 1024 * p * (1 - p); math.Abs(variance-want) > 0.15*want {
+			t.Errorf("p=%v: variance of flips per encoding %.1f, binomial %.1f", p, variance, want)
+		}
+	}
+}
+
+// letterName returns a distinct name of letters for each i (digits are
+// not part of a name's tokens).
+func letterName(i int) string {
+	syl := []string{"ka", "lo", "mir", "sen", "to", "va", "rek", "di", "bo", "zan"}
+	var b strings.Builder
+	for w := range 2 {
+		n := i*(w+3) + w
+		for range 4 {
+			b.WriteString(syl[n%len(syl)])
+			n /= len(syl)
+		}
+		b.WriteByte(' ')
+	}
+	return b.String()
 }

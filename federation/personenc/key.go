@@ -36,10 +36,15 @@ type Key struct {
 	macs *sync.Pool
 }
 
-// keyMACs are the HMACs of one encoding under a key, reset before use.
+// keyMACs are the HMACs of one encoding under a key, reset before use,
+// and the gram HMAC's outputs by message (at most maxCachedGrams).
 type keyMACs struct {
 	gram, noise, year hash.Hash
+	grams             map[string][sha256.Size]byte
 }
+
+// maxCachedGrams bounds a keyMACs' outputs kept (about 100 bytes each).
+const maxCachedGrams = 1 << 15
 
 // getMACs returns reusable HMACs under k (put them back with putMACs).
 func (k Key) getMACs() *keyMACs {
@@ -56,7 +61,8 @@ func (k Key) putMACs(m *keyMACs) {
 }
 
 func (k Key) newMACs() *keyMACs {
-	return &keyMACs{gram: hmac.New(sha256.New, k.gram), noise: hmac.New(sha256.New, k.noise), year: hmac.New(sha256.New, k.year)}
+	return &keyMACs{gram: hmac.New(sha256.New, k.gram), noise: hmac.New(sha256.New, k.noise), year: hmac.New(sha256.New, k.year),
+		grams: make(map[string][sha256.Size]byte)}
 }
 
 // Version is the key version the key was made for.
