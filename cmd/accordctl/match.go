@@ -151,7 +151,7 @@ func writePairs(w io.Writer, ms []matching.Match) error {
 // chunk of parsed cases is held at once. Lines are parsed on every CPU;
 // invalid lines fail the run with their errors (up to 20 of them).
 func loadMatchRecords(files []string, add func([]matching.Record) error) error {
-	cache := newEncodingCache(matching.OfflineEncoder())
+	cache := newEncodingCache(matching.OfflineEncoder().WithTokenCache(1 << 17))
 	var errs []string
 	for _, path := range files {
 		member := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "cases-"), ".jsonl")
@@ -173,83 +173,126 @@ type lineJob struct {
 	line []byte
 }
 
-// loadMatchFile reads one file chunk by chunk: each chunk's lines are
-// parsed on every CPU, then its records go to add (unless an error was
-// seen: then the rest is only checked, to report up to 20 errors).
+// loadMatchFile reads one file chunk by chunk, in three stages that
+// overlap: reading lines, parsing a chunk's lines on every CPU, and
+// handing its records to add (which compiles them on every CPU). Once an
+// error is seen, the rest is only checked, to report up to 20 errors.
+// At most a few chunks are in flight.
 func loadMatchFile(path, member string, cache *encodingCache, add func([]matching.Record) error, errs *[]string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r := caseformat.NewReader(f)
 	var mu sync.Mutex
+	failed := false
 	fail := func(s string) {
 		mu.Lock()
+		failed = true
 		if len(*errs) < 20 {
 			*errs = append(*errs, s)
 		}
 		mu.Unlock()
 	}
-	jobs := make([]lineJob, 0, matchChunk)
-	recs := make([]matching.Record, matchChunk)
-	flush := func() error {
-		var wg sync.WaitGroup
-		workers := runtime.GOMAXPROCS(0)
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := w; i < len(jobs); i += workers {
-					recs[i] = matching.Record{}
-					c, ferrs := caseformat.Parse(jobs[i].line, jobs[i].no, member)
-					if len(ferrs) > 0 {
-						fail(fmt.Sprintf("%s: %v", path, caseformat.Join(ferrs)))
-						continue
-					}
-					rec, err := matching.FromCase(c, nil)
-					if err != nil {
-						fail(fmt.Sprintf("%s line %d: %v", path, jobs[i].no, err))
-						continue
-					}
-					for _, p := range c.GetPersons() {
-						if e, ok := cache.encode(p.GetName(), int(p.GetBirthYear())); ok {
-							rec.Persons = append(rec.Persons, e)
-						}
-					}
-					recs[i] = rec
+	stop := make(chan struct{})
+	defer close(stop)
+	// Stage 1: lines.
+	lines := make(chan []lineJob, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		r := caseformat.NewReader(f)
+		jobs := make([]lineJob, 0, matchChunk)
+		send := func() bool {
+			select {
+			case lines <- jobs:
+				jobs = make([]lineJob, 0, matchChunk)
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		for {
+			line, no, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				var fe caseformat.FieldError
+				if errors.As(err, &fe) {
+					fail(fmt.Sprintf("%s: %v", path, err))
+					continue
 				}
-			}()
-		}
-		wg.Wait()
-		n := len(jobs)
-		jobs = jobs[:0]
-		if len(*errs) > 0 {
-			return nil
-		}
-		return add(recs[:n])
-	}
-	for {
-		line, no, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var fe caseformat.FieldError
-			if errors.As(err, &fe) {
-				fail(fmt.Sprintf("%s: %v", path, err))
-				continue
+				readErr <- fmt.Errorf("%s: %w", path, err)
+				return
 			}
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		jobs = append(jobs, lineJob{no: no, line: append([]byte(nil), line...)})
-		if len(jobs) == matchChunk {
-			if err := flush(); err != nil {
-				return err
+			jobs = append(jobs, lineJob{no: no, line: append([]byte(nil), line...)})
+			if len(jobs) == matchChunk && !send() {
+				return
 			}
 		}
+		if len(jobs) > 0 {
+			send()
+		}
+	}()
+	// Stage 2: records.
+	records := make(chan []matching.Record, 1)
+	go func() {
+		defer close(records)
+		for jobs := range lines {
+			recs := make([]matching.Record, len(jobs))
+			var wg sync.WaitGroup
+			workers := runtime.GOMAXPROCS(0)
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < len(jobs); i += workers {
+						c, ferrs := caseformat.Parse(jobs[i].line, jobs[i].no, member)
+						if len(ferrs) > 0 {
+							fail(fmt.Sprintf("%s: %v", path, caseformat.Join(ferrs)))
+							continue
+						}
+						rec, err := matching.FromCase(c, nil)
+						if err != nil {
+							fail(fmt.Sprintf("%s line %d: %v", path, jobs[i].no, err))
+							continue
+						}
+						for _, p := range c.GetPersons() {
+							if e, ok := cache.encode(p.GetName(), int(p.GetBirthYear())); ok {
+								rec.Persons = append(rec.Persons, e)
+							}
+						}
+						recs[i] = rec
+					}
+				}()
+			}
+			wg.Wait()
+			select {
+			case records <- recs:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	// Stage 3: add.
+	for recs := range records {
+		mu.Lock()
+		bad := failed
+		mu.Unlock()
+		if bad {
+			continue
+		}
+		if err := add(recs); err != nil {
+			return err
+		}
 	}
-	return flush()
+	select {
+	case err := <-readErr:
+		return err
+	default:
+		return nil
+	}
 }
 
 // encodingCache encodes each distinct (name, birth year) once: names repeat

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -457,4 +458,34 @@ func letterName(i int) string {
 		b.WriteByte(' ')
 	}
 	return b.String()
+}
+
+// TestTokenCacheSameEncodings: an encoder with a token cache folds names
+// word by word and gives the same encodings, cold and warm.
+func TestTokenCacheSameEncodings(t *testing.T) {
+	k := testKey(t, "cache.accord.test", 1, "token cache key material")
+	plain := testEncoder(t, DefaultConfig(), k)
+	cached := plain.WithTokenCache(1000)
+	names := []string{"Дмитро Зінченко", "Zinchenko  Dmytro", "Charków\u00a0Ołeh", "O'Brien Ol'ha", "Ёлкин \u0301Пётр", "Müller-Lüdenscheidt", "x", "Мар'яна  Ґудзь-Їжак"}
+	for _, g := range variantGroups {
+		names = append(names, g...)
+	}
+	for i := range 50 {
+		names = append(names, letterName(i))
+	}
+	for round := range 2 {
+		for _, n := range names {
+			want, err1 := plain.Encode(Person{Name: n, BirthYear: 1980})
+			got, err2 := cached.Encode(Person{Name: n, BirthYear: 1980})
+			if (err1 == nil) != (err2 == nil) {
+				t.Fatalf("%q: errors %v and %v", n, err1, err2)
+			}
+			if !bytes.Equal(want.Bits, got.Bits) || want.YearTags != got.YearTags {
+				t.Errorf("round %d, %q: cached encoding differs", round, n)
+			}
+			if !slices.Equal(tokens(n), cached.tokens(n)) {
+				t.Errorf("round %d, %q: tokens %v, cached %v", round, n, tokens(n), cached.tokens(n))
+			}
+		}
+	}
 }

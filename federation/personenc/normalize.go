@@ -51,6 +51,13 @@ func isApostrophe(r rune) bool {
 // tokens returns the folded, de-duplicated, sorted tokens of a name. Word
 // order is lost on purpose ("Kovalenko Olena" = "Olena Kovalenko").
 func tokens(name string) []string {
+	return sortedSet(rawTokens(name))
+}
+
+// rawTokens returns the folded tokens of name in their order, repeats
+// kept. Whitespace separates tokens, so the raw tokens of a name are
+// those of its whitespace-separated pieces one after the other.
+func rawTokens(name string) []string {
 	s := strings.ToLower(norm.NFC.String(name))
 	var b strings.Builder
 	for _, r := range s {
@@ -85,8 +92,12 @@ func tokens(name string) []string {
 		}
 	}
 	flush()
+	return sortedSet(out)
+}
+
+// sortedSet sorts tokens and removes repeats, in place.
+func sortedSet(out []string) []string {
 	sort.Strings(out)
-	// de-duplicate
 	j := 0
 	for i, t := range out {
 		if i == 0 || t != out[j-1] {
