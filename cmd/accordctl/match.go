@@ -78,9 +78,18 @@ as the federation compares them online. Nothing is sent anywhere.`,
 			}
 			t0 := time.Now()
 			batch := matching.NewBatch(matching.Config{Threshold: threshold})
-			if err := loadMatchRecords(files, batch.Add); err != nil {
+			// While reading, most of what is allocated is garbage and the
+			// heap only grows: collect less often (the memory limit still
+			// holds), then as usual for matching.
+			old := debug.SetGCPercent(readGCPercent)
+			err = loadMatchRecords(files, batch.Add)
+			debug.SetGCPercent(old)
+			if err != nil {
 				return err
 			}
+			// Give the garbage of reading back before matching packs the
+			// records afresh: the peak of the run is then lower.
+			debug.FreeOSMemory()
 			t1 := time.Now()
 			ms, model, st, err := batch.Run(true)
 			if err != nil {
@@ -335,3 +344,6 @@ func (c *encodingCache) encode(name string, year int) (personenc.Encoding, bool)
 	c.m[k] = &v
 	return v, true
 }
+
+// readGCPercent is the garbage collector's GOGC while the files are read.
+const readGCPercent = 300
