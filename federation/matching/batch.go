@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -304,30 +305,55 @@ func (x *Index) buildBatchPostings() {
 				})
 			}
 		})
-		distinct := 0
-		for i := range ent {
-			if i == 0 || ent[i].k != ent[i-1].k {
-				distinct++
-			}
+		// Equal keys share a bucket: count each bucket's distinct keys,
+		// then write every bucket's keys, offsets and slots at their
+		// places, buckets in parallel.
+		nbk := b1 - b0
+		first := make([]int, nbk+1) // bucket b0+i's first key is bp.keys[kb+first[i]]
+		bucket := func(i int) (int, []entry) {
+			lo := starts[b0+i] - base
+			return lo, ent[lo : starts[b0+i+1]-base]
 		}
-		bp.keys = slices.Grow(bp.keys, distinct)
-		bp.off = slices.Grow(bp.off, distinct)
-		for i := 0; i < len(ent); {
-			j := i
-			for j < len(ent) && ent[j].k == ent[i].k {
-				j++
+		parallel(nbk, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				_, e := bucket(i)
+				d := 0
+				for q := range e {
+					if q == 0 || e[q].k != e[q-1].k {
+						d++
+					}
+				}
+				first[i+1] = d
 			}
-			bp.keys = append(bp.keys, ent[i].k)
-			bp.off = append(bp.off, int32(base+i))
-			shared := j-i > 1 && (keyKind(ent[i].k) != kindEvidence || j-i <= x.cfg.MaxEvidenceBucket)
-			for e := i; e < j; e++ {
-				bp.slots[base+e] = ent[e].s
-				if shared {
-					rcnt[ent[e].s+1]++
+		})
+		for i := range nbk {
+			first[i+1] += first[i]
+		}
+		kb := len(bp.keys)
+		bp.keys = slices.Grow(bp.keys, first[nbk])[:kb+first[nbk]]
+		bp.off = slices.Grow(bp.off, first[nbk])[:kb+first[nbk]]
+		parallel(nbk, func(lo, hi int) {
+			for bi := lo; bi < hi; bi++ {
+				at, e := bucket(bi)
+				g := kb + first[bi]
+				for i := 0; i < len(e); {
+					j := i
+					for j < len(e) && e[j].k == e[i].k {
+						j++
+					}
+					bp.keys[g], bp.off[g] = e[i].k, int32(base+at+i)
+					g++
+					shared := j-i > 1 && (keyKind(e[i].k) != kindEvidence || j-i <= x.cfg.MaxEvidenceBucket)
+					for q := i; q < j; q++ {
+						bp.slots[base+at+q] = e[q].s
+						if shared {
+							atomic.AddInt32(&rcnt[e[q].s+1], 1)
+						}
+					}
+					i = j
 				}
 			}
-			i = j
-		}
+		})
 		b0 = b1
 	}
 	ent, chunkKeys, chunkOff = nil, nil, nil
@@ -480,8 +506,10 @@ func (x *Index) localityOrder() []int32 {
 // a worker compares one after the other then lie next to each other in
 // memory, and a comparison reads a few cache lines shared with its
 // neighbours instead of a handful of small objects from anywhere in a
-// heap of a gigabyte. The records are copied on every CPU; nothing else
-// changes.
+// heap of a gigabyte. Persons (Bloom filters, 200 bytes each) stay where
+// they are: only about a third of the pairs get to compare them, and
+// copying them would add 300 MB to the peak at a million cases. The
+// records are copied on every CPU; nothing else changes.
 func (x *Index) repack() {
 	order := x.order
 	if order == nil {
@@ -491,14 +519,13 @@ func (x *Index) repack() {
 		}
 	}
 	// at[p] is where the p-th record's fields start in each array.
-	type offsets struct{ inc, ev, per, str int }
+	type offsets struct{ inc, ev, str int }
 	at := make([]offsets, len(order)+1)
 	for p, s := range order {
 		o := at[p]
 		if c := x.recs[s]; c != nil {
 			o.inc += len(c.inc)
 			o.ev += len(c.ev) + len(c.titleToks)
-			o.per += len(c.persons)
 			o.str += len(c.units) + len(c.rs)
 		}
 		at[p+1] = o
@@ -508,7 +535,6 @@ func (x *Index) repack() {
 		recs    = make([]rec, len(order))
 		incs    = make([]cinc, end.inc)
 		evs     = make([]uint64, end.ev)
-		persons = make([]cperson, end.per)
 		strs    = make([]string, end.str)
 	)
 	parallel(len(order), func(lo, hi int) {
@@ -532,10 +558,6 @@ func (x *Index) repack() {
 				e := o.ev + len(c.ev)
 				r.titleToks = evs[e : e+len(c.titleToks) : e+len(c.titleToks)]
 				copy(r.titleToks, c.titleToks)
-			}
-			if c.persons != nil {
-				r.persons = persons[o.per : o.per+len(c.persons) : o.per+len(c.persons)]
-				copy(r.persons, c.persons)
 			}
 			if c.units != nil {
 				r.units = strs[o.str : o.str+len(c.units) : o.str+len(c.units)]

@@ -80,22 +80,15 @@ func blockingKeysInto(buf []uint64, c *rec, loc func(fold, region string) (float
 		in := &c.inc[i]
 		d0, d1 := dayRange(in)
 		d0, d1 = d0+shiftDays, d1+shiftDays
-		var nameArr [8]uint64
-		names := nameArr[:0]
-		if in.skel != "" {
-			names = append(names, hash64('P', in.skel, 0))
-		}
-		if len(in.skelWords) > 1 {
-			for _, w := range in.skelWords {
-				if len(w) >= 3 {
-					names = append(names, hash64('P', w, 0))
-				}
-			}
-		}
+		names := in.nameKeys
 		var cellArr [4]uint64
 		cells := cellArr[:0]
 		lat, lon, ok := in.lat, in.lon, in.hasGeo
-		if !ok && loc != nil {
+		switch {
+		case ok:
+		case in.learnedSet:
+			lat, lon, ok = in.learnedLat, in.learnedLon, in.learnedOK
+		case loc != nil:
 			lat, lon, ok = loc(in.fold, in.region)
 		}
 		if ok {

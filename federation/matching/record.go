@@ -194,6 +194,10 @@ type cplace struct {
 	// Hashes of fold, skel and region: only equal hashes are taken as
 	// equal strings.
 	foldH, skelH, regionH uint64
+	// nameKeys are the hashes of the skeleton and of its words of three
+	// or more consonants (when it has several) that place keys combine
+	// with days.
+	nameKeys []uint64
 	// The learned location of fold and region, cached by Batch.Run once
 	// the index is complete (learnedSet); otherwise looked up.
 	learnedSet bool
@@ -208,6 +212,16 @@ func newCplace(name, region string) *cplace {
 	p.fold, p.skel = FoldPlace(name)
 	p.skelWords = strings.Fields(p.skel)
 	p.foldH, p.skelH, p.regionH = strHash(p.fold), strHash(p.skel), strHash(p.region)
+	if p.skel != "" {
+		p.nameKeys = append(p.nameKeys, hash64('P', p.skel, 0))
+	}
+	if len(p.skelWords) > 1 {
+		for _, w := range p.skelWords {
+			if len(w) >= 3 {
+				p.nameKeys = append(p.nameKeys, hash64('P', w, 0))
+			}
+		}
+	}
 	return p
 }
 
