@@ -532,10 +532,10 @@ func (x *Index) repack() {
 	}
 	end := at[len(order)]
 	var (
-		recs    = make([]rec, len(order))
-		incs    = make([]cinc, end.inc)
-		evs     = make([]uint64, end.ev)
-		strs    = make([]string, end.str)
+		recs = make([]rec, len(order))
+		incs = make([]cinc, end.inc)
+		evs  = make([]uint64, end.ev)
+		strs = make([]string, end.str)
 	)
 	parallel(len(order), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
