@@ -89,6 +89,10 @@ func (b *Batch) RunContext(ctx context.Context, train bool) ([]Match, *Model, St
 		b.comp[i] = nil
 	}
 	b.comp, b.places = nil, nil
+	// A batch looks nothing up by id any more: a million ids less for
+	// the collector to trace.
+	nrec := len(x.byID)
+	x.byID = nil
 	// Every location is learned: blocking keys (geo keys of cases without
 	// coordinates use learned locations) and cached learned locations of
 	// the (shared) places.
@@ -107,7 +111,7 @@ func (b *Batch) RunContext(ctx context.Context, train bool) ([]Match, *Model, St
 	if err := ctx.Err(); err != nil {
 		return nil, nil, Stats{}, err
 	}
-	st := Stats{Records: len(x.byID)}
+	st := Stats{Records: nrec}
 	t1 := time.Now()
 	st.Timings.Index = t1.Sub(t0)
 	if train {
