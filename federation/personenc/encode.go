@@ -177,14 +177,14 @@ func (e *Encoder) EncodeAll(p Person) ([]Encoding, error) {
 }
 
 // WithTokenCache returns an encoder like e that keeps the folded tokens
-// of up to max distinct name words (whitespace-separated pieces of names)
+// of up to limit distinct name words (whitespace-separated pieces of names)
 // in memory for its lifetime: batches of many names, where first names
 // and surnames repeat, spend half their time folding otherwise. The
 // encodings are the same. For offline batch runs: a node should not hold
 // name words longer than it needs them.
-func (e *Encoder) WithTokenCache(max int) *Encoder {
+func (e *Encoder) WithTokenCache(limit int) *Encoder {
 	c := *e
-	c.words = &wordCache{max: int64(max)}
+	c.words = &wordCache{max: int64(limit)}
 	return &c
 }
 
