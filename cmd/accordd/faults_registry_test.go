@@ -536,10 +536,20 @@ func testKillDuringRestore(t *testing.T, bin string) {
 			t.Fatalf("in %d cycles, %d kills came during the install of a snapshot and %d during a restore at start", cycle, landedInstall, landedStart)
 		}
 		w.waitAcked(20, time.Minute)
-		f := c.others(c.leader())[0]
+		leader := c.leader()
+		f := c.others(leader)[0]
+		snaps := leader.current().log.count("snapshot complete up to")
 		f.kill()
 		faults++
 		w.waitAcked(150, time.Minute) // beyond the log the leader keeps
+		// ... once the leader has compacted it: two snapshots after the
+		// kill (the first may have begun before), each keeping 32 entries.
+		eventually(t, time.Minute, func() error {
+			if n := leader.current().log.count("snapshot complete up to"); n < snaps+2 {
+				return fmt.Errorf("%s: %d snapshots since the follower was killed, want 2", leader.member, n-snaps)
+			}
+			return nil
+		})
 
 		// Killed once the leader's snapshot is on its disk, while its state
 		// machine restores from it.

@@ -239,16 +239,17 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 	mac := macs.gram
 	var sum [sha256.Size]byte
 	var buf [64]byte // a gram: longer tokens go to the heap
-	// set sets the positions of block j of the gram in msg. Grams repeat
-	// from name to name: their HMAC outputs are kept with the HMACs.
-	set := func(j int, msg []byte) {
-		if v, ok := macs.grams[string(msg)]; ok {
+	// set sets the positions of block j of the gram in msg. Bigrams
+	// repeat from name to name: their HMAC outputs are kept with the
+	// HMACs (keep). Whole tokens are not: they are name words.
+	set := func(j int, msg []byte, keep bool) {
+		if v, ok := macs.grams[string(msg)]; keep && ok {
 			sum = v
 		} else {
 			mac.Reset()
 			mac.Write(msg)
 			mac.Sum(sum[:0])
-			if len(macs.grams) < maxCachedGrams {
+			if keep && len(macs.grams) < maxCachedGrams {
 				macs.grams[string(msg)] = sum
 			}
 		}
@@ -263,7 +264,7 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 			// whole folded word counts beyond its bigrams (Koval is not
 			// Kovalenko although its bigrams are a subset).
 			for j := 0; j*16 < e.cfg.Hashes; j++ {
-				set(j, append(append(buf[:0], byte(j), 0xff, byte(w)), tok...))
+				set(j, append(append(buf[:0], byte(j), 0xff, byte(w)), tok...), false)
 			}
 		}
 		// The bigrams of ^tok$, as UTF-8. Random hashing: every position
@@ -273,7 +274,7 @@ func (e *Encoder) encode(k Key, toks []string, year int) Encoding {
 		// Kroll–Steinmetzer and Niedermeyer attacks exploit.
 		bigram := func(a, b rune) {
 			for j := 0; j*16 < e.cfg.Hashes; j++ {
-				set(j, utf8.AppendRune(utf8.AppendRune(append(buf[:0], byte(j)), a), b))
+				set(j, utf8.AppendRune(utf8.AppendRune(append(buf[:0], byte(j)), a), b), true)
 			}
 		}
 		prev := '^'

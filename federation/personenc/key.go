@@ -37,7 +37,8 @@ type Key struct {
 }
 
 // keyMACs are the HMACs of one encoding under a key, reset before use,
-// and the gram HMAC's outputs by message (at most maxCachedGrams).
+// and the gram HMAC's outputs for bigrams (at most maxCachedGrams; never
+// whole tokens, which are name words).
 type keyMACs struct {
 	gram, noise, year hash.Hash
 	grams             map[string][sha256.Size]byte
