@@ -506,7 +506,8 @@ func (x *Index) localityOrder() []int32 {
 }
 
 // repack copies the compiled records into a few large arrays, one per
-// kind of field, in the order eachPair visits them (x.order): the records
+// kind of field, in the order eachPair visits them (x.order, which must
+// be set and hold every slot): the records
 // a worker compares one after the other then lie next to each other in
 // memory, and a comparison reads a few cache lines shared with its
 // neighbours instead of a handful of small objects from anywhere in a
@@ -516,12 +517,6 @@ func (x *Index) localityOrder() []int32 {
 // records are copied on every CPU; nothing else changes.
 func (x *Index) repack() {
 	order := x.order
-	if order == nil {
-		order = make([]int32, len(x.recs))
-		for i := range order {
-			order[i] = int32(i)
-		}
-	}
 	// at[p] is where the p-th record's fields start in each array.
 	type offsets struct{ inc, ev, str int }
 	at := make([]offsets, len(order)+1)

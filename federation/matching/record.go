@@ -254,67 +254,57 @@ type titleWord struct {
 // title that count for comparing titles: not numbers, three letters or
 // more. words(title) is the concatenation of words of its pieces.
 func (t *placeTable) titleWords(piece string) []titleWord {
-	if t != nil {
-		t.mu.Lock()
-		v, ok := t.words[piece]
-		t.mu.Unlock()
-		if ok {
-			return v
+	return interned(t, tableWords, piece, func() []titleWord {
+		var v []titleWord
+		for _, w := range words(piece) {
+			if w[0] >= '0' && w[0] <= '9' {
+				continue
+			}
+			if f := foldWord(w); len(f) >= 3 {
+				v = append(v, titleWord{f, strHash(f)})
+			}
 		}
-	}
-	var v []titleWord
-	for _, w := range words(piece) {
-		if w[0] >= '0' && w[0] <= '9' {
-			continue
-		}
-		if f := foldWord(w); len(f) >= 3 {
-			v = append(v, titleWord{f, strHash(f)})
-		}
-	}
-	if t != nil {
-		t.mu.Lock()
-		if len(t.words) < maxInterned {
-			t.words[strings.Clone(piece)] = v
-		}
-		t.mu.Unlock()
-	}
-	return v
+		return v
+	})
 }
 
 // unitKeys returns unitKeys(name), shared.
 func (t *placeTable) unitKeys(name string) []string {
-	if t == nil {
-		return unitKeys(name)
-	}
-	t.mu.Lock()
-	v, ok := t.units[name]
-	t.mu.Unlock()
-	if ok {
-		return v
-	}
-	v = unitKeys(name)
-	t.mu.Lock()
-	if len(t.units) < maxInterned {
-		t.units[strings.Clone(name)] = v
-	}
-	t.mu.Unlock()
-	return v
+	return interned(t, tableUnits, name, func() []string { return unitKeys(name) })
 }
 
 // str returns a copy of s that does not share the memory of its source,
 // the same copy for the same string.
 func (t *placeTable) str(s string) string {
+	return interned(t, tableStrs, s, func() string { return strings.Clone(s) })
+}
+
+// The maps of a placeTable that interned reads and fills.
+func tableWords(t *placeTable) map[string][]titleWord { return t.words }
+func tableUnits(t *placeTable) map[string][]string    { return t.units }
+func tableStrs(t *placeTable) map[string]string       { return t.strs }
+
+// interned returns the value of k in the map of t that m selects,
+// computing and keeping it (under a copy of k, while the map holds fewer
+// than maxInterned) when it is not there. A nil table computes every time.
+func interned[V any](t *placeTable, m func(*placeTable) map[string]V, k string, compute func() V) V {
 	if t == nil {
-		return strings.Clone(s)
+		return compute()
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if v, ok := t.strs[s]; ok {
+	v, ok := m(t)[k]
+	t.mu.Unlock()
+	if ok {
 		return v
 	}
-	v := strings.Clone(s)
-	if len(t.strs) < maxInterned {
-		t.strs[v] = v
+	v = compute()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w, ok := m(t)[k]; ok {
+		return w // another worker was first: share its value
+	}
+	if len(m(t)) < maxInterned {
+		m(t)[strings.Clone(k)] = v
 	}
 	return v
 }
