@@ -609,6 +609,22 @@ func (c *procCluster) waitCaughtUp(n *procNode) {
 	})
 }
 
+// everLogged reports whether any process of the node, running or ended,
+// logged one of msgs.
+func (n *procNode) everLogged(msgs ...string) bool {
+	n.mu.Lock()
+	runs := append([]*proc(nil), n.runs...)
+	n.mu.Unlock()
+	for _, p := range runs {
+		for _, m := range msgs {
+			if p.log.has(m) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // others returns the nodes other than n.
 func (c *procCluster) others(n *procNode) []*procNode {
 	var out []*procNode

@@ -114,9 +114,25 @@ func testFollowerKill(t *testing.T, bin string) {
 	for faults == 0 || time.Now().Before(end) {
 		w.waitAcked(20, time.Minute)
 		f := c.others(c.leader())[0]
+		snaps := map[*procNode]int{}
+		for _, o := range c.others(f) {
+			snaps[o] = o.current().log.count("snapshot complete up to")
+		}
 		f.kill()
 		faults++
 		w.waitAcked(more, 10*time.Minute)
+		// ... and once every node that may lead has compacted past the
+		// killed follower's log: two snapshots since the kill (the first
+		// may have begun before), each keeping 32 entries. On a fast
+		// machine the writes can all come within one snapshot interval.
+		for o, before := range snaps {
+			eventually(t, time.Minute, func() error {
+				if n := o.current().log.count("snapshot complete up to"); n < before+2 {
+					return errorf("%s: %d snapshots since the follower was killed, want 2", o.member, n-before)
+				}
+				return nil
+			})
+		}
 		f.restart()
 		p := f.current()
 		eventually(t, time.Minute, func() error {
@@ -374,6 +390,19 @@ func testCorruptStore(t *testing.T, bin string) {
 			t.Fatal(err)
 		}
 		w.waitAcked(30, time.Minute)
+		// An empty follower catches up by snapshot only from a leader whose
+		// log no longer starts at the beginning: on a fast machine the
+		// writes above can all come before the first snapshot interval, and
+		// the follower then rightly catches up by replication. Wait until
+		// every node that may lead has compacted its log.
+		for _, o := range c.others(f) {
+			eventually(t, time.Minute, func() error {
+				if !o.everLogged("compacting logs", "Installed remote snapshot") {
+					return errorf("%s has not compacted its registry log yet", o.member)
+				}
+				return nil
+			})
+		}
 		f.restart()
 		p := f.current()
 		eventually(t, time.Minute, func() error {
