@@ -8,14 +8,14 @@ import (
 // answers a retry from the dedupe table, runs the command and remembers its
 // result. On error the registry's records are unchanged (the refusal itself
 // is remembered, so that a retry gets the same answer).
-func (s *state) execute(index uint64, cmd *Command) (Outcome, error) {
+func (s *state) execute(index uint64, cmd *Command, sig signatureCheck) (Outcome, error) {
 	if cmd.Version != CommandVersion {
 		return Outcome{}, invalid("version: %d is not supported; this registry applies version %d", cmd.Version, CommandVersion)
 	}
 	if cmd.Type == CmdNoop {
 		return Outcome{}, nil
 	}
-	ch, err := s.checkEnvelope(index, cmd)
+	ch, err := s.checkEnvelope(index, cmd, sig)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -38,7 +38,7 @@ func (s *state) execute(index uint64, cmd *Command) (Outcome, error) {
 
 // checkEnvelope checks the parts of a command every type shares and returns
 // the change it would make.
-func (s *state) checkEnvelope(index uint64, cmd *Command) (Change, error) {
+func (s *state) checkEnvelope(index uint64, cmd *Command, sig signatureCheck) (Change, error) {
 	if !knownType(cmd.Type) {
 		return Change{}, invalid("type: unknown command type %q", cmd.Type)
 	}
@@ -70,6 +70,9 @@ func (s *state) checkEnvelope(index uint64, cmd *Command) (Change, error) {
 			return Change{}, invalid("actor.user: user %s is not of member %s in federation %s", cmd.Actor.User, cmd.Member, node.Federation)
 		}
 	}
+	if err := s.checkSigned(index, cmd, sig); err != nil {
+		return Change{}, err
+	}
 	return Change{
 		Index: index, Time: cmd.Time.UTC(), RequestID: cmd.RequestID,
 		Member: cmd.Member, Node: cmd.Actor.Node, User: cmd.Actor.User,
@@ -89,4 +92,40 @@ func checkRequestID(id string) error {
 		}
 	}
 	return nil
+}
+
+// checkSigned verifies that the acting node signed the command (see
+// signature.go): with the founders' authorities for the bootstrap, with the
+// acting member's registered authorities for everything else.
+func (s *state) checkSigned(index uint64, cmd *Command, sig signatureCheck) error {
+	var cas []string
+	if !s.meta.Bootstrapped && cmd.Type != CmdBootstrap {
+		return precondition("the registry is not bootstrapped yet")
+	}
+	if cmd.Type == CmdBootstrap && !s.meta.Bootstrapped {
+		var b Bootstrap
+		if err := strictUnmarshal(cmd.Payload, &b); err != nil {
+			return invalid("payload: %v", err)
+		}
+		for _, f := range b.Founders {
+			if f.Code == cmd.Member {
+				cas = f.CACerts
+			}
+		}
+		if cas == nil {
+			// Not a founder: the bootstrap refuses it (with the reason its
+			// payload gives first), and nothing can be signed for it.
+			return nil
+		}
+	} else {
+		m, ok := s.members.get(cmd.Member)
+		if !ok {
+			return denied("member: %s is not a member of the federation", cmd.Member)
+		}
+		cas = m.CACerts
+	}
+	if err := s.verifyChain(cmd, sig, cas); err != nil {
+		return err
+	}
+	return s.checkFreshness(index, cmd)
 }

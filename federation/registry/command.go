@@ -14,7 +14,10 @@ import (
 
 // CommandVersion is the version of the command envelope and payloads this
 // package writes and applies.
-const CommandVersion = 1
+//
+// Version 2 commands are signed by the acting node (signature.go); the
+// unsigned version 1 is no longer applied.
+const CommandVersion = 2
 
 // CommandType names an operation on the registry.
 type CommandType string
@@ -79,6 +82,14 @@ type Command struct {
 	// reads a clock.
 	Time    time.Time       `json:"time"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+
+	// SignerCert, SignedAt, SeenIndex and Signature are the acting node's
+	// signature over the command (Sign; verified by every replica as it
+	// applies the command, see signature.go).
+	SignerCert []byte    `json:"-"`
+	SignedAt   time.Time `json:"-"`
+	SeenIndex  uint64    `json:"-"`
+	Signature  []byte    `json:"-"`
 }
 
 // Payload is implemented by every payload type.
@@ -88,7 +99,7 @@ type Payload interface {
 }
 
 // NewCommand returns a command of the current version carrying p. The
-// server sets Actor, Member and Time before proposing it.
+// node sets Actor and Member and signs it; the leader sets Time.
 func NewCommand(requestID string, p Payload) (*Command, error) {
 	raw, err := json.Marshal(p)
 	if err != nil {
@@ -104,9 +115,13 @@ func (c *Command) Encode() ([]byte, error) {
 	m := &accordv1.RegistryCommand{
 		Version: int32(c.Version), Type: string(c.Type), RequestId: c.RequestID,
 		ActorNode: c.Actor.Node, ActorUser: c.Actor.User, Member: c.Member, Payload: c.Payload,
+		SignerCert: c.SignerCert, SeenIndex: c.SeenIndex, Signature: c.Signature,
 	}
 	if !c.Time.IsZero() {
 		m.Time = timestamppb.New(c.Time)
+	}
+	if !c.SignedAt.IsZero() {
+		m.SignedAt = timestamppb.New(c.SignedAt)
 	}
 	return proto.Marshal(m)
 }
@@ -118,18 +133,26 @@ func DecodeCommand(data []byte) (*Command, error) {
 	if err := proto.Unmarshal(data, &m); err != nil {
 		return nil, invalid("command: %v", err)
 	}
-	if len(m.ProtoReflect().GetUnknown()) > 0 || len(m.GetTime().ProtoReflect().GetUnknown()) > 0 {
+	if len(m.ProtoReflect().GetUnknown()) > 0 || len(m.GetTime().ProtoReflect().GetUnknown()) > 0 ||
+		len(m.GetSignedAt().ProtoReflect().GetUnknown()) > 0 {
 		return nil, invalid("command: unknown fields")
 	}
 	c := &Command{
 		Version: int(m.GetVersion()), Type: CommandType(m.GetType()), RequestID: m.GetRequestId(),
 		Actor: Actor{Node: m.GetActorNode(), User: m.GetActorUser()}, Member: m.GetMember(), Payload: m.GetPayload(),
+		SignerCert: m.GetSignerCert(), SeenIndex: m.GetSeenIndex(), Signature: m.GetSignature(),
 	}
 	if m.Time != nil {
 		if err := m.Time.CheckValid(); err != nil {
 			return nil, invalid("time: %v", err)
 		}
 		c.Time = m.Time.AsTime()
+	}
+	if m.SignedAt != nil {
+		if err := m.SignedAt.CheckValid(); err != nil {
+			return nil, invalid("signed_at: %v", err)
+		}
+		c.SignedAt = m.SignedAt.AsTime()
 	}
 	return c, nil
 }

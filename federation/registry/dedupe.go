@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 )
 
@@ -28,6 +29,7 @@ import (
 // dedupeRecord is one remembered command.
 type dedupeRecord struct {
 	Member    string   `json:"member"`
+	Node      string   `json:"node,omitempty"`
 	RequestID string   `json:"request_id"`
 	Index     uint64   `json:"index"`
 	Digest    string   `json:"digest"`
@@ -67,7 +69,7 @@ func (r *dedupeRecord) result() (Outcome, error) {
 // remember stores a command's result and evicts the member's oldest entries
 // beyond the window.
 func (s *state) remember(cmd *Command, index uint64, digest string, out Outcome, err error) {
-	rec := &dedupeRecord{Member: cmd.Member, RequestID: cmd.RequestID, Index: index, Digest: digest}
+	rec := &dedupeRecord{Member: cmd.Member, Node: cmd.Actor.Node, RequestID: cmd.RequestID, Index: index, Digest: digest}
 	if err != nil {
 		r := canonical(err)
 		rec.Code, rec.Message = codeOf(r), r.msg
@@ -85,7 +87,16 @@ func (s *state) remember(cmd *Command, index uint64, digest string, out Outcome,
 	q.push(rec.RequestID)
 	window := s.meta.Policy.normalized().DedupeWindow
 	for q.len() > window {
-		delete(s.dedupe.m, dedupeKey(rec.Member, q.pop()))
+		k := dedupeKey(rec.Member, q.pop())
+		if old, ok := s.dedupe.m[k]; ok && old.Index > s.meta.ReplayFloor[old.Node] {
+			floor := maps.Clone(s.meta.ReplayFloor)
+			if floor == nil {
+				floor = map[string]uint64{}
+			}
+			floor[old.Node] = old.Index
+			s.meta.ReplayFloor = floor
+		}
+		delete(s.dedupe.m, k)
 	}
 }
 

@@ -34,6 +34,9 @@ type FSM struct {
 	// changed is closed, and replaced, whenever applied advances. Guarded by
 	// mu.
 	changed chan struct{}
+	// certs caches signer certificates; used only by Apply and Restore
+	// (Raft's one goroutine).
+	certs *certCache
 }
 
 var (
@@ -44,7 +47,9 @@ var (
 // NewFSM returns the state machine of an empty registry, waiting for its
 // bootstrap command.
 func NewFSM() *FSM {
-	return &FSM{st: newState(), changed: make(chan struct{})}
+	f := &FSM{st: newState(), changed: make(chan struct{}), certs: newCertCache()}
+	f.st.certs = f.certs
+	return f
 }
 
 // Apply applies one committed log entry. It never panics on bad input: a
@@ -53,8 +58,15 @@ func NewFSM() *FSM {
 func (f *FSM) Apply(l *raft.Log) any {
 	var cmd *Command
 	var decodeErr error
+	var sig signatureCheck
 	if l.Type == raft.LogCommand {
 		cmd, decodeErr = DecodeCommand(l.Data)
+		if decodeErr == nil && cmd.Type != CmdNoop {
+			// The signature needs no state: checked before the lock, so
+			// that reads wait only for the state's part. Raft calls Apply
+			// from one goroutine, which alone uses the certificate cache.
+			sig = checkSignature(cmd, f.certs)
+		}
 	}
 
 	f.mu.Lock()
@@ -69,7 +81,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	case decodeErr != nil:
 		return Result{Err: decodeErr}
 	}
-	out, err := f.st.execute(l.Index, cmd)
+	out, err := f.st.execute(l.Index, cmd, sig)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -153,6 +165,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	st.certs = f.certs
 	f.st = st
 	f.advance(index)
 	return nil

@@ -28,6 +28,11 @@ func randomLog(t testing.TB, n int, seed uint64) [][]byte {
 	var log [][]byte
 	var sent []*Command
 	add := func(c *Command) {
+		if c.Signature == nil {
+			if err := c.Sign(nodeCert(t, c.Actor.Node), uint64(len(log)), c.Time); err != nil {
+				t.Fatal(err)
+			}
+		}
 		data, err := c.Encode()
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"math/big"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,8 +64,10 @@ func caCert(t testing.TB, federation, member string, notBefore, notAfter time.Ti
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
+// validCA returns the member's test authority, whose node certificates
+// sign the member's commands in the harness.
 func validCA(t testing.TB, member string) string {
-	return caCert(t, testFed, member, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
+	return memberCA(t, member).pem
 }
 
 func signingKey(t testing.TB, id string) SigningKey {
@@ -79,10 +83,97 @@ func signingKey(t testing.TB, id string) SigningKey {
 	return SigningKey{ID: id, PublicKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}
 }
 
+// testCA is a member's certificate authority in the tests of this
+// package: one per member for the whole test binary, so that a node
+// certificate it issued verifies in any harness.
+type testCA struct {
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate
+	pem  string
+}
+
+var (
+	testCAsMu sync.Mutex
+	testCAs   = map[string]*testCA{}
+	nodeCerts = map[string]*tls.Certificate{}
+)
+
+// memberCA returns the member's test authority.
+func memberCA(t testing.TB, member string) *testCA {
+	t.Helper()
+	testCAsMu.Lock()
+	defer testCAsMu.Unlock()
+	if ca, ok := testCAs[member]; ok {
+		return ca
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: member + " CA"},
+		NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		URIs: []*url.URL{identity.MemberURI(testFed, member)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	ca := &testCA{key: key, cert: cert, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+	testCAs[member] = ca
+	return ca
+}
+
+// issueNode returns a node certificate for uri from ca, valid from
+// notBefore to notAfter.
+func issueNode(t testing.TB, ca *testCA, uri string, notBefore, notAfter time.Time) *tls.Certificate {
+	t.Helper()
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: u.Path},
+		NotBefore: notBefore, NotAfter: notAfter, URIs: []*url.URL{u},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// nodeCert returns the certificate of the node uri, issued by its
+// member's test authority.
+func nodeCert(t testing.TB, uri string) *tls.Certificate {
+	t.Helper()
+	id, err := identity.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := memberCA(t, id.Member)
+	testCAsMu.Lock()
+	defer testCAsMu.Unlock()
+	if c, ok := nodeCerts[uri]; ok {
+		return c
+	}
+	c := issueNode(t, ca, uri, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))
+	nodeCerts[uri] = c
+	return c
+}
+
 func founder(t testing.TB, code string) FounderSpec {
 	return FounderSpec{
 		Code: code, Name: code + " Prosecutor General's Office",
-		CACerts:     []string{validCA(t, code)},
+		CACerts:     []string{memberCA(t, code).pem},
 		SigningKeys: []SigningKey{signingKey(t, "records-1")},
 		Nodes:       []NodeSpec{{URI: nodeURI(code), RegistryServer: true, Address: strings.ToLower(code) + "-1.example:7400"}},
 	}
@@ -129,9 +220,17 @@ func (h *harness) command(member string, p Payload) *Command {
 	return c
 }
 
-// applyCommand appends c to the log and applies it.
+// applyCommand appends c to the log and applies it, signed by its acting
+// node (unless it carries a signature already).
 func (h *harness) applyCommand(c *Command) Result {
 	h.t.Helper()
+	if c.Signature == nil && c.Actor.Node != "" {
+		if _, err := identity.Parse(c.Actor.Node); err == nil {
+			if err := c.Sign(nodeCert(h.t, c.Actor.Node), h.index, c.Time); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+	}
 	data, err := c.Encode()
 	if err != nil {
 		h.t.Fatal(err)

@@ -22,15 +22,17 @@ func TestBootstrap(t *testing.T) {
 	h.refuse("UA", Bootstrap{Federation: testFed, Policy: Policy{AdmissionThresholdPercent: 100}, Founders: []FounderSpec{ua}}, ErrInvalidArgument)
 	h.refuse("UA", Bootstrap{Federation: testFed, Policy: Policy{DedupeWindow: -1}, Founders: []FounderSpec{ua}}, ErrInvalidArgument)
 
-	wrongCA := ua
-	wrongCA.CACerts = []string{validCA(t, "PL")} // names PL, not UA
-	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{wrongCA}}, ErrInvalidArgument)
-	expired := ua
-	expired.CACerts = []string{caCert(t, testFed, "UA", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))}
-	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{expired}}, ErrInvalidArgument)
-	notPEM := ua
+	// A founder's authorities are checked whoever sends the bootstrap (the
+	// sender's own must also verify its signature: TestSignedCommands).
+	wrongCA := pl
+	wrongCA.CACerts = []string{validCA(t, "UA")} // names UA, not PL
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{ua, wrongCA}}, ErrInvalidArgument)
+	expired := pl
+	expired.CACerts = []string{caCert(t, testFed, "PL", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))}
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{ua, expired}}, ErrInvalidArgument)
+	notPEM := pl
 	notPEM.CACerts = []string{"hello"}
-	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{notPEM}}, ErrInvalidArgument)
+	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{ua, notPEM}}, ErrInvalidArgument)
 	badKey := ua
 	badKey.SigningKeys = []SigningKey{{ID: "k1", PublicKeyPEM: ua.CACerts[0]}}
 	h.refuse("UA", Bootstrap{Federation: testFed, Founders: []FounderSpec{badKey}}, ErrInvalidArgument)
@@ -246,7 +248,7 @@ func TestEnvelope(t *testing.T) {
 		name string
 		edit func(c *Command)
 	}{
-		{"version", func(c *Command) { c.Version = 2 }},
+		{"version", func(c *Command) { c.Version = 1 }},
 		{"type", func(c *Command) { c.Type = "jit.explode" }},
 		{"no request id", func(c *Command) { c.RequestID = "" }},
 		{"request id with space", func(c *Command) { c.RequestID = "a b" }},

@@ -16,6 +16,12 @@ type meta struct {
 	LastEntry uint64 `json:"last_entry"`
 	LastLead  uint64 `json:"last_lead"`
 	LastMatch uint64 `json:"last_match"`
+	// ReplayFloor is, per acting node, the log index of the newest of its
+	// requests the exactly-once table has forgotten: a command of that node
+	// signed before that index could replay it, and is refused
+	// (signature.go).
+	// Copied on write: snapshots share meta.
+	ReplayFloor map[string]uint64 `json:"replay_floor,omitempty"`
 }
 
 // state is the registry's replicated state. It is not safe for concurrent
@@ -40,6 +46,10 @@ type state struct {
 	matchGroups map[string]string        // group key of a proposed or confirmed match -> id
 	rejected    map[string]string        // group key -> id of its latest rejected match
 	queues      map[string]*requestQueue // member -> its remembered request ids, oldest first
+
+	// certs caches parsed signer certificates and verified chains; a pure
+	// cache, never snapshotted.
+	certs *certCache
 }
 
 func newState() *state {
@@ -57,6 +67,7 @@ func newState() *state {
 		matchGroups: map[string]string{},
 		rejected:    map[string]string{},
 		queues:      map[string]*requestQueue{},
+		certs:       newCertCache(),
 	}
 }
 

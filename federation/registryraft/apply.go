@@ -19,7 +19,8 @@ import (
 
 // Apply proposes cmd on behalf of this node: the node sets the command's
 // member and acting node to its own identity (cmd.Actor.User, when set, is
-// the user the caller verified) and the leader stamps its time. On a
+// the user the caller verified), signs it with its certificate's key, and
+// the leader stamps its time. On a
 // follower the command is forwarded to the leader. While there is no leader
 // Apply waits; when the outcome of an attempt is unknown (leadership lost,
 // a forwarded call broken) it tries again with the same request id, which
@@ -53,6 +54,11 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 			err   error
 			retry bool
 		)
+		// Signed again on every attempt: the signature carries the index
+		// the node has seen and the time, both checked by every replica.
+		if err := n.sign(&c); err != nil {
+			return registry.Outcome{}, 0, err
+		}
 		_, leader := n.raft.LeaderWithID()
 		switch {
 		case n.raft.State() == raft.Leader:
@@ -75,6 +81,12 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 			return registry.Outcome{}, 0, fmt.Errorf("%w: waiting for a registry leader", werr)
 		}
 	}
+}
+
+// sign signs c as this node, having seen the state machine's applied
+// index.
+func (n *Node) sign(c *registry.Command) error {
+	return c.Sign(n.cfg.Certificate(), n.fsm.AppliedIndex(), n.cfg.Clock())
 }
 
 // applyLocal stamps and appends a command on this node, which believes it

@@ -156,6 +156,7 @@ func (g *benchGroup) config(bn *benchNode) registryraft.Config {
 			return src.ClientCredentials(exactly(want))
 		},
 		AddressBook: bn.book,
+		Certificate: src.Certificate,
 	}
 	if err := cfg.Validate(); err != nil {
 		g.b.Fatal(err)

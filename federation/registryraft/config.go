@@ -1,6 +1,7 @@
 package registryraft
 
 import (
+	"crypto/tls"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -98,7 +99,13 @@ type Config struct {
 	// (the identity expected at each Raft address, raftnet.Config.Expect).
 	AddressBook *raftnet.AddressBook
 
-	// Clock stamps commands on the leader (default time.Now).
+	// Certificate returns the node's current certificate and key
+	// (mtls.Source.Certificate), with which it signs every command it sends:
+	// each replica verifies the signature against the member's authorities
+	// in the registry. Required.
+	Certificate func() *tls.Certificate
+
+	// Clock stamps commands on the leader and signs them (default time.Now).
 	Clock func() time.Time
 
 	// WrapStore, when set, wraps the log and stable store (raft.db) before
@@ -166,6 +173,9 @@ func (c *Config) Validate() error {
 		if d.v < 5*time.Millisecond {
 			return fmt.Errorf("%w: %s: %s: must be at least 5ms", ErrConfig, d.name, d.v)
 		}
+	}
+	if c.Certificate == nil {
+		return fmt.Errorf("%w: certificate: required (the node signs its registry commands)", ErrConfig)
 	}
 	switch {
 	case c.ElectionTimeout < c.HeartbeatTimeout:

@@ -1,6 +1,7 @@
 package registryraft_test
 
 import (
+	"crypto/tls"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ func validConfig(dir string) registryraft.Config {
 		DataDir:           dir,
 		GRPCAddress:       func(raft.ServerID) (string, bool) { return "", false },
 		ClientCredentials: func(identity.Identity) credentials.TransportCredentials { return nil },
+		Certificate:       func() *tls.Certificate { return nil },
 	}
 }
 

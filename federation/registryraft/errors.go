@@ -28,6 +28,10 @@ var (
 	// ErrNotRegistryServer is wrapped when a caller of RegistryService is not
 	// a server of the registry's Raft group (codes.PermissionDenied).
 	ErrNotRegistryServer = errors.New("not a registry server")
+	// ErrForeignCommand is wrapped when a server submits (or a joining node
+	// sends) a command that another node signed or acts for: a server may
+	// speak only for itself (codes.PermissionDenied).
+	ErrForeignCommand = errors.New("command of another node")
 )
 
 // refusal is a command refusal that crossed gRPC: it keeps the message and

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/registry"
 )
@@ -71,8 +72,8 @@ func TestFSMDigestTellsStatesApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := "spiffe://" + testFed + "/member/UA/node/ua-1"
-	boot.Member, boot.Actor.Node, boot.Time = "UA", node, time.Unix(1_800_000_000, 0).UTC()
+	boot.Time = time.Now().UTC()
+	signAs(t, fed, identity.Identity{Federation: testFed, Member: "UA", Kind: identity.KindNode, Name: "ua-1"}, boot, 0)
 	a, b := registry.NewFSM(), registry.NewFSM()
 	for _, f := range []*registry.FSM{a, b} {
 		apply(f, 1, boot)
@@ -89,7 +90,8 @@ func TestFSMDigestTellsStatesApart(t *testing.T) {
 		t.Fatalf("same commands: digests %.12s@%d and %.12s@%d", da, ia, db, ib)
 	}
 	e := entry(t, "k0")
-	e.Member, e.Actor.Node, e.Time = "UA", node, boot.Time
+	e.Time = boot.Time
+	signAs(t, fed, identity.Identity{Federation: testFed, Member: "UA", Kind: identity.KindNode, Name: "ua-1"}, e, 1)
 	apply(b, 2, e)
 	if dc, _, err := fsmDigest(b); err != nil || dc == da {
 		t.Fatalf("one more entry: digest %.12s (err %v), before %.12s", dc, err, da)

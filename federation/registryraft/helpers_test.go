@@ -2,6 +2,7 @@ package registryraft_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -188,6 +189,7 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 			})
 		},
 		AddressBook: book,
+		Certificate: src.Certificate,
 	}
 	if o.wrapStore != nil {
 		cfg.WrapStore = o.wrapStore(tn.name)
@@ -360,4 +362,23 @@ func listenAt(t *testing.T, addr string) net.Listener {
 		return err
 	})
 	return ln
+}
+
+// signAs signs cmd as the node id of fed (a certificate issued for it by
+// its member's authority), having seen the registry's index seen.
+func signAs(t testing.TB, fed *pkitest.Federation, id identity.Identity, cmd *registry.Command, seen uint64) {
+	t.Helper()
+	cfg := fed.Node(id.Member, id.Name)
+	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Member, cmd.Actor.Node = id.Member, id.String()
+	at := cmd.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	if err := cmd.Sign(&cert, seen, at); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,6 +3,7 @@ package registryraft_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -141,6 +142,7 @@ func reopen(t *testing.T, dir string, id identity.Identity) (*registryraft.Node,
 		DataDir:           dir,
 		GRPCAddress:       func(raft.ServerID) (string, bool) { return "", false },
 		ClientCredentials: func(identity.Identity) credentials.TransportCredentials { return insecure.NewCredentials() },
+		Certificate:       func() *tls.Certificate { return nil },
 	}, trans, registry.NewFSM(), id, nil)
 	if err != nil {
 		return nil, err

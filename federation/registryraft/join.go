@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,22 +19,56 @@ import (
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
-// join registers node (a node of an admitted member, the verified caller)
-// as a registry server and adds it to the group. It runs on the leader.
-// The registration is a registry.RegisterNode command acting for the
-// caller's member and node, so that the state machine decides whether the
-// member may do it (admitted, its own node) and records who did.
-func (n *Node) join(ctx context.Context, node identity.Identity, raftAddr, fedAddr string) (voter bool, index uint64, err error) {
+// registration returns this node's registration as a registry server at
+// the given addresses: a registry.RegisterNode command acting for the node
+// itself, signed by it. The joining node makes it; the leader proposes it
+// unchanged, so that the state machine decides whether the member may do it
+// (admitted, its own node) and records who did, and no leader can register
+// a node in another member's name.
+func (n *Node) registration(raftAddr, fedAddr string) (*registry.Command, error) {
 	rid := make([]byte, 8)
 	_, _ = rand.Read(rid)
 	cmd, err := registry.NewCommand("node.join."+hex.EncodeToString(rid), registry.RegisterNode{Node: registry.NodeSpec{
-		URI: node.String(), RegistryServer: true, Address: raftAddr, FederationAddress: fedAddr,
+		URI: n.self.String(), RegistryServer: true, Address: raftAddr, FederationAddress: fedAddr,
 	}})
 	if err != nil {
-		return false, 0, err
+		return nil, err
 	}
-	cmd.Member = node.Member
-	cmd.Actor.Node = node.String()
+	cmd.Member = n.self.Member
+	cmd.Actor.Node = n.self.String()
+	if err := n.sign(cmd); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// joinRequest checks a joining node's signed registration: a RegisterNode
+// command of the caller for itself, at the addresses of the request.
+func joinRequest(caller identity.Identity, req *accordv1.JoinRequest) (*registry.Command, error) {
+	cmd, err := registry.DecodeCommand(req.GetCommand())
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Type != registry.CmdRegisterNode {
+		return nil, fmt.Errorf("%w: command: a join carries a %s command, not %s", registry.ErrInvalidArgument, registry.CmdRegisterNode, cmd.Type)
+	}
+	var p registry.RegisterNode
+	if err := json.Unmarshal(cmd.Payload, &p); err != nil {
+		return nil, fmt.Errorf("%w: command: payload: %w", registry.ErrInvalidArgument, err)
+	}
+	if cmd.Actor.Node != caller.String() || cmd.Member != caller.Member || p.Node.URI != caller.String() {
+		return nil, fmt.Errorf("%w: command: registers %s acting as %s, but the caller is %s", ErrForeignCommand, p.Node.URI, cmd.Actor.Node, caller)
+	}
+	if p.Node.Address != req.GetRaftAddress() || p.Node.FederationAddress != req.GetFederationAddress() {
+		return nil, fmt.Errorf("%w: command: the registration's addresses differ from the request's", registry.ErrInvalidArgument)
+	}
+	return cmd, nil
+}
+
+// join registers a node (of an admitted member, the verified caller) as a
+// registry server with its signed registration cmd and adds it to the
+// group. It runs on the leader.
+func (n *Node) join(ctx context.Context, node identity.Identity, cmd *registry.Command, raftAddr string) (voter bool, index uint64, err error) {
 	_, index, retry, err := n.applyLocal(ctx, cmd)
 	switch {
 	case retry:
@@ -68,8 +103,16 @@ func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string)
 	}
 	var last error
 	for round := 0; ; round++ {
+		reg, err := n.registration(raftAddr, fedAddr)
+		if err != nil {
+			return false, err
+		}
+		data, err := reg.Encode()
+		if err != nil {
+			return false, err
+		}
 		if n.isLeader() {
-			voter, index, err := n.join(ctx, n.self, raftAddr, fedAddr)
+			voter, index, err := n.join(ctx, n.self, reg, raftAddr)
 			if err == nil {
 				n.logger.Info("joined the registry group", "via", "self", "voter", voter, "index", index)
 				return voter, nil
@@ -89,7 +132,7 @@ func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string)
 				last = err
 				continue
 			}
-			resp, err := client.Join(ctx, &accordv1.JoinRequest{RaftAddress: raftAddr, FederationAddress: fedAddr})
+			resp, err := client.Join(ctx, &accordv1.JoinRequest{RaftAddress: raftAddr, FederationAddress: fedAddr, Command: data})
 			if err == nil {
 				n.logger.Info("joined the registry group", "via", s.ID.String(), "voter", resp.GetVoter(), "index", resp.GetIndex())
 				return resp.GetVoter(), nil
@@ -135,7 +178,14 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 	if !s.n.isLeader() {
 		return nil, unavailable("not the registry leader")
 	}
-	voter, index, err := s.n.join(ctx, id, req.GetRaftAddress(), req.GetFederationAddress())
+	cmd, err := joinRequest(id, req)
+	switch {
+	case errors.Is(err, ErrForeignCommand):
+		return nil, status.Error(codes.PermissionDenied, err.Error())
+	case err != nil:
+		return nil, refusalStatus(err)
+	}
+	voter, index, err := s.n.join(ctx, id, cmd, req.GetRaftAddress())
 	switch {
 	case errors.Is(err, ErrNotLeader):
 		return nil, unavailable("not the registry leader: %v", err)

@@ -17,6 +17,7 @@ import (
 // fsmApplier applies commands straight to a state machine, as Raft would.
 type fsmApplier struct {
 	t     *testing.T
+	fed   *pkitest.Federation
 	fsm   *registry.FSM
 	index uint64
 }
@@ -27,7 +28,8 @@ func (a *fsmApplier) apply(actor identity.Identity, rid string, p registry.Paylo
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	cmd.Member, cmd.Actor.Node, cmd.Time = actor.Member, actor.String(), time.Now()
+	cmd.Time = time.Now()
+	signAs(a.t, a.fed, actor, cmd, a.index)
 	data, err := cmd.Encode()
 	if err != nil {
 		a.t.Fatal(err)
@@ -61,7 +63,7 @@ func TestServerPolicy(t *testing.T) {
 		t.Errorf("before founding, a node that is not a seed: %v", err)
 	}
 
-	a := &fsmApplier{t: t, fsm: fsm}
+	a := &fsmApplier{t: t, fed: fed, fsm: fsm}
 	var founders []registry.FounderSpec
 	for _, m := range []string{"UA", "PL", "DE"} {
 		n := nodeID(m, map[string]string{"UA": "ua-1", "PL": "pl-1", "DE": "de-1"}[m])

@@ -54,8 +54,9 @@ func (s *Service) caller(ctx context.Context) (identity.Identity, error) {
 	return id, nil
 }
 
-// Submit applies a forwarded command on the leader. The command's member
-// and acting node are the caller's, from its certificate.
+// Submit applies a forwarded command on the leader. A server forwards only
+// commands it signed itself: the acting node must be the caller's verified
+// identity (the state machine checks the signature).
 func (s *Service) Submit(ctx context.Context, req *accordv1.SubmitRequest) (*accordv1.SubmitResponse, error) {
 	id, err := s.caller(ctx)
 	if err != nil {
@@ -65,8 +66,10 @@ func (s *Service) Submit(ctx context.Context, req *accordv1.SubmitRequest) (*acc
 	if err != nil {
 		return nil, refusalStatus(err)
 	}
-	cmd.Member = id.Member
-	cmd.Actor.Node = id.String()
+	if cmd.Actor.Node != id.String() || cmd.Member != id.Member {
+		return nil, status.Error(codes.PermissionDenied, fmt.Sprintf("%v: command: acts as %s of member %s, but the caller is %s; a server submits only its own commands",
+			ErrForeignCommand, cmd.Actor.Node, cmd.Member, id))
+	}
 	if !s.n.isLeader() {
 		return nil, unavailable("not the registry leader")
 	}

@@ -871,15 +871,19 @@ func (e *attackEnv) actingForOthers() []attack {
 				_, err := execJSON(ctx, e.ua.user, string(registry.CmdDeleteEntry), "attack-delete-entry", fmt.Appendf(nil, `{"entry":%q,"reason":"attack"}`, e.plEntry))
 				return err
 			}},
-		{name: "acting for another member: Submit claiming PL's member and user", target: "federation", code: codes.InvalidArgument, msg: "actor.user",
+		{name: "acting for another member: Submit claiming PL's member and user", target: "federation", code: codes.PermissionDenied, msg: "only its own commands",
 			do: func(ctx context.Context) error {
 				_, err := submit(func(c *registry.Command) { c.Member, c.Actor.Node, c.Actor.User = "PL", plNode, plUser })(ctx)
 				return err
 			}},
-		{name: "acting for another member: Submit claiming PL's member (applied as UA's)", target: "federation", code: codes.OK, once: true,
-			effect: onlyNewJIT("UA"),
+		{name: "acting for another member: Submit claiming PL's member", target: "federation", code: codes.PermissionDenied, msg: "only its own commands",
 			do: func(ctx context.Context) error {
 				_, err := submit(func(c *registry.Command) { c.Member, c.Actor.Node = "PL", plNode })(ctx)
+				return err
+			}},
+		{name: "Submit of an unsigned command as itself", target: "federation", code: codes.PermissionDenied, msg: "not signed",
+			do: func(ctx context.Context) error {
+				_, err := submit(func(c *registry.Command) { c.Member, c.Actor.Node = "UA", fed.NodeURI("UA", "ua-1").String() })(ctx)
 				return err
 			}},
 	}
@@ -1175,6 +1179,7 @@ func (e *attackEnv) replayAttacks() []attack {
 				if err != nil {
 					return err
 				}
+				signAsNode(e.t, e.fed, "UA", "ua-1", cmd)
 				b, err := cmd.Encode()
 				if err != nil {
 					return err
@@ -1296,5 +1301,20 @@ func (e *attackEnv) cursorAttacks() []attack {
 				return nil
 			},
 			do: func(ctx context.Context) error { return syncErr(ctx, e.plEx, old) }},
+	}
+}
+
+// signAsNode signs cmd as a member's node, with its certificate and key,
+// as that node signs the commands it sends.
+func signAsNode(t *testing.T, fed *pkitest.Federation, member, name string, cmd *registry.Command) {
+	t.Helper()
+	cfg := fed.Node(member, name)
+	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Member, cmd.Actor.Node = member, fed.NodeURI(member, name).String()
+	if err := cmd.Sign(&cert, 0, time.Now()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -93,6 +93,7 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 			})
 		},
 		AddressBook: book,
+		Certificate: src.Certificate,
 	}, trans, fsm, self, logger)
 	if err != nil {
 		_ = trans.Close()

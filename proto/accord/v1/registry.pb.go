@@ -25,8 +25,9 @@ const (
 // SubmitRequest carries one command.
 type SubmitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The command envelope, a RegistryCommand (federation/registry Command).
-	// The server replaces its member, acting node and time.
+	// The command envelope, a RegistryCommand (federation/registry Command),
+	// signed by the calling node: its actor_node must be the caller's
+	// certificate identity. The leader sets only its time.
 	Command       []byte `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -82,9 +83,22 @@ type RegistryCommand struct {
 	ActorUser string `protobuf:"bytes,5,opt,name=actor_user,json=actorUser,proto3" json:"actor_user,omitempty"`
 	// The acting member.
 	Member string `protobuf:"bytes,6,opt,name=member,proto3" json:"member,omitempty"`
-	// Stamped by the leader.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
-	Payload       []byte                 `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	// Stamped by the leader (not signed: the leader's clock).
+	Time    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	Payload []byte                 `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	// The acting node's certificate (DER), issued by one of the acting
+	// member's certificate authorities registered in the registry.
+	SignerCert []byte `protobuf:"bytes,9,opt,name=signer_cert,json=signerCert,proto3" json:"signer_cert,omitempty"`
+	// When the node signed the command (its own clock); the certificate must
+	// be valid then.
+	SignedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=signed_at,json=signedAt,proto3" json:"signed_at,omitempty"`
+	// The registry's applied index as the signing node saw it. A replica
+	// refuses a command from its future, and a command older than the acting
+	// member's oldest remembered request (a replay).
+	SeenIndex uint64 `protobuf:"varint,11,opt,name=seen_index,json=seenIndex,proto3" json:"seen_index,omitempty"`
+	// The signature of the certificate's key over the signed fields
+	// (federation/registry signature.go: every field but time and signature).
+	Signature     []byte `protobuf:"bytes,12,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +185,34 @@ func (x *RegistryCommand) GetTime() *timestamppb.Timestamp {
 func (x *RegistryCommand) GetPayload() []byte {
 	if x != nil {
 		return x.Payload
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetSignerCert() []byte {
+	if x != nil {
+		return x.SignerCert
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetSignedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignedAt
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetSeenIndex() uint64 {
+	if x != nil {
+		return x.SeenIndex
+	}
+	return 0
+}
+
+func (x *RegistryCommand) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
 	}
 	return nil
 }
@@ -339,8 +381,11 @@ type JoinRequest struct {
 	// The node's federation gRPC address (host:port), for forwarded writes
 	// and for peers.
 	FederationAddress string `protobuf:"bytes,2,opt,name=federation_address,json=federationAddress,proto3" json:"federation_address,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The registration, a RegistryCommand of type node.register for the
+	// calling node itself, signed by it. The leader proposes it unchanged.
+	Command       []byte `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JoinRequest) Reset() {
@@ -385,6 +430,13 @@ func (x *JoinRequest) GetFederationAddress() string {
 		return x.FederationAddress
 	}
 	return ""
+}
+
+func (x *JoinRequest) GetCommand() []byte {
+	if x != nil {
+		return x.Command
+	}
+	return nil
 }
 
 // JoinResponse says how the node joined.
@@ -557,7 +609,7 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"\x18accord/v1/registry.proto\x12\taccord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
 	"\rSubmitRequest\x12\x18\n" +
-	"\acommand\x18\x01 \x01(\fR\acommand\"\xfe\x01\n" +
+	"\acommand\x18\x01 \x01(\fR\acommand\"\x95\x03\n" +
 	"\x0fRegistryCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x05R\aversion\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -569,7 +621,14 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"actor_user\x18\x05 \x01(\tR\tactorUser\x12\x16\n" +
 	"\x06member\x18\x06 \x01(\tR\x06member\x12.\n" +
 	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
-	"\apayload\x18\b \x01(\fR\apayload\"h\n" +
+	"\apayload\x18\b \x01(\fR\apayload\x12\x1f\n" +
+	"\vsigner_cert\x18\t \x01(\fR\n" +
+	"signerCert\x127\n" +
+	"\tsigned_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\bsignedAt\x12\x1d\n" +
+	"\n" +
+	"seen_index\x18\v \x01(\x04R\tseenIndex\x12\x1c\n" +
+	"\tsignature\x18\f \x01(\fR\tsignature\"h\n" +
 	"\x0eSubmitResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x16\n" +
@@ -577,10 +636,11 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\x05index\x18\x04 \x01(\x04R\x05index\"\x12\n" +
 	"\x10ReadIndexRequest\")\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"_\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"y\n" +
 	"\vJoinRequest\x12!\n" +
 	"\fraft_address\x18\x01 \x01(\tR\vraftAddress\x12-\n" +
-	"\x12federation_address\x18\x02 \x01(\tR\x11federationAddress\":\n" +
+	"\x12federation_address\x18\x02 \x01(\tR\x11federationAddress\x12\x18\n" +
+	"\acommand\x18\x03 \x01(\fR\acommand\":\n" +
 	"\fJoinResponse\x12\x14\n" +
 	"\x05voter\x18\x01 \x01(\bR\x05voter\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"\x15\n" +
@@ -624,19 +684,20 @@ var file_accord_v1_registry_proto_goTypes = []any{
 }
 var file_accord_v1_registry_proto_depIdxs = []int32{
 	9, // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
-	0, // 1: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
-	3, // 2: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
-	5, // 3: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
-	7, // 4: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
-	2, // 5: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
-	4, // 6: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
-	6, // 7: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
-	8, // 8: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	9, // 1: accord.v1.RegistryCommand.signed_at:type_name -> google.protobuf.Timestamp
+	0, // 2: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
+	3, // 3: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
+	5, // 4: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
+	7, // 5: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
+	2, // 6: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
+	4, // 7: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
+	6, // 8: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
+	8, // 9: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
+	6, // [6:10] is the sub-list for method output_type
+	2, // [2:6] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_registry_proto_init() }

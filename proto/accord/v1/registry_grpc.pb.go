@@ -31,9 +31,11 @@ const (
 //
 // RegistryService is what the registry servers (the nodes of the registry's
 // Raft group) offer each other: a follower forwards writes to the leader and
-// asks it for a read index. Only registry servers may call it; the acting
-// node and member of a submitted command are taken from the caller's
-// verified certificate, never from the request.
+// asks it for a read index. Only registry servers may call it. Every command
+// is signed by the node that acts (its certificate's key) and verified by
+// every replica as it applies it, so that no server can write a command in
+// another member's name; a server may submit only commands it signed
+// itself.
 type RegistryServiceClient interface {
 	// Submit proposes one registry command on the leader and answers with its
 	// result. A refused command is answered with the status code of its
@@ -113,9 +115,11 @@ func (c *registryServiceClient) ServerStatus(ctx context.Context, in *ServerStat
 //
 // RegistryService is what the registry servers (the nodes of the registry's
 // Raft group) offer each other: a follower forwards writes to the leader and
-// asks it for a read index. Only registry servers may call it; the acting
-// node and member of a submitted command are taken from the caller's
-// verified certificate, never from the request.
+// asks it for a read index. Only registry servers may call it. Every command
+// is signed by the node that acts (its certificate's key) and verified by
+// every replica as it applies it, so that no server can write a command in
+// another member's name; a server may submit only commands it signed
+// itself.
 type RegistryServiceServer interface {
 	// Submit proposes one registry command on the leader and answers with its
 	// result. A refused command is answered with the status code of its
