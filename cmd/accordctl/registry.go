@@ -443,6 +443,10 @@ func printRegistryStatus(w io.Writer, st *accordv1.RegistryStatusResponse) {
 	}
 	fmt.Fprintf(w, "this node:   %s at %s: %s, term %d\n", st.GetId(), orDash(st.GetAddress()), orDash(st.GetState()), st.GetTerm())
 	fmt.Fprintf(w, "indexes:     applied %d, commit %d, last %d\n", st.GetAppliedIndex(), st.GetCommitIndex(), st.GetLastIndex())
+	if st.GetDivergedFromMajority() {
+		fmt.Fprintln(w, "DIVERGED:    this node's registry applied other log entries than most servers (a rogue leader's, or a damaged log);")
+		fmt.Fprintln(w, "             stop the node, move its registry folder aside and start it again to rejoin by snapshot (docs/registry.md, Divergence)")
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVER\tRAFT ADDRESS\tSUFFRAGE\tLEADER\tREACHABLE\tSTATE\tAPPLIED\tLAG\tERROR")
@@ -457,6 +461,9 @@ func printRegistryStatus(w io.Writer, st *accordv1.RegistryStatusResponse) {
 		applied, lag := "-", "-"
 		if s.GetReachable() {
 			applied, lag = strconv.FormatUint(s.GetAppliedIndex(), 10), strconv.FormatUint(s.GetLag(), 10)
+		}
+		if s.GetDiverged() {
+			applied += fmt.Sprintf(" DIVERGED at %d", s.GetDivergedAt())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.GetId(), s.GetAddress(), s.GetSuffrage(), lead,
 			regYesNo(s.GetReachable()), orDash(s.GetState()), applied, lag, truncate(oneLine(s.GetError()), 80))

@@ -140,11 +140,14 @@ func TestDedupeWindow(t *testing.T) {
 	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(snapshotBytes(t, h.f)))); err != nil {
 		t.Fatal(err)
 	}
+	// Signed again, as a node's retry is: the first signature is older than
+	// the replay floor now (see TestReplayRefused). Both replicas get the
+	// same entry.
+	again := *first
+	if err := again.Sign(nodeCert(t, again.Actor.Node), h.index, again.Time); err != nil {
+		t.Fatal(err)
+	}
 	for _, x := range []*harness{h, restored} {
-		// Signed again, as a node's retry is: the first signature is older
-		// than the replay floor now (see TestReplayRefused).
-		again := *first
-		again.Signature = nil
 		r := x.applyCommand(&again)
 		if r.Err != nil || r.Value.(Outcome).ID != "jit-000005" {
 			t.Fatalf("retry beyond the window: %+v", r)

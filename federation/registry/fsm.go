@@ -37,6 +37,10 @@ type FSM struct {
 	// certs caches signer certificates; used only by Apply and Restore
 	// (Raft's one goroutine).
 	certs *certCache
+	// chain is the log chain at the applied index, recent the chain at the
+	// latest indexes (logchain.go). Guarded by mu.
+	chain  [32]byte
+	recent *chainRing
 }
 
 var (
@@ -47,7 +51,7 @@ var (
 // NewFSM returns the state machine of an empty registry, waiting for its
 // bootstrap command.
 func NewFSM() *FSM {
-	f := &FSM{st: newState(), changed: make(chan struct{}), certs: newCertCache()}
+	f := &FSM{st: newState(), changed: make(chan struct{}), certs: newCertCache(), recent: &chainRing{}}
 	f.st.certs = f.certs
 	return f
 }
@@ -75,6 +79,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return Result{Err: precondition("log index %d is already applied (applied index %d)", l.Index, applied)}
 	}
 	defer f.advance(l.Index)
+	f.foldLocked(l.Index, l.Term, l.Type, l.Data)
 	switch {
 	case l.Type != raft.LogCommand:
 		return Result{}
@@ -90,10 +95,11 @@ func (f *FSM) Apply(l *raft.Log) any {
 
 // StoreConfiguration implements raft.ConfigurationStore: the registry keeps
 // no Raft configuration, but the entry's index counts as applied.
-func (f *FSM) StoreConfiguration(index uint64, _ raft.Configuration) {
+func (f *FSM) StoreConfiguration(index uint64, cfg raft.Configuration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if index > f.applied.Load() {
+		f.foldLocked(index, 0, raft.LogConfiguration, raft.EncodeConfiguration(cfg))
 		f.advance(index)
 	}
 }
@@ -152,14 +158,16 @@ func (f *FSM) Read(fn func(v View)) uint64 {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return &fsmSnapshot{fz: f.st.freeze(f.applied.Load())}, nil
+	fz := f.st.freeze(f.applied.Load())
+	fz.chain = f.chain
+	return &fsmSnapshot{fz: fz}, nil
 }
 
 // Restore replaces the state with a snapshot written by Persist, read line
 // by line. On error the FSM keeps its previous state.
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	st, index, err := readSnapshot(rc)
+	st, index, chain, err := readSnapshot(rc)
 	if err != nil {
 		return err
 	}
@@ -167,6 +175,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer f.mu.Unlock()
 	st.certs = f.certs
 	f.st = st
+	f.chain = chain
+	f.recent = &chainRing{}
+	f.recent.put(index, chain)
 	f.advance(index)
 	return nil
 }

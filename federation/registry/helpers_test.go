@@ -344,7 +344,7 @@ func (h *harness) dump(withDedupe bool) string {
 			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 				h.t.Fatal(err)
 			}
-			l.Header.AppliedIndex = 0
+			l.Header.AppliedIndex, l.Header.LogChain = 0, ""
 			b, err := json.Marshal(l)
 			if err != nil {
 				h.t.Fatal(err)

@@ -3,6 +3,7 @@ package registry
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +41,9 @@ type snapHeader struct {
 	Format       string `json:"format"`
 	Version      int    `json:"version"`
 	AppliedIndex uint64 `json:"applied_index"`
-	Meta         meta   `json:"meta"`
+	// LogChain is the log chain at the applied index (logchain.go), hex.
+	LogChain string `json:"log_chain,omitempty"`
+	Meta     meta   `json:"meta"`
 }
 
 type snapTrailer struct {
@@ -85,7 +88,7 @@ func writeSnapshot(w io.Writer, fz *frozen) error {
 		return nil
 	}
 	if err := put(&snapLine{Header: &snapHeader{Format: SnapshotFormat, Version: SnapshotVersion,
-		AppliedIndex: fz.index, Meta: fz.meta}}); err != nil {
+		AppliedIndex: fz.index, LogChain: hex.EncodeToString(fz.chain[:]), Meta: fz.meta}}); err != nil {
 		return err
 	}
 	if err := writeTable(fz.members, strings.Compare, func(m *Member) *snapLine { return &snapLine{Member: m} }, put); err != nil {
@@ -128,7 +131,7 @@ func writeTable[V any](t *table[V], cmp func(a, b string) int, line func(V) *sna
 }
 
 // readSnapshot reads a snapshot line by line into a new state.
-func readSnapshot(r io.Reader) (*state, uint64, error) {
+func readSnapshot(r io.Reader) (*state, uint64, [32]byte, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	st := newState()
 	var (
@@ -137,8 +140,8 @@ func readSnapshot(r io.Reader) (*state, uint64, error) {
 		records int
 		lineNo  int
 	)
-	fail := func(format string, args ...any) (*state, uint64, error) {
-		return nil, 0, fmt.Errorf("%w: line %d: %s", ErrSnapshot, lineNo, fmt.Sprintf(format, args...))
+	fail := func(format string, args ...any) (*state, uint64, [32]byte, error) {
+		return nil, 0, [32]byte{}, fmt.Errorf("%w: line %d: %s", ErrSnapshot, lineNo, fmt.Sprintf(format, args...))
 	}
 	for {
 		var err error
@@ -189,7 +192,11 @@ func readSnapshot(r io.Reader) (*state, uint64, error) {
 		}
 	}
 	st.rebuildIndexes()
-	return st, header.AppliedIndex, nil
+	chain, err := parseChain(header.LogChain)
+	if err != nil {
+		return nil, 0, [32]byte{}, err
+	}
+	return st, header.AppliedIndex, chain, nil
 }
 
 // readLine reads one line, without its newline, into buf. A last line

@@ -75,6 +75,7 @@ func newState() *state {
 // after Snapshot returns.
 type frozen struct {
 	index   uint64
+	chain   [32]byte // the log chain at index
 	meta    meta
 	members *table[*Member]
 	jits    *table[*JIT]

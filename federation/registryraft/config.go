@@ -80,6 +80,11 @@ type Config struct {
 	// timeouts).
 	DeadServerTimeout time.Duration
 
+	// DivergenceCheckInterval is how often the node compares its registry
+	// log chain with the other servers' in the background (default 30s;
+	// divergence.go).
+	DivergenceCheckInterval time.Duration
+
 	// ApplyTimeout bounds one attempt to enqueue a command on the leader
 	// (default 10s); the caller's context bounds the whole of Apply.
 	ApplyTimeout time.Duration
@@ -142,6 +147,7 @@ func (c *Config) Validate() error {
 	def(&c.CommitTimeout, DefaultCommitTimeout)
 	def(&c.SnapshotInterval, DefaultSnapshotInterval)
 	def(&c.ApplyTimeout, DefaultApplyTimeout)
+	def(&c.DivergenceCheckInterval, DefaultDivergenceCheckInterval)
 	def(&c.DeadServerTimeout, max(DefaultDeadServerTimeout, 10*c.ElectionTimeout))
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = DefaultSnapshotThreshold
@@ -168,6 +174,7 @@ func (c *Config) Validate() error {
 		{"commit_timeout", c.CommitTimeout},
 		{"snapshot_interval", c.SnapshotInterval},
 		{"apply_timeout", c.ApplyTimeout},
+		{"divergence_check_interval", c.DivergenceCheckInterval},
 		{"dead_server_timeout", c.DeadServerTimeout},
 	} {
 		if d.v < 5*time.Millisecond {

@@ -203,15 +203,24 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 }
 
 // ServerStatus serves RegistryService/ServerStatus.
-func (s *Service) ServerStatus(ctx context.Context, _ *accordv1.ServerStatusRequest) (*accordv1.ServerStatusResponse, error) {
+func (s *Service) ServerStatus(ctx context.Context, req *accordv1.ServerStatusRequest) (*accordv1.ServerStatusResponse, error) {
 	if _, err := s.caller(ctx); err != nil {
 		return nil, err
 	}
 	if s.n.raft == nil || s.n.closed.Load() {
 		return nil, unavailable("registry server is shutting down")
 	}
-	return &accordv1.ServerStatusResponse{
+	resp := &accordv1.ServerStatusResponse{
 		State: s.n.raft.State().String(), Term: s.n.raft.CurrentTerm(),
 		AppliedIndex: s.n.fsm.AppliedIndex(), LastIndex: s.n.raft.LastIndex(),
-	}, nil
+	}
+	// The chain at the caller's index if this server holds it, else at
+	// its own applied index (which the caller may hold).
+	for _, at := range []uint64{req.GetChainIndex(), resp.AppliedIndex} {
+		if c, ok := s.n.fsm.LogChain(at); ok {
+			resp.ChainIndex, resp.LogChain = at, c[:]
+			break
+		}
+	}
+	return resp, nil
 }

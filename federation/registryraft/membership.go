@@ -32,6 +32,10 @@ type Status struct {
 	LastIndex    uint64
 	// Servers is the latest configuration, voters first.
 	Servers []ServerStatus
+	// DivergedFromMajority (GroupStatus only) says that this server's log
+	// chain differs from most of the servers it could compare it with: its
+	// registry state is not the federation's (divergence.go).
+	DivergedFromMajority bool
 }
 
 // ServerStatus is one server of the configuration.
@@ -49,6 +53,11 @@ type ServerStatus struct {
 	AppliedIndex uint64
 	Lag          uint64
 	Err          error
+	// Compared says that its log chain was compared with this server's at
+	// a common index; Diverged that the two differ there (at DivergedAt).
+	Compared   bool
+	Diverged   bool
+	DivergedAt uint64
 }
 
 // Status returns the node's view of the group.
@@ -104,15 +113,20 @@ func (n *Node) GroupStatus(ctx context.Context) (Status, error) {
 				s.Err = err
 				return
 			}
-			resp, err := client.ServerStatus(ctx, &accordv1.ServerStatusRequest{})
+			resp, err := client.ServerStatus(ctx, &accordv1.ServerStatusRequest{ChainIndex: st.AppliedIndex})
 			if err != nil {
 				s.Err = err
 				return
 			}
 			s.Reachable, s.State, s.AppliedIndex = true, resp.GetState(), resp.GetAppliedIndex()
+			s.Compared, s.Diverged = n.compareChain(resp.GetChainIndex(), resp.GetLogChain())
+			if s.Diverged {
+				s.DivergedAt = resp.GetChainIndex()
+			}
 		}()
 	}
 	wg.Wait()
+	st.DivergedFromMajority = fromMajority(st)
 	var top uint64
 	for _, s := range st.Servers {
 		top = max(top, s.AppliedIndex)

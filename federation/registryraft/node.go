@@ -55,6 +55,9 @@ type Node struct {
 	// heartbeats and since when.
 	failing map[raft.ServerID]time.Time
 
+	// div is what the background divergence check found (divergence.go).
+	div divergence
+
 	// ready is the current leadership's no-op: a read index is only safe
 	// once it is applied.
 	ready atomic.Pointer[leadership]
@@ -214,6 +217,8 @@ func (n *Node) Start() error {
 		n.observers.Add(1)
 		go n.manage()
 	}
+	n.observers.Add(1)
+	go n.watchDivergence()
 	return nil
 }
 

@@ -60,6 +60,9 @@ type RegistryConfig struct {
 	// DeadServerTimeout is how long a voter may be unreachable before a
 	// reachable non-voter takes its vote (default 30s).
 	DeadServerTimeout time.Duration `yaml:"dead_server_timeout"`
+	// DivergenceCheckInterval is how often the server compares its registry
+	// log chain with the other servers' (default 30s).
+	DivergenceCheckInterval time.Duration `yaml:"divergence_check_interval"`
 }
 
 // RegistryServerConfig names a registry server.
@@ -143,6 +146,7 @@ func (r *RegistryConfig) validate(listen string) error {
 		{"heartbeat_timeout", r.HeartbeatTimeout}, {"election_timeout", r.ElectionTimeout},
 		{"leader_lease_timeout", r.LeaderLeaseTimeout}, {"commit_timeout", r.CommitTimeout},
 		{"dead_server_timeout", r.DeadServerTimeout}, {"snapshot_interval", r.SnapshotInterval},
+		{"divergence_check_interval", r.DivergenceCheckInterval},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: registry.%s: %s: must not be negative", ErrInvalid, d.name, d.v)

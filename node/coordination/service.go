@@ -261,6 +261,7 @@ func (s *Service) RegistryStatus(ctx context.Context, _ *accordv1.RegistryStatus
 		Id: string(st.ID), Address: string(st.Address), State: st.State, Term: st.Term,
 		LeaderId: string(st.LeaderID), LeaderAddress: string(st.LeaderAddress),
 		AppliedIndex: st.AppliedIndex, CommitIndex: st.CommitIndex, LastIndex: st.LastIndex,
+		DivergedFromMajority: st.DivergedFromMajority,
 	}
 	_, _ = s.reg.Read(ctx, false, func(v registry.View) {
 		resp.Federation, resp.Bootstrapped = v.Federation(), v.Bootstrapped()
@@ -269,6 +270,7 @@ func (s *Service) RegistryStatus(ctx context.Context, _ *accordv1.RegistryStatus
 		rs := &accordv1.RegistryServer{
 			Id: string(sv.ID), Address: string(sv.Address), Suffrage: sv.Suffrage, Leader: sv.Leader,
 			Reachable: sv.Reachable, State: sv.State, AppliedIndex: sv.AppliedIndex, Lag: sv.Lag,
+			Diverged: sv.Diverged, DivergedAt: sv.DivergedAt,
 		}
 		if sv.Err != nil {
 			rs.Error = sv.Err.Error()

@@ -55,6 +55,8 @@ func TestAttackForgedRaftAppend(t *testing.T) {
 	book := raftnet.NewAddressBook()
 	uaIdent, _ := identity.Parse(uaID)
 	book.Set(raft.ServerAddress(uaRaft), uaIdent)
+	deIdent, _ := identity.Parse(fed.NodeURI("DE", "de-1").String())
+	book.Set(raft.ServerAddress(servers[2].RaftAddress), deIdent)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -108,32 +110,37 @@ func TestAttackForgedRaftAppend(t *testing.T) {
 		forge("forged-4", "UA", registry.CreateJIT{Name: "x", LegalBasis: "y"}, uaSigned),
 	}
 
-	r := ua.D.Registry().Raft()
-	stats := r.Stats()
-	term, _ := strconv.ParseUint(stats["term"], 10, 64)
-	last, _ := strconv.ParseUint(stats["last_log_index"], 10, 64)
-	var entries []*raft.Log
-	for i, data := range forged {
-		entries = append(entries, &raft.Log{Index: last + uint64(i) + 1, Term: term + 100, Type: raft.LogCommand, Data: data, AppendedAt: time.Now()})
+	// appendAs writes entries after the target's last one, in a term above
+	// its own, as if PL's server led: Raft cannot tell a rogue leader from
+	// an elected one, so the target appends and commits them. The attack
+	// must reach the log for the test to mean anything.
+	appendAs := func(target *daemontest.Node, id, addr string, data [][]byte, termUp uint64) uint64 {
+		t.Helper()
+		stats := target.D.Registry().Raft().Stats()
+		term, _ := strconv.ParseUint(stats["term"], 10, 64)
+		last, _ := strconv.ParseUint(stats["last_log_index"], 10, 64)
+		var entries []*raft.Log
+		for i, d := range data {
+			entries = append(entries, &raft.Log{Index: last + uint64(i) + 1, Term: term + termUp, Type: raft.LogCommand, Data: d, AppendedAt: time.Now()})
+		}
+		to := last + uint64(len(entries))
+		req := &raft.AppendEntriesRequest{
+			RPCHeader:         raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(plID), Addr: []byte(servers[1].RaftAddress)},
+			Term:              term + termUp,
+			Leader:            []byte(servers[1].RaftAddress),
+			PrevLogEntry:      0, // no consistency check: the rogue appends after the last entry
+			PrevLogTerm:       0,
+			Entries:           entries,
+			LeaderCommitIndex: to,
+		}
+		var resp raft.AppendEntriesResponse
+		if err := trans.AppendEntries(raft.ServerID(id), raft.ServerAddress(addr), req, &resp); err != nil || !resp.Success {
+			t.Fatalf("forged append of %d entries at %d-%d in term %d to %s: err %v, success %v", len(entries), last+1, to, term+termUp, id, err, resp.Success)
+		}
+		t.Logf("forged append of %d entries at %d-%d in term %d accepted by %s's Raft", len(entries), last+1, to, term+termUp, id)
+		return to
 	}
-	forgedTo := last + uint64(len(entries))
-	req := &raft.AppendEntriesRequest{
-		RPCHeader:         raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(plID), Addr: []byte(servers[1].RaftAddress)},
-		Term:              term + 100,
-		Leader:            []byte(servers[1].RaftAddress),
-		PrevLogEntry:      0, // no consistency check: the rogue appends after UA's last entry
-		PrevLogTerm:       0,
-		Entries:           entries,
-		LeaderCommitIndex: forgedTo,
-	}
-	var resp raft.AppendEntriesResponse
-	err = trans.AppendEntries(raft.ServerID(uaID), raft.ServerAddress(uaRaft), req, &resp)
-	if err != nil || !resp.Success {
-		// The attack must reach UA's log for the test to mean anything:
-		// Raft cannot tell a rogue leader from an elected one.
-		t.Fatalf("forged append of %d entries at %d-%d in term %d: err %v, success %v", len(entries), last+1, forgedTo, term+100, err, resp.Success)
-	}
-	t.Logf("forged append of %d entries at %d-%d in term %d accepted by UA's Raft", len(entries), last+1, forgedTo, term+100)
+	forgedTo := appendAs(ua, uaID, uaRaft, forged, 100)
 
 	// Whatever Raft did with them, UA's state machine applied no forged
 	// command: the registry UA sees is what it was, once the group has a
@@ -165,6 +172,54 @@ func TestAttackForgedRaftAppend(t *testing.T) {
 	// UA still writes.
 	if _, err := execJSON(ctx, uaCoord, string(registry.CmdCreateEntry), "ua-entry", []byte(`{"jit":"`+jit+`","kind":"theme","title":"after the attack"}`)); err != nil {
 		t.Fatalf("UA's write after the attack: %v", err)
+	}
+
+	// Divergence: PL's server writes one thing into UA's log and another
+	// into DE's, each in a higher term. Whichever of the two the next
+	// leader overwrites has applied entries the others never apply; the
+	// servers' log chains show it, and that server says it differs from
+	// the majority.
+	de := nodes[2]
+	deCoord := daemontest.Coordination(t, de.D, fed.User("DE", "analyst"), "DE")
+	appendAs(ua, uaID, uaRaft, [][]byte{forge("split-ua", "UA", registry.CreateJIT{Name: "to UA", LegalBasis: "none"}, nil)}, 200)
+	appendAs(de, fed.NodeURI("DE", "de-1").String(), servers[2].RaftAddress, [][]byte{forge("split-de", "DE", registry.CreateJIT{Name: "to DE", LegalBasis: "none"}, nil)}, 300)
+	daemontest.WaitFounded(t, uaCoord, "UA")
+	var diverged string
+	for i, deadline := 0, time.Now().Add(time.Minute); diverged == ""; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("no server reports that it diverged from the majority")
+		}
+		// Writes give the servers common applied indexes to compare at.
+		_, _ = execJSON(ctx, uaCoord, string(registry.CmdCreateEntry), "after-split-"+strconv.Itoa(i), []byte(`{"jit":"`+jit+`","kind":"theme","title":"after the split"}`))
+		for member, c := range map[string]accordv1.CoordinationServiceClient{"UA": uaCoord, "DE": deCoord} {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			st, err := c.RegistryStatus(sctx, &accordv1.RegistryStatusRequest{})
+			cancel()
+			if err == nil && st.GetDivergedFromMajority() {
+				diverged = member
+			}
+		}
+	}
+	t.Logf("%s's server reports that its registry diverged from the majority's", diverged)
+	// PL's honest node sees that one server, and only it, as diverged.
+	plCoord := daemontest.Coordination(t, nodes[1].D, fed.User("PL", "analyst"), "PL")
+	for deadline := time.Now().Add(time.Minute); ; {
+		st, err := plCoord.RegistryStatus(ctx, &accordv1.RegistryStatusRequest{})
+		var seen []string
+		if err == nil {
+			for _, s := range st.GetServers() {
+				if s.GetDiverged() {
+					seen = append(seen, s.GetId())
+				}
+			}
+		}
+		if len(seen) == 1 && strings.Contains(seen[0], "/member/"+diverged+"/") && !st.GetDivergedFromMajority() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PL sees diverged servers %v (err %v), want %s's alone", seen, err, diverged)
+		}
+		time.Sleep(100 * time.Millisecond) // the poll's interval
 	}
 }
 

@@ -773,9 +773,20 @@ func (e *attackEnv) authAttacks() []attack {
 
 // joinAsLT asks the registry's leader to add LT's node to the group.
 func (e *attackEnv) joinAsLT(ctx context.Context) error {
+	// LT's node signs its own registration, as a joining node does.
+	cmd, err := registry.NewCommand("lt-join", registry.RegisterNode{Node: registry.NodeSpec{
+		URI: e.fed.NodeURI("LT", "lt-1").String(), RegistryServer: true, Address: "127.0.0.1:1", FederationAddress: "127.0.0.1:2"}})
+	if err != nil {
+		return err
+	}
+	signAsNode(e.t, e.fed, "LT", "lt-1", cmd)
+	data, err := cmd.Encode()
+	if err != nil {
+		return err
+	}
 	return e.atLeader(ctx, func(ctx context.Context, n *regNode) error {
 		return oneShot(ctx, n.d.Addr(), honestCreds(e.t, e.fed.Node("LT", "lt-1"), n.member), func(ctx context.Context, cc *grpc.ClientConn) error {
-			_, err := accordv1.NewRegistryServiceClient(cc).Join(ctx, &accordv1.JoinRequest{RaftAddress: "127.0.0.1:1", FederationAddress: "127.0.0.1:2"})
+			_, err := accordv1.NewRegistryServiceClient(cc).Join(ctx, &accordv1.JoinRequest{RaftAddress: "127.0.0.1:1", FederationAddress: "127.0.0.1:2", Command: data})
 			return err
 		})
 	})
@@ -880,6 +891,25 @@ func (e *attackEnv) actingForOthers() []attack {
 			do: func(ctx context.Context) error {
 				_, err := submit(func(c *registry.Command) { c.Member, c.Actor.Node = "PL", plNode })(ctx)
 				return err
+			}},
+		{name: "acting for another member: Join with a registration of PL's node", target: "federation", code: codes.PermissionDenied, msg: "caller is",
+			do: func(ctx context.Context) error {
+				cmd, err := registry.NewCommand("join-as-pl", registry.RegisterNode{Node: registry.NodeSpec{
+					URI: plNode, RegistryServer: true, Address: "127.0.0.1:1", FederationAddress: "127.0.0.1:2"}})
+				if err != nil {
+					return err
+				}
+				signAsNode(e.t, fed, "PL", "pl-1", cmd) // as if PL's key had leaked to UA
+				data, err := cmd.Encode()
+				if err != nil {
+					return err
+				}
+				return e.atLeader(ctx, func(ctx context.Context, n *regNode) error {
+					return oneShot(ctx, n.d.Addr(), honestCreds(e.t, fed.Node("UA", "ua-1"), n.member), func(ctx context.Context, cc *grpc.ClientConn) error {
+						_, err := accordv1.NewRegistryServiceClient(cc).Join(ctx, &accordv1.JoinRequest{RaftAddress: "127.0.0.1:1", FederationAddress: "127.0.0.1:2", Command: data})
+						return err
+					})
+				})
 			}},
 		{name: "Submit of an unsigned command as itself", target: "federation", code: codes.PermissionDenied, msg: "not signed",
 			do: func(ctx context.Context) error {

@@ -82,8 +82,9 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 		LeaderLeaseTimeout: rc.LeaderLeaseTimeout, CommitTimeout: rc.CommitTimeout,
 		SnapshotThreshold: rc.SnapshotThreshold, TrailingLogs: rc.TrailingLogs, SnapshotInterval: rc.SnapshotInterval,
 		MaxVoters: rc.MaxVoters, DeadServerTimeout: rc.DeadServerTimeout,
-		ManageMembership: true,
-		GRPCAddress:      registryraft.FederationAddresses(fsm, static),
+		DivergenceCheckInterval: rc.DivergenceCheckInterval,
+		ManageMembership:        true,
+		GRPCAddress:             registryraft.FederationAddresses(fsm, static),
 		ClientCredentials: func(want identity.Identity) credentials.TransportCredentials {
 			return src.ClientCredentials(func(got identity.Identity) error {
 				if got != want {
@@ -104,6 +105,17 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 	d.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accord_registry_applied_index", Help: "The Raft index the node's registry state reflects."},
 			func() float64 { return float64(fsm.AppliedIndex()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accord_registry_diverged_servers",
+			Help: "Registry servers whose log chain differed from this node's at the last divergence check."},
+			func() float64 { n, _ := node.Diverged(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accord_registry_diverged_from_majority",
+			Help: "1 while this node's registry log chain differs from most servers' (its state is not the federation's)."},
+			func() float64 {
+				if _, m := node.Diverged(); m {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accord_registry_leader", Help: "1 while this node is the registry's leader."},
 			func() float64 {
 				if r := node.Raft(); r != nil && r.State() == raft.Leader {

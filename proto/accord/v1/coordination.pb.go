@@ -346,10 +346,15 @@ type RegistryStatusResponse struct {
 	// Every server of the latest configuration, voters first.
 	Servers []*RegistryServer `protobuf:"bytes,10,rep,name=servers,proto3" json:"servers,omitempty"`
 	// The federation's name and whether the registry has been founded.
-	Federation    string `protobuf:"bytes,11,opt,name=federation,proto3" json:"federation,omitempty"`
-	Bootstrapped  bool   `protobuf:"varint,12,opt,name=bootstrapped,proto3" json:"bootstrapped,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Federation   string `protobuf:"bytes,11,opt,name=federation,proto3" json:"federation,omitempty"`
+	Bootstrapped bool   `protobuf:"varint,12,opt,name=bootstrapped,proto3" json:"bootstrapped,omitempty"`
+	// Whether this node's registry log chain differs from most of the servers
+	// it could compare with: its state is not the federation's, and its
+	// operator should move its registry folder aside and restart it so that
+	// it rejoins by the leader's snapshot (docs/registry.md, "Divergence").
+	DivergedFromMajority bool `protobuf:"varint,13,opt,name=diverged_from_majority,json=divergedFromMajority,proto3" json:"diverged_from_majority,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *RegistryStatusResponse) Reset() {
@@ -466,6 +471,13 @@ func (x *RegistryStatusResponse) GetBootstrapped() bool {
 	return false
 }
 
+func (x *RegistryStatusResponse) GetDivergedFromMajority() bool {
+	if x != nil {
+		return x.DivergedFromMajority
+	}
+	return false
+}
+
 // RegistryServer is one server of the group.
 type RegistryServer struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -482,7 +494,12 @@ type RegistryServer struct {
 	// How far its applied index is behind the highest applied index seen.
 	Lag uint64 `protobuf:"varint,8,opt,name=lag,proto3" json:"lag,omitempty"`
 	// Why it could not be reached, when not reachable.
-	Error         string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	// Whether the server's registry log chain differs from this node's at
+	// diverged_at: the two applied different entries (a rogue leader's, a
+	// damaged log). See docs/registry.md, "Divergence".
+	Diverged      bool   `protobuf:"varint,10,opt,name=diverged,proto3" json:"diverged,omitempty"`
+	DivergedAt    uint64 `protobuf:"varint,11,opt,name=diverged_at,json=divergedAt,proto3" json:"diverged_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -580,6 +597,20 @@ func (x *RegistryServer) GetError() string {
 	return ""
 }
 
+func (x *RegistryServer) GetDiverged() bool {
+	if x != nil {
+		return x.Diverged
+	}
+	return false
+}
+
+func (x *RegistryServer) GetDivergedAt() uint64 {
+	if x != nil {
+		return x.DivergedAt
+	}
+	return 0
+}
+
 var File_accord_v1_coordination_proto protoreflect.FileDescriptor
 
 const file_accord_v1_coordination_proto_rawDesc = "" +
@@ -603,7 +634,7 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\rQueryResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\fR\x06result\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"\x17\n" +
-	"\x15RegistryStatusRequest\"\x90\x03\n" +
+	"\x15RegistryStatusRequest\"\xc6\x03\n" +
 	"\x16RegistryStatusResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
@@ -620,7 +651,8 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\n" +
 	"federation\x18\v \x01(\tR\n" +
 	"federation\x12\"\n" +
-	"\fbootstrapped\x18\f \x01(\bR\fbootstrapped\"\xef\x01\n" +
+	"\fbootstrapped\x18\f \x01(\bR\fbootstrapped\x124\n" +
+	"\x16diverged_from_majority\x18\r \x01(\bR\x14divergedFromMajority\"\xac\x02\n" +
 	"\x0eRegistryServer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
@@ -630,7 +662,11 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\tR\x05state\x12#\n" +
 	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\x12\x10\n" +
 	"\x03lag\x18\b \x01(\x04R\x03lag\x12\x14\n" +
-	"\x05error\x18\t \x01(\tR\x05error2\xea\x01\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12\x1a\n" +
+	"\bdiverged\x18\n" +
+	" \x01(\bR\bdiverged\x12\x1f\n" +
+	"\vdiverged_at\x18\v \x01(\x04R\n" +
+	"divergedAt2\xea\x01\n" +
 	"\x13CoordinationService\x12@\n" +
 	"\aExecute\x12\x19.accord.v1.ExecuteRequest\x1a\x1a.accord.v1.ExecuteResponse\x12:\n" +
 	"\x05Query\x12\x17.accord.v1.QueryRequest\x1a\x18.accord.v1.QueryResponse\x12U\n" +

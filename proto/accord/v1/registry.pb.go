@@ -496,7 +496,10 @@ func (x *JoinResponse) GetIndex() uint64 {
 
 // ServerStatusRequest asks a server for its view.
 type ServerStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The index at which the caller wants the server's log chain (its own
+	// applied index), for the divergence check; 0 for none.
+	ChainIndex    uint64 `protobuf:"varint,1,opt,name=chain_index,json=chainIndex,proto3" json:"chain_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -531,6 +534,13 @@ func (*ServerStatusRequest) Descriptor() ([]byte, []int) {
 	return file_accord_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
+func (x *ServerStatusRequest) GetChainIndex() uint64 {
+	if x != nil {
+		return x.ChainIndex
+	}
+	return 0
+}
+
 // ServerStatusResponse is a server's view of itself.
 type ServerStatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -540,7 +550,12 @@ type ServerStatusResponse struct {
 	// The index the server's registry state reflects.
 	AppliedIndex uint64 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	// The last index of the server's log.
-	LastIndex     uint64 `protobuf:"varint,4,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	LastIndex uint64 `protobuf:"varint,4,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	// The server's log chain (federation/registry logchain.go) at
+	// chain_index: the requested index when the server has applied it and
+	// still holds its chain, otherwise its own applied index.
+	ChainIndex    uint64 `protobuf:"varint,5,opt,name=chain_index,json=chainIndex,proto3" json:"chain_index,omitempty"`
+	LogChain      []byte `protobuf:"bytes,6,opt,name=log_chain,json=logChain,proto3" json:"log_chain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -603,6 +618,20 @@ func (x *ServerStatusResponse) GetLastIndex() uint64 {
 	return 0
 }
 
+func (x *ServerStatusResponse) GetChainIndex() uint64 {
+	if x != nil {
+		return x.ChainIndex
+	}
+	return 0
+}
+
+func (x *ServerStatusResponse) GetLogChain() []byte {
+	if x != nil {
+		return x.LogChain
+	}
+	return nil
+}
+
 var File_accord_v1_registry_proto protoreflect.FileDescriptor
 
 const file_accord_v1_registry_proto_rawDesc = "" +
@@ -643,14 +672,19 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\acommand\x18\x03 \x01(\fR\acommand\":\n" +
 	"\fJoinResponse\x12\x14\n" +
 	"\x05voter\x18\x01 \x01(\bR\x05voter\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\"\x15\n" +
-	"\x13ServerStatusRequest\"\x84\x01\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"6\n" +
+	"\x13ServerStatusRequest\x12\x1f\n" +
+	"\vchain_index\x18\x01 \x01(\x04R\n" +
+	"chainIndex\"\xc2\x01\n" +
 	"\x14ServerStatusResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12#\n" +
 	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12\x1d\n" +
 	"\n" +
-	"last_index\x18\x04 \x01(\x04R\tlastIndex2\xa2\x02\n" +
+	"last_index\x18\x04 \x01(\x04R\tlastIndex\x12\x1f\n" +
+	"\vchain_index\x18\x05 \x01(\x04R\n" +
+	"chainIndex\x12\x1b\n" +
+	"\tlog_chain\x18\x06 \x01(\fR\blogChain2\xa2\x02\n" +
 	"\x0fRegistryService\x12=\n" +
 	"\x06Submit\x12\x18.accord.v1.SubmitRequest\x1a\x19.accord.v1.SubmitResponse\x12F\n" +
 	"\tReadIndex\x12\x1b.accord.v1.ReadIndexRequest\x1a\x1c.accord.v1.ReadIndexResponse\x127\n" +
