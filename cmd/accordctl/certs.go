@@ -1204,11 +1204,18 @@ func (c *certsCmd) devFederation(o certsDevOptions) (*certsDevResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Nodes load every CRL in the folder: a stray one would stop them.
-	if all, err := trust.LoadCRLDir(filepath.Join(o.out, "crl")); err != nil {
+	// Nodes load every CRL in the folder: a stray one would be reported by
+	// every node as unusable.
+	all, problems, err := trust.LoadCRLDir(filepath.Join(o.out, "crl"))
+	if err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
-	} else if _, err := trust.NewVerifier(bundle, all, c.now); err != nil {
-		return nil, fmt.Errorf("--out: %w; remove that file", err)
+	}
+	check, err := trust.NewVerifier(bundle, all, c.now)
+	if err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	if bad := append(problems, check.Unusable()...); len(bad) > 0 {
+		return nil, fmt.Errorf("--out: %w; remove that file", bad[0].Err)
 	}
 
 	// 4. Node and user certificates.

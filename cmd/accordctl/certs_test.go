@@ -48,13 +48,19 @@ func certsVerifier(t *testing.T, bundlePath, crlDir string) *trust.Verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	crls, err := trust.LoadCRLDir(crlDir)
+	crls, problems, err := trust.LoadCRLDir(crlDir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(problems) > 0 {
+		t.Fatal(problems)
 	}
 	v, err := trust.NewVerifier(b, crls, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if u := v.Unusable(); len(u) > 0 {
+		t.Fatal(u)
 	}
 	return v
 }

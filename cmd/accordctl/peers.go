@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -65,6 +66,9 @@ and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise
 			src, err := mtls.NewSource(cfg.TLS, mtls.Hooks{}, nil, nil)
 			if err != nil {
 				return err
+			}
+			for _, u := range src.UnusableCRLs() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: CRL file %q cannot be applied (%s); the others are: %s\n", filepath.Base(u.Source), u.Reason, oneLine(u.Err.Error()))
 			}
 			var reports []peering.Report
 			failed := 0

@@ -45,7 +45,9 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 		Long: `status shows an operator, on one screen, the node of --config: its identity,
 when its certificate expires, its role in the registry and the leader, each
 other member's node with reachability, sync lag and last error, the size of
-its store, and the match decisions waiting for this office's answer. Each
+its store, its trust material (the CRLs it applies, each CRL file it cannot
+apply and why, failed reloads), and the match decisions waiting for this
+office's answer. Each
 part that cannot be read says why; the others are still shown.`,
 		Example: `  accordctl --config demo/UA.yaml status
   accordctl --config demo/UA.yaml status -o json`,
@@ -184,6 +186,7 @@ func printStatus(w io.Writer, st *nodeStatus) {
 				p.GetLagRecords(), humanDuration(time.Duration(p.GetLagSeconds()*float64(time.Second))), p.GetRecordsHeld(), p.GetRefused(), orDash(oneLine(p.GetLastError())))
 		}
 		_ = tw.Flush()
+		printTrustStatus(w, f.GetTrust())
 	} else {
 		fmt.Fprintf(w, "federation:   unavailable: %s\n", st.FederationErr)
 	}
@@ -194,5 +197,34 @@ func printStatus(w io.Writer, st *nodeStatus) {
 		fmt.Fprintln(w, "matches:      none waiting for this office's answer")
 	default:
 		fmt.Fprintf(w, "matches:      %s waiting for this office's answer: %s (accordctl matches show ID)\n", plural(int64(len(st.MatchesPending)), "decision"), strings.Join(st.MatchesPending, ", "))
+	}
+}
+
+// printTrustStatus shows how the node keeps its trust material current: the
+// CRLs it applies, the CRL files it cannot apply and why, and failed
+// reloads.
+func printTrustStatus(w io.Writer, t *accordv1.TrustStatus) {
+	if t == nil {
+		return
+	}
+	line := plural(int64(t.GetCrlsApplied()), "CRL") + " applied"
+	if n := len(t.GetUnusableCrls()); n > 0 {
+		line += fmt.Sprintf(", %s UNUSABLE", plural(int64(n), "CRL file"))
+	}
+	if t.GetReloadFailures() > 0 {
+		line += fmt.Sprintf("; %s since the node started", plural(int64(t.GetReloadFailures()), "failed reload"))
+	}
+	if e := t.GetLastReloadError(); e != "" {
+		line += "; LAST RELOAD FAILED, the material read before stays in force: " + oneLine(e)
+	} else if t.GetLastReload() != nil {
+		line += "; last reload " + ago(time.Since(t.GetLastReload().AsTime())) + ", OK"
+	}
+	fmt.Fprintf(w, "trust:        %s\n", line)
+	for _, u := range t.GetUnusableCrls() {
+		kept := "nothing of it is applied"
+		if u.GetKeptLastGood() {
+			kept = "its last good version is still applied"
+		}
+		fmt.Fprintf(w, "              CRL file %q unusable (%s), %s: %s\n", u.GetFile(), u.GetReason(), kept, oneLine(u.GetError()))
 	}
 }

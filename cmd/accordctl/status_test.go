@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
+
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // TestStatusOneScreen: `accordctl status` names the node, its certificate,
@@ -29,4 +32,22 @@ func TestStatusOneScreen(t *testing.T) {
 	if st.Member != "PL" || st.CertNotAfter == "" || st.Registry["leader_id"] == "" || st.Federation == nil || st.Pending == nil {
 		t.Fatalf("status json: %s", js)
 	}
+}
+
+// TestStatusShowsTrustProblems: status names each CRL file the node cannot
+// apply, why, and whether its last good version is kept, and a failed
+// reload.
+func TestStatusShowsTrustProblems(t *testing.T) {
+	var out bytes.Buffer
+	printStatus(&out, &nodeStatus{Federation: &accordv1.FederationStatusResponse{Trust: &accordv1.TrustStatus{
+		CrlsApplied: 2, ReloadFailures: 1, LastReloadError: "invalid TLS configuration: bundle_file: invalid trust bundle",
+		UnusableCrls: []*accordv1.RevocationFileProblem{
+			{File: "junk.crl", Reason: "malformed", Error: "/crl/junk.crl: invalid certificate revocation list"},
+			{File: "UA.crl", Reason: "unknown_issuer", Error: "signed by no CA", KeptLastGood: true},
+		},
+	}}})
+	wantIn(t, "status", out.String(),
+		"trust:        2 CRLs applied, 2 CRL files UNUSABLE; 1 failed reload since the node started; LAST RELOAD FAILED",
+		`CRL file "junk.crl" unusable (malformed), nothing of it is applied: /crl/junk.crl: invalid`,
+		`CRL file "UA.crl" unusable (unknown_issuer), its last good version is still applied`)
 }

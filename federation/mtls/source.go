@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +23,53 @@ import (
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("invalid TLS configuration")
+
+// FileError is a configuration error about one file or folder of Config. It
+// wraps ErrConfig and the cause.
+type FileError struct {
+	// Field is the Config field at fault: "cert_file", "key_file",
+	// "key_pair" (certificate and key do not belong together),
+	// "bundle_file" or "crl_dir".
+	Field string
+	Err   error
+}
+
+func (e *FileError) Error() string {
+	return ErrConfig.Error() + ": " + e.Field + ": " + e.Err.Error()
+}
+
+// Unwrap returns ErrConfig and the cause.
+func (e *FileError) Unwrap() []error { return []error{ErrConfig, e.Err} }
+
+// ReloadFailureReason returns a short, stable label for why a reload failed
+// (for metrics): the Config field at fault, or "other".
+func ReloadFailureReason(err error) string {
+	var fe *FileError
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	return "other"
+}
+
+// UnusableCRL is a file of the CRL folder that the node cannot apply.
+type UnusableCRL struct {
+	trust.CRLProblem
+	// KeptLastGood: the version of the file read before it became unusable
+	// is still applied (in memory only: a restarted node has lost it).
+	KeptLastGood bool
+}
+
+// ReloadState says how re-reading the TLS material went.
+type ReloadState struct {
+	// LastAttempt is when the material was last re-read; zero before the
+	// first reload after the start.
+	LastAttempt time.Time
+	// LastError is why the last reload failed, nil when it succeeded. The
+	// material in force is then the one before it.
+	LastError error
+	// Failures counts failed reloads since the start.
+	Failures uint64
+}
 
 // Config says where a node's TLS material lives.
 type Config struct {
@@ -96,6 +145,9 @@ type Hooks struct {
 	Refused func(side string, err error)
 	// Reloaded is called after a reload changed the material.
 	Reloaded func(leaf *x509.Certificate)
+	// ReloadFailed is called when a reload fails and the current material
+	// stays in force; reason is ReloadFailureReason(err).
+	ReloadFailed func(reason string, err error)
 }
 
 // Source holds a node's current TLS material and reloads it from disk.
@@ -108,6 +160,9 @@ type Source struct {
 	cur      atomic.Pointer[material]
 	reloadMu sync.Mutex
 
+	stateMu sync.Mutex
+	state   ReloadState
+
 	connsMu sync.Mutex
 	conns   map[*trackedConn]struct{}
 }
@@ -118,6 +173,10 @@ type material struct {
 	verifier *trust.Verifier
 	cas      *x509.CertPool
 	digest   [sha256.Size]byte
+	// crls are the CRLs applied, by file: the last good version of each,
+	// kept when the file becomes unusable.
+	crls     map[string]trust.CRL
+	unusable []UnusableCRL
 }
 
 // NewSource loads the TLS material once. It fails when a file is missing or
@@ -143,19 +202,19 @@ func NewSource(cfg Config, hooks Hooks, logger *slog.Logger, now func() time.Tim
 func (s *Source) load() (*material, error) {
 	certPEM, err := os.ReadFile(s.cfg.CertFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cert_file: %w", ErrConfig, err)
+		return nil, &FileError{"cert_file", err}
 	}
 	keyPEM, err := os.ReadFile(s.cfg.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: key_file: %w", ErrConfig, err)
+		return nil, &FileError{"key_file", err}
 	}
 	bundleJSON, err := os.ReadFile(s.cfg.BundleFile)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bundle_file: %w", ErrConfig, err)
+		return nil, &FileError{"bundle_file", err}
 	}
-	crls, err := trust.LoadCRLDir(s.cfg.CRLDir)
+	crls, problems, err := trust.LoadCRLDir(s.cfg.CRLDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: crl_dir: %w", ErrConfig, err)
+		return nil, &FileError{"crl_dir", err}
 	}
 	h := sha256.New()
 	for _, b := range [][]byte{certPEM, keyPEM, bundleJSON} {
@@ -163,29 +222,41 @@ func (s *Source) load() (*material, error) {
 		h.Write([]byte{0})
 	}
 	for _, c := range crls {
+		h.Write([]byte(c.Source + "\x00"))
 		h.Write(c.List.Raw)
+	}
+	for _, p := range problems {
+		h.Write([]byte("\x00" + p.Source + "\x00" + p.Reason + "\x00" + p.Err.Error()))
 	}
 	var digest [sha256.Size]byte
 	copy(digest[:], h.Sum(nil))
-	if old := s.cur.Load(); old != nil && bytes.Equal(old.digest[:], digest[:]) {
+	old := s.cur.Load()
+	if old != nil && bytes.Equal(old.digest[:], digest[:]) {
 		return old, nil
 	}
 
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cert_file/key_file: %w", ErrConfig, err)
+		return nil, &FileError{"key_pair", err}
 	}
 	id, err := identity.FromCertificate(cert.Leaf)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cert_file: %w", ErrConfig, err)
+		return nil, &FileError{"cert_file", err}
 	}
 	bundle, err := trust.ParseBundle(bundleJSON)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bundle_file: %w", ErrConfig, err)
+		return nil, &FileError{"bundle_file", err}
 	}
-	v, err := trust.NewVerifier(bundle, crls, s.now)
+	var prev map[string]trust.CRL
+	if old != nil {
+		prev = old.crls
+	}
+	v, applied, unusable, err := buildVerifier(bundle, crls, problems, prev, s.now)
 	if err != nil {
-		return nil, fmt.Errorf("%w: crl_dir: %w", ErrConfig, err)
+		return nil, &FileError{"bundle_file", err}
+	}
+	for _, u := range unusable {
+		s.logger.Error("CRL file cannot be applied; the other CRLs are", "source", u.Source, "reason", u.Reason, "kept_last_good", u.KeptLastGood, "err", u.Err)
 	}
 	for _, info := range v.CRLs() {
 		if info.Stale(s.now()) {
@@ -193,7 +264,55 @@ func (s *Source) load() (*material, error) {
 				"member", info.Member, "source", info.Source, "next_update", info.NextUpdate)
 		}
 	}
-	return &material{cert: &cert, id: id, verifier: v, cas: v.CAs(), digest: digest}, nil
+	return &material{cert: &cert, id: id, verifier: v, cas: v.CAs(), digest: digest, crls: applied, unusable: unusable}, nil
+}
+
+// buildVerifier builds a verifier from the CRL files that can be applied.
+// A file that cannot (unreadable, not a CRL, signed by no CA of the bundle)
+// is reported, and the version of it that was applied before (prev) is
+// applied instead, if the bundle still vouches for it: one bad file never
+// stops the other revocations, nor undoes its own earlier ones.
+func buildVerifier(bundle *trust.Bundle, crls []trust.CRL, problems []trust.CRLProblem, prev map[string]trust.CRL, now func() time.Time) (*trust.Verifier, map[string]trust.CRL, []UnusableCRL, error) {
+	v, err := trust.NewVerifier(bundle, crls, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	bad := append(slices.Clone(problems), v.Unusable()...)
+	refused := map[string]bool{}
+	for _, u := range v.Unusable() {
+		refused[u.Source] = true
+	}
+	use := slices.DeleteFunc(slices.Clone(crls), func(c trust.CRL) bool { return refused[c.Source] })
+	fallback := 0
+	for _, p := range bad {
+		if c, ok := prev[p.Source]; ok {
+			use = append(use, c)
+			fallback++
+		}
+	}
+	if fallback > 0 || len(refused) > 0 {
+		if v, err = trust.NewVerifier(bundle, use, now); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	// A last good version the bundle no longer vouches for is dropped.
+	dropped := map[string]bool{}
+	for _, u := range v.Unusable() {
+		dropped[u.Source] = true
+	}
+	applied := make(map[string]trust.CRL, len(use))
+	for _, c := range use {
+		if !dropped[c.Source] {
+			applied[c.Source] = c
+		}
+	}
+	unusable := make([]UnusableCRL, 0, len(bad))
+	for _, p := range bad {
+		_, kept := applied[p.Source]
+		unusable = append(unusable, UnusableCRL{CRLProblem: p, KeptLastGood: kept})
+	}
+	slices.SortFunc(unusable, func(a, b UnusableCRL) int { return strings.Compare(a.Source, b.Source) })
+	return v, applied, unusable, nil
 }
 
 // Reload re-reads the files. On error the current material stays in force.
@@ -204,7 +323,16 @@ func (s *Source) Reload() (bool, error) {
 	defer s.reloadMu.Unlock()
 	old := s.cur.Load()
 	m, err := s.load()
+	s.stateMu.Lock()
+	s.state.LastAttempt, s.state.LastError = s.now(), err
 	if err != nil {
+		s.state.Failures++
+	}
+	s.stateMu.Unlock()
+	if err != nil {
+		if s.hooks.ReloadFailed != nil {
+			s.hooks.ReloadFailed(ReloadFailureReason(err), err)
+		}
 		return false, err
 	}
 	if m == old {
@@ -238,6 +366,17 @@ func (s *Source) Run(ctx context.Context) {
 		}
 	}
 }
+
+// ReloadState says how re-reading the material went.
+func (s *Source) ReloadState() ReloadState {
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	return s.state
+}
+
+// UnusableCRLs lists the files of the CRL folder that the material in force
+// could not apply, sorted by file.
+func (s *Source) UnusableCRLs() []UnusableCRL { return slices.Clone(s.cur.Load().unusable) }
 
 // Identity returns the node's own identity.
 func (s *Source) Identity() identity.Identity { return s.cur.Load().id }

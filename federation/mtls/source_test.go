@@ -2,15 +2,18 @@ package mtls_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/federation/pki"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/trust"
 )
@@ -176,6 +179,82 @@ func TestReloadKeepsMaterialOnBadFiles(t *testing.T) {
 	changed, err := src.Reload()
 	if err == nil || changed {
 		t.Errorf("second reload: changed=%v err=%v", changed, err)
+	}
+}
+
+// TestCRLFilesOneByOne: an unusable CRL file is reported and skipped, the
+// other CRLs still apply, and a file that becomes unusable keeps its last
+// good version in force.
+func TestCRLFilesOneByOne(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
+	cfg := fed.Node("UA", "ua-1")
+	var failed []string
+	src := newSource(t, cfg, mtls.Hooks{ReloadFailed: func(reason string, _ error) { failed = append(failed, reason) }})
+	verify := func(c mtls.Config) error {
+		_, err := src.Verifier().Verify([]*x509.Certificate{pkitest.Certificate(t, c)}, x509.ExtKeyUsageClientAuth)
+		return err
+	}
+	reload := func() {
+		t.Helper()
+		if _, err := src.Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Junk beside a new CRL of UA that revokes a user.
+	fed.WriteCRLFile("junk.crl", []byte("not a CRL"))
+	user := fed.User("UA", "analyst")
+	fed.Revoke("UA", user)
+	reload()
+	if err := verify(user); !errors.Is(err, trust.ErrRevoked) {
+		t.Errorf("user revoked beside a junk file: %v", err)
+	}
+	u := src.UnusableCRLs()
+	if len(u) != 1 || filepath.Base(u[0].Source) != "junk.crl" || u[0].Reason != trust.CRLMalformed || u[0].KeptLastGood {
+		t.Errorf("unusable = %+v, want junk.crl malformed", u)
+	}
+
+	// UA's CRL file becomes junk: its last good version stays in force.
+	fed.WriteCRLFile("UA.crl", []byte("truncated"))
+	reload()
+	if err := verify(user); !errors.Is(err, trust.ErrRevoked) {
+		t.Errorf("user after UA.crl became junk: %v, want still revoked", err)
+	}
+	u = src.UnusableCRLs()
+	if len(u) != 2 || filepath.Base(u[0].Source) != "UA.crl" || !u[0].KeptLastGood {
+		t.Errorf("unusable = %+v, want UA.crl kept at its last good version", u)
+	}
+	// Replaced by a CRL of a CA outside the bundle: the same.
+	outsider, err := pki.NewCA(pki.CAOptions{Federation: "accord.test", Member: "UA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fed.WriteCRLFile("UA.crl", pkitest.SignCRL(t, outsider.Cert, outsider.Key))
+	reload()
+	if u = src.UnusableCRLs(); len(u) != 2 || u[0].Reason != trust.CRLUnknownIssuer || !u[0].KeptLastGood {
+		t.Errorf("unusable = %+v, want UA.crl of an unknown issuer, kept", u)
+	}
+	if err := verify(user); !errors.Is(err, trust.ErrRevoked) {
+		t.Errorf("user after UA.crl was replaced: %v, want still revoked", err)
+	}
+	// A good version again: nothing is unusable but the junk.
+	fed.PublishCRL("UA")
+	reload()
+	if u = src.UnusableCRLs(); len(u) != 1 || filepath.Base(u[0].Source) != "junk.crl" {
+		t.Errorf("unusable = %+v, want only junk.crl", u)
+	}
+	if len(failed) != 0 || src.ReloadState().Failures != 0 {
+		t.Errorf("reload failures %v, state %+v: a bad CRL file is no failed reload", failed, src.ReloadState())
+	}
+	// A broken bundle fails the reload, counted under its field.
+	if err := os.WriteFile(cfg.BundleFile, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Reload(); err == nil {
+		t.Fatal("a broken bundle reloaded")
+	}
+	if st := src.ReloadState(); st.Failures != 1 || st.LastError == nil || len(failed) != 1 || failed[0] != "bundle_file" {
+		t.Errorf("after a broken bundle: state %+v, hooks %v", st, failed)
 	}
 }
 

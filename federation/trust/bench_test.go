@@ -20,9 +20,12 @@ func BenchmarkVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	crls, err := trust.LoadCRLDir(fed.CRLDir)
+	crls, problems, err := trust.LoadCRLDir(fed.CRLDir)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if len(problems) > 0 {
+		b.Fatal(problems)
 	}
 	v, err := trust.NewVerifier(bundle, crls, nil)
 	if err != nil {

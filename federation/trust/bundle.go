@@ -21,8 +21,9 @@ import (
 const BundleFormatVersion = 1
 
 // ErrInvalidBundle is returned when a trust bundle cannot be parsed or breaks
-// a rule (a CA listed for two members, a CA certificate that is not a CA,
-// a CA whose own URI SAN names another member).
+// a rule (a CA listed for two members, CAs of two members sharing a subject,
+// key id or public key, a CA certificate that is not a CA, a CA whose own URI
+// SAN names another member).
 var ErrInvalidBundle = errors.New("invalid trust bundle")
 
 // Bundle is a federation's trust bundle: for each member, the CA certificates
@@ -107,6 +108,10 @@ func (b *Bundle) Validate() error {
 		return fmt.Errorf("%w: federation: %w", ErrInvalidBundle, err)
 	}
 	owner := map[string]string{} // CA fingerprint -> member
+	// A CA's subject, key id and public key each belong to one member: a CRL
+	// names its CA by subject and a chain finds its CA by key id, so a CA of
+	// another member that shared one of them could pass for this member's.
+	subjects, keyIDs, keys := map[string]string{}, map[string]string{}, map[string]string{}
 	seen := map[string]bool{}
 	for i, m := range b.Members {
 		field := fmt.Sprintf("members[%d]", i)
@@ -134,8 +139,32 @@ func (b *Bundle) Validate() error {
 				return fmt.Errorf("%w: %s: CA %s is already listed for member %s; a CA can vouch for one member only", ErrInvalidBundle, cf, fp[:16], other)
 			}
 			owner[fp] = m.Member
+			if err := claimCA(subjects, string(cert.RawSubject), m.Member, fmt.Sprintf("CA subject %q", cert.Subject.String())); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrInvalidBundle, cf, err)
+			}
+			if len(cert.SubjectKeyId) > 0 {
+				if err := claimCA(keyIDs, string(cert.SubjectKeyId), m.Member, fmt.Sprintf("CA key id %x", cert.SubjectKeyId)); err != nil {
+					return fmt.Errorf("%w: %s: %w", ErrInvalidBundle, cf, err)
+				}
+			}
+			if err := claimCA(keys, KeyFingerprint(cert), m.Member, "CA public key "+KeyFingerprint(cert)[:16]); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrInvalidBundle, cf, err)
+			}
 		}
 	}
+	return nil
+}
+
+// claimCA records that what (a CA's subject, key id or public key) belongs
+// to member, and refuses it when it already belongs to another member. CAs of
+// one member may share them (a CA certificate renewed with the same key).
+func claimCA(owners map[string]string, key, member, what string) error {
+	if other, ok := owners[key]; ok && other != member {
+		pair := []string{member, other}
+		slices.Sort(pair)
+		return fmt.Errorf("%s is used by CAs of members %s and %s; the CAs of different members must differ in subject, key id and public key, or one member's CRLs could revoke the other's certificates", what, pair[0], pair[1])
+	}
+	owners[key] = member
 	return nil
 }
 
@@ -233,6 +262,13 @@ func (b *Bundle) Certificates() (map[string][]*x509.Certificate, error) {
 // Fingerprint returns the hex SHA-256 of a certificate's DER encoding.
 func Fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// KeyFingerprint returns the hex SHA-256 of a certificate's public key
+// (its DER SubjectPublicKeyInfo): what identifies a CA whatever its name.
+func KeyFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
 	return hex.EncodeToString(sum[:])
 }
 

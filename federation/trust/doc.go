@@ -10,6 +10,13 @@
 // and not revoked. Every refusal wraps one of the sentinel errors below, so
 // callers (the TLS handshake, `accordctl peers check`) can say exactly why.
 //
+// A CRL revokes only what the CA that signed it issued: revocations are kept
+// under the signing CA's public key and a certificate is looked up under the
+// key of the CA that verified it, never by issuer name; and the bundle
+// refuses CAs of different members that share a subject, key id or public
+// key. Each CRL file is read on its own: one that cannot be applied is
+// reported (CRLProblem) and the others still are.
+//
 // The package does not read files on its own schedule or build TLS
 // configurations: federation/mtls does that, and federation/pki makes the
 // certificates, CRLs and bundles.

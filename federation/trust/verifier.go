@@ -52,14 +52,39 @@ var (
 	ErrInvalidCRL = errors.New("invalid certificate revocation list")
 )
 
+// Why a CRL file cannot be applied: the Reason of a CRLProblem, short and
+// stable (for metrics and status).
+const (
+	// CRLUnreadable: the file cannot be read.
+	CRLUnreadable = "unreadable"
+	// CRLMalformed: the file is not a CRL (PEM "X509 CRL" or DER).
+	CRLMalformed = "malformed"
+	// CRLUnknownIssuer: the CRL is signed by no CA of the trust bundle
+	// (or names one CA and is signed by another key).
+	CRLUnknownIssuer = "unknown_issuer"
+)
+
+// CRLProblemReasons are all reasons a CRL file can be unusable.
+var CRLProblemReasons = []string{CRLUnreadable, CRLMalformed, CRLUnknownIssuer}
+
+// CRLProblem is a CRL file that cannot be applied, and why. One unusable file
+// never stops the others from being applied.
+type CRLProblem struct {
+	Source string
+	// Reason is one of CRLProblemReasons.
+	Reason string
+	Err    error
+}
+
 // Verifier checks peer certificate chains against a trust bundle and the
 // members' CRLs. It is immutable and safe for concurrent use; to change what
 // is trusted, build a new one.
 type Verifier struct {
 	federation string
 	members    map[string]*memberTrust
-	revoked    map[string]time.Time // issuer subject + serial -> revocation time
+	revoked    map[string]time.Time // issuing CA's key fingerprint + serial -> revocation time
 	crls       []CRLInfo
+	unusable   []CRLProblem
 	now        func() time.Time
 }
 
@@ -92,9 +117,12 @@ type CRL struct {
 	Source string
 }
 
-// NewVerifier builds a verifier. Every CRL must be signed by a CA of the
-// bundle; the CRL applies to the certificates issued by that CA. now may be
-// nil (time.Now).
+// NewVerifier builds a verifier. A CRL applies to the certificates issued
+// by the CA whose key signed it, and to no others: its revocations are keyed
+// by that CA's public key, not by the issuer name the CRL states, so a CA of
+// one member can never revoke another member's certificates. A CRL signed by
+// no CA of the bundle is not applied and is reported by Unusable; the others
+// still are. now may be nil (time.Now).
 func NewVerifier(b *Bundle, crls []CRL, now func() time.Time) (*Verifier, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
@@ -117,10 +145,13 @@ func NewVerifier(b *Bundle, crls []CRL, now func() time.Time) (*Verifier, error)
 	for _, c := range crls {
 		member, ca := v.crlIssuer(c.List)
 		if ca == nil {
-			return nil, fmt.Errorf("%w: %s: signed by %q, which is no CA in the trust bundle", ErrInvalidCRL, c.Source, c.List.Issuer.String())
+			v.unusable = append(v.unusable, CRLProblem{Source: c.Source, Reason: CRLUnknownIssuer,
+				Err: fmt.Errorf("%w: %s: names issuer %q but is signed by no CA of that name in the trust bundle", ErrInvalidCRL, c.Source, c.List.Issuer.String())})
+			continue
 		}
+		issuer := KeyFingerprint(ca)
 		for _, e := range c.List.RevokedCertificateEntries {
-			v.revoked[revocationKey(ca.RawSubject, e.SerialNumber)] = e.RevocationTime
+			v.revoked[revocationKey(issuer, e.SerialNumber)] = e.RevocationTime
 		}
 		v.crls = append(v.crls, CRLInfo{
 			Member: member, Issuer: c.List.Issuer.String(), Number: c.List.Number,
@@ -128,10 +159,14 @@ func NewVerifier(b *Bundle, crls []CRL, now func() time.Time) (*Verifier, error)
 			Revoked: len(c.List.RevokedCertificateEntries), Source: c.Source,
 		})
 	}
-	sort.Slice(v.crls, func(i, j int) bool { return v.crls[i].Member < v.crls[j].Member })
+	sort.SliceStable(v.crls, func(i, j int) bool { return v.crls[i].Member < v.crls[j].Member })
 	return v, nil
 }
 
+// crlIssuer finds the CA of the bundle that signed a CRL: a CA whose subject
+// is the CRL's issuer and whose key verifies its signature. The bundle lets
+// no two members' CAs share a subject or a key, so at most one member owns
+// it.
 func (v *Verifier) crlIssuer(crl *x509.RevocationList) (string, *x509.Certificate) {
 	for member, mt := range v.members {
 		for _, ca := range mt.cas {
@@ -143,8 +178,10 @@ func (v *Verifier) crlIssuer(crl *x509.RevocationList) (string, *x509.Certificat
 	return "", nil
 }
 
-func revocationKey(issuerSubject []byte, serial *big.Int) string {
-	return string(issuerSubject) + "\x00" + serial.String()
+// revocationKey identifies a certificate by the key of the CA that issued it
+// and its serial number.
+func revocationKey(issuerKey string, serial *big.Int) string {
+	return issuerKey + "\x00" + serial.String()
 }
 
 // Federation returns the federation the verifier trusts.
@@ -162,6 +199,10 @@ func (v *Verifier) Members() []string {
 
 // CRLs describes the CRLs the verifier applies.
 func (v *Verifier) CRLs() []CRLInfo { return slices.Clone(v.crls) }
+
+// Unusable lists the CRLs given to NewVerifier that it does not apply
+// because no CA of the bundle signed them.
+func (v *Verifier) Unusable() []CRLProblem { return slices.Clone(v.unusable) }
 
 // CAs returns all CA certificates of the bundle, for the list of acceptable
 // CAs a TLS server sends.
@@ -215,8 +256,11 @@ func (v *Verifier) Verify(chain []*x509.Certificate, usage x509.ExtKeyUsage) (id
 	if err != nil {
 		return id, v.explain(id, leaf, opts, err)
 	}
-	for _, c := range verified[0][:len(verified[0])-1] {
-		if at, ok := v.revoked[revocationKey(c.RawIssuer, c.SerialNumber)]; ok {
+	// Each certificate is looked up under the key of the CA that verified
+	// its signature in this chain, never under the issuer name it states.
+	chainOK := verified[0]
+	for i, c := range chainOK[:len(chainOK)-1] {
+		if at, ok := v.revoked[revocationKey(KeyFingerprint(chainOK[i+1]), c.SerialNumber)]; ok {
 			what := "its certificate"
 			if c != leaf {
 				what = "intermediate CA " + c.Subject.String()
@@ -280,20 +324,25 @@ func ParseCRL(data []byte) (*x509.RevocationList, error) {
 	return crl, nil
 }
 
-// LoadCRLDir reads every *.crl and *.pem file of a folder as a CRL. A missing
-// folder holds no CRLs; an empty dir name means none.
-func LoadCRLDir(dir string) ([]CRL, error) {
+// LoadCRLDir reads every *.crl and *.pem file of a folder as a CRL, each on
+// its own: a file that cannot be read or parsed is reported as a problem and
+// the others are still returned. A missing folder holds no CRLs; an empty dir
+// name means none. The error is only for a folder that cannot be listed.
+func LoadCRLDir(dir string) ([]CRL, []CRLProblem, error) {
 	if dir == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read CRL folder: %w", err)
+		return nil, nil, fmt.Errorf("read CRL folder: %w", err)
 	}
-	var out []CRL
+	var (
+		out      []CRL
+		problems []CRLProblem
+	)
 	for _, e := range entries {
 		ext := filepath.Ext(e.Name())
 		if e.IsDir() || (ext != ".crl" && ext != ".pem") || strings.HasPrefix(e.Name(), ".") {
@@ -302,15 +351,17 @@ func LoadCRLDir(dir string) ([]CRL, error) {
 		path := filepath.Join(dir, e.Name())
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read CRL: %w", err)
+			problems = append(problems, CRLProblem{Source: path, Reason: CRLUnreadable, Err: fmt.Errorf("read CRL: %w", err)})
+			continue
 		}
 		crl, err := ParseCRL(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			problems = append(problems, CRLProblem{Source: path, Reason: CRLMalformed, Err: fmt.Errorf("%s: %w", path, err)})
+			continue
 		}
 		out = append(out, CRL{List: crl, Source: path})
 	}
-	return out, nil
+	return out, problems, nil
 }
 
 // Reason returns a short, stable label for why a certificate was refused

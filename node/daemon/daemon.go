@@ -93,9 +93,15 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	reloads := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "accord_tls_reloads_total", Help: "Reloads of TLS material that changed it.",
 	})
+	reloadFailures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "accord_tls_reload_failures_total", Help: "Reloads of TLS material that failed (the material before stays in force), by the file at fault: cert_file, key_file, key_pair, bundle_file, crl_dir.",
+	}, []string{"reason"})
+	for _, r := range reloadFailureReasons {
+		reloadFailures.WithLabelValues(r)
+	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "accord_build_info", Help: "Build information; always 1."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
-	d.reg.MustRegister(refused, expiry, reloads, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.reg.MustRegister(refused, expiry, reloads, reloadFailures, build, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	src, err := mtls.NewSource(cfg.TLS, mtls.Hooks{
 		Refused: func(side string, err error) { refused.WithLabelValues(side, trust.Reason(err)).Inc() },
@@ -103,6 +109,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 			reloads.Inc()
 			expiry.Set(float64(leaf.NotAfter.Unix()))
 		},
+		ReloadFailed: func(reason string, _ error) { reloadFailures.WithLabelValues(reason).Inc() },
 	}, logger.With("component", "tls"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
@@ -115,6 +122,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	}
 	expiry.Set(float64(src.Certificate().Leaf.NotAfter.Unix()))
 	d.src = src
+	d.reg.MustRegister(newUnusableCRLCollector(src))
 
 	st, err := store.Open(filepath.Join(cfg.DataDir, "store.db"), src.Identity().Member, store.Options{Logger: logger.With("component", "store")})
 	if err != nil {

@@ -39,7 +39,8 @@ func (d *Daemon) newFedIndex(localPolicy *grpcserver.Policy) *fedindex.Service {
 				return uint64(fi.Size())
 			}
 			return 0
-		})
+		}).
+		WithTrustStatus(d.trustStatus)
 	s.Allow(localPolicy)
 	return s
 }

@@ -58,6 +58,7 @@ type Service struct {
 	logger     *slog.Logger
 	now        func() time.Time
 	storeBytes func() uint64
+	trust      func() *accordv1.TrustStatus
 	tokens     *pagetoken.Codec
 }
 
@@ -82,6 +83,13 @@ func New(idx Index, status func() []exchange.PeerStatus, feed func() (head, pend
 // WithStoreSize makes FederationStatus report the store's size from fn.
 func (s *Service) WithStoreSize(fn func() uint64) *Service {
 	s.storeBytes = fn
+	return s
+}
+
+// WithTrustStatus makes FederationStatus report how the node's trust
+// material is kept current from fn.
+func (s *Service) WithTrustStatus(fn func() *accordv1.TrustStatus) *Service {
+	s.trust = fn
 	return s
 }
 
@@ -319,6 +327,9 @@ func (s *Service) FederationStatus(context.Context, *accordv1.FederationStatusRe
 	}
 	now := s.now()
 	resp := &accordv1.FederationStatusResponse{FeedHead: head, FeedPending: pending, StoreBytes: s.storeBytes()}
+	if s.trust != nil {
+		resp.Trust = s.trust()
+	}
 	seen := map[string]bool{}
 	for _, p := range s.status() {
 		seen[p.Member] = true

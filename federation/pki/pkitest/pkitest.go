@@ -7,11 +7,13 @@
 package pkitest
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -247,4 +249,89 @@ func WithTrust(cfg mtls.Config, other *Federation) mtls.Config {
 	cfg.BundleFile = other.BundleFile
 	cfg.CRLDir = other.CRLDir
 	return cfg
+}
+
+// Lookalike makes what a dishonest member could submit for the trust
+// bundle to pass its CA for another member's: a self-signed CA certificate
+// with a fresh key that names member (its URI SAN) but copies like's subject,
+// or, when sameKeyID, like's subject key id (under a subject of its own). It
+// returns the certificate and its key.
+func (f *Federation) Lookalike(member string, like *x509.Certificate, sameKeyID bool) (*x509.Certificate, *ecdsa.PrivateKey) {
+	f.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	keyID, rawSubject := []byte("lookalike-"+member), like.RawSubject
+	subject := pkix.Name{CommonName: "Accord " + member + " lookalike CA"}
+	if sameKeyID {
+		// A subject of its own, so that only the key id collides.
+		keyID, rawSubject = like.SubjectKeyId, nil
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: subject, RawSubject: rawSubject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:     x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		URIs:         []*url.URL{identity.MemberURI(f.Name, member)},
+		SubjectKeyId: keyID,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return cert, key
+}
+
+// SignCRL signs, as issuer with key, a CRL listing serials as revoked,
+// whether or not issuer issued them, and returns it in PEM.
+func SignCRL(t testing.TB, issuer *x509.Certificate, key crypto.Signer, serials ...*big.Int) []byte {
+	t.Helper()
+	now := time.Now()
+	tmpl := &x509.RevocationList{Number: big.NewInt(now.UnixNano()), ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(24 * time.Hour)}
+	for _, s := range serials {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: now.Add(-time.Minute), ReasonCode: pki.ReasonKeyCompromise})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+}
+
+// WriteBundleWith writes the bundle file with extra CA certificates listed
+// for member, without the bundle's checks: a bundle file assembled
+// carelessly or tampered with. SaveBundle writes the checked one again.
+func (f *Federation) WriteBundleWith(member string, extra ...*x509.Certificate) {
+	f.t.Helper()
+	b := trust.Bundle{Version: f.bundle.Version, Federation: f.bundle.Federation}
+	for _, m := range f.bundle.Members {
+		m.CACertificates = append([]string(nil), m.CACertificates...)
+		if m.Member == member {
+			for _, c := range extra {
+				m.CACertificates = append(m.CACertificates, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+			}
+		}
+		b.Members = append(b.Members, m)
+	}
+	data, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := trust.WriteFileAtomic(f.BundleFile, data, 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// WriteCRLFile writes data as a file of the CRL folder.
+func (f *Federation) WriteCRLFile(name string, data []byte) {
+	f.t.Helper()
+	if err := trust.WriteFileAtomic(filepath.Join(f.CRLDir, name), data, 0o644); err != nil {
+		f.t.Fatal(err)
+	}
 }

@@ -297,7 +297,10 @@ type FederationStatusResponse struct {
 	FeedHead    uint64 `protobuf:"varint,2,opt,name=feed_head,json=feedHead,proto3" json:"feed_head,omitempty"`
 	FeedPending uint64 `protobuf:"varint,3,opt,name=feed_pending,json=feedPending,proto3" json:"feed_pending,omitempty"`
 	// The size of this node's store file, in bytes.
-	StoreBytes    uint64 `protobuf:"varint,4,opt,name=store_bytes,json=storeBytes,proto3" json:"store_bytes,omitempty"`
+	StoreBytes uint64 `protobuf:"varint,4,opt,name=store_bytes,json=storeBytes,proto3" json:"store_bytes,omitempty"`
+	// How this node keeps its trust material (certificate, trust bundle,
+	// members' CRLs) current.
+	Trust         *TrustStatus `protobuf:"bytes,5,opt,name=trust,proto3" json:"trust,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -360,6 +363,171 @@ func (x *FederationStatusResponse) GetStoreBytes() uint64 {
 	return 0
 }
 
+func (x *FederationStatusResponse) GetTrust() *TrustStatus {
+	if x != nil {
+		return x.Trust
+	}
+	return nil
+}
+
+// TrustStatus is how re-reading a node's TLS material goes.
+type TrustStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the material was last re-read (unset before the first reload
+	// since the start), and why that failed ("" when it succeeded). After a
+	// failure the material read before stays in force.
+	LastReload      *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=last_reload,json=lastReload,proto3" json:"last_reload,omitempty"`
+	LastReloadError string                 `protobuf:"bytes,2,opt,name=last_reload_error,json=lastReloadError,proto3" json:"last_reload_error,omitempty"`
+	// Failed reloads since the node started.
+	ReloadFailures uint64 `protobuf:"varint,3,opt,name=reload_failures,json=reloadFailures,proto3" json:"reload_failures,omitempty"`
+	// The CRLs applied.
+	CrlsApplied uint32 `protobuf:"varint,4,opt,name=crls_applied,json=crlsApplied,proto3" json:"crls_applied,omitempty"`
+	// The files of the CRL folder that cannot be applied; the others are.
+	UnusableCrls  []*RevocationFileProblem `protobuf:"bytes,5,rep,name=unusable_crls,json=unusableCrls,proto3" json:"unusable_crls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrustStatus) Reset() {
+	*x = TrustStatus{}
+	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrustStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrustStatus) ProtoMessage() {}
+
+func (x *TrustStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrustStatus.ProtoReflect.Descriptor instead.
+func (*TrustStatus) Descriptor() ([]byte, []int) {
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TrustStatus) GetLastReload() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastReload
+	}
+	return nil
+}
+
+func (x *TrustStatus) GetLastReloadError() string {
+	if x != nil {
+		return x.LastReloadError
+	}
+	return ""
+}
+
+func (x *TrustStatus) GetReloadFailures() uint64 {
+	if x != nil {
+		return x.ReloadFailures
+	}
+	return 0
+}
+
+func (x *TrustStatus) GetCrlsApplied() uint32 {
+	if x != nil {
+		return x.CrlsApplied
+	}
+	return 0
+}
+
+func (x *TrustStatus) GetUnusableCrls() []*RevocationFileProblem {
+	if x != nil {
+		return x.UnusableCrls
+	}
+	return nil
+}
+
+// RevocationFileProblem is a file of a node's CRL folder that it cannot
+// apply.
+type RevocationFileProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file's name in the CRL folder.
+	File string `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// Why, in one word: unreadable, malformed (not a CRL) or unknown_issuer
+	// (signed by no CA of the trust bundle); and the error.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Error  string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// The version read before the file became unusable is still applied
+	// (until the node restarts).
+	KeptLastGood  bool `protobuf:"varint,4,opt,name=kept_last_good,json=keptLastGood,proto3" json:"kept_last_good,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevocationFileProblem) Reset() {
+	*x = RevocationFileProblem{}
+	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevocationFileProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevocationFileProblem) ProtoMessage() {}
+
+func (x *RevocationFileProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevocationFileProblem.ProtoReflect.Descriptor instead.
+func (*RevocationFileProblem) Descriptor() ([]byte, []int) {
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RevocationFileProblem) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *RevocationFileProblem) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *RevocationFileProblem) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *RevocationFileProblem) GetKeptLastGood() bool {
+	if x != nil {
+		return x.KeptLastGood
+	}
+	return false
+}
+
 // PeerSyncStatus is how pulling from one member goes.
 type PeerSyncStatus struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -393,7 +561,7 @@ type PeerSyncStatus struct {
 
 func (x *PeerSyncStatus) Reset() {
 	*x = PeerSyncStatus{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +573,7 @@ func (x *PeerSyncStatus) String() string {
 func (*PeerSyncStatus) ProtoMessage() {}
 
 func (x *PeerSyncStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +586,7 @@ func (x *PeerSyncStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerSyncStatus.ProtoReflect.Descriptor instead.
 func (*PeerSyncStatus) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{5}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PeerSyncStatus) GetMember() string {
@@ -542,13 +710,26 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\x1bListFederationCasesResponse\x12/\n" +
 	"\x05cases\x18\x01 \x03(\v2\x19.accord.v1.FederationCaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x19\n" +
-	"\x17FederationStatusRequest\"\xac\x01\n" +
+	"\x17FederationStatusRequest\"\xda\x01\n" +
 	"\x18FederationStatusResponse\x12/\n" +
 	"\x05peers\x18\x01 \x03(\v2\x19.accord.v1.PeerSyncStatusR\x05peers\x12\x1b\n" +
 	"\tfeed_head\x18\x02 \x01(\x04R\bfeedHead\x12!\n" +
 	"\ffeed_pending\x18\x03 \x01(\x04R\vfeedPending\x12\x1f\n" +
 	"\vstore_bytes\x18\x04 \x01(\x04R\n" +
-	"storeBytes\"\xd0\x03\n" +
+	"storeBytes\x12,\n" +
+	"\x05trust\x18\x05 \x01(\v2\x16.accord.v1.TrustStatusR\x05trust\"\x89\x02\n" +
+	"\vTrustStatus\x12;\n" +
+	"\vlast_reload\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastReload\x12*\n" +
+	"\x11last_reload_error\x18\x02 \x01(\tR\x0flastReloadError\x12'\n" +
+	"\x0freload_failures\x18\x03 \x01(\x04R\x0ereloadFailures\x12!\n" +
+	"\fcrls_applied\x18\x04 \x01(\rR\vcrlsApplied\x12E\n" +
+	"\runusable_crls\x18\x05 \x03(\v2 .accord.v1.RevocationFileProblemR\funusableCrls\"\x7f\n" +
+	"\x15RevocationFileProblem\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\x12$\n" +
+	"\x0ekept_last_good\x18\x04 \x01(\bR\fkeptLastGood\"\xd0\x03\n" +
 	"\x0ePeerSyncStatus\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
@@ -584,33 +765,38 @@ func file_accord_v1_federation_index_proto_rawDescGZIP() []byte {
 	return file_accord_v1_federation_index_proto_rawDescData
 }
 
-var file_accord_v1_federation_index_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_accord_v1_federation_index_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_accord_v1_federation_index_proto_goTypes = []any{
 	(*ListFederationCasesRequest)(nil),  // 0: accord.v1.ListFederationCasesRequest
 	(*FederationCase)(nil),              // 1: accord.v1.FederationCase
 	(*ListFederationCasesResponse)(nil), // 2: accord.v1.ListFederationCasesResponse
 	(*FederationStatusRequest)(nil),     // 3: accord.v1.FederationStatusRequest
 	(*FederationStatusResponse)(nil),    // 4: accord.v1.FederationStatusResponse
-	(*PeerSyncStatus)(nil),              // 5: accord.v1.PeerSyncStatus
-	(*SharedCase)(nil),                  // 6: accord.v1.SharedCase
-	(*timestamppb.Timestamp)(nil),       // 7: google.protobuf.Timestamp
+	(*TrustStatus)(nil),                 // 5: accord.v1.TrustStatus
+	(*RevocationFileProblem)(nil),       // 6: accord.v1.RevocationFileProblem
+	(*PeerSyncStatus)(nil),              // 7: accord.v1.PeerSyncStatus
+	(*SharedCase)(nil),                  // 8: accord.v1.SharedCase
+	(*timestamppb.Timestamp)(nil),       // 9: google.protobuf.Timestamp
 }
 var file_accord_v1_federation_index_proto_depIdxs = []int32{
-	6, // 0: accord.v1.FederationCase.case:type_name -> accord.v1.SharedCase
-	7, // 1: accord.v1.FederationCase.publish_time:type_name -> google.protobuf.Timestamp
-	1, // 2: accord.v1.ListFederationCasesResponse.cases:type_name -> accord.v1.FederationCase
-	5, // 3: accord.v1.FederationStatusResponse.peers:type_name -> accord.v1.PeerSyncStatus
-	7, // 4: accord.v1.PeerSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
-	7, // 5: accord.v1.PeerSyncStatus.caught_up:type_name -> google.protobuf.Timestamp
-	0, // 6: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
-	3, // 7: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
-	2, // 8: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
-	4, // 9: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	8,  // 0: accord.v1.FederationCase.case:type_name -> accord.v1.SharedCase
+	9,  // 1: accord.v1.FederationCase.publish_time:type_name -> google.protobuf.Timestamp
+	1,  // 2: accord.v1.ListFederationCasesResponse.cases:type_name -> accord.v1.FederationCase
+	7,  // 3: accord.v1.FederationStatusResponse.peers:type_name -> accord.v1.PeerSyncStatus
+	5,  // 4: accord.v1.FederationStatusResponse.trust:type_name -> accord.v1.TrustStatus
+	9,  // 5: accord.v1.TrustStatus.last_reload:type_name -> google.protobuf.Timestamp
+	6,  // 6: accord.v1.TrustStatus.unusable_crls:type_name -> accord.v1.RevocationFileProblem
+	9,  // 7: accord.v1.PeerSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
+	9,  // 8: accord.v1.PeerSyncStatus.caught_up:type_name -> google.protobuf.Timestamp
+	0,  // 9: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
+	3,  // 10: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
+	2,  // 11: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
+	4,  // 12: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_federation_index_proto_init() }
@@ -625,7 +811,7 @@ func file_accord_v1_federation_index_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_federation_index_proto_rawDesc), len(file_accord_v1_federation_index_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -36,8 +36,8 @@ type FederationIndexServiceClient interface {
 	ListFederationCases(ctx context.Context, in *ListFederationCasesRequest, opts ...grpc.CallOption) (*ListFederationCasesResponse, error)
 	// FederationStatus describes, per member, whether its node is reachable,
 	// when it was last synced, how far behind this node is, how many of its
-	// records this node holds and how many it refused; and this node's own
-	// feed.
+	// records this node holds and how many it refused; this node's own feed;
+	// and how its trust material (trust bundle, CRLs) is kept current.
 	FederationStatus(ctx context.Context, in *FederationStatusRequest, opts ...grpc.CallOption) (*FederationStatusResponse, error)
 }
 
@@ -82,8 +82,8 @@ type FederationIndexServiceServer interface {
 	ListFederationCases(context.Context, *ListFederationCasesRequest) (*ListFederationCasesResponse, error)
 	// FederationStatus describes, per member, whether its node is reachable,
 	// when it was last synced, how far behind this node is, how many of its
-	// records this node holds and how many it refused; and this node's own
-	// feed.
+	// records this node holds and how many it refused; this node's own feed;
+	// and how its trust material (trust bundle, CRLs) is kept current.
 	FederationStatus(context.Context, *FederationStatusRequest) (*FederationStatusResponse, error)
 	mustEmbedUnimplementedFederationIndexServiceServer()
 }
