@@ -112,6 +112,8 @@ func Reason(err error) string {
 		return "protocol"
 	case errors.Is(err, ErrClosed):
 		return "closed"
+	case errors.Is(err, ErrSpoofedSender):
+		return "spoofed_sender"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	}

@@ -1,11 +1,14 @@
 package raftnet
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/accordfed/accord/federation/identity"
 )
 
 // Defaults of TransportOptions.
@@ -41,6 +44,11 @@ type TransportOptions struct {
 	// ServerAddressProvider, when set, maps server IDs to addresses ahead
 	// of raft's configuration.
 	ServerAddressProvider raft.ServerAddressProvider
+	// Expect and Refused, for the check of inbound RPCs' senders
+	// (inbound.go): the identity at a raft address, and where refusals are
+	// counted. Default: the layer's own, when it is a *StreamLayer.
+	Expect  func(raft.ServerAddress) (identity.Identity, error)
+	Refused func(side, remote string, err error)
 }
 
 // NewTransport returns a raft transport over layer (a *StreamLayer, or a
@@ -56,14 +64,32 @@ func NewTransport(layer raft.StreamLayer, opts TransportOptions) *Transport {
 	if opts.MaxRPCsInFlight <= 0 {
 		opts.MaxRPCsInFlight = 1
 	}
-	return &Transport{NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &inbound{layer: layer, expect: opts.Expect, refused: opts.Refused, logger: logger,
+		consume: make(chan raft.RPC), ctx: ctx, cancel: cancel}
+	if sl, ok := layer.(*StreamLayer); ok {
+		if in.expect == nil {
+			in.expect = sl.cfg.Expect
+		}
+		if in.refused == nil {
+			in.refused = sl.cfg.Refused
+		}
+	}
+	t := &Transport{in: in, NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		ServerAddressProvider: opts.ServerAddressProvider,
 		Logger:                NewHCLogger(opts.Logger, "raft-net"),
-		Stream:                layer,
+		Stream:                acceptNothing{StreamLayer: layer, in: in},
 		MaxPool:               opts.MaxPool,
 		MaxRPCsInFlight:       opts.MaxRPCsInFlight,
 		Timeout:               opts.Timeout,
 	})}
+	in.wg.Add(1)
+	go in.acceptLoop()
+	return t
 }
 
 // Transport is raft's NetworkTransport with pipelined replication that
@@ -83,8 +109,34 @@ func NewTransport(layer raft.StreamLayer, opts TransportOptions) *Transport {
 // pipelines keep taking the answers off the pipeline at once and queue
 // them for raft's decoder, so the reader never waits on the decoder and
 // the sender always gets through to notice it has stopped.
+//
+// Inbound RPCs are served by the Transport itself (inbound.go), which
+// refuses an RPC whose header names another server than the connection's
+// authenticated peer.
 type Transport struct {
 	*raft.NetworkTransport
+	in *inbound
+}
+
+// Consumer returns the inbound RPCs whose sender was checked.
+func (t *Transport) Consumer() <-chan raft.RPC { return t.in.consume }
+
+// SetHeartbeatHandler sets raft's fast path for heartbeats.
+func (t *Transport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
+	if cb == nil {
+		t.in.heartbea.Store(nil)
+		return
+	}
+	t.in.heartbea.Store(&cb)
+}
+
+// Close closes the transport and its layer and waits until every inbound
+// connection is served.
+func (t *Transport) Close() error {
+	err := t.NetworkTransport.Close()
+	t.in.close()
+	t.in.wg.Wait()
+	return err
 }
 
 // AppendEntriesPipeline returns a pipeline to the target server (see
