@@ -67,6 +67,7 @@ var codeTable = []struct {
 	{exchange.ErrRequest, codes.InvalidArgument},
 	{exchange.ErrCursorExpired, codes.OutOfRange},
 	{exchange.ErrNotMember, codes.PermissionDenied},
+	{exchange.ErrTooManyStreams, codes.ResourceExhausted},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }
