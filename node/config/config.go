@@ -70,6 +70,12 @@ type LocalAPIConfig struct {
 	// Admins are user account ids with the admin role (the name in
 	// spiffe://<federation>/member/<MEMBER>/user/<name>).
 	Admins []string `yaml:"admins"`
+	// MaxConcurrentImports is how many ImportCases streams run at once
+	// (default 2); one more is refused with RESOURCE_EXHAUSTED.
+	MaxConcurrentImports int `yaml:"max_concurrent_imports"`
+	// ImportBufferBytes bounds the input one import holds in memory while
+	// it validates (default 16 MiB, at least 4 MiB).
+	ImportBufferBytes int64 `yaml:"import_buffer_bytes"`
 }
 
 // ExchangeConfig tunes the case-metadata exchange.
@@ -155,6 +161,12 @@ func (c *Config) normalize(base string) {
 	if c.Exchange.TombstoneRetention == 0 {
 		c.Exchange.TombstoneRetention = 30 * 24 * time.Hour
 	}
+	if c.LocalAPI.MaxConcurrentImports == 0 {
+		c.LocalAPI.MaxConcurrentImports = 2
+	}
+	if c.LocalAPI.ImportBufferBytes == 0 {
+		c.LocalAPI.ImportBufferBytes = 16 << 20
+	}
 	if c.Exchange.MaxStreamsPerPeer == 0 {
 		c.Exchange.MaxStreamsPerPeer = 4
 	}
@@ -210,6 +222,12 @@ func (c *Config) Validate() error {
 		if err := identity.ValidateName(a); err != nil {
 			return fmt.Errorf("%w: local_api.admins[%d]: %w", ErrInvalid, i, err)
 		}
+	}
+	if n := c.LocalAPI.MaxConcurrentImports; n < 1 || n > 64 {
+		return fmt.Errorf("%w: local_api.max_concurrent_imports: %d: must be between 1 and 64", ErrInvalid, n)
+	}
+	if n := c.LocalAPI.ImportBufferBytes; n < 4<<20 || n > 1<<30 {
+		return fmt.Errorf("%w: local_api.import_buffer_bytes: %d: must be between 4194304 (4 MiB) and 1073741824 (1 GiB)", ErrInvalid, n)
 	}
 	if c.Exchange.TombstoneRetention < time.Hour {
 		return fmt.Errorf("%w: exchange.tombstone_retention: %s: must be at least 1h", ErrInvalid, c.Exchange.TombstoneRetention)

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -312,5 +313,113 @@ func TestAttackSuspendedMemberStreamCut(t *testing.T) {
 	}
 	if n := scrapeMetric(t, ua.d.MetricsAddr(), `accord_sync_streams_served{member="PL"}`); n != 0 {
 		t.Errorf("UA still serves %v streams of PL", n)
+	}
+}
+
+// importStream opens an ImportCases stream of UA's analyst and sends its
+// options.
+func importStream(t *testing.T, ctx context.Context, c accordv1.CaseServiceClient) accordv1.CaseService_ImportCasesClient {
+	t.Helper()
+	s, err := c.ImportCases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&accordv1.ImportCasesRequest{Body: &accordv1.ImportCasesRequest_Options{Options: &accordv1.ImportOptions{Source: "attack"}}}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// importResult closes the sending side and reads the stream to its end.
+func importResult(s accordv1.CaseService_ImportCasesClient) (*accordv1.ImportResult, error) {
+	if err := s.CloseSend(); err != nil {
+		return nil, err
+	}
+	var res *accordv1.ImportResult
+	for {
+		resp, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return res, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r := resp.GetResult(); r != nil {
+			res = r
+		}
+	}
+}
+
+// TestAttackImportMemory is finding 9 of issue 13: an analyst's client
+// that does not keep accordctl's limits. UA refuses a line of more than 1
+// MiB (InvalidArgument naming the line and the limit), runs at most
+// local_api.max_concurrent_imports imports at once (RESOURCE_EXHAUSTED
+// beyond), and holds at most local_api.import_buffer_bytes (16 MiB) of one
+// import's input in memory, however many 1 MiB lines it is sent.
+func TestAttackImportMemory(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA")
+	ua := startLimitsFederation(t, fed, "UA")[0]
+	cases := accordv1.NewCaseServiceClient(dialWith(t, ua.d.LocalAddr(), honestCreds(t, fed.User("UA", "analyst"), "UA")))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const maxLine = 1 << 20 // caseformat.MaxLineBytes
+
+	// A line over the limit, not marked too_long.
+	s := importStream(t, ctx, cases)
+	if err := s.Send(&accordv1.ImportCasesRequest{Body: &accordv1.ImportCasesRequest_Chunk{Chunk: &accordv1.ImportChunk{Lines: []*accordv1.ImportLine{
+		{Number: 1, Json: []byte(`{"case_id":"UA-1"}`)}, {Number: 2, Json: bytes.Repeat([]byte("x"), maxLine+1)},
+	}}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := importResult(s)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "1048576") {
+		t.Errorf("a line of %d bytes: %v; want InvalidArgument naming line 2 and the limit (1048576 bytes)", maxLine+1, err)
+	}
+
+	// Concurrent imports: two run, the third is refused.
+	held := []accordv1.CaseService_ImportCasesClient{importStream(t, ctx, cases), importStream(t, ctx, cases)}
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		if n := scrapeMetric(t, ua.d.MetricsAddr(), "accord_import_running"); n != 2 {
+			return fmt.Errorf("%v imports running, want 2", n)
+		}
+		return nil
+	})
+	_, err = importResult(importStream(t, ctx, cases))
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "local_api.max_concurrent_imports") {
+		t.Errorf("a third import: %v; want RESOURCE_EXHAUSTED naming local_api.max_concurrent_imports", err)
+	}
+	for _, s := range held {
+		if _, err := importResult(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// One import of 40 lines of 1 MiB each (invalid: not JSON).
+	s = importStream(t, ctx, cases)
+	const lines = 40
+	line := bytes.Repeat([]byte("x"), maxLine)
+	for n := int64(1); n <= lines; n += 3 {
+		var chunk []*accordv1.ImportLine
+		for i := n; i < n+3 && i <= lines; i++ {
+			chunk = append(chunk, &accordv1.ImportLine{Number: i, Json: line})
+		}
+		if err := s.Send(&accordv1.ImportCasesRequest{Body: &accordv1.ImportCasesRequest_Chunk{Chunk: &accordv1.ImportChunk{Lines: chunk}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := importResult(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetInvalid() != lines {
+		t.Errorf("%d of %d lines invalid", res.GetInvalid(), lines)
+	}
+	peak := scrapeMetric(t, ua.d.MetricsAddr(), "accord_import_buffered_bytes_max")
+	t.Logf("an import of %d lines of 1 MiB held at most %.0f bytes of input", lines, peak)
+	if peak == 0 || peak > 16<<20 {
+		t.Errorf("the import held %.0f bytes of input at once; want some, and at most 16 MiB (local_api.import_buffer_bytes)", peak)
+	}
+	if n := scrapeMetric(t, ua.d.MetricsAddr(), "accord_import_buffered_bytes"); n != 0 {
+		t.Errorf("imports that ended still hold %v bytes", n)
 	}
 }
