@@ -98,10 +98,10 @@ type Event struct {
 }
 
 // StreamPhase says which summary of a Sync stream a Served event is: the
-// service audits each stream when it opens, when it closes, and at most
-// once per ServiceOptions.AuditEvery in between while it serves records,
-// never per batch (a caller asking for small batches must not be able to
-// fill the audit log).
+// service audits each stream when it opens, when it closes, and in between
+// when a follow stream has caught up (at the pace of this node's own
+// publications) or every ServiceOptions.AuditEvery; never per batch (a
+// caller asking for small batches must not be able to fill the audit log).
 type StreamPhase string
 
 // The phases of a Sync stream's audit.
@@ -109,8 +109,8 @@ const (
 	// StreamOpened: the stream was accepted; FromSeq is the first feed
 	// seq it may serve, ToSeq the head then.
 	StreamOpened StreamPhase = "stream_opened"
-	// StreamProgress: the records served since the last summary of a long
-	// stream.
+	// StreamProgress: the records served since the last summary, when a
+	// follow stream has caught up or a long catch-up goes on.
 	StreamProgress StreamPhase = "stream_progress"
 	// StreamClosed: the stream ended; Records, FromSeq..ToSeq since the
 	// last summary, Err why it ended when it was cut.

@@ -83,8 +83,9 @@ type ServiceOptions struct {
 	// control, a stream whose caller does not read holds at most two
 	// responses on this node.
 	MaxBatchBytes int
-	// AuditEvery is how often a long stream that serves records is
-	// audited between its opening and its end (default 1m).
+	// AuditEvery is how often a stream that keeps serving records without
+	// catching up is audited between its opening and its end (default 1m);
+	// a follow stream is also audited each time it has caught up.
 	AuditEvery time.Duration
 	// OnNudge is called when a member's node nudges this one.
 	OnNudge func(member string)
@@ -229,8 +230,9 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 	}
 	defer release()
 
-	// The stream is audited when it opens, when it ends, and at most every
-	// auditEvery in between: never per batch.
+	// The stream is audited when it opens, when it ends, and in between
+	// when a follow stream has caught up or every auditEvery: never per
+	// batch.
 	pos := c.Seq
 	sum := streamSummary{from: pos + 1, last: s.now()}
 	s.audit.Audit(Event{Kind: Served, Peer: id.Member, PeerNode: id.String(), FromSeq: pos + 1, ToSeq: fi.Head, Stream: StreamOpened})
@@ -283,6 +285,12 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 			continue // more, or look again before waiting
 		case !req.GetFollow():
 			return nil
+		}
+		// Caught up: what was served is audited before waiting (at the
+		// pace of this node's own publications, whatever the caller does).
+		if sum.records > 0 {
+			s.audit.Audit(Event{Kind: Served, Peer: id.Member, PeerNode: id.String(), Records: sum.records, FromSeq: sum.from, ToSeq: sum.to, Stream: StreamProgress})
+			sum = streamSummary{from: pos + 1, last: s.now()}
 		}
 		select {
 		case <-ctx.Done():
