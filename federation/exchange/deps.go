@@ -34,6 +34,13 @@ type Store interface {
 type Directory interface {
 	// Admitted reports whether member is an admitted member.
 	Admitted(member string) bool
+	// NodeAdmitted reports whether node is a registered node of an
+	// admitted member (not suspended, not removed).
+	NodeAdmitted(node identity.Identity) bool
+	// Changed returns a channel that is closed at the next change of the
+	// registry (membership, nodes, JITs): open streams re-check their
+	// caller then, at once.
+	Changed() <-chan struct{}
 	// JITVisible reports whether member may see this node's jit case
 	// caseID: a JIT that lists the case has member as an accepted member.
 	JITVisible(member, caseID string) bool
@@ -85,4 +92,27 @@ type Event struct {
 	CaseIDs  []string
 	// Err is why a record or request was refused, or a resync started.
 	Err error
+	// Stream says, for Served, which summary of a Sync stream this is:
+	// StreamOpened, StreamProgress or StreamClosed.
+	Stream StreamPhase
 }
+
+// StreamPhase says which summary of a Sync stream a Served event is: the
+// service audits each stream when it opens, when it closes, and in between
+// when a follow stream has caught up (at the pace of this node's own
+// publications) or every ServiceOptions.AuditEvery; never per batch (a
+// caller asking for small batches must not be able to fill the audit log).
+type StreamPhase string
+
+// The phases of a Sync stream's audit.
+const (
+	// StreamOpened: the stream was accepted; FromSeq is the first feed
+	// seq it may serve, ToSeq the head then.
+	StreamOpened StreamPhase = "stream_opened"
+	// StreamProgress: the records served since the last summary, when a
+	// follow stream has caught up or a long catch-up goes on.
+	StreamProgress StreamPhase = "stream_progress"
+	// StreamClosed: the stream ended; Records, FromSeq..ToSeq since the
+	// last summary, Err why it ended when it was cut.
+	StreamClosed StreamPhase = "stream_closed"
+)

@@ -13,7 +13,13 @@
 // replaces its old one). A peer that has an open Sync stream gets them at
 // once; the others are nudged (Nudge).
 //
-// Serving (Service.Sync). A caller must be a node of an admitted member.
+// Serving (Service.Sync). A caller must be a node the registry lists for
+// an admitted member; it is checked again whenever the registry changes
+// (Directory.Changed) and before every response, and an open stream is cut
+// when the member is suspended or the node removed. A member may hold
+// ServiceOptions.MaxStreamsPerPeer streams at once; a response holds at
+// most MaxBatchBytes, and a stream is audited when it opens and closes,
+// not per response.
 // Its cursor is authenticated (HMAC with a key of this node's store) and
 // bound to its member: another member's cursor is refused
 // (InvalidArgument), a cursor of another feed epoch or older than the

@@ -58,6 +58,13 @@ func (d *directory) Admitted(m string) bool {
 	return d.admitted[m]
 }
 
+func (d *directory) NodeAdmitted(n identity.Identity) bool {
+	return n.Kind == identity.KindNode && d.Admitted(n.Member)
+}
+
+// Changed is never closed: the static registry does not change.
+func (d *directory) Changed() <-chan struct{} { return nil }
+
 func (d *directory) JITVisible(m, caseID string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()

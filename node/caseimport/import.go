@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -69,6 +70,14 @@ type Options struct {
 	// MaxErrors is how many line errors are kept for the result (default
 	// 1000); all are counted.
 	MaxErrors int
+	// MaxBufferedBytes bounds the input this import holds in memory while
+	// it validates (default DefaultMaxBufferedBytes; at least
+	// MinBufferedBytes): lines are grouped by bytes as well as by count,
+	// and reading waits while the groups in flight hold this much.
+	MaxBufferedBytes int64
+	// Gauge, when set, counts the bytes of input the import holds (one
+	// Gauge may count many imports).
+	Gauge *Gauge
 	// Progress, when set, is called about every ProgressEvery.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
@@ -86,6 +95,74 @@ type Result struct {
 // before the end; nothing of phase one has been written.
 var ErrAborted = errors.New("import aborted")
 
+// ErrLineTooLong is wrapped (with ErrAborted) when the source hands over a
+// line of more than caseformat.MaxLineBytes without marking it TooLong:
+// nothing is imported (codes.InvalidArgument).
+var ErrLineTooLong = errors.New("line too long")
+
+// Bounds of the memory an import holds.
+const (
+	// chunkLines and chunkBytes: a group of lines parsed by one worker
+	// closes at this many lines or bytes, whichever comes first.
+	chunkLines = 256
+	chunkBytes = 1 << 20
+	// maxChunkBytes is the most one group can hold (it closes at the line
+	// that reaches chunkBytes, which may be a whole line long).
+	maxChunkBytes = chunkBytes + caseformat.MaxLineBytes
+	// MinBufferedBytes is the smallest Options.MaxBufferedBytes: two
+	// groups.
+	MinBufferedBytes = 2 * maxChunkBytes
+	// DefaultMaxBufferedBytes is the default Options.MaxBufferedBytes.
+	DefaultMaxBufferedBytes = 16 << 20
+)
+
+// Gauge counts the bytes of input that imports hold, and the most they
+// held at once. It is safe for concurrent use.
+type Gauge struct {
+	cur, peak atomic.Int64
+}
+
+func (g *Gauge) add(n int64) {
+	if g == nil {
+		return
+	}
+	v := g.cur.Add(n)
+	for p := g.peak.Load(); v > p && !g.peak.CompareAndSwap(p, v); p = g.peak.Load() {
+	}
+}
+
+// holding counts one import's bytes on its Gauge; after close (the import
+// returned, its reader may still hand over a line) it counts nothing.
+type holding struct {
+	mu     sync.Mutex
+	gauge  *Gauge
+	held   int64
+	closed bool
+}
+
+func (h *holding) add(n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.held += n
+		h.gauge.add(n)
+	}
+}
+
+func (h *holding) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	h.gauge.add(-h.held)
+	h.held = 0
+}
+
+// Bytes returns the bytes held now.
+func (g *Gauge) Bytes() int64 { return g.cur.Load() }
+
+// Peak returns the most bytes held at once.
+func (g *Gauge) Peak() int64 { return g.peak.Load() }
+
 // Run imports the lines that next returns until it returns io.EOF.
 func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts Options) (Result, error) {
 	if opts.BatchSize <= 0 {
@@ -97,6 +174,10 @@ func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts O
 	if opts.MaxErrors <= 0 {
 		opts.MaxErrors = 1000
 	}
+	if opts.MaxBufferedBytes <= 0 {
+		opts.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	opts.MaxBufferedBytes = max(opts.MaxBufferedBytes, MinBufferedBytes)
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 250 * time.Millisecond
 	}
@@ -134,6 +215,7 @@ func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts O
 type chunk struct {
 	index int
 	lines []Line
+	bytes int64    // of the lines' JSON, counted until the chunk is spooled
 	cases []parsed // valid cases, in line order
 	errs  []caseformat.FieldError
 	bad   int64
@@ -151,7 +233,6 @@ type parsed struct {
 // validate runs phase one: parse lines on all workers, spool valid cases in
 // input order.
 func validate(ctx context.Context, next func() (Line, error), st *store.Store, spool *os.File, order *[]spooled, opts Options, res *Result, rep *reporter) error {
-	const chunkLines = 256
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in := make(chan *chunk, opts.Workers*2)
@@ -207,12 +288,22 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 		}()
 	}
 
+	// slots bounds the chunks in flight (read and not yet spooled), so
+	// that the import holds at most opts.MaxBufferedBytes of input.
+	slots := make(chan struct{}, opts.MaxBufferedBytes/maxChunkBytes)
+	held := &holding{gauge: opts.Gauge}
+	defer held.close()
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(in)
 		idx := 0
 		cur := &chunk{index: idx}
 		send := func() bool {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
 			select {
 			case in <- cur:
 				idx++
@@ -235,8 +326,15 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 				readErr <- err
 				return
 			}
+			if !l.TooLong && len(l.JSON) > caseformat.MaxLineBytes {
+				readErr <- fmt.Errorf("%w: lines[].json: line %d has %d bytes, more than the %d bytes (1 MiB) a line may hold; send it marked too_long", ErrLineTooLong, l.Number, len(l.JSON), caseformat.MaxLineBytes)
+				return
+			}
+			n := int64(len(l.JSON))
 			cur.lines = append(cur.lines, l)
-			if len(cur.lines) == chunkLines && !send() {
+			cur.bytes += n
+			held.add(n)
+			if (len(cur.lines) == chunkLines || cur.bytes >= chunkBytes) && !send() {
 				readErr <- ctx.Err()
 				return
 			}
@@ -259,6 +357,8 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 			}
 			delete(pending, want)
 			want++
+			<-slots
+			held.add(-c.bytes)
 			good := c.cases[:0]
 			for _, p := range c.cases {
 				if e := claimEvidence(owners, p); e != nil {

@@ -70,6 +70,12 @@ type LocalAPIConfig struct {
 	// Admins are user account ids with the admin role (the name in
 	// spiffe://<federation>/member/<MEMBER>/user/<name>).
 	Admins []string `yaml:"admins"`
+	// MaxConcurrentImports is how many ImportCases streams run at once
+	// (default 2); one more is refused with RESOURCE_EXHAUSTED.
+	MaxConcurrentImports int `yaml:"max_concurrent_imports"`
+	// ImportBufferBytes bounds the input one import holds in memory while
+	// it validates (default 16 MiB, at least 4 MiB).
+	ImportBufferBytes int64 `yaml:"import_buffer_bytes"`
 }
 
 // ExchangeConfig tunes the case-metadata exchange.
@@ -78,6 +84,14 @@ type ExchangeConfig struct {
 	// withdrawn cases (default 720h, 30 days). A peer whose cursor is older
 	// resyncs from the start.
 	TombstoneRetention time.Duration `yaml:"tombstone_retention"`
+	// MaxStreamsPerPeer is how many Sync streams one member may hold open
+	// on this node at once, over all its nodes (default 4; a member's
+	// puller needs one). One more is refused with RESOURCE_EXHAUSTED.
+	MaxStreamsPerPeer int `yaml:"max_streams_per_peer"`
+	// MaxBatchBytes bounds one response of a Sync stream (default 1 MiB):
+	// with gRPC's flow control, a stream whose caller does not read holds
+	// at most two responses in this node's memory.
+	MaxBatchBytes int `yaml:"max_batch_bytes"`
 }
 
 // ClientConfig is the user identity accordctl presents to the local API.
@@ -147,6 +161,18 @@ func (c *Config) normalize(base string) {
 	if c.Exchange.TombstoneRetention == 0 {
 		c.Exchange.TombstoneRetention = 30 * 24 * time.Hour
 	}
+	if c.LocalAPI.MaxConcurrentImports == 0 {
+		c.LocalAPI.MaxConcurrentImports = 2
+	}
+	if c.LocalAPI.ImportBufferBytes == 0 {
+		c.LocalAPI.ImportBufferBytes = 16 << 20
+	}
+	if c.Exchange.MaxStreamsPerPeer == 0 {
+		c.Exchange.MaxStreamsPerPeer = 4
+	}
+	if c.Exchange.MaxBatchBytes == 0 {
+		c.Exchange.MaxBatchBytes = 1 << 20
+	}
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
 	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile} {
@@ -197,8 +223,20 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: local_api.admins[%d]: %w", ErrInvalid, i, err)
 		}
 	}
+	if n := c.LocalAPI.MaxConcurrentImports; n < 1 || n > 64 {
+		return fmt.Errorf("%w: local_api.max_concurrent_imports: %d: must be between 1 and 64", ErrInvalid, n)
+	}
+	if n := c.LocalAPI.ImportBufferBytes; n < 4<<20 || n > 1<<30 {
+		return fmt.Errorf("%w: local_api.import_buffer_bytes: %d: must be between 4194304 (4 MiB) and 1073741824 (1 GiB)", ErrInvalid, n)
+	}
 	if c.Exchange.TombstoneRetention < time.Hour {
 		return fmt.Errorf("%w: exchange.tombstone_retention: %s: must be at least 1h", ErrInvalid, c.Exchange.TombstoneRetention)
+	}
+	if n := c.Exchange.MaxStreamsPerPeer; n < 1 || n > 64 {
+		return fmt.Errorf("%w: exchange.max_streams_per_peer: %d: must be between 1 and 64", ErrInvalid, n)
+	}
+	if n := c.Exchange.MaxBatchBytes; n < 16<<10 || n > c.GRPC.MaxSendMsgBytes/2 {
+		return fmt.Errorf("%w: exchange.max_batch_bytes: %d: must be between 16384 and half of grpc.max_send_msg_bytes (%d)", ErrInvalid, n, c.GRPC.MaxSendMsgBytes/2)
 	}
 	if err := c.Registry.validate(c.Listen); err != nil {
 		return err

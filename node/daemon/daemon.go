@@ -173,7 +173,20 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		accordv1.RegisterExchangeServiceServer(d.srv.GRPC, d.exchange.service)
 	}
 
-	local := localapi.New(st, cfg.LocalAPI.Admins, d.currentSealer, spool, logger.With("component", "local_api"))
+	local := localapi.New(st, cfg.LocalAPI.Admins, d.currentSealer, spool, localapi.ImportLimits{
+		MaxConcurrent: cfg.LocalAPI.MaxConcurrentImports, MaxBufferedBytes: cfg.LocalAPI.ImportBufferBytes,
+	}, logger.With("component", "local_api"))
+	d.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "accord_import_running", Help: "ImportCases streams running (at most local_api.max_concurrent_imports).",
+		}, func() float64 { return float64(local.ImportStats().Running) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "accord_import_buffered_bytes", Help: "Bytes of input lines the running imports hold in memory.",
+		}, func() float64 { return float64(local.ImportStats().BufferedBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "accord_import_buffered_bytes_max", Help: "The most bytes of input lines the imports held in memory at once since the node started.",
+		}, func() float64 { return float64(local.ImportStats().PeakBufferedBytes) }),
+	)
 	localPolicy := local.Policy()
 	isAdmin := func(id identity.Identity) bool { return local.RoleOf(id) == localapi.RoleAdmin }
 	coord := coordination.New(reg, src.Identity().Member, isAdmin, logger.With("component", "coordination"))

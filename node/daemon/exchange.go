@@ -108,6 +108,9 @@ type directory struct {
 
 	mu   sync.Mutex
 	keys map[string]ed25519.PublicKey // member/key id -> key
+	// changed is closed, and replaced, when the registry applies an entry
+	// (watch).
+	changed chan struct{}
 	// jit caches, per registry index, which members may see each of this
 	// member's jit-linked cases.
 	jitIndex uint64
@@ -115,7 +118,42 @@ type directory struct {
 }
 
 func newDirectory(fsm *registry.FSM, self identity.Identity) *directory {
-	return &directory{fsm: fsm, self: self, keys: map[string]ed25519.PublicKey{}}
+	return &directory{fsm: fsm, self: self, keys: map[string]ed25519.PublicKey{}, changed: make(chan struct{})}
+}
+
+// watch closes the channel Changed returned each time the registry applies
+// an entry, until ctx ends: the exchange's open streams and the watch on
+// jit audiences react to a suspension, a node removed or a JIT left at
+// once.
+func (d *directory) watch(ctx context.Context) {
+	for {
+		idx := d.fsm.AppliedIndex()
+		if err := d.fsm.WaitApplied(ctx, idx+1); err != nil {
+			return
+		}
+		d.mu.Lock()
+		close(d.changed)
+		d.changed = make(chan struct{})
+		d.mu.Unlock()
+	}
+}
+
+// Changed implements exchange.Directory.
+func (d *directory) Changed() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changed
+}
+
+// NodeAdmitted implements exchange.Directory: the node is registered for
+// its member, and the member is admitted.
+func (d *directory) NodeAdmitted(node identity.Identity) bool {
+	ok := false
+	d.fsm.Read(func(v registry.View) {
+		_, st, err := v.GetNode(node.String())
+		ok = err == nil && st == registry.MemberAdmitted
+	})
+	return ok
 }
 
 func (d *directory) Admitted(member string) bool {
@@ -419,47 +457,59 @@ func (d *Daemon) registerSigningKey(ctx context.Context, keyID string, pub ed255
 
 // watchVisibility republishes this member's cases whose audience changed:
 // when a JIT links or unlinks a case, or a member accepts or leaves a JIT
-// that lists one, or the person-encoding key is rotated (every case).
+// that lists one, or the person-encoding key is rotated (every case). It
+// looks each time the registry changes (and again a second after a failed
+// attempt), so that a member that left a JIT is sent its tombstones at
+// once.
 func (d *Daemon) watchVisibility(ctx context.Context, dir *directory, enc *encoderSource) {
 	prev := dir.jitAccess()
 	prevKey := enc.version()
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
 	for {
+		changed := dir.Changed()
+		var retry <-chan time.Time
+		if err := d.republishChanged(dir, enc, &prev, &prevKey); err != nil {
+			d.logger.Warn("republishing cases whose audience changed failed; retrying", "err", err)
+			retry = time.After(time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-changed:
+		case <-retry:
 		}
-		if v := enc.version(); v != prevKey {
-			if err := d.store.Requeue(nil, true); err != nil {
-				d.logger.Warn("republishing after a key rotation failed", "err", err)
-				continue
-			}
-			prevKey = v
-		}
-		cur := dir.jitAccess()
-		var changed []string
-		for id, ms := range cur {
-			if !slices.Equal(ms, prev[id]) {
-				changed = append(changed, id)
-			}
-		}
-		for id := range prev {
-			if _, ok := cur[id]; !ok {
-				changed = append(changed, id)
-			}
-		}
-		if len(changed) > 0 {
-			sort.Strings(changed)
-			if err := d.store.Requeue(changed, false); err != nil {
-				d.logger.Warn("republishing cases whose JIT audience changed failed", "err", err)
-				continue
-			}
-			d.logger.Info("republishing cases whose JIT audience changed", "cases", len(changed), "first", strings.Join(changed[:min(3, len(changed))], ","))
-		}
-		prev = cur
 	}
+}
+
+// republishChanged requeues every case after a key rotation, and the cases
+// whose JIT audience differs from prev; prev and prevKey advance on success.
+func (d *Daemon) republishChanged(dir *directory, enc *encoderSource, prev *map[string][]string, prevKey *int) error {
+	if v := enc.version(); v != *prevKey {
+		if err := d.store.Requeue(nil, true); err != nil {
+			return fmt.Errorf("after a key rotation: %w", err)
+		}
+		*prevKey = v
+	}
+	cur := dir.jitAccess()
+	var changed []string
+	for id, ms := range cur {
+		if !slices.Equal(ms, (*prev)[id]) {
+			changed = append(changed, id)
+		}
+	}
+	for id := range *prev {
+		if _, ok := cur[id]; !ok {
+			changed = append(changed, id)
+		}
+	}
+	if len(changed) > 0 {
+		sort.Strings(changed)
+		if err := d.store.Requeue(changed, false); err != nil {
+			return fmt.Errorf("cases whose JIT audience changed: %w", err)
+		}
+		d.logger.Info("republishing cases whose JIT audience changed", "cases", len(changed), "first", strings.Join(changed[:min(3, len(changed))], ","))
+	}
+	*prev = cur
+	return nil
 }
 
 // auditor writes the exchange's events to the node's audit log.
@@ -500,10 +550,24 @@ func reasonCode(err error) string {
 	return "other"
 }
 
+// eventReason is the audit code of an event: why it was refused, or which
+// summary of a Sync stream it is (with why the stream was cut, if it was:
+// "stream_closed.not_member").
+func eventReason(e exchange.Event) string {
+	code := reasonCode(e.Err)
+	switch {
+	case e.Stream == "":
+		return code
+	case code == "" || code == "other":
+		return string(e.Stream)
+	}
+	return string(e.Stream) + "." + code
+}
+
 func (a auditor) Audit(e exchange.Event) {
 	_, err := a.log.Append(audit.Entry{
 		Kind: auditKinds[e.Kind], Peer: e.Peer, PeerID: e.PeerNode,
-		What: audit.What{Records: e.Records, FromSeq: e.FromSeq, ToSeq: e.ToSeq, CaseIDs: e.CaseIDs, Reason: reasonCode(e.Err)},
+		What: audit.What{Records: e.Records, FromSeq: e.FromSeq, ToSeq: e.ToSeq, CaseIDs: e.CaseIDs, Reason: eventReason(e)},
 	})
 	if err != nil {
 		a.logger.Error("cannot write the audit log", "err", err)
@@ -556,7 +620,10 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 		Encoder: x.enc.personEncoder, Logger: d.logger.With("component", "matcher"),
 	})
 	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{Logger: logger, OnChange: x.matcher.Federated})
-	x.service = exchange.NewService(st, x.dir, self.Member, x.signer, aud, exchange.ServiceOptions{OnNudge: x.puller.Wake, Logger: logger})
+	x.service = exchange.NewService(st, x.dir, self.Member, x.signer, aud, exchange.ServiceOptions{
+		OnNudge: x.puller.Wake, Logger: logger,
+		MaxStreamsPerPeer: d.cfg.Exchange.MaxStreamsPerPeer, MaxBatchBytes: d.cfg.Exchange.MaxBatchBytes,
+	})
 	x.publisher = exchange.NewPublisher(st, self.Member, x.signer, exchange.PublisherOptions{
 		Encoder: x.enc.get, Logger: logger,
 		Published: func(head uint64) { d.nudgePeers(head, aud) },
@@ -577,6 +644,7 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() { d.registerSigningKey(ctx, x.signer.KeyID(), pub) },
 		func() { x.publisher.Run(ctx) },
 		func() { x.puller.Run(ctx) },
+		func() { x.dir.watch(ctx) },
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },
 		func() { x.matcher.Run(ctx) },
 		func() { d.purgeTombstones(ctx) },

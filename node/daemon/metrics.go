@@ -14,6 +14,7 @@ type exchangeCollector struct {
 
 	lagRecords, lagSeconds, held, received, refused, connected *prometheus.Desc
 	found, proposed, indexed, feedHead                         *prometheus.Desc
+	streams, streamsRefused, servedBuffered                    *prometheus.Desc
 }
 
 func newExchangeCollector(d *Daemon) *exchangeCollector {
@@ -30,11 +31,17 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 		proposed:   prometheus.NewDesc("accord_matches_proposed_total", "Match decisions this node proposed to the registry since it started.", nil, nil),
 		indexed:    prometheus.NewDesc("accord_match_index_records", "Cases in the matching index (own and federation).", nil, nil),
 		feedHead:   prometheus.NewDesc("accord_feed_head", "The last sequence number of this node's own feed.", nil, nil),
+		streams:    prometheus.NewDesc("accord_sync_streams_served", "Sync streams of a member's nodes open on this node (at most exchange.max_streams_per_peer).", peer, nil),
+		streamsRefused: prometheus.NewDesc("accord_sync_streams_refused_total",
+			"Sync streams of a member refused since the node started because it had exchange.max_streams_per_peer open.", peer, nil),
+		servedBuffered: prometheus.NewDesc("accord_sync_served_buffered_bytes",
+			"Bytes of Sync responses this node holds for the open streams (built, or handed to gRPC and possibly not yet read by the peer).", nil, nil),
 	}
 }
 
 func (c *exchangeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.found, c.proposed, c.indexed, c.feedHead} {
+	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.found, c.proposed, c.indexed, c.feedHead,
+		c.streams, c.streamsRefused, c.servedBuffered} {
 		ch <- d
 	}
 }
@@ -72,6 +79,22 @@ func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(found))
 	ch <- prometheus.MustNewConstMetric(c.proposed, prometheus.CounterValue, float64(proposed))
 	ch <- prometheus.MustNewConstMetric(c.indexed, prometheus.GaugeValue, float64(indexed))
+	st := x.service.Stats()
+	members := map[string]bool{}
+	for _, p := range x.dir.Peers() {
+		members[p.Member] = true
+	}
+	for m := range st.Streams {
+		members[m] = true
+	}
+	for m := range st.Refused {
+		members[m] = true
+	}
+	for m := range members {
+		ch <- prometheus.MustNewConstMetric(c.streams, prometheus.GaugeValue, float64(st.Streams[m]), m)
+		ch <- prometheus.MustNewConstMetric(c.streamsRefused, prometheus.CounterValue, float64(st.Refused[m]), m)
+	}
+	ch <- prometheus.MustNewConstMetric(c.servedBuffered, prometheus.GaugeValue, float64(st.BufferedBytes))
 	if fi, err := c.d.store.Feed(); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.feedHead, prometheus.GaugeValue, float64(fi.Head))
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/node/caseformat"
+	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -598,7 +599,8 @@ func (c *capture) Unmarshal(data mem.BufferSlice, v any) error {
 // and returns the raw messages and the records they carried.
 func tap(t *testing.T, fed *pkitest.Federation, member string, origin *regNode) ([][]byte, []*accordv1.SignedRecord) {
 	t.Helper()
-	src, err := mtls.NewSource(fed.Node(member, strings.ToLower(member)+"-tap"), mtls.Hooks{}, nil, nil)
+	// The member's registered node: only nodes the registry lists may pull.
+	src, err := mtls.NewSource(fed.Node(member, daemontest.NodeName(member)), mtls.Hooks{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/caseformat"
+	"github.com/accordfed/accord/node/caseimport"
 	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/store"
 )
@@ -31,6 +32,9 @@ var (
 	// ErrFailedPrecondition is wrapped when the system is not in a state in
 	// which the request can be carried out.
 	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrResourceExhausted is wrapped when the caller asks for more of a
+	// bounded resource (concurrent imports) than the node grants.
+	ErrResourceExhausted = errors.New("resource exhausted")
 	// ErrUnavailable is wrapped when a dependency (a peer, the registry
 	// leader) cannot be reached right now; the caller may retry.
 	ErrUnavailable = errors.New("unavailable")
@@ -50,12 +54,14 @@ var codeTable = []struct {
 	{ErrAlreadyExists, codes.AlreadyExists},
 	{ErrFailedPrecondition, codes.FailedPrecondition},
 	{ErrUnavailable, codes.Unavailable},
+	{ErrResourceExhausted, codes.ResourceExhausted},
 	{store.ErrNotFound, codes.NotFound},
 	{store.ErrExists, codes.AlreadyExists},
 	{store.ErrVersionMismatch, codes.Aborted},
 	{store.ErrInvalid, codes.InvalidArgument},
 	{store.ErrCorrupt, codes.DataLoss},
 	{caseformat.ErrInvalid, codes.InvalidArgument},
+	{caseimport.ErrLineTooLong, codes.InvalidArgument},
 	{custody.ErrInvalidEvent, codes.InvalidArgument},
 	{registry.ErrInvalidArgument, codes.InvalidArgument},
 	{registry.ErrNotFound, codes.NotFound},
@@ -67,6 +73,7 @@ var codeTable = []struct {
 	{exchange.ErrRequest, codes.InvalidArgument},
 	{exchange.ErrCursorExpired, codes.OutOfRange},
 	{exchange.ErrNotMember, codes.PermissionDenied},
+	{exchange.ErrTooManyStreams, codes.ResourceExhausted},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

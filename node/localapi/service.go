@@ -41,17 +41,48 @@ type Service struct {
 	spoolDir string
 	logger   *slog.Logger
 	tokens   *pagetoken.Codec
+	imports  ImportLimits
+	// importing holds one token per running import.
+	importing chan struct{}
+	gauge     caseimport.Gauge
+}
+
+// ImportLimits bound what the imports of one node hold.
+type ImportLimits struct {
+	// MaxConcurrent is how many ImportCases streams run at once (default
+	// 2); one more is refused with ResourceExhausted.
+	MaxConcurrent int
+	// MaxBufferedBytes bounds the input one import holds in memory
+	// (default caseimport.DefaultMaxBufferedBytes).
+	MaxBufferedBytes int64
+}
+
+// ImportStats says what the running imports hold.
+type ImportStats struct {
+	// Running is the number of imports running.
+	Running int
+	// BufferedBytes is the input they hold; PeakBufferedBytes the most
+	// they held at once since the node started.
+	BufferedBytes, PeakBufferedBytes int64
+}
+
+// ImportStats returns what the running imports hold now.
+func (s *Service) ImportStats() ImportStats {
+	return ImportStats{Running: len(s.importing), BufferedBytes: s.gauge.Bytes(), PeakBufferedBytes: s.gauge.Peak()}
 }
 
 // New returns the service. admins are the user account ids with the admin
 // role; sealer returns the custody sealer for the node's current key;
-// spoolDir holds import spool files.
-func New(st *store.Store, admins []string, sealer func() (*custody.Sealer, error), spoolDir string, logger *slog.Logger) *Service {
+// spoolDir holds import spool files; imports bound the imports.
+func New(st *store.Store, admins []string, sealer func() (*custody.Sealer, error), spoolDir string, imports ImportLimits, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if imports.MaxConcurrent <= 0 {
+		imports.MaxConcurrent = 2
+	}
 	return &Service{st: st, member: st.Member(), admins: slices.Clone(admins), sealer: sealer, spoolDir: spoolDir, logger: logger,
-		tokens: pagetoken.New(st.PageTokenKey())}
+		tokens: pagetoken.New(st.PageTokenKey()), imports: imports, importing: make(chan struct{}, imports.MaxConcurrent)}
 }
 
 // Register registers both services on a server.
@@ -257,6 +288,13 @@ func (s *Service) DeleteCase(ctx context.Context, req *accordv1.DeleteCaseReques
 // ImportCases imports lines of the interchange format.
 func (s *Service) ImportCases(stream grpc.BidiStreamingServer[accordv1.ImportCasesRequest, accordv1.ImportCasesResponse]) error {
 	ctx := stream.Context()
+	select {
+	case s.importing <- struct{}{}:
+		defer func() { <-s.importing }()
+	default:
+		return fmt.Errorf("%w: %d imports are running on this node, the most it runs at once (local_api.max_concurrent_imports); try again when one has finished",
+			grpcserver.ErrResourceExhausted, s.imports.MaxConcurrent)
+	}
 	first, err := stream.Recv()
 	if err != nil {
 		return err
@@ -293,6 +331,7 @@ func (s *Service) ImportCases(stream grpc.BidiStreamingServer[accordv1.ImportCas
 	var sendErr error
 	res, err := caseimport.Run(ctx, next, s.st, caseimport.Options{
 		SkipInvalid: opts.GetSkipInvalid(), DryRun: opts.GetDryRun(), Member: s.member, Actor: actor, SpoolDir: s.spoolDir,
+		MaxBufferedBytes: s.imports.MaxBufferedBytes, Gauge: &s.gauge,
 		Progress: func(p caseimport.Progress) {
 			if sendErr != nil {
 				return

@@ -105,6 +105,13 @@ func Start(cfg config.Config, logger *slog.Logger) (*daemon.Daemon, error) {
 // ports clash starts again on others.
 func StartFederation(t testing.TB, fed *pkitest.Federation, logs map[string]io.Writer, founders ...string) ([]*Node, []config.RegistryServerConfig) {
 	t.Helper()
+	return StartFederationConfigured(t, fed, logs, nil, founders...)
+}
+
+// StartFederationConfigured is StartFederation with each founder's
+// configuration passed through configure (when not nil) before it starts.
+func StartFederationConfigured(t testing.TB, fed *pkitest.Federation, logs map[string]io.Writer, configure func(member string, cfg *config.Config), founders ...string) ([]*Node, []config.RegistryServerConfig) {
+	t.Helper()
 	var (
 		servers []config.RegistryServerConfig
 		nodes   []*Node
@@ -122,6 +129,9 @@ func StartFederation(t testing.TB, fed *pkitest.Federation, logs map[string]io.W
 		var err error
 		for _, m := range founders {
 			n := &Node{Member: m, Cfg: Config(t, fed, m, servers, true)}
+			if configure != nil {
+				configure(m, &n.Cfg)
+			}
 			var logger *slog.Logger
 			if w := logs[m]; w != nil {
 				logger = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
