@@ -54,11 +54,11 @@ type RegistryConfig struct {
 	// SnapshotInterval is how often the threshold is checked (default 2m;
 	// Raft waits between one and two intervals).
 	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
-	// MaxVoters is how many servers vote (default 5); the others are
-	// non-voters.
+	// MaxVoters is how many servers vote (default 5), one per member at
+	// most; the others are non-voters.
 	MaxVoters int `yaml:"max_voters"`
 	// DeadServerTimeout is how long a voter may be unreachable before a
-	// reachable non-voter takes its vote (default 30s).
+	// reachable server of the same member takes its vote (default 30s).
 	DeadServerTimeout time.Duration `yaml:"dead_server_timeout"`
 
 	// RaftHandshakeTimeout bounds an inbound Raft connection's TLS
