@@ -581,6 +581,19 @@ func (l *StreamLayer) recheck(c *conn) error {
 	return l.allowed(id)
 }
 
+// Connected reports whether the layer has a live connection it dialled to
+// addr (raft's transport keeps such connections in its pool).
+func (l *StreamLayer) Connected(addr raft.ServerAddress) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.live {
+		if !c.inbound && c.addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
 // Stats counts the layer's connections.
 type Stats struct {
 	// Accepted is how many inbound connections were handed to raft.

@@ -36,6 +36,9 @@
 //     voter that has not answered heartbeats for DeadServerTimeout hands
 //     its vote only to a server of the same member, never to another
 //     member's.
+//   - RaftAddresses is the transport's ServerAddressProvider: a server is
+//     dialled where the registry or the node's configuration says it is,
+//     not only where raft's stored configuration last saw it.
 //   - ServerPolicy is the transport's Allow: registered registry servers of
 //     admitted members once the registry is founded, the configured seeds
 //     before.

@@ -47,12 +47,14 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 	rc := d.cfg.Registry
 	self := d.src.Identity()
 	var (
-		seeds  []identity.Identity
-		static = map[raft.ServerID]string{}
+		seeds      []identity.Identity
+		static     = map[raft.ServerID]string{}
+		configured = map[raft.ServerID]raft.ServerAddress{}
 	)
 	for _, s := range rc.Servers {
 		seeds = append(seeds, s.ID())
 		static[raftnet.ServerID(s.ID())] = s.Address
+		configured[raftnet.ServerID(s.ID())] = raft.ServerAddress(s.RaftAddress)
 	}
 	ln, err := net.Listen("tcp", rc.RaftListen)
 	if err != nil {
@@ -91,7 +93,13 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 		ln.Close()
 		return fmt.Errorf("%w: registry: %w", ErrStart, err)
 	}
-	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger})
+	// Raft dials a server where the registry and registry.servers say it is,
+	// not only where raft's stored configuration last saw it: servers that
+	// all moved while stopped could otherwise never reach each other.
+	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{
+		Logger:                logger,
+		ServerAddressProvider: registryraft.NewRaftAddresses(fsm, configured, book, layer.Connected),
+	})
 	src := d.src
 	node, err := registryraft.New(registryraft.Config{
 		DataDir:          filepath.Join(d.cfg.DataDir, "registry"),
