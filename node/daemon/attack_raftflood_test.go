@@ -164,8 +164,9 @@ func TestAttackRaftHandshakeFlood(t *testing.T) {
 	}
 }
 
-// waitCaughtUp waits until n follows leader and has applied what the
-// leader had committed when called.
+// waitCaughtUp waits until n knows a leader and has applied what leader
+// had committed when called. (Leadership may have moved since, on a loaded
+// machine.)
 func waitCaughtUp(t *testing.T, n, leader *regNode) {
 	t.Helper()
 	want := leader.d.Registry().Raft().CommitIndex()
@@ -174,7 +175,7 @@ func waitCaughtUp(t *testing.T, n, leader *regNode) {
 		if err != nil {
 			return err
 		}
-		if st.AppliedIndex < want || st.LeaderID != leader.d.Registry().ID() {
+		if st.AppliedIndex < want || st.LeaderID == "" {
 			return fmt.Errorf("%s: applied %d of %d, leader %q", n.member, st.AppliedIndex, want, st.LeaderID)
 		}
 		return nil
