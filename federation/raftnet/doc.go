@@ -15,9 +15,14 @@
 //     address (Expect, usually an AddressBook built from raft's
 //     configuration).
 //
-// Inbound handshakes run in the background, each under a deadline and with
-// a bound on how many run at once, so a silent or slow client cannot stall
-// Accept. Accept hands raft only connections whose handshake succeeded.
+// Inbound handshakes run in the background, each under a deadline (3 s by
+// default), so a silent or slow client cannot stall Accept. Until its
+// handshake is done a client is not authenticated, so the handshakes in
+// progress are bounded per source (an IPv4 address or IPv6 /64) and in all;
+// a connection beyond either bound is closed at once, never queued, and
+// the hosts of known registry servers (Config.Reserved, a Sources set) keep
+// slots of their own, so a flood from elsewhere cannot keep a registry
+// server out. Accept hands raft only connections whose handshake succeeded.
 // Because in TLS 1.3 the client finishes its handshake before the server
 // has checked the client's certificate, the server confirms an accepted
 // connection with one byte (0x01) and Dial waits for it: Dial returns only

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,9 +29,23 @@ const ALPN = "accord-raft/1"
 
 // Defaults of Config.
 const (
-	DefaultHandshakeTimeout     = 10 * time.Second
-	DefaultDialTimeout          = 10 * time.Second
-	DefaultMaxPendingHandshakes = 64
+	DefaultHandshakeTimeout       = 3 * time.Second
+	DefaultDialTimeout            = 10 * time.Second
+	DefaultMaxPendingHandshakes   = 64
+	DefaultMaxHandshakesPerSource = 8
+)
+
+// Reasons given to Config.Dropped for an inbound connection closed before
+// its handshake finished.
+const (
+	// DropSourceLimit: its source already had MaxHandshakesPerSource
+	// handshakes in progress.
+	DropSourceLimit = "source_limit"
+	// DropBusy: the shared handshake slots (MaxPendingHandshakes) were all
+	// taken and its source has no reserved ones.
+	DropBusy = "busy"
+	// DropTimeout: the handshake did not finish within HandshakeTimeout.
+	DropTimeout = "timeout"
 )
 
 // acceptedByte is what a server writes once it has accepted a client.
@@ -55,11 +71,34 @@ type Config struct {
 	// ServerAddress of this node in raft's configuration. Default: the
 	// listener's address, which must then not be unspecified (0.0.0.0).
 	Advertise string
-	// HandshakeTimeout bounds an inbound handshake (default 10s).
+	// HandshakeTimeout bounds an inbound handshake, from the TCP accept to
+	// the acceptance byte (default 3s). Until it is done the client is not
+	// authenticated, so this is what an idle or slow client can hold a
+	// handshake slot for.
 	HandshakeTimeout time.Duration
 	// MaxPendingHandshakes bounds the inbound handshakes in progress at
-	// once (default 64); beyond it the layer stops accepting for a while.
+	// once from sources that Reserved does not name (default 64). A
+	// connection that finds them all taken is closed at once (DropBusy);
+	// the accept loop never waits, so a connection from a reserved source
+	// is never queued behind a flood.
 	MaxPendingHandshakes int
+	// MaxHandshakesPerSource bounds the inbound handshakes in progress at
+	// once from one source (default 8): an IPv4 address, or an IPv6 /64
+	// (one host usually holds a whole /64). Beyond it a connection is
+	// closed at once (DropSourceLimit).
+	MaxHandshakesPerSource int
+	// Reserved, when set, names the sources of known registry servers (the
+	// hosts of the configured and registered servers' Raft addresses). Each
+	// such source has MaxHandshakesPerSource handshake slots of its own,
+	// outside the shared MaxPendingHandshakes, so that a flood from
+	// elsewhere cannot keep a registry server out. It is called for every
+	// inbound connection, so it must be quick (Sources.Contains).
+	Reserved func(netip.Addr) bool
+	// Dropped, when set, is called whenever an inbound connection is
+	// closed before its handshake finished for want of capacity or time:
+	// reason is DropSourceLimit, DropBusy or DropTimeout; remote is the
+	// peer's address. It may be called from several goroutines at once.
+	Dropped func(reason, remote string)
 	// DialContext opens the TCP connection under Dial (default a
 	// net.Dialer). Tests inject faults here (raftnettest.Network.Dialer).
 	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
@@ -87,12 +126,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: handshake_timeout: %s: must not be negative", ErrConfig, c.HandshakeTimeout)
 	case c.MaxPendingHandshakes < 0:
 		return fmt.Errorf("%w: max_pending_handshakes: %d: must not be negative", ErrConfig, c.MaxPendingHandshakes)
+	case c.MaxHandshakesPerSource < 0:
+		return fmt.Errorf("%w: max_handshakes_per_source: %d: must not be negative", ErrConfig, c.MaxHandshakesPerSource)
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.MaxPendingHandshakes == 0 {
 		c.MaxPendingHandshakes = DefaultMaxPendingHandshakes
+	}
+	if c.MaxHandshakesPerSource == 0 {
+		c.MaxHandshakesPerSource = DefaultMaxHandshakesPerSource
 	}
 	if c.DialContext == nil {
 		c.DialContext = (&net.Dialer{}).DialContext
@@ -125,8 +169,8 @@ type StreamLayer struct {
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
-	ready  chan *conn    // handshaken inbound connections for Accept
-	sem    chan struct{} // inbound handshakes in progress
+	ready  chan *conn // handshaken inbound connections for Accept
+	slots  handshakeSlots
 	// loopDone is closed when the accept loop ends; loopErr says why.
 	loopDone chan struct{}
 	loopErr  error
@@ -140,6 +184,7 @@ type StreamLayer struct {
 	live   map[*conn]struct{}
 
 	accepted, inboundFailed, dialled, dialFailed, refused atomic.Uint64
+	droppedSource, droppedBusy, timedOut                  atomic.Uint64
 }
 
 var _ raft.StreamLayer = (*StreamLayer)(nil)
@@ -157,7 +202,7 @@ func New(cfg Config) (*StreamLayer, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		ready:    make(chan *conn),
-		sem:      make(chan struct{}, cfg.MaxPendingHandshakes),
+		slots:    handshakeSlots{shared: cfg.MaxPendingHandshakes, perSource: cfg.MaxHandshakesPerSource, held: map[netip.Addr]int{}},
 		loopDone: make(chan struct{}),
 		live:     map[*conn]struct{}{},
 	}
@@ -283,14 +328,8 @@ func (l *StreamLayer) acceptLoop() {
 	defer close(l.loopDone)
 	var delay time.Duration
 	for {
-		select {
-		case l.sem <- struct{}{}:
-		case <-l.ctx.Done():
-			return
-		}
 		raw, err := l.cfg.Listener.Accept()
 		if err != nil {
-			<-l.sem
 			if l.ctx.Err() != nil {
 				return
 			}
@@ -308,32 +347,133 @@ func (l *StreamLayer) acceptLoop() {
 			}
 		}
 		delay = 0
+		// The loop never waits for a slot: a connection that gets none is
+		// closed at once, so the next one (perhaps a registry server's
+		// with reserved slots) is taken off the listener's queue at once.
+		src, addr := source(raw.RemoteAddr())
+		reserved := l.cfg.Reserved != nil && addr.IsValid() && l.cfg.Reserved(addr)
+		slot, reason := l.slots.take(src, reserved)
+		if reason != "" {
+			raw.Close()
+			l.drop(reason, raw.RemoteAddr().String())
+			continue
+		}
 		l.wg.Add(1)
-		go l.serve(raw)
+		go l.serve(raw, slot)
+	}
+}
+
+// source returns the handshake-limit key of a remote address (an IPv4
+// address, or the /64 of an IPv6 one) and the address itself; both are
+// zero when addr is not an IP address.
+func source(addr net.Addr) (key, ip netip.Addr) {
+	var ap netip.AddrPort
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		ap = ta.AddrPort()
+	} else if p, err := netip.ParseAddrPort(addr.String()); err == nil {
+		ap = p
+	}
+	ip = ap.Addr().Unmap()
+	if !ip.IsValid() || ip.Is4() {
+		return ip, ip
+	}
+	return netip.PrefixFrom(ip, 64).Masked().Addr(), ip
+}
+
+// drop counts and reports an inbound connection closed before its
+// handshake finished for want of capacity or time.
+func (l *StreamLayer) drop(reason, remote string) {
+	l.inboundFailed.Add(1)
+	switch reason {
+	case DropSourceLimit:
+		l.droppedSource.Add(1)
+	case DropBusy:
+		l.droppedBusy.Add(1)
+	case DropTimeout:
+		l.timedOut.Add(1)
+	}
+	l.logger.Debug("raft connection dropped before its handshake finished", "remote", remote, "reason", reason)
+	if l.cfg.Dropped != nil {
+		l.cfg.Dropped(reason, remote)
+	}
+}
+
+// handshakeSlots counts the inbound handshakes in progress, per source and
+// in the shared pool.
+type handshakeSlots struct {
+	shared, perSource int // the bounds
+
+	mu         sync.Mutex
+	sharedHeld int
+	held       map[netip.Addr]int // by source key
+}
+
+// slot is one inbound handshake's place in handshakeSlots.
+type slot struct {
+	source netip.Addr
+	shared bool
+}
+
+// take gives a handshake from src a slot, or says why there is none
+// (DropSourceLimit, DropBusy). A reserved source does not use the shared
+// pool.
+func (h *handshakeSlots) take(src netip.Addr, reserved bool) (slot, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held[src] >= h.perSource {
+		return slot{}, DropSourceLimit
+	}
+	if !reserved {
+		if h.sharedHeld >= h.shared {
+			return slot{}, DropBusy
+		}
+		h.sharedHeld++
+	}
+	h.held[src]++
+	return slot{source: src, shared: !reserved}, ""
+}
+
+func (h *handshakeSlots) release(s slot) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.shared {
+		h.sharedHeld--
+	}
+	if h.held[s.source]--; h.held[s.source] <= 0 {
+		delete(h.held, s.source)
 	}
 }
 
 // serve handshakes one inbound connection and hands it to Accept.
-func (l *StreamLayer) serve(raw net.Conn) {
+func (l *StreamLayer) serve(raw net.Conn, s slot) {
 	defer l.wg.Done()
 	remote := raw.RemoteAddr().String()
 	tc := tls.Server(raw, l.serverTLS)
+	timedOut := false
 	err := func() error {
-		defer func() { <-l.sem }()
+		defer l.slots.release(s)
 		ctx, cancel := context.WithTimeout(l.ctx, l.cfg.HandshakeTimeout)
 		defer cancel()
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return err
-		}
+		// The deadline also bounds the connection's reads and writes, so a
+		// client that stalls the handshake cannot outlast it.
 		dl, _ := ctx.Deadline()
-		_ = tc.SetWriteDeadline(dl)
-		if _, err := tc.Write([]byte{acceptedByte}); err != nil {
-			return err
+		_ = raw.SetDeadline(dl)
+		err := tc.HandshakeContext(ctx)
+		if err == nil {
+			_, err = tc.Write([]byte{acceptedByte})
 		}
-		return tc.SetWriteDeadline(time.Time{})
+		if err == nil {
+			return raw.SetDeadline(time.Time{})
+		}
+		timedOut = l.ctx.Err() == nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded))
+		return err
 	}()
 	if err != nil {
 		tc.Close()
+		if timedOut {
+			l.drop(DropTimeout, remote)
+			return
+		}
 		l.inboundFailed.Add(1)
 		lvl := slog.LevelWarn
 		if errors.Is(err, io.EOF) || l.ctx.Err() != nil {
@@ -441,13 +581,31 @@ func (l *StreamLayer) recheck(c *conn) error {
 	return l.allowed(id)
 }
 
+// Connected reports whether the layer has a live connection it dialled to
+// addr (raft's transport keeps such connections in its pool).
+func (l *StreamLayer) Connected(addr raft.ServerAddress) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.live {
+		if !c.inbound && c.addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
 // Stats counts the layer's connections.
 type Stats struct {
 	// Accepted is how many inbound connections were handed to raft.
 	Accepted uint64
 	// InboundFailed is how many inbound connections were closed before
-	// raft saw them: refused, timed out, or broken during the handshake.
+	// raft saw them: refused, dropped, timed out, or broken during the
+	// handshake.
 	InboundFailed uint64
+	// DroppedSourceLimit, DroppedBusy and TimedOut count the inbound
+	// connections closed for want of a handshake slot (per source, shared)
+	// or of time (see Config.Dropped); they are part of InboundFailed.
+	DroppedSourceLimit, DroppedBusy, TimedOut uint64
 	// Dialled and DialFailed count outbound connections.
 	Dialled, DialFailed uint64
 	// Refused is how many peers (either side) failed verification.
@@ -468,6 +626,10 @@ func (l *StreamLayer) Stats() Stats {
 		DialFailed:    l.dialFailed.Load(),
 		Refused:       l.refused.Load(),
 		Open:          open,
+
+		DroppedSourceLimit: l.droppedSource.Load(),
+		DroppedBusy:        l.droppedBusy.Load(),
+		TimedOut:           l.timedOut.Load(),
 	}
 }
 

@@ -379,11 +379,24 @@ func TestSilentClientsDoNotBlockAccept(t *testing.T) {
 	if d := dial(); d >= handshakeTimeout {
 		t.Errorf("dial beside a silent client took %s, not less than the handshake timeout", d)
 	}
-	// Silent clients in every slot: they time out and free them.
-	silent(2)
-	dial()
+	// Silent clients in every slot: a client that finds none is closed at
+	// once (and dials again); the silent ones time out and free theirs.
 	raftnettest.WaitFor(t, 5*time.Second, func() error {
-		if st := server.Stats(); st.InboundFailed != 3 || st.Accepted != 2 {
+		if st := server.Stats(); st.TimedOut != 1 {
+			return fmt.Errorf("stats %+v: want the first silent client timed out", st)
+		}
+		return nil
+	})
+	silent(2)
+	raftnettest.WaitFor(t, 5*time.Second, func() error {
+		c, err := client.Dial(addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	raftnettest.WaitFor(t, 5*time.Second, func() error {
+		if st := server.Stats(); st.TimedOut != 3 || st.Accepted != 2 {
 			return fmt.Errorf("stats %+v: want 3 silent clients timed out and 2 accepted", st)
 		}
 		return nil

@@ -65,19 +65,21 @@ type Config struct {
 	// RetainSnapshots is how many snapshots are kept on disk (default 2).
 	RetainSnapshots int
 
-	// MaxVoters is how many servers vote (default 5); further servers join
-	// as non-voters and one is promoted when a voter is removed.
+	// MaxVoters is how many servers vote (default 5), one per member at
+	// most (votes.go); further servers join as non-voters and one is
+	// promoted when a voter is removed.
 	MaxVoters int
 
 	// ManageMembership makes the leader keep the Raft configuration in step
 	// with the registry (see Node.Start): registered registry servers are
-	// added, removed ones removed, non-voters promoted while there are fewer
-	// than MaxVoters voters, and a voter unreachable for DeadServerTimeout
-	// replaced by a reachable non-voter.
+	// added, removed ones removed, non-voters of members without a vote
+	// promoted while there are fewer than MaxVoters voters, and a voter
+	// unreachable for DeadServerTimeout replaced by a reachable server of
+	// its own member (or demoted, votes.go).
 	ManageMembership bool
 	// DeadServerTimeout is how long a voter may not answer the leader before
-	// a non-voter takes its vote (default 30s, at least 10 election
-	// timeouts).
+	// a non-voter of its member takes its vote (default 30s, at least 10
+	// election timeouts).
 	DeadServerTimeout time.Duration
 
 	// DivergenceCheckInterval is how often the node compares its registry

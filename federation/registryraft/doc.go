@@ -22,8 +22,9 @@
 //     reads the local state machine at once.
 //   - Status and GroupStatus (every server's own applied index and lag),
 //     and membership: AddServer (as a voter while there are fewer than
-//     MaxVoters voters, otherwise as a non-voter), RemoveServer (which
-//     promotes a non-voter when a voter leaves), TransferLeadership, and
+//     MaxVoters voters and its member has none, otherwise as a non-voter),
+//     RemoveServer (which promotes a non-voter of a member without a vote
+//     when a voter leaves), TransferLeadership, and
 //     Join, with which a node of an admitted member asks the leader
 //     (RegistryService/Join) to register it and add it to the group (a
 //     server that comes back at a new address joins again to move there;
@@ -31,9 +32,13 @@
 //   - With Config.ManageMembership the leader keeps the Raft configuration
 //     in step with the registry once a second: registered registry servers
 //     are added, removed ones (or those of suspended members) removed, an
-//     address change followed, non-voters promoted while there are fewer
-//     than MaxVoters voters, and a voter that has not answered heartbeats
-//     for DeadServerTimeout demoted in favour of a non-voter that answers.
+//     address change followed, and one vote per member kept (votes.go): a
+//     voter that has not answered heartbeats for DeadServerTimeout hands
+//     its vote only to a server of the same member, never to another
+//     member's.
+//   - RaftAddresses is the transport's ServerAddressProvider: a server is
+//     dialled where the registry or the node's configuration says it is,
+//     not only where raft's stored configuration last saw it.
 //   - ServerPolicy is the transport's Allow: registered registry servers of
 //     admitted members once the registry is founded, the configured seeds
 //     before.

@@ -50,7 +50,7 @@ type cluster struct {
 	nodes   []*testNode
 	network *raftnettest.Network
 
-	mu   sync.Mutex
+	mu   sync.Mutex               // guards grpc, and nodes against allow
 	grpc map[raft.ServerID]string // gRPC address of each server
 }
 
@@ -138,6 +138,8 @@ func startCluster(t testing.TB, members []string, o clusterOptions) *cluster {
 
 // allowServers lets exactly the cluster's nodes take part in Raft.
 func (c *cluster) allow(id identity.Identity) error {
+	c.mu.Lock() // a test may add nodes (addServer)
+	defer c.mu.Unlock()
 	for _, tn := range c.nodes {
 		if tn.id == id {
 			return nil

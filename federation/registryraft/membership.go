@@ -180,8 +180,10 @@ func timeout(ctx context.Context) time.Duration {
 }
 
 // AddServer adds a registry server to the group, on the leader: as a voter
-// while the group has fewer than MaxVoters voters, otherwise as a non-voter;
-// a server that is a voter already stays one (its address is updated). It
+// while the group has fewer than MaxVoters voters and no other server of
+// its member votes (one vote per member, votes.go), otherwise as a
+// non-voter; a server that is a voter already stays one (its address is
+// updated). It
 // returns whether the server votes. The server's node must already be a
 // registry server (its member admitted, its node registered): the
 // transport refuses others.
@@ -196,7 +198,7 @@ func (n *Node) AddServer(ctx context.Context, id raft.ServerID, addr raft.Server
 			return true, n.AddVoter(ctx, id, addr, index)
 		}
 	}
-	if voters(cfg) < n.cfg.MaxVoters {
+	if m := memberOf(id); m != "" && voters(cfg) < n.cfg.MaxVoters && !memberVotes(cfg.Servers, m, id) {
 		return true, n.AddVoter(ctx, id, addr, index)
 	}
 	return false, n.AddNonvoter(ctx, id, addr, index)
@@ -221,8 +223,9 @@ func (n *Node) AddNonvoter(ctx context.Context, id raft.ServerID, addr raft.Serv
 }
 
 // RemoveServer removes a server, on the leader. When it was a voter and
-// the group has non-voters, the first non-voter is promoted, keeping
-// MaxVoters voters.
+// the group has non-voters, one is promoted, keeping MaxVoters voters: a
+// server of the removed voter's member first, else one of a member
+// without a vote (one vote per member).
 func (n *Node) RemoveServer(ctx context.Context, id raft.ServerID) error {
 	cfg, index, err := n.configuration()
 	if err != nil {
@@ -246,16 +249,29 @@ func (n *Node) RemoveServer(ctx context.Context, id raft.ServerID) error {
 	if removed.Suffrage != raft.Voter || voters(cfg)-1 >= n.cfg.MaxVoters {
 		return nil
 	}
-	for _, s := range cfg.Servers {
-		if s.Suffrage == raft.Nonvoter && s.ID != id {
-			if n.raft.State() != raft.Leader {
-				// The leader removed itself; the next leader promotes.
-				return nil
-			}
-			return n.change(n.raft.AddVoter(s.ID, s.Address, 0, timeout(ctx)))
+	rest := slices.DeleteFunc(slices.Clone(cfg.Servers), func(s raft.Server) bool { return s.ID == id })
+	var next *raft.Server
+	for i, s := range rest {
+		m := memberOf(s.ID)
+		if s.Suffrage != raft.Nonvoter || m == "" || memberVotes(rest, m, "") {
+			continue
+		}
+		if m == memberOf(id) {
+			next = &rest[i]
+			break
+		}
+		if next == nil {
+			next = &rest[i]
 		}
 	}
-	return nil
+	if next == nil {
+		return nil
+	}
+	if n.raft.State() != raft.Leader {
+		// The leader removed itself; the next leader promotes.
+		return nil
+	}
+	return n.change(n.raft.AddVoter(next.ID, next.Address, 0, timeout(ctx)))
 }
 
 // TransferLeadership hands leadership to another voter, on the leader.

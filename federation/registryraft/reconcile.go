@@ -97,9 +97,9 @@ func (n *Node) unreachableSince(id raft.ServerID) time.Time {
 // manage keeps, on the leader, the Raft configuration in step with the
 // registry: it adds registered registry servers, removes servers whose
 // node was removed or whose member was suspended, updates a server's
-// address, keeps MaxVoters voters by promoting non-voters, and replaces a
-// voter that has not answered for DeadServerTimeout with a non-voter that
-// answers. It makes at most one change per round.
+// address, and keeps one voter per member and at most MaxVoters (votes.go:
+// a lost voter's vote goes only to a server of the same member). It makes
+// at most one change per round.
 func (n *Node) manage() {
 	defer n.observers.Done()
 	interval := min(time.Second, n.cfg.ElectionTimeout)
@@ -191,32 +191,27 @@ func (n *Node) reconcile(ctx context.Context) (string, error) {
 			return fmt.Sprintf("move non-voter %s to %s", id, addr), n.AddNonvoter(ctx, id, addr, index)
 		}
 	}
-	// Voters: keep MaxVoters, preferring servers that answer.
-	var healthy, dead []raft.Server
+	// Voters: one per member, MaxVoters at most (votes.go).
 	deadline := time.Now().Add(-n.cfg.DeadServerTimeout)
-	for _, s := range cfg.Servers {
-		since := n.unreachableSince(s.ID)
-		switch {
-		case s.Suffrage == raft.Nonvoter && since.IsZero():
-			healthy = append(healthy, s)
-		case s.Suffrage == raft.Voter && s.ID != n.id && !since.IsZero() && since.Before(deadline):
-			dead = append(dead, s)
-		}
-	}
-	if len(healthy) == 0 {
+	ch, ok := planVoters(cfg.Servers, n.id, n.cfg.MaxVoters, voterHealth{
+		reachable: func(id raft.ServerID) bool { return n.unreachableSince(id).IsZero() },
+		lost: func(id raft.ServerID) bool {
+			since := n.unreachableSince(id)
+			return !since.IsZero() && since.Before(deadline)
+		},
+	})
+	if !ok {
 		return "", nil
 	}
-	if voters(cfg) < n.cfg.MaxVoters {
-		p := healthy[0]
-		return fmt.Sprintf("promote %s", p.ID), n.AddVoter(ctx, p.ID, p.Address, index)
-	}
-	if len(dead) > 0 {
-		d := dead[0]
-		if err := n.change(n.raft.DemoteVoter(d.ID, index, timeout(ctx))); err != nil {
-			return fmt.Sprintf("demote unreachable voter %s", d.ID), err
+	switch {
+	case ch.demote != "" && ch.promote != "":
+		if err := n.change(n.raft.DemoteVoter(ch.demote, index, timeout(ctx))); err != nil {
+			return fmt.Sprintf("demote unreachable voter %s (%s)", ch.demote, ch.why), err
 		}
-		p := healthy[0]
-		return fmt.Sprintf("replace unreachable voter %s by %s", d.ID, p.ID), n.AddVoter(ctx, p.ID, p.Address, 0)
+		return fmt.Sprintf("replace unreachable voter %s by %s (%s)", ch.demote, ch.promote, ch.why), n.AddVoter(ctx, ch.promote, ch.promoteAddr, 0)
+	case ch.demote != "":
+		return fmt.Sprintf("demote %s (%s)", ch.demote, ch.why), n.change(n.raft.DemoteVoter(ch.demote, index, timeout(ctx)))
+	default:
+		return fmt.Sprintf("promote %s (%s)", ch.promote, ch.why), n.AddVoter(ctx, ch.promote, ch.promoteAddr, index)
 	}
-	return "", nil
 }

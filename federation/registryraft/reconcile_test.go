@@ -27,63 +27,6 @@ func suffrages(t *testing.T, n *registryraft.Node) (map[raft.ServerID]string, er
 	return out, nil
 }
 
-// TestManagedMembershipReplacesLostVoter: with three voters kept and a
-// fourth registry server registered, the leader adds the fourth as a
-// non-voter; when a voter stops answering for longer than the dead-server
-// timeout, the non-voter takes its vote, and writes go on.
-func TestManagedMembershipReplacesLostVoter(t *testing.T) {
-	o := fastTimeouts()
-	o.founders, o.maxVoters, o.manage, o.deadServer = 3, 3, true, 2*time.Second
-	c := startCluster(t, []string{"UA", "PL", "DE", "LT"}, o)
-	spare := c.nodes[3]
-
-	// The registry names LT's node as a registry server; the leader adds it
-	// as a non-voter, since three voters are kept.
-	raftnettest.WaitFor(t, 10*time.Second, func() error {
-		leader := c.waitLeader(5 * time.Second)
-		s, err := suffrages(t, leader.node)
-		if err != nil {
-			return err
-		}
-		if s[spare.node.ID()] != raft.Nonvoter.String() {
-			return fmt.Errorf("LT is %q", s[spare.node.ID()])
-		}
-		return nil
-	})
-
-	// A voter that is not the leader dies.
-	leader := c.waitLeader(5 * time.Second)
-	var victim *testNode
-	for _, tn := range c.nodes[:3] {
-		if tn != leader {
-			victim = tn
-			break
-		}
-	}
-	killed := time.Now()
-	c.kill(victim)
-	raftnettest.WaitFor(t, 20*time.Second, func() error {
-		leader := c.waitLeader(5*time.Second, victim)
-		s, err := suffrages(t, leader.node)
-		if err != nil {
-			return err
-		}
-		if s[spare.node.ID()] != raft.Voter.String() || s[victim.node.ID()] != raft.Nonvoter.String() {
-			return fmt.Errorf("LT is %q, the lost voter %q", s[spare.node.ID()], s[victim.node.ID()])
-		}
-		return nil
-	})
-	if took := time.Since(killed); took < o.deadServer {
-		t.Errorf("the voter was replaced after %s, before the dead-server timeout %s", took, o.deadServer)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := spare.node.Apply(ctx, entry(t, "after-replacement")); err != nil {
-		t.Fatal(err)
-	}
-	waitTitle(t, spare.node, "after-replacement")
-}
-
 // TestManagedMembershipRemovesUnregisteredNode: a member removes its node
 // from the registry; the leader removes it from the Raft group (handing
 // over first when the removed node leads).

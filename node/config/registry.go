@@ -54,15 +54,26 @@ type RegistryConfig struct {
 	// SnapshotInterval is how often the threshold is checked (default 2m;
 	// Raft waits between one and two intervals).
 	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
-	// MaxVoters is how many servers vote (default 5); the others are
-	// non-voters.
+	// MaxVoters is how many servers vote (default 5), one per member at
+	// most; the others are non-voters.
 	MaxVoters int `yaml:"max_voters"`
 	// DeadServerTimeout is how long a voter may be unreachable before a
-	// reachable non-voter takes its vote (default 30s).
+	// reachable server of the same member takes its vote (default 30s).
 	DeadServerTimeout time.Duration `yaml:"dead_server_timeout"`
 	// DivergenceCheckInterval is how often the server compares its registry
 	// log chain with the other servers' (default 30s).
 	DivergenceCheckInterval time.Duration `yaml:"divergence_check_interval"`
+
+	// RaftHandshakeTimeout bounds an inbound Raft connection's TLS
+	// handshake, before which the client is not authenticated (default 3s).
+	RaftHandshakeTimeout time.Duration `yaml:"raft_handshake_timeout"`
+	// RaftMaxHandshakes bounds the inbound Raft handshakes in progress at
+	// once from hosts that are not known registry servers (default 64);
+	// RaftMaxHandshakesPerSource those from one IPv4 address or IPv6 /64
+	// (default 8). The hosts of the configured and registered registry
+	// servers each keep RaftMaxHandshakesPerSource slots of their own.
+	RaftMaxHandshakes          int `yaml:"raft_max_handshakes"`
+	RaftMaxHandshakesPerSource int `yaml:"raft_max_handshakes_per_source"`
 }
 
 // RegistryServerConfig names a registry server.
@@ -136,6 +147,12 @@ func (r *RegistryConfig) validate(listen string) error {
 	if r.AdmissionThresholdPercent < 0 || r.AdmissionThresholdPercent > 99 {
 		return fmt.Errorf("%w: registry.admission_threshold_percent: %d: must be 1-99 (0 for the default, 50)", ErrInvalid, r.AdmissionThresholdPercent)
 	}
+	if r.RaftMaxHandshakes < 0 {
+		return fmt.Errorf("%w: registry.raft_max_handshakes: %d: must be at least 1 (0 for the default, 64)", ErrInvalid, r.RaftMaxHandshakes)
+	}
+	if r.RaftMaxHandshakesPerSource < 0 {
+		return fmt.Errorf("%w: registry.raft_max_handshakes_per_source: %d: must be at least 1 (0 for the default, 8)", ErrInvalid, r.RaftMaxHandshakesPerSource)
+	}
 	if r.MaxVoters < 0 {
 		return fmt.Errorf("%w: registry.max_voters: %d: must be at least 1 (0 for the default, 5)", ErrInvalid, r.MaxVoters)
 	}
@@ -147,6 +164,7 @@ func (r *RegistryConfig) validate(listen string) error {
 		{"leader_lease_timeout", r.LeaderLeaseTimeout}, {"commit_timeout", r.CommitTimeout},
 		{"dead_server_timeout", r.DeadServerTimeout}, {"snapshot_interval", r.SnapshotInterval},
 		{"divergence_check_interval", r.DivergenceCheckInterval},
+		{"raft_handshake_timeout", r.RaftHandshakeTimeout},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: registry.%s: %s: must not be negative", ErrInvalid, d.name, d.v)

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/federation/trust"
+	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/grpcserver"
 )
 
@@ -33,6 +35,9 @@ type registryServer struct {
 	node   *registryraft.Node
 	layer  *raftnet.StreamLayer
 	raftLn net.Listener
+	// sources are the hosts of the known registry servers, whose Raft
+	// connections keep handshake slots of their own.
+	sources *raftnet.Sources
 }
 
 // newRegistry builds the registry server of a node whose configuration
@@ -42,12 +47,14 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 	rc := d.cfg.Registry
 	self := d.src.Identity()
 	var (
-		seeds  []identity.Identity
-		static = map[raft.ServerID]string{}
+		seeds      []identity.Identity
+		static     = map[raft.ServerID]string{}
+		configured = map[raft.ServerID]raft.ServerAddress{}
 	)
 	for _, s := range rc.Servers {
 		seeds = append(seeds, s.ID())
 		static[raftnet.ServerID(s.ID())] = s.Address
+		configured[raftnet.ServerID(s.ID())] = raft.ServerAddress(s.RaftAddress)
 	}
 	ln, err := net.Listen("tcp", rc.RaftListen)
 	if err != nil {
@@ -63,18 +70,36 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "accord_raft_peer_refused_total", Help: "Raft connections refused during the handshake, by side and reason.",
 	}, []string{"side", "reason"})
-	d.reg.MustRegister(refused)
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "accord_raft_handshakes_dropped_total",
+		Help: "Inbound Raft connections closed before their handshake finished, by reason: source_limit, busy (no free slot) or timeout.",
+	}, []string{"reason"})
+	d.reg.MustRegister(refused, dropped)
 	logger := d.logger.With("component", "registry")
+	sources := raftnet.NewSources()
+	r := &registryServer{fsm: fsm, raftLn: ln, sources: sources}
+	r.updateSources(rc.Servers, logger)
 	layer, err := raftnet.New(raftnet.Config{
 		Listener: ln, Source: d.src, Allow: registryraft.ServerPolicy(fsm, seeds), Expect: book.Expect,
 		Advertise: advertise, Logger: logger,
-		Refused: func(side, _ string, err error) { refused.WithLabelValues(side, raftnet.Reason(err)).Inc() },
+		HandshakeTimeout:       rc.RaftHandshakeTimeout,
+		MaxPendingHandshakes:   rc.RaftMaxHandshakes,
+		MaxHandshakesPerSource: rc.RaftMaxHandshakesPerSource,
+		Reserved:               sources.Contains,
+		Refused:                func(side, _ string, err error) { refused.WithLabelValues(side, raftnet.Reason(err)).Inc() },
+		Dropped:                func(reason, _ string) { dropped.WithLabelValues(reason).Inc() },
 	})
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("%w: registry: %w", ErrStart, err)
 	}
-	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{Logger: logger})
+	// Raft dials a server where the registry and registry.servers say it is,
+	// not only where raft's stored configuration last saw it: servers that
+	// all moved while stopped could otherwise never reach each other.
+	trans := raftnet.NewTransport(layer, raftnet.TransportOptions{
+		Logger:                logger,
+		ServerAddressProvider: registryraft.NewRaftAddresses(fsm, configured, book, layer.Connected),
+	})
 	src := d.src
 	node, err := registryraft.New(registryraft.Config{
 		DataDir:          filepath.Join(d.cfg.DataDir, "registry"),
@@ -101,7 +126,8 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 		return fmt.Errorf("%w: registry: %w", ErrStart, err)
 	}
 	policy.Allow(registryraft.ServiceMethods, grpcserver.AnyNode)
-	d.registry = &registryServer{fsm: fsm, node: node, layer: layer, raftLn: ln}
+	r.node, r.layer = node, layer
+	d.registry = r
 	d.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accord_registry_applied_index", Help: "The Raft index the node's registry state reflects."},
 			func() float64 { return float64(fsm.AppliedIndex()) }),
@@ -139,6 +165,11 @@ func (d *Daemon) startRegistry(ctx context.Context) error {
 	go func() {
 		defer d.bg.Done()
 		d.recheckRaftPeers(ctx)
+	}()
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		d.trackRaftSources(ctx)
 	}()
 	rc := d.cfg.Registry
 	self := d.src.Identity()
@@ -193,6 +224,50 @@ func (d *Daemon) recheckRaftPeers(ctx context.Context) {
 		case <-t.C:
 			d.registry.layer.Recheck()
 		}
+	}
+}
+
+// trackRaftSources keeps the hosts of the known registry servers (those
+// configured in registry.servers, registered in the registry, and in Raft's
+// configuration) as the Raft listener's reserved sources.
+func (d *Daemon) trackRaftSources(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	logger := d.logger.With("component", "registry")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.registry.updateSources(d.cfg.Registry.Servers, logger)
+		}
+	}
+}
+
+// updateSources sets the Raft listener's reserved sources from the
+// configured servers, the registry's registry servers and Raft's
+// configuration. A host that cannot be resolved is logged and left out.
+func (r *registryServer) updateSources(configured []config.RegistryServerConfig, logger *slog.Logger) {
+	var addrs []string
+	for _, s := range configured {
+		addrs = append(addrs, s.RaftAddress)
+	}
+	r.fsm.Read(func(v registry.View) {
+		for _, s := range v.RegistryServers() {
+			addrs = append(addrs, s.Address)
+		}
+	})
+	if r.node != nil {
+		if st, err := r.node.Status(); err == nil {
+			for _, s := range st.Servers {
+				addrs = append(addrs, string(s.Address))
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.sources.Update(ctx, nil, addrs); err != nil {
+		logger.Warn("some registry servers' hosts could not be resolved; their Raft connections have no reserved handshake slots", "err", err)
 	}
 }
 
