@@ -28,17 +28,20 @@
 // rose past its position).
 // Sensitivity is enforced here, at the source, per record and per caller:
 // national cases never enter the feed; a jit case goes only to members of a
-// JIT that lists it (from the registry, read at serve time), and to others
-// as a tombstone meant for them alone (FeedRecord.recipient), so a member
-// that left a JIT, or was never in it, loses or never gets its copy.
+// JIT that lists it (from the registry, read at serve time), signed again
+// for that member alone (FeedRecord.recipient: a member of the JIT cannot
+// pass it on, since every other member refuses a jit record that is not
+// meant for it), and to others as a tombstone meant for them alone, so a
+// member that left a JIT, or was never in it, loses or never gets its copy.
 //
 // Pulling (Puller). For each admitted member's node the puller holds a
 // Sync stream in follow mode, resuming from the cursor stored with the
 // federation index. Every record is verified before it is stored: the
 // Merkle audit path and the batch signature against the origin's signing
 // key in the registry, the canonical encoding, the origin and case id, the
-// recipient, and that it is newer than the copy held (a replayed or older
-// record is skipped). A record that fails is refused and audited; the
+// recipient (a jit record must name this member), and that it is newer
+// than the copy held (a replayed or older record is skipped; a tombstone of
+// the same seq as the copy held withdraws it). A record that fails is refused and audited; the
 // batch's other records are kept. OutOfRange (or a cursor refused) makes
 // the puller drop that member's records and resync from the start.
 //

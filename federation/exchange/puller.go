@@ -322,8 +322,14 @@ func (p *Puller) verifyAll(srs []*accordv1.SignedRecord) []verified {
 			defer wg.Done()
 			for i := w; i < len(srs); i += workers {
 				r, err := p.verifier.Verify(srs[i])
-				if err == nil && r.GetRecipient() != "" && r.GetRecipient() != p.self.Member {
+				switch {
+				case err != nil:
+				case r.GetRecipient() != "" && r.GetRecipient() != p.self.Member:
 					err = fmt.Errorf("%w: record %s is meant for %s", records.ErrInvalid, r.GetCaseId(), r.GetRecipient())
+				case !r.GetTombstone() && r.GetCase().GetSensitivity() == accordv1.Sensitivity_SENSITIVITY_JIT && r.GetRecipient() == "":
+					// A jit record is signed for each member of its JIT; one
+					// without a recipient was passed on by someone else.
+					err = fmt.Errorf("%w: jit record %s is not signed for a recipient", records.ErrInvalid, r.GetCaseId())
 				}
 				out[i] = verified{sr: srs[i], rec: r, err: err}
 			}

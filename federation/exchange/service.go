@@ -329,6 +329,12 @@ func (s *Service) batch(id identity.Identity, epoch uint64, key []byte, pos uint
 	}
 	resp := &accordv1.SyncResponse{Head: fi.Head}
 	next, n, size, full := pos, 0, 0, false
+	// A jit record goes to a member of its JIT signed again for that
+	// member alone (FeedRecord.recipient), so that the member cannot pass
+	// it on: another member refuses a jit record meant for someone else.
+	// They are signed together, one batch per response.
+	var forCaller []int
+	var jitRecs []*accordv1.FeedRecord
 	err = s.st.ReadFeed(pos, limit, func(e feed.Entry) error {
 		var sr *accordv1.SignedRecord
 		if e.Flags&feed.JIT != 0 && !s.dir.JITVisible(id.Member, e.CaseID) {
@@ -341,6 +347,15 @@ func (s *Service) batch(id identity.Identity, epoch uint64, key []byte, pos uint
 			sr = new(accordv1.SignedRecord)
 			if err := proto.Unmarshal(e.Record, sr); err != nil {
 				return fmt.Errorf("feed entry %d (%s): %w", e.Seq, e.CaseID, err)
+			}
+			if e.Flags&feed.JIT != 0 {
+				r := new(accordv1.FeedRecord)
+				if err := proto.Unmarshal(sr.GetRecord(), r); err != nil {
+					return fmt.Errorf("feed entry %d (%s): %w", e.Seq, e.CaseID, err)
+				}
+				r.Recipient = id.Member
+				forCaller = append(forCaller, len(resp.Records))
+				jitRecs = append(jitRecs, r)
 			}
 		}
 		// The response stays under maxBytes (a larger record goes alone).
@@ -360,6 +375,15 @@ func (s *Service) batch(id identity.Identity, epoch uint64, key []byte, pos uint
 	})
 	if err != nil && !errors.Is(err, errBatchFull) {
 		return nil, pos, err
+	}
+	if len(jitRecs) > 0 {
+		signed, err := s.signer.SignBatch(jitRecs)
+		if err != nil {
+			return nil, pos, err
+		}
+		for i, at := range forCaller {
+			resp.Records[at] = signed[i]
+		}
 	}
 	// Purging tombstones raises the floor. Once it is above pos, the
 	// tombstones between pos and the floor are gone, and the entries just

@@ -40,13 +40,25 @@ func TestFedTombstoneOutlivesReplays(t *testing.T) {
 	if a, s := apply(v5, feed.Record{CaseID: "UA-2", Seq: 6, Record: []byte("other")}); a != 2 || s != 0 {
 		t.Fatalf("first records: applied %d stale %d", a, s)
 	}
+	// A withdrawal of the same seq as the record held wins: the origin
+	// withdraws a jit case from a member with a tombstone of the record's
+	// own seq (a copy another member passed on had that seq).
+	if a, s := apply(feed.Record{CaseID: "UA-2", Seq: 6, Flags: feed.Tombstone}); a != 1 || s != 0 {
+		t.Fatalf("a tombstone of the held record's seq: applied %d stale %d, want it applied", a, s)
+	}
+	if a, s := apply(feed.Record{CaseID: "UA-2", Seq: 6, Record: []byte("other")}); a != 0 || s != 1 {
+		t.Fatalf("the record again after its same-seq tombstone: applied %d stale %d, want it stale", a, s)
+	}
+	if a, s := apply(feed.Record{CaseID: "UA-2", Seq: 6, Record: []byte("other")}, feed.Record{CaseID: "UA-2", Seq: 10, Record: []byte("back")}); a != 1 || s != 1 {
+		t.Fatalf("the case shared again: applied %d stale %d", a, s)
+	}
 	if a, s := apply(feed.Record{CaseID: "UA-1", Seq: 7, Flags: feed.Tombstone}); a != 1 || s != 0 {
 		t.Fatalf("tombstone: applied %d stale %d", a, s)
 	}
 	if a, s := apply(v5); a != 0 || s != 1 {
 		t.Fatalf("the withdrawn record replayed: applied %d stale %d, want it stale", a, s)
 	}
-	if got := held(); len(got) != 1 || got["UA-2"] != 6 {
+	if got := held(); len(got) != 1 || got["UA-2"] != 10 {
 		t.Fatalf("held %v, want only UA-2", got)
 	}
 	if counts, err := st.FedCounts(); err != nil || counts["UA"] != 1 {

@@ -295,15 +295,21 @@ func fedKey(origin, caseID string) []byte {
 // feed and the cursor to resume after them (kept as it is when cursor is
 // empty). A record not newer than the one held, or than the tombstone that
 // withdrew it (by feed seq), is skipped as stale; a tombstone removes the
-// record. It returns how many records changed the index.
+// record, also one of the same seq (a withdrawal wins a tie: the origin
+// withdraws a jit case from a member with a tombstone of the record's own
+// seq). It returns how many records changed the index.
 func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, stale int, err error) {
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFedRecords)
 		for _, r := range recs {
 			k := fedKey(origin, r.CaseID)
-			if old := b.Get(k); len(old) >= 8 && getU64(old[:8]) >= r.Seq {
-				stale++
-				continue
+			if old := b.Get(k); len(old) >= 9 {
+				held := getU64(old[:8])
+				withdraws := r.Flags&feed.Tombstone != 0 && old[8]&feed.Tombstone == 0
+				if held > r.Seq || (held == r.Seq && !withdraws) {
+					stale++
+					continue
+				}
 			}
 			if r.Flags&feed.Tombstone != 0 {
 				if old := b.Get(k); len(old) >= 9 && old[8]&feed.Tombstone == 0 {
