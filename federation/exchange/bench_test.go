@@ -26,8 +26,27 @@ func benchCases() int {
 // whole feed into an empty federation index, over mutual TLS on loopback,
 // verifying every record. Each iteration pulls into a fresh node.
 func BenchmarkInitialSync(b *testing.B) {
+	for _, jit := range []bool{false, true} {
+		b.Run(fmt.Sprintf("jit=%v", jit), func(b *testing.B) { benchInitialSync(b, jit) })
+	}
+}
+
+// benchInitialSync: with jit, every case is a jit case of a team of UA and
+// PL, so that UA signs every record again for PL (FeedRecord.recipient),
+// one batch per response.
+func benchInitialSync(b *testing.B, jit bool) {
 	f := newFederation(b, "UA", "PL")
-	f.generate("UA", benchCases(), 1)
+	var mutate func(*accordv1.Case)
+	if jit {
+		ua := f.nodes["UA"]
+		mutate = func(c *accordv1.Case) {
+			c.Sensitivity = accordv1.Sensitivity_SENSITIVITY_JIT
+			ua.dir.mu.Lock()
+			ua.dir.jit[c.GetCaseId()] = []string{"UA", "PL"}
+			ua.dir.mu.Unlock()
+		}
+	}
+	f.generateWith("UA", benchCases(), 1, mutate)
 	head := f.publishAll("UA")
 	fi, _ := f.nodes["UA"].st.Feed()
 	b.Logf("UA's feed: %d entries (head %d)", head, fi.Head)

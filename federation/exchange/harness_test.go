@@ -349,6 +349,12 @@ func (f *federation) client(from, to string) accordv1.ExchangeServiceClient {
 // generate writes count generated cases into the member's store.
 func (f *federation) generate(member string, count int, seed uint64) []string {
 	f.t.Helper()
+	return f.generateWith(member, count, seed, nil)
+}
+
+// generateWith is generate with each case changed by mutate first.
+func (f *federation) generateWith(member string, count int, seed uint64, mutate func(*accordv1.Case)) []string {
+	f.t.Helper()
 	var ids []string
 	var batch []*accordv1.Case
 	flush := func() {
@@ -359,6 +365,9 @@ func (f *federation) generate(member string, count int, seed uint64) []string {
 	}
 	err := casegen.Generate(casegen.Options{Member: member, Cases: count, Seed: seed}, func(c *accordv1.Case) error {
 		c.Evidence = nil // evidence needs a custody sealer; hashes are not what these tests are about
+		if mutate != nil {
+			mutate(c)
+		}
 		ids = append(ids, c.GetCaseId())
 		batch = append(batch, c)
 		if len(batch) == 5000 {
