@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -13,7 +15,16 @@ import (
 func TestStatusOneScreen(t *testing.T) {
 	fed := startRegistryFederation(t, "UA", "PL")
 	pl := fed["PL"]
-	out := pl.must(t, "status")
+	// PL's puller takes UA as a peer once it has read UA's node from the
+	// registry: the peers table lists it from then on.
+	var out string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		out = pl.must(t, "status")
+		if strings.Contains(out, "\n  UA ") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the poll's interval
+	}
 	wantIn(t, "status", out, "spiffe://accord.test/member/PL/node/pl-1 (member PL)", "certificate:  expires",
 		"registry:", "leader", "2 voters", "store:", "MiB", "peers:", "UA", "matches:      none waiting")
 
