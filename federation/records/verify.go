@@ -9,8 +9,10 @@ import (
 	"sync"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -109,6 +111,42 @@ func check(r *accordv1.FeedRecord) error {
 		if len(e.GetSha256()) != 64 || strings.Trim(e.GetSha256(), "0123456789abcdef") != "" {
 			return fmt.Errorf("%w: case.evidence[%d].sha256: must be 64 lower-case hex digits", ErrInvalid, i)
 		}
+	}
+	return checkText(c.ProtoReflect(), "case")
+}
+
+// checkText refuses a record whose text (any string field, at any depth)
+// carries a control or bidirectional formatting character
+// (federation/safetext; tab and line feed allowed): another member's text
+// must not reach an analyst's terminal as escape sequences.
+func checkText(m protoreflect.Message, path string) error {
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		p := path + "." + string(fd.Name())
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && err == nil; i++ {
+				err = checkTextValue(fd, l.Get(i), fmt.Sprintf("%s[%d]", p, i))
+			}
+		case fd.IsMap():
+			return true // the shared case has none
+		default:
+			err = checkTextValue(fd, v, p)
+		}
+		return err == nil
+	})
+	return err
+}
+
+func checkTextValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) error {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		if err := safetext.Check(v.String(), true); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
+		}
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return checkText(v.Message(), path)
 	}
 	return nil
 }

@@ -315,7 +315,7 @@ func (s *Service) ImportCases(stream grpc.BidiStreamingServer[accordv1.ImportCas
 	s.logger.Info("import", "source", opts.GetSource(), "by", actor.ID, "lines", res.Lines, "invalid", res.Invalid,
 		"created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged, "written", res.Written, "dry_run", opts.GetDryRun())
 	out := &accordv1.ImportResult{Lines: res.Lines, Valid: res.Valid, Invalid: res.Invalid, Created: res.Created,
-		Updated: res.Updated, Unchanged: res.Unchanged, Written: res.Written}
+		Updated: res.Updated, Unchanged: res.Unchanged, Written: res.Written, Withheld: res.Withheld}
 	for _, e := range res.Errors {
 		out.Errors = append(out.Errors, &accordv1.LineError{Line: e.Line, Field: e.Field, Reason: e.Reason, CaseId: e.CaseID})
 	}
