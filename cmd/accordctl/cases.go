@@ -332,6 +332,9 @@ func printImportResult(w io.Writer, name string, res *accordv1.ImportResult, o i
 	if res.GetInvalid() > 0 && o.skipInvalid && res.GetWritten() {
 		fmt.Fprintf(w, "%s invalid lines were skipped (--skip-invalid)\n", formatCount(res.GetInvalid()))
 	}
+	if n := res.GetDefaultNational(); n > 0 {
+		fmt.Fprintf(w, "%s cases have no sensitivity and are national: shared with no other member (give \"sensitivity\": \"federation\" or \"jit\" to share them)\n", formatCount(n))
+	}
 	if wh := res.GetWithheld(); len(wh) > 0 {
 		var parts []string
 		for _, field := range slices.Sorted(maps.Keys(wh)) {

@@ -24,14 +24,15 @@ type PersonEncoder interface {
 	Encode(name string, birthYear int32, hasYear bool) ([]Encoded, error)
 }
 
-// Shareable reports whether a case's metadata may leave the node at all
-// (federation or jit sensitivity).
+// Shareable reports whether a case's metadata may leave the node at all:
+// only when the office said so (federation or jit sensitivity). A case
+// without a sensitivity is national.
 func Shareable(c *accordv1.Case) bool {
 	switch c.GetSensitivity() {
-	case accordv1.Sensitivity_SENSITIVITY_NATIONAL:
-		return false
+	case accordv1.Sensitivity_SENSITIVITY_FEDERATION, accordv1.Sensitivity_SENSITIVITY_JIT:
+		return true
 	}
-	return true
+	return false
 }
 
 // The fields of a shared case that carry free text, as counted in
@@ -101,9 +102,6 @@ func Project(c *accordv1.Case, enc PersonEncoder, office *redact.Names) (*accord
 		return nil, Withheld{Case: true, Fields: map[string]int{FieldCaseID: n}}, nil
 	}
 	sens := c.GetSensitivity()
-	if sens == accordv1.Sensitivity_SENSITIVITY_UNSPECIFIED {
-		sens = accordv1.Sensitivity_SENSITIVITY_FEDERATION
-	}
 	s := &accordv1.SharedCase{
 		CaseId:      c.GetCaseId(),
 		Title:       blank(FieldTitle, c.GetTitle()),

@@ -258,3 +258,15 @@ func BenchmarkVerifyBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(out))/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestShareableOnlyWhenSaidSo: a case without a sensitivity is national.
+func TestShareableOnlyWhenSaidSo(t *testing.T) {
+	for s, want := range map[accordv1.Sensitivity]bool{
+		accordv1.Sensitivity_SENSITIVITY_UNSPECIFIED: false, accordv1.Sensitivity_SENSITIVITY_NATIONAL: false,
+		accordv1.Sensitivity_SENSITIVITY_FEDERATION: true, accordv1.Sensitivity_SENSITIVITY_JIT: true,
+	} {
+		if got := records.Shareable(&accordv1.Case{Sensitivity: s}); got != want {
+			t.Errorf("%s: shareable %v", s, got)
+		}
+	}
+}

@@ -37,7 +37,7 @@ func TestEncodeMinimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"case_id":"UA-1","country":"UA","status":"investigation","sensitivity":"federation","crime_codes":[],"incidents":[{"start":"2022-03-01T10:00:00Z","place":"Irpin"}],"perpetrators":[],"persons":[],"evidence":[]}`
+	want := `{"case_id":"UA-1","country":"UA","status":"investigation","sensitivity":"national","crime_codes":[],"incidents":[{"start":"2022-03-01T10:00:00Z","place":"Irpin"}],"perpetrators":[],"persons":[],"evidence":[]}`
 	if string(got) != want {
 		t.Errorf("Encode:\n got %s\nwant %s", got, want)
 	}

@@ -85,6 +85,9 @@ type Result struct {
 	// the valid cases are shared (names of the case's persons in any
 	// form, birth years; records.Project), federation and jit cases only.
 	Withheld map[string]int64
+	// DefaultNational counts the valid lines without a sensitivity: they
+	// are national (caseformat.DefaultSensitivity), shared with nobody.
+	DefaultNational int64
 }
 
 // ErrAborted is returned when the import was cancelled or its source failed
@@ -144,6 +147,8 @@ type chunk struct {
 	bad   int64
 	// withheld counts the words blanked when the chunk's cases are shared.
 	withheld map[string]int64
+	// national counts the valid cases that are national by default.
+	national int64
 }
 
 // parsed is a valid line: the marshalled case, and what the collector needs
@@ -175,7 +180,7 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: fmt.Sprintf("line is longer than 1 MiB (%d bytes)", caseformat.MaxLineBytes)})
 						continue
 					}
-					c, errs := caseformat.Parse(l.JSON, l.Number, opts.Member)
+					c, defaulted, errs := caseformat.ParseDefaulted(l.JSON, l.Number, opts.Member)
 					if len(errs) == 0 {
 						conflicts, err := st.CheckCase(c)
 						if err != nil {
@@ -191,6 +196,9 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 						continue
 					}
 					countWithheld(ch, c)
+					if defaulted.Sensitivity {
+						ch.national++
+					}
 					b, err := proto.Marshal(c)
 					if err != nil {
 						ch.bad++
@@ -285,6 +293,7 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 				res.Withheld[field] += n
 			}
 			res.Lines += int64(len(c.cases)) + c.bad
+			res.DefaultNational += c.national
 			res.Valid += int64(len(c.cases))
 			res.Invalid += c.bad
 			for _, e := range c.errs {
