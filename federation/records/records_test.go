@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -269,4 +270,83 @@ func TestShareableOnlyWhenSaidSo(t *testing.T) {
 			t.Errorf("%s: shareable %v", s, got)
 		}
 	}
+}
+
+// TestVerifyChecksEveryStringField: a control character in any string
+// field of a shared case, at any depth, is refused by the receiver's
+// check; the test walks the schema, so a string field added later and
+// left unchecked fails it.
+func TestVerifyChecksEveryStringField(t *testing.T) {
+	base, _, err := records.Project(testCase("UA-2022-000001"), fakeEncoder{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	s := records.NewSigner("UA", records.KeyID("ua-1", pub), priv)
+	verify := func(sc *accordv1.SharedCase) error {
+		rec, err := proto.MarshalOptions{Deterministic: true}.Marshal(&accordv1.FeedRecord{Origin: "UA", CaseId: sc.GetCaseId(), Seq: 1, Case: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := sha256.Sum256(append([]byte{0}, rec...))
+		msg := binary.BigEndian.AppendUint32([]byte("accord-records-v1\x00"), 1)
+		sr := &accordv1.SignedRecord{Record: rec, KeyId: s.KeyID(), Signature: ed25519.Sign(priv, append(msg, root[:]...)), LeafCount: 1}
+		_, err = records.NewVerifier(keyring{"UA/" + s.KeyID(): pub}.lookup).Verify(sr)
+		return err
+	}
+	if err := verify(base); err != nil {
+		t.Fatalf("the clean case: %v", err)
+	}
+	var paths []string
+	var walk func(md protoreflect.MessageDescriptor, path string)
+	walk = func(md protoreflect.MessageDescriptor, path string) {
+		fields := md.Fields()
+		for i := range fields.Len() {
+			fd := fields.Get(i)
+			p := path + "." + string(fd.Name())
+			switch {
+			case fd.Kind() == protoreflect.StringKind:
+				paths = append(paths, p)
+				sc := proto.CloneOf(base)
+				target := locate(sc.ProtoReflect(), p)
+				if fd.IsList() {
+					l := target.Mutable(fd).List()
+					l.Append(protoreflect.ValueOfString("x\x1b[2J"))
+				} else {
+					target.Set(fd, protoreflect.ValueOfString("x\x1b[2J"))
+				}
+				if p == ".case_id" {
+					continue // the record's case id must match; refused anyway (see below)
+				}
+				if err := verify(sc); !errors.Is(err, records.ErrInvalid) || !strings.Contains(err.Error(), "U+001B") && p != ".evidence.sha256" {
+					t.Errorf("a control character in %s: %v", p, err)
+				}
+			case fd.Kind() == protoreflect.MessageKind:
+				walk(fd.Message(), p)
+			}
+		}
+	}
+	walk(base.ProtoReflect().Descriptor(), "")
+	if len(paths) < 12 {
+		t.Fatalf("walked only %v", paths)
+	}
+}
+
+// locate returns the message at path (".incidents.place" → the first
+// incident) in m, the last element of a path being the field.
+func locate(m protoreflect.Message, path string) protoreflect.Message {
+	parts := strings.Split(strings.TrimPrefix(path, "."), ".")
+	for _, name := range parts[:len(parts)-1] {
+		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if fd.IsList() {
+			l := m.Mutable(fd).List()
+			if l.Len() == 0 {
+				l.Append(l.NewElement())
+			}
+			m = l.Get(0).Message()
+		} else {
+			m = m.Mutable(fd).Message()
+		}
+	}
+	return m
 }

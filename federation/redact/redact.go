@@ -151,8 +151,13 @@ func Text(text string, sets ...*Names) (string, int) {
 			n++
 		}
 	}
-	// Birth-year phrases.
-	for _, m := range birthYear.FindAllStringSubmatchIndex(text, -1) {
+	// Birth-year phrases, where a year may stand (ISO dates such as
+	// 2022-06-30 are not birth years: most titles end with one).
+	var phrases [][]int
+	if hasYear(text, toks) {
+		phrases = birthYear.FindAllStringSubmatchIndex(text, -1)
+	}
+	for _, m := range phrases {
 		for g := 2; g+1 < len(m); g += 2 {
 			if m[g] < 0 {
 				continue
@@ -198,6 +203,21 @@ func Text(text string, sets ...*Names) (string, int) {
 	}
 	b.WriteString(text[last:])
 	return b.String(), n
+}
+
+// hasYear reports whether text has a number of four digits that does not
+// open an ISO date (YYYY-MM).
+func hasYear(text string, toks []token) bool {
+	for _, t := range toks {
+		if t.kind != tokNumber || t.end-t.start != 4 {
+			continue
+		}
+		if rest := text[t.end:]; len(rest) >= 2 && rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9' {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 func knownYear(y int, sets []*Names) bool {
