@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -329,6 +331,16 @@ func printImportResult(w io.Writer, name string, res *accordv1.ImportResult, o i
 	}
 	if res.GetInvalid() > 0 && o.skipInvalid && res.GetWritten() {
 		fmt.Fprintf(w, "%s invalid lines were skipped (--skip-invalid)\n", formatCount(res.GetInvalid()))
+	}
+	if n := res.GetDefaultNational(); n > 0 {
+		fmt.Fprintf(w, "%s cases have no sensitivity and are national: shared with no other member (give \"sensitivity\": \"federation\" or \"jit\" to share them)\n", formatCount(n))
+	}
+	if wh := res.GetWithheld(); len(wh) > 0 {
+		var parts []string
+		for _, field := range slices.Sorted(maps.Keys(wh)) {
+			parts = append(parts, fmt.Sprintf("%s %s", field, formatCount(wh[field])))
+		}
+		fmt.Fprintf(w, "withheld when shared (names of persons and birth years in free text, blanked): %s\n", strings.Join(parts, ", "))
 	}
 }
 

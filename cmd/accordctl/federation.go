@@ -519,7 +519,7 @@ command fails (exit status 2) naming the line.`,
 			if kind != "" {
 				k, err := audit.ParseKind(strings.ToLower(kind))
 				if err != nil {
-					return fmt.Errorf("--kind %q: must be sent, received, served, refused, nudged, resync or anchor", kind)
+					return fmt.Errorf("--kind %q: must be sent, received, served, refused, nudged, resync, anchor or withheld", kind)
 				}
 				f.Kind = k
 			}
@@ -540,7 +540,7 @@ command fails (exit status 2) naming the line.`,
 		},
 	}
 	cmd.Flags().StringVar(&peer, "peer", "", "only entries about this member (code)")
-	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: sent, received, served, refused, nudged, resync, anchor")
+	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: sent, received, served, refused, nudged, resync, anchor, withheld")
 	cmd.Flags().StringVar(&since, "since", "", "only entries at or after this time (RFC 3339) or this long ago (24h, 7d)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "stop after this many entries (0: all)")
 	return cmd

@@ -15,7 +15,7 @@ import (
 func main() {
 	root := newRootCmd()
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "accordctl:", err)
+		fmt.Fprintln(printTo(os.Stderr), "accordctl:", err)
 		var ee exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
@@ -42,6 +42,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Everything a command prints goes through one printer
+			// that escapes what a terminal would act on.
+			cmd.SetOut(printTo(cmd.OutOrStdout()))
 			return g.validate()
 		},
 	}

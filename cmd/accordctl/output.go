@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+
+	"github.com/accordfed/accord/federation/safetext"
 )
 
 // globalOptions are the flags every accordctl command shares.
@@ -37,4 +40,55 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// terminalWriter is how accordctl prints everything (text and JSON, on
+// standard output, and errors): a character that a terminal would act on
+// (control characters but tab and line feed, DEL, C1, bidirectional
+// formatting, line separators: federation/safetext.Escape) is written as
+// a visible \uXXXX escape, which is also what it means inside a JSON
+// string. Text from another member (titles, places, reasons, registry
+// entries) thus cannot clear the screen, colour it, forge a line or hide a
+// hyperlink. A character split across two writes is held until the next.
+type terminalWriter struct {
+	w       io.Writer
+	pending []byte
+}
+
+// printTo returns w wrapped so that it prints safely; a writer that is
+// already wrapped is returned as is.
+func printTo(w io.Writer) io.Writer {
+	if _, ok := w.(*terminalWriter); ok {
+		return w
+	}
+	return &terminalWriter{w: w}
+}
+
+func (t *terminalWriter) Write(p []byte) (int, error) {
+	b := append(t.pending, p...)
+	t.pending = nil
+	// Hold an incomplete last character for the next write.
+	if cut := incompleteTail(b); cut > 0 {
+		t.pending = append([]byte(nil), b[len(b)-cut:]...)
+		b = b[:len(b)-cut]
+	}
+	if _, err := io.WriteString(t.w, safetext.Escape(string(b), true)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// incompleteTail returns how many bytes at the end of b begin a UTF-8
+// character that is not complete yet (0 to 3).
+func incompleteTail(b []byte) int {
+	for n := 1; n <= 3 && n <= len(b); n++ {
+		c := b[len(b)-n]
+		if utf8.RuneStart(c) {
+			if c >= 0xc0 && !utf8.FullRune(b[len(b)-n:]) {
+				return n
+			}
+			return 0
+		}
+	}
+	return 0
 }

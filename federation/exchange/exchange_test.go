@@ -209,7 +209,7 @@ func TestJITVisibilityAtSource(t *testing.T) {
 	ua := f.nodes["UA"]
 	c := &accordv1.Case{CaseId: "UA-2022-900001", Country: "UA", Title: "Filtration", Sensitivity: accordv1.Sensitivity_SENSITIVITY_JIT,
 		Incidents: []*accordv1.Incident{{Start: "2022-04-01T00:00:00Z", Place: "Mariupol"}}}
-	fed := &accordv1.Case{CaseId: "UA-2022-900002", Country: "UA", Title: "Shelling", Incidents: []*accordv1.Incident{{Start: "2022-04-01T00:00:00Z", Place: "Mariupol"}}}
+	fed := &accordv1.Case{CaseId: "UA-2022-900002", Country: "UA", Title: "Shelling", Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION, Incidents: []*accordv1.Incident{{Start: "2022-04-01T00:00:00Z", Place: "Mariupol"}}}
 	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/analyst"}
 	for _, x := range []*accordv1.Case{c, fed} {
 		if _, err := ua.st.CreateCase(x, actor); err != nil {

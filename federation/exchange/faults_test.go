@@ -474,7 +474,7 @@ func (r *faultRun) diverged() divergence {
 			if !records.Shareable(c) {
 				return nil
 			}
-			sc, err := records.Project(c, nil)
+			sc, _, err := records.Project(c, nil, nil)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/records"
+	"github.com/accordfed/accord/federation/redact"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -29,6 +30,16 @@ type Publisher struct {
 	logger  *slog.Logger
 	// published is called after each publication with the new head.
 	published func(head uint64)
+	names     *redact.Names
+	withheld  func(Withheld)
+}
+
+// Withheld is what one publication kept out of its records' free text:
+// per field (records.FieldTitle, ...), how many words were blanked and in
+// which cases. Never the words.
+type Withheld struct {
+	Words map[string]int
+	Cases map[string][]string
 }
 
 // PublisherOptions configure a Publisher.
@@ -40,6 +51,14 @@ type PublisherOptions struct {
 	Published func(head uint64)
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Names are the names and birth years of every person the office
+	// holds: every shared free-text field is checked against them (and
+	// against the case's own persons). The publisher adds the persons of
+	// each case it publishes. Nil: each case's own persons only.
+	Names *redact.Names
+	// Withheld is called after each publication that blanked anything
+	// (count it, audit it).
+	Withheld func(Withheld)
 }
 
 // NewPublisher returns the publisher of member's feed.
@@ -56,7 +75,11 @@ func NewPublisher(st Store, member string, signer *records.Signer, o PublisherOp
 	if o.Published == nil {
 		o.Published = func(uint64) {}
 	}
-	return &Publisher{st: st, signer: signer, member: member, encoder: o.Encoder, now: o.Now, logger: o.Logger, published: o.Published}
+	if o.Withheld == nil {
+		o.Withheld = func(Withheld) {}
+	}
+	return &Publisher{st: st, signer: signer, member: member, encoder: o.Encoder, now: o.Now, logger: o.Logger, published: o.Published,
+		names: o.Names, withheld: o.Withheld}
 }
 
 // Run publishes changes as they come until ctx ends.
@@ -106,7 +129,7 @@ func (p *Publisher) PublishPending() (int, error) {
 			ids = append(ids, c.CaseID)
 		}
 	}
-	recs, flags, err := p.build(ids)
+	recs, flags, withheld, err := p.build(ids)
 	if err != nil {
 		return 0, err
 	}
@@ -136,6 +159,9 @@ func (p *Publisher) PublishPending() (int, error) {
 	if err := p.st.Publish(changes[len(changes)-1].Seq, fi.Head+1, pubs); err != nil {
 		return 0, err
 	}
+	if len(withheld.Words) > 0 {
+		p.withheld(withheld)
+	}
 	if len(pubs) > 0 {
 		p.logger.Debug("feed published", "records", len(pubs), "head", fi.Head+uint64(len(pubs)))
 		p.published(fi.Head + uint64(len(pubs)))
@@ -144,12 +170,52 @@ func (p *Publisher) PublishPending() (int, error) {
 }
 
 // build makes the record of each case (nil when there is nothing to
-// publish) and its feed flags, on every core.
-func (p *Publisher) build(ids []string) ([]*accordv1.FeedRecord, []byte, error) {
+// publish) and its feed flags, on every core, and says what it withheld.
+// The office's names learn every person of the batch before any case of it
+// is projected.
+func (p *Publisher) build(ids []string) ([]*accordv1.FeedRecord, []byte, Withheld, error) {
 	recs := make([]*accordv1.FeedRecord, len(ids))
 	flags := make([]byte, len(ids))
+	found := make([]*accordv1.Case, len(ids))
+	held := make([]records.Withheld, len(ids))
 	enc := p.encoder()
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/64))
+	err := parallel(len(ids), func(i int) (err error) {
+		found[i], err = p.st.FindCase(ids[i])
+		return err
+	})
+	if err != nil {
+		return nil, nil, Withheld{}, err
+	}
+	if p.names != nil {
+		for _, c := range found {
+			if c != nil {
+				records.AddPersons(p.names, c)
+			}
+		}
+	}
+	err = parallel(len(ids), func(i int) (err error) {
+		recs[i], flags[i], held[i], err = p.record(ids[i], found[i], enc)
+		return err
+	})
+	if err != nil {
+		return nil, nil, Withheld{}, err
+	}
+	var w Withheld
+	for i, h := range held {
+		for field, n := range h.Fields {
+			if w.Words == nil {
+				w.Words, w.Cases = map[string]int{}, map[string][]string{}
+			}
+			w.Words[field] += n
+			w.Cases[field] = append(w.Cases[field], ids[i])
+		}
+	}
+	return recs, flags, w, nil
+}
+
+// parallel runs fn(0..n-1) on every core and returns the first error.
+func parallel(n int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/64))
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -159,9 +225,8 @@ func (p *Publisher) build(ids []string) ([]*accordv1.FeedRecord, []byte, error) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(ids); i += workers {
-				r, f, err := p.record(ids[i], enc)
-				if err != nil {
+			for i := w; i < n; i += workers {
+				if err := fn(i); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -169,35 +234,35 @@ func (p *Publisher) build(ids []string) ([]*accordv1.FeedRecord, []byte, error) 
 					mu.Unlock()
 					return
 				}
-				recs[i], flags[i] = r, f
 			}
 		}()
 	}
 	wg.Wait()
-	return recs, flags, firstErr
+	return firstErr
 }
 
-// record makes one case's record: its shared form, a tombstone when a
-// case that was shared is gone or no longer shareable, or nil.
-func (p *Publisher) record(id string, enc records.PersonEncoder) (*accordv1.FeedRecord, byte, error) {
-	c, err := p.st.FindCase(id)
-	if err != nil {
-		return nil, 0, err
-	}
+// record makes one case's record (c is the case as found, nil when it is
+// gone): its shared form, a tombstone when a case that was shared is gone,
+// no longer shareable or withheld (its id carries a name), or nil.
+func (p *Publisher) record(id string, c *accordv1.Case, enc records.PersonEncoder) (*accordv1.FeedRecord, byte, records.Withheld, error) {
+	var w records.Withheld
 	if c != nil && records.Shareable(c) {
-		sc, err := records.Project(c, enc)
+		sc, held, err := records.Project(c, enc, p.names)
 		if err != nil {
-			return nil, 0, fmt.Errorf("case %s: %w", id, err)
+			return nil, 0, w, fmt.Errorf("case %s: %w", id, err)
 		}
-		var f byte
-		if sc.GetSensitivity() == accordv1.Sensitivity_SENSITIVITY_JIT {
-			f = feed.JIT
+		w = held
+		if sc != nil {
+			var f byte
+			if sc.GetSensitivity() == accordv1.Sensitivity_SENSITIVITY_JIT {
+				f = feed.JIT
+			}
+			return &accordv1.FeedRecord{Origin: p.member, CaseId: id, Case: sc}, f, w, nil
 		}
-		return &accordv1.FeedRecord{Origin: p.member, CaseId: id, Case: sc}, f, nil
 	}
 	_, f, ok, err := p.st.SharedState(id)
 	if err != nil || !ok || f&feed.Tombstone != 0 {
-		return nil, 0, err // never shared, or already withdrawn
+		return nil, 0, w, err // never shared, or already withdrawn
 	}
-	return &accordv1.FeedRecord{Origin: p.member, CaseId: id, Tombstone: true}, feed.Tombstone, nil
+	return &accordv1.FeedRecord{Origin: p.member, CaseId: id, Tombstone: true}, feed.Tombstone, w, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accordfed/accord/federation/textfold"
 )
 
 func TestFoldPlaceTransliterations(t *testing.T) {
@@ -374,11 +376,11 @@ func TestTitleWordsByPiece(t *testing.T) {
 	}
 	for _, title := range titles {
 		var want []uint64
-		for _, w := range words(title) {
+		for _, w := range textfold.Words(title) {
 			if w[0] >= '0' && w[0] <= '9' {
 				continue
 			}
-			if f := foldWord(w); len(f) >= 3 {
+			if f := textfold.FoldWord(w); len(f) >= 3 {
 				want = append(want, strHash(f))
 			}
 		}

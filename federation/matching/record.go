@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/accordfed/accord/federation/personenc"
+	"github.com/accordfed/accord/federation/textfold"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -252,15 +253,15 @@ type titleWord struct {
 
 // titleWords returns the folded words of a whitespace-free piece of a
 // title that count for comparing titles: not numbers, three letters or
-// more. words(title) is the concatenation of words of its pieces.
+// more. textfold.Words(title) is the concatenation of words of its pieces.
 func (t *placeTable) titleWords(piece string) []titleWord {
 	return interned(t, tableWords, piece, func() []titleWord {
 		var v []titleWord
-		for _, w := range words(piece) {
+		for _, w := range textfold.Words(piece) {
 			if w[0] >= '0' && w[0] <= '9' {
 				continue
 			}
-			if f := foldWord(w); len(f) >= 3 {
+			if f := textfold.FoldWord(w); len(f) >= 3 {
 				v = append(v, titleWord{f, strHash(f)})
 			}
 		}
@@ -470,7 +471,7 @@ func compile(r Record, places *placeTable) (*rec, error) {
 // without numbers the consonant skeleton of its longest word (Rosgvardia,
 // Rosgwardia).
 func unitKeys(name string) []string {
-	ws := words(name)
+	ws := textfold.Words(name)
 	var out []string
 	for _, w := range ws {
 		if w[0] >= '0' && w[0] <= '9' {
@@ -491,7 +492,7 @@ func unitKeys(name string) []string {
 		}
 	}
 	if len(best) >= 4 {
-		return []string{"w" + skeletonWord(foldWord(best))}
+		return []string{"w" + textfold.SkeletonWord(textfold.FoldWord(best))}
 	}
 	return nil
 }

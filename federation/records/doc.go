@@ -2,14 +2,18 @@
 // form of a case (Project), and signed batches of feed records (Signer,
 // Verifier).
 //
-// What crosses, by construction: case id, title (with any person name of
-// the case blanked out), status, sensitivity, crime codes, incidents (time
-// windows, place names and regions as written, coordinates with their
-// precision), perpetrators that are units or organisations as recorded,
-// victim count, evidence references as SHA-256, media type and collection
+// What crosses, by construction: case id, title, status, sensitivity,
+// crime codes, incidents (time windows, place names and regions as
+// written, coordinates with their precision), perpetrators that are units
+// or organisations as recorded, victim count, evidence references as SHA-256, media type and collection
 // date, and keyed encodings of persons (victims, witnesses, suspects, and
 // perpetrators recorded as persons). Never: evidence ids, descriptions,
 // content or vault locations, custody details, person names or birth years.
+// Every free-text field (title, place, region, unit and organisation name)
+// is blanked by federation/redact of any form of a name of the case's
+// persons or of the office's (inflected, in any script or normalisation
+// form) and of birth-year phrases; Project says per field how many words it
+// withheld ([Withheld]), and a case whose id carries a name is not shared.
 //
 // Signing. The origin signs a batch of records at once: the leaves are the
 // records' deterministic protobuf encodings, the tree is RFC 6962's (leaf

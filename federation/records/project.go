@@ -2,11 +2,11 @@ package records
 
 import (
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/accordfed/accord/federation/redact"
+	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -24,35 +24,87 @@ type PersonEncoder interface {
 	Encode(name string, birthYear int32, hasYear bool) ([]Encoded, error)
 }
 
-// Shareable reports whether a case's metadata may leave the node at all
-// (federation or jit sensitivity).
+// Shareable reports whether a case's metadata may leave the node at all:
+// only when the office said so (federation or jit sensitivity). A case
+// without a sensitivity is national.
 func Shareable(c *accordv1.Case) bool {
 	switch c.GetSensitivity() {
-	case accordv1.Sensitivity_SENSITIVITY_NATIONAL:
-		return false
+	case accordv1.Sensitivity_SENSITIVITY_FEDERATION, accordv1.Sensitivity_SENSITIVITY_JIT:
+		return true
 	}
-	return true
+	return false
 }
 
-// Project returns the shared form of a shareable case. enc may be nil
-// (no federation key yet): persons are then left out.
-func Project(c *accordv1.Case, enc PersonEncoder) (*accordv1.SharedCase, error) {
-	sens := c.GetSensitivity()
-	if sens == accordv1.Sensitivity_SENSITIVITY_UNSPECIFIED {
-		sens = accordv1.Sensitivity_SENSITIVITY_FEDERATION
-	}
-	var names []string
+// The fields of a shared case that carry free text, as counted in
+// [Withheld] (and in the import report, the metric and the audit log).
+const (
+	FieldCaseID       = "case_id"
+	FieldTitle        = "title"
+	FieldPlace        = "incidents.place"
+	FieldRegion       = "incidents.region"
+	FieldPerpetrators = "perpetrators.name"
+)
+
+// Withheld says what the projection of a case kept home: per shared
+// free-text field, how many words it blanked (names of persons, in any
+// form, and birth years). Case reports that the case id itself carries a
+// name: the case is then not shared at all. Never the words themselves.
+type Withheld struct {
+	Fields map[string]int
+	Case   bool
+}
+
+// Any reports whether anything was withheld.
+func (w Withheld) Any() bool { return w.Case || len(w.Fields) > 0 }
+
+// AddPersons adds the names and birth years of a case's persons (victims,
+// witnesses, suspects, and perpetrators recorded as persons) to names.
+func AddPersons(names *redact.Names, c *accordv1.Case) {
 	for _, p := range c.GetPersons() {
-		names = append(names, p.GetName())
+		names.Add(p.GetName())
+		if p.BirthYear != nil {
+			names.AddYear(int(p.GetBirthYear()))
+		}
 	}
 	for _, p := range c.GetPerpetrators() {
 		if p.GetKind() == accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON {
-			names = append(names, p.GetName())
+			names.Add(p.GetName())
 		}
 	}
+}
+
+// Project returns the shared form of a shareable case and what it
+// withheld. Every free-text field that crosses (title, places, regions,
+// names of units and organisations) is checked against the names of the
+// case's persons and, when office is not nil, of every person the office
+// holds (office must already hold this case's); a word that is any form of
+// one, and birth-year phrases, are blanked ("[…]", federation/redact). A
+// case whose id carries a name is not shared: Project returns nil and
+// Withheld.Case. enc may be nil (no federation key yet): persons are then
+// left out.
+func Project(c *accordv1.Case, enc PersonEncoder, office *redact.Names) (*accordv1.SharedCase, Withheld, error) {
+	var w Withheld
+	own := redact.NewNames()
+	AddPersons(own, c)
+	blank := func(field, text string) string {
+		// Control characters stored before they were refused would
+		// make receivers refuse the record.
+		out, n := redact.Text(safetext.Clean(text, true), own, office)
+		if n > 0 {
+			if w.Fields == nil {
+				w.Fields = map[string]int{}
+			}
+			w.Fields[field] += n
+		}
+		return out
+	}
+	if _, n := redact.Text(c.GetCaseId(), own, office); n > 0 {
+		return nil, Withheld{Case: true, Fields: map[string]int{FieldCaseID: n}}, nil
+	}
+	sens := c.GetSensitivity()
 	s := &accordv1.SharedCase{
 		CaseId:      c.GetCaseId(),
-		Title:       Blank(c.GetTitle(), names),
+		Title:       blank(FieldTitle, c.GetTitle()),
 		Status:      c.GetStatus(),
 		Sensitivity: sens,
 		CrimeCodes:  c.GetCrimeCodes(),
@@ -66,11 +118,13 @@ func Project(c *accordv1.Case, enc PersonEncoder) (*accordv1.SharedCase, error) 
 		// checked, and receivers refuse a record that carries any.
 		inc := proto.CloneOf(in)
 		inc.ProtoReflect().SetUnknown(nil)
+		inc.Place = blank(FieldPlace, inc.GetPlace())
+		inc.Region = blank(FieldRegion, inc.GetRegion())
 		s.Incidents = append(s.Incidents, inc)
 	}
 	for _, p := range c.GetPerpetrators() {
 		if p.GetKind() != accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON {
-			s.Perpetrators = append(s.Perpetrators, &accordv1.Perpetrator{Kind: p.GetKind(), Name: p.GetName()})
+			s.Perpetrators = append(s.Perpetrators, &accordv1.Perpetrator{Kind: p.GetKind(), Name: blank(FieldPerpetrators, p.GetName())})
 		}
 	}
 	for _, e := range c.GetEvidence() {
@@ -92,68 +146,16 @@ func Project(c *accordv1.Case, enc PersonEncoder) (*accordv1.SharedCase, error) 
 		}
 		for _, p := range c.GetPersons() {
 			if err := add(p.GetRole(), p.GetName(), p.GetBirthYear(), p.BirthYear != nil); err != nil {
-				return nil, err
+				return nil, w, err
 			}
 		}
 		for _, p := range c.GetPerpetrators() {
 			if p.GetKind() == accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON {
 				if err := add(accordv1.PersonRole_PERSON_ROLE_SUSPECT, p.GetName(), 0, false); err != nil {
-					return nil, err
+					return nil, w, err
 				}
 			}
 		}
 	}
-	return s, nil
-}
-
-// Blank replaces, in free text, every whole-word occurrence of a word of a
-// name (of three letters or more) with "[…]", ignoring case. Place names
-// that merely contain a name ("Serhiivka" for "Serhii") are kept.
-func Blank(text string, names []string) string {
-	words := map[string]bool{}
-	for _, n := range names {
-		for _, w := range strings.FieldsFunc(n, notWordRune) {
-			if utf8.RuneCountInString(w) >= 3 {
-				words[strings.ToLower(w)] = true
-			}
-		}
-	}
-	if len(words) == 0 {
-		return text
-	}
-	var b strings.Builder
-	changed := false
-	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if notWordRune(r) {
-			b.WriteString(text[i : i+size])
-			i += size
-			continue
-		}
-		j := i
-		for j < len(text) {
-			r, size := utf8.DecodeRuneInString(text[j:])
-			if notWordRune(r) {
-				break
-			}
-			j += size
-		}
-		if words[strings.ToLower(text[i:j])] {
-			b.WriteString("[…]")
-			changed = true
-		} else {
-			b.WriteString(text[i:j])
-		}
-		i = j
-	}
-	if !changed {
-		return text
-	}
-	return b.String()
-}
-
-// notWordRune separates words: anything but letters, digits, apostrophes
-// and hyphens inside names.
-func notWordRune(r rune) bool {
-	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' && r != '’'
+	return s, w, nil
 }

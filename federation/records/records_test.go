@@ -2,6 +2,8 @@ package records_test
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,8 +11,12 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/accordfed/accord/federation/records"
+	"github.com/accordfed/accord/federation/redact"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -41,7 +47,7 @@ func (fakeEncoder) Encode(name string, year int32, hasYear bool) ([]records.Enco
 }
 
 func TestProjectLeavesNamesAndLocalDetailsHome(t *testing.T) {
-	s, err := records.Project(testCase("UA-2022-000001"), fakeEncoder{})
+	s, _, err := records.Project(testCase("UA-2022-000001"), fakeEncoder{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,16 +71,54 @@ func TestProjectLeavesNamesAndLocalDetailsHome(t *testing.T) {
 	}
 }
 
-func TestBlank(t *testing.T) {
-	for _, c := range []struct{ text, want string }{
-		{"Murder of Olena Kovalenko in Kharkiv", "Murder of […] […] in Kharkiv"},
-		{"Strike on Serhiivka", "Strike on Serhiivka"},
-		{"OLENA kovalenko", "[…] […]"},
-		{"Kovalenko,Olena", "[…],[…]"},
-	} {
-		if got := records.Blank(c.text, []string{"Olena Kovalenko", "Serhii Li"}); got != c.want {
-			t.Errorf("Blank(%q) = %q, want %q", c.text, got, c.want)
+// TestProjectWithholdsNamesInEveryFreeTextField: a name of a person of
+// the case or of the office, in any inflected form, script or
+// normalisation form, and birth-year phrases, are blanked in every shared
+// free-text field, counted per field; a case id that carries a name keeps
+// the case home.
+func TestProjectWithholdsNamesInEveryFreeTextField(t *testing.T) {
+	c := testCase("UA-2022-000001")
+	year := int32(1975)
+	c.Persons = append(c.Persons, &accordv1.Person{Role: accordv1.PersonRole_PERSON_ROLE_WITNESS, Name: "Тарас Гриценко", BirthYear: &year})
+	c.Title = "Hrytsenko's statement: Тараса Гриценка (born 1975) saw " + norm.NFD.String("Kovalénko")
+	c.Incidents[0].Place = "вул. Гриценка, Serhiivka"
+	c.Incidents[0].Region = "Kovalenkos' farm"
+	c.Perpetrators[0].Name = "Petrenko's company, 64th Brigade"
+	office := redact.NewNames()
+	office.Add("Mykola Bondarchuk") // a person of another case of the office
+	c.Incidents = append(c.Incidents, &accordv1.Incident{Start: "2022-03-01T10:00:00+02:00", Place: "Bondarchuka farm", Region: "Odesa Oblast"})
+	records.AddPersons(office, c)
+	s, w, err := records.Project(c, fakeEncoder{}, office)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := proto.Marshal(s)
+	for _, secret := range []string{"Hrytsenko", "Гриценка", "Тараса", "Kovalenko", "Petrenko", "Bondarchuk", "1975", "Kovale"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("shared case contains %q", secret)
 		}
+	}
+	if s.GetTitle() != "[…] statement: […] […] (born […]) saw […]" {
+		t.Errorf("title %q", s.GetTitle())
+	}
+	if s.GetIncidents()[0].GetPlace() != "вул. […], Serhiivka" || s.GetIncidents()[1].GetPlace() != "[…] farm" {
+		t.Errorf("places %q, %q", s.GetIncidents()[0].GetPlace(), s.GetIncidents()[1].GetPlace())
+	}
+	want := map[string]int{records.FieldTitle: 5, records.FieldPlace: 2, records.FieldRegion: 1, records.FieldPerpetrators: 1}
+	if fmt.Sprint(w.Fields) != fmt.Sprint(want) || w.Case {
+		t.Errorf("withheld %v, want %v", w, want)
+	}
+
+	// Without the office's names, the other case's person stays: the
+	// office-wide set is what catches it.
+	if s, _, _ := records.Project(c, nil, nil); s.GetIncidents()[1].GetPlace() != "Bondarchuka farm" {
+		t.Errorf("place %q", s.GetIncidents()[1].GetPlace())
+	}
+
+	// A case id that carries a name keeps the case home.
+	c.CaseId = "UA-Hrytsenko-1"
+	if s, w, err := records.Project(c, nil, office); err != nil || s != nil || !w.Case || w.Fields[records.FieldCaseID] != 1 {
+		t.Errorf("case id with a name: %v %v %v", s, w, err)
 	}
 }
 
@@ -97,7 +141,7 @@ func signed(t *testing.T, n int) ([]*accordv1.SignedRecord, *records.Signer, key
 	var recs []*accordv1.FeedRecord
 	for i := range n {
 		id := fmt.Sprintf("UA-2022-%06d", i+1)
-		sc, err := records.Project(testCase(id), nil)
+		sc, _, err := records.Project(testCase(id), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,6 +199,34 @@ func TestVerifyRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
+	// Another member's text with control or bidirectional formatting
+	// characters is refused (it would reach analysts' terminals), even
+	// when validly signed.
+	for _, bad := range []string{"clear \x1b[2J", "csi \u009b31m", "bell \x07", "bidi \u202e", "cr \r forged line"} {
+		pub, priv, _ := ed25519.GenerateKey(nil)
+		s := records.NewSigner("UA", records.KeyID("ua-1", pub), priv)
+		sc, _, _ := records.Project(testCase("UA-2022-000001"), nil, nil)
+		sc.Incidents[0].Region = bad
+		// A dishonest origin signs what it likes: one leaf, signed by
+		// hand (the Signer would refuse it).
+		rec, err := proto.MarshalOptions{Deterministic: true}.Marshal(&accordv1.FeedRecord{Origin: "UA", CaseId: "UA-2022-000001", Seq: 1, Case: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := sha256.Sum256(append([]byte{0}, rec...))
+		msg := binary.BigEndian.AppendUint32([]byte("accord-records-v1\x00"), 1)
+		sr := &accordv1.SignedRecord{Record: rec, KeyId: s.KeyID(), Signature: ed25519.Sign(priv, append(msg, root[:]...)), LeafCount: 1}
+		_, err = records.NewVerifier(keyring{"UA/" + s.KeyID(): pub}.lookup).Verify(sr)
+		if !errors.Is(err, records.ErrInvalid) || !strings.Contains(err.Error(), "case.incidents[0].region") {
+			t.Errorf("region %q: %v", bad, err)
+		}
+	}
+	// The origin's projection cleans what its store kept from before.
+	c := testCase("UA-2022-000001")
+	c.Title = "old \x1b[2J title"
+	if sc, _, _ := records.Project(c, nil, nil); sc.GetTitle() != "old \ufffd[2J title" {
+		t.Errorf("projected title %q", sc.GetTitle())
+	}
 	// A record claiming another origin is refused by the signer and, if
 	// forged, by the verifier (PL's key is not UA's).
 	if _, err := records.NewSigner("PL", "pl-1.x", nil).SignBatch([]*accordv1.FeedRecord{{Origin: "UA", CaseId: "UA-1", Seq: 1, Tombstone: true}}); !errors.Is(err, records.ErrInvalid) {
@@ -168,7 +240,7 @@ func BenchmarkVerifyBatch(b *testing.B) {
 	var recs []*accordv1.FeedRecord
 	for i := range 1000 {
 		id := fmt.Sprintf("UA-2022-%06d", i+1)
-		sc, _ := records.Project(testCase(id), nil)
+		sc, _, _ := records.Project(testCase(id), nil, nil)
 		recs = append(recs, &accordv1.FeedRecord{Origin: "UA", CaseId: id, Seq: uint64(i + 1), Case: sc})
 	}
 	out, err := s.SignBatch(recs)
@@ -186,4 +258,95 @@ func BenchmarkVerifyBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(out))/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestShareableOnlyWhenSaidSo: a case without a sensitivity is national.
+func TestShareableOnlyWhenSaidSo(t *testing.T) {
+	for s, want := range map[accordv1.Sensitivity]bool{
+		accordv1.Sensitivity_SENSITIVITY_UNSPECIFIED: false, accordv1.Sensitivity_SENSITIVITY_NATIONAL: false,
+		accordv1.Sensitivity_SENSITIVITY_FEDERATION: true, accordv1.Sensitivity_SENSITIVITY_JIT: true,
+	} {
+		if got := records.Shareable(&accordv1.Case{Sensitivity: s}); got != want {
+			t.Errorf("%s: shareable %v", s, got)
+		}
+	}
+}
+
+// TestVerifyChecksEveryStringField: a control character in any string
+// field of a shared case, at any depth, is refused by the receiver's
+// check; the test walks the schema, so a string field added later and
+// left unchecked fails it.
+func TestVerifyChecksEveryStringField(t *testing.T) {
+	base, _, err := records.Project(testCase("UA-2022-000001"), fakeEncoder{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	s := records.NewSigner("UA", records.KeyID("ua-1", pub), priv)
+	verify := func(sc *accordv1.SharedCase) error {
+		rec, err := proto.MarshalOptions{Deterministic: true}.Marshal(&accordv1.FeedRecord{Origin: "UA", CaseId: sc.GetCaseId(), Seq: 1, Case: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := sha256.Sum256(append([]byte{0}, rec...))
+		msg := binary.BigEndian.AppendUint32([]byte("accord-records-v1\x00"), 1)
+		sr := &accordv1.SignedRecord{Record: rec, KeyId: s.KeyID(), Signature: ed25519.Sign(priv, append(msg, root[:]...)), LeafCount: 1}
+		_, err = records.NewVerifier(keyring{"UA/" + s.KeyID(): pub}.lookup).Verify(sr)
+		return err
+	}
+	if err := verify(base); err != nil {
+		t.Fatalf("the clean case: %v", err)
+	}
+	var paths []string
+	var walk func(md protoreflect.MessageDescriptor, path string)
+	walk = func(md protoreflect.MessageDescriptor, path string) {
+		fields := md.Fields()
+		for i := range fields.Len() {
+			fd := fields.Get(i)
+			p := path + "." + string(fd.Name())
+			switch {
+			case fd.Kind() == protoreflect.StringKind:
+				paths = append(paths, p)
+				sc := proto.CloneOf(base)
+				target := locate(sc.ProtoReflect(), p)
+				if fd.IsList() {
+					l := target.Mutable(fd).List()
+					l.Append(protoreflect.ValueOfString("x\x1b[2J"))
+				} else {
+					target.Set(fd, protoreflect.ValueOfString("x\x1b[2J"))
+				}
+				if p == ".case_id" {
+					continue // the record's case id must match; refused anyway (see below)
+				}
+				if err := verify(sc); !errors.Is(err, records.ErrInvalid) || !strings.Contains(err.Error(), "U+001B") && p != ".evidence.sha256" {
+					t.Errorf("a control character in %s: %v", p, err)
+				}
+			case fd.Kind() == protoreflect.MessageKind:
+				walk(fd.Message(), p)
+			}
+		}
+	}
+	walk(base.ProtoReflect().Descriptor(), "")
+	if len(paths) < 12 {
+		t.Fatalf("walked only %v", paths)
+	}
+}
+
+// locate returns the message at path (".incidents.place" → the first
+// incident) in m, the last element of a path being the field.
+func locate(m protoreflect.Message, path string) protoreflect.Message {
+	parts := strings.Split(strings.TrimPrefix(path, "."), ".")
+	for _, name := range parts[:len(parts)-1] {
+		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if fd.IsList() {
+			l := m.Mutable(fd).List()
+			if l.Len() == 0 {
+				l.Append(l.NewElement())
+			}
+			m = l.Get(0).Message()
+		} else {
+			m = m.Mutable(fd).Message()
+		}
+	}
+	return m
 }

@@ -20,7 +20,7 @@ func TestProjectDropsUnknownIncidentFields(t *testing.T) {
 	c := testCase("UA-2022-000001")
 	secret := []byte("Iryna Bondar")
 	c.Incidents[0].ProtoReflect().SetUnknown(protowire.AppendBytes(protowire.AppendTag(nil, 99, protowire.BytesType), secret))
-	s, err := records.Project(c, fakeEncoder{})
+	s, _, err := records.Project(c, fakeEncoder{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

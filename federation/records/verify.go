@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -110,5 +111,62 @@ func check(r *accordv1.FeedRecord) error {
 			return fmt.Errorf("%w: case.evidence[%d].sha256: must be 64 lower-case hex digits", ErrInvalid, i)
 		}
 	}
+	return checkText(c)
+}
+
+// checkText refuses a shared case whose text carries a control or
+// bidirectional formatting character (federation/safetext; tab and line
+// feed allowed): another member's text must not reach an analyst's
+// terminal as escape sequences. Every string field is checked, field by
+// field (no reflection: it runs for every record a node receives);
+// TestVerifyChecksEveryStringField fails when a new one is not.
+func checkText(c *accordv1.SharedCase) error {
+	for _, f := range [...]struct {
+		path string
+		v    string
+	}{{"case_id", c.GetCaseId()}, {"title", c.GetTitle()}, {"opened", c.GetOpened()}} {
+		if err := safetext.Check(f.v, true); err != nil {
+			return textError("case."+f.path, err)
+		}
+	}
+	for i, v := range c.GetCrimeCodes() {
+		if err := safetext.Check(v, true); err != nil {
+			return textError(fmt.Sprintf("case.crime_codes[%d]", i), err)
+		}
+	}
+	for i, in := range c.GetIncidents() {
+		for _, f := range [...]struct {
+			path string
+			v    string
+		}{{"start", in.GetStart()}, {"end", in.GetEnd()}, {"place", in.GetPlace()}, {"region", in.GetRegion()}} {
+			if err := safetext.Check(f.v, true); err != nil {
+				return textError(fmt.Sprintf("case.incidents[%d].%s", i, f.path), err)
+			}
+		}
+	}
+	for i, pe := range c.GetPerpetrators() {
+		if err := safetext.Check(pe.GetName(), true); err != nil {
+			return textError(fmt.Sprintf("case.perpetrators[%d].name", i), err)
+		}
+	}
+	for i, e := range c.GetEvidence() {
+		for _, f := range [...]struct {
+			path string
+			v    string
+		}{{"sha256", e.GetSha256()}, {"media_type", e.GetMediaType()}, {"collected", e.GetCollected()}} {
+			if err := safetext.Check(f.v, true); err != nil {
+				return textError(fmt.Sprintf("case.evidence[%d].%s", i, f.path), err)
+			}
+		}
+	}
+	for i, pe := range c.GetPersons() {
+		if err := safetext.Check(pe.GetKeyName(), true); err != nil {
+			return textError(fmt.Sprintf("case.persons[%d].key_name", i), err)
+		}
+	}
 	return nil
+}
+
+func textError(path string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
 }

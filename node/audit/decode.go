@@ -223,7 +223,7 @@ func (d *decoder) what(w *What) {
 
 // kindOf returns the kind named b, or 0.
 func kindOf(b []byte) Kind {
-	for k := KindSent; k <= KindAnchor; k++ {
+	for k := KindSent; k <= kindLast; k++ {
 		if kindNames[k] == string(b) {
 			return k
 		}

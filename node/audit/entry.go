@@ -78,6 +78,17 @@ const (
 	// KindAnchor: a checkpoint signed with the node's key (see the package
 	// documentation). It has no peer and no what.
 	KindAnchor
+	// KindWithheld: this node kept names of persons or birth years found
+	// in a free-text field out of the shared form of its cases (blanked
+	// them) before publishing them to every member it shares with. Peer
+	// and PeerID are this node's own (the records are for all); Reason is
+	// the field ("title", "incidents.place", "incidents.region",
+	// "perpetrators.name", "case_id" for a case not shared at all),
+	// Records how many words were blanked, CaseIDs the cases. Never the
+	// words themselves.
+	KindWithheld
+
+	kindLast = KindWithheld
 )
 
 var kindNames = [...]string{
@@ -88,10 +99,11 @@ var kindNames = [...]string{
 	KindNudged:   "nudged",
 	KindResync:   "resync",
 	KindAnchor:   "anchor",
+	KindWithheld: "withheld",
 }
 
 // Valid reports whether k is one of the kinds above.
-func (k Kind) Valid() bool { return k >= KindSent && k <= KindAnchor }
+func (k Kind) Valid() bool { return k >= KindSent && k <= kindLast }
 
 // String returns the kind's name as written in the log ("served"), or
 // "kind(N)" for an unknown one.
@@ -103,9 +115,9 @@ func (k Kind) String() string {
 }
 
 // ParseKind returns the kind named s ("sent", "received", "served",
-// "refused", "nudged", "resync" or "anchor").
+// "refused", "nudged", "resync", "anchor" or "withheld").
 func ParseKind(s string) (Kind, error) {
-	for k := KindSent; k <= KindAnchor; k++ {
+	for k := KindSent; k <= kindLast; k++ {
 		if kindNames[k] == s {
 			return k, nil
 		}

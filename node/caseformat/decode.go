@@ -33,16 +33,24 @@ var (
 // Parse parses one line of the format (without its line ending) and checks
 // it for a node whose member code is member. lineNo is the line's number,
 // from 1, for the errors. It returns the case, with status and sensitivity
-// set to their defaults when the line has none, or, when the line is
+// set to their defaults ([Defaults]: investigation, national) when the
+// line has none, or, when the line is
 // invalid, no case and every problem found in it (at most
 // MaxErrorsPerLine, then a count of the rest). A JSON syntax error ends the
 // reading of the line; problems with single values do not. Parse does not
 // keep line; the case's strings share one copy of it.
 func Parse(line []byte, lineNo int64, member string) (*accordv1.Case, []FieldError) {
+	c, _, errs := ParseDefaulted(line, lineNo, member)
+	return c, errs
+}
+
+// ParseDefaulted is Parse, and also says which fields of the case took
+// their defaults ([Defaults]).
+func ParseDefaulted(line []byte, lineNo int64, member string) (*accordv1.Case, Defaulted, []FieldError) {
 	el := &errList{line: lineNo}
 	if err := identity.ValidateMember(member); err != nil {
 		el.addField("", "the node's member code "+shown(member)+" is not valid")
-		return nil, el.finish("")
+		return nil, Defaulted{}, el.finish("")
 	}
 	d := decoder{data: line, errs: el}
 	c := &accordv1.Case{}
@@ -66,15 +74,37 @@ func Parse(line []byte, lineNo int64, member string) (*accordv1.Case, []FieldErr
 		}
 	}
 	if len(el.errs) > 0 {
-		return nil, el.finish(c.CaseId)
+		return nil, Defaulted{}, el.finish(c.CaseId)
 	}
+	return c, Defaults(c), nil
+}
+
+// DefaultSensitivity is the sensitivity of a case that has none: national,
+// shared with nobody. An office shares a case by saying so (federation or
+// jit); a case that leaves the office by default could not be called back
+// from the other members' copies (issue 13, finding 16).
+const DefaultSensitivity = accordv1.Sensitivity_SENSITIVITY_NATIONAL
+
+// DefaultStatus is the status of a case that has none.
+const DefaultStatus = accordv1.CaseStatus_CASE_STATUS_INVESTIGATION
+
+// Defaulted says which fields of a case took their defaults.
+type Defaulted struct {
+	Status, Sensitivity bool
+}
+
+// Defaults sets a case's unspecified status and sensitivity to
+// [DefaultStatus] and [DefaultSensitivity], for lines and the local API
+// alike, and says which it set.
+func Defaults(c *accordv1.Case) Defaulted {
+	var d Defaulted
 	if c.Status == accordv1.CaseStatus_CASE_STATUS_UNSPECIFIED {
-		c.Status = accordv1.CaseStatus_CASE_STATUS_INVESTIGATION
+		c.Status, d.Status = DefaultStatus, true
 	}
 	if c.Sensitivity == accordv1.Sensitivity_SENSITIVITY_UNSPECIFIED {
-		c.Sensitivity = accordv1.Sensitivity_SENSITIVITY_FEDERATION
+		c.Sensitivity, d.Sensitivity = DefaultSensitivity, true
 	}
-	return c, nil
+	return d
 }
 
 // typeError reports that the value at p is not of the type want names and

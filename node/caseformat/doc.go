@@ -14,7 +14,8 @@
 // fall back to federation-wide sharing), duplicate keys, JSON null, values of the wrong
 // JSON type (victim_count "3" or 3.5), invalid UTF-8 and anything after the
 // object are all errors. Absent status and sensitivity are stored as their
-// defaults (investigation, federation), so that an export writes them out.
+// defaults (investigation, and national: a case is shared only when the
+// office says so; [Defaults]), so that an export writes them out.
 //
 // Names of persons are personal data: no error of this package ever contains
 // the value of a person's name (nor a key of a person object that is not one

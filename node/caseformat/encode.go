@@ -34,9 +34,9 @@ func Append(dst []byte, c *accordv1.Case) ([]byte, error) {
 	e.optStr(top("title"), `,"title":`, c.Title)
 	e.optStr(top("opened"), `,"opened":`, c.Opened)
 	e.b = append(e.b, `,"status":`...)
-	e.enum(top("status"), int32(c.Status), statusNames, 1)
+	e.enum(top("status"), int32(c.Status), statusNames, int32(DefaultStatus))
 	e.b = append(e.b, `,"sensitivity":`...)
-	e.enum(top("sensitivity"), int32(c.Sensitivity), sensitivityNames, 1)
+	e.enum(top("sensitivity"), int32(c.Sensitivity), sensitivityNames, int32(DefaultSensitivity))
 
 	e.b = append(e.b, `,"crime_codes":[`...)
 	for i, code := range c.CrimeCodes {

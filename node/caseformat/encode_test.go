@@ -37,7 +37,7 @@ func TestEncodeMinimal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"case_id":"UA-1","country":"UA","status":"investigation","sensitivity":"federation","crime_codes":[],"incidents":[{"start":"2022-03-01T10:00:00Z","place":"Irpin"}],"perpetrators":[],"persons":[],"evidence":[]}`
+	want := `{"case_id":"UA-1","country":"UA","status":"investigation","sensitivity":"national","crime_codes":[],"incidents":[{"start":"2022-03-01T10:00:00Z","place":"Irpin"}],"perpetrators":[],"persons":[],"evidence":[]}`
 	if string(got) != want {
 		t.Errorf("Encode:\n got %s\nwant %s", got, want)
 	}
@@ -64,6 +64,21 @@ func TestEncodeStrings(t *testing.T) {
 	}
 	if want := `"title":"a\"b\\c\n\r\t\u0000\u001f` + "\u007f é Ж 😀 " + `\u2028\u2029 </script> &"`; !strings.Contains(string(got), want) {
 		t.Errorf("Encode wrote %s, want %s in it", got, want)
+	}
+	// Control characters (a case stored before they were refused) are
+	// written faithfully, and refused when read back.
+	if _, errs := Parse(got, 1, "UA"); len(errs) != 1 || errs[0].Field != "title" || !strings.Contains(errs[0].Reason, "U+000D") {
+		t.Fatalf("control characters read back: %v", errs)
+	}
+	title = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, title)
+	c.Title = title
+	if got, err = Encode(c); err != nil {
+		t.Fatal(err)
 	}
 	back, errs := Parse(got, 1, "UA")
 	if errs != nil {

@@ -74,7 +74,7 @@ func TestParseValid(t *testing.T) {
 		test func(*testing.T, *accordv1.Case)
 	}{
 		{"minimal, defaults stored", minimal, func(t *testing.T, c *accordv1.Case) {
-			if c.Status != accordv1.CaseStatus_CASE_STATUS_INVESTIGATION || c.Sensitivity != accordv1.Sensitivity_SENSITIVITY_FEDERATION {
+			if c.Status != accordv1.CaseStatus_CASE_STATUS_INVESTIGATION || c.Sensitivity != accordv1.Sensitivity_SENSITIVITY_NATIONAL {
 				t.Errorf("status %v, sensitivity %v: want the defaults", c.Status, c.Sensitivity)
 			}
 			if c.Incidents[0].Precision != accordv1.TimePrecision_TIME_PRECISION_UNSPECIFIED || c.VictimCount != nil {
@@ -538,5 +538,22 @@ func TestPersonNameNeverShown(t *testing.T) {
 	}
 	if _, err := Encode(c); err == nil || strings.Contains(err.Error(), "Secretname") {
 		t.Errorf("Encode error %v", err)
+	}
+}
+
+// TestDefaultSensitivityIsNational: a line without a sensitivity, or a
+// case of the API without one, is national, and ParseDefaulted says so.
+func TestDefaultSensitivityIsNational(t *testing.T) {
+	c, d, errs := ParseDefaulted([]byte(`{"case_id":"UA-1","country":"UA","incidents":[{"start":"2022-03-01T10:00:00Z","place":"Irpin"}]}`), 1, "UA")
+	if errs != nil || c.Sensitivity != accordv1.Sensitivity_SENSITIVITY_NATIONAL || !d.Sensitivity || !d.Status {
+		t.Fatalf("%v %v %v", c, d, errs)
+	}
+	c, d, errs = ParseDefaulted([]byte(`{"case_id":"UA-1","country":"UA","sensitivity":"federation","status":"trial","incidents":[{"start":"2022-03-01T10:00:00Z","place":"Irpin"}]}`), 1, "UA")
+	if errs != nil || c.Sensitivity != accordv1.Sensitivity_SENSITIVITY_FEDERATION || d.Sensitivity || d.Status {
+		t.Fatalf("%v %v %v", c, d, errs)
+	}
+	api := &accordv1.Case{}
+	if d := Defaults(api); !d.Sensitivity || api.Sensitivity != accordv1.Sensitivity_SENSITIVITY_NATIONAL {
+		t.Fatalf("%v %v", d, api)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -274,10 +275,17 @@ func (k *checker) evidence(p path, ev *accordv1.EvidenceRef, firstID map[string]
 	}
 }
 
-// text checks that s is valid UTF-8 (cases from a line always are).
+// text checks that s is valid UTF-8 (cases from a line always are) and
+// holds no control character but tab and line feed, and no bidirectional
+// formatting character (federation/safetext): such text would reach other
+// members' terminals as escape sequences.
 func (k *checker) text(p path, s string) bool {
 	if k.api && !utf8.ValidString(s) {
 		k.errs.check(p, "must be valid UTF-8")
+		return false
+	}
+	if err := safetext.Check(s, true); err != nil {
+		k.errs.check(p, "has a "+err.Error())
 		return false
 	}
 	return true

@@ -133,3 +133,47 @@ func TestValidateSamePaths(t *testing.T) {
 		}
 	}
 }
+
+// TestControlCharactersRefused: control characters (C0 but tab and line
+// feed, DEL, C1) and bidirectional formatting characters in any text field
+// are refused, by line and API alike, with the field and the reason, and
+// without quoting the text.
+func TestControlCharactersRefused(t *testing.T) {
+	for _, c := range []struct{ field, json, bad string }{
+		{"title", `"title":"clear \u001b[2J screen"`, "U+001B"},
+		{"title", `"title":"link \u001b]8;;https://x\u0007 here"`, "U+001B"},
+		{"title", `"title":"Olena\r Kovalenko"`, "U+000D"},
+		{"title", `"title":"csi \u009b31m red"`, "U+009B"},
+		{"title", `"title":"del \u007f"`, "U+007F"},
+		{"title", `"title":"abc \u202e fed"`, "U+202E"},
+	} {
+		line := `{"case_id":"UA-1","country":"UA",` + c.json + `,"incidents":[{"start":"2022-03-01T10:00:00Z","place":"Irpin"}]}`
+		_, errs := Parse([]byte(line), 3, "UA")
+		if len(errs) != 1 || errs[0].Line != 3 || errs[0].Field != c.field || !strings.Contains(errs[0].Reason, c.bad) ||
+			strings.Contains(errs[0].Reason, "Kovalenko") {
+			t.Errorf("%s: %v", c.json, errs)
+		}
+	}
+	for field, set := range map[string]func(*accordv1.Case){
+		"incidents[0].place":      func(c *accordv1.Case) { c.Incidents[0].Place = "Irpin\x1b[8m" },
+		"incidents[0].region":     func(c *accordv1.Case) { c.Incidents[0].Region = "\u2067Kyiv" },
+		"perpetrators[0].name":    func(c *accordv1.Case) { c.Perpetrators[0].Name = "unit\x00" },
+		"persons[0].name":         func(c *accordv1.Case) { c.Persons[0].Name = "Olena\x1bc" },
+		"evidence[0].description": func(c *accordv1.Case) { c.Evidence[0].Description = "video\u009b" },
+	} {
+		c := &accordv1.Case{CaseId: "UA-1", Country: "UA",
+			Incidents:    []*accordv1.Incident{{Start: "2022-03-01T10:00:00Z", Place: "Irpin"}},
+			Perpetrators: []*accordv1.Perpetrator{{Kind: accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, Name: "64th Brigade"}},
+			Persons:      []*accordv1.Person{{Role: accordv1.PersonRole_PERSON_ROLE_VICTIM, Name: "Olena"}},
+			Evidence:     []*accordv1.EvidenceRef{{Id: "E1", Sha256: strings.Repeat("ab", 32), Description: "two\nlines\tok"}},
+		}
+		if errs := Validate(c, "UA"); len(errs) != 0 {
+			t.Fatalf("valid case: %v", errs)
+		}
+		set(c)
+		errs := Validate(c, "UA")
+		if len(errs) != 1 || errs[0].Field != field || !strings.Contains(errs[0].Reason, "control character") || strings.Contains(errs[0].Reason, "Olena") {
+			t.Errorf("%s: %v", field, errs)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/node/caseformat"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -89,6 +90,13 @@ type Result struct {
 	Created, Updated, Unchanged int64
 	Errors                      []caseformat.FieldError
 	Written                     bool
+	// Withheld counts, by shared field, the words that are blanked when
+	// the valid cases are shared (names of the case's persons in any
+	// form, birth years; records.Project), federation and jit cases only.
+	Withheld map[string]int64
+	// DefaultNational counts the valid lines without a sensitivity: they
+	// are national (caseformat.DefaultSensitivity), shared with nobody.
+	DefaultNational int64
 }
 
 // ErrAborted is returned when the import was cancelled or its source failed
@@ -219,6 +227,10 @@ type chunk struct {
 	cases []parsed // valid cases, in line order
 	errs  []caseformat.FieldError
 	bad   int64
+	// withheld counts the words blanked when the chunk's cases are shared.
+	withheld map[string]int64
+	// national counts the valid cases that are national by default.
+	national int64
 }
 
 // parsed is a valid line: the marshalled case, and what the collector needs
@@ -249,7 +261,7 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 						ch.errs = append(ch.errs, caseformat.FieldError{Line: l.Number, Reason: fmt.Sprintf("line is longer than 1 MiB (%d bytes)", caseformat.MaxLineBytes)})
 						continue
 					}
-					c, errs := caseformat.Parse(l.JSON, l.Number, opts.Member)
+					c, defaulted, errs := caseformat.ParseDefaulted(l.JSON, l.Number, opts.Member)
 					if len(errs) == 0 {
 						conflicts, err := st.CheckCase(c)
 						if err != nil {
@@ -263,6 +275,10 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 						ch.bad++
 						ch.errs = append(ch.errs, errs...)
 						continue
+					}
+					countWithheld(ch, c)
+					if defaulted.Sensitivity {
+						ch.national++
 					}
 					b, err := proto.Marshal(c)
 					if err != nil {
@@ -370,7 +386,14 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 			}
 			c.cases = good
 			slices.SortFunc(c.errs, func(a, b caseformat.FieldError) int { return cmp.Compare(a.Line, b.Line) })
+			for field, n := range c.withheld {
+				if res.Withheld == nil {
+					res.Withheld = map[string]int64{}
+				}
+				res.Withheld[field] += n
+			}
 			res.Lines += int64(len(c.cases)) + c.bad
+			res.DefaultNational += c.national
 			res.Valid += int64(len(c.cases))
 			res.Invalid += c.bad
 			for _, e := range c.errs {
@@ -402,6 +425,25 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 		return fmt.Errorf("%w: %w", ErrAborted, err)
 	}
 	return w.Flush()
+}
+
+// countWithheld adds to the chunk what sharing a valid case would blank
+// (against the case's own persons; the publisher also checks against every
+// person of the office).
+func countWithheld(ch *chunk, c *accordv1.Case) {
+	if !records.Shareable(c) {
+		return
+	}
+	_, w, err := records.Project(c, nil, nil)
+	if err != nil {
+		return // no encoder: Project cannot fail
+	}
+	for field, n := range w.Fields {
+		if ch.withheld == nil {
+			ch.withheld = map[string]int64{}
+		}
+		ch.withheld[field] += int64(n)
+	}
 }
 
 // claimEvidence records that a line's case holds its evidence ids, and

@@ -241,3 +241,19 @@ func TestConflictsBetweenLinesAndWithTheStore(t *testing.T) {
 		t.Errorf("skip invalid: %+v", res)
 	}
 }
+
+// TestResultCountsWhatSharingWithholds: the report says, per shared field,
+// how many words (names of the case's persons in any form, birth years)
+// are blanked when the cases are shared; national cases are not counted.
+func TestResultCountsWhatSharingWithholds(t *testing.T) {
+	st := openStore(t, "UA")
+	named := `{"case_id":"UA-1","country":"UA","title":"Statement of Тараса Гриценка (born 1975)","sensitivity":"federation",` +
+		`"incidents":[{"start":"2022-03-01T10:00:00+02:00","place":"вул. Гриценка","region":"Kharkiv Oblast"}],` +
+		`"persons":[{"role":"witness","name":"Тарас Гриценко","birth_year":1975}]}`
+	national := strings.Replace(strings.Replace(named, "UA-1", "UA-2", 1), `"federation"`, `"national"`, 1)
+	res := run(t, st, "UA", named+"\n"+national+"\n", caseimport.Options{})
+	want := map[string]int64{"title": 3, "incidents.place": 1}
+	if fmt.Sprint(res.Withheld) != fmt.Sprint(want) || res.Valid != 2 {
+		t.Fatalf("withheld %v (valid %d), want %v", res.Withheld, res.Valid, want)
+	}
+}

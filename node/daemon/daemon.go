@@ -145,7 +145,12 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 
 	metrics := grpcserver.NewMetrics(d.reg)
 	policy := grpcserver.NewPolicy()
-	policy.Allow("/"+accordv1.FederationService_ServiceDesc.ServiceName+"/", grpcserver.AnyPrincipal)
+	// WhoAmI (peer checks), health and the service listing: member nodes
+	// and this office's own users; other members' users are refused
+	// before any handler (they have no business on this listener).
+	nodesAndOwn := grpcserver.NodeOrUserOf(src.Identity().Member)
+	policy.Allow("/"+accordv1.FederationService_ServiceDesc.ServiceName+"/", nodesAndOwn)
+	policy.AllowIntrospection(nodesAndOwn)
 	var reg coordination.Registry
 	if cfg.Registry.Server {
 		if err := d.newRegistry(policy); err != nil {

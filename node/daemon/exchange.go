@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
@@ -29,6 +31,7 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/personenc"
 	"github.com/accordfed/accord/federation/records"
+	"github.com/accordfed/accord/federation/redact"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/node/audit"
@@ -564,6 +567,19 @@ func eventReason(e exchange.Event) string {
 	return string(e.Stream) + "." + code
 }
 
+// withheld audits what a publication blanked in one field: the count and
+// the cases, never the words. The entry's peer is this node itself: the
+// records are for every member.
+func (a auditor) withheld(self identity.Identity, field string, words int, cases []string) {
+	_, err := a.log.Append(audit.Entry{
+		Kind: audit.KindWithheld, Peer: self.Member, PeerID: self.String(),
+		What: audit.What{Records: words, CaseIDs: cases, Reason: field},
+	})
+	if err != nil {
+		a.logger.Error("cannot write the audit log", "err", err)
+	}
+}
+
 func (a auditor) Audit(e exchange.Event) {
 	_, err := a.log.Append(audit.Entry{
 		Kind: auditKinds[e.Kind], Peer: e.Peer, PeerID: e.PeerNode,
@@ -582,6 +598,7 @@ type exchangeParts struct {
 	service   *exchange.Service
 	puller    *exchange.Puller
 	publisher *exchange.Publisher
+	names     *redact.Names // every person of the office, for the free-text check
 	dialer    *exchangeDialer
 	matcher   *matcher.Matcher
 
@@ -624,9 +641,25 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 		OnNudge: x.puller.Wake, Logger: logger,
 		MaxStreamsPerPeer: d.cfg.Exchange.MaxStreamsPerPeer, MaxBatchBytes: d.cfg.Exchange.MaxBatchBytes,
 	})
+	withheld := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "accord_shared_text_withheld_total",
+		Help: "Words (names of persons in any form, birth years) blanked in a shared free-text field of this office's cases before publishing, by field.",
+	}, []string{"field"})
+	d.reg.MustRegister(withheld)
+	x.names = redact.NewNames()
 	x.publisher = exchange.NewPublisher(st, self.Member, x.signer, exchange.PublisherOptions{
-		Encoder: x.enc.get, Logger: logger,
+		Encoder: x.enc.get, Logger: logger, Names: x.names,
 		Published: func(head uint64) { d.nudgePeers(head, aud) },
+		Withheld: func(w exchange.Withheld) {
+			for _, field := range slices.Sorted(maps.Keys(w.Words)) {
+				withheld.WithLabelValues(field).Add(float64(w.Words[field]))
+				ids := w.Cases[field]
+				if field == records.FieldCaseID {
+					ids = nil // those ids carry names: counted, not listed
+				}
+				aud.withheld(self, field, w.Words[field], ids)
+			}
+		},
 	})
 	policy.Allow("/"+accordv1.ExchangeService_ServiceDesc.ServiceName+"/", grpcserver.AnyNode)
 	d.exchange = x
@@ -642,7 +675,19 @@ func (d *Daemon) startExchange(ctx context.Context) {
 	pub := x.signer.Public()
 	for _, run := range []func(){
 		func() { d.registerSigningKey(ctx, x.signer.KeyID(), pub) },
-		func() { x.publisher.Run(ctx) },
+		func() {
+			// The office's names first: every free-text field is
+			// checked against all of them before anything is
+			// published.
+			if err := d.store.ExportCases(store.Filter{}, func(c *accordv1.Case) error {
+				records.AddPersons(x.names, c)
+				return nil
+			}); err != nil {
+				d.logger.Error("reading the office's persons for the free-text check failed; publishing nothing", "err", err)
+				return
+			}
+			x.publisher.Run(ctx)
+		},
 		func() { x.puller.Run(ctx) },
 		func() { x.dir.watch(ctx) },
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },

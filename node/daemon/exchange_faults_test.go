@@ -19,6 +19,7 @@ import (
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/records"
+	"github.com/accordfed/accord/federation/redact"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/backup"
 	"github.com/accordfed/accord/node/config"
@@ -434,7 +435,12 @@ func (r *exfRun) diverged() exfDivergence {
 		for _, m := range r.members {
 			want[m] = map[string]*accordv1.Case{}
 		}
+		// The office's names, as the origin's publisher checks free text
+		// against them (casegen's free text holds no person's name, so
+		// the order in which the publisher learnt them does not matter).
+		office := redact.NewNames()
 		err = on.d.Store().ExportCases(store.Filter{}, func(c *accordv1.Case) error {
+			records.AddPersons(office, c)
 			if !records.Shareable(c) {
 				return nil
 			}
@@ -469,7 +475,7 @@ func (r *exfRun) diverged() exfDivergence {
 					d.note("%s lacks %s", m, id)
 					continue
 				}
-				sc, err := records.Project(c, nil)
+				sc, _, err := records.Project(c, nil, office)
 				if err != nil {
 					r.t.Fatal(err)
 				}

@@ -36,7 +36,7 @@ func TestMatchAcrossMembers(t *testing.T) {
 	ua, pl := nodes[0], nodes[1]
 	lat, lon := 49.9935, 36.2304
 	uaCase := &accordv1.Case{
-		CaseId: "UA-2022-000101", Country: "UA", Title: "Обстріл житлового кварталу, Харків",
+		CaseId: "UA-2022-000101", Country: "UA", Title: "Обстріл житлового кварталу, Харків", Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION,
 		CrimeCodes: []string{"RS-8.2.b.i", "UA-CC-438"},
 		Incidents: []*accordv1.Incident{{Start: "2022-03-01T08:00:00+02:00", End: "2022-03-01T09:00:00+02:00",
 			Precision: accordv1.TimePrecision_TIME_PRECISION_HOUR, Place: "Харків", Region: "Харківська область", Lat: &lat, Lon: &lon}},
@@ -45,7 +45,7 @@ func TestMatchAcrossMembers(t *testing.T) {
 	}
 	lat2, lon2 := 49.9951, 36.2288
 	plCase := &accordv1.Case{
-		CaseId: "PL-2022-000007", Country: "PL", Title: "Ostrzał osiedla mieszkaniowego w Charkowie",
+		CaseId: "PL-2022-000007", Country: "PL", Title: "Ostrzał osiedla mieszkaniowego w Charkowie", Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION,
 		CrimeCodes: []string{"RS-8.2.b.i"},
 		Incidents: []*accordv1.Incident{{Start: "2022-03-01T06:00:00Z", End: "2022-03-01T07:00:00Z",
 			Precision: accordv1.TimePrecision_TIME_PRECISION_HOUR, Place: "Charków", Region: "obwód charkowski", Lat: &lat2, Lon: &lon2}},
@@ -54,7 +54,7 @@ func TestMatchAcrossMembers(t *testing.T) {
 	}
 	// Another incident in the same city, days later: no match.
 	other := &accordv1.Case{
-		CaseId: "PL-2022-000008", Country: "PL", Title: "Ostrzał szpitala",
+		CaseId: "PL-2022-000008", Country: "PL", Title: "Ostrzał szpitala", Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION,
 		Incidents: []*accordv1.Incident{{Start: "2022-03-09T15:00:00Z", Place: "Charków"}},
 	}
 	if _, err := ua.d.Store().CreateCase(uaCase, sealerFor(t, "UA")); err != nil {

@@ -140,19 +140,39 @@ func AnyNode(id identity.Identity) error {
 	return nil
 }
 
+// NodeOrUserOf lets every verified node of the federation call, and the
+// users of member (the node's own office): never another member's users,
+// who have nothing to ask of this node's federation listener.
+func NodeOrUserOf(member string) Rule {
+	return func(id identity.Identity) error {
+		if id.Kind == identity.KindNode || id.Member == member {
+			return nil
+		}
+		return fmt.Errorf("%w: this listener serves member nodes and users of %s only, not %s", ErrPermissionDenied, member, id)
+	}
+}
+
 // Policy says who may call which method. A method no rule covers is denied.
 type Policy struct {
 	rules map[string]Rule // full method ("/pkg.Service/Method") or service prefix ("/pkg.Service/")
 }
 
-// NewPolicy returns a policy that lets any verified principal use the
-// health and reflection services and denies everything else.
+// NewPolicy returns a policy that lets verified member nodes use the
+// health and reflection services and denies everything else: a listener
+// that serves users says which users (their own office's, see
+// [NodeOrUserOf]) with [Policy.AllowIntrospection].
 func NewPolicy() *Policy {
 	p := &Policy{rules: map[string]Rule{}}
-	p.Allow("/"+healthpb.Health_ServiceDesc.ServiceName+"/", AnyPrincipal)
-	p.Allow("/grpc.reflection.v1.ServerReflection/", AnyPrincipal)
-	p.Allow("/grpc.reflection.v1alpha.ServerReflection/", AnyPrincipal)
+	p.AllowIntrospection(AnyNode)
 	return p
+}
+
+// AllowIntrospection sets the rule of the health and reflection services
+// (the service listing).
+func (p *Policy) AllowIntrospection(r Rule) {
+	p.Allow("/"+healthpb.Health_ServiceDesc.ServiceName+"/", r)
+	p.Allow("/grpc.reflection.v1.ServerReflection/", r)
+	p.Allow("/grpc.reflection.v1alpha.ServerReflection/", r)
 }
 
 // Allow sets the rule for a full method name or, when it ends in "/", for

@@ -453,3 +453,28 @@ func TestConfigValidateNamesField(t *testing.T) {
 		t.Errorf("error %v does not name grpc.keepalive_min_time", err)
 	}
 }
+
+// TestNodeOrUserOfRefusesOtherMembersUsers: another member's user is
+// refused before the handler; nodes of any member and the own office's
+// users are served.
+func TestNodeOrUserOfRefusesOtherMembersUsers(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
+	policy := grpcserver.NewPolicy()
+	policy.Allow("/accord.v1.FederationService/", grpcserver.NodeOrUserOf("UA"))
+	ts := startServer(t, fed.Node("UA", "ua-1"), policy, nil)
+	if _, err := whoami(dial(t, ts.addr, fed.User("PL", "u-1042"))); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("another member's user: %v, want PermissionDenied", err)
+	}
+	if ts.svc.calls.Load() != 0 {
+		t.Errorf("handler ran for a denied call")
+	}
+	for _, who := range []string{"PL node", "UA user"} {
+		cfg := fed.Node("PL", "pl-1")
+		if who == "UA user" {
+			cfg = fed.User("UA", "u-1")
+		}
+		if _, err := whoami(dial(t, ts.addr, cfg)); err != nil {
+			t.Errorf("%s: %v", who, err)
+		}
+	}
+}

@@ -110,8 +110,8 @@ func (s *Service) Policy() *grpcserver.Policy {
 		}
 		return nil
 	}
-	for _, svc := range []string{"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
-		accordv1.CaseService_ServiceDesc.ServiceName, accordv1.EvidenceService_ServiceDesc.ServiceName} {
+	p.AllowIntrospection(ownUser)
+	for _, svc := range []string{accordv1.CaseService_ServiceDesc.ServiceName, accordv1.EvidenceService_ServiceDesc.ServiceName} {
 		p.Allow("/"+svc+"/", ownUser)
 	}
 	p.Allow(accordv1.CaseService_DeleteCase_FullMethodName, func(id identity.Identity) error {
@@ -159,6 +159,7 @@ func (s *Service) CreateCase(ctx context.Context, req *accordv1.CreateCaseReques
 	if errs := caseformat.Validate(req.GetCase(), s.member); len(errs) > 0 {
 		return nil, invalid(errs)
 	}
+	caseformat.Defaults(req.GetCase()) // without a sensitivity: national
 	actor, err := s.actor(ctx)
 	if err != nil {
 		return nil, err
@@ -182,6 +183,7 @@ func (s *Service) UpdateCase(ctx context.Context, req *accordv1.UpdateCaseReques
 	if errs := caseformat.Validate(req.GetCase(), s.member); len(errs) > 0 {
 		return nil, invalid(errs)
 	}
+	caseformat.Defaults(req.GetCase()) // without a sensitivity: national
 	actor, err := s.actor(ctx)
 	if err != nil {
 		return nil, err
@@ -354,7 +356,7 @@ func (s *Service) ImportCases(stream grpc.BidiStreamingServer[accordv1.ImportCas
 	s.logger.Info("import", "source", opts.GetSource(), "by", actor.ID, "lines", res.Lines, "invalid", res.Invalid,
 		"created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged, "written", res.Written, "dry_run", opts.GetDryRun())
 	out := &accordv1.ImportResult{Lines: res.Lines, Valid: res.Valid, Invalid: res.Invalid, Created: res.Created,
-		Updated: res.Updated, Unchanged: res.Unchanged, Written: res.Written}
+		Updated: res.Updated, Unchanged: res.Unchanged, Written: res.Written, Withheld: res.Withheld, DefaultNational: res.DefaultNational}
 	for _, e := range res.Errors {
 		out.Errors = append(out.Errors, &accordv1.LineError{Line: e.Line, Field: e.Field, Reason: e.Reason, CaseId: e.CaseID})
 	}

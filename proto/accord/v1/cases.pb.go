@@ -1868,9 +1868,18 @@ type ImportResult struct {
 	// Why lines are invalid (the first 1000).
 	Errors []*LineError `protobuf:"bytes,7,rep,name=errors,proto3" json:"errors,omitempty"`
 	// Whether anything was written.
-	Written       bool `protobuf:"varint,8,opt,name=written,proto3" json:"written,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Written bool `protobuf:"varint,8,opt,name=written,proto3" json:"written,omitempty"`
+	// Words that are blanked when the valid cases are shared (names of the
+	// case's persons in any form, and birth years), by shared field
+	// ("title", "incidents.place", "incidents.region", "perpetrators.name",
+	// "case_id": a case whose id carries a name is not shared at all).
+	// Counted for federation and jit cases; when it publishes, the node also
+	// checks against every person the office holds.
+	Withheld map[string]int64 `protobuf:"bytes,9,rep,name=withheld,proto3" json:"withheld,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Valid lines without a sensitivity: national (never shared) by default.
+	DefaultNational int64 `protobuf:"varint,10,opt,name=default_national,json=defaultNational,proto3" json:"default_national,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ImportResult) Reset() {
@@ -1957,6 +1966,20 @@ func (x *ImportResult) GetWritten() bool {
 		return x.Written
 	}
 	return false
+}
+
+func (x *ImportResult) GetWithheld() map[string]int64 {
+	if x != nil {
+		return x.Withheld
+	}
+	return nil
+}
+
+func (x *ImportResult) GetDefaultNational() int64 {
+	if x != nil {
+		return x.DefaultNational
+	}
+	return 0
 }
 
 // ImportCasesResponse is progress or the final result.
@@ -2253,7 +2276,7 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\x0flines_validated\x18\x02 \x01(\x03R\x0elinesValidated\x12#\n" +
 	"\rcases_written\x18\x03 \x01(\x03R\fcasesWritten\x12\x1f\n" +
 	"\vcases_total\x18\x04 \x01(\x03R\n" +
-	"casesTotal\"\xee\x01\n" +
+	"casesTotal\"\x99\x03\n" +
 	"\fImportResult\x12\x14\n" +
 	"\x05lines\x18\x01 \x01(\x03R\x05lines\x12\x14\n" +
 	"\x05valid\x18\x02 \x01(\x03R\x05valid\x12\x18\n" +
@@ -2262,7 +2285,13 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\aupdated\x18\x05 \x01(\x03R\aupdated\x12\x1c\n" +
 	"\tunchanged\x18\x06 \x01(\x03R\tunchanged\x12,\n" +
 	"\x06errors\x18\a \x03(\v2\x14.accord.v1.LineErrorR\x06errors\x12\x18\n" +
-	"\awritten\x18\b \x01(\bR\awritten\"\x89\x01\n" +
+	"\awritten\x18\b \x01(\bR\awritten\x12A\n" +
+	"\bwithheld\x18\t \x03(\v2%.accord.v1.ImportResult.WithheldEntryR\bwithheld\x12)\n" +
+	"\x10default_national\x18\n" +
+	" \x01(\x03R\x0fdefaultNational\x1a;\n" +
+	"\rWithheldEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x89\x01\n" +
 	"\x13ImportCasesResponse\x127\n" +
 	"\bprogress\x18\x01 \x01(\v2\x19.accord.v1.ImportProgressH\x00R\bprogress\x121\n" +
 	"\x06result\x18\x02 \x01(\v2\x17.accord.v1.ImportResultH\x00R\x06resultB\x06\n" +
@@ -2330,7 +2359,7 @@ func file_accord_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_accord_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_accord_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_accord_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_accord_v1_cases_proto_goTypes = []any{
 	(CaseStatus)(0),               // 0: accord.v1.CaseStatus
 	(Sensitivity)(0),              // 1: accord.v1.Sensitivity
@@ -2364,7 +2393,8 @@ var file_accord_v1_cases_proto_goTypes = []any{
 	(*ImportCasesResponse)(nil),   // 29: accord.v1.ImportCasesResponse
 	(*ExportCasesRequest)(nil),    // 30: accord.v1.ExportCasesRequest
 	(*ExportCasesResponse)(nil),   // 31: accord.v1.ExportCasesResponse
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	nil,                           // 32: accord.v1.ImportResult.WithheldEntry
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
 }
 var file_accord_v1_cases_proto_depIdxs = []int32{
 	2,  // 0: accord.v1.Incident.precision:type_name -> accord.v1.TimePrecision
@@ -2376,16 +2406,16 @@ var file_accord_v1_cases_proto_depIdxs = []int32{
 	7,  // 6: accord.v1.Case.perpetrators:type_name -> accord.v1.Perpetrator
 	8,  // 7: accord.v1.Case.persons:type_name -> accord.v1.Person
 	9,  // 8: accord.v1.Case.evidence:type_name -> accord.v1.EvidenceRef
-	32, // 9: accord.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	32, // 10: accord.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	33, // 9: accord.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	33, // 10: accord.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	10, // 11: accord.v1.CreateCaseRequest.case:type_name -> accord.v1.Case
 	10, // 12: accord.v1.CreateCaseResponse.case:type_name -> accord.v1.Case
 	10, // 13: accord.v1.UpdateCaseRequest.case:type_name -> accord.v1.Case
 	10, // 14: accord.v1.UpdateCaseResponse.case:type_name -> accord.v1.Case
 	10, // 15: accord.v1.GetCaseResponse.case:type_name -> accord.v1.Case
 	0,  // 16: accord.v1.CaseFilter.status:type_name -> accord.v1.CaseStatus
-	32, // 17: accord.v1.CaseFilter.incident_after:type_name -> google.protobuf.Timestamp
-	32, // 18: accord.v1.CaseFilter.incident_before:type_name -> google.protobuf.Timestamp
+	33, // 17: accord.v1.CaseFilter.incident_after:type_name -> google.protobuf.Timestamp
+	33, // 18: accord.v1.CaseFilter.incident_before:type_name -> google.protobuf.Timestamp
 	17, // 19: accord.v1.ListCasesRequest.filter:type_name -> accord.v1.CaseFilter
 	10, // 20: accord.v1.ListCasesResponse.cases:type_name -> accord.v1.Case
 	10, // 21: accord.v1.DeleteCaseResponse.case:type_name -> accord.v1.Case
@@ -2394,29 +2424,30 @@ var file_accord_v1_cases_proto_depIdxs = []int32{
 	24, // 24: accord.v1.ImportCasesRequest.chunk:type_name -> accord.v1.ImportChunk
 	5,  // 25: accord.v1.ImportProgress.phase:type_name -> accord.v1.ImportPhase
 	26, // 26: accord.v1.ImportResult.errors:type_name -> accord.v1.LineError
-	27, // 27: accord.v1.ImportCasesResponse.progress:type_name -> accord.v1.ImportProgress
-	28, // 28: accord.v1.ImportCasesResponse.result:type_name -> accord.v1.ImportResult
-	17, // 29: accord.v1.ExportCasesRequest.filter:type_name -> accord.v1.CaseFilter
-	10, // 30: accord.v1.ExportCasesResponse.cases:type_name -> accord.v1.Case
-	11, // 31: accord.v1.CaseService.CreateCase:input_type -> accord.v1.CreateCaseRequest
-	13, // 32: accord.v1.CaseService.UpdateCase:input_type -> accord.v1.UpdateCaseRequest
-	15, // 33: accord.v1.CaseService.GetCase:input_type -> accord.v1.GetCaseRequest
-	18, // 34: accord.v1.CaseService.ListCases:input_type -> accord.v1.ListCasesRequest
-	20, // 35: accord.v1.CaseService.DeleteCase:input_type -> accord.v1.DeleteCaseRequest
-	25, // 36: accord.v1.CaseService.ImportCases:input_type -> accord.v1.ImportCasesRequest
-	30, // 37: accord.v1.CaseService.ExportCases:input_type -> accord.v1.ExportCasesRequest
-	12, // 38: accord.v1.CaseService.CreateCase:output_type -> accord.v1.CreateCaseResponse
-	14, // 39: accord.v1.CaseService.UpdateCase:output_type -> accord.v1.UpdateCaseResponse
-	16, // 40: accord.v1.CaseService.GetCase:output_type -> accord.v1.GetCaseResponse
-	19, // 41: accord.v1.CaseService.ListCases:output_type -> accord.v1.ListCasesResponse
-	21, // 42: accord.v1.CaseService.DeleteCase:output_type -> accord.v1.DeleteCaseResponse
-	29, // 43: accord.v1.CaseService.ImportCases:output_type -> accord.v1.ImportCasesResponse
-	31, // 44: accord.v1.CaseService.ExportCases:output_type -> accord.v1.ExportCasesResponse
-	38, // [38:45] is the sub-list for method output_type
-	31, // [31:38] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	32, // 27: accord.v1.ImportResult.withheld:type_name -> accord.v1.ImportResult.WithheldEntry
+	27, // 28: accord.v1.ImportCasesResponse.progress:type_name -> accord.v1.ImportProgress
+	28, // 29: accord.v1.ImportCasesResponse.result:type_name -> accord.v1.ImportResult
+	17, // 30: accord.v1.ExportCasesRequest.filter:type_name -> accord.v1.CaseFilter
+	10, // 31: accord.v1.ExportCasesResponse.cases:type_name -> accord.v1.Case
+	11, // 32: accord.v1.CaseService.CreateCase:input_type -> accord.v1.CreateCaseRequest
+	13, // 33: accord.v1.CaseService.UpdateCase:input_type -> accord.v1.UpdateCaseRequest
+	15, // 34: accord.v1.CaseService.GetCase:input_type -> accord.v1.GetCaseRequest
+	18, // 35: accord.v1.CaseService.ListCases:input_type -> accord.v1.ListCasesRequest
+	20, // 36: accord.v1.CaseService.DeleteCase:input_type -> accord.v1.DeleteCaseRequest
+	25, // 37: accord.v1.CaseService.ImportCases:input_type -> accord.v1.ImportCasesRequest
+	30, // 38: accord.v1.CaseService.ExportCases:input_type -> accord.v1.ExportCasesRequest
+	12, // 39: accord.v1.CaseService.CreateCase:output_type -> accord.v1.CreateCaseResponse
+	14, // 40: accord.v1.CaseService.UpdateCase:output_type -> accord.v1.UpdateCaseResponse
+	16, // 41: accord.v1.CaseService.GetCase:output_type -> accord.v1.GetCaseResponse
+	19, // 42: accord.v1.CaseService.ListCases:output_type -> accord.v1.ListCasesResponse
+	21, // 43: accord.v1.CaseService.DeleteCase:output_type -> accord.v1.DeleteCaseResponse
+	29, // 44: accord.v1.CaseService.ImportCases:output_type -> accord.v1.ImportCasesResponse
+	31, // 45: accord.v1.CaseService.ExportCases:output_type -> accord.v1.ExportCasesResponse
+	39, // [39:46] is the sub-list for method output_type
+	32, // [32:39] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_cases_proto_init() }
@@ -2441,7 +2472,7 @@ func file_accord_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_cases_proto_rawDesc), len(file_accord_v1_cases_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
