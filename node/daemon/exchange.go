@@ -294,14 +294,6 @@ func (e *encoderSource) get() records.PersonEncoder {
 	return *e.current
 }
 
-// personEncoder returns the encoder of the current key itself, or nil.
-func (e *encoderSource) personEncoder() *personenc.Encoder {
-	if pe, ok := e.get().(personEncoder); ok {
-		return pe.enc
-	}
-	return nil
-}
-
 // version returns the current key version (0 without a key).
 func (e *encoderSource) version() int {
 	v := 0
@@ -553,7 +545,7 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
-		Encoder: x.enc.personEncoder, Logger: d.logger.With("component", "matcher"),
+		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Logger: d.logger.With("component", "matcher"),
 	})
 	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{Logger: logger, OnChange: x.matcher.Federated})
 	x.service = exchange.NewService(st, x.dir, self.Member, x.signer, aud, exchange.ServiceOptions{OnNudge: x.puller.Wake, Logger: logger})
