@@ -208,4 +208,34 @@ func TestAttackMatchDisclosure(t *testing.T) {
 		}
 	}
 	t.Logf("%d match decisions, none disclosing a case or a value", len(all))
+
+	// DE links its jit case in no team to a new team with UA: the case
+	// reaches UA, and the match withheld until now is proposed, its words
+	// bare of the case's values.
+	later := mustExecute(t, de.user, "am-jit-de2", registry.CreateJIT{Name: "Kharkiv shelling (DE, UA)", LegalBasis: "EU JIT model agreement", Invite: []string{"UA"}})
+	mustExecute(t, ua.user, "am-accept-de2", registry.RespondToJIT{JIT: later.GetId(), Accept: true})
+	mustExecute(t, de.user, "am-link-de2", registry.LinkCase{JIT: later.GetId(), Case: registry.CaseRef{Member: "DE", CaseID: "DE-2022-000004"}})
+	var linked registry.MatchDecision
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		for _, d := range query[[]registry.MatchDecision](t, ua.user, "matches", "") {
+			if pair(d) == [2]string{"DE-2022-000004", "UA-2022-000001"} {
+				linked = d
+				return nil
+			}
+		}
+		return fmt.Errorf("UA sees no decision of DE-2022-000004 ~ UA-2022-000001")
+	})
+	for _, r := range linked.Reasons {
+		for _, v := range values(byID["DE-2022-000004"]) {
+			if word(v).MatchString(r) {
+				t.Errorf("%s: reason %q carries %q of DE's jit case", linked.ID, r, v)
+			}
+		}
+	}
+	for _, d := range query[[]registry.MatchDecision](t, pl.user, "matches", "") {
+		if p := pair(d); p[0] == "DE-2022-000004" {
+			t.Errorf("PL, outside DE's new team, sees %s naming DE-2022-000004", d.ID)
+		}
+	}
+	t.Logf("after the link: %s %q", linked.ID, linked.Reasons)
 }
