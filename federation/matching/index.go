@@ -19,7 +19,14 @@ type Match struct {
 	// the prior), from which Score is derived.
 	Weight float64
 	// Reasons say in words which signals made the match, strongest first.
+	// They quote the records' place names, units and victim counts.
 	Reasons []string
+	// Bare are the same reasons without any value of either record: no
+	// place name, unit or victim count ("place names agree", "same
+	// unit"); times, distances and counts of shared evidence items and
+	// persons stay. They are what may be written where others than the
+	// two offices can read it.
+	Bare []string
 }
 
 // Config tunes an Index.
@@ -313,7 +320,8 @@ func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
 	if p < x.cfg.Threshold {
 		return Match{}, false
 	}
-	return Match{A: a.id, B: b.id, Score: math.Round(p*10000) / 10000, Weight: w, Reasons: reasons(x.model, a, b, g, det)}, true
+	full, bare := reasons(x.model, a, b, g, det)
+	return Match{A: a.id, B: b.id, Score: math.Round(p*10000) / 10000, Weight: w, Reasons: full, Bare: bare}, true
 }
 
 // candidates returns the distinct slots that share a blocking key with

@@ -212,6 +212,21 @@ func TestReasonsAndIncrementalIndex(t *testing.T) {
 	if ms[0].Score < 0.9 {
 		t.Errorf("score %.3f, want a confident match", ms[0].Score)
 	}
+	// The bare reasons say the same, one for one, without the places.
+	if len(ms[0].Bare) != len(ms[0].Reasons) {
+		t.Errorf("bare reasons %q for reasons %q", ms[0].Bare, ms[0].Reasons)
+	}
+	bare := strings.Join(ms[0].Bare, "; ")
+	for _, v := range []string{"Kharkiv", "Charków"} {
+		if strings.Contains(bare, v) {
+			t.Errorf("bare reasons %q carry %q", bare, v)
+		}
+	}
+	for _, want := range []string{"same evidence item (1)", "0.3 km apart", "same hour", "place names agree"} {
+		if !strings.Contains(bare, want) {
+			t.Errorf("bare reasons %q lack %q", bare, want)
+		}
+	}
 	// Add b, then the pair is found from either side; remove it again.
 	if err := x.Add(b); err != nil {
 		t.Fatal(err)

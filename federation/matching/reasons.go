@@ -8,32 +8,36 @@ import (
 
 // reasons puts the signals that argue for the match into words, strongest
 // first. A signal is named when its level weighs for a match (positive
-// log2 m/u).
-func reasons(m *Model, a, b *rec, g gamma, det detail) []string {
+// log2 m/u). The second list says the same without any value of either
+// record (see Match.Bare).
+func reasons(m *Model, a, b *rec, g gamma, det detail) (full, bare []string) {
 	type rw struct {
-		w float64
-		s string
+		w       float64
+		s, bare string
 	}
 	var out []rw
-	add := func(f int, s string) {
+	// addBare names a signal whose words carry a value of a record (a
+	// place, a unit, a victim count): bare is what may be said instead.
+	addBare := func(f int, s, bare string) {
 		if g[f] >= 0 && m.w[f][g[f]] > 0 && s != "" {
-			out = append(out, rw{m.w[f][g[f]], s})
+			out = append(out, rw{m.w[f][g[f]], s, bare})
 		}
 	}
+	add := func(f int, s string) { addBare(f, s, s) }
 	if len(a.inc) > 0 && len(b.inc) > 0 {
 		x, y := &a.inc[det.ia], &b.inc[det.ib]
 		add(fTime, timeReason(g[fTime], det))
 		switch g[fPlace] {
 		case 0:
 			if x.place == y.place {
-				add(fPlace, "same place "+x.place)
+				addBare(fPlace, "same place "+x.place, "same place name")
 			} else {
-				add(fPlace, "place names "+x.place+" ~ "+y.place)
+				addBare(fPlace, "place names "+x.place+" ~ "+y.place, "place names agree")
 			}
 		case 1, 3:
-			add(fPlace, "place names "+x.place+" ~ "+y.place)
+			addBare(fPlace, "place names "+x.place+" ~ "+y.place, "place names agree")
 		case 2:
-			add(fPlace, fmt.Sprintf("place names %s ~ %s (learned locations %s apart)", x.place, y.place, km(det.learnedKm)))
+			addBare(fPlace, fmt.Sprintf("place names %s ~ %s (learned locations %s apart)", x.place, y.place, km(det.learnedKm)), "place names agree (learned locations)")
 		}
 		if g[fDist] >= 0 {
 			add(fDist, km(det.km)+" apart")
@@ -60,7 +64,7 @@ func reasons(m *Model, a, b *rec, g gamma, det detail) []string {
 		add(fPersons, fmt.Sprintf("a person is similar (Dice %.2f)", det.bestDice))
 	}
 	if g[fUnits] == 0 {
-		add(fUnits, "same unit ("+unitPair(a, b)+")")
+		addBare(fUnits, "same unit ("+unitPair(a, b)+")", "same unit")
 	}
 	switch g[fCrime] {
 	case 0:
@@ -70,19 +74,19 @@ func reasons(m *Model, a, b *rec, g gamma, det detail) []string {
 	}
 	switch g[fVictims] {
 	case 0:
-		add(fVictims, "same victim count ("+strconv.FormatInt(a.victims, 10)+")")
+		addBare(fVictims, "same victim count ("+strconv.FormatInt(a.victims, 10)+")", "same victim count")
 	case 1:
-		add(fVictims, "close victim counts ("+strconv.FormatInt(a.victims, 10)+", "+strconv.FormatInt(b.victims, 10)+")")
+		addBare(fVictims, "close victim counts ("+strconv.FormatInt(a.victims, 10)+", "+strconv.FormatInt(b.victims, 10)+")", "close victim counts")
 	}
 	if g[fTitle] == 0 {
 		add(fTitle, "similar titles")
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].w > out[j].w })
-	s := make([]string, len(out))
+	full, bare = make([]string, len(out)), make([]string, len(out))
 	for i, r := range out {
-		s[i] = r.s
+		full[i], bare[i] = r.s, r.bare
 	}
-	return s
+	return full, bare
 }
 
 func km(d float64) string {

@@ -335,14 +335,6 @@ func (e *encoderSource) get() records.PersonEncoder {
 	return *e.current
 }
 
-// personEncoder returns the encoder of the current key itself, or nil.
-func (e *encoderSource) personEncoder() *personenc.Encoder {
-	if pe, ok := e.get().(personEncoder); ok {
-		return pe.enc
-	}
-	return nil
-}
-
 // version returns the current key version (0 without a key).
 func (e *encoderSource) version() int {
 	v := 0
@@ -633,8 +625,9 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	logger := d.logger.With("component", "exchange")
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}
+	x.names = redact.NewNames()
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
-		Encoder: x.enc.personEncoder, Logger: d.logger.With("component", "matcher"),
+		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Names: x.names, Logger: d.logger.With("component", "matcher"),
 	})
 	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{Logger: logger, OnChange: x.matcher.Federated})
 	x.service = exchange.NewService(st, x.dir, self.Member, x.signer, aud, exchange.ServiceOptions{
@@ -646,7 +639,6 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 		Help: "Words (names of persons in any form, birth years) blanked in a shared free-text field of this office's cases before publishing, by field.",
 	}, []string{"field"})
 	d.reg.MustRegister(withheld)
-	x.names = redact.NewNames()
 	x.publisher = exchange.NewPublisher(st, self.Member, x.signer, exchange.PublisherOptions{
 		Encoder: x.enc.get, Logger: logger, Names: x.names,
 		Published: func(head uint64) { d.nudgePeers(head, aud) },

@@ -8,12 +8,12 @@ import (
 
 // exchangeCollector exposes the exchange's and the matcher's state at
 // scrape time: per member, how far this node is behind its feed and what
-// it holds and refused; and the matches found and proposed.
+// it holds and refused; and the matches found, proposed and withheld.
 type exchangeCollector struct {
 	d *Daemon
 
 	lagRecords, lagSeconds, held, received, refused, connected *prometheus.Desc
-	found, proposed, indexed, feedHead                         *prometheus.Desc
+	found, proposed, withheld, indexed, feedHead               *prometheus.Desc
 	streams, streamsRefused, servedBuffered                    *prometheus.Desc
 }
 
@@ -29,6 +29,7 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 		connected:  prometheus.NewDesc("accord_sync_connected", "1 while a Sync stream with the member's node is open.", peer, nil),
 		found:      prometheus.NewDesc("accord_matches_found_total", "Cross-member matches of this office's cases found since the node started.", nil, nil),
 		proposed:   prometheus.NewDesc("accord_matches_proposed_total", "Match decisions this node proposed to the registry since it started.", nil, nil),
+		withheld:   prometheus.NewDesc("accord_matches_withheld_total", "Matches found but not proposed since the node started: the other member may not see this office's jit case.", nil, nil),
 		indexed:    prometheus.NewDesc("accord_match_index_records", "Cases in the matching index (own and federation).", nil, nil),
 		feedHead:   prometheus.NewDesc("accord_feed_head", "The last sequence number of this node's own feed.", nil, nil),
 		streams:    prometheus.NewDesc("accord_sync_streams_served", "Sync streams of a member's nodes open on this node (at most exchange.max_streams_per_peer).", peer, nil),
@@ -40,7 +41,7 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 }
 
 func (c *exchangeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.found, c.proposed, c.indexed, c.feedHead,
+	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.found, c.proposed, c.withheld, c.indexed, c.feedHead,
 		c.streams, c.streamsRefused, c.servedBuffered} {
 		ch <- d
 	}
@@ -78,6 +79,7 @@ func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
 	found, proposed, indexed := x.matcher.Stats()
 	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(found))
 	ch <- prometheus.MustNewConstMetric(c.proposed, prometheus.CounterValue, float64(proposed))
+	ch <- prometheus.MustNewConstMetric(c.withheld, prometheus.CounterValue, float64(x.matcher.Withheld()))
 	ch <- prometheus.MustNewConstMetric(c.indexed, prometheus.GaugeValue, float64(indexed))
 	st := x.service.Stats()
 	members := map[string]bool{}

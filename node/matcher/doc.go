@@ -13,7 +13,13 @@
 // proposed again only when one of its cases changed (its version): the
 // registry enforces it.
 //
-// Persons are compared through the federation's keyed encodings: the
-// office's own cases are encoded with the same registry key as the shared
-// records its peers send, so names never enter the index.
+// Only what leaves the office is matched, as it leaves it: each of the
+// office's cases enters the index as its shared projection
+// (records.Project, what the publisher sends: persons as keyed encodings
+// under the federation's registry key, names never), national cases not
+// at all. A match naming one of the office's jit cases is proposed only to
+// a member that may see the case (Options.JITVisible, the exchange's
+// rule), and otherwise withheld; the reasons of a match with a jit case
+// carry no value of either record (matching.Match.Bare), because the
+// registry replicates every proposal to every member's server.
 package matcher

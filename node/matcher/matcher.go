@@ -19,7 +19,8 @@ import (
 
 	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/matching"
-	"github.com/accordfed/accord/federation/personenc"
+	"github.com/accordfed/accord/federation/records"
+	"github.com/accordfed/accord/federation/redact"
 	"github.com/accordfed/accord/federation/registry"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -46,9 +47,19 @@ type Registry interface {
 type Options struct {
 	// Threshold is the lowest score proposed (default 0.5).
 	Threshold float64
-	// Encoder returns the person encoder of the federation's current key,
-	// or nil while there is none.
-	Encoder func() *personenc.Encoder
+	// Encoder returns the person encoder the office's cases are published
+	// with (the federation's current key), or nil while there is none.
+	Encoder func() records.PersonEncoder
+	// JITVisible reports whether member may see this office's jit case
+	// caseID: a JIT that lists the case has member as an accepted member
+	// (the exchange's own rule). Nil: no jit case is ever proposed.
+	JITVisible func(member, caseID string) bool
+	// Names are the names of every person the office holds, with which the
+	// publisher blanks shared free text (records.Project); the matcher
+	// projects the office's cases with the same names, so that it matches
+	// exactly what the other members receive. Nil: the case's own persons
+	// only.
+	Names *redact.Names
 	// RefitAfter is how long after a fit the model may be fitted again
 	// (default 10s); it is, once the index has grown by a quarter (and at
 	// least 100 cases) since the last fit, so that the model learns from the
@@ -70,12 +81,15 @@ type Matcher struct {
 	fitted   time.Time       // when (Run only)
 	ready    atomic.Pointer[matching.Index]
 	versions sync.Map // case id -> version (int64)
+	// sens holds the sensitivity, as published, of each case in the index
+	// (the office's and the others'); a national case is never there.
+	sens sync.Map // case id -> accordv1.Sensitivity
 
 	mu      sync.Mutex
 	pending map[string]string // federation case id -> origin, waiting to be (re)matched
 	wake    chan struct{}
 
-	proposed, found atomic.Int64
+	proposed, found, withheld atomic.Int64
 }
 
 // New returns the matcher of member's node.
@@ -87,7 +101,7 @@ func New(member string, st Store, reg Registry, o Options) *Matcher {
 		o.Threshold = 0.5
 	}
 	if o.Encoder == nil {
-		o.Encoder = func() *personenc.Encoder { return nil }
+		o.Encoder = func() records.PersonEncoder { return nil }
 	}
 	if o.RefitAfter == 0 {
 		o.RefitAfter = 10 * time.Second
@@ -117,6 +131,43 @@ func (m *Matcher) Stats() (found, proposed int64, indexed int) {
 		n = x.Len()
 	}
 	return m.found.Load(), m.proposed.Load(), n
+}
+
+// Withheld says how many matches the matcher found but did not propose
+// because the other member may not see the office's case (a jit case
+// outside the other member's JITs).
+func (m *Matcher) Withheld() int64 { return m.withheld.Load() }
+
+// ownRecord returns the record of one of the office's cases as the other
+// members receive it: built from its shared projection (records.Project,
+// what the publisher sends), never from the fields the office keeps home,
+// so that neither a score nor a reason rests on anything the other member
+// did not get. ok is false for a case that never leaves the office
+// (national), which is then not matched at all, and for one the engine
+// cannot read.
+func (m *Matcher) ownRecord(c *accordv1.Case, enc records.PersonEncoder) (r matching.Record, ok bool) {
+	if !records.Shareable(c) {
+		return matching.Record{}, false
+	}
+	sc, _, err := records.Project(c, enc, m.opts.Names)
+	if err != nil || sc == nil {
+		// nil: the case's id carries a name, and the case is not shared.
+		return matching.Record{}, false
+	}
+	r, err = matching.FromShared(sc)
+	if err != nil {
+		return matching.Record{}, false
+	}
+	m.versions.Store(c.GetCaseId(), c.GetVersion())
+	m.sens.Store(c.GetCaseId(), sc.GetSensitivity())
+	return r, true
+}
+
+// forget drops a case from what is matched.
+func (m *Matcher) forget(caseID string) {
+	m.index.Remove(caseID)
+	m.versions.Delete(caseID)
+	m.sens.Delete(caseID)
 }
 
 // Run builds the index from the store and the federation index, proposes
@@ -160,17 +211,22 @@ func (m *Matcher) Run(ctx context.Context) {
 	}
 }
 
-// load indexes every case, fits the model on them, and proposes the
-// matches found (the registry refuses what was proposed before).
+// load indexes every case that leaves the office (as it leaves it) and
+// every shared case of the others, fits the model on them, and proposes
+// the matches found (the registry refuses what was proposed before).
 func (m *Matcher) load(ctx context.Context) error {
 	enc := m.opts.Encoder()
 	var recs []matching.Record
 	err := m.st.ForEachCase(func(c *accordv1.Case) error {
-		r, err := matching.FromCase(c, enc)
-		if err != nil {
-			return nil // a case the engine cannot read matches nothing
+		r, ok := m.ownRecord(c, enc)
+		if !ok {
+			// National, or a case the engine cannot read: matches
+			// nothing. A case made national since the last fit is gone
+			// from the new index.
+			m.versions.Delete(c.GetCaseId())
+			m.sens.Delete(c.GetCaseId())
+			return nil
 		}
-		m.versions.Store(c.GetCaseId(), c.GetVersion())
 		recs = append(recs, r)
 		return nil
 	})
@@ -187,6 +243,7 @@ func (m *Matcher) load(ctx context.Context) error {
 			return nil
 		}
 		m.versions.Store(caseID, sc.GetVersion())
+		m.sens.Store(caseID, sc.GetSensitivity())
 		recs = append(recs, r)
 		return nil
 	})
@@ -243,16 +300,14 @@ func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, erro
 				return cursor, err
 			}
 			if c == nil {
-				m.index.Remove(ch.CaseID)
-				m.versions.Delete(ch.CaseID)
+				m.forget(ch.CaseID)
 				continue
 			}
-			r, err := matching.FromCase(c, enc)
-			if err != nil {
-				m.index.Remove(ch.CaseID)
+			r, ok := m.ownRecord(c, enc)
+			if !ok {
+				m.forget(ch.CaseID) // deleted, or made national
 				continue
 			}
-			m.versions.Store(ch.CaseID, c.GetVersion())
 			m.matchOne(ctx, r)
 		}
 		cursor = changes[len(changes)-1].Seq
@@ -260,7 +315,8 @@ func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, erro
 }
 
 // federatedChanges matches the other members' cases that arrived or
-// changed, and drops those withdrawn.
+// changed, and drops those withdrawn (gone, or a tombstone in their
+// place).
 func (m *Matcher) federatedChanges(ctx context.Context) {
 	m.mu.Lock()
 	pending := m.pending
@@ -279,16 +335,17 @@ func (m *Matcher) federatedChanges(ctx context.Context) {
 			if !ids[caseID] {
 				return nil
 			}
-			seen[caseID] = true
 			sc := sharedCase(raw)
 			if sc == nil {
-				return nil
+				return nil // a tombstone: the case is withdrawn from this office
 			}
 			r, err := matching.FromShared(sc)
 			if err != nil {
 				return nil
 			}
+			seen[caseID] = true
 			m.versions.Store(caseID, sc.GetVersion())
+			m.sens.Store(caseID, sc.GetSensitivity())
 			m.matchOne(ctx, r)
 			return nil
 		})
@@ -298,8 +355,7 @@ func (m *Matcher) federatedChanges(ctx context.Context) {
 		}
 		for id := range ids {
 			if !seen[id] {
-				m.index.Remove(id)
-				m.versions.Delete(id)
+				m.forget(id)
 			}
 		}
 	}
@@ -334,6 +390,21 @@ func (m *Matcher) proposeWith(ctx context.Context, matches []matching.Match, kno
 			continue
 		}
 		m.found.Add(1)
+		own, otherCase, other := mt.A, mt.B, b
+		if b == m.member {
+			own, otherCase, other = mt.B, mt.A, a
+		}
+		sens, visible := m.visibleTo(own, other)
+		if !visible {
+			m.withheld.Add(1)
+			continue
+		}
+		if sens != accordv1.Sensitivity_SENSITIVITY_FEDERATION || m.sensitivity(otherCase) != accordv1.Sensitivity_SENSITIVITY_FEDERATION {
+			// The registry replicates every decision to every member's
+			// registry server: of a jit case, no value (place, unit,
+			// victim count) goes into the words.
+			mt.Reasons = mt.Bare
+		}
 		cmd, err := m.command(mt, a, b)
 		if err != nil {
 			continue
@@ -361,6 +432,34 @@ func (m *Matcher) proposeWith(ctx context.Context, matches []matching.Match, kno
 			m.logger.Warn("proposing a match failed", "a", mt.A, "b", mt.B, "err", err)
 		}
 	}
+}
+
+// visibleTo says whether member may see the office's case caseID, and so
+// whether a match naming it may be proposed to member: a case shared with
+// the federation yes; a jit case only when a JIT that lists it has member
+// as an accepted member; anything else (national, or not indexed at all)
+// never.
+func (m *Matcher) visibleTo(caseID, member string) (accordv1.Sensitivity, bool) {
+	if memberOf(caseID) != m.member {
+		return accordv1.Sensitivity_SENSITIVITY_UNSPECIFIED, false
+	}
+	switch s := m.sensitivity(caseID); s {
+	case accordv1.Sensitivity_SENSITIVITY_FEDERATION:
+		return s, true
+	case accordv1.Sensitivity_SENSITIVITY_JIT:
+		return s, m.opts.JITVisible != nil && m.opts.JITVisible(member, caseID)
+	default:
+		return s, false
+	}
+}
+
+// sensitivity returns the published sensitivity of an indexed case
+// (unspecified for one not in the index).
+func (m *Matcher) sensitivity(caseID string) accordv1.Sensitivity {
+	if v, ok := m.sens.Load(caseID); ok {
+		return v.(accordv1.Sensitivity)
+	}
+	return accordv1.Sensitivity_SENSITIVITY_UNSPECIFIED
 }
 
 // decisions returns the registry's match decisions this member is involved

@@ -7,6 +7,7 @@ import (
 
 	"github.com/accordfed/accord/federation/matching"
 	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // fakeRegistry records proposals.
@@ -33,6 +34,9 @@ func TestProposeRules(t *testing.T) {
 	m := New("PL", nil, reg, Options{})
 	m.versions.Store("PL-1", int64(1))
 	m.versions.Store("UA-1", int64(3))
+	for _, id := range []string{"PL-1", "PL-2", "PL-3", "PL-4", "UA-1"} {
+		m.sens.Store(id, accordv1.Sensitivity_SENSITIVITY_FEDERATION)
+	}
 	matches := []matching.Match{
 		{A: "PL-1", B: "UA-1", Score: 0.97, Reasons: []string{"same evidence item (1)"}}, // PL < UA: PL proposes
 		{A: "DE-1", B: "PL-2", Score: 0.9},                                               // DE proposes, not PL
