@@ -607,24 +607,33 @@ func regCertLine(p string) string {
 func newJITCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jit",
-		Short: "Joint investigation teams: create, invite, answer, link cases, lead, close",
+		Short: "Joint investigation teams: create, invite, answer, link cases, lead, close, consent",
 		Long: `jit works with the federation's joint investigation teams (JITs) in the shared
 registry, for the office of the user certificate in --config. The member that
 creates a team is its first member and its lead; invited members accept or
-decline; accepted members link their own cases, invite others and set the
-lead; the lead closes the team.
+decline; accepted members link their own cases.
+
+Changes to the team as a whole follow the team's agreement rule (its policy,
+"unanimous"): an accepted member proposes inviting another office (invite),
+a new lead (lead) or closing the team (close), and the change is made only
+once every accepted member has consented (consent PROPOSAL; refuse PROPOSAL
+refuses it). Until then an office proposed for invitation is not invited and
+sees nothing of the team. jit show lists the team's proposals and answers.
+Leaving is an office's own act and needs no consent.
 
 Every write takes --request-id: the registry applies a request id at most
 once, so a write that timed out can be retried with the id printed.`,
 		Example: `  accordctl --config ua.yaml jit create --name "Kharkiv shelling 2022" --legal-basis "EU JIT model agreement" --invite PL
   accordctl --config pl.yaml jit accept JIT-ID
   accordctl --config ua.yaml jit link JIT-ID UA-2022-000001
+  accordctl --config pl.yaml jit invite JIT-ID DE
+  accordctl --config ua.yaml jit consent JIT-ID/1
   accordctl --config pl.yaml jit show JIT-ID`,
 	}
 	addRegistryFlags(cmd)
 	cmd.AddCommand(newJITCreateCmd(g), newJITInviteCmd(g), newJITRespondCmd(g, true), newJITRespondCmd(g, false),
 		newJITLeaveCmd(g), newJITLinkCmd(g, true), newJITLinkCmd(g, false), newJITLeadCmd(g), newJITCloseCmd(g),
-		newJITListCmd(g), newJITShowCmd(g))
+		newJITConsentCmd(g, true), newJITConsentCmd(g, false), newJITListCmd(g), newJITShowCmd(g))
 	return cmd
 }
 
@@ -677,7 +686,7 @@ func newJITInviteCmd(g *globalOptions) *cobra.Command {
 	var wf writeFlags
 	cmd := &cobra.Command{
 		Use:     "invite JIT MEMBER",
-		Short:   "Invite a member office to a team (team members only)",
+		Short:   "Propose inviting a member office to a team (invited once every member consents)",
 		Example: `  accordctl --config ua.yaml jit invite JIT-ID DE`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -689,8 +698,8 @@ func newJITInviteCmd(g *globalOptions) *cobra.Command {
 				build: func(context.Context, *coordClient) (registry.Payload, error) {
 					return registry.InviteToJIT{JIT: args[0], Member: args[1]}, nil
 				},
-				describe: func(*accordv1.ExecuteResponse) string {
-					return fmt.Sprintf("invited %s to %s", args[1], args[0])
+				describe: func(r *accordv1.ExecuteResponse) string {
+					return describeProposal(r, fmt.Sprintf("invited %s to %s", args[1], args[0]), fmt.Sprintf("inviting %s to %s", args[1], args[0]))
 				},
 			})
 		},
@@ -733,9 +742,10 @@ func newJITLeaveCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "leave JIT",
 		Short: "Leave a team (this office's linked cases leave with it)",
-		Long: `leave takes this office out of a team. Its linked cases are unlinked; the lead
-cannot leave while other members remain (set another lead first); the team
-closes when its last member leaves.`,
+		Long: `leave takes this office out of a team; it needs no one's consent. Its linked
+cases are unlinked and its consent is no longer asked; a lead that leaves
+leaves the team without a lead until the others agree on one (jit lead); the
+team closes when its last member leaves.`,
 		Example: `  accordctl --config pl.yaml jit leave JIT-ID`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -793,7 +803,7 @@ func newJITLeadCmd(g *globalOptions) *cobra.Command {
 	var wf writeFlags
 	cmd := &cobra.Command{
 		Use:     "lead JIT MEMBER",
-		Short:   "Make an accepted member the team's lead (team members only)",
+		Short:   "Propose an accepted member as the team's lead (made lead once every member consents)",
 		Example: `  accordctl --config ua.yaml jit lead JIT-ID PL`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -805,8 +815,8 @@ func newJITLeadCmd(g *globalOptions) *cobra.Command {
 				build: func(context.Context, *coordClient) (registry.Payload, error) {
 					return registry.SetJITLead{JIT: args[0], Lead: args[1]}, nil
 				},
-				describe: func(*accordv1.ExecuteResponse) string {
-					return fmt.Sprintf("%s now leads %s", args[1], args[0])
+				describe: func(r *accordv1.ExecuteResponse) string {
+					return describeProposal(r, fmt.Sprintf("%s now leads %s", args[1], args[0]), fmt.Sprintf("%s as lead of %s", args[1], args[0]))
 				},
 			})
 		},
@@ -819,7 +829,7 @@ func newJITCloseCmd(g *globalOptions) *cobra.Command {
 	var wf writeFlags
 	cmd := &cobra.Command{
 		Use:     "close JIT",
-		Short:   "Close a team (its lead only)",
+		Short:   "Propose closing a team (closed once every member consents)",
 		Example: `  accordctl --config ua.yaml jit close JIT-ID`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -828,7 +838,52 @@ func newJITCloseCmd(g *globalOptions) *cobra.Command {
 				build: func(context.Context, *coordClient) (registry.Payload, error) {
 					return registry.CloseJIT{JIT: args[0]}, nil
 				},
-				describe: func(*accordv1.ExecuteResponse) string { return "closed " + args[0] },
+				describe: func(r *accordv1.ExecuteResponse) string {
+					return describeProposal(r, "closed "+args[0], "closing "+args[0])
+				},
+			})
+		},
+	}
+	wf.add(cmd)
+	return cmd
+}
+
+// describeProposal says what a team proposal's outcome means: the change
+// made (done) when it was agreed at once, else what was proposed and what
+// the other members are to do.
+func describeProposal(r *accordv1.ExecuteResponse, done, proposed string) string {
+	switch r.GetStatus() {
+	case string(registry.ProposalAgreed):
+		return fmt.Sprintf("%s (proposal %s, agreed)", done, r.GetId())
+	case string(registry.ProposalOpen):
+		return fmt.Sprintf("proposed %s as %s; every other accepted member must consent (accordctl jit consent %s)", proposed, r.GetId(), r.GetId())
+	}
+	return fmt.Sprintf("proposal %s of %s is %s", r.GetId(), proposed, orDash(r.GetStatus()))
+}
+
+func newJITConsentCmd(g *globalOptions, consent bool) *cobra.Command {
+	var wf writeFlags
+	verb, done, short := "refuse", "refused", "Refuse a proposal of one of this office's teams"
+	if consent {
+		verb, done, short = "consent", "consented to", "Consent to a proposal of one of this office's teams"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " PROPOSAL",
+		Short: short,
+		Long: verb + ` answers, for this office, a proposal to invite a member, change the lead or
+close a team it has accepted (PROPOSAL is JIT-ID/NUMBER, as jit show lists
+them). The change is made on the last consent; one refusal refuses it.`,
+		Example: "  accordctl --config ua.yaml jit " + verb + " JIT-ID/2",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runWrite(cmd, g, &wf, regWrite{
+				what: "jit " + verb + " " + args[0],
+				build: func(context.Context, *coordClient) (registry.Payload, error) {
+					return registry.ConsentJIT{Proposal: args[0], Consent: consent}, nil
+				},
+				describe: func(r *accordv1.ExecuteResponse) string {
+					return fmt.Sprintf("%s %s (proposal now %s)", done, args[0], orDash(r.GetStatus()))
+				},
 			})
 		},
 	}
@@ -857,9 +912,9 @@ linked cases (shown to accepted members only) and the name.`,
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "JIT\tSTATUS\tLEAD\tTHIS OFFICE\tMEMBERS\tCASES\tNAME")
+			fmt.Fprintln(tw, "JIT\tSTATUS\tLEAD\tTHIS OFFICE\tMEMBERS\tCASES\tOPEN PROPOSALS\tNAME")
 			if len(jits) == 0 {
-				fmt.Fprintln(tw, "(no teams)\t\t\t\t\t\t")
+				fmt.Fprintln(tw, "(no teams)\t\t\t\t\t\t\t")
 			}
 			for _, j := range jits {
 				mine := "-"
@@ -870,7 +925,13 @@ linked cases (shown to accepted members only) and the name.`,
 						mine = string(m.State)
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", j.ID, j.Status, orDash(j.Lead), mine, strings.Join(ms, ", "), len(j.Cases), truncate(j.Name, listTitleWidth))
+				open := 0
+				for _, p := range j.Proposals {
+					if p.Status == registry.ProposalOpen {
+						open++
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", j.ID, j.Status, orDash(j.Lead), mine, strings.Join(ms, ", "), len(j.Cases), open, truncate(j.Name, listTitleWidth))
 			}
 			return tw.Flush()
 		},
@@ -883,11 +944,13 @@ func newJITShowCmd(g *globalOptions) *cobra.Command {
 	var rf readFlags
 	cmd := &cobra.Command{
 		Use:   "show JIT",
-		Short: "Show a team: members and their answers, lead, linked cases, and who did what",
-		Long: `show shows a team: its status, lead, legal basis and agreement, every member
-office with its standing (invited, accepted, declined, left) and the change
-that put it there, and the linked cases (to accepted members only), each with
-when and by whom (user and node) it happened.`,
+		Short: "Show a team: members and their answers, lead, linked cases, proposals, and who did what",
+		Long: `show shows a team: its status, lead, legal basis, agreement and agreement rule
+(policy), every member office with its standing (invited, accepted,
+declined, left) and the change that put it there, and, to accepted members
+only, the linked cases and the team's proposals (invite, lead, close) with
+each member's answer, each with when and by whom (user and node) it
+happened.`,
 		Example: `  accordctl --config pl.yaml jit show JIT-ID
   accordctl --config pl.yaml jit show JIT-ID -o json`,
 		Args: cobra.ExactArgs(1),
@@ -916,6 +979,7 @@ func printJIT(w io.Writer, j registry.JIT, viewer string) {
 	regRow(w, "lead", orDash(j.Lead))
 	regRow(w, "legal basis", orDash(j.LegalBasis))
 	regRow(w, "agreement", orDash(j.AgreementRef))
+	regRow(w, "policy", string(j.Policy)+" (invitations, lead changes and closing need every accepted member's consent)")
 	regRow(w, "created", regChange(j.Created))
 	regRow(w, "updated", regChange(j.Updated))
 	fmt.Fprintf(w, "members (%d):\n", len(j.Members))
@@ -941,6 +1005,23 @@ func printJIT(w io.Writer, j registry.JIT, viewer string) {
 		fmt.Fprintln(tw, "  CASE\tLINKED")
 		for _, c := range j.Cases {
 			fmt.Fprintf(tw, "  %s\t%s\n", c.Case, regChange(c.Linked))
+		}
+		_ = tw.Flush()
+	}
+	fmt.Fprintf(w, "proposals (%d):\n", len(j.Proposals))
+	if len(j.Proposals) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  PROPOSAL\tCHANGE\tSTATUS\tANSWERS\tPROPOSED")
+		for _, p := range j.Proposals {
+			change := string(p.Kind)
+			if p.Member != "" {
+				change += " " + p.Member
+			}
+			var ans []string
+			for _, c := range p.Consents {
+				ans = append(ans, c.Member+" "+string(c.Answer))
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.ID, change, p.Status, orDash(strings.Join(ans, ", ")), regChange(p.Created))
 		}
 		_ = tw.Flush()
 	}

@@ -152,7 +152,13 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		wantIn(t, "jit accept", out, "accepted the invitation to "+jit, "request id: ctl-")
 		out = ua.must(t, "jit", "link", jit, "UA-2022-000001")
 		wantIn(t, "jit link", out, "linked UA/UA-2022-000001 to "+jit)
-		ua.must(t, "jit", "lead", jit, "PL")
+		// A new lead takes every member's consent: UA proposes, PL consents.
+		out = ua.must(t, "jit", "lead", jit, "PL")
+		wantIn(t, "jit lead", out, "proposed PL as lead of "+jit+" as "+jit+"/1", "accordctl jit consent "+jit+"/1")
+		wantRow(t, pl.must(t, "jit", "show", jit), "lead", "UA")
+		wantIn(t, "jit show with a proposal", pl.must(t, "jit", "show", jit), "proposals (1):", jit+"/1", "set_lead PL", "proposed", "PL pending, UA yes")
+		out = pl.must(t, "jit", "consent", jit+"/1")
+		wantIn(t, "jit consent", out, "consented to "+jit+"/1 (proposal now agreed)")
 
 		show := pl.must(t, "jit", "show", jit)
 		wantIn(t, "jit show", show,
@@ -194,9 +200,10 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		if out := de.must(t, "jit", "list"); !strings.Contains(out, "(no teams)") {
 			t.Errorf("DE's team list:\n%s", out)
 		}
-		// DE cannot link into it.
+		// DE cannot link into it, and is told no more than that it does not
+		// exist.
 		_, err = de.ctl(t, "jit", "link", jit, "DE-1")
-		wantExit(t, err, 1, "PermissionDenied")
+		wantExit(t, err, 1, "NotFound")
 	})
 
 	t.Run("strategy", func(t *testing.T) {

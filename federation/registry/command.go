@@ -44,6 +44,7 @@ const (
 	CmdUnlinkCase    CommandType = "jit.unlink_case"
 	CmdSetJITLead    CommandType = "jit.set_lead"
 	CmdCloseJIT      CommandType = "jit.close"
+	CmdConsentJIT    CommandType = "jit.consent"
 	CmdProposeLead   CommandType = "lead.propose"
 	CmdConsentLead   CommandType = "lead.consent"
 	CmdCreateEntry   CommandType = "strategy.create"
@@ -245,14 +246,20 @@ type RemoveNode struct {
 
 // CreateJIT creates a joint investigation team. The acting member is its
 // first accepted member and its lead; Invite lists members invited at once.
+// Policy is the team's agreement rule (empty: JITUnanimous).
 type CreateJIT struct {
-	Name         string   `json:"name"`
-	LegalBasis   string   `json:"legal_basis"`
-	AgreementRef string   `json:"agreement_ref,omitempty"`
-	Invite       []string `json:"invite,omitempty"`
+	Name         string    `json:"name"`
+	LegalBasis   string    `json:"legal_basis"`
+	AgreementRef string    `json:"agreement_ref,omitempty"`
+	Invite       []string  `json:"invite,omitempty"`
+	Policy       JITPolicy `json:"policy,omitempty"`
 }
 
-// InviteToJIT invites an admitted member to a team. Only JIT members invite.
+// InviteToJIT proposes inviting an admitted member to a team. Only accepted
+// members propose; the member is invited once the team's policy is met
+// (every accepted member consents, see ConsentJIT). The outcome is the
+// proposal: its id and status (agreed at once when the proposer is the
+// only accepted member).
 type InviteToJIT struct {
 	JIT    string `json:"jit"`
 	Member string `json:"member"`
@@ -287,16 +294,27 @@ type UnlinkCase struct {
 	Case CaseRef `json:"case"`
 }
 
-// SetJITLead makes an accepted member the team's lead. Only JIT members may
-// set it.
+// SetJITLead proposes making an accepted member the team's lead. Only
+// accepted members propose; the lead changes once the team's policy is met
+// (ConsentJIT).
 type SetJITLead struct {
 	JIT  string `json:"jit"`
 	Lead string `json:"lead"`
 }
 
-// CloseJIT closes a team. Only its lead may close it.
+// CloseJIT proposes closing a team. Only accepted members propose; the team
+// closes once the team's policy is met (ConsentJIT).
 type CloseJIT struct {
 	JIT string `json:"jit"`
+}
+
+// ConsentJIT is an accepted member's consent to, or refusal of, an open
+// proposal of its team (InviteToJIT, SetJITLead, CloseJIT). Member, when
+// set, must be the acting member.
+type ConsentJIT struct {
+	Proposal string `json:"proposal"`
+	Member   string `json:"member,omitempty"`
+	Consent  bool   `json:"consent"`
 }
 
 // ProposeLead proposes which member leads a group of matched cases. The
@@ -425,6 +443,9 @@ func (LeaveJIT) CommandType() CommandType { return CmdLeaveJIT }
 
 // CommandType implements Payload.
 func (LinkCase) CommandType() CommandType { return CmdLinkCase }
+
+// CommandType implements Payload.
+func (ConsentJIT) CommandType() CommandType { return CmdConsentJIT }
 
 // CommandType implements Payload.
 func (UnlinkCase) CommandType() CommandType { return CmdUnlinkCase }

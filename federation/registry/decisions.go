@@ -73,7 +73,9 @@ func (s *state) proposeLead(ch Change, p *ProposeLead) (Outcome, error) {
 		return Outcome{}, invalid("cases: give either cases or match, not both")
 	case p.Match != "":
 		d, ok := s.matches.get(p.Match)
-		if !ok {
+		if !ok || !involved(d.Decisions, ch.Member) {
+			// A decision the proposer is not involved in is refused as one
+			// that does not exist, as a read would (View.GetMatchDecision).
 			return Outcome{}, notFound("match decision %q", p.Match)
 		}
 		if d.Status != MatchConfirmed {
@@ -122,7 +124,9 @@ func (s *state) consentLead(ch Change, p *ConsentLead) (Outcome, error) {
 		return Outcome{}, invalid("assignment: is required")
 	}
 	a, ok := s.leads.get(p.Assignment)
-	if !ok {
+	if !ok || !involved(a.Consents, ch.Member) {
+		// An assignment the member is not involved in is refused as one
+		// that does not exist, as a read would (View.GetLeadAssignment).
 		return Outcome{}, notFound("lead assignment %q", p.Assignment)
 	}
 	what := "lead assignment " + a.ID
@@ -200,7 +204,9 @@ func (s *state) decideMatch(ch Change, p *DecideMatch) (Outcome, error) {
 		return Outcome{}, invalid("match: is required")
 	}
 	d, ok := s.matches.get(p.Match)
-	if !ok {
+	if !ok || !involved(d.Decisions, ch.Member) {
+		// A decision the member is not involved in is refused as one that
+		// does not exist, as a read would (View.GetMatchDecision).
 		return Outcome{}, notFound("match decision %q", p.Match)
 	}
 	what := "match decision " + d.ID

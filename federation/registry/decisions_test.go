@@ -29,7 +29,7 @@ func TestMatchDecisions(t *testing.T) {
 	h.refuse("PL", ProposeMatch{Cases: []CaseRef{cases[2], cases[0], cases[1]}, Score: 0.5}, ErrAlreadyExists)
 
 	h.refuse("PL", DecideMatch{Match: id, Member: "UA", Confirm: true}, ErrPermissionDenied)
-	h.refuse("DE", DecideMatch{Match: id, Confirm: true}, ErrPermissionDenied)
+	h.refuse("DE", DecideMatch{Match: id, Confirm: true}, ErrNotFound) // not involved: not shown
 	h.refuse("PL", DecideMatch{Match: "match-000404", Confirm: true}, ErrNotFound)
 	h.ok("UA", DecideMatch{Match: id, Confirm: true})
 	h.refuse("UA", DecideMatch{Match: id, Confirm: false}, ErrFailedPrecondition)
@@ -89,7 +89,7 @@ func TestLeadAssignments(t *testing.T) {
 	id := h.ok("UA", ProposeLead{Cases: cases, Lead: "PL", Note: "PL holds the suspect"}).ID
 	h.refuse("PL", ProposeLead{Cases: []CaseRef{cases[1], cases[0]}, Lead: "UA"}, ErrAlreadyExists)
 	h.refuse("UA", ConsentLead{Assignment: id, Member: "PL", Consent: true}, ErrPermissionDenied)
-	h.refuse("DE", ConsentLead{Assignment: id, Consent: true}, ErrPermissionDenied)
+	h.refuse("DE", ConsentLead{Assignment: id, Consent: true}, ErrNotFound)
 	h.refuse("UA", ConsentLead{Assignment: "lead-000404", Consent: true}, ErrNotFound)
 	if out := h.ok("UA", ConsentLead{Assignment: id, Consent: true}); out.Status != string(LeadProposed) {
 		t.Fatalf("%+v", out)
@@ -108,7 +108,7 @@ func TestLeadAssignments(t *testing.T) {
 	for _, m := range []string{"LT", "DE", "UA"} {
 		h.ok(m, DecideMatch{Match: mid, Confirm: true})
 	}
-	h.refuse("PL", ProposeLead{Match: mid, Lead: "LT"}, ErrPermissionDenied)
+	h.refuse("PL", ProposeLead{Match: mid, Lead: "LT"}, ErrNotFound) // not involved: not shown
 	lid := h.ok("DE", ProposeLead{Match: mid, Lead: "LT"}).ID
 	if out := h.ok("UA", ConsentLead{Assignment: lid, Consent: false}); out.Status != string(LeadRefused) {
 		t.Fatalf("%+v", out)

@@ -67,11 +67,11 @@ func TestExactlyOnce(t *testing.T) {
 	}
 	// ... even when the state has changed since: a retry is not a new request.
 	late := h.command("PL", RespondToJIT{JIT: "jit-000001", Accept: true})
-	if err := h.applyCommand(late).Err; !errors.Is(err, ErrPermissionDenied) {
+	if err := h.applyCommand(late).Err; !errors.Is(err, ErrNotFound) {
 		t.Fatalf("PL not invited yet: %v", err)
 	}
 	h.ok("UA", InviteToJIT{JIT: "jit-000001", Member: "PL"})
-	if err := h.applyCommand(late).Err; !errors.Is(err, ErrPermissionDenied) {
+	if err := h.applyCommand(late).Err; !errors.Is(err, ErrNotFound) {
 		t.Fatalf("retry of a refused command applied: %v", err)
 	}
 }

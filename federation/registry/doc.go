@@ -5,7 +5,8 @@
 // The registry holds the members (their status, CA certificates,
 // record-signing keys and nodes, and the votes that admitted or suspended
 // them), joint investigation teams (members and their answers, lead, linked
-// cases), lead-jurisdiction assignments for groups of matched cases with
+// cases, the team's agreement rule and its proposals to invite, change the
+// lead or close, each with every accepted member's answer), lead-jurisdiction assignments for groups of matched cases with
 // each involved member's consent, strategy entries (priorities, targets,
 // themes; federation-wide or scoped to one team) with their full history,
 // match decisions, and the federation keys members need in common, with
@@ -17,8 +18,11 @@
 // client's request id, and one payload per operation (ProposeMember,
 // CreateJIT, CreateEntry, ...). FSM.Apply enforces every rule: a member acts
 // only for itself and edits only what it owns, only a team's members see and
-// change the team's cases and entries, admission takes the configured
-// majority of admitted members. A refused command changes nothing and is
+// change the team's cases and entries, a team is widened, handed to another
+// lead or closed only with every accepted member's consent (proposals.go),
+// admission takes the configured majority of admitted members, and a record
+// the caller may not see is NotFound to its writes as to its reads. A
+// refused command changes nothing and is
 // answered with an error wrapping ErrInvalidArgument, ErrNotFound,
 // ErrAlreadyExists, ErrPermissionDenied or ErrFailedPrecondition, which the
 // gRPC layer maps to the codes of the same names. Each command applies

@@ -49,7 +49,7 @@ func randomLog(t testing.TB, n int, seed uint64) [][]byte {
 	for len(log) < n {
 		m := pick(members)
 		var p Payload
-		switch rng.IntN(17) {
+		switch rng.IntN(18) {
 		case 0:
 			p = CreateJIT{Name: "team", LegalBasis: "Art. 13", Invite: []string{pick(members)}}
 		case 1:
@@ -84,6 +84,8 @@ func randomLog(t testing.TB, n int, seed uint64) [][]byte {
 			p = CreateKey{Name: fmt.Sprintf("key-%d", rng.IntN(3)), Material: bytes.Repeat([]byte{byte(rng.IntN(256))}, 16)}
 		case 15:
 			p = RotateKey{Name: fmt.Sprintf("key-%d", rng.IntN(3)), Material: bytes.Repeat([]byte{byte(rng.IntN(256))}, 16)}
+		case 17:
+			p = ConsentJIT{Proposal: fmt.Sprintf("%s/%d", jit(), 1+rng.IntN(4)), Consent: rng.IntN(4) > 0}
 		case 16:
 			// A retry of an earlier command.
 			c := *sent[rng.IntN(len(sent))]
@@ -116,7 +118,8 @@ func TestDeterminism(t *testing.T) {
 		t.Fatalf("two replicas differ:\n%s", firstDiff(string(sa), string(sb)))
 	}
 	// The workload exercised the registry: records of every kind, refusals.
-	for _, kind := range []string{`{"member":`, `{"jit":`, `{"lead":`, `{"entry":`, `{"match":`, `{"key":`, `{"dedupe":`, `"code":"permission_denied"`, `"code":"not_found"`} {
+	for _, kind := range []string{`{"member":`, `{"jit":`, `{"lead":`, `{"entry":`, `{"match":`, `{"key":`, `{"dedupe":`, `"code":"permission_denied"`, `"code":"not_found"`,
+		`"status":"agreed"`, `"status":"refused"`, `"kind":"invite"`, `"proposals":[`} {
 		if !bytes.Contains(sa, []byte(kind)) {
 			t.Errorf("the workload made no %s", kind)
 		}

@@ -418,3 +418,22 @@ func cref(member, n string) CaseRef { return CaseRef{Member: member, CaseID: mem
 
 // personRef is a well-formed keyed person encoding.
 func personRef(n int) string { return fmt.Sprintf("%064x", n) }
+
+// agree has proposer propose p (an invitation, a lead change, closing) in
+// a team and every other accepted member in others consent, and checks that
+// the proposal is open until the last consent and agreed after it. It
+// returns the proposal's id.
+func (h *harness) agree(proposer string, p Payload, others ...string) string {
+	h.t.Helper()
+	out := h.ok(proposer, p)
+	for _, o := range others {
+		if out.Status != string(ProposalOpen) {
+			h.t.Fatalf("%s %T: proposal %s is %s before %s consented", proposer, p, out.ID, out.Status, o)
+		}
+		out = h.ok(o, ConsentJIT{Proposal: out.ID, Consent: true})
+	}
+	if out.Status != string(ProposalAgreed) {
+		h.t.Fatalf("%s %T: proposal %s is %s after every consent", proposer, p, out.ID, out.Status)
+	}
+	return out.ID
+}

@@ -17,15 +17,30 @@ func (s *state) jitFor(field, id string) (*JIT, error) {
 	return j, nil
 }
 
-// activeJITOf returns the team if actor is one of its accepted members and
-// it is active.
-func (s *state) activeJITOf(field, id, actor string) (*JIT, error) {
+// visibleJIT returns the team named id if actor may see it (is an
+// accepted or invited member); a team it may not see is refused exactly as
+// a team that does not exist, as a read would (View.GetJIT).
+func (s *state) visibleJIT(field, id, actor string) (*JIT, error) {
 	j, err := s.jitFor(field, id)
 	if err != nil {
 		return nil, err
 	}
+	if !j.visible(actor) {
+		return nil, notFound("joint investigation team %q", id)
+	}
+	return j, nil
+}
+
+// activeJITOf returns the team if actor is one of its accepted members and
+// it is active. A team actor may not see is NotFound; one it sees as an
+// invited member is PermissionDenied.
+func (s *state) activeJITOf(field, id, actor string) (*JIT, error) {
+	j, err := s.visibleJIT(field, id, actor)
+	if err != nil {
+		return nil, err
+	}
 	if !j.accepted(actor) {
-		return nil, denied("member %s is not a member of joint investigation team %s", actor, id)
+		return nil, denied("member %s is not a member of joint investigation team %s (it is %s)", actor, id, j.state(actor))
 	}
 	if j.Status != JITActive {
 		return nil, precondition("joint investigation team %s is %s", id, j.Status)
@@ -68,6 +83,15 @@ func (s *state) checkInvitee(field string, j *JIT, code, actor string) error {
 	return nil
 }
 
+// checkPolicy checks a team's agreement rule.
+func checkPolicy(field string, p JITPolicy) error {
+	switch p {
+	case "", JITUnanimous:
+		return nil
+	}
+	return invalid("%s: %q is not a JIT policy; the only one is %q (every accepted member consents to invitations, lead changes and closing)", field, p, JITUnanimous)
+}
+
 func (s *state) createJIT(ch Change, p *CreateJIT) (Outcome, error) {
 	if err := checkLine("name", p.Name, maxNameLen, true); err != nil {
 		return Outcome{}, err
@@ -76,6 +100,9 @@ func (s *state) createJIT(ch Change, p *CreateJIT) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if err := checkLine("agreement_ref", p.AgreementRef, maxRefLen, false); err != nil {
+		return Outcome{}, err
+	}
+	if err := checkPolicy("policy", p.Policy); err != nil {
 		return Outcome{}, err
 	}
 	if len(p.Invite) > maxListLen {
@@ -95,7 +122,7 @@ func (s *state) createJIT(ch Change, p *CreateJIT) (Outcome, error) {
 	j := &JIT{
 		ID:   nextID(&s.meta.LastJIT, "jit"),
 		Name: p.Name, LegalBasis: p.LegalBasis, AgreementRef: p.AgreementRef,
-		Status: JITActive, Lead: ch.Member, Members: members,
+		Status: JITActive, Policy: JITUnanimous, Lead: ch.Member, Members: members,
 		Created: ch, Updated: ch,
 	}
 	s.putJIT(j)
@@ -110,25 +137,19 @@ func (s *state) inviteToJIT(ch Change, p *InviteToJIT) (Outcome, error) {
 	if err := s.checkInvitee("member", j, p.Member, ch.Member); err != nil {
 		return Outcome{}, err
 	}
-	n := j.clone()
-	n.Members = setMembership(n.Members, JITMember{Member: p.Member, State: MembershipInvited, InvitedBy: ch.Member, Since: ch})
-	n.Updated = ch
-	s.putJIT(n)
-	return Outcome{ID: n.ID, Status: string(MembershipInvited)}, nil
+	return s.propose(ch, j, ProposalInvite, p.Member)
 }
 
 func (s *state) respondToJIT(ch Change, p *RespondToJIT) (Outcome, error) {
 	if err := checkSelf("member", p.Member, ch.Member); err != nil {
 		return Outcome{}, err
 	}
-	j, err := s.jitFor("jit", p.JIT)
+	j, err := s.visibleJIT("jit", p.JIT, ch.Member)
 	if err != nil {
 		return Outcome{}, err
 	}
 	jm := j.member(ch.Member)
 	switch {
-	case jm == nil:
-		return Outcome{}, denied("member %s is not invited to joint investigation team %s", ch.Member, j.ID)
 	case jm.State != MembershipInvited:
 		return Outcome{}, precondition("member %s has no open invitation to joint investigation team %s (it is %s)", ch.Member, j.ID, jm.State)
 	case j.Status != JITActive:
@@ -140,6 +161,7 @@ func (s *state) respondToJIT(ch Change, p *RespondToJIT) (Outcome, error) {
 	}
 	n := j.clone()
 	n.Members = setMembership(n.Members, JITMember{Member: ch.Member, State: state, InvitedBy: jm.InvitedBy, Since: ch})
+	s.reviseProposals(n, ch)
 	n.Updated = ch
 	s.putJIT(n)
 	return Outcome{ID: n.ID, Status: string(state)}, nil
@@ -149,13 +171,13 @@ func (s *state) leaveJIT(ch Change, p *LeaveJIT) (Outcome, error) {
 	if err := checkSelf("member", p.Member, ch.Member); err != nil {
 		return Outcome{}, err
 	}
-	j, err := s.jitFor("jit", p.JIT)
+	j, err := s.visibleJIT("jit", p.JIT, ch.Member)
 	if err != nil {
 		return Outcome{}, err
 	}
 	jm := j.member(ch.Member)
-	if jm == nil || jm.State != MembershipAccepted {
-		return Outcome{}, precondition("member %s is not a member of joint investigation team %s", ch.Member, j.ID)
+	if jm.State != MembershipAccepted {
+		return Outcome{}, precondition("member %s is not a member of joint investigation team %s (it is %s)", ch.Member, j.ID, jm.State)
 	}
 	others := 0
 	for _, m := range j.Members {
@@ -163,10 +185,13 @@ func (s *state) leaveJIT(ch Change, p *LeaveJIT) (Outcome, error) {
 			others++
 		}
 	}
-	if j.Lead == ch.Member && others > 0 {
-		return Outcome{}, precondition("member %s leads joint investigation team %s: set another lead before leaving", ch.Member, j.ID)
-	}
+	// Leaving is the member's own act and needs no one's consent. A lead
+	// that leaves leaves the team without a lead until the others agree on
+	// one (SetJITLead).
 	n := j.clone()
+	if n.Lead == ch.Member {
+		n.Lead = ""
+	}
 	n.Members = setMembership(n.Members, JITMember{Member: ch.Member, State: MembershipLeft, InvitedBy: jm.InvitedBy, Since: ch})
 	n.Cases = slices.DeleteFunc(n.Cases, func(c LinkedCase) bool { return c.Case.Member == ch.Member })
 	if len(n.Cases) == 0 {
@@ -174,8 +199,8 @@ func (s *state) leaveJIT(ch Change, p *LeaveJIT) (Outcome, error) {
 	}
 	if others == 0 {
 		n.Status = JITClosed
-		n.Lead = ""
 	}
+	s.reviseProposals(n, ch)
 	n.Updated = ch
 	s.putJIT(n)
 	return Outcome{ID: n.ID, Status: string(n.Status)}, nil
@@ -248,13 +273,9 @@ func (s *state) setJITLead(ch Change, p *SetJITLead) (Outcome, error) {
 		return Outcome{}, precondition("lead: member %s has not accepted membership of joint investigation team %s", p.Lead, j.ID)
 	}
 	if j.Lead == p.Lead {
-		return Outcome{ID: j.ID, Status: string(j.Status)}, nil
+		return Outcome{}, precondition("lead: member %s already leads joint investigation team %s", p.Lead, j.ID)
 	}
-	n := j.clone()
-	n.Lead = p.Lead
-	n.Updated = ch
-	s.putJIT(n)
-	return Outcome{ID: n.ID, Status: string(n.Status)}, nil
+	return s.propose(ch, j, ProposalSetLead, p.Lead)
 }
 
 func (s *state) closeJIT(ch Change, p *CloseJIT) (Outcome, error) {
@@ -262,12 +283,5 @@ func (s *state) closeJIT(ch Change, p *CloseJIT) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if j.Lead != ch.Member {
-		return Outcome{}, denied("only the lead of joint investigation team %s (%s) may close it", j.ID, j.Lead)
-	}
-	n := j.clone()
-	n.Status = JITClosed
-	n.Updated = ch
-	s.putJIT(n)
-	return Outcome{ID: n.ID, Status: string(n.Status)}, nil
+	return s.propose(ch, j, ProposalClose, "")
 }

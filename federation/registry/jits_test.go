@@ -20,17 +20,17 @@ func TestJITLifecycle(t *testing.T) {
 		t.Fatalf("created %+v", j)
 	}
 	h.ok("PL", RespondToJIT{JIT: id, Accept: true})
-	h.ok("UA", InviteToJIT{JIT: id, Member: "LT"})
+	h.agree("UA", InviteToJIT{JIT: id, Member: "LT"}, "PL")
 	h.ok("LT", RespondToJIT{JIT: id, Member: "LT", Accept: false})
-	h.ok("PL", InviteToJIT{JIT: id, Member: "LT"}) // re-invited after declining
+	h.agree("PL", InviteToJIT{JIT: id, Member: "LT"}, "UA") // re-invited after declining
 	h.ok("LT", RespondToJIT{JIT: id, Accept: true})
 	h.ok("UA", LinkCase{JIT: id, Case: cref("UA", "2022-000001")})
 	h.ok("PL", LinkCase{JIT: id, Case: cref("PL", "17")})
 	h.ok("LT", LinkCase{JIT: id, Case: cref("LT", "9")})
 	h.ok("UA", UnlinkCase{JIT: id, Case: cref("UA", "2022-000001")})
-	h.ok("PL", SetJITLead{JIT: id, Lead: "PL"})
+	h.agree("PL", SetJITLead{JIT: id, Lead: "PL"}, "LT", "UA")
 
-	// The former lead may leave now; LT leaves with its case.
+	// The former lead may leave; LT leaves with its case.
 	h.ok("UA", LeaveJIT{JIT: id})
 	h.ok("LT", LeaveJIT{JIT: id, Member: "LT"})
 	j, err = h.jit(id, "PL")
@@ -64,8 +64,10 @@ func TestJITRules(t *testing.T) {
 	h.refuse("UA", CreateJIT{Name: "x", LegalBasis: "y", Invite: []string{"ES"}}, ErrNotFound)
 	h.refuse("UA", CreateJIT{Name: "x", LegalBasis: "y", Invite: []string{"FR"}}, ErrFailedPrecondition)
 
-	// Inviting: only JIT members, only admitted members, once.
-	h.refuse("DE", InviteToJIT{JIT: id, Member: "DE"}, ErrPermissionDenied)
+	// Inviting: only JIT members, only admitted members, once. A team the
+	// caller may not see is not found; one it is invited to it may not
+	// change.
+	h.refuse("DE", InviteToJIT{JIT: id, Member: "DE"}, ErrNotFound)
 	h.refuse("LT", InviteToJIT{JIT: id, Member: "DE"}, ErrPermissionDenied) // invited, not accepted
 	h.refuse("UA", InviteToJIT{JIT: id, Member: "FR"}, ErrFailedPrecondition)
 	h.refuse("UA", InviteToJIT{JIT: id, Member: "ES"}, ErrNotFound)
@@ -75,18 +77,18 @@ func TestJITRules(t *testing.T) {
 
 	// Answering: only for itself, only an open invitation.
 	h.refuse("PL", RespondToJIT{JIT: id, Member: "LT", Accept: true}, ErrPermissionDenied)
-	h.refuse("DE", RespondToJIT{JIT: id, Accept: true}, ErrPermissionDenied)
+	h.refuse("DE", RespondToJIT{JIT: id, Accept: true}, ErrNotFound)
 	h.refuse("PL", RespondToJIT{JIT: id, Accept: true}, ErrFailedPrecondition)
 	h.refuse("UA", RespondToJIT{JIT: "", Accept: true}, ErrInvalidArgument)
 
-	// Leaving: only for itself, only a member, not the lead while others remain.
+	// Leaving: only for itself, only a member.
 	h.refuse("PL", LeaveJIT{JIT: id, Member: "UA"}, ErrPermissionDenied)
 	h.refuse("LT", LeaveJIT{JIT: id}, ErrFailedPrecondition)
-	h.refuse("UA", LeaveJIT{JIT: id}, ErrFailedPrecondition)
+	h.refuse("DE", LeaveJIT{JIT: id}, ErrNotFound)
 
 	// Linking: only JIT members, only their own cases, once, well formed.
 	h.refuse("LT", LinkCase{JIT: id, Case: cref("LT", "1")}, ErrPermissionDenied)
-	h.refuse("DE", LinkCase{JIT: id, Case: cref("DE", "1")}, ErrPermissionDenied)
+	h.refuse("DE", LinkCase{JIT: id, Case: cref("DE", "1")}, ErrNotFound)
 	h.refuse("PL", LinkCase{JIT: id, Case: cref("UA", "2")}, ErrPermissionDenied)
 	h.refuse("UA", LinkCase{JIT: id, Case: cref("UA", "1")}, ErrAlreadyExists)
 	h.refuse("UA", LinkCase{JIT: id, Case: CaseRef{Member: "UA", CaseID: "PL-1"}}, ErrInvalidArgument)
@@ -95,16 +97,22 @@ func TestJITRules(t *testing.T) {
 	h.refuse("PL", UnlinkCase{JIT: id, Case: cref("UA", "1")}, ErrPermissionDenied)
 	h.refuse("UA", UnlinkCase{JIT: id, Case: cref("UA", "2")}, ErrNotFound)
 
-	// Lead: set only by JIT members, to a member who accepted.
-	h.refuse("DE", SetJITLead{JIT: id, Lead: "DE"}, ErrPermissionDenied)
+	// Lead: proposed only by JIT members, for a member who accepted.
+	h.refuse("DE", SetJITLead{JIT: id, Lead: "DE"}, ErrNotFound)
 	h.refuse("LT", SetJITLead{JIT: id, Lead: "LT"}, ErrPermissionDenied)
 	h.refuse("UA", SetJITLead{JIT: id, Lead: "LT"}, ErrFailedPrecondition)
 	h.refuse("UA", SetJITLead{JIT: id, Lead: "DE"}, ErrFailedPrecondition)
+	h.refuse("UA", SetJITLead{JIT: id, Lead: "UA"}, ErrFailedPrecondition) // already the lead
 	h.refuse("UA", SetJITLead{JIT: id, Lead: "de"}, ErrInvalidArgument)
 
-	// Closing: only the lead; then nothing applies to the team any more.
-	h.refuse("PL", CloseJIT{JIT: id}, ErrPermissionDenied)
-	h.ok("UA", CloseJIT{JIT: id})
+	// Policy: only the unanimous rule.
+	h.refuse("UA", CreateJIT{Name: "x", LegalBasis: "y", Policy: "majority"}, ErrInvalidArgument)
+
+	// Closing: proposed by a JIT member, closed once every member agrees;
+	// then nothing applies to the team any more.
+	h.refuse("DE", CloseJIT{JIT: id}, ErrNotFound)
+	h.refuse("LT", CloseJIT{JIT: id}, ErrPermissionDenied)
+	h.agree("PL", CloseJIT{JIT: id}, "UA")
 	h.refuse("UA", CloseJIT{JIT: id}, ErrFailedPrecondition)
 	h.refuse("UA", InviteToJIT{JIT: id, Member: "DE"}, ErrFailedPrecondition)
 	h.refuse("LT", RespondToJIT{JIT: id, Accept: true}, ErrFailedPrecondition)
@@ -117,7 +125,7 @@ func TestJITVisibility(t *testing.T) {
 	h := bootstrapped(t, Policy{}, "UA", "PL", "LT", "DE")
 	h.ok("UA", ProposeMember{Code: "FR", Name: "France", CACerts: []string{validCA(t, "FR")}})
 	a := h.teamOf("UA", "PL")
-	h.ok("UA", InviteToJIT{JIT: a, Member: "LT"})
+	h.agree("UA", InviteToJIT{JIT: a, Member: "LT"}, "PL")
 	h.ok("UA", LinkCase{JIT: a, Case: cref("UA", "1")})
 	b := h.teamOf("DE")
 

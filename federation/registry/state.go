@@ -225,6 +225,8 @@ func (s *state) apply(cmd *Command, ch Change) (Outcome, error) {
 		return run(cmd.Payload, ch, s.setJITLead)
 	case CmdCloseJIT:
 		return run(cmd.Payload, ch, s.closeJIT)
+	case CmdConsentJIT:
+		return run(cmd.Payload, ch, s.consentJIT)
 	case CmdProposeLead:
 		return run(cmd.Payload, ch, s.proposeLead)
 	case CmdConsentLead:
@@ -264,7 +266,7 @@ func knownType(t CommandType) bool {
 	switch t {
 	case CmdNoop, CmdBootstrap, CmdProposeMember, CmdVoteAdmission, CmdSuspendMember, CmdUpdateMember,
 		CmdRegisterNode, CmdRemoveNode, CmdCreateJIT, CmdInviteToJIT, CmdRespondToJIT, CmdLeaveJIT,
-		CmdLinkCase, CmdUnlinkCase, CmdSetJITLead, CmdCloseJIT, CmdProposeLead, CmdConsentLead,
+		CmdLinkCase, CmdUnlinkCase, CmdSetJITLead, CmdCloseJIT, CmdConsentJIT, CmdProposeLead, CmdConsentLead,
 		CmdCreateEntry, CmdUpdateEntry, CmdDeleteEntry, CmdProposeMatch, CmdDecideMatch,
 		CmdCreateKey, CmdRotateKey:
 		return true

@@ -102,6 +102,13 @@ func (s *state) createEntry(ch Change, p *CreateEntry) (Outcome, error) {
 	return Outcome{ID: r.ID, Version: 1}, nil
 }
 
+// entryVisible reports whether member may see a strategy entry: every
+// federation-wide entry, and the entries of the teams it has accepted (the
+// rule of View.GetEntry).
+func (s *state) entryVisible(r *strategyRecord, member string) bool {
+	return View{s: s}.entryVisible(r, member)
+}
+
 // ownedEntry returns the entry if actor owns it, may still write in its
 // scope, and it is live at the expected version.
 func (s *state) ownedEntry(id string, expected int, actor string) (*strategyRecord, error) {
@@ -112,7 +119,9 @@ func (s *state) ownedEntry(id string, expected int, actor string) (*strategyReco
 		return nil, invalid("expected_version: must not be negative")
 	}
 	r, ok := s.entries.get(id)
-	if !ok {
+	if !ok || !s.entryVisible(r, actor) {
+		// An entry actor may not see is refused as one that does not
+		// exist, as a read would (View.GetEntry).
 		return nil, notFound("strategy entry %q", id)
 	}
 	if r.Owner != actor {

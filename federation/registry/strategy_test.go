@@ -68,7 +68,7 @@ func TestStrategyRules(t *testing.T) {
 	h.ok("UA", CreateKey{Name: "person-encoding", Material: []byte(strings.Repeat("a", 32))})
 	fed := h.ok("UA", CreateEntry{Kind: KindTheme, Title: "Filtration camps"}).ID
 	jit := h.teamOf("UA", "PL")
-	h.ok("UA", InviteToJIT{JIT: jit, Member: "LT"})
+	h.agree("UA", InviteToJIT{JIT: jit, Member: "LT"}, "PL")
 	scoped := h.ok("PL", CreateEntry{Kind: KindPriority, Title: "Deportation of children", JIT: jit}).ID
 
 	// Content.
@@ -99,9 +99,10 @@ func TestStrategyRules(t *testing.T) {
 	h.refuse("UA", UpdateEntry{Entry: fed, ExpectedVersion: 2, Kind: KindTheme, Title: "x"}, ErrFailedPrecondition)
 	h.refuse("UA", UpdateEntry{Entry: fed, Kind: KindTheme, Title: ""}, ErrInvalidArgument)
 
-	// An owner that left the team can no longer change its entries there.
+	// An owner that left the team can no longer see or change its entries
+	// there.
 	h.ok("PL", LeaveJIT{JIT: jit})
-	h.refuse("PL", UpdateEntry{Entry: scoped, Kind: KindTheme, Title: "x"}, ErrPermissionDenied)
+	h.refuse("PL", UpdateEntry{Entry: scoped, Kind: KindTheme, Title: "x"}, ErrNotFound)
 
 	// A retired key version no longer makes new references.
 	h.ok("UA", RotateKey{Name: "person-encoding", Material: []byte(strings.Repeat("b", 32))})
@@ -116,7 +117,7 @@ func TestStrategyVisibility(t *testing.T) {
 	fedUA := h.ok("UA", CreateEntry{Kind: KindTheme, Title: "Attacks on energy infrastructure"}).ID
 	fedPL := h.ok("PL", CreateEntry{Kind: KindPriority, Title: "Torture in detention"}).ID
 	jit := h.teamOf("UA", "PL")
-	h.ok("UA", InviteToJIT{JIT: jit, Member: "LT"})
+	h.agree("UA", InviteToJIT{JIT: jit, Member: "LT"}, "PL")
 	inJIT := h.ok("PL", CreateEntry{Kind: KindPriority, Title: "Bucha", JIT: jit}).ID
 	other := h.teamOf("DE")
 	inOther := h.ok("DE", CreateEntry{Kind: KindTheme, Title: "DE only", JIT: other}).ID

@@ -157,6 +157,65 @@ type LinkedCase struct {
 	Linked Change  `json:"linked"`
 }
 
+// JITPolicy is the rule of a team's agreement for changing the team:
+// whose consent an invitation, a change of lead and closing need.
+type JITPolicy string
+
+// The JIT policies.
+const (
+	// JITUnanimous: an invitation, a change of lead and closing the team
+	// take effect only once every accepted member consents (the EU JIT
+	// model agreement: the parties amend the agreement together). The
+	// default, and for now the only rule.
+	JITUnanimous JITPolicy = "unanimous"
+)
+
+// ProposalKind is what a team proposal would change.
+type ProposalKind string
+
+// The proposal kinds.
+const (
+	ProposalInvite  ProposalKind = "invite"
+	ProposalSetLead ProposalKind = "set_lead"
+	ProposalClose   ProposalKind = "close"
+)
+
+// ProposalStatus is where a team proposal stands.
+type ProposalStatus string
+
+// The proposal statuses.
+const (
+	// ProposalOpen: waiting for the consent of every accepted member.
+	ProposalOpen ProposalStatus = "proposed"
+	// ProposalAgreed: every accepted member consented; the change was made.
+	ProposalAgreed ProposalStatus = "agreed"
+	// ProposalRefused: an accepted member refused; nothing changed.
+	ProposalRefused ProposalStatus = "refused"
+	// ProposalLapsed: the team changed under it (its proposer or the member
+	// it names left, the team closed, the invitee is no longer admitted);
+	// nothing changed.
+	ProposalLapsed ProposalStatus = "lapsed"
+)
+
+// JITProposal is a proposed change to a team that needs the consent of
+// its accepted members: inviting a member, making a member the lead,
+// closing the team. Until it is agreed nothing changes: a proposed invitee
+// is not invited, sees nothing of the team and receives none of its cases.
+type JITProposal struct {
+	// ID is "<jit id>/<number>", numbered within the team from 1.
+	ID   string       `json:"id"`
+	Kind ProposalKind `json:"kind"`
+	// Member is the member to invite or to make lead; empty for close.
+	Member string         `json:"member,omitempty"`
+	Status ProposalStatus `json:"status"`
+	// Consents has one entry per accepted member while the proposal is
+	// open (a member that accepts meanwhile is added, one that leaves is
+	// removed), ordered by member; the proposer's is yes.
+	Consents []Consent `json:"consents"`
+	Created  Change    `json:"created"`
+	Updated  Change    `json:"updated"`
+}
+
 // JIT is a joint investigation team.
 type JIT struct {
 	ID   string `json:"id"`
@@ -167,15 +226,26 @@ type JIT struct {
 	// AgreementRef is the reference of the signed JIT agreement.
 	AgreementRef string    `json:"agreement_ref,omitempty"`
 	Status       JITStatus `json:"status"`
-	// Lead is the lead member; empty once the last member left.
+	// Policy is the team's agreement rule for invitations, lead changes
+	// and closing; empty in teams created before it was recorded, which
+	// read as JITUnanimous.
+	Policy JITPolicy `json:"policy,omitempty"`
+	// Lead is the lead member; empty once the lead left, until the members
+	// agree on another.
 	Lead string `json:"lead,omitempty"`
 	// Members are ordered by member code.
 	Members []JITMember `json:"members"`
 	// Cases are ordered by member, then case id. GetJIT and ListJITs leave
 	// them out for a viewer that has not accepted.
-	Cases   []LinkedCase `json:"cases,omitempty"`
-	Created Change       `json:"created"`
-	Updated Change       `json:"updated"`
+	Cases []LinkedCase `json:"cases,omitempty"`
+	// LastProposal is the number of the team's latest proposal.
+	LastProposal int `json:"last_proposal,omitempty"`
+	// Proposals are the team's open proposals and its latest decided ones,
+	// oldest first. GetJIT and ListJITs leave them out for a viewer that
+	// has not accepted.
+	Proposals []JITProposal `json:"proposals,omitempty"`
+	Created   Change        `json:"created"`
+	Updated   Change        `json:"updated"`
 }
 
 // member returns the team's record of a member, or nil.
@@ -488,6 +558,10 @@ func (j *JIT) clone() *JIT {
 	c := *j
 	c.Members = slices.Clone(j.Members)
 	c.Cases = slices.Clone(j.Cases)
+	c.Proposals = slices.Clone(j.Proposals)
+	for i := range c.Proposals {
+		c.Proposals[i].Consents = cloneConsents(c.Proposals[i].Consents)
+	}
 	return &c
 }
 

@@ -16,7 +16,8 @@ import (
 // admitted (else ErrPermissionDenied):
 //
 //   - a joint investigation team is visible to its accepted and invited
-//     members; its linked cases only to accepted ones;
+//     members; its linked cases and its proposals only to accepted ones (a
+//     member proposed for invitation sees nothing until it is invited);
 //   - a federation-wide strategy entry is visible to every admitted member,
 //     a team's entry only to the team's accepted members;
 //   - lead assignments and match decisions are visible to the members
@@ -102,6 +103,11 @@ func jitFor(j *JIT, viewer string) JIT {
 	c := *j.clone()
 	if !j.accepted(viewer) {
 		c.Cases = nil
+		c.Proposals = nil
+		c.LastProposal = 0
+	}
+	if c.Policy == "" {
+		c.Policy = JITUnanimous
 	}
 	return c
 }

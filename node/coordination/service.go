@@ -36,7 +36,7 @@ const (
 var commands = map[registry.CommandType]access{
 	registry.CmdCreateJIT: analyst, registry.CmdInviteToJIT: analyst, registry.CmdRespondToJIT: analyst,
 	registry.CmdLeaveJIT: analyst, registry.CmdLinkCase: analyst, registry.CmdUnlinkCase: analyst,
-	registry.CmdSetJITLead: analyst, registry.CmdCloseJIT: analyst,
+	registry.CmdSetJITLead: analyst, registry.CmdCloseJIT: analyst, registry.CmdConsentJIT: analyst,
 	registry.CmdProposeLead: analyst, registry.CmdConsentLead: analyst,
 	registry.CmdCreateEntry: analyst, registry.CmdUpdateEntry: analyst, registry.CmdDeleteEntry: analyst,
 	registry.CmdProposeMatch: analyst, registry.CmdDecideMatch: analyst,

@@ -194,13 +194,15 @@ func (r *exfRun) step(n *exfNode) error {
 // change nothing and are not counted.
 func (r *exfRun) teamStep() {
 	rid := func() string { return fmt.Sprintf("exf-%d", r.rid.Add(1)) }
+	var last *accordv1.ExecuteResponse
 	run := func(m string, p registry.Payload) bool {
 		n := r.nodes[m]
 		n.mu.RLock()
 		defer n.mu.RUnlock()
-		_, err := execute(r.t, n.user, rid(), p)
+		resp, err := execute(r.t, n.user, rid(), p)
 		if err == nil {
 			r.jitChanges.Add(1)
+			last = resp
 		}
 		return err == nil
 	}
@@ -226,7 +228,11 @@ func (r *exfRun) teamStep() {
 	case p < 8:
 		run("DE", registry.LeaveJIT{JIT: r.jit})
 	default:
-		if run("UA", registry.InviteToJIT{JIT: r.jit, Member: "DE"}) {
+		// Inviting takes the consent of every accepted member: UA
+		// proposes, PL consents.
+		if run("UA", registry.InviteToJIT{JIT: r.jit, Member: "DE"}) &&
+			(last.GetStatus() == string(registry.ProposalAgreed) ||
+				run("PL", registry.ConsentJIT{Proposal: last.GetId(), Consent: true})) {
 			run("DE", registry.RespondToJIT{JIT: r.jit, Accept: true})
 		}
 	}
