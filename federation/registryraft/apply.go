@@ -145,7 +145,7 @@ func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registr
 // answer, and the call would otherwise hold the command for as long as
 // ctx allows while a new leader could take it.
 func (n *Node) forward(ctx context.Context, changed <-chan struct{}, leader raft.ServerID, c *registry.Command) (registry.Outcome, uint64, bool, error) {
-	client, err := n.client(leader)
+	client, addr, err := n.client(leader)
 	if err != nil {
 		return registry.Outcome{}, 0, true, err
 	}
@@ -157,6 +157,9 @@ func (n *Node) forward(ctx context.Context, changed <-chan struct{}, leader raft
 	defer cancel()
 	resp, err := client.Submit(actx, &accordv1.SubmitRequest{Command: data})
 	if err != nil {
+		if status.Code(err) == codes.Unavailable && actx.Err() == nil && n.cfg.GRPCAddressFailed != nil {
+			n.cfg.GRPCAddressFailed(leader, addr)
+		}
 		retry, err := n.callError(ctx, leader, err)
 		return registry.Outcome{}, 0, retry, err
 	}
@@ -200,12 +203,13 @@ func (n *Node) callError(ctx context.Context, leader raft.ServerID, err error) (
 
 // client returns a RegistryService client for the server id, dialling it
 // (lazily, through gRPC's own reconnecting channel) when needed.
-func (n *Node) client(id raft.ServerID) (accordv1.RegistryServiceClient, error) {
+func (n *Node) client(id raft.ServerID) (accordv1.RegistryServiceClient, string, error) {
 	addr, ok := n.cfg.GRPCAddress(id)
 	if !ok {
-		return nil, fmt.Errorf("registry leader %s: no gRPC address known", id)
+		return nil, "", fmt.Errorf("registry leader %s: no gRPC address known", id)
 	}
-	return n.clientAt(id, addr)
+	c, err := n.clientAt(id, addr)
+	return c, addr, err
 }
 
 // clientAt returns a RegistryService client for the server id at addr.

@@ -94,6 +94,10 @@ type Config struct {
 	// GRPCAddress returns the gRPC address of a registry server, for
 	// forwarding writes and read-index requests to the leader. Required.
 	GRPCAddress func(raft.ServerID) (string, bool)
+	// GRPCAddressFailed, when set, is told that a call to a server at an
+	// address failed (unreachable), so that GRPCAddress may answer another
+	// one next (FederationAddresses).
+	GRPCAddressFailed func(raft.ServerID, string)
 	// ClientCredentials returns the mutual-TLS credentials for dialling a
 	// server that must prove the given identity (for example
 	// mtls.Source.ClientCredentials with a check that the peer is exactly

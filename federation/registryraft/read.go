@@ -1,6 +1,8 @@
 package registryraft
 
 import (
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/codes"
 	"context"
 	"errors"
 	"fmt"
@@ -189,12 +191,15 @@ func (n *Node) runReadCalls(c *readCall) {
 }
 
 func (n *Node) remoteReadIndex(ctx context.Context, leader raft.ServerID) (uint64, bool, error) {
-	client, err := n.client(leader)
+	client, addr, err := n.client(leader)
 	if err != nil {
 		return 0, true, err
 	}
 	resp, err := client.ReadIndex(ctx, &accordv1.ReadIndexRequest{})
 	if err != nil {
+		if status.Code(err) == codes.Unavailable && ctx.Err() == nil && n.cfg.GRPCAddressFailed != nil {
+			n.cfg.GRPCAddressFailed(leader, addr)
+		}
 		retry, err := n.callError(ctx, leader, err)
 		return 0, retry, err
 	}

@@ -1,6 +1,8 @@
 package registryraft
 
 import (
+	"sync"
+	"slices"
 	"context"
 	"errors"
 	"fmt"
@@ -48,23 +50,64 @@ func ServerPolicy(fsm *registry.FSM, seeds []identity.Identity) func(identity.Id
 	}
 }
 
-// FederationAddresses returns a Config.GRPCAddress that looks a server's
-// gRPC address up in the registry (the node's federation_address), and
-// falls back to static for servers the registry does not know yet.
-func FederationAddresses(fsm *registry.FSM, static map[raft.ServerID]string) func(raft.ServerID) (string, bool) {
-	return func(id raft.ServerID) (string, bool) {
-		var addr string
-		fsm.Read(func(v registry.View) {
-			if n, _, err := v.GetNode(string(id)); err == nil {
-				addr = n.FederationAddress
-			}
-		})
-		if addr != "" {
-			return addr, true
+// FederationAddresses looks a server's gRPC address up in the registry
+// (the node's federation_address) and in static (the node's configured
+// registry.servers), for Config.GRPCAddress and Config.GRPCAddressFailed.
+// When the two differ — every server moved while stopped, and the registry
+// still holds the old addresses until each server registers its new one —
+// it keeps to one until a call to it fails, then tries the other.
+func FederationAddresses(fsm *registry.FSM, static map[raft.ServerID]string) *AddressLookup {
+	return &AddressLookup{fsm: fsm, static: static, avoid: map[raft.ServerID]string{}}
+}
+
+// AddressLookup is FederationAddresses' lookup.
+type AddressLookup struct {
+	fsm    *registry.FSM
+	static map[raft.ServerID]string
+	mu     sync.Mutex
+	avoid  map[raft.ServerID]string // an address a call failed at
+}
+
+// candidates returns the registry's address and the configured one, each
+// once.
+func (a *AddressLookup) candidates(id raft.ServerID) []string {
+	var out []string
+	a.fsm.Read(func(v registry.View) {
+		if n, _, err := v.GetNode(string(id)); err == nil && n.FederationAddress != "" {
+			out = append(out, n.FederationAddress)
 		}
-		addr, ok := static[id]
-		return addr, ok
+	})
+	if s, ok := a.static[id]; ok && s != "" && !slices.Contains(out, s) {
+		out = append(out, s)
 	}
+	return out
+}
+
+// Lookup returns the address to call id at.
+func (a *AddressLookup) Lookup(id raft.ServerID) (string, bool) {
+	c := a.candidates(id)
+	if len(c) == 0 {
+		return "", false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(c) > 1 && a.avoid[id] == c[0] {
+		return c[1], true
+	}
+	return c[0], true
+}
+
+// Failed records that a call to id at addr failed: the next lookup tries
+// the other address, if there is one (and after both failed, the first
+// again).
+func (a *AddressLookup) Failed(id raft.ServerID, addr string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.avoid[id] == addr {
+		delete(a.avoid, id)
+		return
+	}
+	a.avoid[id] = addr
 }
 
 // noteHeartbeat records, on the leader, that a follower stopped or resumed

@@ -66,6 +66,7 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 		advertise = ln.Addr().String()
 	}
 	fsm := registry.NewFSM()
+	addrs := registryraft.FederationAddresses(fsm, static)
 	book := raftnet.NewAddressBook()
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "accord_raft_peer_refused_total", Help: "Raft connections refused during the handshake, by side and reason.",
@@ -109,7 +110,8 @@ func (d *Daemon) newRegistry(policy *grpcserver.Policy) error {
 		MaxVoters: rc.MaxVoters, DeadServerTimeout: rc.DeadServerTimeout,
 		DivergenceCheckInterval: rc.DivergenceCheckInterval,
 		ManageMembership:        true,
-		GRPCAddress:             registryraft.FederationAddresses(fsm, static),
+		GRPCAddress:             addrs.Lookup,
+		GRPCAddressFailed:       addrs.Failed,
 		ClientCredentials: func(want identity.Identity) credentials.TransportCredentials {
 			return src.ClientCredentials(func(got identity.Identity) error {
 				if got != want {
@@ -194,6 +196,7 @@ func (d *Daemon) startRegistry(ctx context.Context) error {
 		go func() {
 			defer d.bg.Done()
 			d.foundRegistry(ctx)
+			d.registerOwnAddresses(ctx)
 		}()
 		return nil
 	}
@@ -201,14 +204,83 @@ func (d *Daemon) startRegistry(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: registry: %w", ErrStart, err)
 	}
-	if !has {
-		d.bg.Add(1)
-		go func() {
-			defer d.bg.Done()
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		if !has {
 			d.joinRegistry(ctx)
-		}()
-	}
+			return
+		}
+		d.registerOwnAddresses(ctx)
+	}()
 	return nil
+}
+
+// registerOwnAddresses brings this server's record in the registry up to
+// date when the node came back at other addresses (a new host, another
+// port): it registers itself again, signed, with the Raft and federation
+// addresses it has now, and the leader then moves it in Raft's
+// configuration (Config.ManageMembership). Until then the others reach it
+// through the configured registry.servers (FederationAddresses, and Raft's
+// own address provider).
+func (d *Daemon) registerOwnAddresses(ctx context.Context) {
+	r := d.registry
+	self := d.src.Identity()
+	raftAddr, fedAddr := r.node.Address(), d.advertise()
+	for _, s := range d.cfg.Registry.Servers {
+		if s.ID() == self {
+			// The operator's own statement of where this server is, as the
+			// founding command registered it.
+			raftAddr, fedAddr = s.RaftAddress, s.Address
+		}
+	}
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		var (
+			known, stale bool
+		)
+		r.fsm.Read(func(v registry.View) {
+			if !v.Bootstrapped() {
+				return
+			}
+			if n, _, err := v.GetNode(self.String()); err == nil {
+				known = true
+				stale = n.Address != raftAddr || n.FederationAddress != fedAddr
+			}
+		})
+		switch {
+		case known && !stale:
+			return
+		case known:
+			cmd, err := registry.NewCommand(fmt.Sprintf("node.move.%d.%s", time.Now().UnixNano(), fedAddr), registry.RegisterNode{Node: registry.NodeSpec{
+				URI: self.String(), RegistryServer: true, Address: raftAddr, FederationAddress: fedAddr,
+			}})
+			if err != nil {
+				d.logger.Error("cannot register this server's new addresses", "err", err)
+				return
+			}
+			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			_, err = r.node.Apply(actx, cmd)
+			cancel()
+			if err == nil {
+				d.logger.Info("registered this server's new addresses", "raft_address", raftAddr, "address", fedAddr)
+				return
+			}
+			if errors.Is(err, registry.ErrInvalidArgument) || errors.Is(err, registry.ErrPermissionDenied) {
+				d.logger.Error("the registry refused this server's new addresses", "err", err)
+				return
+			}
+			d.logger.Warn("registering this server's new addresses: retrying", "err", err)
+		}
+		// Not founded or not registered yet (a founder whose founding is
+		// still on its way), or the write must be tried again.
+		t := time.NewTimer(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // recheckRaftPeers closes Raft connections of peers that are no longer

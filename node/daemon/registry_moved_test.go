@@ -68,4 +68,25 @@ func TestRegistryServersAllMoved(t *testing.T) {
 	for _, n := range nodes {
 		waitCaughtUp(t, n, leader)
 	}
+	// Each server registers its new addresses, so that the registry, and
+	// everything that reads it (forwarding, peers), follows the move.
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		recs := map[string]registry.Node{}
+		for _, m := range query[[]registry.Member](t, leader.user, "members", "") {
+			for _, nd := range m.Nodes {
+				recs[nd.URI] = nd
+			}
+		}
+		for i, n := range nodes {
+			node := recs[moved[i].Node]
+			if node.Address != moved[i].RaftAddress || node.FederationAddress != moved[i].Address {
+				return fmt.Errorf("%s's record: raft %s, federation %s; want %s, %s", n.member, node.Address, node.FederationAddress, moved[i].RaftAddress, moved[i].Address)
+			}
+		}
+		return nil
+	})
+	// Writes through every server, followers included, commit.
+	for i, n := range nodes {
+		mustExecute(t, n.user, fmt.Sprintf("after-move-%d", i), registry.CreateEntry{Kind: registry.KindTheme, Title: "through " + n.member})
+	}
 }
