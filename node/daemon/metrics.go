@@ -13,6 +13,7 @@ type exchangeCollector struct {
 	d *Daemon
 
 	lagRecords, lagSeconds, held, received, refused, connected *prometheus.Desc
+	answering, lastHeard                                       *prometheus.Desc
 	found, proposed, indexed, feedHead                         *prometheus.Desc
 	streams, streamsRefused, servedBuffered                    *prometheus.Desc
 }
@@ -21,8 +22,10 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 	peer := []string{"member"}
 	return &exchangeCollector{
 		d:          d,
-		lagRecords: prometheus.NewDesc("accord_sync_lag_records", "Feed entries this node is behind a member's feed.", peer, nil),
-		lagSeconds: prometheus.NewDesc("accord_sync_lag_seconds", "Seconds since this node was last caught up with a member's feed (0 when it is).", peer, nil),
+		lagRecords: prometheus.NewDesc("accord_sync_lag_records", "Feed entries this node is behind a member's feed head as last heard (absent while the member does not answer: unknown).", peer, nil),
+		lagSeconds: prometheus.NewDesc("accord_sync_lag_seconds", "Seconds since this node last knew itself caught up with a member's feed (0 while the member answers and it is).", peer, nil),
+		answering:  prometheus.NewDesc("accord_sync_peer_answering", "1 while the member's node sends something (records or heartbeats) within twice the heartbeat interval.", peer, nil),
+		lastHeard:  prometheus.NewDesc("accord_sync_last_heard_seconds", "Seconds since the member's node last sent anything on the Sync stream (records or a heartbeat).", peer, nil),
 		held:       prometheus.NewDesc("accord_federation_records", "A member's records held in the federation index.", peer, nil),
 		received:   prometheus.NewDesc("accord_sync_records_received_total", "Records of a member stored since the node started.", peer, nil),
 		refused:    prometheus.NewDesc("accord_sync_records_refused_total", "Records of a member refused (signature, malformed, not meant for this member) since the node started.", peer, nil),
@@ -40,7 +43,8 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 }
 
 func (c *exchangeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.found, c.proposed, c.indexed, c.feedHead,
+	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.answering, c.lastHeard,
+		c.found, c.proposed, c.indexed, c.feedHead,
 		c.streams, c.streamsRefused, c.servedBuffered} {
 		ch <- d
 	}
@@ -54,22 +58,20 @@ func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
 	counts, _ := c.d.store.FedCounts()
 	now := time.Now()
 	for _, s := range x.puller.Status() {
-		lag := 0.0
-		if s.Lag() > 0 {
-			since := s.CaughtUp
-			if since.IsZero() {
-				since = s.LastSync
-			}
-			if !since.IsZero() {
-				lag = now.Sub(since).Seconds()
-			}
-		}
-		conn := 0.0
+		conn, answering := 0.0, 0.0
 		if s.Connected {
 			conn = 1
 		}
-		ch <- prometheus.MustNewConstMetric(c.lagRecords, prometheus.GaugeValue, float64(s.Lag()), s.Member)
-		ch <- prometheus.MustNewConstMetric(c.lagSeconds, prometheus.GaugeValue, lag, s.Member)
+		if s.Answering {
+			answering = 1
+			// The lag in records is known only while the peer answers.
+			ch <- prometheus.MustNewConstMetric(c.lagRecords, prometheus.GaugeValue, float64(s.Lag()), s.Member)
+		}
+		if !s.LastHeard.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lastHeard, prometheus.GaugeValue, now.Sub(s.LastHeard).Seconds(), s.Member)
+		}
+		ch <- prometheus.MustNewConstMetric(c.answering, prometheus.GaugeValue, answering, s.Member)
+		ch <- prometheus.MustNewConstMetric(c.lagSeconds, prometheus.GaugeValue, s.BehindFor(now).Seconds(), s.Member)
 		ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, float64(counts[s.Member]), s.Member)
 		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(s.Received), s.Member)
 		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.Refused), s.Member)
