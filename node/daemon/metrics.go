@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/accordfed/accord/federation/registry"
 )
 
 // exchangeCollector exposes the exchange's and the matcher's state at
@@ -30,11 +32,13 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 		received:   prometheus.NewDesc("accord_sync_records_received_total", "Records of a member stored since the node started.", peer, nil),
 		refused:    prometheus.NewDesc("accord_sync_records_refused_total", "Records of a member refused (signature, malformed, not meant for this member) since the node started.", peer, nil),
 		connected:  prometheus.NewDesc("accord_sync_connected", "1 while a Sync stream with the member's node is open.", peer, nil),
-		found:      prometheus.NewDesc("accord_matches_found_total", "Cross-member matches of this office's cases found since the node started.", nil, nil),
-		proposed:   prometheus.NewDesc("accord_matches_proposed_total", "Match decisions this node proposed to the registry since it started.", nil, nil),
-		indexed:    prometheus.NewDesc("accord_match_index_records", "Cases in the matching index (own and federation).", nil, nil),
-		feedHead:   prometheus.NewDesc("accord_feed_head", "The last sequence number of this node's own feed.", nil, nil),
-		streams:    prometheus.NewDesc("accord_sync_streams_served", "Sync streams of a member's nodes open on this node (at most exchange.max_streams_per_peer).", peer, nil),
+		found: prometheus.NewDesc("accord_matches_found_total",
+			"Cross-member matches involving this office's cases that the registry holds (each once), by how this node learned of it: proposed by this member (proposed_here) or by the other member (registry).",
+			[]string{"learned"}, nil),
+		proposed: prometheus.NewDesc("accord_matches_proposed_total", "Match decisions this node proposed to the registry since it started.", nil, nil),
+		indexed:  prometheus.NewDesc("accord_match_index_records", "Cases in the matching index (own and federation).", nil, nil),
+		feedHead: prometheus.NewDesc("accord_feed_head", "The last sequence number of this node's own feed.", nil, nil),
+		streams:  prometheus.NewDesc("accord_sync_streams_served", "Sync streams of a member's nodes open on this node (at most exchange.max_streams_per_peer).", peer, nil),
 		streamsRefused: prometheus.NewDesc("accord_sync_streams_refused_total",
 			"Sync streams of a member refused since the node started because it had exchange.max_streams_per_peer open.", peer, nil),
 		servedBuffered: prometheus.NewDesc("accord_sync_served_buffered_bytes",
@@ -77,8 +81,10 @@ func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.Refused), s.Member)
 		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, conn, s.Member)
 	}
-	found, proposed, indexed := x.matcher.Stats()
-	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(found))
+	_, proposed, indexed := x.matcher.Stats()
+	here, learned := c.matchesInvolving()
+	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(here), "proposed_here")
+	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(learned), "registry")
 	ch <- prometheus.MustNewConstMetric(c.proposed, prometheus.CounterValue, float64(proposed))
 	ch <- prometheus.MustNewConstMetric(c.indexed, prometheus.GaugeValue, float64(indexed))
 	st := x.service.Stats()
@@ -100,4 +106,26 @@ func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
 	if fi, err := c.d.store.Feed(); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.feedHead, prometheus.GaugeValue, float64(fi.Head))
 	}
+}
+
+// matchesInvolving counts the registry's match decisions that involve this
+// member: those it proposed, and those another member proposed (which
+// this node learns of only through the registry; only one side of a pair
+// proposes it). Decisions are never removed, so both only grow.
+func (c *exchangeCollector) matchesInvolving() (proposedHere, learned int) {
+	self := c.d.src.Identity().Member
+	c.d.registry.fsm.Read(func(v registry.View) {
+		ds, err := v.ListMatchDecisions(self)
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			if d.Created.Member == self {
+				proposedHere++
+			} else {
+				learned++
+			}
+		}
+	})
+	return proposedHere, learned
 }
