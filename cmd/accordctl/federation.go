@@ -218,9 +218,13 @@ func newFederationStatusCmd(g *globalOptions) *cobra.Command {
 		Use:   "status",
 		Short: "Show how pulling from each member goes, and this node's own feed",
 		Long: `status shows, for each other member, how this node pulls its shared cases:
-whether a Sync stream is open (connected), or the last attempt failed
-(unreachable); when a batch last came; how far behind this node is, in feed
-entries and in time since it was last up to date; how many of the member's
+whether a Sync stream is open and the member's node answers (connected),
+is open but silent (not answering: nothing, not even a heartbeat, for twice
+exchange.heartbeat_interval), or the last attempt failed (unreachable); when
+the member's node was last heard (records or a heartbeat: a few seconds ago
+on a healthy node) and when it last sent a change (long ago on an idle
+feed); how far behind this node is, in feed entries (unknown while the
+member does not answer) and in time since it was last up to date; how many of the member's
 records this node holds; and, since the node started, how many records it
 refused (bad signature, malformed, not meant for this member), found stale
 (older than the copy held), and how often it resynced in full; and the last
@@ -258,11 +262,13 @@ func fedState(p *accordv1.PeerSyncStatus) string {
 	switch {
 	case p.GetNode() == "":
 		return "not pulled"
-	case p.GetConnected():
+	case p.GetConnected() && p.GetAnswering():
 		return "connected"
+	case p.GetConnected():
+		return "not answering"
 	case p.GetLastError() != "":
 		return "unreachable"
-	case p.GetLastSync() == nil:
+	case p.GetLastHeard() == nil:
 		return "connecting"
 	default:
 		return "idle"
@@ -271,21 +277,21 @@ func fedState(p *accordv1.PeerSyncStatus) string {
 
 func printFedStatus(w io.Writer, st *accordv1.FederationStatusResponse, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MEMBER\tSTATE\tLAST SYNC\tLAG\tBEHIND FOR\tHELD\tREFUSED\tSTALE\tRESYNCS\tNODE\tERROR")
+	fmt.Fprintln(tw, "MEMBER\tSTATE\tLAST HEARD\tLAST CHANGE\tLAG\tBEHIND FOR\tHELD\tREFUSED\tSTALE\tRESYNCS\tNODE\tERROR")
 	if len(st.GetPeers()) == 0 {
-		fmt.Fprintln(tw, "(no members)\t\t\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no members)\t\t\t\t\t\t\t\t\t\t\t")
 	}
 	for _, p := range st.GetPeers() {
-		last := "-"
-		if p.GetLastSync() != nil {
-			last = ago(now.Sub(p.GetLastSync().AsTime()))
+		lag := strconv.FormatUint(p.GetLagRecords(), 10)
+		if !p.GetAnswering() && p.GetNode() != "" {
+			lag = "unknown"
 		}
 		behind := "-"
 		if p.GetLagSeconds() > 0 {
 			behind = humanDuration(time.Duration(p.GetLagSeconds() * float64(time.Second)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.GetMember(), fedState(p), last,
-			p.GetLagRecords(), behind, p.GetRecordsHeld(), p.GetRefused(), p.GetStale(), p.GetResyncs(),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", p.GetMember(), fedState(p),
+			sinceStamp(now, p.GetLastHeard()), sinceStamp(now, p.GetLastSync()), lag, behind, p.GetRecordsHeld(), p.GetRefused(), p.GetStale(), p.GetResyncs(),
 			orDash(p.GetNode()), orDash(truncate(oneLine(p.GetLastError()), 80)))
 	}
 	_ = tw.Flush()

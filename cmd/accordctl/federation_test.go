@@ -396,9 +396,9 @@ func TestFederationCommands(t *testing.T) {
 			t.Errorf("UA as PL sees it: %v", p)
 		}
 		out := pl.must(t, "federation", "status")
-		wantIn(t, "federation status", out, "MEMBER", "STATE", "LAST SYNC", "LAG", "HELD", "REFUSED", "STALE", "RESYNCS", "ERROR",
+		wantIn(t, "federation status", out, "MEMBER", "STATE", "LAST HEARD", "LAST CHANGE", "LAG", "HELD", "REFUSED", "STALE", "RESYNCS", "ERROR",
 			"spiffe://accord.test/member/UA/node/ua-1", "this node's feed: head")
-		if !regexp.MustCompile(`(?m)^UA\s+(connected|idle)\s+\d+[smhd]\S* ago\s+0\s+-\s+3\s+0\s+\d+\s+\d+\s+spiffe://`).MatchString(out) {
+		if !regexp.MustCompile(`(?m)^UA\s+(connected|idle)\s+\d+[smhd]\S* ago\s+\d+[smhd]\S* ago\s+0\s+-\s+3\s+0\s+\d+\s+\d+\s+spiffe://`).MatchString(out) {
 			t.Errorf("no row of UA:\n%s", out)
 		}
 		// UA's own feed holds its three shared cases (republished, maybe,

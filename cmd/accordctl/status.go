@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
@@ -44,7 +45,10 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 		Short: "This node at a glance: identity and certificate, registry, peers, store, matches waiting",
 		Long: `status shows an operator, on one screen, the node of --config: its identity,
 when its certificate expires, its role in the registry and the leader, each
-other member's node with reachability, sync lag and last error, the size of
+other member's node (ANSWERING: it sent records or a heartbeat within twice
+exchange.heartbeat_interval; LAST HEARD; SYNC: up to date, behind N for how
+long, or unknown while it does not answer; LAST CHANGE: when it last sent
+records, long ago on an idle feed; last error), the size of
 its store, its trust material (the CRLs it applies, each CRL file it cannot
 apply and why, failed reloads), and the match decisions waiting for this
 office's answer. Each
@@ -173,17 +177,14 @@ func printStatus(w io.Writer, st *nodeStatus) {
 		fmt.Fprintf(w, "store:        %s; own feed head %d, %s waiting to be published\n", formatBytes(int64(f.GetStoreBytes())), f.GetFeedHead(), plural(int64(f.GetFeedPending()), "change"))
 		fmt.Fprintln(w, "peers:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  MEMBER\tREACHABLE\tLAST SYNC\tLAG\tHELD\tREFUSED\tLAST ERROR")
+		fmt.Fprintln(tw, "  MEMBER\tANSWERING\tLAST HEARD\tSYNC\tLAST CHANGE\tHELD\tREFUSED\tLAST ERROR")
 		if len(f.GetPeers()) == 0 {
-			fmt.Fprintln(tw, "  (none)\t\t\t\t\t\t")
+			fmt.Fprintln(tw, "  (none)\t\t\t\t\t\t\t")
 		}
+		now := time.Now()
 		for _, p := range f.GetPeers() {
-			last := "-"
-			if p.GetLastSync() != nil {
-				last = ago(time.Since(p.GetLastSync().AsTime()))
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d (%s)\t%d\t%d\t%s\n", p.GetMember(), regYesNo(p.GetConnected()), last,
-				p.GetLagRecords(), humanDuration(time.Duration(p.GetLagSeconds()*float64(time.Second))), p.GetRecordsHeld(), p.GetRefused(), orDash(oneLine(p.GetLastError())))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", p.GetMember(), answering(p), sinceStamp(now, p.GetLastHeard()),
+				syncState(p, now), sinceStamp(now, p.GetLastSync()), p.GetRecordsHeld(), p.GetRefused(), orDash(oneLine(p.GetLastError())))
 		}
 		_ = tw.Flush()
 		printTrustStatus(w, f.GetTrust())
@@ -198,6 +199,45 @@ func printStatus(w io.Writer, st *nodeStatus) {
 	default:
 		fmt.Fprintf(w, "matches:      %s waiting for this office's answer: %s (accordctl matches show ID)\n", plural(int64(len(st.MatchesPending)), "decision"), strings.Join(st.MatchesPending, ", "))
 	}
+}
+
+// answering says whether a member's node answers: it sent records or a
+// heartbeat lately.
+func answering(p *accordv1.PeerSyncStatus) string {
+	switch {
+	case p.GetNode() == "":
+		return "not pulled"
+	case p.GetAnswering():
+		return "yes"
+	}
+	return "NO"
+}
+
+// syncState says how this node stands with a member's feed: up to date,
+// behind by so many entries (for so long), or unknown while the member
+// does not answer (with how long this node has not known itself up to
+// date).
+func syncState(p *accordv1.PeerSyncStatus, now time.Time) string {
+	behind := time.Duration(p.GetLagSeconds() * float64(time.Second))
+	switch {
+	case p.GetNode() == "":
+		return "-"
+	case !p.GetAnswering() && p.GetCaughtUp() == nil:
+		return "unknown"
+	case !p.GetAnswering():
+		return "unknown, up to date " + ago(now.Sub(p.GetCaughtUp().AsTime()))
+	case p.GetLagRecords() == 0:
+		return "up to date"
+	}
+	return fmt.Sprintf("behind %d for %s", p.GetLagRecords(), humanDuration(behind))
+}
+
+// sinceStamp is how long ago t was, or "-" when never.
+func sinceStamp(now time.Time, t *timestamppb.Timestamp) string {
+	if t == nil {
+		return "-"
+	}
+	return ago(now.Sub(t.AsTime()))
 }
 
 // printTrustStatus shows how the node keeps its trust material current: the

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -61,4 +64,37 @@ func TestStatusShowsTrustProblems(t *testing.T) {
 		"trust:        2 CRLs applied, 2 CRL files UNUSABLE; 1 failed reload since the node started; LAST RELOAD FAILED",
 		`CRL file "junk.crl" unusable (malformed), nothing of it is applied: /crl/junk.crl: invalid`,
 		`CRL file "UA.crl" unusable (unknown_issuer), its last good version is still applied`)
+}
+
+// TestStatusTellsIdleFromStuck: the peers table shows when each member's
+// node was last heard (heartbeats) apart from when it last sent a change,
+// so that a healthy idle peer reads "yes ... up to date" with an old last
+// change, and a frozen one "NO" with its lag unknown.
+func TestStatusTellsIdleFromStuck(t *testing.T) {
+	now := time.Now()
+	ts := func(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(now.Add(-d)) }
+	var out bytes.Buffer
+	printStatus(&out, &nodeStatus{Federation: &accordv1.FederationStatusResponse{Peers: []*accordv1.PeerSyncStatus{
+		{Member: "DE", Node: "spiffe://accord.test/member/DE/node/de-1", Connected: true, Answering: true,
+			LastHeard: ts(2 * time.Second), LastSync: ts(4 * time.Minute), CaughtUp: ts(2 * time.Second), RecordsHeld: 30},
+		{Member: "LT", Node: "spiffe://accord.test/member/LT/node/lt-1", Connected: true, Answering: true,
+			LastHeard: ts(time.Second), LastSync: ts(time.Second), LagRecords: 120, LagSeconds: 75, RecordsHeld: 10},
+		{Member: "PL", Node: "spiffe://accord.test/member/PL/node/pl-1", Connected: true,
+			LastHeard: ts(34 * time.Second), LastSync: ts(5 * time.Minute), CaughtUp: ts(34 * time.Second), LagSeconds: 34, RecordsHeld: 20,
+			LastError: "peer not answering: PL sent nothing, not even a heartbeat, for over 10s"},
+	}}})
+	s := out.String()
+	wantIn(t, "status", s, "ANSWERING", "LAST HEARD", "SYNC", "LAST CHANGE")
+	for _, re := range []string{
+		`(?m)^  DE\s+yes\s+2s ago\s+up to date\s+4m0s ago\s+30\s`,
+		`(?m)^  LT\s+yes\s+1s ago\s+behind 120 for 1m15s\s+1s ago\s+10\s`,
+		`(?m)^  PL\s+NO\s+34s ago\s+unknown, up to date 34s ago\s+5m0s ago\s+20\s+0\s+peer not answering`,
+	} {
+		if !regexp.MustCompile(re).MatchString(s) {
+			t.Errorf("no line matches %s:\n%s", re, s)
+		}
+	}
+	if strings.Contains(s, "REACHABLE") || strings.Contains(s, "LAST SYNC") {
+		t.Errorf("old columns:\n%s", s)
+	}
 }

@@ -20,4 +20,8 @@ var (
 	// ErrTooManyStreams is wrapped when a member already has as many Sync
 	// streams open on this node as it may (codes.ResourceExhausted).
 	ErrTooManyStreams = errors.New("too many open Sync streams")
+	// ErrPeerSilent is wrapped when the puller closes a Sync stream because
+	// the peer sent nothing, not even a heartbeat, for longer than
+	// PullerOptions.SilentAfter (a frozen or cut-off node).
+	ErrPeerSilent = errors.New("peer not answering")
 )

@@ -152,6 +152,9 @@ type federation struct {
 	dirs  []*directory
 	keys  map[string]ed25519.PublicKey
 	peers []exchange.Peer
+	// heartbeat, when set, is the services' heartbeat interval (pullers
+	// count a peer silent after twice that); else the defaults.
+	heartbeat time.Duration
 }
 
 // newFederation makes one node per member: store, signing key, service
@@ -165,7 +168,14 @@ func newFederation(t testing.TB, members ...string) *federation {
 // a fault network.
 func newFederationOn(t testing.TB, network *raftnettest.Network, members ...string) *federation {
 	t.Helper()
-	f := &federation{t: t, net: network, fed: pkitest.NewFederation(t, testFed, members...), nodes: map[string]*node{}, keys: map[string]ed25519.PublicKey{}}
+	return newFederationBeating(t, network, 0, members...)
+}
+
+// newFederationBeating is newFederationOn with the services' heartbeat
+// interval (0: the default).
+func newFederationBeating(t testing.TB, network *raftnettest.Network, heartbeat time.Duration, members ...string) *federation {
+	t.Helper()
+	f := &federation{t: t, net: network, heartbeat: heartbeat, fed: pkitest.NewFederation(t, testFed, members...), nodes: map[string]*node{}, keys: map[string]ed25519.PublicKey{}}
 	for _, m := range members {
 		name := strings.ToLower(m) + "-1"
 		src, err := mtls.NewSource(f.fed.Node(m, name), mtls.Hooks{}, nil, nil)
@@ -215,8 +225,8 @@ func (f *federation) build(n *node) {
 		if n.changed != nil {
 			n.changed(origin, ids)
 		}
-	}})
-	n.service = exchange.NewService(st, n.dir, n.member, n.signer, n.audit, exchange.ServiceOptions{OnNudge: n.puller.Wake})
+	}, SilentAfter: 2 * f.heartbeat})
+	n.service = exchange.NewService(st, n.dir, n.member, n.signer, n.audit, exchange.ServiceOptions{OnNudge: n.puller.Wake, Heartbeat: f.heartbeat})
 	n.publisher = exchange.NewPublisher(st, n.member, n.signer, exchange.PublisherOptions{})
 	var gcfg grpcserver.Config
 	gcfg.Normalize()

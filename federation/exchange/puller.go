@@ -30,12 +30,19 @@ type PeerStatus struct {
 	Member  string
 	Node    string
 	Address string
-	// Connected: a Sync stream is open now.
+	// Connected: a Sync stream is open now (a message came on it).
 	Connected bool
-	// LastSync is when a batch was last received; CaughtUp when the peer's
-	// feed head was last reached.
-	LastSync, CaughtUp time.Time
-	// Head is the peer's feed head as last seen; Seq the highest feed seq
+	// Answering: the peer sent something on the open stream (records or a
+	// heartbeat) within the puller's SilentAfter, or this node is still
+	// busy with what it sent. When false, Head and Lag are as last heard
+	// and may be out of date: the lag is unknown.
+	Answering bool
+	// LastHeard is when the peer last sent anything (records or a
+	// heartbeat); LastChange when records last came (an idle feed sends
+	// none); CaughtUp when this node last knew it held the peer's whole
+	// feed.
+	LastHeard, LastChange, CaughtUp time.Time
+	// Head is the peer's feed head as last heard; Seq the highest feed seq
 	// received.
 	Head, Seq uint64
 	// Received counts records stored, Refused records refused (bad
@@ -44,14 +51,39 @@ type PeerStatus struct {
 	Received, Refused, Stale, Resyncs int
 	// LastError is the last failure, if the last attempt failed.
 	LastError string
+
+	// waitingSince is when the receiver started waiting for the peer's
+	// next message (zero while it is not waiting: no stream, or this node
+	// still handling what came).
+	waitingSince time.Time
 }
 
-// Lag is how many feed entries the member is behind (0 when caught up).
+// Lag is how many feed entries the member is behind its head as last
+// heard (0 when caught up); unknown when the peer is not Answering.
 func (s PeerStatus) Lag() uint64 {
 	if s.Head > s.Seq {
 		return s.Head - s.Seq
 	}
 	return 0
+}
+
+// BehindFor is how long this node has not known itself caught up with the
+// peer at now: 0 while the peer answers and the node holds its whole feed,
+// otherwise since the node last was caught up (or, when it never was,
+// since it last heard the peer). A peer that stopped answering counts as
+// behind from the last time the node knew it was caught up.
+func (s PeerStatus) BehindFor(now time.Time) time.Duration {
+	if s.Answering && s.Seq >= s.Head {
+		return 0
+	}
+	since := s.CaughtUp
+	if since.IsZero() {
+		since = s.LastHeard
+	}
+	if since.IsZero() || now.Before(since) {
+		return 0
+	}
+	return now.Sub(since)
 }
 
 // Puller keeps the federation index: it pulls every other admitted
@@ -65,6 +97,8 @@ type Puller struct {
 	audit    Auditor
 	logger   *slog.Logger
 	onChange func(origin string, caseIDs []string)
+	silent   time.Duration
+	now      func() time.Time
 
 	mu     sync.Mutex
 	status map[string]*PeerStatus
@@ -78,7 +112,13 @@ type PullerOptions struct {
 	// OnChange is called after records of origin were stored or removed
 	// (for incremental matching).
 	OnChange func(origin string, caseIDs []string)
-	Logger   *slog.Logger
+	// SilentAfter is how long the peer may send nothing on an open stream
+	// (peers send a heartbeat every ServiceOptions.Heartbeat) before it
+	// counts as not answering and the stream is closed and opened again
+	// (default twice DefaultHeartbeat).
+	SilentAfter time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // NewPuller returns the puller of the node self.
@@ -89,9 +129,15 @@ func NewPuller(self identity.Identity, st Store, dir Directory, dial Dialer, aud
 	if o.OnChange == nil {
 		o.OnChange = func(string, []string) {}
 	}
+	if o.SilentAfter <= 0 {
+		o.SilentAfter = 2 * DefaultHeartbeat
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return &Puller{
 		self: self, st: st, dir: dir, verifier: records.NewVerifier(dir.Key), dial: dial, audit: audit,
-		logger: o.Logger, onChange: o.OnChange,
+		logger: o.Logger, onChange: o.OnChange, silent: o.SilentAfter, now: o.Now,
 		status: map[string]*PeerStatus{}, wake: map[string]chan struct{}{}, cancel: map[string]context.CancelFunc{},
 	}
 }
@@ -170,14 +216,24 @@ func (p *Puller) Wake(member string) {
 
 // Status returns the status of every peer, by member.
 func (p *Puller) Status() []PeerStatus {
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make([]PeerStatus, 0, len(p.status))
 	for _, s := range p.status {
-		out = append(out, *s)
+		c := *s
+		c.Answering = c.Connected && !p.silentSince(s, now)
+		c.waitingSince = time.Time{}
+		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Member < out[j].Member })
 	return out
+}
+
+// silentSince reports whether the receiver has waited for the peer's next
+// message for longer than SilentAfter.
+func (p *Puller) silentSince(s *PeerStatus, now time.Time) bool {
+	return !s.waitingSince.IsZero() && now.Sub(s.waitingSince) > p.silent
 }
 
 func (p *Puller) update(member string, fn func(*PeerStatus)) {
@@ -195,7 +251,7 @@ func (p *Puller) loop(ctx context.Context, peer Peer, wake <-chan struct{}) {
 	for ctx.Err() == nil {
 		err := p.pull(ctx, peer)
 		p.update(peer.Member, func(s *PeerStatus) {
-			s.Connected = false
+			s.Connected, s.waitingSince = false, time.Time{}
 			if err != nil {
 				s.LastError = err.Error()
 			}
@@ -231,25 +287,32 @@ func (p *Puller) pull(ctx context.Context, peer Peer) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stream, err := client.Sync(sctx, &accordv1.SyncRequest{Cursor: cur, Follow: true})
 	if err != nil {
 		return err
 	}
 	// One goroutine receives while this one verifies and stores: batches
 	// that arrive while the store writes are verified and written together,
-	// in one transaction.
+	// in one transaction. The receiver notes when it starts waiting for the
+	// peer and when the peer last sent anything (heartbeats included); a
+	// watchdog closes the stream when the peer stays silent.
 	batches := make(chan *accordv1.SyncResponse, 8)
 	var recvErr error
 	go func() {
 		defer close(batches)
 		for {
+			p.update(peer.Member, func(s *PeerStatus) { s.waitingSince = p.now() })
 			resp, err := stream.Recv()
 			if err != nil {
 				recvErr = err
 				return
 			}
+			now := p.now()
+			p.update(peer.Member, func(s *PeerStatus) {
+				s.Connected, s.LastHeard, s.Head, s.waitingSince = true, now, resp.GetHead(), time.Time{}
+			})
 			select {
 			case batches <- resp:
 			case <-sctx.Done():
@@ -258,6 +321,7 @@ func (p *Puller) pull(ctx context.Context, peer Peer) error {
 			}
 		}
 	}()
+	go p.watch(sctx, peer, cancel)
 	for resp := range batches {
 		group := []*accordv1.SyncResponse{resp}
 	more:
@@ -273,8 +337,14 @@ func (p *Puller) pull(ctx context.Context, peer Peer) error {
 			}
 		}
 		p.update(peer.Member, func(s *PeerStatus) { s.Connected, s.LastError = true, "" })
+		if last := group[len(group)-1]; last.GetCursor() == cur && noRecords(group) {
+			// Heartbeats: nothing to store, the cursor has not moved.
+			p.heard(peer, last)
+			continue
+		}
+		cur = group[len(group)-1].GetCursor()
 		if err := p.apply(peer, group); err != nil {
-			cancel()
+			cancel(nil)
 			for range batches {
 			}
 			return err
@@ -284,10 +354,61 @@ func (p *Puller) pull(ctx context.Context, peer Peer) error {
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
+	if cause := context.Cause(sctx); errors.Is(cause, ErrPeerSilent) {
+		return cause
+	}
 	if c := status.Code(err); (c == codes.OutOfRange || c == codes.InvalidArgument) && ctx.Err() == nil {
 		return p.resync(peer, err)
 	}
 	return err
+}
+
+// noRecords reports whether a group of responses carries no records.
+func noRecords(group []*accordv1.SyncResponse) bool {
+	for _, r := range group {
+		if len(r.GetRecords()) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// heard notes a response without records (a heartbeat): when it says that
+// this node holds the peer's whole feed, the node is caught up.
+func (p *Puller) heard(peer Peer, resp *accordv1.SyncResponse) {
+	now := p.now()
+	p.update(peer.Member, func(st *PeerStatus) {
+		if resp.GetCaughtUp() {
+			st.Seq = max(st.Seq, resp.GetHead())
+			st.CaughtUp = now
+		}
+	})
+}
+
+// watch closes the stream (cancel, with ErrPeerSilent) when the peer has
+// sent nothing, not even a heartbeat, for longer than SilentAfter while the
+// receiver waited for it.
+func (p *Puller) watch(ctx context.Context, peer Peer, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(max(p.silent/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var silent bool
+		var heard time.Time
+		p.update(peer.Member, func(s *PeerStatus) { silent, heard = p.silentSince(s, p.now()), s.LastHeard })
+		if silent {
+			last := "never on this stream"
+			if !heard.IsZero() {
+				last = "last heard " + heard.UTC().Format(time.RFC3339)
+			}
+			cancel(fmt.Errorf("%w: %s sent nothing, not even a heartbeat, for over %s (%s); reconnecting", ErrPeerSilent, peer.Member, p.silent, last))
+			return
+		}
+	}
 }
 
 // resync drops a member's records and cursor after the peer refused the
@@ -409,9 +530,11 @@ func (p *Puller) apply(peer Peer, group []*accordv1.SyncResponse) error {
 	if n := len(srs) - refused; n > 0 {
 		p.audit.Audit(Event{Kind: Received, Peer: peer.Member, PeerNode: peer.Node.String(), Records: n, FromSeq: lo, ToSeq: hi})
 	}
-	now := time.Now()
+	now := p.now()
 	p.update(peer.Member, func(st *PeerStatus) {
-		st.LastSync, st.Head = now, last.GetHead()
+		if len(srs) > 0 {
+			st.LastChange = now
+		}
 		st.Seq = max(st.Seq, hi)
 		if last.GetCaughtUp() {
 			st.Seq = max(st.Seq, last.GetHead())

@@ -33,6 +33,10 @@ const (
 	DefaultMaxStreamsPerPeer = 4
 	DefaultMaxBatchBytes     = 1 << 20
 	DefaultAuditEvery        = time.Minute
+	// DefaultHeartbeat is how often a follow stream with nothing to send
+	// sends an empty response (the feed's head, the cursor): the caller
+	// learns that this node is alive and how far its feed goes.
+	DefaultHeartbeat = 5 * time.Second
 )
 
 // Service serves this node's feed: accord.v1.ExchangeService.
@@ -49,6 +53,7 @@ type Service struct {
 	maxStreams int
 	maxBytes   int
 	auditEvery time.Duration
+	heartbeat  time.Duration
 	onNudge    func(member string)
 
 	mu        sync.Mutex
@@ -87,6 +92,11 @@ type ServiceOptions struct {
 	// catching up is audited between its opening and its end (default 1m);
 	// a follow stream is also audited each time it has caught up.
 	AuditEvery time.Duration
+	// Heartbeat is how often a follow stream that is caught up sends an
+	// empty response with the feed's head (default DefaultHeartbeat), so
+	// that the caller can tell an idle feed from a node that stopped
+	// answering. Callers expect it at the same interval (PullerOptions).
+	Heartbeat time.Duration
 	// OnNudge is called when a member's node nudges this one.
 	OnNudge func(member string)
 	Now     func() time.Time
@@ -113,10 +123,13 @@ func NewService(st Store, dir Directory, member string, signer *records.Signer, 
 	if o.AuditEvery <= 0 {
 		o.AuditEvery = DefaultAuditEvery
 	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = DefaultHeartbeat
+	}
 	if o.OnNudge == nil {
 		o.OnNudge = func(string) {}
 	}
-	return &Service{st: st, dir: dir, signer: signer, member: member, audit: audit, logger: o.Logger, now: o.Now,
+	return &Service{heartbeat: o.Heartbeat, st: st, dir: dir, signer: signer, member: member, audit: audit, logger: o.Logger, now: o.Now,
 		maxAge: o.MaxStreamAge, maxStreams: o.MaxStreamsPerPeer, maxBytes: o.MaxBatchBytes, auditEvery: o.AuditEvery,
 		onNudge: o.OnNudge, streams: map[string]int{}, following: map[string]int{}, tooMany: map[string]uint64{},
 		closing: make(chan struct{})}
@@ -246,6 +259,12 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 
 	expire := time.NewTimer(s.maxAge)
 	defer expire.Stop()
+	// beat is due when the stream has sent nothing for a heartbeat
+	// interval: an empty response then tells the caller that this node is
+	// alive and where its feed's head is.
+	beat := time.NewTimer(s.heartbeat)
+	defer beat.Stop()
+	beatDue := false
 	sentCaughtUp := false
 	for {
 		changed := s.dir.Changed()
@@ -261,7 +280,9 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 			}
 			return err
 		}
-		if len(resp.Records) > 0 || (resp.CaughtUp && !sentCaughtUp) {
+		if len(resp.Records) > 0 || (resp.CaughtUp && !sentCaughtUp) || beatDue {
+			beatDue = false
+			beat.Reset(s.heartbeat)
 			size := int64(proto.Size(resp))
 			s.buffered.Add(size)
 			err := stream.Send(resp)
@@ -301,6 +322,8 @@ func (s *Service) Sync(req *accordv1.SyncRequest, stream accordv1.ExchangeServic
 			return nil
 		case <-published:
 		case <-changed:
+		case <-beat.C:
+			beatDue = req.GetFollow()
 		}
 	}
 }

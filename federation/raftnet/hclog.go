@@ -3,9 +3,11 @@ package raftnet
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -67,10 +69,55 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 	if !h.enabled(level) {
 		return
 	}
+	args = hcArgs(args)
 	if h.name != "" {
 		args = append([]any{"logger", h.name}, args...)
 	}
 	h.l.Log(context.Background(), slogLevel(level), msg, args...)
+}
+
+// hcArgs renders the values hclog formats itself (hashicorp/raft logs
+// "servers", hclog.Fmt("%+v", servers)): a Format is printed with its
+// format, Hex, Octal, Binary and Quote as hclog prints them. Other values
+// are left to the slog handler. args is not modified.
+func hcArgs(args []any) []any {
+	var out []any
+	for i := 1; i < len(args); i += 2 {
+		v, ok := hcValue(args[i])
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = v
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+func hcValue(v any) (string, bool) {
+	switch v := v.(type) {
+	case hclog.Format:
+		if len(v) == 0 {
+			return "", true
+		}
+		if f, ok := v[0].(string); ok {
+			return fmt.Sprintf(f, v[1:]...), true
+		}
+		return fmt.Sprint(v...), true
+	case hclog.Hex:
+		return "0x" + strconv.FormatUint(uint64(v), 16), true
+	case hclog.Octal:
+		return "0" + strconv.FormatUint(uint64(v), 8), true
+	case hclog.Binary:
+		return "0b" + strconv.FormatUint(uint64(v), 2), true
+	case hclog.Quote:
+		return strconv.Quote(string(v)), true
+	}
+	return "", false
 }
 
 func (h *hcLogger) Trace(msg string, args ...any) { h.Log(hclog.Trace, msg, args...) }
@@ -88,6 +135,7 @@ func (h *hcLogger) IsError() bool { return h.enabled(hclog.Error) }
 func (h *hcLogger) ImpliedArgs() []any { return append([]any(nil), h.implied...) }
 
 func (h *hcLogger) With(args ...any) hclog.Logger {
+	args = hcArgs(args)
 	c := *h
 	c.l = h.l.With(args...)
 	c.implied = append(append([]any(nil), h.implied...), args...)

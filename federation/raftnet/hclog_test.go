@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 
 	"github.com/accordfed/accord/federation/raftnet"
 )
@@ -52,5 +53,33 @@ func TestHCLoggerWritesToSlog(t *testing.T) {
 	}
 	if raftnet.NewHCLogger(nil, "x").IsError() {
 		t.Error("a nil logger should discard")
+	}
+}
+
+// TestHCLoggerFormatsHCLogValues: values that hclog formats itself, as
+// hashicorp/raft's "servers", hclog.Fmt("%+v", configuration.Servers),
+// print as hclog prints them, not as "[%+v [...]]".
+func TestHCLoggerFormatsHCLogValues(t *testing.T) {
+	var buf bytes.Buffer
+	l := raftnet.NewHCLogger(slog.New(slog.NewTextHandler(&buf, nil)), "raft")
+	servers := []raft.Server{
+		{Suffrage: raft.Voter, ID: "spiffe://accord.test/member/UA/node/ua-1", Address: "127.0.0.1:7501"},
+		{Suffrage: raft.Nonvoter, ID: "spiffe://accord.test/member/PL/node/pl-1", Address: "127.0.0.1:7502"},
+	}
+	l.Info("initial configuration", "index", 1, "servers", hclog.Fmt("%+v", servers))
+	l.Info("initial configuration", "index", 0, "servers", hclog.Fmt("%+v", []raft.Server(nil)))
+	l.With("percent", hclog.Fmt("%0.2f%%", 12.5)).Info("snapshot progress", "mask", hclog.Hex(255), "mode", hclog.Octal(8),
+		"bits", hclog.Binary(5), "name", hclog.Quote("a b"))
+	out := buf.String()
+	if strings.Contains(out, "%+v") || strings.Contains(out, "%0.2f") {
+		t.Errorf("a format string was printed:\n%s", out)
+	}
+	for _, w := range []string{
+		`servers="[{Suffrage:Voter ID:spiffe://accord.test/member/UA/node/ua-1 Address:127.0.0.1:7501} {Suffrage:Nonvoter ID:spiffe://accord.test/member/PL/node/pl-1 Address:127.0.0.1:7502}]"`,
+		`servers=[]`, `percent=12.50%`, `mask=0xff`, `mode=010`, `bits=0b101`, `name="\"a b\""`,
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("log lacks %s:\n%s", w, out)
+		}
 	}
 }

@@ -92,6 +92,11 @@ type ExchangeConfig struct {
 	// with gRPC's flow control, a stream whose caller does not read holds
 	// at most two responses in this node's memory.
 	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	// HeartbeatInterval is how often a caught-up Sync stream this node
+	// serves sends a heartbeat (default 5s); a peer that sends nothing for
+	// twice this long counts as not answering, and its stream is opened
+	// again. Every member should use the same value.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 }
 
 // ClientConfig is the user identity accordctl presents to the local API.
@@ -173,6 +178,9 @@ func (c *Config) normalize(base string) {
 	if c.Exchange.MaxBatchBytes == 0 {
 		c.Exchange.MaxBatchBytes = 1 << 20
 	}
+	if c.Exchange.HeartbeatInterval == 0 {
+		c.Exchange.HeartbeatInterval = 5 * time.Second
+	}
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
 	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile} {
@@ -237,6 +245,9 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Exchange.MaxBatchBytes; n < 16<<10 || n > c.GRPC.MaxSendMsgBytes/2 {
 		return fmt.Errorf("%w: exchange.max_batch_bytes: %d: must be between 16384 and half of grpc.max_send_msg_bytes (%d)", ErrInvalid, n, c.GRPC.MaxSendMsgBytes/2)
+	}
+	if d := c.Exchange.HeartbeatInterval; d < 50*time.Millisecond || d > time.Minute {
+		return fmt.Errorf("%w: exchange.heartbeat_interval: %s: must be between 50ms and 1m", ErrInvalid, d)
 	}
 	if err := c.Registry.validate(c.Listen); err != nil {
 		return err

@@ -138,6 +138,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"import buffer", func(c *config.Config) { c.LocalAPI.ImportBufferBytes = 1 << 20 }, "local_api.import_buffer_bytes"},
 		{"streams per peer", func(c *config.Config) { c.Exchange.MaxStreamsPerPeer = -1 }, "exchange.max_streams_per_peer"},
 		{"batch bytes", func(c *config.Config) { c.Exchange.MaxBatchBytes = 12 << 20 }, "exchange.max_batch_bytes"},
+		{"heartbeat", func(c *config.Config) { c.Exchange.HeartbeatInterval = 2 * time.Minute }, "exchange.heartbeat_interval"},
 		{"raft listen", func(c *config.Config) { *c = withRegistry(*c); c.Registry.RaftListen = "" }, "registry.raft_listen"},
 		{"raft listen same", func(c *config.Config) { *c = withRegistry(*c); c.Registry.RaftListen = c.Listen }, "registry.raft_listen"},
 		{"raft advertise", func(c *config.Config) { *c = withRegistry(*c); c.Registry.RaftAdvertise = ":7501" }, "registry.raft_advertise"},

@@ -629,9 +629,11 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
 		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Names: x.names, Logger: d.logger.With("component", "matcher"),
 	})
-	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{Logger: logger, OnChange: x.matcher.Federated})
+	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{
+		Logger: logger, OnChange: x.matcher.Federated, SilentAfter: 2 * d.cfg.Exchange.HeartbeatInterval,
+	})
 	x.service = exchange.NewService(st, x.dir, self.Member, x.signer, aud, exchange.ServiceOptions{
-		OnNudge: x.puller.Wake, Logger: logger,
+		OnNudge: x.puller.Wake, Logger: logger, Heartbeat: d.cfg.Exchange.HeartbeatInterval,
 		MaxStreamsPerPeer: d.cfg.Exchange.MaxStreamsPerPeer, MaxBatchBytes: d.cfg.Exchange.MaxBatchBytes,
 	})
 	withheld := prometheus.NewCounterVec(prometheus.CounterOpts{

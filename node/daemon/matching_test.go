@@ -83,6 +83,25 @@ func TestMatchAcrossMembers(t *testing.T) {
 	if got := query[[]registry.MatchDecision](t, ua.user, "matches", ""); len(got) != 1 || got[0].ID != decision.ID {
 		t.Fatalf("UA sees %+v", got)
 	}
+	// Both offices count the match, each by how it learned of it: the
+	// proposer's node (PL, first of the pair) and the other's, through the
+	// registry.
+	proposer, notProposer := map[string]*regNode{"PL": pl, "UA": ua}[decision.Created.Member], map[string]*regNode{"PL": ua, "UA": pl}[decision.Created.Member]
+
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		for _, c := range []struct {
+			n      *regNode
+			series string
+		}{
+			{proposer, `accord_matches_found_total{learned="proposed_here"}`},
+			{notProposer, `accord_matches_found_total{learned="registry"}`},
+		} {
+			if v := scrapeMetric(t, c.n.d.MetricsAddr(), c.series); v != 1 {
+				return fmt.Errorf("%s: %s = %v, want 1", c.n.member, c.series, v)
+			}
+		}
+		return nil
+	})
 
 	// PL rejects: the pair is not proposed again while the cases stay as
 	// they are; when UA's case changes it is.

@@ -335,8 +335,9 @@ func (s *Service) FederationStatus(context.Context, *accordv1.FederationStatusRe
 		seen[p.Member] = true
 		resp.Peers = append(resp.Peers, &accordv1.PeerSyncStatus{
 			Member: p.Member, Node: p.Node, Address: p.Address, Connected: p.Connected,
-			LastSync: stamp(p.LastSync), CaughtUp: stamp(p.CaughtUp),
-			LagRecords: p.Lag(), LagSeconds: lagSeconds(p, now),
+			Answering: p.Answering, LastHeard: stamp(p.LastHeard),
+			LastSync: stamp(p.LastChange), CaughtUp: stamp(p.CaughtUp),
+			LagRecords: p.Lag(), LagSeconds: p.BehindFor(now).Seconds(),
 			RecordsHeld: int64(counts[p.Member]),
 			Received:    int64(p.Received), Refused: int64(p.Refused), Stale: int64(p.Stale), Resyncs: int64(p.Resyncs),
 			LastError: p.LastError,
@@ -351,23 +352,6 @@ func (s *Service) FederationStatus(context.Context, *accordv1.FederationStatusRe
 	}
 	sort.Slice(resp.Peers, func(i, j int) bool { return resp.Peers[i].GetMember() < resp.Peers[j].GetMember() })
 	return resp, nil
-}
-
-// lagSeconds is how long the node has not been caught up with p: 0 when
-// caught up, else since it last was (or since the last batch when it never
-// was).
-func lagSeconds(p exchange.PeerStatus, now time.Time) float64 {
-	if p.Seq >= p.Head {
-		return 0
-	}
-	since := p.CaughtUp
-	if since.IsZero() {
-		since = p.LastSync
-	}
-	if since.IsZero() || now.Before(since) {
-		return 0
-	}
-	return now.Sub(since).Seconds()
 }
 
 func stamp(t time.Time) *timestamppb.Timestamp {

@@ -312,17 +312,22 @@ func TestFederationStatus(t *testing.T) {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	peers := []exchange.PeerStatus{
 		{
-			Member: "PL", Node: "spiffe://accord.test/member/PL/node/pl-1", Address: "pl:7400", Connected: true,
-			LastSync: now.Add(-2 * time.Second), CaughtUp: now.Add(-2 * time.Second), Head: 40, Seq: 40,
+			Member: "PL", Node: "spiffe://accord.test/member/PL/node/pl-1", Address: "pl:7400", Connected: true, Answering: true,
+			LastHeard: now.Add(-time.Second), LastChange: now.Add(-2 * time.Second), CaughtUp: now.Add(-2 * time.Second), Head: 40, Seq: 40,
 			Received: 40, Stale: 1,
 		},
 		{
 			Member: "UA", Node: "spiffe://accord.test/member/UA/node/ua-1", Address: "ua:7400",
-			LastSync: now.Add(-30 * time.Second), CaughtUp: now.Add(-90 * time.Second), Head: 120, Seq: 100,
+			LastHeard: now.Add(-30 * time.Second), LastChange: now.Add(-30 * time.Second), CaughtUp: now.Add(-90 * time.Second), Head: 120, Seq: 100,
 			Received: 100, Refused: 3, Resyncs: 1, LastError: "rpc error: code = Unavailable desc = connection refused",
 		},
 		// Never caught up: lag since the last batch.
-		{Member: "FR", Node: "spiffe://accord.test/member/FR/node/fr-1", Address: "fr:7400", LastSync: now.Add(-10 * time.Second), Head: 50, Seq: 20},
+		{Member: "FR", Node: "spiffe://accord.test/member/FR/node/fr-1", Address: "fr:7400", Connected: true, Answering: true,
+			LastHeard: now.Add(-10 * time.Second), LastChange: now.Add(-10 * time.Second), Head: 50, Seq: 20},
+		// Frozen: the stream is open, the node silent; it had been caught
+		// up a minute ago. The lag in time runs from then.
+		{Member: "NL", Node: "spiffe://accord.test/member/NL/node/nl-1", Address: "nl:7400", Connected: true,
+			LastHeard: now.Add(-time.Minute), LastChange: now.Add(-5 * time.Minute), CaughtUp: now.Add(-time.Minute), Head: 7, Seq: 7},
 		// Never reached.
 		{Member: "CZ", Node: "spiffe://accord.test/member/CZ/node/cz-1", Address: "cz:7400", LastError: "connection refused"},
 	}
@@ -342,13 +347,14 @@ func TestFederationStatus(t *testing.T) {
 		order = append(order, p.GetMember())
 	}
 	// DE's records are held although the node does not pull from DE.
-	if !slices.Equal(order, []string{"CZ", "DE", "FR", "PL", "UA"}) {
+	if !slices.Equal(order, []string{"CZ", "DE", "FR", "NL", "PL", "UA"}) {
 		t.Fatalf("members %v", order)
 	}
-	pl, ua, fr, cz, de := by["PL"], by["UA"], by["FR"], by["CZ"], by["DE"]
+	pl, ua, fr, cz, de, nl := by["PL"], by["UA"], by["FR"], by["CZ"], by["DE"], by["NL"]
 	if !pl.GetConnected() || pl.GetLagRecords() != 0 || pl.GetLagSeconds() != 0 || pl.GetRecordsHeld() != 2 ||
 		pl.GetReceived() != 40 || pl.GetStale() != 1 || pl.GetNode() != peers[0].Node || pl.GetAddress() != "pl:7400" ||
-		!pl.GetLastSync().AsTime().Equal(now.Add(-2*time.Second)) || pl.GetLastError() != "" {
+		!pl.GetLastSync().AsTime().Equal(now.Add(-2*time.Second)) || !pl.GetLastHeard().AsTime().Equal(now.Add(-time.Second)) ||
+		!pl.GetAnswering() || pl.GetLastError() != "" {
 		t.Errorf("PL: %v", pl)
 	}
 	if ua.GetConnected() || ua.GetLagRecords() != 20 || ua.GetLagSeconds() != 90 || ua.GetRecordsHeld() != 5 ||
@@ -361,6 +367,10 @@ func TestFederationStatus(t *testing.T) {
 	}
 	if cz.GetLagRecords() != 0 || cz.GetLagSeconds() != 0 || cz.GetLastSync() != nil || cz.GetLastError() != "connection refused" {
 		t.Errorf("CZ: %v", cz)
+	}
+	if nl.GetAnswering() || !nl.GetConnected() || nl.GetLagSeconds() != 60 || !nl.GetLastHeard().AsTime().Equal(now.Add(-time.Minute)) ||
+		!nl.GetLastSync().AsTime().Equal(now.Add(-5*time.Minute)) {
+		t.Errorf("NL (frozen): %v", nl)
 	}
 	if de.GetRecordsHeld() != 1 || de.GetNode() != "" || de.GetConnected() {
 		t.Errorf("DE: %v", de)

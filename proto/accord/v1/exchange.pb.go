@@ -98,6 +98,10 @@ type SyncResponse struct {
 	// caller is up to date when the cursor reaches it.
 	Head uint64 `protobuf:"varint,3,opt,name=head,proto3" json:"head,omitempty"`
 	// True on the batch that brings the caller up to date (possibly empty).
+	// A follow stream that is up to date sends an empty response with
+	// caught_up, head and cursor every heartbeat interval (5 s by default),
+	// so that the caller can tell an idle feed from a node that stopped
+	// answering.
 	CaughtUp      bool `protobuf:"varint,4,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -537,11 +537,15 @@ type PeerSyncStatus struct {
 	Address string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
 	// A Sync stream is open now.
 	Connected bool `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
-	// When a batch was last received, and when this node last caught up.
+	// When records (a change) last came from the member (an idle feed sends
+	// none, so this may be long ago on a healthy peer), and when this node
+	// last knew it held the member's whole feed.
 	LastSync *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_sync,json=lastSync,proto3" json:"last_sync,omitempty"`
 	CaughtUp *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
-	// How many feed entries behind, and for how long not caught up (0 when
-	// caught up).
+	// How many feed entries behind the member's head as last heard, and for
+	// how long this node has not known itself caught up (0 when it is).
+	// lag_records is unknown when answering is false: it is then as of
+	// last_heard.
 	LagRecords uint64  `protobuf:"varint,7,opt,name=lag_records,json=lagRecords,proto3" json:"lag_records,omitempty"`
 	LagSeconds float64 `protobuf:"fixed64,8,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
 	// The member's records this node holds.
@@ -554,7 +558,15 @@ type PeerSyncStatus struct {
 	Stale    int64 `protobuf:"varint,12,opt,name=stale,proto3" json:"stale,omitempty"`
 	Resyncs  int64 `protobuf:"varint,13,opt,name=resyncs,proto3" json:"resyncs,omitempty"`
 	// The last failure, when the last attempt failed.
-	LastError     string `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the member's node last sent anything on the Sync stream: records
+	// or a heartbeat (a caught-up follow stream carries one every
+	// exchange.heartbeat_interval).
+	LastHeard *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=last_heard,json=lastHeard,proto3" json:"last_heard,omitempty"`
+	// The member's node sent something within twice the heartbeat interval
+	// (or this node is still handling what it sent): it is alive, and
+	// lag_records is true. False for a node that is down, cut off or frozen.
+	Answering     bool `protobuf:"varint,16,opt,name=answering,proto3" json:"answering,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -687,6 +699,20 @@ func (x *PeerSyncStatus) GetLastError() string {
 	return ""
 }
 
+func (x *PeerSyncStatus) GetLastHeard() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastHeard
+	}
+	return nil
+}
+
+func (x *PeerSyncStatus) GetAnswering() bool {
+	if x != nil {
+		return x.Answering
+	}
+	return false
+}
+
 var File_accord_v1_federation_index_proto protoreflect.FileDescriptor
 
 const file_accord_v1_federation_index_proto_rawDesc = "" +
@@ -729,7 +755,7 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12$\n" +
-	"\x0ekept_last_good\x18\x04 \x01(\bR\fkeptLastGood\"\xd0\x03\n" +
+	"\x0ekept_last_good\x18\x04 \x01(\bR\fkeptLastGood\"\xa9\x04\n" +
 	"\x0ePeerSyncStatus\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
@@ -748,7 +774,10 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\x05stale\x18\f \x01(\x03R\x05stale\x12\x18\n" +
 	"\aresyncs\x18\r \x01(\x03R\aresyncs\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x0e \x01(\tR\tlastError2\xdb\x01\n" +
+	"last_error\x18\x0e \x01(\tR\tlastError\x129\n" +
+	"\n" +
+	"last_heard\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tlastHeard\x12\x1c\n" +
+	"\tanswering\x18\x10 \x01(\bR\tanswering2\xdb\x01\n" +
 	"\x16FederationIndexService\x12d\n" +
 	"\x13ListFederationCases\x12%.accord.v1.ListFederationCasesRequest\x1a&.accord.v1.ListFederationCasesResponse\x12[\n" +
 	"\x10FederationStatus\x12\".accord.v1.FederationStatusRequest\x1a#.accord.v1.FederationStatusResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
@@ -788,15 +817,16 @@ var file_accord_v1_federation_index_proto_depIdxs = []int32{
 	6,  // 6: accord.v1.TrustStatus.unusable_crls:type_name -> accord.v1.RevocationFileProblem
 	9,  // 7: accord.v1.PeerSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
 	9,  // 8: accord.v1.PeerSyncStatus.caught_up:type_name -> google.protobuf.Timestamp
-	0,  // 9: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
-	3,  // 10: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
-	2,  // 11: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
-	4,  // 12: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	9,  // 9: accord.v1.PeerSyncStatus.last_heard:type_name -> google.protobuf.Timestamp
+	0,  // 10: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
+	3,  // 11: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
+	2,  // 12: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
+	4,  // 13: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
+	12, // [12:14] is the sub-list for method output_type
+	10, // [10:12] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_federation_index_proto_init() }
