@@ -33,6 +33,19 @@ type hcLogger struct {
 	name    string
 	implied []any
 	floor   *atomic.Int32 // hclog.Level; NoLevel: the handler decides. Shared with derived loggers, as in hclog.
+	closing func() bool   // see NewClosingHCLogger; nil: never
+}
+
+// NewClosingHCLogger is NewHCLogger for a Raft that this node is shutting
+// down on purpose: while closing() is true, raft's warnings and errors —
+// peers it can no longer reach, replication stopped by the new leader's
+// term, a leadership transfer cut short — are what a clean shutdown looks
+// like from inside, and are logged at INFO with closing=true rather than
+// alarming an operator.
+func NewClosingHCLogger(l *slog.Logger, name string, closing func() bool) hclog.Logger {
+	h := NewHCLogger(l, name).(*hcLogger)
+	h.closing = closing
+	return h
 }
 
 var _ hclog.Logger = (*hcLogger)(nil)
@@ -66,6 +79,10 @@ func (h *hcLogger) enabled(level hclog.Level) bool {
 }
 
 func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
+	if (level == hclog.Warn || level == hclog.Error) && h.closing != nil && h.closing() {
+		level = hclog.Info
+		args = append(append([]any(nil), args...), "closing", true)
+	}
 	if !h.enabled(level) {
 		return
 	}

@@ -83,3 +83,29 @@ func TestHCLoggerFormatsHCLogValues(t *testing.T) {
 		}
 	}
 }
+
+// TestClosingHCLoggerCalmsShutdown: while the node closes on purpose,
+// raft's warnings and errors (peers gone, replication stopped) are logged
+// at INFO, marked closing; before, and for a node that is not closing, at
+// their own level.
+func TestClosingHCLoggerCalmsShutdown(t *testing.T) {
+	var buf bytes.Buffer
+	var closing bool
+	l := raftnet.NewClosingHCLogger(slog.New(slog.NewTextHandler(&buf, nil)), "raft", func() bool { return closing })
+	l.Error("failed to appendEntries to", "peer", "pl-1")
+	closing = true
+	l.Named("replication").Error("peer has newer term, stopping replication")
+	l.Warn("failed to heartbeat to")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines, want 3:\n%s", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[0], "level=ERROR") || strings.Contains(lines[0], "closing") {
+		t.Errorf("before closing: %s", lines[0])
+	}
+	for _, line := range lines[1:] {
+		if !strings.Contains(line, "level=INFO") || !strings.Contains(line, "closing=true") {
+			t.Errorf("while closing: %s", line)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -183,7 +184,7 @@ func (n *Node) Start() error {
 		return corrupt(n.cfg.DataDir, err)
 	}
 	rc := n.cfg.raftConfig(n.id)
-	rc.Logger = raftnet.NewHCLogger(n.logger, "raft")
+	rc.Logger = raftnet.NewClosingHCLogger(n.logger, "raft", n.closed.Load)
 	// The newest entries are read back to replicate them; a cache in front
 	// of the log store saves those reads.
 	logs, err := raft.NewLogCache(LogCacheSize, logStore)
@@ -295,7 +296,12 @@ func (n *Node) startLeadership(term uint64) {
 			f := n.raft.Apply(data, n.cfg.ApplyTimeout)
 			go func() {
 				l.err = f.Error()
-				if l.err != nil {
+				switch {
+				case l.err == nil:
+				case n.closed.Load() || errors.Is(l.err, raft.ErrLeadershipTransferInProgress) || errors.Is(l.err, raft.ErrRaftShutdown):
+					// Handing over or shutting down: the next leader proposes its own.
+					n.logger.Info("registry leader no-op not applied", "term", term, "err", l.err)
+				default:
 					n.logger.Warn("registry leader no-op failed", "term", term, "err", l.err)
 				}
 				close(l.done)
@@ -380,7 +386,9 @@ func (n *Node) close(transfer bool) error {
 		if n.raft != nil {
 			if transfer && n.raft.State() == raft.Leader {
 				if err := n.transfer(); err != nil {
-					n.logger.Warn("leadership transfer before shutdown failed", "err", err)
+					// The others elect a leader after their election
+					// timeout, as after a crash; nothing is lost.
+					n.logger.Info("leadership not handed over before shutdown; the others will elect a leader", "err", err)
 				}
 			}
 			if err := n.raft.Shutdown().Error(); err != nil {
@@ -409,7 +417,18 @@ func (n *Node) close(transfer bool) error {
 // transfer hands leadership to another voter and waits until that is done
 // or a bound passes.
 func (n *Node) transfer() error {
-	f := n.raft.LeadershipTransfer()
+	// To a voter that answers heartbeats: raft's own choice (the most
+	// up-to-date follower) may be a server that has stopped already, as
+	// when a whole federation shuts down one node after another.
+	target, answering, voters := n.answeringVoter()
+	if answering == 0 || answering < voters/2+1 {
+		// Without this server the others cannot elect anyone: a transfer
+		// could only time out.
+		n.logger.Info("too few registry servers answer to take over the leadership; shutting down without a transfer",
+			"answering", answering, "voters", voters)
+		return nil
+	}
+	f := n.raft.LeadershipTransferToServer(target.ID, target.Address)
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	t := time.NewTimer(n.cfg.ElectionTimeout + 5*time.Second)
@@ -420,4 +439,36 @@ func (n *Node) transfer() error {
 	case <-t.C:
 		return fmt.Errorf("leadership transfer: timed out")
 	}
+}
+
+// answeringVoter returns, on the leader, a voter other than itself that
+// has not stopped answering heartbeats (the first such in the
+// configuration).
+// It also returns how many other voters answer, and how many voters there
+// are in all.
+func (n *Node) answeringVoter() (target raft.Server, answering, voters int) {
+	cfg := n.raft.GetConfiguration()
+	if cfg.Error() != nil {
+		return raft.Server{}, 0, 0
+	}
+	n.mu.Lock()
+	failing := maps.Clone(n.failing)
+	n.mu.Unlock()
+	for _, s := range cfg.Configuration().Servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		if s.ID == n.id {
+			continue
+		}
+		if _, down := failing[s.ID]; down {
+			continue
+		}
+		if answering == 0 {
+			target = s
+		}
+		answering++
+	}
+	return target, answering, voters
 }
