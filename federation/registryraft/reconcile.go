@@ -1,11 +1,11 @@
 package registryraft
 
 import (
-	"sync"
-	"slices"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
