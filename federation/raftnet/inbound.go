@@ -141,7 +141,11 @@ func (in *inbound) serve(c net.Conn) {
 	r := bufio.NewReaderSize(c, receiveBuffer)
 	w := bufio.NewWriter(c)
 	dec := codec.NewDecoder(r, &codec.MsgpackHandle{})
-	enc := codec.NewEncoder(w, &codec.MsgpackHandle{BasicHandle: codec.BasicHandle{TimeNotBuiltin: true}})
+	// As raft's own transport encodes its answers (time in the old
+	// format, which every raft version reads).
+	mh := &codec.MsgpackHandle{}
+	mh.TimeNotBuiltin = true
+	enc := codec.NewEncoder(w, mh)
 	for in.ctx.Err() == nil {
 		if err := in.handle(peer, r, dec, enc); err != nil {
 			switch {
@@ -183,7 +187,7 @@ func (in *inbound) handle(peer identity.Identity, r *bufio.Reader, dec *codec.De
 			return err
 		}
 		rpc.Command, header, claimed = &req, req.RPCHeader, req.Leader //nolint:staticcheck // the deprecated field is what old senders fill
-		leader := req.RPCHeader.Addr
+		leader := req.Addr
 		if len(leader) == 0 {
 			leader = req.Leader //nolint:staticcheck
 		}

@@ -183,13 +183,13 @@ func (s *state) reviseProposals(n *JIT, ch Change) {
 
 // pruneProposals drops the oldest decided proposals beyond
 // keptDecidedProposals.
-func (n *JIT) pruneProposals() {
-	decided := len(n.Proposals) - n.openProposals()
+func (j *JIT) pruneProposals() {
+	decided := len(j.Proposals) - j.openProposals()
 	if decided <= keptDecidedProposals {
 		return
 	}
 	drop := decided - keptDecidedProposals
-	n.Proposals = slices.DeleteFunc(n.Proposals, func(p JITProposal) bool {
+	j.Proposals = slices.DeleteFunc(j.Proposals, func(p JITProposal) bool {
 		if drop > 0 && p.Status != ProposalOpen {
 			drop--
 			return true

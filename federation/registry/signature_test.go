@@ -104,9 +104,9 @@ func TestSignedCommands(t *testing.T) {
 			h.refuseCommand(cmd, ErrPermissionDenied, true)
 			// The refusal did not take UA's request id: UA's own command
 			// with it applies.
-			real := h.command("UA", CreateJIT{Name: "team " + rid, LegalBasis: "Art. 13"})
-			real.RequestID = rid
-			if res := h.applyCommand(real); res.Err != nil {
+			own := h.command("UA", CreateJIT{Name: "team " + rid, LegalBasis: "Art. 13"})
+			own.RequestID = rid
+			if res := h.applyCommand(own); res.Err != nil {
 				t.Fatalf("UA's own command with the request id %s: %v", rid, res.Err)
 			}
 		})

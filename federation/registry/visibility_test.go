@@ -99,7 +99,7 @@ func TestWritesHideWhatCallerCannotSee(t *testing.T) {
 				t.Errorf("%s as %s: %v, want %v", r.name, viewer, got, want)
 				continue
 			}
-			if want != ErrNotFound {
+			if !errors.Is(want, ErrNotFound) {
 				continue
 			}
 			// Hidden: the same answer as for a record that does not exist,

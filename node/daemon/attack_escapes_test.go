@@ -134,7 +134,7 @@ func TestAttackTerminalEscapes(t *testing.T) {
 	rogue.queue("UA") <- &accordv1.SyncResponse{Records: batch, Cursor: "rogue-1", Head: uint64(len(batch)), CaughtUp: true}
 	raftnettest.WaitFor(t, 30*time.Second, func() error {
 		if cur, err := ua.d.Store().FedCursor("DE"); err != nil || cur != "rogue-1" {
-			return fmt.Errorf("UA's cursor of DE is %q (%v)", cur, err)
+			return fmt.Errorf("UA's cursor of DE is %q (%w)", cur, err)
 		}
 		return nil
 	})

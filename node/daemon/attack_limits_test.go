@@ -206,7 +206,7 @@ func TestAttackFeedFlood(t *testing.T) {
 // followUntilCaughtUp opens a follow stream and reads it until it is caught
 // up; the returned channel then yields the stream's next responses and its
 // end (an error, io.EOF included).
-func followUntilCaughtUp(t *testing.T, ctx context.Context, c accordv1.ExchangeServiceClient) (<-chan *accordv1.SyncResponse, <-chan error) {
+func followUntilCaughtUp(ctx context.Context, t *testing.T, c accordv1.ExchangeServiceClient) (<-chan *accordv1.SyncResponse, <-chan error) {
 	t.Helper()
 	s, err := c.Sync(ctx, &accordv1.SyncRequest{Follow: true})
 	if err != nil {
@@ -285,7 +285,7 @@ func TestAttackSuspendedMemberStreamCut(t *testing.T) {
 		}
 		return err
 	})
-	out, end = followUntilCaughtUp(t, ctx, pl2Ex)
+	out, end = followUntilCaughtUp(ctx, t, pl2Ex)
 	mustExecute(t, pl.admin, "pl-2.remove", registry.RemoveNode{URI: pl2})
 	waitCut(t, "node pl-2 removed", out, end)
 	if _, err := syncOnce(ctx, pl2Ex, "", 0); status.Code(err) != codes.PermissionDenied {
@@ -295,7 +295,7 @@ func TestAttackSuspendedMemberStreamCut(t *testing.T) {
 	// PL's node follows UA's feed; UA and DE suspend PL; UA publishes a
 	// new case at once.
 	plEx := accordv1.NewExchangeServiceClient(dialWith(t, ua.d.Addr(), honestCreds(t, fed.Node("PL", "pl-1"), "UA")))
-	out, end = followUntilCaughtUp(t, ctx, plEx)
+	out, end = followUntilCaughtUp(ctx, t, plEx)
 	mustExecute(t, ua.admin, "suspend-pl.ua", registry.SuspendMember{Code: "PL", Reason: "test"})
 	mustExecute(t, de.admin, "suspend-pl.de", registry.SuspendMember{Code: "PL", Reason: "test"})
 	raftnettest.WaitFor(t, 10*time.Second, func() error {
@@ -318,7 +318,7 @@ func TestAttackSuspendedMemberStreamCut(t *testing.T) {
 
 // importStream opens an ImportCases stream of UA's analyst and sends its
 // options.
-func importStream(t *testing.T, ctx context.Context, c accordv1.CaseServiceClient) accordv1.CaseService_ImportCasesClient {
+func importStream(ctx context.Context, t *testing.T, c accordv1.CaseServiceClient) accordv1.CaseService_ImportCasesClient {
 	t.Helper()
 	s, err := c.ImportCases(ctx)
 	if err != nil {
@@ -366,7 +366,7 @@ func TestAttackImportMemory(t *testing.T) {
 	const maxLine = 1 << 20 // caseformat.MaxLineBytes
 
 	// A line over the limit, not marked too_long.
-	s := importStream(t, ctx, cases)
+	s := importStream(ctx, t, cases)
 	if err := s.Send(&accordv1.ImportCasesRequest{Body: &accordv1.ImportCasesRequest_Chunk{Chunk: &accordv1.ImportChunk{Lines: []*accordv1.ImportLine{
 		{Number: 1, Json: []byte(`{"case_id":"UA-1"}`)}, {Number: 2, Json: bytes.Repeat([]byte("x"), maxLine+1)},
 	}}}}); err != nil {
@@ -378,14 +378,14 @@ func TestAttackImportMemory(t *testing.T) {
 	}
 
 	// Concurrent imports: two run, the third is refused.
-	held := []accordv1.CaseService_ImportCasesClient{importStream(t, ctx, cases), importStream(t, ctx, cases)}
+	held := []accordv1.CaseService_ImportCasesClient{importStream(ctx, t, cases), importStream(ctx, t, cases)}
 	raftnettest.WaitFor(t, 10*time.Second, func() error {
 		if n := scrapeMetric(t, ua.d.MetricsAddr(), "accord_import_running"); n != 2 {
 			return fmt.Errorf("%v imports running, want 2", n)
 		}
 		return nil
 	})
-	_, err = importResult(importStream(t, ctx, cases))
+	_, err = importResult(importStream(ctx, t, cases))
 	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "local_api.max_concurrent_imports") {
 		t.Errorf("a third import: %v; want RESOURCE_EXHAUSTED naming local_api.max_concurrent_imports", err)
 	}
@@ -396,7 +396,7 @@ func TestAttackImportMemory(t *testing.T) {
 	}
 
 	// One import of 40 lines of 1 MiB each (invalid: not JSON).
-	s = importStream(t, ctx, cases)
+	s = importStream(ctx, t, cases)
 	const lines = 40
 	line := bytes.Repeat([]byte("x"), maxLine)
 	for n := int64(1); n <= lines; n += 3 {

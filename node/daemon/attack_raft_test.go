@@ -127,7 +127,6 @@ func TestAttackForgedRaftAppend(t *testing.T) {
 		req := &raft.AppendEntriesRequest{
 			RPCHeader:         raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(plID), Addr: []byte(servers[1].RaftAddress)},
 			Term:              term + termUp,
-			Leader:            []byte(servers[1].RaftAddress),
 			PrevLogEntry:      0, // no consistency check: the rogue appends after the last entry
 			PrevLogTerm:       0,
 			Entries:           entries,

@@ -158,7 +158,7 @@ func TestAttackUnusableCRLFile(t *testing.T) {
 		raftnettest.WaitFor(t, 10*time.Second, func() error {
 			reload := ua.d.Reload()
 			if err := call(); err == nil || !strings.Contains(err.Error(), "bad certificate") {
-				return fmt.Errorf("%s: the revoked user is not refused at the handshake: %v (reload: %v)", when, err, reload)
+				return fmt.Errorf("%s: the revoked user is not refused at the handshake: %w (reload: %w)", when, err, reload)
 			}
 			if reload != nil {
 				return fmt.Errorf("%s: reload: %w", when, reload)
