@@ -138,7 +138,7 @@ func (s *state) proposeMember(ch Change, p *ProposeMember) (Outcome, error) {
 		Code: p.Code, Name: p.Name, Status: MemberProposed,
 		CACerts: slices.Clone(p.CACerts), SigningKeys: slices.Clone(p.SigningKeys),
 		EncryptionKeys: slices.Clone(p.EncryptionKeys),
-		Proposed: ch, Updated: ch,
+		Proposed:       ch, Updated: ch,
 	})
 	return Outcome{ID: p.Code, Status: string(MemberProposed)}, nil
 }
