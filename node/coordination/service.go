@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -135,16 +136,8 @@ func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*a
 		}
 	}
 	if s.content != nil && sealed(typ) {
-		// Sealed with the team's current key, read at once (linearizable)
-		// so that the epoch is the newest.
-		var serr error
-		if _, err := s.reg.Read(ctx, true, func(v registry.View) {
-			payload, serr = s.content.Seal(v, typ, req.GetRequestId(), payload)
-		}); err != nil {
+		if payload, err = s.seal(ctx, typ, req.GetRequestId(), payload); err != nil {
 			return nil, grpcserver.ToStatus(err)
-		}
-		if serr != nil {
-			return nil, grpcserver.ToStatus(serr)
 		}
 	}
 	cmd := &registry.Command{Version: registry.CommandVersion, Type: typ, RequestID: req.GetRequestId(), Payload: payload}
@@ -156,6 +149,41 @@ func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*a
 	}
 	s.logger.Info("registry command applied", "type", string(typ), "request_id", req.GetRequestId(), "user", id.Name, "id", out.ID, "index", index)
 	return &accordv1.ExecuteResponse{Id: out.ID, Version: int32(out.Version), Status: out.Status, Index: index}, nil
+}
+
+// sealWait bounds how long a write waits for this node's key: its
+// encryption key registered (just after its first start), or the team's
+// current key wrapped for it (just after accepting, or a rotation).
+const sealWait = 15 * time.Second
+
+// seal seals the team content of a payload with the team's current key,
+// read at once (linearizable) so that the epoch is the newest. While this
+// node holds no key yet (FailedPrecondition) it waits, within the caller's
+// deadline and sealWait.
+func (s *Service) seal(ctx context.Context, typ registry.CommandType, requestID string, payload []byte) ([]byte, error) {
+	wctx, cancel := context.WithTimeout(ctx, sealWait)
+	defer cancel()
+	for {
+		var (
+			out  []byte
+			serr error
+		)
+		if _, err := s.reg.Read(ctx, true, func(v registry.View) {
+			out, serr = s.content.Seal(v, typ, requestID, payload)
+		}); err != nil {
+			return nil, err
+		}
+		if !errors.Is(serr, registry.ErrFailedPrecondition) {
+			return out, serr
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-wctx.Done():
+			t.Stop()
+			return nil, serr
+		case <-t.C:
+		}
+	}
 }
 
 // withMaterial adds 32 random bytes as a key's material when the payload
