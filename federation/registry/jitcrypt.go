@@ -191,14 +191,15 @@ func (s *state) rotateJITKey(ch Change, p *RotateJITKey) (Outcome, error) {
 	return Outcome{ID: n.ID, Version: n.KeyEpoch, Status: "rotated"}, nil
 }
 
-// scopeEpoch returns the key epoch of the team an entry is scoped to: 0
-// for a federation-wide entry, a team in the clear or one that does not
-// exist (checkScope then refuses it).
-func (s *state) scopeEpoch(jit string) int {
+// scopeEpoch returns the key epoch of the team an entry of actor is scoped
+// to: 0 for a federation-wide entry, a team in the clear, or one actor has
+// not accepted or that does not exist (checkScope then refuses it, and the
+// refusal must not tell whether that team is encrypted).
+func (s *state) scopeEpoch(jit, actor string) int {
 	if jit == "" {
 		return 0
 	}
-	if j, ok := s.jits.get(jit); ok {
+	if j, ok := s.jits.get(jit); ok && j.accepted(actor) {
 		return j.KeyEpoch
 	}
 	return 0

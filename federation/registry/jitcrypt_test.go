@@ -132,6 +132,9 @@ func TestJITEncryption(t *testing.T) {
 	h.refuse("PL", CreateEntry{Kind: KindPriority, JIT: id, Title: entry.Title, Text: seal(t, k1, 1, strings.Repeat("x", maxTextLen+1), nil)}, ErrInvalidArgument)
 	h.refuse("PL", CreateEntry{Kind: KindPriority, JIT: id, Title: seal(t, k1, 2, "Hearing", nil)}, ErrFailedPrecondition)
 	h.refuse("PL", DeleteEntry{Entry: eid, Reason: "done"}, ErrInvalidArgument)
+	// A member outside the team learns nothing from its refusal, not even
+	// that the team is encrypted.
+	h.refuse("DE", CreateEntry{Kind: KindPriority, JIT: id, Title: "Hearing"}, ErrNotFound)
 	// Federation-wide entries stay in the clear.
 	h.ok("DE", CreateEntry{Kind: KindTheme, Title: "Cultural heritage"})
 

@@ -92,7 +92,7 @@ func (s *state) checkScope(jit, actor string) error {
 }
 
 func (s *state) createEntry(ch Change, p *CreateEntry) (Outcome, error) {
-	epoch := s.scopeEpoch(p.JIT)
+	epoch := s.scopeEpoch(p.JIT, ch.Member)
 	if err := s.checkContent(p.Kind, p.Title, p.Text, p.Targets, epoch); err != nil {
 		return Outcome{}, err
 	}
@@ -155,7 +155,7 @@ func (s *state) updateEntry(ch Change, p *UpdateEntry) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	epoch := s.scopeEpoch(r.JIT)
+	epoch := s.scopeEpoch(r.JIT, ch.Member)
 	if err := s.checkContent(p.Kind, p.Title, p.Text, p.Targets, epoch); err != nil {
 		return Outcome{}, err
 	}
@@ -175,7 +175,7 @@ func (s *state) deleteEntry(ch Change, p *DeleteEntry) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if epoch := s.scopeEpoch(r.JIT); epoch > 0 {
+	if epoch := s.scopeEpoch(r.JIT, ch.Member); epoch > 0 {
 		if err := checkSealed("reason", p.Reason, epoch, maxReasonLen, false); err != nil {
 			return Outcome{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/teamkey"
@@ -42,6 +43,11 @@ func (k *Keyring) Seal(v registry.View, typ registry.CommandType, requestID stri
 // strict decodes a payload as the registry does; ok is false when it does
 // not decode (the payload then goes as it is).
 func strict(payload []byte, p any) bool {
+	if !utf8.Valid(payload) {
+		// encoding/json would put U+FFFD in place of the bad bytes; the
+		// registry refuses such a payload, so it goes as it is.
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.DisallowUnknownFields()
 	return dec.Decode(p) == nil && !dec.More()
