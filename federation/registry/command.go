@@ -45,6 +45,8 @@ const (
 	CmdSetJITLead    CommandType = "jit.set_lead"
 	CmdCloseJIT      CommandType = "jit.close"
 	CmdConsentJIT    CommandType = "jit.consent"
+	CmdWrapJITKey    CommandType = "jit.wrap_key"
+	CmdRotateJITKey  CommandType = "jit.rotate_key"
 	CmdProposeLead   CommandType = "lead.propose"
 	CmdConsentLead   CommandType = "lead.consent"
 	CmdCreateEntry   CommandType = "strategy.create"
@@ -185,7 +187,9 @@ type FounderSpec struct {
 	Name        string       `json:"name"`
 	CACerts     []string     `json:"ca_certs"`
 	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
-	Nodes       []NodeSpec   `json:"nodes,omitempty"`
+	// EncryptionKeys are the nodes' X25519 keys for JIT team keys.
+	EncryptionKeys []EncryptionKey `json:"encryption_keys,omitempty"`
+	Nodes          []NodeSpec      `json:"nodes,omitempty"`
 }
 
 // NodeSpec describes a node to register.
@@ -201,10 +205,11 @@ type NodeSpec struct {
 // ProposeMember proposes a new member. Only an admitted member may propose;
 // the proposal itself is not a vote.
 type ProposeMember struct {
-	Code        string       `json:"code"`
-	Name        string       `json:"name"`
-	CACerts     []string     `json:"ca_certs"`
-	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+	Code           string          `json:"code"`
+	Name           string          `json:"name"`
+	CACerts        []string        `json:"ca_certs"`
+	SigningKeys    []SigningKey    `json:"signing_keys,omitempty"`
+	EncryptionKeys []EncryptionKey `json:"encryption_keys,omitempty"`
 }
 
 // VoteAdmission is the acting member's vote on admitting a proposed member.
@@ -225,13 +230,14 @@ type SuspendMember struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// UpdateMember replaces the acting member's own name, CA certificates and
-// signing keys (certificate and key rotation).
+// UpdateMember replaces the acting member's own name, CA certificates,
+// signing keys and encryption keys (certificate and key rotation).
 type UpdateMember struct {
-	Code        string       `json:"code"`
-	Name        string       `json:"name"`
-	CACerts     []string     `json:"ca_certs"`
-	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+	Code           string          `json:"code"`
+	Name           string          `json:"name"`
+	CACerts        []string        `json:"ca_certs"`
+	SigningKeys    []SigningKey    `json:"signing_keys,omitempty"`
+	EncryptionKeys []EncryptionKey `json:"encryption_keys,omitempty"`
 }
 
 // RegisterNode registers, or updates, one of the acting member's own nodes.
@@ -247,12 +253,48 @@ type RemoveNode struct {
 // CreateJIT creates a joint investigation team. The acting member is its
 // first accepted member and its lead; Invite lists members invited at once.
 // Policy is the team's agreement rule (empty: JITUnanimous).
+//
+// With Wraps the team is encrypted: Name, LegalBasis and AgreementRef are
+// sealed with the team key of epoch 1 (teamkey.FieldAD(scope, "jit",
+// field), where scope is "<acting member>/<request id>"), and Wraps hold
+// that key wrapped for the acting member's keys (the only accepted member;
+// the others get theirs when they accept, WrapJITKey). The sending node
+// seals; the state machine checks the form, the epoch and the bounds.
 type CreateJIT struct {
-	Name         string    `json:"name"`
-	LegalBasis   string    `json:"legal_basis"`
-	AgreementRef string    `json:"agreement_ref,omitempty"`
-	Invite       []string  `json:"invite,omitempty"`
-	Policy       JITPolicy `json:"policy,omitempty"`
+	Name         string     `json:"name"`
+	LegalBasis   string     `json:"legal_basis"`
+	AgreementRef string     `json:"agreement_ref,omitempty"`
+	Invite       []string   `json:"invite,omitempty"`
+	Policy       JITPolicy  `json:"policy,omitempty"`
+	Wraps        []WrapSpec `json:"wraps,omitempty"`
+}
+
+// WrapSpec is a team key wrapped for one registered key of a member.
+type WrapSpec struct {
+	Epoch   int    `json:"epoch"`
+	Member  string `json:"member"`
+	KeyID   string `json:"key_id"`
+	Wrapped string `json:"wrapped"`
+}
+
+// WrapJITKey adds wraps of team keys the acting member holds for accepted
+// members' registered keys that have none yet: nodes send it when a member
+// accepts, or registers a new key. Only an accepted member that holds a
+// wrap of an epoch wraps that epoch's key.
+type WrapJITKey struct {
+	JIT   string     `json:"jit"`
+	Wraps []WrapSpec `json:"wraps"`
+}
+
+// RotateJITKey starts a new epoch of an encrypted team's key (Epoch is the
+// current one plus one), wrapped for accepted members' keys; the acting
+// member must be among them. Nodes send it when a member that held the key
+// is no longer accepted (it left), so that it cannot read what is written
+// next. New content must use the newest epoch.
+type RotateJITKey struct {
+	JIT   string     `json:"jit"`
+	Epoch int        `json:"epoch"`
+	Wraps []WrapSpec `json:"wraps"`
 }
 
 // InviteToJIT proposes inviting an admitted member to a team. Only accepted
@@ -455,6 +497,12 @@ func (SetJITLead) CommandType() CommandType { return CmdSetJITLead }
 
 // CommandType implements Payload.
 func (CloseJIT) CommandType() CommandType { return CmdCloseJIT }
+
+// CommandType implements Payload.
+func (WrapJITKey) CommandType() CommandType { return CmdWrapJITKey }
+
+// CommandType implements Payload.
+func (RotateJITKey) CommandType() CommandType { return CmdRotateJITKey }
 
 // CommandType implements Payload.
 func (ProposeLead) CommandType() CommandType { return CmdProposeLead }

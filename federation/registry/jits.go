@@ -3,6 +3,8 @@ package registry
 import (
 	"slices"
 	"strconv"
+
+	"github.com/accordfed/accord/federation/teamkey"
 )
 
 // jitFor returns the team named id, checking the id's form.
@@ -93,13 +95,20 @@ func checkPolicy(field string, p JITPolicy) error {
 }
 
 func (s *state) createJIT(ch Change, p *CreateJIT) (Outcome, error) {
-	if err := checkLine("name", p.Name, maxNameLen, true); err != nil {
-		return Outcome{}, err
-	}
-	if err := checkLine("legal_basis", p.LegalBasis, maxRefLen, true); err != nil {
-		return Outcome{}, err
-	}
-	if err := checkLine("agreement_ref", p.AgreementRef, maxRefLen, false); err != nil {
+	// A team is encrypted when its creator sends wraps (or sealed text):
+	// its text is then checked as ciphertext of epoch 1.
+	encrypted := len(p.Wraps) > 0 || teamkey.IsSealed(p.Name) || teamkey.IsSealed(p.LegalBasis)
+	if encrypted {
+		if err := checkSealed("name", p.Name, 1, maxNameLen, true); err != nil {
+			return Outcome{}, err
+		}
+		if err := checkSealed("legal_basis", p.LegalBasis, 1, maxRefLen, true); err != nil {
+			return Outcome{}, err
+		}
+		if err := checkSealed("agreement_ref", p.AgreementRef, 1, maxRefLen, false); err != nil {
+			return Outcome{}, err
+		}
+	} else if err := p.CheckPlain(); err != nil {
 		return Outcome{}, err
 	}
 	if err := checkPolicy("policy", p.Policy); err != nil {
@@ -120,11 +129,25 @@ func (s *state) createJIT(ch Change, p *CreateJIT) (Outcome, error) {
 		members = setMembership(members, JITMember{Member: code, State: MembershipInvited, InvitedBy: ch.Member, Since: ch})
 	}
 	j := &JIT{
-		ID:   nextID(&s.meta.LastJIT, "jit"),
 		Name: p.Name, LegalBasis: p.LegalBasis, AgreementRef: p.AgreementRef,
 		Status: JITActive, Policy: JITUnanimous, Lead: ch.Member, Members: members,
 		Created: ch, Updated: ch,
 	}
+	if encrypted {
+		// At creation the creator is the only accepted member: the others
+		// receive the key when they accept (WrapJITKey).
+		ws, err := s.checkWraps("wraps", j, p.Wraps, ch, func(f string, e int) error {
+			if e != 1 {
+				return invalid("%s: a new team's key is of epoch 1 (got %d)", f, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
+		j.KeyEpoch, j.KeyWraps = 1, addWraps(nil, ws)
+	}
+	j.ID = nextID(&s.meta.LastJIT, "jit")
 	s.putJIT(j)
 	return Outcome{ID: j.ID, Status: string(j.Status)}, nil
 }

@@ -54,6 +54,9 @@ func (s *state) bootstrap(ch Change, p *Bootstrap) (Outcome, error) {
 		if err := checkSigningKeys(field+".signing_keys", f.SigningKeys); err != nil {
 			return Outcome{}, err
 		}
+		if err := checkEncryptionKeys(field+".encryption_keys", f.EncryptionKeys); err != nil {
+			return Outcome{}, err
+		}
 		nodes, err := checkNodes(field+".nodes", p.Federation, f.Code, f.Nodes, ch)
 		if err != nil {
 			return Outcome{}, err
@@ -61,7 +64,8 @@ func (s *state) bootstrap(ch Change, p *Bootstrap) (Outcome, error) {
 		admitted := ch
 		members = append(members, &Member{
 			Code: f.Code, Name: f.Name, Status: MemberAdmitted,
-			CACerts: slices.Clone(f.CACerts), SigningKeys: slices.Clone(f.SigningKeys), Nodes: nodes,
+			CACerts: slices.Clone(f.CACerts), SigningKeys: slices.Clone(f.SigningKeys),
+			EncryptionKeys: slices.Clone(f.EncryptionKeys), Nodes: nodes,
 			Proposed: ch, Admitted: &admitted, Updated: ch,
 		})
 	}
@@ -127,10 +131,14 @@ func (s *state) proposeMember(ch Change, p *ProposeMember) (Outcome, error) {
 	if err := checkSigningKeys("signing_keys", p.SigningKeys); err != nil {
 		return Outcome{}, err
 	}
+	if err := checkEncryptionKeys("encryption_keys", p.EncryptionKeys); err != nil {
+		return Outcome{}, err
+	}
 	s.putMember(&Member{
 		Code: p.Code, Name: p.Name, Status: MemberProposed,
 		CACerts: slices.Clone(p.CACerts), SigningKeys: slices.Clone(p.SigningKeys),
-		Proposed: ch, Updated: ch,
+		EncryptionKeys: slices.Clone(p.EncryptionKeys),
+		Proposed:       ch, Updated: ch,
 	})
 	return Outcome{ID: p.Code, Status: string(MemberProposed)}, nil
 }
@@ -237,11 +245,15 @@ func (s *state) updateMember(ch Change, p *UpdateMember) (Outcome, error) {
 	if err := checkSigningKeys("signing_keys", p.SigningKeys); err != nil {
 		return Outcome{}, err
 	}
+	if err := checkEncryptionKeys("encryption_keys", p.EncryptionKeys); err != nil {
+		return Outcome{}, err
+	}
 	cur, _ := s.members.get(p.Code)
 	m := cur.clone()
 	m.Name = p.Name
 	m.CACerts = slices.Clone(p.CACerts)
 	m.SigningKeys = slices.Clone(p.SigningKeys)
+	m.EncryptionKeys = slices.Clone(p.EncryptionKeys)
 	m.Updated = ch
 	s.putMember(m)
 	return Outcome{ID: m.Code, Status: string(m.Status)}, nil

@@ -227,6 +227,10 @@ func (s *state) apply(cmd *Command, ch Change) (Outcome, error) {
 		return run(cmd.Payload, ch, s.closeJIT)
 	case CmdConsentJIT:
 		return run(cmd.Payload, ch, s.consentJIT)
+	case CmdWrapJITKey:
+		return run(cmd.Payload, ch, s.wrapJITKey)
+	case CmdRotateJITKey:
+		return run(cmd.Payload, ch, s.rotateJITKey)
 	case CmdProposeLead:
 		return run(cmd.Payload, ch, s.proposeLead)
 	case CmdConsentLead:
@@ -266,7 +270,7 @@ func knownType(t CommandType) bool {
 	switch t {
 	case CmdNoop, CmdBootstrap, CmdProposeMember, CmdVoteAdmission, CmdSuspendMember, CmdUpdateMember,
 		CmdRegisterNode, CmdRemoveNode, CmdCreateJIT, CmdInviteToJIT, CmdRespondToJIT, CmdLeaveJIT,
-		CmdLinkCase, CmdUnlinkCase, CmdSetJITLead, CmdCloseJIT, CmdConsentJIT, CmdProposeLead, CmdConsentLead,
+		CmdLinkCase, CmdUnlinkCase, CmdSetJITLead, CmdCloseJIT, CmdConsentJIT, CmdWrapJITKey, CmdRotateJITKey, CmdProposeLead, CmdConsentLead,
 		CmdCreateEntry, CmdUpdateEntry, CmdDeleteEntry, CmdProposeMatch, CmdDecideMatch,
 		CmdCreateKey, CmdRotateKey:
 		return true

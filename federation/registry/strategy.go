@@ -5,8 +5,10 @@ import (
 	"strconv"
 )
 
-// checkContent checks the content of a strategy entry version.
-func (s *state) checkContent(kind EntryKind, title, text string, targets []TargetRef) error {
+// checkContent checks the content of a strategy entry version; with epoch
+// set (an entry of an encrypted team) the title and text must be sealed
+// with the team key of that epoch.
+func (s *state) checkContent(kind EntryKind, title, text string, targets []TargetRef, epoch int) error {
 	switch kind {
 	case KindPriority, KindTarget, KindTheme:
 	case "":
@@ -14,10 +16,14 @@ func (s *state) checkContent(kind EntryKind, title, text string, targets []Targe
 	default:
 		return invalid("kind: %q must be %q, %q or %q", kind, KindPriority, KindTarget, KindTheme)
 	}
-	if err := checkLine("title", title, maxNameLen, true); err != nil {
-		return err
-	}
-	if err := checkProse("text", text, maxTextLen, false); err != nil {
+	if epoch > 0 {
+		if err := checkSealed("title", title, epoch, maxNameLen, true); err != nil {
+			return err
+		}
+		if err := checkSealed("text", text, epoch, maxTextLen, false); err != nil {
+			return err
+		}
+	} else if err := checkPlainEntry(title, text); err != nil {
 		return err
 	}
 	if len(targets) > maxListLen {
@@ -86,17 +92,21 @@ func (s *state) checkScope(jit, actor string) error {
 }
 
 func (s *state) createEntry(ch Change, p *CreateEntry) (Outcome, error) {
-	if err := s.checkContent(p.Kind, p.Title, p.Text, p.Targets); err != nil {
+	epoch := s.scopeEpoch(p.JIT, ch.Member)
+	if err := s.checkContent(p.Kind, p.Title, p.Text, p.Targets, epoch); err != nil {
 		return Outcome{}, err
 	}
 	if err := s.checkScope(p.JIT, ch.Member); err != nil {
 		return Outcome{}, err
 	}
+	v := StrategyVersion{Version: 1, Kind: p.Kind, Title: p.Title, Text: p.Text, Targets: slices.Clone(p.Targets), Change: ch}
+	if epoch > 0 {
+		v.Sealed = sealedRef(ch)
+	}
 	r := &strategyRecord{
 		ID:    nextID(&s.meta.LastEntry, "entry"),
 		Owner: ch.Member, JIT: p.JIT, Created: ch,
-		Versions: []StrategyVersion{{Version: 1, Kind: p.Kind, Title: p.Title, Text: p.Text,
-			Targets: slices.Clone(p.Targets), Change: ch}},
+		Versions: []StrategyVersion{v},
 	}
 	s.putEntry(r)
 	return Outcome{ID: r.ID, Version: 1}, nil
@@ -145,12 +155,16 @@ func (s *state) updateEntry(ch Change, p *UpdateEntry) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := s.checkContent(p.Kind, p.Title, p.Text, p.Targets); err != nil {
+	epoch := s.scopeEpoch(r.JIT, ch.Member)
+	if err := s.checkContent(p.Kind, p.Title, p.Text, p.Targets, epoch); err != nil {
 		return Outcome{}, err
 	}
 	n := r.clone()
 	v := StrategyVersion{Version: r.current().Version + 1, Kind: p.Kind, Title: p.Title, Text: p.Text,
 		Targets: slices.Clone(p.Targets), Change: ch}
+	if epoch > 0 {
+		v.Sealed = sealedRef(ch)
+	}
 	n.Versions = append(n.Versions, v)
 	s.putEntry(n)
 	return Outcome{ID: n.ID, Version: v.Version}, nil
@@ -161,7 +175,11 @@ func (s *state) deleteEntry(ch Change, p *DeleteEntry) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := checkProse("reason", p.Reason, maxReasonLen, false); err != nil {
+	if epoch := s.scopeEpoch(r.JIT, ch.Member); epoch > 0 {
+		if err := checkSealed("reason", p.Reason, epoch, maxReasonLen, false); err != nil {
+			return Outcome{}, err
+		}
+	} else if err := p.CheckPlain(); err != nil {
 		return Outcome{}, err
 	}
 	n := r.clone()

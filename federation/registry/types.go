@@ -46,6 +46,9 @@ type Member struct {
 	// SigningKeys are the public keys that verify the member's signed
 	// records.
 	SigningKeys []SigningKey `json:"signing_keys,omitempty"`
+	// EncryptionKeys are the X25519 public keys of the member's nodes that
+	// JIT team keys are wrapped for (federation/teamkey).
+	EncryptionKeys []EncryptionKey `json:"encryption_keys,omitempty"`
 	// Nodes are the member's registered nodes, ordered by URI.
 	Nodes []Node `json:"nodes,omitempty"`
 	// AdmissionVotes are the admitted members' votes on admitting this
@@ -68,6 +71,15 @@ type SigningKey struct {
 	ID string `json:"id"`
 	// PublicKeyPEM is a PKIX "PUBLIC KEY" PEM block.
 	PublicKeyPEM string `json:"public_key_pem"`
+}
+
+// EncryptionKey is a node's X25519 public key that the team keys of the
+// member's JITs are wrapped for.
+type EncryptionKey struct {
+	// ID names the key within its member, as a signing key's id.
+	ID string `json:"id"`
+	// PublicKey is the standard base64 of the 32-byte X25519 public key.
+	PublicKey string `json:"public_key"`
 }
 
 // Node is one of a member's nodes.
@@ -216,7 +228,25 @@ type JITProposal struct {
 	Updated  Change    `json:"updated"`
 }
 
+// KeyWrap is a team key of one epoch wrapped for one key of one accepted
+// member (federation/teamkey.Wrap, with teamkey.WrapAD(JIT.Scope(), Epoch,
+// Member, KeyID)).
+type KeyWrap struct {
+	Epoch   int    `json:"epoch"`
+	Member  string `json:"member"`
+	KeyID   string `json:"key_id"`
+	Wrapped string `json:"wrapped"`
+	// Change is who wrapped it, and when.
+	Change Change `json:"change"`
+}
+
 // JIT is a joint investigation team.
+//
+// In an encrypted team (KeyEpoch > 0) Name, LegalBasis and AgreementRef,
+// and the title, text and deletion reason of the team's strategy entries,
+// are sealed to the team key (federation/teamkey); only the team's
+// accepted members hold wraps of it. Teams created in the clear (before
+// encryption) stay readable as they were.
 type JIT struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
@@ -224,8 +254,14 @@ type JIT struct {
 	// "Art. 13 of the EU Convention on Mutual Assistance 2000").
 	LegalBasis string `json:"legal_basis"`
 	// AgreementRef is the reference of the signed JIT agreement.
-	AgreementRef string    `json:"agreement_ref,omitempty"`
-	Status       JITStatus `json:"status"`
+	AgreementRef string `json:"agreement_ref,omitempty"`
+	// KeyEpoch is the epoch of the team key new content is sealed with;
+	// 0 for a team created in the clear.
+	KeyEpoch int `json:"key_epoch,omitempty"`
+	// KeyWraps are the team keys of every epoch wrapped for the members'
+	// keys, by epoch, member and key id.
+	KeyWraps []KeyWrap `json:"key_wraps,omitempty"`
+	Status   JITStatus `json:"status"`
 	// Policy is the team's agreement rule for invitations, lead changes
 	// and closing; empty in teams created before it was recorded, which
 	// read as JITUnanimous.
@@ -246,6 +282,33 @@ type JIT struct {
 	Proposals []JITProposal `json:"proposals,omitempty"`
 	Created   Change        `json:"created"`
 	Updated   Change        `json:"updated"`
+}
+
+// Scope is the value that binds the team's ciphertexts to the team: the
+// member and request id of the command that created it (known to the
+// creating node before the team has an id; unique per team).
+func (j *JIT) Scope() string { return j.Created.Member + "/" + j.Created.RequestID }
+
+// Wrap returns the wrap of the team key of epoch for a member's key, or
+// nil.
+func (j *JIT) Wrap(epoch int, member, keyID string) *KeyWrap {
+	for i := range j.KeyWraps {
+		w := &j.KeyWraps[i]
+		if w.Epoch == epoch && w.Member == member && w.KeyID == keyID {
+			return w
+		}
+	}
+	return nil
+}
+
+// hasWrap reports whether member holds a wrap of the key of epoch.
+func (j *JIT) hasWrap(epoch int, member string) bool {
+	for _, w := range j.KeyWraps {
+		if w.Epoch == epoch && w.Member == member {
+			return true
+		}
+	}
+	return false
 }
 
 // member returns the team's record of a member, or nil.
@@ -392,7 +455,13 @@ type StrategyVersion struct {
 	Targets []TargetRef `json:"targets,omitempty"`
 	Deleted bool        `json:"deleted,omitempty"`
 	Reason  string      `json:"reason,omitempty"`
-	Change  Change      `json:"change"`
+	// Sealed, in an entry of an encrypted team, is "<member>/<request id>"
+	// of the command that wrote the title and text: the record part of
+	// their associated data (teamkey.FieldAD(jit scope, "entry:"+Sealed,
+	// field)). A deletion keeps it; its reason is bound to the deletion's
+	// own change.
+	Sealed string `json:"sealed,omitempty"`
+	Change Change `json:"change"`
 }
 
 // StrategyEntry is a strategy entry as reads return it: its current
@@ -546,6 +615,7 @@ func (m *Member) clone() *Member {
 	c := *m
 	c.CACerts = slices.Clone(m.CACerts)
 	c.SigningKeys = slices.Clone(m.SigningKeys)
+	c.EncryptionKeys = slices.Clone(m.EncryptionKeys)
 	c.Nodes = slices.Clone(m.Nodes)
 	c.AdmissionVotes = slices.Clone(m.AdmissionVotes)
 	c.SuspensionVotes = slices.Clone(m.SuspensionVotes)
@@ -557,6 +627,7 @@ func (m *Member) clone() *Member {
 func (j *JIT) clone() *JIT {
 	c := *j
 	c.Members = slices.Clone(j.Members)
+	c.KeyWraps = slices.Clone(j.KeyWraps)
 	c.Cases = slices.Clone(j.Cases)
 	c.Proposals = slices.Clone(j.Proposals)
 	for i := range c.Proposals {

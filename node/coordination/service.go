@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -45,13 +46,37 @@ var commands = map[registry.CommandType]access{
 	registry.CmdCreateKey: admin, registry.CmdRotateKey: admin,
 }
 
+// Content seals the free text of encrypted joint investigation teams in
+// the commands the node's users send, and opens it in what they read
+// (*jitcontent.Keyring).
+type Content interface {
+	Seal(v registry.View, typ registry.CommandType, requestID string, payload []byte) ([]byte, error)
+	OpenJIT(j *registry.JIT)
+	OpenVersions(j *registry.JIT, vs ...*registry.StrategyVersion)
+}
+
 // Service implements accord.v1.CoordinationService.
 type Service struct {
 	accordv1.UnimplementedCoordinationServiceServer
 	reg     Registry
 	member  string
 	isAdmin func(identity.Identity) bool
+	content Content
 	logger  *slog.Logger
+}
+
+// WithContent makes the service seal team content before sending and open
+// it before answering (without it, content passes as it is: teams created
+// through the service are then in the clear).
+func (s *Service) WithContent(c Content) { s.content = c }
+
+// sealed reports whether the command type carries team content to seal.
+func sealed(t registry.CommandType) bool {
+	switch t {
+	case registry.CmdCreateJIT, registry.CmdCreateEntry, registry.CmdUpdateEntry, registry.CmdDeleteEntry:
+		return true
+	}
+	return false
 }
 
 // New returns the service of a node of member. reg is nil when the node is
@@ -110,6 +135,11 @@ func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*a
 			return nil, grpcserver.ToStatus(err)
 		}
 	}
+	if s.content != nil && sealed(typ) {
+		if payload, err = s.seal(ctx, typ, req.GetRequestId(), payload); err != nil {
+			return nil, grpcserver.ToStatus(err)
+		}
+	}
 	cmd := &registry.Command{Version: registry.CommandVersion, Type: typ, RequestID: req.GetRequestId(), Payload: payload}
 	cmd.Actor.User = id.String()
 	out, index, err := s.reg.ApplyIndex(ctx, cmd)
@@ -119,6 +149,41 @@ func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*a
 	}
 	s.logger.Info("registry command applied", "type", string(typ), "request_id", req.GetRequestId(), "user", id.Name, "id", out.ID, "index", index)
 	return &accordv1.ExecuteResponse{Id: out.ID, Version: int32(out.Version), Status: out.Status, Index: index}, nil
+}
+
+// sealWait bounds how long a write waits for this node's key: its
+// encryption key registered (just after its first start), or the team's
+// current key wrapped for it (just after accepting, or a rotation).
+const sealWait = 15 * time.Second
+
+// seal seals the team content of a payload with the team's current key,
+// read at once (linearizable) so that the epoch is the newest. While this
+// node holds no key yet (FailedPrecondition) it waits, within the caller's
+// deadline and sealWait.
+func (s *Service) seal(ctx context.Context, typ registry.CommandType, requestID string, payload []byte) ([]byte, error) {
+	wctx, cancel := context.WithTimeout(ctx, sealWait)
+	defer cancel()
+	for {
+		var (
+			out  []byte
+			serr error
+		)
+		if _, err := s.reg.Read(ctx, true, func(v registry.View) {
+			out, serr = s.content.Seal(v, typ, requestID, payload)
+		}); err != nil {
+			return nil, err
+		}
+		if !errors.Is(serr, registry.ErrFailedPrecondition) {
+			return out, serr
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-wctx.Done():
+			t.Stop()
+			return nil, serr
+		case <-t.C:
+		}
+	}
 }
 
 // withMaterial adds 32 random bytes as a key's material when the payload
@@ -179,12 +244,35 @@ func (s *Service) query(req *accordv1.QueryRequest, viewer string) (func(registr
 		return nil
 	}
 	one := map[string]func(registry.View) (any, error){
-		"member":  func(v registry.View) (any, error) { return v.GetMember(id) },
-		"jit":     func(v registry.View) (any, error) { return v.GetJIT(id, viewer) },
-		"entry":   func(v registry.View) (any, error) { return v.GetEntry(id, viewer) },
-		"history": func(v registry.View) (any, error) { return v.History(id, viewer) },
-		"lead":    func(v registry.View) (any, error) { return v.GetLeadAssignment(id, viewer) },
-		"match":   func(v registry.View) (any, error) { return v.GetMatchDecision(id, viewer) },
+		"member": func(v registry.View) (any, error) { return v.GetMember(id) },
+		"jit": func(v registry.View) (any, error) {
+			j, err := v.GetJIT(id, viewer)
+			if err == nil {
+				s.openJITs(j2s(&j)...)
+			}
+			return j, err
+		},
+		"entry": func(v registry.View) (any, error) {
+			e, err := v.GetEntry(id, viewer)
+			if err == nil {
+				s.openEntries(v, viewer, e2s(&e)...)
+			}
+			return e, err
+		},
+		"history": func(v registry.View) (any, error) {
+			vs, err := v.History(id, viewer)
+			if err == nil && s.content != nil {
+				e, _ := v.GetEntry(id, viewer)
+				ptrs := make([]*registry.StrategyVersion, len(vs))
+				for i := range vs {
+					ptrs[i] = &vs[i]
+				}
+				s.content.OpenVersions(teamOf(v, viewer, e.JIT), ptrs...)
+			}
+			return vs, err
+		},
+		"lead":  func(v registry.View) (any, error) { return v.GetLeadAssignment(id, viewer) },
+		"match": func(v registry.View) (any, error) { return v.GetMatchDecision(id, viewer) },
 		"key": func(v registry.View) (any, error) {
 			k, err := v.FederationKey(id, viewer)
 			return withoutMaterial(k), err
@@ -200,7 +288,13 @@ func (s *Service) query(req *accordv1.QueryRequest, viewer string) (func(registr
 	case "members":
 		return func(v registry.View) (any, error) { return v.ListMembers(), nil }, nil
 	case "jits":
-		return func(v registry.View) (any, error) { return v.ListJITs(viewer) }, nil
+		return func(v registry.View) (any, error) {
+			js, err := v.ListJITs(viewer)
+			for i := range js {
+				s.openJITs(&js[i])
+			}
+			return js, err
+		}, nil
 	case "strategy":
 		var f strategyFilter
 		if len(req.GetFilter()) > 0 {
@@ -209,7 +303,13 @@ func (s *Service) query(req *accordv1.QueryRequest, viewer string) (func(registr
 			}
 		}
 		return func(v registry.View) (any, error) {
-			return v.ListStrategy(viewer, registry.StrategyFilter{JIT: f.JIT, FederationWide: f.FederationWide, Kind: f.Kind, Owner: f.Owner, IncludeDeleted: f.IncludeDeleted})
+			es, err := v.ListStrategy(viewer, registry.StrategyFilter{JIT: f.JIT, FederationWide: f.FederationWide, Kind: f.Kind, Owner: f.Owner, IncludeDeleted: f.IncludeDeleted})
+			ptrs := make([]*registry.StrategyEntry, len(es))
+			for i := range es {
+				ptrs[i] = &es[i]
+			}
+			s.openEntries(v, viewer, ptrs...)
+			return es, err
 		}, nil
 	case "leads":
 		return func(v registry.View) (any, error) { return v.ListLeadAssignments(viewer) }, nil
@@ -225,6 +325,51 @@ func (s *Service) query(req *accordv1.QueryRequest, viewer string) (func(registr
 		}, nil
 	}
 	return nil, fmt.Errorf("%w: kind: %q: must be one of members, member, jits, jit, strategy, entry, history, leads, lead, matches, match, keys, key", grpcserver.ErrInvalidArgument, req.GetKind())
+}
+
+func j2s(j *registry.JIT) []*registry.JIT                     { return []*registry.JIT{j} }
+func e2s(e *registry.StrategyEntry) []*registry.StrategyEntry { return []*registry.StrategyEntry{e} }
+
+// openJITs opens the sealed fields of teams for the node's users.
+func (s *Service) openJITs(js ...*registry.JIT) {
+	if s.content == nil {
+		return
+	}
+	for _, j := range js {
+		s.content.OpenJIT(j)
+	}
+}
+
+// openEntries opens the sealed fields of team entries for the node's
+// users.
+func (s *Service) openEntries(v registry.View, viewer string, es ...*registry.StrategyEntry) {
+	if s.content == nil {
+		return
+	}
+	teams := map[string]*registry.JIT{}
+	for _, e := range es {
+		if e.JIT == "" {
+			continue
+		}
+		j, ok := teams[e.JIT]
+		if !ok {
+			j = teamOf(v, viewer, e.JIT)
+			teams[e.JIT] = j
+		}
+		s.content.OpenVersions(j, &e.Current)
+	}
+}
+
+// teamOf returns the team id as viewer sees it, or nil.
+func teamOf(v registry.View, viewer, id string) *registry.JIT {
+	if id == "" {
+		return nil
+	}
+	j, err := v.GetJIT(id, viewer)
+	if err != nil {
+		return nil
+	}
+	return &j
 }
 
 // strategyFilter is the JSON form of registry.StrategyFilter.

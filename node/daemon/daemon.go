@@ -30,6 +30,7 @@ import (
 	"github.com/accordfed/accord/node/coordination"
 	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/jitcontent"
 	"github.com/accordfed/accord/node/localapi"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -51,6 +52,9 @@ type Daemon struct {
 	store *store.Store
 	// registry is the node's registry server, nil unless registry.server.
 	registry *registryServer
+	// jitKeys seals and opens the content of encrypted JITs (registry
+	// servers only).
+	jitKeys *jitcontent.Keyring
 	// exchange shares case metadata with the other members; nil without a
 	// registry.
 	exchange *exchangeParts
@@ -158,6 +162,12 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 			return nil, err
 		}
 		reg = d.registry.node
+		priv, err := jitcontent.LoadKey(cfg.DataDir)
+		if err != nil {
+			d.closeEarly()
+			return nil, fmt.Errorf("%w: JIT content key: %w", ErrStart, err)
+		}
+		d.jitKeys = jitcontent.New(src.Identity().Member, src.Identity().Name, priv, logger.With("component", "jitcontent"))
 	}
 	al, err := audit.Open(cfg.DataDir, logger.With("component", "audit"))
 	if err != nil {
@@ -195,6 +205,9 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	localPolicy := local.Policy()
 	isAdmin := func(id identity.Identity) bool { return local.RoleOf(id) == localapi.RoleAdmin }
 	coord := coordination.New(reg, src.Identity().Member, isAdmin, logger.With("component", "coordination"))
+	if d.jitKeys != nil {
+		coord.WithContent(d.jitKeys)
+	}
 	coord.Allow(localPolicy)
 	fedIdx := d.newFedIndex(localPolicy)
 	backups := d.newBackup(localPolicy, isAdmin)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -400,9 +401,12 @@ func (x *exchangeDialer) close() {
 	}
 }
 
-// registerSigningKey makes sure the registry holds the node's record
-// signing key among its member's keys, retrying until it does.
-func (d *Daemon) registerSigningKey(ctx context.Context, keyID string, pub ed25519.PublicKey) {
+// registerNodeKeys makes sure the registry holds the node's record
+// signing key and its JIT content key among its member's keys, retrying
+// until it does. Both go in one update (an update replaces the lists), and
+// the loop reads the record again after each update, so that a concurrent
+// update by another node of the member cannot drop one.
+func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519.PublicKey, enc registry.EncryptionKey) {
 	pemKey, err := records.PublicKeyPEM(pub)
 	if err != nil {
 		d.logger.Error("cannot encode the signing key", "err", err)
@@ -420,18 +424,28 @@ func (d *Daemon) registerSigningKey(ctx context.Context, keyID string, pub ed255
 			found = gerr == nil && m.Status == registry.MemberAdmitted
 		})
 		if err == nil && found {
-			if slices.ContainsFunc(m.SigningKeys, func(k registry.SigningKey) bool { return k.ID == keyID }) {
+			hasSig := slices.ContainsFunc(m.SigningKeys, func(k registry.SigningKey) bool { return k.ID == keyID })
+			hasEnc := slices.ContainsFunc(m.EncryptionKeys, func(k registry.EncryptionKey) bool { return k.ID == enc.ID })
+			if hasSig && hasEnc {
 				return
 			}
-			keys := append(slices.Clone(m.SigningKeys), registry.SigningKey{ID: keyID, PublicKeyPEM: pemKey})
-			cmd, cerr := registry.NewCommand("signing-key."+keyID, registry.UpdateMember{Code: m.Code, Name: m.Name, CACerts: m.CACerts, SigningKeys: keys})
+			keys, encs := slices.Clone(m.SigningKeys), slices.Clone(m.EncryptionKeys)
+			if !hasSig {
+				keys = append(keys, registry.SigningKey{ID: keyID, PublicKeyPEM: pemKey})
+			}
+			if !hasEnc {
+				encs = append(encs, enc)
+			}
+			cmd, cerr := registry.NewCommand("node-keys."+randomHex(), registry.UpdateMember{
+				Code: m.Code, Name: m.Name, CACerts: m.CACerts, SigningKeys: keys, EncryptionKeys: encs,
+			})
 			if cerr == nil {
 				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				_, err = d.registry.node.Apply(actx, cmd)
 				cancel()
 				if err == nil {
-					d.logger.Info("record signing key registered", "key_id", keyID)
-					return
+					d.logger.Info("node keys registered", "key_id", keyID, "encryption_key_id", enc.ID)
+					continue
 				}
 			} else {
 				err = cerr
@@ -448,6 +462,14 @@ func (d *Daemon) registerSigningKey(ctx context.Context, keyID string, pub ed255
 		case <-t.C:
 		}
 	}
+}
+
+// randomHex returns 12 random bytes in hex, for request ids of the node's
+// own background updates.
+func randomHex() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // watchVisibility republishes this member's cases whose audience changed:
@@ -668,7 +690,8 @@ func (d *Daemon) startExchange(ctx context.Context) {
 	ctx, x.cancel = context.WithCancel(ctx)
 	pub := x.signer.Public()
 	for _, run := range []func(){
-		func() { d.registerSigningKey(ctx, x.signer.KeyID(), pub) },
+		func() { d.registerNodeKeys(ctx, x.signer.KeyID(), pub, d.jitKeys.EncryptionKey()) },
+		func() { d.jitKeys.Maintain(ctx, d.registry.node, 500*time.Millisecond) },
 		func() {
 			// The office's names first: every free-text field is
 			// checked against all of them before anything is
