@@ -504,7 +504,9 @@ sequence number, time, kind, the member, how many records, the feed sequence
 numbers (from-to), and the reason of a refusal or resync.
 
 Kinds (this node is the subject): sent, received, served, refused, nudged,
-resync, and anchor (a signed checkpoint). --since takes a time (RFC 3339) or
+resync, withheld, restored (the node's data was restored from a backup: the
+backup's sha256 in the cursor column, what became of the history as the
+reason), and anchor (a signed checkpoint). --since takes a time (RFC 3339) or
 a duration back from now (90m, 24h, 7d). --limit stops after N entries.
 -o json prints one entry per line (JSON Lines), as the log holds it.
 
@@ -525,7 +527,7 @@ command fails (exit status 2) naming the line.`,
 			if kind != "" {
 				k, err := audit.ParseKind(strings.ToLower(kind))
 				if err != nil {
-					return fmt.Errorf("--kind %q: must be sent, received, served, refused, nudged, resync, anchor or withheld", kind)
+					return fmt.Errorf("--kind %q: must be sent, received, served, refused, nudged, resync, anchor, withheld or restored", kind)
 				}
 				f.Kind = k
 			}
@@ -546,7 +548,7 @@ command fails (exit status 2) naming the line.`,
 		},
 	}
 	cmd.Flags().StringVar(&peer, "peer", "", "only entries about this member (code)")
-	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: sent, received, served, refused, nudged, resync, anchor, withheld")
+	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: sent, received, served, refused, nudged, resync, anchor, withheld, restored")
 	cmd.Flags().StringVar(&since, "since", "", "only entries at or after this time (RFC 3339) or this long ago (24h, 7d)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "stop after this many entries (0: all)")
 	return cmd

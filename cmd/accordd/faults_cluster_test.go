@@ -27,6 +27,7 @@ import (
 
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
+	"github.com/accordfed/accord/node/backup"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -88,6 +89,9 @@ type procCluster struct {
 	opts    clusterOptions
 	servers []config.RegistryServerConfig
 	nodes   []*procNode
+	// backupKey is the identity file that opens the nodes' backups (they
+	// are encrypted to its recipient, backupRecipient).
+	backupKey, backupRecipient string
 }
 
 // procNode is one member's node: its configuration and data survive its
@@ -219,6 +223,12 @@ func startCluster(t *testing.T, bin string, opts clusterOptions, members ...stri
 	t.Helper()
 	fed := pkitest.NewFederation(t, "accord.test", members...)
 	c := &procCluster{t: t, bin: bin, fed: fed, opts: opts}
+	c.backupKey = filepath.Join(t.TempDir(), "backup-key.txt")
+	rcpt, err := backup.WriteIdentity(c.backupKey, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.backupRecipient = rcpt
 	t.Cleanup(func() {
 		if t.Failed() && os.Getenv("ACCORD_FAULT_STACKS") != "" {
 			// Every process writes its goroutines' stacks and exits.
@@ -322,6 +332,7 @@ metrics_listen: ""
 data_dir: %s
 shutdown_timeout: 5s
 local_api: {listen: %s, admins: [admin]}
+backup: {recipients: [%s]}
 log: {format: json, level: info}
 tls: {cert_file: %s, key_file: %s, bundle_file: %s, crl_dir: %s}
 registry:
@@ -335,7 +346,7 @@ registry:
   trailing_logs: %d
   snapshot_interval: 1s
   servers:
-%s`, n.listen, n.dataDir, n.locl, tlsCfg.CertFile, tlsCfg.KeyFile, tlsCfg.BundleFile, tlsCfg.CRLDir,
+%s`, n.listen, n.dataDir, n.locl, c.backupRecipient, tlsCfg.CertFile, tlsCfg.KeyFile, tlsCfg.BundleFile, tlsCfg.CRLDir,
 		n.raft, c.opts.snapshotThreshold, c.opts.trailingLogs, servers.String())
 	n.cfgPath = filepath.Join(t.TempDir(), "node.yaml")
 	if err := os.WriteFile(n.cfgPath, []byte(body), 0o600); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -634,11 +635,17 @@ func testKillDuringBackupRestore(t *testing.T, bin string) {
 		cancel()
 		ua.stop()
 		faults++
+		// The node's audit log before the restore: the restore keeps all
+		// of it (it is newer than the backup's).
+		before, err := audit.Verify(filepath.Join(ua.dataDir, audit.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		// Kill the restore partway: once its staging folder appears (it is
 		// writing), and a little later at each try, until a kill comes
 		// before it finished.
-		restore := []string{"restore", "--from", archive, "--force"}
+		restore := []string{"restore", "--from", archive, "--force", "--identity", c.backupKey}
 		for try := 0; ; try++ {
 			if try == 10 {
 				t.Fatal("accordd restore finished every time before it was killed")
@@ -679,6 +686,26 @@ func testKillDuringBackupRestore(t *testing.T, bin string) {
 		}
 		if stage, _ := filepath.Glob(filepath.Join(ua.dataDir, ".restore-*")); len(stage) != 0 {
 			t.Errorf("staging folders left: %v", stage)
+		}
+		// The live audit log holds every entry of the node's before the
+		// restore, its chain intact, and records the restore (once per run
+		// that got that far: the killed ones may have too).
+		after, err := audit.Verify(filepath.Join(ua.dataDir, audit.FileName))
+		if err != nil {
+			t.Fatalf("the audit log after the restore: %v", err)
+		}
+		restores, keptHead := 0, false
+		if err := audit.Scan(filepath.Join(ua.dataDir, audit.FileName), audit.Filter{}, func(e audit.Entry) error {
+			keptHead = keptHead || (e.Seq == before.LastSeq && e.Hash == before.Head)
+			if e.Seq > before.LastSeq && e.Kind == audit.KindRestored && e.What.Reason == audit.RestoreHistoryComplete {
+				restores++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if (!keptHead && before.LastSeq != 0) || restores == 0 || after.LastSeq <= before.LastSeq {
+			t.Errorf("audit log: the node's entries 1-%d kept: %v; restore entries after them: %d (log ends at %d)", before.LastSeq, keptHead, restores, after.LastSeq)
 		}
 		// The node's store before the restore (with the cases imported
 		// after the backup) is kept among the replaced files.

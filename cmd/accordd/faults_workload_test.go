@@ -38,6 +38,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/anishathalye/porcupine"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -460,7 +461,16 @@ func (n *procNode) registryState() ([]byte, uint64, error) {
 		}
 		buf.Write(r.GetData())
 	}
-	tr := tar.NewReader(&buf)
+	// The backup is encrypted to the cluster's backup key.
+	ids, err := backup.ReadIdentities(n.c.backupKey)
+	if err != nil {
+		return nil, 0, err
+	}
+	plain, err := age.Decrypt(&buf, ids...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: backup: %w", n.member, err)
+	}
+	tr := tar.NewReader(plain)
 	for {
 		hdr, err := tr.Next()
 		if err != nil {

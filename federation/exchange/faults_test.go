@@ -910,7 +910,7 @@ func TestExchangeFaults(t *testing.T) {
 			r.net.Isolate(origin)
 			r.crash(n)
 			r.faults++
-			if _, err := backup.Restore(bytes.NewReader(archive.Bytes()), filepath.Dir(n.st.Path()), origin, true); err != nil {
+			if _, err := backup.Restore(bytes.NewReader(archive.Bytes()), filepath.Dir(n.st.Path()), backup.RestoreOptions{Member: origin, Force: true}); err != nil {
 				t.Fatal(err)
 			}
 			r.watches[origin].forget("")

@@ -87,8 +87,35 @@ const (
 	// Records how many words were blanked, CaseIDs the cases. Never the
 	// words themselves.
 	KindWithheld
+	// KindRestored: this node's data was restored from a backup (accordd
+	// restore, on the stopped node). Peer and PeerID are this node's own
+	// (the identity of the certificate the restore ran with). What.ToSeq is
+	// the seq of the last entry of the backup's audit log (where the backup
+	// stands in this chain); What.Cursor is "sha256:" and the lower-case hex
+	// SHA-256 of the archive file restored, as stored (encrypted or not);
+	// What.Reason says what became of the audit history:
+	// [RestoreHistoryComplete], [RestoreHistoryMissing] or
+	// [RestoreHistoryDiverged].
+	KindRestored
 
-	kindLast = KindWithheld
+	kindLast = KindRestored
+)
+
+// The reasons of a [KindRestored] entry.
+const (
+	// RestoreHistoryComplete: the log holds every entry ever written: the
+	// node's own log was kept (the backup's log is a part of it) or the
+	// backup's log continued it.
+	RestoreHistoryComplete = "history_complete"
+	// RestoreHistoryMissing: the node's own log was missing or damaged
+	// (disaster recovery on a new machine, a lost disk): the backup's log
+	// was put back, and whatever was written after entry What.ToSeq before
+	// the restore is missing from this log.
+	RestoreHistoryMissing = "history_missing"
+	// RestoreHistoryDiverged: the node's own log and the backup's are of
+	// different histories (neither continues the other): the node's own
+	// log was kept, and the backup's was kept beside it, unchanged.
+	RestoreHistoryDiverged = "history_diverged"
 )
 
 var kindNames = [...]string{
@@ -100,6 +127,7 @@ var kindNames = [...]string{
 	KindResync:   "resync",
 	KindAnchor:   "anchor",
 	KindWithheld: "withheld",
+	KindRestored: "restored",
 }
 
 // Valid reports whether k is one of the kinds above.
@@ -115,7 +143,7 @@ func (k Kind) String() string {
 }
 
 // ParseKind returns the kind named s ("sent", "received", "served",
-// "refused", "nudged", "resync", "anchor" or "withheld").
+// "refused", "nudged", "resync", "anchor", "withheld" or "restored").
 func ParseKind(s string) (Kind, error) {
 	for k := KindSent; k <= kindLast; k++ {
 		if kindNames[k] == s {

@@ -11,17 +11,64 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/backup"
 )
 
-func archive(t *testing.T, store string) []byte {
+const uaNode = "spiffe://accord.test/member/UA/node/ua-1"
+
+// appendLog appends n entries (served to PL, the records counted from
+// first) to the audit log in dir, and returns the log's file.
+func appendLog(t *testing.T, dir string, n, first int) string {
 	t.Helper()
+	l, err := audit.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := l.Append(audit.Entry{Kind: audit.KindServed, Peer: "PL", PeerID: "spiffe://accord.test/member/PL/node/pl-1",
+			What: audit.What{Records: first + i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, audit.FileName)
+}
+
+// copyFile copies src to dst.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// archive is a backup of UA's node holding store and the audit log at
+// auditLog ("": a log of three entries).
+func archive(t *testing.T, store, auditLog string) []byte {
+	t.Helper()
+	if auditLog == "" {
+		auditLog = appendLog(t, t.TempDir(), 3, 1)
+	}
 	put := func(s string) func(io.Writer) error {
 		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
 	}
+	logBytes, err := os.ReadFile(auditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
-	if _, err := backup.Write(&buf, backup.Source{Member: "UA", Node: "spiffe://accord.test/member/UA/node/ua-1",
-		Store: put(store), Audit: put("audit of the backup"), Now: func() time.Time { return time.Unix(0, 0) }}, t.TempDir()); err != nil {
+	if _, err := backup.Write(&buf, backup.Source{Member: "UA", Node: uaNode,
+		Store: put(store), Audit: put(string(logBytes)), Now: func() time.Time { return time.Unix(0, 0) }}, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -108,7 +155,7 @@ func TestRestoreRunAgainKeepsEveryReplacedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := backup.Restore(bytes.NewReader(archive(t, string(storeBytes(t, "backup store")))), dir, "UA", true); err != nil {
+	if _, err := backup.Restore(bytes.NewReader(archive(t, string(storeBytes(t, "backup store")), "")), dir, backup.RestoreOptions{Member: "UA", Force: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(t, filepath.Join(dir, backup.StoreFile)); got != "backup store" {

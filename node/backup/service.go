@@ -1,6 +1,8 @@
 package backup
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,16 +23,17 @@ type Service struct {
 	tmpDir  string
 	member  string
 	isAdmin func(identity.Identity) bool
+	enc     Encryption
 	logger  *slog.Logger
 }
 
 // NewService returns the service of a node of member: source says what to
-// back up, tmpDir where to spool.
-func NewService(source func() Source, tmpDir, member string, isAdmin func(identity.Identity) bool, logger *slog.Logger) *Service {
+// back up, tmpDir where to spool, enc to whom to encrypt.
+func NewService(source func() Source, tmpDir, member string, isAdmin func(identity.Identity) bool, enc Encryption, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{source: source, tmpDir: tmpDir, member: member, isAdmin: isAdmin, logger: logger}
+	return &Service{source: source, tmpDir: tmpDir, member: member, isAdmin: isAdmin, enc: enc, logger: logger}
 }
 
 // Allow adds the service to the local API's policy: admins of the node's
@@ -47,15 +50,36 @@ func (s *Service) Allow(p *grpcserver.Policy) {
 	})
 }
 
-// Backup implements NodeAdminService.Backup.
+// Backup implements NodeAdminService.Backup: the archive, age-encrypted to
+// the recipients of the service's [Encryption] (refused with
+// FAILED_PRECONDITION when there are none and unencrypted backups are not
+// allowed). The plain archive never leaves the node's process: it is
+// encrypted as it is written, in constant memory.
 func (s *Service) Backup(_ *accordv1.BackupRequest, stream accordv1.NodeAdminService_BackupServer) error {
 	pr, pw := io.Pipe()
+	digest := sha256.New()
+	rs, err := s.enc.recipients()
+	if err != nil {
+		s.logger.Warn("backup refused", "err", err)
+		return fmt.Errorf("%w: %w", grpcserver.ErrFailedPrecondition, err)
+	}
+	encrypted := len(rs) > 0
+	if !encrypted {
+		s.logger.Warn("making an UNENCRYPTED backup (backup.unencrypted is set): the archive holds the office's cases and the node's signing key in clear")
+	}
 	done := make(chan error, 1)
 	go func() {
-		m, err := Write(pw, s.source(), s.tmpDir)
+		var m Manifest
+		sealed, err := seal(io.MultiWriter(pw, digest), rs)
+		if err == nil {
+			m, err = Write(sealed, s.source(), s.tmpDir)
+		}
+		if err == nil {
+			err = sealed.Close()
+		}
 		_ = pw.CloseWithError(err)
 		if err == nil {
-			s.logger.Info("backup made", "files", len(m.Files))
+			s.logger.Info("backup made", "files", len(m.Files), "encrypted", encrypted, "sha256", hex.EncodeToString(digest.Sum(nil)))
 		}
 		done <- err
 	}()

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"gopkg.in/yaml.v3"
 
 	"github.com/accordfed/accord/federation/identity"
@@ -60,6 +61,64 @@ type Config struct {
 	// Client is the identity accordctl uses for the local API: a user
 	// certificate of this member. accordd ignores it.
 	Client ClientConfig `yaml:"client"`
+	// Backup says to whom the node encrypts its backups.
+	Backup BackupConfig `yaml:"backup"`
+}
+
+// BackupConfig says to whom the node encrypts the backups it makes
+// (accordctl backup). Without recipients the node refuses to make a backup,
+// unless Unencrypted says that plain archives are wanted.
+type BackupConfig struct {
+	// Recipients are the office's age recipients (X25519 public keys,
+	// "age1..."): every backup is encrypted to all of them, and any one of
+	// their identities restores it. Made with accordctl backup keygen (or
+	// age-keygen).
+	Recipients []string `yaml:"recipients"`
+	// RecipientsFile is a file of more recipients, one a line ("#" starts a
+	// comment), read at each backup: a changed file applies to the next
+	// backup.
+	RecipientsFile string `yaml:"recipients_file"`
+	// Unencrypted allows unencrypted backups when there are no recipients
+	// (each one is logged as a warning). It cannot be set together with
+	// recipients.
+	Unencrypted bool `yaml:"unencrypted"`
+}
+
+// ParseRecipients returns the age recipients of Recipients and
+// RecipientsFile (none when neither is set). The error names the field.
+func (b *BackupConfig) ParseRecipients() ([]age.Recipient, error) {
+	var out []age.Recipient
+	for i, r := range b.Recipients {
+		rs, err := age.ParseRecipients(strings.NewReader(strings.TrimSpace(r)))
+		if err != nil || len(rs) != 1 {
+			return nil, fmt.Errorf("%w: backup.recipients[%d]: not an age recipient (age1...): %w", ErrInvalid, i, err)
+		}
+		out = append(out, rs...)
+	}
+	if b.RecipientsFile != "" {
+		f, err := os.Open(b.RecipientsFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: backup.recipients_file: %w", ErrInvalid, err)
+		}
+		defer f.Close()
+		rs, err := age.ParseRecipients(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: backup.recipients_file: %s: %w", ErrInvalid, b.RecipientsFile, err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func (b *BackupConfig) validate() error {
+	rs, err := b.ParseRecipients()
+	if err != nil {
+		return err
+	}
+	if b.Unencrypted && len(rs) > 0 {
+		return fmt.Errorf("%w: backup.unencrypted: true, but backup.recipients or backup.recipients_file are set: choose one", ErrInvalid)
+	}
+	return nil
 }
 
 // LocalAPIConfig configures the local API listener.
@@ -183,7 +242,7 @@ func (c *Config) normalize(base string) {
 	}
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
-	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile} {
+	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile} {
 		if *p != "" && !filepath.IsAbs(*p) && base != "" {
 			*p = filepath.Join(base, *p)
 		}
@@ -250,6 +309,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: exchange.heartbeat_interval: %s: must be between 50ms and 1m", ErrInvalid, d)
 	}
 	if err := c.Registry.validate(c.Listen); err != nil {
+		return err
+	}
+	if err := c.Backup.validate(); err != nil {
 		return err
 	}
 	if c.Registry.Server && c.Registry.RaftListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {

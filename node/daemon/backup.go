@@ -57,7 +57,12 @@ func (d *Daemon) newBackup(localPolicy *grpcserver.Policy, isAdmin func(identity
 		}
 		return s
 	}
-	svc := backup.NewService(source, filepath.Join(d.cfg.DataDir, "tmp"), self.Member, isAdmin, d.logger.With("component", "backup"))
+	bc := d.cfg.Backup
+	enc := backup.Encryption{Recipients: bc.ParseRecipients, Unencrypted: bc.Unencrypted}
+	if len(bc.Recipients) == 0 && bc.RecipientsFile == "" && !bc.Unencrypted {
+		d.logger.Info("backups are refused until backup.recipients (or backup.recipients_file) names the office's age recipients", "component", "backup")
+	}
+	svc := backup.NewService(source, filepath.Join(d.cfg.DataDir, "tmp"), self.Member, isAdmin, enc, d.logger.With("component", "backup"))
 	svc.Allow(localPolicy)
 	return svc
 }

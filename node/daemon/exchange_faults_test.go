@@ -610,7 +610,7 @@ func TestExchangeFaultsAcrossDaemons(t *testing.T) {
 				return nil
 			})
 			r.restart(on, func() {
-				if _, err := backup.Restore(bytes.NewReader(archive), on.cfg.DataDir, origin, true); err != nil {
+				if _, err := backup.Restore(bytes.NewReader(archive), on.cfg.DataDir, backup.RestoreOptions{Member: origin, Force: true}); err != nil {
 					t.Fatal(err)
 				}
 			})

@@ -53,7 +53,7 @@ func FreeAddrs(t testing.TB, n int) []string {
 // Config is the configuration of member's node as a registry server of a
 // federation founded by servers (bootstrap) or joining them; a node not
 // among servers listens on ephemeral ports and advertises what it binds.
-// User "admin" has the admin role.
+// User "admin" has the admin role. Backups are unencrypted (backup.unencrypted).
 func Config(t testing.TB, fed *pkitest.Federation, member string, servers []config.RegistryServerConfig, bootstrap bool) config.Config {
 	t.Helper()
 	cfg, err := config.Load("", nil)
@@ -72,6 +72,9 @@ func Config(t testing.TB, fed *pkitest.Federation, member string, servers []conf
 	cfg.DataDir = t.TempDir()
 	cfg.LocalAPI.Listen = "127.0.0.1:0"
 	cfg.LocalAPI.Admins = []string{"admin"}
+	// Test nodes make plain backups (tests read them); a test of the
+	// encryption sets backup.recipients instead.
+	cfg.Backup.Unencrypted = true
 	cfg.ShutdownTimeout = 5 * time.Second
 	cfg.Log.Level = "warn"
 	cfg.Registry.Server = true
