@@ -220,3 +220,37 @@ func TestDocumentedExampleLoads(t *testing.T) {
 		t.Errorf("example values: %+v", cfg)
 	}
 }
+
+// TestBackupRecipients: recipients from the list and the file are parsed;
+// a bad one, a missing file, and recipients together with unencrypted are
+// refused naming the field.
+func TestBackupRecipients(t *testing.T) {
+	const r1 = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "recipients.txt")
+	if err := os.WriteFile(file, []byte("# the office's custodians\n"+r1+"\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := config.BackupConfig{Recipients: []string{r1}, RecipientsFile: file}
+	if rs, err := ok.ParseRecipients(); err != nil || len(rs) != 2 {
+		t.Fatalf("recipients: %d %v", len(rs), err)
+	}
+	for _, c := range []struct {
+		b     config.BackupConfig
+		field string
+	}{
+		{config.BackupConfig{Recipients: []string{r1, "AGE-SECRET-KEY-1XYZ"}}, "backup.recipients[1]"},
+		{config.BackupConfig{RecipientsFile: filepath.Join(dir, "none.txt")}, "backup.recipients_file"},
+		{config.BackupConfig{Recipients: []string{r1}, Unencrypted: true}, "backup.unencrypted"},
+	} {
+		cfg, err := config.Load("", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fed := pkitest.NewFederation(t, "accord.test", "UA")
+		cfg.TLS, cfg.DataDir, cfg.Backup = fed.Node("UA", "ua-1"), dir, c.b
+		if err := cfg.Validate(); !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%+v: %v, want an error naming %s", c.b, err, c.field)
+		}
+	}
+}
