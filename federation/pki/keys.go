@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
 )
 
 // newKey returns a fresh ECDSA P-256 key.
@@ -175,4 +176,37 @@ func keyType(pub crypto.PublicKey) string {
 	default:
 		return fmt.Sprintf("unknown (%T)", pub)
 	}
+}
+
+// LoadOrCreateKey reads a private key from a PKCS#8 PEM file, or, when
+// there is no file yet, makes one with generate and writes it (mode 0600).
+// The caller checks the key's type.
+func LoadOrCreateKey(path string, generate func() (crypto.PrivateKey, error)) (crypto.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		priv, err := generate()
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, err
+		}
+		return priv, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("%s: not PEM", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
 }

@@ -5,20 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
@@ -83,34 +80,7 @@ func TestAttackTerminalEscapes(t *testing.T) {
 		}
 		return errors.New("the registry does not hold DE's signing key yet")
 	})
-	deAddr := de.d.Addr()
-	if err := de.d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rogue := newRogueFeed()
-	src, err := mtls.NewSource(de.cfg.TLS, mtls.Hooks{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(grpc.Creds(src.ServerCredentials()))
-	accordv1.RegisterExchangeServiceServer(g, rogue)
-	var ln net.Listener
-	raftnettest.WaitFor(t, 10*time.Second, func() error {
-		ln, err = net.Listen("tcp", deAddr)
-		return err
-	})
-	go func() { _ = g.Serve(ln) }()
-	t.Cleanup(g.Stop)
-	deOnUA := accordv1.NewExchangeServiceClient(dialWith(t, ua.d.Addr(), honestCreds(t, fed.Node("DE", "de-1"), "UA")))
-	raftnettest.WaitFor(t, 30*time.Second, func() error {
-		if _, active := rogue.streams("UA"); active > 0 {
-			return nil
-		}
-		nctx, ncancel := context.WithTimeout(ctx, 2*time.Second)
-		defer ncancel()
-		_, _ = deOnUA.Nudge(nctx, &accordv1.NudgeRequest{Head: 1})
-		return errors.New("UA has not come to the rogue DE yet")
-	})
+	rogue := turnRogue(t, fed, de.d, de.cfg.TLS, "DE", "de-1", ua.d.Addr(), "UA")
 	now := timestamppb.Now()
 	var batch []*accordv1.SignedRecord
 	for i, s := range append([]string{"Shelling of a school"}, escapes...) {

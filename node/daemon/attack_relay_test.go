@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
@@ -78,34 +75,7 @@ func TestAttackJITRecordRelayed(t *testing.T) {
 
 	// PL turns: on its address, with its certificate, a feed that serves
 	// DE the record UA signed for PL.
-	plAddr := pl.D.Addr()
-	if err := pl.D.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rogue := newRogueFeed()
-	src, err := mtls.NewSource(pl.Cfg.TLS, mtls.Hooks{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(grpc.Creds(src.ServerCredentials()))
-	accordv1.RegisterExchangeServiceServer(g, rogue)
-	var ln net.Listener
-	raftnettest.WaitFor(t, 10*time.Second, func() error {
-		ln, err = net.Listen("tcp", plAddr)
-		return err
-	})
-	go func() { _ = g.Serve(ln) }()
-	defer g.Stop()
-	plOnDE := accordv1.NewExchangeServiceClient(dialWith(t, de.D.Addr(), honestCreds(t, fed.Node("PL", "pl-1"), "DE")))
-	raftnettest.WaitFor(t, 30*time.Second, func() error {
-		if _, active := rogue.streams("DE"); active > 0 {
-			return nil
-		}
-		nctx, ncancel := context.WithTimeout(ctx, 2*time.Second)
-		defer ncancel()
-		_, _ = plOnDE.Nudge(nctx, &accordv1.NudgeRequest{Head: 1})
-		return errors.New("DE has not come to the rogue PL yet")
-	})
+	rogue := turnRogue(t, fed, pl.D, pl.Cfg.TLS, "PL", "pl-1", de.D.Addr(), "DE")
 	refusedBefore := pullerOf(de, "PL").Refused
 	rogue.queue("DE") <- &accordv1.SyncResponse{Records: []*accordv1.SignedRecord{relayed}, Head: 1, CaughtUp: true, Cursor: "rogue"}
 	raftnettest.WaitFor(t, 30*time.Second, func() error {

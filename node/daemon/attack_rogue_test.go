@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -24,10 +23,12 @@ import (
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/daemon"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -159,36 +160,8 @@ func (e *attackEnv) roguePhase() {
 		})
 
 		// DE turns.
-		deAddr := e.de.d.Addr()
-		if err := e.de.d.Close(); err != nil {
-			t.Fatal(err)
-		}
+		rogue := turnRogue(t, e.fed, e.de.d, e.de.cfg.TLS, "DE", "de-1", e.ua.d.Addr(), "UA")
 		e.deClosed = true
-		rogue := newRogueFeed()
-		src, err := mtls.NewSource(e.de.cfg.TLS, mtls.Hooks{}, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := grpc.NewServer(grpc.Creds(src.ServerCredentials()))
-		accordv1.RegisterExchangeServiceServer(g, rogue)
-		var ln net.Listener
-		raftnettest.WaitFor(t, 10*time.Second, func() error {
-			ln, err = net.Listen("tcp", deAddr)
-			return err
-		})
-		go func() { _ = g.Serve(ln) }()
-		t.Cleanup(g.Stop)
-		// The rogue nudges UA, whose puller then comes at once.
-		deOnUA := accordv1.NewExchangeServiceClient(dialWith(t, e.ua.d.Addr(), honestCreds(t, e.fed.Node("DE", "de-1"), "UA")))
-		raftnettest.WaitFor(t, 30*time.Second, func() error {
-			if _, active := rogue.streams("UA"); active > 0 {
-				return nil
-			}
-			nctx, ncancel := context.WithTimeout(ctx, 2*time.Second)
-			defer ncancel()
-			_, _ = deOnUA.Nudge(nctx, &accordv1.NudgeRequest{Head: 1})
-			return errors.New("UA has not come to the rogue DE yet")
-		})
 
 		now := timestamppb.Now()
 		rec := func(id string, seq uint64, title string) *accordv1.FeedRecord {
@@ -443,4 +416,42 @@ func loadNodeSigningKey(t *testing.T, dataDir, nodeName string) (ed25519.Private
 	}
 	priv := k.(ed25519.PrivateKey)
 	return priv, records.KeyID(nodeName, priv.Public().(ed25519.PublicKey))
+}
+
+// turnRogue stops a member's node (d, with TLS material cfg) and serves,
+// on its address and with its certificate, a rogue feed; it returns once
+// the victim's puller (a node at victimAddr of member victim) has come to
+// it, nudged by the rogue as the member's node.
+func turnRogue(t *testing.T, fed *pkitest.Federation, d *daemon.Daemon, cfg mtls.Config, member, nodeName, victimAddr, victim string) *rogueFeed {
+	t.Helper()
+	addr := d.Addr()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rogue := newRogueFeed()
+	src, err := mtls.NewSource(cfg, mtls.Hooks{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer(grpc.Creds(src.ServerCredentials()))
+	accordv1.RegisterExchangeServiceServer(g, rogue)
+	var ln net.Listener
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	go func() { _ = g.Serve(ln) }()
+	t.Cleanup(g.Stop)
+	// The rogue nudges the victim, whose puller then comes at once.
+	nudger := accordv1.NewExchangeServiceClient(dialWith(t, victimAddr, honestCreds(t, fed.Node(member, nodeName), victim)))
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		if _, active := rogue.streams(victim); active > 0 {
+			return nil
+		}
+		nctx, ncancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer ncancel()
+		_, _ = nudger.Nudge(nctx, &accordv1.NudgeRequest{Head: 1})
+		return fmt.Errorf("%s has not come to the rogue %s yet", victim, member)
+	})
+	return rogue
 }

@@ -2,15 +2,13 @@ package daemon
 
 import (
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -31,6 +29,7 @@ import (
 	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/personenc"
+	"github.com/accordfed/accord/federation/pki"
 	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/redact"
 	"github.com/accordfed/accord/federation/registry"
@@ -71,31 +70,12 @@ func (s exchangeStore) FindCase(id string) (*accordv1.Case, error) {
 // start (<data_dir>/signing.key, mode 0600).
 func loadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
 	path := filepath.Join(dataDir, "signing.key")
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	k, err := pki.LoadOrCreateKey(path, func() (crypto.PrivateKey, error) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, err
-		}
-		return priv, nil
-	}
+		return priv, err
+	})
 	if err != nil {
 		return nil, err
-	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return nil, fmt.Errorf("%s: not PEM", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {

@@ -1,20 +1,19 @@
 package jitcontent
 
 import (
+	"crypto"
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 
+	"github.com/accordfed/accord/federation/pki"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/teamkey"
 )
@@ -63,31 +62,9 @@ type Keyring struct {
 // (<data_dir>/jit.key, mode 0600).
 func LoadKey(dataDir string) (*ecdh.PrivateKey, error) {
 	path := filepath.Join(dataDir, "jit.key")
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		priv, err := teamkey.NewNodeKey()
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, err
-		}
-		return priv, nil
-	}
+	k, err := pki.LoadOrCreateKey(path, func() (crypto.PrivateKey, error) { return teamkey.NewNodeKey() })
 	if err != nil {
 		return nil, err
-	}
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return nil, fmt.Errorf("%s: not PEM", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	priv, ok := k.(*ecdh.PrivateKey)
 	if !ok || priv.Curve() != ecdh.X25519() {
