@@ -74,7 +74,7 @@ type inbound struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	heartbea atomic.Pointer[func(raft.RPC)]
+	heartbeat atomic.Pointer[func(raft.RPC)]
 	conns    sync.Map // net.Conn -> struct{}
 }
 
@@ -226,7 +226,7 @@ func (in *inbound) handle(peer identity.Identity, r *bufio.Reader, dec *codec.De
 	}
 	dispatched := false
 	if heartbeat {
-		if fn := in.heartbea.Load(); fn != nil {
+		if fn := in.heartbeat.Load(); fn != nil {
 			(*fn)(rpc)
 			dispatched = true
 		}

@@ -124,10 +124,10 @@ func (t *Transport) Consumer() <-chan raft.RPC { return t.in.consume }
 // SetHeartbeatHandler sets raft's fast path for heartbeats.
 func (t *Transport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 	if cb == nil {
-		t.in.heartbea.Store(nil)
+		t.in.heartbeat.Store(nil)
 		return
 	}
-	t.in.heartbea.Store(&cb)
+	t.in.heartbeat.Store(&cb)
 }
 
 // Close closes the transport and its layer and waits until every inbound
