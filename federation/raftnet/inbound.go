@@ -66,16 +66,16 @@ func (c *conn) PeerIdentity() (identity.Identity, error) {
 
 // inbound serves a layer's inbound connections for a Transport.
 type inbound struct {
-	layer    raft.StreamLayer
-	expect   func(raft.ServerAddress) (identity.Identity, error)
-	refused  func(side, remote string, err error)
-	logger   *slog.Logger
-	consume  chan raft.RPC
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	layer     raft.StreamLayer
+	expect    func(raft.ServerAddress) (identity.Identity, error)
+	refused   func(side, remote string, err error)
+	logger    *slog.Logger
+	consume   chan raft.RPC
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 	heartbeat atomic.Pointer[func(raft.RPC)]
-	conns    sync.Map // net.Conn -> struct{}
+	conns     sync.Map // net.Conn -> struct{}
 }
 
 // acceptNothing is the stream layer NetworkTransport gets: it dials through
