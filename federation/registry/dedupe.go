@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
-
-	"github.com/accordfed/accord/federation/teamkey"
 )
 
 // The exactly-once table.
@@ -43,59 +41,18 @@ type dedupeRecord struct {
 func dedupeKey(member, requestID string) string { return member + "\x00" + requestID }
 
 // commandDigest hashes what makes a command the same command: its type and
-// its payload (compacted, so that whitespace does not matter). Sealed team
-// content and wrapped team keys (federation/teamkey) count by their place,
-// not their bytes: they are encrypted afresh, with new randomness, each
-// time a node seals the same command — a user's retry after the node
-// restarted, say — and the state machine cannot read them. So a retry
-// with the same request id and the same clear fields gets the first
-// command's result even if its sealed text differs (docs/registry.md).
+// its payload (compacted, so that whitespace does not matter).
 func commandDigest(cmd *Command) string {
 	h := sha256.New()
 	h.Write([]byte(cmd.Type))
 	h.Write([]byte{0})
-	payload := []byte(cmd.Payload)
-	if bytes.Contains(payload, []byte(`"accord-tk1.`)) || bytes.Contains(payload, []byte(`"accord-wrap1.`)) {
-		var v any
-		if err := json.Unmarshal(payload, &v); err == nil {
-			if b, err := json.Marshal(unsealed(v)); err == nil {
-				payload = b
-			}
-		}
-	}
 	var buf bytes.Buffer
-	if err := json.Compact(&buf, payload); err == nil {
+	if err := json.Compact(&buf, cmd.Payload); err == nil {
 		h.Write(buf.Bytes())
 	} else {
-		h.Write(payload)
+		h.Write(cmd.Payload)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// unsealed returns v with every sealed or wrapped string replaced by its
-// kind.
-func unsealed(v any) any {
-	switch x := v.(type) {
-	case string:
-		switch {
-		case teamkey.IsSealed(x):
-			return "(sealed)"
-		case teamkey.IsWrapped(x):
-			return "(wrapped)"
-		}
-		return x
-	case []any:
-		for i := range x {
-			x[i] = unsealed(x[i])
-		}
-		return x
-	case map[string]any:
-		for k := range x {
-			x[k] = unsealed(x[k])
-		}
-		return x
-	}
-	return v
 }
 
 // result returns the remembered result.

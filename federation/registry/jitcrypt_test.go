@@ -190,38 +190,3 @@ func TestJITEncryption(t *testing.T) {
 	ref = fmt.Sprintf("UA/req-%d", h.rid+1)
 	h.ok("UA", DeleteEntry{Entry: after, Reason: seal(t, k2, 2, "obsolete", EntryAD(scope, ref, "reason"))})
 }
-
-// TestSealedRetryIsTheSameCommand: a node that seals a command again (a
-// user's retry after the node restarted) sends other ciphertext and other
-// wraps, fresh randomness each time; the exactly-once table still takes it
-// for the same command and answers the first result, while a retry whose
-// clear fields differ is refused as before.
-func TestSealedRetryIsTheSameCommand(t *testing.T) {
-	h := bootstrapped(t, Policy{}, "UA", "PL")
-	ua := newCryptMember(t, h, "UA")
-	sealedCreate := func(scope string, invite []string) CreateJIT {
-		k, _ := teamkey.NewTeamKey()
-		return CreateJIT{
-			Name:       seal(t, k, 1, "Operation Retry", JITAD(scope, "name")),
-			LegalBasis: seal(t, k, 1, "Art. 13", JITAD(scope, "legal_basis")),
-			Invite:     invite,
-			Wraps:      []WrapSpec{ua.wrap(t, scope, 1, k)},
-		}
-	}
-	first := h.command("UA", sealedCreate(fmt.Sprintf("UA/req-%d", h.rid+1), []string{"PL"}))
-	res := h.applyCommand(first)
-	if res.Err != nil {
-		t.Fatal(res.Err)
-	}
-	again := h.command("UA", sealedCreate(first.RequestID, []string{"PL"}))
-	again.RequestID = first.RequestID
-	if bytes.Equal(again.Payload, first.Payload) {
-		t.Fatal("sealed twice, the same bytes: the test proves nothing")
-	}
-	if r := h.applyCommand(again); r.Err != nil || r.Value != res.Value {
-		t.Fatalf("the same command sealed again: %+v, first %+v", r, res)
-	}
-	other := h.command("UA", sealedCreate(first.RequestID, nil))
-	other.RequestID = first.RequestID
-	h.refuseCommand(other, ErrInvalidArgument, true)
-}

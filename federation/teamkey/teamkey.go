@@ -139,10 +139,6 @@ func sealAD(epoch int, ad []byte) []byte {
 // be malformed; Parse says).
 func IsSealed(s string) bool { return strings.HasPrefix(s, sealPrefix) }
 
-// IsWrapped says whether s has the form of a wrapped team key (ParseWrapped
-// checks it).
-func IsWrapped(s string) bool { return strings.HasPrefix(s, wrapPrefix) }
-
 // Parse checks the form of a sealed field without a key and returns its
 // epoch and the length of its plaintext in bytes.
 func Parse(s string) (epoch, plainLen int, err error) {
