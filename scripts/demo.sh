@@ -186,8 +186,15 @@ if [ -z "$ok" ]; then
 else
   "$ACCORDCTL" --config "$DEMO/PL.yaml" registry status 2>&1 | sed 's/^/    /' || failed=1
   echo "    ${dim}UA's analyst opens a joint investigation team and invites PL; PL accepts; UA links a case:${reset}"
-  jit=$("$ACCORDCTL" --config "$DEMO/UA.yaml" jit create --name "Kharkiv region shelling 2022" --legal-basis "EU JIT model agreement" \
-        --invite PL --request-id demo-jit-1 -o json 2>/dev/null | grep -o '"id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+  # A demo run again in the same folder finds the team it made before (the
+  # team's text is sealed afresh each time, so the same request id would be
+  # refused as another command).
+  jit=$("$ACCORDCTL" --config "$DEMO/UA.yaml" jit list -o json 2>/dev/null | grep -B1 '"name": "Kharkiv region shelling 2022"' \
+        | grep -o '"id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/' || true)
+  if [ -z "$jit" ]; then
+    jit=$("$ACCORDCTL" --config "$DEMO/UA.yaml" jit create --name "Kharkiv region shelling 2022" --legal-basis "EU JIT model agreement" \
+          --invite PL --request-id demo-jit-1 -o json 2>/dev/null | grep -o '"id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+  fi
   if [ -n "$jit" ]; then
     "$ACCORDCTL" --config "$DEMO/PL.yaml" jit accept "$jit" --request-id demo-jit-accept >/dev/null 2>&1 || true
     "$ACCORDCTL" --config "$DEMO/UA.yaml" jit link "$jit" UA-2022-000001 --request-id demo-jit-link >/dev/null 2>&1 || true
