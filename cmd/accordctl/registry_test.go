@@ -160,7 +160,17 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		out = pl.must(t, "jit", "consent", jit+"/1")
 		wantIn(t, "jit consent", out, "consented to "+jit+"/1 (proposal now agreed)")
 
-		show := pl.must(t, "jit", "show", jit)
+		// UA's node wraps the team key for PL in the background once PL has
+		// accepted (node/jitcontent): until then PL's node cannot open the
+		// team's text.
+		var show string
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			show = pl.must(t, "jit", "show", jit)
+			if !strings.Contains(show, "waiting for the team key") || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // the poll's interval
+		}
 		wantIn(t, "jit show", show,
 			jit+"  Kharkiv shelling 2022", "JIT-2024-07",
 			"members (2):", "UA/UA-2022-000001", "linked cases (1):",
