@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -164,13 +165,12 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		// accepted (node/jitcontent): until then PL's node cannot open the
 		// team's text.
 		var show string
-		for deadline := time.Now().Add(15 * time.Second); ; {
-			show = pl.must(t, "jit", "show", jit)
-			if !strings.Contains(show, "waiting for the team key") || time.Now().After(deadline) {
-				break
+		raftnettest.WaitFor(t, 15*time.Second, func() error {
+			if show = pl.must(t, "jit", "show", jit); strings.Contains(show, "waiting for the team key") {
+				return errors.New("PL's node has no team key yet")
 			}
-			time.Sleep(100 * time.Millisecond) // the poll's interval
-		}
+			return nil
+		})
 		wantIn(t, "jit show", show,
 			jit+"  Kharkiv shelling 2022", "JIT-2024-07",
 			"members (2):", "UA/UA-2022-000001", "linked cases (1):",

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -21,13 +23,12 @@ func TestStatusOneScreen(t *testing.T) {
 	// PL's puller takes UA as a peer once it has read UA's node from the
 	// registry: the peers table lists it from then on.
 	var out string
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		out = pl.must(t, "status")
-		if strings.Contains(out, "\n  UA ") || time.Now().After(deadline) {
-			break
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		if out = pl.must(t, "status"); !strings.Contains(out, "\n  UA ") {
+			return errors.New("PL's status lists no peer UA yet")
 		}
-		time.Sleep(100 * time.Millisecond) // the poll's interval
-	}
+		return nil
+	})
 	wantIn(t, "status", out, "spiffe://accord.test/member/PL/node/pl-1 (member PL)", "certificate:  expires",
 		"registry:", "leader", "2 voters", "store:", "MiB", "peers:", "UA", "matches:      none waiting")
 

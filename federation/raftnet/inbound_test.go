@@ -1,6 +1,7 @@
 package raftnet_test
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -81,16 +82,12 @@ func TestRPCInAnotherServersName(t *testing.T) {
 		default:
 		}
 		// The server counts the refusal as it closes the connection.
-		for deadline := time.Now().Add(10 * time.Second); ; {
-			after := rec.all()
-			if len(after) == before+1 && after[len(after)-1] == "server:spoofed_sender" {
-				break
+		raftnettest.WaitFor(t, 10*time.Second, func() error {
+			if after := rec.all(); len(after) != before+1 || after[len(after)-1] != "server:spoofed_sender" {
+				return fmt.Errorf("%s: refusals %v, want one more server:spoofed_sender", c.name, after)
 			}
-			if len(after) > before+1 || time.Now().After(deadline) {
-				t.Fatalf("%s: refusals %v, want one more server:spoofed_sender", c.name, after)
-			}
-			time.Sleep(10 * time.Millisecond) // the poll's interval
-		}
+			return nil
+		})
 	}
 	// In its own name it gets through.
 	if err := plTrans.RequestVote(raftnet.ServerID(uaSrc.Identity()), uaAddr, &raft.RequestVoteRequest{RPCHeader: header(plID, pl.Addr().String()), Term: 7}, &raft.RequestVoteResponse{}); err != nil {

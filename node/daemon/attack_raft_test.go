@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet"
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -145,16 +147,14 @@ func TestAttackForgedRaftAppend(t *testing.T) {
 	// command: the registry UA sees is what it was, once the group has a
 	// leader again.
 	daemontest.WaitFounded(t, uaCoord, "UA")
-	{
-		// Raft accepted them: they reach UA's state machine, which refuses
-		// each.
-		for deadline := time.Now().Add(time.Minute); ua.D.Registry().Raft().AppliedIndex() < forgedTo; {
-			if time.Now().After(deadline) {
-				t.Fatalf("UA applied %d, not the forged entries up to %d", ua.D.Registry().Raft().AppliedIndex(), forgedTo)
-			}
-			time.Sleep(50 * time.Millisecond) // the poll's interval
+	// Raft accepted them: they reach UA's state machine, which refuses
+	// each.
+	raftnettest.WaitFor(t, time.Minute, func() error {
+		if got := ua.D.Registry().Raft().AppliedIndex(); got < forgedTo {
+			return fmt.Errorf("UA applied %d, not the forged entries up to %d", got, forgedTo)
 		}
-	}
+		return nil
+	})
 	after := registryView(t, uaCoord)
 	for kind, b := range before {
 		if after[kind] != b {
@@ -202,24 +202,22 @@ func TestAttackForgedRaftAppend(t *testing.T) {
 	t.Logf("%s's server reports that its registry diverged from the majority's", diverged)
 	// PL's honest node sees that one server, and only it, as diverged.
 	plCoord := daemontest.Coordination(t, nodes[1].D, fed.User("PL", "analyst"), "PL")
-	for deadline := time.Now().Add(time.Minute); ; {
+	raftnettest.WaitFor(t, time.Minute, func() error {
 		st, err := plCoord.RegistryStatus(ctx, &accordv1.RegistryStatusRequest{})
+		if err != nil {
+			return err
+		}
 		var seen []string
-		if err == nil {
-			for _, s := range st.GetServers() {
-				if s.GetDiverged() {
-					seen = append(seen, s.GetId())
-				}
+		for _, s := range st.GetServers() {
+			if s.GetDiverged() {
+				seen = append(seen, s.GetId())
 			}
 		}
-		if len(seen) == 1 && strings.Contains(seen[0], "/member/"+diverged+"/") && !st.GetDivergedFromMajority() {
-			break
+		if len(seen) != 1 || !strings.Contains(seen[0], "/member/"+diverged+"/") || st.GetDivergedFromMajority() {
+			return fmt.Errorf("PL sees diverged servers %v (diverged from the majority: %v), want %s's alone", seen, st.GetDivergedFromMajority(), diverged)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("PL sees diverged servers %v (err %v), want %s's alone", seen, err, diverged)
-		}
-		time.Sleep(100 * time.Millisecond) // the poll's interval
-	}
+		return nil
+	})
 }
 
 // registryView reads the registry as the user sees it, every kind, with a
