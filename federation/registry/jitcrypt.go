@@ -23,24 +23,12 @@ const maxKeyWraps = 5000
 
 // checkEncryptionKeys checks a member's X25519 encryption keys.
 func checkEncryptionKeys(field string, keys []EncryptionKey) error {
-	if len(keys) > 10 {
-		return invalid("%s: at most 10 encryption keys (got %d)", field, len(keys))
-	}
-	seen := map[string]bool{}
-	for i, k := range keys {
-		f := field + "[" + strconv.Itoa(i) + "]"
-		if !keyNameRE.MatchString(k.ID) {
-			return invalid("%s.id: %q must be 1-63 of a-z, 0-9, '.', '_', '-' starting with a letter or digit", f, k.ID)
-		}
-		if seen[k.ID] {
-			return invalid("%s.id: %q is listed twice", f, k.ID)
-		}
-		seen[k.ID] = true
-		if _, err := teamkey.ParsePublicKey(k.PublicKey); err != nil {
+	return checkKeyList(field, "encryption", len(keys), func(i int) string { return keys[i].ID }, func(f string, i int) error {
+		if _, err := teamkey.ParsePublicKey(keys[i].PublicKey); err != nil {
 			return invalid("%s.public_key: must be the standard base64 of a 32-byte X25519 public key", f)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // checkSealed checks a field of an encrypted team: sealed with the team key

@@ -186,19 +186,8 @@ func checkCACerts(field, federation, code string, certs []string, now time.Time)
 }
 
 func checkSigningKeys(field string, keys []SigningKey) error {
-	if len(keys) > 10 {
-		return invalid("%s: at most 10 signing keys (got %d)", field, len(keys))
-	}
-	seen := map[string]bool{}
-	for i, k := range keys {
-		f := field + "[" + strconv.Itoa(i) + "]"
-		if !keyNameRE.MatchString(k.ID) {
-			return invalid("%s.id: %q must be 1-63 of a-z, 0-9, '.', '_', '-' starting with a letter or digit", f, k.ID)
-		}
-		if seen[k.ID] {
-			return invalid("%s.id: %q is listed twice", f, k.ID)
-		}
-		seen[k.ID] = true
+	return checkKeyList(field, "signing", len(keys), func(i int) string { return keys[i].ID }, func(f string, i int) error {
+		k := keys[i]
 		if len(k.PublicKeyPEM) > maxPEMLen {
 			return invalid("%s.public_key_pem: must be at most %d bytes", f, maxPEMLen)
 		}
@@ -211,6 +200,30 @@ func checkSigningKeys(field string, keys []SigningKey) error {
 		}
 		if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
 			return invalid("%s.public_key_pem: not a PKIX public key: %v", f, err)
+		}
+		return nil
+	})
+}
+
+// checkKeyList checks a member's list of n keys of a kind ("signing",
+// "encryption"): at most 10, each id well formed and listed once, and each
+// key by check (given the key's field name and index).
+func checkKeyList(field, kind string, n int, id func(int) string, check func(f string, i int) error) error {
+	if n > 10 {
+		return invalid("%s: at most 10 %s keys (got %d)", field, kind, n)
+	}
+	seen := map[string]bool{}
+	for i := range n {
+		f := field + "[" + strconv.Itoa(i) + "]"
+		if !keyNameRE.MatchString(id(i)) {
+			return invalid("%s.id: %q must be 1-63 of a-z, 0-9, '.', '_', '-' starting with a letter or digit", f, id(i))
+		}
+		if seen[id(i)] {
+			return invalid("%s.id: %q is listed twice", f, id(i))
+		}
+		seen[id(i)] = true
+		if err := check(f, i); err != nil {
+			return err
 		}
 	}
 	return nil
