@@ -236,3 +236,19 @@ func fold(tok string) string {
 	}
 	return string(out[:k])
 }
+
+// Fold returns the folded, de-duplicated, sorted tokens of a name: the
+// normalisation every person encoding starts from (the package
+// documentation gives the rules). It wraps [ErrNameTooLong] for a name of
+// more than [MaxNameBytes] bytes and returns [ErrEmptyName] when no letter
+// is left.
+func Fold(name string) ([]string, error) {
+	if len(name) > MaxNameBytes {
+		return nil, ErrNameTooLong
+	}
+	t := tokens(name)
+	if len(t) == 0 {
+		return nil, ErrEmptyName
+	}
+	return t, nil
+}

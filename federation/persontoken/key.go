@@ -1,0 +1,253 @@
+package persontoken
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+
+	"github.com/cloudflare/circl/group"
+	"github.com/cloudflare/circl/oprf"
+	"github.com/cloudflare/circl/zk/dleq"
+)
+
+// Suite is the VOPRF ciphersuite of RFC 9497 every key uses.
+var suite = oprf.SuiteRistretto255
+
+// SuiteName names the ciphersuite (for documentation and status).
+const SuiteName = "ristretto255-SHA512 VOPRF (RFC 9497)"
+
+// MaxBatch is the most elements one evaluation request may hold.
+const MaxBatch = 4096
+
+// KeySize and PublicKeySize are the lengths of a marshalled key and public
+// key.
+const (
+	KeySize       = 32
+	PublicKeySize = 32
+)
+
+// Key is one node's secret token key. It never leaves its node.
+type Key struct {
+	sk  *oprf.PrivateKey
+	srv oprf.VerifiableServer
+	pub []byte
+}
+
+// GenerateKey makes a new key from rnd (crypto/rand when nil).
+func GenerateKey(rnd io.Reader) (*Key, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	sk, err := oprf.GenerateKey(suite, rnd)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	return newKey(sk)
+}
+
+// DeriveKey derives a key deterministically from a secret seed (at least
+// 32 bytes) and a context string, for offline matching of files
+// (`accordctl match`), where no node and no peer are involved.
+func DeriveKey(seed []byte, info string) (*Key, error) {
+	if len(seed) < 32 {
+		return nil, fmt.Errorf("%w: seed of %d bytes, want at least 32", ErrInvalidKey, len(seed))
+	}
+	sk, err := oprf.DeriveKey(suite, oprf.VerifiableMode, seed, []byte(info))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	return newKey(sk)
+}
+
+// ParseKey reads a key marshalled by [Key.Marshal].
+func ParseKey(b []byte) (*Key, error) {
+	sk := new(oprf.PrivateKey)
+	if len(b) != KeySize {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidKey, len(b), KeySize)
+	}
+	if err := sk.UnmarshalBinary(suite, b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	return newKey(sk)
+}
+
+func newKey(sk *oprf.PrivateKey) (*Key, error) {
+	pub, err := sk.Public().MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	return &Key{sk: sk, srv: oprf.NewVerifiableServer(suite, sk), pub: pub}, nil
+}
+
+// Marshal returns the secret key's bytes (for the node's key file only).
+func (k *Key) Marshal() []byte {
+	b, err := k.sk.MarshalBinary()
+	if err != nil {
+		panic(err) // a parsed or generated scalar always marshals
+	}
+	return b
+}
+
+// Public returns the public key that pins evaluations to this key (it goes
+// in the registry).
+func (k *Key) Public() []byte { return append([]byte(nil), k.pub...) }
+
+// Tokens computes a person's tokens under this key directly, with the
+// years below and above: what the origin publishes.
+func (k *Key) Tokens(key string, in Input) (Tokens, error) {
+	t := Tokens{Key: key}
+	if err := k.full(&t.Name, in.Name); err != nil {
+		return Tokens{}, err
+	}
+	if err := k.full(&t.Skel, in.Skel); err != nil {
+		return Tokens{}, err
+	}
+	if in.Year != nil {
+		t.HasYear, t.HasNear = true, true
+		if err := k.full(&t.Year, in.Year); err != nil {
+			return Tokens{}, err
+		}
+		for i := range in.Near {
+			if err := k.full(&t.Near[i], in.Near[i]); err != nil {
+				return Tokens{}, err
+			}
+		}
+	}
+	return t, nil
+}
+
+func (k *Key) full(dst *Token, input []byte) error {
+	out, err := k.srv.FullEvaluate(input)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	copy(dst[:], out)
+	return nil
+}
+
+// Evaluate evaluates blinded elements (as [Request.Elements] made them)
+// and returns the evaluated elements with a batched proof that this key
+// evaluated them. It learns nothing of the inputs.
+func (k *Key) Evaluate(blinded [][]byte) (evaluated [][]byte, proof []byte, err error) {
+	if len(blinded) == 0 {
+		return nil, nil, fmt.Errorf("%w: no elements", ErrMalformed)
+	}
+	if len(blinded) > MaxBatch {
+		return nil, nil, fmt.Errorf("%w: %d elements, at most %d", ErrTooMany, len(blinded), MaxBatch)
+	}
+	g := suite.Group()
+	req := &oprf.EvaluationRequest{Elements: make([]group.Element, len(blinded))}
+	for i, b := range blinded {
+		e := g.NewElement()
+		if err := e.UnmarshalBinary(b); err != nil || e.IsIdentity() {
+			return nil, nil, fmt.Errorf("%w: element %d is not a group element", ErrMalformed, i)
+		}
+		req.Elements[i] = e
+	}
+	ev, err := k.srv.Evaluate(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	evaluated = make([][]byte, len(ev.Elements))
+	for i, e := range ev.Elements {
+		if evaluated[i], err = e.MarshalBinaryCompress(); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+	}
+	if proof, err = ev.Proof.MarshalBinary(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return evaluated, proof, nil
+}
+
+// Request is one blinded evaluation request for some persons' tokens under
+// another node's key.
+type Request struct {
+	// Elements are the blinded elements to send to the key's node.
+	Elements [][]byte
+
+	key     string
+	client  oprf.VerifiableClient
+	fin     *oprf.FinalizeData
+	shape   []shape
+	persons int
+}
+
+// shape says which elements belong to which person.
+type shape struct {
+	first   int
+	hasYear bool
+}
+
+// NewRequest blinds the inputs of persons for the key whose public key is
+// pub (named key in the tokens it returns). Each person costs two
+// evaluations, three with a year.
+func NewRequest(key string, pub []byte, inputs []Input) (*Request, error) {
+	pk := new(oprf.PublicKey)
+	if err := pk.UnmarshalBinary(suite, pub); err != nil {
+		return nil, fmt.Errorf("%w: public key: %w", ErrInvalidKey, err)
+	}
+	r := &Request{key: key, client: oprf.NewVerifiableClient(suite, pk), persons: len(inputs)}
+	var raw [][]byte
+	for _, in := range inputs {
+		r.shape = append(r.shape, shape{first: len(raw), hasYear: in.Year != nil})
+		raw = append(raw, in.Name, in.Skel)
+		if in.Year != nil {
+			raw = append(raw, in.Year)
+		}
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%w: no persons", ErrMalformed)
+	}
+	if len(raw) > MaxBatch {
+		return nil, fmt.Errorf("%w: %d elements, at most %d", ErrTooMany, len(raw), MaxBatch)
+	}
+	fin, req, err := r.client.Blind(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	r.fin = fin
+	for _, e := range req.Elements {
+		b, err := e.MarshalBinaryCompress()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		r.Elements = append(r.Elements, b)
+	}
+	return r, nil
+}
+
+// Finish checks the origin's answer and returns the persons' tokens, in the
+// order of the inputs.
+func (r *Request) Finish(evaluated [][]byte, proof []byte) ([]Tokens, error) {
+	if len(evaluated) != len(r.Elements) {
+		return nil, fmt.Errorf("%w: %d evaluated elements for %d sent", ErrMalformed, len(evaluated), len(r.Elements))
+	}
+	g := suite.Group()
+	ev := &oprf.Evaluation{Elements: make([]group.Element, len(evaluated)), Proof: new(dleq.Proof)}
+	for i, b := range evaluated {
+		e := g.NewElement()
+		if err := e.UnmarshalBinary(b); err != nil {
+			return nil, fmt.Errorf("%w: evaluated element %d", ErrMalformed, i)
+		}
+		ev.Elements[i] = e
+	}
+	if err := ev.Proof.UnmarshalBinary(g, proof); err != nil {
+		return nil, fmt.Errorf("%w: proof", ErrMalformed)
+	}
+	outs, err := r.client.Finalize(r.fin, ev)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProof, err)
+	}
+	res := make([]Tokens, r.persons)
+	for i, s := range r.shape {
+		t := Tokens{Key: r.key, HasYear: s.hasYear}
+		copy(t.Name[:], outs[s.first])
+		copy(t.Skel[:], outs[s.first+1])
+		if s.hasYear {
+			copy(t.Year[:], outs[s.first+2])
+		}
+		res[i] = t
+	}
+	return res, nil
+}
