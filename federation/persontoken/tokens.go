@@ -3,6 +3,7 @@ package persontoken
 import (
 	"crypto/subtle"
 	"fmt"
+	"strconv"
 )
 
 // TokenSize is the length of one token: the first 16 bytes of the
@@ -138,3 +139,10 @@ func Compare(a, b *Tokens) Agreement {
 }
 
 func eq(a, b *Token) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+
+// KeyID is the name of a key in [Tokens.Key]: the key name a shared record
+// gives (the origin's member code, a slash and the node's name) and the
+// key's version.
+func KeyID(keyName string, version int) string {
+	return keyName + "#" + strconv.Itoa(version)
+}
