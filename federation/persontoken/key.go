@@ -160,6 +160,19 @@ func (k *Key) Evaluate(blinded [][]byte) (evaluated [][]byte, proof []byte, err 
 	return evaluated, proof, nil
 }
 
+// CheckPublicKey reports whether b is a public key (as [Key.Public] gives
+// it), wrapping [ErrInvalidKey] when not.
+func CheckPublicKey(b []byte) error {
+	if len(b) != PublicKeySize {
+		return fmt.Errorf("%w: public key of %d bytes, want %d", ErrInvalidKey, len(b), PublicKeySize)
+	}
+	pk := new(oprf.PublicKey)
+	if err := pk.UnmarshalBinary(suite, b); err != nil {
+		return fmt.Errorf("%w: public key: %w", ErrInvalidKey, err)
+	}
+	return nil
+}
+
 // Request is one blinded evaluation request for some persons' tokens under
 // another node's key.
 type Request struct {

@@ -231,13 +231,15 @@ type SuspendMember struct {
 }
 
 // UpdateMember replaces the acting member's own name, CA certificates,
-// signing keys and encryption keys (certificate and key rotation).
+// signing keys, encryption keys and person-token keys (certificate and key
+// rotation).
 type UpdateMember struct {
 	Code           string          `json:"code"`
 	Name           string          `json:"name"`
 	CACerts        []string        `json:"ca_certs"`
 	SigningKeys    []SigningKey    `json:"signing_keys,omitempty"`
 	EncryptionKeys []EncryptionKey `json:"encryption_keys,omitempty"`
+	PersonKeys     []PersonKey     `json:"person_keys,omitempty"`
 }
 
 // RegisterNode registers, or updates, one of the acting member's own nodes.

@@ -248,12 +248,16 @@ func (s *state) updateMember(ch Change, p *UpdateMember) (Outcome, error) {
 	if err := checkEncryptionKeys("encryption_keys", p.EncryptionKeys); err != nil {
 		return Outcome{}, err
 	}
+	if err := checkPersonKeys("person_keys", p.PersonKeys); err != nil {
+		return Outcome{}, err
+	}
 	cur, _ := s.members.get(p.Code)
 	m := cur.clone()
 	m.Name = p.Name
 	m.CACerts = slices.Clone(p.CACerts)
 	m.SigningKeys = slices.Clone(p.SigningKeys)
 	m.EncryptionKeys = slices.Clone(p.EncryptionKeys)
+	m.PersonKeys = slices.Clone(p.PersonKeys)
 	m.Updated = ch
 	s.putMember(m)
 	return Outcome{ID: m.Code, Status: string(m.Status)}, nil

@@ -49,6 +49,10 @@ type Member struct {
 	// EncryptionKeys are the X25519 public keys of the member's nodes that
 	// JIT team keys are wrapped for (federation/teamkey).
 	EncryptionKeys []EncryptionKey `json:"encryption_keys,omitempty"`
+	// PersonKeys are the public keys of the member's nodes' person-token
+	// keys (federation/persontoken): what pins each node's evaluations to
+	// one key. The secret keys never leave their nodes.
+	PersonKeys []PersonKey `json:"person_keys,omitempty"`
 	// Nodes are the member's registered nodes, ordered by URI.
 	Nodes []Node `json:"nodes,omitempty"`
 	// AdmissionVotes are the admitted members' votes on admitting this
@@ -79,6 +83,18 @@ type EncryptionKey struct {
 	// ID names the key within its member, as a signing key's id.
 	ID string `json:"id"`
 	// PublicKey is the standard base64 of the 32-byte X25519 public key.
+	PublicKey string `json:"public_key"`
+}
+
+// PersonKey is the public key of one version of a node's person-token key.
+// A member's shared records name it as "<member>/<node>" with the version.
+type PersonKey struct {
+	// Node is the node's name (the last part of its identity).
+	Node string `json:"node"`
+	// Version counts the node's keys from 1; a rotation adds the next.
+	Version int `json:"version"`
+	// PublicKey is the standard base64 of the 32-byte ristretto255 public
+	// key (persontoken.PublicKeySize).
 	PublicKey string `json:"public_key"`
 }
 
@@ -616,6 +632,7 @@ func (m *Member) clone() *Member {
 	c.CACerts = slices.Clone(m.CACerts)
 	c.SigningKeys = slices.Clone(m.SigningKeys)
 	c.EncryptionKeys = slices.Clone(m.EncryptionKeys)
+	c.PersonKeys = slices.Clone(m.PersonKeys)
 	c.Nodes = slices.Clone(m.Nodes)
 	c.AdmissionVotes = slices.Clone(m.AdmissionVotes)
 	c.SuspensionVotes = slices.Clone(m.SuspensionVotes)

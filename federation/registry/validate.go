@@ -2,6 +2,7 @@ package registry
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"net"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/persontoken"
 )
 
 // Field limits.
@@ -227,6 +229,30 @@ func checkKeyList(field, kind string, n int, id func(int) string, check func(f s
 		}
 	}
 	return nil
+}
+
+// maxPersonKeyVersion bounds a person-token key's version.
+const maxPersonKeyVersion = 1_000_000
+
+// checkPersonKeys checks a member's person-token public keys: at most one
+// entry per node and version, each a valid public key.
+func checkPersonKeys(field string, keys []PersonKey) error {
+	return checkKeyList(field, "person-token", len(keys), func(i int) string {
+		return keys[i].Node + "." + strconv.Itoa(keys[i].Version)
+	}, func(f string, i int) error {
+		k := keys[i]
+		if !keyNameRE.MatchString(k.Node) {
+			return invalid("%s.node: %q must be a node name (1-63 of a-z, 0-9, '.', '_', '-')", f, k.Node)
+		}
+		if k.Version < 1 || k.Version > maxPersonKeyVersion {
+			return invalid("%s.version: must be 1 to %d (got %d)", f, maxPersonKeyVersion, k.Version)
+		}
+		b, err := base64.StdEncoding.DecodeString(k.PublicKey)
+		if err != nil || persontoken.CheckPublicKey(b) != nil {
+			return invalid("%s.public_key: must be the standard base64 of a %d-byte ristretto255 public key", f, persontoken.PublicKeySize)
+		}
+		return nil
+	})
 }
 
 // checkNode checks a node spec of member code in federation.
