@@ -45,7 +45,8 @@
 //	u32(time's nanoseconds)           0..999,999,999
 //	str(kind)                         its name: "sent", "received", "served",
 //	                                  "refused", "nudged", "resync", "anchor",
-//	                                  "withheld", "restored"
+//	                                  "withheld", "restored", "evaluated",
+//	                                  "lookup", "lookup_answered"
 //	str(peer)                         member code; empty for an anchor
 //	str(peer_id)                      identity URI; empty for an anchor
 //	u64(what.records)                 0 when absent

@@ -97,8 +97,26 @@ const (
 	// [RestoreHistoryComplete], [RestoreHistoryMissing] or
 	// [RestoreHistoryDiverged].
 	KindRestored
+	// KindEvaluated: this node evaluated blinded person-token elements for
+	// the peer (federation/persons). PeerID is the asking node, or, for a
+	// lookup of the register of interviewed persons, the asking member's
+	// user. Records is how many elements (each one guess at a person),
+	// Reason the purpose ("matching" or "lookup") or, when refused, why
+	// ("budget_exhausted", ...), Cursor the asker's lookup id. Never what
+	// was evaluated: the node cannot know it.
+	KindEvaluated
+	// KindLookup: one of this node's own users looked up a person in the
+	// register of interviewed persons. Peer and PeerID are this node's
+	// member and the user; Records is how many members were asked, CaseIDs
+	// the other members' cases that answered, Cursor the lookup id, Reason
+	// "lookup" or why it was refused. Never the name or the year.
+	KindLookup
+	// KindLookupAnswered: the peer told this node that a lookup by one of
+	// its users (PeerID) found persons in this node's cases (CaseIDs);
+	// Cursor is the peer's lookup id. Never whom.
+	KindLookupAnswered
 
-	kindLast = KindRestored
+	kindLast = KindLookupAnswered
 )
 
 // The reasons of a [KindRestored] entry.
@@ -128,6 +146,10 @@ var kindNames = [...]string{
 	KindAnchor:   "anchor",
 	KindWithheld: "withheld",
 	KindRestored: "restored",
+
+	KindEvaluated:      "evaluated",
+	KindLookup:         "lookup",
+	KindLookupAnswered: "lookup_answered",
 }
 
 // Valid reports whether k is one of the kinds above.
@@ -143,7 +165,8 @@ func (k Kind) String() string {
 }
 
 // ParseKind returns the kind named s ("sent", "received", "served",
-// "refused", "nudged", "resync", "anchor", "withheld" or "restored").
+// "refused", "nudged", "resync", "anchor", "withheld", "restored",
+// "evaluated", "lookup" or "lookup_answered").
 func ParseKind(s string) (Kind, error) {
 	for k := KindSent; k <= kindLast; k++ {
 		if kindNames[k] == s {
