@@ -131,31 +131,41 @@ func Project(c *accordv1.Case, enc PersonEncoder, office *redact.Names) (*accord
 		s.Evidence = append(s.Evidence, &accordv1.SharedEvidence{Sha256: e.GetSha256(), MediaType: e.GetMediaType(), Collected: e.GetCollected()})
 	}
 	if enc != nil {
-		add := func(role accordv1.PersonRole, name string, year int32, hasYear bool) error {
-			if strings.TrimSpace(name) == "" {
-				return nil
-			}
-			out, err := enc.Encode(name, year, hasYear)
+		for _, p := range SharedPersons(c) {
+			out, err := enc.Encode(p.Name, p.BirthYear, p.HasYear)
 			if err != nil {
-				return err
-			}
-			for _, e := range out {
-				s.Persons = append(s.Persons, &accordv1.PersonEncoding{Role: role, KeyName: e.KeyName, KeyVersion: int32(e.KeyVersion), Encoding: e.Bytes})
-			}
-			return nil
-		}
-		for _, p := range c.GetPersons() {
-			if err := add(p.GetRole(), p.GetName(), p.GetBirthYear(), p.BirthYear != nil); err != nil {
 				return nil, w, err
 			}
-		}
-		for _, p := range c.GetPerpetrators() {
-			if p.GetKind() == accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON {
-				if err := add(accordv1.PersonRole_PERSON_ROLE_SUSPECT, p.GetName(), 0, false); err != nil {
-					return nil, w, err
-				}
+			for _, e := range out {
+				s.Persons = append(s.Persons, &accordv1.PersonEncoding{Role: p.Role, KeyName: e.KeyName, KeyVersion: int32(e.KeyVersion), Encoding: e.Bytes})
 			}
 		}
 	}
 	return s, w, nil
+}
+
+// SharedPerson is a person of a case whose tokens a shared case carries.
+type SharedPerson struct {
+	Role      accordv1.PersonRole
+	Name      string
+	BirthYear int32
+	HasYear   bool
+}
+
+// SharedPersons returns the persons whose tokens the shared form of c
+// carries, in its order: the case's persons with a name, then its
+// perpetrators recorded as persons (as suspects, without a year).
+func SharedPersons(c *accordv1.Case) []SharedPerson {
+	var out []SharedPerson
+	for _, p := range c.GetPersons() {
+		if strings.TrimSpace(p.GetName()) != "" {
+			out = append(out, SharedPerson{Role: p.GetRole(), Name: p.GetName(), BirthYear: p.GetBirthYear(), HasYear: p.BirthYear != nil})
+		}
+	}
+	for _, p := range c.GetPerpetrators() {
+		if p.GetKind() == accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON && strings.TrimSpace(p.GetName()) != "" {
+			out = append(out, SharedPerson{Role: accordv1.PersonRole_PERSON_ROLE_SUSPECT, Name: p.GetName()})
+		}
+	}
+	return out
 }

@@ -1,0 +1,195 @@
+package persons
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/persontoken"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// PeerKey is the current person-token key of one of another member's
+// nodes, as the registry lists it.
+type PeerKey struct {
+	Member  string
+	Node    identity.Identity
+	Version int
+	Public  []byte
+}
+
+// KeyName is the key's name in shared records: "<member>/<node name>".
+func (k PeerKey) KeyName() string { return k.Member + "/" + k.Node.Name }
+
+// ID is the key's id in persontoken.Tokens.
+func (k PeerKey) ID() string { return persontoken.KeyID(k.KeyName(), k.Version) }
+
+// Peers lists the other members' current person-token keys.
+type Peers interface {
+	PeerKeys() []PeerKey
+}
+
+// Dialer returns a client of a node's PersonTokenService over mutual TLS,
+// checking that the server is that node.
+type Dialer func(node identity.Identity) (accordv1.PersonTokenServiceClient, error)
+
+// personsPerRequest is how many persons one request carries (three
+// elements each at most).
+const personsPerRequest = persontoken.MaxBatch / 3
+
+// Asker obtains the tokens of the office's own persons under other
+// members' keys. For the matcher it caches them per key (the cache holds
+// the office's own data only, in memory); lookups are never cached, so
+// that each is counted and audited by the members asked.
+type Asker struct {
+	peers  Peers
+	dial   Dialer
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	cache map[string]map[[32]byte]persontoken.Tokens // key id -> input digest -> tokens
+}
+
+// NewAsker returns an asker.
+func NewAsker(peers Peers, dial Dialer, logger *slog.Logger) *Asker {
+	return &Asker{peers: peers, dial: dial, logger: logger, cache: map[string]map[[32]byte]persontoken.Tokens{}}
+}
+
+// digest identifies an input in the cache.
+func digest(in persontoken.Input) [32]byte {
+	h := sha256.New()
+	for _, b := range [][]byte{in.Name, in.Skel, in.Year} {
+		var n [4]byte
+		n[0], n[1], n[2], n[3] = byte(len(b)>>24), byte(len(b)>>16), byte(len(b)>>8), byte(len(b))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// Evaluate asks key's node for the tokens of inputs, in batches, and
+// returns them in the order of inputs.
+func (a *Asker) Evaluate(ctx context.Context, key PeerKey, purpose accordv1.EvaluationPurpose, user, lookupID string, inputs []persontoken.Input) ([]persontoken.Tokens, error) {
+	client, err := a.dial(key.Node)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
+	}
+	out := make([]persontoken.Tokens, 0, len(inputs))
+	for start := 0; start < len(inputs); start += personsPerRequest {
+		batch := inputs[start:min(len(inputs), start+personsPerRequest)]
+		req, err := persontoken.NewRequest(key.ID(), key.Public, batch)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := client.EvaluatePersons(ctx, &accordv1.EvaluatePersonsRequest{
+			KeyVersion: int32(key.Version), Purpose: purpose, User: user, LookupId: lookupID, Elements: req.Elements,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
+		}
+		toks, err := req.Finish(resp.GetElements(), resp.GetProof())
+		if err != nil {
+			// A node that evaluates with another key than it published is
+			// lying or broken: nothing of its answer is used.
+			return nil, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
+		}
+		out = append(out, toks...)
+	}
+	return out, nil
+}
+
+// Prefetch obtains, for the matcher, the tokens of inputs under every
+// other member's current keys that the cache does not hold yet. A key
+// whose node cannot be asked is skipped (and tried again next time); the
+// first such error is returned after the others were asked.
+func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error {
+	var first error
+	for _, key := range a.peers.PeerKeys() {
+		id := key.ID()
+		a.mu.Lock()
+		have := a.cache[id]
+		var missing []persontoken.Input
+		var digests [][32]byte
+		seen := map[[32]byte]bool{}
+		for _, in := range inputs {
+			d := digest(in)
+			if _, ok := have[d]; ok || seen[d] {
+				continue
+			}
+			seen[d] = true
+			missing = append(missing, in)
+			digests = append(digests, d)
+		}
+		a.mu.Unlock()
+		if len(missing) == 0 {
+			continue
+		}
+		toks, err := a.Evaluate(ctx, key, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", missing)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			a.logger.Warn("person tokens for matching not obtained", "member", key.Member, "node", key.Node.String(), "persons", len(missing), "err", err)
+			continue
+		}
+		a.mu.Lock()
+		if a.cache[id] == nil {
+			a.cache[id] = map[[32]byte]persontoken.Tokens{}
+		}
+		for i, d := range digests {
+			a.cache[id][d] = toks[i]
+		}
+		a.mu.Unlock()
+	}
+	return first
+}
+
+// Cached returns the cached tokens of in under the other members' current
+// keys (those not obtained yet are missing).
+func (a *Asker) Cached(in persontoken.Input) []persontoken.Tokens {
+	keys := a.peers.PeerKeys()
+	d := digest(in)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []persontoken.Tokens
+	for _, k := range keys {
+		if t, ok := a.cache[k.ID()][d]; ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Forget drops the cache of keys no longer listed (rotated away, a member
+// gone): what they gave is of no further use.
+func (a *Asker) Forget() {
+	live := map[string]bool{}
+	for _, k := range a.peers.PeerKeys() {
+		live[k.ID()] = true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id := range a.cache {
+		if !live[id] {
+			delete(a.cache, id)
+		}
+	}
+}
+
+// isRefusal reports whether the member's node answered with a refusal (a
+// budget, a permission) rather than not answering.
+func isRefusal(err error) bool {
+	switch status.Code(err) {
+	case codes.ResourceExhausted, codes.PermissionDenied, codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition:
+		return true
+	}
+	return false
+}

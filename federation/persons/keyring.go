@@ -1,0 +1,157 @@
+package persons
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/accordfed/accord/federation/persontoken"
+)
+
+// KeyDir is the directory of the node's person-token keys under its data
+// directory: one file v<N>.key (mode 0600) per key version.
+const KeyDir = "person-token"
+
+// KeyRing holds the node's own person-token keys, one per version; the
+// highest is current. The keys never leave the node (not in the registry,
+// not in a shared record); they are in the node's backups, which only the
+// member itself can read when backups are encrypted.
+type KeyRing struct {
+	dir string
+
+	mu   sync.RWMutex
+	keys map[int]*persontoken.Key
+}
+
+// OpenKeyRing reads the keys under dataDir, making version 1 on first
+// start.
+func OpenKeyRing(dataDir string) (*KeyRing, error) {
+	dir := filepath.Join(dataDir, KeyDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	r := &KeyRing{dir: dir, keys: map[int]*persontoken.Key{}}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		v, ok := versionOf(e.Name())
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		k, err := persontoken.ParseKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, e.Name()), err)
+		}
+		r.keys[v] = k
+	}
+	if len(r.keys) == 0 {
+		if _, err := r.Rotate(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func versionOf(name string) (int, bool) {
+	s, ok := strings.CutPrefix(name, "v")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, ".key")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	return v, err == nil && v > 0 && strconv.Itoa(v) == s
+}
+
+// Current returns the current version and key.
+func (r *KeyRing) Current() (int, *persontoken.Key) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	v := r.currentLocked()
+	return v, r.keys[v]
+}
+
+func (r *KeyRing) currentLocked() int {
+	cur := 0
+	for v := range r.keys {
+		cur = max(cur, v)
+	}
+	return cur
+}
+
+// Key returns the key of version v.
+func (r *KeyRing) Key(v int) (*persontoken.Key, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	k, ok := r.keys[v]
+	return k, ok
+}
+
+// Versions returns the versions held, lowest first.
+func (r *KeyRing) Versions() []int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]int, 0, len(r.keys))
+	for v := range r.keys {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Rotate makes the next version and returns it. The file is written (and
+// synced) before the key is used.
+func (r *KeyRing) Rotate() (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, err := persontoken.GenerateKey(nil)
+	if err != nil {
+		return 0, err
+	}
+	v := r.currentLocked() + 1
+	path := filepath.Join(r.dir, "v"+strconv.Itoa(v)+".key")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	_, werr := f.Write(k.Marshal())
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(path)
+		return 0, err
+	}
+	r.keys[v] = k
+	return v, nil
+}
+
+// Drop deletes a version that is not current: what the tokens of that
+// version revealed to anyone ends with it.
+func (r *KeyRing) Drop(v int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v == r.currentLocked() {
+		return fmt.Errorf("person-token key version %d is current", v)
+	}
+	if _, ok := r.keys[v]; !ok {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(r.dir, "v"+strconv.Itoa(v)+".key")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	delete(r.keys, v)
+	return nil
+}
