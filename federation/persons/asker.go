@@ -54,6 +54,15 @@ type Asker struct {
 
 	mu    sync.Mutex
 	cache map[string]map[[32]byte]persontoken.Tokens // key id -> input digest -> tokens
+	gen   uint64                                      // counts changes of the cache
+}
+
+// Generation changes each time the cache gains or loses tokens: the
+// matcher then builds its records again.
+func (a *Asker) Generation() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gen
 }
 
 // NewAsker returns an asker.
@@ -111,6 +120,7 @@ func (a *Asker) Evaluate(ctx context.Context, key PeerKey, purpose accordv1.Eval
 // whose node cannot be asked is skipped (and tried again next time); the
 // first such error is returned after the others were asked.
 func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error {
+	a.forget()
 	var first error
 	for _, key := range a.peers.PeerKeys() {
 		id := key.ID()
@@ -147,6 +157,7 @@ func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error 
 		for i, d := range digests {
 			a.cache[id][d] = toks[i]
 		}
+		a.gen++
 		a.mu.Unlock()
 	}
 	return first
@@ -168,9 +179,9 @@ func (a *Asker) Cached(in persontoken.Input) []persontoken.Tokens {
 	return out
 }
 
-// Forget drops the cache of keys no longer listed (rotated away, a member
+// forget drops the cache of keys no longer listed (rotated away, a member
 // gone): what they gave is of no further use.
-func (a *Asker) Forget() {
+func (a *Asker) forget() {
 	live := map[string]bool{}
 	for _, k := range a.peers.PeerKeys() {
 		live[k.ID()] = true
@@ -180,6 +191,7 @@ func (a *Asker) Forget() {
 	for id := range a.cache {
 		if !live[id] {
 			delete(a.cache, id)
+			a.gen++
 		}
 	}
 }

@@ -63,6 +63,41 @@ type Config struct {
 	Client ClientConfig `yaml:"client"`
 	// Backup says to whom the node encrypts its backups.
 	Backup BackupConfig `yaml:"backup"`
+	// Persons bounds person-token evaluations for other members and the
+	// office's lookups of the register of interviewed persons.
+	Persons PersonsConfig `yaml:"persons"`
+}
+
+// PersonsConfig bounds what other members may ask of this node's
+// person-token key, and what the office's users may look up
+// (federation/persons; docs/person-encodings.md). Each evaluation is one
+// guess at a person: the budgets are the most guesses a member can make.
+type PersonsConfig struct {
+	// BudgetWindow is the period over which the budgets refill (default
+	// 24h).
+	BudgetWindow time.Duration `yaml:"budget_window"`
+	// MatchingFloor is the matching evaluations any member may ask per
+	// window (default 3000).
+	MatchingFloor int `yaml:"matching_floor"`
+	// MatchingPerPerson adds evaluations per window for each person in the
+	// member's shared cases this node holds (default 6).
+	MatchingPerPerson int `yaml:"matching_per_person"`
+	// LookupPerMember and LookupPerUser are the lookup evaluations a member,
+	// and one of its users, may ask per window (default 900 and 150; a
+	// lookup costs three).
+	LookupPerMember int `yaml:"lookup_per_member"`
+	LookupPerUser   int `yaml:"lookup_per_user"`
+	// LookupWindow, LookupsPerUser and LookupsPerNode limit the office's
+	// own users: lookups per user and per node per window (default 1h, 20
+	// and 200).
+	LookupWindow   time.Duration `yaml:"lookup_window"`
+	LookupsPerUser int           `yaml:"lookups_per_user"`
+	LookupsPerNode int           `yaml:"lookups_per_node"`
+	// KeyRotation is how often the node rotates its person-token key
+	// (default 2160h, 90 days; at least 1h). A rotation makes every member
+	// evaluate its persons again, and ends what the old tokens told
+	// anyone.
+	KeyRotation time.Duration `yaml:"key_rotation"`
 }
 
 // BackupConfig says to whom the node encrypts the backups it makes
@@ -240,6 +275,7 @@ func (c *Config) normalize(base string) {
 	if c.Exchange.HeartbeatInterval == 0 {
 		c.Exchange.HeartbeatInterval = 5 * time.Second
 	}
+	c.Persons.normalize()
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
 	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile} {
@@ -312,6 +348,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Backup.validate(); err != nil {
+		return err
+	}
+	if err := c.Persons.validate(); err != nil {
 		return err
 	}
 	if c.Registry.Server && c.Registry.RaftListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
@@ -514,4 +553,43 @@ func fieldAtLine(n *yaml.Node, prefix string, line int) string {
 		}
 	}
 	return ""
+}
+
+func (p *PersonsConfig) normalize() {
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{{&p.MatchingFloor, 3000}, {&p.MatchingPerPerson, 6}, {&p.LookupPerMember, 900}, {&p.LookupPerUser, 150}, {&p.LookupsPerUser, 20}, {&p.LookupsPerNode, 200}} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if p.BudgetWindow == 0 {
+		p.BudgetWindow = 24 * time.Hour
+	}
+	if p.LookupWindow == 0 {
+		p.LookupWindow = time.Hour
+	}
+	if p.KeyRotation == 0 {
+		p.KeyRotation = 90 * 24 * time.Hour
+	}
+}
+
+func (p *PersonsConfig) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"matching_floor", p.MatchingFloor}, {"matching_per_person", p.MatchingPerPerson}, {"lookup_per_member", p.LookupPerMember},
+		{"lookup_per_user", p.LookupPerUser}, {"lookups_per_user", p.LookupsPerUser}, {"lookups_per_node", p.LookupsPerNode}} {
+		if f.v < 1 || f.v > 100_000_000 {
+			return fmt.Errorf("%w: persons.%s: %d: must be between 1 and 100000000", ErrInvalid, f.name, f.v)
+		}
+	}
+	if p.BudgetWindow < time.Minute || p.LookupWindow < time.Minute {
+		return fmt.Errorf("%w: persons.budget_window and persons.lookup_window: must be at least 1m", ErrInvalid)
+	}
+	if p.KeyRotation < time.Hour {
+		return fmt.Errorf("%w: persons.key_rotation: %s: must be at least 1h", ErrInvalid, p.KeyRotation)
+	}
+	return nil
 }

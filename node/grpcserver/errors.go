@@ -9,6 +9,7 @@ import (
 
 	"github.com/accordfed/accord/federation/exchange"
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/persons"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/federation/trust"
@@ -74,6 +75,11 @@ var codeTable = []struct {
 	{exchange.ErrCursorExpired, codes.OutOfRange},
 	{exchange.ErrNotMember, codes.PermissionDenied},
 	{exchange.ErrTooManyStreams, codes.ResourceExhausted},
+	{persons.ErrNotMember, codes.PermissionDenied},
+	{persons.ErrRequest, codes.InvalidArgument},
+	{persons.ErrUnknownKey, codes.NotFound},
+	{persons.ErrBudget, codes.ResourceExhausted},
+	{persons.ErrPeer, codes.Unavailable},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }
