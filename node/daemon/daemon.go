@@ -58,6 +58,10 @@ type Daemon struct {
 	// exchange shares case metadata with the other members; nil without a
 	// registry.
 	exchange *exchangeParts
+	persons  *personParts
+	// keysChanged wakes the registration of the node's keys (a
+	// person-token key rotated or retired).
+	keysChanged chan struct{}
 	audit    *audit.Log
 	grpcLn   net.Listener
 	localLn  net.Listener
@@ -87,7 +91,8 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	d := &Daemon{cfg: cfg, version: version, logger: logger, reg: prometheus.NewRegistry(), serveErr: make(chan error, 3)}
+	d := &Daemon{cfg: cfg, version: version, logger: logger, reg: prometheus.NewRegistry(), serveErr: make(chan error, 3),
+		keysChanged: make(chan struct{}, 1)}
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "accord_tls_peer_refused_total", Help: "Peer certificates refused during TLS handshakes, by side (server: a client was refused; client: a server was refused) and reason.",
 	}, []string{"side", "reason"})
@@ -211,10 +216,17 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	coord.Allow(localPolicy)
 	fedIdx := d.newFedIndex(localPolicy)
 	backups := d.newBackup(localPolicy, isAdmin)
+	if d.persons != nil {
+		d.persons.allowLookup(localPolicy, src.Identity().Member)
+	}
 	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), localPolicy, metrics, logger.With("component", "local_api"))
 	local.Register(d.local.GRPC)
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
+	if d.persons != nil {
+		accordv1.RegisterPersonLookupServiceServer(d.local.GRPC, d.persons.lookup)
+		accordv1.RegisterPersonTokenServiceServer(d.srv.GRPC, d.persons.service)
+	}
 	accordv1.RegisterNodeAdminServiceServer(d.local.GRPC, backups)
 	return d, nil
 }

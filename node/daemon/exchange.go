@@ -28,7 +28,6 @@ import (
 	"github.com/accordfed/accord/federation/exchange"
 	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/identity"
-	"github.com/accordfed/accord/federation/personenc"
 	"github.com/accordfed/accord/federation/pki"
 	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/redact"
@@ -40,14 +39,6 @@ import (
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
-
-// PersonKeyName is the federation key the person encodings are made with.
-const PersonKeyName = "person-encoding"
-
-// personKeyRequestID is the request id with which a founder creates the
-// person-encoding key: the first founder creates it, the others are refused
-// (it exists).
-const personKeyRequestID = "federation.person-key"
 
 // exchangeStore adapts the store to the exchange.
 type exchangeStore struct{ *store.Store }
@@ -244,89 +235,6 @@ func (d *directory) Peers() []exchange.Peer {
 	return out
 }
 
-// personEncoder encodes persons with the registry's person-encoding key.
-type personEncoder struct {
-	enc     *personenc.Encoder
-	version int
-}
-
-func (p personEncoder) Encode(name string, year int32, hasYear bool) ([]records.Encoded, error) {
-	person := personenc.Person{Name: name}
-	if hasYear {
-		person.BirthYear = int(year)
-	}
-	encs, err := p.enc.EncodeAll(person)
-	if err != nil {
-		// A name the encoder cannot take (empty after normalisation, too
-		// long) is not shared; the error never names the person.
-		return nil, nil
-	}
-	out := make([]records.Encoded, len(encs))
-	for i, e := range encs {
-		out[i] = records.Encoded{KeyName: PersonKeyName, KeyVersion: e.KeyVersion, Bytes: e.Marshal()}
-	}
-	return out, nil
-}
-
-// encoderSource makes the person encoder of the registry's current key,
-// caching it per key version.
-type encoderSource struct {
-	fsm        *registry.FSM
-	federation string
-	member     string
-
-	mu      sync.Mutex
-	current *personEncoder
-}
-
-// get returns the encoder of the current key, or nil when there is none.
-func (e *encoderSource) get() records.PersonEncoder {
-	var key registry.FederationKey
-	found := false
-	e.fsm.Read(func(v registry.View) {
-		k, err := v.FederationKey(PersonKeyName, e.member)
-		key, found = k, err == nil
-	})
-	if !found {
-		return nil
-	}
-	cur := key.Current()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.current != nil && e.current.version == cur.Version {
-		return *e.current
-	}
-	current, err := personenc.NewKey(e.federation, cur.Version, cur.Material)
-	if err != nil {
-		return nil
-	}
-	var prev []personenc.Key
-	for _, v := range key.Versions {
-		if v.State == registry.KeyPrevious && len(v.Material) > 0 {
-			if k, err := personenc.NewKey(e.federation, v.Version, v.Material); err == nil {
-				prev = append(prev, k)
-			}
-		}
-	}
-	enc, err := personenc.NewEncoder(personenc.DefaultConfig(), current, prev...)
-	if err != nil {
-		return nil
-	}
-	e.current = &personEncoder{enc: enc, version: cur.Version}
-	return *e.current
-}
-
-// version returns the current key version (0 without a key).
-func (e *encoderSource) version() int {
-	v := 0
-	e.fsm.Read(func(view registry.View) {
-		if k, err := view.FederationKey(PersonKeyName, e.member); err == nil {
-			v = k.Current().Version
-		}
-	})
-	return v
-}
-
 // exchangeDialer dials peers' exchange services over mutual TLS, checking
 // that the server is exactly the peer's node; one connection per node.
 type exchangeDialer struct {
@@ -344,11 +252,20 @@ const (
 )
 
 func (x *exchangeDialer) dial(p exchange.Peer) (accordv1.ExchangeServiceClient, error) {
+	cc, err := x.conn(p)
+	if err != nil {
+		return nil, err
+	}
+	return accordv1.NewExchangeServiceClient(cc), nil
+}
+
+// conn returns the connection to a peer's node, made on first use.
+func (x *exchangeDialer) conn(p exchange.Peer) (*grpc.ClientConn, error) {
 	key := p.Node.String() + "@" + p.Address
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if cc, ok := x.conns[key]; ok {
-		return accordv1.NewExchangeServiceClient(cc), nil
+		return cc, nil
 	}
 	want := p.Node
 	cc, err := grpc.NewClient(p.Address, grpc.WithTransportCredentials(x.d.src.ClientCredentials(func(got identity.Identity) error {
@@ -369,7 +286,7 @@ func (x *exchangeDialer) dial(p exchange.Peer) (accordv1.ExchangeServiceClient, 
 		return nil, err
 	}
 	x.conns[key] = cc
-	return accordv1.NewExchangeServiceClient(cc), nil
+	return cc, nil
 }
 
 func (x *exchangeDialer) close() {
@@ -382,10 +299,12 @@ func (x *exchangeDialer) close() {
 }
 
 // registerNodeKeys makes sure the registry holds the node's record
-// signing key and its JIT content key among its member's keys, retrying
-// until it does. Both go in one update (an update replaces the lists), and
-// the loop reads the record again after each update, so that a concurrent
-// update by another node of the member cannot drop one.
+// signing key, its JIT content key and its person-token public keys among
+// its member's keys, retrying until it does, and again each time the
+// person-token keys change (wakeKeyRegistration). All go in one update (an
+// update replaces the lists), and the loop reads the record again after
+// each update, so that a concurrent update by another node of the member
+// cannot drop one.
 func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519.PublicKey, enc registry.EncryptionKey) {
 	pemKey, err := records.PublicKeyPEM(pub)
 	if err != nil {
@@ -403,11 +322,19 @@ func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519
 			m, gerr = v.GetMember(self.Member)
 			found = gerr == nil && m.Status == registry.MemberAdmitted
 		})
+		wait := time.Second
 		if err == nil && found {
 			hasSig := slices.ContainsFunc(m.SigningKeys, func(k registry.SigningKey) bool { return k.ID == keyID })
 			hasEnc := slices.ContainsFunc(m.EncryptionKeys, func(k registry.EncryptionKey) bool { return k.ID == enc.ID })
-			if hasSig && hasEnc {
-				return
+			personKeys := d.persons.personKeys(self, m.PersonKeys)
+			if hasSig && hasEnc && slices.Equal(sortedPersonKeys(personKeys), sortedPersonKeys(m.PersonKeys)) {
+				// Registered: wait for the next change of the keys.
+				select {
+				case <-ctx.Done():
+					return
+				case <-d.keysChanged:
+				}
+				continue
 			}
 			keys, encs := slices.Clone(m.SigningKeys), slices.Clone(m.EncryptionKeys)
 			if !hasSig {
@@ -417,14 +344,14 @@ func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519
 				encs = append(encs, enc)
 			}
 			cmd, cerr := registry.NewCommand("node-keys."+randomHex(), registry.UpdateMember{
-				Code: m.Code, Name: m.Name, CACerts: m.CACerts, SigningKeys: keys, EncryptionKeys: encs,
+				Code: m.Code, Name: m.Name, CACerts: m.CACerts, SigningKeys: keys, EncryptionKeys: encs, PersonKeys: personKeys,
 			})
 			if cerr == nil {
 				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				_, err = d.registry.node.Apply(actx, cmd)
 				cancel()
 				if err == nil {
-					d.logger.Info("node keys registered", "key_id", keyID, "encryption_key_id", enc.ID)
+					d.logger.Info("node keys registered", "key_id", keyID, "encryption_key_id", enc.ID, "person_key_versions", d.persons.ring.Versions())
 					continue
 				}
 			} else {
@@ -434,7 +361,7 @@ func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519
 		if errors.Is(err, registryraft.ErrClosed) {
 			return
 		}
-		t := time.NewTimer(time.Second)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -442,6 +369,26 @@ func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519
 		case <-t.C:
 		}
 	}
+}
+
+// wakeKeyRegistration makes registerNodeKeys look at the keys again.
+func (d *Daemon) wakeKeyRegistration() {
+	select {
+	case d.keysChanged <- struct{}{}:
+	default:
+	}
+}
+
+// sortedPersonKeys returns keys sorted by node and version.
+func sortedPersonKeys(keys []registry.PersonKey) []registry.PersonKey {
+	out := slices.Clone(keys)
+	slices.SortFunc(out, func(a, b registry.PersonKey) int {
+		if a.Node != b.Node {
+			return strings.Compare(a.Node, b.Node)
+		}
+		return a.Version - b.Version
+	})
+	return out
 }
 
 // randomHex returns 12 random bytes in hex, for request ids of the node's
@@ -620,16 +567,20 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	pub := priv.Public().(ed25519.PublicKey)
 	x := &exchangeParts{
 		dir:    newDirectory(d.registry.fsm, self),
-		enc:    &encoderSource{fsm: d.registry.fsm, federation: self.Federation, member: self.Member},
 		signer: records.NewSigner(self.Member, records.KeyID(self.Name, pub), priv),
 		dialer: &exchangeDialer{d: d, conns: map[string]*grpc.ClientConn{}},
 	}
+	if err := d.newPersons(policy, x.dir, x.dialer); err != nil {
+		return err
+	}
+	x.enc = &encoderSource{ring: d.persons.ring, keyName: self.Member + "/" + self.Name}
 	logger := d.logger.With("component", "exchange")
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}
 	x.names = redact.NewNames()
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
 		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Names: x.names, Logger: d.logger.With("component", "matcher"),
+		PeerTokens: d.persons.asker, Shared: d.persons.shared,
 	})
 	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{
 		Logger: logger, OnChange: x.matcher.Federated, SilentAfter: 2 * d.cfg.Exchange.HeartbeatInterval,
@@ -689,6 +640,7 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() { x.dir.watch(ctx) },
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },
 		func() { x.matcher.Run(ctx) },
+		func() { d.rotatePersonKeys(ctx, x.dir) },
 		func() { d.purgeTombstones(ctx) },
 	} {
 		d.bg.Add(1)

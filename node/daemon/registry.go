@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -364,7 +363,6 @@ func (d *Daemon) foundRegistry(ctx context.Context) {
 		switch {
 		case err == nil:
 			d.logger.Info("registry founded")
-			d.createPersonKey(ctx)
 			return
 		case errors.Is(err, registry.ErrFailedPrecondition):
 			return // another founder was first
@@ -379,38 +377,6 @@ func (d *Daemon) foundRegistry(ctx context.Context) {
 	}
 }
 
-// createPersonKey creates the federation's person-encoding key, with
-// random material, on the founder whose founding command was applied.
-func (d *Daemon) createPersonKey(ctx context.Context) {
-	cmd, err := registry.NewCommand(personKeyRequestID, registry.CreateKey{
-		Name: PersonKeyName, Purpose: "keyed person encodings shared between members (docs/person-encodings.md)",
-		Material: randomKey(),
-	})
-	if err != nil {
-		return
-	}
-	for ctx.Err() == nil {
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := d.registry.node.Apply(actx, cmd)
-		cancel()
-		switch {
-		case err == nil:
-			d.logger.Info("person-encoding key created")
-			return
-		case errors.Is(err, registry.ErrAlreadyExists), errors.Is(err, registryraft.ErrClosed):
-			return
-		case errors.Is(err, registry.ErrInvalidArgument), errors.Is(err, registry.ErrPermissionDenied), errors.Is(err, registry.ErrFailedPrecondition):
-			d.logger.Error("cannot create the person-encoding key", "err", err)
-			return
-		}
-	}
-}
-
-func randomKey() []byte {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return b
-}
 
 // bootstrapCommand builds the founding command from registry.servers and
 // the founders' CA certificates in the trust bundle.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/matching"
+	"github.com/accordfed/accord/federation/persontoken"
 	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/redact"
 	"github.com/accordfed/accord/federation/registry"
@@ -60,12 +61,32 @@ type Options struct {
 	// exactly what the other members receive. Nil: the case's own persons
 	// only.
 	Names *redact.Names
+	// PeerTokens gives the tokens of the office's own persons under the
+	// other members' keys (federation/persons.Asker); nil: own cases are
+	// matched without persons.
+	PeerTokens PeerTokens
+	// Shared, when set, is called with every shared case of another
+	// member the matcher reads from the federation index, and with nil
+	// when one is withdrawn (the register of interviewed persons follows
+	// the index through it).
+	Shared func(origin, caseID string, sc *accordv1.SharedCase)
 	// RefitAfter is how long after a fit the model may be fitted again
 	// (default 10s); it is, once the index has grown by a quarter (and at
 	// least 100 cases) since the last fit, so that the model learns from the
 	// cases that arrived after the node started.
 	RefitAfter time.Duration
 	Logger     *slog.Logger
+}
+
+// PeerTokens obtains and caches the tokens of the office's own persons
+// under the other members' keys (*persons.Asker).
+type PeerTokens interface {
+	// Prefetch obtains the tokens of inputs the cache lacks.
+	Prefetch(ctx context.Context, inputs []persontoken.Input) error
+	// Cached returns the cached tokens of an input, one per key.
+	Cached(in persontoken.Input) []persontoken.Tokens
+	// Generation changes when the cache changes.
+	Generation() uint64
 }
 
 // Matcher is a node's incremental matcher.
@@ -84,6 +105,12 @@ type Matcher struct {
 	// sens holds the sensitivity, as published, of each case in the index
 	// (the office's and the others'); a national case is never there.
 	sens sync.Map // case id -> accordv1.Sensitivity
+
+	// inputs are the person-token inputs of the office's shareable cases
+	// (Run only), tokenGen the PeerTokens generation the index was built
+	// with.
+	inputs   map[string][]persontoken.Input
+	tokenGen uint64
 
 	mu      sync.Mutex
 	pending map[string]string // federation case id -> origin, waiting to be (re)matched
@@ -107,7 +134,7 @@ func New(member string, st Store, reg Registry, o Options) *Matcher {
 		o.RefitAfter = 10 * time.Second
 	}
 	return &Matcher{member: member, st: st, reg: reg, opts: o, logger: o.Logger,
-		pending: map[string]string{}, wake: make(chan struct{}, 1)}
+		pending: map[string]string{}, wake: make(chan struct{}, 1), inputs: map[string][]persontoken.Input{}}
 }
 
 // Federated queues cases of origin that were stored in or removed from
@@ -158,13 +185,64 @@ func (m *Matcher) ownRecord(c *accordv1.Case, enc records.PersonEncoder) (r matc
 	if err != nil {
 		return matching.Record{}, false
 	}
+	if m.opts.PeerTokens != nil {
+		for _, in := range m.inputs[c.GetCaseId()] {
+			r.Persons = append(r.Persons, m.opts.PeerTokens.Cached(in)...)
+		}
+	}
 	m.versions.Store(c.GetCaseId(), c.GetVersion())
 	m.sens.Store(c.GetCaseId(), sc.GetSensitivity())
 	return r, true
 }
 
+// personInputs records the person-token inputs of one of the office's
+// cases (none for a case that is not shared) and returns them.
+func (m *Matcher) personInputs(c *accordv1.Case) []persontoken.Input {
+	if m.opts.PeerTokens == nil || !records.Shareable(c) {
+		delete(m.inputs, c.GetCaseId())
+		return nil
+	}
+	var ins []persontoken.Input
+	for _, p := range records.SharedPersons(c) {
+		person := persontoken.Person{Name: p.Name}
+		if p.HasYear {
+			person.BirthYear = int(p.BirthYear)
+		}
+		if in, err := persontoken.Inputs(person); err == nil {
+			ins = append(ins, in)
+		}
+	}
+	if len(ins) == 0 {
+		delete(m.inputs, c.GetCaseId())
+		return nil
+	}
+	m.inputs[c.GetCaseId()] = ins
+	return ins
+}
+
+// allInputs returns the inputs of every shareable case of the office.
+func (m *Matcher) allInputs() []persontoken.Input {
+	var out []persontoken.Input
+	for _, ins := range m.inputs {
+		out = append(out, ins...)
+	}
+	return out
+}
+
+// prefetch obtains the tokens of inputs under the other members' keys;
+// a member that cannot be asked now is asked again later.
+func (m *Matcher) prefetch(ctx context.Context, inputs []persontoken.Input) {
+	if m.opts.PeerTokens == nil || len(inputs) == 0 {
+		return
+	}
+	if err := m.opts.PeerTokens.Prefetch(ctx, inputs); err != nil && ctx.Err() == nil {
+		m.logger.Debug("person tokens of some members not obtained yet", "err", err)
+	}
+}
+
 // forget drops a case from what is matched.
 func (m *Matcher) forget(caseID string) {
+	delete(m.inputs, caseID)
 	m.index.Remove(caseID)
 	m.versions.Delete(caseID)
 	m.sens.Delete(caseID)
@@ -196,6 +274,17 @@ func (m *Matcher) Run(ctx context.Context) {
 			m.logger.Warn("matching local changes failed", "err", err)
 		}
 		m.federatedChanges(ctx)
+		if m.opts.PeerTokens != nil {
+			// New members' keys, rotated keys, members that answer
+			// again: their tokens of the office's persons change
+			// what the office's cases match.
+			m.prefetch(ctx, m.allInputs())
+			if m.opts.PeerTokens.Generation() != m.tokenGen {
+				if err := m.load(ctx); err != nil && ctx.Err() == nil {
+					m.logger.Warn("matching again with new person tokens failed", "err", err)
+				}
+			}
+		}
 		if n := m.index.Len(); n >= m.fittedOn+max(100, m.fittedOn/4) && time.Since(m.fitted) >= m.opts.RefitAfter {
 			if err := m.load(ctx); err != nil && ctx.Err() == nil {
 				m.logger.Warn("refitting the matching model failed", "err", err)
@@ -216,6 +305,17 @@ func (m *Matcher) Run(ctx context.Context) {
 // the matches found (the registry refuses what was proposed before).
 func (m *Matcher) load(ctx context.Context) error {
 	enc := m.opts.Encoder()
+	if m.opts.PeerTokens != nil {
+		clear(m.inputs)
+		if err := m.st.ForEachCase(func(c *accordv1.Case) error {
+			m.personInputs(c)
+			return nil
+		}); err != nil {
+			return err
+		}
+		m.prefetch(ctx, m.allInputs())
+		m.tokenGen = m.opts.PeerTokens.Generation()
+	}
 	var recs []matching.Record
 	err := m.st.ForEachCase(func(c *accordv1.Case) error {
 		r, ok := m.ownRecord(c, enc)
@@ -233,8 +333,11 @@ func (m *Matcher) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = m.st.FedScan("", func(_, caseID string, _ uint64, raw []byte) error {
+	err = m.st.FedScan("", func(origin, caseID string, _ uint64, raw []byte) error {
 		sc := sharedCase(raw)
+		if m.opts.Shared != nil {
+			m.opts.Shared(origin, caseID, sc)
+		}
 		if sc == nil {
 			return nil
 		}
@@ -303,6 +406,7 @@ func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, erro
 				m.forget(ch.CaseID)
 				continue
 			}
+			m.prefetch(ctx, m.personInputs(c))
 			r, ok := m.ownRecord(c, enc)
 			if !ok {
 				m.forget(ch.CaseID) // deleted, or made national
@@ -336,6 +440,9 @@ func (m *Matcher) federatedChanges(ctx context.Context) {
 				return nil
 			}
 			sc := sharedCase(raw)
+			if m.opts.Shared != nil {
+				m.opts.Shared(origin, caseID, sc)
+			}
 			if sc == nil {
 				return nil // a tombstone: the case is withdrawn from this office
 			}
@@ -355,6 +462,9 @@ func (m *Matcher) federatedChanges(ctx context.Context) {
 		}
 		for id := range ids {
 			if !seen[id] {
+				if m.opts.Shared != nil {
+					m.opts.Shared(origin, id, nil)
+				}
 				m.forget(id)
 			}
 		}

@@ -201,3 +201,19 @@ func WaitFounded(t testing.TB, c accordv1.CoordinationServiceClient, member stri
 		return nil
 	})
 }
+
+// PersonLookup returns a PersonLookupService client of d's local API for a
+// user.
+func PersonLookup(t testing.TB, d *daemon.Daemon, user mtls.Config, member string) accordv1.PersonLookupServiceClient {
+	t.Helper()
+	src, err := mtls.NewSource(user, mtls.Hooks{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := grpc.NewClient(d.LocalAddr(), grpc.WithTransportCredentials(src.ClientCredentials(mtls.ExpectMember(member))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return accordv1.NewPersonLookupServiceClient(cc)
+}

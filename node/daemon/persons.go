@@ -1,0 +1,347 @@
+package daemon
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/accordfed/accord/federation/exchange"
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/persons"
+	"github.com/accordfed/accord/federation/persontoken"
+	"github.com/accordfed/accord/federation/records"
+	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/grpcserver"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// personParts are the node's side of person matching between members
+// (federation/persons): its own person-token keys, the service other
+// members' nodes evaluate through, the asker for the matcher and the
+// register lookup, and the index of the tokens other members share.
+type personParts struct {
+	ring    *persons.KeyRing
+	index   *persons.Index
+	asker   *persons.Asker
+	service *persons.Service
+	lookup  *persons.Lookup
+	peers   *peerKeys
+}
+
+// newPersons builds the node's person-token parts and allows the service
+// to other members' nodes on the federation listener.
+func (d *Daemon) newPersons(policy *grpcserver.Policy, dir *directory, dialer *exchangeDialer) error {
+	self := d.src.Identity()
+	ring, err := persons.OpenKeyRing(d.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("%w: person-token key: %w", ErrStart, err)
+	}
+	logger := d.logger.With("component", "persons")
+	p := &personParts{ring: ring, index: persons.NewIndex(), peers: &peerKeys{dir: dir}}
+	aud := personsAuditor{log: d.audit, logger: logger}
+	dial := func(node identity.Identity) (accordv1.PersonTokenServiceClient, error) {
+		addr := dir.nodeAddress(node)
+		if addr == "" {
+			return nil, fmt.Errorf("node %s has no federation address in the registry", node)
+		}
+		cc, err := dialer.conn(exchange.Peer{Member: node.Member, Node: node, Address: addr})
+		if err != nil {
+			return nil, err
+		}
+		return accordv1.NewPersonTokenServiceClient(cc), nil
+	}
+	cfg := d.cfg.Persons
+	p.asker = persons.NewAsker(p.peers, dial, logger)
+	p.service = persons.NewService(self, ring, personsDirectory{dir: dir, index: p.index}, aud, persons.Budgets{
+		Window: cfg.BudgetWindow, MatchingFloor: cfg.MatchingFloor, MatchingPerPerson: cfg.MatchingPerPerson,
+		LookupPerMember: cfg.LookupPerMember, LookupPerUser: cfg.LookupPerUser,
+	}, nil, logger)
+	p.lookup = persons.NewLookup(self, p.asker, p.peers, p.index, dial, aud, persons.LookupLimits{
+		Window: cfg.LookupWindow, PerUser: cfg.LookupsPerUser, PerNode: cfg.LookupsPerNode, Timeout: 20 * time.Second,
+	}, nil, logger)
+	policy.Allow("/"+accordv1.PersonTokenService_ServiceDesc.ServiceName+"/", grpcserver.AnyNode)
+	d.persons = p
+	return nil
+}
+
+// allowLookup adds the register lookup to the local API's policy: users of
+// the node's own member only.
+func (p *personParts) allowLookup(localPolicy *grpcserver.Policy, member string) {
+	localPolicy.Allow("/"+accordv1.PersonLookupService_ServiceDesc.ServiceName+"/", func(id identity.Identity) error {
+		if id.Kind != identity.KindUser || id.Member != member {
+			return fmt.Errorf("%w: the local API serves users of member %s only, not %s", grpcserver.ErrPermissionDenied, member, id)
+		}
+		return nil
+	})
+}
+
+// shared feeds the token index from the federation index (the matcher
+// calls it for every shared case it reads; nil: withdrawn).
+func (p *personParts) shared(origin, caseID string, sc *accordv1.SharedCase) {
+	if sc == nil {
+		p.index.Remove(caseID)
+		return
+	}
+	p.index.Put(origin, sc)
+}
+
+// personsDirectory answers the service's questions.
+type personsDirectory struct {
+	dir   *directory
+	index *persons.Index
+}
+
+func (p personsDirectory) NodeAdmitted(id identity.Identity) bool { return p.dir.NodeAdmitted(id) }
+func (p personsDirectory) SharedPersons(member string) int      { return p.index.PersonsOf(member) }
+
+// nodeAddress returns a registered node's federation address ("" when
+// unknown).
+func (d *directory) nodeAddress(node identity.Identity) string {
+	addr := ""
+	d.fsm.Read(func(v registry.View) {
+		if n, _, err := v.GetNode(node.String()); err == nil {
+			addr = n.FederationAddress
+		}
+	})
+	return addr
+}
+
+// peerKeys lists the other admitted members' current person-token keys
+// from the registry, recomputed when the registry moves on.
+type peerKeys struct {
+	dir *directory
+
+	mu    sync.Mutex
+	index uint64
+	keys  []persons.PeerKey
+}
+
+// PeerKeys implements persons.Peers: per node of another admitted member
+// with a federation address, its highest key version.
+func (p *peerKeys) PeerKeys() []persons.PeerKey {
+	idx := p.dir.fsm.AppliedIndex()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keys != nil && idx == p.index {
+		return p.keys
+	}
+	self := p.dir.self
+	keys := []persons.PeerKey{}
+	p.dir.fsm.Read(func(v registry.View) {
+		for _, m := range v.ListMembers() {
+			if m.Status != registry.MemberAdmitted || m.Code == self.Member {
+				continue
+			}
+			best := map[string]registry.PersonKey{}
+			for _, k := range m.PersonKeys {
+				if b, ok := best[k.Node]; !ok || k.Version > b.Version {
+					best[k.Node] = k
+				}
+			}
+			for _, name := range slices.Sorted(maps.Keys(best)) {
+				k := best[name]
+				node := identity.Identity{Federation: self.Federation, Member: m.Code, Kind: identity.KindNode, Name: name}
+				n, _, err := v.GetNode(node.String())
+				if err != nil || n.FederationAddress == "" {
+					continue
+				}
+				pub, err := base64.StdEncoding.DecodeString(k.PublicKey)
+				if err != nil || persontoken.CheckPublicKey(pub) != nil {
+					continue
+				}
+				keys = append(keys, persons.PeerKey{Member: m.Code, Node: node, Version: k.Version, Public: pub})
+			}
+		}
+	})
+	p.keys, p.index = keys, idx
+	return keys
+}
+
+// encoderSource gives the publisher and the matcher the encoder of the
+// node's current person-token key.
+type encoderSource struct {
+	ring    *persons.KeyRing
+	keyName string // "<member>/<node name>"
+}
+
+// tokenEncoder makes the tokens of the office's persons under one key
+// version.
+type tokenEncoder struct {
+	keyName string
+	version int
+	key     *persontoken.Key
+}
+
+// Encode implements records.PersonEncoder.
+func (e tokenEncoder) Encode(name string, year int32, hasYear bool) ([]records.Encoded, error) {
+	p := persontoken.Person{Name: name}
+	if hasYear {
+		p.BirthYear = int(year)
+	}
+	in, err := persontoken.Inputs(p)
+	if err != nil {
+		// A name the tokens cannot take (no letter, too long) is not
+		// shared; the error never names the person.
+		return nil, nil
+	}
+	t, err := e.key.Tokens(persontoken.KeyID(e.keyName, e.version), in)
+	if err != nil {
+		return nil, nil
+	}
+	return []records.Encoded{{KeyName: e.keyName, KeyVersion: e.version, Bytes: t.Marshal()}}, nil
+}
+
+// get returns the encoder of the current key.
+func (e *encoderSource) get() records.PersonEncoder {
+	v, k := e.ring.Current()
+	return tokenEncoder{keyName: e.keyName, version: v, key: k}
+}
+
+// version returns the current key version.
+func (e *encoderSource) version() int {
+	v, _ := e.ring.Current()
+	return v
+}
+
+// personKeys returns the member's person-key list with this node's entries
+// replaced by the versions its ring holds.
+func (p *personParts) personKeys(self identity.Identity, cur []registry.PersonKey) []registry.PersonKey {
+	var out []registry.PersonKey
+	for _, k := range cur {
+		if k.Node != self.Name {
+			out = append(out, k)
+		}
+	}
+	for _, v := range p.ring.Versions() {
+		k, _ := p.ring.Key(v)
+		out = append(out, registry.PersonKey{Node: self.Name, Version: v, PublicKey: base64.StdEncoding.EncodeToString(k.Public())})
+	}
+	return out
+}
+
+// rotatePersonKeys rotates the node's person-token key when the current one
+// is older than persons.key_rotation, and at once when a member leaves
+// (is suspended): what the departed member learned under the old key ends
+// with it. The previous version is kept (and evaluated) until every case
+// has been published again under the new one, for an hour at least, then
+// deleted.
+func (d *Daemon) rotatePersonKeys(ctx context.Context, dir *directory) {
+	p := d.persons
+	admitted := dir.admittedMembers()
+	var retireAfter time.Time
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		changed := dir.Changed()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+		now := admittedAfter(dir)
+		left := ""
+		for m := range admitted {
+			if !now[m] {
+				left = m
+			}
+		}
+		admitted = now
+		v, _ := p.ring.Current()
+		age := p.keyAge(d.cfg.DataDir, v)
+		if left != "" || age >= d.cfg.Persons.KeyRotation {
+			nv, err := p.ring.Rotate()
+			if err != nil {
+				d.logger.Error("cannot rotate the person-token key", "err", err)
+				continue
+			}
+			reason := "scheduled"
+			if left != "" {
+				reason = "member " + left + " left"
+			}
+			d.logger.Info("person-token key rotated", "version", nv, "reason", reason)
+			d.wakeKeyRegistration()
+			retireAfter = time.Now().Add(time.Hour)
+			continue
+		}
+		if !retireAfter.IsZero() && time.Now().After(retireAfter) && d.publishedAll() {
+			for _, old := range p.ring.Versions() {
+				if old != v {
+					if err := p.ring.Drop(old); err != nil {
+						d.logger.Error("cannot delete an old person-token key", "version", old, "err", err)
+					} else {
+						d.logger.Info("old person-token key deleted", "version", old)
+					}
+				}
+			}
+			retireAfter = time.Time{}
+			d.wakeKeyRegistration()
+		}
+	}
+}
+
+// keyAge is how old the key file of version v is.
+func (p *personParts) keyAge(dataDir string, v int) time.Duration {
+	fi, err := os.Stat(filepath.Join(dataDir, persons.KeyDir, "v"+strconv.Itoa(v)+".key"))
+	if err != nil {
+		return 0
+	}
+	return time.Since(fi.ModTime())
+}
+
+// admittedMembers returns the admitted members now.
+func (d *directory) admittedMembers() map[string]bool { return admittedAfter(d) }
+
+func admittedAfter(d *directory) map[string]bool {
+	out := map[string]bool{}
+	d.fsm.Read(func(v registry.View) {
+		for _, m := range v.ListMembers() {
+			if m.Status == registry.MemberAdmitted {
+				out[m.Code] = true
+			}
+		}
+	})
+	return out
+}
+
+// publishedAll reports whether the node has published every change of its
+// cases (after a key rotation: every case under the new key).
+func (d *Daemon) publishedAll() bool {
+	info, err := d.store.Feed()
+	if err != nil {
+		return false
+	}
+	ch, err := d.store.Changes(info.PublishedChange, 1)
+	return err == nil && len(ch) == 0
+}
+
+// personsAuditor writes the person-token events to the node's audit log.
+type personsAuditor struct {
+	log    *audit.Log
+	logger interface {
+		Error(msg string, args ...any)
+	}
+}
+
+var personKinds = map[persons.EventKind]audit.Kind{
+	persons.Evaluated: audit.KindEvaluated, persons.LookupAnswered: audit.KindLookupAnswered, persons.LookedUp: audit.KindLookup,
+}
+
+// Audit implements persons.Auditor.
+func (a personsAuditor) Audit(e persons.Event) {
+	_, err := a.log.Append(audit.Entry{
+		Kind: personKinds[e.Kind], Peer: e.Who.Member, PeerID: e.Who.String(),
+		What: audit.What{Records: e.Records, Reason: e.Reason, Cursor: e.LookupID, CaseIDs: e.CaseIDs},
+	})
+	if err != nil {
+		a.logger.Error("cannot write the audit log", "err", err)
+	}
+}

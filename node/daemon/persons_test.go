@@ -1,0 +1,222 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/accordfed/accord/federation/pki/pkitest"
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
+	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/config"
+	"github.com/accordfed/accord/node/daemon/daemontest"
+	"github.com/accordfed/accord/node/store"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// auditEntries returns the entries of a node's audit log of kind.
+func auditEntries(t *testing.T, cfg config.Config, kind audit.Kind) []audit.Entry {
+	t.Helper()
+	var out []audit.Entry
+	if err := audit.Scan(filepath.Join(cfg.DataDir, audit.FileName), audit.Filter{Kind: kind}, func(e audit.Entry) error {
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestPersonRegisterAcrossDaemons: PL's analyst asks whether other
+// members' cases hold a person; UA's node evaluates the blinded name
+// without learning it, PL compares with the tokens UA shared, and UA
+// learns that someone asked and where it answered, never whom. Every step
+// is in both audit logs, no name in either, and the budgets hold.
+func TestPersonRegisterAcrossDaemons(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL", "DE")
+	started, _ := daemontest.StartFederationConfigured(t, fed, nil, func(member string, cfg *config.Config) {
+		switch member {
+		case "UA":
+			cfg.Persons.LookupPerUser = 9 // three lookups with a year
+		case "PL":
+			cfg.Persons.LookupsPerUser = 5
+		}
+	}, "UA", "PL", "DE")
+	ua, pl := started[0], started[1]
+	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/analyst"}
+	for _, c := range []*accordv1.Case{
+		exCase("UA-2022-000101", accordv1.Sensitivity_SENSITIVITY_FEDERATION, "Olena Kovalenko"),
+		exCase("UA-2022-000102", accordv1.Sensitivity_SENSITIVITY_FEDERATION, "Taras Shevchenko"),
+		exCase("UA-2022-000103", accordv1.Sensitivity_SENSITIVITY_NATIONAL, "Halyna Pavlenko"),
+	} {
+		if _, err := ua.D.Store().CreateCase(c, actor); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitIndex(t, pl.D.Store(), "UA", has("UA-2022-000101", "UA-2022-000102"))
+	lookupAs := func(user string) func(name string, year int32) (*accordv1.LookupPersonResponse, error) {
+		c := daemontest.PersonLookup(t, pl.D, fed.User("PL", user), "PL")
+		return func(name string, year int32) (*accordv1.LookupPersonResponse, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return c.LookupPerson(ctx, &accordv1.LookupPersonRequest{Name: name, BirthYear: year})
+		}
+	}
+	// UA's key reaches the registry once its node has registered it;
+	// until then UA answers "no_key". A probing user waits for it (with
+	// a lookup of its own, counted for that user only).
+	probe := lookupAs("probe")
+	raftnettest.WaitFor(t, 20*time.Second, func() error {
+		r, err := probe("Taras Shevchenko", 0)
+		if err != nil {
+			return err
+		}
+		if len(r.GetHits()) == 0 {
+			return status.Errorf(codes.NotFound, "no hit yet: %v", r.GetMembers())
+		}
+		return nil
+	})
+
+	// The Cyrillic spelling PL's analyst writes finds UA's case with the
+	// same year.
+	ask := lookupAs("analyst")
+	resp, err := ask("Олена Коваленко", 1981)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := resp.GetHits(); len(h) != 1 || h[0].GetMember() != "UA" || h[0].GetCaseId() != "UA-2022-000101" ||
+		h[0].GetSimilarity() != accordv1.PersonSimilarity_PERSON_SIMILARITY_NAME_AND_YEAR || h[0].GetRole() != accordv1.PersonRole_PERSON_ROLE_VICTIM {
+		t.Fatalf("hits %v", resp.GetHits())
+	}
+	members := map[string]string{}
+	for _, m := range resp.GetMembers() {
+		members[m.GetMember()] = m.GetStatus()
+	}
+	if members["UA"] != "answered" || members["DE"] != "answered" {
+		t.Fatalf("members %v", resp.GetMembers())
+	}
+	// A national case never answers; a birth year nine years apart does
+	// not either.
+	for _, q := range []struct {
+		name string
+		year int32
+	}{{"Halyna Pavlenko", 1981}, {"Olena Kovalenko", 1990}} {
+		r, err := ask(q.name, q.year)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.GetHits()) != 0 {
+			t.Fatalf("%s %d: hits %v", q.name, q.year, r.GetHits())
+		}
+	}
+	// UA's budget for PL's analyst (nine evaluations: three lookups with
+	// a year) is spent: UA refuses, and PL's answer says so.
+	r, err := ask("Olena Kovalenko", 1981)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	for _, m := range r.GetMembers() {
+		if m.GetMember() == "UA" {
+			refused = m.GetStatus() == "refused" && strings.Contains(m.GetDetail(), "budget")
+		}
+	}
+	if !refused || len(r.GetHits()) != 0 {
+		t.Fatalf("fourth lookup: UA not refused (%v, hits %v)", r.GetMembers(), r.GetHits())
+	}
+	// PL's own limit: five lookups per user.
+	if _, err := ask("Olena Kovalenko", 1981); err != nil {
+		t.Fatalf("fifth lookup: %v", err)
+	}
+	if _, err := ask("Olena Kovalenko", 1981); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("sixth lookup: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	// Bad input names the field and changes nothing.
+	other := daemontest.PersonLookup(t, pl.D, fed.User("PL", "prosecutor"), "PL")
+	for _, bad := range []struct {
+		req   *accordv1.LookupPersonRequest
+		field string
+	}{
+		{&accordv1.LookupPersonRequest{Name: "12 -- 34"}, "name"},
+		{&accordv1.LookupPersonRequest{Name: "Olena", BirthYear: 1700}, "birth_year"},
+		{&accordv1.LookupPersonRequest{Name: "Olena", Members: []string{"PL"}}, "members[0]"},
+		{&accordv1.LookupPersonRequest{Name: "Olena", Roles: []accordv1.PersonRole{99}}, "roles[0]"},
+	} {
+		_, err := other.LookupPerson(context.Background(), bad.req)
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), bad.field) {
+			t.Errorf("%v: %v, want INVALID_ARGUMENT naming %s", bad.req, err, bad.field)
+		}
+	}
+
+	// Both audit logs: PL's says who looked up and what answered; UA's
+	// says that PL's analyst had persons evaluated, where it answered, and
+	// that the budget refused the rest. Neither holds a name.
+	lookups := auditEntries(t, pl.Cfg, audit.KindLookup)
+	found := false
+	for _, e := range lookups {
+		if e.PeerID != "spiffe://accord.test/member/PL/user/analyst" {
+			t.Errorf("lookup entry of %s", e.PeerID)
+		}
+		if e.What.Cursor == resp.GetLookupId() && len(e.What.CaseIDs) == 1 && e.What.CaseIDs[0] == "UA-2022-000101" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("PL's audit log lacks the lookup %s: %v", resp.GetLookupId(), lookups)
+	}
+	evaluated, budget := 0, 0
+	for _, e := range auditEntries(t, ua.Cfg, audit.KindEvaluated) {
+		if e.What.Reason == "lookup" && e.PeerID == "spiffe://accord.test/member/PL/user/analyst" {
+			evaluated += e.What.Records
+		}
+		if e.What.Reason == "budget_exhausted" {
+			budget++
+		}
+	}
+	if evaluated == 0 || evaluated > 9 || budget == 0 {
+		t.Errorf("UA's audit log: %d lookup evaluations for PL's analyst (budget 9), %d refusals", evaluated, budget)
+	}
+	answered := auditEntries(t, ua.Cfg, audit.KindLookupAnswered)
+	if len(answered) == 0 || answered[0].What.Cursor != resp.GetLookupId() || answered[0].What.CaseIDs[0] != "UA-2022-000101" {
+		t.Errorf("UA's audit log lacks the answered lookup: %v", answered)
+	}
+	for _, n := range []daemontest.Node{*ua, *pl} {
+		data, err := os.ReadFile(filepath.Join(n.Cfg.DataDir, audit.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"Kovalenko", "Коваленко", "Olena", "Shevchenko"} {
+			if bytes.Contains(data, []byte(name)) {
+				t.Errorf("%s's audit log holds %q", n.Member, name)
+			}
+		}
+	}
+	// No person-token key is in the registry's log or PL's data: only
+	// public keys are.
+	key, err := os.ReadFile(filepath.Join(ua.Cfg.DataDir, "person-token", "v1.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.WalkDir(pl.Cfg.DataDir, func(path string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(data, key) {
+			t.Errorf("PL's %s holds UA's person-token key", path)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
