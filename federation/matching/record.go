@@ -417,13 +417,13 @@ type rec struct {
 	persons    []cperson // sorted by key
 	// maxGroup is the number of persons of the key with the most (an
 	// upper bound of the persons that can match, for the cutoff).
-	maxGroup int
-	units      []string // unit keys
-	unitNames  []string
-	rs         []string // Rome Statute codes
-	national   []string
-	victims    int64
-	titleToks  []uint64 // hashes of the title's folded words
+	maxGroup  int
+	units     []string // unit keys
+	unitNames []string
+	rs        []string // Rome Statute codes
+	national  []string
+	victims   int64
+	titleToks []uint64 // hashes of the title's folded words
 }
 
 const narrowWindow = 3 * 3600
