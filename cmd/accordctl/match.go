@@ -19,7 +19,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accordfed/accord/federation/matching"
-	"github.com/accordfed/accord/federation/personenc"
 	"github.com/accordfed/accord/node/caseformat"
 )
 
@@ -40,7 +39,7 @@ file per member, the member code taken from the file name), matches every case
 against every other with the federation's matching engine, and writes the likely
 duplicate pairs as JSON Lines: {"a", "b", "score", "reasons"}, a < b, each
 unordered pair once. The model (Fellegi-Sunter) is fitted by EM to the cases
-themselves; persons are compared through keyed encodings under a fixed local key,
+themselves; persons are compared through person tokens under a fixed local key,
 as the federation compares them online. Nothing is sent anywhere.`,
 		Example: `  accordctl match --input ../shared/datasets/dedup-dev --out pairs.jsonl`,
 		Args:    cobra.NoArgs,
@@ -155,16 +154,16 @@ func writePairs(w io.Writer, ms []matching.Match) error {
 }
 
 // loadMatchRecords parses the files (member code from the name) and
-// builds the matching records, persons encoded under the offline key,
+// builds the matching records, persons' tokens under the offline key,
 // handing them to add in chunks, in file and line order: no more than a
 // chunk of parsed cases is held at once. Lines are parsed on every CPU;
 // invalid lines fail the run with their errors (up to 20 of them).
 func loadMatchRecords(files []string, add func([]matching.Record) error) error {
-	cache := newEncodingCache(matching.OfflineEncoder().WithTokenCache(1 << 17))
+	tokens := matching.OfflineTokens()
 	var errs []string
 	for _, path := range files {
 		member := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "cases-"), ".jsonl")
-		if err := loadMatchFile(path, member, cache, add, &errs); err != nil {
+		if err := loadMatchFile(path, member, tokens, add, &errs); err != nil {
 			return err
 		}
 	}
@@ -187,7 +186,7 @@ type lineJob struct {
 // handing its records to add (which compiles them on every CPU). Once an
 // error is seen, the rest is only checked, to report up to 20 errors.
 // At most a few chunks are in flight.
-func loadMatchFile(path, member string, cache *encodingCache, add func([]matching.Record) error, errs *[]string) error {
+func loadMatchFile(path, member string, tokens matching.TokenFunc, add func([]matching.Record) error, errs *[]string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -262,15 +261,14 @@ func loadMatchFile(path, member string, cache *encodingCache, add func([]matchin
 							fail(fmt.Sprintf("%s: %v", path, caseformat.Join(ferrs)))
 							continue
 						}
-						rec, err := matching.FromCase(c, nil)
+						// The token function keeps the tokens of each
+						// distinct folded name and year: names repeat
+						// across cases, and a person's tokens cost five
+						// VOPRF evaluations.
+						rec, err := matching.FromCase(c, tokens)
 						if err != nil {
 							fail(fmt.Sprintf("%s line %d: %v", path, jobs[i].no, err))
 							continue
-						}
-						for _, p := range c.GetPersons() {
-							if e, ok := cache.encode(p.GetName(), int(p.GetBirthYear())); ok {
-								rec.Persons = append(rec.Persons, e)
-							}
 						}
 						recs[i] = rec
 					}
@@ -302,47 +300,6 @@ func loadMatchFile(path, member string, cache *encodingCache, add func([]matchin
 	default:
 		return nil
 	}
-}
-
-// encodingCache encodes each distinct (name, birth year) once: names repeat
-// across cases, and a keyed encoding costs a few hundred HMACs. It holds at
-// most encodingCacheSize encodings (it starts afresh when full), so that a
-// million cases do not keep every encoding twice.
-const encodingCacheSize = 100000
-
-type encodingCache struct {
-	enc *personenc.Encoder
-	mu  sync.RWMutex
-	m   map[string]*personenc.Encoding
-}
-
-func newEncodingCache(enc *personenc.Encoder) *encodingCache {
-	return &encodingCache{enc: enc, m: map[string]*personenc.Encoding{}}
-}
-
-func (c *encodingCache) encode(name string, year int) (personenc.Encoding, bool) {
-	k := fmt.Sprint(year, "\x00", name)
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	if ok {
-		if e == nil {
-			return personenc.Encoding{}, false
-		}
-		return *e, true
-	}
-	v, err := c.enc.Encode(personenc.Person{Name: name, BirthYear: year})
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= encodingCacheSize {
-		clear(c.m)
-	}
-	if err != nil {
-		c.m[k] = nil
-		return personenc.Encoding{}, false
-	}
-	c.m[k] = &v
-	return v, true
 }
 
 // readGCPercent is the garbage collector's GOGC while the files are read.

@@ -511,9 +511,9 @@ func (x *Index) localityOrder() []int32 {
 // a worker compares one after the other then lie next to each other in
 // memory, and a comparison reads a few cache lines shared with its
 // neighbours instead of a handful of small objects from anywhere in a
-// heap of a gigabyte. Persons (Bloom filters, 200 bytes each) stay where
-// they are: only about a third of the pairs get to compare them, and
-// copying them would add 300 MB to the peak at a million cases. The
+// heap of a gigabyte. Persons (tokens, about 130 bytes per person and
+// key) stay where they are: only about a third of the pairs get to compare
+// them, and copying them would add 200 MB to the peak at a million cases. The
 // records are copied on every CPU; nothing else changes.
 func (x *Index) repack() {
 	order := x.order

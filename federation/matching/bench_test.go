@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accordfed/accord/federation/personenc"
+	"github.com/accordfed/accord/federation/persontoken"
 	"github.com/accordfed/accord/node/casegen"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -27,11 +27,10 @@ func benchCases() int {
 
 // genRecords generates n cases spread over 8 members the way the
 // federation's load is (UA half, the rest shared) and builds their records,
-// persons encoded once per distinct name and year.
+// persons' tokens made once per distinct name and year.
 func genRecords(tb testing.TB, n int, seed uint64, members []string) []Record {
 	tb.Helper()
-	enc := OfflineEncoder()
-	cache := map[string]personenc.Encoding{}
+	cache := map[string]persontoken.Tokens{}
 	var out []Record
 	for i, m := range members {
 		k := n / 2 / max(1, len(members)-1)
@@ -50,7 +49,7 @@ func genRecords(tb testing.TB, n int, seed uint64, members []string) []Record {
 				key := fmt.Sprint(p.GetBirthYear(), "\x00", p.GetName())
 				e, ok := cache[key]
 				if !ok {
-					if e, err = enc.Encode(personenc.Person{Name: p.GetName(), BirthYear: int(p.GetBirthYear())}); err != nil {
+					if e, ok = testTokens(persontoken.Person{Name: p.GetName(), BirthYear: int(p.GetBirthYear())}); !ok {
 						continue
 					}
 					cache[key] = e
@@ -73,8 +72,7 @@ func genRecords(tb testing.TB, n int, seed uint64, members []string) []Record {
 // the number of true pairs.
 func genFederation(tb testing.TB, n int, seed uint64, add func([]Record)) int {
 	tb.Helper()
-	enc := OfflineEncoder()
-	cache := map[string]personenc.Encoding{}
+	cache := map[string]persontoken.Tokens{}
 	var out []Record
 	truth := 0
 	err := casegen.GenerateFederation(casegen.FederationOptions{Members: benchMembers, Incidents: n * 2 / 3, Seed: seed}, func(m string, c *accordv1.Case) error {
@@ -86,7 +84,7 @@ func genFederation(tb testing.TB, n int, seed uint64, add func([]Record)) int {
 			key := fmt.Sprint(p.GetBirthYear(), "\x00", p.GetName())
 			e, ok := cache[key]
 			if !ok {
-				if e, err = enc.Encode(personenc.Person{Name: p.GetName(), BirthYear: int(p.GetBirthYear())}); err != nil {
+				if e, ok = testTokens(persontoken.Person{Name: p.GetName(), BirthYear: int(p.GetBirthYear())}); !ok {
 					continue
 				}
 				cache[key] = e

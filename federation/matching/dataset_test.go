@@ -5,11 +5,12 @@ import (
 	"testing"
 )
 
-// devF1Floor is a little below what the engine reaches on dedup-dev (F1
-// 0.975 over all pairs when it was set), so that a change that loses
-// quality fails here.
+// devF1Floor is the target on dedup-dev, a little below what the engine
+// reaches (F1 0.975 over all pairs with keyed encodings when it was set,
+// 0.975 with person tokens), so that a change that loses quality fails
+// here.
 const (
-	devF1Floor             = 0.96
+	devF1Floor             = 0.97
 	devBlockingRecallFloor = 0.995
 )
 

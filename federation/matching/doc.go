@@ -7,11 +7,15 @@
 // # Records
 //
 // The engine works on a [Record]: built from a local case with
-// [FromCase] (persons encoded with a personenc key; offline runs use
-// [OfflineEncoder], a fixed local key) or from a peer's shared case with
-// [FromShared] (persons already encoded). Persons are only ever compared
-// as keyed encodings (Dice similarity of the Bloom filters, birth-year
-// tags), offline and online alike.
+// [FromCase] (persons' tokens made by a [TokenFunc]; offline runs use
+// [OfflineTokens], a fixed local key) or from a peer's shared case with
+// [FromShared] (the origin's published tokens, of the origin member's own
+// keys only). Persons are only ever compared as person tokens
+// (persontoken: name, skeleton and birth-year tokens, compared for
+// equality) and only tokens of the same key: a node's own record holds
+// its own tokens and, per peer key, the tokens it obtained from that
+// peer, so that it can be compared with every peer's records; two peers'
+// records have no key in common and their persons say nothing.
 //
 // # Index
 //
@@ -36,7 +40,10 @@
 // further), place names (same phonetic fold; same consonant skeleton;
 // different names at the same learned location, for renamed towns;
 // similar; same name in another region; different), distance, shared
-// evidence weighted 1/(df−1) by how many cases hold the item, persons,
+// evidence weighted 1/(df−1) by how many cases hold the item, persons
+// (two or more match by name; one by name with the same birth year; one
+// by name; a similar name, the skeletons agreeing; none: under the key
+// both records hold, each person counted once per side),
 // units (unit number, post number or folded name), Rome Statute codes
 // (national codes differ between offices and are ignored), victim count,
 // and title words (only agreement counts: titles are in many languages).

@@ -3,8 +3,9 @@ package matching
 import (
 	"hash/maphash"
 	"math"
-	"math/bits"
 	"strings"
+
+	"github.com/accordfed/accord/federation/persontoken"
 )
 
 // Comparison features. Each compares one aspect of two records and yields
@@ -32,7 +33,7 @@ var levelNames = [nFeatures][]string{
 	fPlace:    {"same name", "same name up to vowels", "names at the same learned location", "similar names", "same name, different region", "different names"},
 	fDist:     {"within 1 km", "within 3 km", "within 10 km", "within 50 km", "further apart"},
 	fEvidence: {"two or more rare items shared", "one rare item shared", "only widely shared items shared", "no item shared"},
-	fPersons:  {"two or more persons match", "one person matches, same birth year", "one person matches", "a person is similar", "no person matches"},
+	fPersons:  {"two or more persons match by name", "one person matches by name, same birth year", "one person matches by name", "a person is similar (skeleton)", "comparable persons, none matches"},
 	fUnits:    {"a unit in common", "no unit in common"},
 	fCrime:    {"a Rome Statute article in common", "same Rome Statute paragraph", "different articles"},
 	fVictims:  {"same victim count", "close victim counts", "different victim counts"},
@@ -67,7 +68,6 @@ type detail struct {
 	evShared     int
 	evWeight     float64
 	personsMatch int
-	bestDice     float64
 	cut          bool // stopped early: below the cutoff
 }
 
@@ -94,13 +94,13 @@ type cutoff struct {
 	// rest[f] is the largest weight the features after f (in
 	// featureOrder) other than persons can add together.
 	rest [nFeatures]float64
-	// persons is the largest weight of persons when either side has one
-	// person ([0]) or both have several ([1]).
+	// persons is the largest weight of persons when either side has at
+	// most one person under any key ([0]) or both have several ([1]).
 	persons [2]float64
 }
 
 // featureOrder is the order in which compareRecs computes the features:
-// the cheap ones first, persons (Bloom filters) last.
+// the cheap ones first, persons (token groups) last.
 var featureOrder = [nFeatures]int{fTime, fPlace, fDist, fEvidence, fUnits, fCrime, fVictims, fTitle, fPersons}
 
 func newCutoff(m *Model, minWeight float64) *cutoff {
@@ -137,7 +137,7 @@ func (c *cutoff) below(a, b *rec, g gamma, last int) bool {
 		}
 	}
 	w += c.rest[last]
-	switch n := min(len(a.persons), len(b.persons)); {
+	switch n := min(a.maxGroup, b.maxGroup); {
 	case n == 1:
 		w += c.persons[0]
 	case n > 1:
@@ -283,33 +283,71 @@ func distLevel(a, b *cinc) (int8, float64) {
 	return 4, d
 }
 
-func diceBits(a, b *cperson) float64 {
-	if a.kv != b.kv || a.scheme != b.scheme || a.nwords != b.nwords || a.pop+b.pop == 0 {
-		return -1
+// groupEnd returns the end of the group of persons of ps[i]'s key.
+func groupEnd(ps []cperson, i int) int {
+	j := i + 1
+	for j < len(ps) && ps[j].kh == ps[i].kh && ps[j].key == ps[i].key {
+		j++
 	}
-	both := 0
-	bw := b.words()
-	for i, w := range a.words() {
-		both += bits.OnesCount64(w & bw[i])
-	}
-	return 2 * float64(both) / float64(a.pop+b.pop)
+	return j
 }
 
-// yearRel: 0 unknown, 1 different, 2 near, 3 same (as personenc).
-func yearRel(a, b *cperson) int {
-	if !a.hasYear || !b.hasYear {
-		return 0
+// personsAgree compares two records' persons (sorted by key): only the
+// tokens of a key both records hold, with persontoken.Compare. It returns
+// whether any pair was comparable, the most persons that match by name
+// (years not different) under one key, counting a person at most once on
+// each side, whether one of those matches has the same birth year, and
+// whether a person is similar (skeletons agree, years not different).
+func personsAgree(a, b []cperson) (comparable bool, matched int, sameYear, similar bool) {
+	var small [64]bool
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case keyLess(&a[i], &b[j]):
+			i = groupEnd(a, i)
+			continue
+		case keyLess(&b[j], &a[i]):
+			j = groupEnd(b, j)
+			continue
+		}
+		ie, je := groupEnd(a, i), groupEnd(b, j)
+		comparable = true
+		var hitB []bool // b's persons that matched one of a's
+		if je-j > len(small) {
+			hitB = make([]bool, je-j)
+		} else {
+			hitB = small[:je-j]
+			clear(hitB)
+		}
+		hitsA, hitsB := 0, 0
+		for x := i; x < ie; x++ {
+			hit := false
+			for y := j; y < je; y++ {
+				ag := persontoken.Compare(&a[x].t, &b[y].t)
+				if !ag.Similar || ag.Year == persontoken.YearDifferent {
+					continue
+				}
+				similar = true
+				if ag.Name {
+					hit = true
+					if !hitB[y-j] {
+						hitB[y-j] = true
+						hitsB++
+					}
+					if ag.Year == persontoken.YearSame {
+						sameYear = true
+					}
+				}
+			}
+			if hit {
+				hitsA++
+			}
+		}
+		matched = max(matched, min(hitsA, hitsB))
+		i, j = ie, je
 	}
-	if a.year[1] == b.year[1] {
-		return 3
-	}
-	if a.year[1] == b.year[0] || a.year[1] == b.year[2] {
-		return 2
-	}
-	return 1
+	return comparable, matched, sameYear, similar
 }
-
-const personDice = 0.8
 
 // compareRecs returns the comparison vector of a and b and what it found.
 // w scores a candidate incident pair (time, place, distance levels) to
@@ -452,42 +490,21 @@ func (cmp *comparer) compareRecs(a, b *rec, w func(t, p, d int8) float64) (gamma
 		return g, det
 	}
 
+	// Persons: only tokens of the same key are comparable; records of two
+	// members that hold no key in common say nothing (null).
 	g[fPersons] = -1
 	if len(a.persons) > 0 && len(b.persons) > 0 {
-		anyComparable := false
-		sameYear := false
-		for i := range a.persons {
-			hit := false
-			for j := range b.persons {
-				d := diceBits(&a.persons[i], &b.persons[j])
-				if d < 0 {
-					continue
-				}
-				anyComparable = true
-				yr := yearRel(&a.persons[i], &b.persons[j])
-				if d > det.bestDice {
-					det.bestDice = d
-				}
-				if d >= personDice && yr != 1 {
-					hit = true
-					if yr == 3 {
-						sameYear = true
-					}
-				}
-			}
-			if hit {
-				det.personsMatch++
-			}
-		}
-		if anyComparable {
+		comparable, matched, sameYear, similar := personsAgree(a.persons, b.persons)
+		det.personsMatch = matched
+		if comparable {
 			switch {
-			case det.personsMatch >= 2:
+			case matched >= 2:
 				g[fPersons] = 0
-			case det.personsMatch == 1 && sameYear:
+			case matched == 1 && sameYear:
 				g[fPersons] = 1
-			case det.personsMatch == 1:
+			case matched == 1:
 				g[fPersons] = 2
-			case det.bestDice >= 0.6:
+			case similar:
 				g[fPersons] = 3
 			default:
 				g[fPersons] = 4

@@ -16,6 +16,11 @@ import (
 // datasets is the shared datasets folder, relative to this package.
 const datasets = "../../../shared/datasets"
 
+// testTokens is the offline token function of the tests, shared so that
+// its cache serves every test of a run (a person's tokens cost five VOPRF
+// evaluations).
+var testTokens = OfflineTokens()
+
 // loadDataset reads every cases-*.jsonl of a dataset and its truth pairs;
 // it skips the test when the dataset is absent.
 func loadDataset(t testing.TB, name string) ([]Record, map[[2]string]bool) {
@@ -25,7 +30,6 @@ func loadDataset(t testing.TB, name string) ([]Record, map[[2]string]bool) {
 	if len(files) == 0 {
 		t.Skipf("dataset %s not present (expected ../shared/datasets beside the repository); skipping", dir)
 	}
-	enc := OfflineEncoder()
 	var recs []Record
 	for _, f := range files {
 		member := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "cases-"), ".jsonl")
@@ -46,7 +50,7 @@ func loadDataset(t testing.TB, name string) ([]Record, map[[2]string]bool) {
 			if len(ferrs) > 0 {
 				t.Fatalf("%s: %v", f, caseformat.Join(ferrs))
 			}
-			rec, err := FromCase(c, enc)
+			rec, err := FromCase(c, testTokens)
 			if err != nil {
 				t.Fatal(err)
 			}

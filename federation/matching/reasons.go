@@ -55,13 +55,13 @@ func reasons(m *Model, a, b *rec, g gamma, det detail) (full, bare []string) {
 	}
 	switch g[fPersons] {
 	case 0:
-		add(fPersons, strconv.Itoa(det.personsMatch)+" persons match (keyed encodings)")
+		add(fPersons, strconv.Itoa(det.personsMatch)+" persons match by name (person tokens)")
 	case 1:
-		add(fPersons, "a person matches, same birth year (keyed encodings)")
+		add(fPersons, "a person matches by name, same birth year (person tokens)")
 	case 2:
-		add(fPersons, "a person matches (keyed encodings)")
+		add(fPersons, "a person matches by name (person tokens)")
 	case 3:
-		add(fPersons, fmt.Sprintf("a person is similar (Dice %.2f)", det.bestDice))
+		add(fPersons, "a person's name is similar (person tokens)")
 	}
 	if g[fUnits] == 0 {
 		addBare(fUnits, "same unit ("+unitPair(a, b)+")", "same unit")

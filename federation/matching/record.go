@@ -1,24 +1,24 @@
 package matching
 
 import (
-	"encoding/binary"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/bits"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/accordfed/accord/federation/personenc"
+	"github.com/accordfed/accord/federation/persontoken"
 	"github.com/accordfed/accord/federation/textfold"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // Record is what the engine matches: the signals of one case, built from a
-// local case ([FromCase], persons encoded with a key) or from a peer's
-// shared case ([FromShared], persons already encoded). Both give the same
-// record for the same case when the same person key is used.
+// local case ([FromCase], persons' tokens made by a [TokenFunc]) or from a
+// peer's shared case ([FromShared], the origin's published tokens). Both
+// give the same record for the same case when the same token key is used.
 type Record struct {
 	// ID is the case id; Member the office that holds it (the id's prefix
 	// before the first dash when not given).
@@ -29,9 +29,11 @@ type Record struct {
 	Incidents []Incident
 	// Evidence are SHA-256 hashes, hex.
 	Evidence []string
-	// Persons are keyed encodings; only encodings of the same key version
-	// and scheme are compared.
-	Persons []personenc.Encoding
+	// Persons are person tokens (persontoken). A record may hold several
+	// tokens of one person, one per key (a node's own case: its own tokens
+	// and those it obtained from each peer); only tokens of the same key
+	// (Tokens.Key) are ever compared.
+	Persons []persontoken.Tokens
 	// Units are perpetrator units and organisations as written.
 	Units      []string
 	CrimeCodes []string
@@ -57,20 +59,68 @@ var ErrRecord = errors.New("matching: invalid record")
 // ErrBatchDone is returned by a Batch that has already run.
 var ErrBatchDone = errors.New("matching: the batch has already run")
 
-// OfflineEncoder returns the person encoder `accordctl match` uses for
-// cases read from files: a fixed local key, so that offline runs are
-// reproducible and use the same signal (a Dice similarity of keyed
-// encodings) as the federation does online.
-func OfflineEncoder() *personenc.Encoder {
-	k, err := personenc.NewKey("offline.matching.accord.local", 1, []byte("accord offline matching: local key, not a federation secret"))
+// TokenFunc gives a person's tokens; false when the person has none (a
+// name that folds to nothing, a birth year out of range). It must be safe
+// for concurrent use.
+type TokenFunc func(persontoken.Person) (persontoken.Tokens, bool)
+
+// OfflineKeyID is the Tokens.Key of the tokens [OfflineTokens] makes.
+const OfflineKeyID = "offline"
+
+// The offline key is derived (persontoken.DeriveKey) from the SHA-256 of
+// offlineSeed (the function takes a 32-byte seed) and the context string
+// offlineInfo: every offline run uses the same key, so that runs are
+// reproducible. It is not a secret and not any node's key; it
+// only gives files read by `accordctl match` the same signal (person
+// tokens compared for equality) as the federation compares online.
+const (
+	offlineSeed = "accord offline matching: fixed local token key, not a secret of any node"
+	offlineInfo = "accord offline matching v1"
+)
+
+// offlineCacheSize bounds the cache of an [OfflineTokens] function, in
+// persons (it starts afresh when full).
+const offlineCacheSize = 1 << 17
+
+// OfflineTokens returns the token function `accordctl match` uses for
+// cases read from files: the origin's tokens (with the years below and
+// above) under a fixed local key (key id [OfflineKeyID]). A token costs
+// a few hundred microseconds (five VOPRF evaluations with a year), so the
+// function keeps the tokens of up to offlineCacheSize distinct folded
+// names and years.
+func OfflineTokens() TokenFunc {
+	seed := sha256.Sum256([]byte(offlineSeed))
+	k, err := persontoken.DeriveKey(seed[:], offlineInfo)
 	if err != nil {
 		panic(err) // constant input
 	}
-	e, err := personenc.NewEncoder(personenc.DefaultConfig(), k)
-	if err != nil {
-		panic(err)
+	var (
+		mu    sync.Mutex
+		cache = map[string]persontoken.Tokens{}
+	)
+	return func(p persontoken.Person) (persontoken.Tokens, bool) {
+		in, err := persontoken.Inputs(p)
+		if err != nil {
+			return persontoken.Tokens{}, false // an unusable name is no signal
+		}
+		ck := string(in.Name) + "\x00" + string(in.Year)
+		mu.Lock()
+		t, ok := cache[ck]
+		mu.Unlock()
+		if ok {
+			return t, true
+		}
+		if t, err = k.Tokens(OfflineKeyID, in); err != nil {
+			return persontoken.Tokens{}, false
+		}
+		mu.Lock()
+		if len(cache) >= offlineCacheSize {
+			clear(cache)
+		}
+		cache[ck] = t
+		mu.Unlock()
+		return t, true
 	}
-	return e
 }
 
 func memberOf(id string) string {
@@ -112,9 +162,9 @@ func units(ps []*accordv1.Perpetrator) []string {
 	return out
 }
 
-// FromCase builds the record of a local case; enc encodes its persons
-// (nil: persons left out).
-func FromCase(c *accordv1.Case, enc *personenc.Encoder) (Record, error) {
+// FromCase builds the record of a local case; tokens gives its persons'
+// tokens (nil: persons left out; a person without tokens is left out).
+func FromCase(c *accordv1.Case, tokens TokenFunc) (Record, error) {
 	r := Record{ID: c.GetCaseId(), Member: c.GetCountry(), Title: c.GetTitle(), CrimeCodes: c.GetCrimeCodes(),
 		Units: units(c.GetPerpetrators()), VictimCount: -1}
 	if r.Member == "" {
@@ -133,20 +183,25 @@ func FromCase(c *accordv1.Case, enc *personenc.Encoder) (Record, error) {
 	for _, e := range c.GetEvidence() {
 		r.Evidence = append(r.Evidence, e.GetSha256())
 	}
-	if enc != nil {
+	if tokens != nil {
 		for _, p := range c.GetPersons() {
-			pe, err := enc.Encode(personenc.Person{Name: p.GetName(), BirthYear: int(p.GetBirthYear())})
-			if err != nil {
+			t, ok := tokens(persontoken.Person{Name: p.GetName(), BirthYear: int(p.GetBirthYear())})
+			if !ok {
 				continue // an unusable name is no signal; never an error that could carry it
 			}
-			r.Persons = append(r.Persons, pe)
+			r.Persons = append(r.Persons, t)
 		}
 	}
 	return r, nil
 }
 
-// FromShared builds the record of a shared case received from a peer.
-// Person encodings that do not parse are skipped.
+// FromShared builds the record of a shared case received from a peer. Its
+// persons are the origin's published tokens: each PersonEncoding's
+// encoding is persontoken's wire form, under the key
+// persontoken.KeyID(key_name, key_version), key_name being the member, a
+// slash and the node's name ("UA/ua-1"). Persons that do not parse, and
+// persons of a key that is not the record's member's own (a member
+// publishes only tokens of its own keys), are skipped silently.
 func FromShared(s *accordv1.SharedCase) (Record, error) {
 	r := Record{ID: s.GetCaseId(), Member: memberOf(s.GetCaseId()), Title: s.GetTitle(), CrimeCodes: s.GetCrimeCodes(),
 		Units: units(s.GetPerpetrators()), VictimCount: -1}
@@ -163,12 +218,16 @@ func FromShared(s *accordv1.SharedCase) (Record, error) {
 	for _, e := range s.GetEvidence() {
 		r.Evidence = append(r.Evidence, e.GetSha256())
 	}
+	own := r.Member + "/"
 	for _, p := range s.GetPersons() {
-		pe, err := personenc.Unmarshal(p.GetEncoding())
+		if r.Member == "" || !strings.HasPrefix(p.GetKeyName(), own) || len(p.GetKeyName()) == len(own) {
+			continue
+		}
+		t, err := persontoken.Unmarshal(persontoken.KeyID(p.GetKeyName(), int(p.GetKeyVersion())), p.GetEncoding())
 		if err != nil {
 			continue
 		}
-		r.Persons = append(r.Persons, pe)
+		r.Persons = append(r.Persons, t)
 	}
 	return r, nil
 }
@@ -331,26 +390,23 @@ func (t *placeTable) get(name, region string) *cplace {
 	return p
 }
 
-// cperson is a compiled person encoding: a Bloom filter of up to 1024
-// bits in a fixed array (larger filters, of other encoder configs, in
-// big), and the keyed birth-year tags shortened to 64 bits (only ever
-// compared for equality).
+// cperson is one person's tokens under one key, compiled: the hash of the
+// key (kh) and the key, then the tokens with their Key cleared (the key is
+// compared through kh and key before persontoken.Compare is called). A
+// record's persons are sorted by (kh, key), so that the tokens of one key
+// lie together and two records' persons are compared group by group.
 type cperson struct {
-	bits    [16]uint64
-	big     []uint64
-	nwords  int32
-	pop     int32
-	kv      int32
-	scheme  uint32
-	hasYear bool
-	year    [3]uint64
+	kh  uint64
+	key string
+	t   persontoken.Tokens
 }
 
-func (p *cperson) words() []uint64 {
-	if p.big != nil {
-		return p.big
+// keyLess orders compiled persons by key.
+func keyLess(a, b *cperson) bool {
+	if a.kh != b.kh {
+		return a.kh < b.kh
 	}
-	return p.bits[:p.nwords]
+	return a.key < b.key
 }
 
 type rec struct {
@@ -358,13 +414,16 @@ type rec struct {
 	idp        [2]uint64 // the first 16 bytes of id, big-endian (idLess)
 	inc        []cinc
 	ev         []uint64
-	persons    []cperson
-	units      []string // unit keys
-	unitNames  []string
-	rs         []string // Rome Statute codes
-	national   []string
-	victims    int64
-	titleToks  []uint64 // hashes of the title's folded words
+	persons    []cperson // sorted by key
+	// maxGroup is the number of persons of the key with the most (an
+	// upper bound of the persons that can match, for the cutoff).
+	maxGroup  int
+	units     []string // unit keys
+	unitNames []string
+	rs        []string // Rome Statute codes
+	national  []string
+	victims   int64
+	titleToks []uint64 // hashes of the title's folded words
 }
 
 const narrowWindow = 3 * 3600
@@ -423,26 +482,27 @@ func compile(r Record, places *placeTable) (*rec, error) {
 			c.ev = append(c.ev, k)
 		}
 	}
-	c.persons = make([]cperson, 0, len(r.Persons))
-	for _, p := range r.Persons {
-		cp := cperson{kv: int32(p.KeyVersion), scheme: p.Scheme, hasYear: p.HasYear}
-		for i, t := range p.YearTags {
-			cp.year[i] = binary.LittleEndian.Uint64(t[:8])
+	if len(r.Persons) > 0 {
+		c.persons = make([]cperson, 0, len(r.Persons))
+		for _, p := range r.Persons {
+			cp := cperson{kh: strHash(p.Key), key: places.str(p.Key), t: p}
+			cp.t.Key = ""
+			c.persons = append(c.persons, cp)
 		}
-		nw := (len(p.Bits) + 7) / 8
-		cp.nwords = int32(nw)
-		ws := cp.bits[:]
-		if nw > len(cp.bits) {
-			cp.big = make([]uint64, nw)
-			ws = cp.big
+		slices.SortStableFunc(c.persons, func(x, y cperson) int {
+			switch {
+			case keyLess(&x, &y):
+				return -1
+			case keyLess(&y, &x):
+				return 1
+			}
+			return 0
+		})
+		for i := 0; i < len(c.persons); {
+			j := groupEnd(c.persons, i)
+			c.maxGroup = max(c.maxGroup, j-i)
+			i = j
 		}
-		for i, b := range p.Bits {
-			ws[i/8] |= uint64(b) << (8 * (i % 8))
-		}
-		for _, w := range ws[:nw] {
-			cp.pop += int32(bits.OnesCount64(w))
-		}
-		c.persons = append(c.persons, cp)
 	}
 	for _, u := range r.Units {
 		c.units = append(c.units, places.unitKeys(u)...)

@@ -12,8 +12,9 @@
 //   - the folded name (personenc.Fold: transliterated, phonetically
 //     folded, de-duplicated and sorted tokens),
 //   - the skeleton of the folded name (each word's first symbol and
-//     consonants, patronymics left out), which agrees where spellings
-//     differ by vowels or a patronymic,
+//     consonants, an initial h or vowel that spellings write or leave out
+//     dropped, patronymics left out), which agrees where spellings differ
+//     by vowels, such an onset or a patronymic,
 //   - the skeleton with the birth year, when the year is known.
 //
 // The origin node computes its own persons' tokens directly

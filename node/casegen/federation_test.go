@@ -354,11 +354,11 @@ func TestFederationMatching(t *testing.T) {
 	if testing.Short() {
 		t.Skip("matching 2,000 incidents: not with -short")
 	}
-	enc := matching.OfflineEncoder()
+	tokens := matching.OfflineTokens()
 	var recs []matching.Record
 	truth := map[[2]string]bool{}
 	err := GenerateFederation(FederationOptions{Members: fedMembers, Incidents: 2000, Seed: 3}, func(_ string, c *accordv1.Case) error {
-		r, err := matching.FromCase(c, enc)
+		r, err := matching.FromCase(c, tokens)
 		recs = append(recs, r)
 		return err
 	}, func(a, b string) error {
