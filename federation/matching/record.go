@@ -1,7 +1,6 @@
 package matching
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -67,59 +66,29 @@ type TokenFunc func(persontoken.Person) (persontoken.Tokens, bool)
 // OfflineKeyID is the Tokens.Key of the tokens [OfflineTokens] makes.
 const OfflineKeyID = "offline"
 
-// The offline key is derived (persontoken.DeriveKey) from the SHA-256 of
-// offlineSeed (the function takes a 32-byte seed) and the context string
-// offlineInfo: every offline run uses the same key, so that runs are
-// reproducible. It is not a secret and not any node's key; it
-// only gives files read by `accordctl match` the same signal (person
-// tokens compared for equality) as the federation compares online.
-const (
-	offlineSeed = "accord offline matching: fixed local token key, not a secret of any node"
-	offlineInfo = "accord offline matching v1"
-)
-
-// offlineCacheSize bounds the cache of an [OfflineTokens] function, in
-// persons (it starts afresh when full).
-const offlineCacheSize = 1 << 17
+// offlineSecret is the secret of the local key (persontoken.LocalKey) of
+// every offline run, so that runs are reproducible. It is not a secret of
+// any node: offline tokens never leave `accordctl match`, which only
+// gives files the same signal (person tokens compared for equality) as
+// the federation compares online.
+const offlineSecret = "accord offline matching: fixed local token key, not a secret of any node"
 
 // OfflineTokens returns the token function `accordctl match` uses for
 // cases read from files: the origin's tokens (with the years below and
-// above) under a fixed local key (key id [OfflineKeyID]). A token costs
-// a few hundred microseconds (five VOPRF evaluations with a year), so the
-// function keeps the tokens of up to offlineCacheSize distinct folded
-// names and years.
+// above) under a fixed local key (key id [OfflineKeyID]), made with
+// HMAC-SHA256 (persontoken.LocalKey) rather than the VOPRF that tokens
+// shared between members need.
 func OfflineTokens() TokenFunc {
-	seed := sha256.Sum256([]byte(offlineSeed))
-	k, err := persontoken.DeriveKey(seed[:], offlineInfo)
+	k, err := persontoken.NewLocalKey([]byte(offlineSecret))
 	if err != nil {
 		panic(err) // constant input
 	}
-	var (
-		mu    sync.Mutex
-		cache = map[string]persontoken.Tokens{}
-	)
 	return func(p persontoken.Person) (persontoken.Tokens, bool) {
 		in, err := persontoken.Inputs(p)
 		if err != nil {
 			return persontoken.Tokens{}, false // an unusable name is no signal
 		}
-		ck := string(in.Name) + "\x00" + string(in.Year)
-		mu.Lock()
-		t, ok := cache[ck]
-		mu.Unlock()
-		if ok {
-			return t, true
-		}
-		if t, err = k.Tokens(OfflineKeyID, in); err != nil {
-			return persontoken.Tokens{}, false
-		}
-		mu.Lock()
-		if len(cache) >= offlineCacheSize {
-			clear(cache)
-		}
-		cache[ck] = t
-		mu.Unlock()
-		return t, true
+		return k.Tokens(OfflineKeyID, in), true
 	}
 }
 

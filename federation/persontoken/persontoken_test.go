@@ -271,3 +271,23 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(ins))/b.Elapsed().Seconds(), "persons/s")
 }
+
+func TestLocalKey(t *testing.T) {
+	if _, err := persontoken.NewLocalKey(make([]byte, 31)); !errors.Is(err, persontoken.ErrInvalidKey) {
+		t.Fatalf("short secret: %v", err)
+	}
+	k, err := persontoken.NewLocalKey(bytes.Repeat([]byte("s"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := k.Tokens("offline", mustInput(t, "Olena Kovalenko", 1978))
+	b := k.Tokens("offline", mustInput(t, "Елена Коваленко", 1979))
+	if ag := persontoken.Compare(&a, &b); !ag.Name || ag.Year != persontoken.YearNear {
+		t.Fatalf("local tokens: %+v", ag)
+	}
+	other, _ := persontoken.NewLocalKey(bytes.Repeat([]byte("t"), 32))
+	c := other.Tokens("offline", mustInput(t, "Olena Kovalenko", 1978))
+	if ag := persontoken.Compare(&a, &c); ag.Similar {
+		t.Fatal("tokens of two local secrets agree")
+	}
+}
