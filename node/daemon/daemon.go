@@ -62,11 +62,11 @@ type Daemon struct {
 	// keysChanged wakes the registration of the node's keys (a
 	// person-token key rotated or retired).
 	keysChanged chan struct{}
-	audit    *audit.Log
-	grpcLn   net.Listener
-	localLn  net.Listener
-	httpLn   net.Listener
-	httpSrv  *http.Server
+	audit       *audit.Log
+	grpcLn      net.Listener
+	localLn     net.Listener
+	httpLn      net.Listener
+	httpSrv     *http.Server
 
 	sealerMu   sync.Mutex
 	sealerCert *tls.Certificate

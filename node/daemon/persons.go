@@ -100,7 +100,7 @@ type personsDirectory struct {
 }
 
 func (p personsDirectory) NodeAdmitted(id identity.Identity) bool { return p.dir.NodeAdmitted(id) }
-func (p personsDirectory) SharedPersons(member string) int      { return p.index.PersonsOf(member) }
+func (p personsDirectory) SharedPersons(member string) int        { return p.index.PersonsOf(member) }
 
 // nodeAddress returns a registered node's federation address ("" when
 // unknown).

@@ -377,7 +377,6 @@ func (d *Daemon) foundRegistry(ctx context.Context) {
 	}
 }
 
-
 // bootstrapCommand builds the founding command from registry.servers and
 // the founders' CA certificates in the trust bundle.
 func (d *Daemon) bootstrapCommand() (*registry.Command, error) {
