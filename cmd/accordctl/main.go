@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newRegistryCmds(g)...)
 	root.AddCommand(newBackupCmd(g))
 	root.AddCommand(newFederationCmds(g)...)
+	root.AddCommand(newPersonsCmd(g))
 	root.AddCommand(newMatchCmd())
 	return root
 }

@@ -16,6 +16,10 @@ var (
 	// ErrBudget is wrapped when a request would exceed the asking member's
 	// or user's budget of evaluations (codes.ResourceExhausted).
 	ErrBudget = errors.New("person-token evaluation budget exhausted")
+	// ErrRateLimited is wrapped when one of the office's users, or the
+	// node as a whole, has made as many lookups as the window allows
+	// (codes.ResourceExhausted).
+	ErrRateLimited = errors.New("lookup limit reached")
 	// ErrPeer is wrapped when another member's node could not be asked or
 	// its answer did not verify (codes.Unavailable).
 	ErrPeer = errors.New("person tokens not obtained from the member's node")

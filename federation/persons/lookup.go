@@ -106,7 +106,7 @@ func (l *Lookup) LookupPerson(ctx context.Context, req *accordv1.LookupPersonReq
 	if left, ok := l.b.take(l.limits.Window, 1, []string{"node", "user/" + user.Name}, []int{l.limits.PerNode, l.limits.PerUser}); !ok {
 		l.audit.Audit(Event{Kind: LookedUp, Who: user, Reason: "rate_limited", LookupID: lookupID})
 		return nil, fmt.Errorf("%w: %d lookups left for user %s or this node in this window (%s; at most %d per user, %d per node)",
-			ErrBudget, left, user.Name, l.limits.Window, l.limits.PerUser, l.limits.PerNode)
+			ErrRateLimited, left, user.Name, l.limits.Window, l.limits.PerUser, l.limits.PerNode)
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.limits.Timeout)
 	defer cancel()

@@ -79,6 +79,7 @@ var codeTable = []struct {
 	{persons.ErrRequest, codes.InvalidArgument},
 	{persons.ErrUnknownKey, codes.NotFound},
 	{persons.ErrBudget, codes.ResourceExhausted},
+	{persons.ErrRateLimited, codes.ResourceExhausted},
 	{persons.ErrPeer, codes.Unavailable},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
