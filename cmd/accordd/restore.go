@@ -107,7 +107,7 @@ from the other registry servers; the backup's registry snapshot is kept in
 				enc = "NOT encrypted"
 			}
 			fmt.Fprintf(out, "  archive sha256 %s (%s)\n", m.Digest, enc)
-			for _, name := range []string{backup.StoreFile, backup.AuditFile, backup.KeyFile, backup.RegistryFile} {
+			for _, name := range []string{backup.StoreFile, backup.AuditFile, backup.KeyFile, backup.PersonKeysFile, backup.RegistryFile} {
 				if fi, ok := m.Files[name]; ok {
 					fmt.Fprintf(out, "  %-22s %12d bytes  sha256 %s\n", name, fi.Size, fi.SHA256)
 				}

@@ -3,6 +3,7 @@ package persons
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -29,6 +30,15 @@ func (k PeerKey) KeyName() string { return k.Member + "/" + k.Node.Name }
 
 // ID is the key's id in persontoken.Tokens.
 func (k PeerKey) ID() string { return persontoken.KeyID(k.KeyName(), k.Version) }
+
+// cacheID names a key in the asker's cache: its id and its public key, so
+// that a node that comes back with another key under the same version (a
+// node rebuilt without its backup) never gets tokens of the old one
+// compared with its new ones.
+func (k PeerKey) cacheID() string {
+	sum := sha256.Sum256(k.Public)
+	return k.ID() + "|" + hex.EncodeToString(sum[:8])
+}
 
 // Peers lists the other members' current person-token keys.
 type Peers interface {
@@ -123,7 +133,7 @@ func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error 
 	a.forget()
 	var first error
 	for _, key := range a.peers.PeerKeys() {
-		id := key.ID()
+		id := key.cacheID()
 		a.mu.Lock()
 		have := a.cache[id]
 		var missing []persontoken.Input
@@ -172,7 +182,7 @@ func (a *Asker) Cached(in persontoken.Input) []persontoken.Tokens {
 	defer a.mu.Unlock()
 	var out []persontoken.Tokens
 	for _, k := range keys {
-		if t, ok := a.cache[k.ID()][d]; ok {
+		if t, ok := a.cache[k.cacheID()][d]; ok {
 			out = append(out, t)
 		}
 	}
@@ -184,7 +194,7 @@ func (a *Asker) Cached(in persontoken.Input) []persontoken.Tokens {
 func (a *Asker) forget() {
 	live := map[string]bool{}
 	for _, k := range a.peers.PeerKeys() {
-		live[k.ID()] = true
+		live[k.cacheID()] = true
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

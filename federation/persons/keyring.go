@@ -1,8 +1,10 @@
 package persons
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,11 +30,19 @@ type KeyRing struct {
 	keys map[int]*persontoken.Key
 }
 
-// OpenKeyRing reads the keys under dataDir, making version 1 on first
-// start.
+// ImportFile is the file under the data directory from which OpenKeyRing
+// takes in keys that a restore put back ([KeyRing.Export]'s format); it is
+// removed once they are in place.
+const ImportFile = "person-token.keys"
+
+// OpenKeyRing reads the keys under dataDir, taking in those of a restored
+// backup (ImportFile), and making version 1 on first start.
 func OpenKeyRing(dataDir string) (*KeyRing, error) {
 	dir := filepath.Join(dataDir, KeyDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := importKeys(filepath.Join(dataDir, ImportFile), dir); err != nil {
 		return nil, err
 	}
 	r := &KeyRing{dir: dir, keys: map[int]*persontoken.Key{}}
@@ -154,4 +164,61 @@ func (r *KeyRing) Drop(v int) error {
 	}
 	delete(r.keys, v)
 	return nil
+}
+
+// Export writes every version as a line "v<N> <standard base64 of the
+// key>": the node's backup of its keys.
+func (r *KeyRing) Export(w io.Writer) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	vs := make([]int, 0, len(r.keys))
+	for v := range r.keys {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	for _, v := range vs {
+		if _, err := fmt.Fprintf(w, "v%d %s\n", v, base64.StdEncoding.EncodeToString(r.keys[v].Marshal())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// importKeys writes the keys of an exported file into dir (a version the
+// node already holds is kept as it is: a restore into a live data folder
+// keeps the newer key files) and removes the file.
+func importKeys(path, dir string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		name, b64, ok := strings.Cut(line, " ")
+		_, vok := versionOf(name + ".key")
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || !vok || err != nil {
+			return fmt.Errorf("%s line %d: not \"v<N> <base64 key>\"", path, i+1)
+		}
+		if _, err := persontoken.ParseKey(raw); err != nil {
+			return fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, name+".key"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, werr := f.Write(raw)
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return err
+		}
+	}
+	return os.Remove(path)
 }

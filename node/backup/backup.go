@@ -30,6 +30,10 @@ const (
 	StoreFile    = "store.db"
 	AuditFile    = "audit.log"
 	KeyFile      = "signing.key"
+	// PersonKeysFile holds the node's person-token keys (federation/persons
+	// KeyRing.Export); restored beside the store, the node takes them in
+	// at its next start.
+	PersonKeysFile = "person-token.keys"
 	RegistryFile = "registry-state.jsonl"
 	manifestFile = "MANIFEST.json"
 )
@@ -57,6 +61,7 @@ type Source struct {
 	Store        func(io.Writer) error
 	Audit        func(io.Writer) error
 	Key          func(io.Writer) error
+	PersonKeys   func(io.Writer) error
 	Registry     func(io.Writer) error
 	Now          func() time.Time
 }
@@ -73,7 +78,7 @@ func Write(w io.Writer, src Source, tmpDir string) (Manifest, error) {
 	for _, f := range []struct {
 		name  string
 		write func(io.Writer) error
-	}{{StoreFile, src.Store}, {AuditFile, src.Audit}, {KeyFile, src.Key}, {RegistryFile, src.Registry}} {
+	}{{StoreFile, src.Store}, {AuditFile, src.Audit}, {KeyFile, src.Key}, {PersonKeysFile, src.PersonKeys}, {RegistryFile, src.Registry}} {
 		if f.write == nil {
 			continue
 		}
@@ -304,7 +309,7 @@ func unpack(r io.Reader, stage, member string) (Manifest, error) {
 				return Manifest{}, fmt.Errorf("%w: %s: %w", ErrInvalid, manifestFile, err)
 			}
 			continue
-		case StoreFile, AuditFile, KeyFile, RegistryFile:
+		case StoreFile, AuditFile, KeyFile, PersonKeysFile, RegistryFile:
 		default:
 			return Manifest{}, fmt.Errorf("%w: unexpected file %q in the archive", ErrInvalid, hdr.Name)
 		}

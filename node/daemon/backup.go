@@ -44,6 +44,9 @@ func (d *Daemon) newBackup(localPolicy *grpcserver.Policy, isAdmin func(identity
 		if key := filepath.Join(d.cfg.DataDir, "signing.key"); fileExists(key) {
 			s.Key = copyFile(key)
 		}
+		if d.persons != nil {
+			s.PersonKeys = d.persons.ring.Export
+		}
 		if d.registry != nil {
 			fsm := d.registry.fsm
 			s.Registry = func(w io.Writer) error {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/federation/persons"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/node/audit"
@@ -199,6 +200,10 @@ func TestBackupAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	personKey, err := os.ReadFile(filepath.Join(ua.cfg.DataDir, persons.KeyDir, "v1.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// More audited activity after the backup: PL pulls ten more cases.
 	for i := 20; i < 30; i++ {
@@ -319,6 +324,15 @@ func TestBackupAndRestore(t *testing.T) {
 	})
 	t.Cleanup(func() { _ = restored.d.Close() })
 	restored.user = coordClient(t, restored.d, fed.User("UA", "analyst"), "UA")
+	// The person-token key came back with the backup: the tokens UA
+	// published before stay UA's, and other members' cached evaluations
+	// still hold.
+	if got, err := os.ReadFile(filepath.Join(cfg.DataDir, persons.KeyDir, "v1.key")); err != nil || !bytes.Equal(got, personKey) {
+		t.Errorf("the restored node's person-token key differs from the backed-up one (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, persons.ImportFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the imported key file is still there: %v", err)
+	}
 	if c, err := restored.d.Store().GetCase("UA-2022-000007"); err != nil || c.GetPersons()[0].GetName() != "Olena "+marker {
 		t.Fatalf("restored case: %v %v", c, err)
 	}
