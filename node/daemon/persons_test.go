@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
+	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/custody"
@@ -233,5 +235,63 @@ func TestPersonRegisterAcrossDaemons(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPersonKeysRotateWhenMemberLeaves: when DE leaves, UA's node rotates
+// its person-token key at once and publishes every case again under the
+// new one; PL re-evaluates and still finds UA's persons; DE can ask
+// nothing any more, and what it holds matches nothing UA publishes now.
+func TestPersonKeysRotateWhenMemberLeaves(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL", "DE")
+	nodes, _ := startFederation(t, fed, "UA", "PL", "DE")
+	ua, pl, de := nodes[0], nodes[1], nodes[2]
+	c := exCase("UA-2022-000301", accordv1.Sensitivity_SENSITIVITY_FEDERATION, "Olena Kovalenko")
+	c.Evidence = nil
+	if _, err := ua.d.Store().CreateCase(c, store.Actor{ID: "spiffe://accord.test/member/UA/user/analyst"}); err != nil {
+		t.Fatal(err)
+	}
+	keyVersion := func(n *regNode) int32 {
+		r := fedIndex(t, n.d.Store(), "UA")["UA-2022-000301"]
+		if r == nil || len(r.GetCase().GetPersons()) == 0 {
+			return 0
+		}
+		return r.GetCase().GetPersons()[0].GetKeyVersion()
+	}
+	raftnettest.WaitFor(t, 20*time.Second, func() error {
+		if v := keyVersion(de); v != 1 {
+			return fmt.Errorf("DE holds UA's case with key version %d", v)
+		}
+		return nil
+	})
+	old := fedIndex(t, de.d.Store(), "UA")["UA-2022-000301"].GetCase().GetPersons()[0].GetEncoding()
+
+	mustExecute(t, de.admin, "de-leaves", registry.SuspendMember{Code: "DE", Reason: "leaves the federation"})
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		if v := keyVersion(pl); v != 2 {
+			return fmt.Errorf("PL holds UA's case with key version %d", v)
+		}
+		return nil
+	})
+	if now := fedIndex(t, pl.d.Store(), "UA")["UA-2022-000301"].GetCase().GetPersons()[0].GetEncoding(); bytes.Equal(now, old) {
+		t.Fatal("UA publishes the same tokens after the rotation")
+	}
+	lookup := daemontest.PersonLookup(t, pl.d, fed.User("PL", "analyst"), "PL")
+	raftnettest.WaitFor(t, 20*time.Second, func() error {
+		r, err := lookup.LookupPerson(context.Background(), &accordv1.LookupPersonRequest{Name: "Олена Коваленко", BirthYear: 1981})
+		if err != nil {
+			return err
+		}
+		if len(r.GetHits()) != 1 {
+			return fmt.Errorf("hits %v, members %v", r.GetHits(), r.GetMembers())
+		}
+		return nil
+	})
+	// DE's node is refused.
+	deClient := accordv1.NewPersonTokenServiceClient(dialWith(t, ua.d.Addr(), honestCreds(t, fed.Node("DE", daemontest.NodeName("DE")), "UA")))
+	_, err := deClient.EvaluatePersons(context.Background(), &accordv1.EvaluatePersonsRequest{KeyVersion: 2,
+		Purpose: accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, Elements: [][]byte{make([]byte, 32)}})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("the departed member's node: %v, want PERMISSION_DENIED", err)
 	}
 }
