@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -124,8 +122,10 @@ type peerKeys struct {
 	keys  []persons.PeerKey
 }
 
-// PeerKeys implements persons.Peers: per node of another admitted member
-// with a federation address, its highest key version.
+// PeerKeys implements persons.Peers: every listed key version of each node
+// of another admitted member with a federation address (during a rotation
+// the previous version is listed, and the origin's cases may still carry
+// its tokens, until the origin has published everything again).
 func (p *peerKeys) PeerKeys() []persons.PeerKey {
 	idx := p.dir.fsm.AppliedIndex()
 	p.mu.Lock()
@@ -140,15 +140,8 @@ func (p *peerKeys) PeerKeys() []persons.PeerKey {
 			if m.Status != registry.MemberAdmitted || m.Code == self.Member {
 				continue
 			}
-			best := map[string]registry.PersonKey{}
-			for _, k := range m.PersonKeys {
-				if b, ok := best[k.Node]; !ok || k.Version > b.Version {
-					best[k.Node] = k
-				}
-			}
-			for _, name := range slices.Sorted(maps.Keys(best)) {
-				k := best[name]
-				node := identity.Identity{Federation: self.Federation, Member: m.Code, Kind: identity.KindNode, Name: name}
+			for _, k := range sortedPersonKeys(m.PersonKeys) {
+				node := identity.Identity{Federation: self.Federation, Member: m.Code, Kind: identity.KindNode, Name: k.Node}
 				n, _, err := v.GetNode(node.String())
 				if err != nil || n.FederationAddress == "" {
 					continue
@@ -228,18 +221,51 @@ func (p *personParts) personKeys(self identity.Identity, cur []registry.PersonKe
 }
 
 // rotatePersonKeys rotates the node's person-token key when the current one
-// is older than persons.key_rotation, and at once when a member leaves
-// (is suspended): what the departed member learned under the old key ends
-// with it. The previous version is kept (and evaluated) until every case
-// has been published again under the new one, for an hour at least, then
+// is older than persons.key_rotation, and at once when a member left
+// (was suspended) after the current key was made, also while this node
+// was down: what the departed member learned under the old key ends with
+// it. The previous version is kept (and evaluated) until every case has
+// been published again under the new one, for an hour at least, then
 // deleted.
 func (d *Daemon) rotatePersonKeys(ctx context.Context, dir *directory) {
 	p := d.persons
-	admitted := dir.admittedMembers()
 	var retireAfter time.Time
+	if len(p.ring.Versions()) > 1 {
+		retireAfter = time.Now().Add(time.Hour) // a rotation before a restart
+	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
+		v, _ := p.ring.Current()
+		made := p.keyMade(d.cfg.DataDir, v)
+		left := dir.leftSince(made)
+		if left != "" || time.Since(made) >= d.cfg.Persons.KeyRotation {
+			nv, err := p.ring.Rotate()
+			if err != nil {
+				d.logger.Error("cannot rotate the person-token key", "err", err)
+			} else {
+				reason := "scheduled"
+				if left != "" {
+					reason = "member " + left + " left"
+				}
+				d.logger.Info("person-token key rotated", "version", nv, "reason", reason)
+				d.wakeKeyRegistration()
+				retireAfter = time.Now().Add(time.Hour)
+			}
+		} else if !retireAfter.IsZero() && time.Now().After(retireAfter) && d.publishedAll() {
+			for _, old := range p.ring.Versions() {
+				if old == v {
+					continue
+				}
+				if err := p.ring.Drop(old); err != nil {
+					d.logger.Error("cannot delete an old person-token key", "version", old, "err", err)
+				} else {
+					d.logger.Info("old person-token key deleted", "version", old)
+				}
+			}
+			retireAfter = time.Time{}
+			d.wakeKeyRegistration()
+		}
 		changed := dir.Changed()
 		select {
 		case <-ctx.Done():
@@ -247,69 +273,29 @@ func (d *Daemon) rotatePersonKeys(ctx context.Context, dir *directory) {
 		case <-changed:
 		case <-tick.C:
 		}
-		now := admittedAfter(dir)
-		left := ""
-		for m := range admitted {
-			if !now[m] {
-				left = m
-			}
-		}
-		admitted = now
-		v, _ := p.ring.Current()
-		age := p.keyAge(d.cfg.DataDir, v)
-		if left != "" || age >= d.cfg.Persons.KeyRotation {
-			nv, err := p.ring.Rotate()
-			if err != nil {
-				d.logger.Error("cannot rotate the person-token key", "err", err)
-				continue
-			}
-			reason := "scheduled"
-			if left != "" {
-				reason = "member " + left + " left"
-			}
-			d.logger.Info("person-token key rotated", "version", nv, "reason", reason)
-			d.wakeKeyRegistration()
-			retireAfter = time.Now().Add(time.Hour)
-			continue
-		}
-		if !retireAfter.IsZero() && time.Now().After(retireAfter) && d.publishedAll() {
-			for _, old := range p.ring.Versions() {
-				if old != v {
-					if err := p.ring.Drop(old); err != nil {
-						d.logger.Error("cannot delete an old person-token key", "version", old, "err", err)
-					} else {
-						d.logger.Info("old person-token key deleted", "version", old)
-					}
-				}
-			}
-			retireAfter = time.Time{}
-			d.wakeKeyRegistration()
-		}
 	}
 }
 
-// keyAge is how old the key file of version v is.
-func (p *personParts) keyAge(dataDir string, v int) time.Duration {
+// keyMade is when the key file of version v was written.
+func (p *personParts) keyMade(dataDir string, v int) time.Time {
 	fi, err := os.Stat(filepath.Join(dataDir, persons.KeyDir, "v"+strconv.Itoa(v)+".key"))
 	if err != nil {
-		return 0
+		return time.Now()
 	}
-	return time.Since(fi.ModTime())
+	return fi.ModTime()
 }
 
-// admittedMembers returns the admitted members now.
-func (d *directory) admittedMembers() map[string]bool { return admittedAfter(d) }
-
-func admittedAfter(d *directory) map[string]bool {
-	out := map[string]bool{}
+// leftSince returns a member suspended after t ("" when none).
+func (d *directory) leftSince(t time.Time) string {
+	left := ""
 	d.fsm.Read(func(v registry.View) {
 		for _, m := range v.ListMembers() {
-			if m.Status == registry.MemberAdmitted {
-				out[m.Code] = true
+			if m.Status == registry.MemberSuspended && m.Suspended != nil && m.Suspended.Time.After(t) {
+				left = m.Code
 			}
 		}
 	})
-	return out
+	return left
 }
 
 // publishedAll reports whether the node has published every change of its

@@ -109,8 +109,9 @@ type Matcher struct {
 	// inputs are the person-token inputs of the office's shareable cases
 	// (Run only), tokenGen the PeerTokens generation the index was built
 	// with.
-	inputs   map[string][]persontoken.Input
-	tokenGen uint64
+	inputs       map[string][]persontoken.Input
+	tokenGen     uint64
+	nextPrefetch time.Time
 
 	mu      sync.Mutex
 	pending map[string]string // federation case id -> origin, waiting to be (re)matched
@@ -235,7 +236,11 @@ func (m *Matcher) prefetch(ctx context.Context, inputs []persontoken.Input) {
 	if m.opts.PeerTokens == nil || len(inputs) == 0 {
 		return
 	}
+	// Looking again costs a digest per person and key: every 30 s after
+	// a round that obtained everything, every 5 s after one that did not.
+	m.nextPrefetch = time.Now().Add(30 * time.Second)
 	if err := m.opts.PeerTokens.Prefetch(ctx, inputs); err != nil && ctx.Err() == nil {
+		m.nextPrefetch = time.Now().Add(5 * time.Second)
 		m.logger.Debug("person tokens of some members not obtained yet", "err", err)
 	}
 }
@@ -278,7 +283,9 @@ func (m *Matcher) Run(ctx context.Context) {
 			// New members' keys, rotated keys, members that answer
 			// again: their tokens of the office's persons change
 			// what the office's cases match.
-			m.prefetch(ctx, m.allInputs())
+			if time.Now().After(m.nextPrefetch) {
+				m.prefetch(ctx, m.allInputs())
+			}
 			if m.opts.PeerTokens.Generation() != m.tokenGen {
 				if err := m.load(ctx); err != nil && ctx.Err() == nil {
 					m.logger.Warn("matching again with new person tokens failed", "err", err)
