@@ -295,3 +295,40 @@ func TestPersonKeysRotateWhenMemberLeaves(t *testing.T) {
 		t.Fatalf("the departed member's node: %v, want PERMISSION_DENIED", err)
 	}
 }
+
+// TestMatchOnPersonTokens: UA and PL record the same incident, each with
+// the same victim in its own script; PL's matcher obtains the tokens of
+// its victim under UA's key from UA's node, and the match decision gives
+// the person as a reason, although neither node ever held the other's
+// name or key.
+func TestMatchOnPersonTokens(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
+	nodes, _ := startFederation(t, fed, "UA", "PL")
+	ua, pl := nodes[0], nodes[1]
+	year := int32(1978)
+	mk := func(id, country, place, victim string) *accordv1.Case {
+		return &accordv1.Case{
+			CaseId: id, Country: country, Title: "Shelling", Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION,
+			CrimeCodes: []string{"RS-8.2.b.i"},
+			Incidents:  []*accordv1.Incident{{Start: "2022-03-01T08:00:00+02:00", End: "2022-03-01T12:00:00+02:00", Place: place}},
+			Persons:    []*accordv1.Person{{Role: accordv1.PersonRole_PERSON_ROLE_VICTIM, Name: victim, BirthYear: &year}},
+		}
+	}
+	if _, err := ua.d.Store().CreateCase(mk("UA-2022-000401", "UA", "Харків", "Олена Коваленко"), sealerFor(t, "UA")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.d.Store().CreateCase(mk("PL-2022-000401", "PL", "Charków", "Olena Kowalenko"), sealerFor(t, "PL")); err != nil {
+		t.Fatal(err)
+	}
+	raftnettest.WaitFor(t, 90*time.Second, func() error {
+		for _, d := range query[[]registry.MatchDecision](t, pl.user, "matches", "") {
+			for _, r := range d.Reasons {
+				if strings.Contains(r, "person matches by name, same birth year") {
+					return nil
+				}
+			}
+			return fmt.Errorf("match %s without the person: %q", d.ID, d.Reasons)
+		}
+		return fmt.Errorf("no match decision yet")
+	})
+}
