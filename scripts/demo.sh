@@ -266,7 +266,7 @@ step "Matches: the same incident investigated by several members (docs/matching.
 printf '    waiting until the members have proposed what they found'
 prev=-1; stable=0
 for _ in $(seq 1 120); do
-  n=$(for m in "${MEMBERS[@]}"; do "$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"'; done | sort -u | wc -l)
+  n=$(for m in "${MEMBERS[@]}"; do "$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"' || true; done | sort -u | wc -l)
   if [ "$n" -eq "$prev" ] && [ "$n" -gt 0 ]; then stable=$((stable + 1)); else stable=0; fi
   prev=$n
   [ $stable -ge 4 ] && break
@@ -286,6 +286,21 @@ for id in $("$ACCORDCTL" --config "$DEMO/PL.yaml" matches list -o json 2>/dev/nu
   "$ACCORDCTL" --config "$DEMO/PL.yaml" matches show "$id" 2>&1 | sed 's/^/      /'
 done
 [ "$prev" -gt 0 ] || { echo "${red}no matches were found${reset}" >&2; failed=1; }
+
+step "The register of interviewed persons: has another member already heard this witness? (docs/person-encodings.md)"
+# A victim of one of UA's shared cases, as UA's file writes it; PL's analyst
+# asks with the name in Latin script. The name never leaves PL's node: UA's
+# node evaluates it blinded, counted and audited, and learns only that PL's
+# analyst asked and which of its cases answered.
+person=$(grep '"sensitivity":"federation"' "$DEMO/dataset/cases-UA.jsonl" | grep -o '"role":"victim","name":"[^"]*","birth_year":[0-9]*' | head -n 1 || true)
+pname=$(sed 's/.*"name":"\([^"]*\)".*/\1/' <<<"$person")
+pyear=$(sed 's/.*"birth_year":\([0-9]*\).*/\1/' <<<"$person")
+if [ -n "$person" ]; then
+  echo "    ${dim}echo \"<the name of one of UA's victims>\" | accordctl --config demo/PL.yaml persons lookup --birth-year $pyear:${reset}"
+  "$ACCORDCTL" --config "$DEMO/PL.yaml" persons lookup --birth-year "$pyear" <<<"$pname" 2>&1 | sed 's/^/      /' || failed=1
+  echo "    ${dim}accordctl --config demo/UA.yaml audit show --kind lookup_answered --limit 1 (UA learns that PL's analyst asked, not whom):${reset}"
+  "$ACCORDCTL" --config "$DEMO/UA.yaml" audit show --kind lookup_answered --limit 1 2>&1 | sed 's/^/      /' || failed=1
+fi
 
 step "Summary"
 for m in "${MEMBERS[@]}"; do

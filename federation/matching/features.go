@@ -298,7 +298,7 @@ func groupEnd(ps []cperson, i int) int {
 // (years not different) under one key, counting a person at most once on
 // each side, whether one of those matches has the same birth year, and
 // whether a person is similar (skeletons agree, years not different).
-func personsAgree(a, b []cperson) (comparable bool, matched int, sameYear, similar bool) {
+func personsAgree(a, b []cperson) (anyComparable bool, matched int, sameYear, similar bool) {
 	var small [64]bool
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
@@ -311,7 +311,7 @@ func personsAgree(a, b []cperson) (comparable bool, matched int, sameYear, simil
 			continue
 		}
 		ie, je := groupEnd(a, i), groupEnd(b, j)
-		comparable = true
+		anyComparable = true
 		var hitB []bool // b's persons that matched one of a's
 		if je-j > len(small) {
 			hitB = make([]bool, je-j)
@@ -346,7 +346,7 @@ func personsAgree(a, b []cperson) (comparable bool, matched int, sameYear, simil
 		matched = max(matched, min(hitsA, hitsB))
 		i, j = ie, je
 	}
-	return comparable, matched, sameYear, similar
+	return anyComparable, matched, sameYear, similar
 }
 
 // compareRecs returns the comparison vector of a and b and what it found.
@@ -494,9 +494,9 @@ func (cmp *comparer) compareRecs(a, b *rec, w func(t, p, d int8) float64) (gamma
 	// members that hold no key in common say nothing (null).
 	g[fPersons] = -1
 	if len(a.persons) > 0 && len(b.persons) > 0 {
-		comparable, matched, sameYear, similar := personsAgree(a.persons, b.persons)
+		anyComparable, matched, sameYear, similar := personsAgree(a.persons, b.persons)
 		det.personsMatch = matched
-		if comparable {
+		if anyComparable {
 			switch {
 			case matched >= 2:
 				g[fPersons] = 0

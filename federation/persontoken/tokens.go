@@ -89,14 +89,14 @@ func Unmarshal(key string, b []byte) (Tokens, error) {
 type YearRelation int
 
 const (
-	// YearUnknown: either side has no year (or the tokens are not
+	// YearUnknown means that either side has no year (or the tokens are not
 	// comparable).
 	YearUnknown YearRelation = iota
-	// YearDifferent: both have a year, more than one apart.
+	// YearDifferent means that both have a year, more than one apart.
 	YearDifferent
-	// YearNear: one year apart.
+	// YearNear means one year apart.
 	YearNear
-	// YearSame: the same year.
+	// YearSame means the same year.
 	YearSame
 )
 

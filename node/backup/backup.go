@@ -27,15 +27,15 @@ var ErrInvalid = errors.New("invalid backup")
 
 // The files of a backup, as named in the archive and in the data folder.
 const (
-	StoreFile    = "store.db"
-	AuditFile    = "audit.log"
-	KeyFile      = "signing.key"
+	StoreFile = "store.db"
+	AuditFile = "audit.log"
+	KeyFile   = "signing.key"
 	// PersonKeysFile holds the node's person-token keys (federation/persons
 	// KeyRing.Export); restored beside the store, the node takes them in
 	// at its next start.
 	PersonKeysFile = "person-token.keys"
-	RegistryFile = "registry-state.jsonl"
-	manifestFile = "MANIFEST.json"
+	RegistryFile   = "registry-state.jsonl"
+	manifestFile   = "MANIFEST.json"
 )
 
 // Manifest describes a backup.
