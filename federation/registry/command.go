@@ -56,6 +56,7 @@ const (
 	CmdDecideMatch   CommandType = "match.decide"
 	CmdCreateKey     CommandType = "key.create"
 	CmdRotateKey     CommandType = "key.rotate"
+	CmdDestroyKey    CommandType = "key.destroy"
 )
 
 // Actor is who sent a command: the certificate identity of the node
@@ -446,6 +447,14 @@ type RotateKey struct {
 	Material []byte `json:"material"`
 }
 
+// DestroyKey drops the material of every version of a key the acting
+// member owns: each version becomes retired, without material, and the key
+// stays listed (its history). Snapshots taken after it hold no material;
+// the log entries that carried it go with the next compaction.
+type DestroyKey struct {
+	Name string `json:"name"`
+}
+
 // Noop is the payload of CmdNoop.
 type Noop struct{}
 
@@ -532,3 +541,6 @@ func (CreateKey) CommandType() CommandType { return CmdCreateKey }
 
 // CommandType implements Payload.
 func (RotateKey) CommandType() CommandType { return CmdRotateKey }
+
+// CommandType implements Payload.
+func (DestroyKey) CommandType() CommandType { return CmdDestroyKey }

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -190,4 +192,22 @@ func TestFederationKeys(t *testing.T) {
 			t.Errorf("unknown viewer: %v", err)
 		}
 	})
+
+	// Destroying: only the owner; every version's material is gone from
+	// the state (and so from every snapshot taken after), the key listed.
+	h.refuse("PL", DestroyKey{Name: "person"}, ErrPermissionDenied)
+	h.refuse("UA", DestroyKey{Name: "nope"}, ErrNotFound)
+	h.ok("UA", DestroyKey{Name: "person"})
+	k = check(KeyRetired, KeyRetired, KeyRetired)
+	for _, v := range k.Versions {
+		if v.Material != nil || v.Retired == nil {
+			t.Fatalf("after destroying: %+v", v)
+		}
+	}
+	snap := snapshotBytes(t, h.f)
+	for _, m := range [][]byte{m1, m2, m3} {
+		if bytes.Contains(snap, m) || bytes.Contains(snap, []byte(base64.StdEncoding.EncodeToString(m))) {
+			t.Fatal("a snapshot after destroying holds key material")
+		}
+	}
 }

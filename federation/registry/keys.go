@@ -72,3 +72,29 @@ func (s *state) rotateKey(ch Change, p *RotateKey) (Outcome, error) {
 	s.putKey(k)
 	return Outcome{ID: k.Name, Version: next.Version}, nil
 }
+
+func (s *state) destroyKey(ch Change, p *DestroyKey) (Outcome, error) {
+	if err := checkKeyName("name", p.Name); err != nil {
+		return Outcome{}, err
+	}
+	cur, ok := s.keys.get(p.Name)
+	if !ok {
+		return Outcome{}, notFound("federation key %s", p.Name)
+	}
+	if cur.Owner != ch.Member {
+		return Outcome{}, denied("federation key %s is owned by %s; member %s may destroy only its own keys", p.Name, cur.Owner, ch.Member)
+	}
+	k := cur.clone()
+	for i := range k.Versions {
+		v := &k.Versions[i]
+		if v.State != KeyRetired {
+			v.State = KeyRetired
+			retired := ch
+			v.Retired = &retired
+		}
+		v.Material = nil
+	}
+	k.Updated = ch
+	s.putKey(k)
+	return Outcome{ID: k.Name}, nil
+}

@@ -249,6 +249,8 @@ func (s *state) apply(cmd *Command, ch Change) (Outcome, error) {
 		return run(cmd.Payload, ch, s.createKey)
 	case CmdRotateKey:
 		return run(cmd.Payload, ch, s.rotateKey)
+	case CmdDestroyKey:
+		return run(cmd.Payload, ch, s.destroyKey)
 	}
 	return Outcome{}, invalid("type: unknown command type %q", cmd.Type)
 }
@@ -272,7 +274,7 @@ func knownType(t CommandType) bool {
 		CmdRegisterNode, CmdRemoveNode, CmdCreateJIT, CmdInviteToJIT, CmdRespondToJIT, CmdLeaveJIT,
 		CmdLinkCase, CmdUnlinkCase, CmdSetJITLead, CmdCloseJIT, CmdConsentJIT, CmdWrapJITKey, CmdRotateJITKey, CmdProposeLead, CmdConsentLead,
 		CmdCreateEntry, CmdUpdateEntry, CmdDeleteEntry, CmdProposeMatch, CmdDecideMatch,
-		CmdCreateKey, CmdRotateKey:
+		CmdCreateKey, CmdRotateKey, CmdDestroyKey:
 		return true
 	}
 	return false

@@ -43,7 +43,7 @@ var commands = map[registry.CommandType]access{
 	registry.CmdProposeMatch: analyst, registry.CmdDecideMatch: analyst,
 	registry.CmdProposeMember: admin, registry.CmdVoteAdmission: admin, registry.CmdSuspendMember: admin,
 	registry.CmdUpdateMember: admin, registry.CmdRegisterNode: admin, registry.CmdRemoveNode: admin,
-	registry.CmdCreateKey: admin, registry.CmdRotateKey: admin,
+	registry.CmdCreateKey: admin, registry.CmdRotateKey: admin, registry.CmdDestroyKey: admin,
 }
 
 // Content seals the free text of encrypted joint investigation teams in

@@ -641,6 +641,7 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },
 		func() { x.matcher.Run(ctx) },
 		func() { d.rotatePersonKeys(ctx, x.dir) },
+		func() { d.destroyFirstReleaseKey(ctx, x.dir) },
 		func() { d.purgeTombstones(ctx) },
 	} {
 		d.bg.Add(1)

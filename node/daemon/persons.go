@@ -331,3 +331,51 @@ func (a personsAuditor) Audit(e persons.Event) {
 		a.logger.Error("cannot write the audit log", "err", err)
 	}
 }
+
+// firstReleaseKey is the federation key with which the first release
+// encoded persons; its material is in every member's registry.
+const firstReleaseKey = "person-encoding"
+
+// destroyFirstReleaseKey drops the material of the first release's shared
+// person-encoding key from the registry when this node's member owns it
+// (the founder that created it): nothing uses it any more, and snapshots
+// taken after hold no material. It waits until the registry shows the key
+// (or shows that there is none to destroy) and retries on failure.
+func (d *Daemon) destroyFirstReleaseKey(ctx context.Context, dir *directory) {
+	self := d.src.Identity()
+	cmd, err := registry.NewCommand("federation.person-key.destroy", registry.DestroyKey{Name: firstReleaseKey})
+	if err != nil {
+		return
+	}
+	for {
+		pending := false
+		d.registry.fsm.Read(func(v registry.View) {
+			k, err := v.FederationKey(firstReleaseKey, self.Member)
+			if err != nil || k.Owner != self.Member {
+				return
+			}
+			for _, kv := range k.Versions {
+				if len(kv.Material) > 0 {
+					pending = true
+				}
+			}
+		})
+		if pending {
+			actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			_, err := d.registry.node.Apply(actx, cmd)
+			cancel()
+			if err == nil {
+				d.logger.Info("the first release's shared person-encoding key was destroyed in the registry")
+			} else if ctx.Err() == nil {
+				d.logger.Warn("destroying the first release's person-encoding key failed; retrying", "err", err)
+			}
+		}
+		changed := dir.Changed()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-time.After(time.Minute):
+		}
+	}
+}

@@ -333,3 +333,27 @@ func TestMatchOnPersonTokens(t *testing.T) {
 		return fmt.Errorf("match %s without the person: %q", ms[0].ID, ms[0].Reasons)
 	})
 }
+
+// TestFirstReleaseKeyDestroyed: a registry founded by the first release
+// holds its shared person-encoding key; the owner's node of this build
+// destroys its material, so that no snapshot taken after holds it.
+func TestFirstReleaseKeyDestroyed(t *testing.T) {
+	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
+	nodes, _ := startFederation(t, fed, "UA", "PL")
+	ua, pl := nodes[0], nodes[1]
+	mustExecute(t, ua.admin, "old-key", registry.CreateKey{Name: "person-encoding", Purpose: "first release"})
+	raftnettest.WaitFor(t, 20*time.Second, func() error {
+		for _, k := range query[[]registry.FederationKey](t, pl.user, "keys", "") {
+			if k.Name != "person-encoding" {
+				continue
+			}
+			for _, v := range k.Versions {
+				if v.State != registry.KeyRetired {
+					return fmt.Errorf("version %d is %s", v.Version, v.State)
+				}
+			}
+			return nil
+		}
+		return fmt.Errorf("no person-encoding key")
+	})
+}
