@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/config"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -556,11 +557,11 @@ command fails (exit status 2) naming the line.`,
 
 // auditRow is the fixed-width row format of show (the log can be long:
 // rows are written as they are read).
-const auditRow = "%-8s  %-24s  %-8s  %-6s  %7s  %-17s  %s\n"
+const auditRow = "%-8s  %-24s  %-15s  %-6s  %-12s  %7s  %-17s  %s\n"
 
 func showAudit(w io.Writer, path string, f audit.Filter, asJSON bool) error {
 	if !asJSON {
-		fmt.Fprintf(w, auditRow, "SEQ", "TIME", "KIND", "PEER", "RECORDS", "SEQS", "REASON")
+		fmt.Fprintf(w, auditRow, "SEQ", "TIME", "KIND", "PEER", "USER", "RECORDS", "SEQS", "REASON")
 	}
 	n := 0
 	err := audit.Scan(path, f, func(e audit.Entry) error {
@@ -585,8 +586,14 @@ func showAudit(w io.Writer, path string, f audit.Filter, asJSON bool) error {
 		case e.What.FromSeq > 0:
 			seqs = fmt.Sprintf("from %d", e.What.FromSeq)
 		}
+		// USER: the peer's user on whose behalf its node asked (person
+		// lookups), or this office's user who looked up.
+		user := "-"
+		if id, err := identity.Parse(e.PeerID); err == nil && id.Kind == identity.KindUser {
+			user = id.Name
+		}
 		_, err := fmt.Fprintf(w, auditRow, strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format("2006-01-02 15:04:05.000Z"),
-			e.Kind, orDash(e.Peer), records, seqs, orDash(e.What.Reason))
+			e.Kind, orDash(e.Peer), user, records, seqs, orDash(e.What.Reason))
 		return err
 	})
 	if brk, ok := errors.AsType[*audit.Break](err); ok {

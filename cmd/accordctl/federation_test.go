@@ -130,7 +130,7 @@ func TestAuditCommands(t *testing.T) {
 		if got := auditRows(t, out); strings.Join(got, ",") != "1,2,3,4,5,6" {
 			t.Errorf("rows %v:\n%s", got, out)
 		}
-		if !regexp.MustCompile(`(?m)^1\s+\S+ \S+\s+served\s+PL\s+3\s+1-3\s+-$`).MatchString(out) {
+		if !regexp.MustCompile(`(?m)^1\s+\S+ \S+\s+served\s+PL\s+-\s+3\s+1-3\s+-$`).MatchString(out) {
 			t.Errorf("row 1:\n%s", out)
 		}
 		for _, tc := range []struct {
