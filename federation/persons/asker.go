@@ -54,7 +54,7 @@ type Asker struct {
 
 	mu    sync.Mutex
 	cache map[string]map[[32]byte]persontoken.Tokens // key id -> input digest -> tokens
-	gen   uint64                                      // counts changes of the cache
+	gen   uint64                                     // counts changes of the cache
 }
 
 // Generation changes each time the cache gains or loses tokens: the

@@ -13,7 +13,7 @@ import (
 // persons. It holds tokens only: nothing in it is a name.
 type Index struct {
 	mu    sync.RWMutex
-	cases map[string]*indexedCase               // case id
+	cases map[string]*indexedCase                // case id
 	bySk  map[string]map[persontoken.Token][]ref // key id -> skeleton -> persons
 	// per member: cases and persons held
 	nCases, nPersons map[string]int
