@@ -240,38 +240,6 @@ func FuzzUnmarshal(f *testing.F) {
 	})
 }
 
-func BenchmarkEvaluate(b *testing.B) {
-	k := mustKey(b)
-	ins := make([]persontoken.Input, 100)
-	for i := range ins {
-		ins[i] = mustInput(b, "Olena Kovalenko", 1900+i)
-	}
-	req, err := persontoken.NewRequest("k", k.Public(), ins)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		if _, _, err := k.Evaluate(req.Elements); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(req.Elements))/b.Elapsed().Seconds(), "evals/s")
-}
-
-func BenchmarkRoundTrip(b *testing.B) {
-	k := mustKey(b)
-	ins := make([]persontoken.Input, 100)
-	for i := range ins {
-		ins[i] = mustInput(b, "Olena Kovalenko", 1900+i)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		evaluate(b, k, ins...)
-	}
-	b.ReportMetric(float64(b.N*len(ins))/b.Elapsed().Seconds(), "persons/s")
-}
-
 func TestLocalKey(t *testing.T) {
 	if _, err := persontoken.NewLocalKey(make([]byte, 31)); !errors.Is(err, persontoken.ErrInvalidKey) {
 		t.Fatalf("short secret: %v", err)
