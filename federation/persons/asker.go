@@ -95,7 +95,9 @@ func digest(in persontoken.Input) [32]byte {
 }
 
 // Evaluate asks key's node for the tokens of inputs, in batches, and
-// returns them in the order of inputs.
+// returns them in the order of inputs. On an error it also returns the
+// tokens of the batches answered before it (a prefix of inputs): those
+// evaluations were paid for.
 func (a *Asker) Evaluate(ctx context.Context, key PeerKey, purpose accordv1.EvaluationPurpose, user, lookupID string, inputs []persontoken.Input) ([]persontoken.Tokens, error) {
 	client, err := a.dial(key.Node)
 	if err != nil {
@@ -112,13 +114,13 @@ func (a *Asker) Evaluate(ctx context.Context, key PeerKey, purpose accordv1.Eval
 			KeyVersion: int32(key.Version), Purpose: purpose, User: user, LookupId: lookupID, Elements: req.Elements,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
+			return out, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
 		}
 		toks, err := req.Finish(resp.GetElements(), resp.GetProof())
 		if err != nil {
 			// A node that evaluates with another key than it published is
-			// lying or broken: nothing of its answer is used.
-			return nil, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
+			// lying or broken: nothing of this answer is used.
+			return out, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
 		}
 		out = append(out, toks...)
 	}
@@ -157,15 +159,18 @@ func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error 
 			if first == nil {
 				first = err
 			}
-			a.logger.Warn("person tokens for matching not obtained", "member", key.Member, "node", key.Node.String(), "persons", len(missing), "err", err)
+			a.logger.Warn("person tokens for matching not obtained", "member", key.Member, "node", key.Node.String(),
+				"persons", len(missing), "obtained", len(toks), "err", err)
+		}
+		if len(toks) == 0 {
 			continue
 		}
 		a.mu.Lock()
 		if a.cache[id] == nil {
 			a.cache[id] = map[[32]byte]persontoken.Tokens{}
 		}
-		for i, d := range digests {
-			a.cache[id][d] = toks[i]
+		for i, t := range toks {
+			a.cache[id][digests[i]] = t
 		}
 		a.gen++
 		a.mu.Unlock()
