@@ -404,16 +404,37 @@ func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, erro
 			return cursor, err
 		}
 		enc := m.opts.Encoder()
-		for _, ch := range changes {
+		// The cases first, and the tokens of all their persons under
+		// the other members' keys in one round (a batch per member, not
+		// a request per case).
+		cases := make([]*accordv1.Case, len(changes))
+		var inputs []persontoken.Input
+		for i, ch := range changes {
 			c, err := m.st.FindCase(ch.CaseID)
 			if err != nil {
 				return cursor, err
 			}
+			cases[i] = c
+			if c != nil {
+				inputs = append(inputs, m.personInputs(c)...)
+			}
+		}
+		if m.opts.PeerTokens != nil && len(inputs) > 0 {
+			// These records are built with the new tokens: no reason to
+			// match everything again for them (unless something else
+			// changed the tokens meanwhile).
+			before := m.opts.PeerTokens.Generation()
+			m.prefetch(ctx, inputs)
+			if before == m.tokenGen {
+				m.tokenGen = m.opts.PeerTokens.Generation()
+			}
+		}
+		for i, ch := range changes {
+			c := cases[i]
 			if c == nil {
 				m.forget(ch.CaseID)
 				continue
 			}
-			m.prefetch(ctx, m.personInputs(c))
 			r, ok := m.ownRecord(c, enc)
 			if !ok {
 				m.forget(ch.CaseID) // deleted, or made national
