@@ -82,7 +82,6 @@ func (b *buckets) take(window time.Duration, n int, names []string, caps []int) 
 	}
 	for _, l := range levels {
 		if l < float64(n) {
-			ok = false
 			for _, l := range levels {
 				if remaining < 0 || int64(l) < remaining {
 					remaining = int64(l)

@@ -51,10 +51,6 @@ func (l LookupLimits) Validate() error {
 	return nil
 }
 
-// NotifyDialer returns a client of a node's PersonTokenService for
-// NotifyLookup (the same as the asker's dialer).
-type NotifyDialer = Dialer
-
 // Lookup is the node's PersonLookupService: the register of interviewed
 // persons.
 type Lookup struct {

@@ -34,16 +34,26 @@ func (s *state) createKey(ch Change, p *CreateKey) (Outcome, error) {
 	return Outcome{ID: k.Name, Version: 1}, nil
 }
 
-func (s *state) rotateKey(ch Change, p *RotateKey) (Outcome, error) {
-	if err := checkKeyName("name", p.Name); err != nil {
-		return Outcome{}, err
+// ownKey returns the key named name, which the acting member must own to
+// verb it.
+func (s *state) ownKey(ch Change, name, verb string) (*FederationKey, error) {
+	if err := checkKeyName("name", name); err != nil {
+		return nil, err
 	}
-	cur, ok := s.keys.get(p.Name)
+	cur, ok := s.keys.get(name)
 	if !ok {
-		return Outcome{}, notFound("federation key %s", p.Name)
+		return nil, notFound("federation key %s", name)
 	}
 	if cur.Owner != ch.Member {
-		return Outcome{}, denied("federation key %s is owned by %s; member %s may rotate only its own keys", p.Name, cur.Owner, ch.Member)
+		return nil, denied("federation key %s is owned by %s; member %s may %s only its own keys", name, cur.Owner, ch.Member, verb)
+	}
+	return cur, nil
+}
+
+func (s *state) rotateKey(ch Change, p *RotateKey) (Outcome, error) {
+	cur, err := s.ownKey(ch, p.Name, "rotate")
+	if err != nil {
+		return Outcome{}, err
 	}
 	if err := checkMaterial(p.Material); err != nil {
 		return Outcome{}, err
@@ -74,15 +84,9 @@ func (s *state) rotateKey(ch Change, p *RotateKey) (Outcome, error) {
 }
 
 func (s *state) destroyKey(ch Change, p *DestroyKey) (Outcome, error) {
-	if err := checkKeyName("name", p.Name); err != nil {
+	cur, err := s.ownKey(ch, p.Name, "destroy")
+	if err != nil {
 		return Outcome{}, err
-	}
-	cur, ok := s.keys.get(p.Name)
-	if !ok {
-		return Outcome{}, notFound("federation key %s", p.Name)
-	}
-	if cur.Owner != ch.Member {
-		return Outcome{}, denied("federation key %s is owned by %s; member %s may destroy only its own keys", p.Name, cur.Owner, ch.Member)
 	}
 	k := cur.clone()
 	for i := range k.Versions {

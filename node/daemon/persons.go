@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,14 +59,17 @@ func (d *Daemon) newPersons(policy *grpcserver.Policy, dir *directory, dialer *e
 		return accordv1.NewPersonTokenServiceClient(cc), nil
 	}
 	cfg := d.cfg.Persons
-	p.asker = persons.NewAsker(p.peers, dial, logger)
-	p.service = persons.NewService(self, ring, personsDirectory{dir: dir, index: p.index}, aud, persons.Budgets{
+	budgets := persons.Budgets{
 		Window: cfg.BudgetWindow, MatchingFloor: cfg.MatchingFloor, MatchingPerPerson: cfg.MatchingPerPerson,
 		LookupPerMember: cfg.LookupPerMember, LookupPerUser: cfg.LookupPerUser,
-	}, nil, logger)
-	p.lookup = persons.NewLookup(self, p.asker, p.peers, p.index, dial, aud, persons.LookupLimits{
-		Window: cfg.LookupWindow, PerUser: cfg.LookupsPerUser, PerNode: cfg.LookupsPerNode, Timeout: 20 * time.Second,
-	}, nil, logger)
+	}
+	limits := persons.LookupLimits{Window: cfg.LookupWindow, PerUser: cfg.LookupsPerUser, PerNode: cfg.LookupsPerNode, Timeout: 20 * time.Second}
+	if err := errors.Join(budgets.Validate(), limits.Validate()); err != nil {
+		return fmt.Errorf("%w: persons: %w", ErrStart, err)
+	}
+	p.asker = persons.NewAsker(p.peers, dial, logger)
+	p.service = persons.NewService(self, ring, personsDirectory{dir: dir, index: p.index}, aud, budgets, nil, logger)
+	p.lookup = persons.NewLookup(self, p.asker, p.peers, p.index, dial, aud, limits, nil, logger)
 	policy.Allow("/"+accordv1.PersonTokenService_ServiceDesc.ServiceName+"/", grpcserver.AnyNode)
 	d.persons = p
 	return nil
@@ -312,9 +317,7 @@ func (d *Daemon) publishedAll() bool {
 // personsAuditor writes the person-token events to the node's audit log.
 type personsAuditor struct {
 	log    *audit.Log
-	logger interface {
-		Error(msg string, args ...any)
-	}
+	logger *slog.Logger
 }
 
 var personKinds = map[persons.EventKind]audit.Kind{

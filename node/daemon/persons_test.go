@@ -3,9 +3,6 @@ package daemon_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +18,6 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/config"
-	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/daemon/daemontest"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -56,15 +52,7 @@ func TestPersonRegisterAcrossDaemons(t *testing.T) {
 		}
 	}, "UA", "PL", "DE")
 	ua, pl := started[0], started[1]
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := custody.NewSealer(key, "spiffe://accord.test/member/UA/node/ua-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/analyst", Sealer: sealer}
+	actor := sealerFor(t, "UA")
 	for _, c := range []*accordv1.Case{
 		exCase("UA-2022-000101", accordv1.Sensitivity_SENSITIVITY_FEDERATION, "Olena Kovalenko"),
 		exCase("UA-2022-000102", accordv1.Sensitivity_SENSITIVITY_FEDERATION, "Taras Shevchenko"),
