@@ -122,6 +122,10 @@ func TestHandshakeSlotsPerSourceAndReserved(t *testing.T) {
 	if err := dialFrom("127.0.0.3"); err != nil {
 		t.Fatalf("a client from another source: %v", err)
 	}
+	// Its client finishes before the server gives the slot back (the
+	// server hands the connection over after): wait for that, or the slot
+	// would be free again below.
+	waitStats("the other source's connection handed over", func(st raftnet.Stats) bool { return st.Accepted >= 1 })
 	// Fill the shared slots from two more sources; the rest is refused.
 	idleFrom(t, "127.0.0.4", addr, 2)
 	idleFrom(t, "127.0.0.5", addr, 2)
