@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -94,37 +95,80 @@ func digest(in persontoken.Input) [32]byte {
 	return d
 }
 
-// Evaluate asks key's node for the tokens of inputs, in batches, and
-// returns them in the order of inputs. On an error it also returns the
-// tokens of the batches answered before it (a prefix of inputs): those
-// evaluations were paid for.
+// maxParallelBatches bounds the batches of one key in flight at once:
+// the asker blinds and checks one while the origin evaluates another, and
+// uses every core for its part.
+const maxParallelBatches = 4
+
+// Evaluate asks key's node for the tokens of inputs and returns them in the
+// order of inputs; on an error, nothing.
 func (a *Asker) Evaluate(ctx context.Context, key PeerKey, purpose accordv1.EvaluationPurpose, user, lookupID string, inputs []persontoken.Input) ([]persontoken.Tokens, error) {
-	client, err := a.dial(key.Node)
+	out := make([]persontoken.Tokens, len(inputs))
+	err := a.evaluate(ctx, key, purpose, user, lookupID, inputs, func(start int, toks []persontoken.Tokens) {
+		copy(out[start:], toks)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
-	}
-	out := make([]persontoken.Tokens, 0, len(inputs))
-	for start := 0; start < len(inputs); start += personsPerRequest {
-		batch := inputs[start:min(len(inputs), start+personsPerRequest)]
-		req, err := persontoken.NewRequest(key.ID(), key.Public, batch)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := client.EvaluatePersons(ctx, &accordv1.EvaluatePersonsRequest{
-			KeyVersion: int32(key.Version), Purpose: purpose, User: user, LookupId: lookupID, Elements: req.Elements,
-		})
-		if err != nil {
-			return out, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
-		}
-		toks, err := req.Finish(resp.GetElements(), resp.GetProof())
-		if err != nil {
-			// A node that evaluates with another key than it published is
-			// lying or broken: nothing of this answer is used.
-			return out, fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
-		}
-		out = append(out, toks...)
+		return nil, err
 	}
 	return out, nil
+}
+
+// evaluate asks key's node for the tokens of inputs in batches of
+// personsPerRequest persons, several in flight, and calls got (serially)
+// with each batch answered: its first input's index and its tokens. A
+// batch refused or failed does not stop the others (they were, or will
+// be, paid for); the first error is returned.
+func (a *Asker) evaluate(ctx context.Context, key PeerKey, purpose accordv1.EvaluationPurpose, user, lookupID string, inputs []persontoken.Input, got func(start int, toks []persontoken.Tokens)) error {
+	client, err := a.dial(key.Node)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
+	}
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, min(maxParallelBatches, max(1, runtime.GOMAXPROCS(0))))
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+	}
+	for start := 0; start < len(inputs); start += personsPerRequest {
+		batch := inputs[start:min(len(inputs), start+personsPerRequest)]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			req, err := persontoken.NewRequest(key.ID(), key.Public, batch)
+			if err != nil {
+				fail(err)
+				return
+			}
+			resp, err := client.EvaluatePersons(ctx, &accordv1.EvaluatePersonsRequest{
+				KeyVersion: int32(key.Version), Purpose: purpose, User: user, LookupId: lookupID, Elements: req.Elements,
+			})
+			if err != nil {
+				fail(fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err))
+				return
+			}
+			toks, err := req.Finish(resp.GetElements(), resp.GetProof())
+			if err != nil {
+				// A node that evaluates with another key than it
+				// published is lying or broken: nothing of this answer
+				// is used.
+				fail(fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err))
+				return
+			}
+			mu.Lock()
+			got(start, toks)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // Prefetch obtains, for the matcher, the tokens of inputs under every
@@ -154,26 +198,26 @@ func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error 
 		if len(missing) == 0 {
 			continue
 		}
-		toks, err := a.Evaluate(ctx, key, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", missing)
+		obtained := 0
+		err := a.evaluate(ctx, key, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", missing, func(start int, toks []persontoken.Tokens) {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if a.cache[id] == nil {
+				a.cache[id] = map[[32]byte]persontoken.Tokens{}
+			}
+			for i, t := range toks {
+				a.cache[id][digests[start+i]] = t
+			}
+			obtained += len(toks)
+			a.gen++
+		})
 		if err != nil {
 			if first == nil {
 				first = err
 			}
 			a.logger.Warn("person tokens for matching not obtained", "member", key.Member, "node", key.Node.String(),
-				"persons", len(missing), "obtained", len(toks), "err", err)
+				"persons", len(missing), "obtained", obtained, "err", err)
 		}
-		if len(toks) == 0 {
-			continue
-		}
-		a.mu.Lock()
-		if a.cache[id] == nil {
-			a.cache[id] = map[[32]byte]persontoken.Tokens{}
-		}
-		for i, t := range toks {
-			a.cache[id][digests[i]] = t
-		}
-		a.gen++
-		a.mu.Unlock()
 	}
 	return first
 }
