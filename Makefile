@@ -45,7 +45,9 @@ FUZZ_TARGETS := \
 	./federation/exchange:FuzzDecodeCursor \
 	./federation/exchange:FuzzResumeCursor \
 	./node/pagetoken:FuzzDecode \
-	./node/pagetoken:FuzzBinding
+	./node/pagetoken:FuzzBinding \
+	./federation/persontoken:FuzzUnmarshal \
+	./federation/persontoken:FuzzEvaluate
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \

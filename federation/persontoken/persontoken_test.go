@@ -259,3 +259,34 @@ func TestLocalKey(t *testing.T) {
 		t.Fatal("tokens of two local secrets agree")
 	}
 }
+
+// FuzzEvaluate: whatever a member sends as blinded elements, the origin's
+// evaluation returns an error or as many elements as it got, never panics.
+func FuzzEvaluate(f *testing.F) {
+	k, _ := persontoken.GenerateKey(nil)
+	in, _ := persontoken.Inputs(persontoken.Person{Name: "Olena Kovalenko", BirthYear: 1978})
+	req, _ := persontoken.NewRequest("k", k.Public(), []persontoken.Input{in})
+	f.Add(bytes.Join(req.Elements, nil))
+	f.Add(make([]byte, 64))
+	f.Add(bytes.Repeat([]byte{0xff}, 32))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var elems [][]byte
+		for len(b) >= persontoken.PublicKeySize && len(elems) < 64 {
+			elems = append(elems, b[:persontoken.PublicKeySize])
+			b = b[persontoken.PublicKeySize:]
+		}
+		if len(b) > 0 {
+			elems = append(elems, b) // a short last element
+		}
+		ev, proof, err := k.Evaluate(elems)
+		if err != nil {
+			if !errors.Is(err, persontoken.ErrMalformed) && !errors.Is(err, persontoken.ErrTooMany) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if len(ev) != len(elems) || len(proof) == 0 {
+			t.Fatalf("%d elements evaluated of %d", len(ev), len(elems))
+		}
+	})
+}
