@@ -289,17 +289,16 @@ done
 
 step "The register of interviewed persons: has another member already heard this witness? (docs/person-encodings.md)"
 # A victim of one of UA's shared cases, as UA's file writes it; PL's analyst
-# asks with the name in Latin script. The name never leaves PL's node: UA's
-# node evaluates it blinded, counted and audited, and learns only that PL's
-# analyst asked and which of its cases answered.
+# asks. The name never leaves PL's node: UA's node evaluates it blinded,
+# counted and audited, and learns only that PL's analyst asked.
 person=$(grep '"sensitivity":"federation"' "$DEMO/dataset/cases-UA.jsonl" | grep -o '"role":"victim","name":"[^"]*","birth_year":[0-9]*' | head -n 1 || true)
 pname=$(sed 's/.*"name":"\([^"]*\)".*/\1/' <<<"$person")
 pyear=$(sed 's/.*"birth_year":\([0-9]*\).*/\1/' <<<"$person")
 if [ -n "$person" ]; then
   echo "    ${dim}echo \"<the name of one of UA's victims>\" | accordctl --config demo/PL.yaml persons lookup --birth-year $pyear:${reset}"
   "$ACCORDCTL" --config "$DEMO/PL.yaml" persons lookup --birth-year "$pyear" <<<"$pname" 2>&1 | sed 's/^/      /' || failed=1
-  echo "    ${dim}accordctl --config demo/UA.yaml audit show --kind lookup_answered --limit 1 (UA learns that PL's analyst asked, not whom):${reset}"
-  "$ACCORDCTL" --config "$DEMO/UA.yaml" audit show --kind lookup_answered --limit 1 2>&1 | sed 's/^/      /' || failed=1
+  echo "    ${dim}accordctl --config demo/UA.yaml audit show --kind evaluated --peer PL (UA learns that PL's analyst asked, not whom nor what answered):${reset}"
+  "$ACCORDCTL" --config "$DEMO/UA.yaml" audit show --kind evaluated --peer PL 2>&1 | grep -E 'SEQ|lookup' | tail -n 2 | sed 's/^/      /' || failed=1
 fi
 
 step "Summary"

@@ -549,7 +549,7 @@ command fails (exit status 2) naming the line.`,
 		},
 	}
 	cmd.Flags().StringVar(&peer, "peer", "", "only entries about this member (code)")
-	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: sent, received, served, refused, nudged, resync, anchor, withheld, restored, evaluated, lookup, lookup_answered")
+	cmd.Flags().StringVar(&kind, "kind", "", "only entries of this kind: sent, received, served, refused, nudged, resync, anchor, withheld, restored, evaluated, lookup")
 	cmd.Flags().StringVar(&since, "since", "", "only entries at or after this time (RFC 3339) or this long ago (24h, 7d)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "stop after this many entries (0: all)")
 	return cmd

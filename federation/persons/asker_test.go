@@ -23,10 +23,6 @@ func (d direct) EvaluatePersons(ctx context.Context, in *accordv1.EvaluatePerson
 	return d.s.EvaluatePersons(identity.NewContext(ctx, d.caller), in)
 }
 
-func (d direct) NotifyLookup(ctx context.Context, in *accordv1.NotifyLookupRequest, _ ...grpc.CallOption) (*accordv1.NotifyLookupResponse, error) {
-	return d.s.NotifyLookup(identity.NewContext(ctx, d.caller), in)
-}
-
 type staticPeers struct{ keys []persons.PeerKey }
 
 func (p *staticPeers) PeerKeys() []persons.PeerKey { return p.keys }

@@ -141,9 +141,6 @@ func (l *Lookup) LookupPerson(ctx context.Context, req *accordv1.LookupPersonReq
 				}
 				found = append(found, l.index.Find(toks[0], roles)...)
 			}
-			if len(found) > 0 {
-				l.notify(ctx, ks[0], user.Name, lookupID, found)
-			}
 			mu.Lock()
 			hits = append(hits, found...)
 			answers = append(answers, a)
@@ -165,24 +162,6 @@ func (l *Lookup) LookupPerson(ctx context.Context, req *accordv1.LookupPersonReq
 	l.audit.Audit(Event{Kind: LookedUp, Who: user, Records: len(asked), Reason: "lookup", LookupID: lookupID, CaseIDs: slices.Compact(ids)})
 	l.logger.Info("person lookup", "user", user.Name, "lookup_id", lookupID, "members", len(asked), "hits", len(hits))
 	return resp, nil
-}
-
-// notify tells the member whose cases answered that someone asked.
-func (l *Lookup) notify(ctx context.Context, key PeerKey, user, lookupID string, found []Hit) {
-	var ids []string
-	for _, h := range found {
-		if !slices.Contains(ids, h.CaseID) {
-			ids = append(ids, h.CaseID)
-		}
-	}
-	ids = ids[:min(len(ids), maxNotifiedCases)]
-	c, err := l.dial(key.Node)
-	if err == nil {
-		_, err = c.NotifyLookup(ctx, &accordv1.NotifyLookupRequest{LookupId: lookupID, User: user, CaseIds: ids})
-	}
-	if err != nil {
-		l.logger.Warn("could not tell a member that a lookup answered in its cases", "member", key.Member, "lookup_id", lookupID, "err", err)
-	}
 }
 
 func statusOf(err error) string {

@@ -188,16 +188,6 @@ func TestServiceBudgetsAndRefusals(t *testing.T) {
 			t.Errorf("%s: %v, want ErrNotMember", id, err)
 		}
 	}
-	// Notices: only this member's case ids.
-	if _, err := s.NotifyLookup(pl, &accordv1.NotifyLookupRequest{LookupId: "lk-1", User: "analyst", CaseIds: []string{"PL-1"}}); !errors.Is(err, persons.ErrRequest) {
-		t.Errorf("notice of another member's case: %v", err)
-	}
-	if _, err := s.NotifyLookup(pl, &accordv1.NotifyLookupRequest{LookupId: "lk-1", User: "analyst", CaseIds: []string{"UA-1"}}); err != nil {
-		t.Fatal(err)
-	}
-	if e := ev.last(); e.Kind != persons.LookupAnswered || e.CaseIDs[0] != "UA-1" || e.Who.Name != "analyst" {
-		t.Errorf("notice audit %+v", e)
-	}
 }
 
 func TestIndexFind(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/accordfed/accord/federation/identity"
@@ -31,9 +30,6 @@ type EventKind int
 const (
 	// Evaluated: elements evaluated for a peer (or refused: Reason).
 	Evaluated EventKind = iota + 1
-	// LookupAnswered: a peer told this node that a lookup found persons in
-	// its cases.
-	LookupAnswered
 	// LookedUp: one of the office's users looked up a person (or was
 	// refused: Reason).
 	LookedUp
@@ -184,35 +180,4 @@ func purposeName(p accordv1.EvaluationPurpose) string {
 		return "lookup"
 	}
 	return "unspecified"
-}
-
-// maxNotifiedCases bounds the case ids of one notice.
-const maxNotifiedCases = 100
-
-// NotifyLookup implements accordv1.PersonTokenServiceServer.
-func (s *Service) NotifyLookup(ctx context.Context, req *accordv1.NotifyLookupRequest) (*accordv1.NotifyLookupResponse, error) {
-	node, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := userOf(node, req.GetUser())
-	if err != nil {
-		return nil, err
-	}
-	if !lookupIDRE.MatchString(req.GetLookupId()) {
-		return nil, fmt.Errorf("%w: lookup_id: must be 1-64 of A-Z, a-z, 0-9, '.', '_', '-'", ErrRequest)
-	}
-	ids := req.GetCaseIds()
-	if len(ids) == 0 || len(ids) > maxNotifiedCases {
-		return nil, fmt.Errorf("%w: case_ids: 1 to %d (got %d)", ErrRequest, maxNotifiedCases, len(ids))
-	}
-	for i, id := range ids {
-		if !strings.HasPrefix(id, s.self.Member+"-") || len(id) > 64 {
-			return nil, fmt.Errorf("%w: case_ids[%d]: must be one of %s's case ids", ErrRequest, i, s.self.Member)
-		}
-	}
-	s.audit.Audit(Event{Kind: LookupAnswered, Who: u, Records: len(ids), LookupID: req.GetLookupId(), CaseIDs: ids})
-	s.logger.Info("a lookup of the register of interviewed persons answered in this office's cases",
-		"member", node.Member, "lookup_id", req.GetLookupId(), "cases", len(ids))
-	return &accordv1.NotifyLookupResponse{}, nil
 }

@@ -46,7 +46,7 @@
 //	str(kind)                         its name: "sent", "received", "served",
 //	                                  "refused", "nudged", "resync", "anchor",
 //	                                  "withheld", "restored", "evaluated",
-//	                                  "lookup", "lookup_answered"
+//	                                  "lookup"
 //	str(peer)                         member code; empty for an anchor
 //	str(peer_id)                      identity URI; empty for an anchor
 //	u64(what.records)                 0 when absent

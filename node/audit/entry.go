@@ -111,12 +111,8 @@ const (
 	// the other members' cases that answered, Cursor the lookup id, Reason
 	// "lookup" or why it was refused. Never the name or the year.
 	KindLookup
-	// KindLookupAnswered: the peer told this node that a lookup by one of
-	// its users (PeerID) found persons in this node's cases (CaseIDs);
-	// Cursor is the peer's lookup id. Never whom.
-	KindLookupAnswered
 
-	kindLast = KindLookupAnswered
+	kindLast = KindLookup
 )
 
 // The reasons of a [KindRestored] entry.
@@ -147,9 +143,8 @@ var kindNames = [...]string{
 	KindWithheld: "withheld",
 	KindRestored: "restored",
 
-	KindEvaluated:      "evaluated",
-	KindLookup:         "lookup",
-	KindLookupAnswered: "lookup_answered",
+	KindEvaluated: "evaluated",
+	KindLookup:    "lookup",
 }
 
 // Valid reports whether k is one of the kinds above.
@@ -166,7 +161,7 @@ func (k Kind) String() string {
 
 // ParseKind returns the kind named s ("sent", "received", "served",
 // "refused", "nudged", "resync", "anchor", "withheld", "restored",
-// "evaluated", "lookup" or "lookup_answered").
+// "evaluated" or "lookup").
 func ParseKind(s string) (Kind, error) {
 	for k := KindSent; k <= kindLast; k++ {
 		if kindNames[k] == s {

@@ -321,7 +321,7 @@ type personsAuditor struct {
 }
 
 var personKinds = map[persons.EventKind]audit.Kind{
-	persons.Evaluated: audit.KindEvaluated, persons.LookupAnswered: audit.KindLookupAnswered, persons.LookedUp: audit.KindLookup,
+	persons.Evaluated: audit.KindEvaluated, persons.LookedUp: audit.KindLookup,
 }
 
 // Audit implements persons.Auditor.

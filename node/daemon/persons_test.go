@@ -39,8 +39,9 @@ func auditOf(t *testing.T, cfg config.Config, kind audit.Kind) []audit.Entry {
 // TestPersonRegisterAcrossDaemons: PL's analyst asks whether other
 // members' cases hold a person; UA's node evaluates the blinded name
 // without learning it, PL compares with the tokens UA shared, and UA
-// learns that someone asked and where it answered, never whom. Every step
-// is in both audit logs, no name in either, and the budgets hold.
+// learns that PL's analyst asked, never whom nor whether its cases
+// answered. Every step is in both audit logs, no name in either, and the
+// budgets hold.
 func TestPersonRegisterAcrossDaemons(t *testing.T) {
 	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL", "DE")
 	started, _ := daemontest.StartFederationConfigured(t, fed, nil, func(member string, cfg *config.Config) {
@@ -183,14 +184,13 @@ func TestPersonRegisterAcrossDaemons(t *testing.T) {
 	if evaluated == 0 || evaluated > 9 || budget == 0 {
 		t.Errorf("UA's audit log: %d lookup evaluations for PL's analyst (budget 9), %d refusals", evaluated, budget)
 	}
-	answered := false
-	for _, e := range auditOf(t, ua.Cfg, audit.KindLookupAnswered) {
-		if e.What.Cursor == resp.GetLookupId() {
-			answered = e.PeerID == "spiffe://accord.test/member/PL/user/analyst" && len(e.What.CaseIDs) == 1 && e.What.CaseIDs[0] == "UA-2022-000101"
+	// UA learns that PL's analyst asked (with the lookup id), never
+	// whom, and never whether its cases answered: no entry names UA's
+	// case.
+	for _, e := range auditOf(t, ua.Cfg, audit.KindEvaluated) {
+		if e.What.Cursor == resp.GetLookupId() && (e.PeerID != "spiffe://accord.test/member/PL/user/analyst" || len(e.What.CaseIDs) != 0) {
+			t.Errorf("UA's audit entry of the lookup: %+v", e)
 		}
-	}
-	if !answered {
-		t.Errorf("UA's audit log lacks the answered lookup %s", resp.GetLookupId())
 	}
 	for _, n := range []daemontest.Node{*ua, *pl} {
 		data, err := os.ReadFile(filepath.Join(n.Cfg.DataDir, audit.FileName))

@@ -144,7 +144,7 @@ type EvaluatePersonsRequest struct {
 	// certificate), audited here and counted against the per-user budget.
 	User string `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
 	// For a lookup: the asking node's id of the lookup (1-64 of A-Z a-z 0-9
-	// . _ -), named again by NotifyLookup.
+	// . _ -), in both ends' audit logs.
 	LookupId string `protobuf:"bytes,4,opt,name=lookup_id,json=lookupId,proto3" json:"lookup_id,omitempty"`
 	// Blinded ristretto255 elements, 32 bytes each; 1 to 4,096.
 	Elements      [][]byte `protobuf:"bytes,5,rep,name=elements,proto3" json:"elements,omitempty"`
@@ -280,105 +280,6 @@ func (x *EvaluatePersonsResponse) GetRemaining() int64 {
 	return 0
 }
 
-type NotifyLookupRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The lookup (its EvaluatePersons lookup_id).
-	LookupId string `protobuf:"bytes,1,opt,name=lookup_id,json=lookupId,proto3" json:"lookup_id,omitempty"`
-	// The asking member's user.
-	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
-	// This member's cases whose persons answered (at most 100).
-	CaseIds       []string `protobuf:"bytes,3,rep,name=case_ids,json=caseIds,proto3" json:"case_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *NotifyLookupRequest) Reset() {
-	*x = NotifyLookupRequest{}
-	mi := &file_accord_v1_persons_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *NotifyLookupRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*NotifyLookupRequest) ProtoMessage() {}
-
-func (x *NotifyLookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_persons_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use NotifyLookupRequest.ProtoReflect.Descriptor instead.
-func (*NotifyLookupRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_persons_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *NotifyLookupRequest) GetLookupId() string {
-	if x != nil {
-		return x.LookupId
-	}
-	return ""
-}
-
-func (x *NotifyLookupRequest) GetUser() string {
-	if x != nil {
-		return x.User
-	}
-	return ""
-}
-
-func (x *NotifyLookupRequest) GetCaseIds() []string {
-	if x != nil {
-		return x.CaseIds
-	}
-	return nil
-}
-
-type NotifyLookupResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *NotifyLookupResponse) Reset() {
-	*x = NotifyLookupResponse{}
-	mi := &file_accord_v1_persons_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *NotifyLookupResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*NotifyLookupResponse) ProtoMessage() {}
-
-func (x *NotifyLookupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_persons_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use NotifyLookupResponse.ProtoReflect.Descriptor instead.
-func (*NotifyLookupResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_persons_proto_rawDescGZIP(), []int{3}
-}
-
 type LookupPersonRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The name as the office writes it, any script (1 to 1,024 bytes, at
@@ -396,7 +297,7 @@ type LookupPersonRequest struct {
 
 func (x *LookupPersonRequest) Reset() {
 	*x = LookupPersonRequest{}
-	mi := &file_accord_v1_persons_proto_msgTypes[4]
+	mi := &file_accord_v1_persons_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +309,7 @@ func (x *LookupPersonRequest) String() string {
 func (*LookupPersonRequest) ProtoMessage() {}
 
 func (x *LookupPersonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_persons_proto_msgTypes[4]
+	mi := &file_accord_v1_persons_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +322,7 @@ func (x *LookupPersonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupPersonRequest.ProtoReflect.Descriptor instead.
 func (*LookupPersonRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_persons_proto_rawDescGZIP(), []int{4}
+	return file_accord_v1_persons_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LookupPersonRequest) GetName() string {
@@ -464,7 +365,7 @@ type PersonLookupHit struct {
 
 func (x *PersonLookupHit) Reset() {
 	*x = PersonLookupHit{}
-	mi := &file_accord_v1_persons_proto_msgTypes[5]
+	mi := &file_accord_v1_persons_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +377,7 @@ func (x *PersonLookupHit) String() string {
 func (*PersonLookupHit) ProtoMessage() {}
 
 func (x *PersonLookupHit) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_persons_proto_msgTypes[5]
+	mi := &file_accord_v1_persons_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +390,7 @@ func (x *PersonLookupHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonLookupHit.ProtoReflect.Descriptor instead.
 func (*PersonLookupHit) Descriptor() ([]byte, []int) {
-	return file_accord_v1_persons_proto_rawDescGZIP(), []int{5}
+	return file_accord_v1_persons_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PersonLookupHit) GetMember() string {
@@ -537,7 +438,7 @@ type PersonLookupMember struct {
 
 func (x *PersonLookupMember) Reset() {
 	*x = PersonLookupMember{}
-	mi := &file_accord_v1_persons_proto_msgTypes[6]
+	mi := &file_accord_v1_persons_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +450,7 @@ func (x *PersonLookupMember) String() string {
 func (*PersonLookupMember) ProtoMessage() {}
 
 func (x *PersonLookupMember) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_persons_proto_msgTypes[6]
+	mi := &file_accord_v1_persons_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +463,7 @@ func (x *PersonLookupMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonLookupMember.ProtoReflect.Descriptor instead.
 func (*PersonLookupMember) Descriptor() ([]byte, []int) {
-	return file_accord_v1_persons_proto_rawDescGZIP(), []int{6}
+	return file_accord_v1_persons_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PersonLookupMember) GetMember() string {
@@ -606,7 +507,7 @@ type LookupPersonResponse struct {
 
 func (x *LookupPersonResponse) Reset() {
 	*x = LookupPersonResponse{}
-	mi := &file_accord_v1_persons_proto_msgTypes[7]
+	mi := &file_accord_v1_persons_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +519,7 @@ func (x *LookupPersonResponse) String() string {
 func (*LookupPersonResponse) ProtoMessage() {}
 
 func (x *LookupPersonResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_persons_proto_msgTypes[7]
+	mi := &file_accord_v1_persons_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,7 +532,7 @@ func (x *LookupPersonResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupPersonResponse.ProtoReflect.Descriptor instead.
 func (*LookupPersonResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_persons_proto_rawDescGZIP(), []int{7}
+	return file_accord_v1_persons_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LookupPersonResponse) GetHits() []*PersonLookupHit {
@@ -670,12 +571,7 @@ const file_accord_v1_persons_proto_rawDesc = "" +
 	"\x17EvaluatePersonsResponse\x12\x1a\n" +
 	"\belements\x18\x01 \x03(\fR\belements\x12\x14\n" +
 	"\x05proof\x18\x02 \x01(\fR\x05proof\x12\x1c\n" +
-	"\tremaining\x18\x03 \x01(\x03R\tremaining\"a\n" +
-	"\x13NotifyLookupRequest\x12\x1b\n" +
-	"\tlookup_id\x18\x01 \x01(\tR\blookupId\x12\x12\n" +
-	"\x04user\x18\x02 \x01(\tR\x04user\x12\x19\n" +
-	"\bcase_ids\x18\x03 \x03(\tR\acaseIds\"\x16\n" +
-	"\x14NotifyLookupResponse\"\x8f\x01\n" +
+	"\tremaining\x18\x03 \x01(\x03R\tremaining\"\x8f\x01\n" +
 	"\x13LookupPersonRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -706,10 +602,9 @@ const file_accord_v1_persons_proto_rawDesc = "" +
 	"\x1dPERSON_SIMILARITY_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19PERSON_SIMILARITY_SIMILAR\x10\x01\x12\x1a\n" +
 	"\x16PERSON_SIMILARITY_NAME\x10\x02\x12#\n" +
-	"\x1fPERSON_SIMILARITY_NAME_AND_YEAR\x10\x032\xbf\x01\n" +
+	"\x1fPERSON_SIMILARITY_NAME_AND_YEAR\x10\x032n\n" +
 	"\x12PersonTokenService\x12X\n" +
-	"\x0fEvaluatePersons\x12!.accord.v1.EvaluatePersonsRequest\x1a\".accord.v1.EvaluatePersonsResponse\x12O\n" +
-	"\fNotifyLookup\x12\x1e.accord.v1.NotifyLookupRequest\x1a\x1f.accord.v1.NotifyLookupResponse2f\n" +
+	"\x0fEvaluatePersons\x12!.accord.v1.EvaluatePersonsRequest\x1a\".accord.v1.EvaluatePersonsResponse2f\n" +
 	"\x13PersonLookupService\x12O\n" +
 	"\fLookupPerson\x12\x1e.accord.v1.LookupPersonRequest\x1a\x1f.accord.v1.LookupPersonResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
 
@@ -726,38 +621,34 @@ func file_accord_v1_persons_proto_rawDescGZIP() []byte {
 }
 
 var file_accord_v1_persons_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_accord_v1_persons_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_accord_v1_persons_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_accord_v1_persons_proto_goTypes = []any{
 	(EvaluationPurpose)(0),          // 0: accord.v1.EvaluationPurpose
 	(PersonSimilarity)(0),           // 1: accord.v1.PersonSimilarity
 	(*EvaluatePersonsRequest)(nil),  // 2: accord.v1.EvaluatePersonsRequest
 	(*EvaluatePersonsResponse)(nil), // 3: accord.v1.EvaluatePersonsResponse
-	(*NotifyLookupRequest)(nil),     // 4: accord.v1.NotifyLookupRequest
-	(*NotifyLookupResponse)(nil),    // 5: accord.v1.NotifyLookupResponse
-	(*LookupPersonRequest)(nil),     // 6: accord.v1.LookupPersonRequest
-	(*PersonLookupHit)(nil),         // 7: accord.v1.PersonLookupHit
-	(*PersonLookupMember)(nil),      // 8: accord.v1.PersonLookupMember
-	(*LookupPersonResponse)(nil),    // 9: accord.v1.LookupPersonResponse
-	(PersonRole)(0),                 // 10: accord.v1.PersonRole
+	(*LookupPersonRequest)(nil),     // 4: accord.v1.LookupPersonRequest
+	(*PersonLookupHit)(nil),         // 5: accord.v1.PersonLookupHit
+	(*PersonLookupMember)(nil),      // 6: accord.v1.PersonLookupMember
+	(*LookupPersonResponse)(nil),    // 7: accord.v1.LookupPersonResponse
+	(PersonRole)(0),                 // 8: accord.v1.PersonRole
 }
 var file_accord_v1_persons_proto_depIdxs = []int32{
-	0,  // 0: accord.v1.EvaluatePersonsRequest.purpose:type_name -> accord.v1.EvaluationPurpose
-	10, // 1: accord.v1.LookupPersonRequest.roles:type_name -> accord.v1.PersonRole
-	10, // 2: accord.v1.PersonLookupHit.role:type_name -> accord.v1.PersonRole
-	1,  // 3: accord.v1.PersonLookupHit.similarity:type_name -> accord.v1.PersonSimilarity
-	7,  // 4: accord.v1.LookupPersonResponse.hits:type_name -> accord.v1.PersonLookupHit
-	8,  // 5: accord.v1.LookupPersonResponse.members:type_name -> accord.v1.PersonLookupMember
-	2,  // 6: accord.v1.PersonTokenService.EvaluatePersons:input_type -> accord.v1.EvaluatePersonsRequest
-	4,  // 7: accord.v1.PersonTokenService.NotifyLookup:input_type -> accord.v1.NotifyLookupRequest
-	6,  // 8: accord.v1.PersonLookupService.LookupPerson:input_type -> accord.v1.LookupPersonRequest
-	3,  // 9: accord.v1.PersonTokenService.EvaluatePersons:output_type -> accord.v1.EvaluatePersonsResponse
-	5,  // 10: accord.v1.PersonTokenService.NotifyLookup:output_type -> accord.v1.NotifyLookupResponse
-	9,  // 11: accord.v1.PersonLookupService.LookupPerson:output_type -> accord.v1.LookupPersonResponse
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	0, // 0: accord.v1.EvaluatePersonsRequest.purpose:type_name -> accord.v1.EvaluationPurpose
+	8, // 1: accord.v1.LookupPersonRequest.roles:type_name -> accord.v1.PersonRole
+	8, // 2: accord.v1.PersonLookupHit.role:type_name -> accord.v1.PersonRole
+	1, // 3: accord.v1.PersonLookupHit.similarity:type_name -> accord.v1.PersonSimilarity
+	5, // 4: accord.v1.LookupPersonResponse.hits:type_name -> accord.v1.PersonLookupHit
+	6, // 5: accord.v1.LookupPersonResponse.members:type_name -> accord.v1.PersonLookupMember
+	2, // 6: accord.v1.PersonTokenService.EvaluatePersons:input_type -> accord.v1.EvaluatePersonsRequest
+	4, // 7: accord.v1.PersonLookupService.LookupPerson:input_type -> accord.v1.LookupPersonRequest
+	3, // 8: accord.v1.PersonTokenService.EvaluatePersons:output_type -> accord.v1.EvaluatePersonsResponse
+	7, // 9: accord.v1.PersonLookupService.LookupPerson:output_type -> accord.v1.LookupPersonResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_persons_proto_init() }
@@ -772,7 +663,7 @@ func file_accord_v1_persons_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_persons_proto_rawDesc), len(file_accord_v1_persons_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

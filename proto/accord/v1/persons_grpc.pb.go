@@ -20,7 +20,6 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	PersonTokenService_EvaluatePersons_FullMethodName = "/accord.v1.PersonTokenService/EvaluatePersons"
-	PersonTokenService_NotifyLookup_FullMethodName    = "/accord.v1.PersonTokenService/NotifyLookup"
 )
 
 // PersonTokenServiceClient is the client API for PersonTokenService service.
@@ -39,11 +38,6 @@ type PersonTokenServiceClient interface {
 	// EvaluatePersons evaluates blinded elements with one version of the
 	// node's key and proves (batched DLEQ) that it used the published key.
 	EvaluatePersons(ctx context.Context, in *EvaluatePersonsRequest, opts ...grpc.CallOption) (*EvaluatePersonsResponse, error)
-	// NotifyLookup tells the node that a lookup of the register of
-	// interviewed persons by one of the caller's users found persons in some
-	// of this member's cases: the node learns that someone asked, and where
-	// it answered, never whom.
-	NotifyLookup(ctx context.Context, in *NotifyLookupRequest, opts ...grpc.CallOption) (*NotifyLookupResponse, error)
 }
 
 type personTokenServiceClient struct {
@@ -58,16 +52,6 @@ func (c *personTokenServiceClient) EvaluatePersons(ctx context.Context, in *Eval
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(EvaluatePersonsResponse)
 	err := c.cc.Invoke(ctx, PersonTokenService_EvaluatePersons_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *personTokenServiceClient) NotifyLookup(ctx context.Context, in *NotifyLookupRequest, opts ...grpc.CallOption) (*NotifyLookupResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(NotifyLookupResponse)
-	err := c.cc.Invoke(ctx, PersonTokenService_NotifyLookup_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +74,6 @@ type PersonTokenServiceServer interface {
 	// EvaluatePersons evaluates blinded elements with one version of the
 	// node's key and proves (batched DLEQ) that it used the published key.
 	EvaluatePersons(context.Context, *EvaluatePersonsRequest) (*EvaluatePersonsResponse, error)
-	// NotifyLookup tells the node that a lookup of the register of
-	// interviewed persons by one of the caller's users found persons in some
-	// of this member's cases: the node learns that someone asked, and where
-	// it answered, never whom.
-	NotifyLookup(context.Context, *NotifyLookupRequest) (*NotifyLookupResponse, error)
 	mustEmbedUnimplementedPersonTokenServiceServer()
 }
 
@@ -107,9 +86,6 @@ type UnimplementedPersonTokenServiceServer struct{}
 
 func (UnimplementedPersonTokenServiceServer) EvaluatePersons(context.Context, *EvaluatePersonsRequest) (*EvaluatePersonsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method EvaluatePersons not implemented")
-}
-func (UnimplementedPersonTokenServiceServer) NotifyLookup(context.Context, *NotifyLookupRequest) (*NotifyLookupResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method NotifyLookup not implemented")
 }
 func (UnimplementedPersonTokenServiceServer) mustEmbedUnimplementedPersonTokenServiceServer() {}
 func (UnimplementedPersonTokenServiceServer) testEmbeddedByValue()                            {}
@@ -150,24 +126,6 @@ func _PersonTokenService_EvaluatePersons_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
-func _PersonTokenService_NotifyLookup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(NotifyLookupRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(PersonTokenServiceServer).NotifyLookup(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: PersonTokenService_NotifyLookup_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(PersonTokenServiceServer).NotifyLookup(ctx, req.(*NotifyLookupRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // PersonTokenService_ServiceDesc is the grpc.ServiceDesc for PersonTokenService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -178,10 +136,6 @@ var PersonTokenService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EvaluatePersons",
 			Handler:    _PersonTokenService_EvaluatePersons_Handler,
-		},
-		{
-			MethodName: "NotifyLookup",
-			Handler:    _PersonTokenService_NotifyLookup_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -200,10 +154,13 @@ const (
 // users: the register of interviewed persons. It asks whether other
 // members' shared cases hold a person as victim or witness, without a name
 // ever leaving the node: the node obtains the person's tokens under each
-// other member's key by blinded evaluation, compares them with the tokens
-// in the federation index and tells each member whose cases answered that
-// someone asked (not whom). Every lookup is audited at both ends and
-// rate-limited per user and per node.
+// other member's key by blinded evaluation and compares them with the tokens
+// in the federation index. Each member asked learns that a user of this
+// member asked (its evaluation is audited with the user), never whom, and
+// never whether its cases answered: a notice of which cases answered
+// would let a dishonest member craft cases whose answers spell out the
+// name. Every lookup is audited at both ends and rate-limited per user and
+// per node.
 type PersonLookupServiceClient interface {
 	// LookupPerson answers per member and case, with a similarity, never a
 	// name.
@@ -236,10 +193,13 @@ func (c *personLookupServiceClient) LookupPerson(ctx context.Context, in *Lookup
 // users: the register of interviewed persons. It asks whether other
 // members' shared cases hold a person as victim or witness, without a name
 // ever leaving the node: the node obtains the person's tokens under each
-// other member's key by blinded evaluation, compares them with the tokens
-// in the federation index and tells each member whose cases answered that
-// someone asked (not whom). Every lookup is audited at both ends and
-// rate-limited per user and per node.
+// other member's key by blinded evaluation and compares them with the tokens
+// in the federation index. Each member asked learns that a user of this
+// member asked (its evaluation is audited with the user), never whom, and
+// never whether its cases answered: a notice of which cases answered
+// would let a dishonest member craft cases whose answers spell out the
+// name. Every lookup is audited at both ends and rate-limited per user and
+// per node.
 type PersonLookupServiceServer interface {
 	// LookupPerson answers per member and case, with a similarity, never a
 	// name.
