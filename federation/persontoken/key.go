@@ -103,13 +103,16 @@ func (k *Key) Tokens(key string, in Input) (Tokens, error) {
 		return Tokens{}, err
 	}
 	if in.Year != nil {
-		t.HasYear, t.HasNear = true, true
+		t.HasYear = true
 		if err := k.full(&t.Year, in.Year); err != nil {
 			return Tokens{}, err
 		}
-		for i := range in.Near {
-			if err := k.full(&t.Near[i], in.Near[i]); err != nil {
-				return Tokens{}, err
+		if in.Near[0] != nil && in.Near[1] != nil {
+			t.HasNear = true
+			for i := range in.Near {
+				if err := k.full(&t.Near[i], in.Near[i]); err != nil {
+					return Tokens{}, err
+				}
 			}
 		}
 	}
@@ -188,14 +191,25 @@ type Request struct {
 
 // shape says which elements belong to which person.
 type shape struct {
-	first   int
-	hasYear bool
+	first         int
+	hasYear, near bool
 }
 
 // NewRequest blinds the inputs of persons for the key whose public key is
 // pub (named key in the tokens it returns). Each person costs two
 // evaluations, three with a year.
 func NewRequest(key string, pub []byte, inputs []Input) (*Request, error) {
+	return newRequest(key, pub, inputs, false)
+}
+
+// NewRequestWithNear is NewRequest with the year below and above as well
+// (five evaluations a person with a year): what a pair token's origin side
+// needs ([OuterInputs]).
+func NewRequestWithNear(key string, pub []byte, inputs []Input) (*Request, error) {
+	return newRequest(key, pub, inputs, true)
+}
+
+func newRequest(key string, pub []byte, inputs []Input, near bool) (*Request, error) {
 	pk := new(oprf.PublicKey)
 	if err := pk.UnmarshalBinary(suite, pub); err != nil {
 		return nil, fmt.Errorf("%w: public key: %w", ErrInvalidKey, err)
@@ -203,10 +217,14 @@ func NewRequest(key string, pub []byte, inputs []Input) (*Request, error) {
 	r := &Request{key: key, client: oprf.NewVerifiableClient(suite, pk), persons: len(inputs)}
 	var raw [][]byte
 	for _, in := range inputs {
-		r.shape = append(r.shape, shape{first: len(raw), hasYear: in.Year != nil})
+		withNear := near && in.Year != nil && in.Near[0] != nil && in.Near[1] != nil
+		r.shape = append(r.shape, shape{first: len(raw), hasYear: in.Year != nil, near: withNear})
 		raw = append(raw, in.Name, in.Skel)
 		if in.Year != nil {
 			raw = append(raw, in.Year)
+		}
+		if withNear {
+			raw = append(raw, in.Near[0], in.Near[1])
 		}
 	}
 	if len(raw) == 0 {
@@ -259,6 +277,11 @@ func (r *Request) Finish(evaluated [][]byte, proof []byte) ([]Tokens, error) {
 		copy(t.Skel[:], outs[s.first+1])
 		if s.hasYear {
 			copy(t.Year[:], outs[s.first+2])
+		}
+		if s.near {
+			t.HasNear = true
+			copy(t.Near[0][:], outs[s.first+3])
+			copy(t.Near[1][:], outs[s.first+4])
 		}
 		res[i] = t
 	}

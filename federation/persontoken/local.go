@@ -37,10 +37,13 @@ func (k *LocalKey) Tokens(key string, in Input) Tokens {
 	sum(&t.Name, in.Name)
 	sum(&t.Skel, in.Skel)
 	if in.Year != nil {
-		t.HasYear, t.HasNear = true, true
+		t.HasYear = true
 		sum(&t.Year, in.Year)
-		sum(&t.Near[0], in.Near[0])
-		sum(&t.Near[1], in.Near[1])
+		if in.Near[0] != nil && in.Near[1] != nil {
+			t.HasNear = true
+			sum(&t.Near[0], in.Near[0])
+			sum(&t.Near[1], in.Near[1])
+		}
 	}
 	return t
 }

@@ -290,3 +290,60 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// TestPairTokens: the origin's side (its own tokens evaluated by the
+// comparing node) and the comparing node's side (its person's tokens
+// evaluated by the origin, then its own key) meet; neither side can make a
+// pair token alone.
+func TestPairTokens(t *testing.T) {
+	origin, comparer := mustKey(t), mustKey(t)
+	pair := persontoken.PairKeyID("UA/ua-1#1", "PL/pl-1#1")
+	if in, out, ok := persontoken.SplitPairKeyID(pair); !ok || in != "UA/ua-1#1" || out != "PL/pl-1#1" {
+		t.Fatalf("split %q: %q %q %v", pair, in, out, ok)
+	}
+	// The origin's side: its own tokens, evaluated (with the years around)
+	// by the comparing node.
+	single, err := origin.Tokens("UA/ua-1#1", mustInput(t, "Олена Коваленко", 1978))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := persontoken.NewRequestWithNear(pair, comparer.Public(), []persontoken.Input{persontoken.OuterInputs(single)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Elements) != 5 {
+		t.Fatalf("%d elements for a person with a year, want 5", len(req.Elements))
+	}
+	ev, proof, err := comparer.Evaluate(req.Elements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, err := req.Finish(ev, proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The comparing node's side: its person's inner tokens from the
+	// origin, then its own key.
+	for _, tc := range []struct {
+		name string
+		year int
+		want persontoken.YearRelation
+	}{{"Olena Kovalenko", 1978, persontoken.YearSame}, {"Elena Kowalenko", 1979, persontoken.YearNear}} {
+		inner := evaluate(t, origin, mustInput(t, tc.name, tc.year))[0]
+		own, err := comparer.Tokens(pair, persontoken.OuterInputs(inner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ag := persontoken.Compare(&published[0], &own); !ag.Name || ag.Year != tc.want {
+			t.Errorf("%s %d: %+v", tc.name, tc.year, ag)
+		}
+	}
+	// What the origin can make alone (its own key twice) matches nothing.
+	alone, err := origin.Tokens(pair, persontoken.OuterInputs(single))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ag := persontoken.Compare(&published[0], &alone); ag.Similar {
+		t.Fatal("the origin made a pair token without the comparing node")
+	}
+}

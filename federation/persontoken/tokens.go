@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // TokenSize is the length of one token: the first 16 bytes of the
@@ -145,4 +146,46 @@ func eq(a, b *Token) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
 // key's version.
 func KeyID(keyName string, version int) string {
 	return keyName + "#" + strconv.Itoa(version)
+}
+
+// Pair tokens. A comparison whose result another member sees (a match
+// proposal) must not rest on tokens that member could make alone: an
+// origin computes tokens of its own key for free, so comparing under the
+// origin's key would let it publish tokens of guessed names and read the
+// answers from the proposals. The node that compares (the outer key) and
+// the origin of the record (the inner key) therefore both take part in
+// every token compared: a pair token is the outer key's function of the
+// inner key's token, F_outer(F_inner(input)). The origin obtains those of
+// its persons from the comparing node (blinded, counted, audited there);
+// the comparing node obtains its own persons' inner tokens from the origin
+// (blinded, counted, audited there). Neither can make a pair token of a
+// guess without the other.
+
+// PairKeyID names the pair key of inner (the record origin's key id) and
+// outer (the comparing node's key id): "<inner>><outer>".
+func PairKeyID(inner, outer string) string { return inner + ">" + outer }
+
+// SplitPairKeyID returns the inner and outer key ids of a pair key id; ok
+// is false for a single key id.
+func SplitPairKeyID(id string) (inner, outer string, ok bool) {
+	return strings.Cut(id, ">")
+}
+
+const prefixPair = "accord person pair token v1\x00"
+
+// OuterInputs returns the inputs of the outer function for inner tokens:
+// each token, domain-separated by kind (the year below and above only when
+// the inner tokens have them).
+func OuterInputs(inner Tokens) Input {
+	in := func(kind string, t *Token) []byte {
+		return append([]byte(prefixPair+kind+"\x00"), t[:]...)
+	}
+	out := Input{Name: in("n", &inner.Name), Skel: in("s", &inner.Skel)}
+	if inner.HasYear {
+		out.Year = in("y", &inner.Year)
+		if inner.HasNear {
+			out.Near = [2][]byte{in("y", &inner.Near[0]), in("y", &inner.Near[1])}
+		}
+	}
+	return out
 }
