@@ -187,12 +187,14 @@ func FromShared(s *accordv1.SharedCase) (Record, error) {
 	for _, e := range s.GetEvidence() {
 		r.Evidence = append(r.Evidence, e.GetSha256())
 	}
-	own := r.Member + "/"
+	perKey := map[string]int{}
 	for _, p := range s.GetPersons() {
-		if r.Member == "" || !strings.HasPrefix(p.GetKeyName(), own) || len(p.GetKeyName()) == len(own) {
+		id, ok := persontoken.EncodingKeyID(r.Member, p.GetKeyName(), int(p.GetKeyVersion()))
+		if !ok || perKey[id] >= persontoken.MaxPersonsPerCase {
 			continue
 		}
-		t, err := persontoken.Unmarshal(persontoken.KeyID(p.GetKeyName(), int(p.GetKeyVersion())), p.GetEncoding())
+		perKey[id]++
+		t, err := persontoken.Unmarshal(id, p.GetEncoding())
 		if err != nil {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -32,13 +33,13 @@ func (k PeerKey) KeyName() string { return k.Member + "/" + k.Node.Name }
 // ID is the key's id in persontoken.Tokens.
 func (k PeerKey) ID() string { return persontoken.KeyID(k.KeyName(), k.Version) }
 
-// cacheID names a key in the asker's cache: its id and its public key, so
+// pin tells keys apart in the asker's caches by their public key too, so
 // that a node that comes back with another key under the same version (a
 // node rebuilt without its backup) never gets tokens of the old one
 // compared with its new ones.
-func (k PeerKey) cacheID() string {
+func (k PeerKey) pin() string {
 	sum := sha256.Sum256(k.Public)
-	return k.ID() + "|" + hex.EncodeToString(sum[:8])
+	return "|" + hex.EncodeToString(sum[:8])
 }
 
 // Peers lists the other members' current person-token keys.
@@ -50,26 +51,53 @@ type Peers interface {
 // checking that the server is that node.
 type Dialer func(node identity.Identity) (accordv1.PersonTokenServiceClient, error)
 
-// personsPerRequest is how many persons one request carries (three
+// personsPerRequest is how many persons one request carries (five
 // elements each at most).
-const personsPerRequest = persontoken.MaxBatch / 3
+const personsPerRequest = persontoken.MaxBatch / 5
 
-// Asker obtains the tokens of the office's own persons under other
-// members' keys. For the matcher it caches them per key (the cache holds
-// the office's own data only, in memory); lookups are never cached, so
-// that each is counted and audited by the members asked.
+// Own returns the node's own current person-token key and its key id.
+type Own func() (keyID string, key *persontoken.Key)
+
+// Asker obtains what the node needs of other members' keys. For a lookup:
+// the office's person's tokens under each member's key (never cached, so
+// that each lookup is counted and audited by the members asked). For the
+// matcher, per other member's key and the node's own key, the pair tokens
+// (persontoken.PairKeyID) of the office's persons on both sides of a
+// comparison:
+//   - compared here: F_own(F_peer(person)), from the person's tokens the
+//     peer's node evaluated (three elements each) and the node's own key;
+//   - published to the peer: F_peer(F_own(person)), the person's own
+//     tokens evaluated by the peer's node (five elements each), which the
+//     peer compares.
+//
+// Both caches hold the office's own data only, in memory.
 type Asker struct {
 	peers  Peers
+	own    Own
 	dial   Dialer
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]map[[32]byte]persontoken.Tokens // key id -> input digest -> tokens
-	gen   uint64                                     // counts changes of the cache
+	mu       sync.Mutex
+	compared map[string]map[[32]byte]persontoken.Tokens // pair key id -> input digest -> tokens
+	publish  map[string]map[[32]byte]persontoken.Tokens // pair key id -> input digest -> tokens
+	gen      uint64                                     // counts changes of the caches
+	backoff  map[string]backoff                         // peer key id + pin
+	// ownToks are the persons' tokens under the node's own key (the same
+	// for every other member's key), for the own key id ownOf.
+	ownToks map[[32]byte]persontoken.Tokens
+	ownOf   string
 }
 
-// Generation changes each time the cache gains or loses tokens: the
-// matcher then builds its records again.
+// backoff is when a failing key is asked again, and the wait after the
+// next failure.
+type backoff struct {
+	until time.Time
+	wait  time.Duration
+}
+
+// Generation changes each time the caches gain or lose tokens: the matcher
+// then builds its records again, and the office's cases are published
+// again with their pair tokens.
 func (a *Asker) Generation() uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -77,8 +105,10 @@ func (a *Asker) Generation() uint64 {
 }
 
 // NewAsker returns an asker.
-func NewAsker(peers Peers, dial Dialer, logger *slog.Logger) *Asker {
-	return &Asker{peers: peers, dial: dial, logger: logger, cache: map[string]map[[32]byte]persontoken.Tokens{}}
+func NewAsker(peers Peers, own Own, dial Dialer, logger *slog.Logger) *Asker {
+	return &Asker{peers: peers, own: own, dial: dial, logger: logger,
+		compared: map[string]map[[32]byte]persontoken.Tokens{}, publish: map[string]map[[32]byte]persontoken.Tokens{},
+		backoff: map[string]backoff{}, ownToks: map[[32]byte]persontoken.Tokens{}}
 }
 
 // digest identifies an input in the cache.
@@ -95,6 +125,17 @@ func digest(in persontoken.Input) [32]byte {
 	return d
 }
 
+// callTimeout bounds one EvaluatePersons call: a node that does not
+// answer holds nobody up for longer.
+const callTimeout = 30 * time.Second
+
+// Back-off of a key whose node failed or refused: it is asked again after
+// minBackoff, doubling up to maxBackoff.
+const (
+	minBackoff = 30 * time.Second
+	maxBackoff = 10 * time.Minute
+)
+
 // maxParallelBatches bounds the batches of one key in flight at once:
 // the asker blinds and checks one while the origin evaluates another, and
 // uses every core for its part.
@@ -104,7 +145,7 @@ const maxParallelBatches = 4
 // order of inputs; on an error, nothing.
 func (a *Asker) Evaluate(ctx context.Context, key PeerKey, purpose accordv1.EvaluationPurpose, user, lookupID string, inputs []persontoken.Input) ([]persontoken.Tokens, error) {
 	out := make([]persontoken.Tokens, len(inputs))
-	err := a.evaluate(ctx, key, purpose, user, lookupID, inputs, func(start int, toks []persontoken.Tokens) {
+	err := a.evaluate(ctx, key, key.ID(), false, purpose, user, lookupID, inputs, func(start int, toks []persontoken.Tokens) {
 		copy(out[start:], toks)
 	})
 	if err != nil {
@@ -113,12 +154,12 @@ func (a *Asker) Evaluate(ctx context.Context, key PeerKey, purpose accordv1.Eval
 	return out, nil
 }
 
-// evaluate asks key's node for the tokens of inputs in batches of
-// personsPerRequest persons, several in flight, and calls got (serially)
-// with each batch answered: its first input's index and its tokens. A
-// batch refused or failed does not stop the others (they were, or will
-// be, paid for); the first error is returned.
-func (a *Asker) evaluate(ctx context.Context, key PeerKey, purpose accordv1.EvaluationPurpose, user, lookupID string, inputs []persontoken.Input, got func(start int, toks []persontoken.Tokens)) error {
+// evaluate asks key's node to evaluate inputs (with the years around when
+// near), naming the tokens tokenKey, in batches of personsPerRequest
+// persons, several in flight, and calls got (serially) with each batch
+// answered: its first input's index and its tokens. After a refusal or a
+// failure no further batch is sent; the first error is returned.
+func (a *Asker) evaluate(ctx context.Context, key PeerKey, tokenKey string, near bool, purpose accordv1.EvaluationPurpose, user, lookupID string, inputs []persontoken.Input, got func(start int, toks []persontoken.Tokens)) error {
 	client, err := a.dial(key.Node)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err)
@@ -136,20 +177,31 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, purpose accordv1.Eval
 			first = err
 		}
 	}
-	for start := 0; start < len(inputs); start += personsPerRequest {
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return first != nil
+	}
+	for start := 0; start < len(inputs) && !failed(); start += personsPerRequest {
 		batch := inputs[start:min(len(inputs), start+personsPerRequest)]
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			req, err := persontoken.NewRequest(key.ID(), key.Public, batch)
+			newRequest := persontoken.NewRequest
+			if near {
+				newRequest = persontoken.NewRequestWithNear
+			}
+			req, err := newRequest(tokenKey, key.Public, batch)
 			if err != nil {
 				fail(err)
 				return
 			}
-			resp, err := client.EvaluatePersons(ctx, &accordv1.EvaluatePersonsRequest{
+			cctx, cancel := context.WithTimeout(ctx, callTimeout)
+			resp, err := client.EvaluatePersons(cctx, &accordv1.EvaluatePersonsRequest{
 				KeyVersion: int32(key.Version), Purpose: purpose, User: user, LookupId: lookupID, Elements: req.Elements,
 			})
+			cancel()
 			if err != nil {
 				fail(fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err))
 				return
@@ -171,86 +223,228 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, purpose accordv1.Eval
 	return first
 }
 
-// Prefetch obtains, for the matcher, the tokens of inputs under every
-// other member's current keys that the cache does not hold yet. A key
-// whose node cannot be asked is skipped (and tried again next time); the
-// first such error is returned after the others were asked.
+// Prefetch obtains, for the matcher, the pair tokens of inputs with every
+// other member's current keys that the caches do not hold yet, on both
+// sides (compared here, published to the peer). A key whose node cannot be
+// asked, or refuses, is skipped (and tried again next time); the first
+// such error is returned after the others were asked.
 func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error {
-	a.forget()
-	var first error
+	ownID, ownKey := a.own()
+	a.forget(ownID)
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	// Every member's node at once: one that does not answer holds up no
+	// other (and is asked again only after its back-off).
 	for _, key := range a.peers.PeerKeys() {
-		id := key.cacheID()
-		a.mu.Lock()
-		have := a.cache[id]
-		var missing []persontoken.Input
-		var digests [][32]byte
-		seen := map[[32]byte]bool{}
-		for _, in := range inputs {
-			d := digest(in)
-			if _, ok := have[d]; ok || seen[d] {
-				continue
-			}
-			seen[d] = true
-			missing = append(missing, in)
-			digests = append(digests, d)
-		}
-		a.mu.Unlock()
-		if len(missing) == 0 {
+		if !a.due(key) {
 			continue
 		}
-		obtained := 0
-		err := a.evaluate(ctx, key, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", missing, func(start int, toks []persontoken.Tokens) {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			if a.cache[id] == nil {
-				a.cache[id] = map[[32]byte]persontoken.Tokens{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := a.prefetchKey(ctx, key, ownID, ownKey, inputs)
+			a.settle(key, err)
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
-			for i, t := range toks {
-				a.cache[id][digests[start+i]] = t
-			}
-			obtained += len(toks)
-			a.gen++
-		})
-		if err != nil {
-			if first == nil {
-				first = err
-			}
-			a.logger.Warn("person tokens for matching not obtained", "member", key.Member, "node", key.Node.String(),
-				"persons", len(missing), "obtained", obtained, "err", err)
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// due reports whether key may be asked now (it is not backing off).
+func (a *Asker) due(key PeerKey) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !time.Now().Before(a.backoff[key.ID()+key.pin()].until)
+}
+
+// settle records how asking key went: a failure backs it off (doubling),
+// a success clears it.
+func (a *Asker) settle(key PeerKey, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id := key.ID() + key.pin()
+	if err == nil {
+		delete(a.backoff, id)
+		return
+	}
+	b := a.backoff[id]
+	b.wait = min(max(2*b.wait, minBackoff), maxBackoff)
+	b.until = time.Now().Add(b.wait)
+	a.backoff[id] = b
+}
+
+// prefetchKey obtains the pair tokens with one key of another member.
+func (a *Asker) prefetchKey(ctx context.Context, key PeerKey, ownID string, ownKey *persontoken.Key, inputs []persontoken.Input) error {
+	var first error
+	note := func(err error, side string, n, obtained int) {
+		if err == nil {
+			return
 		}
+		if first == nil {
+			first = err
+		}
+		a.logger.Warn("person tokens for matching not obtained", "member", key.Member, "node", key.Node.String(),
+			"side", side, "persons", n, "obtained", obtained, "err", err)
+	}
+
+	// Compared here: the peer evaluates the persons' inputs, the
+	// node's own key goes over them.
+	cmpID := persontoken.PairKeyID(key.ID(), ownID)
+	missing, digests := a.missing(a.compared, cmpID+key.pin(), inputs)
+	if len(missing) > 0 {
+		obtained := 0
+		err := a.evaluate(ctx, key, key.ID(), false, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", missing, func(start int, inner []persontoken.Tokens) {
+			toks := make([]persontoken.Tokens, 0, len(inner))
+			for _, t := range inner {
+				out, err := ownKey.Tokens(cmpID, persontoken.OuterInputs(t))
+				if err != nil {
+					return
+				}
+				toks = append(toks, out)
+			}
+			a.store(a.compared, cmpID+key.pin(), digests[start:], toks)
+			obtained += len(toks)
+		})
+		note(err, "compared", len(missing), obtained)
+	}
+	// Published to the peer: the node's own tokens of the persons,
+	// evaluated by the peer (with the years around).
+	pubID := persontoken.PairKeyID(ownID, key.ID())
+	missing, digests = a.missing(a.publish, pubID+key.pin(), inputs)
+	if len(missing) > 0 {
+		outer := make([]persontoken.Input, 0, len(missing))
+		for i, in := range missing {
+			t, err := a.ownTokens(ownID, ownKey, in, digests[i])
+			if err != nil {
+				return err
+			}
+			outer = append(outer, persontoken.OuterInputs(t))
+		}
+		obtained := 0
+		err := a.evaluate(ctx, key, pubID, true, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", outer, func(start int, toks []persontoken.Tokens) {
+			a.store(a.publish, pubID+key.pin(), digests[start:], toks)
+			obtained += len(toks)
+		})
+		note(err, "published", len(missing), obtained)
 	}
 	return first
 }
 
-// Cached returns the cached tokens of in under the other members' current
-// keys (those not obtained yet are missing).
+// ownTokens returns a person's tokens under the node's own key, made once
+// per key.
+func (a *Asker) ownTokens(ownID string, ownKey *persontoken.Key, in persontoken.Input, d [32]byte) (persontoken.Tokens, error) {
+	a.mu.Lock()
+	if a.ownOf != ownID {
+		clear(a.ownToks)
+		a.ownOf = ownID
+	}
+	t, ok := a.ownToks[d]
+	a.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := ownKey.Tokens(ownID, in)
+	if err != nil {
+		return t, err
+	}
+	a.mu.Lock()
+	if a.ownOf == ownID {
+		a.ownToks[d] = t
+	}
+	a.mu.Unlock()
+	return t, nil
+}
+
+// missing returns the inputs (de-duplicated) that cache lacks for id, and
+// their digests.
+func (a *Asker) missing(cache map[string]map[[32]byte]persontoken.Tokens, id string, inputs []persontoken.Input) ([]persontoken.Input, [][32]byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	have := cache[id]
+	var (
+		out     []persontoken.Input
+		digests [][32]byte
+	)
+	seen := map[[32]byte]bool{}
+	for _, in := range inputs {
+		d := digest(in)
+		if _, ok := have[d]; ok || seen[d] {
+			continue
+		}
+		seen[d] = true
+		out = append(out, in)
+		digests = append(digests, d)
+	}
+	return out, digests
+}
+
+// store puts toks (of the inputs with digests) in cache under id.
+func (a *Asker) store(cache map[string]map[[32]byte]persontoken.Tokens, id string, digests [][32]byte, toks []persontoken.Tokens) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cache[id] == nil {
+		cache[id] = map[[32]byte]persontoken.Tokens{}
+	}
+	for i, t := range toks {
+		cache[id][digests[i]] = t
+	}
+	a.gen++
+}
+
+// Cached returns the pair tokens of in compared here, one per other
+// member's key obtained so far.
 func (a *Asker) Cached(in persontoken.Input) []persontoken.Tokens {
+	return a.lookupCache(a.compared, in, func(ownID string, k PeerKey) string { return persontoken.PairKeyID(k.ID(), ownID) })
+}
+
+// Published returns the pair tokens of in that the office publishes for the
+// other members to compare, one per other member's key obtained so far.
+func (a *Asker) Published(in persontoken.Input) []persontoken.Tokens {
+	return a.lookupCache(a.publish, in, func(ownID string, k PeerKey) string { return persontoken.PairKeyID(ownID, k.ID()) })
+}
+
+func (a *Asker) lookupCache(cache map[string]map[[32]byte]persontoken.Tokens, in persontoken.Input, id func(string, PeerKey) string) []persontoken.Tokens {
+	ownID, _ := a.own()
 	keys := a.peers.PeerKeys()
 	d := digest(in)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []persontoken.Tokens
 	for _, k := range keys {
-		if t, ok := a.cache[k.cacheID()][d]; ok {
+		if t, ok := cache[id(ownID, k)+k.pin()][d]; ok {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-// forget drops the cache of keys no longer listed (rotated away, a member
-// gone): what they gave is of no further use.
-func (a *Asker) forget() {
+// forget drops the pair tokens of keys no longer listed (rotated away, a
+// member gone) or of a previous own key: what they gave is of no further
+// use.
+func (a *Asker) forget(ownID string) {
 	live := map[string]bool{}
 	for _, k := range a.peers.PeerKeys() {
-		live[k.cacheID()] = true
+		live[persontoken.PairKeyID(k.ID(), ownID)+k.pin()] = true
+		live[persontoken.PairKeyID(ownID, k.ID())+k.pin()] = true
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for id := range a.cache {
-		if !live[id] {
-			delete(a.cache, id)
-			a.gen++
+	for _, cache := range []map[string]map[[32]byte]persontoken.Tokens{a.compared, a.publish} {
+		for id := range cache {
+			if !live[id] {
+				delete(cache, id)
+				a.gen++
+			}
 		}
 	}
 }

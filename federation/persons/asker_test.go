@@ -28,13 +28,20 @@ type staticPeers struct{ keys []persons.PeerKey }
 func (p *staticPeers) PeerKeys() []persons.PeerKey { return p.keys }
 
 func TestAsker(t *testing.T) {
+	// UA's node serves evaluations; PL's node asks.
 	svc, ring, _ := newService(t, persons.DefaultBudgets(), nil)
-	_, key := ring.Current()
+	_, uaKey := ring.Current()
+	plKey, err := persontoken.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const uaID, plID = "UA/ua-1#1", "PL/pl-1#1"
 	ua := node("UA", "ua-1")
-	peers := &staticPeers{keys: []persons.PeerKey{{Member: "UA", Node: ua, Version: 1, Public: key.Public()}}}
-	asker := persons.NewAsker(peers, func(identity.Identity) (accordv1.PersonTokenServiceClient, error) {
-		return direct{s: svc, caller: node("PL", "pl-1")}, nil
-	}, logger)
+	peers := &staticPeers{keys: []persons.PeerKey{{Member: "UA", Node: ua, Version: 1, Public: uaKey.Public()}}}
+	asker := persons.NewAsker(peers, func() (string, *persontoken.Key) { return plID, plKey },
+		func(identity.Identity) (accordv1.PersonTokenServiceClient, error) {
+			return direct{s: svc, caller: node("PL", "pl-1")}, nil
+		}, logger)
 	in, _ := persontoken.Inputs(persontoken.Person{Name: "Olena Kovalenko", BirthYear: 1978})
 	if got := asker.Cached(in); len(got) != 0 {
 		t.Fatalf("cached before asking: %v", got)
@@ -43,13 +50,28 @@ func TestAsker(t *testing.T) {
 	if err := asker.Prefetch(context.Background(), []persontoken.Input{in, in}); err != nil {
 		t.Fatal(err)
 	}
-	got := asker.Cached(in)
-	origin, _ := key.Tokens(persontoken.KeyID("UA/ua-1", 1), in)
-	if len(got) != 1 || got[0].Key != "UA/ua-1#1" || !persontoken.Compare(&origin, &got[0]).Name || asker.Generation() == gen {
-		t.Fatalf("cached %+v", got)
+	if asker.Generation() == gen {
+		t.Fatal("the generation did not change")
+	}
+	// Compared at PL: F_PL(F_UA(person)); UA publishes the same of its
+	// persons (its own tokens, evaluated by PL).
+	compared := asker.Cached(in)
+	uaSingle, _ := uaKey.Tokens(uaID, in)
+	uaPublishes, _ := plKey.Tokens(persontoken.PairKeyID(uaID, plID), persontoken.OuterInputs(uaSingle))
+	if len(compared) != 1 || compared[0].Key != "UA/ua-1#1>PL/pl-1#1" || persontoken.Compare(&uaPublishes, &compared[0]).Year != persontoken.YearSame {
+		t.Fatalf("compared %+v", compared)
+	}
+	// Published by PL for UA: F_UA(F_PL(person)); UA compares its own
+	// persons the same way.
+	published := asker.Published(in)
+	plSingle, _ := plKey.Tokens(plID, in)
+	uaCompares, _ := uaKey.Tokens(persontoken.PairKeyID(plID, uaID), persontoken.OuterInputs(plSingle))
+	if len(published) != 1 || published[0].Key != "PL/pl-1#1>UA/ua-1#1" || !published[0].HasNear ||
+		persontoken.Compare(&published[0], &uaCompares).Year != persontoken.YearSame {
+		t.Fatalf("published %+v", published)
 	}
 	// UA's node comes back with another key under the same version: the
-	// old evaluations are dropped, never compared with the new tokens.
+	// old tokens are dropped, never compared with the new ones.
 	other, _ := persontoken.GenerateKey(nil)
 	peers.keys = []persons.PeerKey{{Member: "UA", Node: ua, Version: 1, Public: other.Public()}}
 	gen = asker.Generation()
@@ -60,5 +82,8 @@ func TestAsker(t *testing.T) {
 	}
 	if got := asker.Cached(in); len(got) != 0 || asker.Generation() == gen {
 		t.Fatalf("after the key changed: cached %v", got)
+	}
+	if got := asker.Published(in); len(got) != 0 {
+		t.Fatalf("after the key changed: published %v", got)
 	}
 }

@@ -17,10 +17,10 @@ type Budgets struct {
 	// window (default 3,000: a thousand persons).
 	MatchingFloor int
 	// MatchingPerPerson adds, per person in the member's shared cases that
-	// this node holds, evaluations per window (default 6: each of its
-	// persons evaluated twice, name, skeleton and year). A member that
-	// invents persons to raise its budget publishes them, signed, to
-	// every member.
+	// this node holds (at most MaxBudgetPersons of them), evaluations per
+	// window (default 16: each of its persons evaluated twice on both
+	// sides of a pair, three and five elements). A member that invents
+	// persons to raise its budget publishes them, signed, to every member.
 	MatchingPerPerson int
 	// LookupPerMember is the lookup evaluations per member per window
 	// (default 900: 300 lookups of a person with a birth year).
@@ -30,9 +30,13 @@ type Budgets struct {
 	LookupPerUser int
 }
 
+// MaxBudgetPersons bounds the persons of one member that raise its
+// matching budget, however many it publishes.
+const MaxBudgetPersons = 200_000
+
 // DefaultBudgets returns the defaults documented on [Budgets].
 func DefaultBudgets() Budgets {
-	return Budgets{Window: 24 * time.Hour, MatchingFloor: 3000, MatchingPerPerson: 6, LookupPerMember: 900, LookupPerUser: 150}
+	return Budgets{Window: 24 * time.Hour, MatchingFloor: 3000, MatchingPerPerson: 16, LookupPerMember: 900, LookupPerUser: 150}
 }
 
 // Validate names the first field out of range.
@@ -46,7 +50,10 @@ func (b Budgets) Validate() error {
 	return nil
 }
 
-// buckets are token buckets by name.
+// buckets are token buckets by name. A bucket exists only once something
+// was taken from it, and one that has refilled is forgotten (it would
+// start full anyway), so refused requests under ever new names cost no
+// memory.
 type buckets struct {
 	mu  sync.Mutex
 	now func() time.Time
@@ -54,9 +61,13 @@ type buckets struct {
 }
 
 type bucket struct {
-	level float64
-	at    time.Time
+	level, cap float64
+	at         time.Time
 }
+
+// maxIdleBuckets is how many buckets are kept before refilled ones are
+// swept.
+const maxIdleBuckets = 4096
 
 // take takes n from every named bucket (capacity caps[i], refilled over
 // window) or from none, and returns what is left in the emptiest.
@@ -64,36 +75,42 @@ func (b *buckets) take(window time.Duration, n int, names []string, caps []int) 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
+	level := func(bk *bucket, c float64) float64 {
+		if bk == nil {
+			return c
+		}
+		l := bk.level
+		if el := now.Sub(bk.at); el > 0 {
+			l += c * el.Seconds() / window.Seconds()
+		}
+		return min(l, c)
+	}
 	remaining = -1
 	levels := make([]float64, len(names))
 	for i, name := range names {
-		bk := b.m[name]
-		c := float64(caps[i])
-		if bk == nil {
-			bk = &bucket{level: c, at: now}
-			b.m[name] = bk
+		levels[i] = level(b.m[name], float64(caps[i]))
+		if remaining < 0 || int64(levels[i]) < remaining {
+			remaining = int64(levels[i])
 		}
-		if el := now.Sub(bk.at); el > 0 {
-			bk.level = min(c, bk.level+c*el.Seconds()/window.Seconds())
-			bk.at = now
-		}
-		bk.level = min(bk.level, c)
-		levels[i] = bk.level
 	}
 	for _, l := range levels {
 		if l < float64(n) {
-			for _, l := range levels {
-				if remaining < 0 || int64(l) < remaining {
-					remaining = int64(l)
-				}
-			}
 			return remaining, false
 		}
 	}
+	remaining = -1
 	for i, name := range names {
-		b.m[name].level -= float64(n)
-		if r := int64(levels[i] - float64(n)); remaining < 0 || r < remaining {
-			remaining = r
+		l := levels[i] - float64(n)
+		b.m[name] = &bucket{level: l, cap: float64(caps[i]), at: now}
+		if remaining < 0 || int64(l) < remaining {
+			remaining = int64(l)
+		}
+	}
+	if len(b.m) > maxIdleBuckets {
+		for name, bk := range b.m {
+			if level(bk, bk.cap) >= bk.cap {
+				delete(b.m, name)
+			}
 		}
 	}
 	return remaining, true

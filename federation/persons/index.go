@@ -1,7 +1,6 @@
 package persons
 
 import (
-	"strings"
 	"sync"
 
 	"github.com/accordfed/accord/federation/persontoken"
@@ -47,10 +46,13 @@ func NewIndex() *Index {
 func (x *Index) Put(member string, sc *accordv1.SharedCase) {
 	c := &indexedCase{member: member}
 	for _, p := range sc.GetPersons() {
-		if !strings.HasPrefix(p.GetKeyName(), member+"/") {
+		// The register compares with the member's own tokens only (its
+		// single key), never with pair tokens.
+		id, ok := persontoken.EncodingKeyID(member, p.GetKeyName(), int(p.GetKeyVersion()))
+		if _, _, pair := persontoken.SplitPairKeyID(id); !ok || pair || len(c.persons) >= persontoken.MaxPersonsPerCase {
 			continue
 		}
-		t, err := persontoken.Unmarshal(persontoken.KeyID(p.GetKeyName(), int(p.GetKeyVersion())), p.GetEncoding())
+		t, err := persontoken.Unmarshal(id, p.GetEncoding())
 		if err != nil {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/accordfed/accord/federation/persontoken"
 )
@@ -28,6 +29,15 @@ type KeyRing struct {
 
 	mu   sync.RWMutex
 	keys map[int]*persontoken.Key
+	made map[int]Made
+}
+
+// Made says when a key version was made: the time, and the registry index
+// the node had applied then (0 until the node records it), against which
+// departures of members are told apart (registry order, not clocks).
+type Made struct {
+	Index uint64
+	Time  time.Time
 }
 
 // ImportFile is the file under the data directory from which OpenKeyRing
@@ -45,7 +55,7 @@ func OpenKeyRing(dataDir string) (*KeyRing, error) {
 	if err := importKeys(filepath.Join(dataDir, ImportFile), dir); err != nil {
 		return nil, err
 	}
-	r := &KeyRing{dir: dir, keys: map[int]*persontoken.Key{}}
+	r := &KeyRing{dir: dir, keys: map[int]*persontoken.Key{}, made: map[int]Made{}}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -64,6 +74,11 @@ func OpenKeyRing(dataDir string) (*KeyRing, error) {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, e.Name()), err)
 		}
 		r.keys[v] = k
+		m, err := readMade(dir, v)
+		if err != nil {
+			return nil, err
+		}
+		r.made[v] = m
 	}
 	if len(r.keys) == 0 {
 		if _, err := r.Rotate(); err != nil {
@@ -144,8 +159,74 @@ func (r *KeyRing) Rotate() (int, error) {
 		_ = os.Remove(path)
 		return 0, err
 	}
+	m := Made{Time: time.Now().UTC()}
+	if err := writeMade(r.dir, v, m); err != nil {
+		_ = os.Remove(path)
+		return 0, err
+	}
 	r.keys[v] = k
+	r.made[v] = m
 	return v, nil
+}
+
+// Made returns when version v was made.
+func (r *KeyRing) Made(v int) Made {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.made[v]
+}
+
+// SetMadeIndex records the registry index at which version v was made (the
+// node sets it once its registry has caught up).
+func (r *KeyRing) SetMadeIndex(v int, index uint64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.made[v]
+	if !ok {
+		return fmt.Errorf("person-token key version %d is not held", v)
+	}
+	m.Index = index
+	if err := writeMade(r.dir, v, m); err != nil {
+		return err
+	}
+	r.made[v] = m
+	return nil
+}
+
+// madeName is the file beside v<N>.key that says when it was made:
+// "<registry index> <RFC 3339 time>".
+func madeName(dir string, v int) string { return filepath.Join(dir, "v"+strconv.Itoa(v)+".made") }
+
+func writeMade(dir string, v int, m Made) error {
+	return os.WriteFile(madeName(dir, v), []byte(strconv.FormatUint(m.Index, 10)+" "+m.Time.Format(time.RFC3339Nano)+"\n"), 0o600)
+}
+
+// readMade reads when version v was made; a key without the file (made
+// before it existed) counts as made when its file was written, at an
+// unknown index.
+func readMade(dir string, v int) (Made, error) {
+	b, err := os.ReadFile(madeName(dir, v))
+	if errors.Is(err, os.ErrNotExist) {
+		fi, err := os.Stat(filepath.Join(dir, "v"+strconv.Itoa(v)+".key"))
+		if err != nil {
+			return Made{}, err
+		}
+		return Made{Time: fi.ModTime().UTC()}, nil
+	}
+	if err != nil {
+		return Made{}, err
+	}
+	return parseMade(strings.TrimSpace(string(b)))
+}
+
+func parseMade(s string) (Made, error) {
+	idx, ts, ok := strings.Cut(s, " ")
+	i, err := strconv.ParseUint(idx, 10, 64)
+	t, terr := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil || terr != nil {
+		return Made{}, fmt.Errorf("person-token key made-file %q: not \"<index> <time>\"", s)
+	}
+	return Made{Index: i, Time: t}, nil
 }
 
 // Drop deletes a version that is not current: what the tokens of that
@@ -162,12 +243,16 @@ func (r *KeyRing) Drop(v int) error {
 	if err := os.Remove(filepath.Join(r.dir, "v"+strconv.Itoa(v)+".key")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	if err := os.Remove(madeName(r.dir, v)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	delete(r.keys, v)
+	delete(r.made, v)
 	return nil
 }
 
 // Export writes every version as a line "v<N> <standard base64 of the
-// key>": the node's backup of its keys.
+// key> <registry index> <time made>": the node's backup of its keys.
 func (r *KeyRing) Export(w io.Writer) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -177,7 +262,8 @@ func (r *KeyRing) Export(w io.Writer) error {
 	}
 	slices.Sort(vs)
 	for _, v := range vs {
-		if _, err := fmt.Fprintf(w, "v%d %s\n", v, base64.StdEncoding.EncodeToString(r.keys[v].Marshal())); err != nil {
+		m := r.made[v]
+		if _, err := fmt.Fprintf(w, "v%d %s %d %s\n", v, base64.StdEncoding.EncodeToString(r.keys[v].Marshal()), m.Index, m.Time.Format(time.RFC3339Nano)); err != nil {
 			return err
 		}
 	}
@@ -199,11 +285,18 @@ func importKeys(path, dir string) error {
 		if line == "" {
 			continue
 		}
-		name, b64, ok := strings.Cut(line, " ")
-		_, vok := versionOf(name + ".key")
+		name, rest, ok := strings.Cut(line, " ")
+		b64, madeText, _ := strings.Cut(rest, " ")
+		v, vok := versionOf(name + ".key")
 		raw, err := base64.StdEncoding.DecodeString(b64)
 		if !ok || !vok || err != nil {
-			return fmt.Errorf("%s line %d: not \"v<N> <base64 key>\"", path, i+1)
+			return fmt.Errorf("%s line %d: not \"v<N> <base64 key> <index> <time>\"", path, i+1)
+		}
+		m := Made{Time: time.Now().UTC()}
+		if madeText != "" {
+			if m, err = parseMade(madeText); err != nil {
+				return fmt.Errorf("%s line %d: %w", path, i+1, err)
+			}
 		}
 		if _, err := persontoken.ParseKey(raw); err != nil {
 			return fmt.Errorf("%s line %d: %w", path, i+1, err)
@@ -217,6 +310,9 @@ func importKeys(path, dir string) error {
 		}
 		_, werr := f.Write(raw)
 		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return err
+		}
+		if err := writeMade(dir, v, m); err != nil {
 			return err
 		}
 	}

@@ -60,7 +60,6 @@ type Lookup struct {
 	asker  *Asker
 	peers  Peers
 	index  *Index
-	dial   Dialer
 	audit  Auditor
 	limits LookupLimits
 	b      *buckets
@@ -68,11 +67,11 @@ type Lookup struct {
 }
 
 // NewLookup returns the lookup service of node self. now may be nil.
-func NewLookup(self identity.Identity, asker *Asker, peers Peers, index *Index, dial Dialer, audit Auditor, limits LookupLimits, now func() time.Time, logger *slog.Logger) *Lookup {
+func NewLookup(self identity.Identity, asker *Asker, peers Peers, index *Index, audit Auditor, limits LookupLimits, now func() time.Time, logger *slog.Logger) *Lookup {
 	if now == nil {
 		now = time.Now
 	}
-	return &Lookup{self: self, asker: asker, peers: peers, index: index, dial: dial, audit: audit, limits: limits,
+	return &Lookup{self: self, asker: asker, peers: peers, index: index, audit: audit, limits: limits,
 		b: &buckets{now: now, m: map[string]*bucket{}}, logger: logger}
 }
 

@@ -157,7 +157,7 @@ func (s *Service) check(node identity.Identity, req *accordv1.EvaluatePersonsReq
 		if req.GetUser() != "" || req.GetLookupId() != "" {
 			return who, nil, nil, fmt.Errorf("%w: user and lookup_id: only for a lookup", ErrRequest)
 		}
-		c := b.MatchingFloor + b.MatchingPerPerson*s.dir.SharedPersons(node.Member)
+		c := b.MatchingFloor + b.MatchingPerPerson*min(s.dir.SharedPersons(node.Member), MaxBudgetPersons)
 		return node, []string{"matching/" + node.Member}, []int{c}, nil
 	case accordv1.EvaluationPurpose_EVALUATION_PURPOSE_LOOKUP:
 		u, err := userOf(node, req.GetUser())

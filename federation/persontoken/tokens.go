@@ -161,6 +161,12 @@ func KeyID(keyName string, version int) string {
 // (blinded, counted, audited there). Neither can make a pair token of a
 // guess without the other.
 
+// MaxPersonsPerCase bounds the persons of one case, per key, that a
+// receiver compares: beyond it a case's tokens are ignored, so that a
+// member cannot make one case test a whole dictionary, nor one case cost
+// another node unbounded memory and comparisons.
+const MaxPersonsPerCase = 500
+
 // PairKeyID names the pair key of inner (the record origin's key id) and
 // outer (the comparing node's key id): "<inner>><outer>".
 func PairKeyID(inner, outer string) string { return inner + ">" + outer }
@@ -188,4 +194,23 @@ func OuterInputs(inner Tokens) Input {
 		}
 	}
 	return out
+}
+
+// EncodingKeyID returns the key id of person tokens that a shared record of
+// member names with keyName and version: a key of member itself
+// ("<member>/<node>", version ≥ 1), or a pair key whose inner key is one of
+// member's (version 0). ok is false for anything else: a member may
+// publish only tokens that its own key went into.
+func EncodingKeyID(member, keyName string, version int) (id string, ok bool) {
+	own := member + "/"
+	if inner, outer, pair := SplitPairKeyID(keyName); pair {
+		if version != 0 || !strings.HasPrefix(inner, own) || !strings.Contains(inner, "#") || !strings.Contains(outer, "/") || !strings.Contains(outer, "#") {
+			return "", false
+		}
+		return keyName, true
+	}
+	if member == "" || len(keyName) <= len(own) || !strings.HasPrefix(keyName, own) || version < 1 || strings.Contains(keyName, "#") {
+		return "", false
+	}
+	return KeyID(keyName, version), true
 }

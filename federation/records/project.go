@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/accordfed/accord/federation/persontoken"
 	"github.com/accordfed/accord/federation/redact"
 	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -154,7 +155,8 @@ type SharedPerson struct {
 
 // SharedPersons returns the persons whose tokens the shared form of c
 // carries, in its order: the case's persons with a name, then its
-// perpetrators recorded as persons (as suspects, without a year).
+// perpetrators recorded as persons (as suspects, without a year); at most
+// persontoken.MaxPersonsPerCase (receivers compare no more).
 func SharedPersons(c *accordv1.Case) []SharedPerson {
 	var out []SharedPerson
 	for _, p := range c.GetPersons() {
@@ -167,5 +169,5 @@ func SharedPersons(c *accordv1.Case) []SharedPerson {
 			out = append(out, SharedPerson{Role: accordv1.PersonRole_PERSON_ROLE_SUSPECT, Name: p.GetName()})
 		}
 	}
-	return out
+	return out[:min(len(out), persontoken.MaxPersonsPerCase)]
 }

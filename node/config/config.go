@@ -80,7 +80,7 @@ type PersonsConfig struct {
 	// window (default 3000).
 	MatchingFloor int `yaml:"matching_floor"`
 	// MatchingPerPerson adds evaluations per window for each person in the
-	// member's shared cases this node holds (default 6).
+	// member's shared cases this node holds (default 16).
 	MatchingPerPerson int `yaml:"matching_per_person"`
 	// LookupPerMember and LookupPerUser are the lookup evaluations a member,
 	// and one of its users, may ask per window (default 900 and 150; a
@@ -559,7 +559,7 @@ func (p *PersonsConfig) normalize() {
 	for _, f := range []struct {
 		v   *int
 		def int
-	}{{&p.MatchingFloor, 3000}, {&p.MatchingPerPerson, 6}, {&p.LookupPerMember, 900}, {&p.LookupPerUser, 150}, {&p.LookupsPerUser, 20}, {&p.LookupsPerNode, 200}} {
+	}{{&p.MatchingFloor, 3000}, {&p.MatchingPerPerson, 16}, {&p.LookupPerMember, 900}, {&p.LookupPerUser, 150}, {&p.LookupsPerUser, 20}, {&p.LookupsPerNode, 200}} {
 		if *f.v == 0 {
 			*f.v = f.def
 		}

@@ -49,6 +49,9 @@ func TestAttackPersonBudget(t *testing.T) {
 	var published []persontoken.Tokens
 	for _, r := range fedIndex(t, pl.D.Store(), "UA") {
 		for _, p := range r.GetCase().GetPersons() {
+			if p.GetKeyVersion() == 0 {
+				continue // a pair token, F_PL(F_UA(·)): as hard to guess, PL needs UA's key for the inner part
+			}
 			tok, err := persontoken.Unmarshal(persontoken.KeyID(p.GetKeyName(), int(p.GetKeyVersion())), p.GetEncoding())
 			if err != nil {
 				t.Fatal(err)

@@ -573,7 +573,7 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	if err := d.newPersons(policy, x.dir, x.dialer); err != nil {
 		return err
 	}
-	x.enc = &encoderSource{ring: d.persons.ring, keyName: self.Member + "/" + self.Name}
+	x.enc = &encoderSource{ring: d.persons.ring, keyName: self.Member + "/" + self.Name, asker: d.persons.asker}
 	logger := d.logger.With("component", "exchange")
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}
@@ -581,6 +581,7 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
 		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Names: x.names, Logger: d.logger.With("component", "matcher"),
 		PeerTokens: d.persons.asker, Shared: d.persons.shared,
+		Republish: func(ids []string) error { return d.store.Requeue(ids, ids == nil) },
 	})
 	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{
 		Logger: logger, OnChange: x.matcher.Federated, SilentAfter: 2 * d.cfg.Exchange.HeartbeatInterval,

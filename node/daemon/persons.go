@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -67,9 +64,13 @@ func (d *Daemon) newPersons(policy *grpcserver.Policy, dir *directory, dialer *e
 	if err := errors.Join(budgets.Validate(), limits.Validate()); err != nil {
 		return fmt.Errorf("%w: persons: %w", ErrStart, err)
 	}
-	p.asker = persons.NewAsker(p.peers, dial, logger)
+	keyName := self.Member + "/" + self.Name
+	p.asker = persons.NewAsker(p.peers, func() (string, *persontoken.Key) {
+		v, k := ring.Current()
+		return persontoken.KeyID(keyName, v), k
+	}, dial, logger)
 	p.service = persons.NewService(self, ring, personsDirectory{dir: dir, index: p.index}, aud, budgets, nil, logger)
-	p.lookup = persons.NewLookup(self, p.asker, p.peers, p.index, dial, aud, limits, nil, logger)
+	p.lookup = persons.NewLookup(self, p.asker, p.peers, p.index, aud, limits, nil, logger)
 	policy.Allow("/"+accordv1.PersonTokenService_ServiceDesc.ServiceName+"/", grpcserver.AnyNode)
 	d.persons = p
 	return nil
@@ -168,14 +169,17 @@ func (p *peerKeys) PeerKeys() []persons.PeerKey {
 type encoderSource struct {
 	ring    *persons.KeyRing
 	keyName string // "<member>/<node name>"
+	asker   *persons.Asker
 }
 
 // tokenEncoder makes the tokens of the office's persons under one key
-// version.
+// version, and adds the pair tokens the other members' nodes evaluated for
+// them (persontoken.PairKeyID: the tokens those members compare).
 type tokenEncoder struct {
 	keyName string
 	version int
 	key     *persontoken.Key
+	asker   *persons.Asker
 }
 
 // Encode implements records.PersonEncoder.
@@ -194,13 +198,19 @@ func (e tokenEncoder) Encode(name string, year int32, hasYear bool) ([]records.E
 	if err != nil {
 		return nil, nil
 	}
-	return []records.Encoded{{KeyName: e.keyName, KeyVersion: e.version, Bytes: t.Marshal()}}, nil
+	out := []records.Encoded{{KeyName: e.keyName, KeyVersion: e.version, Bytes: t.Marshal()}}
+	if e.asker != nil {
+		for _, p := range e.asker.Published(in) {
+			out = append(out, records.Encoded{KeyName: p.Key, KeyVersion: 0, Bytes: p.Marshal()})
+		}
+	}
+	return out, nil
 }
 
 // get returns the encoder of the current key.
 func (e *encoderSource) get() records.PersonEncoder {
 	v, k := e.ring.Current()
-	return tokenEncoder{keyName: e.keyName, version: v, key: k}
+	return tokenEncoder{keyName: e.keyName, version: v, key: k, asker: e.asker}
 }
 
 // version returns the current key version.
@@ -226,12 +236,14 @@ func (p *personParts) personKeys(self identity.Identity, cur []registry.PersonKe
 }
 
 // rotatePersonKeys rotates the node's person-token key when the current one
-// is older than persons.key_rotation, and at once when a member left
-// (was suspended) after the current key was made, also while this node
-// was down: what the departed member learned under the old key ends with
-// it. The previous version is kept (and evaluated) until every case has
-// been published again under the new one, for an hour at least, then
-// deleted.
+// is older than persons.key_rotation, and at once when a member left (was
+// suspended) at a registry index after the current key was made, also
+// while this node was down or from a backup older than the departure:
+// what the departed member learned under the old key ends with it.
+// Departures are ordered by registry index, not by clocks, so that a
+// leader's clock cannot make a node rotate over and over. The previous
+// version is kept (and evaluated) until every case has been published
+// again under the new one, for an hour at least, then deleted.
 func (d *Daemon) rotatePersonKeys(ctx context.Context, dir *directory) {
 	p := d.persons
 	var retireAfter time.Time
@@ -242,10 +254,21 @@ func (d *Daemon) rotatePersonKeys(ctx context.Context, dir *directory) {
 	defer tick.Stop()
 	for {
 		v, _ := p.ring.Current()
-		made := p.keyMade(d.cfg.DataDir, v)
-		left := dir.leftSince(made)
-		if left != "" || time.Since(made) >= d.cfg.Persons.KeyRotation {
+		made := p.ring.Made(v)
+		if made.Index == 0 {
+			// A key made before the node's registry had caught up (its
+			// first start): departures before now are not its concern.
+			if err := p.ring.SetMadeIndex(v, d.registry.fsm.AppliedIndex()); err != nil {
+				d.logger.Error("cannot record when the person-token key was made", "err", err)
+			}
+			made = p.ring.Made(v)
+		}
+		left := dir.leftAfter(made.Index)
+		if left != "" || time.Since(made.Time) >= d.cfg.Persons.KeyRotation {
 			nv, err := p.ring.Rotate()
+			if err == nil {
+				err = p.ring.SetMadeIndex(nv, d.registry.fsm.AppliedIndex())
+			}
 			if err != nil {
 				d.logger.Error("cannot rotate the person-token key", "err", err)
 			} else {
@@ -281,21 +304,13 @@ func (d *Daemon) rotatePersonKeys(ctx context.Context, dir *directory) {
 	}
 }
 
-// keyMade is when the key file of version v was written.
-func (p *personParts) keyMade(dataDir string, v int) time.Time {
-	fi, err := os.Stat(filepath.Join(dataDir, persons.KeyDir, "v"+strconv.Itoa(v)+".key"))
-	if err != nil {
-		return time.Now()
-	}
-	return fi.ModTime()
-}
-
-// leftSince returns a member suspended after t ("" when none).
-func (d *directory) leftSince(t time.Time) string {
+// leftAfter returns a member suspended at a registry index after index
+// ("" when none).
+func (d *directory) leftAfter(index uint64) string {
 	left := ""
 	d.fsm.Read(func(v registry.View) {
 		for _, m := range v.ListMembers() {
-			if m.Status == registry.MemberSuspended && m.Suspended != nil && m.Suspended.Time.After(t) {
+			if m.Status == registry.MemberSuspended && m.Suspended != nil && m.Suspended.Index > index {
 				left = m.Code
 			}
 		}

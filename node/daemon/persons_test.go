@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/accordfed/accord/federation/persontoken"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
@@ -305,6 +306,16 @@ func TestMatchOnPersonTokens(t *testing.T) {
 	if _, err := ua.d.Store().CreateCase(mk("UA-2022-000401", "UA", "Харків", "Олена Коваленко"), sealerFor(t, "UA")); err != nil {
 		t.Fatal(err)
 	}
+	// UA's record reaches PL with the pair tokens PL's node evaluated for
+	// it (UA's node asked, PL counted and audited): what PL compares.
+	raftnettest.WaitFor(t, 60*time.Second, func() error {
+		for _, p := range fedIndex(t, pl.d.Store(), "UA")["UA-2022-000401"].GetCase().GetPersons() {
+			if _, outer, pair := persontoken.SplitPairKeyID(p.GetKeyName()); pair && strings.HasPrefix(outer, "PL/") {
+				return nil
+			}
+		}
+		return fmt.Errorf("UA's case without pair tokens for PL yet")
+	})
 	if _, err := pl.d.Store().CreateCase(mk("PL-2022-000401", "PL", "Charków", "Olena Kowalenko"), sealerFor(t, "PL")); err != nil {
 		t.Fatal(err)
 	}

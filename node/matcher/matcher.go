@@ -61,10 +61,15 @@ type Options struct {
 	// exactly what the other members receive. Nil: the case's own persons
 	// only.
 	Names *redact.Names
-	// PeerTokens gives the tokens of the office's own persons under the
-	// other members' keys (federation/persons.Asker); nil: own cases are
-	// matched without persons.
+	// PeerTokens gives the pair tokens of the office's own persons with the
+	// other members' keys (federation/persons.Asker): those compared here,
+	// and those published for the others to compare; nil: own cases are
+	// matched with the office's own cases only on persons.
 	PeerTokens PeerTokens
+	// Republish, when set, publishes again the office's cases given (nil:
+	// all of them): the matcher calls it when new pair tokens were
+	// obtained, so that the other members receive them.
+	Republish func(caseIDs []string) error
 	// Shared, when set, is called with every shared case of another
 	// member the matcher reads from the federation index, and with nil
 	// when one is withdrawn (the register of interviewed persons follows
@@ -78,12 +83,13 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// PeerTokens obtains and caches the tokens of the office's own persons
-// under the other members' keys (*persons.Asker).
+// PeerTokens obtains and caches the pair tokens of the office's own
+// persons with the other members' keys (*persons.Asker).
 type PeerTokens interface {
-	// Prefetch obtains the tokens of inputs the cache lacks.
+	// Prefetch obtains the tokens of inputs the caches lack.
 	Prefetch(ctx context.Context, inputs []persontoken.Input) error
-	// Cached returns the cached tokens of an input, one per key.
+	// Cached returns the pair tokens of an input compared here, one per
+	// other member's key.
 	Cached(in persontoken.Input) []persontoken.Tokens
 	// Generation changes when the cache changes.
 	Generation() uint64
@@ -245,6 +251,17 @@ func (m *Matcher) prefetch(ctx context.Context, inputs []persontoken.Input) {
 	}
 }
 
+// republish publishes the office's cases again (nil: all) so that the
+// other members receive the pair tokens obtained since.
+func (m *Matcher) republish(ids []string) {
+	if m.opts.Republish == nil {
+		return
+	}
+	if err := m.opts.Republish(ids); err != nil {
+		m.logger.Warn("publishing cases again with new pair tokens failed", "err", err)
+	}
+}
+
 // forget drops a case from what is matched.
 func (m *Matcher) forget(caseID string) {
 	delete(m.inputs, caseID)
@@ -290,6 +307,7 @@ func (m *Matcher) Run(ctx context.Context) {
 				if err := m.load(ctx); err != nil && ctx.Err() == nil {
 					m.logger.Warn("matching again with new person tokens failed", "err", err)
 				}
+				m.republish(nil)
 			}
 		}
 		if n := m.index.Len(); n >= m.fittedOn+max(100, m.fittedOn/4) && time.Since(m.fitted) >= m.opts.RefitAfter {
@@ -320,8 +338,12 @@ func (m *Matcher) load(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		before := m.opts.PeerTokens.Generation()
 		m.prefetch(ctx, m.allInputs())
 		m.tokenGen = m.opts.PeerTokens.Generation()
+		if m.tokenGen != before {
+			m.republish(nil)
+		}
 	}
 	var recs []matching.Record
 	err := m.st.ForEachCase(func(c *accordv1.Case) error {
@@ -425,8 +447,16 @@ func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, erro
 			// changed the tokens meanwhile).
 			before := m.opts.PeerTokens.Generation()
 			m.prefetch(ctx, inputs)
-			if before == m.tokenGen {
-				m.tokenGen = m.opts.PeerTokens.Generation()
+			if after := m.opts.PeerTokens.Generation(); after != before {
+				if before == m.tokenGen {
+					m.tokenGen = after
+				}
+				// Published before their pair tokens were there.
+				ids := make([]string, 0, len(changes))
+				for _, ch := range changes {
+					ids = append(ids, ch.CaseID)
+				}
+				m.republish(ids)
 			}
 		}
 		for i, ch := range changes {
