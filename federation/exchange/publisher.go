@@ -193,6 +193,11 @@ func (p *Publisher) build(ids []string) ([]*accordv1.FeedRecord, []byte, Withhel
 			}
 		}
 	}
+	if prep, ok := enc.(records.PersonPreparer); ok {
+		// The pair tokens the other members' nodes evaluate for these
+		// persons, before the cases are published without them.
+		prep.Prepare(found)
+	}
 	err = parallel(len(ids), func(i int) (err error) {
 		recs[i], flags[i], held[i], err = p.record(ids[i], found[i], enc)
 		return err

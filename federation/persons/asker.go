@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,8 @@ type Asker struct {
 	own    Own
 	dial   Dialer
 	logger *slog.Logger
+
+	prefetchMu sync.Mutex
 
 	mu       sync.Mutex
 	compared map[string]map[[32]byte]persontoken.Tokens // pair key id -> input digest -> tokens
@@ -223,12 +226,28 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, tokenKey string, near
 	return first
 }
 
+// KeySet names the other members' keys the asker works with now: it
+// changes when a key appears, rotates or goes.
+func (a *Asker) KeySet() string {
+	var b strings.Builder
+	for _, k := range a.peers.PeerKeys() {
+		b.WriteString(k.ID())
+		b.WriteString(k.pin())
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
 // Prefetch obtains, for the matcher, the pair tokens of inputs with every
 // other member's current keys that the caches do not hold yet, on both
 // sides (compared here, published to the peer). A key whose node cannot be
 // asked, or refuses, is skipped (and tried again next time); the first
 // such error is returned after the others were asked.
 func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error {
+	// One at a time (the publisher and the matcher both ask): the second
+	// finds what the first obtained, and nothing is evaluated twice.
+	a.prefetchMu.Lock()
+	defer a.prefetchMu.Unlock()
 	ownID, ownKey := a.own()
 	a.forget(ownID)
 	var (

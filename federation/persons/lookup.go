@@ -15,6 +15,7 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/personenc"
 	"github.com/accordfed/accord/federation/persontoken"
+	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -135,7 +136,9 @@ func (l *Lookup) LookupPerson(ctx context.Context, req *accordv1.LookupPersonReq
 			for _, k := range ks {
 				toks, err := l.asker.Evaluate(ctx, k, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_LOOKUP, user.Name, lookupID, []persontoken.Input{in})
 				if err != nil {
-					a.Status, a.Detail = statusOf(err), err.Error()
+					// The detail quotes the member's node: no control or
+					// bidi character reaches the office's terminals.
+					a.Status, a.Detail = statusOf(err), safetext.Clean(err.Error(), false)
 					continue
 				}
 				found = append(found, l.index.Find(toks[0], roles)...)

@@ -25,6 +25,14 @@ type PersonEncoder interface {
 	Encode(name string, birthYear int32, hasYear bool) ([]Encoded, error)
 }
 
+// PersonPreparer is a PersonEncoder that needs to do work (ask other
+// members' nodes) before the persons of some cases are encoded: the
+// publisher calls Prepare with a batch's cases before projecting them.
+type PersonPreparer interface {
+	PersonEncoder
+	Prepare(cases []*accordv1.Case)
+}
+
 // Shareable reports whether a case's metadata may leave the node at all:
 // only when the office said so (federation or jit sensitivity). A case
 // without a sensitivity is national.

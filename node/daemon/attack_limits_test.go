@@ -267,6 +267,10 @@ func TestAttackSuspendedMemberStreamCut(t *testing.T) {
 	nodes, _ := startFederation(t, fed, "UA", "PL", "DE")
 	ua, pl, de := nodes[0], nodes[1], nodes[2]
 	createCases(t, fed, ua, "UA-2023", 2)
+	// UA publishes its cases again once PL's and DE's nodes have evaluated
+	// its persons' pair tokens: wait for that, so that UA's feed is quiet
+	// below.
+	waitPairTokens(t, de, "UA", []string{"UA-2023-000001", "UA-2023-000002"}, "PL", "DE")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

@@ -328,11 +328,14 @@ func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519
 			hasEnc := slices.ContainsFunc(m.EncryptionKeys, func(k registry.EncryptionKey) bool { return k.ID == enc.ID })
 			personKeys := d.persons.personKeys(self, m.PersonKeys)
 			if hasSig && hasEnc && slices.Equal(sortedPersonKeys(personKeys), sortedPersonKeys(m.PersonKeys)) {
-				// Registered: wait for the next change of the keys.
+				// Registered: wait for the next change of the keys, and
+				// look again now and then (another node of the member
+				// may have replaced the lists at the same moment).
 				select {
 				case <-ctx.Done():
 					return
 				case <-d.keysChanged:
+				case <-time.After(time.Minute):
 				}
 				continue
 			}

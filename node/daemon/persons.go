@@ -207,6 +207,34 @@ func (e tokenEncoder) Encode(name string, year int32, hasYear bool) ([]records.E
 	return out, nil
 }
 
+// Prepare obtains the pair tokens of the cases' persons from the other
+// members' nodes (those that answer; the others are asked again later and
+// the cases published again then), so that the cases are published with
+// them.
+func (e tokenEncoder) Prepare(cases []*accordv1.Case) {
+	if e.asker == nil {
+		return
+	}
+	var inputs []persontoken.Input
+	for _, c := range cases {
+		if c == nil || !records.Shareable(c) {
+			continue
+		}
+		for _, p := range records.SharedPersons(c) {
+			person := persontoken.Person{Name: p.Name}
+			if p.HasYear {
+				person.BirthYear = int(p.BirthYear)
+			}
+			if in, err := persontoken.Inputs(person); err == nil {
+				inputs = append(inputs, in)
+			}
+		}
+	}
+	if len(inputs) > 0 {
+		_ = e.asker.Prefetch(context.Background(), inputs) // logged by the asker
+	}
+}
+
 // get returns the encoder of the current key.
 func (e *encoderSource) get() records.PersonEncoder {
 	v, k := e.ring.Current()

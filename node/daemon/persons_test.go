@@ -356,3 +356,36 @@ func TestFirstReleaseKeyDestroyed(t *testing.T) {
 		return fmt.Errorf("no person-encoding key")
 	})
 }
+
+// waitPairTokens waits until holder's federation index holds origin's cases
+// ids with the pair tokens of their persons for every member of for: the
+// origin's node has obtained them and published the cases again, so that
+// its feed is quiet after that (tests that count what a feed carries).
+func waitPairTokens(t *testing.T, holder *regNode, origin string, ids []string, forMembers ...string) {
+	t.Helper()
+	raftnettest.WaitFor(t, 60*time.Second, func() error {
+		idx := fedIndex(t, holder.d.Store(), origin)
+		for _, id := range ids {
+			r := idx[id]
+			if r == nil {
+				return fmt.Errorf("%s does not hold %s", holder.member, id)
+			}
+			for _, m := range forMembers {
+				found := false
+				for _, p := range r.GetCase().GetPersons() {
+					if _, outer, pair := persontoken.SplitPairKeyID(p.GetKeyName()); pair && strings.HasPrefix(outer, m+"/") {
+						found = true
+					}
+				}
+				if !found {
+					var names []string
+					for _, p := range r.GetCase().GetPersons() {
+						names = append(names, p.GetKeyName())
+					}
+					return fmt.Errorf("%s's %s without pair tokens for %s yet (has %v)", origin, id, m, names)
+				}
+			}
+		}
+		return nil
+	})
+}

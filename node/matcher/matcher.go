@@ -93,6 +93,8 @@ type PeerTokens interface {
 	Cached(in persontoken.Input) []persontoken.Tokens
 	// Generation changes when the cache changes.
 	Generation() uint64
+	// KeySet changes when the other members' keys change.
+	KeySet() string
 }
 
 // Matcher is a node's incremental matcher.
@@ -118,6 +120,7 @@ type Matcher struct {
 	inputs       map[string][]persontoken.Input
 	tokenGen     uint64
 	nextPrefetch time.Time
+	keySet       string // PeerTokens.KeySet at the last prefetch
 
 	mu      sync.Mutex
 	pending map[string]string // federation case id -> origin, waiting to be (re)matched
@@ -300,7 +303,8 @@ func (m *Matcher) Run(ctx context.Context) {
 			// New members' keys, rotated keys, members that answer
 			// again: their tokens of the office's persons change
 			// what the office's cases match.
-			if time.Now().After(m.nextPrefetch) {
+			if ks := m.opts.PeerTokens.KeySet(); time.Now().After(m.nextPrefetch) || ks != m.keySet {
+				m.keySet = ks
 				m.prefetch(ctx, m.allInputs())
 			}
 			if m.opts.PeerTokens.Generation() != m.tokenGen {
