@@ -92,7 +92,18 @@ func (x *Index) removeLocked(caseID string) {
 	delete(x.cases, caseID)
 	x.nCases[c.member]--
 	x.nPersons[c.member] -= len(c.persons)
+	type list struct {
+		key  string
+		skel persontoken.Token
+	}
+	done := map[list]bool{}
 	for _, p := range c.persons {
+		// Each list once, however many of the case's persons share it.
+		l := list{p.tok.Key, p.tok.Skel}
+		if done[l] {
+			continue
+		}
+		done[l] = true
 		m := x.bySk[p.tok.Key]
 		refs := m[p.tok.Skel]
 		out := refs[:0]

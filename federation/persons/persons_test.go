@@ -249,3 +249,32 @@ func evaluate(t *testing.T, k *persontoken.Key, in persontoken.Input) persontoke
 	}
 	return out[0]
 }
+
+// TestIndexReplaceSharedSkeleton: a case whose persons share one skeleton
+// is replaced and removed whole (each list is cleaned once).
+func TestIndexReplaceSharedSkeleton(t *testing.T) {
+	k, err := persontoken.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := persontoken.Inputs(persontoken.Person{Name: "Olena Kovalenko", BirthYear: 1978})
+	tok, _ := k.Tokens(persontoken.KeyID("UA/ua-1", 1), in)
+	enc := &accordv1.PersonEncoding{Role: accordv1.PersonRole_PERSON_ROLE_VICTIM, KeyName: "UA/ua-1", KeyVersion: 1, Encoding: tok.Marshal()}
+	many := make([]*accordv1.PersonEncoding, persontoken.MaxPersonsPerCase+10)
+	for i := range many {
+		many[i] = enc
+	}
+	x := persons.NewIndex()
+	x.Put("UA", &accordv1.SharedCase{CaseId: "UA-1", Persons: many})
+	x.Put("UA", &accordv1.SharedCase{CaseId: "UA-2", Persons: many[:2]})
+	if got := x.PersonsOf("UA"); got != persontoken.MaxPersonsPerCase+2 {
+		t.Fatalf("%d persons, want %d (a case counts at most %d)", got, persontoken.MaxPersonsPerCase+2, persontoken.MaxPersonsPerCase)
+	}
+	x.Put("UA", &accordv1.SharedCase{CaseId: "UA-1", Persons: many[:1]})
+	x.Remove("UA-2")
+	asked := evaluate(t, k, in)
+	hits := x.Find(asked, map[accordv1.PersonRole]bool{accordv1.PersonRole_PERSON_ROLE_VICTIM: true})
+	if len(hits) != 1 || hits[0].CaseID != "UA-1" || x.PersonsOf("UA") != 1 {
+		t.Fatalf("hits %+v, persons %d", hits, x.PersonsOf("UA"))
+	}
+}

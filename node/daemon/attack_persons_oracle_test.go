@@ -46,7 +46,10 @@ func TestAttackPersonMatchingOracle(t *testing.T) {
 	if _, err := de.d.Store().CreateCase(deCase, sealerFor(t, "DE")); err != nil {
 		t.Fatal(err)
 	}
-	waitIndex(t, pl.d.Store(), "DE", has("DE-2022-000501"))
+	// DE's node has obtained the pair tokens of its witness with PL's key,
+	// both sides (it publishes them; it compares the others), before PL
+	// turns.
+	waitPairTokens(t, pl, "DE", []string{"DE-2022-000501"}, "PL")
 	shared := fedIndex(t, pl.d.Store(), "DE")["DE-2022-000501"].GetCase()
 
 	// PL's keys, from its own data folder.
@@ -103,8 +106,7 @@ func TestAttackPersonMatchingOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rogue.queue("DE") <- &accordv1.SyncResponse{Records: signed, Cursor: "rogue-1", Head: 1, CaughtUp: true}
-	waitIndex(t, de.d.Store(), "PL", has("PL-2022-000501"))
+	serve(t, rogue, de, &accordv1.SyncResponse{Records: signed, Cursor: "rogue-1", Head: 1, CaughtUp: true}, "PL-2022-000501")
 
 	// DE proposes the match (its code sorts first): same incident, same
 	// evidence; nothing about persons.
@@ -160,7 +162,7 @@ func TestAttackPersonMatchingOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rogue.queue("DE") <- &accordv1.SyncResponse{Records: signed, Cursor: "rogue-2", Head: 2, CaughtUp: true}
+	serve(t, rogue, de, &accordv1.SyncResponse{Records: signed, Cursor: "rogue-2", Head: 2, CaughtUp: true}, "PL-2022-000502")
 	raftnettest.WaitFor(t, 30*time.Second, func() error {
 		for _, m := range query[[]registry.MatchDecision](t, de.user, "matches", "") {
 			if m.Cases[0].CaseID != "DE-2022-000501" || m.Cases[1].CaseID != "PL-2022-000502" {
@@ -174,6 +176,22 @@ func TestAttackPersonMatchingOracle(t *testing.T) {
 			return fmt.Errorf("the control's proposal without the person: %q", m.Reasons)
 		}
 		return fmt.Errorf("no proposal of the control yet")
+	})
+}
+
+// serve has the rogue PL serve a batch to DE until DE holds the case (a
+// batch sent on a stream DE was just closing is sent again).
+func serve(t *testing.T, rogue *rogueFeed, de *regNode, resp *accordv1.SyncResponse, caseID string) {
+	t.Helper()
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		if _, ok := fedIndex(t, de.d.Store(), "PL")[caseID]; ok {
+			return nil
+		}
+		select {
+		case rogue.queue("DE") <- resp:
+		default:
+		}
+		return fmt.Errorf("DE does not hold %s yet", caseID)
 	})
 }
 

@@ -115,10 +115,8 @@ type Matcher struct {
 	sens sync.Map // case id -> accordv1.Sensitivity
 
 	// inputs are the person-token inputs of the office's shareable cases
-	// (Run only), tokenGen the PeerTokens generation the index was built
-	// with.
+	// (Run only).
 	inputs       map[string][]persontoken.Input
-	tokenGen     uint64
 	nextPrefetch time.Time
 	keySet       string // PeerTokens.KeySet at the last prefetch
 
@@ -303,15 +301,20 @@ func (m *Matcher) Run(ctx context.Context) {
 			// New members' keys, rotated keys, members that answer
 			// again: their tokens of the office's persons change
 			// what the office's cases match.
+			// Only tokens this round obtained for cases already
+			// matched and published call for matching and publishing
+			// them again (the publisher obtains those of the cases it
+			// publishes, and the changed cases are matched with them).
 			if ks := m.opts.PeerTokens.KeySet(); time.Now().After(m.nextPrefetch) || ks != m.keySet {
 				m.keySet = ks
+				before := m.opts.PeerTokens.Generation()
 				m.prefetch(ctx, m.allInputs())
-			}
-			if m.opts.PeerTokens.Generation() != m.tokenGen {
-				if err := m.load(ctx); err != nil && ctx.Err() == nil {
-					m.logger.Warn("matching again with new person tokens failed", "err", err)
+				if m.opts.PeerTokens.Generation() != before {
+					if err := m.load(ctx); err != nil && ctx.Err() == nil {
+						m.logger.Warn("matching again with new person tokens failed", "err", err)
+					}
+					m.republish(nil)
 				}
-				m.republish(nil)
 			}
 		}
 		if n := m.index.Len(); n >= m.fittedOn+max(100, m.fittedOn/4) && time.Since(m.fitted) >= m.opts.RefitAfter {
@@ -344,8 +347,7 @@ func (m *Matcher) load(ctx context.Context) error {
 		}
 		before := m.opts.PeerTokens.Generation()
 		m.prefetch(ctx, m.allInputs())
-		m.tokenGen = m.opts.PeerTokens.Generation()
-		if m.tokenGen != before {
+		if m.opts.PeerTokens.Generation() != before {
 			m.republish(nil)
 		}
 	}
@@ -446,16 +448,11 @@ func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, erro
 			}
 		}
 		if m.opts.PeerTokens != nil && len(inputs) > 0 {
-			// These records are built with the new tokens: no reason to
-			// match everything again for them (unless something else
-			// changed the tokens meanwhile).
+			// Usually the publisher has obtained them already; tokens
+			// obtained only now came after the cases were published.
 			before := m.opts.PeerTokens.Generation()
 			m.prefetch(ctx, inputs)
-			if after := m.opts.PeerTokens.Generation(); after != before {
-				if before == m.tokenGen {
-					m.tokenGen = after
-				}
-				// Published before their pair tokens were there.
+			if m.opts.PeerTokens.Generation() != before {
 				ids := make([]string, 0, len(changes))
 				for _, ch := range changes {
 					ids = append(ids, ch.CaseID)
