@@ -23,7 +23,7 @@ func newPersonsCmd(g *globalOptions) *cobra.Command {
 lookup asks whether other members' shared cases hold a person as victim or
 witness, so that nobody is interviewed twice. The name never leaves the node:
 the node obtains the person's tokens from each member's node by a blinded
-evaluation (the member learns neither the name nor the answer), compares them
+evaluation (the member learns neither the name nor the answer) and compares them
 with the tokens that member shared. Each member asked learns that one of this
 office's users looked someone up, never whom nor whether its cases answered.
 Every lookup is in the audit logs of both ends,
