@@ -161,6 +161,7 @@ func (l *Lookup) LookupPerson(ctx context.Context, req *accordv1.LookupPersonReq
 		resp.Hits = append(resp.Hits, &accordv1.PersonLookupHit{Member: h.Member, CaseId: h.CaseID, Role: h.Role, Similarity: h.Similarity})
 		ids = append(ids, h.CaseID)
 	}
+	slices.Sort(ids)
 	l.audit.Audit(Event{Kind: LookedUp, Who: user, Records: len(asked), Reason: "lookup", LookupID: lookupID, CaseIDs: slices.Compact(ids)})
 	l.logger.Info("person lookup", "user", user.Name, "lookup_id", lookupID, "members", len(asked), "hits", len(hits))
 	return resp, nil
