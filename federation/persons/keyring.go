@@ -147,16 +147,8 @@ func (r *KeyRing) Rotate() (int, error) {
 		return 0, err
 	}
 	v := r.currentLocked() + 1
-	path := filepath.Join(r.dir, "v"+strconv.Itoa(v)+".key")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	_, werr := f.Write(k.Marshal())
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(path)
+	path := keyName(r.dir, v)
+	if err := createKeyFile(path, k.Marshal()); err != nil {
 		return 0, err
 	}
 	m := Made{Time: time.Now().UTC()}
@@ -193,6 +185,25 @@ func (r *KeyRing) SetMadeIndex(v int, index uint64) error {
 	return nil
 }
 
+// keyName is the file of key version v.
+func keyName(dir string, v int) string { return filepath.Join(dir, "v"+strconv.Itoa(v)+".key") }
+
+// createKeyFile writes a new key file (mode 0600, synced); it wraps
+// os.ErrExist when the file is there already, and leaves nothing behind
+// when it fails.
+func createKeyFile(path string, raw []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(raw)
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return nil
+}
+
 // madeName is the file beside v<N>.key that says when it was made:
 // "<registry index> <RFC 3339 time>".
 func madeName(dir string, v int) string { return filepath.Join(dir, "v"+strconv.Itoa(v)+".made") }
@@ -207,7 +218,7 @@ func writeMade(dir string, v int, m Made) error {
 func readMade(dir string, v int) (Made, error) {
 	b, err := os.ReadFile(madeName(dir, v))
 	if errors.Is(err, os.ErrNotExist) {
-		fi, err := os.Stat(filepath.Join(dir, "v"+strconv.Itoa(v)+".key"))
+		fi, err := os.Stat(keyName(dir, v))
 		if err != nil {
 			return Made{}, err
 		}
@@ -240,7 +251,7 @@ func (r *KeyRing) Drop(v int) error {
 	if _, ok := r.keys[v]; !ok {
 		return nil
 	}
-	if err := os.Remove(filepath.Join(r.dir, "v"+strconv.Itoa(v)+".key")); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(keyName(r.dir, v)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	if err := os.Remove(madeName(r.dir, v)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -301,15 +312,11 @@ func importKeys(path, dir string) error {
 		if _, err := persontoken.ParseKey(raw); err != nil {
 			return fmt.Errorf("%s line %d: %w", path, i+1, err)
 		}
-		f, err := os.OpenFile(filepath.Join(dir, name+".key"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		err = createKeyFile(keyName(dir, v), raw)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return err
-		}
-		_, werr := f.Write(raw)
-		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
 			return err
 		}
 		if err := writeMade(dir, v, m); err != nil {

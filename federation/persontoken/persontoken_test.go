@@ -347,3 +347,28 @@ func TestPairTokens(t *testing.T) {
 		t.Fatal("the origin made a pair token without the comparing node")
 	}
 }
+
+// TestEncodingKeyID: a member's shared record may carry only tokens its own
+// key went into: its single key, or a pair whose inner key is its own.
+func TestEncodingKeyID(t *testing.T) {
+	for _, tc := range []struct {
+		member, name string
+		version      int
+		want         string
+	}{
+		{"UA", "UA/ua-1", 2, "UA/ua-1#2"},
+		{"UA", "UA/ua-1#2>PL/pl-1#1", 0, "UA/ua-1#2>PL/pl-1#1"},
+		{"PL", "UA/ua-1", 2, ""},             // another member's key
+		{"PL", "UA/ua-1#2>PL/pl-1#1", 0, ""}, // a pair with another member's inner key
+		{"UA", "UA/ua-1#2>PL/pl-1#1", 3, ""}, // a pair names its versions itself
+		{"UA", "UA/ua-1", 0, ""},             // no version
+		{"UA", "UA/", 1, ""},
+		{"UA", "UA/ua-1#2>pl-1", 0, ""},
+		{"", "UA/ua-1", 1, ""},
+	} {
+		got, ok := persontoken.EncodingKeyID(tc.member, tc.name, tc.version)
+		if ok != (tc.want != "") || got != tc.want {
+			t.Errorf("%s %q v%d: %q %v, want %q", tc.member, tc.name, tc.version, got, ok, tc.want)
+		}
+	}
+}

@@ -179,3 +179,23 @@ func SharedPersons(c *accordv1.Case) []SharedPerson {
 	}
 	return out[:min(len(out), persontoken.MaxPersonsPerCase)]
 }
+
+// PersonInputs returns the person-token inputs of the persons the shared
+// form of c carries (none for a case that is not shared); persons whose
+// name has no letter, or whose year is out of range, have none.
+func PersonInputs(c *accordv1.Case) []persontoken.Input {
+	if !Shareable(c) {
+		return nil
+	}
+	var out []persontoken.Input
+	for _, p := range SharedPersons(c) {
+		person := persontoken.Person{Name: p.Name}
+		if p.HasYear {
+			person.BirthYear = int(p.BirthYear)
+		}
+		if in, err := persontoken.Inputs(person); err == nil {
+			out = append(out, in)
+		}
+	}
+	return out
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/federation/persons"
 	"github.com/accordfed/accord/node/grpcserver"
 )
 
@@ -555,20 +556,23 @@ func fieldAtLine(n *yaml.Node, prefix string, line int) string {
 	return ""
 }
 
+// normalize fills in the defaults of federation/persons.
 func (p *PersonsConfig) normalize() {
+	b, l := persons.DefaultBudgets(), persons.DefaultLookupLimits()
 	for _, f := range []struct {
 		v   *int
 		def int
-	}{{&p.MatchingFloor, 3000}, {&p.MatchingPerPerson, 16}, {&p.LookupPerMember, 900}, {&p.LookupPerUser, 150}, {&p.LookupsPerUser, 20}, {&p.LookupsPerNode, 200}} {
+	}{{&p.MatchingFloor, b.MatchingFloor}, {&p.MatchingPerPerson, b.MatchingPerPerson}, {&p.LookupPerMember, b.LookupPerMember},
+		{&p.LookupPerUser, b.LookupPerUser}, {&p.LookupsPerUser, l.PerUser}, {&p.LookupsPerNode, l.PerNode}} {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
 	}
 	if p.BudgetWindow == 0 {
-		p.BudgetWindow = 24 * time.Hour
+		p.BudgetWindow = b.Window
 	}
 	if p.LookupWindow == 0 {
-		p.LookupWindow = time.Hour
+		p.LookupWindow = l.Window
 	}
 	if p.KeyRotation == 0 {
 		p.KeyRotation = 90 * 24 * time.Hour

@@ -60,7 +60,7 @@ func (d *Daemon) newPersons(policy *grpcserver.Policy, dir *directory, dialer *e
 		Window: cfg.BudgetWindow, MatchingFloor: cfg.MatchingFloor, MatchingPerPerson: cfg.MatchingPerPerson,
 		LookupPerMember: cfg.LookupPerMember, LookupPerUser: cfg.LookupPerUser,
 	}
-	limits := persons.LookupLimits{Window: cfg.LookupWindow, PerUser: cfg.LookupsPerUser, PerNode: cfg.LookupsPerNode, Timeout: 20 * time.Second}
+	limits := persons.LookupLimits{Window: cfg.LookupWindow, PerUser: cfg.LookupsPerUser, PerNode: cfg.LookupsPerNode, Timeout: persons.DefaultLookupLimits().Timeout}
 	if err := errors.Join(budgets.Validate(), limits.Validate()); err != nil {
 		return fmt.Errorf("%w: persons: %w", ErrStart, err)
 	}
@@ -217,17 +217,8 @@ func (e tokenEncoder) Prepare(cases []*accordv1.Case) {
 	}
 	var inputs []persontoken.Input
 	for _, c := range cases {
-		if c == nil || !records.Shareable(c) {
-			continue
-		}
-		for _, p := range records.SharedPersons(c) {
-			person := persontoken.Person{Name: p.Name}
-			if p.HasYear {
-				person.BirthYear = int(p.BirthYear)
-			}
-			if in, err := persontoken.Inputs(person); err == nil {
-				inputs = append(inputs, in)
-			}
+		if c != nil {
+			inputs = append(inputs, records.PersonInputs(c)...)
 		}
 	}
 	if len(inputs) > 0 {

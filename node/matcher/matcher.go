@@ -206,19 +206,9 @@ func (m *Matcher) ownRecord(c *accordv1.Case, enc records.PersonEncoder) (r matc
 // personInputs records the person-token inputs of one of the office's
 // cases (none for a case that is not shared) and returns them.
 func (m *Matcher) personInputs(c *accordv1.Case) []persontoken.Input {
-	if m.opts.PeerTokens == nil || !records.Shareable(c) {
-		delete(m.inputs, c.GetCaseId())
-		return nil
-	}
 	var ins []persontoken.Input
-	for _, p := range records.SharedPersons(c) {
-		person := persontoken.Person{Name: p.Name}
-		if p.HasYear {
-			person.BirthYear = int(p.BirthYear)
-		}
-		if in, err := persontoken.Inputs(person); err == nil {
-			ins = append(ins, in)
-		}
+	if m.opts.PeerTokens != nil {
+		ins = records.PersonInputs(c)
 	}
 	if len(ins) == 0 {
 		delete(m.inputs, c.GetCaseId())
