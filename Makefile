@@ -72,9 +72,13 @@ proto: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
 	$(BIN)/buf lint
 	$(BIN)/buf generate
 
-## verify: buf lint, generated code up to date, gofmt, go vet, go.mod tidy
+## verify: buf lint, buf breaking against the last release's API
+## (API_BASELINE, proto/releases/README.md), generated code up to date,
+## gofmt, go vet, go.mod tidy
+API_BASELINE ?= proto/releases/accord-v1-2026-12-07.binpb
 verify: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
 	$(BIN)/buf lint
+	$(BIN)/buf breaking --against $(API_BASELINE)
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  $(BIN)/buf generate -o $$tmp && \
 	  if ! diff -r -q --exclude='*.proto' $$tmp/proto proto; then \

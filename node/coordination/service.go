@@ -117,38 +117,49 @@ func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*a
 	if err != nil {
 		return nil, err
 	}
-	typ := registry.CommandType(req.GetType())
+	out, index, err := s.execute(ctx, id, registry.CommandType(req.GetType()), req.GetRequestId(), req.GetPayload())
+	if err != nil {
+		return nil, grpcserver.ToStatus(err)
+	}
+	return &accordv1.ExecuteResponse{Id: out.ID, Version: int32(out.Version), Status: out.Status, Index: index}, nil
+}
+
+// execute sends one command for the user id: it checks that the user may
+// send the type, adds key material where a key needs it, seals team content
+// and applies the command through the registry. Errors are the registry's
+// and grpcserver's sentinels (grpcserver.ToStatus maps them).
+func (s *Service) execute(ctx context.Context, id identity.Identity, typ registry.CommandType, requestID string, payload []byte) (registry.Outcome, uint64, error) {
 	switch commands[typ] {
 	case never:
-		return nil, grpcserver.ToStatus(fmt.Errorf("%w: type: %q is not a command users may send (see docs/registry.md)", grpcserver.ErrInvalidArgument, req.GetType()))
+		return registry.Outcome{}, 0, fmt.Errorf("%w: type: %q is not a command users may send (see docs/registry.md)", grpcserver.ErrInvalidArgument, typ)
 	case admin:
 		if !s.isAdmin(id) {
-			return nil, grpcserver.ToStatus(fmt.Errorf("%w: type: %s needs the admin role; %s is an analyst", grpcserver.ErrPermissionDenied, typ, id))
+			return registry.Outcome{}, 0, fmt.Errorf("%w: type: %s needs the admin role; %s is an analyst", grpcserver.ErrPermissionDenied, typ, id)
 		}
 	}
-	payload := req.GetPayload()
 	if len(payload) == 0 {
-		return nil, grpcserver.ToStatus(fmt.Errorf("%w: payload: required (the command as JSON)", grpcserver.ErrInvalidArgument))
+		return registry.Outcome{}, 0, fmt.Errorf("%w: payload: required (the command as JSON)", grpcserver.ErrInvalidArgument)
 	}
+	var err error
 	if typ == registry.CmdCreateKey || typ == registry.CmdRotateKey {
 		if payload, err = withMaterial(payload); err != nil {
-			return nil, grpcserver.ToStatus(err)
+			return registry.Outcome{}, 0, err
 		}
 	}
 	if s.content != nil && sealed(typ) {
-		if payload, err = s.seal(ctx, typ, req.GetRequestId(), payload); err != nil {
-			return nil, grpcserver.ToStatus(err)
+		if payload, err = s.seal(ctx, typ, requestID, payload); err != nil {
+			return registry.Outcome{}, 0, err
 		}
 	}
-	cmd := &registry.Command{Version: registry.CommandVersion, Type: typ, RequestID: req.GetRequestId(), Payload: payload}
+	cmd := &registry.Command{Version: registry.CommandVersion, Type: typ, RequestID: requestID, Payload: payload}
 	cmd.Actor.User = id.String()
 	out, index, err := s.reg.ApplyIndex(ctx, cmd)
 	if err != nil {
-		s.logger.Info("registry command refused", "type", string(typ), "request_id", req.GetRequestId(), "err", err)
-		return nil, grpcserver.ToStatus(err)
+		s.logger.Info("registry command refused", "type", string(typ), "request_id", requestID, "err", err)
+		return registry.Outcome{}, 0, err
 	}
-	s.logger.Info("registry command applied", "type", string(typ), "request_id", req.GetRequestId(), "user", id.Name, "id", out.ID, "index", index)
-	return &accordv1.ExecuteResponse{Id: out.ID, Version: int32(out.Version), Status: out.Status, Index: index}, nil
+	s.logger.Info("registry command applied", "type", string(typ), "request_id", requestID, "user", id.Name, "id", out.ID, "index", index)
+	return out, index, nil
 }
 
 // sealWait bounds how long a write waits for this node's key: its
