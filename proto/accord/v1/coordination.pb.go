@@ -9,6 +9,7 @@ package accordv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -611,11 +612,3063 @@ func (x *RegistryServer) GetDivergedAt() uint64 {
 	return 0
 }
 
+// GetJitRequest names a team.
+type GetJitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team's resource name, jits/{jit}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Read this node's state as it is, without confirming with the leader
+	// (faster, available without a leader, possibly behind).
+	Stale         bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJitRequest) Reset() {
+	*x = GetJitRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJitRequest) ProtoMessage() {}
+
+func (x *GetJitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJitRequest.ProtoReflect.Descriptor instead.
+func (*GetJitRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetJitRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetJitRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// GetJitResponse holds the team.
+type GetJitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team as the caller's member sees it.
+	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJitResponse) Reset() {
+	*x = GetJitResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJitResponse) ProtoMessage() {}
+
+func (x *GetJitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJitResponse.ProtoReflect.Descriptor instead.
+func (*GetJitResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetJitResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+// ListJitsRequest asks for a page of teams.
+type ListJitsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most teams to return: default 100, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, with the same filters;
+	// empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only teams in this state (unset: every state).
+	State JitState `protobuf:"varint,3,opt,name=state,proto3,enum=accord.v1.JitState" json:"state,omitempty"`
+	// Only teams in which this member (a code) is accepted or invited.
+	Member string `protobuf:"bytes,4,opt,name=member,proto3" json:"member,omitempty"`
+	// Only teams in which the caller's own member stands so (e.g.
+	// JIT_MEMBERSHIP_STATE_INVITED: invitations waiting for an answer).
+	MembershipState JitMembershipState `protobuf:"varint,5,opt,name=membership_state,json=membershipState,proto3,enum=accord.v1.JitMembershipState" json:"membership_state,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJitsRequest) Reset() {
+	*x = ListJitsRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJitsRequest) ProtoMessage() {}
+
+func (x *ListJitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJitsRequest.ProtoReflect.Descriptor instead.
+func (*ListJitsRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListJitsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListJitsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListJitsRequest) GetState() JitState {
+	if x != nil {
+		return x.State
+	}
+	return JitState_JIT_STATE_UNSPECIFIED
+}
+
+func (x *ListJitsRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *ListJitsRequest) GetMembershipState() JitMembershipState {
+	if x != nil {
+		return x.MembershipState
+	}
+	return JitMembershipState_JIT_MEMBERSHIP_STATE_UNSPECIFIED
+}
+
+func (x *ListJitsRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// ListJitsResponse is a page of teams.
+type ListJitsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The teams, by id.
+	Jits []*Jit `protobuf:"bytes,1,rep,name=jits,proto3" json:"jits,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many teams match the filters, over every page.
+	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJitsResponse) Reset() {
+	*x = ListJitsResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJitsResponse) ProtoMessage() {}
+
+func (x *ListJitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJitsResponse.ProtoReflect.Descriptor instead.
+func (*ListJitsResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListJitsResponse) GetJits() []*Jit {
+	if x != nil {
+		return x.Jits
+	}
+	return nil
+}
+
+func (x *ListJitsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListJitsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+// CreateJitRequest creates a team.
+type CreateJitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team: display_name and legal_basis (required), agreement_ref and
+	// policy (optional). Output-only fields are ignored.
+	Jit *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// Member codes invited at once (at most 100, not the caller's own).
+	InviteMembers []string `protobuf:"bytes,2,rep,name=invite_members,json=inviteMembers,proto3" json:"invite_members,omitempty"`
+	// The client's id for this request, the same on every retry (AIP-155;
+	// required: 1 to 128 letters, digits, '.', '_', ':', '-').
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJitRequest) Reset() {
+	*x = CreateJitRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJitRequest) ProtoMessage() {}
+
+func (x *CreateJitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJitRequest.ProtoReflect.Descriptor instead.
+func (*CreateJitRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CreateJitRequest) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+func (x *CreateJitRequest) GetInviteMembers() []string {
+	if x != nil {
+		return x.InviteMembers
+	}
+	return nil
+}
+
+func (x *CreateJitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CreateJitResponse holds the new team.
+type CreateJitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJitResponse) Reset() {
+	*x = CreateJitResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJitResponse) ProtoMessage() {}
+
+func (x *CreateJitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJitResponse.ProtoReflect.Descriptor instead.
+func (*CreateJitResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateJitResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+// InviteToJitRequest proposes an invitation.
+type InviteToJitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team's resource name, jits/{jit}.
+	Jit string `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The code of the member to invite (admitted, not already in the team).
+	Member string `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteToJitRequest) Reset() {
+	*x = InviteToJitRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteToJitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteToJitRequest) ProtoMessage() {}
+
+func (x *InviteToJitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteToJitRequest.ProtoReflect.Descriptor instead.
+func (*InviteToJitRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *InviteToJitRequest) GetJit() string {
+	if x != nil {
+		return x.Jit
+	}
+	return ""
+}
+
+func (x *InviteToJitRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *InviteToJitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// InviteToJitResponse holds the proposal and the team.
+type InviteToJitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The proposal: JIT_PROPOSAL_STATE_AGREED when the invitation was made
+	// at once, JIT_PROPOSAL_STATE_OPEN while others must consent.
+	Proposal      *JitProposal `protobuf:"bytes,2,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteToJitResponse) Reset() {
+	*x = InviteToJitResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteToJitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteToJitResponse) ProtoMessage() {}
+
+func (x *InviteToJitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteToJitResponse.ProtoReflect.Descriptor instead.
+func (*InviteToJitResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *InviteToJitResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+func (x *InviteToJitResponse) GetProposal() *JitProposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+// AcceptJitInvitationRequest accepts an invitation.
+type AcceptJitInvitationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's member's membership, jits/{jit}/memberships/{member}; a
+	// member answers only for itself.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptJitInvitationRequest) Reset() {
+	*x = AcceptJitInvitationRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptJitInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptJitInvitationRequest) ProtoMessage() {}
+
+func (x *AcceptJitInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptJitInvitationRequest.ProtoReflect.Descriptor instead.
+func (*AcceptJitInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AcceptJitInvitationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AcceptJitInvitationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// AcceptJitInvitationResponse holds the team.
+type AcceptJitInvitationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptJitInvitationResponse) Reset() {
+	*x = AcceptJitInvitationResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptJitInvitationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptJitInvitationResponse) ProtoMessage() {}
+
+func (x *AcceptJitInvitationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptJitInvitationResponse.ProtoReflect.Descriptor instead.
+func (*AcceptJitInvitationResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AcceptJitInvitationResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+// DeclineJitInvitationRequest declines an invitation.
+type DeclineJitInvitationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's member's membership, jits/{jit}/memberships/{member}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineJitInvitationRequest) Reset() {
+	*x = DeclineJitInvitationRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineJitInvitationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineJitInvitationRequest) ProtoMessage() {}
+
+func (x *DeclineJitInvitationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineJitInvitationRequest.ProtoReflect.Descriptor instead.
+func (*DeclineJitInvitationRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeclineJitInvitationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeclineJitInvitationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// DeclineJitInvitationResponse holds the team.
+type DeclineJitInvitationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeclineJitInvitationResponse) Reset() {
+	*x = DeclineJitInvitationResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeclineJitInvitationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeclineJitInvitationResponse) ProtoMessage() {}
+
+func (x *DeclineJitInvitationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeclineJitInvitationResponse.ProtoReflect.Descriptor instead.
+func (*DeclineJitInvitationResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeclineJitInvitationResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+// LeaveJitRequest leaves a team.
+type LeaveJitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's member's membership, jits/{jit}/memberships/{member}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveJitRequest) Reset() {
+	*x = LeaveJitRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveJitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveJitRequest) ProtoMessage() {}
+
+func (x *LeaveJitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveJitRequest.ProtoReflect.Descriptor instead.
+func (*LeaveJitRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LeaveJitRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LeaveJitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// LeaveJitResponse holds the team.
+type LeaveJitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change (the caller's member no longer sees its
+	// cases and proposals).
+	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveJitResponse) Reset() {
+	*x = LeaveJitResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveJitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveJitResponse) ProtoMessage() {}
+
+func (x *LeaveJitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveJitResponse.ProtoReflect.Descriptor instead.
+func (*LeaveJitResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LeaveJitResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+// LinkJitCaseRequest links a case.
+type LinkJitCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team's resource name, jits/{jit}.
+	Jit string `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The case: one of the caller's member's own.
+	CaseRef *RegistryCaseRef `protobuf:"bytes,2,opt,name=case_ref,json=caseRef,proto3" json:"case_ref,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkJitCaseRequest) Reset() {
+	*x = LinkJitCaseRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkJitCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkJitCaseRequest) ProtoMessage() {}
+
+func (x *LinkJitCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkJitCaseRequest.ProtoReflect.Descriptor instead.
+func (*LinkJitCaseRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *LinkJitCaseRequest) GetJit() string {
+	if x != nil {
+		return x.Jit
+	}
+	return ""
+}
+
+func (x *LinkJitCaseRequest) GetCaseRef() *RegistryCaseRef {
+	if x != nil {
+		return x.CaseRef
+	}
+	return nil
+}
+
+func (x *LinkJitCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// LinkJitCaseResponse holds the team.
+type LinkJitCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkJitCaseResponse) Reset() {
+	*x = LinkJitCaseResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkJitCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkJitCaseResponse) ProtoMessage() {}
+
+func (x *LinkJitCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkJitCaseResponse.ProtoReflect.Descriptor instead.
+func (*LinkJitCaseResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *LinkJitCaseResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+// UnlinkJitCaseRequest unlinks a case.
+type UnlinkJitCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team's resource name, jits/{jit}.
+	Jit string `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The case: one of the caller's member's own.
+	CaseRef *RegistryCaseRef `protobuf:"bytes,2,opt,name=case_ref,json=caseRef,proto3" json:"case_ref,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkJitCaseRequest) Reset() {
+	*x = UnlinkJitCaseRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkJitCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkJitCaseRequest) ProtoMessage() {}
+
+func (x *UnlinkJitCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkJitCaseRequest.ProtoReflect.Descriptor instead.
+func (*UnlinkJitCaseRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UnlinkJitCaseRequest) GetJit() string {
+	if x != nil {
+		return x.Jit
+	}
+	return ""
+}
+
+func (x *UnlinkJitCaseRequest) GetCaseRef() *RegistryCaseRef {
+	if x != nil {
+		return x.CaseRef
+	}
+	return nil
+}
+
+func (x *UnlinkJitCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// UnlinkJitCaseResponse holds the team.
+type UnlinkJitCaseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkJitCaseResponse) Reset() {
+	*x = UnlinkJitCaseResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkJitCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkJitCaseResponse) ProtoMessage() {}
+
+func (x *UnlinkJitCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkJitCaseResponse.ProtoReflect.Descriptor instead.
+func (*UnlinkJitCaseResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UnlinkJitCaseResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+// SetJitLeadRequest proposes a new lead.
+type SetJitLeadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team's resource name, jits/{jit}.
+	Jit string `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The code of the accepted member proposed as lead.
+	Lead string `protobuf:"bytes,2,opt,name=lead,proto3" json:"lead,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetJitLeadRequest) Reset() {
+	*x = SetJitLeadRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetJitLeadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetJitLeadRequest) ProtoMessage() {}
+
+func (x *SetJitLeadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetJitLeadRequest.ProtoReflect.Descriptor instead.
+func (*SetJitLeadRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SetJitLeadRequest) GetJit() string {
+	if x != nil {
+		return x.Jit
+	}
+	return ""
+}
+
+func (x *SetJitLeadRequest) GetLead() string {
+	if x != nil {
+		return x.Lead
+	}
+	return ""
+}
+
+func (x *SetJitLeadRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// SetJitLeadResponse holds the proposal and the team.
+type SetJitLeadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The proposal (agreed at once when the caller's member is the only
+	// accepted member).
+	Proposal      *JitProposal `protobuf:"bytes,2,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetJitLeadResponse) Reset() {
+	*x = SetJitLeadResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetJitLeadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetJitLeadResponse) ProtoMessage() {}
+
+func (x *SetJitLeadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetJitLeadResponse.ProtoReflect.Descriptor instead.
+func (*SetJitLeadResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SetJitLeadResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+func (x *SetJitLeadResponse) GetProposal() *JitProposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+// CloseJitRequest proposes closing a team.
+type CloseJitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team's resource name, jits/{jit}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseJitRequest) Reset() {
+	*x = CloseJitRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseJitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseJitRequest) ProtoMessage() {}
+
+func (x *CloseJitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseJitRequest.ProtoReflect.Descriptor instead.
+func (*CloseJitRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CloseJitRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CloseJitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CloseJitResponse holds the proposal and the team.
+type CloseJitResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The proposal (agreed at once when the caller's member is the only
+	// accepted member).
+	Proposal      *JitProposal `protobuf:"bytes,2,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseJitResponse) Reset() {
+	*x = CloseJitResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseJitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseJitResponse) ProtoMessage() {}
+
+func (x *CloseJitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseJitResponse.ProtoReflect.Descriptor instead.
+func (*CloseJitResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CloseJitResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+func (x *CloseJitResponse) GetProposal() *JitProposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+// ConsentJitProposalRequest answers a team proposal.
+type ConsentJitProposalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposal's resource name, jits/{jit}/proposals/{number}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// ANSWER_YES to consent, ANSWER_NO to refuse (required).
+	Answer Answer `protobuf:"varint,2,opt,name=answer,proto3,enum=accord.v1.Answer" json:"answer,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentJitProposalRequest) Reset() {
+	*x = ConsentJitProposalRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentJitProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentJitProposalRequest) ProtoMessage() {}
+
+func (x *ConsentJitProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentJitProposalRequest.ProtoReflect.Descriptor instead.
+func (*ConsentJitProposalRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ConsentJitProposalRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConsentJitProposalRequest) GetAnswer() Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return Answer_ANSWER_UNSPECIFIED
+}
+
+func (x *ConsentJitProposalRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// ConsentJitProposalResponse holds the proposal and the team.
+type ConsentJitProposalResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The team after the change.
+	Jit *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The proposal after the answer.
+	Proposal      *JitProposal `protobuf:"bytes,2,opt,name=proposal,proto3" json:"proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentJitProposalResponse) Reset() {
+	*x = ConsentJitProposalResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentJitProposalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentJitProposalResponse) ProtoMessage() {}
+
+func (x *ConsentJitProposalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentJitProposalResponse.ProtoReflect.Descriptor instead.
+func (*ConsentJitProposalResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ConsentJitProposalResponse) GetJit() *Jit {
+	if x != nil {
+		return x.Jit
+	}
+	return nil
+}
+
+func (x *ConsentJitProposalResponse) GetProposal() *JitProposal {
+	if x != nil {
+		return x.Proposal
+	}
+	return nil
+}
+
+// GetStrategyEntryRequest names an entry.
+type GetStrategyEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's resource name, strategyEntries/{entry}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStrategyEntryRequest) Reset() {
+	*x = GetStrategyEntryRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStrategyEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStrategyEntryRequest) ProtoMessage() {}
+
+func (x *GetStrategyEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStrategyEntryRequest.ProtoReflect.Descriptor instead.
+func (*GetStrategyEntryRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetStrategyEntryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetStrategyEntryRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// GetStrategyEntryResponse holds the entry.
+type GetStrategyEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry at its current version.
+	StrategyEntry *StrategyEntry `protobuf:"bytes,1,opt,name=strategy_entry,json=strategyEntry,proto3" json:"strategy_entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStrategyEntryResponse) Reset() {
+	*x = GetStrategyEntryResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStrategyEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStrategyEntryResponse) ProtoMessage() {}
+
+func (x *GetStrategyEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStrategyEntryResponse.ProtoReflect.Descriptor instead.
+func (*GetStrategyEntryResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GetStrategyEntryResponse) GetStrategyEntry() *StrategyEntry {
+	if x != nil {
+		return x.StrategyEntry
+	}
+	return nil
+}
+
+// ListStrategyEntriesRequest asks for a page of entries.
+type ListStrategyEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most entries to return: default 100, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, with the same filters.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only the entries scoped to this team, jits/{jit}.
+	Jit string `protobuf:"bytes,3,opt,name=jit,proto3" json:"jit,omitempty"`
+	// Only federation-wide entries (excludes jit).
+	FederationWide bool `protobuf:"varint,4,opt,name=federation_wide,json=federationWide,proto3" json:"federation_wide,omitempty"`
+	// Only entries of this kind (unset: every kind).
+	Kind StrategyEntryKind `protobuf:"varint,5,opt,name=kind,proto3,enum=accord.v1.StrategyEntryKind" json:"kind,omitempty"`
+	// Only entries owned by this member (a code).
+	Owner string `protobuf:"bytes,6,opt,name=owner,proto3" json:"owner,omitempty"`
+	// List deleted entries too.
+	ShowDeleted bool `protobuf:"varint,7,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,8,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStrategyEntriesRequest) Reset() {
+	*x = ListStrategyEntriesRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStrategyEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStrategyEntriesRequest) ProtoMessage() {}
+
+func (x *ListStrategyEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStrategyEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListStrategyEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListStrategyEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListStrategyEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListStrategyEntriesRequest) GetJit() string {
+	if x != nil {
+		return x.Jit
+	}
+	return ""
+}
+
+func (x *ListStrategyEntriesRequest) GetFederationWide() bool {
+	if x != nil {
+		return x.FederationWide
+	}
+	return false
+}
+
+func (x *ListStrategyEntriesRequest) GetKind() StrategyEntryKind {
+	if x != nil {
+		return x.Kind
+	}
+	return StrategyEntryKind_STRATEGY_ENTRY_KIND_UNSPECIFIED
+}
+
+func (x *ListStrategyEntriesRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ListStrategyEntriesRequest) GetShowDeleted() bool {
+	if x != nil {
+		return x.ShowDeleted
+	}
+	return false
+}
+
+func (x *ListStrategyEntriesRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// ListStrategyEntriesResponse is a page of entries.
+type ListStrategyEntriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries, by id, at their current versions.
+	StrategyEntries []*StrategyEntry `protobuf:"bytes,1,rep,name=strategy_entries,json=strategyEntries,proto3" json:"strategy_entries,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many entries match the filters, over every page.
+	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStrategyEntriesResponse) Reset() {
+	*x = ListStrategyEntriesResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStrategyEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStrategyEntriesResponse) ProtoMessage() {}
+
+func (x *ListStrategyEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStrategyEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListStrategyEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListStrategyEntriesResponse) GetStrategyEntries() []*StrategyEntry {
+	if x != nil {
+		return x.StrategyEntries
+	}
+	return nil
+}
+
+func (x *ListStrategyEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListStrategyEntriesResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+// CreateStrategyEntryRequest creates an entry.
+type CreateStrategyEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry: kind and title (required), text, targets, and jit to scope
+	// it to a team. Output-only fields are ignored.
+	StrategyEntry *StrategyEntry `protobuf:"bytes,1,opt,name=strategy_entry,json=strategyEntry,proto3" json:"strategy_entry,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStrategyEntryRequest) Reset() {
+	*x = CreateStrategyEntryRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStrategyEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStrategyEntryRequest) ProtoMessage() {}
+
+func (x *CreateStrategyEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStrategyEntryRequest.ProtoReflect.Descriptor instead.
+func (*CreateStrategyEntryRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateStrategyEntryRequest) GetStrategyEntry() *StrategyEntry {
+	if x != nil {
+		return x.StrategyEntry
+	}
+	return nil
+}
+
+func (x *CreateStrategyEntryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CreateStrategyEntryResponse holds the new entry.
+type CreateStrategyEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry at version 1.
+	StrategyEntry *StrategyEntry `protobuf:"bytes,1,opt,name=strategy_entry,json=strategyEntry,proto3" json:"strategy_entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStrategyEntryResponse) Reset() {
+	*x = CreateStrategyEntryResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStrategyEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStrategyEntryResponse) ProtoMessage() {}
+
+func (x *CreateStrategyEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStrategyEntryResponse.ProtoReflect.Descriptor instead.
+func (*CreateStrategyEntryResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CreateStrategyEntryResponse) GetStrategyEntry() *StrategyEntry {
+	if x != nil {
+		return x.StrategyEntry
+	}
+	return nil
+}
+
+// UpdateStrategyEntryRequest changes an entry.
+type UpdateStrategyEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry: its name (required), the new values of the fields in
+	// update_mask, and optionally the etag read (refused with Aborted when
+	// the entry changed since).
+	StrategyEntry *StrategyEntry `protobuf:"bytes,1,opt,name=strategy_entry,json=strategyEntry,proto3" json:"strategy_entry,omitempty"`
+	// The fields to change: kind, title, text, targets; "*" for all four.
+	// Empty: the fields set in strategy_entry. The other fields keep their
+	// current values.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStrategyEntryRequest) Reset() {
+	*x = UpdateStrategyEntryRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStrategyEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStrategyEntryRequest) ProtoMessage() {}
+
+func (x *UpdateStrategyEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStrategyEntryRequest.ProtoReflect.Descriptor instead.
+func (*UpdateStrategyEntryRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *UpdateStrategyEntryRequest) GetStrategyEntry() *StrategyEntry {
+	if x != nil {
+		return x.StrategyEntry
+	}
+	return nil
+}
+
+func (x *UpdateStrategyEntryRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+func (x *UpdateStrategyEntryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// UpdateStrategyEntryResponse holds the entry.
+type UpdateStrategyEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry at its new version.
+	StrategyEntry *StrategyEntry `protobuf:"bytes,1,opt,name=strategy_entry,json=strategyEntry,proto3" json:"strategy_entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStrategyEntryResponse) Reset() {
+	*x = UpdateStrategyEntryResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStrategyEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStrategyEntryResponse) ProtoMessage() {}
+
+func (x *UpdateStrategyEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStrategyEntryResponse.ProtoReflect.Descriptor instead.
+func (*UpdateStrategyEntryResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *UpdateStrategyEntryResponse) GetStrategyEntry() *StrategyEntry {
+	if x != nil {
+		return x.StrategyEntry
+	}
+	return nil
+}
+
+// DeleteStrategyEntryRequest withdraws an entry.
+type DeleteStrategyEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's resource name, strategyEntries/{entry}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The etag read, optionally: refused with Aborted when the entry changed
+	// since.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why the entry is withdrawn (optional, at most 1000 bytes; recorded).
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteStrategyEntryRequest) Reset() {
+	*x = DeleteStrategyEntryRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteStrategyEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteStrategyEntryRequest) ProtoMessage() {}
+
+func (x *DeleteStrategyEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteStrategyEntryRequest.ProtoReflect.Descriptor instead.
+func (*DeleteStrategyEntryRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *DeleteStrategyEntryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteStrategyEntryRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *DeleteStrategyEntryRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeleteStrategyEntryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// DeleteStrategyEntryResponse holds the deleted entry.
+type DeleteStrategyEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry at the version that records its deletion.
+	StrategyEntry *StrategyEntry `protobuf:"bytes,1,opt,name=strategy_entry,json=strategyEntry,proto3" json:"strategy_entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteStrategyEntryResponse) Reset() {
+	*x = DeleteStrategyEntryResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteStrategyEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteStrategyEntryResponse) ProtoMessage() {}
+
+func (x *DeleteStrategyEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteStrategyEntryResponse.ProtoReflect.Descriptor instead.
+func (*DeleteStrategyEntryResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeleteStrategyEntryResponse) GetStrategyEntry() *StrategyEntry {
+	if x != nil {
+		return x.StrategyEntry
+	}
+	return nil
+}
+
+// ListStrategyEntryRevisionsRequest asks for an entry's versions.
+type ListStrategyEntryRevisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's resource name, strategyEntries/{entry}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The most revisions to return: default 100, at most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,4,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStrategyEntryRevisionsRequest) Reset() {
+	*x = ListStrategyEntryRevisionsRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStrategyEntryRevisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStrategyEntryRevisionsRequest) ProtoMessage() {}
+
+func (x *ListStrategyEntryRevisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStrategyEntryRevisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListStrategyEntryRevisionsRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListStrategyEntryRevisionsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListStrategyEntryRevisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListStrategyEntryRevisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListStrategyEntryRevisionsRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// ListStrategyEntryRevisionsResponse is a page of versions.
+type ListStrategyEntryRevisionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The versions, oldest first.
+	Revisions []*StrategyEntryRevision `protobuf:"bytes,1,rep,name=revisions,proto3" json:"revisions,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStrategyEntryRevisionsResponse) Reset() {
+	*x = ListStrategyEntryRevisionsResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStrategyEntryRevisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStrategyEntryRevisionsResponse) ProtoMessage() {}
+
+func (x *ListStrategyEntryRevisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStrategyEntryRevisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListStrategyEntryRevisionsResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListStrategyEntryRevisionsResponse) GetRevisions() []*StrategyEntryRevision {
+	if x != nil {
+		return x.Revisions
+	}
+	return nil
+}
+
+func (x *ListStrategyEntryRevisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetLeadProposalRequest names a lead proposal.
+type GetLeadProposalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposal's resource name, leadProposals/{proposal}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLeadProposalRequest) Reset() {
+	*x = GetLeadProposalRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLeadProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLeadProposalRequest) ProtoMessage() {}
+
+func (x *GetLeadProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLeadProposalRequest.ProtoReflect.Descriptor instead.
+func (*GetLeadProposalRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetLeadProposalRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetLeadProposalRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// GetLeadProposalResponse holds the lead proposal.
+type GetLeadProposalResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The lead proposal.
+	LeadProposal  *LeadProposal `protobuf:"bytes,1,opt,name=lead_proposal,json=leadProposal,proto3" json:"lead_proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLeadProposalResponse) Reset() {
+	*x = GetLeadProposalResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLeadProposalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLeadProposalResponse) ProtoMessage() {}
+
+func (x *GetLeadProposalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLeadProposalResponse.ProtoReflect.Descriptor instead.
+func (*GetLeadProposalResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetLeadProposalResponse) GetLeadProposal() *LeadProposal {
+	if x != nil {
+		return x.LeadProposal
+	}
+	return nil
+}
+
+// ListLeadProposalsRequest asks for a page of lead proposals.
+type ListLeadProposalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most proposals to return: default 100, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, with the same filters.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only proposals in this state (unset: every state).
+	State LeadProposalState `protobuf:"varint,3,opt,name=state,proto3,enum=accord.v1.LeadProposalState" json:"state,omitempty"`
+	// Only proposals that propose this member (a code) as lead.
+	Lead string `protobuf:"bytes,4,opt,name=lead,proto3" json:"lead,omitempty"`
+	// Only proposals still waiting for the caller's member's answer.
+	AwaitingAnswer bool `protobuf:"varint,5,opt,name=awaiting_answer,json=awaitingAnswer,proto3" json:"awaiting_answer,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,6,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLeadProposalsRequest) Reset() {
+	*x = ListLeadProposalsRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLeadProposalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLeadProposalsRequest) ProtoMessage() {}
+
+func (x *ListLeadProposalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLeadProposalsRequest.ProtoReflect.Descriptor instead.
+func (*ListLeadProposalsRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListLeadProposalsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListLeadProposalsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListLeadProposalsRequest) GetState() LeadProposalState {
+	if x != nil {
+		return x.State
+	}
+	return LeadProposalState_LEAD_PROPOSAL_STATE_UNSPECIFIED
+}
+
+func (x *ListLeadProposalsRequest) GetLead() string {
+	if x != nil {
+		return x.Lead
+	}
+	return ""
+}
+
+func (x *ListLeadProposalsRequest) GetAwaitingAnswer() bool {
+	if x != nil {
+		return x.AwaitingAnswer
+	}
+	return false
+}
+
+func (x *ListLeadProposalsRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// ListLeadProposalsResponse is a page of lead proposals.
+type ListLeadProposalsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposals, by id.
+	LeadProposals []*LeadProposal `protobuf:"bytes,1,rep,name=lead_proposals,json=leadProposals,proto3" json:"lead_proposals,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many proposals match the filters, over every page.
+	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLeadProposalsResponse) Reset() {
+	*x = ListLeadProposalsResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLeadProposalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLeadProposalsResponse) ProtoMessage() {}
+
+func (x *ListLeadProposalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLeadProposalsResponse.ProtoReflect.Descriptor instead.
+func (*ListLeadProposalsResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListLeadProposalsResponse) GetLeadProposals() []*LeadProposal {
+	if x != nil {
+		return x.LeadProposals
+	}
+	return nil
+}
+
+func (x *ListLeadProposalsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListLeadProposalsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+// CreateLeadProposalRequest proposes a lead.
+type CreateLeadProposalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposal: lead (required), either cases or match, and note.
+	// Output-only fields are ignored.
+	LeadProposal *LeadProposal `protobuf:"bytes,1,opt,name=lead_proposal,json=leadProposal,proto3" json:"lead_proposal,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLeadProposalRequest) Reset() {
+	*x = CreateLeadProposalRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLeadProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLeadProposalRequest) ProtoMessage() {}
+
+func (x *CreateLeadProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLeadProposalRequest.ProtoReflect.Descriptor instead.
+func (*CreateLeadProposalRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *CreateLeadProposalRequest) GetLeadProposal() *LeadProposal {
+	if x != nil {
+		return x.LeadProposal
+	}
+	return nil
+}
+
+func (x *CreateLeadProposalRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CreateLeadProposalResponse holds the new lead proposal.
+type CreateLeadProposalResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposal after the change.
+	LeadProposal  *LeadProposal `protobuf:"bytes,1,opt,name=lead_proposal,json=leadProposal,proto3" json:"lead_proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateLeadProposalResponse) Reset() {
+	*x = CreateLeadProposalResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateLeadProposalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateLeadProposalResponse) ProtoMessage() {}
+
+func (x *CreateLeadProposalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateLeadProposalResponse.ProtoReflect.Descriptor instead.
+func (*CreateLeadProposalResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *CreateLeadProposalResponse) GetLeadProposal() *LeadProposal {
+	if x != nil {
+		return x.LeadProposal
+	}
+	return nil
+}
+
+// ConsentLeadProposalRequest answers a lead proposal.
+type ConsentLeadProposalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposal's resource name, leadProposals/{proposal}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// ANSWER_YES to consent, ANSWER_NO to refuse (required).
+	Answer Answer `protobuf:"varint,2,opt,name=answer,proto3,enum=accord.v1.Answer" json:"answer,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentLeadProposalRequest) Reset() {
+	*x = ConsentLeadProposalRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentLeadProposalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentLeadProposalRequest) ProtoMessage() {}
+
+func (x *ConsentLeadProposalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentLeadProposalRequest.ProtoReflect.Descriptor instead.
+func (*ConsentLeadProposalRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ConsentLeadProposalRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConsentLeadProposalRequest) GetAnswer() Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return Answer_ANSWER_UNSPECIFIED
+}
+
+func (x *ConsentLeadProposalRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// ConsentLeadProposalResponse holds the lead proposal.
+type ConsentLeadProposalResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The proposal after the answer.
+	LeadProposal  *LeadProposal `protobuf:"bytes,1,opt,name=lead_proposal,json=leadProposal,proto3" json:"lead_proposal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsentLeadProposalResponse) Reset() {
+	*x = ConsentLeadProposalResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentLeadProposalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentLeadProposalResponse) ProtoMessage() {}
+
+func (x *ConsentLeadProposalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentLeadProposalResponse.ProtoReflect.Descriptor instead.
+func (*ConsentLeadProposalResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ConsentLeadProposalResponse) GetLeadProposal() *LeadProposal {
+	if x != nil {
+		return x.LeadProposal
+	}
+	return nil
+}
+
+// GetMatchDecisionRequest names a match decision.
+type GetMatchDecisionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision's resource name, matchDecisions/{match}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMatchDecisionRequest) Reset() {
+	*x = GetMatchDecisionRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMatchDecisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMatchDecisionRequest) ProtoMessage() {}
+
+func (x *GetMatchDecisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMatchDecisionRequest.ProtoReflect.Descriptor instead.
+func (*GetMatchDecisionRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *GetMatchDecisionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetMatchDecisionRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// GetMatchDecisionResponse holds the match decision.
+type GetMatchDecisionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The match decision.
+	MatchDecision *MatchDecision `protobuf:"bytes,1,opt,name=match_decision,json=matchDecision,proto3" json:"match_decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMatchDecisionResponse) Reset() {
+	*x = GetMatchDecisionResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMatchDecisionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMatchDecisionResponse) ProtoMessage() {}
+
+func (x *GetMatchDecisionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMatchDecisionResponse.ProtoReflect.Descriptor instead.
+func (*GetMatchDecisionResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GetMatchDecisionResponse) GetMatchDecision() *MatchDecision {
+	if x != nil {
+		return x.MatchDecision
+	}
+	return nil
+}
+
+// ListMatchDecisionsRequest asks for a page of match decisions.
+type ListMatchDecisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most decisions to return: default 100, at most 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page, with the same filters.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only decisions in this state (unset: every state).
+	State MatchDecisionState `protobuf:"varint,3,opt,name=state,proto3,enum=accord.v1.MatchDecisionState" json:"state,omitempty"`
+	// Only decisions that group this case.
+	CaseRef *RegistryCaseRef `protobuf:"bytes,4,opt,name=case_ref,json=caseRef,proto3" json:"case_ref,omitempty"`
+	// Only decisions that involve this member (a code) as well.
+	Member string `protobuf:"bytes,5,opt,name=member,proto3" json:"member,omitempty"`
+	// Only decisions still proposed that wait for the caller's member's
+	// answer.
+	AwaitingAnswer bool `protobuf:"varint,6,opt,name=awaiting_answer,json=awaitingAnswer,proto3" json:"awaiting_answer,omitempty"`
+	// Read this node's state without confirming with the leader.
+	Stale         bool `protobuf:"varint,7,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMatchDecisionsRequest) Reset() {
+	*x = ListMatchDecisionsRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMatchDecisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMatchDecisionsRequest) ProtoMessage() {}
+
+func (x *ListMatchDecisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMatchDecisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListMatchDecisionsRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListMatchDecisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMatchDecisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListMatchDecisionsRequest) GetState() MatchDecisionState {
+	if x != nil {
+		return x.State
+	}
+	return MatchDecisionState_MATCH_DECISION_STATE_UNSPECIFIED
+}
+
+func (x *ListMatchDecisionsRequest) GetCaseRef() *RegistryCaseRef {
+	if x != nil {
+		return x.CaseRef
+	}
+	return nil
+}
+
+func (x *ListMatchDecisionsRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *ListMatchDecisionsRequest) GetAwaitingAnswer() bool {
+	if x != nil {
+		return x.AwaitingAnswer
+	}
+	return false
+}
+
+func (x *ListMatchDecisionsRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// ListMatchDecisionsResponse is a page of match decisions.
+type ListMatchDecisionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decisions, by id.
+	MatchDecisions []*MatchDecision `protobuf:"bytes,1,rep,name=match_decisions,json=matchDecisions,proto3" json:"match_decisions,omitempty"`
+	// The token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many decisions match the filters, over every page (with page_size
+	// 1, a cheap count).
+	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMatchDecisionsResponse) Reset() {
+	*x = ListMatchDecisionsResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMatchDecisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMatchDecisionsResponse) ProtoMessage() {}
+
+func (x *ListMatchDecisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMatchDecisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListMatchDecisionsResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListMatchDecisionsResponse) GetMatchDecisions() []*MatchDecision {
+	if x != nil {
+		return x.MatchDecisions
+	}
+	return nil
+}
+
+func (x *ListMatchDecisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListMatchDecisionsResponse) GetTotalSize() int32 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+// CreateMatchDecisionRequest proposes a match.
+type CreateMatchDecisionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The match: cases (required), score, reasons, case_versions.
+	// Output-only fields are ignored.
+	MatchDecision *MatchDecision `protobuf:"bytes,1,opt,name=match_decision,json=matchDecision,proto3" json:"match_decision,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMatchDecisionRequest) Reset() {
+	*x = CreateMatchDecisionRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMatchDecisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMatchDecisionRequest) ProtoMessage() {}
+
+func (x *CreateMatchDecisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMatchDecisionRequest.ProtoReflect.Descriptor instead.
+func (*CreateMatchDecisionRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *CreateMatchDecisionRequest) GetMatchDecision() *MatchDecision {
+	if x != nil {
+		return x.MatchDecision
+	}
+	return nil
+}
+
+func (x *CreateMatchDecisionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// CreateMatchDecisionResponse holds the new match decision.
+type CreateMatchDecisionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision after the change.
+	MatchDecision *MatchDecision `protobuf:"bytes,1,opt,name=match_decision,json=matchDecision,proto3" json:"match_decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMatchDecisionResponse) Reset() {
+	*x = CreateMatchDecisionResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMatchDecisionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMatchDecisionResponse) ProtoMessage() {}
+
+func (x *CreateMatchDecisionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMatchDecisionResponse.ProtoReflect.Descriptor instead.
+func (*CreateMatchDecisionResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *CreateMatchDecisionResponse) GetMatchDecision() *MatchDecision {
+	if x != nil {
+		return x.MatchDecision
+	}
+	return nil
+}
+
+// DecideMatchRequest answers a match decision.
+type DecideMatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision's resource name, matchDecisions/{match}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// ANSWER_YES confirms (the cases concern the same incident), ANSWER_NO
+	// rejects (required).
+	Answer Answer `protobuf:"varint,2,opt,name=answer,proto3,enum=accord.v1.Answer" json:"answer,omitempty"`
+	// The client's id for this request (AIP-155; required).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideMatchRequest) Reset() {
+	*x = DecideMatchRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideMatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideMatchRequest) ProtoMessage() {}
+
+func (x *DecideMatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideMatchRequest.ProtoReflect.Descriptor instead.
+func (*DecideMatchRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *DecideMatchRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DecideMatchRequest) GetAnswer() Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return Answer_ANSWER_UNSPECIFIED
+}
+
+func (x *DecideMatchRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// DecideMatchResponse holds the match decision.
+type DecideMatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision after the answer.
+	MatchDecision *MatchDecision `protobuf:"bytes,1,opt,name=match_decision,json=matchDecision,proto3" json:"match_decision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideMatchResponse) Reset() {
+	*x = DecideMatchResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideMatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideMatchResponse) ProtoMessage() {}
+
+func (x *DecideMatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideMatchResponse.ProtoReflect.Descriptor instead.
+func (*DecideMatchResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *DecideMatchResponse) GetMatchDecision() *MatchDecision {
+	if x != nil {
+		return x.MatchDecision
+	}
+	return nil
+}
+
 var File_accord_v1_coordination_proto protoreflect.FileDescriptor
 
 const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\n" +
-	"\x1caccord/v1/coordination.proto\x12\taccord.v1\"]\n" +
+	"\x1caccord/v1/coordination.proto\x12\taccord.v1\x1a\"accord/v1/registry_resources.proto\x1a google/protobuf/field_mask.proto\"]\n" +
 	"\x0eExecuteRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1d\n" +
@@ -666,11 +3719,240 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\bdiverged\x18\n" +
 	" \x01(\bR\bdiverged\x12\x1f\n" +
 	"\vdiverged_at\x18\v \x01(\x04R\n" +
-	"divergedAt2\xea\x01\n" +
-	"\x13CoordinationService\x12@\n" +
-	"\aExecute\x12\x19.accord.v1.ExecuteRequest\x1a\x1a.accord.v1.ExecuteResponse\x12:\n" +
-	"\x05Query\x12\x17.accord.v1.QueryRequest\x1a\x18.accord.v1.QueryResponse\x12U\n" +
-	"\x0eRegistryStatus\x12 .accord.v1.RegistryStatusRequest\x1a!.accord.v1.RegistryStatusResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
+	"divergedAt\"9\n" +
+	"\rGetJitRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"2\n" +
+	"\x0eGetJitResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"\xf0\x01\n" +
+	"\x0fListJitsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12)\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x13.accord.v1.JitStateR\x05state\x12\x16\n" +
+	"\x06member\x18\x04 \x01(\tR\x06member\x12H\n" +
+	"\x10membership_state\x18\x05 \x01(\x0e2\x1d.accord.v1.JitMembershipStateR\x0fmembershipState\x12\x14\n" +
+	"\x05stale\x18\x06 \x01(\bR\x05stale\"}\n" +
+	"\x10ListJitsResponse\x12\"\n" +
+	"\x04jits\x18\x01 \x03(\v2\x0e.accord.v1.JitR\x04jits\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"z\n" +
+	"\x10CreateJitRequest\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\x12%\n" +
+	"\x0einvite_members\x18\x02 \x03(\tR\rinviteMembers\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"5\n" +
+	"\x11CreateJitResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"]\n" +
+	"\x12InviteToJitRequest\x12\x10\n" +
+	"\x03jit\x18\x01 \x01(\tR\x03jit\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\tR\x06member\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"k\n" +
+	"\x13InviteToJitResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\x122\n" +
+	"\bproposal\x18\x02 \x01(\v2\x16.accord.v1.JitProposalR\bproposal\"O\n" +
+	"\x1aAcceptJitInvitationRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"?\n" +
+	"\x1bAcceptJitInvitationResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"P\n" +
+	"\x1bDeclineJitInvitationRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"@\n" +
+	"\x1cDeclineJitInvitationResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"D\n" +
+	"\x0fLeaveJitRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"4\n" +
+	"\x10LeaveJitResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"|\n" +
+	"\x12LinkJitCaseRequest\x12\x10\n" +
+	"\x03jit\x18\x01 \x01(\tR\x03jit\x125\n" +
+	"\bcase_ref\x18\x02 \x01(\v2\x1a.accord.v1.RegistryCaseRefR\acaseRef\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"7\n" +
+	"\x13LinkJitCaseResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"~\n" +
+	"\x14UnlinkJitCaseRequest\x12\x10\n" +
+	"\x03jit\x18\x01 \x01(\tR\x03jit\x125\n" +
+	"\bcase_ref\x18\x02 \x01(\v2\x1a.accord.v1.RegistryCaseRefR\acaseRef\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"9\n" +
+	"\x15UnlinkJitCaseResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"X\n" +
+	"\x11SetJitLeadRequest\x12\x10\n" +
+	"\x03jit\x18\x01 \x01(\tR\x03jit\x12\x12\n" +
+	"\x04lead\x18\x02 \x01(\tR\x04lead\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"j\n" +
+	"\x12SetJitLeadResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\x122\n" +
+	"\bproposal\x18\x02 \x01(\v2\x16.accord.v1.JitProposalR\bproposal\"D\n" +
+	"\x0fCloseJitRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"h\n" +
+	"\x10CloseJitResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\x122\n" +
+	"\bproposal\x18\x02 \x01(\v2\x16.accord.v1.JitProposalR\bproposal\"y\n" +
+	"\x19ConsentJitProposalRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x06answer\x18\x02 \x01(\x0e2\x11.accord.v1.AnswerR\x06answer\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"r\n" +
+	"\x1aConsentJitProposalResponse\x12 \n" +
+	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\x122\n" +
+	"\bproposal\x18\x02 \x01(\v2\x16.accord.v1.JitProposalR\bproposal\"C\n" +
+	"\x17GetStrategyEntryRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"[\n" +
+	"\x18GetStrategyEntryResponse\x12?\n" +
+	"\x0estrategy_entry\x18\x01 \x01(\v2\x18.accord.v1.StrategyEntryR\rstrategyEntry\"\x94\x02\n" +
+	"\x1aListStrategyEntriesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x10\n" +
+	"\x03jit\x18\x03 \x01(\tR\x03jit\x12'\n" +
+	"\x0ffederation_wide\x18\x04 \x01(\bR\x0efederationWide\x120\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x1c.accord.v1.StrategyEntryKindR\x04kind\x12\x14\n" +
+	"\x05owner\x18\x06 \x01(\tR\x05owner\x12!\n" +
+	"\fshow_deleted\x18\a \x01(\bR\vshowDeleted\x12\x14\n" +
+	"\x05stale\x18\b \x01(\bR\x05stale\"\xa9\x01\n" +
+	"\x1bListStrategyEntriesResponse\x12C\n" +
+	"\x10strategy_entries\x18\x01 \x03(\v2\x18.accord.v1.StrategyEntryR\x0fstrategyEntries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"|\n" +
+	"\x1aCreateStrategyEntryRequest\x12?\n" +
+	"\x0estrategy_entry\x18\x01 \x01(\v2\x18.accord.v1.StrategyEntryR\rstrategyEntry\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"^\n" +
+	"\x1bCreateStrategyEntryResponse\x12?\n" +
+	"\x0estrategy_entry\x18\x01 \x01(\v2\x18.accord.v1.StrategyEntryR\rstrategyEntry\"\xb9\x01\n" +
+	"\x1aUpdateStrategyEntryRequest\x12?\n" +
+	"\x0estrategy_entry\x18\x01 \x01(\v2\x18.accord.v1.StrategyEntryR\rstrategyEntry\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"^\n" +
+	"\x1bUpdateStrategyEntryResponse\x12?\n" +
+	"\x0estrategy_entry\x18\x01 \x01(\v2\x18.accord.v1.StrategyEntryR\rstrategyEntry\"{\n" +
+	"\x1aDeleteStrategyEntryRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tR\trequestId\"^\n" +
+	"\x1bDeleteStrategyEntryResponse\x12?\n" +
+	"\x0estrategy_entry\x18\x01 \x01(\v2\x18.accord.v1.StrategyEntryR\rstrategyEntry\"\x89\x01\n" +
+	"!ListStrategyEntryRevisionsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05stale\x18\x04 \x01(\bR\x05stale\"\x8c\x01\n" +
+	"\"ListStrategyEntryRevisionsResponse\x12>\n" +
+	"\trevisions\x18\x01 \x03(\v2 .accord.v1.StrategyEntryRevisionR\trevisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
+	"\x16GetLeadProposalRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"W\n" +
+	"\x17GetLeadProposalResponse\x12<\n" +
+	"\rlead_proposal\x18\x01 \x01(\v2\x17.accord.v1.LeadProposalR\fleadProposal\"\xdd\x01\n" +
+	"\x18ListLeadProposalsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x122\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1c.accord.v1.LeadProposalStateR\x05state\x12\x12\n" +
+	"\x04lead\x18\x04 \x01(\tR\x04lead\x12'\n" +
+	"\x0fawaiting_answer\x18\x05 \x01(\bR\x0eawaitingAnswer\x12\x14\n" +
+	"\x05stale\x18\x06 \x01(\bR\x05stale\"\xa2\x01\n" +
+	"\x19ListLeadProposalsResponse\x12>\n" +
+	"\x0elead_proposals\x18\x01 \x03(\v2\x17.accord.v1.LeadProposalR\rleadProposals\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"x\n" +
+	"\x19CreateLeadProposalRequest\x12<\n" +
+	"\rlead_proposal\x18\x01 \x01(\v2\x17.accord.v1.LeadProposalR\fleadProposal\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"Z\n" +
+	"\x1aCreateLeadProposalResponse\x12<\n" +
+	"\rlead_proposal\x18\x01 \x01(\v2\x17.accord.v1.LeadProposalR\fleadProposal\"z\n" +
+	"\x1aConsentLeadProposalRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x06answer\x18\x02 \x01(\x0e2\x11.accord.v1.AnswerR\x06answer\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"[\n" +
+	"\x1bConsentLeadProposalResponse\x12<\n" +
+	"\rlead_proposal\x18\x01 \x01(\v2\x17.accord.v1.LeadProposalR\fleadProposal\"C\n" +
+	"\x17GetMatchDecisionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"[\n" +
+	"\x18GetMatchDecisionResponse\x12?\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"\x9a\x02\n" +
+	"\x19ListMatchDecisionsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x123\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1d.accord.v1.MatchDecisionStateR\x05state\x125\n" +
+	"\bcase_ref\x18\x04 \x01(\v2\x1a.accord.v1.RegistryCaseRefR\acaseRef\x12\x16\n" +
+	"\x06member\x18\x05 \x01(\tR\x06member\x12'\n" +
+	"\x0fawaiting_answer\x18\x06 \x01(\bR\x0eawaitingAnswer\x12\x14\n" +
+	"\x05stale\x18\a \x01(\bR\x05stale\"\xa6\x01\n" +
+	"\x1aListMatchDecisionsResponse\x12A\n" +
+	"\x0fmatch_decisions\x18\x01 \x03(\v2\x18.accord.v1.MatchDecisionR\x0ematchDecisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x05R\ttotalSize\"|\n" +
+	"\x1aCreateMatchDecisionRequest\x12?\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"^\n" +
+	"\x1bCreateMatchDecisionResponse\x12?\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"r\n" +
+	"\x12DecideMatchRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x06answer\x18\x02 \x01(\x0e2\x11.accord.v1.AnswerR\x06answer\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\"V\n" +
+	"\x13DecideMatchResponse\x12?\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision2\x9e\x14\n" +
+	"\x13CoordinationService\x12E\n" +
+	"\aExecute\x12\x19.accord.v1.ExecuteRequest\x1a\x1a.accord.v1.ExecuteResponse\"\x03\x88\x02\x01\x12?\n" +
+	"\x05Query\x12\x17.accord.v1.QueryRequest\x1a\x18.accord.v1.QueryResponse\"\x03\x88\x02\x01\x12U\n" +
+	"\x0eRegistryStatus\x12 .accord.v1.RegistryStatusRequest\x1a!.accord.v1.RegistryStatusResponse\x12=\n" +
+	"\x06GetJit\x12\x18.accord.v1.GetJitRequest\x1a\x19.accord.v1.GetJitResponse\x12C\n" +
+	"\bListJits\x12\x1a.accord.v1.ListJitsRequest\x1a\x1b.accord.v1.ListJitsResponse\x12F\n" +
+	"\tCreateJit\x12\x1b.accord.v1.CreateJitRequest\x1a\x1c.accord.v1.CreateJitResponse\x12L\n" +
+	"\vInviteToJit\x12\x1d.accord.v1.InviteToJitRequest\x1a\x1e.accord.v1.InviteToJitResponse\x12d\n" +
+	"\x13AcceptJitInvitation\x12%.accord.v1.AcceptJitInvitationRequest\x1a&.accord.v1.AcceptJitInvitationResponse\x12g\n" +
+	"\x14DeclineJitInvitation\x12&.accord.v1.DeclineJitInvitationRequest\x1a'.accord.v1.DeclineJitInvitationResponse\x12C\n" +
+	"\bLeaveJit\x12\x1a.accord.v1.LeaveJitRequest\x1a\x1b.accord.v1.LeaveJitResponse\x12L\n" +
+	"\vLinkJitCase\x12\x1d.accord.v1.LinkJitCaseRequest\x1a\x1e.accord.v1.LinkJitCaseResponse\x12R\n" +
+	"\rUnlinkJitCase\x12\x1f.accord.v1.UnlinkJitCaseRequest\x1a .accord.v1.UnlinkJitCaseResponse\x12I\n" +
+	"\n" +
+	"SetJitLead\x12\x1c.accord.v1.SetJitLeadRequest\x1a\x1d.accord.v1.SetJitLeadResponse\x12C\n" +
+	"\bCloseJit\x12\x1a.accord.v1.CloseJitRequest\x1a\x1b.accord.v1.CloseJitResponse\x12a\n" +
+	"\x12ConsentJitProposal\x12$.accord.v1.ConsentJitProposalRequest\x1a%.accord.v1.ConsentJitProposalResponse\x12[\n" +
+	"\x10GetStrategyEntry\x12\".accord.v1.GetStrategyEntryRequest\x1a#.accord.v1.GetStrategyEntryResponse\x12d\n" +
+	"\x13ListStrategyEntries\x12%.accord.v1.ListStrategyEntriesRequest\x1a&.accord.v1.ListStrategyEntriesResponse\x12d\n" +
+	"\x13CreateStrategyEntry\x12%.accord.v1.CreateStrategyEntryRequest\x1a&.accord.v1.CreateStrategyEntryResponse\x12d\n" +
+	"\x13UpdateStrategyEntry\x12%.accord.v1.UpdateStrategyEntryRequest\x1a&.accord.v1.UpdateStrategyEntryResponse\x12d\n" +
+	"\x13DeleteStrategyEntry\x12%.accord.v1.DeleteStrategyEntryRequest\x1a&.accord.v1.DeleteStrategyEntryResponse\x12y\n" +
+	"\x1aListStrategyEntryRevisions\x12,.accord.v1.ListStrategyEntryRevisionsRequest\x1a-.accord.v1.ListStrategyEntryRevisionsResponse\x12X\n" +
+	"\x0fGetLeadProposal\x12!.accord.v1.GetLeadProposalRequest\x1a\".accord.v1.GetLeadProposalResponse\x12^\n" +
+	"\x11ListLeadProposals\x12#.accord.v1.ListLeadProposalsRequest\x1a$.accord.v1.ListLeadProposalsResponse\x12a\n" +
+	"\x12CreateLeadProposal\x12$.accord.v1.CreateLeadProposalRequest\x1a%.accord.v1.CreateLeadProposalResponse\x12d\n" +
+	"\x13ConsentLeadProposal\x12%.accord.v1.ConsentLeadProposalRequest\x1a&.accord.v1.ConsentLeadProposalResponse\x12[\n" +
+	"\x10GetMatchDecision\x12\".accord.v1.GetMatchDecisionRequest\x1a#.accord.v1.GetMatchDecisionResponse\x12a\n" +
+	"\x12ListMatchDecisions\x12$.accord.v1.ListMatchDecisionsRequest\x1a%.accord.v1.ListMatchDecisionsResponse\x12d\n" +
+	"\x13CreateMatchDecision\x12%.accord.v1.CreateMatchDecisionRequest\x1a&.accord.v1.CreateMatchDecisionResponse\x12L\n" +
+	"\vDecideMatch\x12\x1d.accord.v1.DecideMatchRequest\x1a\x1e.accord.v1.DecideMatchResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
 
 var (
 	file_accord_v1_coordination_proto_rawDescOnce sync.Once
@@ -684,29 +3966,194 @@ func file_accord_v1_coordination_proto_rawDescGZIP() []byte {
 	return file_accord_v1_coordination_proto_rawDescData
 }
 
-var file_accord_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_accord_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_accord_v1_coordination_proto_goTypes = []any{
-	(*ExecuteRequest)(nil),         // 0: accord.v1.ExecuteRequest
-	(*ExecuteResponse)(nil),        // 1: accord.v1.ExecuteResponse
-	(*QueryRequest)(nil),           // 2: accord.v1.QueryRequest
-	(*QueryResponse)(nil),          // 3: accord.v1.QueryResponse
-	(*RegistryStatusRequest)(nil),  // 4: accord.v1.RegistryStatusRequest
-	(*RegistryStatusResponse)(nil), // 5: accord.v1.RegistryStatusResponse
-	(*RegistryServer)(nil),         // 6: accord.v1.RegistryServer
+	(*ExecuteRequest)(nil),                     // 0: accord.v1.ExecuteRequest
+	(*ExecuteResponse)(nil),                    // 1: accord.v1.ExecuteResponse
+	(*QueryRequest)(nil),                       // 2: accord.v1.QueryRequest
+	(*QueryResponse)(nil),                      // 3: accord.v1.QueryResponse
+	(*RegistryStatusRequest)(nil),              // 4: accord.v1.RegistryStatusRequest
+	(*RegistryStatusResponse)(nil),             // 5: accord.v1.RegistryStatusResponse
+	(*RegistryServer)(nil),                     // 6: accord.v1.RegistryServer
+	(*GetJitRequest)(nil),                      // 7: accord.v1.GetJitRequest
+	(*GetJitResponse)(nil),                     // 8: accord.v1.GetJitResponse
+	(*ListJitsRequest)(nil),                    // 9: accord.v1.ListJitsRequest
+	(*ListJitsResponse)(nil),                   // 10: accord.v1.ListJitsResponse
+	(*CreateJitRequest)(nil),                   // 11: accord.v1.CreateJitRequest
+	(*CreateJitResponse)(nil),                  // 12: accord.v1.CreateJitResponse
+	(*InviteToJitRequest)(nil),                 // 13: accord.v1.InviteToJitRequest
+	(*InviteToJitResponse)(nil),                // 14: accord.v1.InviteToJitResponse
+	(*AcceptJitInvitationRequest)(nil),         // 15: accord.v1.AcceptJitInvitationRequest
+	(*AcceptJitInvitationResponse)(nil),        // 16: accord.v1.AcceptJitInvitationResponse
+	(*DeclineJitInvitationRequest)(nil),        // 17: accord.v1.DeclineJitInvitationRequest
+	(*DeclineJitInvitationResponse)(nil),       // 18: accord.v1.DeclineJitInvitationResponse
+	(*LeaveJitRequest)(nil),                    // 19: accord.v1.LeaveJitRequest
+	(*LeaveJitResponse)(nil),                   // 20: accord.v1.LeaveJitResponse
+	(*LinkJitCaseRequest)(nil),                 // 21: accord.v1.LinkJitCaseRequest
+	(*LinkJitCaseResponse)(nil),                // 22: accord.v1.LinkJitCaseResponse
+	(*UnlinkJitCaseRequest)(nil),               // 23: accord.v1.UnlinkJitCaseRequest
+	(*UnlinkJitCaseResponse)(nil),              // 24: accord.v1.UnlinkJitCaseResponse
+	(*SetJitLeadRequest)(nil),                  // 25: accord.v1.SetJitLeadRequest
+	(*SetJitLeadResponse)(nil),                 // 26: accord.v1.SetJitLeadResponse
+	(*CloseJitRequest)(nil),                    // 27: accord.v1.CloseJitRequest
+	(*CloseJitResponse)(nil),                   // 28: accord.v1.CloseJitResponse
+	(*ConsentJitProposalRequest)(nil),          // 29: accord.v1.ConsentJitProposalRequest
+	(*ConsentJitProposalResponse)(nil),         // 30: accord.v1.ConsentJitProposalResponse
+	(*GetStrategyEntryRequest)(nil),            // 31: accord.v1.GetStrategyEntryRequest
+	(*GetStrategyEntryResponse)(nil),           // 32: accord.v1.GetStrategyEntryResponse
+	(*ListStrategyEntriesRequest)(nil),         // 33: accord.v1.ListStrategyEntriesRequest
+	(*ListStrategyEntriesResponse)(nil),        // 34: accord.v1.ListStrategyEntriesResponse
+	(*CreateStrategyEntryRequest)(nil),         // 35: accord.v1.CreateStrategyEntryRequest
+	(*CreateStrategyEntryResponse)(nil),        // 36: accord.v1.CreateStrategyEntryResponse
+	(*UpdateStrategyEntryRequest)(nil),         // 37: accord.v1.UpdateStrategyEntryRequest
+	(*UpdateStrategyEntryResponse)(nil),        // 38: accord.v1.UpdateStrategyEntryResponse
+	(*DeleteStrategyEntryRequest)(nil),         // 39: accord.v1.DeleteStrategyEntryRequest
+	(*DeleteStrategyEntryResponse)(nil),        // 40: accord.v1.DeleteStrategyEntryResponse
+	(*ListStrategyEntryRevisionsRequest)(nil),  // 41: accord.v1.ListStrategyEntryRevisionsRequest
+	(*ListStrategyEntryRevisionsResponse)(nil), // 42: accord.v1.ListStrategyEntryRevisionsResponse
+	(*GetLeadProposalRequest)(nil),             // 43: accord.v1.GetLeadProposalRequest
+	(*GetLeadProposalResponse)(nil),            // 44: accord.v1.GetLeadProposalResponse
+	(*ListLeadProposalsRequest)(nil),           // 45: accord.v1.ListLeadProposalsRequest
+	(*ListLeadProposalsResponse)(nil),          // 46: accord.v1.ListLeadProposalsResponse
+	(*CreateLeadProposalRequest)(nil),          // 47: accord.v1.CreateLeadProposalRequest
+	(*CreateLeadProposalResponse)(nil),         // 48: accord.v1.CreateLeadProposalResponse
+	(*ConsentLeadProposalRequest)(nil),         // 49: accord.v1.ConsentLeadProposalRequest
+	(*ConsentLeadProposalResponse)(nil),        // 50: accord.v1.ConsentLeadProposalResponse
+	(*GetMatchDecisionRequest)(nil),            // 51: accord.v1.GetMatchDecisionRequest
+	(*GetMatchDecisionResponse)(nil),           // 52: accord.v1.GetMatchDecisionResponse
+	(*ListMatchDecisionsRequest)(nil),          // 53: accord.v1.ListMatchDecisionsRequest
+	(*ListMatchDecisionsResponse)(nil),         // 54: accord.v1.ListMatchDecisionsResponse
+	(*CreateMatchDecisionRequest)(nil),         // 55: accord.v1.CreateMatchDecisionRequest
+	(*CreateMatchDecisionResponse)(nil),        // 56: accord.v1.CreateMatchDecisionResponse
+	(*DecideMatchRequest)(nil),                 // 57: accord.v1.DecideMatchRequest
+	(*DecideMatchResponse)(nil),                // 58: accord.v1.DecideMatchResponse
+	(*Jit)(nil),                                // 59: accord.v1.Jit
+	(JitState)(0),                              // 60: accord.v1.JitState
+	(JitMembershipState)(0),                    // 61: accord.v1.JitMembershipState
+	(*JitProposal)(nil),                        // 62: accord.v1.JitProposal
+	(*RegistryCaseRef)(nil),                    // 63: accord.v1.RegistryCaseRef
+	(Answer)(0),                                // 64: accord.v1.Answer
+	(*StrategyEntry)(nil),                      // 65: accord.v1.StrategyEntry
+	(StrategyEntryKind)(0),                     // 66: accord.v1.StrategyEntryKind
+	(*fieldmaskpb.FieldMask)(nil),              // 67: google.protobuf.FieldMask
+	(*StrategyEntryRevision)(nil),              // 68: accord.v1.StrategyEntryRevision
+	(*LeadProposal)(nil),                       // 69: accord.v1.LeadProposal
+	(LeadProposalState)(0),                     // 70: accord.v1.LeadProposalState
+	(*MatchDecision)(nil),                      // 71: accord.v1.MatchDecision
+	(MatchDecisionState)(0),                    // 72: accord.v1.MatchDecisionState
 }
 var file_accord_v1_coordination_proto_depIdxs = []int32{
-	6, // 0: accord.v1.RegistryStatusResponse.servers:type_name -> accord.v1.RegistryServer
-	0, // 1: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
-	2, // 2: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
-	4, // 3: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
-	1, // 4: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
-	3, // 5: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
-	5, // 6: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6,  // 0: accord.v1.RegistryStatusResponse.servers:type_name -> accord.v1.RegistryServer
+	59, // 1: accord.v1.GetJitResponse.jit:type_name -> accord.v1.Jit
+	60, // 2: accord.v1.ListJitsRequest.state:type_name -> accord.v1.JitState
+	61, // 3: accord.v1.ListJitsRequest.membership_state:type_name -> accord.v1.JitMembershipState
+	59, // 4: accord.v1.ListJitsResponse.jits:type_name -> accord.v1.Jit
+	59, // 5: accord.v1.CreateJitRequest.jit:type_name -> accord.v1.Jit
+	59, // 6: accord.v1.CreateJitResponse.jit:type_name -> accord.v1.Jit
+	59, // 7: accord.v1.InviteToJitResponse.jit:type_name -> accord.v1.Jit
+	62, // 8: accord.v1.InviteToJitResponse.proposal:type_name -> accord.v1.JitProposal
+	59, // 9: accord.v1.AcceptJitInvitationResponse.jit:type_name -> accord.v1.Jit
+	59, // 10: accord.v1.DeclineJitInvitationResponse.jit:type_name -> accord.v1.Jit
+	59, // 11: accord.v1.LeaveJitResponse.jit:type_name -> accord.v1.Jit
+	63, // 12: accord.v1.LinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	59, // 13: accord.v1.LinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	63, // 14: accord.v1.UnlinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	59, // 15: accord.v1.UnlinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	59, // 16: accord.v1.SetJitLeadResponse.jit:type_name -> accord.v1.Jit
+	62, // 17: accord.v1.SetJitLeadResponse.proposal:type_name -> accord.v1.JitProposal
+	59, // 18: accord.v1.CloseJitResponse.jit:type_name -> accord.v1.Jit
+	62, // 19: accord.v1.CloseJitResponse.proposal:type_name -> accord.v1.JitProposal
+	64, // 20: accord.v1.ConsentJitProposalRequest.answer:type_name -> accord.v1.Answer
+	59, // 21: accord.v1.ConsentJitProposalResponse.jit:type_name -> accord.v1.Jit
+	62, // 22: accord.v1.ConsentJitProposalResponse.proposal:type_name -> accord.v1.JitProposal
+	65, // 23: accord.v1.GetStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	66, // 24: accord.v1.ListStrategyEntriesRequest.kind:type_name -> accord.v1.StrategyEntryKind
+	65, // 25: accord.v1.ListStrategyEntriesResponse.strategy_entries:type_name -> accord.v1.StrategyEntry
+	65, // 26: accord.v1.CreateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	65, // 27: accord.v1.CreateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	65, // 28: accord.v1.UpdateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	67, // 29: accord.v1.UpdateStrategyEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	65, // 30: accord.v1.UpdateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	65, // 31: accord.v1.DeleteStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	68, // 32: accord.v1.ListStrategyEntryRevisionsResponse.revisions:type_name -> accord.v1.StrategyEntryRevision
+	69, // 33: accord.v1.GetLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	70, // 34: accord.v1.ListLeadProposalsRequest.state:type_name -> accord.v1.LeadProposalState
+	69, // 35: accord.v1.ListLeadProposalsResponse.lead_proposals:type_name -> accord.v1.LeadProposal
+	69, // 36: accord.v1.CreateLeadProposalRequest.lead_proposal:type_name -> accord.v1.LeadProposal
+	69, // 37: accord.v1.CreateLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	64, // 38: accord.v1.ConsentLeadProposalRequest.answer:type_name -> accord.v1.Answer
+	69, // 39: accord.v1.ConsentLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	71, // 40: accord.v1.GetMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	72, // 41: accord.v1.ListMatchDecisionsRequest.state:type_name -> accord.v1.MatchDecisionState
+	63, // 42: accord.v1.ListMatchDecisionsRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	71, // 43: accord.v1.ListMatchDecisionsResponse.match_decisions:type_name -> accord.v1.MatchDecision
+	71, // 44: accord.v1.CreateMatchDecisionRequest.match_decision:type_name -> accord.v1.MatchDecision
+	71, // 45: accord.v1.CreateMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	64, // 46: accord.v1.DecideMatchRequest.answer:type_name -> accord.v1.Answer
+	71, // 47: accord.v1.DecideMatchResponse.match_decision:type_name -> accord.v1.MatchDecision
+	0,  // 48: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
+	2,  // 49: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
+	4,  // 50: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
+	7,  // 51: accord.v1.CoordinationService.GetJit:input_type -> accord.v1.GetJitRequest
+	9,  // 52: accord.v1.CoordinationService.ListJits:input_type -> accord.v1.ListJitsRequest
+	11, // 53: accord.v1.CoordinationService.CreateJit:input_type -> accord.v1.CreateJitRequest
+	13, // 54: accord.v1.CoordinationService.InviteToJit:input_type -> accord.v1.InviteToJitRequest
+	15, // 55: accord.v1.CoordinationService.AcceptJitInvitation:input_type -> accord.v1.AcceptJitInvitationRequest
+	17, // 56: accord.v1.CoordinationService.DeclineJitInvitation:input_type -> accord.v1.DeclineJitInvitationRequest
+	19, // 57: accord.v1.CoordinationService.LeaveJit:input_type -> accord.v1.LeaveJitRequest
+	21, // 58: accord.v1.CoordinationService.LinkJitCase:input_type -> accord.v1.LinkJitCaseRequest
+	23, // 59: accord.v1.CoordinationService.UnlinkJitCase:input_type -> accord.v1.UnlinkJitCaseRequest
+	25, // 60: accord.v1.CoordinationService.SetJitLead:input_type -> accord.v1.SetJitLeadRequest
+	27, // 61: accord.v1.CoordinationService.CloseJit:input_type -> accord.v1.CloseJitRequest
+	29, // 62: accord.v1.CoordinationService.ConsentJitProposal:input_type -> accord.v1.ConsentJitProposalRequest
+	31, // 63: accord.v1.CoordinationService.GetStrategyEntry:input_type -> accord.v1.GetStrategyEntryRequest
+	33, // 64: accord.v1.CoordinationService.ListStrategyEntries:input_type -> accord.v1.ListStrategyEntriesRequest
+	35, // 65: accord.v1.CoordinationService.CreateStrategyEntry:input_type -> accord.v1.CreateStrategyEntryRequest
+	37, // 66: accord.v1.CoordinationService.UpdateStrategyEntry:input_type -> accord.v1.UpdateStrategyEntryRequest
+	39, // 67: accord.v1.CoordinationService.DeleteStrategyEntry:input_type -> accord.v1.DeleteStrategyEntryRequest
+	41, // 68: accord.v1.CoordinationService.ListStrategyEntryRevisions:input_type -> accord.v1.ListStrategyEntryRevisionsRequest
+	43, // 69: accord.v1.CoordinationService.GetLeadProposal:input_type -> accord.v1.GetLeadProposalRequest
+	45, // 70: accord.v1.CoordinationService.ListLeadProposals:input_type -> accord.v1.ListLeadProposalsRequest
+	47, // 71: accord.v1.CoordinationService.CreateLeadProposal:input_type -> accord.v1.CreateLeadProposalRequest
+	49, // 72: accord.v1.CoordinationService.ConsentLeadProposal:input_type -> accord.v1.ConsentLeadProposalRequest
+	51, // 73: accord.v1.CoordinationService.GetMatchDecision:input_type -> accord.v1.GetMatchDecisionRequest
+	53, // 74: accord.v1.CoordinationService.ListMatchDecisions:input_type -> accord.v1.ListMatchDecisionsRequest
+	55, // 75: accord.v1.CoordinationService.CreateMatchDecision:input_type -> accord.v1.CreateMatchDecisionRequest
+	57, // 76: accord.v1.CoordinationService.DecideMatch:input_type -> accord.v1.DecideMatchRequest
+	1,  // 77: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
+	3,  // 78: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
+	5,  // 79: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
+	8,  // 80: accord.v1.CoordinationService.GetJit:output_type -> accord.v1.GetJitResponse
+	10, // 81: accord.v1.CoordinationService.ListJits:output_type -> accord.v1.ListJitsResponse
+	12, // 82: accord.v1.CoordinationService.CreateJit:output_type -> accord.v1.CreateJitResponse
+	14, // 83: accord.v1.CoordinationService.InviteToJit:output_type -> accord.v1.InviteToJitResponse
+	16, // 84: accord.v1.CoordinationService.AcceptJitInvitation:output_type -> accord.v1.AcceptJitInvitationResponse
+	18, // 85: accord.v1.CoordinationService.DeclineJitInvitation:output_type -> accord.v1.DeclineJitInvitationResponse
+	20, // 86: accord.v1.CoordinationService.LeaveJit:output_type -> accord.v1.LeaveJitResponse
+	22, // 87: accord.v1.CoordinationService.LinkJitCase:output_type -> accord.v1.LinkJitCaseResponse
+	24, // 88: accord.v1.CoordinationService.UnlinkJitCase:output_type -> accord.v1.UnlinkJitCaseResponse
+	26, // 89: accord.v1.CoordinationService.SetJitLead:output_type -> accord.v1.SetJitLeadResponse
+	28, // 90: accord.v1.CoordinationService.CloseJit:output_type -> accord.v1.CloseJitResponse
+	30, // 91: accord.v1.CoordinationService.ConsentJitProposal:output_type -> accord.v1.ConsentJitProposalResponse
+	32, // 92: accord.v1.CoordinationService.GetStrategyEntry:output_type -> accord.v1.GetStrategyEntryResponse
+	34, // 93: accord.v1.CoordinationService.ListStrategyEntries:output_type -> accord.v1.ListStrategyEntriesResponse
+	36, // 94: accord.v1.CoordinationService.CreateStrategyEntry:output_type -> accord.v1.CreateStrategyEntryResponse
+	38, // 95: accord.v1.CoordinationService.UpdateStrategyEntry:output_type -> accord.v1.UpdateStrategyEntryResponse
+	40, // 96: accord.v1.CoordinationService.DeleteStrategyEntry:output_type -> accord.v1.DeleteStrategyEntryResponse
+	42, // 97: accord.v1.CoordinationService.ListStrategyEntryRevisions:output_type -> accord.v1.ListStrategyEntryRevisionsResponse
+	44, // 98: accord.v1.CoordinationService.GetLeadProposal:output_type -> accord.v1.GetLeadProposalResponse
+	46, // 99: accord.v1.CoordinationService.ListLeadProposals:output_type -> accord.v1.ListLeadProposalsResponse
+	48, // 100: accord.v1.CoordinationService.CreateLeadProposal:output_type -> accord.v1.CreateLeadProposalResponse
+	50, // 101: accord.v1.CoordinationService.ConsentLeadProposal:output_type -> accord.v1.ConsentLeadProposalResponse
+	52, // 102: accord.v1.CoordinationService.GetMatchDecision:output_type -> accord.v1.GetMatchDecisionResponse
+	54, // 103: accord.v1.CoordinationService.ListMatchDecisions:output_type -> accord.v1.ListMatchDecisionsResponse
+	56, // 104: accord.v1.CoordinationService.CreateMatchDecision:output_type -> accord.v1.CreateMatchDecisionResponse
+	58, // 105: accord.v1.CoordinationService.DecideMatch:output_type -> accord.v1.DecideMatchResponse
+	77, // [77:106] is the sub-list for method output_type
+	48, // [48:77] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_coordination_proto_init() }
@@ -714,13 +4161,14 @@ func file_accord_v1_coordination_proto_init() {
 	if File_accord_v1_coordination_proto != nil {
 		return
 	}
+	file_accord_v1_registry_resources_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_coordination_proto_rawDesc), len(file_accord_v1_coordination_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

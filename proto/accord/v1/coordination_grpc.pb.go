@@ -19,9 +19,35 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CoordinationService_Execute_FullMethodName        = "/accord.v1.CoordinationService/Execute"
-	CoordinationService_Query_FullMethodName          = "/accord.v1.CoordinationService/Query"
-	CoordinationService_RegistryStatus_FullMethodName = "/accord.v1.CoordinationService/RegistryStatus"
+	CoordinationService_Execute_FullMethodName                    = "/accord.v1.CoordinationService/Execute"
+	CoordinationService_Query_FullMethodName                      = "/accord.v1.CoordinationService/Query"
+	CoordinationService_RegistryStatus_FullMethodName             = "/accord.v1.CoordinationService/RegistryStatus"
+	CoordinationService_GetJit_FullMethodName                     = "/accord.v1.CoordinationService/GetJit"
+	CoordinationService_ListJits_FullMethodName                   = "/accord.v1.CoordinationService/ListJits"
+	CoordinationService_CreateJit_FullMethodName                  = "/accord.v1.CoordinationService/CreateJit"
+	CoordinationService_InviteToJit_FullMethodName                = "/accord.v1.CoordinationService/InviteToJit"
+	CoordinationService_AcceptJitInvitation_FullMethodName        = "/accord.v1.CoordinationService/AcceptJitInvitation"
+	CoordinationService_DeclineJitInvitation_FullMethodName       = "/accord.v1.CoordinationService/DeclineJitInvitation"
+	CoordinationService_LeaveJit_FullMethodName                   = "/accord.v1.CoordinationService/LeaveJit"
+	CoordinationService_LinkJitCase_FullMethodName                = "/accord.v1.CoordinationService/LinkJitCase"
+	CoordinationService_UnlinkJitCase_FullMethodName              = "/accord.v1.CoordinationService/UnlinkJitCase"
+	CoordinationService_SetJitLead_FullMethodName                 = "/accord.v1.CoordinationService/SetJitLead"
+	CoordinationService_CloseJit_FullMethodName                   = "/accord.v1.CoordinationService/CloseJit"
+	CoordinationService_ConsentJitProposal_FullMethodName         = "/accord.v1.CoordinationService/ConsentJitProposal"
+	CoordinationService_GetStrategyEntry_FullMethodName           = "/accord.v1.CoordinationService/GetStrategyEntry"
+	CoordinationService_ListStrategyEntries_FullMethodName        = "/accord.v1.CoordinationService/ListStrategyEntries"
+	CoordinationService_CreateStrategyEntry_FullMethodName        = "/accord.v1.CoordinationService/CreateStrategyEntry"
+	CoordinationService_UpdateStrategyEntry_FullMethodName        = "/accord.v1.CoordinationService/UpdateStrategyEntry"
+	CoordinationService_DeleteStrategyEntry_FullMethodName        = "/accord.v1.CoordinationService/DeleteStrategyEntry"
+	CoordinationService_ListStrategyEntryRevisions_FullMethodName = "/accord.v1.CoordinationService/ListStrategyEntryRevisions"
+	CoordinationService_GetLeadProposal_FullMethodName            = "/accord.v1.CoordinationService/GetLeadProposal"
+	CoordinationService_ListLeadProposals_FullMethodName          = "/accord.v1.CoordinationService/ListLeadProposals"
+	CoordinationService_CreateLeadProposal_FullMethodName         = "/accord.v1.CoordinationService/CreateLeadProposal"
+	CoordinationService_ConsentLeadProposal_FullMethodName        = "/accord.v1.CoordinationService/ConsentLeadProposal"
+	CoordinationService_GetMatchDecision_FullMethodName           = "/accord.v1.CoordinationService/GetMatchDecision"
+	CoordinationService_ListMatchDecisions_FullMethodName         = "/accord.v1.CoordinationService/ListMatchDecisions"
+	CoordinationService_CreateMatchDecision_FullMethodName        = "/accord.v1.CoordinationService/CreateMatchDecision"
+	CoordinationService_DecideMatch_FullMethodName                = "/accord.v1.CoordinationService/DecideMatch"
 )
 
 // CoordinationServiceClient is the client API for CoordinationService service.
@@ -36,25 +62,125 @@ const (
 // registry and records both its own identity and the user's on every
 // change.
 //
-// Commands and records are the registry's own (Go package
-// federation/registry, documented in docs/registry.md): a command is a type
-// and a JSON payload, a record is returned as JSON. The registry checks
-// every payload strictly (unknown fields are refused) and names the field
-// of every refusal. Status codes: InvalidArgument (malformed), NotFound
-// (no such record, or one the caller may not see), AlreadyExists,
+// The typed methods (GetJit, ListStrategyEntries, DecideMatch, ...) follow
+// Google's API Improvement Proposals: resources with names (jits/{jit},
+// strategyEntries/{entry}, leadProposals/{proposal},
+// matchDecisions/{match}), standard Get/List/Create/Update/Delete and
+// custom methods. Lists return pages: page_size defaults to 100 and is at
+// most 1000; next_page_token is bound to the caller and the request's
+// filters (a token given with other filters, altered, or issued by another
+// node is refused with InvalidArgument naming page_token). Every mutating
+// request needs a request_id chosen by the client (AIP-155): the same id
+// retried is applied at most once and answered as the first time; a
+// different request under an id already used is refused. Reads are
+// linearizable unless stale is set.
+//
+// Status codes: InvalidArgument (malformed; the message names the field),
+// NotFound (no such record, or one the caller may not see), AlreadyExists,
 // PermissionDenied (acting for another member, not a team member, not the
-// owner; or a command reserved to admins), FailedPrecondition (the record
-// is not in a state where the command applies), Unavailable (no registry
-// leader within the deadline: retry with the same request id).
+// owner; or a method reserved to admins), FailedPrecondition (the record
+// is not in a state where the method applies), Aborted (a stale etag),
+// Unavailable (no registry leader within the deadline: retry with the same
+// request id).
 type CoordinationServiceClient interface {
-	// Execute applies one command to the registry. Retried with the same
-	// request id, it is applied at most once and answers as the first time.
+	// Deprecated: Do not use.
+	// Execute applies one command to the registry (a type and a JSON
+	// payload, federation/registry). Retried with the same request id, it is
+	// applied at most once and answers as the first time.
+	//
+	// Deprecated: use the typed methods. Kept for one release so that
+	// clients of the previous release keep working while a federation
+	// upgrades node by node.
 	Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (*ExecuteResponse, error)
-	// Query reads the registry: linearizable unless stale is asked for.
+	// Deprecated: Do not use.
+	// Query reads the registry (a kind and a JSON result): linearizable
+	// unless stale is asked for.
+	//
+	// Deprecated: use the typed methods (GetJit, ListJits, ...). Kept for one
+	// release, as Execute.
 	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error)
 	// RegistryStatus describes the registry's Raft group as this node sees
 	// it: leader, voters, non-voters, applied index and lag per server.
 	RegistryStatus(ctx context.Context, in *RegistryStatusRequest, opts ...grpc.CallOption) (*RegistryStatusResponse, error)
+	// GetJit returns a team the caller's member is an accepted or invited
+	// member of.
+	GetJit(ctx context.Context, in *GetJitRequest, opts ...grpc.CallOption) (*GetJitResponse, error)
+	// ListJits lists the teams the caller's member is an accepted or invited
+	// member of, by id.
+	ListJits(ctx context.Context, in *ListJitsRequest, opts ...grpc.CallOption) (*ListJitsResponse, error)
+	// CreateJit creates a team: the caller's member is its first accepted
+	// member and its lead; invite_members are invited at once.
+	CreateJit(ctx context.Context, in *CreateJitRequest, opts ...grpc.CallOption) (*CreateJitResponse, error)
+	// InviteToJit proposes inviting a member to a team; the member is
+	// invited once every accepted member consents (at once when the caller's
+	// member is the only one).
+	InviteToJit(ctx context.Context, in *InviteToJitRequest, opts ...grpc.CallOption) (*InviteToJitResponse, error)
+	// AcceptJitInvitation accepts the caller's member's open invitation.
+	AcceptJitInvitation(ctx context.Context, in *AcceptJitInvitationRequest, opts ...grpc.CallOption) (*AcceptJitInvitationResponse, error)
+	// DeclineJitInvitation declines the caller's member's open invitation.
+	DeclineJitInvitation(ctx context.Context, in *DeclineJitInvitationRequest, opts ...grpc.CallOption) (*DeclineJitInvitationResponse, error)
+	// LeaveJit takes the caller's member out of a team; its linked cases
+	// leave with it; a lead that leaves leaves the team without a lead; the
+	// team closes when its last member leaves.
+	LeaveJit(ctx context.Context, in *LeaveJitRequest, opts ...grpc.CallOption) (*LeaveJitResponse, error)
+	// LinkJitCase links one of the caller's member's cases to a team it has
+	// accepted.
+	LinkJitCase(ctx context.Context, in *LinkJitCaseRequest, opts ...grpc.CallOption) (*LinkJitCaseResponse, error)
+	// UnlinkJitCase unlinks one of the caller's member's cases from a team.
+	UnlinkJitCase(ctx context.Context, in *UnlinkJitCaseRequest, opts ...grpc.CallOption) (*UnlinkJitCaseResponse, error)
+	// SetJitLead proposes an accepted member as the team's lead (made lead
+	// once every accepted member consents).
+	SetJitLead(ctx context.Context, in *SetJitLeadRequest, opts ...grpc.CallOption) (*SetJitLeadResponse, error)
+	// CloseJit proposes closing a team (closed once every accepted member
+	// consents).
+	CloseJit(ctx context.Context, in *CloseJitRequest, opts ...grpc.CallOption) (*CloseJitResponse, error)
+	// ConsentJitProposal answers, for the caller's member, an open proposal
+	// of a team it has accepted: the change is made on the last consent, one
+	// refusal refuses it.
+	ConsentJitProposal(ctx context.Context, in *ConsentJitProposalRequest, opts ...grpc.CallOption) (*ConsentJitProposalResponse, error)
+	// GetStrategyEntry returns a strategy entry at its current version (also
+	// a deleted one).
+	GetStrategyEntry(ctx context.Context, in *GetStrategyEntryRequest, opts ...grpc.CallOption) (*GetStrategyEntryResponse, error)
+	// ListStrategyEntries lists the strategy entries the caller's member may
+	// see, by id.
+	ListStrategyEntries(ctx context.Context, in *ListStrategyEntriesRequest, opts ...grpc.CallOption) (*ListStrategyEntriesResponse, error)
+	// CreateStrategyEntry creates an entry owned by the caller's member,
+	// federation-wide or scoped to a team it has accepted.
+	CreateStrategyEntry(ctx context.Context, in *CreateStrategyEntryRequest, opts ...grpc.CallOption) (*CreateStrategyEntryResponse, error)
+	// UpdateStrategyEntry writes a new version of an entry the caller's
+	// member owns, changing only the fields of update_mask.
+	UpdateStrategyEntry(ctx context.Context, in *UpdateStrategyEntryRequest, opts ...grpc.CallOption) (*UpdateStrategyEntryResponse, error)
+	// DeleteStrategyEntry withdraws an entry the caller's member owns (a
+	// soft delete: its history stays, and it is listed with show_deleted).
+	DeleteStrategyEntry(ctx context.Context, in *DeleteStrategyEntryRequest, opts ...grpc.CallOption) (*DeleteStrategyEntryResponse, error)
+	// ListStrategyEntryRevisions lists every version of an entry, oldest
+	// first.
+	ListStrategyEntryRevisions(ctx context.Context, in *ListStrategyEntryRevisionsRequest, opts ...grpc.CallOption) (*ListStrategyEntryRevisionsResponse, error)
+	// GetLeadProposal returns a lead proposal the caller's member is
+	// involved in.
+	GetLeadProposal(ctx context.Context, in *GetLeadProposalRequest, opts ...grpc.CallOption) (*GetLeadProposalResponse, error)
+	// ListLeadProposals lists the lead proposals the caller's member is
+	// involved in, by id.
+	ListLeadProposals(ctx context.Context, in *ListLeadProposalsRequest, opts ...grpc.CallOption) (*ListLeadProposalsResponse, error)
+	// CreateLeadProposal proposes which member leads a group of cases: given
+	// cases, or the cases of a confirmed match decision. The caller's member
+	// and the lead must be involved.
+	CreateLeadProposal(ctx context.Context, in *CreateLeadProposalRequest, opts ...grpc.CallOption) (*CreateLeadProposalResponse, error)
+	// ConsentLeadProposal answers a lead proposal for the caller's member.
+	ConsentLeadProposal(ctx context.Context, in *ConsentLeadProposalRequest, opts ...grpc.CallOption) (*ConsentLeadProposalResponse, error)
+	// GetMatchDecision returns a match decision the caller's member is
+	// involved in.
+	GetMatchDecision(ctx context.Context, in *GetMatchDecisionRequest, opts ...grpc.CallOption) (*GetMatchDecisionResponse, error)
+	// ListMatchDecisions lists the match decisions the caller's member is
+	// involved in, by id.
+	ListMatchDecisions(ctx context.Context, in *ListMatchDecisionsRequest, opts ...grpc.CallOption) (*ListMatchDecisionsResponse, error)
+	// CreateMatchDecision proposes that cases of several members concern the
+	// same incident; the caller's member must hold one of them.
+	CreateMatchDecision(ctx context.Context, in *CreateMatchDecisionRequest, opts ...grpc.CallOption) (*CreateMatchDecisionResponse, error)
+	// DecideMatch confirms (ANSWER_YES) or rejects (ANSWER_NO) a match for
+	// the caller's member: confirmed once every involved member confirms,
+	// rejected once one rejects.
+	DecideMatch(ctx context.Context, in *DecideMatchRequest, opts ...grpc.CallOption) (*DecideMatchResponse, error)
 }
 
 type coordinationServiceClient struct {
@@ -65,6 +191,7 @@ func NewCoordinationServiceClient(cc grpc.ClientConnInterface) CoordinationServi
 	return &coordinationServiceClient{cc}
 }
 
+// Deprecated: Do not use.
 func (c *coordinationServiceClient) Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (*ExecuteResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ExecuteResponse)
@@ -75,6 +202,7 @@ func (c *coordinationServiceClient) Execute(ctx context.Context, in *ExecuteRequ
 	return out, nil
 }
 
+// Deprecated: Do not use.
 func (c *coordinationServiceClient) Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(QueryResponse)
@@ -95,6 +223,266 @@ func (c *coordinationServiceClient) RegistryStatus(ctx context.Context, in *Regi
 	return out, nil
 }
 
+func (c *coordinationServiceClient) GetJit(ctx context.Context, in *GetJitRequest, opts ...grpc.CallOption) (*GetJitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJitResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_GetJit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) ListJits(ctx context.Context, in *ListJitsRequest, opts ...grpc.CallOption) (*ListJitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListJitsResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_ListJits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) CreateJit(ctx context.Context, in *CreateJitRequest, opts ...grpc.CallOption) (*CreateJitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateJitResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_CreateJit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) InviteToJit(ctx context.Context, in *InviteToJitRequest, opts ...grpc.CallOption) (*InviteToJitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InviteToJitResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_InviteToJit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) AcceptJitInvitation(ctx context.Context, in *AcceptJitInvitationRequest, opts ...grpc.CallOption) (*AcceptJitInvitationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptJitInvitationResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_AcceptJitInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) DeclineJitInvitation(ctx context.Context, in *DeclineJitInvitationRequest, opts ...grpc.CallOption) (*DeclineJitInvitationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeclineJitInvitationResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_DeclineJitInvitation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) LeaveJit(ctx context.Context, in *LeaveJitRequest, opts ...grpc.CallOption) (*LeaveJitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaveJitResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_LeaveJit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) LinkJitCase(ctx context.Context, in *LinkJitCaseRequest, opts ...grpc.CallOption) (*LinkJitCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LinkJitCaseResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_LinkJitCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) UnlinkJitCase(ctx context.Context, in *UnlinkJitCaseRequest, opts ...grpc.CallOption) (*UnlinkJitCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnlinkJitCaseResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_UnlinkJitCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) SetJitLead(ctx context.Context, in *SetJitLeadRequest, opts ...grpc.CallOption) (*SetJitLeadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetJitLeadResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_SetJitLead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) CloseJit(ctx context.Context, in *CloseJitRequest, opts ...grpc.CallOption) (*CloseJitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseJitResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_CloseJit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) ConsentJitProposal(ctx context.Context, in *ConsentJitProposalRequest, opts ...grpc.CallOption) (*ConsentJitProposalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConsentJitProposalResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_ConsentJitProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) GetStrategyEntry(ctx context.Context, in *GetStrategyEntryRequest, opts ...grpc.CallOption) (*GetStrategyEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStrategyEntryResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_GetStrategyEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) ListStrategyEntries(ctx context.Context, in *ListStrategyEntriesRequest, opts ...grpc.CallOption) (*ListStrategyEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStrategyEntriesResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_ListStrategyEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) CreateStrategyEntry(ctx context.Context, in *CreateStrategyEntryRequest, opts ...grpc.CallOption) (*CreateStrategyEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateStrategyEntryResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_CreateStrategyEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) UpdateStrategyEntry(ctx context.Context, in *UpdateStrategyEntryRequest, opts ...grpc.CallOption) (*UpdateStrategyEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateStrategyEntryResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_UpdateStrategyEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) DeleteStrategyEntry(ctx context.Context, in *DeleteStrategyEntryRequest, opts ...grpc.CallOption) (*DeleteStrategyEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteStrategyEntryResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_DeleteStrategyEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) ListStrategyEntryRevisions(ctx context.Context, in *ListStrategyEntryRevisionsRequest, opts ...grpc.CallOption) (*ListStrategyEntryRevisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStrategyEntryRevisionsResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_ListStrategyEntryRevisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) GetLeadProposal(ctx context.Context, in *GetLeadProposalRequest, opts ...grpc.CallOption) (*GetLeadProposalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLeadProposalResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_GetLeadProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) ListLeadProposals(ctx context.Context, in *ListLeadProposalsRequest, opts ...grpc.CallOption) (*ListLeadProposalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLeadProposalsResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_ListLeadProposals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) CreateLeadProposal(ctx context.Context, in *CreateLeadProposalRequest, opts ...grpc.CallOption) (*CreateLeadProposalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateLeadProposalResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_CreateLeadProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) ConsentLeadProposal(ctx context.Context, in *ConsentLeadProposalRequest, opts ...grpc.CallOption) (*ConsentLeadProposalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConsentLeadProposalResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_ConsentLeadProposal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) GetMatchDecision(ctx context.Context, in *GetMatchDecisionRequest, opts ...grpc.CallOption) (*GetMatchDecisionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMatchDecisionResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_GetMatchDecision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) ListMatchDecisions(ctx context.Context, in *ListMatchDecisionsRequest, opts ...grpc.CallOption) (*ListMatchDecisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMatchDecisionsResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_ListMatchDecisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) CreateMatchDecision(ctx context.Context, in *CreateMatchDecisionRequest, opts ...grpc.CallOption) (*CreateMatchDecisionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateMatchDecisionResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_CreateMatchDecision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) DecideMatch(ctx context.Context, in *DecideMatchRequest, opts ...grpc.CallOption) (*DecideMatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecideMatchResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_DecideMatch_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CoordinationServiceServer is the server API for CoordinationService service.
 // All implementations must embed UnimplementedCoordinationServiceServer
 // for forward compatibility.
@@ -107,25 +495,125 @@ func (c *coordinationServiceClient) RegistryStatus(ctx context.Context, in *Regi
 // registry and records both its own identity and the user's on every
 // change.
 //
-// Commands and records are the registry's own (Go package
-// federation/registry, documented in docs/registry.md): a command is a type
-// and a JSON payload, a record is returned as JSON. The registry checks
-// every payload strictly (unknown fields are refused) and names the field
-// of every refusal. Status codes: InvalidArgument (malformed), NotFound
-// (no such record, or one the caller may not see), AlreadyExists,
+// The typed methods (GetJit, ListStrategyEntries, DecideMatch, ...) follow
+// Google's API Improvement Proposals: resources with names (jits/{jit},
+// strategyEntries/{entry}, leadProposals/{proposal},
+// matchDecisions/{match}), standard Get/List/Create/Update/Delete and
+// custom methods. Lists return pages: page_size defaults to 100 and is at
+// most 1000; next_page_token is bound to the caller and the request's
+// filters (a token given with other filters, altered, or issued by another
+// node is refused with InvalidArgument naming page_token). Every mutating
+// request needs a request_id chosen by the client (AIP-155): the same id
+// retried is applied at most once and answered as the first time; a
+// different request under an id already used is refused. Reads are
+// linearizable unless stale is set.
+//
+// Status codes: InvalidArgument (malformed; the message names the field),
+// NotFound (no such record, or one the caller may not see), AlreadyExists,
 // PermissionDenied (acting for another member, not a team member, not the
-// owner; or a command reserved to admins), FailedPrecondition (the record
-// is not in a state where the command applies), Unavailable (no registry
-// leader within the deadline: retry with the same request id).
+// owner; or a method reserved to admins), FailedPrecondition (the record
+// is not in a state where the method applies), Aborted (a stale etag),
+// Unavailable (no registry leader within the deadline: retry with the same
+// request id).
 type CoordinationServiceServer interface {
-	// Execute applies one command to the registry. Retried with the same
-	// request id, it is applied at most once and answers as the first time.
+	// Deprecated: Do not use.
+	// Execute applies one command to the registry (a type and a JSON
+	// payload, federation/registry). Retried with the same request id, it is
+	// applied at most once and answers as the first time.
+	//
+	// Deprecated: use the typed methods. Kept for one release so that
+	// clients of the previous release keep working while a federation
+	// upgrades node by node.
 	Execute(context.Context, *ExecuteRequest) (*ExecuteResponse, error)
-	// Query reads the registry: linearizable unless stale is asked for.
+	// Deprecated: Do not use.
+	// Query reads the registry (a kind and a JSON result): linearizable
+	// unless stale is asked for.
+	//
+	// Deprecated: use the typed methods (GetJit, ListJits, ...). Kept for one
+	// release, as Execute.
 	Query(context.Context, *QueryRequest) (*QueryResponse, error)
 	// RegistryStatus describes the registry's Raft group as this node sees
 	// it: leader, voters, non-voters, applied index and lag per server.
 	RegistryStatus(context.Context, *RegistryStatusRequest) (*RegistryStatusResponse, error)
+	// GetJit returns a team the caller's member is an accepted or invited
+	// member of.
+	GetJit(context.Context, *GetJitRequest) (*GetJitResponse, error)
+	// ListJits lists the teams the caller's member is an accepted or invited
+	// member of, by id.
+	ListJits(context.Context, *ListJitsRequest) (*ListJitsResponse, error)
+	// CreateJit creates a team: the caller's member is its first accepted
+	// member and its lead; invite_members are invited at once.
+	CreateJit(context.Context, *CreateJitRequest) (*CreateJitResponse, error)
+	// InviteToJit proposes inviting a member to a team; the member is
+	// invited once every accepted member consents (at once when the caller's
+	// member is the only one).
+	InviteToJit(context.Context, *InviteToJitRequest) (*InviteToJitResponse, error)
+	// AcceptJitInvitation accepts the caller's member's open invitation.
+	AcceptJitInvitation(context.Context, *AcceptJitInvitationRequest) (*AcceptJitInvitationResponse, error)
+	// DeclineJitInvitation declines the caller's member's open invitation.
+	DeclineJitInvitation(context.Context, *DeclineJitInvitationRequest) (*DeclineJitInvitationResponse, error)
+	// LeaveJit takes the caller's member out of a team; its linked cases
+	// leave with it; a lead that leaves leaves the team without a lead; the
+	// team closes when its last member leaves.
+	LeaveJit(context.Context, *LeaveJitRequest) (*LeaveJitResponse, error)
+	// LinkJitCase links one of the caller's member's cases to a team it has
+	// accepted.
+	LinkJitCase(context.Context, *LinkJitCaseRequest) (*LinkJitCaseResponse, error)
+	// UnlinkJitCase unlinks one of the caller's member's cases from a team.
+	UnlinkJitCase(context.Context, *UnlinkJitCaseRequest) (*UnlinkJitCaseResponse, error)
+	// SetJitLead proposes an accepted member as the team's lead (made lead
+	// once every accepted member consents).
+	SetJitLead(context.Context, *SetJitLeadRequest) (*SetJitLeadResponse, error)
+	// CloseJit proposes closing a team (closed once every accepted member
+	// consents).
+	CloseJit(context.Context, *CloseJitRequest) (*CloseJitResponse, error)
+	// ConsentJitProposal answers, for the caller's member, an open proposal
+	// of a team it has accepted: the change is made on the last consent, one
+	// refusal refuses it.
+	ConsentJitProposal(context.Context, *ConsentJitProposalRequest) (*ConsentJitProposalResponse, error)
+	// GetStrategyEntry returns a strategy entry at its current version (also
+	// a deleted one).
+	GetStrategyEntry(context.Context, *GetStrategyEntryRequest) (*GetStrategyEntryResponse, error)
+	// ListStrategyEntries lists the strategy entries the caller's member may
+	// see, by id.
+	ListStrategyEntries(context.Context, *ListStrategyEntriesRequest) (*ListStrategyEntriesResponse, error)
+	// CreateStrategyEntry creates an entry owned by the caller's member,
+	// federation-wide or scoped to a team it has accepted.
+	CreateStrategyEntry(context.Context, *CreateStrategyEntryRequest) (*CreateStrategyEntryResponse, error)
+	// UpdateStrategyEntry writes a new version of an entry the caller's
+	// member owns, changing only the fields of update_mask.
+	UpdateStrategyEntry(context.Context, *UpdateStrategyEntryRequest) (*UpdateStrategyEntryResponse, error)
+	// DeleteStrategyEntry withdraws an entry the caller's member owns (a
+	// soft delete: its history stays, and it is listed with show_deleted).
+	DeleteStrategyEntry(context.Context, *DeleteStrategyEntryRequest) (*DeleteStrategyEntryResponse, error)
+	// ListStrategyEntryRevisions lists every version of an entry, oldest
+	// first.
+	ListStrategyEntryRevisions(context.Context, *ListStrategyEntryRevisionsRequest) (*ListStrategyEntryRevisionsResponse, error)
+	// GetLeadProposal returns a lead proposal the caller's member is
+	// involved in.
+	GetLeadProposal(context.Context, *GetLeadProposalRequest) (*GetLeadProposalResponse, error)
+	// ListLeadProposals lists the lead proposals the caller's member is
+	// involved in, by id.
+	ListLeadProposals(context.Context, *ListLeadProposalsRequest) (*ListLeadProposalsResponse, error)
+	// CreateLeadProposal proposes which member leads a group of cases: given
+	// cases, or the cases of a confirmed match decision. The caller's member
+	// and the lead must be involved.
+	CreateLeadProposal(context.Context, *CreateLeadProposalRequest) (*CreateLeadProposalResponse, error)
+	// ConsentLeadProposal answers a lead proposal for the caller's member.
+	ConsentLeadProposal(context.Context, *ConsentLeadProposalRequest) (*ConsentLeadProposalResponse, error)
+	// GetMatchDecision returns a match decision the caller's member is
+	// involved in.
+	GetMatchDecision(context.Context, *GetMatchDecisionRequest) (*GetMatchDecisionResponse, error)
+	// ListMatchDecisions lists the match decisions the caller's member is
+	// involved in, by id.
+	ListMatchDecisions(context.Context, *ListMatchDecisionsRequest) (*ListMatchDecisionsResponse, error)
+	// CreateMatchDecision proposes that cases of several members concern the
+	// same incident; the caller's member must hold one of them.
+	CreateMatchDecision(context.Context, *CreateMatchDecisionRequest) (*CreateMatchDecisionResponse, error)
+	// DecideMatch confirms (ANSWER_YES) or rejects (ANSWER_NO) a match for
+	// the caller's member: confirmed once every involved member confirms,
+	// rejected once one rejects.
+	DecideMatch(context.Context, *DecideMatchRequest) (*DecideMatchResponse, error)
 	mustEmbedUnimplementedCoordinationServiceServer()
 }
 
@@ -144,6 +632,84 @@ func (UnimplementedCoordinationServiceServer) Query(context.Context, *QueryReque
 }
 func (UnimplementedCoordinationServiceServer) RegistryStatus(context.Context, *RegistryStatusRequest) (*RegistryStatusResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RegistryStatus not implemented")
+}
+func (UnimplementedCoordinationServiceServer) GetJit(context.Context, *GetJitRequest) (*GetJitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetJit not implemented")
+}
+func (UnimplementedCoordinationServiceServer) ListJits(context.Context, *ListJitsRequest) (*ListJitsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListJits not implemented")
+}
+func (UnimplementedCoordinationServiceServer) CreateJit(context.Context, *CreateJitRequest) (*CreateJitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateJit not implemented")
+}
+func (UnimplementedCoordinationServiceServer) InviteToJit(context.Context, *InviteToJitRequest) (*InviteToJitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method InviteToJit not implemented")
+}
+func (UnimplementedCoordinationServiceServer) AcceptJitInvitation(context.Context, *AcceptJitInvitationRequest) (*AcceptJitInvitationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AcceptJitInvitation not implemented")
+}
+func (UnimplementedCoordinationServiceServer) DeclineJitInvitation(context.Context, *DeclineJitInvitationRequest) (*DeclineJitInvitationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeclineJitInvitation not implemented")
+}
+func (UnimplementedCoordinationServiceServer) LeaveJit(context.Context, *LeaveJitRequest) (*LeaveJitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LeaveJit not implemented")
+}
+func (UnimplementedCoordinationServiceServer) LinkJitCase(context.Context, *LinkJitCaseRequest) (*LinkJitCaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LinkJitCase not implemented")
+}
+func (UnimplementedCoordinationServiceServer) UnlinkJitCase(context.Context, *UnlinkJitCaseRequest) (*UnlinkJitCaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UnlinkJitCase not implemented")
+}
+func (UnimplementedCoordinationServiceServer) SetJitLead(context.Context, *SetJitLeadRequest) (*SetJitLeadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetJitLead not implemented")
+}
+func (UnimplementedCoordinationServiceServer) CloseJit(context.Context, *CloseJitRequest) (*CloseJitResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CloseJit not implemented")
+}
+func (UnimplementedCoordinationServiceServer) ConsentJitProposal(context.Context, *ConsentJitProposalRequest) (*ConsentJitProposalResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ConsentJitProposal not implemented")
+}
+func (UnimplementedCoordinationServiceServer) GetStrategyEntry(context.Context, *GetStrategyEntryRequest) (*GetStrategyEntryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetStrategyEntry not implemented")
+}
+func (UnimplementedCoordinationServiceServer) ListStrategyEntries(context.Context, *ListStrategyEntriesRequest) (*ListStrategyEntriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListStrategyEntries not implemented")
+}
+func (UnimplementedCoordinationServiceServer) CreateStrategyEntry(context.Context, *CreateStrategyEntryRequest) (*CreateStrategyEntryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateStrategyEntry not implemented")
+}
+func (UnimplementedCoordinationServiceServer) UpdateStrategyEntry(context.Context, *UpdateStrategyEntryRequest) (*UpdateStrategyEntryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateStrategyEntry not implemented")
+}
+func (UnimplementedCoordinationServiceServer) DeleteStrategyEntry(context.Context, *DeleteStrategyEntryRequest) (*DeleteStrategyEntryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteStrategyEntry not implemented")
+}
+func (UnimplementedCoordinationServiceServer) ListStrategyEntryRevisions(context.Context, *ListStrategyEntryRevisionsRequest) (*ListStrategyEntryRevisionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListStrategyEntryRevisions not implemented")
+}
+func (UnimplementedCoordinationServiceServer) GetLeadProposal(context.Context, *GetLeadProposalRequest) (*GetLeadProposalResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetLeadProposal not implemented")
+}
+func (UnimplementedCoordinationServiceServer) ListLeadProposals(context.Context, *ListLeadProposalsRequest) (*ListLeadProposalsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListLeadProposals not implemented")
+}
+func (UnimplementedCoordinationServiceServer) CreateLeadProposal(context.Context, *CreateLeadProposalRequest) (*CreateLeadProposalResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateLeadProposal not implemented")
+}
+func (UnimplementedCoordinationServiceServer) ConsentLeadProposal(context.Context, *ConsentLeadProposalRequest) (*ConsentLeadProposalResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ConsentLeadProposal not implemented")
+}
+func (UnimplementedCoordinationServiceServer) GetMatchDecision(context.Context, *GetMatchDecisionRequest) (*GetMatchDecisionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetMatchDecision not implemented")
+}
+func (UnimplementedCoordinationServiceServer) ListMatchDecisions(context.Context, *ListMatchDecisionsRequest) (*ListMatchDecisionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListMatchDecisions not implemented")
+}
+func (UnimplementedCoordinationServiceServer) CreateMatchDecision(context.Context, *CreateMatchDecisionRequest) (*CreateMatchDecisionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateMatchDecision not implemented")
+}
+func (UnimplementedCoordinationServiceServer) DecideMatch(context.Context, *DecideMatchRequest) (*DecideMatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DecideMatch not implemented")
 }
 func (UnimplementedCoordinationServiceServer) mustEmbedUnimplementedCoordinationServiceServer() {}
 func (UnimplementedCoordinationServiceServer) testEmbeddedByValue()                             {}
@@ -220,6 +786,474 @@ func _CoordinationService_RegistryStatus_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoordinationService_GetJit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).GetJit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_GetJit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).GetJit(ctx, req.(*GetJitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_ListJits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListJitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).ListJits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_ListJits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).ListJits(ctx, req.(*ListJitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_CreateJit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateJitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).CreateJit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_CreateJit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).CreateJit(ctx, req.(*CreateJitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_InviteToJit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InviteToJitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).InviteToJit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_InviteToJit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).InviteToJit(ctx, req.(*InviteToJitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_AcceptJitInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptJitInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).AcceptJitInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_AcceptJitInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).AcceptJitInvitation(ctx, req.(*AcceptJitInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_DeclineJitInvitation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeclineJitInvitationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).DeclineJitInvitation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_DeclineJitInvitation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).DeclineJitInvitation(ctx, req.(*DeclineJitInvitationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_LeaveJit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaveJitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).LeaveJit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_LeaveJit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).LeaveJit(ctx, req.(*LeaveJitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_LinkJitCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LinkJitCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).LinkJitCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_LinkJitCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).LinkJitCase(ctx, req.(*LinkJitCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_UnlinkJitCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnlinkJitCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).UnlinkJitCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_UnlinkJitCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).UnlinkJitCase(ctx, req.(*UnlinkJitCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_SetJitLead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetJitLeadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).SetJitLead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_SetJitLead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).SetJitLead(ctx, req.(*SetJitLeadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_CloseJit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseJitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).CloseJit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_CloseJit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).CloseJit(ctx, req.(*CloseJitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_ConsentJitProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConsentJitProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).ConsentJitProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_ConsentJitProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).ConsentJitProposal(ctx, req.(*ConsentJitProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_GetStrategyEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStrategyEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).GetStrategyEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_GetStrategyEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).GetStrategyEntry(ctx, req.(*GetStrategyEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_ListStrategyEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStrategyEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).ListStrategyEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_ListStrategyEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).ListStrategyEntries(ctx, req.(*ListStrategyEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_CreateStrategyEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateStrategyEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).CreateStrategyEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_CreateStrategyEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).CreateStrategyEntry(ctx, req.(*CreateStrategyEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_UpdateStrategyEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateStrategyEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).UpdateStrategyEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_UpdateStrategyEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).UpdateStrategyEntry(ctx, req.(*UpdateStrategyEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_DeleteStrategyEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteStrategyEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).DeleteStrategyEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_DeleteStrategyEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).DeleteStrategyEntry(ctx, req.(*DeleteStrategyEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_ListStrategyEntryRevisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStrategyEntryRevisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).ListStrategyEntryRevisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_ListStrategyEntryRevisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).ListStrategyEntryRevisions(ctx, req.(*ListStrategyEntryRevisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_GetLeadProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLeadProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).GetLeadProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_GetLeadProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).GetLeadProposal(ctx, req.(*GetLeadProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_ListLeadProposals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLeadProposalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).ListLeadProposals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_ListLeadProposals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).ListLeadProposals(ctx, req.(*ListLeadProposalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_CreateLeadProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateLeadProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).CreateLeadProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_CreateLeadProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).CreateLeadProposal(ctx, req.(*CreateLeadProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_ConsentLeadProposal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConsentLeadProposalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).ConsentLeadProposal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_ConsentLeadProposal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).ConsentLeadProposal(ctx, req.(*ConsentLeadProposalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_GetMatchDecision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMatchDecisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).GetMatchDecision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_GetMatchDecision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).GetMatchDecision(ctx, req.(*GetMatchDecisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_ListMatchDecisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMatchDecisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).ListMatchDecisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_ListMatchDecisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).ListMatchDecisions(ctx, req.(*ListMatchDecisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_CreateMatchDecision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMatchDecisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).CreateMatchDecision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_CreateMatchDecision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).CreateMatchDecision(ctx, req.(*CreateMatchDecisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_DecideMatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecideMatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).DecideMatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_DecideMatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).DecideMatch(ctx, req.(*DecideMatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CoordinationService_ServiceDesc is the grpc.ServiceDesc for CoordinationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -238,6 +1272,110 @@ var CoordinationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RegistryStatus",
 			Handler:    _CoordinationService_RegistryStatus_Handler,
+		},
+		{
+			MethodName: "GetJit",
+			Handler:    _CoordinationService_GetJit_Handler,
+		},
+		{
+			MethodName: "ListJits",
+			Handler:    _CoordinationService_ListJits_Handler,
+		},
+		{
+			MethodName: "CreateJit",
+			Handler:    _CoordinationService_CreateJit_Handler,
+		},
+		{
+			MethodName: "InviteToJit",
+			Handler:    _CoordinationService_InviteToJit_Handler,
+		},
+		{
+			MethodName: "AcceptJitInvitation",
+			Handler:    _CoordinationService_AcceptJitInvitation_Handler,
+		},
+		{
+			MethodName: "DeclineJitInvitation",
+			Handler:    _CoordinationService_DeclineJitInvitation_Handler,
+		},
+		{
+			MethodName: "LeaveJit",
+			Handler:    _CoordinationService_LeaveJit_Handler,
+		},
+		{
+			MethodName: "LinkJitCase",
+			Handler:    _CoordinationService_LinkJitCase_Handler,
+		},
+		{
+			MethodName: "UnlinkJitCase",
+			Handler:    _CoordinationService_UnlinkJitCase_Handler,
+		},
+		{
+			MethodName: "SetJitLead",
+			Handler:    _CoordinationService_SetJitLead_Handler,
+		},
+		{
+			MethodName: "CloseJit",
+			Handler:    _CoordinationService_CloseJit_Handler,
+		},
+		{
+			MethodName: "ConsentJitProposal",
+			Handler:    _CoordinationService_ConsentJitProposal_Handler,
+		},
+		{
+			MethodName: "GetStrategyEntry",
+			Handler:    _CoordinationService_GetStrategyEntry_Handler,
+		},
+		{
+			MethodName: "ListStrategyEntries",
+			Handler:    _CoordinationService_ListStrategyEntries_Handler,
+		},
+		{
+			MethodName: "CreateStrategyEntry",
+			Handler:    _CoordinationService_CreateStrategyEntry_Handler,
+		},
+		{
+			MethodName: "UpdateStrategyEntry",
+			Handler:    _CoordinationService_UpdateStrategyEntry_Handler,
+		},
+		{
+			MethodName: "DeleteStrategyEntry",
+			Handler:    _CoordinationService_DeleteStrategyEntry_Handler,
+		},
+		{
+			MethodName: "ListStrategyEntryRevisions",
+			Handler:    _CoordinationService_ListStrategyEntryRevisions_Handler,
+		},
+		{
+			MethodName: "GetLeadProposal",
+			Handler:    _CoordinationService_GetLeadProposal_Handler,
+		},
+		{
+			MethodName: "ListLeadProposals",
+			Handler:    _CoordinationService_ListLeadProposals_Handler,
+		},
+		{
+			MethodName: "CreateLeadProposal",
+			Handler:    _CoordinationService_CreateLeadProposal_Handler,
+		},
+		{
+			MethodName: "ConsentLeadProposal",
+			Handler:    _CoordinationService_ConsentLeadProposal_Handler,
+		},
+		{
+			MethodName: "GetMatchDecision",
+			Handler:    _CoordinationService_GetMatchDecision_Handler,
+		},
+		{
+			MethodName: "ListMatchDecisions",
+			Handler:    _CoordinationService_ListMatchDecisions_Handler,
+		},
+		{
+			MethodName: "CreateMatchDecision",
+			Handler:    _CoordinationService_CreateMatchDecision_Handler,
+		},
+		{
+			MethodName: "DecideMatch",
+			Handler:    _CoordinationService_DecideMatch_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
