@@ -13,6 +13,7 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/pagetoken"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -62,6 +63,7 @@ type Service struct {
 	member  string
 	isAdmin func(identity.Identity) bool
 	content Content
+	tokens  *pagetoken.Codec
 	logger  *slog.Logger
 }
 
@@ -86,7 +88,7 @@ func New(reg Registry, member string, isAdmin func(identity.Identity) bool, logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{reg: reg, member: member, isAdmin: isAdmin, logger: logger}
+	return &Service{reg: reg, member: member, isAdmin: isAdmin, tokens: randomTokens(), logger: logger}
 }
 
 // Allow adds the service to the local API's policy: users of the node's own

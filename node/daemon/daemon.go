@@ -210,6 +210,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	localPolicy := local.Policy()
 	isAdmin := func(id identity.Identity) bool { return local.RoleOf(id) == localapi.RoleAdmin }
 	coord := coordination.New(reg, src.Identity().Member, isAdmin, logger.With("component", "coordination"))
+	coord.WithPageTokenKey(st.PageTokenKey())
 	if d.jitKeys != nil {
 		coord.WithContent(d.jitKeys)
 	}

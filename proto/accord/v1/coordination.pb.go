@@ -1260,11 +1260,14 @@ func (x *DeclineJitInvitationRequest) GetRequestId() string {
 	return ""
 }
 
-// DeclineJitInvitationResponse holds the team.
+// DeclineJitInvitationResponse holds the caller's member's membership.
 type DeclineJitInvitationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The team after the change.
-	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The membership after the change (JIT_MEMBERSHIP_STATE_DECLINED). A
+	// member that declined no longer sees the team, so the team is not
+	// returned; since holds the index, request id, member and user of the
+	// change.
+	Membership    *JitMembership `protobuf:"bytes,1,opt,name=membership,proto3" json:"membership,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1299,9 +1302,9 @@ func (*DeclineJitInvitationResponse) Descriptor() ([]byte, []int) {
 	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{18}
 }
 
-func (x *DeclineJitInvitationResponse) GetJit() *Jit {
+func (x *DeclineJitInvitationResponse) GetMembership() *JitMembership {
 	if x != nil {
-		return x.Jit
+		return x.Membership
 	}
 	return nil
 }
@@ -1361,12 +1364,16 @@ func (x *LeaveJitRequest) GetRequestId() string {
 	return ""
 }
 
-// LeaveJitResponse holds the team.
+// LeaveJitResponse holds the caller's member's membership.
 type LeaveJitResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The team after the change (the caller's member no longer sees its
-	// cases and proposals).
-	Jit           *Jit `protobuf:"bytes,1,opt,name=jit,proto3" json:"jit,omitempty"`
+	// The membership after the change (JIT_MEMBERSHIP_STATE_LEFT). A member
+	// that left no longer sees the team, so the team is not returned; since
+	// holds the index, request id, member and user of the change.
+	Membership *JitMembership `protobuf:"bytes,1,opt,name=membership,proto3" json:"membership,omitempty"`
+	// The team's state after the change: JIT_STATE_CLOSED when the caller's
+	// member was its last accepted member.
+	JitState      JitState `protobuf:"varint,2,opt,name=jit_state,json=jitState,proto3,enum=accord.v1.JitState" json:"jit_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1401,11 +1408,18 @@ func (*LeaveJitResponse) Descriptor() ([]byte, []int) {
 	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{20}
 }
 
-func (x *LeaveJitResponse) GetJit() *Jit {
+func (x *LeaveJitResponse) GetMembership() *JitMembership {
 	if x != nil {
-		return x.Jit
+		return x.Membership
 	}
 	return nil
+}
+
+func (x *LeaveJitResponse) GetJitState() JitState {
+	if x != nil {
+		return x.JitState
+	}
+	return JitState_JIT_STATE_UNSPECIFIED
 }
 
 // LinkJitCaseRequest links a case.
@@ -3762,15 +3776,20 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\x1bDeclineJitInvitationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"@\n" +
-	"\x1cDeclineJitInvitationResponse\x12 \n" +
-	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"D\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"X\n" +
+	"\x1cDeclineJitInvitationResponse\x128\n" +
+	"\n" +
+	"membership\x18\x01 \x01(\v2\x18.accord.v1.JitMembershipR\n" +
+	"membership\"D\n" +
 	"\x0fLeaveJitRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"4\n" +
-	"\x10LeaveJitResponse\x12 \n" +
-	"\x03jit\x18\x01 \x01(\v2\x0e.accord.v1.JitR\x03jit\"|\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\"~\n" +
+	"\x10LeaveJitResponse\x128\n" +
+	"\n" +
+	"membership\x18\x01 \x01(\v2\x18.accord.v1.JitMembershipR\n" +
+	"membership\x120\n" +
+	"\tjit_state\x18\x02 \x01(\x0e2\x13.accord.v1.JitStateR\bjitState\"|\n" +
 	"\x12LinkJitCaseRequest\x12\x10\n" +
 	"\x03jit\x18\x01 \x01(\tR\x03jit\x125\n" +
 	"\bcase_ref\x18\x02 \x01(\v2\x1a.accord.v1.RegistryCaseRefR\acaseRef\x12\x1d\n" +
@@ -4031,16 +4050,17 @@ var file_accord_v1_coordination_proto_goTypes = []any{
 	(JitState)(0),                              // 60: accord.v1.JitState
 	(JitMembershipState)(0),                    // 61: accord.v1.JitMembershipState
 	(*JitProposal)(nil),                        // 62: accord.v1.JitProposal
-	(*RegistryCaseRef)(nil),                    // 63: accord.v1.RegistryCaseRef
-	(Answer)(0),                                // 64: accord.v1.Answer
-	(*StrategyEntry)(nil),                      // 65: accord.v1.StrategyEntry
-	(StrategyEntryKind)(0),                     // 66: accord.v1.StrategyEntryKind
-	(*fieldmaskpb.FieldMask)(nil),              // 67: google.protobuf.FieldMask
-	(*StrategyEntryRevision)(nil),              // 68: accord.v1.StrategyEntryRevision
-	(*LeadProposal)(nil),                       // 69: accord.v1.LeadProposal
-	(LeadProposalState)(0),                     // 70: accord.v1.LeadProposalState
-	(*MatchDecision)(nil),                      // 71: accord.v1.MatchDecision
-	(MatchDecisionState)(0),                    // 72: accord.v1.MatchDecisionState
+	(*JitMembership)(nil),                      // 63: accord.v1.JitMembership
+	(*RegistryCaseRef)(nil),                    // 64: accord.v1.RegistryCaseRef
+	(Answer)(0),                                // 65: accord.v1.Answer
+	(*StrategyEntry)(nil),                      // 66: accord.v1.StrategyEntry
+	(StrategyEntryKind)(0),                     // 67: accord.v1.StrategyEntryKind
+	(*fieldmaskpb.FieldMask)(nil),              // 68: google.protobuf.FieldMask
+	(*StrategyEntryRevision)(nil),              // 69: accord.v1.StrategyEntryRevision
+	(*LeadProposal)(nil),                       // 70: accord.v1.LeadProposal
+	(LeadProposalState)(0),                     // 71: accord.v1.LeadProposalState
+	(*MatchDecision)(nil),                      // 72: accord.v1.MatchDecision
+	(MatchDecisionState)(0),                    // 73: accord.v1.MatchDecisionState
 }
 var file_accord_v1_coordination_proto_depIdxs = []int32{
 	6,  // 0: accord.v1.RegistryStatusResponse.servers:type_name -> accord.v1.RegistryServer
@@ -4053,107 +4073,108 @@ var file_accord_v1_coordination_proto_depIdxs = []int32{
 	59, // 7: accord.v1.InviteToJitResponse.jit:type_name -> accord.v1.Jit
 	62, // 8: accord.v1.InviteToJitResponse.proposal:type_name -> accord.v1.JitProposal
 	59, // 9: accord.v1.AcceptJitInvitationResponse.jit:type_name -> accord.v1.Jit
-	59, // 10: accord.v1.DeclineJitInvitationResponse.jit:type_name -> accord.v1.Jit
-	59, // 11: accord.v1.LeaveJitResponse.jit:type_name -> accord.v1.Jit
-	63, // 12: accord.v1.LinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	59, // 13: accord.v1.LinkJitCaseResponse.jit:type_name -> accord.v1.Jit
-	63, // 14: accord.v1.UnlinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	59, // 15: accord.v1.UnlinkJitCaseResponse.jit:type_name -> accord.v1.Jit
-	59, // 16: accord.v1.SetJitLeadResponse.jit:type_name -> accord.v1.Jit
-	62, // 17: accord.v1.SetJitLeadResponse.proposal:type_name -> accord.v1.JitProposal
-	59, // 18: accord.v1.CloseJitResponse.jit:type_name -> accord.v1.Jit
-	62, // 19: accord.v1.CloseJitResponse.proposal:type_name -> accord.v1.JitProposal
-	64, // 20: accord.v1.ConsentJitProposalRequest.answer:type_name -> accord.v1.Answer
-	59, // 21: accord.v1.ConsentJitProposalResponse.jit:type_name -> accord.v1.Jit
-	62, // 22: accord.v1.ConsentJitProposalResponse.proposal:type_name -> accord.v1.JitProposal
-	65, // 23: accord.v1.GetStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	66, // 24: accord.v1.ListStrategyEntriesRequest.kind:type_name -> accord.v1.StrategyEntryKind
-	65, // 25: accord.v1.ListStrategyEntriesResponse.strategy_entries:type_name -> accord.v1.StrategyEntry
-	65, // 26: accord.v1.CreateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
-	65, // 27: accord.v1.CreateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	65, // 28: accord.v1.UpdateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
-	67, // 29: accord.v1.UpdateStrategyEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	65, // 30: accord.v1.UpdateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	65, // 31: accord.v1.DeleteStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	68, // 32: accord.v1.ListStrategyEntryRevisionsResponse.revisions:type_name -> accord.v1.StrategyEntryRevision
-	69, // 33: accord.v1.GetLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	70, // 34: accord.v1.ListLeadProposalsRequest.state:type_name -> accord.v1.LeadProposalState
-	69, // 35: accord.v1.ListLeadProposalsResponse.lead_proposals:type_name -> accord.v1.LeadProposal
-	69, // 36: accord.v1.CreateLeadProposalRequest.lead_proposal:type_name -> accord.v1.LeadProposal
-	69, // 37: accord.v1.CreateLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	64, // 38: accord.v1.ConsentLeadProposalRequest.answer:type_name -> accord.v1.Answer
-	69, // 39: accord.v1.ConsentLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	71, // 40: accord.v1.GetMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
-	72, // 41: accord.v1.ListMatchDecisionsRequest.state:type_name -> accord.v1.MatchDecisionState
-	63, // 42: accord.v1.ListMatchDecisionsRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	71, // 43: accord.v1.ListMatchDecisionsResponse.match_decisions:type_name -> accord.v1.MatchDecision
-	71, // 44: accord.v1.CreateMatchDecisionRequest.match_decision:type_name -> accord.v1.MatchDecision
-	71, // 45: accord.v1.CreateMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
-	64, // 46: accord.v1.DecideMatchRequest.answer:type_name -> accord.v1.Answer
-	71, // 47: accord.v1.DecideMatchResponse.match_decision:type_name -> accord.v1.MatchDecision
-	0,  // 48: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
-	2,  // 49: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
-	4,  // 50: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
-	7,  // 51: accord.v1.CoordinationService.GetJit:input_type -> accord.v1.GetJitRequest
-	9,  // 52: accord.v1.CoordinationService.ListJits:input_type -> accord.v1.ListJitsRequest
-	11, // 53: accord.v1.CoordinationService.CreateJit:input_type -> accord.v1.CreateJitRequest
-	13, // 54: accord.v1.CoordinationService.InviteToJit:input_type -> accord.v1.InviteToJitRequest
-	15, // 55: accord.v1.CoordinationService.AcceptJitInvitation:input_type -> accord.v1.AcceptJitInvitationRequest
-	17, // 56: accord.v1.CoordinationService.DeclineJitInvitation:input_type -> accord.v1.DeclineJitInvitationRequest
-	19, // 57: accord.v1.CoordinationService.LeaveJit:input_type -> accord.v1.LeaveJitRequest
-	21, // 58: accord.v1.CoordinationService.LinkJitCase:input_type -> accord.v1.LinkJitCaseRequest
-	23, // 59: accord.v1.CoordinationService.UnlinkJitCase:input_type -> accord.v1.UnlinkJitCaseRequest
-	25, // 60: accord.v1.CoordinationService.SetJitLead:input_type -> accord.v1.SetJitLeadRequest
-	27, // 61: accord.v1.CoordinationService.CloseJit:input_type -> accord.v1.CloseJitRequest
-	29, // 62: accord.v1.CoordinationService.ConsentJitProposal:input_type -> accord.v1.ConsentJitProposalRequest
-	31, // 63: accord.v1.CoordinationService.GetStrategyEntry:input_type -> accord.v1.GetStrategyEntryRequest
-	33, // 64: accord.v1.CoordinationService.ListStrategyEntries:input_type -> accord.v1.ListStrategyEntriesRequest
-	35, // 65: accord.v1.CoordinationService.CreateStrategyEntry:input_type -> accord.v1.CreateStrategyEntryRequest
-	37, // 66: accord.v1.CoordinationService.UpdateStrategyEntry:input_type -> accord.v1.UpdateStrategyEntryRequest
-	39, // 67: accord.v1.CoordinationService.DeleteStrategyEntry:input_type -> accord.v1.DeleteStrategyEntryRequest
-	41, // 68: accord.v1.CoordinationService.ListStrategyEntryRevisions:input_type -> accord.v1.ListStrategyEntryRevisionsRequest
-	43, // 69: accord.v1.CoordinationService.GetLeadProposal:input_type -> accord.v1.GetLeadProposalRequest
-	45, // 70: accord.v1.CoordinationService.ListLeadProposals:input_type -> accord.v1.ListLeadProposalsRequest
-	47, // 71: accord.v1.CoordinationService.CreateLeadProposal:input_type -> accord.v1.CreateLeadProposalRequest
-	49, // 72: accord.v1.CoordinationService.ConsentLeadProposal:input_type -> accord.v1.ConsentLeadProposalRequest
-	51, // 73: accord.v1.CoordinationService.GetMatchDecision:input_type -> accord.v1.GetMatchDecisionRequest
-	53, // 74: accord.v1.CoordinationService.ListMatchDecisions:input_type -> accord.v1.ListMatchDecisionsRequest
-	55, // 75: accord.v1.CoordinationService.CreateMatchDecision:input_type -> accord.v1.CreateMatchDecisionRequest
-	57, // 76: accord.v1.CoordinationService.DecideMatch:input_type -> accord.v1.DecideMatchRequest
-	1,  // 77: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
-	3,  // 78: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
-	5,  // 79: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
-	8,  // 80: accord.v1.CoordinationService.GetJit:output_type -> accord.v1.GetJitResponse
-	10, // 81: accord.v1.CoordinationService.ListJits:output_type -> accord.v1.ListJitsResponse
-	12, // 82: accord.v1.CoordinationService.CreateJit:output_type -> accord.v1.CreateJitResponse
-	14, // 83: accord.v1.CoordinationService.InviteToJit:output_type -> accord.v1.InviteToJitResponse
-	16, // 84: accord.v1.CoordinationService.AcceptJitInvitation:output_type -> accord.v1.AcceptJitInvitationResponse
-	18, // 85: accord.v1.CoordinationService.DeclineJitInvitation:output_type -> accord.v1.DeclineJitInvitationResponse
-	20, // 86: accord.v1.CoordinationService.LeaveJit:output_type -> accord.v1.LeaveJitResponse
-	22, // 87: accord.v1.CoordinationService.LinkJitCase:output_type -> accord.v1.LinkJitCaseResponse
-	24, // 88: accord.v1.CoordinationService.UnlinkJitCase:output_type -> accord.v1.UnlinkJitCaseResponse
-	26, // 89: accord.v1.CoordinationService.SetJitLead:output_type -> accord.v1.SetJitLeadResponse
-	28, // 90: accord.v1.CoordinationService.CloseJit:output_type -> accord.v1.CloseJitResponse
-	30, // 91: accord.v1.CoordinationService.ConsentJitProposal:output_type -> accord.v1.ConsentJitProposalResponse
-	32, // 92: accord.v1.CoordinationService.GetStrategyEntry:output_type -> accord.v1.GetStrategyEntryResponse
-	34, // 93: accord.v1.CoordinationService.ListStrategyEntries:output_type -> accord.v1.ListStrategyEntriesResponse
-	36, // 94: accord.v1.CoordinationService.CreateStrategyEntry:output_type -> accord.v1.CreateStrategyEntryResponse
-	38, // 95: accord.v1.CoordinationService.UpdateStrategyEntry:output_type -> accord.v1.UpdateStrategyEntryResponse
-	40, // 96: accord.v1.CoordinationService.DeleteStrategyEntry:output_type -> accord.v1.DeleteStrategyEntryResponse
-	42, // 97: accord.v1.CoordinationService.ListStrategyEntryRevisions:output_type -> accord.v1.ListStrategyEntryRevisionsResponse
-	44, // 98: accord.v1.CoordinationService.GetLeadProposal:output_type -> accord.v1.GetLeadProposalResponse
-	46, // 99: accord.v1.CoordinationService.ListLeadProposals:output_type -> accord.v1.ListLeadProposalsResponse
-	48, // 100: accord.v1.CoordinationService.CreateLeadProposal:output_type -> accord.v1.CreateLeadProposalResponse
-	50, // 101: accord.v1.CoordinationService.ConsentLeadProposal:output_type -> accord.v1.ConsentLeadProposalResponse
-	52, // 102: accord.v1.CoordinationService.GetMatchDecision:output_type -> accord.v1.GetMatchDecisionResponse
-	54, // 103: accord.v1.CoordinationService.ListMatchDecisions:output_type -> accord.v1.ListMatchDecisionsResponse
-	56, // 104: accord.v1.CoordinationService.CreateMatchDecision:output_type -> accord.v1.CreateMatchDecisionResponse
-	58, // 105: accord.v1.CoordinationService.DecideMatch:output_type -> accord.v1.DecideMatchResponse
-	77, // [77:106] is the sub-list for method output_type
-	48, // [48:77] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	63, // 10: accord.v1.DeclineJitInvitationResponse.membership:type_name -> accord.v1.JitMembership
+	63, // 11: accord.v1.LeaveJitResponse.membership:type_name -> accord.v1.JitMembership
+	60, // 12: accord.v1.LeaveJitResponse.jit_state:type_name -> accord.v1.JitState
+	64, // 13: accord.v1.LinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	59, // 14: accord.v1.LinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	64, // 15: accord.v1.UnlinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	59, // 16: accord.v1.UnlinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	59, // 17: accord.v1.SetJitLeadResponse.jit:type_name -> accord.v1.Jit
+	62, // 18: accord.v1.SetJitLeadResponse.proposal:type_name -> accord.v1.JitProposal
+	59, // 19: accord.v1.CloseJitResponse.jit:type_name -> accord.v1.Jit
+	62, // 20: accord.v1.CloseJitResponse.proposal:type_name -> accord.v1.JitProposal
+	65, // 21: accord.v1.ConsentJitProposalRequest.answer:type_name -> accord.v1.Answer
+	59, // 22: accord.v1.ConsentJitProposalResponse.jit:type_name -> accord.v1.Jit
+	62, // 23: accord.v1.ConsentJitProposalResponse.proposal:type_name -> accord.v1.JitProposal
+	66, // 24: accord.v1.GetStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	67, // 25: accord.v1.ListStrategyEntriesRequest.kind:type_name -> accord.v1.StrategyEntryKind
+	66, // 26: accord.v1.ListStrategyEntriesResponse.strategy_entries:type_name -> accord.v1.StrategyEntry
+	66, // 27: accord.v1.CreateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	66, // 28: accord.v1.CreateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	66, // 29: accord.v1.UpdateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	68, // 30: accord.v1.UpdateStrategyEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	66, // 31: accord.v1.UpdateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	66, // 32: accord.v1.DeleteStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	69, // 33: accord.v1.ListStrategyEntryRevisionsResponse.revisions:type_name -> accord.v1.StrategyEntryRevision
+	70, // 34: accord.v1.GetLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	71, // 35: accord.v1.ListLeadProposalsRequest.state:type_name -> accord.v1.LeadProposalState
+	70, // 36: accord.v1.ListLeadProposalsResponse.lead_proposals:type_name -> accord.v1.LeadProposal
+	70, // 37: accord.v1.CreateLeadProposalRequest.lead_proposal:type_name -> accord.v1.LeadProposal
+	70, // 38: accord.v1.CreateLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	65, // 39: accord.v1.ConsentLeadProposalRequest.answer:type_name -> accord.v1.Answer
+	70, // 40: accord.v1.ConsentLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	72, // 41: accord.v1.GetMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	73, // 42: accord.v1.ListMatchDecisionsRequest.state:type_name -> accord.v1.MatchDecisionState
+	64, // 43: accord.v1.ListMatchDecisionsRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	72, // 44: accord.v1.ListMatchDecisionsResponse.match_decisions:type_name -> accord.v1.MatchDecision
+	72, // 45: accord.v1.CreateMatchDecisionRequest.match_decision:type_name -> accord.v1.MatchDecision
+	72, // 46: accord.v1.CreateMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	65, // 47: accord.v1.DecideMatchRequest.answer:type_name -> accord.v1.Answer
+	72, // 48: accord.v1.DecideMatchResponse.match_decision:type_name -> accord.v1.MatchDecision
+	0,  // 49: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
+	2,  // 50: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
+	4,  // 51: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
+	7,  // 52: accord.v1.CoordinationService.GetJit:input_type -> accord.v1.GetJitRequest
+	9,  // 53: accord.v1.CoordinationService.ListJits:input_type -> accord.v1.ListJitsRequest
+	11, // 54: accord.v1.CoordinationService.CreateJit:input_type -> accord.v1.CreateJitRequest
+	13, // 55: accord.v1.CoordinationService.InviteToJit:input_type -> accord.v1.InviteToJitRequest
+	15, // 56: accord.v1.CoordinationService.AcceptJitInvitation:input_type -> accord.v1.AcceptJitInvitationRequest
+	17, // 57: accord.v1.CoordinationService.DeclineJitInvitation:input_type -> accord.v1.DeclineJitInvitationRequest
+	19, // 58: accord.v1.CoordinationService.LeaveJit:input_type -> accord.v1.LeaveJitRequest
+	21, // 59: accord.v1.CoordinationService.LinkJitCase:input_type -> accord.v1.LinkJitCaseRequest
+	23, // 60: accord.v1.CoordinationService.UnlinkJitCase:input_type -> accord.v1.UnlinkJitCaseRequest
+	25, // 61: accord.v1.CoordinationService.SetJitLead:input_type -> accord.v1.SetJitLeadRequest
+	27, // 62: accord.v1.CoordinationService.CloseJit:input_type -> accord.v1.CloseJitRequest
+	29, // 63: accord.v1.CoordinationService.ConsentJitProposal:input_type -> accord.v1.ConsentJitProposalRequest
+	31, // 64: accord.v1.CoordinationService.GetStrategyEntry:input_type -> accord.v1.GetStrategyEntryRequest
+	33, // 65: accord.v1.CoordinationService.ListStrategyEntries:input_type -> accord.v1.ListStrategyEntriesRequest
+	35, // 66: accord.v1.CoordinationService.CreateStrategyEntry:input_type -> accord.v1.CreateStrategyEntryRequest
+	37, // 67: accord.v1.CoordinationService.UpdateStrategyEntry:input_type -> accord.v1.UpdateStrategyEntryRequest
+	39, // 68: accord.v1.CoordinationService.DeleteStrategyEntry:input_type -> accord.v1.DeleteStrategyEntryRequest
+	41, // 69: accord.v1.CoordinationService.ListStrategyEntryRevisions:input_type -> accord.v1.ListStrategyEntryRevisionsRequest
+	43, // 70: accord.v1.CoordinationService.GetLeadProposal:input_type -> accord.v1.GetLeadProposalRequest
+	45, // 71: accord.v1.CoordinationService.ListLeadProposals:input_type -> accord.v1.ListLeadProposalsRequest
+	47, // 72: accord.v1.CoordinationService.CreateLeadProposal:input_type -> accord.v1.CreateLeadProposalRequest
+	49, // 73: accord.v1.CoordinationService.ConsentLeadProposal:input_type -> accord.v1.ConsentLeadProposalRequest
+	51, // 74: accord.v1.CoordinationService.GetMatchDecision:input_type -> accord.v1.GetMatchDecisionRequest
+	53, // 75: accord.v1.CoordinationService.ListMatchDecisions:input_type -> accord.v1.ListMatchDecisionsRequest
+	55, // 76: accord.v1.CoordinationService.CreateMatchDecision:input_type -> accord.v1.CreateMatchDecisionRequest
+	57, // 77: accord.v1.CoordinationService.DecideMatch:input_type -> accord.v1.DecideMatchRequest
+	1,  // 78: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
+	3,  // 79: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
+	5,  // 80: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
+	8,  // 81: accord.v1.CoordinationService.GetJit:output_type -> accord.v1.GetJitResponse
+	10, // 82: accord.v1.CoordinationService.ListJits:output_type -> accord.v1.ListJitsResponse
+	12, // 83: accord.v1.CoordinationService.CreateJit:output_type -> accord.v1.CreateJitResponse
+	14, // 84: accord.v1.CoordinationService.InviteToJit:output_type -> accord.v1.InviteToJitResponse
+	16, // 85: accord.v1.CoordinationService.AcceptJitInvitation:output_type -> accord.v1.AcceptJitInvitationResponse
+	18, // 86: accord.v1.CoordinationService.DeclineJitInvitation:output_type -> accord.v1.DeclineJitInvitationResponse
+	20, // 87: accord.v1.CoordinationService.LeaveJit:output_type -> accord.v1.LeaveJitResponse
+	22, // 88: accord.v1.CoordinationService.LinkJitCase:output_type -> accord.v1.LinkJitCaseResponse
+	24, // 89: accord.v1.CoordinationService.UnlinkJitCase:output_type -> accord.v1.UnlinkJitCaseResponse
+	26, // 90: accord.v1.CoordinationService.SetJitLead:output_type -> accord.v1.SetJitLeadResponse
+	28, // 91: accord.v1.CoordinationService.CloseJit:output_type -> accord.v1.CloseJitResponse
+	30, // 92: accord.v1.CoordinationService.ConsentJitProposal:output_type -> accord.v1.ConsentJitProposalResponse
+	32, // 93: accord.v1.CoordinationService.GetStrategyEntry:output_type -> accord.v1.GetStrategyEntryResponse
+	34, // 94: accord.v1.CoordinationService.ListStrategyEntries:output_type -> accord.v1.ListStrategyEntriesResponse
+	36, // 95: accord.v1.CoordinationService.CreateStrategyEntry:output_type -> accord.v1.CreateStrategyEntryResponse
+	38, // 96: accord.v1.CoordinationService.UpdateStrategyEntry:output_type -> accord.v1.UpdateStrategyEntryResponse
+	40, // 97: accord.v1.CoordinationService.DeleteStrategyEntry:output_type -> accord.v1.DeleteStrategyEntryResponse
+	42, // 98: accord.v1.CoordinationService.ListStrategyEntryRevisions:output_type -> accord.v1.ListStrategyEntryRevisionsResponse
+	44, // 99: accord.v1.CoordinationService.GetLeadProposal:output_type -> accord.v1.GetLeadProposalResponse
+	46, // 100: accord.v1.CoordinationService.ListLeadProposals:output_type -> accord.v1.ListLeadProposalsResponse
+	48, // 101: accord.v1.CoordinationService.CreateLeadProposal:output_type -> accord.v1.CreateLeadProposalResponse
+	50, // 102: accord.v1.CoordinationService.ConsentLeadProposal:output_type -> accord.v1.ConsentLeadProposalResponse
+	52, // 103: accord.v1.CoordinationService.GetMatchDecision:output_type -> accord.v1.GetMatchDecisionResponse
+	54, // 104: accord.v1.CoordinationService.ListMatchDecisions:output_type -> accord.v1.ListMatchDecisionsResponse
+	56, // 105: accord.v1.CoordinationService.CreateMatchDecision:output_type -> accord.v1.CreateMatchDecisionResponse
+	58, // 106: accord.v1.CoordinationService.DecideMatch:output_type -> accord.v1.DecideMatchResponse
+	78, // [78:107] is the sub-list for method output_type
+	49, // [49:78] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_coordination_proto_init() }
