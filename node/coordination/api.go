@@ -322,10 +322,11 @@ func enumNames[K comparable, E ~int32](m map[K]E) map[E]string {
 }
 
 // aborted turns the registry's refusal of a stale expected version into
-// Aborted (AIP-154: the etag no longer matches).
-func aborted(err error) error {
+// Aborted naming field (AIP-154: the etag no longer matches).
+func aborted(field string, err error) error {
 	if errors.Is(err, registry.ErrFailedPrecondition) && strings.Contains(err.Error(), "expected_version:") {
-		return errAborted(strings.Replace(err.Error(), "expected_version:", "etag:", 1))
+		_, why, _ := strings.Cut(err.Error(), "expected_version: ")
+		return errAborted(field + ": " + why + " (read the entry again)")
 	}
 	return err
 }

@@ -278,8 +278,10 @@ func unopened(raw, opened string) bool {
 // The node reads the entry's current version and sends a strategy.update
 // with the masked fields changed and the others as they are. With an etag
 // the update applies only to that version (Aborted otherwise); without, to
-// the current one. A retry under the same request id sends the same
-// command, so the registry answers it as the first time.
+// the current one. The etag is checked by the registry as it applies the
+// update, not here: a retry under the same request id then sends the same
+// command (the entry's other fields are as the first attempt left them),
+// and the registry answers it as the first time.
 func (s *Service) UpdateStrategyEntry(ctx context.Context, req *accordv1.UpdateStrategyEntryRequest) (*accordv1.UpdateStrategyEntryResponse, error) {
 	return call(ctx, s, req, func(ctx context.Context, id identity.Identity, req *accordv1.UpdateStrategyEntryRequest) (*accordv1.UpdateStrategyEntryResponse, error) {
 		in := req.GetStrategyEntry()
@@ -310,9 +312,6 @@ func (s *Service) UpdateStrategyEntry(ctx context.Context, req *accordv1.UpdateS
 			raw := e.Current
 			s.openEntries(v, id.Member, &e)
 			cur := e.Current
-			if expected != 0 && expected != cur.Version {
-				return errAborted(fmt.Sprintf("strategy_entry.etag: %s is at version %d (etag %s), not %d: read it again", entryName(entryID), cur.Version, etagOf(cur.Version), expected))
-			}
 			p = registry.UpdateEntry{Entry: entryID, ExpectedVersion: expected, Kind: cur.Kind, Title: cur.Title, Text: cur.Text, Targets: cur.Targets}
 			if (!mask["title"] && unopened(raw.Title, cur.Title)) || (!mask["text"] && unopened(raw.Text, cur.Text)) {
 				return fmt.Errorf("%w: strategy_entry: this node cannot open the entry's current title or text yet (it holds no team key): give them in the update (update_mask \"*\") or try again later", grpcserver.ErrFailedPrecondition)
@@ -337,7 +336,7 @@ func (s *Service) UpdateStrategyEntry(ctx context.Context, req *accordv1.UpdateS
 			return nil, err
 		}
 		if _, _, err := s.write(ctx, id, req.GetRequestId(), p, entryFields); err != nil {
-			return nil, aborted(err)
+			return nil, aborted("strategy_entry.etag", err)
 		}
 		e, err := s.entry(ctx, id, entryID, false)
 		if err != nil {
@@ -361,7 +360,7 @@ func (s *Service) DeleteStrategyEntry(ctx context.Context, req *accordv1.DeleteS
 		_, _, err = s.write(ctx, id, req.GetRequestId(), registry.DeleteEntry{Entry: entryID, ExpectedVersion: expected, Reason: req.GetReason()},
 			map[string]string{"entry": "name", "reason": "reason"})
 		if err != nil {
-			return nil, aborted(err)
+			return nil, aborted("etag", err)
 		}
 		e, err := s.entry(ctx, id, entryID, false)
 		if err != nil {
