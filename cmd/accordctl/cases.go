@@ -19,8 +19,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/accordfed/accord/node/caseformat"
@@ -46,44 +44,6 @@ The node's address is local_api.listen of --config; --server overrides it.`,
 	cmd.AddCommand(newCasesGenerateCmd(), newCasesImportCmd(g), newCasesExportCmd(g), newCasesGetCmd(g), newCasesListCmd(g),
 		newCasesCreateCmd(g), newCasesUpdateCmd(g), newCasesDeleteCmd(g))
 	return cmd
-}
-
-// protoOut writes messages as JSON with the field names of the .proto files
-// (case_id, not caseId), as the interchange format does.
-var protoOut = protojson.MarshalOptions{UseProtoNames: true}
-
-// printProto writes one message as indented JSON.
-func printProto(w io.Writer, m proto.Message) error {
-	return printJSON(w, protoValue(m, false))
-}
-
-// protoValue returns a message as a JSON value, to embed in other JSON
-// output; all says whether zero fields are written too.
-func protoValue(m proto.Message, all bool) json.RawMessage {
-	o := protoOut
-	o.EmitUnpopulated = all
-	b, err := o.Marshal(m)
-	if err != nil {
-		// Marshal fails only on invalid UTF-8, which the node never
-		// stores; say so rather than print half a value.
-		b, _ = json.Marshal(map[string]string{"error": err.Error()})
-	}
-	return b
-}
-
-// jsonProto embeds a message in encoding/json output.
-type jsonProto struct{ m proto.Message }
-
-// MarshalJSON writes the message as protoValue does.
-func (j jsonProto) MarshalJSON() ([]byte, error) { return protoValue(j.m, false), nil }
-
-// protoList embeds a list of messages in encoding/json output.
-func protoList[M proto.Message](ms []M) []jsonProto {
-	out := make([]jsonProto, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, jsonProto{m})
-	}
-	return out
 }
 
 // openInput opens FILE, or standard input for "-". It returns the name to

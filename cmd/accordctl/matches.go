@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/accordfed/accord/federation/registry"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -25,8 +24,11 @@ the same incident, with a score and the reasons in words. Each involved
 office confirms or rejects for itself; a group is confirmed when every
 involved office confirms it, rejected as soon as one rejects. A confirmed
 group can get a lead-jurisdiction proposal (accordctl lead propose --match)
-and feed a joint investigation team.`,
-		Example: `  accordctl --config ua.yaml matches list
+and feed a joint investigation team.
+
+A decision is named by its id (match-000001) or its resource name
+(matchDecisions/match-000001).`,
+		Example: `  accordctl --config ua.yaml matches list --awaiting
   accordctl --config ua.yaml matches show MATCH-ID
   accordctl --config ua.yaml matches confirm MATCH-ID
   accordctl --config ua.yaml lead propose --match MATCH-ID --lead UA`,
@@ -36,84 +38,123 @@ and feed a joint investigation team.`,
 	return cmd
 }
 
+func matchArg(s string) string { return resourceName("matchDecisions", s) }
+
+var matchStates = map[string]accordv1.MatchDecisionState{
+	"proposed":  accordv1.MatchDecisionState_MATCH_DECISION_STATE_PROPOSED,
+	"confirmed": accordv1.MatchDecisionState_MATCH_DECISION_STATE_CONFIRMED,
+	"rejected":  accordv1.MatchDecisionState_MATCH_DECISION_STATE_REJECTED,
+}
+
 func newMatchesListCmd(g *globalOptions) *cobra.Command {
-	var rf readFlags
-	var status string
+	var (
+		rf              readFlags
+		status, caseArg string
+		member          string
+		awaiting        bool
+		limit           int
+	)
 	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List the match decisions this office is involved in",
-		Example: `  accordctl --config pl.yaml matches list --status proposed`,
-		Args:    cobra.NoArgs,
+		Use:   "list [--status proposed|confirmed|rejected] [--awaiting] [--case MEMBER/CASE_ID] [--member M] [--limit N]",
+		Short: "List the match decisions this office is involved in",
+		Example: `  accordctl --config pl.yaml matches list --awaiting
+  accordctl --config pl.yaml matches list --status confirmed --member UA
+  accordctl --config pl.yaml matches list --case PL/PL-2023-17`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch status {
-			case "", string(registry.MatchProposed), string(registry.MatchConfirmed), string(registry.MatchRejected):
-			default:
-				return fmt.Errorf("--status %q: must be proposed, confirmed or rejected", status)
-			}
-			var ms []registry.MatchDecision
-			if printed, err := runQuery(cmd, g, rf, "matches list", "matches", "", nil, &ms); printed || err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "MATCH\tSTATUS\tSCORE\tCASES\tANSWERS\tREASONS")
-			shown := 0
-			for _, m := range ms {
-				if status != "" && string(m.Status) != status {
-					continue
+			req := &accordv1.ListMatchDecisionsRequest{AwaitingAnswer: awaiting, Member: member, Stale: rf.stale, PageSize: 1000}
+			if status != "" {
+				st, ok := matchStates[status]
+				if !ok {
+					return fmt.Errorf("--status %q: must be proposed, confirmed or rejected", status)
 				}
-				shown++
-				var cs, ans []string
-				for _, c := range m.Cases {
-					cs = append(cs, c.String())
-				}
-				for _, c := range m.Decisions {
-					ans = append(ans, c.Member+" "+string(c.Answer))
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\n", m.ID, m.Status, m.Score, strings.Join(cs, ", "),
-					strings.Join(ans, ", "), truncate(strings.Join(m.Reasons, "; "), listTitleWidth))
+				req.State = st
 			}
-			if shown == 0 {
-				fmt.Fprintln(tw, "(no match decisions)\t\t\t\t\t")
+			if member != "" {
+				if err := regMemberArg("--member", member); err != nil {
+					return err
+				}
 			}
-			return tw.Flush()
+			if caseArg != "" {
+				ref, err := regCaseRef("--case", caseArg)
+				if err != nil {
+					return err
+				}
+				req.CaseRef = ref
+			}
+			if limit < 0 {
+				return fmt.Errorf("--limit %d: must not be negative", limit)
+			}
+			return apiRead(cmd, g, "matches list", func(ctx context.Context, c *coordClient) (*accordv1.ListMatchDecisionsResponse, error) {
+				total := int32(0)
+				all, err := listPages(limit, func(token string) ([]*accordv1.MatchDecision, string, error) {
+					req.PageToken = token
+					r, err := c.coord.ListMatchDecisions(ctx, req)
+					total = r.GetTotalSize()
+					return r.GetMatchDecisions(), r.GetNextPageToken(), err
+				})
+				return &accordv1.ListMatchDecisionsResponse{MatchDecisions: all, TotalSize: total}, err
+			}, func(w io.Writer, _ *coordClient, r *accordv1.ListMatchDecisionsResponse) {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "MATCH\tSTATUS\tSCORE\tCASES\tANSWERS\tREASONS")
+				if len(r.GetMatchDecisions()) == 0 {
+					fmt.Fprintln(tw, "(no match decisions)\t\t\t\t\t")
+				}
+				for _, m := range r.GetMatchDecisions() {
+					fmt.Fprintf(tw, "%s\t%s\t%.2f\t%s\t%s\t%s\n", shortID(m.GetName()), word(m.GetState(), "MATCH_DECISION_STATE_"), m.GetScore(),
+						strings.Join(apiCases(m.GetCases()), ", "), apiAnswers(m.GetAnswers()), truncate(strings.Join(m.GetReasons(), "; "), listTitleWidth))
+				}
+				_ = tw.Flush()
+				if n := int(r.GetTotalSize()); n > len(r.GetMatchDecisions()) {
+					fmt.Fprintf(w, "(%s of %s shown; --limit 0 lists all)\n", formatCount(int64(len(r.GetMatchDecisions()))), formatCount(int64(n)))
+				}
+			})
 		},
 	}
-	rf.add(cmd)
 	cmd.Flags().StringVar(&status, "status", "", "only decisions with this status: proposed, confirmed or rejected")
+	cmd.Flags().BoolVar(&awaiting, "awaiting", false, "only decisions waiting for this office's answer")
+	cmd.Flags().StringVar(&caseArg, "case", "", "only decisions that group this case, MEMBER/CASE_ID")
+	cmd.Flags().StringVar(&member, "member", "", "only decisions that also involve this member office")
+	cmd.Flags().IntVar(&limit, "limit", 0, "list at most this many (0: all)")
+	rf.add(cmd)
 	return cmd
 }
 
 func newMatchesShowCmd(g *globalOptions) *cobra.Command {
-	return newShowCmd(g, "show MATCH", "Show a match decision: cases, score, reasons, and each office's answer",
-		`  accordctl --config pl.yaml matches show MATCH-ID`, "matches show", "match", printMatch)
+	var rf readFlags
+	cmd := &cobra.Command{
+		Use:     "show MATCH",
+		Short:   "Show a match decision: cases, score, reasons, and each office's answer",
+		Example: `  accordctl --config pl.yaml matches show MATCH-ID`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return apiRead(cmd, g, "matches show "+args[0], func(ctx context.Context, c *coordClient) (*accordv1.MatchDecision, error) {
+				r, err := c.coord.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchArg(args[0]), Stale: rf.stale})
+				return r.GetMatchDecision(), err
+			}, func(w io.Writer, _ *coordClient, m *accordv1.MatchDecision) { printMatch(w, m) })
+		},
+	}
+	rf.add(cmd)
+	return cmd
 }
 
-func printMatch(w io.Writer, m registry.MatchDecision) {
-	fmt.Fprintf(w, "%s  %s  score %.2f\n", m.ID, m.Status, m.Score)
-	regRow(w, "proposed", regChange(m.Created))
-	regRow(w, "updated", regChange(m.Updated))
-	fmt.Fprintf(w, "cases (%d):\n", len(m.Cases))
-	for _, c := range m.Cases {
+func printMatch(w io.Writer, m *accordv1.MatchDecision) {
+	fmt.Fprintf(w, "%s  %s  score %.2f\n", shortID(m.GetName()), word(m.GetState(), "MATCH_DECISION_STATE_"), m.GetScore())
+	regRow(w, "proposed", apiChange(m.GetCreate()))
+	regRow(w, "updated", apiChange(m.GetUpdate()))
+	fmt.Fprintf(w, "cases (%d):\n", len(m.GetCases()))
+	for _, c := range m.GetCases() {
 		v := ""
-		if n, ok := m.Versions[c.String()]; ok {
+		if n, ok := m.GetCaseVersions()[apiCase(c)]; ok {
 			v = fmt.Sprintf("  (version %d)", n)
 		}
-		fmt.Fprintf(w, "  %s%s\n", c, v)
+		fmt.Fprintf(w, "  %s%s\n", apiCase(c), v)
 	}
-	fmt.Fprintf(w, "reasons (%d):\n", len(m.Reasons))
-	for _, r := range m.Reasons {
+	fmt.Fprintf(w, "reasons (%d):\n", len(m.GetReasons()))
+	for _, r := range m.GetReasons() {
 		fmt.Fprintf(w, "  %s\n", r)
 	}
-	fmt.Fprintf(w, "answers (%d):\n", len(m.Decisions))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, c := range m.Decisions {
-		when := "-"
-		if c.Change != nil {
-			when = regChange(*c.Change)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Member, c.Answer, when)
-	}
-	_ = tw.Flush()
+	printAnswers(w, m.GetAnswers())
 }
 
 func newMatchesDecideCmd(g *globalOptions, confirm bool) *cobra.Command {
@@ -130,14 +171,11 @@ func newMatchesDecideCmd(g *globalOptions, confirm bool) *cobra.Command {
 		Example: "  accordctl --config pl.yaml matches " + verb + " MATCH-ID",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runWrite(cmd, g, &wf, regWrite{
-				what: "matches " + verb + " " + args[0],
-				build: func(context.Context, *coordClient) (registry.Payload, error) {
-					return registry.DecideMatch{Match: args[0], Confirm: confirm}, nil
-				},
-				describe: func(r *accordv1.ExecuteResponse) string {
-					return fmt.Sprintf("%s %s for this office; the decision is now %s", done, args[0], r.GetStatus())
-				},
+			return apiWrite(cmd, g, &wf, "matches "+verb+" "+args[0], func(ctx context.Context, c *coordClient, rid string) (*accordv1.MatchDecision, error) {
+				r, err := c.coord.DecideMatch(ctx, &accordv1.DecideMatchRequest{Name: matchArg(args[0]), Answer: answerOf(confirm), RequestId: rid})
+				return r.GetMatchDecision(), err
+			}, func(_ *coordClient, r *accordv1.MatchDecision) string {
+				return fmt.Sprintf("%s %s for this office; the decision is now %s", done, args[0], word(r.GetState(), "MATCH_DECISION_STATE_"))
 			})
 		},
 	}

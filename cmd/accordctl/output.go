@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/safetext"
 )
@@ -91,4 +93,45 @@ func incompleteTail(b []byte) int {
 		}
 	}
 	return 0
+}
+
+// protoOut is the one JSON style of -o json for API messages: the API's
+// own JSON mapping (protojson) with the field names of the .proto files
+// (case_id, not caseId, as the interchange format writes them), enum
+// values by name (JIT_STATE_ACTIVE), times in RFC 3339 and 64-bit integers
+// as strings. printProto and protoValue are the only writers of messages.
+var protoOut = protojson.MarshalOptions{UseProtoNames: true}
+
+// printProto writes one API message as indented JSON (-o json).
+func printProto(w io.Writer, m proto.Message) error {
+	return printJSON(w, protoValue(m, false))
+}
+
+// protoValue returns a message as a JSON value, to embed in other JSON
+// output; all says whether zero fields are written too.
+func protoValue(m proto.Message, all bool) json.RawMessage {
+	o := protoOut
+	o.EmitUnpopulated = all
+	b, err := o.Marshal(m)
+	if err != nil {
+		// Marshal fails only on invalid UTF-8, which the node never
+		// stores; say so rather than print half a value.
+		b, _ = json.Marshal(map[string]string{"error": err.Error()})
+	}
+	return b
+}
+
+// jsonProto embeds a message in encoding/json output.
+type jsonProto struct{ m proto.Message }
+
+// MarshalJSON writes the message as protoValue does.
+func (j jsonProto) MarshalJSON() ([]byte, error) { return protoValue(j.m, false), nil }
+
+// protoList embeds a list of messages in encoding/json output.
+func protoList[M proto.Message](ms []M) []jsonProto {
+	out := make([]jsonProto, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, jsonProto{m})
+	}
+	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -13,10 +12,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
-	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/daemon"
 	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -28,6 +27,9 @@ type regMember struct {
 	code    string
 	d       *daemon.Daemon
 	analyst string // accordctl configuration file of user "analyst"
+	// coord is the analyst's CoordinationService client, for what no
+	// command does (proposing a match is the matching engine's).
+	coord accordv1.CoordinationServiceClient
 }
 
 // ctl runs accordctl as the member's analyst against its node.
@@ -54,23 +56,20 @@ func startRegistryFederation(t *testing.T, founders ...string) map[string]*regMe
 	nodes, _ := daemontest.StartFederation(t, fed, nil, founders...)
 	out := map[string]*regMember{}
 	for _, n := range nodes {
-		out[n.Member] = &regMember{code: n.Member, d: n.D, analyst: writeClientConfig(t, fed.User(n.Member, "analyst"))}
+		out[n.Member] = &regMember{code: n.Member, d: n.D, analyst: writeClientConfig(t, fed.User(n.Member, "analyst")),
+			coord: daemontest.Coordination(t, n.D, fed.User(n.Member, "analyst"), n.Member)}
 	}
 	return out
 }
 
-// writeJSON runs a write with -o json and returns its result.
-func writeJSON(t *testing.T, m *regMember, args ...string) regWriteResult {
+// ctlJSON runs accordctl with -o json and reads its answer, the API's
+// message in protojson, into msg.
+func ctlJSON(t *testing.T, m *regMember, msg proto.Message, args ...string) {
 	t.Helper()
 	out := m.must(t, append(args, "-o", "json")...)
-	var r regWriteResult
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
+	if err := protojson.Unmarshal([]byte(out), msg); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if r.RequestID == "" || r.Index == 0 {
-		t.Fatalf("write result without request id or index: %s", out)
-	}
-	return r
 }
 
 func wantIn(t *testing.T, what, out string, want ...string) {
@@ -136,15 +135,18 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 	})
 
 	t.Run("jit", func(t *testing.T) {
-		created := writeJSON(t, ua, "jit", "create", "--name", "Kharkiv shelling 2022", "--legal-basis", "EU JIT model agreement", "--agreement-ref", "JIT-2024-07", "--invite", "PL")
-		jit := created.ID
-		if jit == "" || created.Type != "jit.create" || created.Status != "active" {
-			t.Fatalf("create: %+v", created)
+		var created accordv1.CreateJitResponse
+		ctlJSON(t, ua, &created, "jit", "create", "--name", "Kharkiv shelling 2022", "--legal-basis", "EU JIT model agreement", "--agreement-ref", "JIT-2024-07", "--invite", "PL")
+		jit := strings.TrimPrefix(created.GetJit().GetName(), "jits/")
+		rid := created.GetJit().GetCreate().GetRequestId()
+		if !strings.HasPrefix(jit, "jit-") || created.GetJit().GetState() != accordv1.JitState_JIT_STATE_ACTIVE || !strings.HasPrefix(rid, "ctl-") {
+			t.Fatalf("create: %v", &created)
 		}
 		// A retry with the same request id is answered as the first time.
-		again := writeJSON(t, ua, "jit", "create", "--name", "Kharkiv shelling 2022", "--legal-basis", "EU JIT model agreement", "--agreement-ref", "JIT-2024-07", "--invite", "PL", "--request-id", created.RequestID)
-		if again.ID != jit {
-			t.Errorf("retry created %s, first %s", again.ID, jit)
+		var again accordv1.CreateJitResponse
+		ctlJSON(t, ua, &again, "jit", "create", "--name", "Kharkiv shelling 2022", "--legal-basis", "EU JIT model agreement", "--agreement-ref", "JIT-2024-07", "--invite", "PL", "--request-id", rid)
+		if again.GetJit().GetName() != created.GetJit().GetName() {
+			t.Errorf("retry created %s, first %s", again.GetJit().GetName(), created.GetJit().GetName())
 		}
 
 		// Invited, PL sees the team but not its cases.
@@ -157,7 +159,7 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		out = ua.must(t, "jit", "lead", jit, "PL")
 		wantIn(t, "jit lead", out, "proposed PL as lead of "+jit+" as "+jit+"/1", "accordctl jit consent "+jit+"/1")
 		wantRow(t, pl.must(t, "jit", "show", jit), "lead", "UA")
-		wantIn(t, "jit show with a proposal", pl.must(t, "jit", "show", jit), "proposals (1):", jit+"/1", "set_lead PL", "proposed", "PL pending, UA yes")
+		wantIn(t, "jit show with a proposal", pl.must(t, "jit", "show", jit), "proposals (1):", jit+"/1", "set_lead PL", "open", "PL pending, UA yes")
 		out = pl.must(t, "jit", "consent", jit+"/1")
 		wantIn(t, "jit consent", out, "consented to "+jit+"/1 (proposal now agreed)")
 
@@ -184,13 +186,14 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 				t.Errorf("member line %q: not accepted", line)
 			}
 		}
-		var j registry.JIT
-		if err := json.Unmarshal([]byte(pl.must(t, "jit", "show", jit, "-o", "json")), &j); err != nil {
-			t.Fatal(err)
+		var j accordv1.Jit
+		ctlJSON(t, pl, &j, "jit", "show", jit)
+		if j.GetLead() != "PL" || len(j.GetMemberships()) != 2 || len(j.GetCases()) != 1 || apiCase(j.GetCases()[0].GetCaseRef()) != "UA/UA-2022-000001" {
+			t.Errorf("team as PL sees it: %v", &j)
 		}
-		if j.Lead != "PL" || len(j.Members) != 2 || len(j.Cases) != 1 || j.Cases[0].Case != (registry.CaseRef{Member: "UA", CaseID: "UA-2022-000001"}) {
-			t.Errorf("team as PL sees it: %+v", j)
-		}
+		// -o json is the API's own JSON: enum names, RFC 3339 times.
+		js := pl.must(t, "jit", "show", jit, "-o", "json")
+		wantIn(t, "jit show -o json", js, `"state": "JIT_STATE_ACTIVE"`, `"legal_basis": "EU JIT model agreement"`, `"time": "20`)
 
 		// A stale read catches up; poll it.
 		raftnettest.WaitFor(t, 10*time.Second, func() error {
@@ -217,11 +220,12 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 	})
 
 	t.Run("strategy", func(t *testing.T) {
-		added := writeJSON(t, ua, "strategy", "add", "--kind", "priority", "--title", "Attacks on energy infrastructure",
+		var added accordv1.StrategyEntry
+		ctlJSON(t, ua, &added, "strategy", "add", "--kind", "priority", "--title", "Attacks on energy infrastructure",
 			"--text", "Winter campaigns", "--target", "unit:64th Separate Motor Rifle Brigade")
-		entry := added.ID
-		if entry == "" || added.Version != 1 {
-			t.Fatalf("add: %+v", added)
+		entry := shortID(added.GetName())
+		if !strings.HasPrefix(entry, "entry-") || added.GetVersion() != 1 {
+			t.Fatalf("add: %v", &added)
 		}
 		out := ua.must(t, "strategy", "update", entry, "--title", "Attacks on energy infrastructure, winter 2022")
 		wantIn(t, "strategy update", out, "updated "+entry+" to version 2", "request id: ")
@@ -233,13 +237,12 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 
 		hist := pl.must(t, "strategy", "history", entry)
 		wantIn(t, "strategy history", hist, entry+": 2 versions", "by UA/user/analyst via UA/node/ua-1")
-		var vs []registry.StrategyVersion
-		if err := json.Unmarshal([]byte(pl.must(t, "strategy", "history", entry, "-o", "json")), &vs); err != nil {
-			t.Fatal(err)
-		}
-		if len(vs) != 2 || vs[0].Title != "Attacks on energy infrastructure" || vs[1].Title != "Attacks on energy infrastructure, winter 2022" ||
-			vs[1].Text != "Winter campaigns" || len(vs[1].Targets) != 1 {
-			t.Errorf("history: %+v", vs)
+		var hr accordv1.ListStrategyEntryRevisionsResponse
+		ctlJSON(t, pl, &hr, "strategy", "history", entry)
+		vs := hr.GetRevisions()
+		if len(vs) != 2 || vs[0].GetTitle() != "Attacks on energy infrastructure" || vs[1].GetTitle() != "Attacks on energy infrastructure, winter 2022" ||
+			vs[1].GetText() != "Winter campaigns" || len(vs[1].GetTargets()) != 1 {
+			t.Errorf("history: %v", vs)
 		}
 
 		// PL may read UA's entry but not change it.
@@ -247,9 +250,10 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		wantExit(t, err, 1, "strategy update "+entry, "PermissionDenied", "owned by UA")
 		_, err = pl.ctl(t, "strategy", "delete", entry)
 		wantExit(t, err, 1, "PermissionDenied")
-		// A stale expected version is refused.
+		// A stale expected version (etag) is refused, and nothing changes.
 		_, err = ua.ctl(t, "strategy", "update", entry, "--text", "x", "--expected-version", "1")
-		wantExit(t, err, 1, "FailedPrecondition")
+		wantExit(t, err, 1, "Aborted", "etag")
+		wantRow(t, pl.must(t, "strategy", "show", entry), "version", "2")
 
 		list := pl.must(t, "strategy", "list", "--owner", "UA", "--kind", "priority")
 		wantIn(t, "strategy list", list, entry, "priority", "federation")
@@ -267,19 +271,56 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 	})
 
 	t.Run("lead", func(t *testing.T) {
-		proposed := writeJSON(t, ua, "lead", "propose", "--cases", "UA/UA-2022-000001,PL/PL-2023-17", "--lead", "UA", "--note", "most evidence in Kharkiv")
-		if proposed.ID == "" {
-			t.Fatalf("propose: %+v", proposed)
+		var proposed accordv1.LeadProposal
+		ctlJSON(t, ua, &proposed, "lead", "propose", "--cases", "UA/UA-2022-000001,PL/PL-2023-17", "--lead", "UA", "--note", "most evidence in Kharkiv")
+		id := shortID(proposed.GetName())
+		if !strings.HasPrefix(id, "lead-") {
+			t.Fatalf("propose: %v", &proposed)
 		}
-		out := pl.must(t, "lead", "consent", proposed.ID)
-		wantIn(t, "lead consent", out, "consented to "+proposed.ID, "assignment now proposed")
-		out = ua.must(t, "lead", "consent", proposed.ID)
-		wantIn(t, "lead consent", out, "assignment now agreed")
-		show := ua.must(t, "lead", "show", proposed.ID)
+		wantIn(t, "lead list --awaiting", pl.must(t, "lead", "list", "--awaiting"), id, "proposed")
+		out := pl.must(t, "lead", "consent", id)
+		wantIn(t, "lead consent", out, "consented to "+id, "proposal now proposed")
+		out = ua.must(t, "lead", "consent", id)
+		wantIn(t, "lead consent", out, "proposal now agreed")
+		show := ua.must(t, "lead", "show", id)
 		wantIn(t, "lead show", show, "lead UA", "agreed", "UA/UA-2022-000001", "PL/PL-2023-17", "most evidence in Kharkiv", "PL  yes", "UA  yes")
-		wantIn(t, "lead list", pl.must(t, "lead", "list"), proposed.ID, "agreed", "PL yes, UA yes")
-		_, err := de.ctl(t, "lead", "show", proposed.ID)
+		wantIn(t, "lead list", pl.must(t, "lead", "list"), id, "agreed", "PL yes, UA yes")
+		wantIn(t, "lead list --awaiting", pl.must(t, "lead", "list", "--awaiting"), "(no lead proposals)")
+		_, err := de.ctl(t, "lead", "show", id)
 		wantExit(t, err, 1, "NotFound")
+	})
+
+	t.Run("matches", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		m, err := ua.coord.CreateMatchDecision(ctx, &accordv1.CreateMatchDecisionRequest{MatchDecision: &accordv1.MatchDecision{
+			Cases: []*accordv1.RegistryCaseRef{{Member: "UA", CaseId: "UA-2022-000009"}, {Member: "PL", CaseId: "PL-2023-99"}},
+			Score: 0.87, Reasons: []string{"same place and day"},
+		}, RequestId: "test-match-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := shortID(m.GetMatchDecision().GetName())
+		wantIn(t, "matches list --awaiting", pl.must(t, "matches", "list", "--awaiting"), id, "proposed", "0.87", "UA/UA-2022-000009, PL/PL-2023-99", "PL pending, UA pending")
+		wantIn(t, "matches list --case", pl.must(t, "matches", "list", "--case", "PL/PL-2023-99"), id)
+		wantIn(t, "matches list --case", pl.must(t, "matches", "list", "--case", "PL/PL-2023-98"), "(no match decisions)")
+		wantIn(t, "status", pl.must(t, "status"), "matches waiting for this office: 1 (accordctl matches list --awaiting)")
+		out := pl.must(t, "matches", "confirm", id)
+		wantIn(t, "matches confirm", out, "confirmed "+id+" for this office; the decision is now proposed")
+		wantIn(t, "matches list --awaiting", pl.must(t, "matches", "list", "--awaiting"), "(no match decisions)")
+		out = ua.must(t, "matches", "reject", id)
+		wantIn(t, "matches reject", out, "the decision is now rejected")
+		show := pl.must(t, "matches", "show", id)
+		wantIn(t, "matches show", show, id+"  rejected  score 0.87", "same place and day", "PL  yes", "UA  no")
+		var md accordv1.MatchDecision
+		ctlJSON(t, pl, &md, "matches", "show", id)
+		if md.GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_REJECTED {
+			t.Errorf("matches show -o json: %v", &md)
+		}
+		_, err = de.ctl(t, "matches", "show", id)
+		wantExit(t, err, 1, "NotFound")
+		_, err = pl.ctl(t, "matches", "list", "--status", "maybe")
+		wantExit(t, err, 1, `--status "maybe"`)
 	})
 
 	t.Run("flag errors", func(t *testing.T) {
@@ -326,14 +367,14 @@ func TestCoordErrorSaysHowToRetry(t *testing.T) {
 }
 
 func TestRegCaseRefAndTargets(t *testing.T) {
-	for in, want := range map[string]registry.CaseRef{
-		"UA/UA-2022-000001": {Member: "UA", CaseID: "UA-2022-000001"},
-		"PL-2023-17":        {Member: "PL", CaseID: "PL-2023-17"},
-		"ICC/ICC-01/22-1":   {Member: "ICC", CaseID: "ICC-01/22-1"},
+	for in, want := range map[string]string{
+		"UA/UA-2022-000001": "UA/UA-2022-000001",
+		"PL-2023-17":        "PL/PL-2023-17",
+		"ICC/ICC-01/22-1":   "ICC/ICC-01/22-1",
 	} {
 		got, err := regCaseRef("--cases", in)
-		if err != nil || got != want {
-			t.Errorf("regCaseRef(%q) = %+v, %v; want %+v", in, got, err, want)
+		if err != nil || apiCase(got) != want {
+			t.Errorf("regCaseRef(%q) = %v, %v; want %s", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "ua-1", "/UA-1", "UA/"} {
@@ -341,13 +382,20 @@ func TestRegCaseRefAndTargets(t *testing.T) {
 			t.Errorf("regCaseRef(%q) accepted", bad)
 		}
 	}
-	ts, err := regTargets(context.Background(), nil, []string{"unit:1st Tank Army", "person:" + strings.Repeat("ab", 16) + "@person-encoding:2"})
+	ts, err := regTargets([]string{"unit:1st Tank Army", "person:" + strings.Repeat("ab", 16) + "@person-encoding:2", "person:" + strings.Repeat("cd", 16) + "@person-encoding"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts[0] != (registry.TargetRef{Type: registry.TargetUnit, Ref: "1st Tank Army"}) ||
-		ts[1] != (registry.TargetRef{Type: registry.TargetPerson, Ref: strings.Repeat("ab", 16), Key: "person-encoding", KeyVersion: 2}) {
-		t.Errorf("targets: %+v", ts)
+	want := []*accordv1.StrategyTarget{
+		{Type: accordv1.StrategyTargetType_STRATEGY_TARGET_TYPE_UNIT, Ref: "1st Tank Army"},
+		{Type: accordv1.StrategyTargetType_STRATEGY_TARGET_TYPE_PERSON, Ref: strings.Repeat("ab", 16), Key: "person-encoding", KeyVersion: 2},
+		// No version: 0, which the node makes the key's current one.
+		{Type: accordv1.StrategyTargetType_STRATEGY_TARGET_TYPE_PERSON, Ref: strings.Repeat("cd", 16), Key: "person-encoding"},
+	}
+	for i := range want {
+		if !proto.Equal(ts[i], want[i]) {
+			t.Errorf("target %d: %v, want %v", i, ts[i], want[i])
+		}
 	}
 	var wf writeFlags
 	id1, _ := wf.id()

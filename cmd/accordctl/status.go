@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -15,7 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/accordfed/accord/federation/identity"
-	"github.com/accordfed/accord/federation/registry"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -32,10 +32,24 @@ type nodeStatus struct {
 	Federation     *accordv1.FederationStatusResponse `json:"-"`
 	FederationJSON any                                `json:"federation,omitempty"`
 	FederationErr  string                             `json:"federation_error,omitempty"`
-	// MatchesPending are the match decisions waiting for this office's
-	// answer.
-	MatchesPending []string `json:"matches_pending"`
-	MatchesError   string   `json:"matches_error,omitempty"`
+	// Waiting counts what waits for this office's answer in the registry
+	// (nil when it could not be read: WaitingError says why).
+	Waiting      *waitingCounts `json:"waiting,omitempty"`
+	WaitingError string         `json:"waiting_error,omitempty"`
+}
+
+// waitingCounts are the registry records waiting for this office's
+// answer, counted by the node (ListMatchDecisions and the others with
+// awaiting_answer and total_size): a count, not every id.
+type waitingCounts struct {
+	// Matches are match decisions this office has not confirmed or
+	// rejected yet.
+	Matches int32 `json:"matches"`
+	// LeadProposals are lead proposals this office has not answered yet.
+	LeadProposals int32 `json:"lead_proposals"`
+	// JitInvitations are teams this office is invited to and has not
+	// answered.
+	JitInvitations int32 `json:"jit_invitations"`
 }
 
 // newStatusCmd is `accordctl status`: an operator's one screen.
@@ -50,8 +64,9 @@ exchange.heartbeat_interval; LAST HEARD; SYNC: up to date, behind N for how
 long, or unknown while it does not answer; LAST CHANGE: when it last sent
 records, long ago on an idle feed; last error), the size of
 its store, its trust material (the CRLs it applies, each CRL file it cannot
-apply and why, failed reloads), and the match decisions waiting for this
-office's answer. Each
+apply and why, failed reloads), and how many match decisions, lead
+proposals and team invitations wait for this office's answer, with the
+command that lists them. Each
 part that cannot be read says why; the others are still shown.`,
 		Example: `  accordctl --config demo/UA.yaml status
   accordctl --config demo/UA.yaml status -o json`,
@@ -86,7 +101,7 @@ part that cannot be read says why; the others are still shown.`,
 func collectStatus(cmd *cobra.Command, c *coordClient) (*nodeStatus, error) {
 	ctx, cancel := c.ctx(cmd)
 	defer cancel()
-	st := &nodeStatus{LocalAPI: c.addr, MatchesPending: []string{}}
+	st := &nodeStatus{LocalAPI: c.addr}
 	// The node's own certificate, as it presented it on this connection.
 	var p peer.Peer
 	fed := accordv1.NewFederationIndexServiceClient(c.conn)
@@ -111,22 +126,33 @@ func collectStatus(cmd *cobra.Command, c *coordClient) (*nodeStatus, error) {
 	} else {
 		st.Registry = rs
 	}
-	var ms []registry.MatchDecision
-	q := readFlags{stale: true}
-	if _, err := c.query(cmd, &globalOptions{}, q, "matches", "matches", "", nil, &ms); err != nil {
-		st.MatchesError = err.Error()
-	}
-	for _, m := range ms {
-		if m.Status != registry.MatchProposed {
-			continue
-		}
-		for _, d := range m.Decisions {
-			if d.Member == c.id.Member && d.Answer == registry.AnswerPending {
-				st.MatchesPending = append(st.MatchesPending, m.ID)
-			}
-		}
+	st.Waiting, err = countWaiting(ctx, c)
+	if err != nil {
+		st.WaitingError = err.Error()
+		st.Waiting = nil
 	}
 	return st, nil
+}
+
+// countWaiting asks the node how many registry records wait for this
+// office's answer (stale reads: a count for a status screen).
+func countWaiting(ctx context.Context, c *coordClient) (*waitingCounts, error) {
+	w := &waitingCounts{}
+	m, err := c.coord.ListMatchDecisions(ctx, &accordv1.ListMatchDecisionsRequest{AwaitingAnswer: true, PageSize: 1, Stale: true})
+	if err != nil {
+		return nil, err
+	}
+	l, err := c.coord.ListLeadProposals(ctx, &accordv1.ListLeadProposalsRequest{AwaitingAnswer: true, PageSize: 1, Stale: true})
+	if err != nil {
+		return nil, err
+	}
+	j, err := c.coord.ListJits(ctx, &accordv1.ListJitsRequest{
+		MembershipState: accordv1.JitMembershipState_JIT_MEMBERSHIP_STATE_INVITED, State: accordv1.JitState_JIT_STATE_ACTIVE, PageSize: 1, Stale: true})
+	if err != nil {
+		return nil, err
+	}
+	w.Matches, w.LeadProposals, w.JitInvitations = m.GetTotalSize(), l.GetTotalSize(), j.GetTotalSize()
+	return w, nil
 }
 
 // peerLeaf is the server's certificate of a call.
@@ -191,13 +217,30 @@ func printStatus(w io.Writer, st *nodeStatus) {
 	} else {
 		fmt.Fprintf(w, "federation:   unavailable: %s\n", st.FederationErr)
 	}
-	switch {
-	case st.MatchesError != "":
-		fmt.Fprintf(w, "matches:      unavailable: %s\n", st.MatchesError)
-	case len(st.MatchesPending) == 0:
-		fmt.Fprintln(w, "matches:      none waiting for this office's answer")
-	default:
-		fmt.Fprintf(w, "matches:      %s waiting for this office's answer: %s (accordctl matches show ID)\n", plural(int64(len(st.MatchesPending)), "decision"), strings.Join(st.MatchesPending, ", "))
+	printWaiting(w, st)
+}
+
+// printWaiting says how many registry records wait for this office's
+// answer, and the command that lists them.
+func printWaiting(w io.Writer, st *nodeStatus) {
+	if st.Waiting == nil {
+		fmt.Fprintf(w, "waiting:      unavailable: %s\n", oneLine(st.WaitingError))
+		return
+	}
+	for _, x := range []struct {
+		label string
+		n     int32
+		list  string
+	}{
+		{"matches waiting for this office", st.Waiting.Matches, "accordctl matches list --awaiting"},
+		{"lead proposals waiting for this office", st.Waiting.LeadProposals, "accordctl lead list --awaiting"},
+		{"team invitations waiting for this office", st.Waiting.JitInvitations, "accordctl jit list --mine invited"},
+	} {
+		if x.n == 0 {
+			fmt.Fprintf(w, "%s: none\n", x.label)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s (%s)\n", x.label, formatCount(int64(x.n)), x.list)
 	}
 }
 

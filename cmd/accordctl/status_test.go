@@ -30,7 +30,7 @@ func TestStatusOneScreen(t *testing.T) {
 		return nil
 	})
 	wantIn(t, "status", out, "spiffe://accord.test/member/PL/node/pl-1 (member PL)", "certificate:  expires",
-		"registry:", "leader", "2 voters", "store:", "MiB", "peers:", "UA", "matches:      none waiting")
+		"registry:", "leader", "2 voters", "store:", "MiB", "peers:", "UA", "matches waiting for this office: none", "team invitations waiting for this office: none")
 
 	var st struct {
 		Node         string         `json:"node"`
@@ -38,15 +38,29 @@ func TestStatusOneScreen(t *testing.T) {
 		CertNotAfter string         `json:"cert_not_after"`
 		Registry     map[string]any `json:"registry"`
 		Federation   map[string]any `json:"federation"`
-		Pending      []string       `json:"matches_pending"`
+		Waiting      *waitingCounts `json:"waiting"`
 	}
 	js := pl.must(t, "status", "-o", "json")
 	if err := json.Unmarshal([]byte(js), &st); err != nil {
 		t.Fatalf("%v:\n%s", err, js)
 	}
-	if st.Member != "PL" || st.CertNotAfter == "" || st.Registry["leader_id"] == "" || st.Federation == nil || st.Pending == nil {
+	if st.Member != "PL" || st.CertNotAfter == "" || st.Registry["leader_id"] == "" || st.Federation == nil || st.Waiting == nil {
 		t.Fatalf("status json: %s", js)
 	}
+}
+
+// TestStatusCountsWaiting: status gives counts of what waits for this
+// office and the command that lists it, not every id.
+func TestStatusCountsWaiting(t *testing.T) {
+	var out bytes.Buffer
+	printWaiting(&out, &nodeStatus{Waiting: &waitingCounts{Matches: 1270, JitInvitations: 1}})
+	wantIn(t, "status", out.String(),
+		"matches waiting for this office: 1,270 (accordctl matches list --awaiting)",
+		"lead proposals waiting for this office: none",
+		"team invitations waiting for this office: 1 (accordctl jit list --mine invited)")
+	out.Reset()
+	printWaiting(&out, &nodeStatus{WaitingError: "rpc error: code = Unavailable"})
+	wantIn(t, "status", out.String(), "waiting:      unavailable: rpc error")
 }
 
 // TestStatusShowsTrustProblems: status names each CRL file the node cannot
