@@ -301,7 +301,7 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := shortID(m.GetMatchDecision().GetName())
-		wantIn(t, "matches list --awaiting", pl.must(t, "matches", "list", "--awaiting"), id, "proposed", "0.87", "UA/UA-2022-000009, PL/PL-2023-99", "PL pending, UA pending")
+		wantIn(t, "matches list --awaiting", pl.must(t, "matches", "list", "--awaiting"), id, "proposed", "0.87", "PL/PL-2023-99, UA/UA-2022-000009", "PL pending, UA pending")
 		wantIn(t, "matches list --case", pl.must(t, "matches", "list", "--case", "PL/PL-2023-99"), id)
 		wantIn(t, "matches list --case", pl.must(t, "matches", "list", "--case", "PL/PL-2023-98"), "(no match decisions)")
 		wantIn(t, "status", pl.must(t, "status"), "matches waiting for this office: 1 (accordctl matches list --awaiting)")
