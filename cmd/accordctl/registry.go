@@ -162,7 +162,10 @@ func runQuery(cmd *cobra.Command, g *globalOptions, rf readFlags, what, kind, id
 func (c *coordClient) query(cmd *cobra.Command, g *globalOptions, rf readFlags, what, kind, id string, filter []byte, out any) (bool, error) {
 	ctx, cancel := c.ctx(cmd)
 	defer cancel()
-	resp, err := c.coord.Query(ctx, &accordv1.QueryRequest{Kind: kind, Id: id, Filter: filter, Stale: rf.stale})
+	// registry members and member still read through the deprecated Query
+	// until they move to their own typed service.
+	resp, err := c.coord.Query(ctx, &accordv1.QueryRequest{Kind: kind, Id: id, Filter: filter, Stale: rf.stale}) //nolint:staticcheck // see above
+
 	if err != nil {
 		return false, c.coordError(what, "", err)
 	}

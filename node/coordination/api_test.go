@@ -26,7 +26,7 @@ func TestRenameFields(t *testing.T) {
 	}
 	// A field that only starts like a mapped one is left alone.
 	in = fmt.Errorf("%w: names: x", registry.ErrInvalidArgument)
-	if out := renameFields(in, map[string]string{"name": "jit.display_name"}); out != in {
+	if out := renameFields(in, map[string]string{"name": "jit.display_name"}); out.Error() != in.Error() {
 		t.Errorf("got %v", out)
 	}
 }
