@@ -14,5 +14,13 @@
 // are listed without it, and key.create and key.rotate without material get
 // 32 random bytes made on the node.
 //
+// The typed methods (jits.go, strategy.go, leads.go, matches.go; shared
+// parts in api.go) build the registry's payloads from the API's messages
+// and send them with the same execute as the deprecated Execute, then read
+// the record back and convert it (one converter per resource family). They
+// need a client request id (AIP-155), name records by resource names, and
+// page lists with tokens bound to the caller and the filters
+// (node/pagetoken). Execute and Query stay for one release.
+//
 // gRPC codes come from node/grpcserver's one mapping.
 package coordination
