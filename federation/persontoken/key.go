@@ -2,8 +2,10 @@ package persontoken
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/oprf"
@@ -31,6 +33,49 @@ type Key struct {
 	sk  *oprf.PrivateKey
 	srv oprf.VerifiableServer
 	pub []byte
+	// memo remembers the key's recent direct evaluations: a node projects
+	// the same persons again at every change of their case, at every
+	// restart of its matcher and for every member it asks for pair tokens.
+	memo memo
+}
+
+// memoSize is how many evaluations a key remembers per generation (two
+// generations: about 2 × 2^17 × 80 bytes, 20 MiB, at most).
+const memoSize = 1 << 17
+
+// memo is a bounded cache of direct evaluations, keyed by the SHA-256 of
+// the input (so that it holds no name), in two generations: when the
+// current one is full it becomes the previous one, and what is found in the
+// previous one moves back to the current one.
+type memo struct {
+	mu        sync.Mutex
+	cur, prev map[[sha256.Size]byte]Token
+}
+
+func (m *memo) get(h [sha256.Size]byte) (Token, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.cur[h]; ok {
+		return t, true
+	}
+	t, ok := m.prev[h]
+	if ok {
+		m.putLocked(h, t)
+	}
+	return t, ok
+}
+
+func (m *memo) put(h [sha256.Size]byte, t Token) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.putLocked(h, t)
+}
+
+func (m *memo) putLocked(h [sha256.Size]byte, t Token) {
+	if m.cur == nil || len(m.cur) >= memoSize {
+		m.prev, m.cur = m.cur, make(map[[sha256.Size]byte]Token, 1024)
+	}
+	m.cur[h] = t
 }
 
 // GenerateKey makes a new key from rnd (crypto/rand when nil).
@@ -120,11 +165,17 @@ func (k *Key) Tokens(key string, in Input) (Tokens, error) {
 }
 
 func (k *Key) full(dst *Token, input []byte) error {
+	h := sha256.Sum256(input)
+	if t, ok := k.memo.get(h); ok {
+		*dst = t
+		return nil
+	}
 	out, err := k.srv.FullEvaluate(input)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	copy(dst[:], out)
+	k.memo.put(h, *dst)
 	return nil
 }
 
