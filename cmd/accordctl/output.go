@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/safetext"
 )
@@ -40,6 +42,20 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// apiJSON is the API's own JSON mapping (protojson, lowerCamelCase field
+// names, enums by name), which -o json prints for the typed API's answers.
+var apiJSON = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+
+// printAPIJSON writes m as the API's JSON.
+func printAPIJSON(w io.Writer, m proto.Message) error {
+	b, err := apiJSON.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // terminalWriter is how accordctl prints everything (text and JSON, on
