@@ -87,6 +87,20 @@ func TestMemberAndNodeCommands(t *testing.T) {
 	}
 	out = admin["UA"].must(t, "node", "remove", "ua-2")
 	wantIn(t, "node remove", out, "node ua-2 removed; member UA has 1 nodes")
+
+	// peers check --all checks the other admitted members' registered
+	// nodes; the configuration lists no peers.
+	node, user := fed.Node("UA", "ua-1"), fed.User("UA", "analyst")
+	cfg := filepath.Join(t.TempDir(), "ua.yaml")
+	body := "tls:\n  cert_file: " + node.CertFile + "\n  key_file: " + node.KeyFile + "\n  bundle_file: " + node.BundleFile + "\n  crl_dir: " + node.CRLDir +
+		"\nclient:\n  cert_file: " + user.CertFile + "\n  key_file: " + user.KeyFile + "\nlocal_api:\n  listen: " + nodes[0].D.LocalAddr() + "\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = certsMustRun(t, "--config", cfg, "peers", "check", "--all", "--rounds", "1")
+	for _, n := range nodes[1:] {
+		wantIn(t, "peers check --all", out, "OK   "+n.D.Addr(), "/member/"+n.Member+"/node/")
+	}
 }
 
 // TestMemberHelp checks that the help of each command says who may run it
