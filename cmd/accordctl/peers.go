@@ -14,6 +14,7 @@ import (
 
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/peering"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/config"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -53,7 +54,10 @@ and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise
 				return err
 			}
 			type target struct{ member, addr string }
-			var targets []target
+			var (
+				targets []target
+				learned []trust.MemberBundle
+			)
 			for _, a := range args {
 				targets = append(targets, target{member: expect, addr: a})
 			}
@@ -62,7 +66,8 @@ and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise
 				for _, p := range cfg.Peers {
 					overrides[p.Member] = p.Address
 				}
-				nodes, err := registryPeers(g, cmd)
+				var nodes []registryPeer
+				nodes, learned, err = registryPeers(g, cmd)
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: cannot read the registry's nodes through the local API (%s); checking the configured peers only\n", oneLine(err.Error()))
 				}
@@ -87,6 +92,13 @@ and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise
 			src, err := mtls.NewSource(cfg.TLS, mtls.Hooks{}, nil, nil)
 			if err != nil {
 				return err
+			}
+			if len(learned) > 0 {
+				// As the node does: the registry's admitted members are
+				// trusted beside the bundle file's.
+				if _, err := src.SetLearned(learned); err != nil {
+					return err
+				}
 			}
 			for _, u := range src.UnusableCRLs() {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: CRL file %q cannot be applied (%s); the others are: %s\n", filepath.Base(u.Source), u.Reason, oneLine(u.Err.Error()))
@@ -126,22 +138,27 @@ and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise
 type registryPeer struct{ member, addr string }
 
 // registryPeers lists the other admitted members' registered nodes that
-// have a federation address, from the registry through the local API.
-func registryPeers(g *globalOptions, cmd *cobra.Command) ([]registryPeer, error) {
+// have a federation address, and the admitted members' CAs, from the
+// registry through the local API.
+func registryPeers(g *globalOptions, cmd *cobra.Command) ([]registryPeer, []trust.MemberBundle, error) {
 	c, err := openMembership(g, cmd)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer c.Close()
-	var out []registryPeer
+	var (
+		out []registryPeer
+		cas []trust.MemberBundle
+	)
 	for token := ""; ; {
 		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 		resp, err := c.api.ListMembers(ctx, &accordv1.ListMembersRequest{Status: accordv1.MemberStatus_MEMBER_STATUS_ADMITTED, PageSize: 1000, PageToken: token, Stale: true})
 		cancel()
 		if err != nil {
-			return nil, c.rpcError("list the registry's members", err)
+			return nil, nil, c.rpcError("list the registry's members", err)
 		}
 		for _, m := range resp.GetMembers() {
+			cas = append(cas, trust.MemberBundle{Member: m.GetCode(), CACertificates: m.GetCaCerts()})
 			if m.GetCode() == c.id.Member {
 				continue
 			}
@@ -152,7 +169,7 @@ func registryPeers(g *globalOptions, cmd *cobra.Command) ([]registryPeer, error)
 			}
 		}
 		if token = resp.GetNextPageToken(); token == "" {
-			return out, nil
+			return out, cas, nil
 		}
 	}
 }
