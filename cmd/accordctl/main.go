@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 	g.addFlags(root)
 	root.AddCommand(newCertsCmd(g), newPeersCmd(g), newVersionCmd(g), newCasesCmd(g), newEvidenceCmd(g), newCustodyCmd(g))
 	root.AddCommand(newRegistryCmds(g)...)
+	root.AddCommand(newMemberCmd(g), newNodeCmd(g))
 	root.AddCommand(newBackupCmd(g))
 	root.AddCommand(newFederationCmds(g)...)
 	root.AddCommand(newPersonsCmd(g))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/peering"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/config"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 func newPeersCmd(g *globalOptions) *cobra.Command {
@@ -43,7 +46,7 @@ not vouch for its member, or from an unknown member; or the peer refused this
 node's certificate), or, when all is well, who the peer is, how it sees this node,
 and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise.`,
 		Example: `  accordctl --config demo/UA.yaml peers check 127.0.0.1:7402
-  accordctl --config demo/UA.yaml peers check --all
+  accordctl --config demo/UA.yaml peers check --all      # every other admitted member's nodes, from the registry
   accordctl --config node.yaml peers check --expect-member PL pl-node.example:7400 -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadClientConfig(g, cmd)
@@ -51,21 +54,51 @@ and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise
 				return err
 			}
 			type target struct{ member, addr string }
-			var targets []target
+			var (
+				targets []target
+				learned []trust.MemberBundle
+			)
 			for _, a := range args {
 				targets = append(targets, target{member: expect, addr: a})
 			}
 			if all {
+				overrides := map[string]string{}
 				for _, p := range cfg.Peers {
-					targets = append(targets, target{member: p.Member, addr: p.Address})
+					overrides[p.Member] = p.Address
+				}
+				var nodes []registryPeer
+				nodes, learned, err = registryPeers(g, cmd)
+				if err != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: cannot read the registry's nodes through the local API (%s); checking the configured peers only\n", oneLine(err.Error()))
+				}
+				seen := map[string]bool{}
+				for _, n := range nodes {
+					addr := n.addr
+					if o := overrides[n.member]; o != "" {
+						addr = o
+					}
+					targets = append(targets, target{member: n.member, addr: addr})
+					seen[n.member] = true
+				}
+				for _, p := range cfg.Peers {
+					if !seen[p.Member] {
+						targets = append(targets, target{member: p.Member, addr: p.Address})
+					}
 				}
 			}
 			if len(targets) == 0 {
-				return errors.New("peers check: give one or more ADDRESS arguments, or --all for the peers in the configuration")
+				return errors.New("peers check: give one or more ADDRESS arguments, or --all for the other admitted members' nodes of the registry")
 			}
 			src, err := mtls.NewSource(cfg.TLS, mtls.Hooks{}, nil, nil)
 			if err != nil {
 				return err
+			}
+			if len(learned) > 0 {
+				// As the node does: the registry's admitted members are
+				// trusted beside the bundle file's.
+				if _, err := src.SetLearned(learned); err != nil {
+					return err
+				}
 			}
 			for _, u := range src.UnusableCRLs() {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: CRL file %q cannot be applied (%s); the others are: %s\n", filepath.Base(u.Source), u.Reason, oneLine(u.Err.Error()))
@@ -93,12 +126,52 @@ and the round-trip time. The exit status is 0 when every peer is OK, 2 otherwise
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "check every peer listed in the configuration")
+	cmd.Flags().BoolVar(&all, "all", false, "check every other admitted member's registered nodes (from the registry, through the local API with client.cert_file), at the addresses of peers where the configuration overrides them")
 	cmd.Flags().StringVar(&expect, "expect-member", "", "refuse a peer that is not a node of this member (for ADDRESS arguments)")
 	cmd.Flags().IntVar(&rounds, "rounds", 5, "WhoAmI calls to time after the first")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "time allowed for each step")
 	addTLSFlags(cmd)
 	return cmd
+}
+
+// registryPeer is another admitted member's registered node.
+type registryPeer struct{ member, addr string }
+
+// registryPeers lists the other admitted members' registered nodes that
+// have a federation address, and the admitted members' CAs, from the
+// registry through the local API.
+func registryPeers(g *globalOptions, cmd *cobra.Command) ([]registryPeer, []trust.MemberBundle, error) {
+	c, err := openMembership(g, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	var (
+		out []registryPeer
+		cas []trust.MemberBundle
+	)
+	for token := ""; ; {
+		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+		resp, err := c.api.ListMembers(ctx, &accordv1.ListMembersRequest{Status: accordv1.MemberStatus_MEMBER_STATUS_ADMITTED, PageSize: 1000, PageToken: token, Stale: true})
+		cancel()
+		if err != nil {
+			return nil, nil, c.rpcError("list the registry's members", err)
+		}
+		for _, m := range resp.GetMembers() {
+			cas = append(cas, trust.MemberBundle{Member: m.GetCode(), CACertificates: m.GetCaCerts()})
+			if m.GetCode() == c.id.Member {
+				continue
+			}
+			for _, n := range m.GetNodes() {
+				if n.GetFederationAddress() != "" {
+					out = append(out, registryPeer{member: m.GetCode(), addr: n.GetFederationAddress()})
+				}
+			}
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, cas, nil
+		}
+	}
 }
 
 // addTLSFlags lets a command take its identity from flags instead of (or on

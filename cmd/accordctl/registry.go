@@ -338,122 +338,18 @@ func printRegistryStatus(w io.Writer, st *accordv1.RegistryStatusResponse) {
 	_ = tw.Flush()
 }
 
+// newRegistryMembersCmd is registry members, the older name of member list.
 func newRegistryMembersCmd(g *globalOptions) *cobra.Command {
-	var rf readFlags
-	cmd := &cobra.Command{
-		Use:   "members",
-		Short: "List the federation's member offices",
-		Long: `members lists the member offices the registry holds: code, status (proposed,
-admitted, suspended), number of nodes and registry servers, when admitted,
-and name.`,
-		Example: `  accordctl --config ua.yaml registry members`,
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var ms []registry.Member
-			if printed, err := runQuery(cmd, g, rf, "registry members", "members", "", nil, &ms); printed || err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CODE\tSTATUS\tNODES\tSERVERS\tADMITTED\tNAME")
-			if len(ms) == 0 {
-				fmt.Fprintln(tw, "(no members)\t\t\t\t\t")
-			}
-			for _, m := range ms {
-				servers := 0
-				for _, n := range m.Nodes {
-					if n.RegistryServer {
-						servers++
-					}
-				}
-				admitted := "-"
-				if m.Admitted != nil {
-					admitted = regTime(m.Admitted.Time)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", m.Code, m.Status, len(m.Nodes), servers, admitted, truncate(m.Name, listTitleWidth))
-			}
-			return tw.Flush()
-		},
-	}
-	rf.add(cmd)
+	cmd := newMemberListCmd(g, "members")
+	cmd.Short = "List the federation's member offices (the same as accordctl member list)"
 	return cmd
 }
 
+// newRegistryMemberCmd is registry member, the older name of member show.
 func newRegistryMemberCmd(g *globalOptions) *cobra.Command {
-	var rf readFlags
-	cmd := &cobra.Command{
-		Use:   "member CODE",
-		Short: "Show one member office: status, CAs, signing keys, nodes and votes",
-		Long: `member shows a member office as the registry holds it: its status, its
-certificate authorities (subject and expiry), signing keys, nodes (with their
-federation and Raft addresses), the admission and suspension votes, and who
-proposed, admitted, suspended and last changed it.`,
-		Example: `  accordctl --config ua.yaml registry member PL`,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := regMemberArg("member", args[0]); err != nil {
-				return err
-			}
-			var m registry.Member
-			if printed, err := runQuery(cmd, g, rf, "registry member "+args[0], "member", args[0], nil, &m); printed || err != nil {
-				return err
-			}
-			printMember(cmd.OutOrStdout(), m)
-			return nil
-		},
-	}
-	rf.add(cmd)
+	cmd := newMemberShowCmd(g, "member")
+	cmd.Short = "Show one member office (the same as accordctl member show)"
 	return cmd
-}
-
-func printMember(w io.Writer, m registry.Member) {
-	fmt.Fprintf(w, "%s  %s\n", m.Code, m.Name)
-	regRow(w, "status", string(m.Status))
-	if m.SuspendReason != "" {
-		regRow(w, "suspended for", m.SuspendReason)
-	}
-	regRow(w, "proposed", regChange(m.Proposed))
-	if m.Admitted != nil {
-		regRow(w, "admitted", regChange(*m.Admitted))
-	}
-	if m.Suspended != nil {
-		regRow(w, "suspended", regChange(*m.Suspended))
-	}
-	regRow(w, "updated", regChange(m.Updated))
-	fmt.Fprintf(w, "certificate authorities (%d):\n", len(m.CACerts))
-	for _, p := range m.CACerts {
-		fmt.Fprintf(w, "  %s\n", regCertLine(p))
-	}
-	if len(m.SigningKeys) > 0 {
-		fmt.Fprintf(w, "signing keys (%d):\n", len(m.SigningKeys))
-		for _, k := range m.SigningKeys {
-			fmt.Fprintf(w, "  %s\n", k.ID)
-		}
-	}
-	fmt.Fprintf(w, "nodes (%d):\n", len(m.Nodes))
-	if len(m.Nodes) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  NODE\tREGISTRY SERVER\tRAFT ADDRESS\tFEDERATION ADDRESS\tREGISTERED")
-		for _, n := range m.Nodes {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", n.URI, regYesNo(n.RegistryServer), orDash(n.Address), orDash(n.FederationAddress), regTime(n.Registered.Time))
-		}
-		_ = tw.Flush()
-	}
-	for _, votes := range []struct {
-		name string
-		vs   []registry.Vote
-	}{{"admission votes", m.AdmissionVotes}, {"suspension votes", m.SuspensionVotes}} {
-		if len(votes.vs) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "%s (%d):\n", votes.name, len(votes.vs))
-		for _, v := range votes.vs {
-			verdict := "against"
-			if v.Approve {
-				verdict = "for"
-			}
-			fmt.Fprintf(w, "  %s %s, %s\n", v.Member, verdict, regChange(v.Change))
-		}
-	}
 }
 
 // regCertLine describes a PEM certificate by subject and expiry.

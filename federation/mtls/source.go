@@ -165,6 +165,15 @@ type Source struct {
 
 	connsMu sync.Mutex
 	conns   map[*trackedConn]struct{}
+
+	// learned are member CAs learned from elsewhere than the bundle file
+	// (SetLearned: the registry's admitted members), sorted by member;
+	// guarded by reloadMu.
+	learned []trust.MemberBundle
+	// learnedRefused lists the learned members the merge left out, and why;
+	// learnedUsed those it added to the bundle file's.
+	learnedRefused map[string]string
+	learnedUsed    []string
 }
 
 type material struct {
@@ -228,6 +237,12 @@ func (s *Source) load() (*material, error) {
 	for _, p := range problems {
 		h.Write([]byte("\x00" + p.Source + "\x00" + p.Reason + "\x00" + p.Err.Error()))
 	}
+	for _, m := range s.learned {
+		h.Write([]byte("\x00learned\x00" + m.Member))
+		for _, c := range m.CACertificates {
+			h.Write([]byte("\x00" + c))
+		}
+	}
 	var digest [sha256.Size]byte
 	copy(digest[:], h.Sum(nil))
 	old := s.cur.Load()
@@ -247,6 +262,7 @@ func (s *Source) load() (*material, error) {
 	if err != nil {
 		return nil, &FileError{"bundle_file", err}
 	}
+	bundle = s.withLearned(bundle)
 	var prev map[string]trust.CRL
 	if old != nil {
 		prev = old.crls
@@ -315,12 +331,68 @@ func buildVerifier(bundle *trust.Bundle, crls []trust.CRL, problems []trust.CRLP
 	return v, applied, unusable, nil
 }
 
+// SetLearned sets the CAs of members learned from elsewhere than the trust
+// bundle file: the members the federation's registry admitted, with the CA
+// certificates (PEM) they registered. They are trusted beside the bundle
+// file's, which stays authoritative: a member the file lists keeps the
+// file's CAs only, and a learned member whose CA would break a bundle rule
+// (a CA shared with, or a subject, key id or public key of, another
+// member's) is left out and logged. A member no longer learned (suspended)
+// is no longer trusted, and its connections are closed. The material is
+// rebuilt at once, as by Reload.
+func (s *Source) SetLearned(members []trust.MemberBundle) (bool, error) {
+	ms := slices.Clone(members)
+	slices.SortFunc(ms, func(a, b trust.MemberBundle) int { return strings.Compare(a.Member, b.Member) })
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.learned = ms
+	return s.reloadLocked()
+}
+
+// Learned returns the members trusted from SetLearned (not from the bundle
+// file), sorted.
+func (s *Source) Learned() []string {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	return slices.Clone(s.learnedUsed)
+}
+
+// withLearned returns the bundle with the learned members it does not list
+// added, each only if the bundle stays valid with it (reloadMu held).
+func (s *Source) withLearned(file *trust.Bundle) *trust.Bundle {
+	refused := map[string]string{}
+	var used []string
+	out := file
+	for _, m := range s.learned {
+		if slices.ContainsFunc(file.Members, func(f trust.MemberBundle) bool { return f.Member == m.Member }) {
+			continue // the file's CAs for it are the ones in force
+		}
+		next := &trust.Bundle{Version: out.Version, Federation: out.Federation, Members: append(slices.Clone(out.Members), m)}
+		if err := next.Validate(); err != nil {
+			refused[m.Member] = err.Error()
+			if s.learnedRefused[m.Member] != err.Error() {
+				s.logger.Error("a member's CA learned from the registry is not trusted: it breaks a trust bundle rule", "member", m.Member, "err", err)
+			}
+			continue
+		}
+		out = next
+		used = append(used, m.Member)
+	}
+	s.learnedRefused, s.learnedUsed = refused, used
+	return out
+}
+
 // Reload re-reads the files. On error the current material stays in force.
 // It reports whether anything changed; when it did, connections whose peer is
 // no longer trusted are closed.
 func (s *Source) Reload() (bool, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
+	return s.reloadLocked()
+}
+
+// reloadLocked is Reload with reloadMu held.
+func (s *Source) reloadLocked() (bool, error) {
 	old := s.cur.Load()
 	m, err := s.load()
 	s.stateMu.Lock()

@@ -49,7 +49,12 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful stop (default 10s), after which
 	// open RPCs are cut.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// Peers are the other members' nodes this node knows.
+	// Peers are overrides only: the federation address at which to reach a
+	// member's node instead of the one the node registered in the registry
+	// (a private link, a NAT). Without them, a registry server learns every
+	// admitted member's nodes and addresses from the registry; no list of
+	// peers is needed (accordctl peers check --all checks the registry's
+	// nodes, at these addresses where given).
 	Peers []Peer `yaml:"peers"`
 	// DataDir holds the node's store and temporary files. Required.
 	DataDir string `yaml:"data_dir"`

@@ -214,7 +214,7 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("documented example does not validate: %v", err)
 	}
-	if cfg.GRPC.MaxConcurrentStreams != 256 || cfg.TLS.ReloadInterval != 30*time.Second || len(cfg.Peers) != 2 ||
+	if cfg.GRPC.MaxConcurrentStreams != 256 || cfg.TLS.ReloadInterval != 30*time.Second || len(cfg.Peers) != 1 ||
 		cfg.LocalAPI.Listen == "" || len(cfg.LocalAPI.Admins) == 0 || cfg.DataDir == "" ||
 		!cfg.Registry.Server || len(cfg.Registry.Servers) != 3 || cfg.Registry.MaxVoters != 5 {
 		t.Errorf("example values: %+v", cfg)

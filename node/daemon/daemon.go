@@ -215,6 +215,8 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		coord.WithContent(d.jitKeys)
 	}
 	coord.Allow(localPolicy)
+	membership := coordination.NewMembership(coord, st.PageTokenKey())
+	membership.Allow(localPolicy)
 	fedIdx := d.newFedIndex(localPolicy)
 	backups := d.newBackup(localPolicy, isAdmin)
 	if d.persons != nil {
@@ -223,6 +225,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), localPolicy, metrics, logger.With("component", "local_api"))
 	local.Register(d.local.GRPC)
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
+	accordv1.RegisterMembershipServiceServer(d.local.GRPC, membership)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
 	if d.persons != nil {
 		accordv1.RegisterPersonLookupServiceServer(d.local.GRPC, d.persons.lookup)

@@ -34,6 +34,7 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/matcher"
 	"github.com/accordfed/accord/node/store"
@@ -80,6 +81,10 @@ func loadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
 type directory struct {
 	fsm  *registry.FSM
 	self identity.Identity
+	// overrides are the configured peers: the federation address to dial
+	// a member's node at instead of the one it registered (a private
+	// link, a NAT). Addresses are otherwise the registry's.
+	overrides map[string]string
 
 	mu   sync.Mutex
 	keys map[string]ed25519.PublicKey // member/key id -> key
@@ -92,8 +97,12 @@ type directory struct {
 	jit      map[string][]string
 }
 
-func newDirectory(fsm *registry.FSM, self identity.Identity) *directory {
-	return &directory{fsm: fsm, self: self, keys: map[string]ed25519.PublicKey{}, changed: make(chan struct{})}
+func newDirectory(fsm *registry.FSM, self identity.Identity, peers []config.Peer) *directory {
+	overrides := map[string]string{}
+	for _, p := range peers {
+		overrides[p.Member] = p.Address
+	}
+	return &directory{fsm: fsm, self: self, overrides: overrides, keys: map[string]ed25519.PublicKey{}, changed: make(chan struct{})}
 }
 
 // watch closes the channel Changed returned each time the registry applies
@@ -215,6 +224,11 @@ func (d *directory) Key(member, keyID string) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
+// Peers implements exchange.Directory: the first registered node of each
+// other admitted member that has a federation address (or any registered
+// node when the member's address is overridden by the configured peers),
+// at that address or the override. A member admitted and its node
+// registered is listed as soon as this node applies the entry.
 func (d *directory) Peers() []exchange.Peer {
 	var out []exchange.Peer
 	d.fsm.Read(func(v registry.View) {
@@ -222,12 +236,17 @@ func (d *directory) Peers() []exchange.Peer {
 			if m.Status != registry.MemberAdmitted || m.Code == d.self.Member {
 				continue
 			}
+			override := d.overrides[m.Code]
 			for _, n := range m.Nodes {
 				id, err := identity.Parse(n.URI)
-				if err != nil || n.FederationAddress == "" {
+				if err != nil || (n.FederationAddress == "" && override == "") {
 					continue
 				}
-				out = append(out, exchange.Peer{Member: m.Code, Node: id, Address: n.FederationAddress})
+				addr := n.FederationAddress
+				if override != "" {
+					addr = override
+				}
+				out = append(out, exchange.Peer{Member: m.Code, Node: id, Address: addr})
 				break
 			}
 		}
@@ -569,7 +588,7 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	}
 	pub := priv.Public().(ed25519.PublicKey)
 	x := &exchangeParts{
-		dir:    newDirectory(d.registry.fsm, self),
+		dir:    newDirectory(d.registry.fsm, self, d.cfg.Peers),
 		signer: records.NewSigner(self.Member, records.KeyID(self.Name, pub), priv),
 		dialer: &exchangeDialer{d: d, conns: map[string]*grpc.ClientConn{}},
 	}

@@ -106,13 +106,16 @@ type personsDirectory struct {
 func (p personsDirectory) NodeAdmitted(id identity.Identity) bool { return p.dir.NodeAdmitted(id) }
 func (p personsDirectory) SharedPersons(member string) int        { return p.index.PersonsOf(member) }
 
-// nodeAddress returns a registered node's federation address ("" when
-// unknown).
+// nodeAddress returns a registered node's federation address, or the
+// configured override of its member's (peers); "" when unknown.
 func (d *directory) nodeAddress(node identity.Identity) string {
 	addr := ""
 	d.fsm.Read(func(v registry.View) {
 		if n, _, err := v.GetNode(node.String()); err == nil {
 			addr = n.FederationAddress
+			if o := d.overrides[node.Member]; o != "" {
+				addr = o
+			}
 		}
 	})
 	return addr

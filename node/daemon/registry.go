@@ -172,6 +172,11 @@ func (d *Daemon) startRegistry(ctx context.Context) error {
 		defer d.bg.Done()
 		d.trackRaftSources(ctx)
 	}()
+	d.bg.Add(1)
+	go func() {
+		defer d.bg.Done()
+		d.trustAdmittedMembers(ctx)
+	}()
 	rc := d.cfg.Registry
 	self := d.src.Identity()
 	if rc.Bootstrap {
