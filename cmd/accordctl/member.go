@@ -49,7 +49,7 @@ func memberWrite(cmd *cobra.Command, g *globalOptions, wf *writeFlags, what stri
 	}
 	out := cmd.OutOrStdout()
 	if g.JSON() {
-		return printAPIJSON(out, resp)
+		return printProto(out, resp)
 	}
 	text(out, resp)
 	fmt.Fprintf(out, "request id: %s\n", rid)
@@ -337,7 +337,7 @@ proposed, admitted, suspended and last changed it. Any user of the office.`,
 				return c.coordError("member show "+args[0], "", err)
 			}
 			if g.JSON() {
-				return printAPIJSON(cmd.OutOrStdout(), resp.GetMember())
+				return printProto(cmd.OutOrStdout(), resp.GetMember())
 			}
 			printMemberRecord(cmd.OutOrStdout(), resp.GetMember())
 			return nil
@@ -403,7 +403,7 @@ and name. Any user of the office.`,
 				}
 			}
 			if g.JSON() {
-				return printAPIJSON(cmd.OutOrStdout(), all)
+				return printProto(cmd.OutOrStdout(), all)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "CODE\tSTATUS\tNODES\tSERVERS\tADMITTED\tNAME")
@@ -437,20 +437,6 @@ func apiTime(c *accordv1.RegistryChange) string {
 		return "-"
 	}
 	return regTime(c.GetTime().AsTime())
-}
-
-// apiChange says when and by whom a change was made.
-func apiChange(c *accordv1.RegistryChange) string {
-	if c == nil || (c.GetIndex() == 0 && c.GetTime() == nil) {
-		return "-"
-	}
-	s := apiTime(c)
-	if c.GetUser() != "" {
-		s += " by " + regWho(c.GetUser()) + " via " + regWho(c.GetNode())
-	} else {
-		s += " by " + regWho(c.GetNode())
-	}
-	return s
 }
 
 func printMemberRecord(w io.Writer, m *accordv1.Member) {
@@ -642,7 +628,7 @@ are the addresses the nodes dial each other at. Any user of the office.`,
 				}
 			}
 			if g.JSON() {
-				return printAPIJSON(cmd.OutOrStdout(), all)
+				return printProto(cmd.OutOrStdout(), all)
 			}
 			if len(all.GetNodes()) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "(no nodes)")

@@ -53,7 +53,7 @@ func TestMemberAndNodeCommands(t *testing.T) {
 	if err := protojson.Unmarshal([]byte(proposed), &list); err != nil {
 		t.Fatalf("%v:\n%s", err, proposed)
 	}
-	if len(list.GetMembers()) != 1 || list.GetMembers()[0].GetName() != "members/FR" || !strings.Contains(proposed, `"MEMBER_STATUS_PROPOSED"`) || !strings.Contains(proposed, `"displayName"`) {
+	if len(list.GetMembers()) != 1 || list.GetMembers()[0].GetName() != "members/FR" || !strings.Contains(proposed, `"MEMBER_STATUS_PROPOSED"`) || !strings.Contains(proposed, `"display_name"`) {
 		t.Fatalf("proposed members:\n%s", proposed)
 	}
 

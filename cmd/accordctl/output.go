@@ -44,20 +44,6 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// apiJSON is the API's own JSON mapping (protojson, lowerCamelCase field
-// names, enums by name), which -o json prints for the typed API's answers.
-var apiJSON = protojson.MarshalOptions{Multiline: true, Indent: "  "}
-
-// printAPIJSON writes m as the API's JSON.
-func printAPIJSON(w io.Writer, m proto.Message) error {
-	b, err := apiJSON.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
-
 // terminalWriter is how accordctl prints everything (text and JSON, on
 // standard output, and errors): a character that a terminal would act on
 // (control characters but tab and line feed, DEL, C1, bidirectional

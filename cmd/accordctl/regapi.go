@@ -119,7 +119,7 @@ func word(v fmt.Stringer, prefix string) string {
 // apiChange says when and by whom a change was made: the user, and the
 // node it acted through.
 func apiChange(c *accordv1.RegistryChange) string {
-	if c == nil {
+	if c == nil || (c.GetIndex() == 0 && c.GetTime() == nil) {
 		return "-"
 	}
 	s := "-"

@@ -13,14 +13,7 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/grpcserver"
-	"github.com/accordfed/accord/node/pagetoken"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
-)
-
-// Page sizes of the membership API's lists (AIP-158).
-const (
-	defaultPageSize = 100
-	maxPageSize     = 1000
 )
 
 // MembershipService implements accord.v1.MembershipService: members, their
@@ -29,14 +22,13 @@ const (
 // checks, key material and registry).
 type MembershipService struct {
 	accordv1.UnimplementedMembershipServiceServer
-	s      *Service
-	tokens *pagetoken.Codec
+	s *Service
 }
 
-// NewMembership returns the membership service of s. pageKey is the node's
-// secret key for page tokens (store.PageTokenKey).
-func NewMembership(s *Service, pageKey []byte) *MembershipService {
-	return &MembershipService{s: s, tokens: pagetoken.New(pageKey)}
+// NewMembership returns the membership service of s (which also signs its
+// page tokens: Service.WithPageTokenKey).
+func NewMembership(s *Service) *MembershipService {
+	return &MembershipService{s: s}
 }
 
 // Allow adds the service to the local API's policy: users of the node's own
@@ -125,34 +117,6 @@ func (m *MembershipService) GetMember(ctx context.Context, req *accordv1.GetMemb
 	return &accordv1.GetMemberResponse{Member: mem}, nil
 }
 
-// page is a list request's page: where it starts and how long it is.
-type page struct {
-	bind  pagetoken.Binding
-	after string
-	size  int
-}
-
-// startPage checks a list request's page size and token; query names the
-// method and its normalised filter.
-func (m *MembershipService) startPage(id identity.Identity, query string, size int32, token string) (page, error) {
-	if size < 0 {
-		return page{}, fmt.Errorf("%w: page_size: must not be negative (got %d)", grpcserver.ErrInvalidArgument, size)
-	}
-	p := page{bind: pagetoken.Binding{Caller: id.String(), Query: query}, size: int(size)}
-	switch {
-	case p.size == 0:
-		p.size = defaultPageSize
-	case p.size > maxPageSize:
-		p.size = maxPageSize
-	}
-	after, err := m.tokens.Decode(p.bind, token)
-	if err != nil {
-		return page{}, fmt.Errorf("%w: page_token: %w; start again without a token", grpcserver.ErrInvalidArgument, err)
-	}
-	p.after = after
-	return p, nil
-}
-
 // cut returns the bounds of the page in positions (sorted): the first
 // position after p.after, and at most p.size of them.
 func (p page) cut(positions []string) (int, int) {
@@ -173,7 +137,7 @@ func (m *MembershipService) next(p page, more bool, last string) string {
 	if !more {
 		return ""
 	}
-	return m.tokens.Encode(p.bind, last)
+	return m.s.tokens.Encode(p.bind, last)
 }
 
 // ListMembers implements MembershipService.ListMembers.
@@ -194,7 +158,7 @@ func (m *MembershipService) ListMembers(ctx context.Context, req *accordv1.ListM
 			return nil, grpcserver.ToStatus(fmt.Errorf("%w: status: %d is not a member status", grpcserver.ErrInvalidArgument, status))
 		}
 	}
-	p, err := m.startPage(id, accordv1.MembershipService_ListMembers_FullMethodName+"\x00"+string(want), req.GetPageSize(), req.GetPageToken())
+	p, err := m.s.pageOf(id, accordv1.MembershipService_ListMembers_FullMethodName, req.GetPageSize(), req.GetPageToken(), string(want))
 	if err != nil {
 		return nil, grpcserver.ToStatus(err)
 	}
@@ -336,8 +300,8 @@ func (m *MembershipService) SuspendMember(ctx context.Context, req *accordv1.Sus
 	return &accordv1.SuspendMemberResponse{Member: mem}, nil
 }
 
-// updatable are the member fields UpdateMember replaces.
-var updatable = []string{"display_name", "ca_certs", "signing_keys", "encryption_keys", "person_keys"}
+// memberUpdatable are the member fields UpdateMember replaces.
+var memberUpdatable = []string{"display_name", "ca_certs", "signing_keys", "encryption_keys", "person_keys"}
 
 // UpdateMember implements MembershipService.UpdateMember.
 func (m *MembershipService) UpdateMember(ctx context.Context, req *accordv1.UpdateMemberRequest) (*accordv1.UpdateMemberResponse, error) {
@@ -358,19 +322,19 @@ func (m *MembershipService) UpdateMember(ctx context.Context, req *accordv1.Upda
 	}
 	paths := req.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
-		return nil, grpcserver.ToStatus(fmt.Errorf("%w: update_mask: required (the fields to replace: %s, or *)", grpcserver.ErrInvalidArgument, strings.Join(updatable, ", ")))
+		return nil, grpcserver.ToStatus(fmt.Errorf("%w: update_mask: required (the fields to replace: %s, or *)", grpcserver.ErrInvalidArgument, strings.Join(memberUpdatable, ", ")))
 	}
 	set := map[string]bool{}
 	for i, p := range paths {
 		switch {
 		case p == "*":
-			for _, f := range updatable {
+			for _, f := range memberUpdatable {
 				set[f] = true
 			}
-		case slices.Contains(updatable, p):
+		case slices.Contains(memberUpdatable, p):
 			set[p] = true
 		default:
-			return nil, grpcserver.ToStatus(fmt.Errorf("%w: update_mask.paths[%d]: %q cannot be updated (only %s, or *)", grpcserver.ErrInvalidArgument, i, p, strings.Join(updatable, ", ")))
+			return nil, grpcserver.ToStatus(fmt.Errorf("%w: update_mask.paths[%d]: %q cannot be updated (only %s, or *)", grpcserver.ErrInvalidArgument, i, p, strings.Join(memberUpdatable, ", ")))
 		}
 	}
 	var cur registry.Member
@@ -538,7 +502,7 @@ func (m *MembershipService) ListNodes(ctx context.Context, req *accordv1.ListNod
 			return nil, grpcserver.ToStatus(fmt.Errorf("%w (or members/- for every member's nodes)", err))
 		}
 	}
-	p, err := m.startPage(id, accordv1.MembershipService_ListNodes_FullMethodName+"\x00"+parent, req.GetPageSize(), req.GetPageToken())
+	p, err := m.s.pageOf(id, accordv1.MembershipService_ListNodes_FullMethodName, req.GetPageSize(), req.GetPageToken(), parent)
 	if err != nil {
 		return nil, grpcserver.ToStatus(err)
 	}
@@ -602,7 +566,7 @@ func (m *MembershipService) ListFederationKeys(ctx context.Context, req *accordv
 	if err != nil {
 		return nil, err
 	}
-	p, err := m.startPage(id, accordv1.MembershipService_ListFederationKeys_FullMethodName, req.GetPageSize(), req.GetPageToken())
+	p, err := m.s.pageOf(id, accordv1.MembershipService_ListFederationKeys_FullMethodName, req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, grpcserver.ToStatus(err)
 	}

@@ -110,7 +110,7 @@ func (n *fsmNode) GroupStatus(context.Context) (registryraft.Status, error) {
 // membership returns the membership service of member's node.
 func membership(n *fsmNode) *MembershipService {
 	s := New(n, n.self.Member, func(id identity.Identity) bool { return id.Name == "admin" }, nil)
-	return NewMembership(s, []byte("0123456789abcdef0123456789abcdef"))
+	return NewMembership(s)
 }
 
 func as(member, user string) context.Context {
@@ -275,7 +275,7 @@ func TestMembershipAdminOnly(t *testing.T) {
 		t.Errorf("an analyst lists keys: %v", err)
 	}
 	// Not a registry server: FailedPrecondition naming the setting.
-	none := NewMembership(New(nil, "UA", func(identity.Identity) bool { return true }, nil), []byte("0123456789abcdef"))
+	none := NewMembership(New(nil, "UA", func(identity.Identity) bool { return true }, nil))
 	_, err := none.ListMembers(as("UA", "admin"), &accordv1.ListMembersRequest{})
 	wantCode(t, "no registry", err, codes.FailedPrecondition, "registry.server")
 }

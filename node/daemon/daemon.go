@@ -215,7 +215,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		coord.WithContent(d.jitKeys)
 	}
 	coord.Allow(localPolicy)
-	membership := coordination.NewMembership(coord, st.PageTokenKey())
+	membership := coordination.NewMembership(coord)
 	membership.Allow(localPolicy)
 	fedIdx := d.newFedIndex(localPolicy)
 	backups := d.newBackup(localPolicy, isAdmin)
