@@ -55,7 +55,7 @@ certificate, key, trust bundle and CRLs (they are also re-read periodically).`,
 		}
 		return run(cfg, cmd.ErrOrStderr())
 	}
-	root.AddCommand(newHealthCmd(&configPath), newVersionCmd(), newRestoreCmd(&configPath))
+	root.AddCommand(newHealthCmd(&configPath), newVersionCmd(), newRestoreCmd(&configPath), newConfigCmd())
 	cmdtree.RejectUnknownSubcommands(root)
 	return root
 }
