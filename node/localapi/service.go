@@ -360,6 +360,9 @@ func (s *Service) ImportCases(stream grpc.BidiStreamingServer[accordv1.ImportCas
 	for _, e := range res.Errors {
 		out.Errors = append(out.Errors, &accordv1.LineError{Line: e.Line, Field: e.Field, Reason: e.Reason, CaseId: e.CaseID})
 	}
+	for _, g := range res.Groups {
+		out.ErrorGroups = append(out.ErrorGroups, &accordv1.ImportErrorGroup{Field: g.Field, Reason: g.Reason, Example: g.Example, Lines: g.Lines, FirstLines: g.FirstLines})
+	}
 	return stream.Send(&accordv1.ImportCasesResponse{Body: &accordv1.ImportCasesResponse_Result{Result: out}})
 }
 
