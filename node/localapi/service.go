@@ -432,7 +432,7 @@ func (s *Service) RegisterEvidence(ctx context.Context, req *accordv1.RegisterEv
 	item, first, err := s.st.RegisterEvidence(&accordv1.EvidenceItem{
 		Id: req.GetId(), CaseId: req.GetCaseId(), Sha256: req.GetSha256(), MediaType: req.GetMediaType(),
 		Collected: req.GetCollected(), Description: req.GetDescription(), Location: req.GetLocation(), SizeBytes: req.GetSizeBytes(),
-	}, actor)
+	}, store.RegisterOptions{AllowDuplicate: req.GetAllowDuplicate()}, actor)
 	if err != nil {
 		return nil, err
 	}
