@@ -610,7 +610,8 @@ Persons' names are the office's own data and are shown, each on a line of its
 own. -o json prints the case as the node holds it.`,
 		Example: `  accordctl --config ua.yaml cases get UA-2022-004211
   accordctl --config ua.yaml cases get UA-2022-004211 -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeCaseIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lc, err := openLocal(g, cmd)
 			if err != nil {
@@ -1002,8 +1003,9 @@ func newCasesDeleteCmd(g *globalOptions) *cobra.Command {
 		Long: `delete removes a case from the node. Only users listed in local_api.admins of
 the node's configuration may do it (others get PermissionDenied); the node
 records who deleted the case, when, and the reason given.`,
-		Example: `  accordctl --config ua.yaml cases delete UA-2022-004211 --reason "registered twice; see UA-2022-004212"`,
-		Args:    cobra.ExactArgs(1),
+		Example:           `  accordctl --config ua.yaml cases delete UA-2022-004211 --reason "registered twice; see UA-2022-004212"`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeCaseIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: required: say why the case is deleted")

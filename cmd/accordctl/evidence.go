@@ -269,6 +269,7 @@ that holds it; --allow-duplicate registers it again as a new item.`,
 	f.StringVar(&description, "description", "", "free text")
 	f.StringVar(&location, "location", "", "where the content is kept, a path or URI (default: the file's absolute path; one FILE only)")
 	f.BoolVar(&allowDuplicate, "allow-duplicate", false, "register content the case already holds (the same SHA-256) again, as a new item")
+	_ = cmd.RegisterFlagCompletionFunc("case", completeFromNode(g, "case", false))
 	return cmd
 }
 
@@ -330,6 +331,7 @@ the index or an item's content no longer matches (or is gone).`,
 		},
 	}
 	cmd.Flags().StringVar(&id, "id", "", "re-hash this item's recorded location and compare it with the index")
+	_ = cmd.RegisterFlagCompletionFunc("id", completeFromNode(g, "evidence", false))
 	return cmd
 }
 
@@ -458,7 +460,8 @@ collection date, description, where its content is kept, and who registered it
 when.`,
 		Example: `  accordctl --config ua.yaml evidence get UA-2022-004211-E001
   accordctl --config ua.yaml evidence get UA-2022-004211-E001 -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeEvidenceIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lc, err := openLocal(g, cmd)
 			if err != nil {
