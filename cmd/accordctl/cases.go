@@ -94,9 +94,11 @@ FORMAT.md) to the node, which checks every line before it writes anything. The
 case id is the key: a new id creates a case, a changed line updates it (its
 version goes up), an identical line changes nothing.
 
-When some lines are invalid, nothing is imported and every error is listed
-with its line number, field and reason (exit status 1); --skip-invalid imports
-the valid lines anyway. --dry-run checks only. Blank lines are skipped; a line
+When some lines are invalid, nothing is imported and the errors are listed
+(exit status 1): each kind once, with its field and reason, how many lines
+have it and the first of them; --skip-invalid imports the valid lines anyway.
+--dry-run checks every line and says how many cases an import would create,
+update or leave unchanged, and changes nothing. Blank lines are skipped; a line
 longer than 1 MiB is invalid. Give - to read standard input.
 
 Progress goes to stderr: the bytes sent while the node validates, then the
@@ -132,7 +134,7 @@ cases written.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.skipInvalid, "skip-invalid", false, "import the valid lines even when some lines are invalid")
-	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "check every line, write nothing")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "check every line and count the cases an import would create, update or leave unchanged; write nothing")
 	return cmd
 }
 
@@ -194,7 +196,11 @@ func runImport(ctx context.Context, lc *localClient, in io.Reader, name string, 
 			if b.Progress.GetPhase() == accordv1.ImportPhase_IMPORT_PHASE_WRITING {
 				if !writing {
 					writing = true
-					prog.Phase("writing", "cases", b.Progress.GetCasesTotal())
+					phase := "writing"
+					if o.dryRun {
+						phase = "comparing"
+					}
+					prog.Phase(phase, "cases", b.Progress.GetCasesTotal())
 				}
 				prog.SetTotal(b.Progress.GetCasesTotal())
 				prog.Set(b.Progress.GetCasesWritten())
@@ -273,21 +279,31 @@ func sendImport(stream accordv1.CaseService_ImportCasesClient, in io.Reader, nam
 
 func printImportResult(w io.Writer, name string, res *accordv1.ImportResult, o importOptions) {
 	fmt.Fprintf(w, "%s: %s lines: %s valid, %s invalid\n", name, formatCount(res.GetLines()), formatCount(res.GetValid()), formatCount(res.GetInvalid()))
+	counts := fmt.Sprintf("%s created, %s updated, %s unchanged", formatCount(res.GetCreated()), formatCount(res.GetUpdated()), formatCount(res.GetUnchanged()))
 	switch {
+	case o.dryRun && (res.GetInvalid() == 0 || o.skipInvalid) && res.GetValid() > 0:
+		fmt.Fprintf(w, "dry run: nothing was written; an import would write: %s\n", counts)
 	case o.dryRun:
 		fmt.Fprintln(w, "dry run: nothing was written")
 	case res.GetWritten():
-		fmt.Fprintf(w, "written: %s created, %s updated, %s unchanged\n", formatCount(res.GetCreated()), formatCount(res.GetUpdated()), formatCount(res.GetUnchanged()))
+		fmt.Fprintf(w, "written: %s\n", counts)
 	default:
 		fmt.Fprintln(w, "nothing was written")
 	}
-	seen := map[int64]bool{}
-	for _, e := range res.GetErrors() {
-		seen[e.GetLine()] = true
-		fmt.Fprintln(w, caseformat.FieldError{Line: e.GetLine(), Field: e.GetField(), Reason: e.GetReason()}.Error())
-	}
-	if more := res.GetInvalid() - int64(len(seen)); more > 0 && len(res.GetErrors()) > 0 {
-		fmt.Fprintf(w, "... and %s more invalid lines (the node lists the first %s errors)\n", formatCount(more), formatCount(int64(len(res.GetErrors()))))
+	if len(res.GetErrorGroups()) > 0 {
+		for _, g := range res.GetErrorGroups() {
+			fmt.Fprintln(w, formatErrorGroup(g))
+		}
+	} else {
+		// A node of an earlier version lists the first errors only.
+		seen := map[int64]bool{}
+		for _, e := range res.GetErrors() {
+			seen[e.GetLine()] = true
+			fmt.Fprintln(w, caseformat.FieldError{Line: e.GetLine(), Field: e.GetField(), Reason: e.GetReason()}.Error())
+		}
+		if more := res.GetInvalid() - int64(len(seen)); more > 0 && len(res.GetErrors()) > 0 {
+			fmt.Fprintf(w, "... and %s more invalid lines (the node lists the first %s errors)\n", formatCount(more), formatCount(int64(len(res.GetErrors()))))
+		}
 	}
 	if res.GetInvalid() > 0 && o.skipInvalid && res.GetWritten() {
 		fmt.Fprintf(w, "%s invalid lines were skipped (--skip-invalid)\n", formatCount(res.GetInvalid()))
@@ -302,6 +318,40 @@ func printImportResult(w io.Writer, name string, res *accordv1.ImportResult, o i
 		}
 		fmt.Fprintf(w, "withheld when shared (names of persons and birth years in free text, blanked): %s\n", strings.Join(parts, ", "))
 	}
+}
+
+// formatErrorGroup writes one kind of import error on one line: the field,
+// the reason and the lines, "incidents[0].start: must be a date
+// (YYYY-MM-DD) — 1,000 lines: 3, 7, 12, … (line 3: got "13/01/2022")"; a
+// kind found on one line only is written as that line's error.
+func formatErrorGroup(g *accordv1.ImportErrorGroup) string {
+	first := g.GetFirstLines()
+	if g.GetLines() == 1 && len(first) == 1 {
+		return caseformat.FieldError{Line: first[0], Field: g.GetField(), Reason: g.GetExample()}.Error()
+	}
+	var b strings.Builder
+	if g.GetField() != "" {
+		b.WriteString(g.GetField() + ": ")
+	}
+	b.WriteString(g.GetReason())
+	fmt.Fprintf(&b, " — %s lines: ", formatCount(g.GetLines()))
+	for i, n := range first {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(n, 10))
+	}
+	if g.GetLines() > int64(len(first)) {
+		b.WriteString(", …")
+	}
+	if ex := g.GetExample(); ex != g.GetReason() && len(first) > 0 {
+		detail := strings.TrimPrefix(ex, g.GetReason())
+		if detail != ex {
+			detail = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(detail), "("), ")")
+		}
+		fmt.Fprintf(&b, " (line %d: %s)", first[0], detail)
+	}
+	return b.String()
 }
 
 // importOutcome turns the result into the exit status: 1 when invalid lines
@@ -520,7 +570,8 @@ Persons' names are the office's own data and are shown, each on a line of its
 own. -o json prints the case as the node holds it.`,
 		Example: `  accordctl --config ua.yaml cases get UA-2022-004211
   accordctl --config ua.yaml cases get UA-2022-004211 -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeCaseIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lc, err := openLocal(g, cmd)
 			if err != nil {
@@ -912,8 +963,9 @@ func newCasesDeleteCmd(g *globalOptions) *cobra.Command {
 		Long: `delete removes a case from the node. Only users listed in local_api.admins of
 the node's configuration may do it (others get PermissionDenied); the node
 records who deleted the case, when, and the reason given.`,
-		Example: `  accordctl --config ua.yaml cases delete UA-2022-004211 --reason "registered twice; see UA-2022-004212"`,
-		Args:    cobra.ExactArgs(1),
+		Example:           `  accordctl --config ua.yaml cases delete UA-2022-004211 --reason "registered twice; see UA-2022-004212"`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeCaseIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
 				return errors.New("--reason: required: say why the case is deleted")

@@ -408,3 +408,45 @@ func TestCasesDatasetRoundTrip(t *testing.T) {
 	e.must(t, "cases", "export", "--out", exported)
 	sameCases(t, datasetPath, exported)
 }
+
+// TestCasesImportGroupsErrors: the same field and reason on 1,000 lines is
+// one line of output with the count and the first line numbers.
+func TestCasesImportGroupsErrors(t *testing.T) {
+	e := startLocalNode(t)
+	var lines []string
+	for i := range 1000 {
+		lines = append(lines, fmt.Sprintf(`{"case_id":"UA-2024-%06d","country":"UA","opened":"2024-02-%d","incidents":[{"start":"2024-01-01T00:00:00Z","place":"Kyiv"}]}`, i+1, 30+i%2))
+	}
+	lines = append(lines, smallCases[0])
+	out, err := e.ctl(t, e.analyst, nil, "cases", "import", writeLines(t, "bad.jsonl", lines))
+	wantExit(t, err, 1, "1,000 of 1,001 lines are invalid")
+	want := `opened: must be a real date written YYYY-MM-DD — 1,000 lines: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, … (line 1: got "2024-02-30")`
+	if !strings.Contains(out, want+"\n") {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if n := strings.Count(out, "\n"); n > 4 {
+		t.Errorf("%d lines of output for one kind of error:\n%s", n, out)
+	}
+}
+
+// TestCasesImportDryRunCounts: --dry-run says how many cases an import
+// would create, update or leave unchanged, and changes nothing.
+func TestCasesImportDryRunCounts(t *testing.T) {
+	e := startLocalNode(t)
+	e.must(t, "cases", "import", writeLines(t, "first.jsonl", smallCases[:2]))
+	before := e.must(t, "cases", "list", "-o", "json")
+
+	changed := strings.Replace(smallCases[1], `"status":"closed"`, `"status":"trial"`, 1)
+	in := writeLines(t, "next.jsonl", []string{smallCases[0], changed, smallCases[2], smallCases[3]})
+	out := e.must(t, "cases", "import", "--dry-run", in)
+	if !strings.Contains(out, "dry run: nothing was written; an import would write: 2 created, 1 updated, 1 unchanged") {
+		t.Errorf("dry run:\n%s", out)
+	}
+	if after := e.must(t, "cases", "list", "-o", "json"); after != before {
+		t.Errorf("the dry run changed the cases:\nbefore %s\nafter  %s", before, after)
+	}
+	out = e.must(t, "cases", "import", in)
+	if !strings.Contains(out, "written: 2 created, 1 updated, 1 unchanged") {
+		t.Errorf("import after the dry run:\n%s", out)
+	}
+}

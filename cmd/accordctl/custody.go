@@ -80,7 +80,8 @@ events sealed, fingerprint of the signing key), then the node's verification of
 the chain. The exit status is 2 when the chain is broken.`,
 		Example: `  accordctl --config ua.yaml custody show UA-2022-004211-E001
   accordctl --config ua.yaml custody show UA-2022-004211-E001 -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeEvidenceIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lc, err := openLocal(g, cmd)
 			if err != nil {
@@ -178,7 +179,8 @@ number). The node records the time and who did it (this certificate's
 identity), chains the event to the one before and seals it with its key.`,
 		Example: `  accordctl --config ua.yaml custody add UA-2022-004211-E001 --action transferred --details "to the forensic lab, Kyiv, by courier 12"
   accordctl --config ua.yaml custody add UA-2022-004211-E001 --action analysed --details "frame-by-frame, report FL-2024-77"`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeEvidenceIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if action == "" {
 				return fmt.Errorf("--action: required: one of %s", strings.Join(custodyActions, ", "))
@@ -226,7 +228,8 @@ were checked and, for each broken chain, the first broken link and why. The
 exit status is 2 when a chain is broken.`,
 		Example: `  accordctl --config ua.yaml custody verify
   accordctl --config ua.yaml custody verify UA-2022-004211-E001 -o json`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeEvidenceIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := ""
 			if len(args) == 1 {

@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -182,6 +184,7 @@ func sameFile(location, abs string) bool {
 func newEvidenceAddCmd(g *globalOptions) *cobra.Command {
 	var (
 		caseID, media, collected, description, location string
+		allowDuplicate                                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "add --case CASE_ID FILE...",
@@ -194,7 +197,10 @@ and opens the item's chain of custody with a signed "registered" event. The
 content itself is never sent.
 
 The media type is --media-type, else the one of the file name's extension,
-else what the first 512 bytes look like.`,
+else what the first 512 bytes look like.
+
+Content the case already holds (the same SHA-256) is refused, naming the item
+that holds it; --allow-duplicate registers it again as a new item.`,
 		Example: `  accordctl --config ua.yaml evidence add --case UA-2022-004211 /vault/2022/004211/*.jpg
   accordctl --config ua.yaml evidence add --case UA-2022-004211 --collected 2022-04-02 \
       --description "drone footage, north approach" --location s3://vault-ua/2022/004211/drone.mp4 drone.mp4`,
@@ -233,10 +239,10 @@ else what the first 512 bytes look like.`,
 				}
 				resp, err := lc.evidence.RegisterEvidence(cmd.Context(), &accordv1.RegisterEvidenceRequest{
 					CaseId: caseID, Sha256: fh.sha256, SizeBytes: fh.size, MediaType: mediaType(media, fh.path, fh.head),
-					Location: loc, Collected: collected, Description: description,
+					Location: loc, Collected: collected, Description: description, AllowDuplicate: allowDuplicate,
 				})
 				if err != nil {
-					err = lc.rpcError("register "+args[i], err)
+					err = lc.rpcError("register "+args[i], duplicateHint(err))
 					if len(done) > 0 {
 						err = exitError{code: 1, err: fmt.Errorf("%w\n(%d of %d files were registered before this one)", err, len(done), len(args))}
 					}
@@ -262,7 +268,21 @@ else what the first 512 bytes look like.`,
 	f.StringVar(&collected, "collected", "", "collection date, YYYY-MM-DD")
 	f.StringVar(&description, "description", "", "free text")
 	f.StringVar(&location, "location", "", "where the content is kept, a path or URI (default: the file's absolute path; one FILE only)")
+	f.BoolVar(&allowDuplicate, "allow-duplicate", false, "register content the case already holds (the same SHA-256) again, as a new item")
+	_ = cmd.RegisterFlagCompletionFunc("case", completeFromNode(g, "case", false))
 	return cmd
+}
+
+// duplicateHint names the flag where the node's refusal of content the case
+// already holds names the request field.
+func duplicateHint(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.FailedPrecondition || !strings.Contains(st.Message(), "set allow_duplicate") {
+		return err
+	}
+	msg := strings.TrimPrefix(st.Message(), "duplicate content: ")
+	msg = strings.TrimPrefix(msg, "sha256: ")
+	return status.Error(st.Code(), strings.Replace(msg, "set allow_duplicate", "use --allow-duplicate", 1))
 }
 
 // formatSize writes a size as "12.3 MiB (12,902,400 bytes)".
@@ -311,6 +331,7 @@ the index or an item's content no longer matches (or is gone).`,
 		},
 	}
 	cmd.Flags().StringVar(&id, "id", "", "re-hash this item's recorded location and compare it with the index")
+	_ = cmd.RegisterFlagCompletionFunc("id", completeFromNode(g, "evidence", false))
 	return cmd
 }
 
@@ -439,7 +460,8 @@ collection date, description, where its content is kept, and who registered it
 when.`,
 		Example: `  accordctl --config ua.yaml evidence get UA-2022-004211-E001
   accordctl --config ua.yaml evidence get UA-2022-004211-E001 -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeEvidenceIDs(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			lc, err := openLocal(g, cmd)
 			if err != nil {

@@ -158,7 +158,8 @@ func TestEvidenceAddChoosesMediaTypeAndLocation(t *testing.T) {
 			SealID string `json:"seal_id"`
 		}
 	}
-	out = e.must(t, "evidence", "add", "--case", "UA-2022-000001", "--media-type", "application/pdf", "--location", "s3://vault-ua/x.pdf", note, "-o", "json")
+	// The same content again, kept elsewhere: a second item, asked for.
+	out = e.must(t, "evidence", "add", "--case", "UA-2022-000001", "--allow-duplicate", "--media-type", "application/pdf", "--location", "s3://vault-ua/x.pdf", note, "-o", "json")
 	if err := json.Unmarshal([]byte(out), &added); err != nil || len(added) != 1 || added[0].Item.Location != "s3://vault-ua/x.pdf" || added[0].Registered.Seq != "1" {
 		t.Fatalf("add -o json: %v %+v\n%s", err, added, out)
 	}
@@ -188,5 +189,29 @@ func TestMediaTypeAndLocalPath(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("localPath(%q) = %q, %v; want %q", loc, got, ok, want)
 		}
+	}
+}
+
+// TestEvidenceAddSameContentTwice: registering content the case already
+// holds says which item holds it and needs --allow-duplicate; the node
+// refuses it to any client that does not set allow_duplicate.
+func TestEvidenceAddSameContentTwice(t *testing.T) {
+	e := startLocalNode(t)
+	e.must(t, "cases", "create", writeLines(t, "case.json", smallCases[:1]))
+	video, _ := writeFile(t, t.TempDir(), "drone.mp4", []byte("drone footage, north approach\n"))
+	id, _ := addEvidence(t, e, video)
+
+	out, err := e.ctl(t, e.analyst, nil, "evidence", "add", "--case", "UA-2022-000001", video)
+	wantExit(t, err, 1, "register "+video+": case UA-2022-000001 already holds this content as evidence "+id+" (registered ",
+		"by spiffe://accord.test/member/UA/user/u-1); use --allow-duplicate to register it again (gRPC FailedPrecondition)")
+	if strings.Contains(out, "registered UA-") {
+		t.Errorf("registered anyway:\n%s", out)
+	}
+	again, _ := addEvidence(t, e, "--allow-duplicate", video)
+	if again == id {
+		t.Errorf("--allow-duplicate registered %s again instead of a new item", id)
+	}
+	if out := e.must(t, "cases", "get", "UA-2022-000001", "-o", "json"); strings.Count(out, `"id": "UA-2022-000001-E`) != 3 {
+		t.Errorf("the case should hold its own reference and two items:\n%s", out)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/accordfed/accord/cmd/internal/cmdtree"
 )
 
 func main() {
@@ -56,5 +58,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newFederationCmds(g)...)
 	root.AddCommand(newPersonsCmd(g))
 	root.AddCommand(newMatchCmd())
+	cmdtree.RejectUnknownSubcommands(root)
 	return root
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accordfed/accord/cmd/internal/buildinfo"
+	"github.com/accordfed/accord/cmd/internal/cmdtree"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon"
 )
@@ -54,7 +55,8 @@ certificate, key, trust bundle and CRLs (they are also re-read periodically).`,
 		}
 		return run(cfg, cmd.ErrOrStderr())
 	}
-	root.AddCommand(newHealthCmd(&configPath), newVersionCmd(), newRestoreCmd(&configPath))
+	root.AddCommand(newHealthCmd(&configPath), newVersionCmd(), newRestoreCmd(&configPath), newConfigCmd())
+	cmdtree.RejectUnknownSubcommands(root)
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -110,23 +111,28 @@ func (c *Config) Normalize(base string) {
 }
 
 // Validate checks the configuration; prefix names the enclosing field (for
-// example "tls") in messages.
+// example "tls") in messages. It reports every problem, joined with
+// errors.Join (nil when there is none).
 func (c *Config) Validate(prefix string) error {
+	var errs []error
 	for _, f := range []struct{ name, val string }{{"cert_file", c.CertFile}, {"key_file", c.KeyFile}, {"bundle_file", c.BundleFile}} {
 		if f.val == "" {
-			return fmt.Errorf("%w: %s.%s: required", ErrConfig, prefix, f.name)
+			errs = append(errs, fmt.Errorf("%w: %s.%s: required", ErrConfig, prefix, f.name))
+			continue
 		}
-		if _, err := os.Stat(f.val); err != nil {
-			return fmt.Errorf("%w: %s.%s: %w", ErrConfig, prefix, f.name, err)
+		if _, err := os.Stat(f.val); errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("%w: %s.%s: %s does not exist", ErrConfig, prefix, f.name, f.val))
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s.%s: %w", ErrConfig, prefix, f.name, err))
 		}
 	}
 	if c.MinVersion != "1.2" && c.MinVersion != "1.3" {
-		return fmt.Errorf("%w: %s.min_version: %q: must be \"1.2\" or \"1.3\"", ErrConfig, prefix, c.MinVersion)
+		errs = append(errs, fmt.Errorf("%w: %s.min_version: %q: must be \"1.2\" or \"1.3\"", ErrConfig, prefix, c.MinVersion))
 	}
 	if c.ReloadInterval < time.Second {
-		return fmt.Errorf("%w: %s.reload_interval: %s: must be at least 1s", ErrConfig, prefix, c.ReloadInterval)
+		errs = append(errs, fmt.Errorf("%w: %s.reload_interval: %s: must be at least 1s", ErrConfig, prefix, c.ReloadInterval))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *Config) minVersion() uint16 {

@@ -55,7 +55,8 @@ type Progress struct {
 type Options struct {
 	// SkipInvalid imports the valid lines even when some are invalid.
 	SkipInvalid bool
-	// DryRun validates only.
+	// DryRun validates, and counts the cases an import would create,
+	// update or leave unchanged; it writes nothing.
 	DryRun bool
 	// Member is the node's member code; every case must be its.
 	Member string
@@ -89,7 +90,10 @@ type Result struct {
 	Lines, Valid, Invalid       int64
 	Created, Updated, Unchanged int64
 	Errors                      []caseformat.FieldError
-	Written                     bool
+	// Groups are all the errors (not only the first MaxErrors), grouped by
+	// field and reason, in the order of their first line.
+	Groups  []ErrorGroup
+	Written bool
 	// Withheld counts, by shared field, the words that are blanked when
 	// the valid cases are shared (names of the case's persons in any
 	// form, birth years; records.Project), federation and jit cases only.
@@ -204,10 +208,13 @@ func Run(ctx context.Context, next func() (Line, error), st *store.Store, opts O
 	var res Result
 	rep := newReporter(opts)
 	var order []spooled
-	if err := validate(ctx, next, st, spool, &order, opts, &res, rep); err != nil {
+	var groups grouper
+	err = validate(ctx, next, st, spool, &order, opts, &res, &groups, rep)
+	res.Groups = groups.result()
+	if err != nil {
 		return res, err
 	}
-	if opts.DryRun || (res.Invalid > 0 && !opts.SkipInvalid) || res.Valid == 0 {
+	if (res.Invalid > 0 && !opts.SkipInvalid) || res.Valid == 0 {
 		rep.final(Progress{Phase: Validating, LinesValidated: res.Lines})
 		return res, nil
 	}
@@ -244,7 +251,7 @@ type parsed struct {
 
 // validate runs phase one: parse lines on all workers, spool valid cases in
 // input order.
-func validate(ctx context.Context, next func() (Line, error), st *store.Store, spool *os.File, order *[]spooled, opts Options, res *Result, rep *reporter) error {
+func validate(ctx context.Context, next func() (Line, error), st *store.Store, spool *os.File, order *[]spooled, opts Options, res *Result, groups *grouper, rep *reporter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in := make(chan *chunk, opts.Workers*2)
@@ -400,6 +407,7 @@ func validate(ctx context.Context, next func() (Line, error), st *store.Store, s
 				if len(res.Errors) < opts.MaxErrors {
 					res.Errors = append(res.Errors, e)
 				}
+				groups.add(e)
 			}
 			for _, p := range c.cases {
 				b := p.data
@@ -500,7 +508,7 @@ func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store
 				return false
 			}
 		}
-		for _, e := range order {
+		for i, e := range order {
 			if cap(buf) < e.size {
 				buf = make([]byte, e.size)
 			}
@@ -515,7 +523,10 @@ func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store
 				return
 			}
 			cases = append(cases, c)
-			if len(cases) == opts.BatchSize && !send() {
+			// Lines of one case id stay in one batch, so that a dry run,
+			// whose batches do not see each other's writes, counts the
+			// later ones as updates.
+			if len(cases) >= opts.BatchSize && (i+1 == len(order) || order[i+1].caseID != e.caseID) && !send() {
 				return
 			}
 		}
@@ -527,7 +538,7 @@ func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store
 	var written int64
 	total := int64(len(order))
 	defer func() {
-		if written < total && written > 0 {
+		if written < total && written > 0 && !opts.DryRun {
 			// Stopped early after batches that did not write the freelist.
 			_ = st.SyncFreelist()
 		}
@@ -539,14 +550,22 @@ func write(ctx context.Context, spool *os.File, order []spooled, st *store.Store
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%w after %d cases were written: %w", ErrAborted, written, err)
 		}
-		more := written+int64(len(b.prepared)) < total
-		n, err := st.ImportPrepared(b.prepared, opts.Actor, more)
-		if err != nil {
-			return fmt.Errorf("import: writing cases (%d written before): %w", written, err)
+		var n store.ImportCounts
+		var err error
+		if opts.DryRun {
+			if n, err = st.DryRunPrepared(b.prepared, opts.Actor); err != nil {
+				return fmt.Errorf("import (dry run): %w", err)
+			}
+		} else {
+			more := written+int64(len(b.prepared)) < total
+			if n, err = st.ImportPrepared(b.prepared, opts.Actor, more); err != nil {
+				return fmt.Errorf("import: writing cases (%d written before): %w", written, err)
+			}
+			// Keep the node's resident memory to what the next batch
+			// touches.
+			_ = st.Trim()
+			res.Written = true
 		}
-		// Keep the node's resident memory to what the next batch touches.
-		_ = st.Trim()
-		res.Written = true
 		res.Created += int64(n.Created)
 		res.Updated += int64(n.Updated)
 		res.Unchanged += int64(n.Unchanged)

@@ -1,21 +1,20 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"filippo.io/age"
-	"gopkg.in/yaml.v3"
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/mtls"
@@ -151,15 +150,15 @@ func (b *BackupConfig) ParseRecipients() ([]age.Recipient, error) {
 	return out, nil
 }
 
-func (b *BackupConfig) validate() error {
+func (b *BackupConfig) validate(ps *problems) {
 	rs, err := b.ParseRecipients()
 	if err != nil {
-		return err
+		ps.add(err)
+		return
 	}
 	if b.Unencrypted && len(rs) > 0 {
-		return fmt.Errorf("%w: backup.unencrypted: true, but backup.recipients or backup.recipients_file are set: choose one", ErrInvalid)
+		ps.addf("backup.unencrypted", "true, but backup.recipients or backup.recipients_file are set: choose one")
 	}
-	return nil
 }
 
 // LocalAPIConfig configures the local API listener.
@@ -235,14 +234,17 @@ func Load(path string, environ []string) (Config, error) {
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+			return Config{}, problems{{File: path, Reason: err.Error()}}.err()
 		}
-		if err := decodeYAML(data, &c); err != nil {
-			return Config{}, fmt.Errorf("%w: %s: %w", ErrInvalid, path, err)
+		if ps := decodeYAML(data, &c); len(ps) > 0 {
+			for _, p := range ps {
+				p.File = path
+			}
+			return Config{}, problems(ps).err()
 		}
 		abs, err := filepath.Abs(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+			return Config{}, problems{{File: path, Reason: err.Error()}}.err()
 		}
 		base = filepath.Dir(abs)
 	}
@@ -293,84 +295,67 @@ func (c *Config) normalize(base string) {
 
 // Validate checks every field and names the first bad one.
 func (c *Config) Validate() error {
-	if err := checkAddr("listen", c.Listen, true); err != nil {
-		return err
-	}
+	var ps problems
+	ps.add(checkAddr("listen", c.Listen, true))
 	if c.MetricsListen != "" {
-		if err := checkAddr("metrics_listen", c.MetricsListen, true); err != nil {
-			return err
-		}
+		ps.add(checkAddr("metrics_listen", c.MetricsListen, true))
 	}
 	if _, err := ParseLevel(c.Log.Level); err != nil {
-		return fmt.Errorf("%w: log.level: %w", ErrInvalid, err)
+		ps.addf("log.level", "%v", err)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
-		return fmt.Errorf("%w: log.format: %q: must be json or text", ErrInvalid, c.Log.Format)
+		ps.addf("log.format", "%q: must be json or text", c.Log.Format)
 	}
-	if err := c.TLS.Validate("tls"); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if err := c.GRPC.Validate("grpc"); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
+	ps.addAll(c.TLS.Validate("tls"))
+	ps.addAll(c.GRPC.Validate("grpc"))
 	if c.ShutdownTimeout < 0 {
-		return fmt.Errorf("%w: shutdown_timeout: %s: must not be negative", ErrInvalid, c.ShutdownTimeout)
+		ps.addf("shutdown_timeout", "%s: must not be negative", c.ShutdownTimeout)
 	}
 	if c.DataDir == "" {
-		return fmt.Errorf("%w: data_dir: required (the folder of the node's store)", ErrInvalid)
+		ps.addf("data_dir", "required (the folder of the node's store)")
 	}
 	if c.LocalAPI.Listen != "" {
-		if err := checkAddr("local_api.listen", c.LocalAPI.Listen, true); err != nil {
-			return err
-		}
+		ps.add(checkAddr("local_api.listen", c.LocalAPI.Listen, true))
 		if c.LocalAPI.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
-			return fmt.Errorf("%w: local_api.listen: must differ from listen: the office's API and the federation's are separate", ErrInvalid)
+			ps.addf("local_api.listen", "must differ from listen: the office's API and the federation's are separate")
 		}
 	}
 	for i, a := range c.LocalAPI.Admins {
 		if err := identity.ValidateName(a); err != nil {
-			return fmt.Errorf("%w: local_api.admins[%d]: %w", ErrInvalid, i, err)
+			ps.addf(fmt.Sprintf("local_api.admins[%d]", i), "%v", err)
 		}
 	}
 	if n := c.LocalAPI.MaxConcurrentImports; n < 1 || n > 64 {
-		return fmt.Errorf("%w: local_api.max_concurrent_imports: %d: must be between 1 and 64", ErrInvalid, n)
+		ps.addf("local_api.max_concurrent_imports", "%d: must be between 1 and 64", n)
 	}
 	if n := c.LocalAPI.ImportBufferBytes; n < 4<<20 || n > 1<<30 {
-		return fmt.Errorf("%w: local_api.import_buffer_bytes: %d: must be between 4194304 (4 MiB) and 1073741824 (1 GiB)", ErrInvalid, n)
+		ps.addf("local_api.import_buffer_bytes", "%d: must be between 4194304 (4 MiB) and 1073741824 (1 GiB)", n)
 	}
 	if c.Exchange.TombstoneRetention < time.Hour {
-		return fmt.Errorf("%w: exchange.tombstone_retention: %s: must be at least 1h", ErrInvalid, c.Exchange.TombstoneRetention)
+		ps.addf("exchange.tombstone_retention", "%s: must be at least 1h", c.Exchange.TombstoneRetention)
 	}
 	if n := c.Exchange.MaxStreamsPerPeer; n < 1 || n > 64 {
-		return fmt.Errorf("%w: exchange.max_streams_per_peer: %d: must be between 1 and 64", ErrInvalid, n)
+		ps.addf("exchange.max_streams_per_peer", "%d: must be between 1 and 64", n)
 	}
 	if n := c.Exchange.MaxBatchBytes; n < 16<<10 || n > c.GRPC.MaxSendMsgBytes/2 {
-		return fmt.Errorf("%w: exchange.max_batch_bytes: %d: must be between 16384 and half of grpc.max_send_msg_bytes (%d)", ErrInvalid, n, c.GRPC.MaxSendMsgBytes/2)
+		ps.addf("exchange.max_batch_bytes", "%d: must be between 16384 and half of grpc.max_send_msg_bytes (%d)", n, c.GRPC.MaxSendMsgBytes/2)
 	}
 	if d := c.Exchange.HeartbeatInterval; d < 50*time.Millisecond || d > time.Minute {
-		return fmt.Errorf("%w: exchange.heartbeat_interval: %s: must be between 50ms and 1m", ErrInvalid, d)
+		ps.addf("exchange.heartbeat_interval", "%s: must be between 50ms and 1m", d)
 	}
-	if err := c.Registry.validate(c.Listen); err != nil {
-		return err
-	}
-	if err := c.Backup.validate(); err != nil {
-		return err
-	}
-	if err := c.Persons.validate(); err != nil {
-		return err
-	}
+	c.Registry.validate(c.Listen, &ps)
+	c.Backup.validate(&ps)
+	c.Persons.validate(&ps)
 	if c.Registry.Server && c.Registry.RaftListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
-		return fmt.Errorf("%w: registry.raft_listen: must differ from listen", ErrInvalid)
+		ps.addf("registry.raft_listen", "must differ from listen")
 	}
 	for i, p := range c.Peers {
 		if err := identity.ValidateMember(p.Member); err != nil {
-			return fmt.Errorf("%w: peers[%d].member: %w", ErrInvalid, i, err)
+			ps.addf(fmt.Sprintf("peers[%d].member", i), "%v", err)
 		}
-		if err := checkAddr(fmt.Sprintf("peers[%d].address", i), p.Address, false); err != nil {
-			return err
-		}
+		ps.add(checkAddr(fmt.Sprintf("peers[%d].address", i), p.Address, false))
 	}
-	return nil
+	return ps.err()
 }
 
 func checkAddr(field, addr string, listen bool) error {
@@ -403,6 +388,7 @@ func ParseLevel(s string) (slog.Level, error) {
 func ApplyEnv(c *Config, environ []string) error {
 	fields := map[string]reflect.Value{}
 	collectEnvFields(reflect.ValueOf(c).Elem(), "", fields)
+	var ps problems
 	for _, kv := range environ {
 		name, val, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, EnvPrefix) {
@@ -413,13 +399,18 @@ func ApplyEnv(c *Config, environ []string) error {
 			if isClientEnv(name) {
 				continue
 			}
-			return fmt.Errorf("%w: environment variable %s: no such configuration field", ErrInvalid, name)
+			reason := "no such configuration field"
+			if near := closest(name, slices.Collect(maps.Keys(fields))); near != "" {
+				reason += " (did you mean " + near + "?)"
+			}
+			ps = append(ps, &Problem{Field: "environment variable " + name, Reason: reason})
+			continue
 		}
 		if err := setFromString(f, val); err != nil {
-			return fmt.Errorf("%w: environment variable %s: %w", ErrInvalid, name, err)
+			ps = append(ps, &Problem{Field: "environment variable " + name, Reason: err.Error()})
 		}
 	}
-	return nil
+	return ps.err()
 }
 
 // isClientEnv lists ACCORD_ variables that are read by tools, not by the
@@ -498,69 +489,6 @@ func setFromString(f reflect.Value, s string) error {
 	return nil
 }
 
-// decodeYAML decodes strictly (unknown fields are errors) and names the
-// field of each error, not only its line.
-func decodeYAML(data []byte, out *Config) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(out)
-	if err == nil || errors.Is(err, io.EOF) {
-		return nil
-	}
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	msgs := make([]string, 0, len(te.Errors))
-	for _, e := range te.Errors {
-		var line int
-		if _, scanErr := fmt.Sscanf(e, "line %d:", &line); scanErr == nil {
-			if field := fieldAtLine(&root, "", line); field != "" {
-				e = field + ": " + e
-			}
-		}
-		msgs = append(msgs, e)
-	}
-	return errors.New(strings.Join(msgs, "; "))
-}
-
-// fieldAtLine returns the dotted path of the deepest key or value on a line.
-func fieldAtLine(n *yaml.Node, prefix string, line int) string {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			if f := fieldAtLine(c, prefix, line); f != "" {
-				return f
-			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			path := k.Value
-			if prefix != "" {
-				path = prefix + "." + k.Value
-			}
-			if f := fieldAtLine(v, path, line); f != "" {
-				return f
-			}
-			if k.Line == line {
-				return path
-			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			if f := fieldAtLine(c, fmt.Sprintf("%s[%d]", prefix, i), line); f != "" {
-				return f
-			}
-		}
-	}
-	return ""
-}
-
 // normalize fills in the defaults of federation/persons.
 func (p *PersonsConfig) normalize() {
 	b, l := persons.DefaultBudgets(), persons.DefaultLookupLimits()
@@ -584,21 +512,25 @@ func (p *PersonsConfig) normalize() {
 	}
 }
 
-func (p *PersonsConfig) validate() error {
+func (p *PersonsConfig) validate(ps *problems) {
 	for _, f := range []struct {
 		name string
 		v    int
 	}{{"matching_floor", p.MatchingFloor}, {"matching_per_person", p.MatchingPerPerson}, {"lookup_per_member", p.LookupPerMember},
 		{"lookup_per_user", p.LookupPerUser}, {"lookups_per_user", p.LookupsPerUser}, {"lookups_per_node", p.LookupsPerNode}} {
 		if f.v < 1 || f.v > 100_000_000 {
-			return fmt.Errorf("%w: persons.%s: %d: must be between 1 and 100000000", ErrInvalid, f.name, f.v)
+			ps.addf("persons."+f.name, "%d: must be between 1 and 100000000", f.v)
 		}
 	}
-	if p.BudgetWindow < time.Minute || p.LookupWindow < time.Minute {
-		return fmt.Errorf("%w: persons.budget_window and persons.lookup_window: must be at least 1m", ErrInvalid)
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"budget_window", p.BudgetWindow}, {"lookup_window", p.LookupWindow}} {
+		if f.v < time.Minute {
+			ps.addf("persons."+f.name, "%s: must be at least 1m", f.v)
+		}
 	}
 	if p.KeyRotation < time.Hour {
-		return fmt.Errorf("%w: persons.key_rotation: %s: must be at least 1h", ErrInvalid, p.KeyRotation)
+		ps.addf("persons.key_rotation", "%s: must be at least 1h", p.KeyRotation)
 	}
-	return nil
 }

@@ -98,9 +98,9 @@ func (s RegistryServerConfig) ID() identity.Identity {
 
 // validate fills in the advertised addresses (from raft_listen and the
 // node's listen, after flags) and checks every field.
-func (r *RegistryConfig) validate(listen string) error {
+func (r *RegistryConfig) validate(listen string, ps *problems) {
 	if !r.Server {
-		return nil
+		return
 	}
 	// An ephemeral listen port (":0", tests) is advertised as bound.
 	if r.RaftAdvertise == "" && !strings.HasSuffix(r.RaftListen, ":0") {
@@ -110,51 +110,46 @@ func (r *RegistryConfig) validate(listen string) error {
 		r.Advertise = listen
 	}
 	if r.RaftListen == "" {
-		return fmt.Errorf("%w: registry.raft_listen: required for a registry server", ErrInvalid)
-	}
-	if err := checkAddr("registry.raft_listen", r.RaftListen, true); err != nil {
-		return err
+		ps.add(fmt.Errorf("%w: registry.raft_listen: required for a registry server", ErrInvalid))
+	} else {
+		ps.add(checkAddr("registry.raft_listen", r.RaftListen, true))
 	}
 	for _, a := range []struct{ field, addr string }{{"registry.raft_advertise", r.RaftAdvertise}, {"registry.advertise", r.Advertise}} {
 		if a.addr == "" {
 			continue
 		}
-		if err := checkAddr(a.field, a.addr, false); err != nil {
-			return err
-		}
+		ps.add(checkAddr(a.field, a.addr, false))
 	}
 	if len(r.Servers) == 0 {
-		return fmt.Errorf("%w: registry.servers: required: the founding servers (bootstrap: true) or the servers to join", ErrInvalid)
+		ps.add(fmt.Errorf("%w: registry.servers: required: the founding servers (bootstrap: true) or the servers to join", ErrInvalid))
 	}
 	seen := map[string]bool{}
 	for i, s := range r.Servers {
 		field := fmt.Sprintf("registry.servers[%d]", i)
 		id, err := identity.Parse(s.Node)
 		if err != nil || id.Kind != identity.KindNode {
-			return fmt.Errorf("%w: %s.node: %q: must be a node identity, spiffe://<federation>/member/<MEMBER>/node/<name>", ErrInvalid, field, s.Node)
+			ps.add(fmt.Errorf("%w: %s.node: %q: must be a node identity, spiffe://<federation>/member/<MEMBER>/node/<name>", ErrInvalid, field, s.Node))
+			continue
 		}
 		if seen[s.Node] {
-			return fmt.Errorf("%w: %s.node: %s is listed twice", ErrInvalid, field, s.Node)
+			ps.add(fmt.Errorf("%w: %s.node: %s is listed twice", ErrInvalid, field, s.Node))
+			continue
 		}
 		seen[s.Node] = true
-		if err := checkAddr(field+".raft_address", s.RaftAddress, false); err != nil {
-			return err
-		}
-		if err := checkAddr(field+".address", s.Address, false); err != nil {
-			return err
-		}
+		ps.add(checkAddr(field+".raft_address", s.RaftAddress, false))
+		ps.add(checkAddr(field+".address", s.Address, false))
 	}
 	if r.AdmissionThresholdPercent < 0 || r.AdmissionThresholdPercent > 99 {
-		return fmt.Errorf("%w: registry.admission_threshold_percent: %d: must be 1-99 (0 for the default, 50)", ErrInvalid, r.AdmissionThresholdPercent)
+		ps.add(fmt.Errorf("%w: registry.admission_threshold_percent: %d: must be 1-99 (0 for the default, 50)", ErrInvalid, r.AdmissionThresholdPercent))
 	}
 	if r.RaftMaxHandshakes < 0 {
-		return fmt.Errorf("%w: registry.raft_max_handshakes: %d: must be at least 1 (0 for the default, 64)", ErrInvalid, r.RaftMaxHandshakes)
+		ps.add(fmt.Errorf("%w: registry.raft_max_handshakes: %d: must be at least 1 (0 for the default, 64)", ErrInvalid, r.RaftMaxHandshakes))
 	}
 	if r.RaftMaxHandshakesPerSource < 0 {
-		return fmt.Errorf("%w: registry.raft_max_handshakes_per_source: %d: must be at least 1 (0 for the default, 8)", ErrInvalid, r.RaftMaxHandshakesPerSource)
+		ps.add(fmt.Errorf("%w: registry.raft_max_handshakes_per_source: %d: must be at least 1 (0 for the default, 8)", ErrInvalid, r.RaftMaxHandshakesPerSource))
 	}
 	if r.MaxVoters < 0 {
-		return fmt.Errorf("%w: registry.max_voters: %d: must be at least 1 (0 for the default, 5)", ErrInvalid, r.MaxVoters)
+		ps.add(fmt.Errorf("%w: registry.max_voters: %d: must be at least 1 (0 for the default, 5)", ErrInvalid, r.MaxVoters))
 	}
 	for _, d := range []struct {
 		name string
@@ -167,8 +162,7 @@ func (r *RegistryConfig) validate(listen string) error {
 		{"raft_handshake_timeout", r.RaftHandshakeTimeout},
 	} {
 		if d.v < 0 {
-			return fmt.Errorf("%w: registry.%s: %s: must not be negative", ErrInvalid, d.name, d.v)
+			ps.add(fmt.Errorf("%w: registry.%s: %s: must not be negative", ErrInvalid, d.name, d.v))
 		}
 	}
-	return nil
 }

@@ -58,6 +58,7 @@ var codeTable = []struct {
 	{ErrResourceExhausted, codes.ResourceExhausted},
 	{store.ErrNotFound, codes.NotFound},
 	{store.ErrExists, codes.AlreadyExists},
+	{store.ErrDuplicateContent, codes.FailedPrecondition},
 	{store.ErrVersionMismatch, codes.Aborted},
 	{store.ErrInvalid, codes.InvalidArgument},
 	{store.ErrCorrupt, codes.DataLoss},

@@ -94,18 +94,21 @@ func (c *Config) Normalize() {
 }
 
 // Validate checks the limits; prefix names the enclosing field in messages.
+// It reports every problem, joined with errors.Join (nil when there is
+// none).
 func (c *Config) Validate(prefix string) error {
+	var errs []error
 	if c.MaxRecvMsgBytes < 1024 || c.MaxRecvMsgBytes > 256<<20 {
-		return fmt.Errorf("%w: %s.max_recv_msg_bytes: %d: must be between 1024 and 268435456", ErrConfig, prefix, c.MaxRecvMsgBytes)
+		errs = append(errs, fmt.Errorf("%w: %s.max_recv_msg_bytes: %d: must be between 1024 and 268435456", ErrConfig, prefix, c.MaxRecvMsgBytes))
 	}
 	if c.MaxSendMsgBytes < 1024 || c.MaxSendMsgBytes > 256<<20 {
-		return fmt.Errorf("%w: %s.max_send_msg_bytes: %d: must be between 1024 and 268435456", ErrConfig, prefix, c.MaxSendMsgBytes)
+		errs = append(errs, fmt.Errorf("%w: %s.max_send_msg_bytes: %d: must be between 1024 and 268435456", ErrConfig, prefix, c.MaxSendMsgBytes))
 	}
 	if c.MaxConcurrentStreams > 1<<16 {
-		return fmt.Errorf("%w: %s.max_concurrent_streams: %d: must be at most 65536", ErrConfig, prefix, c.MaxConcurrentStreams)
+		errs = append(errs, fmt.Errorf("%w: %s.max_concurrent_streams: %d: must be at most 65536", ErrConfig, prefix, c.MaxConcurrentStreams))
 	}
 	if c.MaxHeaderListBytes < 4<<10 || c.MaxHeaderListBytes > 16<<20 {
-		return fmt.Errorf("%w: %s.max_header_list_bytes: %d: must be between 4096 and 16777216", ErrConfig, prefix, c.MaxHeaderListBytes)
+		errs = append(errs, fmt.Errorf("%w: %s.max_header_list_bytes: %d: must be between 4096 and 16777216", ErrConfig, prefix, c.MaxHeaderListBytes))
 	}
 	for _, d := range []struct {
 		name string
@@ -120,10 +123,10 @@ func (c *Config) Validate(prefix string) error {
 		{"handshake_timeout", c.HandshakeTimeout, 100 * time.Millisecond},
 	} {
 		if d.v < d.min {
-			return fmt.Errorf("%w: %s.%s: %s: must be at least %s", ErrConfig, prefix, d.name, d.v, d.min)
+			errs = append(errs, fmt.Errorf("%w: %s.%s: %s: must be at least %s", ErrConfig, prefix, d.name, d.v, d.min))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Rule decides whether a verified identity may call a method.

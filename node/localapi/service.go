@@ -360,6 +360,9 @@ func (s *Service) ImportCases(stream grpc.BidiStreamingServer[accordv1.ImportCas
 	for _, e := range res.Errors {
 		out.Errors = append(out.Errors, &accordv1.LineError{Line: e.Line, Field: e.Field, Reason: e.Reason, CaseId: e.CaseID})
 	}
+	for _, g := range res.Groups {
+		out.ErrorGroups = append(out.ErrorGroups, &accordv1.ImportErrorGroup{Field: g.Field, Reason: g.Reason, Example: g.Example, Lines: g.Lines, FirstLines: g.FirstLines})
+	}
 	return stream.Send(&accordv1.ImportCasesResponse{Body: &accordv1.ImportCasesResponse_Result{Result: out}})
 }
 
@@ -429,7 +432,7 @@ func (s *Service) RegisterEvidence(ctx context.Context, req *accordv1.RegisterEv
 	item, first, err := s.st.RegisterEvidence(&accordv1.EvidenceItem{
 		Id: req.GetId(), CaseId: req.GetCaseId(), Sha256: req.GetSha256(), MediaType: req.GetMediaType(),
 		Collected: req.GetCollected(), Description: req.GetDescription(), Location: req.GetLocation(), SizeBytes: req.GetSizeBytes(),
-	}, actor)
+	}, store.RegisterOptions{AllowDuplicate: req.GetAllowDuplicate()}, actor)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (s *Store) update(actor Actor, fn func(w *write) error) error {
 	notify := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		s.db.NoFreelistSync = false // an import batch may set it again
-		w := &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string]*[]kvop{}, seqs: map[string]uint64{}}
+		w := s.newWrite(tx, actor)
 		if err := fn(w); err != nil {
 			return err
 		}
@@ -63,6 +63,11 @@ func (s *Store) update(actor Actor, fn func(w *write) error) error {
 		s.changes.fire()
 	}
 	return err
+}
+
+// newWrite starts the buffered writes of a transaction.
+func (s *Store) newWrite(tx *bolt.Tx, actor Actor) *write {
+	return &write{tx: tx, s: s, actor: actor, now: s.now(), buf: map[string]map[string]op{}, log: map[string]*[]kvop{}, seqs: map[string]uint64{}}
 }
 
 // op is a buffered write: a put of val, or a delete.
@@ -382,34 +387,55 @@ func (s *Store) ImportPrepared(prepared []*Prepared, actor Actor, more bool) (Im
 	err := s.update(actor, func(w *write) error {
 		// Set inside the transaction: no other writer commits meanwhile.
 		s.db.NoFreelistSync = more
-		n = ImportCounts{}
-		for _, p := range prepared {
-			if p.err != nil {
-				return fmt.Errorf("case %s: %w", p.in.GetCaseId(), p.err)
-			}
-			if p.in.GetCountry() != w.s.member || w.get(bucketCaseIDs, []byte(p.in.GetCaseId())) != nil || p.in.GetCaseId() == "" {
-				_, result, err := w.putCase(p.in)
-				if err != nil {
-					return fmt.Errorf("case %s: %w", p.in.GetCaseId(), err)
-				}
-				switch result {
-				case created:
-					n.Created++
-				case updated:
-					n.Updated++
-				default:
-					n.Unchanged++
-				}
-				continue
-			}
-			if err := w.putPrepared(p); err != nil {
-				return fmt.Errorf("case %s: %w", p.in.GetCaseId(), err)
-			}
-			n.Created++
-		}
-		return nil
+		var err error
+		n, err = w.importPrepared(prepared)
+		return err
 	})
 	return n, err
+}
+
+// DryRunPrepared says what ImportPrepared would do with prepared: how many
+// cases it would create, update or leave unchanged, or the error it would
+// fail with. It writes nothing: the same code runs in a read-only
+// transaction, whose buffered writes (which the code reads back) are
+// dropped at the end instead of applied.
+func (s *Store) DryRunPrepared(prepared []*Prepared, actor Actor) (ImportCounts, error) {
+	var n ImportCounts
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = s.newWrite(tx, actor).importPrepared(prepared)
+		return err
+	})
+	return n, err
+}
+
+func (w *write) importPrepared(prepared []*Prepared) (ImportCounts, error) {
+	var n ImportCounts
+	for _, p := range prepared {
+		if p.err != nil {
+			return n, fmt.Errorf("case %s: %w", p.in.GetCaseId(), p.err)
+		}
+		if p.in.GetCountry() != w.s.member || w.get(bucketCaseIDs, []byte(p.in.GetCaseId())) != nil || p.in.GetCaseId() == "" {
+			_, result, err := w.putCase(p.in)
+			if err != nil {
+				return n, fmt.Errorf("case %s: %w", p.in.GetCaseId(), err)
+			}
+			switch result {
+			case created:
+				n.Created++
+			case updated:
+				n.Updated++
+			default:
+				n.Unchanged++
+			}
+			continue
+		}
+		if err := w.putPrepared(p); err != nil {
+			return n, fmt.Errorf("case %s: %w", p.in.GetCaseId(), err)
+		}
+		n.Created++
+	}
+	return n, nil
 }
 
 // putPrepared writes a prepared new case.

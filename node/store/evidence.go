@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -16,17 +17,31 @@ import (
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
+// RegisterOptions tune RegisterEvidence.
+type RegisterOptions struct {
+	// AllowDuplicate registers content (a SHA-256) that the case already
+	// holds as another item; without it that is ErrDuplicateContent.
+	AllowDuplicate bool
+}
+
 // RegisterEvidence adds an item from the office's vault to a case: the case
 // gains an evidence reference (its version goes up), the index records where
 // the content is kept, and the item's custody chain opens with a signed
 // "registered" event. An empty item id gets the next <case_id>-E<nnn>.
-func (s *Store) RegisterEvidence(item *accordv1.EvidenceItem, actor Actor) (*accordv1.EvidenceItem, *accordv1.CustodyEvent, error) {
+// Content the case already holds is refused (ErrDuplicateContent, naming the
+// item that holds it) unless opts.AllowDuplicate.
+func (s *Store) RegisterEvidence(item *accordv1.EvidenceItem, opts RegisterOptions, actor Actor) (*accordv1.EvidenceItem, *accordv1.CustodyEvent, error) {
 	var out *accordv1.EvidenceItem
 	var first *accordv1.CustodyEvent
 	err := s.update(actor, func(w *write) error {
 		c, _, err := w.getCase(item.GetCaseId())
 		if err != nil {
 			return err
+		}
+		if !opts.AllowDuplicate {
+			if err := duplicateContent(w, c, item.GetSha256()); err != nil {
+				return err
+			}
 		}
 		id := item.GetId()
 		if id == "" {
@@ -49,6 +64,25 @@ func (s *Store) RegisterEvidence(item *accordv1.EvidenceItem, actor Actor) (*acc
 		return err
 	})
 	return out, first, err
+}
+
+// duplicateContent returns ErrDuplicateContent, naming the item and when it
+// was registered, when case c already holds content of this SHA-256.
+func duplicateContent(w *write, c *accordv1.Case, sha string) error {
+	for _, e := range c.GetEvidence() {
+		if e.GetSha256() != sha {
+			continue
+		}
+		when := ""
+		if v := w.get(bucketEvidenceIDs, []byte(e.GetId())); v != nil {
+			if it, err := w.evidenceByEseq(getU64(v)); err == nil && it.GetRegisterTime() != nil {
+				when = " (registered " + it.GetRegisterTime().AsTime().UTC().Format(time.RFC3339) + " by " + it.GetRegisteredBy() + ")"
+			}
+		}
+		return fmt.Errorf("%w: sha256: case %s already holds this content as evidence %s%s; set allow_duplicate to register it again",
+			ErrDuplicateContent, c.GetCaseId(), e.GetId(), when)
+	}
+	return nil
 }
 
 // nextEvidenceID returns the first free <case_id>-E<nnn>.

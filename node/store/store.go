@@ -23,6 +23,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: a case or evidence item with this id exists already.
 	ErrExists = errors.New("already exists")
+	// ErrDuplicateContent: evidence registered on a case that already
+	// holds an item of the same content (SHA-256), without
+	// RegisterOptions.AllowDuplicate.
+	ErrDuplicateContent = errors.New("duplicate content")
 	// ErrVersionMismatch: an update named a version that is not the
 	// stored one (someone else changed the case meanwhile).
 	ErrVersionMismatch = errors.New("version mismatch")

@@ -318,7 +318,7 @@ func TestCustodyBreakIsFound(t *testing.T) {
 	if _, err := s.CreateCase(testCase("UA-2022-000001", "Izium", "2022-09-10T10:00:00+03:00"), a); err != nil {
 		t.Fatal(err)
 	}
-	item, first, err := s.RegisterEvidence(&accordv1.EvidenceItem{CaseId: "UA-2022-000001", Sha256: hash("drone footage"), Location: "/vault/a.mp4", SizeBytes: 13}, a)
+	item, first, err := s.RegisterEvidence(&accordv1.EvidenceItem{CaseId: "UA-2022-000001", Sha256: hash("drone footage"), Location: "/vault/a.mp4", SizeBytes: 13}, RegisterOptions{}, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestReimportKeepsVaultEvidence(t *testing.T) {
 	if _, err := s.ImportBatch([]*accordv1.Case{register}, a); err != nil {
 		t.Fatal(err)
 	}
-	item, _, err := s.RegisterEvidence(&accordv1.EvidenceItem{CaseId: "UA-2022-000001", Sha256: hash("vault file"), Location: "/vault/b.jpg"}, a)
+	item, _, err := s.RegisterEvidence(&accordv1.EvidenceItem{CaseId: "UA-2022-000001", Sha256: hash("vault file"), Location: "/vault/b.jpg"}, RegisterOptions{}, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,5 +445,40 @@ func TestReimportKeepsVaultEvidence(t *testing.T) {
 	c, _ = s.GetCase("UA-2022-000001")
 	if len(c.GetEvidence()) != 1 || c.GetEvidence()[0].GetId() != item.GetId() {
 		t.Errorf("after dropping the register item: %v", c.GetEvidence())
+	}
+}
+
+// TestRegisterSameContentTwice: content a case already holds is refused,
+// naming the item that holds it and when it was registered, unless
+// AllowDuplicate; another case may hold the same content.
+func TestRegisterSameContentTwice(t *testing.T) {
+	s := openTest(t)
+	a := testActor(t)
+	for _, id := range []string{"UA-2022-000001", "UA-2022-000002"} {
+		if _, err := s.CreateCase(testCase(id, "Izium", "2022-09-10T10:00:00+03:00"), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	item := &accordv1.EvidenceItem{CaseId: "UA-2022-000001", Sha256: hash("drone footage"), Location: "/vault/a.mp4"}
+	first, _, err := s.RegisterEvidence(item, RegisterOptions{}, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.RegisterEvidence(item, RegisterOptions{}, a)
+	want := "sha256: case UA-2022-000001 already holds this content as evidence UA-2022-000001-E001 (registered " +
+		first.GetRegisterTime().AsTime().UTC().Format(time.RFC3339) + " by " + a.ID + "); set allow_duplicate to register it again"
+	if !errors.Is(err, ErrDuplicateContent) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second registration: %v\nwant ErrDuplicateContent and %q", err, want)
+	}
+	if c, err := s.GetCase("UA-2022-000001"); err != nil || len(c.GetEvidence()) != 1 {
+		t.Fatalf("the refused registration changed the case: %v %v", c, err)
+	}
+	again, _, err := s.RegisterEvidence(item, RegisterOptions{AllowDuplicate: true}, a)
+	if err != nil || again.GetId() != "UA-2022-000001-E002" {
+		t.Fatalf("with AllowDuplicate: %v %v", again, err)
+	}
+	other := &accordv1.EvidenceItem{CaseId: "UA-2022-000002", Sha256: hash("drone footage"), Location: "/vault/a.mp4"}
+	if _, _, err := s.RegisterEvidence(other, RegisterOptions{}, a); err != nil {
+		t.Errorf("the same content on another case: %v", err)
 	}
 }

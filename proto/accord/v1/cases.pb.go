@@ -1447,7 +1447,9 @@ type ImportOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Import the valid lines even when some are invalid.
 	SkipInvalid bool `protobuf:"varint,1,opt,name=skip_invalid,json=skipInvalid,proto3" json:"skip_invalid,omitempty"`
-	// Validate only; write nothing.
+	// Validate only, and count the cases an import would create, update or
+	// leave unchanged (created, updated, unchanged of the result); write
+	// nothing.
 	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// Name of the source (a file name), for the node's log.
 	Source        string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
@@ -1777,6 +1779,90 @@ func (x *LineError) GetCaseId() string {
 	return ""
 }
 
+// ImportErrorGroup is one kind of error of an import: the same field and
+// reason on many lines, reported once.
+type ImportErrorGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The field, as a path such as incidents[0].start; empty for the line.
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Why, in words, without the value of any one line ("must be a date
+	// (YYYY-MM-DD)").
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The first line's reason in full, with its value.
+	Example string `protobuf:"bytes,3,opt,name=example,proto3" json:"example,omitempty"`
+	// How many lines have this error.
+	Lines int64 `protobuf:"varint,4,opt,name=lines,proto3" json:"lines,omitempty"`
+	// The first of them (at most 10), in order.
+	FirstLines    []int64 `protobuf:"varint,5,rep,packed,name=first_lines,json=firstLines,proto3" json:"first_lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportErrorGroup) Reset() {
+	*x = ImportErrorGroup{}
+	mi := &file_accord_v1_cases_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportErrorGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportErrorGroup) ProtoMessage() {}
+
+func (x *ImportErrorGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_cases_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportErrorGroup.ProtoReflect.Descriptor instead.
+func (*ImportErrorGroup) Descriptor() ([]byte, []int) {
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ImportErrorGroup) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *ImportErrorGroup) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ImportErrorGroup) GetExample() string {
+	if x != nil {
+		return x.Example
+	}
+	return ""
+}
+
+func (x *ImportErrorGroup) GetLines() int64 {
+	if x != nil {
+		return x.Lines
+	}
+	return 0
+}
+
+func (x *ImportErrorGroup) GetFirstLines() []int64 {
+	if x != nil {
+		return x.FirstLines
+	}
+	return nil
+}
+
 // ImportProgress reports how far an import is.
 type ImportProgress struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1794,7 +1880,7 @@ type ImportProgress struct {
 
 func (x *ImportProgress) Reset() {
 	*x = ImportProgress{}
-	mi := &file_accord_v1_cases_proto_msgTypes[21]
+	mi := &file_accord_v1_cases_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1892,7 @@ func (x *ImportProgress) String() string {
 func (*ImportProgress) ProtoMessage() {}
 
 func (x *ImportProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[21]
+	mi := &file_accord_v1_cases_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1905,7 @@ func (x *ImportProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportProgress.ProtoReflect.Descriptor instead.
 func (*ImportProgress) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{21}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportProgress) GetPhase() ImportPhase {
@@ -1859,7 +1945,8 @@ type ImportResult struct {
 	Valid int64 `protobuf:"varint,2,opt,name=valid,proto3" json:"valid,omitempty"`
 	// Invalid lines.
 	Invalid int64 `protobuf:"varint,3,opt,name=invalid,proto3" json:"invalid,omitempty"`
-	// New cases.
+	// New cases (with dry_run: the cases an import would create, and so
+	// for updated and unchanged).
 	Created int64 `protobuf:"varint,4,opt,name=created,proto3" json:"created,omitempty"`
 	// Existing cases that changed (version bumped).
 	Updated int64 `protobuf:"varint,5,opt,name=updated,proto3" json:"updated,omitempty"`
@@ -1878,13 +1965,17 @@ type ImportResult struct {
 	Withheld map[string]int64 `protobuf:"bytes,9,rep,name=withheld,proto3" json:"withheld,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Valid lines without a sensitivity: national (never shared) by default.
 	DefaultNational int64 `protobuf:"varint,10,opt,name=default_national,json=defaultNational,proto3" json:"default_national,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Every error (not only the first 1000 of errors), grouped by field and
+	// reason, in the order of their first line; at most 200 groups, the
+	// last "other problems" when there are more kinds.
+	ErrorGroups   []*ImportErrorGroup `protobuf:"bytes,11,rep,name=error_groups,json=errorGroups,proto3" json:"error_groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_accord_v1_cases_proto_msgTypes[22]
+	mi := &file_accord_v1_cases_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +1987,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[22]
+	mi := &file_accord_v1_cases_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2000,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{22}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportResult) GetLines() int64 {
@@ -1982,6 +2073,13 @@ func (x *ImportResult) GetDefaultNational() int64 {
 	return 0
 }
 
+func (x *ImportResult) GetErrorGroups() []*ImportErrorGroup {
+	if x != nil {
+		return x.ErrorGroups
+	}
+	return nil
+}
+
 // ImportCasesResponse is progress or the final result.
 type ImportCasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1998,7 +2096,7 @@ type ImportCasesResponse struct {
 
 func (x *ImportCasesResponse) Reset() {
 	*x = ImportCasesResponse{}
-	mi := &file_accord_v1_cases_proto_msgTypes[23]
+	mi := &file_accord_v1_cases_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2108,7 @@ func (x *ImportCasesResponse) String() string {
 func (*ImportCasesResponse) ProtoMessage() {}
 
 func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[23]
+	mi := &file_accord_v1_cases_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +2121,7 @@ func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ImportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{23}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportCasesResponse) GetBody() isImportCasesResponse_Body {
@@ -2080,7 +2178,7 @@ type ExportCasesRequest struct {
 
 func (x *ExportCasesRequest) Reset() {
 	*x = ExportCasesRequest{}
-	mi := &file_accord_v1_cases_proto_msgTypes[24]
+	mi := &file_accord_v1_cases_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2190,7 @@ func (x *ExportCasesRequest) String() string {
 func (*ExportCasesRequest) ProtoMessage() {}
 
 func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[24]
+	mi := &file_accord_v1_cases_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2203,7 @@ func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ExportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{24}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ExportCasesRequest) GetFilter() *CaseFilter {
@@ -2126,7 +2224,7 @@ type ExportCasesResponse struct {
 
 func (x *ExportCasesResponse) Reset() {
 	*x = ExportCasesResponse{}
-	mi := &file_accord_v1_cases_proto_msgTypes[25]
+	mi := &file_accord_v1_cases_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2236,7 @@ func (x *ExportCasesResponse) String() string {
 func (*ExportCasesResponse) ProtoMessage() {}
 
 func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[25]
+	mi := &file_accord_v1_cases_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2249,7 @@ func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ExportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{25}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ExportCasesResponse) GetCases() []*Case {
@@ -2270,13 +2368,20 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\x04line\x18\x01 \x01(\x03R\x04line\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x17\n" +
-	"\acase_id\x18\x04 \x01(\tR\x06caseId\"\xad\x01\n" +
+	"\acase_id\x18\x04 \x01(\tR\x06caseId\"\x91\x01\n" +
+	"\x10ImportErrorGroup\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x18\n" +
+	"\aexample\x18\x03 \x01(\tR\aexample\x12\x14\n" +
+	"\x05lines\x18\x04 \x01(\x03R\x05lines\x12\x1f\n" +
+	"\vfirst_lines\x18\x05 \x03(\x03R\n" +
+	"firstLines\"\xad\x01\n" +
 	"\x0eImportProgress\x12,\n" +
 	"\x05phase\x18\x01 \x01(\x0e2\x16.accord.v1.ImportPhaseR\x05phase\x12'\n" +
 	"\x0flines_validated\x18\x02 \x01(\x03R\x0elinesValidated\x12#\n" +
 	"\rcases_written\x18\x03 \x01(\x03R\fcasesWritten\x12\x1f\n" +
 	"\vcases_total\x18\x04 \x01(\x03R\n" +
-	"casesTotal\"\x99\x03\n" +
+	"casesTotal\"\xd9\x03\n" +
 	"\fImportResult\x12\x14\n" +
 	"\x05lines\x18\x01 \x01(\x03R\x05lines\x12\x14\n" +
 	"\x05valid\x18\x02 \x01(\x03R\x05valid\x12\x18\n" +
@@ -2288,7 +2393,8 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\awritten\x18\b \x01(\bR\awritten\x12A\n" +
 	"\bwithheld\x18\t \x03(\v2%.accord.v1.ImportResult.WithheldEntryR\bwithheld\x12)\n" +
 	"\x10default_national\x18\n" +
-	" \x01(\x03R\x0fdefaultNational\x1a;\n" +
+	" \x01(\x03R\x0fdefaultNational\x12>\n" +
+	"\ferror_groups\x18\v \x03(\v2\x1b.accord.v1.ImportErrorGroupR\verrorGroups\x1a;\n" +
 	"\rWithheldEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x89\x01\n" +
@@ -2359,7 +2465,7 @@ func file_accord_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_accord_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_accord_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_accord_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_accord_v1_cases_proto_goTypes = []any{
 	(CaseStatus)(0),               // 0: accord.v1.CaseStatus
 	(Sensitivity)(0),              // 1: accord.v1.Sensitivity
@@ -2388,13 +2494,14 @@ var file_accord_v1_cases_proto_goTypes = []any{
 	(*ImportChunk)(nil),           // 24: accord.v1.ImportChunk
 	(*ImportCasesRequest)(nil),    // 25: accord.v1.ImportCasesRequest
 	(*LineError)(nil),             // 26: accord.v1.LineError
-	(*ImportProgress)(nil),        // 27: accord.v1.ImportProgress
-	(*ImportResult)(nil),          // 28: accord.v1.ImportResult
-	(*ImportCasesResponse)(nil),   // 29: accord.v1.ImportCasesResponse
-	(*ExportCasesRequest)(nil),    // 30: accord.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),   // 31: accord.v1.ExportCasesResponse
-	nil,                           // 32: accord.v1.ImportResult.WithheldEntry
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
+	(*ImportErrorGroup)(nil),      // 27: accord.v1.ImportErrorGroup
+	(*ImportProgress)(nil),        // 28: accord.v1.ImportProgress
+	(*ImportResult)(nil),          // 29: accord.v1.ImportResult
+	(*ImportCasesResponse)(nil),   // 30: accord.v1.ImportCasesResponse
+	(*ExportCasesRequest)(nil),    // 31: accord.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),   // 32: accord.v1.ExportCasesResponse
+	nil,                           // 33: accord.v1.ImportResult.WithheldEntry
+	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
 }
 var file_accord_v1_cases_proto_depIdxs = []int32{
 	2,  // 0: accord.v1.Incident.precision:type_name -> accord.v1.TimePrecision
@@ -2406,16 +2513,16 @@ var file_accord_v1_cases_proto_depIdxs = []int32{
 	7,  // 6: accord.v1.Case.perpetrators:type_name -> accord.v1.Perpetrator
 	8,  // 7: accord.v1.Case.persons:type_name -> accord.v1.Person
 	9,  // 8: accord.v1.Case.evidence:type_name -> accord.v1.EvidenceRef
-	33, // 9: accord.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	33, // 10: accord.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	34, // 9: accord.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	34, // 10: accord.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	10, // 11: accord.v1.CreateCaseRequest.case:type_name -> accord.v1.Case
 	10, // 12: accord.v1.CreateCaseResponse.case:type_name -> accord.v1.Case
 	10, // 13: accord.v1.UpdateCaseRequest.case:type_name -> accord.v1.Case
 	10, // 14: accord.v1.UpdateCaseResponse.case:type_name -> accord.v1.Case
 	10, // 15: accord.v1.GetCaseResponse.case:type_name -> accord.v1.Case
 	0,  // 16: accord.v1.CaseFilter.status:type_name -> accord.v1.CaseStatus
-	33, // 17: accord.v1.CaseFilter.incident_after:type_name -> google.protobuf.Timestamp
-	33, // 18: accord.v1.CaseFilter.incident_before:type_name -> google.protobuf.Timestamp
+	34, // 17: accord.v1.CaseFilter.incident_after:type_name -> google.protobuf.Timestamp
+	34, // 18: accord.v1.CaseFilter.incident_before:type_name -> google.protobuf.Timestamp
 	17, // 19: accord.v1.ListCasesRequest.filter:type_name -> accord.v1.CaseFilter
 	10, // 20: accord.v1.ListCasesResponse.cases:type_name -> accord.v1.Case
 	10, // 21: accord.v1.DeleteCaseResponse.case:type_name -> accord.v1.Case
@@ -2424,30 +2531,31 @@ var file_accord_v1_cases_proto_depIdxs = []int32{
 	24, // 24: accord.v1.ImportCasesRequest.chunk:type_name -> accord.v1.ImportChunk
 	5,  // 25: accord.v1.ImportProgress.phase:type_name -> accord.v1.ImportPhase
 	26, // 26: accord.v1.ImportResult.errors:type_name -> accord.v1.LineError
-	32, // 27: accord.v1.ImportResult.withheld:type_name -> accord.v1.ImportResult.WithheldEntry
-	27, // 28: accord.v1.ImportCasesResponse.progress:type_name -> accord.v1.ImportProgress
-	28, // 29: accord.v1.ImportCasesResponse.result:type_name -> accord.v1.ImportResult
-	17, // 30: accord.v1.ExportCasesRequest.filter:type_name -> accord.v1.CaseFilter
-	10, // 31: accord.v1.ExportCasesResponse.cases:type_name -> accord.v1.Case
-	11, // 32: accord.v1.CaseService.CreateCase:input_type -> accord.v1.CreateCaseRequest
-	13, // 33: accord.v1.CaseService.UpdateCase:input_type -> accord.v1.UpdateCaseRequest
-	15, // 34: accord.v1.CaseService.GetCase:input_type -> accord.v1.GetCaseRequest
-	18, // 35: accord.v1.CaseService.ListCases:input_type -> accord.v1.ListCasesRequest
-	20, // 36: accord.v1.CaseService.DeleteCase:input_type -> accord.v1.DeleteCaseRequest
-	25, // 37: accord.v1.CaseService.ImportCases:input_type -> accord.v1.ImportCasesRequest
-	30, // 38: accord.v1.CaseService.ExportCases:input_type -> accord.v1.ExportCasesRequest
-	12, // 39: accord.v1.CaseService.CreateCase:output_type -> accord.v1.CreateCaseResponse
-	14, // 40: accord.v1.CaseService.UpdateCase:output_type -> accord.v1.UpdateCaseResponse
-	16, // 41: accord.v1.CaseService.GetCase:output_type -> accord.v1.GetCaseResponse
-	19, // 42: accord.v1.CaseService.ListCases:output_type -> accord.v1.ListCasesResponse
-	21, // 43: accord.v1.CaseService.DeleteCase:output_type -> accord.v1.DeleteCaseResponse
-	29, // 44: accord.v1.CaseService.ImportCases:output_type -> accord.v1.ImportCasesResponse
-	31, // 45: accord.v1.CaseService.ExportCases:output_type -> accord.v1.ExportCasesResponse
-	39, // [39:46] is the sub-list for method output_type
-	32, // [32:39] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	33, // 27: accord.v1.ImportResult.withheld:type_name -> accord.v1.ImportResult.WithheldEntry
+	27, // 28: accord.v1.ImportResult.error_groups:type_name -> accord.v1.ImportErrorGroup
+	28, // 29: accord.v1.ImportCasesResponse.progress:type_name -> accord.v1.ImportProgress
+	29, // 30: accord.v1.ImportCasesResponse.result:type_name -> accord.v1.ImportResult
+	17, // 31: accord.v1.ExportCasesRequest.filter:type_name -> accord.v1.CaseFilter
+	10, // 32: accord.v1.ExportCasesResponse.cases:type_name -> accord.v1.Case
+	11, // 33: accord.v1.CaseService.CreateCase:input_type -> accord.v1.CreateCaseRequest
+	13, // 34: accord.v1.CaseService.UpdateCase:input_type -> accord.v1.UpdateCaseRequest
+	15, // 35: accord.v1.CaseService.GetCase:input_type -> accord.v1.GetCaseRequest
+	18, // 36: accord.v1.CaseService.ListCases:input_type -> accord.v1.ListCasesRequest
+	20, // 37: accord.v1.CaseService.DeleteCase:input_type -> accord.v1.DeleteCaseRequest
+	25, // 38: accord.v1.CaseService.ImportCases:input_type -> accord.v1.ImportCasesRequest
+	31, // 39: accord.v1.CaseService.ExportCases:input_type -> accord.v1.ExportCasesRequest
+	12, // 40: accord.v1.CaseService.CreateCase:output_type -> accord.v1.CreateCaseResponse
+	14, // 41: accord.v1.CaseService.UpdateCase:output_type -> accord.v1.UpdateCaseResponse
+	16, // 42: accord.v1.CaseService.GetCase:output_type -> accord.v1.GetCaseResponse
+	19, // 43: accord.v1.CaseService.ListCases:output_type -> accord.v1.ListCasesResponse
+	21, // 44: accord.v1.CaseService.DeleteCase:output_type -> accord.v1.DeleteCaseResponse
+	30, // 45: accord.v1.CaseService.ImportCases:output_type -> accord.v1.ImportCasesResponse
+	32, // 46: accord.v1.CaseService.ExportCases:output_type -> accord.v1.ExportCasesResponse
+	40, // [40:47] is the sub-list for method output_type
+	33, // [33:40] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_cases_proto_init() }
@@ -2462,7 +2570,7 @@ func file_accord_v1_cases_proto_init() {
 		(*ImportCasesRequest_Options)(nil),
 		(*ImportCasesRequest_Chunk)(nil),
 	}
-	file_accord_v1_cases_proto_msgTypes[23].OneofWrappers = []any{
+	file_accord_v1_cases_proto_msgTypes[24].OneofWrappers = []any{
 		(*ImportCasesResponse_Progress)(nil),
 		(*ImportCasesResponse_Result)(nil),
 	}
@@ -2472,7 +2580,7 @@ func file_accord_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_cases_proto_rawDesc), len(file_accord_v1_cases_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -231,9 +231,13 @@ type RegisterEvidenceRequest struct {
 	// Collection date, YYYY-MM-DD.
 	Collected string `protobuf:"bytes,7,opt,name=collected,proto3" json:"collected,omitempty"`
 	// Free text.
-	Description   string `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Description string `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
+	// Register the content even when the case already holds an item with
+	// the same sha256. Without it such a request fails with
+	// FAILED_PRECONDITION, naming the item that holds the content.
+	AllowDuplicate bool `protobuf:"varint,9,opt,name=allow_duplicate,json=allowDuplicate,proto3" json:"allow_duplicate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RegisterEvidenceRequest) Reset() {
@@ -320,6 +324,13 @@ func (x *RegisterEvidenceRequest) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *RegisterEvidenceRequest) GetAllowDuplicate() bool {
+	if x != nil {
+		return x.AllowDuplicate
+	}
+	return false
 }
 
 // RegisterEvidenceResponse returns the stored item.
@@ -1178,7 +1189,7 @@ const file_accord_v1_evidence_proto_rawDesc = "" +
 	"size_bytes\x18\b \x01(\x03R\tsizeBytes\x12#\n" +
 	"\rregistered_by\x18\t \x01(\tR\fregisteredBy\x12?\n" +
 	"\rregister_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\fregisterTime\"\xf4\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\fregisterTime\"\x9d\x02\n" +
 	"\x17RegisterEvidenceRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x16\n" +
@@ -1189,7 +1200,8 @@ const file_accord_v1_evidence_proto_rawDesc = "" +
 	"media_type\x18\x05 \x01(\tR\tmediaType\x12\x1a\n" +
 	"\blocation\x18\x06 \x01(\tR\blocation\x12\x1c\n" +
 	"\tcollected\x18\a \x01(\tR\tcollected\x12 \n" +
-	"\vdescription\x18\b \x01(\tR\vdescription\"\x80\x01\n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\x12'\n" +
+	"\x0fallow_duplicate\x18\t \x01(\bR\x0eallowDuplicate\"\x80\x01\n" +
 	"\x18RegisterEvidenceResponse\x12+\n" +
 	"\x04item\x18\x01 \x01(\v2\x17.accord.v1.EvidenceItemR\x04item\x127\n" +
 	"\n" +
