@@ -173,6 +173,12 @@ func (c *Command) payloadJSON() ([]byte, error) {
 	if len(c.PayloadJSON) > 0 || c.Payload == nil {
 		return c.PayloadJSON, nil
 	}
+	// The checks of the typed form first (invalid UTF-8, which JSON would
+	// silently replace; values the registry does not know), so that what a
+	// node refuses to send does not depend on the version it writes.
+	if _, err := c.typedBytes(); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(c.Payload)
 	if err != nil {
 		return nil, invalid("payload: %v", err)
@@ -218,11 +224,20 @@ func (c *Command) payloadBytes() ([]byte, error) {
 	if c.Version != CommandVersion {
 		return c.payloadJSON()
 	}
+	return c.typedBytes()
+}
+
+// typedBytes returns the deterministic encoding of the payload's message.
+func (c *Command) typedBytes() ([]byte, error) {
 	m, _, err := c.typedPayload()
 	if err != nil {
 		return nil, err
 	}
-	return canonicalProto.Marshal(m)
+	b, err := canonicalProto.Marshal(m)
+	if err != nil {
+		return nil, invalid("payload: %v", err)
+	}
+	return b, nil
 }
 
 // Encode returns the command as it goes into the Raft log: an

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -263,7 +264,10 @@ func TestEnvelope(t *testing.T) {
 		{"no payload", func(c *Command) { c.Payload = nil }},
 		// Version 2: the payload's JSON is decoded as the command applies,
 		// and its refusal is remembered (the previous build's behaviour).
-		{"v2 payload of another type", func(c *Command) { c.Version, c.Type = LegacyCommandVersion, CmdCreateKey }},
+		{"v2 payload of another type", func(c *Command) {
+			c.PayloadJSON, _ = json.Marshal(c.Payload)
+			c.Version, c.Type = LegacyCommandVersion, CmdCreateKey
+		}},
 		{"v2 unknown payload field", func(c *Command) {
 			c.Version, c.PayloadJSON = LegacyCommandVersion, []byte(`{"name":"x","legal_basis":"y","color":"red"}`)
 		}},
