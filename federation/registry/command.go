@@ -229,15 +229,52 @@ func (c *Command) payloadBytes() ([]byte, error) {
 
 // typedBytes returns the deterministic encoding of the payload's message.
 func (c *Command) typedBytes() ([]byte, error) {
-	m, _, err := c.typedPayload()
+	m, fd, err := c.typedPayload()
 	if err != nil {
 		return nil, err
 	}
 	b, err := canonicalProto.Marshal(m)
 	if err != nil {
+		if path := invalidUTF8(m.ProtoReflect(), "payload."+string(fd.Name())); path != "" {
+			return nil, invalid("%s: not valid UTF-8", path)
+		}
 		return nil, invalid("payload: %v", err)
 	}
 	return b, nil
+}
+
+// invalidUTF8 returns the path of the first string field, at any depth,
+// that is not valid UTF-8, or "".
+func invalidUTF8(m protoreflect.Message, path string) string {
+	found := ""
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := path + "." + string(fd.Name())
+		switch {
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+				if !utf8.ValidString(k.String()) {
+					found = name
+				}
+				return found == ""
+			})
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && found == ""; i++ {
+				switch {
+				case fd.Message() != nil:
+					found = invalidUTF8(l.Get(i).Message(), fmt.Sprintf("%s[%d]", name, i))
+				case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(l.Get(i).String()):
+					found = fmt.Sprintf("%s[%d]", name, i)
+				}
+			}
+		case fd.Message() != nil:
+			found = invalidUTF8(v.Message(), name)
+		case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
+			found = name
+		}
+		return found == ""
+	})
+	return found
 }
 
 // Encode returns the command as it goes into the Raft log: an
