@@ -121,17 +121,34 @@ func (r *recorder) applyLog(data []byte, note string) Result {
 // commands the scenario built in the current version in the version
 // versionAt gives for their index, each signed again as its node signed
 // it; it returns the final snapshot.
-func replaySteps(t *testing.T, steps []fixtureStep, versionAt func(index uint64) int) []byte {
+func replaySteps(t testing.TB, steps []fixtureStep, versionAt func(index uint64) int) []byte {
 	t.Helper()
 	f := NewFSM()
+	for _, l := range encodeSteps(t, steps, versionAt) {
+		if l.Type == raft.LogConfiguration {
+			f.StoreConfiguration(l.Index, raft.DecodeConfiguration(l.Data))
+			continue
+		}
+		f.Apply(l)
+	}
+	return snapshotBytes(t, f)
+}
+
+// encodeSteps returns a scenario's log: its steps as entries, the
+// commands the scenario built in the current version in the version
+// versionAt gives for their index, each signed again as its node signed
+// it.
+func encodeSteps(t testing.TB, steps []fixtureStep, versionAt func(index uint64) int) []*raft.Log {
+	t.Helper()
+	var log []*raft.Log
 	for i, st := range steps {
 		index := uint64(i + 1)
 		switch {
 		case st.cfg != nil:
-			f.StoreConfiguration(index, *st.cfg)
+			log = append(log, &raft.Log{Index: index, Term: st.term, Type: raft.LogConfiguration, Data: raft.EncodeConfiguration(*st.cfg)})
 			continue
 		case st.raw != nil:
-			f.Apply(&raft.Log{Index: index, Term: st.term, Type: raft.LogCommand, Data: st.raw})
+			log = append(log, &raft.Log{Index: index, Term: st.term, Type: raft.LogCommand, Data: st.raw})
 			continue
 		}
 		c := *st.cmd
@@ -152,9 +169,9 @@ func replaySteps(t *testing.T, steps []fixtureStep, versionAt func(index uint64)
 				t.Fatalf("step %d (%s): not a version %d entry: %v", index, st.note, CommandVersion, err)
 			}
 		}
-		f.Apply(&raft.Log{Index: index, Term: st.term, Type: raft.LogCommand, Data: data})
+		log = append(log, &raft.Log{Index: index, Term: st.term, Type: raft.LogCommand, Data: data})
 	}
-	return snapshotBytes(t, f)
+	return log
 }
 
 // ok applies p as member and fails unless it applies.
@@ -192,7 +209,7 @@ func (r *recorder) configuration() {
 // legacyHistory builds a registry history with every command type, refused
 // commands and retries, and returns the entries, the snapshot taken at
 // midIndex and the final snapshot.
-func legacyHistory(t *testing.T, version int) (r *recorder, mid []byte, midIndex uint64, final []byte) {
+func legacyHistory(t testing.TB, version int) (r *recorder, mid []byte, midIndex uint64, final []byte) {
 	h := newHarness(t)
 	r = &recorder{h: h, term: 1, version: version}
 
@@ -365,7 +382,7 @@ func legacyHistory(t *testing.T, version int) (r *recorder, mid []byte, midIndex
 	return r, mid, midIndex, snapshotBytes(t, h.f)
 }
 
-func sealFixture(t *testing.T, key []byte, epoch int, s string, ad []byte) string {
+func sealFixture(t testing.TB, key []byte, epoch int, s string, ad []byte) string {
 	t.Helper()
 	ct, err := teamkey.Seal(key, epoch, s, ad)
 	if err != nil {
@@ -424,7 +441,7 @@ type fixtureCrypt struct {
 	kid  string
 }
 
-func newFixtureCrypt(t *testing.T, code string) *fixtureCrypt {
+func newFixtureCrypt(t testing.TB, code string) *fixtureCrypt {
 	t.Helper()
 	priv, err := teamkey.NewNodeKey()
 	if err != nil {
@@ -433,7 +450,7 @@ func newFixtureCrypt(t *testing.T, code string) *fixtureCrypt {
 	return &fixtureCrypt{code: code, priv: priv, kid: strings.ToLower(code) + "-1.x25519"}
 }
 
-func (c *fixtureCrypt) wrap(t *testing.T, scope string, epoch int, key []byte) WrapSpec {
+func (c *fixtureCrypt) wrap(t testing.TB, scope string, epoch int, key []byte) WrapSpec {
 	t.Helper()
 	w, err := teamkey.Wrap(c.priv.PublicKey(), key, teamkey.WrapAD(scope, epoch, c.code, c.kid))
 	if err != nil {

@@ -88,7 +88,7 @@ func TestSignedCommands(t *testing.T) {
 		}},
 		{"type changed after signing (v2; in v3 the typed command is the type)", func() *Command {
 			c := h.command("UA", DeleteEntry{Entry: "entry-000001", Reason: "x"})
-			c.Version = LegacyCommandVersion
+			c.Version, c.PayloadJSON = LegacyCommandVersion, []byte(`{"entry":"entry-000001","reason":"x"}`)
 			sign(c, nodeCert(t, nodeURI("UA")), c.Time)
 			c.Type = CmdUpdateEntry
 			return c
