@@ -29,12 +29,12 @@ import (
 type Sender int
 
 const (
-	// SenderNode: only the node itself sends it (the bootstrap, the
+	// SenderNode means only the node itself sends it (the bootstrap, the
 	// leader's no-op, team key wraps and rotations); a user may not.
 	SenderNode Sender = iota
-	// SenderAnalyst: any user of the node's member.
+	// SenderAnalyst means any user of the node's member.
 	SenderAnalyst
-	// SenderAdmin: a user of the node's member with the admin role.
+	// SenderAdmin means a user of the node's member with the admin role.
 	SenderAdmin
 )
 
