@@ -9,8 +9,8 @@ import (
 // result. On error the registry's records are unchanged (the refusal itself
 // is remembered, so that a retry gets the same answer).
 func (s *state) execute(index uint64, cmd *Command, sig signatureCheck) (Outcome, error) {
-	if cmd.Version != CommandVersion {
-		return Outcome{}, invalid("version: %d is not supported; this registry applies version %d", cmd.Version, CommandVersion)
+	if cmd.Version != CommandVersion && cmd.Version != LegacyCommandVersion {
+		return Outcome{}, invalid("version: %d is not supported; this registry applies versions %d and %d", cmd.Version, LegacyCommandVersion, CommandVersion)
 	}
 	if cmd.Type == CmdNoop {
 		return Outcome{}, nil
@@ -103,9 +103,9 @@ func (s *state) checkSigned(index uint64, cmd *Command, sig signatureCheck) erro
 		return precondition("the registry is not bootstrapped yet")
 	}
 	if cmd.Type == CmdBootstrap && !s.meta.Bootstrapped {
-		var b Bootstrap
-		if err := strictUnmarshal(cmd.Payload, &b); err != nil {
-			return invalid("payload: %v", err)
+		b, err := cmd.bootstrapPayload()
+		if err != nil {
+			return err
 		}
 		for _, f := range b.Founders {
 			if f.Code == cmd.Member {
@@ -128,4 +128,22 @@ func (s *state) checkSigned(index uint64, cmd *Command, sig signatureCheck) erro
 		return err
 	}
 	return s.checkFreshness(index, cmd)
+}
+
+// bootstrapPayload returns a bootstrap's payload for its signature check,
+// or the refusal of a payload that does not decode: for version 2, in the
+// previous build's words (which decoded the JSON again here).
+func (c *Command) bootstrapPayload() (*Bootstrap, error) {
+	if c.Version == LegacyCommandVersion {
+		var b Bootstrap
+		if err := strictUnmarshal(c.PayloadJSON, &b); err != nil {
+			return nil, invalid("payload: %v", err)
+		}
+		return &b, nil
+	}
+	b, ok := payloadOf[Bootstrap](c.Payload)
+	if !ok {
+		return nil, invalid("payload: is required")
+	}
+	return b, nil
 }

@@ -5,19 +5,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
-// CommandVersion is the version of the command envelope and payloads this
-// package writes and applies.
+// CommandVersion is the version of the command envelope this package
+// writes by default: version 3 carries the payload as a typed protobuf
+// message (registry_command.proto). The state machine also applies
+// version 2 (LegacyCommandVersion), whose payload is JSON: the log and
+// snapshots of the previous build replay to the same state, and a node
+// writes version 2 until every registry server applies version 3
+// (registryraft; docs/operations.md).
 //
-// Version 2 commands are signed by the acting node (signature.go); the
-// unsigned version 1 is no longer applied.
-const CommandVersion = 2
+// Version 2 and 3 commands are signed by the acting node (signature.go);
+// the unsigned version 1 is no longer applied.
+const CommandVersion = 3
+
+// LegacyCommandVersion is the previous build's command version: the
+// payload is the command's JSON.
+const LegacyCommandVersion = 2
 
 // CommandType names an operation on the registry.
 type CommandType string
@@ -71,7 +82,7 @@ type Actor struct {
 
 // Command is the envelope of every entry of the registry's Raft log.
 type Command struct {
-	// Version is CommandVersion.
+	// Version is CommandVersion, or LegacyCommandVersion.
 	Version int         `json:"version"`
 	Type    CommandType `json:"type"`
 	// RequestID is the client's id for the request, the same on every retry.
@@ -84,8 +95,19 @@ type Command struct {
 	Member string `json:"member"`
 	// Time is set by the leader before proposing; the state machine never
 	// reads a clock.
-	Time    time.Time       `json:"time"`
-	Payload json.RawMessage `json:"payload,omitempty"`
+	Time time.Time `json:"time"`
+	// Payload is the command's payload: a value (or a pointer to one) of
+	// the type's payload type, e.g. CreateJIT for CmdCreateJIT. It is what
+	// the state machine applies, in either version. DecodeCommand sets it,
+	// once, from the envelope's typed message (version 3) or from the JSON
+	// (version 2; nil when that JSON does not decode: the command is then
+	// refused as it applies, as the previous build refused it).
+	Payload Payload `json:"-"`
+	// PayloadJSON is, for a version 2 command, its payload's JSON as the
+	// log entry carries it: the bytes its signature and the exactly-once
+	// digest cover. Encode writes it when set, else the JSON of Payload.
+	// Unused in version 3.
+	PayloadJSON json.RawMessage `json:"payload,omitempty"`
 
 	// SignerCert, SignedAt, SeenIndex and Signature are the acting node's
 	// signature over the command (Sign; verified by every replica as it
@@ -94,6 +116,13 @@ type Command struct {
 	SignedAt   time.Time `json:"-"`
 	SeenIndex  uint64    `json:"-"`
 	Signature  []byte    `json:"-"`
+
+	// signedPayload is, for a decoded command, the payload's bytes as
+	// signed (payloadBytes), computed once by DecodeCommand.
+	signedPayload []byte
+	// payloadErr is why a version 2 payload did not decode: the refusal
+	// the state machine answers when the command applies.
+	payloadErr error
 }
 
 // Payload is implemented by every payload type.
@@ -105,21 +134,171 @@ type Payload interface {
 // NewCommand returns a command of the current version carrying p. The
 // node sets Actor and Member and signs it; the leader sets Time.
 func NewCommand(requestID string, p Payload) (*Command, error) {
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload: %w", ErrInvalidArgument, err)
+	if p == nil {
+		return nil, fmt.Errorf("%w: payload: required", ErrInvalidArgument)
 	}
-	return &Command{Version: CommandVersion, Type: p.CommandType(), RequestID: requestID, Payload: raw}, nil
+	if _, ok := commands.byType[p.CommandType()]; !ok {
+		return nil, fmt.Errorf("%w: payload: %T is not a registry payload", ErrInvalidArgument, p)
+	}
+	return &Command{Version: CommandVersion, Type: p.CommandType(), RequestID: requestID, Payload: p}, nil
 }
 
-// Encode returns the command as it goes into the Raft log: a
-// accordv1.RegistryCommand (protobuf, cheap to decode on every replica)
-// around the JSON payload.
+// NewCommandJSON returns a command of the current version of type typ
+// whose payload is given as JSON (the local API's Execute), decoded
+// strictly: an unknown field, or a value of the wrong type, is refused
+// naming the field.
+func NewCommandJSON(typ CommandType, requestID string, payload []byte) (*Command, error) {
+	spec, ok := commands.byType[typ]
+	if !ok {
+		return nil, invalid("type: unknown command type %q", typ)
+	}
+	if len(payload) == 0 {
+		return nil, invalid("payload: is required")
+	}
+	// JSON decoding would replace invalid UTF-8 with U+FFFD and store the
+	// damaged text; refused instead.
+	if !utf8.Valid(payload) {
+		return nil, invalid("payload: not valid UTF-8")
+	}
+	p, err := spec.fromJSON(payload)
+	if err != nil {
+		return nil, invalid("payload: %v", err)
+	}
+	return &Command{Version: CommandVersion, Type: typ, RequestID: requestID, Payload: p}, nil
+}
+
+// payloadJSON returns a version 2 command's payload JSON: PayloadJSON, or
+// the JSON of Payload.
+func (c *Command) payloadJSON() ([]byte, error) {
+	if len(c.PayloadJSON) > 0 || c.Payload == nil {
+		return c.PayloadJSON, nil
+	}
+	// The checks of the typed form first (invalid UTF-8, which JSON would
+	// silently replace; values the registry does not know), so that what a
+	// node refuses to send does not depend on the version it writes.
+	if _, err := c.typedBytes(); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(c.Payload)
+	if err != nil {
+		return nil, invalid("payload: %v", err)
+	}
+	return b, nil
+}
+
+// typedPayload returns a version 3 command's payload as its message of the
+// envelope's oneof, and the field that carries it.
+func (c *Command) typedPayload() (proto.Message, protoreflect.FieldDescriptor, error) {
+	spec, ok := commands.byType[c.Type]
+	if !ok {
+		return nil, nil, invalid("type: unknown command type %q", c.Type)
+	}
+	p := c.Payload
+	if p == nil {
+		if c.Type != CmdNoop {
+			return nil, nil, invalid("payload: is required")
+		}
+		p = Noop{}
+	}
+	if p.CommandType() != c.Type {
+		return nil, nil, invalid("type: %s, but the payload is a %s", c.Type, p.CommandType())
+	}
+	m, err := spec.toProto(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, commands.field[c.Type], nil
+}
+
+// canonical is how a version 3 payload's message is encoded for its
+// signature: deterministic (map entries sorted).
+var canonicalProto = proto.MarshalOptions{Deterministic: true}
+
+// payloadBytes returns the payload's bytes as the signature covers them:
+// the JSON of a version 2 command, the deterministic protobuf encoding of
+// a version 3 command's message.
+func (c *Command) payloadBytes() ([]byte, error) {
+	if c.signedPayload != nil {
+		return c.signedPayload, nil
+	}
+	if c.Version != CommandVersion {
+		return c.payloadJSON()
+	}
+	return c.typedBytes()
+}
+
+// typedBytes returns the deterministic encoding of the payload's message.
+func (c *Command) typedBytes() ([]byte, error) {
+	m, fd, err := c.typedPayload()
+	if err != nil {
+		return nil, err
+	}
+	b, err := canonicalProto.Marshal(m)
+	if err != nil {
+		if path := invalidUTF8(m.ProtoReflect(), "payload."+string(fd.Name())); path != "" {
+			return nil, invalid("%s: not valid UTF-8", path)
+		}
+		return nil, invalid("payload: %v", err)
+	}
+	return b, nil
+}
+
+// invalidUTF8 returns the path of the first string field, at any depth,
+// that is not valid UTF-8, or "".
+func invalidUTF8(m protoreflect.Message, path string) string {
+	found := ""
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := path + "." + string(fd.Name())
+		switch {
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+				if !utf8.ValidString(k.String()) {
+					found = name
+				}
+				return found == ""
+			})
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && found == ""; i++ {
+				switch {
+				case fd.Message() != nil:
+					found = invalidUTF8(l.Get(i).Message(), fmt.Sprintf("%s[%d]", name, i))
+				case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(l.Get(i).String()):
+					found = fmt.Sprintf("%s[%d]", name, i)
+				}
+			}
+		case fd.Message() != nil:
+			found = invalidUTF8(v.Message(), name)
+		case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
+			found = name
+		}
+		return found == ""
+	})
+	return found
+}
+
+// Encode returns the command as it goes into the Raft log: an
+// accordv1.RegistryCommand (protobuf) of the command's version, with the
+// payload typed (version 3) or as JSON (version 2). A payload the typed
+// form cannot carry is refused, naming the field.
 func (c *Command) Encode() ([]byte, error) {
 	m := &accordv1.RegistryCommand{
-		Version: int32(c.Version), Type: string(c.Type), RequestId: c.RequestID,
-		ActorNode: c.Actor.Node, ActorUser: c.Actor.User, Member: c.Member, Payload: c.Payload,
+		Version: int32(c.Version), RequestId: c.RequestID,
+		ActorNode: c.Actor.Node, ActorUser: c.Actor.User, Member: c.Member,
 		SignerCert: c.SignerCert, SeenIndex: c.SeenIndex, Signature: c.Signature,
+	}
+	if c.Version == CommandVersion {
+		typed, fd, err := c.typedPayload()
+		if err != nil {
+			return nil, err
+		}
+		m.ProtoReflect().Set(fd, protoreflect.ValueOfMessage(typed.ProtoReflect()))
+	} else {
+		raw, err := c.payloadJSON()
+		if err != nil {
+			return nil, err
+		}
+		m.Type, m.Payload = string(c.Type), raw
 	}
 	if !c.Time.IsZero() {
 		m.Time = timestamppb.New(c.Time)
@@ -127,23 +306,32 @@ func (c *Command) Encode() ([]byte, error) {
 	if !c.SignedAt.IsZero() {
 		m.SignedAt = timestamppb.New(c.SignedAt)
 	}
-	return proto.Marshal(m)
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return nil, invalid("command: %v", err)
+	}
+	return b, nil
 }
 
-// DecodeCommand reads a command from a Raft log entry. Unknown fields are
-// refused.
+// DecodeCommand reads a command from a Raft log entry, strictly: unknown
+// fields are refused, at any depth. The payload is decoded here, once:
+// from the typed message of a version 3 command (a value the registry
+// does not know, such as an enum number, is refused naming the field), or
+// from the JSON of a version 2 command (where a payload that does not
+// decode is not refused here but when the command applies, after the
+// envelope's checks, as the previous build did: its refusal is remembered
+// by the exactly-once table and is part of the state).
 func DecodeCommand(data []byte) (*Command, error) {
 	var m accordv1.RegistryCommand
 	if err := proto.Unmarshal(data, &m); err != nil {
 		return nil, invalid("command: %v", err)
 	}
-	if len(m.ProtoReflect().GetUnknown()) > 0 || len(m.GetTime().ProtoReflect().GetUnknown()) > 0 ||
-		len(m.GetSignedAt().ProtoReflect().GetUnknown()) > 0 {
-		return nil, invalid("command: unknown fields")
+	if path := unknownFields(m.ProtoReflect(), "command"); path != "" {
+		return nil, invalid("%s: unknown fields", path)
 	}
 	c := &Command{
 		Version: int(m.GetVersion()), Type: CommandType(m.GetType()), RequestID: m.GetRequestId(),
-		Actor: Actor{Node: m.GetActorNode(), User: m.GetActorUser()}, Member: m.GetMember(), Payload: m.GetPayload(),
+		Actor: Actor{Node: m.GetActorNode(), User: m.GetActorUser()}, Member: m.GetMember(),
 		SignerCert: m.GetSignerCert(), SeenIndex: m.GetSeenIndex(), Signature: m.GetSignature(),
 	}
 	if m.Time != nil {
@@ -158,7 +346,61 @@ func DecodeCommand(data []byte) (*Command, error) {
 		}
 		c.SignedAt = m.SignedAt.AsTime()
 	}
+	od := m.ProtoReflect().Descriptor().Oneofs().ByName("command")
+	fd := m.ProtoReflect().WhichOneof(od)
+	if c.Version != CommandVersion {
+		if fd != nil {
+			return nil, invalid("command.%s: a version %d command carries its payload as JSON, not typed", fd.Name(), c.Version)
+		}
+		c.PayloadJSON = m.GetPayload()
+		c.decodeJSON()
+		return c, nil
+	}
+	switch {
+	case m.GetType() != "":
+		return nil, invalid("type: must be empty in a version %d command (the typed command names it); got %q", CommandVersion, m.GetType())
+	case len(m.GetPayload()) > 0:
+		return nil, invalid("payload: must be empty in a version %d command (the command is typed)", CommandVersion)
+	case fd == nil:
+		return nil, invalid("command: required in a version %d command", CommandVersion)
+	}
+	spec := commands.byField[fd.Number()]
+	msg := m.ProtoReflect().Get(fd).Message().Interface()
+	p, err := spec.fromProto(msg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := canonicalProto.Marshal(msg)
+	if err != nil {
+		return nil, invalid("command.%s: %v", fd.Name(), err)
+	}
+	c.Type, c.Payload, c.signedPayload = spec.typ, p, b
 	return c, nil
+}
+
+// decodeJSON decodes a version 2 payload, keeping the refusal for when
+// the command applies (exactly the previous build's words).
+func (c *Command) decodeJSON() {
+	spec, ok := commands.byType[c.Type]
+	switch {
+	case !ok:
+		// Refused by the envelope's checks.
+	case c.Type == CmdNoop:
+		// Never decoded: the no-op changes nothing.
+	case len(c.PayloadJSON) == 0:
+		c.payloadErr = invalid("payload: is required")
+	default:
+		p, err := spec.fromJSON(c.PayloadJSON)
+		if err != nil {
+			c.payloadErr = invalid("payload: %v", err)
+			return
+		}
+		c.Payload = p
+	}
+	c.signedPayload = c.PayloadJSON
+	if c.signedPayload == nil {
+		c.signedPayload = []byte{}
+	}
 }
 
 func strictUnmarshal(data []byte, v any) error {
@@ -171,6 +413,31 @@ func strictUnmarshal(data []byte, v any) error {
 		return fmt.Errorf("data after the JSON value")
 	}
 	return nil
+}
+
+// unknownFields returns the path of the first message, at any depth, that
+// holds fields this build does not know, or "".
+func unknownFields(m protoreflect.Message, path string) string {
+	if len(m.GetUnknown()) > 0 {
+		return path
+	}
+	found := ""
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() == nil || fd.IsMap() {
+			return true
+		}
+		name := path + "." + string(fd.Name())
+		if fd.IsList() {
+			l := v.List()
+			for i := 0; i < l.Len() && found == ""; i++ {
+				found = unknownFields(l.Get(i).Message(), fmt.Sprintf("%s[%d]", name, i))
+			}
+		} else {
+			found = unknownFields(v.Message(), name)
+		}
+		return found == ""
+	})
+	return found
 }
 
 // Bootstrap founds the registry: the federation's name, its policy and its

@@ -41,16 +41,34 @@ type dedupeRecord struct {
 func dedupeKey(member, requestID string) string { return member + "\x00" + requestID }
 
 // commandDigest hashes what makes a command the same command: its type and
-// its payload (compacted, so that whitespace does not matter).
+// its payload's JSON (compacted, so that whitespace does not matter).
+//
+// A version 2 command's JSON is the bytes of its log entry, as the
+// previous build hashed them, so that the digests in its snapshots still
+// compare. A version 3 command's is the JSON of its payload (json.Marshal
+// of the Go value), which is what this build writes into a version 2
+// entry: a request a node sent as version 2 and retries as version 3 once
+// the whole group applies version 3 (an upgrade between two attempts)
+// has the same digest and is answered from the table, not refused as a
+// reused request id. (The previous build sent a user's JSON as the user
+// wrote it; a retry of such a request is recognised when that JSON was the
+// payload's own encoding, as accordctl writes it: fields in order, none
+// given empty.)
 func commandDigest(cmd *Command) string {
+	raw := []byte(cmd.PayloadJSON)
+	if cmd.Version == CommandVersion && cmd.Payload != nil {
+		if b, err := json.Marshal(cmd.Payload); err == nil {
+			raw = b
+		}
+	}
 	h := sha256.New()
 	h.Write([]byte(cmd.Type))
 	h.Write([]byte{0})
 	var buf bytes.Buffer
-	if err := json.Compact(&buf, cmd.Payload); err == nil {
+	if err := json.Compact(&buf, raw); err == nil {
 		h.Write(buf.Bytes())
 	} else {
-		h.Write(cmd.Payload)
+		h.Write(raw)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -69,11 +69,12 @@ func (c *Command) Sign(cert *tls.Certificate, seenIndex uint64, at time.Time) er
 	c.SignerCert = cert.Certificate[0]
 	c.SignedAt = at.UTC().Truncate(time.Microsecond)
 	c.SeenIndex = seenIndex
-	body := c.signedBody()
-	var (
-		sig []byte
-		err error
-	)
+	c.signedPayload = nil // the payload as it is now, not as decoded
+	body, err := c.signedBody()
+	if err != nil {
+		return err
+	}
+	var sig []byte
 	if _, ed := signer.Public().(ed25519.PublicKey); ed {
 		sig, err = signer.Sign(rand.Reader, body, crypto.Hash(0))
 	} else {
@@ -89,9 +90,18 @@ func (c *Command) Sign(cert *tls.Certificate, seenIndex uint64, at time.Time) er
 
 // signedBody is what a command's signature covers: every field but the
 // leader's time and the signature itself, each length-prefixed, after a
-// domain separator. It is written out by hand (not a protobuf encoding) so
-// that its bytes never depend on a library's version.
-func (c *Command) signedBody() []byte {
+// domain separator. It is written out by hand (not a protobuf encoding of
+// the envelope) so that its bytes never depend on a library's version.
+// The payload is its JSON in version 2, and in version 3 the
+// deterministic protobuf encoding of its typed message (payloadBytes): the
+// one part that depends on the protobuf library, which encodes a message
+// of scalar, string, bytes, repeated and map fields in field-number order,
+// the same in every release of its wire format.
+func (c *Command) signedBody() ([]byte, error) {
+	payload, err := c.payloadBytes()
+	if err != nil {
+		return nil, err
+	}
 	fields := [][]byte{
 		[]byte(signatureDomain),
 		[]byte(strconv.Itoa(c.Version)),
@@ -100,7 +110,7 @@ func (c *Command) signedBody() []byte {
 		[]byte(c.Member),
 		[]byte(c.Actor.Node),
 		[]byte(c.Actor.User),
-		c.Payload,
+		payload,
 		[]byte(c.SignedAt.UTC().Format(time.RFC3339Nano)),
 		[]byte(strconv.FormatUint(c.SeenIndex, 10)),
 		c.SignerCert,
@@ -114,7 +124,7 @@ func (c *Command) signedBody() []byte {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
-	return b
+	return b, nil
 }
 
 // signatureCheck is the part of a command's verification that needs no
@@ -146,7 +156,10 @@ func checkSignature(c *Command, certs *certCache) signatureCheck {
 	if id.String() != c.Actor.Node {
 		return signatureCheck{err: denied("signer_cert: the certificate is %s's, not the acting node %s's", id, c.Actor.Node)}
 	}
-	body := c.signedBody()
+	body, err := c.signedBody()
+	if err != nil {
+		return signatureCheck{err: err}
+	}
 	ok := false
 	switch pub := cert.PublicKey.(type) {
 	case *ecdsa.PublicKey:

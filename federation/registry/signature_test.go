@@ -63,7 +63,7 @@ func TestSignedCommands(t *testing.T) {
 		{"payload changed after signing", func() *Command {
 			c := h.command("UA", p)
 			sign(c, nodeCert(t, nodeURI("UA")), c.Time)
-			c.Payload = []byte(`{"name":"Other team","legal_basis":"Art. 13"}`)
+			c.Payload = CreateJIT{Name: "Other team", LegalBasis: "Art. 13"}
 			return c
 		}},
 		{"user changed after signing", func() *Command {
@@ -72,8 +72,23 @@ func TestSignedCommands(t *testing.T) {
 			c.Actor.User = userURI("UA", "prosecutor-2")
 			return c
 		}},
-		{"type changed after signing", func() *Command {
+		{"v2 payload changed after signing", func() *Command {
+			c := h.command("UA", p)
+			c.Version = LegacyCommandVersion
+			sign(c, nodeCert(t, nodeURI("UA")), c.Time)
+			c.PayloadJSON = []byte(`{"name":"Other team","legal_basis":"Art. 13"}`)
+			return c
+		}},
+		{"v2 signature as v3", func() *Command {
+			c := h.command("UA", p)
+			c.Version = LegacyCommandVersion
+			sign(c, nodeCert(t, nodeURI("UA")), c.Time)
+			c.Version = CommandVersion
+			return c
+		}},
+		{"type changed after signing (v2; in v3 the typed command is the type)", func() *Command {
 			c := h.command("UA", DeleteEntry{Entry: "entry-000001", Reason: "x"})
+			c.Version, c.PayloadJSON = LegacyCommandVersion, []byte(`{"entry":"entry-000001","reason":"x"}`)
 			sign(c, nodeCert(t, nodeURI("UA")), c.Time)
 			c.Type = CmdUpdateEntry
 			return c

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -184,98 +183,24 @@ func (s *state) admittedCount() int {
 	return n
 }
 
-// apply runs one command against the state. The envelope has been checked;
-// ch describes the change. On error nothing has changed.
+// apply runs one command against the state with the handler of its type
+// (commandTable). The envelope has been checked; ch describes the change.
+// On error nothing has changed.
 func (s *state) apply(cmd *Command, ch Change) (Outcome, error) {
-	if cmd.Type == CmdBootstrap {
-		return run(cmd.Payload, ch, s.bootstrap)
+	spec, ok := commands.byType[cmd.Type]
+	if !ok || spec.apply == nil {
+		return Outcome{}, invalid("type: unknown command type %q", cmd.Type)
 	}
-	if !s.meta.Bootstrapped {
-		return Outcome{}, precondition("the registry is not bootstrapped yet")
+	if !spec.founding {
+		if !s.meta.Bootstrapped {
+			return Outcome{}, precondition("the registry is not bootstrapped yet")
+		}
+		if _, ok := s.admitted(ch.Member); !ok {
+			return Outcome{}, denied("member %s is not an admitted member", ch.Member)
+		}
 	}
-	if _, ok := s.admitted(ch.Member); !ok {
-		return Outcome{}, denied("member %s is not an admitted member", ch.Member)
+	if cmd.payloadErr != nil {
+		return Outcome{}, cmd.payloadErr
 	}
-	switch cmd.Type {
-	case CmdProposeMember:
-		return run(cmd.Payload, ch, s.proposeMember)
-	case CmdVoteAdmission:
-		return run(cmd.Payload, ch, s.voteAdmission)
-	case CmdSuspendMember:
-		return run(cmd.Payload, ch, s.suspendMember)
-	case CmdUpdateMember:
-		return run(cmd.Payload, ch, s.updateMember)
-	case CmdRegisterNode:
-		return run(cmd.Payload, ch, s.registerNode)
-	case CmdRemoveNode:
-		return run(cmd.Payload, ch, s.removeNode)
-	case CmdCreateJIT:
-		return run(cmd.Payload, ch, s.createJIT)
-	case CmdInviteToJIT:
-		return run(cmd.Payload, ch, s.inviteToJIT)
-	case CmdRespondToJIT:
-		return run(cmd.Payload, ch, s.respondToJIT)
-	case CmdLeaveJIT:
-		return run(cmd.Payload, ch, s.leaveJIT)
-	case CmdLinkCase:
-		return run(cmd.Payload, ch, s.linkCase)
-	case CmdUnlinkCase:
-		return run(cmd.Payload, ch, s.unlinkCase)
-	case CmdSetJITLead:
-		return run(cmd.Payload, ch, s.setJITLead)
-	case CmdCloseJIT:
-		return run(cmd.Payload, ch, s.closeJIT)
-	case CmdConsentJIT:
-		return run(cmd.Payload, ch, s.consentJIT)
-	case CmdWrapJITKey:
-		return run(cmd.Payload, ch, s.wrapJITKey)
-	case CmdRotateJITKey:
-		return run(cmd.Payload, ch, s.rotateJITKey)
-	case CmdProposeLead:
-		return run(cmd.Payload, ch, s.proposeLead)
-	case CmdConsentLead:
-		return run(cmd.Payload, ch, s.consentLead)
-	case CmdCreateEntry:
-		return run(cmd.Payload, ch, s.createEntry)
-	case CmdUpdateEntry:
-		return run(cmd.Payload, ch, s.updateEntry)
-	case CmdDeleteEntry:
-		return run(cmd.Payload, ch, s.deleteEntry)
-	case CmdProposeMatch:
-		return run(cmd.Payload, ch, s.proposeMatch)
-	case CmdDecideMatch:
-		return run(cmd.Payload, ch, s.decideMatch)
-	case CmdCreateKey:
-		return run(cmd.Payload, ch, s.createKey)
-	case CmdRotateKey:
-		return run(cmd.Payload, ch, s.rotateKey)
-	case CmdDestroyKey:
-		return run(cmd.Payload, ch, s.destroyKey)
-	}
-	return Outcome{}, invalid("type: unknown command type %q", cmd.Type)
-}
-
-// run decodes a payload strictly and hands it to its handler.
-func run[P any](raw json.RawMessage, ch Change, handle func(Change, *P) (Outcome, error)) (Outcome, error) {
-	var p P
-	if len(raw) == 0 {
-		return Outcome{}, invalid("payload: is required")
-	}
-	if err := strictUnmarshal(raw, &p); err != nil {
-		return Outcome{}, invalid("payload: %v", err)
-	}
-	return handle(ch, &p)
-}
-
-// knownType reports whether t is a command type this version applies.
-func knownType(t CommandType) bool {
-	switch t {
-	case CmdNoop, CmdBootstrap, CmdProposeMember, CmdVoteAdmission, CmdSuspendMember, CmdUpdateMember,
-		CmdRegisterNode, CmdRemoveNode, CmdCreateJIT, CmdInviteToJIT, CmdRespondToJIT, CmdLeaveJIT,
-		CmdLinkCase, CmdUnlinkCase, CmdSetJITLead, CmdCloseJIT, CmdConsentJIT, CmdWrapJITKey, CmdRotateJITKey, CmdProposeLead, CmdConsentLead,
-		CmdCreateEntry, CmdUpdateEntry, CmdDeleteEntry, CmdProposeMatch, CmdDecideMatch,
-		CmdCreateKey, CmdRotateKey, CmdDestroyKey:
-		return true
-	}
-	return false
+	return spec.apply(s, ch, cmd.Payload)
 }

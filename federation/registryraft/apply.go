@@ -43,6 +43,7 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 	c := *cmd
 	c.Member = n.self.Member
 	c.Actor.Node = n.self.String()
+	n.versioned(&c)
 	for {
 		if n.closed.Load() || n.raft == nil || n.raft.State() == raft.Shutdown {
 			return registry.Outcome{}, 0, ErrClosed
@@ -95,7 +96,8 @@ func (n *Node) sign(c *registry.Command) error {
 func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registry.Outcome, index uint64, retry bool, err error) {
 	// JSON decoding would replace invalid UTF-8 with U+FFFD and store the
 	// damaged text; the command is refused instead, before it is proposed.
-	if !utf8.Valid(c.Payload) {
+	// (A version 3 command's strings are checked by its encoding.)
+	if c.Version == registry.LegacyCommandVersion && !utf8.Valid(c.PayloadJSON) {
 		return registry.Outcome{}, 0, false, fmt.Errorf("%w: payload: not valid UTF-8", registry.ErrInvalidArgument)
 	}
 	stamped := *c

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -34,6 +33,8 @@ func (n *Node) registration(raftAddr, fedAddr string) (*registry.Command, error)
 	if err != nil {
 		return nil, err
 	}
+	// Version 2, which a leader of either build applies (versions.go).
+	cmd.Version = registry.LegacyCommandVersion
 	cmd.Member = n.self.Member
 	cmd.Actor.Node = n.self.String()
 	if err := n.sign(cmd); err != nil {
@@ -52,9 +53,9 @@ func joinRequest(caller identity.Identity, req *accordv1.JoinRequest) (*registry
 	if cmd.Type != registry.CmdRegisterNode {
 		return nil, fmt.Errorf("%w: command: a join carries a %s command, not %s", registry.ErrInvalidArgument, registry.CmdRegisterNode, cmd.Type)
 	}
-	var p registry.RegisterNode
-	if err := json.Unmarshal(cmd.Payload, &p); err != nil {
-		return nil, fmt.Errorf("%w: command: payload: %w", registry.ErrInvalidArgument, err)
+	p, ok := cmd.Payload.(*registry.RegisterNode)
+	if !ok {
+		return nil, fmt.Errorf("%w: command: payload: not a node registration", registry.ErrInvalidArgument)
 	}
 	if cmd.Actor.Node != caller.String() || cmd.Member != caller.Member || p.Node.URI != caller.String() {
 		return nil, fmt.Errorf("%w: command: registers %s acting as %s, but the caller is %s", ErrForeignCommand, p.Node.URI, cmd.Actor.Node, caller)
@@ -132,7 +133,8 @@ func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string)
 				last = err
 				continue
 			}
-			resp, err := client.Join(ctx, &accordv1.JoinRequest{RaftAddress: raftAddr, FederationAddress: fedAddr, Command: data})
+			resp, err := client.Join(ctx, &accordv1.JoinRequest{RaftAddress: raftAddr, FederationAddress: fedAddr, Command: data,
+				CommandVersion: registry.CommandVersion})
 			if err == nil {
 				n.logger.Info("joined the registry group", "via", s.ID.String(), "voter", resp.GetVoter(), "index", resp.GetIndex())
 				return resp.GetVoter(), nil
@@ -178,6 +180,12 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 	if !s.n.isLeader() {
 		return nil, unavailable("not the registry leader")
 	}
+	joining := max(int(req.GetCommandVersion()), registry.LegacyCommandVersion)
+	if joining < registry.CommandVersion && s.n.writeVersion() >= registry.CommandVersion {
+		return nil, status.Error(codes.FailedPrecondition, fmt.Sprintf(
+			"command_version: this registry group writes command version %d, which node %s (a build that applies version %d) cannot apply: upgrade it first (docs/operations.md)",
+			registry.CommandVersion, id, joining))
+	}
 	cmd, err := joinRequest(id, req)
 	switch {
 	case errors.Is(err, ErrForeignCommand):
@@ -185,6 +193,7 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 	case err != nil:
 		return nil, refusalStatus(err)
 	}
+	s.n.noteCommandVersion(raftnet.ServerID(id), joining)
 	voter, index, err := s.n.join(ctx, id, cmd, req.GetRaftAddress())
 	switch {
 	case errors.Is(err, ErrNotLeader):
@@ -213,6 +222,7 @@ func (s *Service) ServerStatus(ctx context.Context, req *accordv1.ServerStatusRe
 	resp := &accordv1.ServerStatusResponse{
 		State: s.n.raft.State().String(), Term: s.n.raft.CurrentTerm(),
 		AppliedIndex: s.n.fsm.AppliedIndex(), LastIndex: s.n.raft.LastIndex(),
+		CommandVersion: registry.CommandVersion,
 	}
 	// The chain at the caller's index if this server holds it, else at
 	// its own applied index (which the caller may hold).

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/accordfed/accord/federation/raftnet"
+	"github.com/accordfed/accord/federation/registry"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -58,6 +59,9 @@ type ServerStatus struct {
 	Compared   bool
 	Diverged   bool
 	DivergedAt uint64
+	// CommandVersion is the highest registry command version the server
+	// applies (2 for the previous build, which does not say).
+	CommandVersion int
 }
 
 // Status returns the node's view of the group.
@@ -98,6 +102,7 @@ func (n *Node) GroupStatus(ctx context.Context) (Status, error) {
 		s := &st.Servers[i]
 		if s.ID == n.id {
 			s.Reachable, s.State, s.AppliedIndex = true, st.State, st.AppliedIndex
+			s.CommandVersion = registry.CommandVersion
 			continue
 		}
 		wg.Add(1)
@@ -119,6 +124,8 @@ func (n *Node) GroupStatus(ctx context.Context) (Status, error) {
 				return
 			}
 			s.Reachable, s.State, s.AppliedIndex = true, resp.GetState(), resp.GetAppliedIndex()
+			s.CommandVersion = max(int(resp.GetCommandVersion()), registry.LegacyCommandVersion)
+			n.noteCommandVersion(s.ID, s.CommandVersion)
 			s.Compared, s.Diverged = n.compareChain(resp.GetChainIndex(), resp.GetLogChain())
 			if s.Diverged {
 				s.DivergedAt = resp.GetChainIndex()

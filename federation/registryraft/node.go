@@ -52,6 +52,9 @@ type Node struct {
 	// servers is the set of registry servers (the latest Raft configuration
 	// known), for authorising RegistryService callers.
 	servers map[raft.ServerID]raft.Server
+	// versions holds the highest registry command version each server said
+	// it applies (versions.go). Guarded by mu.
+	versions map[raft.ServerID]int
 	// failing holds, on the leader, the servers that stopped answering
 	// heartbeats and since when.
 	failing map[raft.ServerID]time.Time
@@ -290,6 +293,7 @@ func (n *Node) startLeadership(term uint64) {
 	n.ready.Store(l)
 	cmd, err := registry.NewCommand("", registry.Noop{})
 	if err == nil {
+		n.versioned(cmd)
 		var data []byte
 		data, err = cmd.Encode()
 		if err == nil {

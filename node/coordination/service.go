@@ -25,28 +25,6 @@ type Registry interface {
 	GroupStatus(ctx context.Context) (registryraft.Status, error)
 }
 
-// access says who may send a command type through the service.
-type access int
-
-const (
-	never access = iota
-	analyst
-	admin
-)
-
-// commands lists the command types users may send, and who.
-var commands = map[registry.CommandType]access{
-	registry.CmdCreateJIT: analyst, registry.CmdInviteToJIT: analyst, registry.CmdRespondToJIT: analyst,
-	registry.CmdLeaveJIT: analyst, registry.CmdLinkCase: analyst, registry.CmdUnlinkCase: analyst,
-	registry.CmdSetJITLead: analyst, registry.CmdCloseJIT: analyst, registry.CmdConsentJIT: analyst,
-	registry.CmdProposeLead: analyst, registry.CmdConsentLead: analyst,
-	registry.CmdCreateEntry: analyst, registry.CmdUpdateEntry: analyst, registry.CmdDeleteEntry: analyst,
-	registry.CmdProposeMatch: analyst, registry.CmdDecideMatch: analyst,
-	registry.CmdProposeMember: admin, registry.CmdVoteAdmission: admin, registry.CmdSuspendMember: admin,
-	registry.CmdUpdateMember: admin, registry.CmdRegisterNode: admin, registry.CmdRemoveNode: admin,
-	registry.CmdCreateKey: admin, registry.CmdRotateKey: admin, registry.CmdDestroyKey: admin,
-}
-
 // Content seals the free text of encrypted joint investigation teams in
 // the commands the node's users send, and opens it in what they read
 // (*jitcontent.Keyring).
@@ -131,10 +109,10 @@ func (s *Service) Execute(ctx context.Context, req *accordv1.ExecuteRequest) (*a
 // and applies the command through the registry. Errors are the registry's
 // and grpcserver's sentinels (grpcserver.ToStatus maps them).
 func (s *Service) execute(ctx context.Context, id identity.Identity, typ registry.CommandType, requestID string, payload []byte) (registry.Outcome, uint64, error) {
-	switch commands[typ] {
-	case never:
+	switch sender, ok := registry.SenderOf(typ); {
+	case !ok || sender == registry.SenderNode:
 		return registry.Outcome{}, 0, fmt.Errorf("%w: type: %q is not a command users may send (see docs/registry.md)", grpcserver.ErrInvalidArgument, typ)
-	case admin:
+	case sender == registry.SenderAdmin:
 		if !s.isAdmin(id) {
 			return registry.Outcome{}, 0, fmt.Errorf("%w: type: %s needs the admin role; %s is an analyst", grpcserver.ErrPermissionDenied, typ, id)
 		}
@@ -153,7 +131,10 @@ func (s *Service) execute(ctx context.Context, id identity.Identity, typ registr
 			return registry.Outcome{}, 0, err
 		}
 	}
-	cmd := &registry.Command{Version: registry.CommandVersion, Type: typ, RequestID: requestID, Payload: payload}
+	cmd, err := registry.NewCommandJSON(typ, requestID, payload)
+	if err != nil {
+		return registry.Outcome{}, 0, err
+	}
 	cmd.Actor.User = id.String()
 	out, index, err := s.reg.ApplyIndex(ctx, cmd)
 	if err != nil {

@@ -2,7 +2,6 @@ package coordination
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -75,9 +74,8 @@ func TestExecuteAccess(t *testing.T) {
 	if err := exec(userCtx("admin"), "key.create", `{"name":"k"}`); err != nil {
 		t.Fatal(err)
 	}
-	var p registry.CreateKey
-	if err := json.Unmarshal(reg.applied[2].Payload, &p); err != nil || len(p.Material) != 32 {
-		t.Fatalf("key payload %s: %v", reg.applied[2].Payload, err)
+	if p, ok := reg.applied[2].Payload.(*registry.CreateKey); !ok || len(p.Material) != 32 {
+		t.Fatalf("key payload %#v", reg.applied[2].Payload)
 	}
 }
 

@@ -107,7 +107,8 @@ func TestAttackJITContentOnOtherDisks(t *testing.T) {
 	// the clear: the scan finds what is there), but neither the marker nor
 	// the team's name.
 	regDir := filepath.Join(de.cfg.DataDir, "registry")
-	if len(filesHolding(t, regDir, `"jit":"`+jit+`"`)) == 0 {
+	// (The id alone: a version 3 command carries it typed, not as JSON.)
+	if len(filesHolding(t, regDir, jit)) == 0 {
 		t.Fatalf("the scan of %s does not find the entry's command at all", regDir)
 	}
 	for _, s := range []string{marker, teamName, "Hearing of W-17"} {

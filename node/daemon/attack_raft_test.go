@@ -103,7 +103,7 @@ func TestAttackForgedRaftAppend(t *testing.T) {
 		signAsNode(t, fed, "UA", "ua-1", c)
 		c.Actor.User = "spiffe://accord.test/member/UA/user/analyst"
 		signAsNode(t, fed, "UA", "ua-1", c)
-		c.Payload = []byte(`{"name":"Hijacked","legal_basis":"none"}`) // changed after signing
+		c.Payload = registry.CreateJIT{Name: "Hijacked", LegalBasis: "none"} // changed after signing
 	}
 	forged := [][]byte{
 		forge("forged-1", "UA", registry.CreateJIT{Name: "Forged UA team", LegalBasis: "none"}, nil),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -572,8 +571,8 @@ func (m *Matcher) proposeWith(ctx context.Context, matches []matching.Match, kno
 			known = m.decisions(ctx)
 		}
 		if d, ok := known[mt.A+"\n"+mt.B]; ok {
-			var p registry.ProposeMatch
-			if json.Unmarshal(cmd.Payload, &p) == nil && (d.Status != registry.MatchRejected || maps.Equal(d.Versions, p.Versions)) {
+			p, _ := cmd.Payload.(registry.ProposeMatch)
+			if d.Status != registry.MatchRejected || maps.Equal(d.Versions, p.Versions) {
 				continue
 			}
 		}

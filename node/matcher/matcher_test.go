@@ -2,7 +2,7 @@ package matcher
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/accordfed/accord/federation/matching"
@@ -16,9 +16,9 @@ type fakeRegistry struct {
 }
 
 func (f *fakeRegistry) Apply(_ context.Context, cmd *registry.Command) (registry.Outcome, error) {
-	var p registry.ProposeMatch
-	if err := json.Unmarshal(cmd.Payload, &p); err != nil {
-		return registry.Outcome{}, err
+	p, ok := cmd.Payload.(registry.ProposeMatch)
+	if !ok {
+		return registry.Outcome{}, fmt.Errorf("payload %T", cmd.Payload)
 	}
 	f.proposed = append(f.proposed, p)
 	return registry.Outcome{ID: "match-x"}, nil

@@ -71,21 +71,34 @@ func (x *SubmitRequest) GetCommand() []byte {
 }
 
 // RegistryCommand is the envelope of every entry of the registry's Raft
-// log (federation/registry Command). The payload is the command's JSON,
-// checked strictly by the state machine.
+// log (federation/registry Command), decoded strictly (unknown fields
+// refused) once by every replica.
+//
+// Version 3 carries the command typed, in the `command` oneof, and leaves
+// type and payload empty. Version 2 (the previous build's) carries the
+// command's type name in type and its JSON in payload, and leaves the
+// oneof unset; this build still applies it, and writes it until every
+// registry server applies version 3 (docs/operations.md).
 type RegistryCommand struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Version   int32                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	Type      string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	RequestId string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command version: 3, or 2 for the previous build's JSON payloads.
+	Version int32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Version 2: the command type's name (e.g. jit.create). Empty in version
+	// 3, where the oneof's message names the type.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// The client's id for the request, the same on every retry: a command
+	// whose (member, request_id) was applied before is answered with the
+	// first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The acting node's and user's certificate identities.
 	ActorNode string `protobuf:"bytes,4,opt,name=actor_node,json=actorNode,proto3" json:"actor_node,omitempty"`
 	ActorUser string `protobuf:"bytes,5,opt,name=actor_user,json=actorUser,proto3" json:"actor_user,omitempty"`
 	// The acting member.
 	Member string `protobuf:"bytes,6,opt,name=member,proto3" json:"member,omitempty"`
 	// Stamped by the leader (not signed: the leader's clock).
-	Time    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
-	Payload []byte                 `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	// Version 2: the command's payload, JSON. Empty in version 3.
+	Payload []byte `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
 	// The acting node's certificate (DER), issued by one of the acting
 	// member's certificate authorities registered in the registry.
 	SignerCert []byte `protobuf:"bytes,9,opt,name=signer_cert,json=signerCert,proto3" json:"signer_cert,omitempty"`
@@ -98,7 +111,43 @@ type RegistryCommand struct {
 	SeenIndex uint64 `protobuf:"varint,11,opt,name=seen_index,json=seenIndex,proto3" json:"seen_index,omitempty"`
 	// The signature of the certificate's key over the signed fields
 	// (federation/registry signature.go: every field but time and signature).
-	Signature     []byte `protobuf:"bytes,12,opt,name=signature,proto3" json:"signature,omitempty"`
+	Signature []byte `protobuf:"bytes,12,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Version 3: the command, typed; exactly one is set. In version 3 the
+	// signature covers this message's deterministic protobuf encoding in
+	// place of the JSON payload.
+	//
+	// Types that are valid to be assigned to Command:
+	//
+	//	*RegistryCommand_Noop
+	//	*RegistryCommand_Bootstrap
+	//	*RegistryCommand_ProposeMember
+	//	*RegistryCommand_VoteAdmission
+	//	*RegistryCommand_SuspendMember
+	//	*RegistryCommand_UpdateMember
+	//	*RegistryCommand_RegisterNode
+	//	*RegistryCommand_RemoveNode
+	//	*RegistryCommand_CreateJit
+	//	*RegistryCommand_InviteToJit
+	//	*RegistryCommand_RespondToJit
+	//	*RegistryCommand_LeaveJit
+	//	*RegistryCommand_LinkCase
+	//	*RegistryCommand_UnlinkCase
+	//	*RegistryCommand_SetJitLead
+	//	*RegistryCommand_CloseJit
+	//	*RegistryCommand_ConsentJit
+	//	*RegistryCommand_WrapJitKey
+	//	*RegistryCommand_RotateJitKey
+	//	*RegistryCommand_ProposeLead
+	//	*RegistryCommand_ConsentLead
+	//	*RegistryCommand_CreateEntry
+	//	*RegistryCommand_UpdateEntry
+	//	*RegistryCommand_DeleteEntry
+	//	*RegistryCommand_ProposeMatch
+	//	*RegistryCommand_DecideMatch
+	//	*RegistryCommand_CreateKey
+	//	*RegistryCommand_RotateKey
+	//	*RegistryCommand_DestroyKey
+	Command       isRegistryCommand_Command `protobuf_oneof:"command"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -216,6 +265,481 @@ func (x *RegistryCommand) GetSignature() []byte {
 	}
 	return nil
 }
+
+func (x *RegistryCommand) GetCommand() isRegistryCommand_Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetNoop() *NoopCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_Noop); ok {
+			return x.Noop
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetBootstrap() *BootstrapCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_Bootstrap); ok {
+			return x.Bootstrap
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetProposeMember() *ProposeMemberCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_ProposeMember); ok {
+			return x.ProposeMember
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetVoteAdmission() *VoteAdmissionCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_VoteAdmission); ok {
+			return x.VoteAdmission
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetSuspendMember() *SuspendMemberCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_SuspendMember); ok {
+			return x.SuspendMember
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetUpdateMember() *UpdateMemberCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_UpdateMember); ok {
+			return x.UpdateMember
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetRegisterNode() *RegisterNodeCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_RegisterNode); ok {
+			return x.RegisterNode
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetRemoveNode() *RemoveNodeCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_RemoveNode); ok {
+			return x.RemoveNode
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetCreateJit() *CreateJitCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_CreateJit); ok {
+			return x.CreateJit
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetInviteToJit() *InviteToJitCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_InviteToJit); ok {
+			return x.InviteToJit
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetRespondToJit() *RespondToJitCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_RespondToJit); ok {
+			return x.RespondToJit
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetLeaveJit() *LeaveJitCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_LeaveJit); ok {
+			return x.LeaveJit
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetLinkCase() *LinkCaseCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_LinkCase); ok {
+			return x.LinkCase
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetUnlinkCase() *UnlinkCaseCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_UnlinkCase); ok {
+			return x.UnlinkCase
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetSetJitLead() *SetJitLeadCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_SetJitLead); ok {
+			return x.SetJitLead
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetCloseJit() *CloseJitCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_CloseJit); ok {
+			return x.CloseJit
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetConsentJit() *ConsentJitCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_ConsentJit); ok {
+			return x.ConsentJit
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetWrapJitKey() *WrapJitKeyCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_WrapJitKey); ok {
+			return x.WrapJitKey
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetRotateJitKey() *RotateJitKeyCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_RotateJitKey); ok {
+			return x.RotateJitKey
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetProposeLead() *ProposeLeadCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_ProposeLead); ok {
+			return x.ProposeLead
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetConsentLead() *ConsentLeadCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_ConsentLead); ok {
+			return x.ConsentLead
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetCreateEntry() *CreateEntryCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_CreateEntry); ok {
+			return x.CreateEntry
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetUpdateEntry() *UpdateEntryCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_UpdateEntry); ok {
+			return x.UpdateEntry
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetDeleteEntry() *DeleteEntryCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_DeleteEntry); ok {
+			return x.DeleteEntry
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetProposeMatch() *ProposeMatchCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_ProposeMatch); ok {
+			return x.ProposeMatch
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetDecideMatch() *DecideMatchCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_DecideMatch); ok {
+			return x.DecideMatch
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetCreateKey() *CreateKeyCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_CreateKey); ok {
+			return x.CreateKey
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetRotateKey() *RotateKeyCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_RotateKey); ok {
+			return x.RotateKey
+		}
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetDestroyKey() *DestroyKeyCommand {
+	if x != nil {
+		if x, ok := x.Command.(*RegistryCommand_DestroyKey); ok {
+			return x.DestroyKey
+		}
+	}
+	return nil
+}
+
+type isRegistryCommand_Command interface {
+	isRegistryCommand_Command()
+}
+
+type RegistryCommand_Noop struct {
+	// The Noop command (federation/registry).
+	Noop *NoopCommand `protobuf:"bytes,20,opt,name=noop,proto3,oneof"`
+}
+
+type RegistryCommand_Bootstrap struct {
+	// The Bootstrap command (federation/registry).
+	Bootstrap *BootstrapCommand `protobuf:"bytes,21,opt,name=bootstrap,proto3,oneof"`
+}
+
+type RegistryCommand_ProposeMember struct {
+	// The ProposeMember command (federation/registry).
+	ProposeMember *ProposeMemberCommand `protobuf:"bytes,22,opt,name=propose_member,json=proposeMember,proto3,oneof"`
+}
+
+type RegistryCommand_VoteAdmission struct {
+	// The VoteAdmission command (federation/registry).
+	VoteAdmission *VoteAdmissionCommand `protobuf:"bytes,23,opt,name=vote_admission,json=voteAdmission,proto3,oneof"`
+}
+
+type RegistryCommand_SuspendMember struct {
+	// The SuspendMember command (federation/registry).
+	SuspendMember *SuspendMemberCommand `protobuf:"bytes,24,opt,name=suspend_member,json=suspendMember,proto3,oneof"`
+}
+
+type RegistryCommand_UpdateMember struct {
+	// The UpdateMember command (federation/registry).
+	UpdateMember *UpdateMemberCommand `protobuf:"bytes,25,opt,name=update_member,json=updateMember,proto3,oneof"`
+}
+
+type RegistryCommand_RegisterNode struct {
+	// The RegisterNode command (federation/registry).
+	RegisterNode *RegisterNodeCommand `protobuf:"bytes,26,opt,name=register_node,json=registerNode,proto3,oneof"`
+}
+
+type RegistryCommand_RemoveNode struct {
+	// The RemoveNode command (federation/registry).
+	RemoveNode *RemoveNodeCommand `protobuf:"bytes,27,opt,name=remove_node,json=removeNode,proto3,oneof"`
+}
+
+type RegistryCommand_CreateJit struct {
+	// The CreateJit command (federation/registry).
+	CreateJit *CreateJitCommand `protobuf:"bytes,28,opt,name=create_jit,json=createJit,proto3,oneof"`
+}
+
+type RegistryCommand_InviteToJit struct {
+	// The InviteToJit command (federation/registry).
+	InviteToJit *InviteToJitCommand `protobuf:"bytes,29,opt,name=invite_to_jit,json=inviteToJit,proto3,oneof"`
+}
+
+type RegistryCommand_RespondToJit struct {
+	// The RespondToJit command (federation/registry).
+	RespondToJit *RespondToJitCommand `protobuf:"bytes,30,opt,name=respond_to_jit,json=respondToJit,proto3,oneof"`
+}
+
+type RegistryCommand_LeaveJit struct {
+	// The LeaveJit command (federation/registry).
+	LeaveJit *LeaveJitCommand `protobuf:"bytes,31,opt,name=leave_jit,json=leaveJit,proto3,oneof"`
+}
+
+type RegistryCommand_LinkCase struct {
+	// The LinkCase command (federation/registry).
+	LinkCase *LinkCaseCommand `protobuf:"bytes,32,opt,name=link_case,json=linkCase,proto3,oneof"`
+}
+
+type RegistryCommand_UnlinkCase struct {
+	// The UnlinkCase command (federation/registry).
+	UnlinkCase *UnlinkCaseCommand `protobuf:"bytes,33,opt,name=unlink_case,json=unlinkCase,proto3,oneof"`
+}
+
+type RegistryCommand_SetJitLead struct {
+	// The SetJitLead command (federation/registry).
+	SetJitLead *SetJitLeadCommand `protobuf:"bytes,34,opt,name=set_jit_lead,json=setJitLead,proto3,oneof"`
+}
+
+type RegistryCommand_CloseJit struct {
+	// The CloseJit command (federation/registry).
+	CloseJit *CloseJitCommand `protobuf:"bytes,35,opt,name=close_jit,json=closeJit,proto3,oneof"`
+}
+
+type RegistryCommand_ConsentJit struct {
+	// The ConsentJit command (federation/registry).
+	ConsentJit *ConsentJitCommand `protobuf:"bytes,36,opt,name=consent_jit,json=consentJit,proto3,oneof"`
+}
+
+type RegistryCommand_WrapJitKey struct {
+	// The WrapJitKey command (federation/registry).
+	WrapJitKey *WrapJitKeyCommand `protobuf:"bytes,37,opt,name=wrap_jit_key,json=wrapJitKey,proto3,oneof"`
+}
+
+type RegistryCommand_RotateJitKey struct {
+	// The RotateJitKey command (federation/registry).
+	RotateJitKey *RotateJitKeyCommand `protobuf:"bytes,38,opt,name=rotate_jit_key,json=rotateJitKey,proto3,oneof"`
+}
+
+type RegistryCommand_ProposeLead struct {
+	// The ProposeLead command (federation/registry).
+	ProposeLead *ProposeLeadCommand `protobuf:"bytes,39,opt,name=propose_lead,json=proposeLead,proto3,oneof"`
+}
+
+type RegistryCommand_ConsentLead struct {
+	// The ConsentLead command (federation/registry).
+	ConsentLead *ConsentLeadCommand `protobuf:"bytes,40,opt,name=consent_lead,json=consentLead,proto3,oneof"`
+}
+
+type RegistryCommand_CreateEntry struct {
+	// The CreateEntry command (federation/registry).
+	CreateEntry *CreateEntryCommand `protobuf:"bytes,41,opt,name=create_entry,json=createEntry,proto3,oneof"`
+}
+
+type RegistryCommand_UpdateEntry struct {
+	// The UpdateEntry command (federation/registry).
+	UpdateEntry *UpdateEntryCommand `protobuf:"bytes,42,opt,name=update_entry,json=updateEntry,proto3,oneof"`
+}
+
+type RegistryCommand_DeleteEntry struct {
+	// The DeleteEntry command (federation/registry).
+	DeleteEntry *DeleteEntryCommand `protobuf:"bytes,43,opt,name=delete_entry,json=deleteEntry,proto3,oneof"`
+}
+
+type RegistryCommand_ProposeMatch struct {
+	// The ProposeMatch command (federation/registry).
+	ProposeMatch *ProposeMatchCommand `protobuf:"bytes,44,opt,name=propose_match,json=proposeMatch,proto3,oneof"`
+}
+
+type RegistryCommand_DecideMatch struct {
+	// The DecideMatch command (federation/registry).
+	DecideMatch *DecideMatchCommand `protobuf:"bytes,45,opt,name=decide_match,json=decideMatch,proto3,oneof"`
+}
+
+type RegistryCommand_CreateKey struct {
+	// The CreateKey command (federation/registry).
+	CreateKey *CreateKeyCommand `protobuf:"bytes,46,opt,name=create_key,json=createKey,proto3,oneof"`
+}
+
+type RegistryCommand_RotateKey struct {
+	// The RotateKey command (federation/registry).
+	RotateKey *RotateKeyCommand `protobuf:"bytes,47,opt,name=rotate_key,json=rotateKey,proto3,oneof"`
+}
+
+type RegistryCommand_DestroyKey struct {
+	// The DestroyKey command (federation/registry).
+	DestroyKey *DestroyKeyCommand `protobuf:"bytes,48,opt,name=destroy_key,json=destroyKey,proto3,oneof"`
+}
+
+func (*RegistryCommand_Noop) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_Bootstrap) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_ProposeMember) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_VoteAdmission) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_SuspendMember) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_UpdateMember) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_RegisterNode) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_RemoveNode) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_CreateJit) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_InviteToJit) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_RespondToJit) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_LeaveJit) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_LinkCase) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_UnlinkCase) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_SetJitLead) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_CloseJit) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_ConsentJit) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_WrapJitKey) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_RotateJitKey) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_ProposeLead) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_ConsentLead) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_CreateEntry) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_UpdateEntry) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_DeleteEntry) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_ProposeMatch) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_DecideMatch) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_CreateKey) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_RotateKey) isRegistryCommand_Command() {}
+
+func (*RegistryCommand_DestroyKey) isRegistryCommand_Command() {}
 
 // SubmitResponse is the outcome of an applied command.
 type SubmitResponse struct {
@@ -383,9 +907,13 @@ type JoinRequest struct {
 	FederationAddress string `protobuf:"bytes,2,opt,name=federation_address,json=federationAddress,proto3" json:"federation_address,omitempty"`
 	// The registration, a RegistryCommand of type node.register for the
 	// calling node itself, signed by it. The leader proposes it unchanged.
-	Command       []byte `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Command []byte `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	// The highest registry command version the joining node applies (unset,
+	// 0, for a build that applies version 2 only). A group that writes
+	// version 3 refuses a node that cannot apply it.
+	CommandVersion int32 `protobuf:"varint,4,opt,name=command_version,json=commandVersion,proto3" json:"command_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *JoinRequest) Reset() {
@@ -437,6 +965,13 @@ func (x *JoinRequest) GetCommand() []byte {
 		return x.Command
 	}
 	return nil
+}
+
+func (x *JoinRequest) GetCommandVersion() int32 {
+	if x != nil {
+		return x.CommandVersion
+	}
+	return 0
 }
 
 // JoinResponse says how the node joined.
@@ -554,10 +1089,14 @@ type ServerStatusResponse struct {
 	// The server's log chain (federation/registry logchain.go) at
 	// chain_index: the requested index when the server has applied it and
 	// still holds its chain, otherwise its own applied index.
-	ChainIndex    uint64 `protobuf:"varint,5,opt,name=chain_index,json=chainIndex,proto3" json:"chain_index,omitempty"`
-	LogChain      []byte `protobuf:"bytes,6,opt,name=log_chain,json=logChain,proto3" json:"log_chain,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ChainIndex uint64 `protobuf:"varint,5,opt,name=chain_index,json=chainIndex,proto3" json:"chain_index,omitempty"`
+	LogChain   []byte `protobuf:"bytes,6,opt,name=log_chain,json=logChain,proto3" json:"log_chain,omitempty"`
+	// The highest registry command version the server applies (3 for this
+	// build; unset, 0, for a build that applies version 2 only). Servers
+	// write version 3 only once every server of the group reports it.
+	CommandVersion int32 `protobuf:"varint,7,opt,name=command_version,json=commandVersion,proto3" json:"command_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ServerStatusResponse) Reset() {
@@ -632,13 +1171,20 @@ func (x *ServerStatusResponse) GetLogChain() []byte {
 	return nil
 }
 
+func (x *ServerStatusResponse) GetCommandVersion() int32 {
+	if x != nil {
+		return x.CommandVersion
+	}
+	return 0
+}
+
 var File_accord_v1_registry_proto protoreflect.FileDescriptor
 
 const file_accord_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	"\x18accord/v1/registry.proto\x12\taccord.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
+	"\x18accord/v1/registry.proto\x12\taccord.v1\x1a accord/v1/registry_command.proto\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
 	"\rSubmitRequest\x12\x18\n" +
-	"\acommand\x18\x01 \x01(\fR\acommand\"\x95\x03\n" +
+	"\acommand\x18\x01 \x01(\fR\acommand\"\x9e\x12\n" +
 	"\x0fRegistryCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x05R\aversion\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -657,7 +1203,46 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\bsignedAt\x12\x1d\n" +
 	"\n" +
 	"seen_index\x18\v \x01(\x04R\tseenIndex\x12\x1c\n" +
-	"\tsignature\x18\f \x01(\fR\tsignature\"h\n" +
+	"\tsignature\x18\f \x01(\fR\tsignature\x12,\n" +
+	"\x04noop\x18\x14 \x01(\v2\x16.accord.v1.NoopCommandH\x00R\x04noop\x12;\n" +
+	"\tbootstrap\x18\x15 \x01(\v2\x1b.accord.v1.BootstrapCommandH\x00R\tbootstrap\x12H\n" +
+	"\x0epropose_member\x18\x16 \x01(\v2\x1f.accord.v1.ProposeMemberCommandH\x00R\rproposeMember\x12H\n" +
+	"\x0evote_admission\x18\x17 \x01(\v2\x1f.accord.v1.VoteAdmissionCommandH\x00R\rvoteAdmission\x12H\n" +
+	"\x0esuspend_member\x18\x18 \x01(\v2\x1f.accord.v1.SuspendMemberCommandH\x00R\rsuspendMember\x12E\n" +
+	"\rupdate_member\x18\x19 \x01(\v2\x1e.accord.v1.UpdateMemberCommandH\x00R\fupdateMember\x12E\n" +
+	"\rregister_node\x18\x1a \x01(\v2\x1e.accord.v1.RegisterNodeCommandH\x00R\fregisterNode\x12?\n" +
+	"\vremove_node\x18\x1b \x01(\v2\x1c.accord.v1.RemoveNodeCommandH\x00R\n" +
+	"removeNode\x12<\n" +
+	"\n" +
+	"create_jit\x18\x1c \x01(\v2\x1b.accord.v1.CreateJitCommandH\x00R\tcreateJit\x12C\n" +
+	"\rinvite_to_jit\x18\x1d \x01(\v2\x1d.accord.v1.InviteToJitCommandH\x00R\vinviteToJit\x12F\n" +
+	"\x0erespond_to_jit\x18\x1e \x01(\v2\x1e.accord.v1.RespondToJitCommandH\x00R\frespondToJit\x129\n" +
+	"\tleave_jit\x18\x1f \x01(\v2\x1a.accord.v1.LeaveJitCommandH\x00R\bleaveJit\x129\n" +
+	"\tlink_case\x18  \x01(\v2\x1a.accord.v1.LinkCaseCommandH\x00R\blinkCase\x12?\n" +
+	"\vunlink_case\x18! \x01(\v2\x1c.accord.v1.UnlinkCaseCommandH\x00R\n" +
+	"unlinkCase\x12@\n" +
+	"\fset_jit_lead\x18\" \x01(\v2\x1c.accord.v1.SetJitLeadCommandH\x00R\n" +
+	"setJitLead\x129\n" +
+	"\tclose_jit\x18# \x01(\v2\x1a.accord.v1.CloseJitCommandH\x00R\bcloseJit\x12?\n" +
+	"\vconsent_jit\x18$ \x01(\v2\x1c.accord.v1.ConsentJitCommandH\x00R\n" +
+	"consentJit\x12@\n" +
+	"\fwrap_jit_key\x18% \x01(\v2\x1c.accord.v1.WrapJitKeyCommandH\x00R\n" +
+	"wrapJitKey\x12F\n" +
+	"\x0erotate_jit_key\x18& \x01(\v2\x1e.accord.v1.RotateJitKeyCommandH\x00R\frotateJitKey\x12B\n" +
+	"\fpropose_lead\x18' \x01(\v2\x1d.accord.v1.ProposeLeadCommandH\x00R\vproposeLead\x12B\n" +
+	"\fconsent_lead\x18( \x01(\v2\x1d.accord.v1.ConsentLeadCommandH\x00R\vconsentLead\x12B\n" +
+	"\fcreate_entry\x18) \x01(\v2\x1d.accord.v1.CreateEntryCommandH\x00R\vcreateEntry\x12B\n" +
+	"\fupdate_entry\x18* \x01(\v2\x1d.accord.v1.UpdateEntryCommandH\x00R\vupdateEntry\x12B\n" +
+	"\fdelete_entry\x18+ \x01(\v2\x1d.accord.v1.DeleteEntryCommandH\x00R\vdeleteEntry\x12E\n" +
+	"\rpropose_match\x18, \x01(\v2\x1e.accord.v1.ProposeMatchCommandH\x00R\fproposeMatch\x12B\n" +
+	"\fdecide_match\x18- \x01(\v2\x1d.accord.v1.DecideMatchCommandH\x00R\vdecideMatch\x12<\n" +
+	"\n" +
+	"create_key\x18. \x01(\v2\x1b.accord.v1.CreateKeyCommandH\x00R\tcreateKey\x12<\n" +
+	"\n" +
+	"rotate_key\x18/ \x01(\v2\x1b.accord.v1.RotateKeyCommandH\x00R\trotateKey\x12?\n" +
+	"\vdestroy_key\x180 \x01(\v2\x1c.accord.v1.DestroyKeyCommandH\x00R\n" +
+	"destroyKeyB\t\n" +
+	"\acommand\"h\n" +
 	"\x0eSubmitResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x16\n" +
@@ -665,17 +1250,18 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\x05index\x18\x04 \x01(\x04R\x05index\"\x12\n" +
 	"\x10ReadIndexRequest\")\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"y\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"\xa2\x01\n" +
 	"\vJoinRequest\x12!\n" +
 	"\fraft_address\x18\x01 \x01(\tR\vraftAddress\x12-\n" +
 	"\x12federation_address\x18\x02 \x01(\tR\x11federationAddress\x12\x18\n" +
-	"\acommand\x18\x03 \x01(\fR\acommand\":\n" +
+	"\acommand\x18\x03 \x01(\fR\acommand\x12'\n" +
+	"\x0fcommand_version\x18\x04 \x01(\x05R\x0ecommandVersion\":\n" +
 	"\fJoinResponse\x12\x14\n" +
 	"\x05voter\x18\x01 \x01(\bR\x05voter\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"6\n" +
 	"\x13ServerStatusRequest\x12\x1f\n" +
 	"\vchain_index\x18\x01 \x01(\x04R\n" +
-	"chainIndex\"\xc2\x01\n" +
+	"chainIndex\"\xeb\x01\n" +
 	"\x14ServerStatusResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12#\n" +
@@ -684,7 +1270,8 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"last_index\x18\x04 \x01(\x04R\tlastIndex\x12\x1f\n" +
 	"\vchain_index\x18\x05 \x01(\x04R\n" +
 	"chainIndex\x12\x1b\n" +
-	"\tlog_chain\x18\x06 \x01(\fR\blogChain2\xa2\x02\n" +
+	"\tlog_chain\x18\x06 \x01(\fR\blogChain\x12'\n" +
+	"\x0fcommand_version\x18\a \x01(\x05R\x0ecommandVersion2\xa2\x02\n" +
 	"\x0fRegistryService\x12=\n" +
 	"\x06Submit\x12\x18.accord.v1.SubmitRequest\x1a\x19.accord.v1.SubmitResponse\x12F\n" +
 	"\tReadIndex\x12\x1b.accord.v1.ReadIndexRequest\x1a\x1c.accord.v1.ReadIndexResponse\x127\n" +
@@ -715,29 +1302,119 @@ var file_accord_v1_registry_proto_goTypes = []any{
 	(*ServerStatusRequest)(nil),   // 7: accord.v1.ServerStatusRequest
 	(*ServerStatusResponse)(nil),  // 8: accord.v1.ServerStatusResponse
 	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*NoopCommand)(nil),           // 10: accord.v1.NoopCommand
+	(*BootstrapCommand)(nil),      // 11: accord.v1.BootstrapCommand
+	(*ProposeMemberCommand)(nil),  // 12: accord.v1.ProposeMemberCommand
+	(*VoteAdmissionCommand)(nil),  // 13: accord.v1.VoteAdmissionCommand
+	(*SuspendMemberCommand)(nil),  // 14: accord.v1.SuspendMemberCommand
+	(*UpdateMemberCommand)(nil),   // 15: accord.v1.UpdateMemberCommand
+	(*RegisterNodeCommand)(nil),   // 16: accord.v1.RegisterNodeCommand
+	(*RemoveNodeCommand)(nil),     // 17: accord.v1.RemoveNodeCommand
+	(*CreateJitCommand)(nil),      // 18: accord.v1.CreateJitCommand
+	(*InviteToJitCommand)(nil),    // 19: accord.v1.InviteToJitCommand
+	(*RespondToJitCommand)(nil),   // 20: accord.v1.RespondToJitCommand
+	(*LeaveJitCommand)(nil),       // 21: accord.v1.LeaveJitCommand
+	(*LinkCaseCommand)(nil),       // 22: accord.v1.LinkCaseCommand
+	(*UnlinkCaseCommand)(nil),     // 23: accord.v1.UnlinkCaseCommand
+	(*SetJitLeadCommand)(nil),     // 24: accord.v1.SetJitLeadCommand
+	(*CloseJitCommand)(nil),       // 25: accord.v1.CloseJitCommand
+	(*ConsentJitCommand)(nil),     // 26: accord.v1.ConsentJitCommand
+	(*WrapJitKeyCommand)(nil),     // 27: accord.v1.WrapJitKeyCommand
+	(*RotateJitKeyCommand)(nil),   // 28: accord.v1.RotateJitKeyCommand
+	(*ProposeLeadCommand)(nil),    // 29: accord.v1.ProposeLeadCommand
+	(*ConsentLeadCommand)(nil),    // 30: accord.v1.ConsentLeadCommand
+	(*CreateEntryCommand)(nil),    // 31: accord.v1.CreateEntryCommand
+	(*UpdateEntryCommand)(nil),    // 32: accord.v1.UpdateEntryCommand
+	(*DeleteEntryCommand)(nil),    // 33: accord.v1.DeleteEntryCommand
+	(*ProposeMatchCommand)(nil),   // 34: accord.v1.ProposeMatchCommand
+	(*DecideMatchCommand)(nil),    // 35: accord.v1.DecideMatchCommand
+	(*CreateKeyCommand)(nil),      // 36: accord.v1.CreateKeyCommand
+	(*RotateKeyCommand)(nil),      // 37: accord.v1.RotateKeyCommand
+	(*DestroyKeyCommand)(nil),     // 38: accord.v1.DestroyKeyCommand
 }
 var file_accord_v1_registry_proto_depIdxs = []int32{
-	9, // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
-	9, // 1: accord.v1.RegistryCommand.signed_at:type_name -> google.protobuf.Timestamp
-	0, // 2: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
-	3, // 3: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
-	5, // 4: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
-	7, // 5: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
-	2, // 6: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
-	4, // 7: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
-	6, // 8: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
-	8, // 9: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	9,  // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
+	9,  // 1: accord.v1.RegistryCommand.signed_at:type_name -> google.protobuf.Timestamp
+	10, // 2: accord.v1.RegistryCommand.noop:type_name -> accord.v1.NoopCommand
+	11, // 3: accord.v1.RegistryCommand.bootstrap:type_name -> accord.v1.BootstrapCommand
+	12, // 4: accord.v1.RegistryCommand.propose_member:type_name -> accord.v1.ProposeMemberCommand
+	13, // 5: accord.v1.RegistryCommand.vote_admission:type_name -> accord.v1.VoteAdmissionCommand
+	14, // 6: accord.v1.RegistryCommand.suspend_member:type_name -> accord.v1.SuspendMemberCommand
+	15, // 7: accord.v1.RegistryCommand.update_member:type_name -> accord.v1.UpdateMemberCommand
+	16, // 8: accord.v1.RegistryCommand.register_node:type_name -> accord.v1.RegisterNodeCommand
+	17, // 9: accord.v1.RegistryCommand.remove_node:type_name -> accord.v1.RemoveNodeCommand
+	18, // 10: accord.v1.RegistryCommand.create_jit:type_name -> accord.v1.CreateJitCommand
+	19, // 11: accord.v1.RegistryCommand.invite_to_jit:type_name -> accord.v1.InviteToJitCommand
+	20, // 12: accord.v1.RegistryCommand.respond_to_jit:type_name -> accord.v1.RespondToJitCommand
+	21, // 13: accord.v1.RegistryCommand.leave_jit:type_name -> accord.v1.LeaveJitCommand
+	22, // 14: accord.v1.RegistryCommand.link_case:type_name -> accord.v1.LinkCaseCommand
+	23, // 15: accord.v1.RegistryCommand.unlink_case:type_name -> accord.v1.UnlinkCaseCommand
+	24, // 16: accord.v1.RegistryCommand.set_jit_lead:type_name -> accord.v1.SetJitLeadCommand
+	25, // 17: accord.v1.RegistryCommand.close_jit:type_name -> accord.v1.CloseJitCommand
+	26, // 18: accord.v1.RegistryCommand.consent_jit:type_name -> accord.v1.ConsentJitCommand
+	27, // 19: accord.v1.RegistryCommand.wrap_jit_key:type_name -> accord.v1.WrapJitKeyCommand
+	28, // 20: accord.v1.RegistryCommand.rotate_jit_key:type_name -> accord.v1.RotateJitKeyCommand
+	29, // 21: accord.v1.RegistryCommand.propose_lead:type_name -> accord.v1.ProposeLeadCommand
+	30, // 22: accord.v1.RegistryCommand.consent_lead:type_name -> accord.v1.ConsentLeadCommand
+	31, // 23: accord.v1.RegistryCommand.create_entry:type_name -> accord.v1.CreateEntryCommand
+	32, // 24: accord.v1.RegistryCommand.update_entry:type_name -> accord.v1.UpdateEntryCommand
+	33, // 25: accord.v1.RegistryCommand.delete_entry:type_name -> accord.v1.DeleteEntryCommand
+	34, // 26: accord.v1.RegistryCommand.propose_match:type_name -> accord.v1.ProposeMatchCommand
+	35, // 27: accord.v1.RegistryCommand.decide_match:type_name -> accord.v1.DecideMatchCommand
+	36, // 28: accord.v1.RegistryCommand.create_key:type_name -> accord.v1.CreateKeyCommand
+	37, // 29: accord.v1.RegistryCommand.rotate_key:type_name -> accord.v1.RotateKeyCommand
+	38, // 30: accord.v1.RegistryCommand.destroy_key:type_name -> accord.v1.DestroyKeyCommand
+	0,  // 31: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
+	3,  // 32: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
+	5,  // 33: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
+	7,  // 34: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
+	2,  // 35: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
+	4,  // 36: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
+	6,  // 37: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
+	8,  // 38: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
+	35, // [35:39] is the sub-list for method output_type
+	31, // [31:35] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_registry_proto_init() }
 func file_accord_v1_registry_proto_init() {
 	if File_accord_v1_registry_proto != nil {
 		return
+	}
+	file_accord_v1_registry_command_proto_init()
+	file_accord_v1_registry_proto_msgTypes[1].OneofWrappers = []any{
+		(*RegistryCommand_Noop)(nil),
+		(*RegistryCommand_Bootstrap)(nil),
+		(*RegistryCommand_ProposeMember)(nil),
+		(*RegistryCommand_VoteAdmission)(nil),
+		(*RegistryCommand_SuspendMember)(nil),
+		(*RegistryCommand_UpdateMember)(nil),
+		(*RegistryCommand_RegisterNode)(nil),
+		(*RegistryCommand_RemoveNode)(nil),
+		(*RegistryCommand_CreateJit)(nil),
+		(*RegistryCommand_InviteToJit)(nil),
+		(*RegistryCommand_RespondToJit)(nil),
+		(*RegistryCommand_LeaveJit)(nil),
+		(*RegistryCommand_LinkCase)(nil),
+		(*RegistryCommand_UnlinkCase)(nil),
+		(*RegistryCommand_SetJitLead)(nil),
+		(*RegistryCommand_CloseJit)(nil),
+		(*RegistryCommand_ConsentJit)(nil),
+		(*RegistryCommand_WrapJitKey)(nil),
+		(*RegistryCommand_RotateJitKey)(nil),
+		(*RegistryCommand_ProposeLead)(nil),
+		(*RegistryCommand_ConsentLead)(nil),
+		(*RegistryCommand_CreateEntry)(nil),
+		(*RegistryCommand_UpdateEntry)(nil),
+		(*RegistryCommand_DeleteEntry)(nil),
+		(*RegistryCommand_ProposeMatch)(nil),
+		(*RegistryCommand_DecideMatch)(nil),
+		(*RegistryCommand_CreateKey)(nil),
+		(*RegistryCommand_RotateKey)(nil),
+		(*RegistryCommand_DestroyKey)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
