@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -21,7 +19,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/accordfed/accord/federation/identity"
-	"github.com/accordfed/accord/federation/registry"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -147,47 +144,6 @@ func (r *readFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&r.stale, "stale", false, "read this node's copy without confirming with the registry's leader (faster, works without a leader, may be behind)")
 }
 
-// runQuery reads the registry and decodes the result into out; with
-// --output json it prints the result as the node returned it and leaves out
-// untouched (printed reports whether it did).
-func runQuery(cmd *cobra.Command, g *globalOptions, rf readFlags, what, kind, id string, filter []byte, out any) (printed bool, err error) {
-	c, err := openCoord(g, cmd)
-	if err != nil {
-		return false, err
-	}
-	defer c.Close()
-	return c.query(cmd, g, rf, what, kind, id, filter, out)
-}
-
-func (c *coordClient) query(cmd *cobra.Command, g *globalOptions, rf readFlags, what, kind, id string, filter []byte, out any) (bool, error) {
-	ctx, cancel := c.ctx(cmd)
-	defer cancel()
-	// registry members and member still read through the deprecated Query
-	// until they move to their own typed service.
-	resp, err := c.coord.Query(ctx, &accordv1.QueryRequest{Kind: kind, Id: id, Filter: filter, Stale: rf.stale}) //nolint:staticcheck // see above
-
-	if err != nil {
-		return false, c.coordError(what, "", err)
-	}
-	result := resp.GetResult()
-	if g.JSON() {
-		if id == "" && bytes.Equal(bytes.TrimSpace(result), []byte("null")) {
-			result = []byte("[]") // an empty list
-		}
-		var b bytes.Buffer
-		if err := json.Indent(&b, result, "", "  "); err != nil {
-			return false, fmt.Errorf("%s: the node's answer is not JSON: %w", what, err)
-		}
-		b.WriteByte('\n')
-		_, err := cmd.OutOrStdout().Write(b.Bytes())
-		return true, err
-	}
-	if err := json.Unmarshal(result, out); err != nil {
-		return false, fmt.Errorf("%s: cannot read the node's answer: %w", what, err)
-	}
-	return false, nil
-}
-
 // ---- formatting ----
 
 // regWho shortens an identity URI to MEMBER/kind/name.
@@ -207,21 +163,6 @@ func regTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05Z")
-}
-
-// regChange says when and by whom a change was made: the user, and the node
-// it acted through.
-func regChange(c registry.Change) string {
-	if c.Index == 0 && c.Time.IsZero() {
-		return "-"
-	}
-	s := regTime(c.Time)
-	if c.User != "" {
-		s += " by " + regWho(c.User) + " via " + regWho(c.Node)
-	} else {
-		s += " by " + regWho(c.Node)
-	}
-	return s
 }
 
 func regRow(w io.Writer, k, v string) { fmt.Fprintf(w, "  %-14s %s\n", k+":", v) }

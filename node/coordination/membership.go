@@ -51,7 +51,7 @@ func (m *MembershipService) caller(ctx context.Context, typ registry.CommandType
 	if err != nil {
 		return identity.Identity{}, err
 	}
-	if commands[typ] == admin && !m.s.isAdmin(id) {
+	if sender, _ := registry.SenderOf(typ); sender == registry.SenderAdmin && !m.s.isAdmin(id) {
 		return identity.Identity{}, grpcserver.ToStatus(fmt.Errorf("%w: %s needs the admin role (local_api.admins); %s is an analyst", grpcserver.ErrPermissionDenied, typ, id))
 	}
 	return id, nil
