@@ -40,6 +40,38 @@ type idLister func(ctx context.Context, lc *localClient, prefix string, limit in
 var idListers = map[string]idLister{
 	"case":     listCaseIDs,
 	"evidence": listEvidenceIDs,
+	"jit":      listJITIDs,
+	"match":    listMatchIDs,
+	"member":   listMemberCodes,
+}
+
+// placeholderKinds are the argument placeholders of commands' Use lines
+// whose ids complete from the node: a command whose first argument is one
+// of them completes it (wireIDCompletion).
+var placeholderKinds = map[string]string{
+	"JIT":     "jit",
+	"MATCH":   "match",
+	"CODE":    "member",
+	"CASE_ID": "case",
+}
+
+// wireIDCompletion gives every command of the tree whose first argument is
+// a known placeholder (jit show JIT, matches accept MATCH, member vote
+// CODE) the completion of its ids from the node, unless it has its own.
+func wireIDCompletion(root *cobra.Command, g *globalOptions) {
+	for _, c := range root.Commands() {
+		wireIDCompletion(c, g)
+	}
+	if root.ValidArgsFunction != nil {
+		return
+	}
+	f := strings.Fields(root.Use)
+	if len(f) < 2 {
+		return
+	}
+	if kind, ok := placeholderKinds[f[1]]; ok {
+		root.ValidArgsFunction = completeFromNode(g, kind, true)
+	}
 }
 
 // completeFromNode returns a completion function (for ValidArgsFunction or
@@ -81,23 +113,20 @@ func completeEvidenceIDs(g *globalOptions) cobra.CompletionFunc {
 // time, until fn returns false, ctx ends or maxCompletionScan cases were
 // seen.
 func eachCase(ctx context.Context, lc *localClient, fn func(*accordv1.Case) bool) error {
-	token := ""
-	for seen := 0; seen < maxCompletionScan; {
+	stop := false
+	return eachPage(func(token string) (int, string, error) {
 		resp, err := lc.cases.ListCases(ctx, &accordv1.ListCasesRequest{PageSize: 1000, PageToken: token})
-		if err != nil {
-			return err
-		}
 		for _, c := range resp.GetCases() {
-			seen++
 			if !fn(c) {
-				return nil
+				stop = true
+				break
 			}
 		}
-		if token = resp.GetNextPageToken(); token == "" {
-			return nil
+		if stop {
+			return 0, "", err
 		}
-	}
-	return nil
+		return len(resp.GetCases()), resp.GetNextPageToken(), err
+	})
 }
 
 // listCaseIDs lists the case ids that start with prefix, each with its
@@ -127,6 +156,75 @@ func listEvidenceIDs(ctx context.Context, lc *localClient, prefix string, limit 
 			}
 		}
 		return len(out) < limit
+	})
+	return out, err
+}
+
+// eachPage calls list with successive page tokens until it returns no
+// next token, ctx ends or maxCompletionScan items were seen; list returns
+// how many it saw and the next token.
+func eachPage(list func(token string) (int, string, error)) error {
+	token := ""
+	for seen := 0; seen < maxCompletionScan; {
+		n, next, err := list(token)
+		if err != nil {
+			return err
+		}
+		seen += n
+		if token = next; token == "" {
+			return nil
+		}
+	}
+	return nil
+}
+
+// listJITIDs lists the ids of the teams this office may see that start with
+// prefix, each with its name.
+func listJITIDs(ctx context.Context, lc *localClient, prefix string, limit int) ([]string, error) {
+	cl := accordv1.NewCoordinationServiceClient(lc.conn)
+	var out []string
+	err := eachPage(func(token string) (int, string, error) {
+		resp, err := cl.ListJits(ctx, &accordv1.ListJitsRequest{PageSize: 1000, PageToken: token, Stale: true})
+		for _, j := range resp.GetJits() {
+			if id := strings.TrimPrefix(j.GetName(), "jits/"); strings.HasPrefix(id, prefix) && len(out) < limit {
+				out = append(out, id+"\t"+completionText(j.GetDisplayName()))
+			}
+		}
+		return len(resp.GetJits()), resp.GetNextPageToken(), err
+	})
+	return out, err
+}
+
+// listMatchIDs lists the ids of the match decisions this office may see
+// that start with prefix, each with its state.
+func listMatchIDs(ctx context.Context, lc *localClient, prefix string, limit int) ([]string, error) {
+	cl := accordv1.NewCoordinationServiceClient(lc.conn)
+	var out []string
+	err := eachPage(func(token string) (int, string, error) {
+		resp, err := cl.ListMatchDecisions(ctx, &accordv1.ListMatchDecisionsRequest{PageSize: 1000, PageToken: token, Stale: true})
+		for _, m := range resp.GetMatchDecisions() {
+			if id := strings.TrimPrefix(m.GetName(), "matchDecisions/"); strings.HasPrefix(id, prefix) && len(out) < limit {
+				out = append(out, id+"\t"+completionText(strings.ToLower(strings.TrimPrefix(m.GetState().String(), "MATCH_DECISION_STATE_"))))
+			}
+		}
+		return len(resp.GetMatchDecisions()), resp.GetNextPageToken(), err
+	})
+	return out, err
+}
+
+// listMemberCodes lists the federation's member codes that start with
+// prefix, each with the member's name.
+func listMemberCodes(ctx context.Context, lc *localClient, prefix string, limit int) ([]string, error) {
+	cl := accordv1.NewMembershipServiceClient(lc.conn)
+	var out []string
+	err := eachPage(func(token string) (int, string, error) {
+		resp, err := cl.ListMembers(ctx, &accordv1.ListMembersRequest{PageSize: 1000, PageToken: token, Stale: true})
+		for _, m := range resp.GetMembers() {
+			if strings.HasPrefix(m.GetCode(), strings.ToUpper(prefix)) && len(out) < limit {
+				out = append(out, m.GetCode()+"\t"+completionText(m.GetDisplayName()))
+			}
+		}
+		return len(resp.GetMembers()), resp.GetNextPageToken(), err
 	})
 	return out, err
 }

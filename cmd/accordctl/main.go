@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newFederationCmds(g)...)
 	root.AddCommand(newPersonsCmd(g))
 	root.AddCommand(newMatchCmd())
+	wireIDCompletion(root, g)
 	cmdtree.RejectUnknownSubcommands(root)
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -321,6 +322,29 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		wantExit(t, err, 1, "NotFound")
 		_, err = pl.ctl(t, "matches", "list", "--status", "maybe")
 		wantExit(t, err, 1, `--status "maybe"`)
+	})
+
+	t.Run("completion", func(t *testing.T) {
+		// TAB completes the ids of the registry's resources from the node,
+		// as the commands that take them would see them.
+		env := &localEnv{addr: ua.d.LocalAddr(), analyst: ua.analyst}
+		out, _, _ := env.complete(t, ua.d.LocalAddr(), "jit", "show", "")
+		if ids := completions(out); !slices.Contains(ids, "jit-000001") {
+			t.Errorf("jit show TAB offered %v, want jit-000001 among them\n%s", ids, out)
+		}
+		out, _, _ = env.complete(t, ua.d.LocalAddr(), "matches", "show", "match-")
+		if ids := completions(out); len(ids) == 0 || !strings.HasPrefix(ids[0], "match-") {
+			t.Errorf("matches show match-TAB offered %v\n%s", ids, out)
+		}
+		out, _, _ = env.complete(t, ua.d.LocalAddr(), "member", "vote", "p")
+		if ids := completions(out); !slices.Equal(ids, []string{"PL"}) {
+			t.Errorf("member vote pTAB offered %v, want [PL]\n%s", ids, out)
+		}
+		// A second argument is not an id of the same kind.
+		out, _, _ = env.complete(t, ua.d.LocalAddr(), "jit", "show", "jit-000001", "")
+		if ids := completions(out); len(ids) != 0 {
+			t.Errorf("jit show JIT TAB offered %v, want nothing", ids)
+		}
 	})
 
 	t.Run("flag errors", func(t *testing.T) {
