@@ -180,18 +180,28 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 	if !s.n.isLeader() {
 		return nil, unavailable("not the registry leader")
 	}
-	joining := max(int(req.GetCommandVersion()), registry.LegacyCommandVersion)
-	if joining < registry.CommandVersion && s.n.writeVersion() >= registry.CommandVersion {
-		return nil, status.Error(codes.FailedPrecondition, fmt.Sprintf(
-			"command_version: this registry group writes command version %d, which node %s (a build that applies version %d) cannot apply: upgrade it first (docs/operations.md)",
-			registry.CommandVersion, id, joining))
-	}
 	cmd, err := joinRequest(id, req)
 	switch {
 	case errors.Is(err, ErrForeignCommand):
 		return nil, status.Error(codes.PermissionDenied, err.Error())
 	case err != nil:
 		return nil, refusalStatus(err)
+	}
+	joining := max(int(req.GetCommandVersion()), registry.LegacyCommandVersion)
+	if joining < registry.CommandVersion && s.n.writeVersion() >= registry.CommandVersion {
+		// Who may not join at all is told so first; an admitted
+		// member's node of the previous build is told to upgrade.
+		admitted := false
+		s.n.fsm.Read(func(v registry.View) {
+			m, err := v.GetMember(id.Member)
+			admitted = err == nil && m.Status == registry.MemberAdmitted
+		})
+		if !admitted {
+			return nil, status.Error(codes.PermissionDenied, fmt.Sprintf("%v: member %s is not an admitted member of the federation", ErrNotRegistryServer, id.Member))
+		}
+		return nil, status.Error(codes.FailedPrecondition, fmt.Sprintf(
+			"command_version: this registry group writes command version %d, which node %s (a build that applies version %d) cannot apply: upgrade it first (docs/operations.md)",
+			registry.CommandVersion, id, joining))
 	}
 	s.n.noteCommandVersion(raftnet.ServerID(id), joining)
 	voter, index, err := s.n.join(ctx, id, cmd, req.GetRaftAddress())
