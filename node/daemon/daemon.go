@@ -53,7 +53,7 @@ type Daemon struct {
 	// gateway serves the local API as JSON over HTTPS; nil unless
 	// local_api.gateway_listen.
 	gateway *gateway.Gateway
-	store *store.Store
+	store   *store.Store
 	// registry is the node's registry server, nil unless registry.server.
 	registry *registryServer
 	// jitKeys seals and opens the content of encrypted JITs (registry
