@@ -360,6 +360,21 @@ func TestGatewayRefusesOthers(t *testing.T) {
 		}
 	}
 
+	// A user revoked while connected: the reload of the CRLs closes the
+	// open HTTPS connection (which would otherwise go on serving), and the
+	// next handshake is refused.
+	leaverCert := fed.User("UA", "leaver")
+	leaver := newGatewayClient(t, fed, ua, "UA", leaverCert, false)
+	leaver.call(http.StatusOK, http.MethodGet, "/v1/cases", nil)
+	fed.Revoke("UA", leaverCert)
+	if err := ua.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := leaver.do(http.MethodGet, "/v1/cases", nil); err == nil {
+		resp.Body.Close()
+		t.Errorf("revoked user, after the reload: HTTP %d, want the connection closed", resp.StatusCode)
+	}
+
 	// No header makes a caller of someone else.
 	pl := newGatewayClient(t, fed, ua, "UA", fed.User("PL", "analyst"), false)
 	req, err := http.NewRequest(http.MethodGet, pl.base+"/v1/cases", nil)
