@@ -9,6 +9,7 @@ export PATH := $(BIN):$(PATH)
 BUF_VERSION                ?= v1.75.0
 PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
+GRPC_GATEWAY_VERSION       ?= v2.34.0
 GOLANGCI_LINT_VERSION      ?= v2.15.0
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -61,14 +62,21 @@ $(BIN)/protoc-gen-go:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(BIN)/protoc-gen-go-grpc:
 	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(BIN)/protoc-gen-grpc-gateway:
+	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
+$(BIN)/protoc-gen-openapiv2:
+	GOBIN=$(BIN) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 $(BIN)/golangci-lint:
 	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 ## tools: the pinned code generators and linters
-tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/golangci-lint
+GEN_TOOLS := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2
+tools: $(GEN_TOOLS) $(BIN)/golangci-lint
 
-## proto: regenerate the Go code of proto/ (committed)
-proto: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
+## proto: regenerate the Go code of proto/ (committed): the messages and
+## gRPC stubs in proto/accord/v1, the local API's JSON gateway and its
+## OpenAPI document in proto/gateway/accord/v1
+proto: $(GEN_TOOLS)
 	$(BIN)/buf lint
 	$(BIN)/buf generate
 
@@ -76,14 +84,18 @@ proto: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
 ## (API_BASELINE, proto/releases/README.md), generated code up to date,
 ## gofmt, go vet, go.mod tidy
 API_BASELINE ?= proto/releases/accord-v1-2026-12-07.binpb
-verify: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
+## Files under proto/ that are not generated: the sources, the API
+## baselines, the gateway's HTTP rules and its go:embed of the OpenAPI
+## document.
+PROTO_SOURCES := --exclude='*.proto' --exclude=releases --exclude=gateway.yaml --exclude=openapi.go
+verify: $(GEN_TOOLS)
 	$(BIN)/buf lint
 	$(BIN)/buf breaking --against $(API_BASELINE)
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  $(BIN)/buf generate -o $$tmp && \
-	  if ! diff -r -q --exclude='*.proto' --exclude=releases $$tmp/proto proto; then \
+	  if ! diff -r -q $(PROTO_SOURCES) $$tmp/proto proto; then \
 	    echo "verify: generated code in proto/ differs from a fresh generation; run 'make proto' and commit" >&2; \
-	    diff -r --exclude='*.proto' --exclude=releases $$tmp/proto proto | head -40 >&2; exit 1; \
+	    diff -r $(PROTO_SOURCES) $$tmp/proto proto | head -40 >&2; exit 1; \
 	  fi
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
 	  if [ -n "$$out" ]; then echo "verify: not gofmt-formatted:" $$out >&2; exit 1; fi

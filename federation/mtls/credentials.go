@@ -48,6 +48,19 @@ func (c *trackingCreds) Clone() credentials.TransportCredentials {
 	return &trackingCreds{TransportCredentials: c.TransportCredentials.Clone(), s: c.s}
 }
 
+// TrackConn remembers a server-side connection that is not served by gRPC
+// (the local API's JSON gateway serves HTTPS) with the certificate chain its
+// peer presented, so that a reload that revokes or distrusts the peer closes
+// it like the gRPC connections. The caller calls forget when the connection
+// has ended.
+func (s *Source) TrackConn(c net.Conn, chain []*x509.Certificate) (forget func()) {
+	tc := &trackedConn{Conn: c, chain: chain, s: s}
+	s.connsMu.Lock()
+	s.conns[tc] = struct{}{}
+	s.connsMu.Unlock()
+	return tc.forget
+}
+
 // trackedConn is a server-side connection remembered for cut-off.
 type trackedConn struct {
 	net.Conn
@@ -57,12 +70,17 @@ type trackedConn struct {
 }
 
 func (t *trackedConn) Close() error {
+	t.forget()
+	return t.Conn.Close()
+}
+
+// forget stops tracking the connection.
+func (t *trackedConn) forget() {
 	t.once.Do(func() {
 		t.s.connsMu.Lock()
 		delete(t.s.conns, t)
 		t.s.connsMu.Unlock()
 	})
-	return t.Conn.Close()
 }
 
 // cutOffDistrusted closes every tracked connection whose peer the new

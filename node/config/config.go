@@ -166,6 +166,12 @@ type LocalAPIConfig struct {
 	// Listen is its address, host:port; "" disables it. Reachable from the
 	// office's own network only.
 	Listen string `yaml:"listen"`
+	// GatewayListen is the address, host:port, of the local API's JSON
+	// gateway: the same API as JSON over HTTPS (HTTP/2 and HTTP/1.1), with
+	// the same client-certificate authentication and authorisation, and its
+	// OpenAPI description at /v1/openapi.json (docs/api.md). "" (the
+	// default) disables it. Reachable from the office's own network only.
+	GatewayListen string `yaml:"gateway_listen"`
 	// Admins are user account ids with the admin role (the name in
 	// spiffe://<federation>/member/<MEMBER>/user/<name>).
 	Admins []string `yaml:"admins"`
@@ -318,6 +324,16 @@ func (c *Config) Validate() error {
 		ps.add(checkAddr("local_api.listen", c.LocalAPI.Listen, true))
 		if c.LocalAPI.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 			ps.addf("local_api.listen", "must differ from listen: the office's API and the federation's are separate")
+		}
+	}
+	if c.LocalAPI.GatewayListen != "" {
+		if err := checkAddr("local_api.gateway_listen", c.LocalAPI.GatewayListen, true); err != nil {
+			return err
+		}
+		for _, other := range []struct{ field, addr string }{{"listen", c.Listen}, {"local_api.listen", c.LocalAPI.Listen}, {"metrics_listen", c.MetricsListen}} {
+			if c.LocalAPI.GatewayListen == other.addr && !strings.HasSuffix(other.addr, ":0") {
+				return fmt.Errorf("%w: local_api.gateway_listen: must differ from %s: the gateway has a listener of its own", ErrInvalid, other.field)
+			}
 		}
 	}
 	for i, a := range c.LocalAPI.Admins {

@@ -133,6 +133,12 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"data dir", func(c *config.Config) { c.DataDir = "" }, "data_dir"},
 		{"local listen", func(c *config.Config) { c.LocalAPI.Listen = "127.0.0.1" }, "local_api.listen"},
 		{"local same as federation", func(c *config.Config) { c.LocalAPI.Listen = c.Listen }, "local_api.listen"},
+		{"gateway port", func(c *config.Config) { c.LocalAPI.GatewayListen = "127.0.0.1:70000" }, "local_api.gateway_listen"},
+		{"gateway same as local", func(c *config.Config) {
+			c.LocalAPI.Listen, c.LocalAPI.GatewayListen = "127.0.0.1:7500", "127.0.0.1:7500"
+		}, "local_api.gateway_listen"},
+		{"gateway same as metrics", func(c *config.Config) { c.LocalAPI.GatewayListen = c.MetricsListen }, "local_api.gateway_listen"},
+		{"gateway same as federation", func(c *config.Config) { c.LocalAPI.GatewayListen = c.Listen }, "local_api.gateway_listen"},
 		{"admin name", func(c *config.Config) { c.LocalAPI.Admins = []string{"Olena K"} }, "local_api.admins[0]"},
 		{"imports", func(c *config.Config) { c.LocalAPI.MaxConcurrentImports = 65 }, "local_api.max_concurrent_imports"},
 		{"import buffer", func(c *config.Config) { c.LocalAPI.ImportBufferBytes = 1 << 20 }, "local_api.import_buffer_bytes"},

@@ -22,6 +22,7 @@ func AddFlags(fs *pflag.FlagSet) *Overrides {
 	def("listen", "federation gRPC address, host:port (overrides listen)", func(c *Config, v string) { c.Listen = v })
 	def("data-dir", "folder of the node's store (overrides data_dir)", func(c *Config, v string) { c.DataDir = v })
 	def("local-listen", "the office's local API address, host:port; \"\" disables (overrides local_api.listen)", func(c *Config, v string) { c.LocalAPI.Listen = v })
+	def("gateway-listen", "the local API's JSON gateway address, host:port; \"\" disables (overrides local_api.gateway_listen)", func(c *Config, v string) { c.LocalAPI.GatewayListen = v })
 	def("metrics-listen", "Prometheus metrics address, host:port; \"\" disables (overrides metrics_listen)", func(c *Config, v string) { c.MetricsListen = v })
 	def("log-level", "debug, info, warn or error (overrides log.level)", func(c *Config, v string) { c.Log.Level = v })
 	def("log-format", "json or text (overrides log.format)", func(c *Config, v string) { c.Log.Format = v })

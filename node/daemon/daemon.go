@@ -29,6 +29,7 @@ import (
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/coordination"
 	"github.com/accordfed/accord/node/custody"
+	"github.com/accordfed/accord/node/gateway"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/jitcontent"
 	"github.com/accordfed/accord/node/localapi"
@@ -49,7 +50,10 @@ type Daemon struct {
 	reg   *prometheus.Registry
 	srv   *grpcserver.Server // federation API
 	local *grpcserver.Server // the office's local API
-	store *store.Store
+	// gateway serves the local API as JSON over HTTPS; nil unless
+	// local_api.gateway_listen.
+	gateway *gateway.Gateway
+	store   *store.Store
 	// registry is the node's registry server, nil unless registry.server.
 	registry *registryServer
 	// jitKeys seals and opens the content of encrypted JITs (registry
@@ -65,6 +69,7 @@ type Daemon struct {
 	audit       *audit.Log
 	grpcLn      net.Listener
 	localLn     net.Listener
+	gatewayLn   net.Listener
 	httpLn      net.Listener
 	httpSrv     *http.Server
 
@@ -222,7 +227,18 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	if d.persons != nil {
 		d.persons.allowLookup(localPolicy, src.Identity().Member)
 	}
-	d.local = grpcserver.New(cfg.GRPC, src.ServerCredentials(), localPolicy, metrics, logger.With("component", "local_api"))
+	localCreds := src.ServerCredentials()
+	if cfg.LocalAPI.GatewayListen != "" {
+		d.gateway, err = gateway.New(gateway.Options{
+			TLS: src, Policy: localPolicy, GRPC: cfg.GRPC, Version: version, Logger: logger.With("component", "gateway"),
+		})
+		if err != nil {
+			d.closeEarly()
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+		localCreds = d.gateway.Credentials(localCreds)
+	}
+	d.local = grpcserver.New(cfg.GRPC, localCreds, localPolicy, metrics, logger.With("component", "local_api"))
 	local.Register(d.local.GRPC)
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	accordv1.RegisterMembershipServiceServer(d.local.GRPC, membership)
@@ -232,6 +248,12 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		accordv1.RegisterPersonTokenServiceServer(d.srv.GRPC, d.persons.service)
 	}
 	accordv1.RegisterNodeAdminServiceServer(d.local.GRPC, backups)
+	if d.gateway != nil {
+		if err := d.gateway.Register(d.local.GRPC.GetServiceInfo()); err != nil {
+			d.closeEarly()
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
+	}
 	return d, nil
 }
 
@@ -259,17 +281,18 @@ func (d *Daemon) currentSealer() (*custody.Sealer, error) {
 // Store returns the node's store.
 func (d *Daemon) Store() *store.Store { return d.store }
 
-// Listeners are what a daemon serves on. Local and Metrics may be nil (not
-// served).
+// Listeners are what a daemon serves on. Local, Gateway and Metrics may be
+// nil (not served); Gateway is served only with local_api.gateway_listen
+// set.
 type Listeners struct {
-	GRPC, Local, Metrics net.Listener
+	GRPC, Local, Gateway, Metrics net.Listener
 }
 
 // Start opens the listeners named in the configuration and serves.
 func (d *Daemon) Start() error {
 	var ls Listeners
 	closeAll := func() {
-		for _, l := range []net.Listener{ls.GRPC, ls.Local, ls.Metrics} {
+		for _, l := range []net.Listener{ls.GRPC, ls.Local, ls.Gateway, ls.Metrics} {
 			if l != nil {
 				l.Close()
 			}
@@ -281,6 +304,7 @@ func (d *Daemon) Start() error {
 	}{
 		{"listen", d.cfg.Listen, &ls.GRPC},
 		{"local_api.listen", d.cfg.LocalAPI.Listen, &ls.Local},
+		{"local_api.gateway_listen", d.cfg.LocalAPI.GatewayListen, &ls.Gateway},
 		{"metrics_listen", d.cfg.MetricsListen, &ls.Metrics},
 	} {
 		if l.addr == "" {
@@ -300,6 +324,11 @@ func (d *Daemon) Start() error {
 func (d *Daemon) Serve(ls Listeners) error {
 	grpcLn, httpLn := ls.GRPC, ls.Metrics
 	d.grpcLn, d.localLn, d.httpLn = ls.GRPC, ls.Local, ls.Metrics
+	if d.gateway != nil {
+		d.gatewayLn = ls.Gateway
+	} else if ls.Gateway != nil {
+		ls.Gateway.Close()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 
@@ -342,6 +371,25 @@ func (d *Daemon) Serve(ls Listeners) error {
 				d.serveErr <- fmt.Errorf("local API server: %w", err)
 			}
 		}()
+	}
+	if d.gatewayLn != nil {
+		// The gRPC server serves the gateway's in-process connections
+		// besides its TCP listener, through the same interceptors.
+		d.wg.Add(2)
+		go func() {
+			defer d.wg.Done()
+			if err := d.local.GRPC.Serve(d.gateway.Listener()); err != nil {
+				d.serveErr <- fmt.Errorf("local API server (gateway): %w", err)
+			}
+		}()
+		go func() {
+			defer d.wg.Done()
+			if err := d.gateway.Serve(d.gatewayLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.serveErr <- fmt.Errorf("local API gateway: %w", err)
+			}
+		}()
+	}
+	if d.localLn != nil || d.gatewayLn != nil {
 		d.local.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	}
 	if d.registry != nil {
@@ -359,6 +407,9 @@ func (d *Daemon) Serve(ls Listeners) error {
 	}
 	if d.localLn != nil {
 		attrs = append(attrs, "local_api", d.localLn.Addr().String())
+	}
+	if d.gatewayLn != nil {
+		attrs = append(attrs, "local_api_gateway", d.gatewayLn.Addr().String())
 	}
 	attrs = append(attrs, "store", d.store.Path())
 	if d.registry != nil {
@@ -397,6 +448,15 @@ func (d *Daemon) LocalAddr() string {
 	return d.localLn.Addr().String()
 }
 
+// GatewayAddr returns the local API gateway's address, or "" when there is
+// none.
+func (d *Daemon) GatewayAddr() string {
+	if d.gatewayLn == nil {
+		return ""
+	}
+	return d.gatewayLn.Addr().String()
+}
+
 // MetricsAddr returns the metrics listener's address, or "" when there is
 // none.
 func (d *Daemon) MetricsAddr() string {
@@ -429,9 +489,11 @@ func (d *Daemon) Err() <-chan error { return d.serveErr }
 //     hands over its leadership, if it leads, and leaves Raft (writes in
 //     flight on it fail as Unavailable and their senders retry with the new
 //     leader);
-//  2. the federation and local gRPC servers stop gracefully, and are cut
-//     hard after shutdown_timeout, so that a stuck stream (a long import)
-//     cannot hold shutdown forever;
+//  2. the federation and local gRPC servers and the local API's gateway
+//     stop gracefully, and are cut hard after shutdown_timeout, so that a
+//     stuck stream (a long import) cannot hold shutdown forever; the
+//     gateway's requests are calls of the local gRPC server, which waits for
+//     them;
 //  3. the TLS reload and store trim loops stop (no handshake or store
 //     access needs them any more);
 //  4. the store closes, once no RPC can write to it; an import cut in step
@@ -455,12 +517,18 @@ func (d *Daemon) Close() error {
 		regErr = d.registry.node.Close()
 	}
 
+	gatewayCtx, stopGateway := context.WithCancel(context.Background())
+	defer stopGateway()
 	done := make(chan struct{})
 	go func() {
 		var wg sync.WaitGroup
 		for _, g := range []*grpcserver.Server{d.srv, d.local} {
 			wg.Add(1)
 			go func() { defer wg.Done(); g.GRPC.GracefulStop() }()
+		}
+		if d.gatewayLn != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = d.gateway.Shutdown(gatewayCtx) }()
 		}
 		wg.Wait()
 		close(done)
@@ -471,6 +539,10 @@ func (d *Daemon) Close() error {
 		d.logger.Warn("graceful stop timed out; closing open RPCs", "timeout", d.cfg.ShutdownTimeout)
 		d.srv.GRPC.Stop()
 		d.local.GRPC.Stop()
+		stopGateway()
+		if d.gatewayLn != nil {
+			_ = d.gateway.Close()
+		}
 		<-done
 	}
 
