@@ -20,6 +20,7 @@ import (
 
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon"
 	"github.com/accordfed/accord/node/daemon/daemontest"
@@ -104,6 +105,24 @@ func (c *gatewayClient) call(want int, method, path string, body any) []byte {
 		c.t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, resp.StatusCode, want, data)
 	}
 	return data
+}
+
+// try calls and decodes an answer of 200 into out; any other answer is an
+// error (for polling until another node has caught up).
+func (c *gatewayClient) try(method, path string, body any, out proto.Message) error {
+	resp, err := c.do(method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, data)
+	}
+	return protojson.Unmarshal(data, out)
 }
 
 // get calls and decodes the answer into out, a proto message.
@@ -285,17 +304,61 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 		t.Errorf("a refused update changed case UA-2022-000003: version %d", got.GetCase().GetVersion())
 	}
 
-	// The registry; a method without an HTTP rule is served at its gRPC
-	// name.
+	// The registry's typed resources: UA creates a team inviting PL, PL
+	// accepts through its own office's gateway; a match decision is
+	// answered by both. A method without an HTTP rule is served at its
+	// gRPC name.
 	var st accordv1.RegistryStatusResponse
 	analyst.get(http.MethodGet, "/v1/registry/status", nil, &st)
 	if !st.GetBootstrapped() {
 		t.Errorf("registry status over the gateway: %v", &st)
 	}
-	var members accordv1.QueryResponse
-	analyst.get(http.MethodPost, "/accord.v1.CoordinationService/Query", `{"kind": "members"}`, &members)
-	if !bytes.Contains(members.GetResult(), []byte(`"PL"`)) {
-		t.Errorf("members over the gateway: %s", members.GetResult())
+	plAnalyst := newGatewayClient(t, fed, nodes[1].D, "PL", fed.User("PL", "analyst"), false)
+	var jit accordv1.CreateJitResponse
+	analyst.get(http.MethodPost, "/v1/jits", `{"jit": {"display_name": "Kherson market 2022", "legal_basis": "EU JIT model agreement"}, "invite_members": ["PL"], "request_id": "gw-jit-1"}`, &jit)
+	name := jit.GetJit().GetName()
+	if !strings.HasPrefix(name, "jits/") {
+		t.Fatalf("created team: %v", &jit)
+	}
+	analyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/jits", `{"jit": {"display_name": "x", "legal_basis": "y"}}`, "request_id")
+	var accepted accordv1.AcceptJitInvitationResponse
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		return plAnalyst.try(http.MethodPost, "/v1/"+name+"/memberships/PL:accept", `{"request_id": "gw-accept-1"}`, &accepted)
+	})
+	var team accordv1.GetJitResponse
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		if err := analyst.try(http.MethodGet, "/v1/"+name, nil, &team); err != nil {
+			return err
+		}
+		for _, m := range team.GetJit().GetMemberships() {
+			if m.GetMember() == "PL" && m.GetState() == accordv1.JitMembershipState_JIT_MEMBERSHIP_STATE_ACCEPTED {
+				return nil
+			}
+		}
+		return fmt.Errorf("PL has not accepted yet: %v", &team)
+	})
+	var jits accordv1.ListJitsResponse
+	plAnalyst.get(http.MethodGet, "/v1/jits?page_size=10", nil, &jits)
+	if len(jits.GetJits()) != 1 || jits.GetJits()[0].GetName() != name {
+		t.Errorf("PL's teams over the gateway: %v", &jits)
+	}
+	var match accordv1.CreateMatchDecisionResponse
+	analyst.get(http.MethodPost, "/accord.v1.CoordinationService/CreateMatchDecision",
+		`{"match_decision": {"cases": [{"member": "UA", "case_id": "UA-2022-000001"}, {"member": "PL", "case_id": "PL-2023-7"}], "score": 0.9, "reasons": ["same place and day"]}, "request_id": "gw-match-1"}`, &match)
+	mname := match.GetMatchDecision().GetName()
+	var decided accordv1.DecideMatchResponse
+	analyst.get(http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_YES", "request_id": "gw-decide-ua"}`, &decided)
+	raftnettest.WaitFor(t, 30*time.Second, func() error {
+		return plAnalyst.try(http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_YES", "request_id": "gw-decide-pl"}`, &decided)
+	})
+	if decided.GetMatchDecision().GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_CONFIRMED {
+		t.Errorf("a match both offices confirmed over the gateway: %v", &decided)
+	}
+	plAnalyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_MAYBE", "request_id": "gw-decide-pl2"}`, "answer")
+	var members accordv1.ListMembersResponse
+	analyst.get(http.MethodGet, "/v1/members", nil, &members)
+	if len(members.GetMembers()) != 2 {
+		t.Errorf("members over the gateway: %v", &members)
 	}
 
 	// The OpenAPI document: valid JSON naming the resource paths.
@@ -310,7 +373,7 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 	if doc.Swagger != "2.0" || doc.Info.Title != "Accord local API" || doc.Info.Version != "test" {
 		t.Errorf("OpenAPI document: swagger %q, info %+v", doc.Swagger, doc.Info)
 	}
-	for _, p := range []string{"/v1/cases", "/v1/cases/{caseId}", "/v1/cases:import", "/v1/persons:lookup", "/accord.v1.CoordinationService/Execute"} {
+	for _, p := range []string{"/v1/cases", "/v1/cases/{caseId}", "/v1/cases:import", "/v1/persons:lookup", "/v1/jits", "/v1/{name}:decide", "/v1/members", "/accord.v1.CoordinationService/Execute"} {
 		if _, ok := doc.Paths[p]; !ok {
 			t.Errorf("OpenAPI document: no path %s", p)
 		}

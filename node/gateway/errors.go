@@ -11,7 +11,7 @@ import (
 
 // errorMarshaler writes a status with all three of its fields, details
 // included when empty: {"code": 3, "message": "...", "details": []}.
-var errorMarshaler = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}
+var errorMarshaler = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true, UseProtoNames: true}}
 
 // writeError is the gateway's error handler: the gRPC status as JSON, with
 // the HTTP status of its code (runtime.HTTPStatusFromCode: InvalidArgument

@@ -82,11 +82,12 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{opts: opts, logger: logger, inner: newInnerListener(), openapi: doc, conns: map[net.Conn]*httpConn{}}
 	g.mux = runtime.NewServeMux(
-		// The API's own JSON mapping (protojson, lowerCamelCase names, as
-		// accordctl -o json prints it); a field the schema does not know is
-		// refused with 400 naming it, rather than silently dropped.
+		// The API's own JSON mapping (protojson with the .proto files'
+		// field names, as accordctl -o json prints it; requests may use
+		// either form); a field the schema does not know is refused with
+		// 400 naming it, rather than silently dropped.
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{},
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
 		// No header becomes gRPC metadata: who calls is the connection's

@@ -26,6 +26,9 @@ var handlers = map[string]func(context.Context, *runtime.ServeMux, grpc.ClientCo
 	accordv1.CoordinationService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		return gw.RegisterCoordinationServiceHandlerClient(ctx, mux, accordv1.NewCoordinationServiceClient(cc))
 	},
+	accordv1.MembershipService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+		return gw.RegisterMembershipServiceHandlerClient(ctx, mux, accordv1.NewMembershipServiceClient(cc))
+	},
 	accordv1.FederationIndexService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		return gw.RegisterFederationIndexServiceHandlerClient(ctx, mux, accordv1.NewFederationIndexServiceClient(cc))
 	},
