@@ -41,6 +41,10 @@ type FSM struct {
 	// latest indexes (logchain.go). Guarded by mu.
 	chain  [32]byte
 	recent *chainRing
+	// previousBuild makes the replica play the previous build, which
+	// refuses every version 3 command at decode and folds only the entry
+	// into the chain (tests of a mixed-version group).
+	previousBuild bool
 }
 
 var (
@@ -79,7 +83,15 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return Result{Err: precondition("log index %d is already applied (applied index %d)", l.Index, applied)}
 	}
 	defer f.advance(l.Index)
-	f.foldLocked(l.Index, l.Term, l.Type, l.Data)
+	if f.previousBuild && decodeErr == nil && cmd.Version != LegacyCommandVersion {
+		cmd, decodeErr = nil, invalid("command: version %d: unknown fields", CommandVersion)
+	}
+	// A version 3 command's link covers its outcome too (logchain.go);
+	// every other entry's covers the entry alone, as the previous build's.
+	withOutcome := decodeErr == nil && cmd != nil && cmd.Version == CommandVersion
+	if !withOutcome {
+		f.foldLocked(l.Index, l.Term, l.Type, l.Data)
+	}
 	switch {
 	case l.Type != raft.LogCommand:
 		return Result{}
@@ -87,6 +99,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 		return Result{Err: decodeErr}
 	}
 	out, err := f.st.execute(l.Index, cmd, sig)
+	if withOutcome {
+		f.foldOutcomeLocked(l.Index, l.Term, l.Type, l.Data, out, err)
+	}
 	if err != nil {
 		return Result{Err: err}
 	}

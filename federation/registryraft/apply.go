@@ -44,6 +44,12 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 	c.Member = n.self.Member
 	c.Actor.Node = n.self.String()
 	n.versioned(&c)
+	// A command this node made in the current version on its own opinion of
+	// the group may reach a leader that does not write it yet (its switch
+	// lags this node's, or the group changed): that leader refuses it
+	// before appending it, and the command is tried again in the previous
+	// version, which every build applies.
+	downgrade := c.Version == registry.CommandVersion && cmd.Version == registry.CommandVersion
 	for {
 		if n.closed.Load() || n.raft == nil || n.raft.State() == raft.Shutdown {
 			return registry.Outcome{}, 0, ErrClosed
@@ -68,6 +74,11 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 			retry = true
 		default:
 			out, index, retry, err = n.forward(ctx, changed, leader, &c)
+		}
+		if downgrade && isVersionRefusal(err) {
+			n.logger.Info("registry write: the leader does not write command version 3 yet; trying again in version 2",
+				"request_id", c.RequestID, "err", err)
+			c.Version, downgrade, retry = registry.LegacyCommandVersion, false, true
 		}
 		if !retry {
 			return out, index, err
@@ -99,6 +110,9 @@ func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registr
 	// (A version 3 command's strings are checked by its encoding.)
 	if c.Version == registry.LegacyCommandVersion && !utf8.Valid(c.PayloadJSON) {
 		return registry.Outcome{}, 0, false, fmt.Errorf("%w: payload: not valid UTF-8", registry.ErrInvalidArgument)
+	}
+	if err := n.checkWriteVersion(c); err != nil {
+		return registry.Outcome{}, 0, false, err
 	}
 	stamped := *c
 	stamped.Time = n.cfg.Clock().UTC()

@@ -1,6 +1,11 @@
 package registryraft
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/hashicorp/raft"
 
 	"github.com/accordfed/accord/federation/registry"
@@ -40,17 +45,61 @@ func (n *Node) noteCommandVersion(id raft.ServerID, version int) {
 // one when every server of the latest configuration applies it, else the
 // previous build's.
 func (n *Node) writeVersion() int {
+	if ids, known := n.behind(); !known || len(ids) > 0 {
+		return registry.LegacyCommandVersion
+	}
+	return registry.CommandVersion
+}
+
+// behind returns the servers of the latest configuration (this one aside)
+// that have not said that they apply the current command version, sorted;
+// known is false while this node knows no configuration yet.
+func (n *Node) behind() (ids []string, known bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.servers) == 0 {
-		return registry.LegacyCommandVersion
+		return nil, false
 	}
 	for id := range n.servers {
 		if id != n.id && n.versions[id] < registry.CommandVersion {
-			return registry.LegacyCommandVersion
+			ids = append(ids, string(id))
 		}
 	}
-	return registry.CommandVersion
+	slices.Sort(ids)
+	return ids, true
+}
+
+// versionRefusal is in the refusal of a command in a version the group
+// does not write yet: a node that made its command in that version on its
+// own opinion of the group (ahead of the leader's) recognises it and tries
+// again in the previous version.
+var versionRefusal = fmt.Sprintf("command version %d is not yet written by this group", registry.CommandVersion)
+
+// checkWriteVersion refuses a command of the current version while this
+// server's switch says that the group writes the previous one: some server
+// (of the previous build, or one that has not answered yet) cannot apply
+// it, and would silently keep a state without it. Every path that appends
+// a command to the log on this leader (applyLocal) calls it first, so that
+// an honest leader never appends a version 3 entry early, whoever sent it.
+func (n *Node) checkWriteVersion(c *registry.Command) error {
+	if c.Version != registry.CommandVersion {
+		return nil
+	}
+	ids, known := n.behind()
+	if !known {
+		ids = []string{"the registry servers (the configuration is not loaded yet)"}
+	}
+	if len(ids) > 0 {
+		return fmt.Errorf("%w: %s: %s still report version %d", registry.ErrFailedPrecondition, versionRefusal,
+			strings.Join(ids, ", "), registry.LegacyCommandVersion)
+	}
+	return nil
+}
+
+// isVersionRefusal says whether err is checkWriteVersion's refusal, here or
+// from the leader over gRPC.
+func isVersionRefusal(err error) bool {
+	return errors.Is(err, registry.ErrFailedPrecondition) && strings.Contains(err.Error(), versionRefusal)
 }
 
 // WriteVersion reports the registry command version this node writes now

@@ -2,13 +2,18 @@ package registryraft_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // logVersions returns the registry command version of every command entry
@@ -98,5 +103,88 @@ func TestCommandVersionSwitch(t *testing.T) {
 				t.Fatalf("%s: titles %v", tn.name, got)
 			}
 		}
+	}
+}
+
+// TestVersion3RefusedWhileGroupWritesVersion2: a leader whose switch says
+// that the group writes version 2 refuses a version 3 command submitted to
+// it (a dishonest member's node writing version 3 early: a server of the
+// previous build would refuse the entry and silently keep another state),
+// and appends nothing. An honest node whose own switch is ahead of the
+// leader's (it has heard from every server, the leader not yet) has its
+// command refused so too, and tries it again in version 2.
+func TestVersion3RefusedWhileGroupWritesVersion2(t *testing.T) {
+	stores := map[string]registryraft.Store{}
+	o := fastTimeouts()
+	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
+		return func(s registryraft.Store) registryraft.Store {
+			stores[name] = s
+			return s
+		}
+	}
+	c := startCluster(t, []string{"UA", "PL", "DE"}, o)
+	leader := c.waitLeader(10 * time.Second)
+	var follower *testNode
+	for _, tn := range c.nodes {
+		if tn != leader {
+			follower = tn
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if v := leader.node.WriteVersion(); v != registry.LegacyCommandVersion {
+		t.Fatalf("the leader writes version %d before it knows the others' builds", v)
+	}
+	start := leader.node.Raft().LastIndex() + 1
+
+	// The follower's node sends a version 3 command of its own straight to
+	// the leader's Submit.
+	addr, _ := c.grpcAddress(leader.node.ID())
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(follower.src.ClientCredentials(exactly(leader.id))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	cmd := entry(t, "early-v3")
+	if cmd.Version != registry.CommandVersion {
+		t.Fatalf("command version %d", cmd.Version)
+	}
+	signAs(t, c.fed, follower.id, cmd, follower.fsm.AppliedIndex())
+	data, err := cmd.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = accordv1.NewRegistryServiceClient(cc).Submit(ctx, &accordv1.SubmitRequest{Command: data})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "command version 3 is not yet written by this group") ||
+		!strings.Contains(err.Error(), "still report version 2") {
+		t.Fatalf("Submit of a version 3 command while the group writes version 2: %v, want FailedPrecondition", err)
+	}
+	for _, tn := range c.nodes {
+		if s := tn.id.String(); tn != leader && !strings.Contains(err.Error(), s) {
+			t.Errorf("the refusal %q does not name %s", err, s)
+		}
+	}
+
+	// The follower hears from every server and switches; the leader has
+	// not. The follower's writes still go through, in version 2.
+	if _, err := follower.node.GroupStatus(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := follower.node.WriteVersion(); v != registry.CommandVersion {
+		t.Fatalf("the follower writes version %d after every server said it applies %d", v, registry.CommandVersion)
+	}
+	if v := leader.node.WriteVersion(); v != registry.LegacyCommandVersion {
+		t.Fatalf("the leader writes version %d without having asked", v)
+	}
+	if _, err := follower.node.Apply(ctx, entry(t, "ahead")); err != nil {
+		t.Fatalf("a write of a node whose switch is ahead of the leader's: %v", err)
+	}
+	if got := logVersions(t, leader, stores[leader.name], start); got[registry.CommandVersion] != 0 || got[registry.LegacyCommandVersion] != 1 {
+		t.Fatalf("versions in the leader's log after the refusal: %v", got)
+	}
+	got := titles(t, leader.node, true, "UA")
+	if got["early-v3"] != 0 || got["ahead"] != 1 {
+		t.Fatalf("titles: %v", got)
 	}
 }
