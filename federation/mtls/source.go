@@ -104,7 +104,7 @@ func (c *Config) Normalize(base string) {
 		c.ReloadInterval = DefaultReloadInterval
 	}
 	for _, p := range []*string{&c.CertFile, &c.KeyFile, &c.BundleFile, &c.CRLDir} {
-		if *p != "" && !filepath.IsAbs(*p) && base != "" {
+		if *p != "" && !filepath.IsAbs(*p) && base != "" && !NotAPath(*p) {
 			*p = filepath.Join(base, *p)
 		}
 	}
@@ -118,6 +118,10 @@ func (c *Config) Validate(prefix string) error {
 	for _, f := range []struct{ name, val string }{{"cert_file", c.CertFile}, {"key_file", c.KeyFile}, {"bundle_file", c.BundleFile}} {
 		if f.val == "" {
 			errs = append(errs, fmt.Errorf("%w: %s.%s: required", ErrConfig, prefix, f.name))
+			continue
+		}
+		if NotAPath(f.val) {
+			errs = append(errs, fmt.Errorf("%w: %s.%s: %w", ErrConfig, prefix, f.name, ErrNotAPath))
 			continue
 		}
 		if _, err := os.Stat(f.val); errors.Is(err, fs.ErrNotExist) {
@@ -215,17 +219,20 @@ func NewSource(cfg Config, hooks Hooks, logger *slog.Logger, now func() time.Tim
 }
 
 func (s *Source) load() (*material, error) {
-	certPEM, err := os.ReadFile(s.cfg.CertFile)
+	certPEM, err := readFile(s.cfg.CertFile)
 	if err != nil {
 		return nil, &FileError{"cert_file", err}
 	}
-	keyPEM, err := os.ReadFile(s.cfg.KeyFile)
+	keyPEM, err := readFile(s.cfg.KeyFile)
 	if err != nil {
 		return nil, &FileError{"key_file", err}
 	}
-	bundleJSON, err := os.ReadFile(s.cfg.BundleFile)
+	bundleJSON, err := readFile(s.cfg.BundleFile)
 	if err != nil {
 		return nil, &FileError{"bundle_file", err}
+	}
+	if NotAPath(s.cfg.CRLDir) {
+		return nil, &FileError{"crl_dir", ErrNotAPath}
 	}
 	crls, problems, err := trust.LoadCRLDir(s.cfg.CRLDir)
 	if err != nil {

@@ -179,7 +179,7 @@ func (c *Command) payloadJSON() ([]byte, error) {
 	if _, err := c.typedBytes(); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(c.Payload)
+	b, err := json.Marshal(legacyPayload(c.Payload))
 	if err != nil {
 		return nil, invalid("payload: %v", err)
 	}
@@ -501,13 +501,41 @@ type SuspendMember struct {
 // UpdateMember replaces the acting member's own name, CA certificates,
 // signing keys, encryption keys and person-token keys (certificate and key
 // rotation).
+//
+// An update replaces whole lists, so a writer reads the record, changes it
+// and writes it back: with ExpectedVersion (the Updated.Index of the record
+// it read) the update applies only if no other change came between, and is
+// refused as a failed precondition naming expected_version otherwise (the
+// writer reads again and retries). 0 is no check, as before the field
+// existed: version 2 entries never carry it (legacyPayload).
 type UpdateMember struct {
-	Code           string          `json:"code"`
-	Name           string          `json:"name"`
-	CACerts        []string        `json:"ca_certs"`
-	SigningKeys    []SigningKey    `json:"signing_keys,omitempty"`
-	EncryptionKeys []EncryptionKey `json:"encryption_keys,omitempty"`
-	PersonKeys     []PersonKey     `json:"person_keys,omitempty"`
+	Code            string          `json:"code"`
+	Name            string          `json:"name"`
+	CACerts         []string        `json:"ca_certs"`
+	SigningKeys     []SigningKey    `json:"signing_keys,omitempty"`
+	EncryptionKeys  []EncryptionKey `json:"encryption_keys,omitempty"`
+	PersonKeys      []PersonKey     `json:"person_keys,omitempty"`
+	ExpectedVersion uint64          `json:"expected_version,omitempty"`
+}
+
+// legacyPayload returns the update as the previous build knows it, without
+// ExpectedVersion: that build decodes a version 2 payload strictly and
+// would refuse the field that this build applies, splitting the group's
+// state. In a group that still writes version 2 the update is unchecked.
+func (p UpdateMember) legacyPayload() Payload {
+	p.ExpectedVersion = 0
+	return p
+}
+
+// legacyPayload returns p without the fields the previous build (version
+// 2) does not know, for the JSON of a version 2 entry and for the
+// exactly-once digest (so that a request retried across the switch to
+// version 3 is still recognised).
+func legacyPayload(p Payload) Payload {
+	if l, ok := p.(interface{ legacyPayload() Payload }); ok {
+		return l.legacyPayload()
+	}
+	return p
 }
 
 // RegisterNode registers, or updates, one of the acting member's own nodes.

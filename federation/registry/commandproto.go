@@ -326,13 +326,13 @@ func updateMemberToProto(p *UpdateMember) (*accordv1.UpdateMemberCommand, error)
 		return nil, err
 	}
 	return &accordv1.UpdateMemberCommand{Code: p.Code, Name: p.Name, CaCerts: p.CACerts, SigningKeys: signingKeysTo(p.SigningKeys),
-		EncryptionKeys: encryptionKeysTo(p.EncryptionKeys), PersonKeys: pks}, nil
+		EncryptionKeys: encryptionKeysTo(p.EncryptionKeys), PersonKeys: pks, ExpectedVersion: p.ExpectedVersion}, nil
 }
 
 func updateMemberFromProto(m *accordv1.UpdateMemberCommand) (*UpdateMember, error) {
 	pks, _ := listFrom("", m.GetPersonKeys(), plain(personKeyFrom))
 	return &UpdateMember{Code: m.GetCode(), Name: m.GetName(), CACerts: m.GetCaCerts(), SigningKeys: signingKeysFrom(m.GetSigningKeys()),
-		EncryptionKeys: encryptionKeysFrom(m.GetEncryptionKeys()), PersonKeys: pks}, nil
+		EncryptionKeys: encryptionKeysFrom(m.GetEncryptionKeys()), PersonKeys: pks, ExpectedVersion: m.GetExpectedVersion()}, nil
 }
 
 func registerNodeToProto(p *RegisterNode) (*accordv1.RegisterNodeCommand, error) {

@@ -57,7 +57,7 @@ func dedupeKey(member, requestID string) string { return member + "\x00" + reque
 func commandDigest(cmd *Command) string {
 	raw := []byte(cmd.PayloadJSON)
 	if cmd.Version == CommandVersion && cmd.Payload != nil {
-		if b, err := json.Marshal(cmd.Payload); err == nil {
+		if b, err := json.Marshal(legacyPayload(cmd.Payload)); err == nil {
 			raw = b
 		}
 	}

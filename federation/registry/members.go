@@ -252,6 +252,9 @@ func (s *state) updateMember(ch Change, p *UpdateMember) (Outcome, error) {
 		return Outcome{}, err
 	}
 	cur, _ := s.members.get(p.Code)
+	if p.ExpectedVersion != 0 && p.ExpectedVersion != cur.Updated.Index {
+		return Outcome{}, precondition("expected_version: member %s is at version %d, not %d", p.Code, cur.Updated.Index, p.ExpectedVersion)
+	}
 	m := cur.clone()
 	m.Name = p.Name
 	m.CACerts = slices.Clone(p.CACerts)

@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,5 +300,80 @@ func TestEnvelope(t *testing.T) {
 	}
 	if after := h.dump(true); after != before {
 		t.Fatal(firstDiff(before, after))
+	}
+}
+
+// Two admins read the record and update it: the second update, made from
+// the record as it was before the first, is refused naming
+// expected_version instead of undoing the first (finding 4); read again,
+// it keeps both changes.
+func TestUpdateMemberExpectedVersion(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	read := h.member("UA")
+	if read.Updated.Index == 0 {
+		t.Fatal("a member's version (Updated.Index) is 0")
+	}
+	update := func(m Member) UpdateMember {
+		return UpdateMember{Code: m.Code, Name: m.Name, CACerts: m.CACerts, SigningKeys: m.SigningKeys,
+			EncryptionKeys: m.EncryptionKeys, PersonKeys: m.PersonKeys, ExpectedVersion: m.Updated.Index}
+	}
+	first := update(read)
+	first.Name = "Renamed by the first admin"
+	second := update(read)
+	second.SigningKeys = append(slices.Clone(second.SigningKeys), signingKey(t, "records-2"))
+
+	h.ok("UA", first)
+	res := h.do("UA", second)
+	if !errors.Is(res.Err, ErrFailedPrecondition) || !strings.Contains(res.Err.Error(), "expected_version: member UA is at version") {
+		t.Fatalf("stale update: %v", res.Err)
+	}
+	if m := h.member("UA"); m.Name != first.Name || len(m.SigningKeys) != len(read.SigningKeys) {
+		t.Fatalf("a stale update changed the record: %+v", m)
+	}
+
+	// Read again and retry: both changes stay.
+	again := update(h.member("UA"))
+	again.SigningKeys = append(slices.Clone(again.SigningKeys), signingKey(t, "records-2"))
+	h.ok("UA", again)
+	if m := h.member("UA"); m.Name != first.Name || !slices.ContainsFunc(m.SigningKeys, func(k SigningKey) bool { return k.ID == "records-2" }) {
+		t.Fatalf("after the retry: %+v", m)
+	}
+	// 0 is unchecked, as before the field.
+	unchecked := update(read)
+	unchecked.ExpectedVersion = 0
+	h.ok("UA", unchecked)
+}
+
+// A version 2 entry never carries expected_version (the previous build
+// decodes its JSON strictly and would refuse it while this build applied
+// it); the exactly-once digest leaves it out too, so that a retry across
+// the switch to version 3 is recognised.
+func TestUpdateMemberExpectedVersionNotInVersion2(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	m := h.member("UA")
+	p := UpdateMember{Code: "UA", Name: m.Name, CACerts: m.CACerts, SigningKeys: m.SigningKeys, ExpectedVersion: m.Updated.Index}
+	c := h.command("UA", p)
+	c.Version = LegacyCommandVersion
+	data, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "expected_version") {
+		t.Errorf("a version 2 entry carries expected_version: %s", data)
+	}
+	v3 := h.command("UA", p)
+	p.ExpectedVersion = 0
+	v2 := h.command("UA", p)
+	v2.Version = LegacyCommandVersion
+	v2.PayloadJSON, _ = json.Marshal(p)
+	if commandDigest(v3) != commandDigest(v2) {
+		t.Error("the digest of a version 3 update differs from its version 2 form")
+	}
+	// Stale, in version 2: applied unchecked, as the previous build does.
+	h.ok("UA", UpdateMember{Code: "UA", Name: "x", CACerts: m.CACerts, SigningKeys: m.SigningKeys})
+	stale := h.command("UA", UpdateMember{Code: "UA", Name: "y", CACerts: m.CACerts, SigningKeys: m.SigningKeys, ExpectedVersion: m.Updated.Index})
+	stale.Version = LegacyCommandVersion
+	if res := h.applyCommand(stale); res.Err != nil {
+		t.Fatalf("version 2 update: %v", res.Err)
 	}
 }

@@ -39,6 +39,21 @@ func (v View) Bootstrapped() bool { return v.s.meta.Bootstrapped }
 // Policy returns the federation's policy.
 func (v View) Policy() Policy { return v.s.meta.Policy }
 
+// Remembered returns what the exactly-once table remembers of member's
+// request id: found is false when it remembers nothing (the request was
+// never applied, or is older than the policy's dedupe window); else the
+// outcome, or the refusal as err. A node that derives request ids of its
+// own from a client's (the attempts of a read-modify-write it retries)
+// reads here how the client's earlier tries ended.
+func (v View) Remembered(member, requestID string) (out Outcome, found bool, err error) {
+	rec, ok := v.s.dedupe.get(dedupeKey(member, requestID))
+	if !ok {
+		return Outcome{}, false, nil
+	}
+	out, err = rec.result()
+	return out, true, err
+}
+
 // GetMember returns a member.
 func (v View) GetMember(code string) (Member, error) {
 	m, ok := v.s.members.get(code)

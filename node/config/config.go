@@ -131,11 +131,16 @@ func (b *BackupConfig) ParseRecipients() ([]age.Recipient, error) {
 	for i, r := range b.Recipients {
 		rs, err := age.ParseRecipients(strings.NewReader(strings.TrimSpace(r)))
 		if err != nil || len(rs) != 1 {
+			// age quotes only values that start as a recipient (age1...),
+			// never an identity pasted by mistake.
 			return nil, fmt.Errorf("%w: backup.recipients[%d]: not an age recipient (age1...): %w", ErrInvalid, i, err)
 		}
 		out = append(out, rs...)
 	}
 	if b.RecipientsFile != "" {
+		if mtls.NotAPath(b.RecipientsFile) {
+			return nil, fmt.Errorf("%w: backup.recipients_file: %w", ErrInvalid, mtls.ErrNotAPath)
+		}
 		f, err := os.Open(b.RecipientsFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: backup.recipients_file: %w", ErrInvalid, err)
@@ -293,7 +298,7 @@ func (c *Config) normalize(base string) {
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
 	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile} {
-		if *p != "" && !filepath.IsAbs(*p) && base != "" {
+		if *p != "" && !filepath.IsAbs(*p) && base != "" && !mtls.NotAPath(*p) {
 			*p = filepath.Join(base, *p)
 		}
 	}
@@ -423,7 +428,7 @@ func ApplyEnv(c *Config, environ []string) error {
 			continue
 		}
 		if err := setFromString(f, val); err != nil {
-			ps = append(ps, &Problem{Field: "environment variable " + name, Reason: err.Error()})
+			ps = append(ps, &Problem{Field: "environment variable " + name, Reason: envValue(val) + ": " + err.Error()})
 		}
 	}
 	return ps.err()
@@ -469,11 +474,24 @@ func collectEnvFields(v reflect.Value, prefix string, out map[string]reflect.Val
 	}
 }
 
+// envValue shows the value of an environment variable in a message: quoted
+// when it is short and on one line and does not look like key material,
+// else only its length (a key pasted into a variable must not be printed
+// back).
+func envValue(v string) string {
+	if len(v) <= 64 && !mtls.NotAPath(v) {
+		return strconv.Quote(v)
+	}
+	return fmt.Sprintf("the value (%d bytes, not shown)", len(v))
+}
+
+// setFromString sets f from s. Its errors do not quote s: the caller
+// decides whether the value may be shown (envValue).
 func setFromString(f reflect.Value, s string) error {
 	if f.Type() == reflect.TypeOf(time.Duration(0)) {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return err
+			return errors.New("not a duration such as 2s, 500ms or 1h30m")
 		}
 		f.SetInt(int64(d))
 		return nil
@@ -484,19 +502,19 @@ func setFromString(f reflect.Value, s string) error {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return err
+			return errors.New("not true or false")
 		}
 		f.SetBool(b)
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return err
+			return errors.New("not a whole number, or out of range")
 		}
 		f.SetInt(n)
 	case reflect.Uint, reflect.Uint32, reflect.Uint64:
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return err
+			return errors.New("not a whole number of 0 or more, or out of range")
 		}
 		f.SetUint(n)
 	default:

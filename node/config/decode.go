@@ -224,7 +224,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, probs *[]*Problem) {
 		return // leaves the default
 	}
 	bad := func(expected string) {
-		*probs = append(*probs, &Problem{Line: n.Line, Field: path, Reason: expected + " (got " + describe(n) + ")"})
+		*probs = append(*probs, &Problem{Line: n.Line, Field: path, Reason: expected + " (got " + describe(path, n) + ")"})
 	}
 	switch {
 	case t == durationType:
@@ -300,8 +300,11 @@ func expectedScalar(t reflect.Type) string {
 	return "a " + t.String()
 }
 
-// describe says what a YAML value is: "the number 2", "the text "soon"".
-func describe(n *yaml.Node) string {
+// describe says what the YAML value of the field at path is: "the number
+// 2", "the text "soon"". The value of a field that holds or names keys
+// (secretField) is not shown, nor is a value that looks like key material:
+// a secret pasted in the wrong place must not be printed back.
+func describe(path string, n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -309,6 +312,12 @@ func describe(n *yaml.Node) string {
 		return "a list"
 	}
 	v := n.Value
+	if secretField(path) || mtls.NotAPath(v) {
+		if n.Tag == "!!str" {
+			return "a text, not shown"
+		}
+		return "a value, not shown"
+	}
 	if len(v) > 40 {
 		v = v[:40] + "…"
 	}
@@ -321,6 +330,19 @@ func describe(n *yaml.Node) string {
 		return "the text " + strconv.Quote(v)
 	}
 	return strconv.Quote(v)
+}
+
+// secretField reports whether the field at path holds or names keys (its
+// name mentions a key, a recipient or an identity), so that its value is
+// not quoted in messages.
+func secretField(path string) bool {
+	name := path[strings.LastIndex(path, ".")+1:]
+	for _, w := range []string{"key", "recipient", "identity", "secret", "password", "token"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func join(path, name string) string {
@@ -478,6 +500,10 @@ func (c *Config) CheckFiles() error {
 		if f.path == "" {
 			continue
 		}
+		if mtls.NotAPath(f.path) {
+			ps.add(fmt.Errorf("%w: %s: %w", ErrInvalid, f.field, mtls.ErrNotAPath))
+			continue
+		}
 		if fi, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
 			ps.addf(f.field, "%s does not exist", f.path)
 		} else if err != nil {
@@ -491,6 +517,10 @@ func (c *Config) CheckFiles() error {
 		mustExist   bool
 	}{{"tls.crl_dir", c.TLS.CRLDir, true}, {"data_dir", c.DataDir, false}} {
 		if f.path == "" {
+			continue
+		}
+		if mtls.NotAPath(f.path) {
+			ps.add(fmt.Errorf("%w: %s: %w", ErrInvalid, f.field, mtls.ErrNotAPath))
 			continue
 		}
 		fi, err := os.Stat(f.path)
@@ -521,7 +551,29 @@ func Check(path string, environ []string) []*Problem {
 	var ps problems
 	ps.addAll(cfg.Validate())
 	ps.addAll(cfg.CheckFiles())
+	fromEnv(ps, environ)
 	return withLines(path, ps)
+}
+
+// fromEnv attributes the problems of fields that environ sets to their
+// variable ("environment variable ACCORD_TLS_KEY_FILE (tls.key_file)"): the
+// value at fault is the variable's, not the file's.
+func fromEnv(ps []*Problem, environ []string) {
+	set := map[string]bool{}
+	for _, kv := range environ {
+		if name, _, ok := strings.Cut(kv, "="); ok {
+			set[name] = true
+		}
+	}
+	for _, p := range ps {
+		if p.Field == "" || strings.Contains(p.Field, "[") {
+			continue
+		}
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(p.Field, ".", "_"))
+		if set[name] {
+			p.Field = "environment variable " + name + " (" + p.Field + ")"
+		}
+	}
 }
 
 // withLines sets the file and line of the problems of fields written in

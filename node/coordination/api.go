@@ -326,7 +326,7 @@ func enumNames[K comparable, E ~int32](m map[K]E) map[E]string {
 func aborted(field string, err error) error {
 	if errors.Is(err, registry.ErrFailedPrecondition) && strings.Contains(err.Error(), "expected_version:") {
 		_, why, _ := strings.Cut(err.Error(), "expected_version: ")
-		return errAborted(field + ": " + why + " (read the entry again)")
+		return errAborted(field + ": " + why + " (read it again)")
 	}
 	return err
 }

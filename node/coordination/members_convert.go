@@ -100,6 +100,7 @@ func memberToProto(m registry.Member) *accordv1.Member {
 		CaCerts: append([]string(nil), m.CACerts...), SuspendReason: m.SuspendReason,
 		Proposed: changeToProto(m.Proposed), Admitted: changePtrToProto(m.Admitted),
 		Suspended: changePtrToProto(m.Suspended), Update: changeToProto(m.Updated),
+		Etag: etagOf(int(m.Updated.Index)), //nolint:gosec // a log index, far below MaxInt
 	}
 	for _, k := range m.SigningKeys {
 		out.SigningKeys = append(out.SigningKeys, &accordv1.SigningKey{Id: k.ID, PublicKeyPem: k.PublicKeyPEM})

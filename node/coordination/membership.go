@@ -337,21 +337,13 @@ func (m *MembershipService) UpdateMember(ctx context.Context, req *accordv1.Upda
 			return nil, grpcserver.ToStatus(fmt.Errorf("%w: update_mask.paths[%d]: %q cannot be updated (only %s, or *)", grpcserver.ErrInvalidArgument, i, p, strings.Join(memberUpdatable, ", ")))
 		}
 	}
-	var cur registry.Member
-	var rerr error
-	if _, err := m.s.reg.Read(ctx, true, func(v registry.View) { cur, rerr = v.GetMember(code) }); err != nil {
+	expected, err := parseEtag("member.etag", mem.GetEtag())
+	if err != nil {
 		return nil, grpcserver.ToStatus(err)
 	}
-	if rerr != nil {
-		return nil, grpcserver.ToStatus(rerr)
-	}
-	p := registry.UpdateMember{Code: code, Name: cur.Name, CACerts: cur.CACerts, SigningKeys: cur.SigningKeys, EncryptionKeys: cur.EncryptionKeys, PersonKeys: cur.PersonKeys}
-	if set["display_name"] {
-		p.Name = mem.GetDisplayName()
-	}
-	if set["ca_certs"] {
-		p.CACerts = mem.GetCaCerts()
-	}
+	// The new values, parsed once; the others are the record's as read
+	// for each attempt (updateFresh).
+	var p registry.UpdateMember
 	if set["signing_keys"] {
 		if p.SigningKeys, err = signingKeysFromProto("member.signing_keys", mem.GetSigningKeys()); err != nil {
 			return nil, grpcserver.ToStatus(err)
@@ -367,7 +359,37 @@ func (m *MembershipService) UpdateMember(ctx context.Context, req *accordv1.Upda
 			return nil, grpcserver.ToStatus(err)
 		}
 	}
-	if _, err := m.send(ctx, id, req.GetRequestId(), p); err != nil {
+	build := func(v registry.View) (registry.Payload, error) {
+		cur, err := v.GetMember(code)
+		if err != nil {
+			return nil, err
+		}
+		u := registry.UpdateMember{Code: code, Name: cur.Name, CACerts: cur.CACerts, SigningKeys: cur.SigningKeys,
+			EncryptionKeys: cur.EncryptionKeys, PersonKeys: cur.PersonKeys, ExpectedVersion: uint64(expected)}
+		if expected == 0 {
+			u.ExpectedVersion = cur.Updated.Index
+		}
+		if set["display_name"] {
+			u.Name = mem.GetDisplayName()
+		}
+		if set["ca_certs"] {
+			u.CACerts = mem.GetCaCerts()
+		}
+		if set["signing_keys"] {
+			u.SigningKeys = p.SigningKeys
+		}
+		if set["encryption_keys"] {
+			u.EncryptionKeys = p.EncryptionKeys
+		}
+		if set["person_keys"] {
+			u.PersonKeys = p.PersonKeys
+		}
+		return u, nil
+	}
+	send := func(ctx context.Context, requestID string, p registry.Payload) (registry.Outcome, error) {
+		return m.send(ctx, id, requestID, p)
+	}
+	if _, err := m.s.updateFresh(ctx, id, req.GetRequestId(), "member.etag", expected != 0, build, send); err != nil {
 		return nil, grpcserver.ToStatus(err)
 	}
 	out, err := m.member(ctx, code, false)

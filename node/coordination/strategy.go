@@ -276,12 +276,13 @@ func unopened(raw, opened string) bool {
 // UpdateStrategyEntry implements CoordinationService.UpdateStrategyEntry.
 //
 // The node reads the entry's current version and sends a strategy.update
-// with the masked fields changed and the others as they are. With an etag
-// the update applies only to that version (Aborted otherwise); without, to
-// the current one. The etag is checked by the registry as it applies the
-// update, not here: a retry under the same request id then sends the same
-// command (the entry's other fields are as the first attempt left them),
-// and the registry answers it as the first time.
+// with the masked fields changed and the others as they are, for the
+// version it read. With an etag the update applies only to that version
+// (Aborted otherwise); without, the node reads the entry again and retries
+// when another update came between its read and its write, so that
+// concurrent updates of different fields all stay. The version is checked
+// by the registry as it applies the update, not here; a client's retry
+// under the same request id gets the first call's answer (updateFresh).
 func (s *Service) UpdateStrategyEntry(ctx context.Context, req *accordv1.UpdateStrategyEntryRequest) (*accordv1.UpdateStrategyEntryResponse, error) {
 	return call(ctx, s, req, func(ctx context.Context, id identity.Identity, req *accordv1.UpdateStrategyEntryRequest) (*accordv1.UpdateStrategyEntryResponse, error) {
 		in := req.GetStrategyEntry()
@@ -303,22 +304,25 @@ func (s *Service) UpdateStrategyEntry(ctx context.Context, req *accordv1.UpdateS
 		if req.GetRequestId() == "" {
 			return nil, invalidf("request_id: required: the client's id for the request, the same on every retry")
 		}
-		var p registry.UpdateEntry
-		err = s.read(ctx, false, func(v registry.View) error {
+		build := func(v registry.View) (registry.Payload, error) {
 			e, err := v.GetEntry(entryID, id.Member)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			raw := e.Current
 			s.openEntries(v, id.Member, &e)
 			cur := e.Current
-			p = registry.UpdateEntry{Entry: entryID, ExpectedVersion: expected, Kind: cur.Kind, Title: cur.Title, Text: cur.Text, Targets: cur.Targets}
+			version := expected
+			if version == 0 {
+				version = cur.Version
+			}
+			p := registry.UpdateEntry{Entry: entryID, ExpectedVersion: version, Kind: cur.Kind, Title: cur.Title, Text: cur.Text, Targets: cur.Targets}
 			if (!mask["title"] && unopened(raw.Title, cur.Title)) || (!mask["text"] && unopened(raw.Text, cur.Text)) {
-				return fmt.Errorf("%w: strategy_entry: this node cannot open the entry's current title or text yet (it holds no team key): give them in the update (update_mask \"*\") or try again later", grpcserver.ErrFailedPrecondition)
+				return nil, fmt.Errorf("%w: strategy_entry: this node cannot open the entry's current title or text yet (it holds no team key): give them in the update (update_mask \"*\") or try again later", grpcserver.ErrFailedPrecondition)
 			}
 			if mask["kind"] {
 				if p.Kind, err = fromKind("strategy_entry.kind", in.GetKind()); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			if mask["title"] {
@@ -328,15 +332,18 @@ func (s *Service) UpdateStrategyEntry(ctx context.Context, req *accordv1.UpdateS
 				p.Text = in.GetText()
 			}
 			if mask["targets"] {
-				p.Targets, err = fromTargets(v, id.Member, "strategy_entry.targets", in.GetTargets())
+				if p.Targets, err = fromTargets(v, id.Member, "strategy_entry.targets", in.GetTargets()); err != nil {
+					return nil, err
+				}
 			}
-			return err
-		})
-		if err != nil {
-			return nil, err
+			return p, nil
 		}
-		if _, _, err := s.write(ctx, id, req.GetRequestId(), p, entryFields); err != nil {
-			return nil, aborted("strategy_entry.etag", err)
+		send := func(ctx context.Context, requestID string, p registry.Payload) (registry.Outcome, error) {
+			out, _, err := s.write(ctx, id, requestID, p, entryFields)
+			return out, err
+		}
+		if _, err := s.updateFresh(ctx, id, req.GetRequestId(), "strategy_entry.etag", expected != 0, build, send); err != nil {
+			return nil, err
 		}
 		e, err := s.entry(ctx, id, entryID, false)
 		if err != nil {

@@ -321,9 +321,11 @@ func (x *exchangeDialer) close() {
 // signing key, its JIT content key and its person-token public keys among
 // its member's keys, retrying until it does, and again each time the
 // person-token keys change (wakeKeyRegistration). All go in one update (an
-// update replaces the lists), and the loop reads the record again after
-// each update, so that a concurrent update by another node of the member
-// cannot drop one.
+// update replaces the lists), for the version of the record read: an
+// update that came between the read and the write (an admin's
+// UpdateMember, another node of the member registering its keys) is not
+// undone, this one is refused as stale and the loop reads the record again
+// at once. The loop also reads the record again after each update.
 func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519.PublicKey, enc registry.EncryptionKey) {
 	pemKey, err := records.PublicKeyPEM(pub)
 	if err != nil {
@@ -367,6 +369,7 @@ func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519
 			}
 			cmd, cerr := registry.NewCommand("node-keys."+randomHex(), registry.UpdateMember{
 				Code: m.Code, Name: m.Name, CACerts: m.CACerts, SigningKeys: keys, EncryptionKeys: encs, PersonKeys: personKeys,
+				ExpectedVersion: m.Updated.Index,
 			})
 			if cerr == nil {
 				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -374,6 +377,10 @@ func (d *Daemon) registerNodeKeys(ctx context.Context, keyID string, pub ed25519
 				cancel()
 				if err == nil {
 					d.logger.Info("node keys registered", "key_id", keyID, "encryption_key_id", enc.ID, "person_key_versions", d.persons.ring.Versions())
+					continue
+				}
+				if errors.Is(err, registry.ErrFailedPrecondition) && strings.Contains(err.Error(), "expected_version:") {
+					d.logger.Info("member record changed while the node registered its keys; reading it again", "err", err)
 					continue
 				}
 			} else {

@@ -236,7 +236,10 @@ type Member struct {
 	Suspended *RegistryChange `protobuf:"bytes,15,opt,name=suspended,proto3" json:"suspended,omitempty"`
 	// The member record's latest change (its index is the registry index the
 	// record reflects).
-	Update        *RegistryChange `protobuf:"bytes,16,opt,name=update,proto3" json:"update,omitempty"`
+	Update *RegistryChange `protobuf:"bytes,16,opt,name=update,proto3" json:"update,omitempty"`
+	// The record's etag (AIP-154): give it back in UpdateMember to update
+	// only the record as read (Aborted when it has changed since).
+	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +384,13 @@ func (x *Member) GetUpdate() *RegistryChange {
 		return x.Update
 	}
 	return nil
+}
+
+func (x *Member) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // SigningKey is a public key a member signs its shared records with.
@@ -1455,7 +1465,11 @@ func (x *SuspendMemberResponse) GetMember() *Member {
 type UpdateMemberRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The member with its resource name (this node's member) and the new
-	// values of the fields named in update_mask.
+	// values of the fields named in update_mask. With its etag as read, the
+	// update applies only if the record has not changed since (Aborted
+	// otherwise); without, the node updates the current record, and keeps
+	// the other fields as they are even when another update comes between
+	// its read and its write.
 	Member *Member `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
 	// The fields to replace: display_name, ca_certs, signing_keys,
 	// encryption_keys, person_keys, or "*" for all five. Required. A list
@@ -2455,7 +2469,7 @@ var File_accord_v1_membership_proto protoreflect.FileDescriptor
 
 const file_accord_v1_membership_proto_rawDesc = "" +
 	"\n" +
-	"\x1aaccord/v1/membership.proto\x12\taccord.v1\x1a\x1eaccord/v1/registry_types.proto\x1a google/protobuf/field_mask.proto\"\xfd\x05\n" +
+	"\x1aaccord/v1/membership.proto\x12\taccord.v1\x1a\x1eaccord/v1/registry_types.proto\x1a google/protobuf/field_mask.proto\"\x91\x06\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12!\n" +
@@ -2474,7 +2488,8 @@ const file_accord_v1_membership_proto_rawDesc = "" +
 	"\bproposed\x18\r \x01(\v2\x19.accord.v1.RegistryChangeR\bproposed\x125\n" +
 	"\badmitted\x18\x0e \x01(\v2\x19.accord.v1.RegistryChangeR\badmitted\x127\n" +
 	"\tsuspended\x18\x0f \x01(\v2\x19.accord.v1.RegistryChangeR\tsuspended\x121\n" +
-	"\x06update\x18\x10 \x01(\v2\x19.accord.v1.RegistryChangeR\x06update\"B\n" +
+	"\x06update\x18\x10 \x01(\v2\x19.accord.v1.RegistryChangeR\x06update\x12\x12\n" +
+	"\x04etag\x18\x11 \x01(\tR\x04etag\"B\n" +
 	"\n" +
 	"SigningKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +

@@ -892,9 +892,13 @@ type UpdateMemberCommand struct {
 	// The member's nodes' encryption keys.
 	EncryptionKeys []*CommandEncryptionKey `protobuf:"bytes,5,rep,name=encryption_keys,json=encryptionKeys,proto3" json:"encryption_keys,omitempty"`
 	// The member's nodes' person-token keys.
-	PersonKeys    []*CommandPersonKey `protobuf:"bytes,6,rep,name=person_keys,json=personKeys,proto3" json:"person_keys,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PersonKeys []*CommandPersonKey `protobuf:"bytes,6,rep,name=person_keys,json=personKeys,proto3" json:"person_keys,omitempty"`
+	// When set, the update applies only if the member record's version (the
+	// registry index of its latest change, Member.updated.index) is still
+	// this one; 0 updates whatever the version.
+	ExpectedVersion uint64 `protobuf:"varint,7,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *UpdateMemberCommand) Reset() {
@@ -967,6 +971,13 @@ func (x *UpdateMemberCommand) GetPersonKeys() []*CommandPersonKey {
 		return x.PersonKeys
 	}
 	return nil
+}
+
+func (x *UpdateMemberCommand) GetExpectedVersion() uint64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
 }
 
 // RegisterNodeCommand registers, or updates, one of the acting member's
@@ -2659,7 +2670,7 @@ const file_accord_v1_registry_command_proto_rawDesc = "" +
 	"\aapprove\x18\x02 \x01(\bR\aapprove\"B\n" +
 	"\x14SuspendMemberCommand\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa1\x02\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xcc\x02\n" +
 	"\x13UpdateMemberCommand\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x19\n" +
@@ -2667,7 +2678,8 @@ const file_accord_v1_registry_command_proto_rawDesc = "" +
 	"\fsigning_keys\x18\x04 \x03(\v2\x1c.accord.v1.CommandSigningKeyR\vsigningKeys\x12H\n" +
 	"\x0fencryption_keys\x18\x05 \x03(\v2\x1f.accord.v1.CommandEncryptionKeyR\x0eencryptionKeys\x12<\n" +
 	"\vperson_keys\x18\x06 \x03(\v2\x1b.accord.v1.CommandPersonKeyR\n" +
-	"personKeys\"A\n" +
+	"personKeys\x12)\n" +
+	"\x10expected_version\x18\a \x01(\x04R\x0fexpectedVersion\"A\n" +
 	"\x13RegisterNodeCommand\x12*\n" +
 	"\x04node\x18\x01 \x01(\v2\x16.accord.v1.CommandNodeR\x04node\"%\n" +
 	"\x11RemoveNodeCommand\x12\x10\n" +
