@@ -61,6 +61,15 @@ func (s *state) bootstrap(ch Change, p *Bootstrap) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
+		// A CA is one founder's only: a founder listed later may not reuse
+		// an earlier founder's CA, subject, key id or public key.
+		owners := newCAOwners()
+		for _, g := range p.Founders[:i] {
+			owners.add(g.Code, g.CACerts)
+		}
+		if err := owners.check(field+".ca_certs", f.Code, f.CACerts); err != nil {
+			return Outcome{}, err
+		}
 		admitted := ch
 		members = append(members, &Member{
 			Code: f.Code, Name: f.Name, Status: MemberAdmitted,
@@ -132,6 +141,9 @@ func (s *state) proposeMember(ch Change, p *ProposeMember) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if err := checkEncryptionKeys("encryption_keys", p.EncryptionKeys); err != nil {
+		return Outcome{}, err
+	}
+	if err := s.caOwners().check("ca_certs", p.Code, p.CACerts); err != nil {
 		return Outcome{}, err
 	}
 	s.putMember(&Member{
@@ -251,6 +263,9 @@ func (s *state) updateMember(ch Change, p *UpdateMember) (Outcome, error) {
 	if err := checkPersonKeys("person_keys", p.PersonKeys); err != nil {
 		return Outcome{}, err
 	}
+	if err := s.caOwners().check("ca_certs", p.Code, p.CACerts); err != nil {
+		return Outcome{}, err
+	}
 	cur, _ := s.members.get(p.Code)
 	m := cur.clone()
 	m.Name = p.Name
@@ -307,4 +322,18 @@ func (s *state) removeNode(ch Change, p *RemoveNode) (Outcome, error) {
 	m.Updated = ch
 	s.putMember(m)
 	return Outcome{ID: p.URI, Status: "removed"}, nil
+}
+
+// caOwners indexes the CAs every member registered, whatever its status
+// (proposed, admitted or suspended: a suspended member's CAs stay its own,
+// and a proposed member's are claimed from its proposal on), members in
+// code order. The first registration of a CA, subject, key id or public key
+// wins on every replica: a later member claiming one is refused.
+func (s *state) caOwners() *caOwners {
+	o := newCAOwners()
+	for _, code := range s.members.sortedKeys(compareStrings) {
+		m, _ := s.members.get(code)
+		o.add(m.Code, m.CACerts)
+	}
+	return o
 }
