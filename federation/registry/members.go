@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/trust"
 )
 
 func (s *state) bootstrap(ch Change, p *Bootstrap) (Outcome, error) {
@@ -192,6 +193,9 @@ func (s *state) voteAdmission(ch Change, p *VoteAdmission) (Outcome, error) {
 	if cand.Status != MemberProposed {
 		return Outcome{}, precondition("member %s is %s, not proposed", p.Candidate, cand.Status)
 	}
+	if err := s.checkVoteFingerprint(p, cand); err != nil {
+		return Outcome{}, err
+	}
 	m := cand.clone()
 	m.AdmissionVotes = putVote(m.AdmissionVotes, Vote{Member: ch.Member, Approve: p.Approve, Change: ch})
 	m.Updated = ch
@@ -202,6 +206,35 @@ func (s *state) voteAdmission(ch Change, p *VoteAdmission) (Outcome, error) {
 	}
 	s.putMember(m)
 	return Outcome{ID: m.Code, Status: string(m.Status)}, nil
+}
+
+// checkVoteFingerprint checks the fingerprint of the candidate's CA set
+// an approving vote names: required in version 3, and when given (in either
+// version) it must be that of the CAs registered for the candidate. A
+// refusal carries no fingerprint: the voter compares with the candidate,
+// not with the registry.
+func (s *state) checkVoteFingerprint(p *VoteAdmission, cand *Member) error {
+	fp := p.CAFingerprint
+	if fp != "" && (len(fp) != 64 || !hexRE.MatchString(fp)) {
+		return invalid("ca_fingerprint: must be 64 lower-case hex digits, the SHA-256 fingerprint of the candidate's CA certificates")
+	}
+	if !p.Approve {
+		return nil
+	}
+	if fp == "" {
+		if s.version == LegacyCommandVersion {
+			return nil // the previous build's votes bind no CA
+		}
+		return invalid("ca_fingerprint: is required to approve: the fingerprint of candidate %s's CA certificates, checked with the candidate over a second channel", p.Candidate)
+	}
+	want, err := trust.CASetFingerprint(cand.CACerts)
+	if err != nil {
+		return precondition("member %s: its CA certificates have no fingerprint: %v", p.Candidate, err)
+	}
+	if fp != want {
+		return precondition("ca_fingerprint: %s is not the fingerprint of the CA certificates registered for candidate %s (%s): the CA the proposer registered is not the one the candidate gave you; do not approve, and tell the other members", fp, p.Candidate, want)
+	}
+	return nil
 }
 
 func (s *state) suspendMember(ch Change, p *SuspendMember) (Outcome, error) {
