@@ -12,8 +12,8 @@ import (
 
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
-	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/daemon"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )

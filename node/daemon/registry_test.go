@@ -15,9 +15,9 @@ import (
 
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
-	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon"
 	"github.com/accordfed/accord/node/daemon/daemontest"
