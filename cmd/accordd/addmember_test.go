@@ -97,7 +97,8 @@ func TestAddMemberAsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctl("certs", "bundle", "add", "--bundle", "trust-bundle.json", "--member", "FR", "--name", "Parquet national antiterroriste", "fr-ca/ca.crt")
-	// 3. UA's admin proposes FR; 4. the admins vote.
+	// 3. UA's admin proposes FR; 4. FR tells the voters its CA fingerprint;
+	// 5. the admins compare and vote.
 	out := ctl("--config", admins["UA"], "member", "propose", "--code", "FR", "--name", "Parquet national antiterroriste", "--ca-cert", "fr-ca/ca.crt")
 	wantText(t, "propose", out, "member FR proposed")
 	// Each voter compares the fingerprint FR gave it with the one of the
@@ -111,7 +112,7 @@ func TestAddMemberAsDocumented(t *testing.T) {
 	wantText(t, "third vote", out, "member FR is admitted")
 	wantText(t, "member show", ctl("--config", uaCfg, "member", "show", "FR"), "status:", "admitted")
 
-	// 5. FR starts its node, naming the registry servers (as accordctl
+	// 6. FR starts its node, naming the registry servers (as accordctl
 	// registry status lists them).
 	addrs := daemontest.FreeAddrs(t, 3)
 	var uaServer string
@@ -157,7 +158,7 @@ registry:
 		}
 	})
 
-	// 6. FR's node joins and registers itself; 7. the others dial it.
+	// 7. FR's node joins and registers itself; 8. the others dial it.
 	eventually(t, 30*time.Second, func() error {
 		out, err := exec.Command(ctlBin, "--config", uaCfg, "node", "list", "--member", "FR").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "/member/FR/node/fr-1") || !strings.Contains(string(out), addrs[0]) {
