@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -231,6 +232,10 @@ type certsCAResult struct {
 	Key         string    `json:"key"`
 	NotAfter    time.Time `json:"not_after"`
 	SHA256      string    `json:"sha256"`
+	// CAFingerprint is the fingerprint of the member's CA set with this CA
+	// alone (trust.CASetFingerprint): what a new member tells each voting
+	// member over a second channel (accordctl member vote --ca-fingerprint).
+	CAFingerprint string `json:"ca_fingerprint"`
 }
 
 func (c *certsCmd) caCreateCmd() *cobra.Command {
@@ -272,6 +277,9 @@ may sign node and user certificates only (path length 0) and CRLs, and is valid 
 				Certificate: filepath.Join(dir, pki.CACertFile), Key: filepath.Join(dir, pki.CAKeyFile),
 				NotAfter: ca.Cert.NotAfter, SHA256: trust.Fingerprint(ca.Cert),
 			}
+			if res.CAFingerprint, err = caSetFingerprint(ca.Cert); err != nil {
+				return err
+			}
 			w := cmd.OutOrStdout()
 			if c.g.JSON() {
 				return printJSON(w, res)
@@ -281,6 +289,7 @@ may sign node and user certificates only (path length 0) and CRLs, and is valid 
 			certsRow(w, "private key", res.Key+" (mode 0600; keep it offline, never commit it)")
 			certsRow(w, "valid until", certsDate(res.NotAfter))
 			certsRow(w, "SHA-256", res.SHA256)
+			certsRow(w, "CA fingerprint", res.CAFingerprint+" (joining a federation: tell it to each voting member over a second channel, e.g. by phone or letter)")
 			fmt.Fprintf(w, "Next: accordctl certs bundle add --bundle trust-bundle.json --member %s %s\n", res.Member, res.Certificate)
 			return nil
 		},
@@ -643,6 +652,10 @@ with ` + "`certs revoke --serial`" + `.`,
 			for _, r := range ca.Revocations() {
 				revoked[r.Serial] = r
 			}
+			fp, err := caSetFingerprint(ca.Cert)
+			if err != nil {
+				return err
+			}
 			now := c.now()
 			var list []certsListEntry
 			for _, r := range ca.IssuedRecords() {
@@ -657,12 +670,14 @@ with ` + "`certs revoke --serial`" + `.`,
 			w := cmd.OutOrStdout()
 			if c.g.JSON() {
 				return printJSON(w, struct {
-					Member       string           `json:"member"`
-					CRLNumber    int64            `json:"crl_number"`
-					Certificates []certsListEntry `json:"certificates"`
-				}{ca.Member, ca.CRLNumber(), append([]certsListEntry{}, list...)})
+					Member        string           `json:"member"`
+					CAFingerprint string           `json:"ca_fingerprint"`
+					CRLNumber     int64            `json:"crl_number"`
+					Certificates  []certsListEntry `json:"certificates"`
+				}{ca.Member, fp, ca.CRLNumber(), append([]certsListEntry{}, list...)})
 			}
 			fmt.Fprintf(w, "CA of member %s in federation %s: %d certificate(s) issued, last CRL number %d\n", ca.Member, ca.Federation, len(list), ca.CRLNumber())
+			fmt.Fprintf(w, "CA fingerprint (for accordctl member vote --ca-fingerprint): %s\n", fp)
 			if len(list) == 0 {
 				return nil
 			}
@@ -1380,4 +1395,10 @@ func certsUniqueLower(names []string) []string {
 		}
 	}
 	return out
+}
+
+// caSetFingerprint is trust.CASetFingerprint of a member whose only CA is
+// cert: what the voting members compare when admitting it.
+func caSetFingerprint(cert *x509.Certificate) (string, error) {
+	return trust.CASetFingerprint([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))})
 }

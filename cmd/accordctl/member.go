@@ -82,14 +82,17 @@ Adding a member (docs/operations.md, "Adding a member"):
      (accordctl certs ca create, certs issue) and hands its CA certificate
      (ca.crt, public) to an admin of an existing member;
   2. that admin proposes it:        accordctl member propose --code FR ...
-  3. admins of the members vote:    accordctl member vote FR --approve
+  3. the new office tells each voting admin its CA fingerprint over a
+     second channel (phone, letter), as accordctl certs ca create printed
+     it; each admin compares it with accordctl member show FR and votes:
+       accordctl member vote FR --approve --ca-fingerprint HEX
      (admitted once more than the admission threshold, 50% by default, of
      the admitted members approve);
   4. the new office starts its node with registry.servers naming existing
      registry servers; it joins the registry and registers itself, and the
      other nodes trust its CA and dial it within seconds.`,
 		Example: `  accordctl --config ua-admin.yaml member propose --code FR --name "Parquet national antiterroriste" --ca-cert fr-ca.crt
-  accordctl --config pl-admin.yaml member vote FR --approve
+  accordctl --config pl-admin.yaml member vote FR --approve --ca-fingerprint HEX
   accordctl --config ua.yaml member list --status proposed
   accordctl --config ua.yaml member show FR -o json`,
 	}
@@ -223,15 +226,25 @@ func newMemberVoteCmd(g *globalOptions) *cobra.Command {
 	var (
 		wf              writeFlags
 		approve, reject bool
+		caFingerprint   string
 	)
 	cmd := &cobra.Command{
-		Use:   "vote CODE (--approve | --reject)",
+		Use:   "vote CODE (--approve --ca-fingerprint HEX | --reject)",
 		Short: "Vote on admitting a proposed member (admin)",
 		Long: `vote records this office's vote on admitting a proposed member. Admin only.
 A later vote replaces the earlier one. The member is admitted as soon as the
 approvals of admitted members are more than the federation's admission
-threshold (50% by default): the answer then says "admitted".`,
-		Example: `  accordctl --config pl-admin.yaml member vote FR --approve
+threshold (50% by default): the answer then says "admitted".
+
+To approve, give --ca-fingerprint: the fingerprint of the candidate's CA
+certificates as the candidate office itself gave it to you over a second
+channel (a phone call to a number you already know, a letter), never as the
+proposer or the registry shows it. accordctl certs ca create prints it for
+the candidate ("CA fingerprint"), and accordctl member show CODE for the CAs
+the proposer registered. The registry refuses an approval whose fingerprint
+is not that of the CAs registered: if they differ, the proposer registered
+another CA in the candidate's name; vote --reject and tell the other members.`,
+		Example: `  accordctl --config pl-admin.yaml member vote FR --approve --ca-fingerprint 3f1c…(64 hex digits)
   accordctl --config de-admin.yaml member vote FR --reject`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -242,6 +255,13 @@ threshold (50% by default): the answer then says "admitted".`,
 			if approve == reject {
 				return errors.New("give exactly one of --approve or --reject")
 			}
+			fp := strings.ToLower(strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(caFingerprint)))
+			if approve && fp == "" {
+				return fmt.Errorf("--approve needs --ca-fingerprint: the fingerprint of %s's CA certificates, as the candidate office gave it to you over a second channel (phone, letter); compare it with accordctl member show %s", args[0], args[0])
+			}
+			if fp != "" && !isHex64(fp) {
+				return fmt.Errorf("--ca-fingerprint %q: must be 64 hex digits (a SHA-256 fingerprint; colons allowed)", caFingerprint)
+			}
 			decision := accordv1.VoteDecision_VOTE_DECISION_REJECT
 			if approve {
 				decision = accordv1.VoteDecision_VOTE_DECISION_APPROVE
@@ -249,7 +269,7 @@ threshold (50% by default): the answer then says "admitted".`,
 			return memberWrite(cmd, g, &wf, "member vote "+args[0], func(c *memberClient, rid string) (proto.Message, error) {
 				ctx, cancel := c.ctx(cmd)
 				defer cancel()
-				return c.api.VoteMember(ctx, &accordv1.VoteMemberRequest{Name: name, Decision: decision, RequestId: rid})
+				return c.api.VoteMember(ctx, &accordv1.VoteMemberRequest{Name: name, Decision: decision, RequestId: rid, CaFingerprint: fp})
 			}, func(w io.Writer, resp proto.Message) {
 				m := resp.(*accordv1.VoteMemberResponse).GetMember()
 				fmt.Fprintf(w, "vote recorded; member %s is %s (%s)\n", m.GetCode(), memberStatusWord(m.GetStatus()), voteCount(m.GetAdmissionVotes()))
@@ -258,6 +278,7 @@ threshold (50% by default): the answer then says "admitted".`,
 	}
 	cmd.Flags().BoolVar(&approve, "approve", false, "vote to admit the member")
 	cmd.Flags().BoolVar(&reject, "reject", false, "vote not to admit the member")
+	cmd.Flags().StringVar(&caFingerprint, "ca-fingerprint", "", "with --approve, required: the fingerprint of the candidate's CA certificates (64 hex digits) as the candidate gave it to you over a second channel")
 	wf.add(cmd)
 	return cmd
 }
@@ -453,6 +474,9 @@ func printMemberRecord(w io.Writer, m *accordv1.Member) {
 		regRow(w, "suspended", apiChange(m.GetSuspended()))
 	}
 	regRow(w, "updated", apiChange(m.GetUpdate()))
+	if fp := m.GetCaFingerprint(); fp != "" {
+		regRow(w, "CA fingerprint", fp)
+	}
 	fmt.Fprintf(w, "certificate authorities (%d):\n", len(m.GetCaCerts()))
 	for _, p := range m.GetCaCerts() {
 		fmt.Fprintf(w, "  %s\n", regCertLine(p))
@@ -641,4 +665,17 @@ are the addresses the nodes dial each other at. Any user of the office.`,
 	cmd.Flags().StringVar(&member, "member", "", "only this member's nodes")
 	rf.add(cmd)
 	return cmd
+}
+
+// isHex64 reports whether s is 64 lower-case hex digits.
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/accordfed/accord/federation/pki/pkitest"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -57,11 +58,29 @@ func TestMemberAndNodeCommands(t *testing.T) {
 		t.Fatalf("proposed members:\n%s", proposed)
 	}
 
+	// What FR's office tells each voter over a second channel (certs ca
+	// create prints it), and what member show prints for the CA the
+	// proposer registered: the voter compares the two.
+	frFP, err := trust.CASetFingerprint([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fed.CAs["FR"].Cert.Raw}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIn(t, "member show FR (proposed)", analyst["PL"].must(t, "member", "show", "FR"), "CA fingerprint", frFP, "SHA-256 "+trust.Fingerprint(fed.CAs["FR"].Cert))
+
 	_, err = admin["PL"].ctl(t, "member", "vote", "FR")
 	wantExit(t, err, 1, "--approve or --reject")
-	out = admin["PL"].must(t, "member", "vote", "FR", "--approve")
+	// An approval needs the fingerprint; a wrong one is refused by the
+	// registry (the proposer registered another CA than the candidate's).
+	_, err = admin["PL"].ctl(t, "member", "vote", "FR", "--approve")
+	wantExit(t, err, 1, "--approve needs --ca-fingerprint")
+	_, err = admin["PL"].ctl(t, "member", "vote", "FR", "--approve", "--ca-fingerprint", "12ab")
+	wantExit(t, err, 1, "must be 64 hex digits")
+	otherFP, _ := trust.CASetFingerprint([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fed.CAs["DE"].Cert.Raw}))})
+	_, err = admin["PL"].ctl(t, "member", "vote", "FR", "--approve", "--ca-fingerprint", otherFP)
+	wantExit(t, err, 1, "FailedPrecondition", "is not the fingerprint of the CA certificates registered for candidate FR")
+	out = admin["PL"].must(t, "member", "vote", "FR", "--approve", "--ca-fingerprint", strings.ToUpper(frFP))
 	wantIn(t, "first vote", out, "member FR is proposed (1 for, 0 against)")
-	out = admin["DE"].must(t, "member", "vote", "FR", "--approve", "-o", "json")
+	out = admin["DE"].must(t, "member", "vote", "FR", "--approve", "--ca-fingerprint", frFP, "-o", "json")
 	var vote accordv1.VoteMemberResponse
 	if err := protojson.Unmarshal([]byte(out), &vote); err != nil || vote.GetMember().GetStatus() != accordv1.MemberStatus_MEMBER_STATUS_ADMITTED {
 		t.Fatalf("second vote: %v\n%s", err, out)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/trust"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -293,7 +294,8 @@ func newRegistryMemberCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// regCertLine describes a PEM certificate by subject and expiry.
+// regCertLine describes a PEM certificate by subject, expiry and SHA-256
+// fingerprint.
 func regCertLine(p string) string {
 	b, _ := pem.Decode([]byte(p))
 	if b == nil {
@@ -303,5 +305,5 @@ func regCertLine(p string) string {
 	if err != nil {
 		return "(unreadable certificate: " + err.Error() + ")"
 	}
-	return fmt.Sprintf("%s, valid until %s", c.Subject.String(), c.NotAfter.UTC().Format(time.DateOnly))
+	return fmt.Sprintf("%s, valid until %s, SHA-256 %s", c.Subject.String(), c.NotAfter.UTC().Format(time.DateOnly), trust.Fingerprint(c))
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,14 @@ func TestAddMemberAsDocumented(t *testing.T) {
 	start := time.Now()
 
 	// 1. FR makes its CA and its node's and users' certificates.
-	ctl("certs", "ca", "create", "--federation", "accord.test", "--member", "FR", "--name", "Parquet national antiterroriste", "--dir", "fr-ca")
+	created := ctl("certs", "ca", "create", "--federation", "accord.test", "--member", "FR", "--name", "Parquet national antiterroriste", "--dir", "fr-ca")
+	// The CA fingerprint FR's office tells each voting member over a
+	// second channel (phone, letter).
+	m := regexp.MustCompile(`CA fingerprint\s+([0-9a-f]{64})`).FindStringSubmatch(created)
+	if m == nil {
+		t.Fatalf("certs ca create does not print the CA fingerprint:\n%s", created)
+	}
+	frFP := m[1]
 	ctl("certs", "issue", "--ca", "fr-ca", "--node", "fr-1", "--dns", "localhost", "--ip", "127.0.0.1", "--out", "fr-1")
 	ctl("certs", "issue", "--ca", "fr-ca", "--user", "u-admin", "--out", "fr-admin")
 	ctl("certs", "issue", "--ca", "fr-ca", "--user", "u-analyst", "--out", "fr-analyst")
@@ -89,18 +97,22 @@ func TestAddMemberAsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctl("certs", "bundle", "add", "--bundle", "trust-bundle.json", "--member", "FR", "--name", "Parquet national antiterroriste", "fr-ca/ca.crt")
-	// 3. UA's admin proposes FR; 4. the admins vote.
+	// 3. UA's admin proposes FR; 4. FR tells the voters its CA fingerprint;
+	// 5. the admins compare and vote.
 	out := ctl("--config", admins["UA"], "member", "propose", "--code", "FR", "--name", "Parquet national antiterroriste", "--ca-cert", "fr-ca/ca.crt")
 	wantText(t, "propose", out, "member FR proposed")
-	// More than half of the five: three approvals.
-	ctl("--config", admins["PL"], "member", "vote", "FR", "--approve")
-	out = ctl("--config", admins["DE"], "member", "vote", "FR", "--approve")
+	// Each voter compares the fingerprint FR gave it with the one of the
+	// CA the proposer registered, and passes it with its approval. More
+	// than half of the five: three approvals.
+	wantText(t, "member show (proposed)", ctl("--config", admins["PL"], "member", "show", "FR"), "CA fingerprint", frFP)
+	ctl("--config", admins["PL"], "member", "vote", "FR", "--approve", "--ca-fingerprint", frFP)
+	out = ctl("--config", admins["DE"], "member", "vote", "FR", "--approve", "--ca-fingerprint", frFP)
 	wantText(t, "second vote", out, "member FR is proposed (2 for, 0 against)")
-	out = ctl("--config", admins["LT"], "member", "vote", "FR", "--approve")
+	out = ctl("--config", admins["LT"], "member", "vote", "FR", "--approve", "--ca-fingerprint", frFP)
 	wantText(t, "third vote", out, "member FR is admitted")
 	wantText(t, "member show", ctl("--config", uaCfg, "member", "show", "FR"), "status:", "admitted")
 
-	// 5. FR starts its node, naming the registry servers (as accordctl
+	// 6. FR starts its node, naming the registry servers (as accordctl
 	// registry status lists them).
 	addrs := daemontest.FreeAddrs(t, 3)
 	var uaServer string
@@ -146,7 +158,7 @@ registry:
 		}
 	})
 
-	// 6. FR's node joins and registers itself; 7. the others dial it.
+	// 7. FR's node joins and registers itself; 8. the others dial it.
 	eventually(t, 30*time.Second, func() error {
 		out, err := exec.Command(ctlBin, "--config", uaCfg, "node", "list", "--member", "FR").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "/member/FR/node/fr-1") || !strings.Contains(string(out), addrs[0]) {

@@ -1,6 +1,7 @@
 package mtls
 
 import (
+	"context"
 	"crypto/x509"
 	"net"
 	"sync"
@@ -19,13 +20,32 @@ func (s *Source) ServerCredentials() credentials.TransportCredentials {
 }
 
 // ClientCredentials returns gRPC client credentials using ClientConfig.
+// Like ServerCredentials they remember every live connection with the
+// certificate chain the server presented, so that a reload (or SetLearned)
+// that revokes or distrusts the server closes the connections this node
+// opened to it too: a suspended member's node is no longer reached over a
+// connection dialled before (the exchange's dialer, the registry's
+// forwarders and every other pool of client connections built on them; gRPC
+// then dials again, and the new handshake is refused).
 func (s *Source) ClientCredentials(expect func(identity.Identity) error) credentials.TransportCredentials {
-	return credentials.NewTLS(s.ClientConfig(expect))
+	return &trackingCreds{TransportCredentials: credentials.NewTLS(s.ClientConfig(expect)), s: s}
 }
 
 type trackingCreds struct {
 	credentials.TransportCredentials
 	s *Source
+}
+
+func (c *trackingCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	tlsInfo, ok := info.(credentials.TLSInfo)
+	if !ok {
+		return conn, info, nil
+	}
+	return c.s.track(conn, tlsInfo.State.PeerCertificates, true), info, nil
 }
 
 func (c *trackingCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
@@ -37,11 +57,16 @@ func (c *trackingCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.Aut
 	if !ok {
 		return conn, info, nil
 	}
-	tc := &trackedConn{Conn: conn, chain: tlsInfo.State.PeerCertificates, s: c.s}
-	c.s.connsMu.Lock()
-	c.s.conns[tc] = struct{}{}
-	c.s.connsMu.Unlock()
-	return tc, info, nil
+	return c.s.track(conn, tlsInfo.State.PeerCertificates, false), info, nil
+}
+
+// track remembers a connection for cut-off.
+func (s *Source) track(conn net.Conn, chain []*x509.Certificate, outbound bool) *trackedConn {
+	tc := &trackedConn{Conn: conn, chain: chain, outbound: outbound, s: s}
+	s.connsMu.Lock()
+	s.conns[tc] = struct{}{}
+	s.connsMu.Unlock()
+	return tc
 }
 
 func (c *trackingCreds) Clone() credentials.TransportCredentials {
@@ -61,12 +86,14 @@ func (s *Source) TrackConn(c net.Conn, chain []*x509.Certificate) (forget func()
 	return tc.forget
 }
 
-// trackedConn is a server-side connection remembered for cut-off.
+// trackedConn is a connection remembered for cut-off: accepted by a
+// server, or (outbound) opened by this node's clients.
 type trackedConn struct {
 	net.Conn
-	chain []*x509.Certificate
-	s     *Source
-	once  sync.Once
+	chain    []*x509.Certificate
+	outbound bool
+	s        *Source
+	once     sync.Once
 }
 
 func (t *trackedConn) Close() error {
@@ -83,15 +110,20 @@ func (t *trackedConn) forget() {
 	})
 }
 
-// cutOffDistrusted closes every tracked connection whose peer the new
-// material no longer accepts.
+// cutOffDistrusted closes every tracked connection, inbound or outbound,
+// whose peer the new material no longer accepts (as a client for inbound
+// connections, as a server for outbound ones).
 func (s *Source) cutOffDistrusted(m *material) {
 	s.connsMu.Lock()
 	var victims []*trackedConn
 	for tc := range s.conns {
-		if _, err := m.verifier.Verify(tc.chain, x509.ExtKeyUsageClientAuth); err != nil {
+		usage, dir := x509.ExtKeyUsageClientAuth, "inbound"
+		if tc.outbound {
+			usage, dir = x509.ExtKeyUsageServerAuth, "outbound"
+		}
+		if _, err := m.verifier.Verify(tc.chain, usage); err != nil {
 			victims = append(victims, tc)
-			s.logger.Warn("closing connection of a peer no longer trusted", "reason", err)
+			s.logger.Warn("closing connection of a peer no longer trusted", "direction", dir, "remote", tc.RemoteAddr().String(), "reason", err)
 		}
 	}
 	s.connsMu.Unlock()
@@ -100,9 +132,22 @@ func (s *Source) cutOffDistrusted(m *material) {
 	}
 }
 
-// OpenConnections returns how many server connections are being tracked.
-func (s *Source) OpenConnections() int {
+// OpenConnections returns how many server (inbound) connections are being
+// tracked.
+func (s *Source) OpenConnections() int { return s.openConns(false) }
+
+// OpenOutboundConnections returns how many client connections this node
+// opened (with ClientCredentials) are being tracked.
+func (s *Source) OpenOutboundConnections() int { return s.openConns(true) }
+
+func (s *Source) openConns(outbound bool) int {
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
-	return len(s.conns)
+	n := 0
+	for tc := range s.conns {
+		if tc.outbound == outbound {
+			n++
+		}
+	}
+	return n
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -350,7 +351,8 @@ func buildVerifier(bundle *trust.Bundle, crls []trust.CRL, problems []trust.CRLP
 // file's, which stays authoritative: a member the file lists keeps the
 // file's CAs only, and a learned member whose CA would break a bundle rule
 // (a CA shared with, or a subject, key id or public key of, another
-// member's) is left out and logged. A member no longer learned (suspended)
+// member's) is left out and logged as an error; when two learned members'
+// CAs collide, both are left out (see withLearned). A member no longer learned (suspended)
 // is no longer trusted, and its connections are closed. The material is
 // rebuilt at once, as by Reload.
 func (s *Source) SetLearned(members []trust.MemberBundle) (bool, error) {
@@ -372,27 +374,126 @@ func (s *Source) Learned() []string {
 
 // withLearned returns the bundle with the learned members it does not list
 // added, each only if the bundle stays valid with it (reloadMu held).
+//
+// A learned member is refused when its CAs break a bundle rule on their
+// own or beside the file's members (whose CAs stay in force: the file is
+// authoritative), and when one of its CAs shares a fingerprint, subject,
+// key id or public key with a CA of another learned member: then both are
+// refused, whichever registered first and whatever their codes sort like,
+// so that no member can push another out of the trust by copying its CA's
+// name, and every such collision is logged loudly with both members. (The
+// registry refuses such a CA; a collision here means a registry that did
+// not, or a bundle file that disagrees with it.)
 func (s *Source) withLearned(file *trust.Bundle) *trust.Bundle {
 	refused := map[string]string{}
-	var used []string
-	out := file
+	refuse := func(member, reason string, attrs ...any) {
+		if _, ok := refused[member]; ok {
+			return
+		}
+		refused[member] = reason
+		if s.learnedRefused[member] != reason {
+			s.logger.Error("a member's CA learned from the registry is NOT trusted: "+reason,
+				append([]any{"member", member}, attrs...)...)
+		}
+	}
+	fileOwners := caOwnerIndex{}
+	for _, f := range file.Members {
+		fileOwners.add(f.Member, f.CACertificates)
+	}
+	var cands []trust.MemberBundle
 	for _, m := range s.learned {
 		if slices.ContainsFunc(file.Members, func(f trust.MemberBundle) bool { return f.Member == m.Member }) {
 			continue // the file's CAs for it are the ones in force
 		}
-		next := &trust.Bundle{Version: out.Version, Federation: out.Federation, Members: append(slices.Clone(out.Members), m)}
-		if err := next.Validate(); err != nil {
-			refused[m.Member] = err.Error()
-			if s.learnedRefused[m.Member] != err.Error() {
-				s.logger.Error("a member's CA learned from the registry is not trusted: it breaks a trust bundle rule", "member", m.Member, "err", err)
-			}
+		if other, what := fileOwners.clash(m.Member, m.CACertificates); other != "" {
+			refuse(m.Member, "its CA's "+what+" belongs to a CA the trust bundle file lists for another member; the file's stays in force",
+				"file_member", other, "collision", what)
 			continue
 		}
-		out = next
-		used = append(used, m.Member)
+		next := &trust.Bundle{Version: file.Version, Federation: file.Federation, Members: append(slices.Clone(file.Members), m)}
+		if err := next.Validate(); err != nil {
+			refuse(m.Member, "it breaks a trust bundle rule", "err", err)
+			continue
+		}
+		cands = append(cands, m)
+	}
+	// Collisions between learned members: refuse both.
+	for i, a := range cands {
+		for _, b := range cands[i+1:] {
+			pair := caOwnerIndex{}
+			pair.add(b.Member, b.CACertificates)
+			if _, what := pair.clash(a.Member, a.CACertificates); what != "" {
+				reason := "its CA's " + what + " is also claimed by a CA of another learned member; both are refused until one of them registers other CAs"
+				refuse(a.Member, reason, "other_member", b.Member, "collision", what)
+				refuse(b.Member, reason, "other_member", a.Member, "collision", what)
+			}
+		}
+	}
+	out := &trust.Bundle{Version: file.Version, Federation: file.Federation, Members: slices.Clone(file.Members)}
+	var used []string
+	for _, m := range cands {
+		if _, ok := refused[m.Member]; !ok {
+			out.Members = append(out.Members, m)
+			used = append(used, m.Member)
+		}
+	}
+	if err := out.Validate(); err != nil {
+		// Not expected after the checks above; trust the file alone rather
+		// than a bundle that breaks a rule.
+		for _, m := range used {
+			refuse(m, "the learned members together break a trust bundle rule", "err", err)
+		}
+		out, used = file, nil
 	}
 	s.learnedRefused, s.learnedUsed = refused, used
 	return out
+}
+
+// caOwnerIndex records which member's CA carries each fingerprint, subject,
+// key id and public key.
+type caOwnerIndex map[string]string
+
+func caKeys(p string) []struct{ key, what string } {
+	block, _ := pem.Decode([]byte(p))
+	if block == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil
+	}
+	out := []struct{ key, what string }{
+		{"fp\x00" + trust.Fingerprint(c), "certificate"},
+		{"subject\x00" + string(c.RawSubject), "subject"},
+		{"spki\x00" + trust.KeyFingerprint(c), "public key"},
+	}
+	if len(c.SubjectKeyId) > 0 {
+		out = append(out, struct{ key, what string }{"skid\x00" + string(c.SubjectKeyId), "subject key id"})
+	}
+	return out
+}
+
+func (o caOwnerIndex) add(member string, certs []string) {
+	for _, p := range certs {
+		for _, k := range caKeys(p) {
+			if _, ok := o[k.key]; !ok {
+				o[k.key] = member
+			}
+		}
+	}
+}
+
+// clash returns another member whose CA shares something (what) with one
+// of member's certs, or "".
+func (o caOwnerIndex) clash(member string, certs []string) (other, what string) {
+	for _, p := range certs {
+		for _, k := range caKeys(p) {
+			if owner, ok := o[k.key]; ok && owner != member {
+				return owner, k.what
+			}
+		}
+	}
+	return "", ""
 }
 
 // Reload re-reads the files. On error the current material stays in force.

@@ -484,9 +484,19 @@ type ProposeMember struct {
 // A later vote replaces the earlier one. The candidate is admitted when the
 // approvals of currently admitted members reach Policy.Required of their
 // number.
+//
+// CAFingerprint is the fingerprint of the candidate's CA certificates the
+// voter checked with the candidate out of band (trust.CASetFingerprint:
+// lower-case hex SHA-256 over the sorted SHA-256 digests of each CA's
+// DER). An approval whose fingerprint is not that of the candidate's
+// registered CAs is refused, so that a dishonest proposer cannot get its
+// own CA admitted in the candidate's name. A version 3 approval must carry
+// it; a version 2 entry of the previous build, which has none, applies as
+// it did.
 type VoteAdmission struct {
-	Candidate string `json:"candidate"`
-	Approve   bool   `json:"approve"`
+	Candidate     string `json:"candidate"`
+	Approve       bool   `json:"approve"`
+	CAFingerprint string `json:"ca_fingerprint,omitempty"`
 }
 
 // SuspendMember suspends the acting member itself at once, or records the

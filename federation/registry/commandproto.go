@@ -305,11 +305,11 @@ func proposeMemberFromProto(m *accordv1.ProposeMemberCommand) (*ProposeMember, e
 }
 
 func voteAdmissionToProto(p *VoteAdmission) (*accordv1.VoteAdmissionCommand, error) {
-	return &accordv1.VoteAdmissionCommand{Candidate: p.Candidate, Approve: p.Approve}, nil
+	return &accordv1.VoteAdmissionCommand{Candidate: p.Candidate, Approve: p.Approve, CaFingerprint: p.CAFingerprint}, nil
 }
 
 func voteAdmissionFromProto(m *accordv1.VoteAdmissionCommand) (*VoteAdmission, error) {
-	return &VoteAdmission{Candidate: m.GetCandidate(), Approve: m.GetApprove()}, nil
+	return &VoteAdmission{Candidate: m.GetCandidate(), Approve: m.GetApprove(), CAFingerprint: m.GetCaFingerprint()}, nil
 }
 
 func suspendMemberToProto(p *SuspendMember) (*accordv1.SuspendMemberCommand, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/trust"
 )
 
 const testFed = "accord.test"
@@ -440,4 +441,15 @@ func (h *harness) agree(proposer string, p Payload, others ...string) string {
 		h.t.Fatalf("%s %T: proposal %s is %s after every consent", proposer, p, out.ID, out.Status)
 	}
 	return out.ID
+}
+
+// caSetFP returns the fingerprint of the CA set of a member whose only CA
+// is its test authority (memberCA), as an approving vote names it.
+func caSetFP(t testing.TB, member string) string {
+	t.Helper()
+	fp, err := trust.CASetFingerprint([]string{memberCA(t, member).pem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
 }

@@ -224,9 +224,9 @@ func legacyHistory(t testing.TB, version int) (r *recorder, mid []byte, midIndex
 	// Members: a proposal, votes, a suspension vote and a self-suspension.
 	r.ok("UA", ProposeMember{Code: "LT", Name: "LT Prosecutor General's Office", CACerts: []string{memberCA(t, "LT").pem},
 		SigningKeys: []SigningKey{signingKey(t, "records-1")}})
-	r.ok("UA", VoteAdmission{Candidate: "LT", Approve: true})
+	r.ok("UA", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")})
 	r.ok("DE", VoteAdmission{Candidate: "LT", Approve: false})
-	r.ok("PL", VoteAdmission{Candidate: "LT", Approve: true})
+	r.ok("PL", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")})
 	r.ok("UA", ProposeMember{Code: "EE", Name: "EE Prosecutor's Office", CACerts: []string{memberCA(t, "EE").pem}})
 	r.ok("PL", VoteAdmission{Candidate: "EE", Approve: false})
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/trust"
 )
 
 func (s *state) bootstrap(ch Change, p *Bootstrap) (Outcome, error) {
@@ -59,6 +60,15 @@ func (s *state) bootstrap(ch Change, p *Bootstrap) (Outcome, error) {
 		}
 		nodes, err := checkNodes(field+".nodes", p.Federation, f.Code, f.Nodes, ch)
 		if err != nil {
+			return Outcome{}, err
+		}
+		// A CA is one founder's only: a founder listed later may not reuse
+		// an earlier founder's CA, subject, key id or public key.
+		owners := newCAOwners()
+		for _, g := range p.Founders[:i] {
+			owners.add(g.Code, g.CACerts)
+		}
+		if err := owners.check(field+".ca_certs", f.Code, f.CACerts); err != nil {
 			return Outcome{}, err
 		}
 		admitted := ch
@@ -134,6 +144,9 @@ func (s *state) proposeMember(ch Change, p *ProposeMember) (Outcome, error) {
 	if err := checkEncryptionKeys("encryption_keys", p.EncryptionKeys); err != nil {
 		return Outcome{}, err
 	}
+	if err := s.caOwners().check("ca_certs", p.Code, p.CACerts); err != nil {
+		return Outcome{}, err
+	}
 	s.putMember(&Member{
 		Code: p.Code, Name: p.Name, Status: MemberProposed,
 		CACerts: slices.Clone(p.CACerts), SigningKeys: slices.Clone(p.SigningKeys),
@@ -180,6 +193,9 @@ func (s *state) voteAdmission(ch Change, p *VoteAdmission) (Outcome, error) {
 	if cand.Status != MemberProposed {
 		return Outcome{}, precondition("member %s is %s, not proposed", p.Candidate, cand.Status)
 	}
+	if err := s.checkVoteFingerprint(p, cand); err != nil {
+		return Outcome{}, err
+	}
 	m := cand.clone()
 	m.AdmissionVotes = putVote(m.AdmissionVotes, Vote{Member: ch.Member, Approve: p.Approve, Change: ch})
 	m.Updated = ch
@@ -190,6 +206,35 @@ func (s *state) voteAdmission(ch Change, p *VoteAdmission) (Outcome, error) {
 	}
 	s.putMember(m)
 	return Outcome{ID: m.Code, Status: string(m.Status)}, nil
+}
+
+// checkVoteFingerprint checks the fingerprint of the candidate's CA set
+// an approving vote names: required in version 3, and when given (in either
+// version) it must be that of the CAs registered for the candidate. A
+// refusal carries no fingerprint: the voter compares with the candidate,
+// not with the registry.
+func (s *state) checkVoteFingerprint(p *VoteAdmission, cand *Member) error {
+	fp := p.CAFingerprint
+	if fp != "" && (len(fp) != 64 || !hexRE.MatchString(fp)) {
+		return invalid("ca_fingerprint: must be 64 lower-case hex digits, the SHA-256 fingerprint of the candidate's CA certificates")
+	}
+	if !p.Approve {
+		return nil
+	}
+	if fp == "" {
+		if s.version == LegacyCommandVersion {
+			return nil // the previous build's votes bind no CA
+		}
+		return invalid("ca_fingerprint: is required to approve: the fingerprint of candidate %s's CA certificates, checked with the candidate over a second channel", p.Candidate)
+	}
+	want, err := trust.CASetFingerprint(cand.CACerts)
+	if err != nil {
+		return precondition("member %s: its CA certificates have no fingerprint: %v", p.Candidate, err)
+	}
+	if fp != want {
+		return precondition("ca_fingerprint: %s is not the fingerprint of the CA certificates registered for candidate %s (%s): the CA the proposer registered is not the one the candidate gave you; do not approve, and tell the other members", fp, p.Candidate, want)
+	}
+	return nil
 }
 
 func (s *state) suspendMember(ch Change, p *SuspendMember) (Outcome, error) {
@@ -251,6 +296,9 @@ func (s *state) updateMember(ch Change, p *UpdateMember) (Outcome, error) {
 	if err := checkPersonKeys("person_keys", p.PersonKeys); err != nil {
 		return Outcome{}, err
 	}
+	if err := s.caOwners().check("ca_certs", p.Code, p.CACerts); err != nil {
+		return Outcome{}, err
+	}
 	cur, _ := s.members.get(p.Code)
 	if p.ExpectedVersion != 0 && p.ExpectedVersion != cur.Updated.Index {
 		return Outcome{}, precondition("expected_version: member %s is at version %d, not %d", p.Code, cur.Updated.Index, p.ExpectedVersion)
@@ -310,4 +358,18 @@ func (s *state) removeNode(ch Change, p *RemoveNode) (Outcome, error) {
 	m.Updated = ch
 	s.putMember(m)
 	return Outcome{ID: p.URI, Status: "removed"}, nil
+}
+
+// caOwners indexes the CAs every member registered, whatever its status
+// (proposed, admitted or suspended: a suspended member's CAs stay its own,
+// and a proposed member's are claimed from its proposal on), members in
+// code order. The first registration of a CA, subject, key id or public key
+// wins on every replica: a later member claiming one is refused.
+func (s *state) caOwners() *caOwners {
+	o := newCAOwners()
+	for _, code := range s.members.sortedKeys(compareStrings) {
+		m, _ := s.members.get(code)
+		o.add(m.Code, m.CACerts)
+	}
+	return o
 }

@@ -97,7 +97,7 @@ func TestAdmissionByMajority(t *testing.T) {
 				t.Fatalf("status %s after proposal", st)
 			}
 			// A proposed member cannot act, not even vote for itself.
-			h.refuse("ICC", VoteAdmission{Candidate: "ICC", Approve: true}, ErrPermissionDenied)
+			h.refuse("ICC", VoteAdmission{Candidate: "ICC", Approve: true, CAFingerprint: caSetFP(t, "ICC")}, ErrPermissionDenied)
 			for i := 0; i < c.need; i++ {
 				// A rejection does not count.
 				if i == 0 && len(c.founders) > c.need {
@@ -106,7 +106,7 @@ func TestAdmissionByMajority(t *testing.T) {
 						t.Fatalf("rejection admitted: %+v", out)
 					}
 				}
-				out := h.ok(c.founders[i], VoteAdmission{Candidate: "ICC", Approve: true})
+				out := h.ok(c.founders[i], VoteAdmission{Candidate: "ICC", Approve: true, CAFingerprint: caSetFP(t, "ICC")})
 				want := MemberProposed
 				if i == c.need-1 {
 					want = MemberAdmitted
@@ -119,7 +119,7 @@ func TestAdmissionByMajority(t *testing.T) {
 			if m.Admitted == nil || m.Admitted.Member != c.founders[c.need-1] || len(m.AdmissionVotes) == 0 {
 				t.Errorf("admitted member %+v", m)
 			}
-			h.refuse(c.founders[0], VoteAdmission{Candidate: "ICC", Approve: true}, ErrFailedPrecondition)
+			h.refuse(c.founders[0], VoteAdmission{Candidate: "ICC", Approve: true, CAFingerprint: caSetFP(t, "ICC")}, ErrFailedPrecondition)
 			// Once admitted it acts.
 			h.ok("ICC", CreateJIT{Name: "ICC team", LegalBasis: "Rome Statute art. 54"})
 		})
@@ -134,22 +134,22 @@ func TestAdmissionRules(t *testing.T) {
 	h.refuse("UA", ProposeMember{Code: "LT", Name: "no CA"}, ErrInvalidArgument)
 	h.refuse("UA", ProposeMember{Code: "LT", Name: "wrong CA", CACerts: []string{validCA(t, "LV")}}, ErrInvalidArgument)
 	h.refuse("UA", ProposeMember{Code: "LT", Name: "bad\x00name", CACerts: []string{validCA(t, "LT")}}, ErrInvalidArgument)
-	h.refuse("UA", VoteAdmission{Candidate: "LT", Approve: true}, ErrNotFound)
+	h.refuse("UA", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")}, ErrNotFound)
 
 	h.ok("UA", ProposeMember{Code: "LT", Name: "Lithuania", CACerts: []string{validCA(t, "LT")}})
 	// A vote may be changed before the decision; the voter counts once.
-	h.ok("UA", VoteAdmission{Candidate: "LT", Approve: true})
-	if out := h.ok("UA", VoteAdmission{Candidate: "LT", Approve: true}); out.Status != string(MemberProposed) {
+	h.ok("UA", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")})
+	if out := h.ok("UA", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")}); out.Status != string(MemberProposed) {
 		t.Fatalf("one voter admitted by voting twice: %+v", out)
 	}
 	// Votes of a member that is suspended later no longer count.
 	h.ok("UA", SuspendMember{Code: "UA", Reason: "leaving"})
-	h.refuse("UA", VoteAdmission{Candidate: "LT", Approve: true}, ErrPermissionDenied)
+	h.refuse("UA", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")}, ErrPermissionDenied)
 	// 2 admitted (PL, DE): majority is 2; UA's vote is void.
-	if out := h.ok("PL", VoteAdmission{Candidate: "LT", Approve: true}); out.Status != string(MemberProposed) {
+	if out := h.ok("PL", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")}); out.Status != string(MemberProposed) {
 		t.Fatalf("suspended member's vote counted: %+v", out)
 	}
-	if out := h.ok("DE", VoteAdmission{Candidate: "LT", Approve: true}); out.Status != string(MemberAdmitted) {
+	if out := h.ok("DE", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")}); out.Status != string(MemberAdmitted) {
 		t.Fatalf("not admitted: %+v", out)
 	}
 }

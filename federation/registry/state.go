@@ -49,6 +49,11 @@ type state struct {
 	// certs caches parsed signer certificates and verified chains; a pure
 	// cache, never snapshotted.
 	certs *certCache
+
+	// version is the envelope version of the command being applied (set by
+	// apply), for the rules that hold for version 3 commands only; never
+	// snapshotted.
+	version int
 }
 
 func newState() *state {
@@ -202,5 +207,6 @@ func (s *state) apply(cmd *Command, ch Change) (Outcome, error) {
 	if cmd.payloadErr != nil {
 		return Outcome{}, cmd.payloadErr
 	}
+	s.version = cmd.Version
 	return spec.apply(s, ch, cmd.Payload)
 }

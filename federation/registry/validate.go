@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -144,7 +146,10 @@ func checkCaseGroup(field string, cases []CaseRef) ([]CaseRef, []string, error) 
 
 // checkCACerts checks PEM CA certificates of a member: each one PEM
 // CERTIFICATE block of a CA certificate naming exactly the member
-// (spiffe://<federation>/member/<MEMBER>) and not expired at now.
+// (spiffe://<federation>/member/<MEMBER>), self-signed (issuer and subject
+// the same, the signature verifying with the certificate's own public key)
+// and not expired at now. Whether another member registered the same CA is
+// caOwners' check.
 func checkCACerts(field, federation, code string, certs []string, now time.Time) error {
 	if len(certs) == 0 {
 		return invalid("%s: at least one CA certificate is required", field)
@@ -183,6 +188,102 @@ func checkCACerts(field, federation, code string, certs []string, now time.Time)
 			return invalid("%s: is listed twice", f)
 		}
 		seen[string(block.Bytes)] = true
+		// A member's CA is a root: self-issued and signed with its own key,
+		// which proves the sender holds the key it registers (a copy of
+		// another CA's public key under a new name cannot be signed).
+		if !bytes.Equal(cert.RawIssuer, cert.RawSubject) {
+			return invalid("%s: must be self-signed (a member's root CA): its issuer %q is not its subject %q", f, cert.Issuer.String(), cert.Subject.String())
+		}
+		if err := cert.CheckSignatureFrom(cert); err != nil {
+			return invalid("%s: must be self-signed (a member's root CA): it does not verify with its own public key: %v", f, err)
+		}
+	}
+	return nil
+}
+
+// caClaim is what identifies a CA certificate, whoever registers it: its
+// SHA-256 fingerprint, subject, subject key id and public key. Each belongs
+// to one member only: the nodes' trust finds a CA by subject and key id and
+// a CRL names its CA by subject, so a CA of another member sharing one of
+// them could pass for this member's, or push it out of the trust.
+type caClaim struct {
+	fingerprint, subject, keyID, key string
+	subjectText                      string
+}
+
+func claimOf(p string) (caClaim, bool) {
+	block, _ := pem.Decode([]byte(p))
+	if block == nil {
+		return caClaim{}, false
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return caClaim{}, false
+	}
+	fp := sha256.Sum256(cert.Raw)
+	key := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return caClaim{
+		fingerprint: string(fp[:]), subject: string(cert.RawSubject), keyID: string(cert.SubjectKeyId),
+		key: string(key[:]), subjectText: cert.Subject.String(),
+	}, true
+}
+
+// caOwners indexes the CA claims of members: for each kind of claim, which
+// member registered it first.
+type caOwners struct {
+	fingerprint, subject, keyID, key map[string]string
+}
+
+func newCAOwners() *caOwners {
+	return &caOwners{fingerprint: map[string]string{}, subject: map[string]string{}, keyID: map[string]string{}, key: map[string]string{}}
+}
+
+// add records member's CAs; a claim already recorded keeps its owner.
+func (o *caOwners) add(member string, certs []string) {
+	put := func(m map[string]string, k string) {
+		if _, ok := m[k]; !ok && k != "" {
+			m[k] = member
+		}
+	}
+	for _, p := range certs {
+		c, ok := claimOf(p)
+		if !ok {
+			continue
+		}
+		put(o.fingerprint, c.fingerprint)
+		put(o.subject, c.subject)
+		put(o.keyID, c.keyID)
+		put(o.key, c.key)
+	}
+}
+
+// check refuses, naming the field (e.g. "ca_certs[1]"), a CA of member's
+// whose fingerprint, subject, key id or public key another member
+// registered. The CAs of one member may share them (a CA renewed with the
+// same key and name).
+func (o *caOwners) check(field, member string, certs []string) error {
+	for i, p := range certs {
+		f := field + "[" + strconv.Itoa(i) + "]"
+		c, ok := claimOf(p)
+		if !ok {
+			return invalid("%s: not an X.509 certificate", f)
+		}
+		other := func(m map[string]string, k string) (string, bool) {
+			owner, ok := m[k]
+			return owner, ok && k != "" && owner != member
+		}
+		if owner, ok := other(o.fingerprint, c.fingerprint); ok {
+			return exists("%s: this CA certificate is already registered by member %s", f, owner)
+		}
+		if owner, ok := other(o.subject, c.subject); ok {
+			return exists("%s: this CA's subject %q is already registered by member %s", f, c.subjectText, owner)
+		}
+		if owner, ok := other(o.keyID, c.keyID); ok {
+			return exists("%s: this CA's subject key id %x is already registered by member %s", f, c.keyID, owner)
+		}
+		if owner, ok := other(o.key, c.key); ok {
+			return exists("%s: this CA's public key is already registered by member %s", f, owner)
+		}
 	}
 	return nil
 }

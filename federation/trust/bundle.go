@@ -318,3 +318,33 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// CASetFingerprint returns the fingerprint of a member's set of CA
+// certificates (PEM): the hex SHA-256 of the concatenation of the 32-byte
+// SHA-256 digests of each certificate's DER encoding, sorted in ascending
+// byte order (a certificate listed twice counts once). It does not depend
+// on the order the certificates are listed in. It is what a voter compares
+// out of band with a candidate member before approving its admission:
+// `accordctl certs` prints it for the candidate's own CA, `accordctl member
+// show` for the CA set registered, and the registry refuses an approving
+// vote that names another.
+func CASetFingerprint(pems []string) (string, error) {
+	if len(pems) == 0 {
+		return "", errors.New("no CA certificate")
+	}
+	sums := make([][sha256.Size]byte, 0, len(pems))
+	for i, p := range pems {
+		c, err := parseOnePEMCertificate([]byte(p))
+		if err != nil {
+			return "", fmt.Errorf("CA certificate %d: %w", i, err)
+		}
+		sums = append(sums, sha256.Sum256(c.Raw))
+	}
+	slices.SortFunc(sums, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+	sums = slices.Compact(sums)
+	h := sha256.New()
+	for _, s := range sums {
+		h.Write(s[:])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

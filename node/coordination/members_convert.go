@@ -9,6 +9,7 @@ import (
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/grpcserver"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -101,6 +102,9 @@ func memberToProto(m registry.Member) *accordv1.Member {
 		Proposed: changeToProto(m.Proposed), Admitted: changePtrToProto(m.Admitted),
 		Suspended: changePtrToProto(m.Suspended), Update: changeToProto(m.Updated),
 		Etag: etagOf(int(m.Updated.Index)), //nolint:gosec // a log index, far below MaxInt
+	}
+	if fp, err := trust.CASetFingerprint(m.CACerts); err == nil {
+		out.CaFingerprint = fp
 	}
 	for _, k := range m.SigningKeys {
 		out.SigningKeys = append(out.SigningKeys, &accordv1.SigningKey{Id: k.ID, PublicKeyPem: k.PublicKeyPEM})

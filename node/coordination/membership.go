@@ -240,6 +240,8 @@ func proposal(mem *accordv1.Member) (registry.ProposeMember, error) {
 		return bad("member.person_keys: output only at proposal (the new member's nodes register theirs)")
 	case len(mem.GetAdmissionVotes()) > 0 || len(mem.GetSuspensionVotes()) > 0:
 		return bad("member.admission_votes: output only (vote with VoteMember)")
+	case mem.GetCaFingerprint() != "":
+		return bad("member.ca_fingerprint: output only (the fingerprint of member.ca_certs)")
 	}
 	sig, err := signingKeysFromProto("member.signing_keys", mem.GetSigningKeys())
 	if err != nil {
@@ -270,7 +272,11 @@ func (m *MembershipService) VoteMember(ctx context.Context, req *accordv1.VoteMe
 	default:
 		return nil, grpcserver.ToStatus(fmt.Errorf("%w: decision: required (VOTE_DECISION_APPROVE or VOTE_DECISION_REJECT)", grpcserver.ErrInvalidArgument))
 	}
-	if _, err := m.send(ctx, id, req.GetRequestId(), registry.VoteAdmission{Candidate: code, Approve: approve}); err != nil {
+	fp := normalizeFingerprint(req.GetCaFingerprint())
+	if approve && fp == "" {
+		return nil, grpcserver.ToStatus(fmt.Errorf("%w: ca_fingerprint: required to approve: the fingerprint of %s's CA certificates as the candidate gave it to you over a second channel (phone, letter); compare it with the one GetMember shows", grpcserver.ErrInvalidArgument, code))
+	}
+	if _, err := m.send(ctx, id, req.GetRequestId(), registry.VoteAdmission{Candidate: code, Approve: approve, CAFingerprint: fp}); err != nil {
 		return nil, grpcserver.ToStatus(err)
 	}
 	mem, err := m.member(ctx, code, false)
@@ -686,4 +692,10 @@ func (m *MembershipService) keyCommand(ctx context.Context, typ registry.Command
 		return nil, grpcserver.ToStatus(err)
 	}
 	return k, nil
+}
+
+// normalizeFingerprint accepts a fingerprint in the forms people copy it
+// in: upper or lower case, with colons or spaces between the bytes.
+func normalizeFingerprint(s string) string {
+	return strings.ToLower(strings.NewReplacer(":", "", " ", "", "-", "").Replace(strings.TrimSpace(s)))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
+	"github.com/accordfed/accord/federation/trust"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -146,7 +147,23 @@ func TestMembershipAdmitsAMember(t *testing.T) {
 		t.Fatalf("retry: %v", err)
 	}
 
-	v1, err := ua.VoteMember(as("UA", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr"})
+	// The fingerprint FR's office gives each voter over a second channel,
+	// and the one the API shows for the CA registered: the same.
+	frFP, err := trust.CASetFingerprint([]string{caPEM(l.fed, "FR")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.GetCaFingerprint() != frFP {
+		t.Fatalf("ca_fingerprint %q, want %q", m.GetCaFingerprint(), frFP)
+	}
+	// An approval without it, or with another CA set's, is refused.
+	_, err = ua.VoteMember(as("UA", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr-0"})
+	wantCode(t, "approval without a fingerprint", err, codes.InvalidArgument, "ca_fingerprint: required to approve")
+	otherFP, _ := trust.CASetFingerprint([]string{caPEM(l.fed, "UA")})
+	_, err = ua.VoteMember(as("UA", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr-1", CaFingerprint: otherFP})
+	wantCode(t, "approval with another CA set's fingerprint", err, codes.FailedPrecondition, "ca_fingerprint: "+otherFP+" is not the fingerprint")
+
+	v1, err := ua.VoteMember(as("UA", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr", CaFingerprint: frFP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +176,12 @@ func TestMembershipAdmitsAMember(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a proposed member registers a node: %v", err)
 	}
-	v2, err := pl.VoteMember(as("PL", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr"})
+	// Copied as people copy it: upper case, with colons.
+	var colons []string
+	for i := 0; i < len(frFP); i += 2 {
+		colons = append(colons, strings.ToUpper(frFP[i:i+2]))
+	}
+	v2, err := pl.VoteMember(as("PL", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr", CaFingerprint: strings.Join(colons, ":")})
 	if err != nil {
 		t.Fatal(err)
 	}

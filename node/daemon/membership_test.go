@@ -13,6 +13,7 @@ import (
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/daemon"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -57,9 +58,13 @@ func TestAdmittedMemberTrustedAndDialled(t *testing.T) {
 		Member: &accordv1.Member{Code: "FR", DisplayName: "Parquet national antiterroriste", CaCerts: []string{pemCert(fed.CAs["FR"].Cert.Raw)}}}); err != nil {
 		t.Fatal(err)
 	}
+	frFP, err := trust.CASetFingerprint([]string{pemCert(fed.CAs["FR"].Cert.Raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range nodes[:2] {
 		c := membershipClient(t, n.d, fed.User(n.member, "admin"), n.member)
-		if _, err := c.VoteMember(ctx, &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr"}); err != nil {
+		if _, err := c.VoteMember(ctx, &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr", CaFingerprint: frFP}); err != nil {
 			t.Fatal(err)
 		}
 	}

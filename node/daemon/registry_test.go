@@ -17,6 +17,7 @@ import (
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon"
 	"github.com/accordfed/accord/node/daemon/daemontest"
@@ -225,8 +226,12 @@ func TestRegistryLeaderStopsAndNewMemberJoins(t *testing.T) {
 	lt.d = start(t, lt.cfg)
 	lt.user = coordClient(t, lt.d, fed.User("LT", "analyst"), "LT")
 
-	mustExecute(t, nodes[0].admin, "vote-lt", registry.VoteAdmission{Candidate: "LT", Approve: true})
-	mustExecute(t, nodes[1].admin, "vote-lt", registry.VoteAdmission{Candidate: "LT", Approve: true})
+	ltFP, err := trust.CASetFingerprint([]string{caPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecute(t, nodes[0].admin, "vote-lt", registry.VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: ltFP})
+	mustExecute(t, nodes[1].admin, "vote-lt", registry.VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: ltFP})
 	waitFounded(t, lt)
 	raftnettest.WaitFor(t, 20*time.Second, func() error {
 		st, err := nodes[0].user.RegistryStatus(context.Background(), &accordv1.RegistryStatusRequest{})

@@ -239,7 +239,12 @@ type Member struct {
 	Update *RegistryChange `protobuf:"bytes,16,opt,name=update,proto3" json:"update,omitempty"`
 	// The record's etag (AIP-154): give it back in UpdateMember to update
 	// only the record as read (Aborted when it has changed since).
-	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fingerprint of ca_certs as a set (output only): the lower-case hex
+	// SHA-256 of the concatenated SHA-256 digests of each CA certificate's
+	// DER encoding, sorted. A voter compares it with the candidate over a
+	// second channel before approving (VoteMemberRequest.ca_fingerprint).
+	CaFingerprint string `protobuf:"bytes,18,opt,name=ca_fingerprint,json=caFingerprint,proto3" json:"ca_fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,6 +394,13 @@ func (x *Member) GetUpdate() *RegistryChange {
 func (x *Member) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *Member) GetCaFingerprint() string {
+	if x != nil {
+		return x.CaFingerprint
 	}
 	return ""
 }
@@ -1248,7 +1260,15 @@ type VoteMemberRequest struct {
 	// Approve or reject; required.
 	Decision VoteDecision `protobuf:"varint,2,opt,name=decision,proto3,enum=accord.v1.VoteDecision" json:"decision,omitempty"`
 	// The client's id for this request, the same on every retry.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The fingerprint of the candidate's CA certificates that the voter
+	// checked with the candidate over a second channel (phone, letter): 64
+	// hex digits, as `accordctl certs` prints it for the candidate's CA and
+	// Member.ca_fingerprint gives it for the CAs registered. Required to
+	// approve: the registry refuses an approval whose fingerprint is not the
+	// candidate's registered CA set, so that no proposer can get its own CA
+	// admitted in the candidate's name.
+	CaFingerprint string `protobuf:"bytes,4,opt,name=ca_fingerprint,json=caFingerprint,proto3" json:"ca_fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1300,6 +1320,13 @@ func (x *VoteMemberRequest) GetDecision() VoteDecision {
 func (x *VoteMemberRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *VoteMemberRequest) GetCaFingerprint() string {
+	if x != nil {
+		return x.CaFingerprint
 	}
 	return ""
 }
@@ -2469,7 +2496,7 @@ var File_accord_v1_membership_proto protoreflect.FileDescriptor
 
 const file_accord_v1_membership_proto_rawDesc = "" +
 	"\n" +
-	"\x1aaccord/v1/membership.proto\x12\taccord.v1\x1a\x1eaccord/v1/registry_types.proto\x1a google/protobuf/field_mask.proto\"\x91\x06\n" +
+	"\x1aaccord/v1/membership.proto\x12\taccord.v1\x1a\x1eaccord/v1/registry_types.proto\x1a google/protobuf/field_mask.proto\"\xb8\x06\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12!\n" +
@@ -2489,7 +2516,8 @@ const file_accord_v1_membership_proto_rawDesc = "" +
 	"\badmitted\x18\x0e \x01(\v2\x19.accord.v1.RegistryChangeR\badmitted\x127\n" +
 	"\tsuspended\x18\x0f \x01(\v2\x19.accord.v1.RegistryChangeR\tsuspended\x121\n" +
 	"\x06update\x18\x10 \x01(\v2\x19.accord.v1.RegistryChangeR\x06update\x12\x12\n" +
-	"\x04etag\x18\x11 \x01(\tR\x04etag\"B\n" +
+	"\x04etag\x18\x11 \x01(\tR\x04etag\x12%\n" +
+	"\x0eca_fingerprint\x18\x12 \x01(\tR\rcaFingerprint\"B\n" +
 	"\n" +
 	"SigningKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12$\n" +
@@ -2548,12 +2576,13 @@ const file_accord_v1_membership_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"B\n" +
 	"\x15ProposeMemberResponse\x12)\n" +
-	"\x06member\x18\x01 \x01(\v2\x11.accord.v1.MemberR\x06member\"{\n" +
+	"\x06member\x18\x01 \x01(\v2\x11.accord.v1.MemberR\x06member\"\xa2\x01\n" +
 	"\x11VoteMemberRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x17.accord.v1.VoteDecisionR\bdecision\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"?\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12%\n" +
+	"\x0eca_fingerprint\x18\x04 \x01(\tR\rcaFingerprint\"?\n" +
 	"\x12VoteMemberResponse\x12)\n" +
 	"\x06member\x18\x01 \x01(\v2\x11.accord.v1.MemberR\x06member\"a\n" +
 	"\x14SuspendMemberRequest\x12\x12\n" +

@@ -772,7 +772,14 @@ type VoteAdmissionCommand struct {
 	// The proposed member's code.
 	Candidate string `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
 	// True to approve, false to refuse.
-	Approve       bool `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
+	Approve bool `protobuf:"varint,2,opt,name=approve,proto3" json:"approve,omitempty"`
+	// The fingerprint of the candidate's CA certificates as the voter
+	// checked it with the candidate out of band: the lower-case hex SHA-256
+	// of the concatenated SHA-256 digests of each CA certificate's DER,
+	// sorted (federation/trust CASetFingerprint). Required to approve; an
+	// approval whose fingerprint is not the candidate's registered CA set is
+	// refused. Unset in the version 2 entries of the previous build.
+	CaFingerprint string `protobuf:"bytes,3,opt,name=ca_fingerprint,json=caFingerprint,proto3" json:"ca_fingerprint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -819,6 +826,13 @@ func (x *VoteAdmissionCommand) GetApprove() bool {
 		return x.Approve
 	}
 	return false
+}
+
+func (x *VoteAdmissionCommand) GetCaFingerprint() string {
+	if x != nil {
+		return x.CaFingerprint
+	}
+	return ""
 }
 
 // SuspendMemberCommand suspends the acting member itself, or records its
@@ -2664,10 +2678,11 @@ const file_accord_v1_registry_command_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x19\n" +
 	"\bca_certs\x18\x03 \x03(\tR\acaCerts\x12?\n" +
 	"\fsigning_keys\x18\x04 \x03(\v2\x1c.accord.v1.CommandSigningKeyR\vsigningKeys\x12H\n" +
-	"\x0fencryption_keys\x18\x05 \x03(\v2\x1f.accord.v1.CommandEncryptionKeyR\x0eencryptionKeys\"N\n" +
+	"\x0fencryption_keys\x18\x05 \x03(\v2\x1f.accord.v1.CommandEncryptionKeyR\x0eencryptionKeys\"u\n" +
 	"\x14VoteAdmissionCommand\x12\x1c\n" +
 	"\tcandidate\x18\x01 \x01(\tR\tcandidate\x12\x18\n" +
-	"\aapprove\x18\x02 \x01(\bR\aapprove\"B\n" +
+	"\aapprove\x18\x02 \x01(\bR\aapprove\x12%\n" +
+	"\x0eca_fingerprint\x18\x03 \x01(\tR\rcaFingerprint\"B\n" +
 	"\x14SuspendMemberCommand\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xcc\x02\n" +
