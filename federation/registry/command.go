@@ -537,6 +537,16 @@ func (p UpdateMember) legacyPayload() Payload {
 	return p
 }
 
+// legacyPayload leaves the CA fingerprint out of a version 2 vote: the
+// previous build refuses a field it does not know, and a group that split
+// on it would diverge. The node that sends the vote has compared the
+// fingerprint with the candidate's CA set itself (coordination
+// VoteMember); the registry checks it once the group writes version 3.
+func (p VoteAdmission) legacyPayload() Payload {
+	p.CAFingerprint = ""
+	return p
+}
+
 // legacyPayload returns p without the fields the previous build (version
 // 2) does not know, for the JSON of a version 2 entry and for the
 // exactly-once digest (so that a request retried across the switch to

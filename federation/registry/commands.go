@@ -1,7 +1,11 @@
 package registry
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 
 	"google.golang.org/protobuf/proto"
@@ -80,6 +84,9 @@ func command[P any, M proto.Message](typ CommandType, sender Sender,
 		fromJSON: func(raw []byte) (Payload, error) {
 			p := new(P)
 			if err := strictUnmarshal(raw, p); err != nil {
+				return nil, err
+			}
+			if err := onlyLegacyFields(raw, any(p).(Payload)); err != nil {
 				return nil, err
 			}
 			return any(p).(Payload), nil
@@ -232,4 +239,48 @@ func CommandTypes() []CommandType {
 func knownType(t CommandType) bool {
 	_, ok := commands.byType[t]
 	return ok
+}
+
+// onlyLegacyFields refuses, in a version 2 payload, a field that only
+// version 3 knows (legacyPayload leaves it out): the previous build decodes
+// version 2 strictly and refuses it, with this very error, and a replica of
+// this build that applied it would hold another state than a replica of
+// the previous build. No honest node writes one: a version 2 entry is
+// always written without them.
+func onlyLegacyFields(raw []byte, p Payload) error {
+	l, ok := p.(interface{ legacyPayload() Payload })
+	if !ok {
+		return nil
+	}
+	legacy := l.legacyPayload()
+	if reflect.DeepEqual(legacy, reflect.ValueOf(p).Elem().Interface()) {
+		return nil
+	}
+	full, err1 := json.Marshal(p)
+	old, err2 := json.Marshal(legacy)
+	var fullKeys, oldKeys map[string]json.RawMessage
+	if err1 != nil || err2 != nil || json.Unmarshal(full, &fullKeys) != nil || json.Unmarshal(old, &oldKeys) != nil {
+		return errors.New("json: a field the previous command version does not know")
+	}
+	// The first such field in the document, as encoding/json reports it.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err == nil {
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			key, _ := tok.(string)
+			if _, known := oldKeys[key]; !known {
+				if _, isNew := fullKeys[key]; isNew {
+					return fmt.Errorf("json: unknown field %q", key)
+				}
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				break
+			}
+		}
+	}
+	return errors.New("json: a field the previous command version does not know")
 }

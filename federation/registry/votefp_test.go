@@ -47,14 +47,29 @@ func TestVoteBindsCandidateCAFingerprint(t *testing.T) {
 }
 
 // TestVoteFingerprintVersion2: a version 2 entry (the previous build's,
-// which knew no fingerprint) approving without one applies as before; one
-// that names a wrong fingerprint is refused.
+// which knew no fingerprint) approving without one applies as before; this
+// build never writes the fingerprint into a version 2 entry, and one that
+// carries it (a dishonest node's) is refused with the previous build's
+// very words, so that replicas of both builds keep one state.
 func TestVoteFingerprintVersion2(t *testing.T) {
 	h := bootstrapped(t, Policy{}, "UA", "PL", "DE")
 	h.ok("UA", ProposeMember{Code: "LT", Name: "Lithuania", CACerts: []string{validCA(t, "LT")}})
-	c := h.command("PL", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "EE")})
+	c := h.command("PL", VoteAdmission{Candidate: "LT", Approve: true, CAFingerprint: caSetFP(t, "LT")})
 	c.Version = LegacyCommandVersion
-	h.refuseCommand(c, ErrFailedPrecondition, false)
+	data, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "ca_fingerprint") {
+		t.Errorf("a version 2 entry carries ca_fingerprint: %s", data)
+	}
+	forged := h.command("DE", VoteAdmission{Candidate: "LT", Approve: true})
+	forged.Version = LegacyCommandVersion
+	forged.PayloadJSON = []byte(`{"candidate":"LT","approve":true,"ca_fingerprint":"` + caSetFP(t, "EE") + `"}`)
+	res := h.applyCommand(forged)
+	if res.Err == nil || !strings.Contains(res.Err.Error(), `payload: json: unknown field "ca_fingerprint"`) {
+		t.Fatalf("a version 2 vote carrying a fingerprint: %v, want the previous build's refusal", res.Err)
+	}
 	c = h.command("PL", VoteAdmission{Candidate: "LT", Approve: true})
 	c.Version = LegacyCommandVersion
 	if res := h.applyCommand(c); res.Err != nil {

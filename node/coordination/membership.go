@@ -12,6 +12,7 @@ import (
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/grpcserver"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -275,6 +276,31 @@ func (m *MembershipService) VoteMember(ctx context.Context, req *accordv1.VoteMe
 	fp := normalizeFingerprint(req.GetCaFingerprint())
 	if approve && fp == "" {
 		return nil, grpcserver.ToStatus(fmt.Errorf("%w: ca_fingerprint: required to approve: the fingerprint of %s's CA certificates as the candidate gave it to you over a second channel (phone, letter); compare it with the one GetMember shows", grpcserver.ErrInvalidArgument, code))
+	}
+	if approve {
+		// Checked here too, against the registry as this node reads it
+		// at once: while the group still writes command version 2 the
+		// fingerprint cannot travel in the vote (the previous build would
+		// refuse the field), and the registry checks it only from version
+		// 3 on.
+		var want string
+		var rerr error
+		if _, err := m.s.reg.Read(ctx, true, func(v registry.View) {
+			cand, err := v.GetMember(code)
+			if err != nil {
+				rerr = err
+				return
+			}
+			want, rerr = trust.CASetFingerprint(cand.CACerts)
+		}); err != nil {
+			return nil, grpcserver.ToStatus(err)
+		}
+		if rerr != nil {
+			return nil, grpcserver.ToStatus(rerr)
+		}
+		if fp != want {
+			return nil, grpcserver.ToStatus(fmt.Errorf("%w: ca_fingerprint: %s does not match the CA certificates proposed for %s (%s): do not approve; ask the candidate again over a second channel", grpcserver.ErrFailedPrecondition, fp, code, want))
+		}
 	}
 	if _, err := m.send(ctx, id, req.GetRequestId(), registry.VoteAdmission{Candidate: code, Approve: approve, CAFingerprint: fp}); err != nil {
 		return nil, grpcserver.ToStatus(err)
