@@ -77,7 +77,7 @@ func TestMemberAndNodeCommands(t *testing.T) {
 	wantExit(t, err, 1, "must be 64 hex digits")
 	otherFP, _ := trust.CASetFingerprint([]string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fed.CAs["DE"].Cert.Raw}))})
 	_, err = admin["PL"].ctl(t, "member", "vote", "FR", "--approve", "--ca-fingerprint", otherFP)
-	wantExit(t, err, 1, "FailedPrecondition", "is not the fingerprint of the CA certificates registered for candidate FR")
+	wantExit(t, err, 1, "FailedPrecondition", "does not match the CA certificates proposed for FR")
 	out = admin["PL"].must(t, "member", "vote", "FR", "--approve", "--ca-fingerprint", strings.ToUpper(frFP))
 	wantIn(t, "first vote", out, "member FR is proposed (1 for, 0 against)")
 	out = admin["DE"].must(t, "member", "vote", "FR", "--approve", "--ca-fingerprint", frFP, "-o", "json")

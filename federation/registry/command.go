@@ -391,6 +391,9 @@ func (c *Command) decodeJSON() {
 		c.payloadErr = invalid("payload: is required")
 	default:
 		p, err := spec.fromJSON(c.PayloadJSON)
+		if err == nil {
+			err = onlyLegacyFields(c.PayloadJSON, p)
+		}
 		if err != nil {
 			c.payloadErr = invalid("payload: %v", err)
 			return

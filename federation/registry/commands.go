@@ -86,9 +86,6 @@ func command[P any, M proto.Message](typ CommandType, sender Sender,
 			if err := strictUnmarshal(raw, p); err != nil {
 				return nil, err
 			}
-			if err := onlyLegacyFields(raw, any(p).(Payload)); err != nil {
-				return nil, err
-			}
 			return any(p).(Payload), nil
 		},
 		toProto: func(p Payload) (proto.Message, error) {

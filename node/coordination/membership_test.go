@@ -161,7 +161,7 @@ func TestMembershipAdmitsAMember(t *testing.T) {
 	wantCode(t, "approval without a fingerprint", err, codes.InvalidArgument, "ca_fingerprint: required to approve")
 	otherFP, _ := trust.CASetFingerprint([]string{caPEM(l.fed, "UA")})
 	_, err = ua.VoteMember(as("UA", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr-1", CaFingerprint: otherFP})
-	wantCode(t, "approval with another CA set's fingerprint", err, codes.FailedPrecondition, "ca_fingerprint: "+otherFP+" is not the fingerprint")
+	wantCode(t, "approval with another CA set's fingerprint", err, codes.FailedPrecondition, "ca_fingerprint: "+otherFP+" does not match the CA certificates proposed for FR")
 
 	v1, err := ua.VoteMember(as("UA", "admin"), &accordv1.VoteMemberRequest{Name: "members/FR", Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-fr", CaFingerprint: frFP})
 	if err != nil {
