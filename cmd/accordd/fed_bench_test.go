@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,8 @@ type benchMember struct {
 	result  *accordv1.ImportResult           // the import's result
 	took    time.Duration                    // how long the import took
 	last    map[string]float64               // the last metrics scraped: name, or name/label, -> value
+	stale   bool                             // the last scrape failed (last is older)
+	done    atomic.Bool                      // its import has finished
 }
 
 // fedBench is a benchmark federation.
@@ -342,7 +345,7 @@ func (b *fedBench) importAll() {
 	}
 	b.scrapeAll()
 	applied0 := b.members[0].last["accord_registry_applied_index"]
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -357,6 +360,7 @@ func (b *fedBench) importAll() {
 				return
 			}
 			m.result, m.took = res, time.Since(start)
+			m.done.Store(true)
 		}()
 	}
 	t.Logf("load when the imports start: %s", loadAvg())
@@ -375,9 +379,15 @@ func (b *fedBench) importAll() {
 		default:
 		}
 		now := time.Now()
-		var held, want int
+		var held, want, imported, stale int
 		var matching strings.Builder
 		for _, m := range b.members {
+			if m.done.Load() {
+				imported++
+			}
+			if m.stale {
+				stale++
+			}
 			for _, o := range b.members {
 				if o != m {
 					held += int(m.last["accord_federation_records/"+o.member])
@@ -391,7 +401,11 @@ func (b *fedBench) importAll() {
 		}
 		if time.Since(progress) > 30*time.Second {
 			progress = now
-			t.Logf("%s: the indexes hold %d of %d shared records; load %s", now.Sub(start).Round(time.Second), held, want, loadAvg())
+			t.Logf("%s: %d of %d imports done; the indexes hold %d of %d shared records (%d nodes' metrics not read this time); load %s",
+				now.Sub(start).Round(time.Second), imported, len(b.members), held, want, stale, loadAvg())
+		}
+		if stale > 0 {
+			return fmt.Errorf("%d nodes' metrics not read", stale)
 		}
 		if converged.IsZero() {
 			if held != want {
@@ -442,7 +456,8 @@ func (b *fedBench) scrapeAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if got, err := scrape(m.metrics); err == nil {
+			got, err := scrape(m.metrics)
+			if m.stale = err != nil; err == nil {
 				m.last = got
 			}
 		}()
@@ -453,7 +468,8 @@ func (b *fedBench) scrapeAll() {
 // scrape reads a node's metrics as name -> value, a sample with a member
 // or learned label as name/label value.
 func scrape(addr string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// A starved node (thirty of them on two cores) may take long.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
