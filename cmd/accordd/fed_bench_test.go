@@ -380,6 +380,7 @@ func (b *fedBench) importAll() {
 		}
 		now := time.Now()
 		var held, want, imported, stale int
+		var indexed, decisions float64
 		var matching strings.Builder
 		for _, m := range b.members {
 			if m.done.Load() {
@@ -388,6 +389,8 @@ func (b *fedBench) importAll() {
 			if m.stale {
 				stale++
 			}
+			indexed += m.last["accord_match_index_records"]
+			decisions += m.last["accord_matches_found_total/proposed_here"]
 			for _, o := range b.members {
 				if o != m {
 					held += int(m.last["accord_federation_records/"+o.member])
@@ -401,8 +404,8 @@ func (b *fedBench) importAll() {
 		}
 		if time.Since(progress) > 30*time.Second {
 			progress = now
-			t.Logf("%s: %d of %d imports done; the indexes hold %d of %d shared records (%d nodes' metrics not read this time); load %s",
-				now.Sub(start).Round(time.Second), imported, len(b.members), held, want, stale, loadAvg())
+			t.Logf("%s: %d of %d imports done; the indexes hold %d of %d shared records; matching indexes %.0f cases, %.0f match decisions; %d nodes' metrics not read this time; load %s",
+				now.Sub(start).Round(time.Second), imported, len(b.members), held, want, indexed, decisions, stale, loadAvg())
 		}
 		if stale > 0 {
 			return fmt.Errorf("%d nodes' metrics not read", stale)
@@ -437,6 +440,15 @@ func (b *fedBench) poll(timeout time.Duration, cond func() error) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
+		for _, m := range b.members {
+			if p := m.current(); p != nil {
+				select {
+				case <-p.done:
+					t.Fatalf("%s's node exited (%v):\n%s", m.member, p.err, p.log.tail(20))
+				default:
+				}
+			}
+		}
 		b.scrapeAll()
 		err := cond()
 		if err == nil {
