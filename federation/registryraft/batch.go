@@ -215,6 +215,12 @@ func (n *Node) submitBatch(leader raft.ServerID, batch []*forwardRequest) {
 		answer(forwardResult{err: ErrClosed})
 		return
 	}
+	if !n.fwd.batches(leader, n.cfg.Clock()) {
+		// Queued before a call learned that the leader does not take
+		// batches.
+		answer(forwardResult{fallback: true})
+		return
+	}
 	client, addr, err := n.client(leader)
 	if err != nil {
 		answer(forwardResult{retry: true, err: err})
