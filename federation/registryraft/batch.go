@@ -252,6 +252,15 @@ func (n *Node) submitBatch(leader raft.ServerID, batch []*forwardRequest) {
 			answer(forwardResult{fallback: true})
 			return
 		}
+		if status.Code(err) == codes.ResourceExhausted && len(batch) > 1 {
+			// Larger than the leader takes in one message (its
+			// max_recv_msg_bytes may be below batchMaxBytes): each
+			// command goes alone.
+			n.logger.Warn("registry leader refused a batch of forwarded writes as too large: forwarding them one per call",
+				"leader", string(leader), "commands", len(batch), "err", err)
+			answer(forwardResult{fallback: true})
+			return
+		}
 		if status.Code(err) == codes.Unavailable && ctx.Err() == nil && n.cfg.GRPCAddressFailed != nil {
 			n.cfg.GRPCAddressFailed(leader, addr)
 		}
