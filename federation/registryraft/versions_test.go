@@ -2,11 +2,13 @@ package registryraft_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 )
@@ -87,9 +89,13 @@ func TestCommandVersionSwitch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := logVersions(t, c.nodes[0], stores[c.nodes[0].name], start); got[registry.LegacyCommandVersion] != 0 || got[registry.CommandVersion] < 3 {
-		t.Fatalf("versions after the status round: %v", got)
-	}
+	// Node 0 may be a follower that has not stored the last entries yet.
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		if got := logVersions(t, c.nodes[0], stores[c.nodes[0].name], start); got[registry.LegacyCommandVersion] != 0 || got[registry.CommandVersion] < 3 {
+			return fmt.Errorf("versions after the status round: %v", got)
+		}
+		return nil
+	})
 	// Every server applied both kinds alike.
 	for _, tn := range c.nodes {
 		got := titles(t, tn.node, true, "UA")
