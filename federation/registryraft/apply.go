@@ -73,7 +73,7 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 		case leader == "":
 			retry = true
 		default:
-			out, index, retry, err = n.forward(ctx, changed, leader, &c)
+			out, index, retry, err = n.forwardBatched(ctx, changed, leader, &c)
 		}
 		if downgrade && isVersionRefusal(err) {
 			n.logger.Info("registry write: the leader does not write command version 3 yet; trying again in version 2",
@@ -155,7 +155,8 @@ func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registr
 	return out, f.Index(), false, nil
 }
 
-// forward submits a command to the leader over gRPC. The call is abandoned
+// forward submits a command to the leader over gRPC, alone (a leader of an
+// earlier build, without SubmitBatch; forwardBatched). The call is abandoned
 // (and the caller tries again, with the same request id) when the leader
 // changes (changed is closed): a leader cut off from the group may never
 // answer, and the call would otherwise hold the command for as long as

@@ -8,8 +8,11 @@
 //
 //   - Apply proposes a command. On the leader the node stamps the command's
 //     time with the leader's clock and appends it to the Raft log; on a
-//     follower it forwards the command to the leader over gRPC
-//     (accord.v1.RegistryService/Submit). While there is no leader it holds
+//     follower it forwards the command to the leader over gRPC, in a batch
+//     with the other commands in flight on the node
+//     (accord.v1.RegistryService/SubmitBatch, a result per command; Submit,
+//     one command per call, to a leader of an earlier build; batch.go).
+//     While there is no leader it holds
 //     the command through the election, bounded by the caller's context,
 //     and it retries a command whose outcome is unknown (a leader lost its
 //     leadership, a forwarded call broke) with the same request id, which

@@ -80,6 +80,9 @@ type clusterOptions struct {
 	// transportTimeout is the Raft transport's I/O and dial timeout
 	// (default 2s).
 	transportTimeout time.Duration
+	// wrapService, when set, gives the RegistryService each node serves
+	// in place of its own (by node name).
+	wrapService func(name string, svc *registryraft.Service) accordv1.RegistryServiceServer
 }
 
 func fastTimeouts() clusterOptions {
@@ -215,7 +218,11 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 	policy := grpcserver.NewPolicy()
 	policy.Allow(registryraft.ServiceMethods, grpcserver.AnyNode)
 	tn.grpc = grpcserver.New(gcfg, src.ServerCredentials(), policy, nil, logger)
-	accordv1.RegisterRegistryServiceServer(tn.grpc.GRPC, registryraft.NewService(n))
+	var svc accordv1.RegistryServiceServer = registryraft.NewService(n)
+	if o.wrapService != nil {
+		svc = o.wrapService(tn.name, registryraft.NewService(n))
+	}
+	accordv1.RegisterRegistryServiceServer(tn.grpc.GRPC, svc)
 	gln := listen(t)
 	c.mu.Lock()
 	c.grpc[n.ID()] = gln.Addr().String()

@@ -67,6 +67,8 @@ type Node struct {
 	ready atomic.Pointer[leadership]
 	// reads coalesces a follower's ReadIndex calls to the leader.
 	reads readShare
+	// fwd batches a follower's forwarded writes (batch.go).
+	fwd forwardQueue
 
 	stop      chan struct{}
 	observers sync.WaitGroup

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/hashicorp/raft"
 
@@ -62,7 +63,64 @@ func (s *Service) Submit(ctx context.Context, req *accordv1.SubmitRequest) (*acc
 	if err != nil {
 		return nil, err
 	}
-	cmd, err := registry.DecodeCommand(req.GetCommand())
+	return s.submit(ctx, id, req.GetCommand())
+}
+
+// MaxBatchCommands is the most commands a SubmitBatch call may carry.
+const MaxBatchCommands = 1024
+
+// SubmitBatch applies several forwarded commands on the leader, each as
+// Submit does (the same checks, its own signature, request id and
+// exactly-once entry), and answers with one result per command: a refused
+// command does not fail the others. The commands are proposed
+// concurrently, as separate Submit calls would be, so that Raft appends
+// them together (its leader groups the entries waiting to be appended, up
+// to MaxAppendEntries, into one write of the log and one AppendEntries
+// per follower); their order in the log is Raft's, as for concurrent
+// calls.
+func (s *Service) SubmitBatch(ctx context.Context, req *accordv1.SubmitBatchRequest) (*accordv1.SubmitBatchResponse, error) {
+	id, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cmds := req.GetCommands()
+	switch {
+	case len(cmds) == 0:
+		return nil, status.Error(codes.InvalidArgument, "commands: required")
+	case len(cmds) > MaxBatchCommands:
+		return nil, status.Error(codes.InvalidArgument, fmt.Sprintf("commands: %d commands, at most %d in one call", len(cmds), MaxBatchCommands))
+	}
+	if !s.n.isLeader() {
+		return nil, unavailable("not the registry leader")
+	}
+	results := make([]*accordv1.SubmitResult, len(cmds))
+	var wg sync.WaitGroup
+	for i, data := range cmds {
+		wg.Go(func() {
+			resp, err := s.submit(ctx, id, data)
+			if err != nil {
+				st := status.Convert(err)
+				// The message Submit would have given: the follower hands
+				// it to its caller, whose command it is.
+				results[i] = &accordv1.SubmitResult{Code: int32(st.Code()), Message: st.Message()}
+				return
+			}
+			results[i] = &accordv1.SubmitResult{Code: int32(codes.OK), Response: resp}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	return &accordv1.SubmitBatchResponse{Results: results}, nil
+}
+
+// submit applies one command that the server id forwarded, on the leader.
+// A server forwards only commands it signed itself: the acting node must
+// be the caller's verified identity (the state machine checks the
+// signature). The error is a gRPC status.
+func (s *Service) submit(ctx context.Context, id identity.Identity, data []byte) (*accordv1.SubmitResponse, error) {
+	cmd, err := registry.DecodeCommand(data)
 	if err != nil {
 		return nil, refusalStatus(err)
 	}

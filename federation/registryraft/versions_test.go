@@ -2,6 +2,7 @@ package registryraft_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -92,9 +94,13 @@ func TestCommandVersionSwitch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := logVersions(t, c.nodes[0], stores[c.nodes[0].name], start); got[registry.LegacyCommandVersion] != 0 || got[registry.CommandVersion] < 3 {
-		t.Fatalf("versions after the status round: %v", got)
-	}
+	// Node 0 may be a follower that has not stored the last entries yet.
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		if got := logVersions(t, c.nodes[0], stores[c.nodes[0].name], start); got[registry.LegacyCommandVersion] != 0 || got[registry.CommandVersion] < 3 {
+			return fmt.Errorf("versions after the status round: %v", got)
+		}
+		return nil
+	})
 	// Every server applied both kinds alike.
 	for _, tn := range c.nodes {
 		got := titles(t, tn.node, true, "UA")

@@ -814,6 +814,170 @@ func (x *SubmitResponse) GetIndex() uint64 {
 	return 0
 }
 
+// SubmitBatchRequest carries several commands.
+type SubmitBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command envelopes, RegistryCommand each, as in SubmitRequest:
+	// every one signed by the calling node, its actor_node the caller's
+	// certificate identity (a command that acts for another node is refused
+	// with PermissionDenied, alone). At least one, at most 1024.
+	Commands      [][]byte `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitBatchRequest) Reset() {
+	*x = SubmitBatchRequest{}
+	mi := &file_accord_v1_registry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitBatchRequest) ProtoMessage() {}
+
+func (x *SubmitBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitBatchRequest.ProtoReflect.Descriptor instead.
+func (*SubmitBatchRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SubmitBatchRequest) GetCommands() [][]byte {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+// SubmitBatchResponse answers a SubmitBatchRequest.
+type SubmitBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per command of the request, in the same order.
+	Results       []*SubmitResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitBatchResponse) Reset() {
+	*x = SubmitBatchResponse{}
+	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitBatchResponse) ProtoMessage() {}
+
+func (x *SubmitBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitBatchResponse.ProtoReflect.Descriptor instead.
+func (*SubmitBatchResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SubmitBatchResponse) GetResults() []*SubmitResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// SubmitResult is the outcome of one command of a batch.
+type SubmitResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code the command would have had from Submit (the
+	// numbering of google.rpc.Code): 0 (OK) when it was applied; a refusal
+	// (3 InvalidArgument, 5 NotFound, 6 AlreadyExists, 7 PermissionDenied,
+	// 9 FailedPrecondition) is final and changed nothing; 14 Unavailable
+	// means its outcome is unknown (the leader lost its leadership): retry
+	// it, with the same request id, against the current leader.
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The status message when code is not 0, naming the field at fault.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The command's outcome when code is 0.
+	Response      *SubmitResponse `protobuf:"bytes,3,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitResult) Reset() {
+	*x = SubmitResult{}
+	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitResult) ProtoMessage() {}
+
+func (x *SubmitResult) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
+func (*SubmitResult) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SubmitResult) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SubmitResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SubmitResult) GetResponse() *SubmitResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
 // ReadIndexRequest asks for the leader's read index.
 type ReadIndexRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -823,7 +987,7 @@ type ReadIndexRequest struct {
 
 func (x *ReadIndexRequest) Reset() {
 	*x = ReadIndexRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[3]
+	mi := &file_accord_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +999,7 @@ func (x *ReadIndexRequest) String() string {
 func (*ReadIndexRequest) ProtoMessage() {}
 
 func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[3]
+	mi := &file_accord_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +1012,7 @@ func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
 func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 // ReadIndexResponse holds the leader's read index.
@@ -862,7 +1026,7 @@ type ReadIndexResponse struct {
 
 func (x *ReadIndexResponse) Reset() {
 	*x = ReadIndexResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	mi := &file_accord_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +1038,7 @@ func (x *ReadIndexResponse) String() string {
 func (*ReadIndexResponse) ProtoMessage() {}
 
 func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[4]
+	mi := &file_accord_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1051,7 @@ func (x *ReadIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadIndexResponse.ProtoReflect.Descriptor instead.
 func (*ReadIndexResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReadIndexResponse) GetIndex() uint64 {
@@ -918,7 +1082,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	mi := &file_accord_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1094,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[5]
+	mi := &file_accord_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1107,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *JoinRequest) GetRaftAddress() string {
@@ -987,7 +1151,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[6]
+	mi := &file_accord_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -999,7 +1163,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[6]
+	mi := &file_accord_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1012,7 +1176,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JoinResponse) GetVoter() bool {
@@ -1041,7 +1205,7 @@ type ServerStatusRequest struct {
 
 func (x *ServerStatusRequest) Reset() {
 	*x = ServerStatusRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[7]
+	mi := &file_accord_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1217,7 @@ func (x *ServerStatusRequest) String() string {
 func (*ServerStatusRequest) ProtoMessage() {}
 
 func (x *ServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[7]
+	mi := &file_accord_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1230,7 @@ func (x *ServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ServerStatusRequest) GetChainIndex() uint64 {
@@ -1101,7 +1265,7 @@ type ServerStatusResponse struct {
 
 func (x *ServerStatusResponse) Reset() {
 	*x = ServerStatusResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[8]
+	mi := &file_accord_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1277,7 @@ func (x *ServerStatusResponse) String() string {
 func (*ServerStatusResponse) ProtoMessage() {}
 
 func (x *ServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[8]
+	mi := &file_accord_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1290,7 @@ func (x *ServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServerStatusResponse) GetState() string {
@@ -1247,7 +1411,15 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status\x12\x14\n" +
-	"\x05index\x18\x04 \x01(\x04R\x05index\"\x12\n" +
+	"\x05index\x18\x04 \x01(\x04R\x05index\"0\n" +
+	"\x12SubmitBatchRequest\x12\x1a\n" +
+	"\bcommands\x18\x01 \x03(\fR\bcommands\"H\n" +
+	"\x13SubmitBatchResponse\x121\n" +
+	"\aresults\x18\x01 \x03(\v2\x17.accord.v1.SubmitResultR\aresults\"s\n" +
+	"\fSubmitResult\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x125\n" +
+	"\bresponse\x18\x03 \x01(\v2\x19.accord.v1.SubmitResponseR\bresponse\"\x12\n" +
 	"\x10ReadIndexRequest\")\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\"\xa2\x01\n" +
@@ -1271,9 +1443,10 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\vchain_index\x18\x05 \x01(\x04R\n" +
 	"chainIndex\x12\x1b\n" +
 	"\tlog_chain\x18\x06 \x01(\fR\blogChain\x12'\n" +
-	"\x0fcommand_version\x18\a \x01(\x05R\x0ecommandVersion2\xa2\x02\n" +
+	"\x0fcommand_version\x18\a \x01(\x05R\x0ecommandVersion2\xf0\x02\n" +
 	"\x0fRegistryService\x12=\n" +
-	"\x06Submit\x12\x18.accord.v1.SubmitRequest\x1a\x19.accord.v1.SubmitResponse\x12F\n" +
+	"\x06Submit\x12\x18.accord.v1.SubmitRequest\x1a\x19.accord.v1.SubmitResponse\x12L\n" +
+	"\vSubmitBatch\x12\x1d.accord.v1.SubmitBatchRequest\x1a\x1e.accord.v1.SubmitBatchResponse\x12F\n" +
 	"\tReadIndex\x12\x1b.accord.v1.ReadIndexRequest\x1a\x1c.accord.v1.ReadIndexResponse\x127\n" +
 	"\x04Join\x12\x16.accord.v1.JoinRequest\x1a\x17.accord.v1.JoinResponse\x12O\n" +
 	"\fServerStatus\x12\x1e.accord.v1.ServerStatusRequest\x1a\x1f.accord.v1.ServerStatusResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
@@ -1290,93 +1463,100 @@ func file_accord_v1_registry_proto_rawDescGZIP() []byte {
 	return file_accord_v1_registry_proto_rawDescData
 }
 
-var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_accord_v1_registry_proto_goTypes = []any{
 	(*SubmitRequest)(nil),         // 0: accord.v1.SubmitRequest
 	(*RegistryCommand)(nil),       // 1: accord.v1.RegistryCommand
 	(*SubmitResponse)(nil),        // 2: accord.v1.SubmitResponse
-	(*ReadIndexRequest)(nil),      // 3: accord.v1.ReadIndexRequest
-	(*ReadIndexResponse)(nil),     // 4: accord.v1.ReadIndexResponse
-	(*JoinRequest)(nil),           // 5: accord.v1.JoinRequest
-	(*JoinResponse)(nil),          // 6: accord.v1.JoinResponse
-	(*ServerStatusRequest)(nil),   // 7: accord.v1.ServerStatusRequest
-	(*ServerStatusResponse)(nil),  // 8: accord.v1.ServerStatusResponse
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
-	(*NoopCommand)(nil),           // 10: accord.v1.NoopCommand
-	(*BootstrapCommand)(nil),      // 11: accord.v1.BootstrapCommand
-	(*ProposeMemberCommand)(nil),  // 12: accord.v1.ProposeMemberCommand
-	(*VoteAdmissionCommand)(nil),  // 13: accord.v1.VoteAdmissionCommand
-	(*SuspendMemberCommand)(nil),  // 14: accord.v1.SuspendMemberCommand
-	(*UpdateMemberCommand)(nil),   // 15: accord.v1.UpdateMemberCommand
-	(*RegisterNodeCommand)(nil),   // 16: accord.v1.RegisterNodeCommand
-	(*RemoveNodeCommand)(nil),     // 17: accord.v1.RemoveNodeCommand
-	(*CreateJitCommand)(nil),      // 18: accord.v1.CreateJitCommand
-	(*InviteToJitCommand)(nil),    // 19: accord.v1.InviteToJitCommand
-	(*RespondToJitCommand)(nil),   // 20: accord.v1.RespondToJitCommand
-	(*LeaveJitCommand)(nil),       // 21: accord.v1.LeaveJitCommand
-	(*LinkCaseCommand)(nil),       // 22: accord.v1.LinkCaseCommand
-	(*UnlinkCaseCommand)(nil),     // 23: accord.v1.UnlinkCaseCommand
-	(*SetJitLeadCommand)(nil),     // 24: accord.v1.SetJitLeadCommand
-	(*CloseJitCommand)(nil),       // 25: accord.v1.CloseJitCommand
-	(*ConsentJitCommand)(nil),     // 26: accord.v1.ConsentJitCommand
-	(*WrapJitKeyCommand)(nil),     // 27: accord.v1.WrapJitKeyCommand
-	(*RotateJitKeyCommand)(nil),   // 28: accord.v1.RotateJitKeyCommand
-	(*ProposeLeadCommand)(nil),    // 29: accord.v1.ProposeLeadCommand
-	(*ConsentLeadCommand)(nil),    // 30: accord.v1.ConsentLeadCommand
-	(*CreateEntryCommand)(nil),    // 31: accord.v1.CreateEntryCommand
-	(*UpdateEntryCommand)(nil),    // 32: accord.v1.UpdateEntryCommand
-	(*DeleteEntryCommand)(nil),    // 33: accord.v1.DeleteEntryCommand
-	(*ProposeMatchCommand)(nil),   // 34: accord.v1.ProposeMatchCommand
-	(*DecideMatchCommand)(nil),    // 35: accord.v1.DecideMatchCommand
-	(*CreateKeyCommand)(nil),      // 36: accord.v1.CreateKeyCommand
-	(*RotateKeyCommand)(nil),      // 37: accord.v1.RotateKeyCommand
-	(*DestroyKeyCommand)(nil),     // 38: accord.v1.DestroyKeyCommand
+	(*SubmitBatchRequest)(nil),    // 3: accord.v1.SubmitBatchRequest
+	(*SubmitBatchResponse)(nil),   // 4: accord.v1.SubmitBatchResponse
+	(*SubmitResult)(nil),          // 5: accord.v1.SubmitResult
+	(*ReadIndexRequest)(nil),      // 6: accord.v1.ReadIndexRequest
+	(*ReadIndexResponse)(nil),     // 7: accord.v1.ReadIndexResponse
+	(*JoinRequest)(nil),           // 8: accord.v1.JoinRequest
+	(*JoinResponse)(nil),          // 9: accord.v1.JoinResponse
+	(*ServerStatusRequest)(nil),   // 10: accord.v1.ServerStatusRequest
+	(*ServerStatusResponse)(nil),  // 11: accord.v1.ServerStatusResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*NoopCommand)(nil),           // 13: accord.v1.NoopCommand
+	(*BootstrapCommand)(nil),      // 14: accord.v1.BootstrapCommand
+	(*ProposeMemberCommand)(nil),  // 15: accord.v1.ProposeMemberCommand
+	(*VoteAdmissionCommand)(nil),  // 16: accord.v1.VoteAdmissionCommand
+	(*SuspendMemberCommand)(nil),  // 17: accord.v1.SuspendMemberCommand
+	(*UpdateMemberCommand)(nil),   // 18: accord.v1.UpdateMemberCommand
+	(*RegisterNodeCommand)(nil),   // 19: accord.v1.RegisterNodeCommand
+	(*RemoveNodeCommand)(nil),     // 20: accord.v1.RemoveNodeCommand
+	(*CreateJitCommand)(nil),      // 21: accord.v1.CreateJitCommand
+	(*InviteToJitCommand)(nil),    // 22: accord.v1.InviteToJitCommand
+	(*RespondToJitCommand)(nil),   // 23: accord.v1.RespondToJitCommand
+	(*LeaveJitCommand)(nil),       // 24: accord.v1.LeaveJitCommand
+	(*LinkCaseCommand)(nil),       // 25: accord.v1.LinkCaseCommand
+	(*UnlinkCaseCommand)(nil),     // 26: accord.v1.UnlinkCaseCommand
+	(*SetJitLeadCommand)(nil),     // 27: accord.v1.SetJitLeadCommand
+	(*CloseJitCommand)(nil),       // 28: accord.v1.CloseJitCommand
+	(*ConsentJitCommand)(nil),     // 29: accord.v1.ConsentJitCommand
+	(*WrapJitKeyCommand)(nil),     // 30: accord.v1.WrapJitKeyCommand
+	(*RotateJitKeyCommand)(nil),   // 31: accord.v1.RotateJitKeyCommand
+	(*ProposeLeadCommand)(nil),    // 32: accord.v1.ProposeLeadCommand
+	(*ConsentLeadCommand)(nil),    // 33: accord.v1.ConsentLeadCommand
+	(*CreateEntryCommand)(nil),    // 34: accord.v1.CreateEntryCommand
+	(*UpdateEntryCommand)(nil),    // 35: accord.v1.UpdateEntryCommand
+	(*DeleteEntryCommand)(nil),    // 36: accord.v1.DeleteEntryCommand
+	(*ProposeMatchCommand)(nil),   // 37: accord.v1.ProposeMatchCommand
+	(*DecideMatchCommand)(nil),    // 38: accord.v1.DecideMatchCommand
+	(*CreateKeyCommand)(nil),      // 39: accord.v1.CreateKeyCommand
+	(*RotateKeyCommand)(nil),      // 40: accord.v1.RotateKeyCommand
+	(*DestroyKeyCommand)(nil),     // 41: accord.v1.DestroyKeyCommand
 }
 var file_accord_v1_registry_proto_depIdxs = []int32{
-	9,  // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
-	9,  // 1: accord.v1.RegistryCommand.signed_at:type_name -> google.protobuf.Timestamp
-	10, // 2: accord.v1.RegistryCommand.noop:type_name -> accord.v1.NoopCommand
-	11, // 3: accord.v1.RegistryCommand.bootstrap:type_name -> accord.v1.BootstrapCommand
-	12, // 4: accord.v1.RegistryCommand.propose_member:type_name -> accord.v1.ProposeMemberCommand
-	13, // 5: accord.v1.RegistryCommand.vote_admission:type_name -> accord.v1.VoteAdmissionCommand
-	14, // 6: accord.v1.RegistryCommand.suspend_member:type_name -> accord.v1.SuspendMemberCommand
-	15, // 7: accord.v1.RegistryCommand.update_member:type_name -> accord.v1.UpdateMemberCommand
-	16, // 8: accord.v1.RegistryCommand.register_node:type_name -> accord.v1.RegisterNodeCommand
-	17, // 9: accord.v1.RegistryCommand.remove_node:type_name -> accord.v1.RemoveNodeCommand
-	18, // 10: accord.v1.RegistryCommand.create_jit:type_name -> accord.v1.CreateJitCommand
-	19, // 11: accord.v1.RegistryCommand.invite_to_jit:type_name -> accord.v1.InviteToJitCommand
-	20, // 12: accord.v1.RegistryCommand.respond_to_jit:type_name -> accord.v1.RespondToJitCommand
-	21, // 13: accord.v1.RegistryCommand.leave_jit:type_name -> accord.v1.LeaveJitCommand
-	22, // 14: accord.v1.RegistryCommand.link_case:type_name -> accord.v1.LinkCaseCommand
-	23, // 15: accord.v1.RegistryCommand.unlink_case:type_name -> accord.v1.UnlinkCaseCommand
-	24, // 16: accord.v1.RegistryCommand.set_jit_lead:type_name -> accord.v1.SetJitLeadCommand
-	25, // 17: accord.v1.RegistryCommand.close_jit:type_name -> accord.v1.CloseJitCommand
-	26, // 18: accord.v1.RegistryCommand.consent_jit:type_name -> accord.v1.ConsentJitCommand
-	27, // 19: accord.v1.RegistryCommand.wrap_jit_key:type_name -> accord.v1.WrapJitKeyCommand
-	28, // 20: accord.v1.RegistryCommand.rotate_jit_key:type_name -> accord.v1.RotateJitKeyCommand
-	29, // 21: accord.v1.RegistryCommand.propose_lead:type_name -> accord.v1.ProposeLeadCommand
-	30, // 22: accord.v1.RegistryCommand.consent_lead:type_name -> accord.v1.ConsentLeadCommand
-	31, // 23: accord.v1.RegistryCommand.create_entry:type_name -> accord.v1.CreateEntryCommand
-	32, // 24: accord.v1.RegistryCommand.update_entry:type_name -> accord.v1.UpdateEntryCommand
-	33, // 25: accord.v1.RegistryCommand.delete_entry:type_name -> accord.v1.DeleteEntryCommand
-	34, // 26: accord.v1.RegistryCommand.propose_match:type_name -> accord.v1.ProposeMatchCommand
-	35, // 27: accord.v1.RegistryCommand.decide_match:type_name -> accord.v1.DecideMatchCommand
-	36, // 28: accord.v1.RegistryCommand.create_key:type_name -> accord.v1.CreateKeyCommand
-	37, // 29: accord.v1.RegistryCommand.rotate_key:type_name -> accord.v1.RotateKeyCommand
-	38, // 30: accord.v1.RegistryCommand.destroy_key:type_name -> accord.v1.DestroyKeyCommand
-	0,  // 31: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
-	3,  // 32: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
-	5,  // 33: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
-	7,  // 34: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
-	2,  // 35: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
-	4,  // 36: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
-	6,  // 37: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
-	8,  // 38: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
-	35, // [35:39] is the sub-list for method output_type
-	31, // [31:35] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	12, // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
+	12, // 1: accord.v1.RegistryCommand.signed_at:type_name -> google.protobuf.Timestamp
+	13, // 2: accord.v1.RegistryCommand.noop:type_name -> accord.v1.NoopCommand
+	14, // 3: accord.v1.RegistryCommand.bootstrap:type_name -> accord.v1.BootstrapCommand
+	15, // 4: accord.v1.RegistryCommand.propose_member:type_name -> accord.v1.ProposeMemberCommand
+	16, // 5: accord.v1.RegistryCommand.vote_admission:type_name -> accord.v1.VoteAdmissionCommand
+	17, // 6: accord.v1.RegistryCommand.suspend_member:type_name -> accord.v1.SuspendMemberCommand
+	18, // 7: accord.v1.RegistryCommand.update_member:type_name -> accord.v1.UpdateMemberCommand
+	19, // 8: accord.v1.RegistryCommand.register_node:type_name -> accord.v1.RegisterNodeCommand
+	20, // 9: accord.v1.RegistryCommand.remove_node:type_name -> accord.v1.RemoveNodeCommand
+	21, // 10: accord.v1.RegistryCommand.create_jit:type_name -> accord.v1.CreateJitCommand
+	22, // 11: accord.v1.RegistryCommand.invite_to_jit:type_name -> accord.v1.InviteToJitCommand
+	23, // 12: accord.v1.RegistryCommand.respond_to_jit:type_name -> accord.v1.RespondToJitCommand
+	24, // 13: accord.v1.RegistryCommand.leave_jit:type_name -> accord.v1.LeaveJitCommand
+	25, // 14: accord.v1.RegistryCommand.link_case:type_name -> accord.v1.LinkCaseCommand
+	26, // 15: accord.v1.RegistryCommand.unlink_case:type_name -> accord.v1.UnlinkCaseCommand
+	27, // 16: accord.v1.RegistryCommand.set_jit_lead:type_name -> accord.v1.SetJitLeadCommand
+	28, // 17: accord.v1.RegistryCommand.close_jit:type_name -> accord.v1.CloseJitCommand
+	29, // 18: accord.v1.RegistryCommand.consent_jit:type_name -> accord.v1.ConsentJitCommand
+	30, // 19: accord.v1.RegistryCommand.wrap_jit_key:type_name -> accord.v1.WrapJitKeyCommand
+	31, // 20: accord.v1.RegistryCommand.rotate_jit_key:type_name -> accord.v1.RotateJitKeyCommand
+	32, // 21: accord.v1.RegistryCommand.propose_lead:type_name -> accord.v1.ProposeLeadCommand
+	33, // 22: accord.v1.RegistryCommand.consent_lead:type_name -> accord.v1.ConsentLeadCommand
+	34, // 23: accord.v1.RegistryCommand.create_entry:type_name -> accord.v1.CreateEntryCommand
+	35, // 24: accord.v1.RegistryCommand.update_entry:type_name -> accord.v1.UpdateEntryCommand
+	36, // 25: accord.v1.RegistryCommand.delete_entry:type_name -> accord.v1.DeleteEntryCommand
+	37, // 26: accord.v1.RegistryCommand.propose_match:type_name -> accord.v1.ProposeMatchCommand
+	38, // 27: accord.v1.RegistryCommand.decide_match:type_name -> accord.v1.DecideMatchCommand
+	39, // 28: accord.v1.RegistryCommand.create_key:type_name -> accord.v1.CreateKeyCommand
+	40, // 29: accord.v1.RegistryCommand.rotate_key:type_name -> accord.v1.RotateKeyCommand
+	41, // 30: accord.v1.RegistryCommand.destroy_key:type_name -> accord.v1.DestroyKeyCommand
+	5,  // 31: accord.v1.SubmitBatchResponse.results:type_name -> accord.v1.SubmitResult
+	2,  // 32: accord.v1.SubmitResult.response:type_name -> accord.v1.SubmitResponse
+	0,  // 33: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
+	3,  // 34: accord.v1.RegistryService.SubmitBatch:input_type -> accord.v1.SubmitBatchRequest
+	6,  // 35: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
+	8,  // 36: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
+	10, // 37: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
+	2,  // 38: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
+	4,  // 39: accord.v1.RegistryService.SubmitBatch:output_type -> accord.v1.SubmitBatchResponse
+	7,  // 40: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
+	9,  // 41: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
+	11, // 42: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
+	38, // [38:43] is the sub-list for method output_type
+	33, // [33:38] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_registry_proto_init() }
@@ -1422,7 +1602,7 @@ func file_accord_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_registry_proto_rawDesc), len(file_accord_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	RegistryService_Submit_FullMethodName       = "/accord.v1.RegistryService/Submit"
+	RegistryService_SubmitBatch_FullMethodName  = "/accord.v1.RegistryService/SubmitBatch"
 	RegistryService_ReadIndex_FullMethodName    = "/accord.v1.RegistryService/ReadIndex"
 	RegistryService_Join_FullMethodName         = "/accord.v1.RegistryService/Join"
 	RegistryService_ServerStatus_FullMethodName = "/accord.v1.RegistryService/ServerStatus"
@@ -44,6 +45,20 @@ type RegistryServiceClient interface {
 	// lost leadership) and the caller should retry, with the same request id,
 	// against the current leader.
 	Submit(ctx context.Context, in *SubmitRequest, opts ...grpc.CallOption) (*SubmitResponse, error)
+	// SubmitBatch proposes several commands on the leader, each as Submit
+	// would, and answers with one result per command, in the order of the
+	// request. Each command keeps its own signature, request id and
+	// exactly-once entry, and is checked on its own: one refused command
+	// (its result carries the refusal's code) does not fail the others, and
+	// the commands are applied as if they had been submitted concurrently,
+	// one Submit each. The whole call fails only when no command could be
+	// considered: Unavailable when the server is not the leader (retry every
+	// command, with the same request ids, against the current leader),
+	// PermissionDenied when the caller is not a registry server,
+	// InvalidArgument for an empty or oversized batch. A server of a build
+	// before this method answers Unimplemented: submit one command per
+	// Submit call.
+	SubmitBatch(ctx context.Context, in *SubmitBatchRequest, opts ...grpc.CallOption) (*SubmitBatchResponse, error)
 	// ReadIndex confirms the server's leadership and returns its commit index:
 	// a read that waits until its own state machine has applied that index is
 	// linearizable. Unavailable means the server is not the leader.
@@ -73,6 +88,16 @@ func (c *registryServiceClient) Submit(ctx context.Context, in *SubmitRequest, o
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SubmitResponse)
 	err := c.cc.Invoke(ctx, RegistryService_Submit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) SubmitBatch(ctx context.Context, in *SubmitBatchRequest, opts ...grpc.CallOption) (*SubmitBatchResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitBatchResponse)
+	err := c.cc.Invoke(ctx, RegistryService_SubmitBatch_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +153,20 @@ type RegistryServiceServer interface {
 	// lost leadership) and the caller should retry, with the same request id,
 	// against the current leader.
 	Submit(context.Context, *SubmitRequest) (*SubmitResponse, error)
+	// SubmitBatch proposes several commands on the leader, each as Submit
+	// would, and answers with one result per command, in the order of the
+	// request. Each command keeps its own signature, request id and
+	// exactly-once entry, and is checked on its own: one refused command
+	// (its result carries the refusal's code) does not fail the others, and
+	// the commands are applied as if they had been submitted concurrently,
+	// one Submit each. The whole call fails only when no command could be
+	// considered: Unavailable when the server is not the leader (retry every
+	// command, with the same request ids, against the current leader),
+	// PermissionDenied when the caller is not a registry server,
+	// InvalidArgument for an empty or oversized batch. A server of a build
+	// before this method answers Unimplemented: submit one command per
+	// Submit call.
+	SubmitBatch(context.Context, *SubmitBatchRequest) (*SubmitBatchResponse, error)
 	// ReadIndex confirms the server's leadership and returns its commit index:
 	// a read that waits until its own state machine has applied that index is
 	// linearizable. Unavailable means the server is not the leader.
@@ -155,6 +194,9 @@ type UnimplementedRegistryServiceServer struct{}
 
 func (UnimplementedRegistryServiceServer) Submit(context.Context, *SubmitRequest) (*SubmitResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Submit not implemented")
+}
+func (UnimplementedRegistryServiceServer) SubmitBatch(context.Context, *SubmitBatchRequest) (*SubmitBatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SubmitBatch not implemented")
 }
 func (UnimplementedRegistryServiceServer) ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReadIndex not implemented")
@@ -200,6 +242,24 @@ func _RegistryService_Submit_Handler(srv interface{}, ctx context.Context, dec f
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RegistryServiceServer).Submit(ctx, req.(*SubmitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_SubmitBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).SubmitBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_SubmitBatch_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).SubmitBatch(ctx, req.(*SubmitBatchRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -268,6 +328,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Submit",
 			Handler:    _RegistryService_Submit_Handler,
+		},
+		{
+			MethodName: "SubmitBatch",
+			Handler:    _RegistryService_SubmitBatch_Handler,
 		},
 		{
 			MethodName: "ReadIndex",
