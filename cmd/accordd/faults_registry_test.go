@@ -345,7 +345,10 @@ func testCorruptStore(t *testing.T, bin string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			changed := bytes.ReplaceAll(b, []byte(`"title":"w`), []byte(`"title":"x`))
+			// Writer 0's titles and request ids ("w0-<n>"), in a
+			// version 2 entry's JSON or a version 3 entry's typed
+			// payload alike.
+			changed := bytes.ReplaceAll(b, []byte(`w0-`), []byte(`x0-`))
 			if bytes.Equal(b, changed) {
 				t.Fatal("no log entry to change")
 			}

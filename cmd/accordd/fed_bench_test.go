@@ -6,7 +6,7 @@ package main
 // measures how long until every node's federation index holds every other
 // member's shared cases, how long until matching has settled, and each
 // process's CPU time and peak memory. Opt-in: it runs only when
-// ACCORD_BENCH_FED names the number of members (docs/benchmarks-federation30.md):
+// ACCORD_BENCH_FED names the number of members (docs/BENCHMARKS.md, "A federation of N members"):
 //
 //	ACCORD_BENCH_FED=30 go test -run TestFederationBenchmark -timeout 3h -v ./cmd/accordd/
 //	ACCORD_BENCH_FED=4 ACCORD_BENCH_FED_CASES=50 go test -run TestFederationBenchmark -v ./cmd/accordd/

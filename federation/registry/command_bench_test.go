@@ -10,7 +10,7 @@ import (
 // The cost of a log entry on every replica, by command version: the
 // scenario of the legacy fixtures (every command type, refusals and
 // retries; 70 entries) encoded in version 2 (JSON payloads) and in
-// version 3 (typed payloads). docs/benchmarks-raft-command.md has the
+// version 3 (typed payloads). docs/BENCHMARKS.md (issue 15) has the
 // figures.
 //
 //	go test ./federation/registry -run XXX -bench Command -benchmem

@@ -203,6 +203,9 @@ func batchClient(t *testing.T, c *cluster, leader, from *testNode) accordv1.Regi
 // signedBy encodes cmd signed by the node signer of c.
 func signedBy(t *testing.T, c *cluster, signer *testNode, cmd *registry.Command) []byte {
 	t.Helper()
+	// Version 2, which a group applies before and after every server has
+	// reported version 3 (a leader refuses version 3 before: versions.go).
+	cmd.Version = registry.LegacyCommandVersion
 	signAs(t, c.fed, signer.id, cmd, signer.fsm.AppliedIndex())
 	data, err := cmd.Encode()
 	if err != nil {
