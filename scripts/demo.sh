@@ -189,11 +189,11 @@ else
   # A demo run again in the same folder finds the team it made before (the
   # team's text is sealed afresh each time, so the same request id would be
   # refused as another command).
-  jit=$("$ACCORDCTL" --config "$DEMO/UA.yaml" jit list -o json 2>/dev/null | grep -B1 '"name": "Kharkiv region shelling 2022"' \
-        | grep -o '"id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/' || true)
+  jit=$("$ACCORDCTL" --config "$DEMO/UA.yaml" jit list -o json 2>/dev/null | grep -B1 '"display_name": *"Kharkiv region shelling 2022"' \
+        | grep -o '"name": *"jits/[^"]*"' | head -n 1 | sed 's/.*"jits\/\([^"]*\)"$/\1/' || true)
   if [ -z "$jit" ]; then
     jit=$("$ACCORDCTL" --config "$DEMO/UA.yaml" jit create --name "Kharkiv region shelling 2022" --legal-basis "EU JIT model agreement" \
-          --invite PL --request-id demo-jit-1 -o json 2>/dev/null | grep -o '"id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+          --invite PL --request-id demo-jit-1 -o json 2>/dev/null | grep -o '"name": *"jits/[^"]*"' | head -n 1 | sed 's/.*"jits\/\([^"]*\)"$/\1/')
   fi
   if [ -n "$jit" ]; then
     "$ACCORDCTL" --config "$DEMO/PL.yaml" jit accept "$jit" --request-id demo-jit-accept >/dev/null 2>&1 || true
@@ -266,7 +266,7 @@ step "Matches: the same incident investigated by several members (docs/matching.
 printf '    waiting until the members have proposed what they found'
 prev=-1; stable=0
 for _ in $(seq 1 120); do
-  n=$(for m in "${MEMBERS[@]}"; do "$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"' || true; done | sort -u | wc -l)
+  n=$(for m in "${MEMBERS[@]}"; do "$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"name": *"matchDecisions/match-[0-9]*"' || true; done | sort -u | wc -l)
   if [ "$n" -eq "$prev" ] && [ "$n" -gt 0 ]; then stable=$((stable + 1)); else stable=0; fi
   prev=$n
   [ $stable -ge 4 ] && break
@@ -279,9 +279,9 @@ if [ -s "$DEMO/dataset/truth.jsonl" ]; then
 fi
 echo "    $prev match decisions proposed across members (the generator made $truth cross-member pairs of cases of one incident); per member involved:"
 for m in "${MEMBERS[@]}"; do
-  printf '      %s: %s\n' "$m" "$("$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"' | wc -l)"
+  printf '      %s: %s\n' "$m" "$("$ACCORDCTL" --config "$DEMO/$m.yaml" matches list -o json 2>/dev/null | grep -o '"name": *"matchDecisions/match-[0-9]*"' | wc -l)"
 done
-for id in $("$ACCORDCTL" --config "$DEMO/PL.yaml" matches list -o json 2>/dev/null | grep -o '"id": *"match-[0-9]*"' | head -n 2 | sed 's/.*"\(match-[0-9]*\)"/\1/'); do
+for id in $("$ACCORDCTL" --config "$DEMO/PL.yaml" matches list -o json 2>/dev/null | grep -o '"name": *"matchDecisions/match-[0-9]*"' | head -n 2 | sed 's/.*"matchDecisions\/\(match-[0-9]*\)"/\1/'); do
   echo "    ${dim}accordctl --config demo/PL.yaml matches show $id:${reset}"
   "$ACCORDCTL" --config "$DEMO/PL.yaml" matches show "$id" 2>&1 | sed 's/^/      /'
 done
