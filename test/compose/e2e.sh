@@ -295,7 +295,7 @@ ok "the other four agree on a new registry leader, $NEW, $(( $(date +%s) - t0 ))
 W=; for s in "${SURVIVORS[@]}"; do [ "$s" = "$NEW" ] || { W=$s; break; }; done
 rid="e2e-$(date +%s)-$$"
 title="Compose e2e: written while $OLD was down"
-add_entry() { ENTRY=$(ctl "$W" strategy add --kind priority --title "$title" --request-id "$rid" -o json --timeout 10s | compact | field id); [ -n "$ENTRY" ]; }
+add_entry() { ENTRY=$(ctl "$W" strategy add --kind priority --title "$title" --request-id "$rid" -o json --timeout 10s | compact | field name); [ -n "$ENTRY" ]; }
 wait_for "strategy add through $W (retried with one request id)" add_entry
 ok "strategy add through $W succeeded: entry $ENTRY"
 want=$(max_applied "${SURVIVORS[@]}")
@@ -334,7 +334,7 @@ caught_up_registry() {
 }
 wait_for "$OLD's applied index reaches $want" caught_up_registry
 ok "$OLD's registry caught up: applied index $(applied "$OLD") >= $want, leader $(service_of "$(reg "$OLD" | field leader_id)") counts it a reachable voter"
-ctl "$OLD" strategy list --stale -o json | compact | grep -q "\"id\":\"$ENTRY\"" ||
+ctl "$OLD" strategy list --stale -o json | compact | grep -q "\"name\":\"$ENTRY\"" ||
   fail "$OLD's own copy of the registry lacks strategy entry $ENTRY"
 ok "$OLD's own copy (--stale) has strategy entry $ENTRY written while it was down"
 
@@ -377,7 +377,7 @@ docker network connect --alias "$CUT" "$NET" "$(cid "$CUT")" >>"$TMPD/compose.lo
 OLD=$CUT
 wait_for "$CUT's applied index reaches $want" caught_up_registry
 ok "$CUT back in the group $(( $(date +%s) - t0 ))s after reconnecting: applied index $(applied "$CUT") >= $want"
-ctl "$CUT" strategy list --stale -o json | compact | grep -q "\"id\":\"$ENTRY\"" ||
+ctl "$CUT" strategy list --stale -o json | compact | grep -q "\"name\":\"$ENTRY\"" ||
   fail "$CUT's own copy of the registry lacks strategy entry $ENTRY"
 ok "$CUT's own copy (--stale) has strategy entry $ENTRY written while it was cut off"
 wait_for "$CUT's federation index catches up" all_synced "${SERVICES[@]}"
