@@ -459,7 +459,7 @@ func TestGatewayRefusesOthers(t *testing.T) {
 
 // BenchmarkGatewayOverhead measures one call over the JSON gateway against
 // the same call over gRPC, both over loopback with mutual TLS on
-// long-lived connections, on one node (docs/benchmarks-gateway.md).
+// long-lived connections, on one node (docs/BENCHMARKS.md, "The JSON gateway's overhead per call").
 func BenchmarkGatewayOverhead(b *testing.B) {
 	fed := pkitest.NewFederation(b, "accord.test", "UA")
 	cfg, err := config.Load("", nil)
