@@ -6,7 +6,8 @@
 // phonetic fold that makes transliterations of one pronunciation equal
 // ([FoldWord]: Kharkiv, Charkiw, Charków, Харків → harkiv; hushing
 // consonants one class S, g = h, w = v, vowel runs three classes) and its
-// consonant skeleton ([SkeletonWord]).
+// consonant skeleton ([SkeletonWord]); and the edit distance that
+// suggests the closest known name for a mistyped one ([EditDistance]).
 //
 // It is the one home of these tables: federation/matching compares place,
 // region, unit and title words with them, and federation/redact finds

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/textfold"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -384,36 +385,16 @@ func suggest(k string, fields []string) string {
 		return ""
 	}
 	for _, f := range fields {
-		if d := editDistance(k, f); d <= 1 || (d == 2 && len(f) >= 5) {
+		if d := textfold.EditDistance(k, f); d <= 1 || (d == 2 && len(f) >= 5) {
 			return f
 		}
 	}
 	for _, a := range aliases {
-		if key(fields, []byte(a[1])) >= 0 && editDistance(k, a[0]) <= 1 {
+		if key(fields, []byte(a[1])) >= 0 && textfold.EditDistance(k, a[0]) <= 1 {
 			return a[1]
 		}
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (d *decoder) decodeCase(c *accordv1.Case) {

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/accordfed/accord/federation/mtls"
+	"github.com/accordfed/accord/federation/textfold"
 	"github.com/accordfed/accord/node/grpcserver"
 )
 
@@ -404,7 +405,7 @@ func closest(name string, names []string) string {
 	slices.Sort(names)
 	best, bestD := "", 0
 	for _, f := range names {
-		d := levenshtein(strings.ToLower(name), strings.ToLower(f))
+		d := textfold.EditDistance(strings.ToLower(name), strings.ToLower(f))
 		if best == "" || d < bestD {
 			best, bestD = f, d
 		}
@@ -436,27 +437,6 @@ func allFieldPaths() []string {
 	walk(reflect.TypeOf(Config{}), "")
 	slices.Sort(out)
 	return out
-}
-
-// levenshtein is the edit distance between a and b.
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // fieldLines maps the path of every field written in a YAML document to
