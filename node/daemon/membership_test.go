@@ -8,28 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/accordfed/accord/federation/mtls"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/daemon"
+	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 func membershipClient(t *testing.T, d *daemon.Daemon, user mtls.Config, member string) accordv1.MembershipServiceClient {
 	t.Helper()
-	src, err := mtls.NewSource(user, mtls.Hooks{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := grpc.NewClient(d.LocalAddr(), grpc.WithTransportCredentials(src.ClientCredentials(mtls.ExpectMember(member))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return accordv1.NewMembershipServiceClient(cc)
+	return accordv1.NewMembershipServiceClient(daemontest.LocalConn(t, d, user, member))
 }
 
 // TestAdmittedMemberTrustedAndDialled admits FR, whose CA none of the

@@ -168,9 +168,9 @@ func StartFederationConfigured(t testing.TB, fed *pkitest.Federation, logs map[s
 	return nodes, servers
 }
 
-// Coordination returns a CoordinationService client of d's local API for
-// a user.
-func Coordination(t testing.TB, d *daemon.Daemon, user mtls.Config, member string) accordv1.CoordinationServiceClient {
+// LocalConn returns a connection to d's local API as a user of member,
+// closed when the test ends.
+func LocalConn(t testing.TB, d *daemon.Daemon, user mtls.Config, member string) *grpc.ClientConn {
 	t.Helper()
 	src, err := mtls.NewSource(user, mtls.Hooks{}, nil, nil)
 	if err != nil {
@@ -181,7 +181,14 @@ func Coordination(t testing.TB, d *daemon.Daemon, user mtls.Config, member strin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return accordv1.NewCoordinationServiceClient(cc)
+	return cc
+}
+
+// Coordination returns a CoordinationService client of d's local API for
+// a user.
+func Coordination(t testing.TB, d *daemon.Daemon, user mtls.Config, member string) accordv1.CoordinationServiceClient {
+	t.Helper()
+	return accordv1.NewCoordinationServiceClient(LocalConn(t, d, user, member))
 }
 
 // WaitFounded waits until the node behind c sees the registry founded and
