@@ -82,7 +82,7 @@ proto: $(GEN_TOOLS)
 
 ## verify: buf lint, buf breaking against the last release's API
 ## (API_BASELINE, proto/releases/README.md), generated code up to date,
-## gofmt, go vet, go.mod tidy
+## gofmt, go.mod tidy (go vet runs in make lint, as golangci-lint's govet)
 API_BASELINE ?= proto/releases/accord-v1-2026-12-07.binpb
 ## Files under proto/ that are not generated: the sources, the API
 ## baselines, the gateway's HTTP rules and its go:embed of the OpenAPI
@@ -99,7 +99,6 @@ verify: $(GEN_TOOLS)
 	  fi
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
 	  if [ -n "$$out" ]; then echo "verify: not gofmt-formatted:" $$out >&2; exit 1; fi
-	$(GO) vet ./...
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cp go.mod go.sum $$tmp/ && $(GO) mod tidy && \
 	  if ! cmp -s go.mod $$tmp/go.mod || ! cmp -s go.sum $$tmp/go.sum; then \
 	    echo "verify: go.mod/go.sum were not tidy; 'go mod tidy' changed them (review and commit)" >&2; exit 1; fi

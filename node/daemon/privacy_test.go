@@ -119,11 +119,22 @@ type person struct {
 
 // loadMember parses a member's case file as the node's import does, and
 // lists its persons.
-func loadMember(t *testing.T, dir, member string) ([]*accordv1.Case, []person, []byte) {
+func loadMember(t *testing.T, dir, member string, every int) ([]*accordv1.Case, []person, []byte) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "cases-"+member+".jsonl"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if every > 1 {
+		// Every every-th case, from the first: the same mix of scripts,
+		// spellings and sensitivities, fewer persons to blind.
+		var kept [][]byte
+		for i, line := range bytes.SplitAfter(data, []byte("\n")) {
+			if i%every == 0 {
+				kept = append(kept, line)
+			}
+		}
+		data = bytes.Join(kept, nil)
 	}
 	r := caseformat.NewReader(bytes.NewReader(data))
 	var cases []*accordv1.Case
@@ -708,10 +719,19 @@ func TestNoNamesLeaveTheOrigin(t *testing.T) {
 	persons := map[string][]person{}
 	raw := map[string][]byte{}
 	var all []person
+	// A quarter of the dataset's cases by default (the token exchange of
+	// every person under the race detector dominates the run: 1m54s for
+	// the whole dataset, 36s for a quarter, on 2 cores); ACCORD_PRIVACY_FULL=1
+	// takes them all.
+	every := 4
+	if os.Getenv("ACCORD_PRIVACY_FULL") != "" {
+		every = 1
+	}
 	for _, m := range members {
-		cases[m], persons[m], raw[m] = loadMember(t, dir, m)
+		cases[m], persons[m], raw[m] = loadMember(t, dir, m, every)
 		all = append(all, persons[m]...)
 	}
+	t.Logf("every %d. case of the dataset: %d persons", every, len(all))
 	if len(all) < 1000 {
 		t.Fatalf("only %d persons in the dataset", len(all))
 	}
