@@ -30,6 +30,7 @@ require (
 	github.com/hashicorp/go-msgpack/v2 v2.1.2
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/net v0.62.0
+	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.44.0
 )

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/accordfed/accord/federation/merkle"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -56,9 +57,9 @@ func (s *Signer) SignBatch(recs []*accordv1.FeedRecord) ([]*accordv1.SignedRecor
 		if err != nil {
 			return nil, err
 		}
-		data[i], leaves[i] = b, leafHash(b)
+		data[i], leaves[i] = b, merkle.LeafHash(b)
 	}
-	rt, paths := tree(leaves)
+	rt, paths := merkle.Tree(leaves)
 	sig := ed25519.Sign(s.key, signedMessage(uint32(len(recs)), rt))
 	out := make([]*accordv1.SignedRecord, len(recs))
 	for i := range recs {

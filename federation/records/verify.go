@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/merkle"
 	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -55,7 +56,7 @@ func (v *Verifier) Verify(sr *accordv1.SignedRecord) (*accordv1.FeedRecord, erro
 	if sr.GetLeafCount() == 0 || sr.GetLeafCount() > MaxBatch || sr.GetLeafIndex() >= sr.GetLeafCount() {
 		return nil, fmt.Errorf("%w: leaf %d of %d", ErrSignature, sr.GetLeafIndex(), sr.GetLeafCount())
 	}
-	rt, ok := rootFromPath(leafHash(sr.GetRecord()), uint64(sr.GetLeafIndex()), uint64(sr.GetLeafCount()), sr.GetProof())
+	rt, ok := merkle.RootFromPath(merkle.LeafHash(sr.GetRecord()), uint64(sr.GetLeafIndex()), uint64(sr.GetLeafCount()), sr.GetProof())
 	if !ok {
 		return nil, fmt.Errorf("%w: audit path does not fit leaf %d of %d", ErrSignature, sr.GetLeafIndex(), sr.GetLeafCount())
 	}

@@ -116,6 +116,10 @@ type Command struct {
 	SignedAt   time.Time `json:"-"`
 	SeenIndex  uint64    `json:"-"`
 	Signature  []byte    `json:"-"`
+	// Batch is set when the node signed the command as one of a batch
+	// (SignBatch): Signature then covers the batch's root, and Batch is
+	// this command's audit path to it (batchsig.go).
+	Batch *BatchPath `json:"-"`
 
 	// signedPayload is, for a decoded command, the payload's bytes as
 	// signed (payloadBytes), computed once by DecodeCommand.
@@ -287,6 +291,9 @@ func (c *Command) Encode() ([]byte, error) {
 		ActorNode: c.Actor.Node, ActorUser: c.Actor.User, Member: c.Member,
 		SignerCert: c.SignerCert, SeenIndex: c.SeenIndex, Signature: c.Signature,
 	}
+	if c.Batch != nil {
+		m.BatchPath = &accordv1.CommandBatchPath{LeafIndex: c.Batch.LeafIndex, Leaves: c.Batch.Leaves, Siblings: c.Batch.Siblings}
+	}
 	if c.Version == CommandVersion {
 		typed, fd, err := c.typedPayload()
 		if err != nil {
@@ -345,6 +352,15 @@ func DecodeCommand(data []byte) (*Command, error) {
 			return nil, invalid("signed_at: %v", err)
 		}
 		c.SignedAt = m.SignedAt.AsTime()
+	}
+	if bp := m.GetBatchPath(); bp != nil {
+		if c.Version != CommandVersion {
+			return nil, invalid("batch_path: only a version %d command is signed in a batch", CommandVersion)
+		}
+		c.Batch = &BatchPath{LeafIndex: bp.GetLeafIndex(), Leaves: bp.GetLeaves(), Siblings: bp.GetSiblings()}
+		if err := c.Batch.check(); err != nil {
+			return nil, err
+		}
 	}
 	od := m.ProtoReflect().Descriptor().Oneofs().ByName("command")
 	fd := m.ProtoReflect().WhichOneof(od)

@@ -3,10 +3,12 @@ package registry
 import (
 	"context"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+	"golang.org/x/sync/errgroup"
 )
 
 // Result is what FSM.Apply returns for every log entry, and what the
@@ -18,13 +20,14 @@ type Result struct {
 	Err   error
 }
 
-// FSM is the registry's replicated state machine: it implements raft.FSM
-// (and raft.ConfigurationStore, so that configuration entries advance its
-// applied index too).
+// FSM is the registry's replicated state machine: it implements raft.FSM,
+// raft.BatchingFSM (the signatures of entries committed together are
+// checked on every core) and raft.ConfigurationStore (so that
+// configuration entries advance its applied index too).
 //
-// Apply, Snapshot and Restore are called by Raft from one goroutine; Read,
-// AppliedIndex and WaitApplied may be called from any goroutine at the same
-// time.
+// Apply, ApplyBatch, Snapshot and Restore are called by Raft from one
+// goroutine; Preverify, Read, AppliedIndex and WaitApplied may be called
+// from any goroutine at the same time.
 type FSM struct {
 	mu sync.RWMutex
 	st *state
@@ -34,9 +37,11 @@ type FSM struct {
 	// changed is closed, and replaced, whenever applied advances. Guarded by
 	// mu.
 	changed chan struct{}
-	// certs caches signer certificates; used only by Apply and Restore
-	// (Raft's one goroutine).
+	// certs caches signer certificates and verified chains; sigs the
+	// signature checks of the commands this server proposes as the leader
+	// (Preverify). Both are safe for concurrent use.
 	certs *certCache
+	sigs  *checkedSignatures
 	// chain is the log chain at the applied index, recent the chain at the
 	// latest indexes (logchain.go). Guarded by mu.
 	chain  [32]byte
@@ -49,13 +54,14 @@ type FSM struct {
 
 var (
 	_ raft.FSM                = (*FSM)(nil)
+	_ raft.BatchingFSM        = (*FSM)(nil)
 	_ raft.ConfigurationStore = (*FSM)(nil)
 )
 
 // NewFSM returns the state machine of an empty registry, waiting for its
 // bootstrap command.
 func NewFSM() *FSM {
-	f := &FSM{st: newState(), changed: make(chan struct{}), certs: newCertCache(), recent: &chainRing{}}
+	f := &FSM{st: newState(), changed: make(chan struct{}), certs: newCertCache(), sigs: newCheckedSignatures(), recent: &chainRing{}}
 	f.st.certs = f.certs
 	return f
 }
@@ -64,19 +70,84 @@ func NewFSM() *FSM {
 // refused command is answered with Result.Err and changes nothing but the
 // applied index and the exactly-once table.
 func (f *FSM) Apply(l *raft.Log) any {
-	var cmd *Command
-	var decodeErr error
-	var sig signatureCheck
-	if l.Type == raft.LogCommand {
-		cmd, decodeErr = DecodeCommand(l.Data)
-		if decodeErr == nil && cmd.Type != CmdNoop {
-			// The signature needs no state: checked before the lock, so
-			// that reads wait only for the state's part. Raft calls Apply
-			// from one goroutine, which alone uses the certificate cache.
-			sig = checkSignature(cmd, f.certs)
-		}
-	}
+	return f.applyPrepared(l, f.prepare(l))
+}
 
+// ApplyBatch implements raft.BatchingFSM: Raft hands over the entries it
+// committed together (commands and configuration entries). Each command's
+// decoding and signature check, which need no registry state, run on
+// every core at once; the entries then change the state one by one, in
+// log order, exactly as Apply would (the outcome, the state and the log
+// chain are those of applying them singly, which a replica of an earlier
+// build does).
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	prepared := make([]preparedEntry, len(logs))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		g.Go(func() error {
+			prepared[i] = f.prepare(l)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	out := make([]any, len(logs))
+	for i, l := range logs {
+		if l.Type == raft.LogConfiguration {
+			// What Raft does with a configuration entry for a state
+			// machine that does not take batches.
+			f.StoreConfiguration(l.Index, raft.DecodeConfiguration(l.Data))
+			continue
+		}
+		out[i] = f.applyPrepared(l, prepared[i])
+	}
+	return out
+}
+
+// preparedEntry is the part of applying a log entry that needs no registry
+// state: the decoded command and its signature check.
+type preparedEntry struct {
+	cmd       *Command
+	decodeErr error
+	sig       signatureCheck
+}
+
+// prepare decodes a command entry and checks its signature. It takes no
+// lock (reads wait only for the state's part) and may run on several
+// goroutines at once.
+func (f *FSM) prepare(l *raft.Log) preparedEntry {
+	var p preparedEntry
+	if l.Type != raft.LogCommand {
+		return p
+	}
+	p.cmd, p.decodeErr = DecodeCommand(l.Data)
+	if p.decodeErr == nil && p.cmd.Type != CmdNoop {
+		p.sig = f.sigs.check(p.cmd, f.certs)
+	}
+	return p
+}
+
+// Preverify checks the signature of a command this server is about to
+// propose as the leader, and keeps the result for the moment the command
+// is applied: the check then costs the state machine's one goroutine,
+// which every write waits for, a lookup instead of an ECDSA verification.
+// The result is a pure function of the command's signed bytes, signature
+// and certificate (which the lookup's key covers), so it changes no
+// decision; a command that is not applied soon is forgotten.
+func (f *FSM) Preverify(c *Command) {
+	if c == nil || c.Type == CmdNoop {
+		return
+	}
+	f.sigs.remember(c, f.certs)
+}
+
+// applyPrepared applies one entry whose command prepare decoded and
+// checked.
+func (f *FSM) applyPrepared(l *raft.Log, p preparedEntry) any {
+	cmd, decodeErr := p.cmd, p.decodeErr
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if applied := f.applied.Load(); l.Index <= applied {
@@ -98,7 +169,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	case decodeErr != nil:
 		return Result{Err: decodeErr}
 	}
-	out, err := f.st.execute(l.Index, cmd, sig)
+	out, err := f.st.execute(l.Index, cmd, p.sig)
 	if withOutcome {
 		f.foldOutcomeLocked(l.Index, l.Term, l.Type, l.Data, out, err)
 	}

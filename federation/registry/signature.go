@@ -2,7 +2,6 @@ package registry
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/merkle"
 )
 
 // Signed commands.
@@ -69,6 +70,7 @@ func (c *Command) Sign(cert *tls.Certificate, seenIndex uint64, at time.Time) er
 	c.SignerCert = cert.Certificate[0]
 	c.SignedAt = at.UTC().Truncate(time.Microsecond)
 	c.SeenIndex = seenIndex
+	c.Batch = nil
 	c.signedPayload = nil // the payload as it is now, not as decoded
 	body, err := c.signedBody()
 	if err != nil {
@@ -139,6 +141,13 @@ type signatureCheck struct {
 // checkSignature verifies the command's signature with the key of the
 // certificate it carries.
 func checkSignature(c *Command, certs *certCache) signatureCheck {
+	return checkSignedBody(c, nil, certs)
+}
+
+// checkSignedBody is checkSignature with the command's signed bytes
+// formed already (body, or nil to form them here). The checks run in the
+// same order either way: the refusal's kind is part of the log chain.
+func checkSignedBody(c *Command, body []byte, certs *certCache) signatureCheck {
 	if len(c.Signature) == 0 || len(c.SignerCert) == 0 {
 		return signatureCheck{err: denied("signature: the command is not signed; every registry command is signed by the node that acts")}
 	}
@@ -156,19 +165,26 @@ func checkSignature(c *Command, certs *certCache) signatureCheck {
 	if id.String() != c.Actor.Node {
 		return signatureCheck{err: denied("signer_cert: the certificate is %s's, not the acting node %s's", id, c.Actor.Node)}
 	}
-	body, err := c.signedBody()
-	if err != nil {
-		return signatureCheck{err: err}
+	if body == nil {
+		if body, err = c.signedBody(); err != nil {
+			return signatureCheck{err: err}
+		}
 	}
-	ok := false
-	switch pub := cert.PublicKey.(type) {
-	case *ecdsa.PublicKey:
-		sum := sha256.Sum256(body)
-		ok = ecdsa.VerifyASN1(pub, sum[:], c.Signature)
-	case ed25519.PublicKey:
-		ok = ed25519.Verify(pub, body, c.Signature)
-	default:
-		return signatureCheck{err: denied("signer_cert: a %T key is not supported", cert.PublicKey)}
+	var ok bool
+	if c.Batch != nil {
+		// Signed as one of a batch (batchsig.go): the root from this
+		// command's own fields and its path, whose signature is verified
+		// once per batch.
+		root, perr := c.Batch.rootFromPath(merkle.LeafHash(body))
+		if perr != nil {
+			return signatureCheck{err: denied("batch_path: %v", perr)}
+		}
+		ok, err = certs.roots.verify(cert, root, c.Signature)
+	} else {
+		ok, err = verifyKey(cert, body, c.Signature)
+	}
+	if err != nil {
+		return signatureCheck{err: denied("signer_cert: %v", err)}
 	}
 	if !ok {
 		return signatureCheck{err: denied("signature: does not verify with the key of %s's certificate: the command was changed or not signed by that node", c.Actor.Node)}
@@ -213,8 +229,12 @@ func (s *state) checkFreshness(index uint64, cmd *Command) error {
 
 // certCache remembers parsed certificates and verified chains. Both are
 // pure functions of their inputs (a certificate's bytes; a certificate and
-// a member's authorities), so a cache changes no decision.
+// a member's authorities), so a cache changes no decision. Safe for
+// concurrent use (ApplyBatch parses on several goroutines).
 type certCache struct {
+	// roots remembers verified batch roots (batchsig.go).
+	roots  roots
+	mu     sync.Mutex
 	parsed map[[32]byte]*x509.Certificate
 	chains map[chainKey]chainResult
 }
@@ -237,7 +257,10 @@ func newCertCache() *certCache {
 
 func (c *certCache) parse(der []byte) (*x509.Certificate, error) {
 	k := sha256.Sum256(der)
-	if cert, ok := c.parsed[k]; ok {
+	c.mu.Lock()
+	cert, ok := c.parsed[k]
+	c.mu.Unlock()
+	if ok {
 		return cert, nil
 	}
 	cert, err := x509.ParseCertificate(der)
@@ -247,6 +270,8 @@ func (c *certCache) parse(der []byte) (*x509.Certificate, error) {
 	if cert.IsCA {
 		return nil, errors.New("a CA certificate cannot act")
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.parsed) >= maxCachedCerts {
 		clear(c.parsed)
 	}
@@ -266,10 +291,15 @@ func (c *certCache) chain(cert *x509.Certificate, der []byte, member string, caP
 	var k chainKey
 	k.cert = sha256.Sum256(der)
 	copy(k.cas[:], h.Sum(nil))
-	if r, ok := c.chains[k]; ok {
+	c.mu.Lock()
+	r, ok := c.chains[k]
+	c.mu.Unlock()
+	if ok {
 		return r.notBefore, r.notAfter, r.err
 	}
-	r := verifyMemberChain(cert, member, caPEMs)
+	r = verifyMemberChain(cert, member, caPEMs)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.chains) >= maxCachedCerts {
 		clear(c.chains)
 	}
@@ -325,4 +355,89 @@ func verifyMemberChain(cert *x509.Certificate, member string, caPEMs []string) c
 		return chainResult{err: fmt.Errorf("not issued by a certificate authority of member %s: %w", member, last)}
 	}
 	return chainResult{err: fmt.Errorf("not issued by a certificate authority of member %s", member)}
+}
+
+// checkedSignatures holds the signature checks of commands the leader is
+// about to propose (FSM.Preverify), until the state machine applies them.
+// A check is keyed by the SHA-256 of everything it depends on (the
+// command's signed bytes, its signature and its batch path:
+// signatureKey), so a remembered check decides exactly as a fresh one
+// would. Safe for concurrent use.
+type checkedSignatures struct {
+	mu     sync.Mutex
+	checks map[[32]byte]signatureCheck
+}
+
+// maxCheckedSignatures bounds the checks kept; a full table is emptied
+// (the commands of a lost leadership or a refused proposal are never
+// applied, and their checks are dropped with the rest).
+const maxCheckedSignatures = 8192
+
+func newCheckedSignatures() *checkedSignatures {
+	return &checkedSignatures{checks: map[[32]byte]signatureCheck{}}
+}
+
+// signatureKey is the key of the check of command c, whose signed bytes
+// are body: everything the check depends on, each part length-prefixed —
+// the signed bytes (which hold the certificate), the signature, and the
+// batch path (present or not, its leaf index, its leaf count, each
+// sibling), without which a command with a wrong path would find the check
+// of the same command with its true path.
+func signatureKey(c *Command, body []byte) [32]byte {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	put := func(b []byte) {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
+		h.Write(b)
+	}
+	put(body)
+	put(c.Signature)
+	if p := c.Batch; p != nil {
+		h.Write([]byte{1})
+		h.Write(n[:binary.PutUvarint(n[:], uint64(p.LeafIndex))])
+		h.Write(n[:binary.PutUvarint(n[:], uint64(p.Leaves))])
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p.Siblings)))])
+		for _, s := range p.Siblings {
+			put(s)
+		}
+	} else {
+		h.Write([]byte{0})
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// remember checks c's signature and keeps the result.
+func (s *checkedSignatures) remember(c *Command, certs *certCache) {
+	body, err := c.signedBody()
+	if err != nil {
+		return // refused when it is applied
+	}
+	chk := checkSignedBody(c, body, certs)
+	k := signatureKey(c, body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.checks) >= maxCheckedSignatures {
+		clear(s.checks)
+	}
+	s.checks[k] = chk
+}
+
+// check returns the remembered check of c, which it forgets, or checks c's
+// signature now.
+func (s *checkedSignatures) check(c *Command, certs *certCache) signatureCheck {
+	body, err := c.signedBody()
+	if err != nil {
+		return checkSignature(c, certs) // refused, in the usual order
+	}
+	k := signatureKey(c, body)
+	s.mu.Lock()
+	chk, found := s.checks[k]
+	delete(s.checks, k)
+	s.mu.Unlock()
+	if found {
+		return chk
+	}
+	return checkSignedBody(c, body, certs)
 }

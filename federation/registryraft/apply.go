@@ -50,6 +50,9 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 	// before appending it, and the command is tried again in the previous
 	// version, which every build applies.
 	downgrade := c.Version == registry.CommandVersion && cmd.Version == registry.CommandVersion
+	// alone is set once the leader refused this command signed in a batch
+	// (its group does not check batch signatures yet).
+	alone := false
 	for {
 		if n.closed.Load() || n.raft == nil || n.raft.State() == raft.Shutdown {
 			return registry.Outcome{}, 0, ErrClosed
@@ -63,17 +66,32 @@ func (n *Node) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.
 		)
 		// Signed again on every attempt: the signature carries the index
 		// the node has seen and the time, both checked by every replica.
-		if err := n.sign(&c); err != nil {
-			return registry.Outcome{}, 0, err
-		}
+		// A command forwarded in a batch is signed with the batch, when
+		// its call leaves (submitBatch).
 		_, leader := n.raft.LeaderWithID()
+		inBatch := false
+		switch {
+		case n.raft.State() == raft.Leader, leader == "":
+		default:
+			inBatch = !alone && c.Version == registry.CommandVersion && n.signsBatches() && n.fwd.batches(leader, n.cfg.Clock())
+		}
+		if !inBatch {
+			if err := n.sign(&c); err != nil {
+				return registry.Outcome{}, 0, err
+			}
+		}
 		switch {
 		case n.raft.State() == raft.Leader:
 			out, index, retry, err = n.applyLocal(ctx, &c)
 		case leader == "":
 			retry = true
 		default:
-			out, index, retry, err = n.forwardBatched(ctx, changed, leader, &c)
+			out, index, retry, err = n.forwardBatched(ctx, changed, leader, &c, inBatch)
+		}
+		if inBatch && isBatchRefusal(err) {
+			n.logger.Info("registry write: the leader does not take batch-signed commands yet; signing it alone",
+				"request_id", c.RequestID, "err", err)
+			alone, retry = true, true
 		}
 		if downgrade && isVersionRefusal(err) {
 			n.logger.Info("registry write: the leader does not write command version 3 yet; trying again in version 2",
@@ -114,6 +132,9 @@ func (n *Node) applyLocal(ctx context.Context, c *registry.Command) (out registr
 	if err := n.checkWriteVersion(c); err != nil {
 		return registry.Outcome{}, 0, false, err
 	}
+	// Checked here, on the caller's goroutine (every core), rather than in
+	// the state machine's one goroutine, which every write waits for.
+	n.fsm.Preverify(c)
 	stamped := *c
 	stamped.Time = n.cfg.Clock().UTC()
 	data, err := stamped.Encode()

@@ -48,8 +48,12 @@ const (
 
 // forwardRequest is one command waiting in a follower's forwarding queue.
 type forwardRequest struct {
-	ctx  context.Context // the caller's: a request whose caller gave up is not sent
+	ctx context.Context // the caller's: a request whose caller gave up is not sent
+	// data is the command, signed, as it goes into the call; or, for a
+	// command to be signed with its batch (cmd, a copy of the caller's),
+	// its unsigned encoding, which with signatureRoom bounds its size.
 	data []byte
+	cmd  *registry.Command
 	// done receives the outcome (buffered: the sender never waits).
 	done chan forwardResult
 }
@@ -137,7 +141,7 @@ func (q *forwardQueue) next(leader raft.ServerID) []*forwardRequest {
 		taken int
 	)
 	for _, r := range lq.pending {
-		if len(batch) == batchMaxCommands || (len(batch) > 0 && size+len(r.data) > batchMaxBytes) {
+		if len(batch) == batchMaxCommands || (len(batch) > 0 && size+r.size() > batchMaxBytes) {
 			break
 		}
 		taken++
@@ -145,7 +149,7 @@ func (q *forwardQueue) next(leader raft.ServerID) []*forwardRequest {
 			continue // its caller has its answer ("outcome unknown") already
 		}
 		batch = append(batch, r)
-		size += len(r.data)
+		size += r.size()
 	}
 	clear(lq.pending[:taken])
 	lq.pending = lq.pending[taken:]
@@ -158,25 +162,55 @@ func (q *forwardQueue) next(leader raft.ServerID) []*forwardRequest {
 	return batch
 }
 
+// signatureRoom is what signing a command in a batch adds to its unsigned
+// encoding, beyond the certificate: the signature, the signing time, the
+// seen index and the audit path (at most 16 hashes).
+const signatureRoom = 1024
+
+// size is the request's share of a call's bytes.
+func (r *forwardRequest) size() int {
+	if r.cmd != nil {
+		return len(r.data) + len(r.cmd.SignerCert) + signatureRoom
+	}
+	return len(r.data)
+}
+
 // forwardBatched forwards c to the leader in a batch with the other
 // commands in flight on this node, or alone (Submit) when the leader does
-// not take batches. It returns what forward returns.
-func (n *Node) forwardBatched(ctx context.Context, changed <-chan struct{}, leader raft.ServerID, c *registry.Command) (registry.Outcome, uint64, bool, error) {
-	if !n.fwd.batches(leader, n.cfg.Clock()) {
+// not take batches. inBatch says that c is not signed yet: it is signed
+// with the other such commands of its batch (registry.SignBatch), or alone
+// when it goes alone. It returns what forward returns.
+func (n *Node) forwardBatched(ctx context.Context, changed <-chan struct{}, leader raft.ServerID, c *registry.Command, inBatch bool) (registry.Outcome, uint64, bool, error) {
+	alone := func() (registry.Outcome, uint64, bool, error) {
+		if inBatch {
+			if err := n.sign(c); err != nil {
+				return registry.Outcome{}, 0, false, err
+			}
+		}
 		return n.forward(ctx, changed, leader, c)
+	}
+	if !n.fwd.batches(leader, n.cfg.Clock()) {
+		return alone()
 	}
 	data, err := c.Encode()
 	if err != nil {
 		return registry.Outcome{}, 0, false, fmt.Errorf("%w: command: %w", registry.ErrInvalidArgument, err)
 	}
 	r := &forwardRequest{ctx: ctx, data: data, done: make(chan forwardResult, 1)}
+	if inBatch {
+		// A copy: the call signs it, while this caller may already be
+		// trying again with its own.
+		cp := *c
+		cp.SignerCert = n.cfg.Certificate().Certificate[0]
+		r.cmd = &cp
+	}
 	if n.fwd.enqueue(leader, r) {
 		go n.runBatches(leader)
 	}
 	select {
 	case res := <-r.done:
 		if res.fallback {
-			return n.forward(ctx, changed, leader, c)
+			return alone()
 		}
 		return res.out, res.index, res.retry, res.err
 	case <-changed:
@@ -239,10 +273,15 @@ func (n *Node) submitBatch(leader raft.ServerID, batch []*forwardRequest) {
 		}
 	}()
 
-	req := &accordv1.SubmitBatchRequest{Commands: make([][]byte, len(batch))}
-	for i, r := range batch {
-		req.Commands[i] = r.data
+	data, err := n.signBatch(batch)
+	if err != nil {
+		// Each command is signed and sent alone instead.
+		n.logger.Warn("registry write: could not sign a batch of forwarded writes; forwarding them one per call",
+			"commands", len(batch), "err", err)
+		answer(forwardResult{fallback: true})
+		return
 	}
+	req := &accordv1.SubmitBatchRequest{Commands: data}
 	resp, err := client.SubmitBatch(ctx, req)
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
@@ -283,6 +322,36 @@ func (n *Node) submitBatch(leader raft.ServerID, batch []*forwardRequest) {
 	for i, r := range batch {
 		r.done <- n.batchResult(leader, results[i])
 	}
+}
+
+// signBatch returns the batch's commands as they go into the call: the
+// commands to be signed with the batch are signed at once (one signature
+// over their Merkle root), the others are sent as they were signed.
+func (n *Node) signBatch(batch []*forwardRequest) ([][]byte, error) {
+	var unsigned []*registry.Command
+	for _, r := range batch {
+		if r.cmd != nil {
+			unsigned = append(unsigned, r.cmd)
+		}
+	}
+	if len(unsigned) > 0 {
+		if err := registry.SignBatch(unsigned, n.cfg.Certificate(), n.fsm.AppliedIndex(), n.cfg.Clock()); err != nil {
+			return nil, err
+		}
+	}
+	data := make([][]byte, len(batch))
+	for i, r := range batch {
+		if r.cmd == nil {
+			data[i] = r.data
+			continue
+		}
+		b, err := r.cmd.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("command %q: %w", r.cmd.RequestID, err)
+		}
+		data[i] = b
+	}
+	return data, nil
 }
 
 // batchResult converts one result of a batch into the outcome forward

@@ -187,6 +187,20 @@ func startRegistry(b *testing.B) (c *cluster, log *gatedLog, leader *testNode, f
 			followers = append(followers, tn)
 		}
 	}
+	// The steady state: every node writes the current command version
+	// and signs forwarded writes in batches once it has heard that every
+	// server can check them (within about a second of starting).
+	for _, tn := range c.nodes {
+		raftnettest.WaitFor(b, 15*time.Second, func() error {
+			if v := tn.node.WriteVersion(); v != registry.CommandVersion {
+				return fmt.Errorf("%s writes command version %d", tn.node.ID(), v)
+			}
+			if !tn.node.SignsBatches() {
+				return fmt.Errorf("%s does not sign in batches yet", tn.node.ID())
+			}
+			return nil
+		})
+	}
 	return c, log, leader, followers
 }
 

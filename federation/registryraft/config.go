@@ -87,6 +87,12 @@ type Config struct {
 	// divergence.go).
 	DivergenceCheckInterval time.Duration
 
+	// VersionProbeInterval is how often the background comparison runs
+	// instead while some server of the group has never answered it
+	// (default 1s; versions.go): a new group switches to the current
+	// command version and to batch signatures within about this long.
+	VersionProbeInterval time.Duration
+
 	// ApplyTimeout bounds one attempt to enqueue a command on the leader
 	// (default 10s); the caller's context bounds the whole of Apply.
 	ApplyTimeout time.Duration
@@ -154,6 +160,7 @@ func (c *Config) Validate() error {
 	def(&c.SnapshotInterval, DefaultSnapshotInterval)
 	def(&c.ApplyTimeout, DefaultApplyTimeout)
 	def(&c.DivergenceCheckInterval, DefaultDivergenceCheckInterval)
+	def(&c.VersionProbeInterval, DefaultVersionProbeInterval)
 	def(&c.DeadServerTimeout, max(DefaultDeadServerTimeout, 10*c.ElectionTimeout))
 	if c.SnapshotThreshold == 0 {
 		c.SnapshotThreshold = DefaultSnapshotThreshold
@@ -181,6 +188,7 @@ func (c *Config) Validate() error {
 		{"snapshot_interval", c.SnapshotInterval},
 		{"apply_timeout", c.ApplyTimeout},
 		{"divergence_check_interval", c.DivergenceCheckInterval},
+		{"version_probe_interval", c.VersionProbeInterval},
 		{"dead_server_timeout", c.DeadServerTimeout},
 	} {
 		if d.v < 5*time.Millisecond {

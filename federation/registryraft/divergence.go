@@ -75,10 +75,20 @@ func fromMajority(st Status) bool {
 	return compared > 0 && 2*diverged > compared
 }
 
-// watchDivergence runs the background comparison until the node stops.
+// DefaultVersionProbeInterval is how often the background comparison runs
+// while some server of the group has not answered it yet (versions.go): a
+// new group learns within about a second that it may write the current
+// version and sign in batches. A server that answered, whatever it said,
+// is asked again at the usual interval only (one that keeps saying "no" is
+// not polled every second).
+const DefaultVersionProbeInterval = time.Second
+
+// watchDivergence runs the background comparison until the node stops:
+// every Config.DivergenceCheckInterval, and every Config.VersionProbeInterval
+// while some server of the group has never answered it.
 func (n *Node) watchDivergence() {
 	defer n.observers.Done()
-	t := time.NewTicker(n.cfg.DivergenceCheckInterval)
+	t := time.NewTimer(min(n.cfg.VersionProbeInterval, n.cfg.DivergenceCheckInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -89,10 +99,14 @@ func (n *Node) watchDivergence() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		st, err := n.GroupStatus(ctx)
 		cancel()
-		if err != nil {
-			continue
+		if err == nil {
+			n.noteDivergence(st)
 		}
-		n.noteDivergence(st)
+		next := n.cfg.DivergenceCheckInterval
+		if n.unanswered() {
+			next = min(next, n.cfg.VersionProbeInterval)
+		}
+		t.Reset(next)
 	}
 }
 

@@ -80,6 +80,9 @@ type clusterOptions struct {
 	// transportTimeout is the Raft transport's I/O and dial timeout
 	// (default 2s).
 	transportTimeout time.Duration
+	// manualVersions stops the background status rounds from learning
+	// the servers' command versions (the test asks GroupStatus itself).
+	manualVersions bool
 	// wrapService, when set, gives the RegistryService each node serves
 	// in place of its own (by node name).
 	wrapService func(name string, svc *registryraft.Service) accordv1.RegistryServiceServer
@@ -195,6 +198,9 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 		},
 		AddressBook: book,
 		Certificate: src.Certificate,
+	}
+	if o.manualVersions {
+		cfg.VersionProbeInterval, cfg.DivergenceCheckInterval = time.Hour, time.Hour
 	}
 	if o.wrapStore != nil {
 		cfg.WrapStore = o.wrapStore(tn.name)

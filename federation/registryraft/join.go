@@ -134,7 +134,7 @@ func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string)
 				continue
 			}
 			resp, err := client.Join(ctx, &accordv1.JoinRequest{RaftAddress: raftAddr, FederationAddress: fedAddr, Command: data,
-				CommandVersion: registry.CommandVersion})
+				CommandVersion: registry.CommandVersion, BatchSignatures: true})
 			if err == nil {
 				n.logger.Info("joined the registry group", "via", s.ID.String(), "voter", resp.GetVoter(), "index", resp.GetIndex())
 				return resp.GetVoter(), nil
@@ -188,9 +188,13 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 		return nil, refusalStatus(err)
 	}
 	joining := max(int(req.GetCommandVersion()), registry.LegacyCommandVersion)
-	if joining < registry.CommandVersion && s.n.writeVersion() >= registry.CommandVersion {
+	oldVersion := joining < registry.CommandVersion && s.n.writeVersion() >= registry.CommandVersion
+	// Entries signed in batches are in the log when the group signs them:
+	// a build that does not check them could not apply it.
+	noBatches := !req.GetBatchSignatures() && s.n.signsBatches()
+	if oldVersion || noBatches {
 		// Who may not join at all is told so first; an admitted
-		// member's node of the previous build is told to upgrade.
+		// member's node of an earlier build is told to upgrade.
 		admitted := false
 		s.n.fsm.Read(func(v registry.View) {
 			m, err := v.GetMember(id.Member)
@@ -199,11 +203,16 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 		if !admitted {
 			return nil, status.Error(codes.PermissionDenied, fmt.Sprintf("%v: member %s is not an admitted member of the federation", ErrNotRegistryServer, id.Member))
 		}
+		if oldVersion {
+			return nil, status.Error(codes.FailedPrecondition, fmt.Sprintf(
+				"command_version: this registry group writes command version %d, which node %s (a build that applies version %d) cannot apply: upgrade it first (docs/operations.md)",
+				registry.CommandVersion, id, joining))
+		}
 		return nil, status.Error(codes.FailedPrecondition, fmt.Sprintf(
-			"command_version: this registry group writes command version %d, which node %s (a build that applies version %d) cannot apply: upgrade it first (docs/operations.md)",
-			registry.CommandVersion, id, joining))
+			"batch_signatures: this registry group signs forwarded writes in batches, which node %s (an earlier build) cannot check: upgrade it first (docs/operations.md)", id))
 	}
 	s.n.noteCommandVersion(raftnet.ServerID(id), joining)
+	s.n.noteBatchSignatures(raftnet.ServerID(id), req.GetBatchSignatures())
 	voter, index, err := s.n.join(ctx, id, cmd, req.GetRaftAddress())
 	switch {
 	case errors.Is(err, ErrNotLeader):
@@ -232,7 +241,7 @@ func (s *Service) ServerStatus(ctx context.Context, req *accordv1.ServerStatusRe
 	resp := &accordv1.ServerStatusResponse{
 		State: s.n.raft.State().String(), Term: s.n.raft.CurrentTerm(),
 		AppliedIndex: s.n.fsm.AppliedIndex(), LastIndex: s.n.raft.LastIndex(),
-		CommandVersion: registry.CommandVersion,
+		CommandVersion: registry.CommandVersion, BatchSignatures: true,
 	}
 	// The chain at the caller's index if this server holds it, else at
 	// its own applied index (which the caller may hold).

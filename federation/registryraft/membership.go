@@ -126,6 +126,7 @@ func (n *Node) GroupStatus(ctx context.Context) (Status, error) {
 			s.Reachable, s.State, s.AppliedIndex = true, resp.GetState(), resp.GetAppliedIndex()
 			s.CommandVersion = max(int(resp.GetCommandVersion()), registry.LegacyCommandVersion)
 			n.noteCommandVersion(s.ID, s.CommandVersion)
+			n.noteBatchSignatures(s.ID, resp.GetBatchSignatures())
 			s.Compared, s.Diverged = n.compareChain(resp.GetChainIndex(), resp.GetLogChain())
 			if s.Diverged {
 				s.DivergedAt = resp.GetChainIndex()

@@ -55,6 +55,9 @@ type Node struct {
 	// versions holds the highest registry command version each server said
 	// it applies (versions.go). Guarded by mu.
 	versions map[raft.ServerID]int
+	// batchSigners holds the servers that said they check batch
+	// signatures (versions.go). Guarded by mu.
+	batchSigners map[raft.ServerID]bool
 	// failing holds, on the leader, the servers that stopped answering
 	// heartbeats and since when.
 	failing map[raft.ServerID]time.Time
@@ -100,6 +103,21 @@ func (c configStore) StoreConfiguration(index uint64, cfg raft.Configuration) {
 	c.FSM.StoreConfiguration(index, cfg)
 	c.n.noteConfiguration(cfg)
 }
+
+// ApplyBatch implements raft.BatchingFSM: Raft then hands configuration
+// entries to the state machine with the commands, not to
+// StoreConfiguration, so the node notes them here.
+func (c configStore) ApplyBatch(logs []*raft.Log) []any {
+	out := c.FSM.ApplyBatch(logs)
+	for _, l := range logs {
+		if l.Type == raft.LogConfiguration {
+			c.n.noteConfiguration(raft.DecodeConfiguration(l.Data))
+		}
+	}
+	return out
+}
+
+var _ raft.BatchingFSM = configStore{}
 
 // New opens the node's stores in cfg.DataDir. trans is the Raft transport
 // (raftnet.NewTransport over a raftnet.StreamLayer); the node owns it once

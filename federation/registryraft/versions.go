@@ -93,6 +93,11 @@ func (n *Node) checkWriteVersion(c *registry.Command) error {
 		return fmt.Errorf("%w: %s: %s still report version %d", registry.ErrFailedPrecondition, versionRefusal,
 			strings.Join(ids, ", "), registry.LegacyCommandVersion)
 	}
+	if c.Batch != nil {
+		if ids := n.withoutBatchSignatures(); len(ids) > 0 {
+			return fmt.Errorf("%w: %s: %s do not check them", registry.ErrFailedPrecondition, batchRefusal, strings.Join(ids, ", "))
+		}
+	}
 	return nil
 }
 
@@ -100,6 +105,93 @@ func (n *Node) checkWriteVersion(c *registry.Command) error {
 // from the leader over gRPC.
 func isVersionRefusal(err error) bool {
 	return errors.Is(err, registry.ErrFailedPrecondition) && strings.Contains(err.Error(), versionRefusal)
+}
+
+// Batch signatures.
+//
+// A follower signs the commands it forwards in one SubmitBatch call at
+// once (registry.SignBatch): one signature per batch instead of one per
+// command, and one verification per batch on every replica. A build that
+// does not know batch paths refuses such an entry as undecodable, so a node
+// signs in batches only once every server of the latest configuration has
+// said that it checks them (ServerStatusResponse.batch_signatures, or its
+// JoinRequest), and writes version 3; until then it signs each command
+// alone. The leader refuses a batch-signed command while its own view says
+// otherwise (checkWriteVersion), and the follower signs it again alone.
+
+// noteBatchSignatures records whether a server said it checks batch
+// signatures.
+func (n *Node) noteBatchSignatures(id raft.ServerID, checks bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.batchSigners == nil {
+		n.batchSigners = map[raft.ServerID]bool{}
+	}
+	if n.batchSigners[id] != checks {
+		n.logger.Info("registry server's batch signatures", "server", string(id), "checks", checks)
+	}
+	n.batchSigners[id] = checks
+}
+
+// signsBatches reports whether this node signs forwarded commands in
+// batches: it writes the current command version and every server of the
+// latest configuration checks batch signatures.
+func (n *Node) signsBatches() bool {
+	if n.writeVersion() != registry.CommandVersion {
+		return false
+	}
+	return len(n.withoutBatchSignatures()) == 0
+}
+
+// withoutBatchSignatures returns the servers of the latest configuration
+// (this one aside) that have not said that they check batch signatures,
+// sorted (every server, while no configuration is known).
+func (n *Node) withoutBatchSignatures() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.servers) == 0 {
+		return []string{"the registry servers (the configuration is not loaded yet)"}
+	}
+	var ids []string
+	for id := range n.servers {
+		if id != n.id && !n.batchSigners[id] {
+			ids = append(ids, string(id))
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// unanswered reports whether some server of the latest configuration (this
+// one aside) has not said yet which command version it applies (or no
+// configuration is known).
+func (n *Node) unanswered() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.servers) == 0 {
+		return true
+	}
+	for id := range n.servers {
+		if _, ok := n.versions[id]; !ok && id != n.id {
+			return true
+		}
+	}
+	return false
+}
+
+// SignsBatches reports whether this node signs the writes it forwards in
+// batches now (once every registry server checks batch signatures).
+func (n *Node) SignsBatches() bool { return n.signsBatches() }
+
+// batchRefusal is in the refusal of a batch-signed command by a leader
+// whose group does not check batch signatures yet: the follower that
+// signed it recognises it and signs the command again alone.
+const batchRefusal = "batch-signed commands are not yet written by this group"
+
+// isBatchRefusal says whether err is the refusal of a batch-signed
+// command, here or from the leader over gRPC.
+func isBatchRefusal(err error) bool {
+	return errors.Is(err, registry.ErrFailedPrecondition) && strings.Contains(err.Error(), batchRefusal)
 }
 
 // WriteVersion reports the registry command version this node writes now

@@ -2,8 +2,11 @@ package registryraft_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +51,7 @@ func logVersions(t *testing.T, tn *testNode, store registryraft.Store, from uint
 func TestCommandVersionSwitch(t *testing.T) {
 	stores := map[string]registryraft.Store{}
 	o := fastTimeouts()
+	o.manualVersions = true
 	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
 		return func(s registryraft.Store) registryraft.Store {
 			stores[name] = s
@@ -122,6 +126,7 @@ func TestCommandVersionSwitch(t *testing.T) {
 func TestVersion3RefusedWhileGroupWritesVersion2(t *testing.T) {
 	stores := map[string]registryraft.Store{}
 	o := fastTimeouts()
+	o.manualVersions = true
 	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
 		return func(s registryraft.Store) registryraft.Store {
 			stores[name] = s
@@ -192,5 +197,186 @@ func TestVersion3RefusedWhileGroupWritesVersion2(t *testing.T) {
 	got := titles(t, leader.node, true, "UA")
 	if got["early-v3"] != 0 || got["ahead"] != 1 {
 		t.Fatalf("titles: %v", got)
+	}
+}
+
+// reportingService is a node's RegistryService whose ServerStatus says
+// that it does not check batch signatures while earlier is set (a server
+// of an earlier build).
+type reportingService struct {
+	*registryraft.Service
+	earlier atomic.Bool
+}
+
+func (s *reportingService) ServerStatus(ctx context.Context, req *accordv1.ServerStatusRequest) (*accordv1.ServerStatusResponse, error) {
+	resp, err := s.Service.ServerStatus(ctx, req)
+	if err == nil && s.earlier.Load() {
+		resp.BatchSignatures = false
+	}
+	return resp, err
+}
+
+// logBatches counts the command entries of a node's log from index from
+// on that were signed in a batch, and those signed alone.
+func logBatches(t *testing.T, store registryraft.Store, from uint64) (batched, alone int) {
+	t.Helper()
+	last, err := store.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := from; i <= last; i++ {
+		var l raft.Log
+		if err := store.GetLog(i, &l); err != nil || l.Type != raft.LogCommand {
+			continue
+		}
+		c, err := registry.DecodeCommand(l.Data)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if c.Batch != nil {
+			batched++
+		} else if c.Type != registry.CmdNoop {
+			alone++
+		}
+	}
+	return batched, alone
+}
+
+// TestBatchSignatureSwitch: a follower signs the writes it forwards in
+// batches only once every server has said that it checks batch
+// signatures. While one server (of an earlier build) has not, every
+// command is signed alone, and the leader refuses a batch-signed command
+// sent to it (nothing is appended); a follower whose view is ahead of the
+// leader's has its batch refused and signs each command again alone. Once
+// every server reports it, forwarded writes are signed in batches, and
+// every server applies them, each once.
+func TestBatchSignatureSwitch(t *testing.T) {
+	stores := map[string]registryraft.Store{}
+	svcs := map[string]*reportingService{}
+	o := fastTimeouts()
+	o.manualVersions = true
+	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
+		return func(s registryraft.Store) registryraft.Store {
+			stores[name] = s
+			return s
+		}
+	}
+	o.wrapService = func(name string, svc *registryraft.Service) accordv1.RegistryServiceServer {
+		rs := &reportingService{Service: svc}
+		rs.earlier.Store(true)
+		svcs[name] = rs
+		return rs
+	}
+	c := startCluster(t, []string{"UA", "PL", "DE"}, o)
+	leader := c.waitLeader(10 * time.Second)
+	follower := followersOf(c, leader)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	round := func(nodes ...*testNode) {
+		t.Helper()
+		for _, tn := range nodes {
+			if _, err := tn.node.GroupStatus(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	writes := func(prefix string, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if _, err := follower.node.Apply(ctx, entry(t, fmt.Sprintf("%s-%02d", prefix, i))); err != nil {
+					t.Errorf("%s-%02d: %v", prefix, i, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+
+	// Every server applies version 3; none says it checks batches.
+	round(c.nodes...)
+	for _, tn := range c.nodes {
+		if tn.node.WriteVersion() != registry.CommandVersion || tn.node.SignsBatches() {
+			t.Fatalf("%s: writes version %d, signs batches %v; want 3, false", tn.name, tn.node.WriteVersion(), tn.node.SignsBatches())
+		}
+	}
+	start := leader.node.Raft().LastIndex() + 1
+	writes("earlier", 40)
+	if b, a := logBatches(t, stores[leader.name], start); b != 0 || a != 40 {
+		t.Fatalf("while a server does not check batch signatures: %d batch-signed and %d lone entries, want 0 and 40", b, a)
+	}
+
+	// A batch-signed command sent straight to the leader is refused.
+	two := []*registry.Command{entry(t, "slipped-0"), entry(t, "slipped-1")}
+	for _, cmd := range two {
+		cmd.Member, cmd.Actor = follower.id.Member, registry.Actor{Node: follower.id.String()}
+	}
+	cfg := c.fed.Node(follower.id.Member, follower.id.Name)
+	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registry.SignBatch(two, &cert, follower.fsm.AppliedIndex(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	req := &accordv1.SubmitBatchRequest{}
+	for _, cmd := range two {
+		data, err := cmd.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Commands = append(req.Commands, data)
+	}
+	resp, err := batchClient(t, c, leader, follower).SubmitBatch(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range resp.GetResults() {
+		if codes.Code(r.GetCode()) != codes.FailedPrecondition || !strings.Contains(r.GetMessage(), "batch-signed commands are not yet written") {
+			t.Fatalf("batch-signed command %d while a server does not check them: %v %q, want FailedPrecondition", i, codes.Code(r.GetCode()), r.GetMessage())
+		}
+	}
+
+	// Every server now reports batch signatures; only the follower has
+	// heard: its batches are refused, and it signs each command alone.
+	for _, s := range svcs {
+		s.earlier.Store(false)
+	}
+	round(follower)
+	if !follower.node.SignsBatches() || leader.node.SignsBatches() {
+		t.Fatalf("follower signs batches %v, leader %v; want true, false", follower.node.SignsBatches(), leader.node.SignsBatches())
+	}
+	start = leader.node.Raft().LastIndex() + 1
+	writes("ahead", 40)
+	if b, a := logBatches(t, stores[leader.name], start); b != 0 || a != 40 {
+		t.Fatalf("while the leader has not heard: %d batch-signed and %d lone entries, want 0 and 40", b, a)
+	}
+
+	// The leader hears too: forwarded writes are signed in batches.
+	round(c.nodes...)
+	start = leader.node.Raft().LastIndex() + 1
+	writes("batched", 120)
+	if b, a := logBatches(t, stores[leader.name], start); b < 2 || b+a != 120 {
+		t.Fatalf("once every server checks batch signatures: %d batch-signed and %d lone entries, want most of 120 batch-signed", b, a)
+	}
+	for _, tn := range c.nodes {
+		raftnettest.WaitFor(t, 10*time.Second, func() error {
+			got, err := readTitles(tn.node, true, "UA")
+			if err != nil {
+				return err
+			}
+			for _, prefix := range []string{"earlier", "ahead", "batched"} {
+				n := map[string]int{"earlier": 40, "ahead": 40, "batched": 120}[prefix]
+				for i := range n {
+					if k := fmt.Sprintf("%s-%02d", prefix, i); got[k] != 1 {
+						return fmt.Errorf("%s: %s applied %d times", tn.name, k, got[k])
+					}
+				}
+			}
+			if got["slipped-0"]+got["slipped-1"] != 0 {
+				return fmt.Errorf("%s: the refused batch was applied", tn.name)
+			}
+			return nil
+		})
 	}
 }

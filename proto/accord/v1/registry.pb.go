@@ -110,8 +110,17 @@ type RegistryCommand struct {
 	// member's oldest remembered request (a replay).
 	SeenIndex uint64 `protobuf:"varint,11,opt,name=seen_index,json=seenIndex,proto3" json:"seen_index,omitempty"`
 	// The signature of the certificate's key over the signed fields
-	// (federation/registry signature.go: every field but time and signature).
+	// (federation/registry signature.go: every field but time, signature and
+	// batch_path), or, when batch_path is set, over the Merkle root of a
+	// batch of commands that the node signed at once.
 	Signature []byte `protobuf:"bytes,12,opt,name=signature,proto3" json:"signature,omitempty"`
+	// Set when the node signed this command as one of a batch (the writes it
+	// forwards to the leader in one call): proves that this command's signed
+	// fields are a leaf of the batch whose root the signature covers
+	// (federation/registry batchsig.go). Version 3 only, and only once every
+	// server of the group has said that it checks batch signatures
+	// (ServerStatusResponse.batch_signatures).
+	BatchPath *CommandBatchPath `protobuf:"bytes,13,opt,name=batch_path,json=batchPath,proto3" json:"batch_path,omitempty"`
 	// Version 3: the command, typed; exactly one is set. In version 3 the
 	// signature covers this message's deterministic protobuf encoding in
 	// place of the JSON payload.
@@ -262,6 +271,13 @@ func (x *RegistryCommand) GetSeenIndex() uint64 {
 func (x *RegistryCommand) GetSignature() []byte {
 	if x != nil {
 		return x.Signature
+	}
+	return nil
+}
+
+func (x *RegistryCommand) GetBatchPath() *CommandBatchPath {
+	if x != nil {
+		return x.BatchPath
 	}
 	return nil
 }
@@ -1061,6 +1077,72 @@ func (x *ReadIndexResponse) GetIndex() uint64 {
 	return 0
 }
 
+// CommandBatchPath is a command's place in a batch of commands signed at
+// once: an RFC 9162 Merkle audit path from the command's leaf (SHA-256 of
+// 0x00 and its signed fields) to the root that the signature covers.
+type CommandBatchPath struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command's index among the batch's leaves, from 0.
+	LeafIndex uint32 `protobuf:"varint,1,opt,name=leaf_index,json=leafIndex,proto3" json:"leaf_index,omitempty"`
+	// How many commands the batch holds (at least 2).
+	Leaves uint32 `protobuf:"varint,2,opt,name=leaves,proto3" json:"leaves,omitempty"`
+	// The sibling hashes from the leaf up to the root, 32 bytes each.
+	Siblings      [][]byte `protobuf:"bytes,3,rep,name=siblings,proto3" json:"siblings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandBatchPath) Reset() {
+	*x = CommandBatchPath{}
+	mi := &file_accord_v1_registry_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandBatchPath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandBatchPath) ProtoMessage() {}
+
+func (x *CommandBatchPath) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandBatchPath.ProtoReflect.Descriptor instead.
+func (*CommandBatchPath) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CommandBatchPath) GetLeafIndex() uint32 {
+	if x != nil {
+		return x.LeafIndex
+	}
+	return 0
+}
+
+func (x *CommandBatchPath) GetLeaves() uint32 {
+	if x != nil {
+		return x.Leaves
+	}
+	return 0
+}
+
+func (x *CommandBatchPath) GetSiblings() [][]byte {
+	if x != nil {
+		return x.Siblings
+	}
+	return nil
+}
+
 // JoinRequest names where the joining node is reached.
 type JoinRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1076,13 +1158,16 @@ type JoinRequest struct {
 	// 0, for a build that applies version 2 only). A group that writes
 	// version 3 refuses a node that cannot apply it.
 	CommandVersion int32 `protobuf:"varint,4,opt,name=command_version,json=commandVersion,proto3" json:"command_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Whether the joining node checks batch signatures (CommandBatchPath). A
+	// group that writes them refuses a node that does not.
+	BatchSignatures bool `protobuf:"varint,5,opt,name=batch_signatures,json=batchSignatures,proto3" json:"batch_signatures,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[8]
+	mi := &file_accord_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1179,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[8]
+	mi := &file_accord_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1192,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *JoinRequest) GetRaftAddress() string {
@@ -1138,6 +1223,13 @@ func (x *JoinRequest) GetCommandVersion() int32 {
 	return 0
 }
 
+func (x *JoinRequest) GetBatchSignatures() bool {
+	if x != nil {
+		return x.BatchSignatures
+	}
+	return false
+}
+
 // JoinResponse says how the node joined.
 type JoinResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1151,7 +1243,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[9]
+	mi := &file_accord_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1255,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[9]
+	mi := &file_accord_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1268,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JoinResponse) GetVoter() bool {
@@ -1205,7 +1297,7 @@ type ServerStatusRequest struct {
 
 func (x *ServerStatusRequest) Reset() {
 	*x = ServerStatusRequest{}
-	mi := &file_accord_v1_registry_proto_msgTypes[10]
+	mi := &file_accord_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1309,7 @@ func (x *ServerStatusRequest) String() string {
 func (*ServerStatusRequest) ProtoMessage() {}
 
 func (x *ServerStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[10]
+	mi := &file_accord_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1322,7 @@ func (x *ServerStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStatusRequest.ProtoReflect.Descriptor instead.
 func (*ServerStatusRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ServerStatusRequest) GetChainIndex() uint64 {
@@ -1259,13 +1351,17 @@ type ServerStatusResponse struct {
 	// build; unset, 0, for a build that applies version 2 only). Servers
 	// write version 3 only once every server of the group reports it.
 	CommandVersion int32 `protobuf:"varint,7,opt,name=command_version,json=commandVersion,proto3" json:"command_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Whether the server checks batch signatures (CommandBatchPath; false
+	// for earlier builds). Servers sign forwarded writes in batches only once
+	// every server of the group reports it.
+	BatchSignatures bool `protobuf:"varint,8,opt,name=batch_signatures,json=batchSignatures,proto3" json:"batch_signatures,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ServerStatusResponse) Reset() {
 	*x = ServerStatusResponse{}
-	mi := &file_accord_v1_registry_proto_msgTypes[11]
+	mi := &file_accord_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1373,7 @@ func (x *ServerStatusResponse) String() string {
 func (*ServerStatusResponse) ProtoMessage() {}
 
 func (x *ServerStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_proto_msgTypes[11]
+	mi := &file_accord_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1386,7 @@ func (x *ServerStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerStatusResponse.ProtoReflect.Descriptor instead.
 func (*ServerStatusResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_accord_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ServerStatusResponse) GetState() string {
@@ -1342,13 +1438,20 @@ func (x *ServerStatusResponse) GetCommandVersion() int32 {
 	return 0
 }
 
+func (x *ServerStatusResponse) GetBatchSignatures() bool {
+	if x != nil {
+		return x.BatchSignatures
+	}
+	return false
+}
+
 var File_accord_v1_registry_proto protoreflect.FileDescriptor
 
 const file_accord_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"\x18accord/v1/registry.proto\x12\taccord.v1\x1a accord/v1/registry_command.proto\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
 	"\rSubmitRequest\x12\x18\n" +
-	"\acommand\x18\x01 \x01(\fR\acommand\"\x9e\x12\n" +
+	"\acommand\x18\x01 \x01(\fR\acommand\"\xda\x12\n" +
 	"\x0fRegistryCommand\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x05R\aversion\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1d\n" +
@@ -1367,7 +1470,9 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\bsignedAt\x12\x1d\n" +
 	"\n" +
 	"seen_index\x18\v \x01(\x04R\tseenIndex\x12\x1c\n" +
-	"\tsignature\x18\f \x01(\fR\tsignature\x12,\n" +
+	"\tsignature\x18\f \x01(\fR\tsignature\x12:\n" +
+	"\n" +
+	"batch_path\x18\r \x01(\v2\x1b.accord.v1.CommandBatchPathR\tbatchPath\x12,\n" +
 	"\x04noop\x18\x14 \x01(\v2\x16.accord.v1.NoopCommandH\x00R\x04noop\x12;\n" +
 	"\tbootstrap\x18\x15 \x01(\v2\x1b.accord.v1.BootstrapCommandH\x00R\tbootstrap\x12H\n" +
 	"\x0epropose_member\x18\x16 \x01(\v2\x1f.accord.v1.ProposeMemberCommandH\x00R\rproposeMember\x12H\n" +
@@ -1422,18 +1527,24 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\bresponse\x18\x03 \x01(\v2\x19.accord.v1.SubmitResponseR\bresponse\"\x12\n" +
 	"\x10ReadIndexRequest\")\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
-	"\x05index\x18\x01 \x01(\x04R\x05index\"\xa2\x01\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"e\n" +
+	"\x10CommandBatchPath\x12\x1d\n" +
+	"\n" +
+	"leaf_index\x18\x01 \x01(\rR\tleafIndex\x12\x16\n" +
+	"\x06leaves\x18\x02 \x01(\rR\x06leaves\x12\x1a\n" +
+	"\bsiblings\x18\x03 \x03(\fR\bsiblings\"\xcd\x01\n" +
 	"\vJoinRequest\x12!\n" +
 	"\fraft_address\x18\x01 \x01(\tR\vraftAddress\x12-\n" +
 	"\x12federation_address\x18\x02 \x01(\tR\x11federationAddress\x12\x18\n" +
 	"\acommand\x18\x03 \x01(\fR\acommand\x12'\n" +
-	"\x0fcommand_version\x18\x04 \x01(\x05R\x0ecommandVersion\":\n" +
+	"\x0fcommand_version\x18\x04 \x01(\x05R\x0ecommandVersion\x12)\n" +
+	"\x10batch_signatures\x18\x05 \x01(\bR\x0fbatchSignatures\":\n" +
 	"\fJoinResponse\x12\x14\n" +
 	"\x05voter\x18\x01 \x01(\bR\x05voter\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"6\n" +
 	"\x13ServerStatusRequest\x12\x1f\n" +
 	"\vchain_index\x18\x01 \x01(\x04R\n" +
-	"chainIndex\"\xeb\x01\n" +
+	"chainIndex\"\x96\x02\n" +
 	"\x14ServerStatusResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12#\n" +
@@ -1443,7 +1554,8 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\vchain_index\x18\x05 \x01(\x04R\n" +
 	"chainIndex\x12\x1b\n" +
 	"\tlog_chain\x18\x06 \x01(\fR\blogChain\x12'\n" +
-	"\x0fcommand_version\x18\a \x01(\x05R\x0ecommandVersion2\xf0\x02\n" +
+	"\x0fcommand_version\x18\a \x01(\x05R\x0ecommandVersion\x12)\n" +
+	"\x10batch_signatures\x18\b \x01(\bR\x0fbatchSignatures2\xf0\x02\n" +
 	"\x0fRegistryService\x12=\n" +
 	"\x06Submit\x12\x18.accord.v1.SubmitRequest\x1a\x19.accord.v1.SubmitResponse\x12L\n" +
 	"\vSubmitBatch\x12\x1d.accord.v1.SubmitBatchRequest\x1a\x1e.accord.v1.SubmitBatchResponse\x12F\n" +
@@ -1463,7 +1575,7 @@ func file_accord_v1_registry_proto_rawDescGZIP() []byte {
 	return file_accord_v1_registry_proto_rawDescData
 }
 
-var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_accord_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_accord_v1_registry_proto_goTypes = []any{
 	(*SubmitRequest)(nil),         // 0: accord.v1.SubmitRequest
 	(*RegistryCommand)(nil),       // 1: accord.v1.RegistryCommand
@@ -1473,90 +1585,92 @@ var file_accord_v1_registry_proto_goTypes = []any{
 	(*SubmitResult)(nil),          // 5: accord.v1.SubmitResult
 	(*ReadIndexRequest)(nil),      // 6: accord.v1.ReadIndexRequest
 	(*ReadIndexResponse)(nil),     // 7: accord.v1.ReadIndexResponse
-	(*JoinRequest)(nil),           // 8: accord.v1.JoinRequest
-	(*JoinResponse)(nil),          // 9: accord.v1.JoinResponse
-	(*ServerStatusRequest)(nil),   // 10: accord.v1.ServerStatusRequest
-	(*ServerStatusResponse)(nil),  // 11: accord.v1.ServerStatusResponse
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*NoopCommand)(nil),           // 13: accord.v1.NoopCommand
-	(*BootstrapCommand)(nil),      // 14: accord.v1.BootstrapCommand
-	(*ProposeMemberCommand)(nil),  // 15: accord.v1.ProposeMemberCommand
-	(*VoteAdmissionCommand)(nil),  // 16: accord.v1.VoteAdmissionCommand
-	(*SuspendMemberCommand)(nil),  // 17: accord.v1.SuspendMemberCommand
-	(*UpdateMemberCommand)(nil),   // 18: accord.v1.UpdateMemberCommand
-	(*RegisterNodeCommand)(nil),   // 19: accord.v1.RegisterNodeCommand
-	(*RemoveNodeCommand)(nil),     // 20: accord.v1.RemoveNodeCommand
-	(*CreateJitCommand)(nil),      // 21: accord.v1.CreateJitCommand
-	(*InviteToJitCommand)(nil),    // 22: accord.v1.InviteToJitCommand
-	(*RespondToJitCommand)(nil),   // 23: accord.v1.RespondToJitCommand
-	(*LeaveJitCommand)(nil),       // 24: accord.v1.LeaveJitCommand
-	(*LinkCaseCommand)(nil),       // 25: accord.v1.LinkCaseCommand
-	(*UnlinkCaseCommand)(nil),     // 26: accord.v1.UnlinkCaseCommand
-	(*SetJitLeadCommand)(nil),     // 27: accord.v1.SetJitLeadCommand
-	(*CloseJitCommand)(nil),       // 28: accord.v1.CloseJitCommand
-	(*ConsentJitCommand)(nil),     // 29: accord.v1.ConsentJitCommand
-	(*WrapJitKeyCommand)(nil),     // 30: accord.v1.WrapJitKeyCommand
-	(*RotateJitKeyCommand)(nil),   // 31: accord.v1.RotateJitKeyCommand
-	(*ProposeLeadCommand)(nil),    // 32: accord.v1.ProposeLeadCommand
-	(*ConsentLeadCommand)(nil),    // 33: accord.v1.ConsentLeadCommand
-	(*CreateEntryCommand)(nil),    // 34: accord.v1.CreateEntryCommand
-	(*UpdateEntryCommand)(nil),    // 35: accord.v1.UpdateEntryCommand
-	(*DeleteEntryCommand)(nil),    // 36: accord.v1.DeleteEntryCommand
-	(*ProposeMatchCommand)(nil),   // 37: accord.v1.ProposeMatchCommand
-	(*DecideMatchCommand)(nil),    // 38: accord.v1.DecideMatchCommand
-	(*CreateKeyCommand)(nil),      // 39: accord.v1.CreateKeyCommand
-	(*RotateKeyCommand)(nil),      // 40: accord.v1.RotateKeyCommand
-	(*DestroyKeyCommand)(nil),     // 41: accord.v1.DestroyKeyCommand
+	(*CommandBatchPath)(nil),      // 8: accord.v1.CommandBatchPath
+	(*JoinRequest)(nil),           // 9: accord.v1.JoinRequest
+	(*JoinResponse)(nil),          // 10: accord.v1.JoinResponse
+	(*ServerStatusRequest)(nil),   // 11: accord.v1.ServerStatusRequest
+	(*ServerStatusResponse)(nil),  // 12: accord.v1.ServerStatusResponse
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*NoopCommand)(nil),           // 14: accord.v1.NoopCommand
+	(*BootstrapCommand)(nil),      // 15: accord.v1.BootstrapCommand
+	(*ProposeMemberCommand)(nil),  // 16: accord.v1.ProposeMemberCommand
+	(*VoteAdmissionCommand)(nil),  // 17: accord.v1.VoteAdmissionCommand
+	(*SuspendMemberCommand)(nil),  // 18: accord.v1.SuspendMemberCommand
+	(*UpdateMemberCommand)(nil),   // 19: accord.v1.UpdateMemberCommand
+	(*RegisterNodeCommand)(nil),   // 20: accord.v1.RegisterNodeCommand
+	(*RemoveNodeCommand)(nil),     // 21: accord.v1.RemoveNodeCommand
+	(*CreateJitCommand)(nil),      // 22: accord.v1.CreateJitCommand
+	(*InviteToJitCommand)(nil),    // 23: accord.v1.InviteToJitCommand
+	(*RespondToJitCommand)(nil),   // 24: accord.v1.RespondToJitCommand
+	(*LeaveJitCommand)(nil),       // 25: accord.v1.LeaveJitCommand
+	(*LinkCaseCommand)(nil),       // 26: accord.v1.LinkCaseCommand
+	(*UnlinkCaseCommand)(nil),     // 27: accord.v1.UnlinkCaseCommand
+	(*SetJitLeadCommand)(nil),     // 28: accord.v1.SetJitLeadCommand
+	(*CloseJitCommand)(nil),       // 29: accord.v1.CloseJitCommand
+	(*ConsentJitCommand)(nil),     // 30: accord.v1.ConsentJitCommand
+	(*WrapJitKeyCommand)(nil),     // 31: accord.v1.WrapJitKeyCommand
+	(*RotateJitKeyCommand)(nil),   // 32: accord.v1.RotateJitKeyCommand
+	(*ProposeLeadCommand)(nil),    // 33: accord.v1.ProposeLeadCommand
+	(*ConsentLeadCommand)(nil),    // 34: accord.v1.ConsentLeadCommand
+	(*CreateEntryCommand)(nil),    // 35: accord.v1.CreateEntryCommand
+	(*UpdateEntryCommand)(nil),    // 36: accord.v1.UpdateEntryCommand
+	(*DeleteEntryCommand)(nil),    // 37: accord.v1.DeleteEntryCommand
+	(*ProposeMatchCommand)(nil),   // 38: accord.v1.ProposeMatchCommand
+	(*DecideMatchCommand)(nil),    // 39: accord.v1.DecideMatchCommand
+	(*CreateKeyCommand)(nil),      // 40: accord.v1.CreateKeyCommand
+	(*RotateKeyCommand)(nil),      // 41: accord.v1.RotateKeyCommand
+	(*DestroyKeyCommand)(nil),     // 42: accord.v1.DestroyKeyCommand
 }
 var file_accord_v1_registry_proto_depIdxs = []int32{
-	12, // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
-	12, // 1: accord.v1.RegistryCommand.signed_at:type_name -> google.protobuf.Timestamp
-	13, // 2: accord.v1.RegistryCommand.noop:type_name -> accord.v1.NoopCommand
-	14, // 3: accord.v1.RegistryCommand.bootstrap:type_name -> accord.v1.BootstrapCommand
-	15, // 4: accord.v1.RegistryCommand.propose_member:type_name -> accord.v1.ProposeMemberCommand
-	16, // 5: accord.v1.RegistryCommand.vote_admission:type_name -> accord.v1.VoteAdmissionCommand
-	17, // 6: accord.v1.RegistryCommand.suspend_member:type_name -> accord.v1.SuspendMemberCommand
-	18, // 7: accord.v1.RegistryCommand.update_member:type_name -> accord.v1.UpdateMemberCommand
-	19, // 8: accord.v1.RegistryCommand.register_node:type_name -> accord.v1.RegisterNodeCommand
-	20, // 9: accord.v1.RegistryCommand.remove_node:type_name -> accord.v1.RemoveNodeCommand
-	21, // 10: accord.v1.RegistryCommand.create_jit:type_name -> accord.v1.CreateJitCommand
-	22, // 11: accord.v1.RegistryCommand.invite_to_jit:type_name -> accord.v1.InviteToJitCommand
-	23, // 12: accord.v1.RegistryCommand.respond_to_jit:type_name -> accord.v1.RespondToJitCommand
-	24, // 13: accord.v1.RegistryCommand.leave_jit:type_name -> accord.v1.LeaveJitCommand
-	25, // 14: accord.v1.RegistryCommand.link_case:type_name -> accord.v1.LinkCaseCommand
-	26, // 15: accord.v1.RegistryCommand.unlink_case:type_name -> accord.v1.UnlinkCaseCommand
-	27, // 16: accord.v1.RegistryCommand.set_jit_lead:type_name -> accord.v1.SetJitLeadCommand
-	28, // 17: accord.v1.RegistryCommand.close_jit:type_name -> accord.v1.CloseJitCommand
-	29, // 18: accord.v1.RegistryCommand.consent_jit:type_name -> accord.v1.ConsentJitCommand
-	30, // 19: accord.v1.RegistryCommand.wrap_jit_key:type_name -> accord.v1.WrapJitKeyCommand
-	31, // 20: accord.v1.RegistryCommand.rotate_jit_key:type_name -> accord.v1.RotateJitKeyCommand
-	32, // 21: accord.v1.RegistryCommand.propose_lead:type_name -> accord.v1.ProposeLeadCommand
-	33, // 22: accord.v1.RegistryCommand.consent_lead:type_name -> accord.v1.ConsentLeadCommand
-	34, // 23: accord.v1.RegistryCommand.create_entry:type_name -> accord.v1.CreateEntryCommand
-	35, // 24: accord.v1.RegistryCommand.update_entry:type_name -> accord.v1.UpdateEntryCommand
-	36, // 25: accord.v1.RegistryCommand.delete_entry:type_name -> accord.v1.DeleteEntryCommand
-	37, // 26: accord.v1.RegistryCommand.propose_match:type_name -> accord.v1.ProposeMatchCommand
-	38, // 27: accord.v1.RegistryCommand.decide_match:type_name -> accord.v1.DecideMatchCommand
-	39, // 28: accord.v1.RegistryCommand.create_key:type_name -> accord.v1.CreateKeyCommand
-	40, // 29: accord.v1.RegistryCommand.rotate_key:type_name -> accord.v1.RotateKeyCommand
-	41, // 30: accord.v1.RegistryCommand.destroy_key:type_name -> accord.v1.DestroyKeyCommand
-	5,  // 31: accord.v1.SubmitBatchResponse.results:type_name -> accord.v1.SubmitResult
-	2,  // 32: accord.v1.SubmitResult.response:type_name -> accord.v1.SubmitResponse
-	0,  // 33: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
-	3,  // 34: accord.v1.RegistryService.SubmitBatch:input_type -> accord.v1.SubmitBatchRequest
-	6,  // 35: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
-	8,  // 36: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
-	10, // 37: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
-	2,  // 38: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
-	4,  // 39: accord.v1.RegistryService.SubmitBatch:output_type -> accord.v1.SubmitBatchResponse
-	7,  // 40: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
-	9,  // 41: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
-	11, // 42: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
-	38, // [38:43] is the sub-list for method output_type
-	33, // [33:38] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	13, // 0: accord.v1.RegistryCommand.time:type_name -> google.protobuf.Timestamp
+	13, // 1: accord.v1.RegistryCommand.signed_at:type_name -> google.protobuf.Timestamp
+	8,  // 2: accord.v1.RegistryCommand.batch_path:type_name -> accord.v1.CommandBatchPath
+	14, // 3: accord.v1.RegistryCommand.noop:type_name -> accord.v1.NoopCommand
+	15, // 4: accord.v1.RegistryCommand.bootstrap:type_name -> accord.v1.BootstrapCommand
+	16, // 5: accord.v1.RegistryCommand.propose_member:type_name -> accord.v1.ProposeMemberCommand
+	17, // 6: accord.v1.RegistryCommand.vote_admission:type_name -> accord.v1.VoteAdmissionCommand
+	18, // 7: accord.v1.RegistryCommand.suspend_member:type_name -> accord.v1.SuspendMemberCommand
+	19, // 8: accord.v1.RegistryCommand.update_member:type_name -> accord.v1.UpdateMemberCommand
+	20, // 9: accord.v1.RegistryCommand.register_node:type_name -> accord.v1.RegisterNodeCommand
+	21, // 10: accord.v1.RegistryCommand.remove_node:type_name -> accord.v1.RemoveNodeCommand
+	22, // 11: accord.v1.RegistryCommand.create_jit:type_name -> accord.v1.CreateJitCommand
+	23, // 12: accord.v1.RegistryCommand.invite_to_jit:type_name -> accord.v1.InviteToJitCommand
+	24, // 13: accord.v1.RegistryCommand.respond_to_jit:type_name -> accord.v1.RespondToJitCommand
+	25, // 14: accord.v1.RegistryCommand.leave_jit:type_name -> accord.v1.LeaveJitCommand
+	26, // 15: accord.v1.RegistryCommand.link_case:type_name -> accord.v1.LinkCaseCommand
+	27, // 16: accord.v1.RegistryCommand.unlink_case:type_name -> accord.v1.UnlinkCaseCommand
+	28, // 17: accord.v1.RegistryCommand.set_jit_lead:type_name -> accord.v1.SetJitLeadCommand
+	29, // 18: accord.v1.RegistryCommand.close_jit:type_name -> accord.v1.CloseJitCommand
+	30, // 19: accord.v1.RegistryCommand.consent_jit:type_name -> accord.v1.ConsentJitCommand
+	31, // 20: accord.v1.RegistryCommand.wrap_jit_key:type_name -> accord.v1.WrapJitKeyCommand
+	32, // 21: accord.v1.RegistryCommand.rotate_jit_key:type_name -> accord.v1.RotateJitKeyCommand
+	33, // 22: accord.v1.RegistryCommand.propose_lead:type_name -> accord.v1.ProposeLeadCommand
+	34, // 23: accord.v1.RegistryCommand.consent_lead:type_name -> accord.v1.ConsentLeadCommand
+	35, // 24: accord.v1.RegistryCommand.create_entry:type_name -> accord.v1.CreateEntryCommand
+	36, // 25: accord.v1.RegistryCommand.update_entry:type_name -> accord.v1.UpdateEntryCommand
+	37, // 26: accord.v1.RegistryCommand.delete_entry:type_name -> accord.v1.DeleteEntryCommand
+	38, // 27: accord.v1.RegistryCommand.propose_match:type_name -> accord.v1.ProposeMatchCommand
+	39, // 28: accord.v1.RegistryCommand.decide_match:type_name -> accord.v1.DecideMatchCommand
+	40, // 29: accord.v1.RegistryCommand.create_key:type_name -> accord.v1.CreateKeyCommand
+	41, // 30: accord.v1.RegistryCommand.rotate_key:type_name -> accord.v1.RotateKeyCommand
+	42, // 31: accord.v1.RegistryCommand.destroy_key:type_name -> accord.v1.DestroyKeyCommand
+	5,  // 32: accord.v1.SubmitBatchResponse.results:type_name -> accord.v1.SubmitResult
+	2,  // 33: accord.v1.SubmitResult.response:type_name -> accord.v1.SubmitResponse
+	0,  // 34: accord.v1.RegistryService.Submit:input_type -> accord.v1.SubmitRequest
+	3,  // 35: accord.v1.RegistryService.SubmitBatch:input_type -> accord.v1.SubmitBatchRequest
+	6,  // 36: accord.v1.RegistryService.ReadIndex:input_type -> accord.v1.ReadIndexRequest
+	9,  // 37: accord.v1.RegistryService.Join:input_type -> accord.v1.JoinRequest
+	11, // 38: accord.v1.RegistryService.ServerStatus:input_type -> accord.v1.ServerStatusRequest
+	2,  // 39: accord.v1.RegistryService.Submit:output_type -> accord.v1.SubmitResponse
+	4,  // 40: accord.v1.RegistryService.SubmitBatch:output_type -> accord.v1.SubmitBatchResponse
+	7,  // 41: accord.v1.RegistryService.ReadIndex:output_type -> accord.v1.ReadIndexResponse
+	10, // 42: accord.v1.RegistryService.Join:output_type -> accord.v1.JoinResponse
+	12, // 43: accord.v1.RegistryService.ServerStatus:output_type -> accord.v1.ServerStatusResponse
+	39, // [39:44] is the sub-list for method output_type
+	34, // [34:39] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_registry_proto_init() }
@@ -1602,7 +1716,7 @@ func file_accord_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_registry_proto_rawDesc), len(file_accord_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,13 +1,9 @@
-package records
+package merkle
 
-import (
-	"crypto/sha256"
-	"encoding/binary"
-)
+import "crypto/sha256"
 
-// RFC 6962 Merkle tree hashing.
-
-func leafHash(data []byte) [32]byte {
+// LeafHash is the hash of a leaf: SHA-256 of 0x00 and its data.
+func LeafHash(data []byte) [32]byte {
 	h := sha256.New()
 	h.Write([]byte{0})
 	h.Write(data)
@@ -33,33 +29,35 @@ func split(n int) int {
 	return k
 }
 
-// root computes the tree hash of leaves (leaf hashes).
-func root(leaves [][32]byte) [32]byte {
+// Root computes the tree hash of leaves (leaf hashes, at least one).
+func Root(leaves [][32]byte) [32]byte {
 	if len(leaves) == 1 {
 		return leaves[0]
 	}
 	k := split(len(leaves))
-	l, r := root(leaves[:k]), root(leaves[k:])
+	l, r := Root(leaves[:k]), Root(leaves[k:])
 	return nodeHash(l[:], r[:])
 }
 
-// path returns the audit path of leaf m, leaf side first.
-func path(m int, leaves [][32]byte) [][]byte {
+// Path returns the audit path of leaf m, leaf side first (Tree computes
+// every leaf's at once).
+func Path(m int, leaves [][32]byte) [][]byte {
 	if len(leaves) <= 1 {
 		return nil
 	}
 	k := split(len(leaves))
 	if m < k {
-		r := root(leaves[k:])
-		return append(path(m, leaves[:k]), r[:])
+		r := Root(leaves[k:])
+		return append(Path(m, leaves[:k]), r[:])
 	}
-	l := root(leaves[:k])
-	return append(path(m-k, leaves[k:]), l[:])
+	l := Root(leaves[:k])
+	return append(Path(m-k, leaves[k:]), l[:])
 }
 
-// tree returns the root and every leaf's audit path at once, computing
-// each subtree hash once (path does it again for every leaf).
-func tree(leaves [][32]byte) ([32]byte, [][][]byte) {
+// Tree returns the root of leaves (leaf hashes, at least one) and every
+// leaf's audit path at once, computing each subtree hash once (Path does
+// it again for every leaf).
+func Tree(leaves [][32]byte) ([32]byte, [][][]byte) {
 	paths := make([][][]byte, len(leaves))
 	depth := 0
 	for n := 1; n < len(leaves); n <<= 1 {
@@ -88,10 +86,10 @@ func subtree(leaves [][32]byte, lo, hi int, paths [][][]byte) [32]byte {
 	return nodeHash(ls, rs)
 }
 
-// rootFromPath recomputes the root from a leaf hash, its index, the leaf
+// RootFromPath recomputes the root from a leaf hash, its index, the leaf
 // count and its audit path (RFC 9162, 2.1.3.2). ok is false when the path
 // has the wrong length for the index and count.
-func rootFromPath(leaf [32]byte, index, count uint64, proof [][]byte) (out [32]byte, ok bool) {
+func RootFromPath(leaf [32]byte, index, count uint64, proof [][]byte) (out [32]byte, ok bool) {
 	if index >= count {
 		return out, false
 	}
@@ -115,14 +113,3 @@ func rootFromPath(leaf [32]byte, index, count uint64, proof [][]byte) (out [32]b
 	}
 	return r, sn == 0
 }
-
-// signedMessage is what the origin's key signs for a batch.
-func signedMessage(count uint32, root [32]byte) []byte {
-	msg := make([]byte, 0, len(signContext)+1+4+32)
-	msg = append(msg, signContext...)
-	msg = append(msg, 0)
-	msg = binary.BigEndian.AppendUint32(msg, count)
-	return append(msg, root[:]...)
-}
-
-const signContext = "accord-records-v1"
