@@ -243,12 +243,19 @@ func (b *fedBench) admit(code string) {
 			Member: &accordv1.Member{Code: code, DisplayName: code + " Prosecutor General's Office", CaCerts: []string{caPEM}}})
 		return err
 	})
+	// The fingerprint the candidate gives the voters over a second
+	// channel (docs/operations.md, "Adding a member").
+	fp, err := trust.CASetFingerprint([]string{caPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
 	admitted := false
 	for _, voter := range b.members {
 		var status accordv1.MemberStatus
 		call(voter.member+" votes for "+code, func(ctx context.Context) error {
 			resp, err := voter.members.VoteMember(ctx, &accordv1.VoteMemberRequest{Name: name,
-				Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-" + voter.member + "-" + code})
+				Decision: accordv1.VoteDecision_VOTE_DECISION_APPROVE, RequestId: "vote-" + voter.member + "-" + code,
+				CaFingerprint: fp})
 			status = resp.GetMember().GetStatus()
 			return err
 		})
