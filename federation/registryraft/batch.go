@@ -201,7 +201,9 @@ func (n *Node) forwardBatched(ctx context.Context, changed <-chan struct{}, lead
 		// A copy: the call signs it, while this caller may already be
 		// trying again with its own.
 		cp := *c
-		cp.SignerCert = n.cfg.Certificate().Certificate[0]
+		if cert := n.cfg.Certificate(); cert != nil && len(cert.Certificate) > 0 {
+			cp.SignerCert = cert.Certificate[0] // for the batch's size
+		}
 		r.cmd = &cp
 	}
 	if n.fwd.enqueue(leader, r) {

@@ -383,6 +383,13 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 			t.Errorf("OpenAPI document: federation-facing path %s", p)
 		}
 	}
+
+	// A body value larger than four times the gRPC message limit (16 MiB
+	// by default) is refused as it is read, not buffered whole; the
+	// gateway goes on serving.
+	huge := `{"title":"` + strings.Repeat("x", 17<<20) + `"}`
+	analyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/cases", huge, "larger than 16777216 bytes")
+	analyst.call(http.StatusOK, http.MethodGet, "/v1/cases", nil)
 }
 
 // TestGatewayRefusesOthers: who may not use an office's gateway.

@@ -321,6 +321,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ImportCases streams both ways: over HTTP/1.1 too, answers may be
 	// written while the request body is still read.
 	_ = http.NewResponseController(w).EnableFullDuplex()
+	if r.Body != nil {
+		r.Body = newValueLimit(r.Body, int64(jsonExpansion)*int64(g.opts.GRPC.MaxRecvMsgBytes))
+	}
 	g.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, cc)))
 }
 
