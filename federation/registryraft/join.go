@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -103,6 +105,11 @@ func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string)
 		return false, fmt.Errorf("%w: join: no registry server to ask", ErrConfig)
 	}
 	var last error
+	// A server that does not lead names the leader (leaderHint); the
+	// leader is then asked too, in the same round. At most maxRedirects
+	// are added, whatever the servers say.
+	seeds = slices.Clone(seeds)
+	redirects := 0
 	for round := 0; ; round++ {
 		reg, err := n.registration(raftAddr, fedAddr)
 		if err != nil {
@@ -124,7 +131,8 @@ func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string)
 			}
 			last = err // leadership moved, or the change failed: go on
 		}
-		for _, s := range seeds {
+		for i := 0; i < len(seeds); i++ {
+			s := seeds[i]
 			if s.ID == n.self {
 				continue
 			}
@@ -143,6 +151,13 @@ func (n *Node) Join(ctx context.Context, seeds []Seed, raftAddr, fedAddr string)
 			switch st.Code() {
 			case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
 				last = fmt.Errorf("%s: %w", s.ID, err)
+				if hint, ok := leaderHint(st); ok && redirects < maxRedirects && !slices.ContainsFunc(seeds, func(x Seed) bool { return x == hint }) {
+					// Dialled with its own identity expected, as every
+					// seed is: a server can point only at a node whose
+					// certificate says it is that leader.
+					redirects++
+					seeds = append(seeds, hint)
+				}
 			default:
 				// Refused: the member is not admitted, or the node belongs to
 				// another member. Asking again will not help.
@@ -178,7 +193,7 @@ func (s *Service) Join(ctx context.Context, req *accordv1.JoinRequest) (*accordv
 		return nil, status.Error(codes.InvalidArgument, "raft_address: required")
 	}
 	if !s.n.isLeader() {
-		return nil, unavailable("not the registry leader")
+		return nil, s.n.notLeader()
 	}
 	cmd, err := joinRequest(id, req)
 	switch {
@@ -252,4 +267,53 @@ func (s *Service) ServerStatus(ctx context.Context, req *accordv1.ServerStatusRe
 		}
 	}
 	return resp, nil
+}
+
+// maxRedirects bounds the leaders a joining node adds to its seeds in one
+// Join, on the word of the servers it asks.
+const maxRedirects = 8
+
+// notLeaderReason is the ErrorInfo reason of a Join refused by a server
+// that does not lead; its metadata name the leader it knows of.
+const notLeaderReason = "NOT_LEADER"
+
+// notLeader is the answer of a server that does not lead to a Join:
+// Unavailable, with the leader this server knows of (its id and gRPC
+// address) in an ErrorInfo, so that the joining node asks it next.
+func (n *Node) notLeader() error {
+	st := status.New(codes.Unavailable, "not the registry leader")
+	if n.raft == nil {
+		return st.Err()
+	}
+	_, leader := n.raft.LeaderWithID()
+	if leader == "" {
+		return st.Err()
+	}
+	addr, ok := n.cfg.GRPCAddress(leader)
+	if !ok {
+		return st.Err()
+	}
+	withHint, err := st.WithDetails(&errdetails.ErrorInfo{Reason: notLeaderReason, Domain: "accord.registry",
+		Metadata: map[string]string{"leader_id": string(leader), "leader_address": addr}})
+	if err != nil {
+		return st.Err()
+	}
+	return withHint.Err()
+}
+
+// leaderHint reads the leader a server named in its refusal (notLeader).
+func leaderHint(st *status.Status) (Seed, bool) {
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok || info.GetReason() != notLeaderReason {
+			continue
+		}
+		id, err := identity.Parse(info.GetMetadata()["leader_id"])
+		addr := info.GetMetadata()["leader_address"]
+		if err != nil || id.Kind != identity.KindNode || addr == "" {
+			return Seed{}, false
+		}
+		return Seed{ID: id, GRPCAddress: addr}, true
+	}
+	return Seed{}, false
 }

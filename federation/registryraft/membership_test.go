@@ -147,3 +147,40 @@ func TestCloseTransfersLeadershipAndRestart(t *testing.T) {
 		return nil
 	})
 }
+
+// TestJoinThroughAFollower: a joining node that knows only a server that
+// does not lead is told which server leads (the refusal's ErrorInfo) and
+// asks it next: it joins without the leader among its seeds.
+func TestJoinThroughAFollower(t *testing.T) {
+	o := fastTimeouts()
+	o.founders = 3
+	c := startCluster(t, []string{"UA", "PL", "DE", "LT"}, o)
+	joiner := c.nodes[3]
+	leader := c.waitLeader(10*time.Second, joiner)
+	var follower *testNode
+	for _, tn := range c.nodes[:3] {
+		if tn != leader {
+			follower = tn
+			break
+		}
+	}
+	addr, _ := c.grpcAddress(follower.node.ID())
+	grpcAddr, _ := c.grpcAddress(joiner.node.ID())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := joiner.node.Join(ctx, []registryraft.Seed{{ID: follower.id, GRPCAddress: addr}}, joiner.raftLn.Addr().String(), grpcAddr); err != nil {
+		t.Fatalf("join through the follower %s (the leader is %s): %v", follower.name, leader.name, err)
+	}
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		cfg := leader.node.Raft().GetConfiguration()
+		if err := cfg.Error(); err != nil {
+			return err
+		}
+		for _, s := range cfg.Configuration().Servers {
+			if s.ID == joiner.node.ID() {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s is not in the leader's configuration", joiner.name)
+	})
+}
