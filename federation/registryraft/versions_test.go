@@ -21,15 +21,26 @@ import (
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
-// logVersions returns the registry command version of every command entry
-// of a node's log from index from on.
-func logVersions(t *testing.T, tn *testNode, store registryraft.Store, from uint64) map[int]int {
+// keepStores makes o record each node's log store, by node name.
+func keepStores(o *clusterOptions) map[string]registryraft.Store {
+	stores := map[string]registryraft.Store{}
+	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
+		return func(s registryraft.Store) registryraft.Store {
+			stores[name] = s
+			return s
+		}
+	}
+	return stores
+}
+
+// logCommands decodes every command entry of a log store from index from
+// on and hands it to fn.
+func logCommands(t *testing.T, store registryraft.Store, from uint64, fn func(*registry.Command)) {
 	t.Helper()
 	last, err := store.LastIndex()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[int]int{}
 	for i := from; i <= last; i++ {
 		var l raft.Log
 		if err := store.GetLog(i, &l); err != nil || l.Type != raft.LogCommand {
@@ -37,10 +48,18 @@ func logVersions(t *testing.T, tn *testNode, store registryraft.Store, from uint
 		}
 		c, err := registry.DecodeCommand(l.Data)
 		if err != nil {
-			t.Fatalf("%s: entry %d: %v", tn.name, i, err)
+			t.Fatalf("entry %d: %v", i, err)
 		}
-		got[c.Version]++
+		fn(c)
 	}
+}
+
+// logVersions returns the registry command version of every command entry
+// of a node's log from index from on.
+func logVersions(t *testing.T, store registryraft.Store, from uint64) map[int]int {
+	t.Helper()
+	got := map[int]int{}
+	logCommands(t, store, from, func(c *registry.Command) { got[c.Version]++ })
 	return got
 }
 
@@ -49,15 +68,9 @@ func logVersions(t *testing.T, tn *testNode, store registryraft.Store, from uint
 // then version 3, through the leader and through followers alike; a
 // server that has not answered yet keeps the group at version 2.
 func TestCommandVersionSwitch(t *testing.T) {
-	stores := map[string]registryraft.Store{}
 	o := fastTimeouts()
 	o.manualVersions = true
-	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
-		return func(s registryraft.Store) registryraft.Store {
-			stores[name] = s
-			return s
-		}
-	}
+	stores := keepStores(&o)
 	c := startCluster(t, []string{"UA", "PL", "DE"}, o)
 	c.waitLeader(10 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -73,7 +86,7 @@ func TestCommandVersionSwitch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := logVersions(t, c.nodes[0], stores[c.nodes[0].name], start); got[registry.CommandVersion] != 0 {
+	if got := logVersions(t, stores[c.nodes[0].name], start); got[registry.CommandVersion] != 0 {
 		t.Fatalf("versions before the status round: %v", got)
 	}
 
@@ -100,7 +113,7 @@ func TestCommandVersionSwitch(t *testing.T) {
 	}
 	// Node 0 may be a follower that has not stored the last entries yet.
 	raftnettest.WaitFor(t, 10*time.Second, func() error {
-		if got := logVersions(t, c.nodes[0], stores[c.nodes[0].name], start); got[registry.LegacyCommandVersion] != 0 || got[registry.CommandVersion] < 3 {
+		if got := logVersions(t, stores[c.nodes[0].name], start); got[registry.LegacyCommandVersion] != 0 || got[registry.CommandVersion] < 3 {
 			return fmt.Errorf("versions after the status round: %v", got)
 		}
 		return nil
@@ -124,15 +137,9 @@ func TestCommandVersionSwitch(t *testing.T) {
 // leader's (it has heard from every server, the leader not yet) has its
 // command refused so too, and tries it again in version 2.
 func TestVersion3RefusedWhileGroupWritesVersion2(t *testing.T) {
-	stores := map[string]registryraft.Store{}
 	o := fastTimeouts()
 	o.manualVersions = true
-	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
-		return func(s registryraft.Store) registryraft.Store {
-			stores[name] = s
-			return s
-		}
-	}
+	stores := keepStores(&o)
 	c := startCluster(t, []string{"UA", "PL", "DE"}, o)
 	leader := c.waitLeader(10 * time.Second)
 	var follower *testNode
@@ -191,7 +198,7 @@ func TestVersion3RefusedWhileGroupWritesVersion2(t *testing.T) {
 	if _, err := follower.node.Apply(ctx, entry(t, "ahead")); err != nil {
 		t.Fatalf("a write of a node whose switch is ahead of the leader's: %v", err)
 	}
-	if got := logVersions(t, leader, stores[leader.name], start); got[registry.CommandVersion] != 0 || got[registry.LegacyCommandVersion] != 1 {
+	if got := logVersions(t, stores[leader.name], start); got[registry.CommandVersion] != 0 || got[registry.LegacyCommandVersion] != 1 {
 		t.Fatalf("versions in the leader's log after the refusal: %v", got)
 	}
 	got := titles(t, leader.node, true, "UA")
@@ -220,25 +227,13 @@ func (s *reportingService) ServerStatus(ctx context.Context, req *accordv1.Serve
 // on that were signed in a batch, and those signed alone.
 func logBatches(t *testing.T, store registryraft.Store, from uint64) (batched, alone int) {
 	t.Helper()
-	last, err := store.LastIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := from; i <= last; i++ {
-		var l raft.Log
-		if err := store.GetLog(i, &l); err != nil || l.Type != raft.LogCommand {
-			continue
-		}
-		c, err := registry.DecodeCommand(l.Data)
-		if err != nil {
-			t.Fatalf("entry %d: %v", i, err)
-		}
+	logCommands(t, store, from, func(c *registry.Command) {
 		if c.Batch != nil {
 			batched++
 		} else if c.Type != registry.CmdNoop {
 			alone++
 		}
-	}
+	})
 	return batched, alone
 }
 
@@ -251,16 +246,10 @@ func logBatches(t *testing.T, store registryraft.Store, from uint64) (batched, a
 // every server reports it, forwarded writes are signed in batches, and
 // every server applies them, each once.
 func TestBatchSignatureSwitch(t *testing.T) {
-	stores := map[string]registryraft.Store{}
 	svcs := map[string]*reportingService{}
 	o := fastTimeouts()
 	o.manualVersions = true
-	o.wrapStore = func(name string) func(registryraft.Store) registryraft.Store {
-		return func(s registryraft.Store) registryraft.Store {
-			stores[name] = s
-			return s
-		}
-	}
+	stores := keepStores(&o)
 	o.wrapService = func(name string, svc *registryraft.Service) accordv1.RegistryServiceServer {
 		rs := &reportingService{Service: svc}
 		rs.earlier.Store(true)
