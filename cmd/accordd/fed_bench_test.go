@@ -101,6 +101,13 @@ func TestFederationBenchmark(t *testing.T) {
 		}
 	}
 	foundAll := os.Getenv("ACCORD_BENCH_FED_FOUND_ALL") != ""
+	// Where the measurement ends: when matching has settled (the
+	// default), or once every node's cases carry their pair tokens
+	// ("tokens"; matching settles long after at 30 members).
+	until := os.Getenv("ACCORD_BENCH_FED_UNTIL")
+	if until != "" && until != "tokens" && until != "settled" {
+		t.Fatalf("ACCORD_BENCH_FED_UNTIL=%q: want tokens or settled", until)
+	}
 	codes := benchMemberCodes[:n]
 	// At least one member is admitted by vote, also in a small federation.
 	founders := codes[:min(n-1, benchVoters)]
@@ -135,7 +142,7 @@ func TestFederationBenchmark(t *testing.T) {
 	t.Logf("every node pulls from every other member %s after the last joined; load %s", time.Since(start).Round(100*time.Millisecond), loadAvg())
 
 	b.generate(perMember)
-	b.importAll()
+	b.importAll(until == "tokens")
 }
 
 // startBench starts the founders' nodes and waits until each sees the
@@ -342,9 +349,10 @@ func (b *fedBench) generate(perMember int) {
 }
 
 // importAll starts every member's import at the same moment and measures
-// the time until every index has converged and matching has settled, and
-// each process's CPU time and peak memory.
-func (b *fedBench) importAll() {
+// the time until every index has converged, every case carries its pair
+// tokens and (unless untilTokens) matching has settled, and each process's
+// CPU time and peak memory at each of those moments.
+func (b *fedBench) importAll(untilTokens bool) {
 	t := b.t
 	t.Helper()
 	for _, m := range b.members {
@@ -376,7 +384,7 @@ func (b *fedBench) importAll() {
 	// shared cases; matching has settled when, after that, no node's
 	// matching index or matches changed for settleQuiet.
 	const settleQuiet = 15 * time.Second
-	var converged, lastChange time.Time
+	var converged, tokensIn, lastChange time.Time
 	var lastMatching string
 	progress := time.Now()
 	b.poll(3*time.Hour, func() error {
@@ -386,7 +394,7 @@ func (b *fedBench) importAll() {
 		default:
 		}
 		now := time.Now()
-		var held, want, imported, stale int
+		var held, want, imported, stale, awaiting int
 		var indexed, decisions float64
 		var matching strings.Builder
 		for _, m := range b.members {
@@ -398,6 +406,7 @@ func (b *fedBench) importAll() {
 			}
 			indexed += m.last["accord_match_index_records"]
 			decisions += m.last["accord_matches_found_total/proposed_here"]
+			awaiting += int(m.last["accord_publish_awaiting_pair_tokens"])
 			for _, o := range b.members {
 				if o != m {
 					held += int(m.last["accord_federation_records/"+o.member])
@@ -411,8 +420,8 @@ func (b *fedBench) importAll() {
 		}
 		if time.Since(progress) > 30*time.Second {
 			progress = now
-			t.Logf("%s: %d of %d imports done; the indexes hold %d of %d shared records; matching indexes %.0f cases, %.0f match decisions; %d nodes' metrics not read this time; load %s",
-				now.Sub(start).Round(time.Second), imported, len(b.members), held, want, indexed, decisions, stale, loadAvg())
+			t.Logf("%s: %d of %d imports done; the indexes hold %d of %d shared records; %d cases published awaiting pair tokens; matching indexes %.0f cases, %.0f match decisions; %d nodes' metrics not read this time; load %s",
+				now.Sub(start).Round(time.Second), imported, len(b.members), held, want, awaiting, indexed, decisions, stale, loadAvg())
 		}
 		if stale > 0 {
 			return fmt.Errorf("%d nodes' metrics not read", stale)
@@ -423,6 +432,21 @@ func (b *fedBench) importAll() {
 			}
 			converged = now
 			t.Logf("every index converged %s after the imports started; load %s", converged.Sub(start).Round(100*time.Millisecond), loadAvg())
+			b.logUsage("at convergence")
+		}
+		if tokensIn.IsZero() {
+			// Every case was published (converged), and none waits
+			// for pair tokens any more: those published without
+			// them are queued to be published again.
+			if awaiting > 0 {
+				return fmt.Errorf("%d cases published awaiting pair tokens", awaiting)
+			}
+			tokensIn = now
+			t.Logf("every case's pair tokens obtained %s after the imports started; load %s", tokensIn.Sub(start).Round(100*time.Millisecond), loadAvg())
+			b.logUsage("with every pair token")
+			if untilTokens {
+				return nil
+			}
 		}
 		if now.Sub(lastChange) < settleQuiet {
 			return fmt.Errorf("matching changed %s ago", now.Sub(lastChange))
@@ -435,7 +459,29 @@ func (b *fedBench) importAll() {
 		t.Fatal(err)
 	default:
 	}
+	if untilTokens {
+		lastChange = tokensIn
+	}
 	b.report(start, converged, lastChange, applied0)
+}
+
+// logUsage logs the CPU time since the imports started and the peak
+// memory of the nodes now.
+func (b *fedBench) logUsage(when string) {
+	t := b.t
+	var cpu, hwm []float64
+	for _, m := range b.members {
+		p := m.current()
+		cpu = append(cpu, cpuSeconds(t, p)-m.cpu0)
+		hwm = append(hwm, memKiB(t, p, "VmHWM")/1024)
+	}
+	var total, totalHWM float64
+	for i := range cpu {
+		total += cpu[i]
+		totalHWM += hwm[i]
+	}
+	t.Logf("%s: CPU since the imports started %.0fs in all, per node median %.1fs, max %.1fs; peak RSS %.0f MiB in all, per node median %.0f MiB, max %.0f MiB",
+		when, total, median(cpu), slices.Max(cpu), totalHWM, median(hwm), slices.Max(hwm))
 }
 
 // poll scrapes every node's metrics every second until cond holds, and
@@ -580,7 +626,7 @@ func (b *fedBench) report(start, converged, settled time.Time, applied0 float64)
 	}
 	t.Logf("members %d, cases %d each (%d shared in all), imports done: median %.1fs, max %.1fs",
 		len(b.members), len(b.members[0].lines), shared, median(imports), slices.Max(imports))
-	t.Logf("every index converged after %s; matching settled after %s (no change for 15s after that)",
+	t.Logf("every index converged after %s; matching settled (or, with ACCORD_BENCH_FED_UNTIL=tokens, every pair token obtained) after %s",
 		converged.Sub(start).Round(100*time.Millisecond), settled.Sub(start).Round(100*time.Millisecond))
 	t.Logf("CPU from the imports' start to settled: total %.0fs, per node median %.1fs, max %.1fs", totalCPU, median(cpu), slices.Max(cpu))
 	t.Logf("peak RSS (VmHWM): total %.0f MiB, per node median %.0f MiB, max %.0f MiB", totalRSS, median(rss), slices.Max(rss))

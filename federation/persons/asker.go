@@ -79,6 +79,9 @@ type Asker struct {
 	logger *slog.Logger
 
 	prefetchMu sync.Mutex
+	// late counts the prefetches PrefetchWithin left to finish in the
+	// background.
+	late sync.WaitGroup
 
 	mu       sync.Mutex
 	compared map[string]map[[32]byte]persontoken.Tokens // pair key id -> input digest -> tokens
@@ -278,6 +281,57 @@ func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error 
 	wg.Wait()
 	return first
 }
+
+// PrefetchWithin is Prefetch for a publisher, which must not wait for the
+// slowest member's node: it waits at most wait and reports whether the
+// prefetch ended in time. When it did not, the prefetch goes on in the
+// background until it ends or ctx does, and late is called when it ends
+// (not when ctx did), obtained saying whether it brought new tokens: the
+// caller then publishes again, with their pair tokens, the cases it
+// published without them. One member whose node is
+// slow or down therefore delays no publication by more than wait, and the
+// federation's indexes do not wait for the person-token work (whose cost
+// grows with the members × the persons).
+func (a *Asker) PrefetchWithin(ctx context.Context, inputs []persontoken.Input, wait time.Duration, late func(obtained bool)) bool {
+	var (
+		mu               sync.Mutex
+		finished, gaveUp bool
+		done             = make(chan struct{})
+	)
+	a.late.Add(1)
+	go func() {
+		defer a.late.Done()
+		before := a.Generation()
+		_ = a.Prefetch(ctx, inputs) // logged by prefetchKey
+		mu.Lock()
+		finished = true
+		isLate := gaveUp
+		mu.Unlock()
+		close(done)
+		if isLate && ctx.Err() == nil {
+			late(a.Generation() != before)
+		}
+	}()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if finished {
+		return true
+	}
+	gaveUp = true
+	return false
+}
+
+// Wait waits for the prefetches PrefetchWithin left in the background:
+// end their ctx first, and call it only once nothing calls PrefetchWithin
+// any more.
+func (a *Asker) Wait() { a.late.Wait() }
 
 // due reports whether key may be asked now (it is not backing off).
 func (a *Asker) due(key PeerKey) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -85,5 +86,97 @@ func TestAsker(t *testing.T) {
 	}
 	if got := asker.Published(in); len(got) != 0 {
 		t.Fatalf("after the key changed: published %v", got)
+	}
+}
+
+// gated holds every evaluation until its gate opens.
+type gated struct {
+	direct
+	gate chan struct{}
+}
+
+func (g gated) EvaluatePersons(ctx context.Context, in *accordv1.EvaluatePersonsRequest, opts ...grpc.CallOption) (*accordv1.EvaluatePersonsResponse, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.direct.EvaluatePersons(ctx, in, opts...)
+}
+
+func TestPrefetchWithin(t *testing.T) {
+	svc, ring, _ := newService(t, persons.DefaultBudgets(), nil)
+	_, uaKey := ring.Current()
+	plKey, err := persontoken.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := &staticPeers{keys: []persons.PeerKey{{Member: "UA", Node: node("UA", "ua-1"), Version: 1, Public: uaKey.Public()}}}
+	gate := make(chan struct{})
+	asker := persons.NewAsker(peers, func() (string, *persontoken.Key) { return "PL/pl-1#1", plKey },
+		func(identity.Identity) (accordv1.PersonTokenServiceClient, error) {
+			return gated{direct: direct{s: svc, caller: node("PL", "pl-1")}, gate: gate}, nil
+		}, logger)
+	in, _ := persontoken.Inputs(persontoken.Person{Name: "Olena Kovalenko", BirthYear: 1978})
+	other, _ := persontoken.Inputs(persontoken.Person{Name: "Petro Bondarenko"})
+	late := make(chan bool, 1)
+	onLate := func(obtained bool) { late <- obtained }
+
+	// UA's node does not answer in time: the caller goes on without the
+	// tokens, and is told when they arrive.
+	if asker.PrefetchWithin(context.Background(), []persontoken.Input{in}, 20*time.Millisecond, onLate) {
+		t.Fatal("a prefetch held at the peer ended in time")
+	}
+	if got := asker.Published(in); len(got) != 0 {
+		t.Fatalf("published tokens before the peer answered: %v", got)
+	}
+	select {
+	case <-late:
+		t.Fatal("late was called before the tokens came")
+	default:
+	}
+	close(gate)
+	select {
+	case obtained := <-late:
+		if !obtained {
+			t.Fatal("a late prefetch that obtained tokens said it did not")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("late was not called after the tokens came")
+	}
+	if got := asker.Published(in); len(got) != 1 {
+		t.Fatalf("published after the late prefetch: %v", got)
+	}
+
+	// Tokens already held, or obtained in time: no second publication.
+	if !asker.PrefetchWithin(context.Background(), []persontoken.Input{in}, 30*time.Second, onLate) {
+		t.Fatal("a prefetch of cached tokens did not end in time")
+	}
+	if !asker.PrefetchWithin(context.Background(), []persontoken.Input{other}, 30*time.Second, onLate) {
+		t.Fatal("a prefetch the peer answered at once did not end in time")
+	}
+	asker.Wait()
+	select {
+	case <-late:
+		t.Fatal("late was called for a prefetch that ended in time")
+	default:
+	}
+
+	// The node stops while a prefetch is late: nothing is called after.
+	gate2 := make(chan struct{})
+	asker2 := persons.NewAsker(peers, func() (string, *persontoken.Key) { return "PL/pl-1#1", plKey },
+		func(identity.Identity) (accordv1.PersonTokenServiceClient, error) {
+			return gated{direct: direct{s: svc, caller: node("PL", "pl-1")}, gate: gate2}, nil
+		}, logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	if asker2.PrefetchWithin(ctx, []persontoken.Input{in}, 20*time.Millisecond, onLate) {
+		t.Fatal("a prefetch held at the peer ended in time")
+	}
+	cancel()
+	asker2.Wait()
+	select {
+	case <-late:
+		t.Fatal("late was called after the context ended")
+	default:
 	}
 }

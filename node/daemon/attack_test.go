@@ -351,6 +351,7 @@ func (e *attackEnv) run(a attack) {
 			if err := a.prepare(ctx); err != nil {
 				t.Fatalf("prepare: %v", err)
 			}
+			e.quiet(t)
 		}
 		before := e.state()
 		var refusedBefore float64
@@ -384,6 +385,10 @@ func (e *attackEnv) run(a attack) {
 			}
 		} else if err := a.effect(before, after); err != nil {
 			t.Errorf("effect: %v", err)
+		} else {
+			// What the attack changed legitimately settles before the
+			// next attack takes its "before".
+			e.quiet(t)
 		}
 		if strings.Contains(st.Message(), attackMarker) {
 			t.Errorf("the status message repeats the person's name the request carried: %q", st.Message())
@@ -402,6 +407,56 @@ func strimmed(s string, n int) string {
 }
 
 // alive checks that UA still serves honest callers on both listeners.
+// quiet waits until UA has published every change of its cases, with
+// the pair tokens of their persons (a case published before them is
+// published again when they come), and every other node's index holds
+// each of UA's cases shared with the whole federation as UA last
+// published it.
+func (e *attackEnv) quiet(t *testing.T) {
+	t.Helper()
+	raftnettest.WaitFor(t, 60*time.Second, func() error {
+		if v := scrapeMetric(t, e.ua.d.MetricsAddr(), "accord_publish_awaiting_pair_tokens"); v != 0 {
+			return fmt.Errorf("UA has %v cases awaiting pair tokens", v)
+		}
+		st := e.ua.d.Store()
+		fi, err := st.Feed()
+		if err != nil {
+			return err
+		}
+		if pending, err := st.Changes(fi.PublishedChange, 1); err != nil || len(pending) > 0 {
+			return fmt.Errorf("UA has changes to publish (%v)", err)
+		}
+		want := map[string]uint64{}
+		if err := st.ExportCases(store.Filter{}, func(c *accordv1.Case) error {
+			seq, flags, ok, err := st.SharedState(c.GetCaseId())
+			if err == nil && ok && flags&(feed.Tombstone|feed.JIT) == 0 {
+				want[c.GetCaseId()] = seq
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, n := range e.nodes() {
+			if n == e.ua {
+				continue
+			}
+			held := map[string]uint64{}
+			if err := n.d.Store().FedScan("UA", func(_, caseID string, seq uint64, _ []byte) error {
+				held[caseID] = seq
+				return nil
+			}); err != nil {
+				return err
+			}
+			for id, seq := range want {
+				if held[id] != seq {
+					return fmt.Errorf("%s holds UA's %s at seq %d, UA published it at %d", n.member, id, held[id], seq)
+				}
+			}
+		}
+		return nil
+	})
+}
+
 func (e *attackEnv) alive(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -551,6 +551,10 @@ func (d *Daemon) Close() error {
 	}
 	d.bg.Wait()
 	if d.exchange != nil {
+		// The prefetches the publisher (stopped now) left to finish in
+		// the background end with the exchange's context; they requeue
+		// cases in the store, which closes next.
+		d.persons.asker.Wait()
 		d.exchange.dialer.close()
 	}
 	err := errors.Join(d.audit.Close(), d.store.Close())

@@ -602,7 +602,12 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	if err := d.newPersons(policy, x.dir, x.dialer); err != nil {
 		return err
 	}
-	x.enc = &encoderSource{ring: d.persons.ring, keyName: self.Member + "/" + self.Name, asker: d.persons.asker}
+	x.enc = &encoderSource{ring: d.persons.ring, keyName: self.Member + "/" + self.Name, asker: d.persons.asker,
+		requeue: func(ids []string) error { return d.store.Requeue(ids, false) }, logger: d.logger.With("component", "exchange")}
+	d.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "accord_publish_awaiting_pair_tokens",
+		Help: "This office's cases published before the other members' nodes had evaluated the pair tokens of their persons, while those are being obtained (the cases are then published again with them).",
+	}, func() float64 { return float64(x.enc.awaiting.Load()) }))
 	logger := d.logger.With("component", "exchange")
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}
@@ -649,6 +654,7 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 func (d *Daemon) startExchange(ctx context.Context) {
 	x := d.exchange
 	ctx, x.cancel = context.WithCancel(ctx)
+	x.enc.ctx = ctx
 	pub := x.signer.Public()
 	for _, run := range []func(){
 		func() { d.registerNodeKeys(ctx, x.signer.KeyID(), pub, d.jitKeys.EncryptionKey()) },

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accordfed/accord/federation/exchange"
@@ -173,7 +174,20 @@ type encoderSource struct {
 	ring    *persons.KeyRing
 	keyName string // "<member>/<node name>"
 	asker   *persons.Asker
+	// ctx ends when the exchange stops (set before the publisher starts);
+	// requeue publishes cases again.
+	ctx     context.Context
+	requeue func(caseIDs []string) error
+	logger  *slog.Logger
+	// awaiting counts the cases published before the pair tokens of
+	// their persons were obtained, while those are being obtained.
+	awaiting atomic.Int64
 }
+
+// pairTokenWait is how long the publisher waits for the pair tokens of a
+// batch's persons before it publishes the batch without those not
+// obtained yet (they follow in a second publication of the same cases).
+const pairTokenWait = 2 * time.Second
 
 // tokenEncoder makes the tokens of the office's persons under one key
 // version, and adds the pair tokens the other members' nodes evaluated for
@@ -183,6 +197,7 @@ type tokenEncoder struct {
 	version int
 	key     *persontoken.Key
 	asker   *persons.Asker
+	src     *encoderSource
 }
 
 // Encode implements records.PersonEncoder.
@@ -211,28 +226,57 @@ func (e tokenEncoder) Encode(name string, year int32, hasYear bool) ([]records.E
 }
 
 // Prepare obtains the pair tokens of the cases' persons from the other
-// members' nodes (those that answer; the others are asked again later and
-// the cases published again then), so that the cases are published with
-// them.
+// members' nodes, so that the cases are published with them, but waits at
+// most pairTokenWait: tokens that come later (a slow or absent member's
+// node, a large import) are published in a second publication of those
+// cases; a member whose node never answers is asked again later (the
+// matcher's rounds) and the cases published again then.
 func (e tokenEncoder) Prepare(cases []*accordv1.Case) {
 	if e.asker == nil {
 		return
 	}
-	var inputs []persontoken.Input
+	var (
+		inputs []persontoken.Input
+		ids    []string
+	)
 	for _, c := range cases {
-		if c != nil {
-			inputs = append(inputs, records.PersonInputs(c)...)
+		if c == nil {
+			continue
+		}
+		if in := records.PersonInputs(c); len(in) > 0 {
+			inputs = append(inputs, in...)
+			ids = append(ids, c.GetCaseId())
 		}
 	}
-	if len(inputs) > 0 {
-		_ = e.asker.Prefetch(context.Background(), inputs) // logged by the asker
+	if len(inputs) == 0 {
+		return
+	}
+	ctx := e.src.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// Counted first: a late prefetch may end before PrefetchWithin
+	// returns.
+	e.src.awaiting.Add(int64(len(ids)))
+	if e.asker.PrefetchWithin(ctx, inputs, pairTokenWait, func(obtained bool) {
+		defer e.src.awaiting.Add(-int64(len(ids)))
+		if !obtained {
+			return
+		}
+		if err := e.src.requeue(ids); err != nil {
+			e.src.logger.Warn("publishing cases again with their pair tokens failed", "cases", len(ids), "err", err)
+			return
+		}
+		e.src.logger.Debug("cases published again with pair tokens obtained after their publication", "cases", len(ids))
+	}) {
+		e.src.awaiting.Add(-int64(len(ids)))
 	}
 }
 
 // get returns the encoder of the current key.
 func (e *encoderSource) get() records.PersonEncoder {
 	v, k := e.ring.Current()
-	return tokenEncoder{keyName: e.keyName, version: v, key: k, asker: e.asker}
+	return tokenEncoder{keyName: e.keyName, version: v, key: k, asker: e.asker, src: e}
 }
 
 // version returns the current key version.
