@@ -48,7 +48,9 @@ FUZZ_TARGETS := \
 	./node/pagetoken:FuzzDecode \
 	./node/pagetoken:FuzzBinding \
 	./federation/persontoken:FuzzUnmarshal \
-	./federation/persontoken:FuzzEvaluate
+	./federation/persontoken:FuzzEvaluate \
+	./federation/voprf:FuzzDecode \
+	./federation/voprf:FuzzFinalize
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \

@@ -26,6 +26,7 @@ require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/cloudflare/circl v1.6.5
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.34.0
+	github.com/gtank/ristretto255 v0.1.2
 	github.com/hashicorp/go-hclog v1.6.2
 	github.com/hashicorp/go-msgpack/v2 v2.1.2
 	go.etcd.io/bbolt v1.4.3

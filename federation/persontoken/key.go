@@ -3,17 +3,13 @@ package persontoken
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
 
-	"github.com/cloudflare/circl/group"
-	"github.com/cloudflare/circl/oprf"
-	"github.com/cloudflare/circl/zk/dleq"
+	"github.com/accordfed/accord/federation/voprf"
 )
-
-// Suite is the VOPRF ciphersuite of RFC 9497 every key uses.
-var suite = oprf.SuiteRistretto255
 
 // SuiteName names the ciphersuite (for documentation and status).
 const SuiteName = "ristretto255-SHA512 VOPRF (RFC 9497)"
@@ -30,8 +26,7 @@ const (
 
 // Key is one node's secret token key. It never leaves its node.
 type Key struct {
-	sk  *oprf.PrivateKey
-	srv oprf.VerifiableServer
+	sk  *voprf.PrivateKey
 	pub []byte
 	// memo remembers the key's recent direct evaluations: a node projects
 	// the same persons again at every change of their case, at every
@@ -83,55 +78,48 @@ func GenerateKey(rnd io.Reader) (*Key, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	sk, err := oprf.GenerateKey(suite, rnd)
+	sk, err := voprf.GenerateKey(rnd)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
-	return newKey(sk)
+	return newKey(sk), nil
 }
 
-// DeriveKey derives a key deterministically from a secret seed (at least
-// 32 bytes) and a context string, for offline matching of files
-// (`accordctl match`), where no node and no peer are involved.
+// DeriveKey derives a key deterministically from a secret seed of 32
+// bytes and a context string (RFC 9497 DeriveKeyPair), for offline
+// matching of files (`accordctl match`), where no node and no peer are
+// involved.
 func DeriveKey(seed []byte, info string) (*Key, error) {
-	if len(seed) < 32 {
-		return nil, fmt.Errorf("%w: seed of %d bytes, want at least 32", ErrInvalidKey, len(seed))
+	if len(seed) != voprf.SeedSize {
+		return nil, fmt.Errorf("%w: seed of %d bytes, want %d", ErrInvalidKey, len(seed), voprf.SeedSize)
 	}
-	sk, err := oprf.DeriveKey(suite, oprf.VerifiableMode, seed, []byte(info))
+	sk, err := voprf.DeriveKeyPair(seed, []byte(info))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
-	return newKey(sk)
+	return newKey(sk), nil
 }
 
-// ParseKey reads a key marshalled by [Key.Marshal].
+// ParseKey reads a key marshalled by [Key.Marshal] (the RFC's 32-byte
+// little-endian scalar, as earlier builds wrote it with
+// cloudflare/circl).
 func ParseKey(b []byte) (*Key, error) {
-	sk := new(oprf.PrivateKey)
 	if len(b) != KeySize {
 		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidKey, len(b), KeySize)
 	}
-	if err := sk.UnmarshalBinary(suite, b); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
-	}
-	return newKey(sk)
-}
-
-func newKey(sk *oprf.PrivateKey) (*Key, error) {
-	pub, err := sk.Public().MarshalBinary()
+	sk, err := voprf.ParsePrivateKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
-	return &Key{sk: sk, srv: oprf.NewVerifiableServer(suite, sk), pub: pub}, nil
+	return newKey(sk), nil
+}
+
+func newKey(sk *voprf.PrivateKey) *Key {
+	return &Key{sk: sk, pub: sk.Public().Bytes()}
 }
 
 // Marshal returns the secret key's bytes (for the node's key file only).
-func (k *Key) Marshal() []byte {
-	b, err := k.sk.MarshalBinary()
-	if err != nil {
-		panic(err) // a parsed or generated scalar always marshals
-	}
-	return b
-}
+func (k *Key) Marshal() []byte { return k.sk.Bytes() }
 
 // Public returns the public key that pins evaluations to this key (it goes
 // in the registry).
@@ -170,7 +158,7 @@ func (k *Key) full(dst *Token, input []byte) error {
 		*dst = t
 		return nil
 	}
-	out, err := k.srv.FullEvaluate(input)
+	out, err := k.sk.Evaluate(input)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -189,26 +177,8 @@ func (k *Key) Evaluate(blinded [][]byte) (evaluated [][]byte, proof []byte, err 
 	if len(blinded) > MaxBatch {
 		return nil, nil, fmt.Errorf("%w: %d elements, at most %d", ErrTooMany, len(blinded), MaxBatch)
 	}
-	g := suite.Group()
-	req := &oprf.EvaluationRequest{Elements: make([]group.Element, len(blinded))}
-	for i, b := range blinded {
-		e := g.NewElement()
-		if err := e.UnmarshalBinary(b); err != nil || e.IsIdentity() {
-			return nil, nil, fmt.Errorf("%w: element %d is not a group element", ErrMalformed, i)
-		}
-		req.Elements[i] = e
-	}
-	ev, err := k.srv.Evaluate(req)
+	evaluated, proof, err = k.sk.BlindEvaluate(nil, blinded)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	evaluated = make([][]byte, len(ev.Elements))
-	for i, e := range ev.Elements {
-		if evaluated[i], err = e.MarshalBinaryCompress(); err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-	}
-	if proof, err = ev.Proof.MarshalBinary(); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return evaluated, proof, nil
@@ -220,8 +190,7 @@ func CheckPublicKey(b []byte) error {
 	if len(b) != PublicKeySize {
 		return fmt.Errorf("%w: public key of %d bytes, want %d", ErrInvalidKey, len(b), PublicKeySize)
 	}
-	pk := new(oprf.PublicKey)
-	if err := pk.UnmarshalBinary(suite, b); err != nil {
+	if _, err := voprf.ParsePublicKey(b); err != nil {
 		return fmt.Errorf("%w: public key: %w", ErrInvalidKey, err)
 	}
 	return nil
@@ -234,8 +203,8 @@ type Request struct {
 	Elements [][]byte
 
 	key     string
-	client  oprf.VerifiableClient
-	fin     *oprf.FinalizeData
+	pub     *voprf.PublicKey
+	blinded *voprf.Request
 	shape   []shape
 	persons int
 }
@@ -261,11 +230,11 @@ func NewRequestWithNear(key string, pub []byte, inputs []Input) (*Request, error
 }
 
 func newRequest(key string, pub []byte, inputs []Input, near bool) (*Request, error) {
-	pk := new(oprf.PublicKey)
-	if err := pk.UnmarshalBinary(suite, pub); err != nil {
+	pk, err := voprf.ParsePublicKey(pub)
+	if err != nil {
 		return nil, fmt.Errorf("%w: public key: %w", ErrInvalidKey, err)
 	}
-	r := &Request{key: key, client: oprf.NewVerifiableClient(suite, pk), persons: len(inputs)}
+	r := &Request{key: key, pub: pk, persons: len(inputs)}
 	var raw [][]byte
 	for _, in := range inputs {
 		withNear := near && in.Year != nil && in.Near[0] != nil && in.Near[1] != nil
@@ -284,18 +253,10 @@ func newRequest(key string, pub []byte, inputs []Input, near bool) (*Request, er
 	if len(raw) > MaxBatch {
 		return nil, fmt.Errorf("%w: %d elements, at most %d", ErrTooMany, len(raw), MaxBatch)
 	}
-	fin, req, err := r.client.Blind(raw)
-	if err != nil {
+	if r.blinded, err = voprf.Blind(nil, raw); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	r.fin = fin
-	for _, e := range req.Elements {
-		b, err := e.MarshalBinaryCompress()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-		}
-		r.Elements = append(r.Elements, b)
-	}
+	r.Elements = r.blinded.Elements
 	return r, nil
 }
 
@@ -305,21 +266,12 @@ func (r *Request) Finish(evaluated [][]byte, proof []byte) ([]Tokens, error) {
 	if len(evaluated) != len(r.Elements) {
 		return nil, fmt.Errorf("%w: %d evaluated elements for %d sent", ErrMalformed, len(evaluated), len(r.Elements))
 	}
-	g := suite.Group()
-	ev := &oprf.Evaluation{Elements: make([]group.Element, len(evaluated)), Proof: new(dleq.Proof)}
-	for i, b := range evaluated {
-		e := g.NewElement()
-		if err := e.UnmarshalBinary(b); err != nil {
-			return nil, fmt.Errorf("%w: evaluated element %d", ErrMalformed, i)
-		}
-		ev.Elements[i] = e
-	}
-	if err := ev.Proof.UnmarshalBinary(g, proof); err != nil {
-		return nil, fmt.Errorf("%w: proof", ErrMalformed)
-	}
-	outs, err := r.client.Finalize(r.fin, ev)
-	if err != nil {
+	outs, err := r.blinded.Finalize(r.pub, evaluated, proof)
+	if errors.Is(err, voprf.ErrVerify) {
 		return nil, fmt.Errorf("%w: %w", ErrProof, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	res := make([]Tokens, r.persons)
 	for i, s := range r.shape {

@@ -35,7 +35,7 @@ func TestMemoSameTokens(t *testing.T) {
 	if again != first {
 		t.Fatalf("tokens from the memo differ: %+v, computed %+v", again, first)
 	}
-	fresh := k1.srv.FullEvaluate
+	fresh := k1.sk.Evaluate
 	out, err := fresh(in.Name)
 	if err != nil {
 		t.Fatal(err)
