@@ -124,8 +124,9 @@ func TestEvaluateEqualsCircl(t *testing.T) {
 }
 
 // The batch sizes of the cross-tests: both ways the server may compute
-// the composite Z (below and above smallBatch).
-var crossBatches = []int{1, 2, smallBatch, smallBatch + 1, 40}
+// the composite Z (up to smallBatch and above), and composites summed
+// over more than one chunk (msmChunk).
+var crossBatches = []int{1, smallBatch, smallBatch + 1, 40, msmChunk + 3}
 
 // TestCirclClientOurServer: circl's client blinds, this package's server
 // evaluates, circl's client checks the proof and gets the outputs of

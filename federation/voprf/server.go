@@ -11,9 +11,10 @@ import (
 
 // smallBatch is the largest batch whose composite Z the server computes as
 // Σ dᵢ·Dᵢ (variable time, over public data) rather than as k·M (one
-// constant-time multiplication, which costs about as much as five
-// elements of a multi-scalar multiplication). Both are the same element.
-const smallBatch = 4
+// constant-time multiplication, which costs about as much as a
+// multi-scalar multiplication of three elements, doublings included).
+// Both are the same element.
+const smallBatch = 2
 
 // BlindEvaluate evaluates blinded elements with the key (RFC 9497
 // BlindEvaluate for a batch) and returns the evaluated elements and one
