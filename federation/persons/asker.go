@@ -79,9 +79,13 @@ type Asker struct {
 	logger *slog.Logger
 
 	prefetchMu sync.Mutex
-	// late counts the prefetches PrefetchWithin left to finish in the
-	// background.
-	late sync.WaitGroup
+
+	// The publisher's prefetches that PrefetchWithin left to finish in the
+	// background: queued, and taken together by one worker at a time.
+	bgMu      sync.Mutex
+	bgQueue   []*lateRequest
+	bgRunning bool
+	bg        sync.WaitGroup
 
 	mu       sync.Mutex
 	compared map[string]map[[32]byte]persontoken.Tokens // pair key id -> input digest -> tokens
@@ -243,20 +247,27 @@ func (a *Asker) KeySet() string {
 
 // Prefetch obtains, for the matcher, the pair tokens of inputs with every
 // other member's current keys that the caches do not hold yet, on both
-// sides (compared here, published to the peer). A key whose node cannot be
-// asked, or refuses, is skipped (and tried again next time); the first
-// such error is returned after the others were asked.
-func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error {
+// sides (compared here, published to the peer), and returns how many
+// persons' tokens it obtained (a person counts once per key and side). A
+// key whose node cannot be asked, or refuses, is skipped (and tried again
+// next time); the first such error is returned after the others were
+// asked. When the caches hold everything already it returns at once,
+// without waiting for a prefetch under way.
+func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) (int, error) {
+	ownID, ownKey := a.own()
+	if len(a.lacking(ownID, inputs, true)) == 0 {
+		return 0, nil
+	}
 	// One at a time (the publisher and the matcher both ask): the second
 	// finds what the first obtained, and nothing is evaluated twice.
 	a.prefetchMu.Lock()
 	defer a.prefetchMu.Unlock()
-	ownID, ownKey := a.own()
 	a.forget(ownID)
 	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
+		mu       sync.Mutex
+		first    error
+		obtained int
+		wg       sync.WaitGroup
 	)
 	// Every member's node at once: one that does not answer holds up no
 	// other (and is asked again only after its back-off).
@@ -267,71 +278,193 @@ func (a *Asker) Prefetch(ctx context.Context, inputs []persontoken.Input) error 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := a.prefetchKey(ctx, key, ownID, ownKey, inputs)
+			n, err := a.prefetchKey(ctx, key, ownID, ownKey, inputs)
 			a.settle(key, err)
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
+			obtained += n
+			if err != nil && first == nil {
+				first = err
 			}
 		}()
 	}
 	wg.Wait()
-	return first
+	return obtained, first
+}
+
+// slot is one token a cache may hold: the cache (compared or published),
+// the pair key id with the peer key's pin, and the input's digest.
+type slot struct {
+	published bool
+	id        string
+	digest    [32]byte
+}
+
+// lacking returns the slots of inputs that the caches do not hold for the
+// keys that may be asked now (not backing off); only the first when first.
+func (a *Asker) lacking(ownID string, inputs []persontoken.Input, first bool) []slot {
+	var ids []slot // the slot ids of every due key, both sides
+	for _, key := range a.peers.PeerKeys() {
+		if a.due(key) {
+			ids = append(ids,
+				slot{id: persontoken.PairKeyID(key.ID(), ownID) + key.pin()},
+				slot{published: true, id: persontoken.PairKeyID(ownID, key.ID()) + key.pin()})
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	digests := make([][32]byte, len(inputs))
+	for i, in := range inputs {
+		digests[i] = digest(in)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []slot
+	for _, s := range ids {
+		have := a.cacheOf(s)[s.id]
+		for _, d := range digests {
+			if _, ok := have[d]; !ok {
+				out = append(out, slot{published: s.published, id: s.id, digest: d})
+				if first {
+					return out
+				}
+			}
+		}
+	}
+	return out
+}
+
+// cacheOf returns the cache a slot is in (a.mu held).
+func (a *Asker) cacheOf(s slot) map[string]map[[32]byte]persontoken.Tokens {
+	if s.published {
+		return a.publish
+	}
+	return a.compared
+}
+
+// holdsAny reports whether the caches now hold any of slots.
+func (a *Asker) holdsAny(slots []slot) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range slots {
+		if _, ok := a.cacheOf(s)[s.id][s.digest]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// lateRequest is a publisher's prefetch that PrefetchWithin may leave to
+// finish in the background.
+type lateRequest struct {
+	ctx    context.Context
+	inputs []persontoken.Input
+	late   func(obtained bool)
+	done   chan struct{}
+
+	mu       sync.Mutex
+	finished bool
+	gaveUp   bool
+	lacking  []slot // what the caches lacked when the publisher gave up
 }
 
 // PrefetchWithin is Prefetch for a publisher, which must not wait for the
 // slowest member's node: it waits at most wait and reports whether the
-// prefetch ended in time. When it did not, the prefetch goes on in the
-// background until it ends or ctx does, and late is called when it ends
-// (not when ctx did), obtained saying whether it brought new tokens: the
-// caller then publishes again, with their pair tokens, the cases it
-// published without them. One member whose node is
-// slow or down therefore delays no publication by more than wait, and the
-// federation's indexes do not wait for the person-token work (whose cost
-// grows with the members × the persons).
+// batch's tokens were there in time. When they were not, the prefetch goes
+// on in the background and late is called once it has ended: obtained
+// says whether it brought any token the caches lacked when the publisher
+// gave up (false also when ctx ended first), and the caller then
+// publishes again, with their pair tokens, the cases it published without
+// them. One member whose node is slow or down therefore delays no
+// publication by more than wait, and the federation's indexes do not wait
+// for the person-token work (whose cost grows with the members × the
+// persons).
+//
+// The prefetches left in the background are queued and taken together by
+// one worker: whatever the publisher publishes meanwhile, one prefetch at
+// a time runs, over the union of what waits, and a batch is published
+// again at most one or two such rounds after its tokens came (a round
+// lasts as long as its slowest member's node, 30 s per call at most).
 func (a *Asker) PrefetchWithin(ctx context.Context, inputs []persontoken.Input, wait time.Duration, late func(obtained bool)) bool {
-	var (
-		mu               sync.Mutex
-		finished, gaveUp bool
-		done             = make(chan struct{})
-	)
-	a.late.Add(1)
-	go func() {
-		defer a.late.Done()
-		before := a.Generation()
-		_ = a.Prefetch(ctx, inputs) // logged by prefetchKey
-		mu.Lock()
-		finished = true
-		isLate := gaveUp
-		mu.Unlock()
-		close(done)
-		if isLate && ctx.Err() == nil {
-			late(a.Generation() != before)
-		}
-	}()
+	ownID, _ := a.own()
+	if len(a.lacking(ownID, inputs, true)) == 0 {
+		return true
+	}
+	r := &lateRequest{ctx: ctx, inputs: inputs, late: late, done: make(chan struct{})}
+	a.bgMu.Lock()
+	a.bgQueue = append(a.bgQueue, r)
+	if !a.bgRunning {
+		a.bgRunning = true
+		a.bg.Add(1)
+		go a.work()
+	}
+	a.bgMu.Unlock()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
-	case <-done:
+	case <-r.done:
 		return true
 	case <-timer.C:
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if finished {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
 		return true
 	}
-	gaveUp = true
+	if r.lacking = a.lacking(ownID, inputs, false); len(r.lacking) == 0 {
+		return true // came just now (or their keys back off)
+	}
+	r.gaveUp = true
 	return false
+}
+
+// work runs the queued prefetches, all that wait in one round, until the
+// queue is empty.
+func (a *Asker) work() {
+	defer a.bg.Done()
+	for {
+		a.bgMu.Lock()
+		reqs := a.bgQueue
+		a.bgQueue = nil
+		if len(reqs) == 0 {
+			a.bgRunning = false
+			a.bgMu.Unlock()
+			return
+		}
+		a.bgMu.Unlock()
+		var (
+			ctx    context.Context
+			inputs []persontoken.Input
+		)
+		for _, r := range reqs {
+			if r.ctx.Err() == nil {
+				if ctx == nil {
+					ctx = r.ctx
+				}
+				inputs = append(inputs, r.inputs...)
+			}
+		}
+		if ctx != nil {
+			_, _ = a.Prefetch(ctx, inputs) // logged by prefetchKey
+		}
+		for _, r := range reqs {
+			r.mu.Lock()
+			r.finished = true
+			gaveUp := r.gaveUp
+			r.mu.Unlock()
+			close(r.done)
+			if gaveUp {
+				r.late(r.ctx.Err() == nil && a.holdsAny(r.lacking))
+			}
+		}
+	}
 }
 
 // Wait waits for the prefetches PrefetchWithin left in the background:
 // end their ctx first, and call it only once nothing calls PrefetchWithin
 // any more.
-func (a *Asker) Wait() { a.late.Wait() }
+func (a *Asker) Wait() { a.bg.Wait() }
 
 // due reports whether key may be asked now (it is not backing off).
 func (a *Asker) due(key PeerKey) bool {
@@ -357,8 +490,11 @@ func (a *Asker) settle(key PeerKey, err error) {
 }
 
 // prefetchKey obtains the pair tokens with one key of another member.
-func (a *Asker) prefetchKey(ctx context.Context, key PeerKey, ownID string, ownKey *persontoken.Key, inputs []persontoken.Input) error {
-	var first error
+func (a *Asker) prefetchKey(ctx context.Context, key PeerKey, ownID string, ownKey *persontoken.Key, inputs []persontoken.Input) (int, error) {
+	var (
+		first error
+		total int
+	)
 	note := func(err error, side string, n, obtained int) {
 		if err == nil {
 			return
@@ -389,6 +525,7 @@ func (a *Asker) prefetchKey(ctx context.Context, key PeerKey, ownID string, ownK
 			obtained += len(toks)
 		})
 		note(err, "compared", len(missing), obtained)
+		total += obtained
 	}
 	// Published to the peer: the node's own tokens of the persons,
 	// evaluated by the peer (with the years around).
@@ -399,7 +536,7 @@ func (a *Asker) prefetchKey(ctx context.Context, key PeerKey, ownID string, ownK
 		for i, in := range missing {
 			t, err := a.ownTokens(ownID, ownKey, in, digests[i])
 			if err != nil {
-				return err
+				return total, err
 			}
 			outer = append(outer, persontoken.OuterInputs(t))
 		}
@@ -409,8 +546,9 @@ func (a *Asker) prefetchKey(ctx context.Context, key PeerKey, ownID string, ownK
 			obtained += len(toks)
 		})
 		note(err, "published", len(missing), obtained)
+		total += obtained
 	}
-	return first
+	return total, first
 }
 
 // ownTokens returns a person's tokens under the node's own key, made once

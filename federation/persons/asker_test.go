@@ -3,6 +3,7 @@ package persons_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,8 +49,11 @@ func TestAsker(t *testing.T) {
 		t.Fatalf("cached before asking: %v", got)
 	}
 	gen := asker.Generation()
-	if err := asker.Prefetch(context.Background(), []persontoken.Input{in, in}); err != nil {
-		t.Fatal(err)
+	if n, err := asker.Prefetch(context.Background(), []persontoken.Input{in, in}); err != nil || n != 2 {
+		t.Fatalf("prefetch of one person with one key: %d obtained, %v", n, err)
+	}
+	if n, err := asker.Prefetch(context.Background(), []persontoken.Input{in}); err != nil || n != 0 {
+		t.Fatalf("prefetch of cached tokens: %d obtained, %v", n, err)
 	}
 	if asker.Generation() == gen {
 		t.Fatal("the generation did not change")
@@ -78,7 +82,7 @@ func TestAsker(t *testing.T) {
 	gen = asker.Generation()
 	// The service still evaluates with the old key: the proof does not
 	// verify against the published one, and nothing is cached.
-	if err := asker.Prefetch(context.Background(), []persontoken.Input{in}); !errors.Is(err, persons.ErrPeer) || !errors.Is(err, persontoken.ErrProof) {
+	if _, err := asker.Prefetch(context.Background(), []persontoken.Input{in}); !errors.Is(err, persons.ErrPeer) || !errors.Is(err, persontoken.ErrProof) {
 		t.Fatalf("an evaluation with another key than the published one: %v", err)
 	}
 	if got := asker.Cached(in); len(got) != 0 || asker.Generation() == gen {
@@ -112,71 +116,101 @@ func TestPrefetchWithin(t *testing.T) {
 		t.Fatal(err)
 	}
 	peers := &staticPeers{keys: []persons.PeerKey{{Member: "UA", Node: node("UA", "ua-1"), Version: 1, Public: uaKey.Public()}}}
-	gate := make(chan struct{})
-	asker := persons.NewAsker(peers, func() (string, *persontoken.Key) { return "PL/pl-1#1", plKey },
-		func(identity.Identity) (accordv1.PersonTokenServiceClient, error) {
-			return gated{direct: direct{s: svc, caller: node("PL", "pl-1")}, gate: gate}, nil
-		}, logger)
-	in, _ := persontoken.Inputs(persontoken.Person{Name: "Olena Kovalenko", BirthYear: 1978})
-	other, _ := persontoken.Inputs(persontoken.Person{Name: "Petro Bondarenko"})
-	late := make(chan bool, 1)
+	var calls atomic.Int64
+	newAsker := func(gate chan struct{}) *persons.Asker {
+		return persons.NewAsker(peers, func() (string, *persontoken.Key) { return "PL/pl-1#1", plKey },
+			func(identity.Identity) (accordv1.PersonTokenServiceClient, error) {
+				calls.Add(1)
+				return gated{direct: direct{s: svc, caller: node("PL", "pl-1")}, gate: gate}, nil
+			}, logger)
+	}
+	person := func(name string) persontoken.Input {
+		in, err := persontoken.Inputs(persontoken.Person{Name: name, BirthYear: 1978})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	in, other := person("Olena Kovalenko"), person("Petro Bondarenko")
+	late := make(chan bool, 16)
 	onLate := func(obtained bool) { late <- obtained }
+	noLate := func(what string) {
+		t.Helper()
+		select {
+		case got := <-late:
+			t.Fatalf("%s: late was called (obtained %v)", what, got)
+		default:
+		}
+	}
 
 	// UA's node does not answer in time: the caller goes on without the
 	// tokens, and is told when they arrive.
+	gate := make(chan struct{})
+	asker := newAsker(gate)
 	if asker.PrefetchWithin(context.Background(), []persontoken.Input{in}, 20*time.Millisecond, onLate) {
 		t.Fatal("a prefetch held at the peer ended in time")
 	}
 	if got := asker.Published(in); len(got) != 0 {
 		t.Fatalf("published tokens before the peer answered: %v", got)
 	}
-	select {
-	case <-late:
-		t.Fatal("late was called before the tokens came")
-	default:
-	}
-	close(gate)
-	select {
-	case obtained := <-late:
-		if !obtained {
-			t.Fatal("a late prefetch that obtained tokens said it did not")
+	// More batches while the first waits: they wait together, and each
+	// is told once.
+	for range 5 {
+		if asker.PrefetchWithin(context.Background(), []persontoken.Input{in, other}, 20*time.Millisecond, onLate) {
+			t.Fatal("a prefetch held at the peer ended in time")
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("late was not called after the tokens came")
 	}
-	if got := asker.Published(in); len(got) != 1 {
+	noLate("before the tokens came")
+	close(gate)
+	for i := range 6 {
+		select {
+		case obtained := <-late:
+			if !obtained {
+				t.Fatalf("late prefetch %d obtained the tokens and said it did not", i)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("late prefetch %d was not told after the tokens came", i)
+		}
+	}
+	asker.Wait()
+	noLate("after every late prefetch was told")
+	if got := asker.Published(other); len(got) != 1 {
 		t.Fatalf("published after the late prefetch: %v", got)
 	}
 
-	// Tokens already held, or obtained in time: no second publication.
-	if !asker.PrefetchWithin(context.Background(), []persontoken.Input{in}, 30*time.Second, onLate) {
+	// Tokens already held: true at once, nothing asked, nothing told,
+	// also while another prefetch is held at the peer.
+	held := make(chan struct{})
+	asker2 := newAsker(held)
+	before := calls.Load()
+	if asker2.PrefetchWithin(context.Background(), []persontoken.Input{other}, 20*time.Millisecond, onLate) {
+		t.Fatal("a prefetch held at the peer ended in time")
+	}
+	if !asker.PrefetchWithin(context.Background(), []persontoken.Input{in, other}, time.Nanosecond, onLate) {
 		t.Fatal("a prefetch of cached tokens did not end in time")
 	}
-	if !asker.PrefetchWithin(context.Background(), []persontoken.Input{other}, 30*time.Second, onLate) {
-		t.Fatal("a prefetch the peer answered at once did not end in time")
+	if n, err := asker.Prefetch(context.Background(), []persontoken.Input{in, other}); n != 0 || err != nil {
+		t.Fatalf("a prefetch of cached tokens obtained %d: %v", n, err)
 	}
-	asker.Wait()
-	select {
-	case <-late:
-		t.Fatal("late was called for a prefetch that ended in time")
-	default:
+	if calls.Load() != before+1 {
+		t.Fatalf("%d calls for cached tokens", calls.Load()-before-1)
 	}
 
-	// The node stops while a prefetch is late: nothing is called after.
-	gate2 := make(chan struct{})
-	asker2 := persons.NewAsker(peers, func() (string, *persontoken.Key) { return "PL/pl-1#1", plKey },
-		func(identity.Identity) (accordv1.PersonTokenServiceClient, error) {
-			return gated{direct: direct{s: svc, caller: node("PL", "pl-1")}, gate: gate2}, nil
-		}, logger)
+	// The node stops while a prefetch is late: it is told that nothing
+	// came, and stops asking.
 	ctx, cancel := context.WithCancel(context.Background())
 	if asker2.PrefetchWithin(ctx, []persontoken.Input{in}, 20*time.Millisecond, onLate) {
 		t.Fatal("a prefetch held at the peer ended in time")
 	}
 	cancel()
+	close(held)
 	asker2.Wait()
-	select {
-	case <-late:
-		t.Fatal("late was called after the context ended")
-	default:
+	for range 2 {
+		select {
+		case <-late:
+		default:
+			t.Fatal("a late prefetch was not told")
+		}
 	}
+	noLate("after the node stopped")
 }

@@ -267,7 +267,7 @@ func BenchmarkPrefetch(b *testing.B) {
 	elems := elementsOf(ps)
 	ctx := context.Background()
 	// Warm the connection (the handshake is another benchmark's figure).
-	if err := persons.NewAsker(peers, benchOwn(b), peers.dial, logger).Prefetch(ctx, ins[:1]); err != nil {
+	if _, err := persons.NewAsker(peers, benchOwn(b), peers.dial, logger).Prefetch(ctx, ins[:1]); err != nil {
 		b.Fatal(err)
 	}
 
@@ -277,7 +277,7 @@ func BenchmarkPrefetch(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		a := persons.NewAsker(peers, benchOwn(b), peers.dial, logger)
 		p0 := processCPU()
-		if err := a.Prefetch(ctx, ins); err != nil {
+		if _, err := a.Prefetch(ctx, ins); err != nil {
 			b.Fatal(err)
 		}
 		procCPU += processCPU() - p0

@@ -607,7 +607,7 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	d.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "accord_publish_awaiting_pair_tokens",
 		Help: "This office's cases published before the other members' nodes had evaluated the pair tokens of their persons, while those are being obtained (the cases are then published again with them).",
-	}, func() float64 { return float64(x.enc.awaiting.Load()) }))
+	}, func() float64 { return float64(x.enc.awaitingCases()) }))
 	logger := d.logger.With("component", "exchange")
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/accordfed/accord/federation/exchange"
@@ -179,9 +178,33 @@ type encoderSource struct {
 	ctx     context.Context
 	requeue func(caseIDs []string) error
 	logger  *slog.Logger
-	// awaiting counts the cases published before the pair tokens of
-	// their persons were obtained, while those are being obtained.
-	awaiting atomic.Int64
+	// awaiting holds the cases published before the pair tokens of
+	// their persons were obtained, while those are being obtained: each
+	// with the number of batches that wait for them.
+	awaitMu  sync.Mutex
+	awaiting map[string]int
+}
+
+// await adds (n = 1) or removes (n = -1) the cases ids to or from those
+// awaiting pair tokens.
+func (e *encoderSource) await(ids []string, n int) {
+	e.awaitMu.Lock()
+	defer e.awaitMu.Unlock()
+	if e.awaiting == nil {
+		e.awaiting = map[string]int{}
+	}
+	for _, id := range ids {
+		if e.awaiting[id] += n; e.awaiting[id] <= 0 {
+			delete(e.awaiting, id)
+		}
+	}
+}
+
+// awaitingCases is how many cases await pair tokens.
+func (e *encoderSource) awaitingCases() int {
+	e.awaitMu.Lock()
+	defer e.awaitMu.Unlock()
+	return len(e.awaiting)
 }
 
 // pairTokenWait is how long the publisher waits for the pair tokens of a
@@ -257,9 +280,9 @@ func (e tokenEncoder) Prepare(cases []*accordv1.Case) {
 	}
 	// Counted first: a late prefetch may end before PrefetchWithin
 	// returns.
-	e.src.awaiting.Add(int64(len(ids)))
+	e.src.await(ids, 1)
 	if e.asker.PrefetchWithin(ctx, inputs, pairTokenWait, func(obtained bool) {
-		defer e.src.awaiting.Add(-int64(len(ids)))
+		defer e.src.await(ids, -1)
 		if !obtained {
 			return
 		}
@@ -269,7 +292,7 @@ func (e tokenEncoder) Prepare(cases []*accordv1.Case) {
 		}
 		e.src.logger.Debug("cases published again with pair tokens obtained after their publication", "cases", len(ids))
 	}) {
-		e.src.awaiting.Add(-int64(len(ids)))
+		e.src.await(ids, -1)
 	}
 }
 

@@ -85,13 +85,12 @@ type Options struct {
 // PeerTokens obtains and caches the pair tokens of the office's own
 // persons with the other members' keys (*persons.Asker).
 type PeerTokens interface {
-	// Prefetch obtains the tokens of inputs the caches lack.
-	Prefetch(ctx context.Context, inputs []persontoken.Input) error
+	// Prefetch obtains the tokens of inputs the caches lack and says how
+	// many it obtained.
+	Prefetch(ctx context.Context, inputs []persontoken.Input) (int, error)
 	// Cached returns the pair tokens of an input compared here, one per
 	// other member's key.
 	Cached(in persontoken.Input) []persontoken.Tokens
-	// Generation changes when the cache changes.
-	Generation() uint64
 	// KeySet changes when the other members' keys change.
 	KeySet() string
 }
@@ -226,19 +225,22 @@ func (m *Matcher) allInputs() []persontoken.Input {
 	return out
 }
 
-// prefetch obtains the tokens of inputs under the other members' keys;
-// a member that cannot be asked now is asked again later.
-func (m *Matcher) prefetch(ctx context.Context, inputs []persontoken.Input) {
+// prefetch obtains the tokens of inputs under the other members' keys and
+// reports whether it obtained any; a member that cannot be asked now is
+// asked again later.
+func (m *Matcher) prefetch(ctx context.Context, inputs []persontoken.Input) bool {
 	if m.opts.PeerTokens == nil || len(inputs) == 0 {
-		return
+		return false
 	}
 	// Looking again costs a digest per person and key: every 30 s after
 	// a round that obtained everything, every 5 s after one that did not.
 	m.nextPrefetch = time.Now().Add(30 * time.Second)
-	if err := m.opts.PeerTokens.Prefetch(ctx, inputs); err != nil && ctx.Err() == nil {
+	n, err := m.opts.PeerTokens.Prefetch(ctx, inputs)
+	if err != nil && ctx.Err() == nil {
 		m.nextPrefetch = time.Now().Add(5 * time.Second)
 		m.logger.Debug("person tokens of some members not obtained yet", "err", err)
 	}
+	return n > 0
 }
 
 // republish publishes the office's cases again (nil: all) so that the
@@ -296,9 +298,7 @@ func (m *Matcher) Run(ctx context.Context) {
 			// publishes, and the changed cases are matched with them).
 			if ks := m.opts.PeerTokens.KeySet(); time.Now().After(m.nextPrefetch) || ks != m.keySet {
 				m.keySet = ks
-				before := m.opts.PeerTokens.Generation()
-				m.prefetch(ctx, m.allInputs())
-				if m.opts.PeerTokens.Generation() != before {
+				if m.prefetch(ctx, m.allInputs()) {
 					if err := m.load(ctx); err != nil && ctx.Err() == nil {
 						m.logger.Warn("matching again with new person tokens failed", "err", err)
 					}
@@ -334,9 +334,7 @@ func (m *Matcher) load(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		before := m.opts.PeerTokens.Generation()
-		m.prefetch(ctx, m.allInputs())
-		if m.opts.PeerTokens.Generation() != before {
+		if m.prefetch(ctx, m.allInputs()) {
 			m.republish(nil)
 		}
 	}
@@ -439,9 +437,7 @@ func (m *Matcher) localChanges(ctx context.Context, cursor uint64) (uint64, erro
 		if m.opts.PeerTokens != nil && len(inputs) > 0 {
 			// Usually the publisher has obtained them already; tokens
 			// obtained only now came after the cases were published.
-			before := m.opts.PeerTokens.Generation()
-			m.prefetch(ctx, inputs)
-			if m.opts.PeerTokens.Generation() != before {
+			if m.prefetch(ctx, inputs) {
 				ids := make([]string, 0, len(changes))
 				for _, ch := range changes {
 					ids = append(ids, ch.CaseID)
