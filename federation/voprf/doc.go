@@ -18,10 +18,26 @@
 // non-canonical encodings and the identity are refused.
 //
 // The group is github.com/gtank/ristretto255. Secret scalars (the key, the
-// blinds, the proof's nonce) only enter constant-time operations; the
-// variable-time multi-scalar multiplications that make the batched proof
-// cheap (the composites M = Σ dᵢ·Cᵢ and, for the client, Z = Σ dᵢ·Dᵢ, and
-// the proof check) only ever see public data.
+// blinds, the proof's nonce) only enter hashing and constant-time
+// operations; the variable-time multi-scalar multiplications that make the
+// batched proof cheap (the composites M = Σ dᵢ·Cᵢ and, for the client, Z =
+// Σ dᵢ·Dᵢ, and the proof check) only ever see public data.
+//
+// The proof's nonce is hedged, where the RFC draws it at random: it is
+// HashToScalar, under a DST of its own, of the key, fresh random bytes, the
+// public key and the composites. Two proofs of different batches with one
+// nonce would give anyone holding both the key; hedged, a random source
+// that repeats itself (a virtual machine restored from a snapshot, a broken
+// generator) repeats a nonce only for the same batch, whose proof is then
+// the same. A verifier cannot tell how the nonce was chosen: the proofs are
+// the RFC's.
+//
+// One proof for a batch checks the answers through their weighted sum, the
+// weights dᵢ hashed from the public key, i, Cᵢ and Dᵢ: a server cannot answer
+// with another key, but answers Dᵢ = k·Cᵢ + eᵢ·G whose errors cancel (Σ dᵢ·eᵢ
+// = 0) pass. Finding such errors is a generalized birthday search, about
+// 2^32 steps for a batch of 4,096 elements and out of reach for a few;
+// docs/person-encodings.md weighs it for person tokens.
 //
 // The package is pure logic: no I/O besides the random source.
 package voprf

@@ -46,6 +46,10 @@ const (
 	labelFinalize    = "Finalize"
 )
 
+// dstProofNonce is the DST of the hedged proof nonce (not in the RFC: see
+// [PrivateKey.proofNonce]).
+const dstProofNonce = "Accord-VOPRF-ProofNonce-" + contextString
+
 // expandMessageXMD is expand_message_xmd of RFC 9380 §5.3.1 with SHA-512,
 // for the only length the suite asks for (64 bytes, one block): msg is the
 // concatenation of parts. dst is one of the constants above (shorter than

@@ -125,7 +125,7 @@ func TestRFC9497Vectors(t *testing.T) {
 		}
 
 		r := scalarOf(t, unhex(t, vec.Proof.R))
-		evaluated, proof, err := k.blindEvaluate(wantBlinded, func() (*ristretto255.Scalar, error) { return r, nil })
+		evaluated, proof, err := k.blindEvaluate(wantBlinded, func(_, _ *ristretto255.Element) (*ristretto255.Scalar, error) { return r, nil })
 		if err != nil {
 			t.Fatalf("vector %d: BlindEvaluate: %v", n, err)
 		}
