@@ -202,7 +202,11 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, tokenKey string, near
 			if near {
 				newRequest = persontoken.NewRequestWithNear
 			}
-			req, err := newRequest(tokenKey, key.Public, batch)
+			var req *persontoken.Request
+			if err := onCore(ctx, func() { req, err = newRequest(tokenKey, key.Public, batch) }); err != nil {
+				fail(err)
+				return
+			}
 			if err != nil {
 				fail(err)
 				return
@@ -216,7 +220,11 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, tokenKey string, near
 				fail(fmt.Errorf("%w: %s: %w", ErrPeer, key.Node, err))
 				return
 			}
-			toks, err := req.Finish(resp.GetElements(), resp.GetProof())
+			var toks []persontoken.Tokens
+			if err := onCore(ctx, func() { toks, err = req.Finish(resp.GetElements(), resp.GetProof()) }); err != nil {
+				fail(err)
+				return
+			}
 			if err != nil {
 				// A node that evaluates with another key than it
 				// published is lying or broken: nothing of this answer
@@ -514,13 +522,15 @@ func (a *Asker) prefetchKey(ctx context.Context, key PeerKey, ownID string, ownK
 		obtained := 0
 		err := a.evaluate(ctx, key, key.ID(), false, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", missing, func(start int, inner []persontoken.Tokens) {
 			toks := make([]persontoken.Tokens, 0, len(inner))
-			for _, t := range inner {
-				out, err := ownKey.Tokens(cmpID, persontoken.OuterInputs(t))
-				if err != nil {
-					return
+			_ = onCore(ctx, func() {
+				for _, t := range inner {
+					out, err := ownKey.Tokens(cmpID, persontoken.OuterInputs(t))
+					if err != nil {
+						return
+					}
+					toks = append(toks, out)
 				}
-				toks = append(toks, out)
-			}
+			})
 			a.store(a.compared, cmpID+key.pin(), digests[start:], toks)
 			obtained += len(toks)
 		})

@@ -117,15 +117,30 @@ func (s *Service) EvaluatePersons(ctx context.Context, req *accordv1.EvaluatePer
 		return nil, fmt.Errorf("%w: key_version: %d (this node holds %v)", ErrUnknownKey, req.GetKeyVersion(), s.ring.Versions())
 	}
 	n := len(req.GetElements())
-	remaining, ok := s.b.take(s.budgets.Window, n, names, caps)
-	if !ok {
+	// The budget is drawn only once a core is free: a request given up
+	// while it waited (its deadline) costs the asker nothing.
+	var (
+		remaining int64
+		ev        [][]byte
+		proof     []byte
+		refused   bool
+	)
+	if err := onCore(ctx, func() {
+		if remaining, ok = s.b.take(s.budgets.Window, n, names, caps); !ok {
+			refused = true
+			return
+		}
+		ev, proof, err = key.Evaluate(req.GetElements())
+	}); err != nil {
+		return nil, fmt.Errorf("waiting for a core to evaluate on: %w", err)
+	}
+	if refused {
 		s.audit.Audit(Event{Kind: Evaluated, Who: who, Records: n, Reason: "budget_exhausted", LookupID: req.GetLookupId()})
 		s.logger.Warn("person-token evaluations refused: budget exhausted", "member", node.Member, "node", node.String(),
 			"purpose", purposeName(req.GetPurpose()), "asked", n, "left", remaining)
 		return nil, fmt.Errorf("%w: %s asked %d %s evaluations, %d left in this window (%s); they refill evenly",
 			ErrBudget, node.Member, n, purposeName(req.GetPurpose()), remaining, s.budgets.Window)
 	}
-	ev, proof, err := key.Evaluate(req.GetElements())
 	if err != nil {
 		s.audit.Audit(Event{Kind: Evaluated, Who: who, Records: n, Reason: "invalid_request", LookupID: req.GetLookupId()})
 		return nil, fmt.Errorf("%w: elements: %w", ErrRequest, err)
