@@ -79,6 +79,9 @@ type Asker struct {
 	logger *slog.Logger
 
 	prefetchMu sync.Mutex
+	// matching bounds the matching requests in flight to all members'
+	// nodes together.
+	matching chan struct{}
 
 	// The publisher's prefetches that PrefetchWithin left to finish in the
 	// background: queued, and taken together by one worker at a time.
@@ -117,6 +120,7 @@ func (a *Asker) Generation() uint64 {
 // NewAsker returns an asker.
 func NewAsker(peers Peers, own Own, dial Dialer, logger *slog.Logger) *Asker {
 	return &Asker{peers: peers, own: own, dial: dial, logger: logger,
+		matching: make(chan struct{}, min(maxParallelBatches, max(2, runtime.GOMAXPROCS(0)))),
 		compared: map[string]map[[32]byte]persontoken.Tokens{}, publish: map[string]map[[32]byte]persontoken.Tokens{},
 		backoff: map[string]backoff{}, ownToks: map[[32]byte]persontoken.Tokens{}}
 }
@@ -180,6 +184,14 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, tokenKey string, near
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, min(maxParallelBatches, max(1, runtime.GOMAXPROCS(0))))
 	)
+	if purpose == accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING {
+		// Matching asks every member's node at once, in the background:
+		// its requests in flight are bounded across all of them, so that
+		// no member's node holds more of this node's requests than it
+		// evaluates before their deadline. A lookup (a user waits) is not
+		// held behind them.
+		sem = a.matching
+	}
 	fail := func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
