@@ -423,8 +423,12 @@ func (e *attackEnv) quiet(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if pending, err := st.Changes(fi.PublishedChange, 1); err != nil || len(pending) > 0 {
-			return fmt.Errorf("UA has changes to publish (%v)", err)
+		pending, err := st.Changes(fi.PublishedChange, 1)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return fmt.Errorf("UA has changes to publish")
 		}
 		want := map[string]uint64{}
 		if err := st.ExportCases(store.Filter{}, func(c *accordv1.Case) error {
