@@ -184,13 +184,17 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, tokenKey string, near
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, min(maxParallelBatches, max(1, runtime.GOMAXPROCS(0))))
 	)
+	var shared chan struct{}
 	if purpose == accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING {
 		// Matching asks every member's node at once, in the background:
 		// its requests in flight are bounded across all of them, so that
 		// no member's node holds more of this node's requests than it
-		// evaluates before their deadline. A lookup (a user waits) is not
-		// held behind them.
-		sem = a.matching
+		// evaluates before their deadline, and one at a time per node, so
+		// that a node that answers slowly (or holds every request until
+		// its deadline, as a dishonest member's may) holds one of the
+		// shared places at most, never all. A lookup (a user waits) is
+		// not held behind them.
+		sem, shared = make(chan struct{}, 1), a.matching
 	}
 	fail := func(err error) {
 		mu.Lock()
@@ -207,9 +211,18 @@ func (a *Asker) evaluate(ctx context.Context, key PeerKey, tokenKey string, near
 	for start := 0; start < len(inputs) && !failed(); start += personsPerRequest {
 		batch := inputs[start:min(len(inputs), start+personsPerRequest)]
 		sem <- struct{}{}
+		if shared != nil {
+			shared <- struct{}{}
+		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				if shared != nil {
+					<-shared
+				}
+				<-sem
+				wg.Done()
+			}()
 			newRequest := persontoken.NewRequest
 			if near {
 				newRequest = persontoken.NewRequestWithNear

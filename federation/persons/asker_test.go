@@ -214,3 +214,4 @@ func TestPrefetchWithin(t *testing.T) {
 	}
 	noLate("after the node stopped")
 }
+
