@@ -214,4 +214,3 @@ func TestPrefetchWithin(t *testing.T) {
 	}
 	noLate("after the node stopped")
 }
-
