@@ -3,6 +3,7 @@ package persons_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -213,4 +214,77 @@ func TestPrefetchWithin(t *testing.T) {
 		}
 	}
 	noLate("after the node stopped")
+}
+
+// counting is gated and counts the requests that arrived.
+type counting struct {
+	gated
+	arrived *atomic.Int64
+}
+
+func (c counting) EvaluatePersons(ctx context.Context, in *accordv1.EvaluatePersonsRequest, opts ...grpc.CallOption) (*accordv1.EvaluatePersonsResponse, error) {
+	c.arrived.Add(1)
+	return c.gated.EvaluatePersons(ctx, in, opts...)
+}
+
+// TestSlowMemberHoldsOnePlace: a member's node that holds every matching
+// request until its deadline (a dishonest member's may) holds one of the
+// asker's shared places in flight at most: another member's node is
+// asked, and answers, meanwhile.
+func TestSlowMemberHoldsOnePlace(t *testing.T) {
+	honestSvc, honestRing, _ := newService(t, persons.DefaultBudgets(), nil)
+	_, honestKey := honestRing.Current()
+	slowSvc, slowRing, _ := newService(t, persons.DefaultBudgets(), nil)
+	_, slowKey := slowRing.Current()
+	plKey, err := persontoken.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, mt := node("UA", "ua-1"), node("MT", "mt-1")
+	peers := &staticPeers{}
+	held := make(chan struct{})
+	var arrived atomic.Int64
+	asker := persons.NewAsker(peers, func() (string, *persontoken.Key) { return "PL/pl-1#1", plKey },
+		func(n identity.Identity) (accordv1.PersonTokenServiceClient, error) {
+			if n == mt {
+				return counting{gated: gated{direct: direct{s: slowSvc, caller: node("PL", "pl-1")}, gate: held}, arrived: &arrived}, nil
+			}
+			return direct{s: honestSvc, caller: node("PL", "pl-1")}, nil
+		}, logger)
+	// Enough persons for four requests (the most places there are).
+	var ins []persontoken.Input
+	for i := range 4*819 + 1 {
+		in, err := persontoken.Inputs(persontoken.Person{Name: fmt.Sprintf("Person %c%c%c", 'a'+i%26, 'a'+i/26%26, 'a'+i/676%26)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		_, _ = asker.Evaluate(ctx, persons.PeerKey{Member: "MT", Node: mt, Version: 1, Public: slowKey.Public()},
+			accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", ins)
+	}()
+	for arrived.Load() == 0 {
+		select {
+		case <-slowDone:
+			t.Fatal("the slow node's evaluation ended")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	// MT's node holds its first request: UA's node is still asked.
+	uaCtx, uaCancel := context.WithTimeout(ctx, 20*time.Second)
+	defer uaCancel()
+	if _, err := asker.Evaluate(uaCtx, persons.PeerKey{Member: "UA", Node: ua, Version: 1, Public: honestKey.Public()},
+		accordv1.EvaluationPurpose_EVALUATION_PURPOSE_MATCHING, "", "", ins[:1]); err != nil {
+		t.Fatalf("another member's node was not asked while MT's held its request: %v", err)
+	}
+	if n := arrived.Load(); n != 1 {
+		t.Errorf("MT's node holds %d requests at once, want 1", n)
+	}
+	cancel()
+	close(held)
+	<-slowDone
 }
