@@ -44,6 +44,7 @@ type state struct {
 	leadGroups  map[string]string        // group key of a proposed or agreed assignment -> id
 	matchGroups map[string]string        // group key of a proposed or confirmed match -> id
 	rejected    map[string]string        // group key -> id of its latest rejected match
+	matchLog    matchChanges             // match decisions by their latest change
 	queues      map[string]*requestQueue // member -> its remembered request ids, oldest first
 
 	// certs caches parsed signer certificates and verified chains; a pure
@@ -129,7 +130,13 @@ func (s *state) putEntry(r *strategyRecord) {
 
 func (s *state) putMatch(d *MatchDecision) {
 	s.matches = s.matches.writable(s.gen)
+	_, replaced := s.matches.m[d.ID]
 	s.matches.m[d.ID] = d
+	s.matchLog.put(d.Updated.Index, d.ID, replaced)
+	s.matchLog.compact(func(e matchChange) bool {
+		cur, ok := s.matches.m[e.id]
+		return ok && cur.Updated.Index == e.index
+	})
 	key := groupKey(d.Cases)
 	if d.Status == MatchRejected {
 		if s.matchGroups[key] == d.ID {
