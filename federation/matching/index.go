@@ -307,6 +307,30 @@ func (x *Index) Match(r Record) ([]Match, error) {
 	return out, nil
 }
 
+// ScorePair returns the probability under the model that the records a
+// and b (ids) concern the same incident, whatever the threshold (0 for a
+// pair the comparisons rule out), and false when either is not in the
+// index. The incident clusters' chaining guard compares a cluster's cases
+// with it.
+func (x *Index) ScorePair(a, b string) (float64, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	sa, ok := x.byID[a]
+	sb, ok2 := x.byID[b]
+	if !ok || !ok2 || sa == sb {
+		return 0, false
+	}
+	ra, rb := x.recs[sa], x.recs[sb]
+	if idLess(rb, ra) {
+		ra, rb = rb, ra
+	}
+	g, det := x.comparer().compareRecs(ra, rb, x.model.incidentWeight)
+	if det.cut {
+		return 0, true
+	}
+	return Probability(x.model.weight(g)), true
+}
+
 func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
 	if idLess(b, a) {
 		a, b = b, a

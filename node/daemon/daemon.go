@@ -222,6 +222,11 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	coord.Allow(localPolicy)
 	membership := coordination.NewMembership(coord)
 	membership.Allow(localPolicy)
+	var clusterAPI *coordination.ClusterAPI
+	if d.exchange != nil {
+		clusterAPI = coordination.NewClusters(coord, d.exchange.clusters, matcherScorer{d.exchange})
+		clusterAPI.Allow(localPolicy)
+	}
 	fedIdx := d.newFedIndex(localPolicy)
 	backups := d.newBackup(localPolicy, isAdmin)
 	if d.persons != nil {
@@ -243,6 +248,9 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	accordv1.RegisterMembershipServiceServer(d.local.GRPC, membership)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
+	if clusterAPI != nil {
+		accordv1.RegisterClusterServiceServer(d.local.GRPC, clusterAPI)
+	}
 	if d.persons != nil {
 		accordv1.RegisterPersonLookupServiceServer(d.local.GRPC, d.persons.lookup)
 		accordv1.RegisterPersonTokenServiceServer(d.srv.GRPC, d.persons.service)
