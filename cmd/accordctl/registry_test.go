@@ -344,7 +344,7 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 			out, err := ua.ctl(t, "clusters", "show", "--case", "DE/DE-2024-41")
 			shown = out
 			if err != nil || !strings.Contains(out, cluster+"  3 cases of DE, PL, UA") {
-				return fmt.Errorf("clusters show: %v\n%s", err, out)
+				return fmt.Errorf("clusters show: %w\n%s", err, out)
 			}
 			return nil
 		})
