@@ -130,7 +130,22 @@ func list(t *testing.T, s *Service, req *accordv1.ListFederationCasesRequest) *a
 }
 
 func TestListFilters(t *testing.T) {
-	_, s := fixture(t)
+	for _, indexed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("indexed=%v", indexed), func(t *testing.T) {
+			st, s := fixture(t)
+			if indexed {
+				sx := NewSearch(nil)
+				if err := sx.Build(st); err != nil {
+					t.Fatal(err)
+				}
+				s.WithSearch(sx, nil)
+			}
+			testListFilters(t, s)
+		})
+	}
+}
+
+func testListFilters(t *testing.T, s *Service) {
 	for _, tc := range []struct {
 		name string
 		req  *accordv1.ListFederationCasesRequest
@@ -141,9 +156,15 @@ func TestListFilters(t *testing.T) {
 			"UA/UA-2022-000001", "UA/UA-2022-000002", "UA/UA-2022-000003", "UA/UA-2022-000004", "UA/UA-2022-000005"}},
 		{"member", &accordv1.ListFederationCasesRequest{Member: "PL"}, []string{"PL/PL-2022-000010", "PL/PL-2022-000011"}},
 		{"member without records", &accordv1.ListFederationCasesRequest{Member: "FR"}, nil},
-		{"place substring, any case", &accordv1.ListFederationCasesRequest{Place: "kHARk"}, []string{"UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place prefix, any case", &accordv1.ListFederationCasesRequest{Place: "kHARk*"}, []string{"PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place part of a word does not match", &accordv1.ListFederationCasesRequest{Place: "kHARk"}, nil},
 		{"place without accents", &accordv1.ListFederationCasesRequest{Place: "krakow"}, []string{"PL/PL-2022-000010"}},
-		{"place with accents", &accordv1.ListFederationCasesRequest{Place: "Charków"}, []string{"PL/PL-2022-000011"}},
+		{"place in another spelling", &accordv1.ListFederationCasesRequest{Place: "Charków"}, []string{"PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place in Cyrillic", &accordv1.ListFederationCasesRequest{Place: "Харків"}, []string{"PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place phrase", &accordv1.ListFederationCasesRequest{Place: "Харківська область"}, nil},
+		{"place in Russian", &accordv1.ListFederationCasesRequest{Place: "Kharkov", Member: "UA"}, []string{"UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"title text", &accordv1.ListFederationCasesRequest{Text: "CASE pl-2022-000010"}, []string{"PL/PL-2022-000010"}},
+		{"title text in another script", &accordv1.ListFederationCasesRequest{Text: "Касе"}, nil},
 		{"place in the middle", &accordv1.ListFederationCasesRequest{Place: "  izium "}, []string{"UA/UA-2022-000002"}},
 		{"crime code exact", &accordv1.ListFederationCasesRequest{CrimeCode: "RS-8.2.b.i"}, []string{
 			"PL/PL-2022-000010", "PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
