@@ -110,7 +110,7 @@ func Parse(in Input, prefix string, aliases Aliases) (Query, error) {
 		place = strings.TrimSpace(strings.TrimRight(place, "*"))
 	}
 	q.place, q.fold = foldWords(place)
-	if place != "" && len(q.place) == 0 {
+	if strings.TrimSpace(in.Place) != "" && len(q.place) == 0 {
 		return q, invalid(prefix+"place", "%q has no letters or digits", in.Place)
 	}
 	if q.prefix && len(q.place) > 0 && len(q.place[len(q.place)-1].fold) < 2 {

@@ -44,6 +44,19 @@ func sharedCase(c testCase) *accordv1.SharedCase {
 // the federation index.
 func put(t *testing.T, st *store.Store, origin string, cases ...testCase) {
 	t.Helper()
+	putWith(t, st, origin, 1, nil, cases...)
+}
+
+// putSeq puts cases with seqs from first.
+func putSeq(t *testing.T, st *store.Store, origin string, first uint64, cases ...testCase) {
+	t.Helper()
+	putWith(t, st, origin, first, nil, cases...)
+}
+
+// putWith puts cases with seqs from first, each changed by edit (when not
+// nil) before it is signed.
+func putWith(t *testing.T, st *store.Store, origin string, first uint64, edit func(*accordv1.SharedCase), cases ...testCase) {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +64,13 @@ func put(t *testing.T, st *store.Store, origin string, cases ...testCase) {
 	signer := records.NewSigner(origin, records.KeyID(strings.ToLower(origin)+"-1", priv.Public().(ed25519.PublicKey)), priv)
 	var frs []*accordv1.FeedRecord
 	for i, c := range cases {
+		sc := sharedCase(c)
+		if edit != nil {
+			edit(sc)
+		}
 		frs = append(frs, &accordv1.FeedRecord{
-			Origin: origin, CaseId: c.id, Seq: uint64(i + 1),
-			PublishTime: timestamppb.New(time.Date(2024, 5, 1, 12, 0, i, 0, time.UTC)), Case: sharedCase(c),
+			Origin: origin, CaseId: c.id, Seq: first + uint64(i),
+			PublishTime: timestamppb.New(time.Date(2024, 5, 1, 12, 0, i, 0, time.UTC)), Case: sc,
 		})
 	}
 	signed, err := signer.SignBatch(frs)
@@ -198,7 +215,17 @@ func testListFilters(t *testing.T, s *Service) {
 }
 
 func TestListPagination(t *testing.T) {
+	for _, indexed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("indexed=%v", indexed), func(t *testing.T) { testListPagination(t, indexed) })
+	}
+}
+
+func testListPagination(t *testing.T, indexed bool) {
 	st := openStore(t)
+	sx := NewSearch(nil)
+	if indexed {
+		st.SetHooks(store.Hooks{Fed: sx.Apply}) // the index follows the store from the start
+	}
 	var want []string
 	for _, m := range []string{"DE", "PL", "UA"} {
 		var cs []testCase
@@ -210,6 +237,12 @@ func TestListPagination(t *testing.T) {
 		put(t, st, m, cs...)
 	}
 	s := New(st, nil, nil, "LT", nil)
+	if indexed {
+		s.WithSearch(sx, nil)
+		if sx.Len() != 27 {
+			t.Fatalf("search index holds %d cases", sx.Len())
+		}
+	}
 	for _, size := range []int32{1, 7, 9, 26, 27, 28} {
 		var got []string
 		tok, pages := "", 0
@@ -247,13 +280,16 @@ func TestListPagination(t *testing.T) {
 		{Member: "PL", Place: "kharkiv", PageToken: first.GetNextPageToken()},
 		{PageToken: first.GetNextPageToken()},
 		{Place: "kharkiv", From: "2022-03-01", PageToken: first.GetNextPageToken()},
+		{Place: "kharkiv*", PageToken: first.GetNextPageToken()},
+		{Place: "kharkiv", Text: "case", PageToken: first.GetNextPageToken()},
+		{Place: "kharkiv", NearLat: 50, NearLon: 36.2, RadiusKm: 30, PageToken: first.GetNextPageToken()},
 	} {
 		_, err := s.ListFederationCases(userCtx(), req)
 		wantInvalid(t, err, "page_token", "another query")
 	}
 	// The same filters spelt differently are the same query; the page size
 	// may change.
-	resp := list(t, s, &accordv1.ListFederationCasesRequest{Place: "  KHARKIV", PageSize: 100, PageToken: first.GetNextPageToken()})
+	resp := list(t, s, &accordv1.ListFederationCasesRequest{Place: "  Харків", PageSize: 100, PageToken: first.GetNextPageToken()})
 	if got := ids(resp); !slices.Equal(got, want[5:]) {
 		t.Errorf("rest after the first page: %v", got)
 	}
@@ -305,6 +341,12 @@ func TestListBadFields(t *testing.T) {
 		{&accordv1.ListFederationCasesRequest{From: "2022-03-02", To: "2022-03-01"}, "to"},
 		{&accordv1.ListFederationCasesRequest{PageSize: -1}, "page_size"},
 		{&accordv1.ListFederationCasesRequest{PageSize: 1001}, "page_size"},
+		{&accordv1.ListFederationCasesRequest{Place: "*"}, "place"},
+		{&accordv1.ListFederationCasesRequest{Text: strings.Repeat("x", 501)}, "text"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 95, NearLon: 30, RadiusKm: 5}, "near_lat"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 50, NearLon: -181, RadiusKm: 5}, "near_lon"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 50, NearLon: 30}, "radius_km"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 50, NearLon: 30, RadiusKm: 1000.5}, "radius_km"},
 	} {
 		_, err := s.ListFederationCases(userCtx(), tc.req)
 		wantInvalid(t, err, tc.field)
@@ -424,7 +466,8 @@ func TestAllow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range []string{accordv1.FederationIndexService_ListFederationCases_FullMethodName, accordv1.FederationIndexService_FederationStatus_FullMethodName} {
+		for _, m := range []string{accordv1.FederationIndexService_ListFederationCases_FullMethodName, accordv1.FederationIndexService_FederationStatus_FullMethodName,
+			accordv1.FederationIndexService_GetFederationCase_FullMethodName} {
 			err := p.Check(m, id)
 			if (err == nil) != tc.ok {
 				t.Errorf("%s %s: %v", tc.uri, m, err)
