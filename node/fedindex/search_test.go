@@ -160,5 +160,3 @@ func TestNearAndText(t *testing.T) {
 		}
 	}
 }
-
-
