@@ -2,9 +2,12 @@ package casesearch
 
 import (
 	"math"
+	"math/bits"
+	"sort"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/accordfed/accord/federation/textfold"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -22,6 +25,10 @@ type Incident struct {
 	Place    string
 	Lat, Lon float64
 	HasPoint bool
+	// Start and End bound its window (zero Start: unknown; zero End:
+	// Start + 1h); a search with a window skips documents none of whose
+	// incidents comes within a day of it.
+	Start, End time.Time
 }
 
 // DocOf makes the Doc of a case (own or shared) from its title and
@@ -30,6 +37,12 @@ func DocOf(title string, incs []*accordv1.Incident) Doc {
 	d := Doc{Title: title, Incidents: make([]Incident, len(incs))}
 	for i, in := range incs {
 		d.Incidents[i] = Incident{Place: in.GetPlace(), Lat: in.GetLat(), Lon: in.GetLon(), HasPoint: in.Lat != nil && in.Lon != nil}
+		if t, err := time.Parse(time.RFC3339, in.GetStart()); err == nil {
+			d.Incidents[i].Start = t
+		}
+		if t, err := time.Parse(time.RFC3339, in.GetEnd()); err == nil {
+			d.Incidents[i].End = t
+		}
 	}
 	return d
 }
@@ -54,6 +67,9 @@ type Index struct {
 	terms [][]uint32
 	byKey map[string]uint32
 	live  int
+	// spanLo and spanHi are the first and last day (since 1970, UTC) of
+	// a document's incidents, for windows.
+	spanLo, spanHi []int32
 	// ordered: the ids below it are in key order (documents added in key
 	// order, as a build from the store does).
 	ordered int
@@ -150,6 +166,7 @@ func (x *Index) Put(key string, d Doc) {
 		key = strings.Clone(key)
 		x.keys = append(x.keys, key)
 		x.terms = append(x.terms, nil)
+		x.spanLo, x.spanHi = append(x.spanLo, 0), append(x.spanHi, 0)
 		x.byKey[key] = doc
 		if x.ordered == int(doc) && (doc == 0 || x.keys[doc-1] < key) {
 			x.ordered++
@@ -176,7 +193,67 @@ func (x *Index) Put(key string, d Doc) {
 		ids = []uint32{} // held, without terms
 	}
 	x.terms[doc] = slices.Clip(ids)
+	x.spanLo[doc], x.spanHi[doc] = span(d)
+	if tail := len(x.keys) - x.ordered; tail > max(minReorder, x.ordered/8) {
+		x.reorder()
+	}
 }
+
+// minReorder is how many documents out of key order the index tolerates
+// before it renumbers them all (reorder); beyond it, an eighth of the
+// index.
+const minReorder = 4096
+
+// reorder renumbers the documents in key order, so that a search walks
+// them in id order (documents added after the build come out of order).
+func (x *Index) reorder() {
+	perm := make([]uint32, len(x.keys)) // new id -> old id
+	for i := range perm {
+		perm[i] = uint32(i)
+	}
+	slices.SortFunc(perm, func(a, b uint32) int { return strings.Compare(x.keys[a], x.keys[b]) })
+	newID := make([]uint32, len(perm)) // old id -> new id
+	for n, o := range perm {
+		newID[o] = uint32(n)
+	}
+	keys, terms := make([]string, len(perm)), make([][]uint32, len(perm))
+	lo, hi := make([]int32, len(perm)), make([]int32, len(perm))
+	for n, o := range perm {
+		keys[n], terms[n], lo[n], hi[n] = x.keys[o], x.terms[o], x.spanLo[o], x.spanHi[o]
+		x.byKey[keys[n]] = uint32(n)
+	}
+	x.keys, x.terms, x.spanLo, x.spanHi = keys, terms, lo, hi
+	for t, list := range x.post {
+		for i, o := range list {
+			list[i] = newID[o]
+		}
+		slices.Sort(list)
+		x.post[t] = list
+	}
+	x.ordered = len(x.keys)
+}
+
+// span returns the first and last day of a document's incidents; the
+// widest span when one has no start.
+func span(d Doc) (lo, hi int32) {
+	lo, hi = math.MaxInt32, math.MinInt32
+	for _, in := range d.Incidents {
+		if in.Start.IsZero() {
+			return math.MinInt32, math.MaxInt32
+		}
+		end := in.End
+		if end.IsZero() || end.Before(in.Start) {
+			end = in.Start.Add(time.Hour)
+		}
+		lo, hi = min(lo, dayOf(in.Start)), max(hi, dayOf(end))
+	}
+	if lo > hi {
+		return math.MinInt32, math.MaxInt32
+	}
+	return lo, hi
+}
+
+func dayOf(t time.Time) int32 { return int32(t.Unix() / 86400) }
 
 // Remove drops the document of key, if held.
 func (x *Index) Remove(key string) {
@@ -202,75 +279,97 @@ func (x *Index) Remove(key string) {
 func (x *Index) Search(q Query, after string, limit int) (keys []string, more bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	var lists [][]uint32
+	var cand bitset
+	and := func(b bitset) {
+		if cand == nil {
+			cand = b
+		} else {
+			cand.and(b)
+		}
+	}
+	n := len(x.keys)
 	if len(q.place) > 0 {
-		var parts [][]uint32
+		b := newBitset(n)
 		for _, p := range x.places {
 			if len(x.post[p.term]) > 0 && q.matchWords(p.words, p.fold) {
-				parts = append(parts, x.post[p.term])
+				b.setAll(x.post[p.term])
 			}
 		}
-		lists = append(lists, union(parts))
+		and(b)
 	}
 	for _, w := range q.text {
 		id, ok := x.termID[string(rune(kindWord))+w]
 		if !ok {
 			return nil, false
 		}
-		lists = append(lists, x.post[id])
+		b := newBitset(n)
+		b.setAll(x.post[id])
+		and(b)
 	}
 	if q.near {
-		lists = append(lists, x.nearCells(q))
+		b := newBitset(n)
+		x.nearCells(q, b)
+		and(b)
 	}
-	var cand []uint32
-	if len(lists) == 0 {
-		cand = make([]uint32, 0, len(x.keys))
+	if cand == nil {
+		cand = newBitset(n)
 		for id, t := range x.terms {
 			if t != nil {
-				cand = append(cand, uint32(id))
+				cand.set(uint32(id))
 			}
 		}
-	} else {
-		cand = intersect(lists)
 	}
-	return x.page(cand, after, limit)
+	return x.page(q, cand, after, limit)
 }
 
-// page orders candidate ids by key and cuts a page after the key after.
-func (x *Index) page(cand []uint32, after string, limit int) ([]string, bool) {
-	// Ids below ordered are in key order already; sort the others by key
-	// and merge.
-	cut, _ := slices.BinarySearch(cand, uint32(x.ordered))
-	head, tail := cand[:cut], slices.Clone(cand[cut:])
-	slices.SortFunc(tail, func(a, b uint32) int { return strings.Compare(x.keys[a], x.keys[b]) })
-	if after != "" {
-		i, _ := slices.BinarySearchFunc(head, after, func(id uint32, k string) int { return strings.Compare(x.keys[id], k) })
-		for i < len(head) && x.keys[head[i]] <= after {
-			i++
-		}
-		head = head[i:]
-		j, _ := slices.BinarySearchFunc(tail, after, func(id uint32, k string) int { return strings.Compare(x.keys[id], k) })
-		for j < len(tail) && x.keys[tail[j]] <= after {
-			j++
-		}
-		tail = tail[j:]
+// inWindow reports whether a document's incidents may touch the window of
+// q.
+func (x *Index) inWindow(q Query, id uint32) bool {
+	if !q.window {
+		return true
 	}
-	out := make([]string, 0, min(limit, len(head)+len(tail)))
-	for len(out) < limit && (len(head) > 0 || len(tail) > 0) {
-		if len(tail) == 0 || len(head) > 0 && x.keys[head[0]] < x.keys[tail[0]] {
-			out = append(out, x.keys[head[0]])
-			head = head[1:]
+	return x.spanHi[id] >= q.loDay && x.spanLo[id] <= q.hiDay
+}
+
+// page walks the candidates in key order from after: the ids below
+// ordered in id order (their key order), merged with the others sorted by
+// key.
+func (x *Index) page(q Query, cand bitset, after string, limit int) ([]string, bool) {
+	ordered := uint32(x.ordered)
+	var tail []uint32
+	for id := cand.next(ordered); id != noBit; id = cand.next(id + 1) {
+		if x.keys[id] > after && x.inWindow(q, id) {
+			tail = append(tail, id)
+		}
+	}
+	slices.SortFunc(tail, func(a, b uint32) int { return strings.Compare(x.keys[a], x.keys[b]) })
+	// The first ordered id after the position.
+	from := uint32(sort.Search(int(ordered), func(i int) bool { return x.keys[i] > after }))
+	nextHead := func(from uint32) uint32 {
+		for id := cand.next(from); id != noBit && id < ordered; id = cand.next(id + 1) {
+			if x.inWindow(q, id) {
+				return id
+			}
+		}
+		return noBit
+	}
+	head := nextHead(from)
+	out := make([]string, 0, min(limit, 256))
+	for len(out) < limit && (head != noBit || len(tail) > 0) {
+		if len(tail) == 0 || head != noBit && x.keys[head] < x.keys[tail[0]] {
+			out = append(out, x.keys[head])
+			head = nextHead(head + 1)
 		} else {
 			out = append(out, x.keys[tail[0]])
 			tail = tail[1:]
 		}
 	}
-	return out, len(head)+len(tail) > 0
+	return out, head != noBit || len(tail) > 0
 }
 
-// nearCells returns the documents with a point in a cell that the circle
-// of q touches.
-func (x *Index) nearCells(q Query) []uint32 {
+// nearCells adds to b the documents with a point in a cell that the
+// circle of q touches.
+func (x *Index) nearCells(q Query, b bitset) {
 	dLat := q.km / 111.2
 	lat0, lat1 := max(q.lat-dLat, -90), min(q.lat+dLat, 90)
 	cos := math.Cos(math.Max(math.Abs(lat0), math.Abs(lat1)) * math.Pi / 180)
@@ -292,48 +391,49 @@ func (x *Index) nearCells(q Query) []uint32 {
 		}
 		return false
 	}
-	var parts [][]uint32
 	for c, t := range x.cells {
 		if len(x.post[t]) > 0 && in(c) {
-			parts = append(parts, x.post[t])
+			b.setAll(x.post[t])
 		}
 	}
-	return union(parts)
 }
 
-// union merges ascending lists into one, without repeats.
-func union(parts [][]uint32) []uint32 {
-	switch len(parts) {
-	case 0:
-		return nil
-	case 1:
-		return parts[0]
+// bitset is a set of document ids.
+type bitset []uint64
+
+// noBit is what next returns past the last id.
+const noBit = ^uint32(0)
+
+func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
+
+func (b bitset) set(i uint32) { b[i>>6] |= 1 << (i & 63) }
+
+func (b bitset) setAll(ids []uint32) {
+	for _, i := range ids {
+		b[i>>6] |= 1 << (i & 63)
 	}
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]uint32, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }
 
-// intersect returns the ids in every ascending list.
-func intersect(lists [][]uint32) []uint32 {
-	slices.SortFunc(lists, func(a, b []uint32) int { return len(a) - len(b) })
-	out := slices.Clone(lists[0])
-	for _, l := range lists[1:] {
-		k := 0
-		for _, id := range out {
-			if _, ok := slices.BinarySearch(l, id); ok {
-				out[k] = id
-				k++
-			}
+func (b bitset) and(o bitset) {
+	for i := range b {
+		b[i] &= o[i]
+	}
+}
+
+// next returns the first id >= from in the set, or noBit.
+func (b bitset) next(from uint32) uint32 {
+	w := int(from >> 6)
+	if w >= len(b) {
+		return noBit
+	}
+	word := b[w] >> (from & 63)
+	if word != 0 {
+		return from + uint32(bits.TrailingZeros64(word))
+	}
+	for w++; w < len(b); w++ {
+		if b[w] != 0 {
+			return uint32(w)<<6 + uint32(bits.TrailingZeros64(b[w]))
 		}
-		out = out[:k]
 	}
-	return out
+	return noBit
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accordfed/accord/node/grpcserver"
 )
@@ -103,6 +104,11 @@ func TestIncrementalAgainstFull(t *testing.T) {
 			docs[k] = d
 			inc.Put(k, d)
 		}
+		if round%2 == 1 {
+			inc.mu.Lock()
+			inc.reorder() // as a grown index does
+			inc.mu.Unlock()
+		}
 		full := NewIndex()
 		for _, k := range slices.Sorted(mapsKeys(docs)) {
 			full.Put(k, docs[k])
@@ -159,6 +165,34 @@ func TestFollowsChanges(t *testing.T) {
 	ix.Put("b", Doc{Incidents: []Incident{{Place: "Kharkov"}}})
 	if got := found(); !slices.Equal(got, []string{"b"}) || ix.Len() != 2 {
 		t.Fatalf("back: %v, Len %d", got, ix.Len())
+	}
+}
+
+func TestWindowNarrowsCandidates(t *testing.T) {
+	ix := NewIndex()
+	day := func(d int) time.Time { return time.Date(2022, 3, d, 10, 0, 0, 0, time.UTC) }
+	for d := 1; d <= 20; d++ {
+		ix.Put(fmt.Sprintf("c%02d", d), Doc{Incidents: []Incident{{Place: "Kharkiv", Start: day(d)}}})
+	}
+	ix.Put("long", Doc{Incidents: []Incident{{Place: "Kharkiv", Start: day(1), End: day(20)}}})
+	ix.Put("undated", Doc{Incidents: []Incident{{Place: "Kharkiv"}}})
+	q, _ := Parse(Input{Place: "Kharkiv"}, "", nil)
+	lo, hi := time.Date(2022, 3, 10, 0, 0, 0, 0, time.UTC), time.Date(2022, 3, 12, 0, 0, 0, 0, time.UTC)
+	got, _ := ix.Search(q.WithWindow(lo, hi), "", 100)
+	// Days 10 and 11 touch the window; a day either side may come as
+	// candidates; the long and the undated ones must.
+	for _, k := range []string{"c10", "c11", "long", "undated"} {
+		if !slices.Contains(got, k) {
+			t.Errorf("%s missing from %v", k, got)
+		}
+	}
+	for _, k := range got {
+		if k < "c08" || k > "c13" && k[0] == 'c' {
+			t.Errorf("%s is far from the window: %v", k, got)
+		}
+	}
+	if open, _ := ix.Search(q.WithWindow(time.Time{}, time.Time{}), "", 100); len(open) != 22 {
+		t.Errorf("no window: %d", len(open))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/accordfed/accord/federation/matching"
 	"github.com/accordfed/accord/federation/textfold"
@@ -88,6 +89,28 @@ type Query struct {
 	lat     float64
 	lon     float64
 	km      float64
+	// window, when set, lets Search skip documents whose incidents all
+	// lie more than a day outside [loDay, hiDay] (WithWindow).
+	window       bool
+	loDay, hiDay int32
+}
+
+// WithWindow returns q with a time window [lo, hi) (either zero: open)
+// that Search uses to skip documents whose incidents cannot touch it. It
+// narrows candidates only: the caller still checks the window on each
+// record, as before. It is not part of Key.
+func (q Query) WithWindow(lo, hi time.Time) Query {
+	if lo.IsZero() && hi.IsZero() {
+		return q
+	}
+	q.window, q.loDay, q.hiDay = true, math.MinInt32, math.MaxInt32
+	if !lo.IsZero() {
+		q.loDay = dayOf(lo) - 1
+	}
+	if !hi.IsZero() {
+		q.hiDay = dayOf(hi) + 1
+	}
+	return q
 }
 
 func invalid(field, format string, args ...any) error {

@@ -177,6 +177,7 @@ func parseFilter(req *accordv1.ListFederationCasesRequest, aliases casesearch.Al
 	if !f.lo.IsZero() && !f.hi.IsZero() && !f.hi.After(f.lo) {
 		return f, invalid("to", "%s is before from (%s)", f.to, f.from)
 	}
+	f.q = f.q.WithWindow(f.lo, f.hi)
 	return f, nil
 }
 

@@ -59,7 +59,7 @@ func (s *Service) withQuery(out store.Filter, f *accordv1.CaseFilter) (store.Fil
 	}
 	out.Match = func(c *accordv1.Case) bool { return q.MatchTitle(c.GetTitle()) }
 	if s.search != nil {
-		ix := s.search
+		ix, q := s.search, q.WithWindow(out.After, out.Before)
 		out.Candidates = func(after string, limit int) ([]string, bool) { return ix.Search(q, after, limit) }
 	}
 	return out, q.Key(), nil
