@@ -3,8 +3,8 @@ package casesearch
 import (
 	"math"
 	"math/bits"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
