@@ -628,18 +628,7 @@ func printCase(w io.Writer, c *accordv1.Case) {
 	row("sensitivity", enumName(c.GetSensitivity().String(), "SENSITIVITY_"))
 	row("opened", orDash(c.GetOpened()))
 	row("version", fmt.Sprintf("%d, changed %s by %s (created %s)", c.GetVersion(), formatTime(c.GetUpdateTime()), orDash(c.GetUpdateBy()), formatTime(c.GetCreateTime())))
-	row("crime codes", orDash(strings.Join(c.GetCrimeCodes(), ", ")))
-	if c.VictimCount != nil {
-		row("victims", strconv.FormatInt(c.GetVictimCount(), 10))
-	}
-	fmt.Fprintf(w, "incidents (%d):\n", len(c.GetIncidents()))
-	for _, in := range c.GetIncidents() {
-		fmt.Fprintf(w, "  %s\n", formatIncident(in))
-	}
-	fmt.Fprintf(w, "perpetrators (%d):\n", len(c.GetPerpetrators()))
-	for _, p := range c.GetPerpetrators() {
-		fmt.Fprintf(w, "  %s: %s\n", enumName(p.GetKind().String(), "PERPETRATOR_KIND_"), p.GetName())
-	}
+	printIncidentBlock(w, row, c.GetCrimeCodes(), c.VictimCount, c.GetIncidents(), c.GetPerpetrators())
 	fmt.Fprintf(w, "persons (%d):\n", len(c.GetPersons()))
 	for _, p := range c.GetPersons() {
 		line := "  " + enumName(p.GetRole().String(), "PERSON_ROLE_") + ": " + p.GetName()
@@ -657,6 +646,23 @@ func printCase(w io.Writer, c *accordv1.Case) {
 			}
 		}
 		fmt.Fprintln(w, line)
+	}
+}
+
+// printIncidentBlock prints what own and shared cases have alike: crime
+// codes and victims (as rows), incidents and perpetrators.
+func printIncidentBlock(w io.Writer, row func(k, v string), codes []string, victims *int64, incs []*accordv1.Incident, perps []*accordv1.Perpetrator) {
+	row("crime codes", orDash(strings.Join(codes, ", ")))
+	if victims != nil {
+		row("victims", strconv.FormatInt(*victims, 10))
+	}
+	fmt.Fprintf(w, "incidents (%d):\n", len(incs))
+	for _, in := range incs {
+		fmt.Fprintf(w, "  %s\n", formatIncident(in))
+	}
+	fmt.Fprintf(w, "perpetrators (%d):\n", len(perps))
+	for _, p := range perps {
+		fmt.Fprintf(w, "  %s: %s\n", enumName(p.GetKind().String(), "PERPETRATOR_KIND_"), p.GetName())
 	}
 }
 

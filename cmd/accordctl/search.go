@@ -117,18 +117,7 @@ func printFedCase(w io.Writer, fc *accordv1.FederationCase) {
 	row("opened", orDash(c.GetOpened()))
 	row("version", fmt.Sprintf("%d, changed %s", c.GetVersion(), formatTime(c.GetUpdateTime())))
 	row("published", fmt.Sprintf("%s (feed seq %d)", formatTime(fc.GetPublishTime()), fc.GetSeq()))
-	row("crime codes", orDash(strings.Join(c.GetCrimeCodes(), ", ")))
-	if c.VictimCount != nil {
-		row("victims", strconv.FormatInt(c.GetVictimCount(), 10))
-	}
-	fmt.Fprintf(w, "incidents (%d):\n", len(c.GetIncidents()))
-	for _, in := range c.GetIncidents() {
-		fmt.Fprintf(w, "  %s\n", formatIncident(in))
-	}
-	fmt.Fprintf(w, "perpetrators (%d):\n", len(c.GetPerpetrators()))
-	for _, p := range c.GetPerpetrators() {
-		fmt.Fprintf(w, "  %s: %s\n", enumName(p.GetKind().String(), "PERPETRATOR_KIND_"), p.GetName())
-	}
+	printIncidentBlock(w, row, c.GetCrimeCodes(), c.VictimCount, c.GetIncidents(), c.GetPerpetrators())
 	fmt.Fprintf(w, "person encodings (%d):\n", len(c.GetPersons()))
 	for _, p := range c.GetPersons() {
 		fmt.Fprintf(w, "  %s: key %s v%d\n", enumName(p.GetRole().String(), "PERSON_ROLE_"), p.GetKeyName(), p.GetKeyVersion())

@@ -247,7 +247,7 @@ func (q Query) MatchPoint(lat, lon float64, has bool) bool {
 	if !q.near {
 		return true
 	}
-	return has && distanceKm(q.lat, q.lon, lat, lon) <= q.km
+	return has && matching.DistanceKm(q.lat, q.lon, lat, lon) <= q.km
 }
 
 // MatchIncident checks place and near on one incident.
@@ -271,14 +271,4 @@ func (q Query) MatchTitle(title string) bool {
 		}
 	}
 	return true
-}
-
-// distanceKm is the great-circle distance.
-func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
-	const r = 6371.0
-	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180
-	dp := p2 - p1
-	dl := (lon2 - lon1) * math.Pi / 180
-	a := math.Sin(dp/2)*math.Sin(dp/2) + math.Cos(p1)*math.Cos(p2)*math.Sin(dl/2)*math.Sin(dl/2)
-	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
 }

@@ -164,7 +164,7 @@ var benchSearch struct {
 func loadBenchSearch(b *testing.B, st *store.Store) *Search {
 	b.Helper()
 	benchSearch.once.Do(func() {
-		st.Trim()
+		_ = st.Trim()
 		h0, r0 := heap(), rssKiB()
 		start := time.Now()
 		sx := NewSearch(nil)
@@ -172,7 +172,7 @@ func loadBenchSearch(b *testing.B, st *store.Store) *Search {
 			b.Fatal(err)
 		}
 		took := time.Since(start)
-		st.Trim() // the scan's pages of the store's file
+		_ = st.Trim() // the scan's pages of the store's file
 		h1, r1 := heap(), rssKiB()
 		fmt.Fprintf(os.Stderr, "search index of %d cases built in %s: heap +%d MiB, RSS +%d MiB (after trimming the store's pages)\n",
 			sx.Len(), took.Round(time.Millisecond), (int64(h1)-int64(h0))>>20, (r1-r0)>>10)
