@@ -70,6 +70,10 @@ type Index struct {
 	// spanLo and spanHi are the first and last day (since 1970, UTC) of
 	// a document's incidents, for windows.
 	spanLo, spanHi []int32
+	// vers holds each document's version (PutVersion, RemoveVersion),
+	// also after its removal, so that a change reported late does not
+	// undo a newer one.
+	vers []uint64
 	// ordered: the ids below it are in key order (documents added in key
 	// order, as a build from the store does).
 	ordered int
@@ -150,10 +154,18 @@ func (x *Index) intern(t string) uint32 {
 }
 
 // Put adds or replaces the document of key.
-func (x *Index) Put(key string, d Doc) {
+func (x *Index) Put(key string, d Doc) { x.PutVersion(key, 0, d) }
+
+// PutVersion adds or replaces the document of key unless the index holds
+// a newer version of it (or a removal of one); version 0 always applies.
+// It reports whether it applied.
+func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
 	ts := termsOf(d)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if id, ok := x.byKey[key]; ok && version != 0 && version < x.vers[id] {
+		return false
+	}
 	ids := make([]uint32, 0, len(ts))
 	for _, t := range ts {
 		ids = append(ids, x.intern(t))
@@ -167,6 +179,7 @@ func (x *Index) Put(key string, d Doc) {
 		x.keys = append(x.keys, key)
 		x.terms = append(x.terms, nil)
 		x.spanLo, x.spanHi = append(x.spanLo, 0), append(x.spanHi, 0)
+		x.vers = append(x.vers, 0)
 		x.byKey[key] = doc
 		if x.ordered == int(doc) && (doc == 0 || x.keys[doc-1] < key) {
 			x.ordered++
@@ -194,9 +207,11 @@ func (x *Index) Put(key string, d Doc) {
 	}
 	x.terms[doc] = slices.Clip(ids)
 	x.spanLo[doc], x.spanHi[doc] = span(d)
+	x.vers[doc] = version
 	if tail := len(x.keys) - x.ordered; tail > max(minReorder, x.ordered/8) {
 		x.reorder()
 	}
+	return true
 }
 
 // minReorder is how many documents out of key order the index tolerates
@@ -218,11 +233,12 @@ func (x *Index) reorder() {
 	}
 	keys, terms := make([]string, len(perm)), make([][]uint32, len(perm))
 	lo, hi := make([]int32, len(perm)), make([]int32, len(perm))
+	vers := make([]uint64, len(perm))
 	for n, o := range perm {
-		keys[n], terms[n], lo[n], hi[n] = x.keys[o], x.terms[o], x.spanLo[o], x.spanHi[o]
+		keys[n], terms[n], lo[n], hi[n], vers[n] = x.keys[o], x.terms[o], x.spanLo[o], x.spanHi[o], x.vers[o]
 		x.byKey[keys[n]] = uint32(n)
 	}
-	x.keys, x.terms, x.spanLo, x.spanHi = keys, terms, lo, hi
+	x.keys, x.terms, x.spanLo, x.spanHi, x.vers = keys, terms, lo, hi, vers
 	for t, list := range x.post {
 		for i, o := range list {
 			list[i] = newID[o]
@@ -256,11 +272,19 @@ func span(d Doc) (lo, hi int32) {
 func dayOf(t time.Time) int32 { return int32(t.Unix() / 86400) }
 
 // Remove drops the document of key, if held.
-func (x *Index) Remove(key string) {
+func (x *Index) Remove(key string) { x.RemoveVersion(key, 0) }
+
+// RemoveVersion drops the document of key unless the index holds a newer
+// version (version 0 always applies), and remembers version.
+func (x *Index) RemoveVersion(key string, version uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	doc, ok := x.byKey[key]
-	if !ok || x.terms[doc] == nil {
+	if !ok || version != 0 && version < x.vers[doc] {
+		return
+	}
+	x.vers[doc] = version
+	if x.terms[doc] == nil {
 		return
 	}
 	for _, t := range x.terms[doc] {

@@ -168,6 +168,32 @@ func TestFollowsChanges(t *testing.T) {
 	}
 }
 
+// TestVersions: a change reported late (an older version) does not undo
+// a newer one, a removal included; version 0 always applies.
+func TestVersions(t *testing.T) {
+	ix := NewIndex()
+	q, _ := Parse(Input{Place: "Kharkiv"}, "", nil)
+	found := func() bool { keys, _ := ix.Search(q, "", 10); return len(keys) == 1 }
+	if !ix.PutVersion("a", 5, Doc{Incidents: []Incident{{Place: "Kharkiv"}}}) || !found() {
+		t.Fatal("v5 not applied")
+	}
+	if ix.PutVersion("a", 4, Doc{Incidents: []Incident{{Place: "Rivne"}}}) || !found() {
+		t.Fatal("older v4 applied")
+	}
+	ix.RemoveVersion("a", 3)
+	if !found() {
+		t.Fatal("an older removal applied")
+	}
+	ix.RemoveVersion("a", 6)
+	if found() || ix.PutVersion("a", 5, Doc{Incidents: []Incident{{Place: "Kharkiv"}}}) || found() {
+		t.Fatal("a version older than the removal came back")
+	}
+	ix.Remove("a") // a resync forgets versions
+	if !ix.PutVersion("a", 1, Doc{Incidents: []Incident{{Place: "Kharkiv"}}}) || !found() {
+		t.Fatal("after a reset")
+	}
+}
+
 func TestWindowNarrowsCandidates(t *testing.T) {
 	ix := NewIndex()
 	day := func(d int) time.Time { return time.Date(2022, 3, d, 10, 0, 0, 0, time.UTC) }

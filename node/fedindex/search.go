@@ -37,12 +37,14 @@ func (sx *Search) Build(idx Index) error {
 	})
 }
 
-// Apply follows one change of the federation index: record stored, or
-// dropped (nil).
-func (sx *Search) Apply(origin, caseID string, _ uint64, record []byte) {
+// Apply follows one change of the federation index: record stored under
+// the feed seq, or dropped (nil: withdrawn by a tombstone of seq, or
+// dropped for a resync, seq 0). Changes of one case reported out of
+// order (two commits' hooks racing) leave the newer one in place.
+func (sx *Search) Apply(origin, caseID string, seq uint64, record []byte) {
 	key := docKey(origin, caseID)
 	if record == nil {
-		sx.ix.Remove(key)
+		sx.ix.RemoveVersion(key, seq)
 		return
 	}
 	var sr accordv1.SignedRecord
@@ -53,10 +55,10 @@ func (sx *Search) Apply(origin, caseID string, _ uint64, record []byte) {
 	}
 	if err != nil || r.GetCase() == nil {
 		// The listing skips and logs such an entry; nothing to search.
-		sx.ix.Remove(key)
+		sx.ix.RemoveVersion(key, seq)
 		return
 	}
-	sx.ix.Put(key, casesearch.DocOf(r.GetCase().GetTitle(), r.GetCase().GetIncidents()))
+	sx.ix.PutVersion(key, seq, casesearch.DocOf(r.GetCase().GetTitle(), r.GetCase().GetIncidents()))
 }
 
 // Len is the number of cases the search index holds.
