@@ -2,6 +2,7 @@ package matching
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -404,4 +405,41 @@ func (s Stats) String() string {
 		out += fmt.Sprintf("; index %s, model %s, comparisons %s", t.Index.Round(time.Millisecond), t.Train.Round(time.Millisecond), t.Compare.Round(time.Millisecond))
 	}
 	return out
+}
+
+// PlaceAliases returns the folded place names (FoldPlace's fold) whose
+// learned location (the mean of their incidents' coordinates, per region)
+// lies within km of a learned location of fold, fold itself excluded, in
+// sorted order: the names that the index takes as one place at the level
+// "names at the same learned location". It reads what the index learned
+// and changes nothing; nil when fold has no learned location.
+func (x *Index) PlaceAliases(fold string, km float64) []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	type point struct{ lat, lon, cos float64 }
+	var at []point
+	for k, p := range x.places {
+		if k.fold == fold && p.n > 0 {
+			lat := p.lat / float64(p.n)
+			at = append(at, point{lat, p.lon / float64(p.n), cosDeg(lat)})
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	for k, p := range x.places {
+		if k.fold == fold || k.fold == "" || p.n == 0 || seen[k.fold] {
+			continue
+		}
+		lat, lon := p.lat/float64(p.n), p.lon/float64(p.n)
+		c := cosDeg(lat)
+		for _, q := range at {
+			if distKm(q.lat, q.lon, q.cos, lat, lon, c) <= km {
+				seen[k.fold] = true
+				break
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -228,6 +228,10 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		clusterAPI.Allow(localPolicy)
 	}
 	fedIdx := d.newFedIndex(localPolicy)
+	if err := d.newSearch(local, fedIdx); err != nil {
+		d.closeEarly()
+		return nil, err
+	}
 	backups := d.newBackup(localPolicy, isAdmin)
 	if d.persons != nil {
 		d.persons.allowLookup(localPolicy, src.Identity().Member)

@@ -181,6 +181,18 @@ func (m *Matcher) Stats() (found, proposed int64, indexed int) {
 	return m.found.Load(), m.proposed.Load(), n
 }
 
+// PlaceAliases returns the folded place names the matching index learned,
+// from incident coordinates, at a location within km of fold's
+// (federation/matching.Index.PlaceAliases): nil before the index is
+// loaded. Read-only; node/casesearch uses it for place search.
+func (m *Matcher) PlaceAliases(fold string, km float64) []string {
+	ix := m.ready.Load()
+	if ix == nil {
+		return nil
+	}
+	return ix.PlaceAliases(fold, km)
+}
+
 // Withheld says how many matches the matcher found but did not propose
 // because the other member may not see the office's case (a jit case
 // outside the other member's JITs).
