@@ -705,8 +705,8 @@ func (d *Daemon) startExchange(ctx context.Context) {
 			}
 		},
 		func() {
-			err := matchwatch.Follow(ctx, d.registry.node, d.src.Identity().Member, 0, x.waiting.Apply)
-			if err != nil && ctx.Err() == nil {
+			// Follow ends only with an error: ctx's end, or the registry's.
+			if err := matchwatch.Follow(ctx, d.registry.node, d.src.Identity().Member, 0, x.waiting.Apply); ctx.Err() == nil {
 				d.logger.Error("following the match decisions for accord_matches_waiting stopped", "err", err)
 			}
 		},

@@ -24,7 +24,7 @@ type watchStream struct {
 	done chan error
 }
 
-func watch(t *testing.T, ctx context.Context, c accordv1.CoordinationServiceClient, req *accordv1.WatchMatchesRequest) *watchStream {
+func watch(ctx context.Context, t *testing.T, c accordv1.CoordinationServiceClient, req *accordv1.WatchMatchesRequest) *watchStream {
 	t.Helper()
 	st, err := c.WatchMatches(ctx, req)
 	if err != nil {
@@ -62,7 +62,7 @@ func (w *watchStream) next(t *testing.T) *accordv1.WatchMatchesResponse {
 	}
 }
 
-func newMatch(t *testing.T, ctx context.Context, c accordv1.CoordinationServiceClient, rid, ua, pl string) *accordv1.MatchDecision {
+func newMatch(ctx context.Context, t *testing.T, c accordv1.CoordinationServiceClient, rid, ua, pl string) *accordv1.MatchDecision {
 	t.Helper()
 	r, err := c.CreateMatchDecision(ctx, &accordv1.CreateMatchDecisionRequest{RequestId: rid, MatchDecision: &accordv1.MatchDecision{
 		Cases: []*accordv1.RegistryCaseRef{{Member: "PL", CaseId: pl}, {Member: "UA", CaseId: ua}}, Score: 0.93, Reasons: []string{"same place and day"},
@@ -71,6 +71,20 @@ func newMatch(t *testing.T, ctx context.Context, c accordv1.CoordinationServiceC
 		t.Fatal(err)
 	}
 	return r.GetMatchDecision()
+}
+
+// analysts returns UA's and PL's analysts' CoordinationService clients.
+func analysts(t *testing.T, fed *pkitest.Federation, nodes []*daemontest.Node) (ua, pl accordv1.CoordinationServiceClient) {
+	t.Helper()
+	for _, n := range nodes {
+		c := daemontest.Coordination(t, n.D, fed.User(n.Member, "analyst"), n.Member)
+		if n.Member == "UA" {
+			ua = c
+		} else {
+			pl = c
+		}
+	}
+	return ua, pl
 }
 
 // TestWatchMatches: UA's analyst watches; PL proposes a match and both
@@ -84,15 +98,11 @@ func TestWatchMatches(t *testing.T) {
 		cfg.Notifications.Watch.Heartbeat = 100 * time.Millisecond
 		cfg.Notifications.Watch.Buffer = 4
 	}, "UA", "PL")
-	clients := map[string]accordv1.CoordinationServiceClient{}
-	for _, n := range nodes {
-		clients[n.Member] = daemontest.Coordination(t, n.D, fed.User(n.Member, "analyst"), n.Member)
-	}
-	ua, pl := clients["UA"], clients["PL"]
+	ua, pl := analysts(t, fed, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	w := watch(t, ctx, ua, &accordv1.WatchMatchesRequest{})
+	w := watch(ctx, t, ua, &accordv1.WatchMatchesRequest{})
 	// A heartbeat comes while nothing changes.
 	select {
 	case r := <-w.got:
@@ -104,9 +114,9 @@ func TestWatchMatches(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no heartbeat")
 	}
-	waitOnly := watch(t, ctx, ua, &accordv1.WatchMatchesRequest{AwaitingAnswer: true})
+	waitOnly := watch(ctx, t, ua, &accordv1.WatchMatchesRequest{AwaitingAnswer: true})
 
-	m := newMatch(t, ctx, pl, "w-1", "UA-2022-000001", "PL-2023-17")
+	m := newMatch(ctx, t, pl, "w-1", "UA-2022-000001", "PL-2023-17")
 	created := w.next(t)
 	if created.GetKind() != accordv1.MatchEventKind_MATCH_EVENT_KIND_CREATED || created.GetMatchDecision().GetName() != m.GetName() ||
 		created.GetIndex() != m.GetCreate().GetIndex() || created.GetAnswer() != nil {
@@ -139,7 +149,7 @@ func TestWatchMatches(t *testing.T) {
 
 	// Resuming after the created event: both answers, coalesced into the
 	// decision as it stands (one event, UA's answer, confirmed).
-	resumed := watch(t, ctx, ua, &accordv1.WatchMatchesRequest{Since: created.GetIndex()})
+	resumed := watch(ctx, t, ua, &accordv1.WatchMatchesRequest{Since: created.GetIndex()})
 	if r := resumed.next(t); r.GetIndex() != confirmed.GetIndex() || r.GetAnswer().GetMember() != "UA" {
 		t.Fatalf("resumed: %v, want the decision as it stands at %d", r, confirmed.GetIndex())
 	}
@@ -229,20 +239,16 @@ func TestWatchLatency(t *testing.T) {
 	}
 	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
 	nodes, _ := daemontest.StartFederation(t, fed, nil, "UA", "PL")
-	clients := map[string]accordv1.CoordinationServiceClient{}
-	for _, n := range nodes {
-		clients[n.Member] = daemontest.Coordination(t, n.D, fed.User(n.Member, "analyst"), n.Member)
-	}
-	ua, pl := clients["UA"], clients["PL"]
+	ua, pl := analysts(t, fed, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	atUA := watch(t, ctx, ua, &accordv1.WatchMatchesRequest{})
-	atPL := watch(t, ctx, pl, &accordv1.WatchMatchesRequest{})
+	atUA := watch(ctx, t, ua, &accordv1.WatchMatchesRequest{})
+	atPL := watch(ctx, t, pl, &accordv1.WatchMatchesRequest{})
 	const n = 100
 	var other, same []time.Duration
 	for i := range n {
 		start := time.Now()
-		newMatch(t, ctx, pl, fmt.Sprintf("lat-%d", i), fmt.Sprintf("UA-L-%d", i), fmt.Sprintf("PL-L-%d", i))
+		newMatch(ctx, t, pl, fmt.Sprintf("lat-%d", i), fmt.Sprintf("UA-L-%d", i), fmt.Sprintf("PL-L-%d", i))
 		applied := time.Since(start)
 		atPL.next(t)
 		same = append(same, time.Since(start)-applied)

@@ -39,8 +39,7 @@ type Event struct {
 // the latest change's index, state changed otherwise.
 func Classify(d registry.MatchDecision) Event {
 	e := Event{Index: d.Updated.Index, Decision: d}
-	switch {
-	case d.Created.Index == d.Updated.Index:
+	if d.Created.Index == d.Updated.Index {
 		e.Kind = KindCreated
 		return e
 	}

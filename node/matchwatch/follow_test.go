@@ -286,11 +286,11 @@ func TestFollowCoalescesChangesBetweenReads(t *testing.T) {
 	f.answer("match-000001", "UA", true)
 	c := newCollector()
 	stop := startFollow(t, f, "UA", 0, c.handle)
-	defer stop()
-	evs := c.waitFor(t, 1)
+	defer func() { _ = stop() }()
+	c.waitFor(t, 1)
 	f.noop()
 	f.propose("match-000003", "UA", "PL", "UA") // a later event shows nothing else came
-	evs = c.waitFor(t, 2)
+	evs := c.waitFor(t, 2)
 	if len(evs) != 2 {
 		t.Fatalf("got %d events, want 2", len(evs))
 	}
@@ -319,7 +319,7 @@ func TestFollowResumes(t *testing.T) {
 	f.propose("match-000003", "PL", "PL", "UA")
 	c2 := newCollector()
 	stop = startFollow(t, f, "UA", last, c2.handle)
-	defer stop()
+	defer func() { _ = stop() }()
 	evs := c2.waitFor(t, 2)
 	if evs[0].Decision.ID != "match-000001" || evs[0].Kind != KindAnswered || evs[1].Decision.ID != "match-000003" || evs[1].Kind != KindCreated {
 		t.Fatalf("resumed events = %+v %+v", evs[0], evs[1])
@@ -332,7 +332,7 @@ func TestFollowWaitsForAdmission(t *testing.T) {
 	f := newFake("PL")
 	c := newCollector()
 	stop := startFollow(t, f, "UA", 0, c.handle)
-	defer stop()
+	defer func() { _ = stop() }()
 	f.noop()
 	f.admit("UA")
 	f.propose("match-000001", "PL", "PL", "UA")
@@ -361,7 +361,7 @@ func TestFollowBatches(t *testing.T) {
 	}
 	c := newCollector()
 	stop := startFollow(t, f, "UA", 0, c.handle)
-	defer stop()
+	defer func() { _ = stop() }()
 	evs := c.waitFor(t, n)
 	for i, e := range evs {
 		if e.Index != uint64(i+1) {
@@ -388,7 +388,7 @@ func TestWaitingAgainstRecount(t *testing.T) {
 		}
 		return err
 	})
-	defer stop()
+	defer func() { _ = stop() }()
 	rng := rand.New(rand.NewPCG(16, 7))
 	var ids []string
 	for i := range 600 {
