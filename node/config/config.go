@@ -300,7 +300,7 @@ func (c *Config) normalize(base string) {
 	c.Notifications.normalize()
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
-	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile} {
+	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile, &c.Notifications.Webhook.SecretFile} {
 		if *p != "" && !filepath.IsAbs(*p) && base != "" && !mtls.NotAPath(*p) {
 			*p = filepath.Join(base, *p)
 		}

@@ -39,6 +39,7 @@ import (
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/matcher"
 	"github.com/accordfed/accord/node/matchwatch"
+	"github.com/accordfed/accord/node/webhook"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -579,6 +580,9 @@ type exchangeParts struct {
 	// waiting counts the decisions waiting per member, from the
 	// registry's changes (accord_matches_waiting).
 	waiting *matchwatch.Waiting
+	// webhook delivers the match events to the office URL; nil unless
+	// notifications.webhook.url.
+	webhook *webhook.Sender
 
 	nudging sync.Map // member -> struct{}: a nudge in flight
 	cancel  context.CancelFunc
@@ -628,6 +632,9 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	x.names = redact.NewNames()
 	x.clusters = clusters.New(self.Member, matcherScorer{x}, clusters.Config{})
 	x.waiting = matchwatch.NewWaiting(self.Member)
+	if err := d.newWebhook(x); err != nil {
+		return err
+	}
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
 		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Names: x.names, Logger: d.logger.With("component", "matcher"),
 		PeerTokens: d.persons.asker, Shared: d.persons.shared,
@@ -708,6 +715,14 @@ func (d *Daemon) startExchange(ctx context.Context) {
 			// Follow ends only with an error: ctx's end, or the registry's.
 			if err := matchwatch.Follow(ctx, d.registry.node, d.src.Identity().Member, 0, x.waiting.Apply); ctx.Err() == nil {
 				d.logger.Error("following the match decisions for accord_matches_waiting stopped", "err", err)
+			}
+		},
+		func() {
+			if x.webhook == nil {
+				return
+			}
+			if err := x.webhook.Run(ctx, d.registry.node, d.src.Identity().Member); ctx.Err() == nil {
+				d.logger.Error("delivering the match events to the office webhook stopped", "err", err)
 			}
 		},
 		func() { d.rotatePersonKeys(ctx, x.dir) },

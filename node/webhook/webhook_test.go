@@ -56,8 +56,8 @@ func (o *office) received() ([][]byte, []string) {
 func event() matchwatch.Event {
 	ch := registry.Change{Index: 42, Time: time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC), Member: "PL", User: "spiffe://accord.test/member/PL/user/jan.kowalski"}
 	d := registry.MatchDecision{ID: "match-000042", Score: 0.97, Status: registry.MatchProposed,
-		Cases:   []registry.CaseRef{{Member: "PL", CaseID: "PL-2023-17"}, {Member: "UA", CaseID: "UA-2022-000101"}},
-		Reasons: []string{"same place: Charków", "victim Olena Kovalenko in both"},
+		Cases:     []registry.CaseRef{{Member: "PL", CaseID: "PL-2023-17"}, {Member: "UA", CaseID: "UA-2022-000101"}},
+		Reasons:   []string{"same place: Charków", "victim Olena Kovalenko in both"},
 		Decisions: []registry.Consent{{Member: "PL", Answer: registry.AnswerYes, Change: &ch}, {Member: "UA", Answer: registry.AnswerPending}},
 		Created:   registry.Change{Index: 40, User: "spiffe://accord.test/member/PL/user/jan.kowalski"}, Updated: ch}
 	return matchwatch.Classify(d)
