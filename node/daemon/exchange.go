@@ -39,8 +39,8 @@ import (
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/matcher"
 	"github.com/accordfed/accord/node/matchwatch"
-	"github.com/accordfed/accord/node/webhook"
 	"github.com/accordfed/accord/node/store"
+	"github.com/accordfed/accord/node/webhook"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 

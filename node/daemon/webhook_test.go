@@ -196,7 +196,9 @@ func TestOfficeWebhook(t *testing.T) {
 	}
 }
 
-func shortName(m *accordv1.MatchDecision) string { return strings.TrimPrefix(m.GetName(), "matchDecisions/") }
+func shortName(m *accordv1.MatchDecision) string {
+	return strings.TrimPrefix(m.GetName(), "matchDecisions/")
+}
 
 // syncLog is a log writer safe for concurrent writes.
 type syncLog struct {
