@@ -67,7 +67,10 @@ func (s *Service) WatchMatches(req *accordv1.WatchMatchesRequest, stream grpc.Se
 		return grpcserver.ToStatus(fmt.Errorf("%w: this node's registry cannot be watched", grpcserver.ErrFailedPrecondition))
 	}
 	src := watchSource{s.reg, w}
-	applied, err := matchwatch.Now(ctx, src)
+	// A linearizable read: the node has applied everything the registry
+	// committed (a node just restarted catches up first), so a since
+	// beyond it is ahead of the registry itself, not of this node.
+	applied, err := s.reg.Read(ctx, true, func(registry.View) {})
 	if err != nil {
 		return grpcserver.ToStatus(err)
 	}
