@@ -17,7 +17,7 @@ import (
 func newMatchesCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "matches",
-		Short: "Cases of several members found to concern the same incident: list, show, confirm, reject",
+		Short: "Cases of several members found to concern the same incident: list, show, confirm, reject, watch",
 		Long: `matches works with the registry's match decisions this office is involved in:
 groups of cases of several members that the matching engine found to concern
 the same incident, with a score and the reasons in words. Each involved
@@ -31,10 +31,11 @@ A decision is named by its id (match-000001) or its resource name
 		Example: `  accordctl --config ua.yaml matches list --awaiting
   accordctl --config ua.yaml matches show MATCH-ID
   accordctl --config ua.yaml matches confirm MATCH-ID
+  accordctl --config ua.yaml matches watch --awaiting
   accordctl --config ua.yaml lead propose --match MATCH-ID --lead UA`,
 	}
 	addRegistryFlags(cmd)
-	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false))
+	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false), newMatchesWatchCmd(g))
 	return cmd
 }
 

@@ -63,6 +63,8 @@ type Config struct {
 	Registry RegistryConfig `yaml:"registry"`
 	// Exchange tunes the case-metadata exchange.
 	Exchange ExchangeConfig `yaml:"exchange"`
+	// Notifications tunes the WatchMatches streams.
+	Notifications NotificationsConfig `yaml:"notifications"`
 	// Client is the identity accordctl uses for the local API: a user
 	// certificate of this member. accordd ignores it.
 	Client ClientConfig `yaml:"client"`
@@ -295,9 +297,10 @@ func (c *Config) normalize(base string) {
 		c.Exchange.HeartbeatInterval = 5 * time.Second
 	}
 	c.Persons.normalize()
+	c.Notifications.normalize()
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
-	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile} {
+	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile, &c.Notifications.Webhook.SecretFile} {
 		if *p != "" && !filepath.IsAbs(*p) && base != "" && !mtls.NotAPath(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -367,6 +370,7 @@ func (c *Config) Validate() error {
 	c.Registry.validate(c.Listen, &ps)
 	c.Backup.validate(&ps)
 	c.Persons.validate(&ps)
+	c.Notifications.validate(&ps)
 	if c.Registry.Server && c.Registry.RaftListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		ps.addf("registry.raft_listen", "must differ from listen")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/accordfed/accord/federation/identity"
@@ -43,6 +44,12 @@ type Service struct {
 	content Content
 	tokens  *pagetoken.Codec
 	logger  *slog.Logger
+
+	// WatchMatches: its limits, and closed by Close.
+	watchHeartbeat time.Duration
+	watchBuffer    int
+	closing        chan struct{}
+	closeOnce      sync.Once
 }
 
 // WithContent makes the service seal team content before sending and open
@@ -66,7 +73,7 @@ func New(reg Registry, member string, isAdmin func(identity.Identity) bool, logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{reg: reg, member: member, isAdmin: isAdmin, tokens: randomTokens(), logger: logger}
+	return &Service{reg: reg, member: member, isAdmin: isAdmin, tokens: randomTokens(), logger: logger, closing: make(chan struct{})}
 }
 
 // Allow adds the service to the local API's policy: users of the node's own

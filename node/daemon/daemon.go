@@ -56,6 +56,9 @@ type Daemon struct {
 	store   *store.Store
 	// registry is the node's registry server, nil unless registry.server.
 	registry *registryServer
+	// coord is the coordination service (its WatchMatches streams end
+	// on Close, before the servers stop gracefully).
+	coord *coordination.Service
 	// jitKeys seals and opens the content of encrypted JITs (registry
 	// servers only).
 	jitKeys *jitcontent.Keyring
@@ -220,6 +223,8 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		coord.WithContent(d.jitKeys)
 	}
 	coord.Allow(localPolicy)
+	coord.WithWatchLimits(cfg.Notifications.Watch.Heartbeat, cfg.Notifications.Watch.Buffer)
+	d.coord = coord
 	membership := coordination.NewMembership(coord)
 	membership.Allow(localPolicy)
 	var clusterAPI *coordination.ClusterAPI
@@ -497,7 +502,8 @@ func (d *Daemon) Err() <-chan error { return d.serveErr }
 //  1. health turns NOT_SERVING on both servers, so that health checks and
 //     peers stop sending new work while RPCs in flight finish; the
 //     exchange stops pulling and publishing and ends the Sync streams it
-//     serves (peers resume from their cursors later); a registry server then
+//     serves (peers resume from their cursors later); the WatchMatches
+//     streams end (clients resume from the last index they saw); a registry server then
 //     hands over its leadership, if it leads, and leaves Raft (writes in
 //     flight on it fail as Unavailable and their senders retry with the new
 //     leader);
@@ -523,6 +529,9 @@ func (d *Daemon) Close() error {
 	d.local.Health.Shutdown()
 	if d.exchange != nil {
 		d.exchange.stop()
+	}
+	if d.coord != nil {
+		d.coord.Close()
 	}
 	var regErr error
 	if d.registry != nil {

@@ -38,7 +38,9 @@ import (
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/matcher"
+	"github.com/accordfed/accord/node/matchwatch"
 	"github.com/accordfed/accord/node/store"
+	"github.com/accordfed/accord/node/webhook"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -575,6 +577,12 @@ type exchangeParts struct {
 	// clusters are the office's incident clusters, from the registry's
 	// match decisions, compared with the matcher's model.
 	clusters *clusters.Graph
+	// waiting counts the decisions waiting per member, from the
+	// registry's changes (accord_matches_waiting).
+	waiting *matchwatch.Waiting
+	// webhook delivers the match events to the office URL; nil unless
+	// notifications.webhook.url.
+	webhook *webhook.Sender
 
 	nudging sync.Map // member -> struct{}: a nudge in flight
 	cancel  context.CancelFunc
@@ -623,6 +631,10 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	st := exchangeStore{d.store}
 	x.names = redact.NewNames()
 	x.clusters = clusters.New(self.Member, matcherScorer{x}, clusters.Config{})
+	x.waiting = matchwatch.NewWaiting(self.Member)
+	if err := d.newWebhook(x); err != nil {
+		return err
+	}
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
 		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Names: x.names, Logger: d.logger.With("component", "matcher"),
 		PeerTokens: d.persons.asker, Shared: d.persons.shared,
@@ -697,6 +709,20 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() {
 			if err := x.clusters.Follow(ctx, d.registry.node); err != nil && ctx.Err() == nil {
 				d.logger.Error("following the match decisions for the incident clusters stopped", "err", err)
+			}
+		},
+		func() {
+			// Follow ends only with an error: ctx's end, or the registry's.
+			if err := matchwatch.Follow(ctx, d.registry.node, d.src.Identity().Member, 0, x.waiting.Apply); ctx.Err() == nil {
+				d.logger.Error("following the match decisions for accord_matches_waiting stopped", "err", err)
+			}
+		},
+		func() {
+			if x.webhook == nil {
+				return
+			}
+			if err := x.webhook.Run(ctx, d.registry.node, d.src.Identity().Member); ctx.Err() == nil {
+				d.logger.Error("delivering the match events to the office webhook stopped", "err", err)
 			}
 		},
 		func() { d.rotatePersonKeys(ctx, x.dir) },

@@ -108,6 +108,24 @@ func TestMatchAcrossMembers(t *testing.T) {
 		return nil
 	})
 
+	// Both nodes count the decision as waiting for both members' answers,
+	// from the registry's changes.
+	waitingIs := func(want float64) {
+		t.Helper()
+		raftnettest.WaitFor(t, 10*time.Second, func() error {
+			for _, n := range []*regNode{ua, pl} {
+				for _, m := range []string{"UA", "PL"} {
+					series := `accord_matches_waiting{member="` + m + `"}`
+					if v := scrapeMetric(t, n.d.MetricsAddr(), series); v != want {
+						return fmt.Errorf("%s: %s = %v, want %v", n.member, series, v, want)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	waitingIs(1)
+
 	// UA's incident clusters follow the registry: one cluster of the two
 	// cases, named after the decision, scored by UA's own matcher.
 	uaClusters := accordv1.NewClusterServiceClient(daemontest.LocalConn(t, ua.d, fed.User("UA", "analyst"), "UA"))
@@ -137,6 +155,7 @@ func TestMatchAcrossMembers(t *testing.T) {
 		}
 		return nil
 	})
+	waitingIs(0)
 	uaCase.Title = "Обстріл житлового кварталу, Харків (уточнено)"
 	if _, err := ua.d.Store().ImportBatch([]*accordv1.Case{uaCase}, sealerFor(t, "UA")); err != nil {
 		t.Fatal(err)

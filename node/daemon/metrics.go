@@ -4,8 +4,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/accordfed/accord/federation/registry"
 )
 
 // exchangeCollector exposes the exchange's and the matcher's state at
@@ -18,6 +16,7 @@ type exchangeCollector struct {
 	answering, lastHeard                                       *prometheus.Desc
 	found, proposed, withheld, indexed, feedHead               *prometheus.Desc
 	streams, streamsRefused, servedBuffered                    *prometheus.Desc
+	waiting                                                    *prometheus.Desc
 }
 
 func newExchangeCollector(d *Daemon) *exchangeCollector {
@@ -35,6 +34,9 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 		found: prometheus.NewDesc("accord_matches_found_total",
 			"Cross-member matches involving this office's cases that the registry holds (each once), by how this node learned of it: proposed by this member (proposed_here) or by the other member (registry).",
 			[]string{"learned"}, nil),
+		waiting: prometheus.NewDesc("accord_matches_waiting",
+			"Match decisions involving this office, still proposed, that wait for a member's answer, per involved member (this office's own included), kept from the registry's changes.",
+			peer, nil),
 		proposed: prometheus.NewDesc("accord_matches_proposed_total", "Match decisions this node proposed to the registry since it started.", nil, nil),
 		withheld: prometheus.NewDesc("accord_matches_withheld_total", "Matches found but not proposed since the node started: the other member may not see this office's jit case.", nil, nil),
 		indexed:  prometheus.NewDesc("accord_match_index_records", "Cases in the matching index (own and federation).", nil, nil),
@@ -50,7 +52,7 @@ func newExchangeCollector(d *Daemon) *exchangeCollector {
 func (c *exchangeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds, c.held, c.received, c.refused, c.connected, c.answering, c.lastHeard,
 		c.found, c.proposed, c.withheld, c.indexed, c.feedHead,
-		c.streams, c.streamsRefused, c.servedBuffered} {
+		c.streams, c.streamsRefused, c.servedBuffered, c.waiting} {
 		ch <- d
 	}
 }
@@ -83,7 +85,10 @@ func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, conn, s.Member)
 	}
 	_, proposed, indexed := x.matcher.Stats()
-	here, learned := c.matchesInvolving()
+	waiting, here, learned := x.waiting.Counts()
+	for m, n := range waiting {
+		ch <- prometheus.MustNewConstMetric(c.waiting, prometheus.GaugeValue, float64(n), m)
+	}
 	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(here), "proposed_here")
 	ch <- prometheus.MustNewConstMetric(c.found, prometheus.CounterValue, float64(learned), "registry")
 	ch <- prometheus.MustNewConstMetric(c.proposed, prometheus.CounterValue, float64(proposed))
@@ -108,26 +113,4 @@ func (c *exchangeCollector) Collect(ch chan<- prometheus.Metric) {
 	if fi, err := c.d.store.Feed(); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.feedHead, prometheus.GaugeValue, float64(fi.Head))
 	}
-}
-
-// matchesInvolving counts the registry's match decisions that involve this
-// member: those it proposed, and those another member proposed (which
-// this node learns of only through the registry; only one side of a pair
-// proposes it). Decisions are never removed, so both only grow.
-func (c *exchangeCollector) matchesInvolving() (proposedHere, learned int) {
-	self := c.d.src.Identity().Member
-	c.d.registry.fsm.Read(func(v registry.View) {
-		ds, err := v.ListMatchDecisions(self)
-		if err != nil {
-			return
-		}
-		for _, d := range ds {
-			if d.Created.Member == self {
-				proposedHere++
-			} else {
-				learned++
-			}
-		}
-	})
-	return proposedHere, learned
 }

@@ -172,7 +172,9 @@ func (m *Matcher) Federated(origin string, caseIDs []string) {
 	}
 }
 
-// Stats says how many matches the matcher found and proposed.
+// Stats says how many cross-member matches involving the member the
+// matcher found (on every involved member's node, each time it finds one,
+// refits included) and proposed (the first member of a pair only).
 func (m *Matcher) Stats() (found, proposed int64, indexed int) {
 	n := 0
 	if x := m.ready.Load(); x != nil {
@@ -575,10 +577,15 @@ func (m *Matcher) propose(ctx context.Context, matches []matching.Match) {
 func (m *Matcher) proposeWith(ctx context.Context, matches []matching.Match, known map[string]registry.MatchDecision) {
 	for _, mt := range matches {
 		a, b := memberOf(mt.A), memberOf(mt.B)
-		if a == b || (a != m.member && b != m.member) || min(a, b) != m.member {
+		if a == b || (a != m.member && b != m.member) {
 			continue
 		}
+		// Found on every involved member's node; proposed by the first
+		// member of the pair only.
 		m.found.Add(1)
+		if min(a, b) != m.member {
+			continue
+		}
 		own, otherCase, other := mt.A, mt.B, b
 		if b == m.member {
 			own, otherCase, other = mt.B, mt.A, a

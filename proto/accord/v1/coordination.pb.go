@@ -22,6 +22,65 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// MatchEventKind is what a decision's latest change did.
+type MatchEventKind int32
+
+const (
+	// Not set (a heartbeat carries no event).
+	MatchEventKind_MATCH_EVENT_KIND_UNSPECIFIED MatchEventKind = 0
+	// The latest change proposed the decision.
+	MatchEventKind_MATCH_EVENT_KIND_CREATED MatchEventKind = 1
+	// An involved member answered by the latest change (answer says who
+	// and what); the state may have changed with it.
+	MatchEventKind_MATCH_EVENT_KIND_ANSWERED MatchEventKind = 2
+	// The latest change changed the decision otherwise (e.g. a rejected
+	// group proposed again).
+	MatchEventKind_MATCH_EVENT_KIND_STATE_CHANGED MatchEventKind = 3
+)
+
+// Enum value maps for MatchEventKind.
+var (
+	MatchEventKind_name = map[int32]string{
+		0: "MATCH_EVENT_KIND_UNSPECIFIED",
+		1: "MATCH_EVENT_KIND_CREATED",
+		2: "MATCH_EVENT_KIND_ANSWERED",
+		3: "MATCH_EVENT_KIND_STATE_CHANGED",
+	}
+	MatchEventKind_value = map[string]int32{
+		"MATCH_EVENT_KIND_UNSPECIFIED":   0,
+		"MATCH_EVENT_KIND_CREATED":       1,
+		"MATCH_EVENT_KIND_ANSWERED":      2,
+		"MATCH_EVENT_KIND_STATE_CHANGED": 3,
+	}
+)
+
+func (x MatchEventKind) Enum() *MatchEventKind {
+	p := new(MatchEventKind)
+	*p = x
+	return p
+}
+
+func (x MatchEventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MatchEventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_accord_v1_coordination_proto_enumTypes[0].Descriptor()
+}
+
+func (MatchEventKind) Type() protoreflect.EnumType {
+	return &file_accord_v1_coordination_proto_enumTypes[0]
+}
+
+func (x MatchEventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MatchEventKind.Descriptor instead.
+func (MatchEventKind) EnumDescriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{0}
+}
+
 // ExecuteRequest carries one registry command.
 type ExecuteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3678,6 +3737,150 @@ func (x *DecideMatchResponse) GetMatchDecision() *MatchDecision {
 	return nil
 }
 
+// WatchMatchesRequest says where to start watching.
+type WatchMatchesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The registry index of the last event the client saw: only changes
+	// after it are sent. 0: from now (only what changes after the call).
+	// It must not be ahead of the registry.
+	Since uint64 `protobuf:"varint,1,opt,name=since,proto3" json:"since,omitempty"`
+	// Only decisions still proposed that wait for the caller's member's
+	// answer (a decision that stops waiting is not sent).
+	AwaitingAnswer bool `protobuf:"varint,2,opt,name=awaiting_answer,json=awaitingAnswer,proto3" json:"awaiting_answer,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WatchMatchesRequest) Reset() {
+	*x = WatchMatchesRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMatchesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMatchesRequest) ProtoMessage() {}
+
+func (x *WatchMatchesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMatchesRequest.ProtoReflect.Descriptor instead.
+func (*WatchMatchesRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *WatchMatchesRequest) GetSince() uint64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+func (x *WatchMatchesRequest) GetAwaitingAnswer() bool {
+	if x != nil {
+		return x.AwaitingAnswer
+	}
+	return false
+}
+
+// WatchMatchesResponse is one event, or a heartbeat.
+type WatchMatchesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the latest change did; unset on a heartbeat.
+	Kind MatchEventKind `protobuf:"varint,1,opt,name=kind,proto3,enum=accord.v1.MatchEventKind" json:"kind,omitempty"`
+	// The decision as it stands after its latest change; unset on a
+	// heartbeat.
+	MatchDecision *MatchDecision `protobuf:"bytes,2,opt,name=match_decision,json=matchDecision,proto3" json:"match_decision,omitempty"`
+	// For MATCH_EVENT_KIND_ANSWERED: the answering member's answer.
+	Answer *MemberAnswer `protobuf:"bytes,3,opt,name=answer,proto3" json:"answer,omitempty"`
+	// The registry index of the change: pass it as since to resume. On a
+	// heartbeat, the position of the stream (the since given, or the last
+	// event's index): resuming from it skips nothing.
+	Index uint64 `protobuf:"varint,4,opt,name=index,proto3" json:"index,omitempty"`
+	// True on a heartbeat (sent while nothing changes, so that idle streams
+	// through proxies stay open).
+	Heartbeat     bool `protobuf:"varint,5,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMatchesResponse) Reset() {
+	*x = WatchMatchesResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMatchesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMatchesResponse) ProtoMessage() {}
+
+func (x *WatchMatchesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMatchesResponse.ProtoReflect.Descriptor instead.
+func (*WatchMatchesResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *WatchMatchesResponse) GetKind() MatchEventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MatchEventKind_MATCH_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *WatchMatchesResponse) GetMatchDecision() *MatchDecision {
+	if x != nil {
+		return x.MatchDecision
+	}
+	return nil
+}
+
+func (x *WatchMatchesResponse) GetAnswer() *MemberAnswer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *WatchMatchesResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *WatchMatchesResponse) GetHeartbeat() bool {
+	if x != nil {
+		return x.Heartbeat
+	}
+	return false
+}
+
 var File_accord_v1_coordination_proto protoreflect.FileDescriptor
 
 const file_accord_v1_coordination_proto_rawDesc = "" +
@@ -3940,7 +4143,21 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"V\n" +
 	"\x13DecideMatchResponse\x12?\n" +
-	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision2\x9e\x14\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"T\n" +
+	"\x13WatchMatchesRequest\x12\x14\n" +
+	"\x05since\x18\x01 \x01(\x04R\x05since\x12'\n" +
+	"\x0fawaiting_answer\x18\x02 \x01(\bR\x0eawaitingAnswer\"\xeb\x01\n" +
+	"\x14WatchMatchesResponse\x12-\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.accord.v1.MatchEventKindR\x04kind\x12?\n" +
+	"\x0ematch_decision\x18\x02 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\x12/\n" +
+	"\x06answer\x18\x03 \x01(\v2\x17.accord.v1.MemberAnswerR\x06answer\x12\x14\n" +
+	"\x05index\x18\x04 \x01(\x04R\x05index\x12\x1c\n" +
+	"\theartbeat\x18\x05 \x01(\bR\theartbeat*\x93\x01\n" +
+	"\x0eMatchEventKind\x12 \n" +
+	"\x1cMATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18MATCH_EVENT_KIND_CREATED\x10\x01\x12\x1d\n" +
+	"\x19MATCH_EVENT_KIND_ANSWERED\x10\x02\x12\"\n" +
+	"\x1eMATCH_EVENT_KIND_STATE_CHANGED\x10\x032\xf1\x14\n" +
 	"\x13CoordinationService\x12E\n" +
 	"\aExecute\x12\x19.accord.v1.ExecuteRequest\x1a\x1a.accord.v1.ExecuteResponse\"\x03\x88\x02\x01\x12?\n" +
 	"\x05Query\x12\x17.accord.v1.QueryRequest\x1a\x18.accord.v1.QueryResponse\"\x03\x88\x02\x01\x12U\n" +
@@ -3971,7 +4188,8 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\x10GetMatchDecision\x12\".accord.v1.GetMatchDecisionRequest\x1a#.accord.v1.GetMatchDecisionResponse\x12a\n" +
 	"\x12ListMatchDecisions\x12$.accord.v1.ListMatchDecisionsRequest\x1a%.accord.v1.ListMatchDecisionsResponse\x12d\n" +
 	"\x13CreateMatchDecision\x12%.accord.v1.CreateMatchDecisionRequest\x1a&.accord.v1.CreateMatchDecisionResponse\x12L\n" +
-	"\vDecideMatch\x12\x1d.accord.v1.DecideMatchRequest\x1a\x1e.accord.v1.DecideMatchResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
+	"\vDecideMatch\x12\x1d.accord.v1.DecideMatchRequest\x1a\x1e.accord.v1.DecideMatchResponse\x12Q\n" +
+	"\fWatchMatches\x12\x1e.accord.v1.WatchMatchesRequest\x1a\x1f.accord.v1.WatchMatchesResponse0\x01B6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
 
 var (
 	file_accord_v1_coordination_proto_rawDescOnce sync.Once
@@ -3985,196 +4203,206 @@ func file_accord_v1_coordination_proto_rawDescGZIP() []byte {
 	return file_accord_v1_coordination_proto_rawDescData
 }
 
-var file_accord_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_accord_v1_coordination_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_accord_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_accord_v1_coordination_proto_goTypes = []any{
-	(*ExecuteRequest)(nil),                     // 0: accord.v1.ExecuteRequest
-	(*ExecuteResponse)(nil),                    // 1: accord.v1.ExecuteResponse
-	(*QueryRequest)(nil),                       // 2: accord.v1.QueryRequest
-	(*QueryResponse)(nil),                      // 3: accord.v1.QueryResponse
-	(*RegistryStatusRequest)(nil),              // 4: accord.v1.RegistryStatusRequest
-	(*RegistryStatusResponse)(nil),             // 5: accord.v1.RegistryStatusResponse
-	(*RegistryServer)(nil),                     // 6: accord.v1.RegistryServer
-	(*GetJitRequest)(nil),                      // 7: accord.v1.GetJitRequest
-	(*GetJitResponse)(nil),                     // 8: accord.v1.GetJitResponse
-	(*ListJitsRequest)(nil),                    // 9: accord.v1.ListJitsRequest
-	(*ListJitsResponse)(nil),                   // 10: accord.v1.ListJitsResponse
-	(*CreateJitRequest)(nil),                   // 11: accord.v1.CreateJitRequest
-	(*CreateJitResponse)(nil),                  // 12: accord.v1.CreateJitResponse
-	(*InviteToJitRequest)(nil),                 // 13: accord.v1.InviteToJitRequest
-	(*InviteToJitResponse)(nil),                // 14: accord.v1.InviteToJitResponse
-	(*AcceptJitInvitationRequest)(nil),         // 15: accord.v1.AcceptJitInvitationRequest
-	(*AcceptJitInvitationResponse)(nil),        // 16: accord.v1.AcceptJitInvitationResponse
-	(*DeclineJitInvitationRequest)(nil),        // 17: accord.v1.DeclineJitInvitationRequest
-	(*DeclineJitInvitationResponse)(nil),       // 18: accord.v1.DeclineJitInvitationResponse
-	(*LeaveJitRequest)(nil),                    // 19: accord.v1.LeaveJitRequest
-	(*LeaveJitResponse)(nil),                   // 20: accord.v1.LeaveJitResponse
-	(*LinkJitCaseRequest)(nil),                 // 21: accord.v1.LinkJitCaseRequest
-	(*LinkJitCaseResponse)(nil),                // 22: accord.v1.LinkJitCaseResponse
-	(*UnlinkJitCaseRequest)(nil),               // 23: accord.v1.UnlinkJitCaseRequest
-	(*UnlinkJitCaseResponse)(nil),              // 24: accord.v1.UnlinkJitCaseResponse
-	(*SetJitLeadRequest)(nil),                  // 25: accord.v1.SetJitLeadRequest
-	(*SetJitLeadResponse)(nil),                 // 26: accord.v1.SetJitLeadResponse
-	(*CloseJitRequest)(nil),                    // 27: accord.v1.CloseJitRequest
-	(*CloseJitResponse)(nil),                   // 28: accord.v1.CloseJitResponse
-	(*ConsentJitProposalRequest)(nil),          // 29: accord.v1.ConsentJitProposalRequest
-	(*ConsentJitProposalResponse)(nil),         // 30: accord.v1.ConsentJitProposalResponse
-	(*GetStrategyEntryRequest)(nil),            // 31: accord.v1.GetStrategyEntryRequest
-	(*GetStrategyEntryResponse)(nil),           // 32: accord.v1.GetStrategyEntryResponse
-	(*ListStrategyEntriesRequest)(nil),         // 33: accord.v1.ListStrategyEntriesRequest
-	(*ListStrategyEntriesResponse)(nil),        // 34: accord.v1.ListStrategyEntriesResponse
-	(*CreateStrategyEntryRequest)(nil),         // 35: accord.v1.CreateStrategyEntryRequest
-	(*CreateStrategyEntryResponse)(nil),        // 36: accord.v1.CreateStrategyEntryResponse
-	(*UpdateStrategyEntryRequest)(nil),         // 37: accord.v1.UpdateStrategyEntryRequest
-	(*UpdateStrategyEntryResponse)(nil),        // 38: accord.v1.UpdateStrategyEntryResponse
-	(*DeleteStrategyEntryRequest)(nil),         // 39: accord.v1.DeleteStrategyEntryRequest
-	(*DeleteStrategyEntryResponse)(nil),        // 40: accord.v1.DeleteStrategyEntryResponse
-	(*ListStrategyEntryRevisionsRequest)(nil),  // 41: accord.v1.ListStrategyEntryRevisionsRequest
-	(*ListStrategyEntryRevisionsResponse)(nil), // 42: accord.v1.ListStrategyEntryRevisionsResponse
-	(*GetLeadProposalRequest)(nil),             // 43: accord.v1.GetLeadProposalRequest
-	(*GetLeadProposalResponse)(nil),            // 44: accord.v1.GetLeadProposalResponse
-	(*ListLeadProposalsRequest)(nil),           // 45: accord.v1.ListLeadProposalsRequest
-	(*ListLeadProposalsResponse)(nil),          // 46: accord.v1.ListLeadProposalsResponse
-	(*CreateLeadProposalRequest)(nil),          // 47: accord.v1.CreateLeadProposalRequest
-	(*CreateLeadProposalResponse)(nil),         // 48: accord.v1.CreateLeadProposalResponse
-	(*ConsentLeadProposalRequest)(nil),         // 49: accord.v1.ConsentLeadProposalRequest
-	(*ConsentLeadProposalResponse)(nil),        // 50: accord.v1.ConsentLeadProposalResponse
-	(*GetMatchDecisionRequest)(nil),            // 51: accord.v1.GetMatchDecisionRequest
-	(*GetMatchDecisionResponse)(nil),           // 52: accord.v1.GetMatchDecisionResponse
-	(*ListMatchDecisionsRequest)(nil),          // 53: accord.v1.ListMatchDecisionsRequest
-	(*ListMatchDecisionsResponse)(nil),         // 54: accord.v1.ListMatchDecisionsResponse
-	(*CreateMatchDecisionRequest)(nil),         // 55: accord.v1.CreateMatchDecisionRequest
-	(*CreateMatchDecisionResponse)(nil),        // 56: accord.v1.CreateMatchDecisionResponse
-	(*DecideMatchRequest)(nil),                 // 57: accord.v1.DecideMatchRequest
-	(*DecideMatchResponse)(nil),                // 58: accord.v1.DecideMatchResponse
-	(*Jit)(nil),                                // 59: accord.v1.Jit
-	(JitState)(0),                              // 60: accord.v1.JitState
-	(JitMembershipState)(0),                    // 61: accord.v1.JitMembershipState
-	(*JitProposal)(nil),                        // 62: accord.v1.JitProposal
-	(*JitMembership)(nil),                      // 63: accord.v1.JitMembership
-	(*RegistryCaseRef)(nil),                    // 64: accord.v1.RegistryCaseRef
-	(Answer)(0),                                // 65: accord.v1.Answer
-	(*StrategyEntry)(nil),                      // 66: accord.v1.StrategyEntry
-	(StrategyEntryKind)(0),                     // 67: accord.v1.StrategyEntryKind
-	(*fieldmaskpb.FieldMask)(nil),              // 68: google.protobuf.FieldMask
-	(*StrategyEntryRevision)(nil),              // 69: accord.v1.StrategyEntryRevision
-	(*LeadProposal)(nil),                       // 70: accord.v1.LeadProposal
-	(LeadProposalState)(0),                     // 71: accord.v1.LeadProposalState
-	(*MatchDecision)(nil),                      // 72: accord.v1.MatchDecision
-	(MatchDecisionState)(0),                    // 73: accord.v1.MatchDecisionState
+	(MatchEventKind)(0),                        // 0: accord.v1.MatchEventKind
+	(*ExecuteRequest)(nil),                     // 1: accord.v1.ExecuteRequest
+	(*ExecuteResponse)(nil),                    // 2: accord.v1.ExecuteResponse
+	(*QueryRequest)(nil),                       // 3: accord.v1.QueryRequest
+	(*QueryResponse)(nil),                      // 4: accord.v1.QueryResponse
+	(*RegistryStatusRequest)(nil),              // 5: accord.v1.RegistryStatusRequest
+	(*RegistryStatusResponse)(nil),             // 6: accord.v1.RegistryStatusResponse
+	(*RegistryServer)(nil),                     // 7: accord.v1.RegistryServer
+	(*GetJitRequest)(nil),                      // 8: accord.v1.GetJitRequest
+	(*GetJitResponse)(nil),                     // 9: accord.v1.GetJitResponse
+	(*ListJitsRequest)(nil),                    // 10: accord.v1.ListJitsRequest
+	(*ListJitsResponse)(nil),                   // 11: accord.v1.ListJitsResponse
+	(*CreateJitRequest)(nil),                   // 12: accord.v1.CreateJitRequest
+	(*CreateJitResponse)(nil),                  // 13: accord.v1.CreateJitResponse
+	(*InviteToJitRequest)(nil),                 // 14: accord.v1.InviteToJitRequest
+	(*InviteToJitResponse)(nil),                // 15: accord.v1.InviteToJitResponse
+	(*AcceptJitInvitationRequest)(nil),         // 16: accord.v1.AcceptJitInvitationRequest
+	(*AcceptJitInvitationResponse)(nil),        // 17: accord.v1.AcceptJitInvitationResponse
+	(*DeclineJitInvitationRequest)(nil),        // 18: accord.v1.DeclineJitInvitationRequest
+	(*DeclineJitInvitationResponse)(nil),       // 19: accord.v1.DeclineJitInvitationResponse
+	(*LeaveJitRequest)(nil),                    // 20: accord.v1.LeaveJitRequest
+	(*LeaveJitResponse)(nil),                   // 21: accord.v1.LeaveJitResponse
+	(*LinkJitCaseRequest)(nil),                 // 22: accord.v1.LinkJitCaseRequest
+	(*LinkJitCaseResponse)(nil),                // 23: accord.v1.LinkJitCaseResponse
+	(*UnlinkJitCaseRequest)(nil),               // 24: accord.v1.UnlinkJitCaseRequest
+	(*UnlinkJitCaseResponse)(nil),              // 25: accord.v1.UnlinkJitCaseResponse
+	(*SetJitLeadRequest)(nil),                  // 26: accord.v1.SetJitLeadRequest
+	(*SetJitLeadResponse)(nil),                 // 27: accord.v1.SetJitLeadResponse
+	(*CloseJitRequest)(nil),                    // 28: accord.v1.CloseJitRequest
+	(*CloseJitResponse)(nil),                   // 29: accord.v1.CloseJitResponse
+	(*ConsentJitProposalRequest)(nil),          // 30: accord.v1.ConsentJitProposalRequest
+	(*ConsentJitProposalResponse)(nil),         // 31: accord.v1.ConsentJitProposalResponse
+	(*GetStrategyEntryRequest)(nil),            // 32: accord.v1.GetStrategyEntryRequest
+	(*GetStrategyEntryResponse)(nil),           // 33: accord.v1.GetStrategyEntryResponse
+	(*ListStrategyEntriesRequest)(nil),         // 34: accord.v1.ListStrategyEntriesRequest
+	(*ListStrategyEntriesResponse)(nil),        // 35: accord.v1.ListStrategyEntriesResponse
+	(*CreateStrategyEntryRequest)(nil),         // 36: accord.v1.CreateStrategyEntryRequest
+	(*CreateStrategyEntryResponse)(nil),        // 37: accord.v1.CreateStrategyEntryResponse
+	(*UpdateStrategyEntryRequest)(nil),         // 38: accord.v1.UpdateStrategyEntryRequest
+	(*UpdateStrategyEntryResponse)(nil),        // 39: accord.v1.UpdateStrategyEntryResponse
+	(*DeleteStrategyEntryRequest)(nil),         // 40: accord.v1.DeleteStrategyEntryRequest
+	(*DeleteStrategyEntryResponse)(nil),        // 41: accord.v1.DeleteStrategyEntryResponse
+	(*ListStrategyEntryRevisionsRequest)(nil),  // 42: accord.v1.ListStrategyEntryRevisionsRequest
+	(*ListStrategyEntryRevisionsResponse)(nil), // 43: accord.v1.ListStrategyEntryRevisionsResponse
+	(*GetLeadProposalRequest)(nil),             // 44: accord.v1.GetLeadProposalRequest
+	(*GetLeadProposalResponse)(nil),            // 45: accord.v1.GetLeadProposalResponse
+	(*ListLeadProposalsRequest)(nil),           // 46: accord.v1.ListLeadProposalsRequest
+	(*ListLeadProposalsResponse)(nil),          // 47: accord.v1.ListLeadProposalsResponse
+	(*CreateLeadProposalRequest)(nil),          // 48: accord.v1.CreateLeadProposalRequest
+	(*CreateLeadProposalResponse)(nil),         // 49: accord.v1.CreateLeadProposalResponse
+	(*ConsentLeadProposalRequest)(nil),         // 50: accord.v1.ConsentLeadProposalRequest
+	(*ConsentLeadProposalResponse)(nil),        // 51: accord.v1.ConsentLeadProposalResponse
+	(*GetMatchDecisionRequest)(nil),            // 52: accord.v1.GetMatchDecisionRequest
+	(*GetMatchDecisionResponse)(nil),           // 53: accord.v1.GetMatchDecisionResponse
+	(*ListMatchDecisionsRequest)(nil),          // 54: accord.v1.ListMatchDecisionsRequest
+	(*ListMatchDecisionsResponse)(nil),         // 55: accord.v1.ListMatchDecisionsResponse
+	(*CreateMatchDecisionRequest)(nil),         // 56: accord.v1.CreateMatchDecisionRequest
+	(*CreateMatchDecisionResponse)(nil),        // 57: accord.v1.CreateMatchDecisionResponse
+	(*DecideMatchRequest)(nil),                 // 58: accord.v1.DecideMatchRequest
+	(*DecideMatchResponse)(nil),                // 59: accord.v1.DecideMatchResponse
+	(*WatchMatchesRequest)(nil),                // 60: accord.v1.WatchMatchesRequest
+	(*WatchMatchesResponse)(nil),               // 61: accord.v1.WatchMatchesResponse
+	(*Jit)(nil),                                // 62: accord.v1.Jit
+	(JitState)(0),                              // 63: accord.v1.JitState
+	(JitMembershipState)(0),                    // 64: accord.v1.JitMembershipState
+	(*JitProposal)(nil),                        // 65: accord.v1.JitProposal
+	(*JitMembership)(nil),                      // 66: accord.v1.JitMembership
+	(*RegistryCaseRef)(nil),                    // 67: accord.v1.RegistryCaseRef
+	(Answer)(0),                                // 68: accord.v1.Answer
+	(*StrategyEntry)(nil),                      // 69: accord.v1.StrategyEntry
+	(StrategyEntryKind)(0),                     // 70: accord.v1.StrategyEntryKind
+	(*fieldmaskpb.FieldMask)(nil),              // 71: google.protobuf.FieldMask
+	(*StrategyEntryRevision)(nil),              // 72: accord.v1.StrategyEntryRevision
+	(*LeadProposal)(nil),                       // 73: accord.v1.LeadProposal
+	(LeadProposalState)(0),                     // 74: accord.v1.LeadProposalState
+	(*MatchDecision)(nil),                      // 75: accord.v1.MatchDecision
+	(MatchDecisionState)(0),                    // 76: accord.v1.MatchDecisionState
+	(*MemberAnswer)(nil),                       // 77: accord.v1.MemberAnswer
 }
 var file_accord_v1_coordination_proto_depIdxs = []int32{
-	6,  // 0: accord.v1.RegistryStatusResponse.servers:type_name -> accord.v1.RegistryServer
-	59, // 1: accord.v1.GetJitResponse.jit:type_name -> accord.v1.Jit
-	60, // 2: accord.v1.ListJitsRequest.state:type_name -> accord.v1.JitState
-	61, // 3: accord.v1.ListJitsRequest.membership_state:type_name -> accord.v1.JitMembershipState
-	59, // 4: accord.v1.ListJitsResponse.jits:type_name -> accord.v1.Jit
-	59, // 5: accord.v1.CreateJitRequest.jit:type_name -> accord.v1.Jit
-	59, // 6: accord.v1.CreateJitResponse.jit:type_name -> accord.v1.Jit
-	59, // 7: accord.v1.InviteToJitResponse.jit:type_name -> accord.v1.Jit
-	62, // 8: accord.v1.InviteToJitResponse.proposal:type_name -> accord.v1.JitProposal
-	59, // 9: accord.v1.AcceptJitInvitationResponse.jit:type_name -> accord.v1.Jit
-	63, // 10: accord.v1.DeclineJitInvitationResponse.membership:type_name -> accord.v1.JitMembership
-	63, // 11: accord.v1.LeaveJitResponse.membership:type_name -> accord.v1.JitMembership
-	60, // 12: accord.v1.LeaveJitResponse.jit_state:type_name -> accord.v1.JitState
-	64, // 13: accord.v1.LinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	59, // 14: accord.v1.LinkJitCaseResponse.jit:type_name -> accord.v1.Jit
-	64, // 15: accord.v1.UnlinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	59, // 16: accord.v1.UnlinkJitCaseResponse.jit:type_name -> accord.v1.Jit
-	59, // 17: accord.v1.SetJitLeadResponse.jit:type_name -> accord.v1.Jit
-	62, // 18: accord.v1.SetJitLeadResponse.proposal:type_name -> accord.v1.JitProposal
-	59, // 19: accord.v1.CloseJitResponse.jit:type_name -> accord.v1.Jit
-	62, // 20: accord.v1.CloseJitResponse.proposal:type_name -> accord.v1.JitProposal
-	65, // 21: accord.v1.ConsentJitProposalRequest.answer:type_name -> accord.v1.Answer
-	59, // 22: accord.v1.ConsentJitProposalResponse.jit:type_name -> accord.v1.Jit
-	62, // 23: accord.v1.ConsentJitProposalResponse.proposal:type_name -> accord.v1.JitProposal
-	66, // 24: accord.v1.GetStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	67, // 25: accord.v1.ListStrategyEntriesRequest.kind:type_name -> accord.v1.StrategyEntryKind
-	66, // 26: accord.v1.ListStrategyEntriesResponse.strategy_entries:type_name -> accord.v1.StrategyEntry
-	66, // 27: accord.v1.CreateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
-	66, // 28: accord.v1.CreateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	66, // 29: accord.v1.UpdateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
-	68, // 30: accord.v1.UpdateStrategyEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	66, // 31: accord.v1.UpdateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	66, // 32: accord.v1.DeleteStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	69, // 33: accord.v1.ListStrategyEntryRevisionsResponse.revisions:type_name -> accord.v1.StrategyEntryRevision
-	70, // 34: accord.v1.GetLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	71, // 35: accord.v1.ListLeadProposalsRequest.state:type_name -> accord.v1.LeadProposalState
-	70, // 36: accord.v1.ListLeadProposalsResponse.lead_proposals:type_name -> accord.v1.LeadProposal
-	70, // 37: accord.v1.CreateLeadProposalRequest.lead_proposal:type_name -> accord.v1.LeadProposal
-	70, // 38: accord.v1.CreateLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	65, // 39: accord.v1.ConsentLeadProposalRequest.answer:type_name -> accord.v1.Answer
-	70, // 40: accord.v1.ConsentLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	72, // 41: accord.v1.GetMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
-	73, // 42: accord.v1.ListMatchDecisionsRequest.state:type_name -> accord.v1.MatchDecisionState
-	64, // 43: accord.v1.ListMatchDecisionsRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	72, // 44: accord.v1.ListMatchDecisionsResponse.match_decisions:type_name -> accord.v1.MatchDecision
-	72, // 45: accord.v1.CreateMatchDecisionRequest.match_decision:type_name -> accord.v1.MatchDecision
-	72, // 46: accord.v1.CreateMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
-	65, // 47: accord.v1.DecideMatchRequest.answer:type_name -> accord.v1.Answer
-	72, // 48: accord.v1.DecideMatchResponse.match_decision:type_name -> accord.v1.MatchDecision
-	0,  // 49: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
-	2,  // 50: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
-	4,  // 51: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
-	7,  // 52: accord.v1.CoordinationService.GetJit:input_type -> accord.v1.GetJitRequest
-	9,  // 53: accord.v1.CoordinationService.ListJits:input_type -> accord.v1.ListJitsRequest
-	11, // 54: accord.v1.CoordinationService.CreateJit:input_type -> accord.v1.CreateJitRequest
-	13, // 55: accord.v1.CoordinationService.InviteToJit:input_type -> accord.v1.InviteToJitRequest
-	15, // 56: accord.v1.CoordinationService.AcceptJitInvitation:input_type -> accord.v1.AcceptJitInvitationRequest
-	17, // 57: accord.v1.CoordinationService.DeclineJitInvitation:input_type -> accord.v1.DeclineJitInvitationRequest
-	19, // 58: accord.v1.CoordinationService.LeaveJit:input_type -> accord.v1.LeaveJitRequest
-	21, // 59: accord.v1.CoordinationService.LinkJitCase:input_type -> accord.v1.LinkJitCaseRequest
-	23, // 60: accord.v1.CoordinationService.UnlinkJitCase:input_type -> accord.v1.UnlinkJitCaseRequest
-	25, // 61: accord.v1.CoordinationService.SetJitLead:input_type -> accord.v1.SetJitLeadRequest
-	27, // 62: accord.v1.CoordinationService.CloseJit:input_type -> accord.v1.CloseJitRequest
-	29, // 63: accord.v1.CoordinationService.ConsentJitProposal:input_type -> accord.v1.ConsentJitProposalRequest
-	31, // 64: accord.v1.CoordinationService.GetStrategyEntry:input_type -> accord.v1.GetStrategyEntryRequest
-	33, // 65: accord.v1.CoordinationService.ListStrategyEntries:input_type -> accord.v1.ListStrategyEntriesRequest
-	35, // 66: accord.v1.CoordinationService.CreateStrategyEntry:input_type -> accord.v1.CreateStrategyEntryRequest
-	37, // 67: accord.v1.CoordinationService.UpdateStrategyEntry:input_type -> accord.v1.UpdateStrategyEntryRequest
-	39, // 68: accord.v1.CoordinationService.DeleteStrategyEntry:input_type -> accord.v1.DeleteStrategyEntryRequest
-	41, // 69: accord.v1.CoordinationService.ListStrategyEntryRevisions:input_type -> accord.v1.ListStrategyEntryRevisionsRequest
-	43, // 70: accord.v1.CoordinationService.GetLeadProposal:input_type -> accord.v1.GetLeadProposalRequest
-	45, // 71: accord.v1.CoordinationService.ListLeadProposals:input_type -> accord.v1.ListLeadProposalsRequest
-	47, // 72: accord.v1.CoordinationService.CreateLeadProposal:input_type -> accord.v1.CreateLeadProposalRequest
-	49, // 73: accord.v1.CoordinationService.ConsentLeadProposal:input_type -> accord.v1.ConsentLeadProposalRequest
-	51, // 74: accord.v1.CoordinationService.GetMatchDecision:input_type -> accord.v1.GetMatchDecisionRequest
-	53, // 75: accord.v1.CoordinationService.ListMatchDecisions:input_type -> accord.v1.ListMatchDecisionsRequest
-	55, // 76: accord.v1.CoordinationService.CreateMatchDecision:input_type -> accord.v1.CreateMatchDecisionRequest
-	57, // 77: accord.v1.CoordinationService.DecideMatch:input_type -> accord.v1.DecideMatchRequest
-	1,  // 78: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
-	3,  // 79: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
-	5,  // 80: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
-	8,  // 81: accord.v1.CoordinationService.GetJit:output_type -> accord.v1.GetJitResponse
-	10, // 82: accord.v1.CoordinationService.ListJits:output_type -> accord.v1.ListJitsResponse
-	12, // 83: accord.v1.CoordinationService.CreateJit:output_type -> accord.v1.CreateJitResponse
-	14, // 84: accord.v1.CoordinationService.InviteToJit:output_type -> accord.v1.InviteToJitResponse
-	16, // 85: accord.v1.CoordinationService.AcceptJitInvitation:output_type -> accord.v1.AcceptJitInvitationResponse
-	18, // 86: accord.v1.CoordinationService.DeclineJitInvitation:output_type -> accord.v1.DeclineJitInvitationResponse
-	20, // 87: accord.v1.CoordinationService.LeaveJit:output_type -> accord.v1.LeaveJitResponse
-	22, // 88: accord.v1.CoordinationService.LinkJitCase:output_type -> accord.v1.LinkJitCaseResponse
-	24, // 89: accord.v1.CoordinationService.UnlinkJitCase:output_type -> accord.v1.UnlinkJitCaseResponse
-	26, // 90: accord.v1.CoordinationService.SetJitLead:output_type -> accord.v1.SetJitLeadResponse
-	28, // 91: accord.v1.CoordinationService.CloseJit:output_type -> accord.v1.CloseJitResponse
-	30, // 92: accord.v1.CoordinationService.ConsentJitProposal:output_type -> accord.v1.ConsentJitProposalResponse
-	32, // 93: accord.v1.CoordinationService.GetStrategyEntry:output_type -> accord.v1.GetStrategyEntryResponse
-	34, // 94: accord.v1.CoordinationService.ListStrategyEntries:output_type -> accord.v1.ListStrategyEntriesResponse
-	36, // 95: accord.v1.CoordinationService.CreateStrategyEntry:output_type -> accord.v1.CreateStrategyEntryResponse
-	38, // 96: accord.v1.CoordinationService.UpdateStrategyEntry:output_type -> accord.v1.UpdateStrategyEntryResponse
-	40, // 97: accord.v1.CoordinationService.DeleteStrategyEntry:output_type -> accord.v1.DeleteStrategyEntryResponse
-	42, // 98: accord.v1.CoordinationService.ListStrategyEntryRevisions:output_type -> accord.v1.ListStrategyEntryRevisionsResponse
-	44, // 99: accord.v1.CoordinationService.GetLeadProposal:output_type -> accord.v1.GetLeadProposalResponse
-	46, // 100: accord.v1.CoordinationService.ListLeadProposals:output_type -> accord.v1.ListLeadProposalsResponse
-	48, // 101: accord.v1.CoordinationService.CreateLeadProposal:output_type -> accord.v1.CreateLeadProposalResponse
-	50, // 102: accord.v1.CoordinationService.ConsentLeadProposal:output_type -> accord.v1.ConsentLeadProposalResponse
-	52, // 103: accord.v1.CoordinationService.GetMatchDecision:output_type -> accord.v1.GetMatchDecisionResponse
-	54, // 104: accord.v1.CoordinationService.ListMatchDecisions:output_type -> accord.v1.ListMatchDecisionsResponse
-	56, // 105: accord.v1.CoordinationService.CreateMatchDecision:output_type -> accord.v1.CreateMatchDecisionResponse
-	58, // 106: accord.v1.CoordinationService.DecideMatch:output_type -> accord.v1.DecideMatchResponse
-	78, // [78:107] is the sub-list for method output_type
-	49, // [49:78] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	7,  // 0: accord.v1.RegistryStatusResponse.servers:type_name -> accord.v1.RegistryServer
+	62, // 1: accord.v1.GetJitResponse.jit:type_name -> accord.v1.Jit
+	63, // 2: accord.v1.ListJitsRequest.state:type_name -> accord.v1.JitState
+	64, // 3: accord.v1.ListJitsRequest.membership_state:type_name -> accord.v1.JitMembershipState
+	62, // 4: accord.v1.ListJitsResponse.jits:type_name -> accord.v1.Jit
+	62, // 5: accord.v1.CreateJitRequest.jit:type_name -> accord.v1.Jit
+	62, // 6: accord.v1.CreateJitResponse.jit:type_name -> accord.v1.Jit
+	62, // 7: accord.v1.InviteToJitResponse.jit:type_name -> accord.v1.Jit
+	65, // 8: accord.v1.InviteToJitResponse.proposal:type_name -> accord.v1.JitProposal
+	62, // 9: accord.v1.AcceptJitInvitationResponse.jit:type_name -> accord.v1.Jit
+	66, // 10: accord.v1.DeclineJitInvitationResponse.membership:type_name -> accord.v1.JitMembership
+	66, // 11: accord.v1.LeaveJitResponse.membership:type_name -> accord.v1.JitMembership
+	63, // 12: accord.v1.LeaveJitResponse.jit_state:type_name -> accord.v1.JitState
+	67, // 13: accord.v1.LinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	62, // 14: accord.v1.LinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	67, // 15: accord.v1.UnlinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	62, // 16: accord.v1.UnlinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	62, // 17: accord.v1.SetJitLeadResponse.jit:type_name -> accord.v1.Jit
+	65, // 18: accord.v1.SetJitLeadResponse.proposal:type_name -> accord.v1.JitProposal
+	62, // 19: accord.v1.CloseJitResponse.jit:type_name -> accord.v1.Jit
+	65, // 20: accord.v1.CloseJitResponse.proposal:type_name -> accord.v1.JitProposal
+	68, // 21: accord.v1.ConsentJitProposalRequest.answer:type_name -> accord.v1.Answer
+	62, // 22: accord.v1.ConsentJitProposalResponse.jit:type_name -> accord.v1.Jit
+	65, // 23: accord.v1.ConsentJitProposalResponse.proposal:type_name -> accord.v1.JitProposal
+	69, // 24: accord.v1.GetStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	70, // 25: accord.v1.ListStrategyEntriesRequest.kind:type_name -> accord.v1.StrategyEntryKind
+	69, // 26: accord.v1.ListStrategyEntriesResponse.strategy_entries:type_name -> accord.v1.StrategyEntry
+	69, // 27: accord.v1.CreateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	69, // 28: accord.v1.CreateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	69, // 29: accord.v1.UpdateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	71, // 30: accord.v1.UpdateStrategyEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	69, // 31: accord.v1.UpdateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	69, // 32: accord.v1.DeleteStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	72, // 33: accord.v1.ListStrategyEntryRevisionsResponse.revisions:type_name -> accord.v1.StrategyEntryRevision
+	73, // 34: accord.v1.GetLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	74, // 35: accord.v1.ListLeadProposalsRequest.state:type_name -> accord.v1.LeadProposalState
+	73, // 36: accord.v1.ListLeadProposalsResponse.lead_proposals:type_name -> accord.v1.LeadProposal
+	73, // 37: accord.v1.CreateLeadProposalRequest.lead_proposal:type_name -> accord.v1.LeadProposal
+	73, // 38: accord.v1.CreateLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	68, // 39: accord.v1.ConsentLeadProposalRequest.answer:type_name -> accord.v1.Answer
+	73, // 40: accord.v1.ConsentLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	75, // 41: accord.v1.GetMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	76, // 42: accord.v1.ListMatchDecisionsRequest.state:type_name -> accord.v1.MatchDecisionState
+	67, // 43: accord.v1.ListMatchDecisionsRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	75, // 44: accord.v1.ListMatchDecisionsResponse.match_decisions:type_name -> accord.v1.MatchDecision
+	75, // 45: accord.v1.CreateMatchDecisionRequest.match_decision:type_name -> accord.v1.MatchDecision
+	75, // 46: accord.v1.CreateMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	68, // 47: accord.v1.DecideMatchRequest.answer:type_name -> accord.v1.Answer
+	75, // 48: accord.v1.DecideMatchResponse.match_decision:type_name -> accord.v1.MatchDecision
+	0,  // 49: accord.v1.WatchMatchesResponse.kind:type_name -> accord.v1.MatchEventKind
+	75, // 50: accord.v1.WatchMatchesResponse.match_decision:type_name -> accord.v1.MatchDecision
+	77, // 51: accord.v1.WatchMatchesResponse.answer:type_name -> accord.v1.MemberAnswer
+	1,  // 52: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
+	3,  // 53: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
+	5,  // 54: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
+	8,  // 55: accord.v1.CoordinationService.GetJit:input_type -> accord.v1.GetJitRequest
+	10, // 56: accord.v1.CoordinationService.ListJits:input_type -> accord.v1.ListJitsRequest
+	12, // 57: accord.v1.CoordinationService.CreateJit:input_type -> accord.v1.CreateJitRequest
+	14, // 58: accord.v1.CoordinationService.InviteToJit:input_type -> accord.v1.InviteToJitRequest
+	16, // 59: accord.v1.CoordinationService.AcceptJitInvitation:input_type -> accord.v1.AcceptJitInvitationRequest
+	18, // 60: accord.v1.CoordinationService.DeclineJitInvitation:input_type -> accord.v1.DeclineJitInvitationRequest
+	20, // 61: accord.v1.CoordinationService.LeaveJit:input_type -> accord.v1.LeaveJitRequest
+	22, // 62: accord.v1.CoordinationService.LinkJitCase:input_type -> accord.v1.LinkJitCaseRequest
+	24, // 63: accord.v1.CoordinationService.UnlinkJitCase:input_type -> accord.v1.UnlinkJitCaseRequest
+	26, // 64: accord.v1.CoordinationService.SetJitLead:input_type -> accord.v1.SetJitLeadRequest
+	28, // 65: accord.v1.CoordinationService.CloseJit:input_type -> accord.v1.CloseJitRequest
+	30, // 66: accord.v1.CoordinationService.ConsentJitProposal:input_type -> accord.v1.ConsentJitProposalRequest
+	32, // 67: accord.v1.CoordinationService.GetStrategyEntry:input_type -> accord.v1.GetStrategyEntryRequest
+	34, // 68: accord.v1.CoordinationService.ListStrategyEntries:input_type -> accord.v1.ListStrategyEntriesRequest
+	36, // 69: accord.v1.CoordinationService.CreateStrategyEntry:input_type -> accord.v1.CreateStrategyEntryRequest
+	38, // 70: accord.v1.CoordinationService.UpdateStrategyEntry:input_type -> accord.v1.UpdateStrategyEntryRequest
+	40, // 71: accord.v1.CoordinationService.DeleteStrategyEntry:input_type -> accord.v1.DeleteStrategyEntryRequest
+	42, // 72: accord.v1.CoordinationService.ListStrategyEntryRevisions:input_type -> accord.v1.ListStrategyEntryRevisionsRequest
+	44, // 73: accord.v1.CoordinationService.GetLeadProposal:input_type -> accord.v1.GetLeadProposalRequest
+	46, // 74: accord.v1.CoordinationService.ListLeadProposals:input_type -> accord.v1.ListLeadProposalsRequest
+	48, // 75: accord.v1.CoordinationService.CreateLeadProposal:input_type -> accord.v1.CreateLeadProposalRequest
+	50, // 76: accord.v1.CoordinationService.ConsentLeadProposal:input_type -> accord.v1.ConsentLeadProposalRequest
+	52, // 77: accord.v1.CoordinationService.GetMatchDecision:input_type -> accord.v1.GetMatchDecisionRequest
+	54, // 78: accord.v1.CoordinationService.ListMatchDecisions:input_type -> accord.v1.ListMatchDecisionsRequest
+	56, // 79: accord.v1.CoordinationService.CreateMatchDecision:input_type -> accord.v1.CreateMatchDecisionRequest
+	58, // 80: accord.v1.CoordinationService.DecideMatch:input_type -> accord.v1.DecideMatchRequest
+	60, // 81: accord.v1.CoordinationService.WatchMatches:input_type -> accord.v1.WatchMatchesRequest
+	2,  // 82: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
+	4,  // 83: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
+	6,  // 84: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
+	9,  // 85: accord.v1.CoordinationService.GetJit:output_type -> accord.v1.GetJitResponse
+	11, // 86: accord.v1.CoordinationService.ListJits:output_type -> accord.v1.ListJitsResponse
+	13, // 87: accord.v1.CoordinationService.CreateJit:output_type -> accord.v1.CreateJitResponse
+	15, // 88: accord.v1.CoordinationService.InviteToJit:output_type -> accord.v1.InviteToJitResponse
+	17, // 89: accord.v1.CoordinationService.AcceptJitInvitation:output_type -> accord.v1.AcceptJitInvitationResponse
+	19, // 90: accord.v1.CoordinationService.DeclineJitInvitation:output_type -> accord.v1.DeclineJitInvitationResponse
+	21, // 91: accord.v1.CoordinationService.LeaveJit:output_type -> accord.v1.LeaveJitResponse
+	23, // 92: accord.v1.CoordinationService.LinkJitCase:output_type -> accord.v1.LinkJitCaseResponse
+	25, // 93: accord.v1.CoordinationService.UnlinkJitCase:output_type -> accord.v1.UnlinkJitCaseResponse
+	27, // 94: accord.v1.CoordinationService.SetJitLead:output_type -> accord.v1.SetJitLeadResponse
+	29, // 95: accord.v1.CoordinationService.CloseJit:output_type -> accord.v1.CloseJitResponse
+	31, // 96: accord.v1.CoordinationService.ConsentJitProposal:output_type -> accord.v1.ConsentJitProposalResponse
+	33, // 97: accord.v1.CoordinationService.GetStrategyEntry:output_type -> accord.v1.GetStrategyEntryResponse
+	35, // 98: accord.v1.CoordinationService.ListStrategyEntries:output_type -> accord.v1.ListStrategyEntriesResponse
+	37, // 99: accord.v1.CoordinationService.CreateStrategyEntry:output_type -> accord.v1.CreateStrategyEntryResponse
+	39, // 100: accord.v1.CoordinationService.UpdateStrategyEntry:output_type -> accord.v1.UpdateStrategyEntryResponse
+	41, // 101: accord.v1.CoordinationService.DeleteStrategyEntry:output_type -> accord.v1.DeleteStrategyEntryResponse
+	43, // 102: accord.v1.CoordinationService.ListStrategyEntryRevisions:output_type -> accord.v1.ListStrategyEntryRevisionsResponse
+	45, // 103: accord.v1.CoordinationService.GetLeadProposal:output_type -> accord.v1.GetLeadProposalResponse
+	47, // 104: accord.v1.CoordinationService.ListLeadProposals:output_type -> accord.v1.ListLeadProposalsResponse
+	49, // 105: accord.v1.CoordinationService.CreateLeadProposal:output_type -> accord.v1.CreateLeadProposalResponse
+	51, // 106: accord.v1.CoordinationService.ConsentLeadProposal:output_type -> accord.v1.ConsentLeadProposalResponse
+	53, // 107: accord.v1.CoordinationService.GetMatchDecision:output_type -> accord.v1.GetMatchDecisionResponse
+	55, // 108: accord.v1.CoordinationService.ListMatchDecisions:output_type -> accord.v1.ListMatchDecisionsResponse
+	57, // 109: accord.v1.CoordinationService.CreateMatchDecision:output_type -> accord.v1.CreateMatchDecisionResponse
+	59, // 110: accord.v1.CoordinationService.DecideMatch:output_type -> accord.v1.DecideMatchResponse
+	61, // 111: accord.v1.CoordinationService.WatchMatches:output_type -> accord.v1.WatchMatchesResponse
+	82, // [82:112] is the sub-list for method output_type
+	52, // [52:82] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_coordination_proto_init() }
@@ -4188,13 +4416,14 @@ func file_accord_v1_coordination_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_coordination_proto_rawDesc), len(file_accord_v1_coordination_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   59,
+			NumEnums:      1,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_accord_v1_coordination_proto_goTypes,
 		DependencyIndexes: file_accord_v1_coordination_proto_depIdxs,
+		EnumInfos:         file_accord_v1_coordination_proto_enumTypes,
 		MessageInfos:      file_accord_v1_coordination_proto_msgTypes,
 	}.Build()
 	File_accord_v1_coordination_proto = out.File

@@ -48,6 +48,7 @@ const (
 	CoordinationService_ListMatchDecisions_FullMethodName         = "/accord.v1.CoordinationService/ListMatchDecisions"
 	CoordinationService_CreateMatchDecision_FullMethodName        = "/accord.v1.CoordinationService/CreateMatchDecision"
 	CoordinationService_DecideMatch_FullMethodName                = "/accord.v1.CoordinationService/DecideMatch"
+	CoordinationService_WatchMatches_FullMethodName               = "/accord.v1.CoordinationService/WatchMatches"
 )
 
 // CoordinationServiceClient is the client API for CoordinationService service.
@@ -181,6 +182,14 @@ type CoordinationServiceClient interface {
 	// the caller's member: confirmed once every involved member confirms,
 	// rejected once one rejects.
 	DecideMatch(ctx context.Context, in *DecideMatchRequest, opts ...grpc.CallOption) (*DecideMatchResponse, error)
+	// WatchMatches streams the changes of the match decisions the caller's
+	// member is involved in: new decisions, answers (any involved member's)
+	// and state changes, in the order of the registry's changes, each with
+	// its registry index to resume from; and a heartbeat while nothing
+	// changes. A decision changed several times between two reads is sent
+	// once, as it stands. A client that does not read is cut with
+	// RESOURCE_EXHAUSTED and resumes with since = the last index it saw.
+	WatchMatches(ctx context.Context, in *WatchMatchesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMatchesResponse], error)
 }
 
 type coordinationServiceClient struct {
@@ -483,6 +492,25 @@ func (c *coordinationServiceClient) DecideMatch(ctx context.Context, in *DecideM
 	return out, nil
 }
 
+func (c *coordinationServiceClient) WatchMatches(ctx context.Context, in *WatchMatchesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMatchesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CoordinationService_ServiceDesc.Streams[0], CoordinationService_WatchMatches_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchMatchesRequest, WatchMatchesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CoordinationService_WatchMatchesClient = grpc.ServerStreamingClient[WatchMatchesResponse]
+
 // CoordinationServiceServer is the server API for CoordinationService service.
 // All implementations must embed UnimplementedCoordinationServiceServer
 // for forward compatibility.
@@ -614,6 +642,14 @@ type CoordinationServiceServer interface {
 	// the caller's member: confirmed once every involved member confirms,
 	// rejected once one rejects.
 	DecideMatch(context.Context, *DecideMatchRequest) (*DecideMatchResponse, error)
+	// WatchMatches streams the changes of the match decisions the caller's
+	// member is involved in: new decisions, answers (any involved member's)
+	// and state changes, in the order of the registry's changes, each with
+	// its registry index to resume from; and a heartbeat while nothing
+	// changes. A decision changed several times between two reads is sent
+	// once, as it stands. A client that does not read is cut with
+	// RESOURCE_EXHAUSTED and resumes with since = the last index it saw.
+	WatchMatches(*WatchMatchesRequest, grpc.ServerStreamingServer[WatchMatchesResponse]) error
 	mustEmbedUnimplementedCoordinationServiceServer()
 }
 
@@ -710,6 +746,9 @@ func (UnimplementedCoordinationServiceServer) CreateMatchDecision(context.Contex
 }
 func (UnimplementedCoordinationServiceServer) DecideMatch(context.Context, *DecideMatchRequest) (*DecideMatchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DecideMatch not implemented")
+}
+func (UnimplementedCoordinationServiceServer) WatchMatches(*WatchMatchesRequest, grpc.ServerStreamingServer[WatchMatchesResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchMatches not implemented")
 }
 func (UnimplementedCoordinationServiceServer) mustEmbedUnimplementedCoordinationServiceServer() {}
 func (UnimplementedCoordinationServiceServer) testEmbeddedByValue()                             {}
@@ -1254,6 +1293,17 @@ func _CoordinationService_DecideMatch_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoordinationService_WatchMatches_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchMatchesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CoordinationServiceServer).WatchMatches(m, &grpc.GenericServerStream[WatchMatchesRequest, WatchMatchesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CoordinationService_WatchMatchesServer = grpc.ServerStreamingServer[WatchMatchesResponse]
+
 // CoordinationService_ServiceDesc is the grpc.ServiceDesc for CoordinationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1378,6 +1428,12 @@ var CoordinationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CoordinationService_DecideMatch_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchMatches",
+			Handler:       _CoordinationService_WatchMatches_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "accord/v1/coordination.proto",
 }

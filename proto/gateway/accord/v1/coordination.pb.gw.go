@@ -1291,6 +1291,34 @@ func local_request_CoordinationService_DecideMatch_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+var filter_CoordinationService_WatchMatches_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_CoordinationService_WatchMatches_0(ctx context.Context, marshaler runtime.Marshaler, client extAccordv1.CoordinationServiceClient, req *http.Request, pathParams map[string]string) (extAccordv1.CoordinationService_WatchMatchesClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq extAccordv1.WatchMatchesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_CoordinationService_WatchMatches_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.WatchMatches(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 // RegisterCoordinationServiceHandlerServer registers the http handlers for service CoordinationService to "mux".
 // UnaryRPC     :call CoordinationServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1878,6 +1906,13 @@ func RegisterCoordinationServiceHandlerServer(ctx context.Context, mux *runtime.
 		forward_CoordinationService_DecideMatch_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
+	mux.Handle(http.MethodGet, pattern_CoordinationService_WatchMatches_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
+	})
+
 	return nil
 }
 
@@ -2410,6 +2445,23 @@ func RegisterCoordinationServiceHandlerClient(ctx context.Context, mux *runtime.
 		}
 		forward_CoordinationService_DecideMatch_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_CoordinationService_WatchMatches_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/accord.v1.CoordinationService/WatchMatches", runtime.WithHTTPPathPattern("/v1/matchDecisions:watch"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CoordinationService_WatchMatches_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CoordinationService_WatchMatches_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -2443,6 +2495,7 @@ var (
 	pattern_CoordinationService_ListMatchDecisions_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "matchDecisions"}, ""))
 	pattern_CoordinationService_CreateMatchDecision_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"accord.v1.CoordinationService", "CreateMatchDecision"}, ""))
 	pattern_CoordinationService_DecideMatch_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2}, []string{"v1", "matchDecisions", "name"}, "decide"))
+	pattern_CoordinationService_WatchMatches_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "matchDecisions"}, "watch"))
 )
 
 var (
@@ -2475,4 +2528,5 @@ var (
 	forward_CoordinationService_ListMatchDecisions_0         = runtime.ForwardResponseMessage
 	forward_CoordinationService_CreateMatchDecision_0        = runtime.ForwardResponseMessage
 	forward_CoordinationService_DecideMatch_0                = runtime.ForwardResponseMessage
+	forward_CoordinationService_WatchMatches_0               = runtime.ForwardResponseStream
 )
