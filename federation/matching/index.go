@@ -27,6 +27,9 @@ type Match struct {
 	// persons stay. They are what may be written where others than the
 	// two offices can read it.
 	Bare []string
+	// Explanation is how Score came about: Explanation.Weight == Weight
+	// and Score is Explanation.Probability rounded to four decimals.
+	Explanation Explanation
 }
 
 // Config tunes an Index.
@@ -321,7 +324,8 @@ func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
 		return Match{}, false
 	}
 	full, bare := reasons(x.model, a, b, g, det)
-	return Match{A: a.id, B: b.id, Score: math.Round(p*10000) / 10000, Weight: w, Reasons: full, Bare: bare}, true
+	return Match{A: a.id, B: b.id, Score: math.Round(p*10000) / 10000, Weight: w, Reasons: full, Bare: bare,
+		Explanation: x.model.explain(g)}, true
 }
 
 // candidates returns the distinct slots that share a blocking key with

@@ -412,3 +412,30 @@ func checkExplanation(e *Explanation, score float64) error {
 	}
 	return nil
 }
+
+// NeedsMatchAnswersV2 reports whether c needs match answers v2 on the
+// state v: a proposal with an explanation, or an answer with a reason, by
+// a member that answered already, or on a decision that is not proposed.
+// A node sends such a command, and a leader appends it, only once every
+// registry server applies match answers v2.
+func NeedsMatchAnswersV2(v View, c *Command) bool {
+	switch p := c.Payload.(type) {
+	case *ProposeMatch:
+		return p.Explanation != nil
+	case ProposeMatch:
+		return p.Explanation != nil
+	case *DecideMatch:
+		return decideNeedsV2(v, c.Member, p)
+	case DecideMatch:
+		return decideNeedsV2(v, c.Member, &p)
+	}
+	return false
+}
+
+func decideNeedsV2(v View, member string, p *DecideMatch) bool {
+	if p.Reason != "" {
+		return true
+	}
+	d, ok := v.s.matches.get(p.Match)
+	return ok && answersV2(d, p, member)
+}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"math"
 	"io"
+	"math"
 	"strings"
 	"testing"
 )

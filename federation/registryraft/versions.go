@@ -93,6 +93,11 @@ func (n *Node) checkWriteVersion(c *registry.Command) error {
 		return fmt.Errorf("%w: %s: %s still report version %d", registry.ErrFailedPrecondition, versionRefusal,
 			strings.Join(ids, ", "), registry.LegacyCommandVersion)
 	}
+	if n.needsMatchAnswers(c) {
+		if ids := n.MatchAnswersBehind(); len(ids) > 0 {
+			return fmt.Errorf("%w: %s: %s", registry.ErrFailedPrecondition, matchAnswersRefusal, strings.Join(ids, ", "))
+		}
+	}
 	if c.Batch != nil {
 		if ids := n.withoutBatchSignatures(); len(ids) > 0 {
 			return fmt.Errorf("%w: %s: %s do not check them", registry.ErrFailedPrecondition, batchRefusal, strings.Join(ids, ", "))
@@ -205,4 +210,57 @@ func (n *Node) versioned(c *registry.Command) {
 	if c.Version == registry.CommandVersion {
 		c.Version = n.writeVersion()
 	}
+}
+
+// Match answers v2 (registry.MatchAnswersV2: reasons, changed answers,
+// explained scores). A server of an earlier build refuses them, so the
+// leader appends such a command only once every server of the latest
+// configuration has said that it applies them
+// (ServerStatusResponse.match_answers), and nodes do not send them before
+// (MatchAnswersBehind).
+
+// matchAnswersRefusal is in the refusal of a command that needs match
+// answers v2 while some server does not apply them.
+const matchAnswersRefusal = "reasons, changed answers and explained scores of matches are not yet applied by every registry server; still on an earlier build"
+
+// noteMatchAnswers records the version of match answers a server said it
+// applies.
+func (n *Node) noteMatchAnswers(id raft.ServerID, version int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.matchAnswers == nil {
+		n.matchAnswers = map[raft.ServerID]int{}
+	}
+	if n.matchAnswers[id] != version {
+		n.logger.Info("registry server's match answers", "server", string(id), "version", version)
+	}
+	n.matchAnswers[id] = version
+}
+
+// MatchAnswersBehind returns the servers of the latest configuration (this
+// one aside) that have not said that they apply match answers v2, sorted
+// (a placeholder naming them all while no configuration is known). Empty:
+// reasons, changed answers and explanations may be sent.
+func (n *Node) MatchAnswersBehind() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.servers) == 0 {
+		return []string{"the registry servers (the configuration is not loaded yet)"}
+	}
+	var ids []string
+	for id := range n.servers {
+		if id != n.id && n.matchAnswers[id] < registry.MatchAnswersV2 {
+			ids = append(ids, string(id))
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// needsMatchAnswers reports whether c needs match answers v2, by its
+// payload and this server's state.
+func (n *Node) needsMatchAnswers(c *registry.Command) bool {
+	needs := false
+	n.fsm.Read(func(v registry.View) { needs = registry.NeedsMatchAnswersV2(v, c) })
+	return needs
 }

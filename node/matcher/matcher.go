@@ -669,7 +669,33 @@ func (m *Matcher) command(mt matching.Match, a, b string) (*registry.Command, er
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%d\n%d", mt.A, mt.B, versions[cases[0].String()], versions[cases[1].String()])
 	rid := "match." + hex.EncodeToString(h.Sum(nil))[:32]
-	return registry.NewCommand(rid, registry.ProposeMatch{Cases: cases, Score: score, Reasons: slices.Clone(reasons), Versions: versions})
+	p := registry.ProposeMatch{Cases: cases, Score: score, Reasons: slices.Clone(reasons), Versions: versions}
+	if m.explains() {
+		p.Explanation = explanation(mt.Explanation)
+	}
+	return registry.NewCommand(rid, p)
+}
+
+// explains reports whether proposals carry their explanation: only once
+// every registry server applies match answers v2 (an earlier build refuses
+// the field), when the registry says so.
+func (m *Matcher) explains() bool {
+	r, ok := m.reg.(interface{ MatchAnswersBehind() []string })
+	return ok && len(r.MatchAnswersBehind()) == 0
+}
+
+// explanation is the registry's copy of a match's explanation. Its labels
+// are the model's level names, never values of a record, so that it is
+// safe for jit cases too.
+func explanation(e matching.Explanation) *registry.Explanation {
+	if len(e.Comparisons) == 0 {
+		return nil
+	}
+	out := &registry.Explanation{Prior: e.Prior, PriorWeight: e.PriorWeight, Weight: e.Weight, Probability: e.Probability}
+	for _, c := range e.Comparisons {
+		out.Comparisons = append(out.Comparisons, registry.ComparisonWeight{Name: c.Name, Level: c.Level, Label: c.Label, Weight: c.Weight})
+	}
+	return out
 }
 
 func memberOf(caseID string) string {

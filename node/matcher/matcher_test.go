@@ -72,3 +72,43 @@ func TestProposeRules(t *testing.T) {
 		}
 	}
 }
+
+// v2Registry is a fakeRegistry that reports which registry servers do not
+// apply match answers v2.
+type v2Registry struct {
+	fakeRegistry
+	behind []string
+}
+
+func (r *v2Registry) MatchAnswersBehind() []string { return r.behind }
+
+// TestProposalCarriesExplanation: a proposal carries the match's
+// explanation once every registry server applies match answers v2, and
+// not before.
+func TestProposalCarriesExplanation(t *testing.T) {
+	exp := matching.Explanation{Prior: 0.1, PriorWeight: -3.17, Weight: 4.83, Probability: 0.966,
+		Comparisons: []matching.ComparisonWeight{{Name: "time", Level: 0, Label: "same hour", Weight: 8}, {Name: "persons", Level: -1}}}
+	mt := matching.Match{A: "PL-1", B: "UA-1", Score: 0.966, Explanation: exp}
+	for _, behind := range [][]string{{"ua-1"}, nil} {
+		reg := &v2Registry{behind: behind}
+		m := New("PL", nil, reg, Options{})
+		for _, id := range []string{"PL-1", "UA-1"} {
+			m.sens.Store(id, accordv1.Sensitivity_SENSITIVITY_FEDERATION)
+		}
+		m.proposeWith(context.Background(), []matching.Match{mt}, map[string]registry.MatchDecision{})
+		if len(reg.proposed) != 1 {
+			t.Fatalf("proposed %d", len(reg.proposed))
+		}
+		e := reg.proposed[0].Explanation
+		if behind != nil {
+			if e != nil {
+				t.Errorf("explanation sent while %v are behind", behind)
+			}
+			continue
+		}
+		if e == nil || e.Weight != exp.Weight || e.Probability != exp.Probability || len(e.Comparisons) != 2 ||
+			e.Comparisons[0].Label != "same hour" || e.Comparisons[1].Level != -1 {
+			t.Fatalf("explanation %+v", e)
+		}
+	}
+}
