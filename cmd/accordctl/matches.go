@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,10 +34,12 @@ A decision is named by its id (match-000001) or its resource name
 		Example: `  accordctl --config ua.yaml matches list --awaiting
   accordctl --config ua.yaml matches show MATCH-ID
   accordctl --config ua.yaml matches confirm MATCH-ID
+  accordctl --config ua.yaml matches reject MATCH-ID --reason 'another village'
+  accordctl --config ua.yaml matches model
   accordctl --config ua.yaml lead propose --match MATCH-ID --lead UA`,
 	}
 	addRegistryFlags(cmd)
-	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false))
+	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false), newMatchesModelCmd(g))
 	return cmd
 }
 
@@ -255,4 +258,57 @@ copied to every member's registry: never write a person's name in it.`,
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required with reject; at most 1000 bytes; never a person's name)")
 	wf.add(cmd)
 	return cmd
+}
+
+func newMatchesModelCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model",
+		Short: "Show the matching model this node scores with: the prior, and m, u and weight of every level",
+		Long: `model prints the Fellegi-Sunter model the node's matcher scores with: the
+prior (the share of matches among candidate pairs), and for every comparison
+each level's m (its probability among pairs of one incident), u (among other
+pairs) and match weight log2(m/u); when it was fitted and on how many pairs,
+and whether the EM guard kept u fixed or the priors' m. A match's score is
+the prior's weight plus its levels' weights (matches show draws it).`,
+		Example: "  accordctl --config ua.yaml matches model\n  accordctl --config ua.yaml matches model -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return apiRead(cmd, g, "matches model", func(ctx context.Context, c *coordClient) (*accordv1.MatchingModel, error) {
+				r, err := accordv1.NewMatchingServiceClient(c.conn).GetMatchingModel(ctx, &accordv1.GetMatchingModelRequest{})
+				return r.GetModel(), err
+			}, func(w io.Writer, _ *coordClient, m *accordv1.MatchingModel) { printModel(w, m) })
+		},
+	}
+	addRegistryFlags(cmd)
+	return cmd
+}
+
+func printModel(w io.Writer, m *accordv1.MatchingModel) {
+	switch {
+	case m.GetFittedAt() == nil:
+		fmt.Fprintln(w, "model: the default model (not fitted yet: the node has not loaded its index)")
+	case m.GetDefaultModel():
+		fmt.Fprintf(w, "model: the default model (fitted %s on %s candidate pairs: too few)\n",
+			m.GetFittedAt().AsTime().UTC().Format(time.RFC3339), formatCount(m.GetCandidatePairs()))
+	default:
+		fmt.Fprintf(w, "model: fitted %s on %s cases: %s candidate pairs, EM on %s pairs, u from %s non-match pairs\n",
+			m.GetFittedAt().AsTime().UTC().Format(time.RFC3339), formatCount(m.GetRecords()), formatCount(m.GetCandidatePairs()),
+			formatCount(m.GetFittedPairs()), formatCount(m.GetNonMatchPairs()))
+	}
+	if m.GetGuard() != "" {
+		fmt.Fprintf(w, "EM guard: %s\n", m.GetGuard())
+	}
+	fmt.Fprintf(w, "prior: %.4f of candidate pairs match (weight %+.2f)\n", m.GetPrior(), m.GetPriorWeight())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPARISON\tLEVEL\tM\tU\tWEIGHT")
+	for _, c := range m.GetComparisons() {
+		for i, l := range c.GetLevels() {
+			name := ""
+			if i == 0 {
+				name = c.GetName()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.4f\t%+.2f\n", name, l.GetLabel(), l.GetM(), l.GetU(), l.GetWeight())
+		}
+	}
+	_ = tw.Flush()
 }

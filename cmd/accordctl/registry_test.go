@@ -330,6 +330,13 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		}
 		_, err = de.ctl(t, "matches", "show", id)
 		wantExit(t, err, 1, "NotFound")
+		// The model the node scores with, level by level.
+		wantIn(t, "matches model", pl.must(t, "matches", "model"), "model: ", "prior: ", "COMPARISON", "place", "same name up to vowels")
+		var mm accordv1.MatchingModel
+		ctlJSON(t, pl, &mm, "matches", "model")
+		if len(mm.GetComparisons()) != 9 || mm.GetPrior() <= 0 || len(mm.GetComparisons()[0].GetLevels()) == 0 {
+			t.Errorf("matches model -o json: %v", &mm)
+		}
 		_, err = pl.ctl(t, "matches", "list", "--status", "maybe")
 		wantExit(t, err, 1, `--status "maybe"`)
 	})

@@ -361,10 +361,9 @@ func (m *Model) explain(g gamma) Explanation {
 
 // LevelInfo is one level of a comparison in a model.
 type LevelInfo struct {
-	Label     string
-	M, U      float64
-	Weight    float64 // log2(M/U)
-	PriorKept bool    // m of this level is the prior's (see Fit in ModelInfo)
+	Label  string
+	M, U   float64
+	Weight float64 // log2(M/U)
 }
 
 // ComparisonInfo is one comparison of a model with its levels.

@@ -33,6 +33,8 @@ import (
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/jitcontent"
 	"github.com/accordfed/accord/node/localapi"
+	"github.com/accordfed/accord/node/matcher"
+	"github.com/accordfed/accord/node/matchmodel"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -223,6 +225,13 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	membership := coordination.NewMembership(coord)
 	membership.Allow(localPolicy)
 	fedIdx := d.newFedIndex(localPolicy)
+	model := matchmodel.New(src.Identity().Member, func() (matcher.Fit, bool) {
+		if d.exchange == nil || d.exchange.matcher == nil {
+			return matcher.Fit{}, false
+		}
+		return d.exchange.matcher.Fit(), true
+	})
+	model.Allow(localPolicy)
 	backups := d.newBackup(localPolicy, isAdmin)
 	if d.persons != nil {
 		d.persons.allowLookup(localPolicy, src.Identity().Member)
@@ -243,6 +252,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	accordv1.RegisterMembershipServiceServer(d.local.GRPC, membership)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
+	accordv1.RegisterMatchingServiceServer(d.local.GRPC, model)
 	if d.persons != nil {
 		accordv1.RegisterPersonLookupServiceServer(d.local.GRPC, d.persons.lookup)
 		accordv1.RegisterPersonTokenServiceServer(d.srv.GRPC, d.persons.service)

@@ -107,6 +107,7 @@ type Matcher struct {
 	fittedOn int             // records the model was last fitted on (Run only)
 	fitted   time.Time       // when (Run only)
 	ready    atomic.Pointer[matching.Index]
+	fit      atomic.Pointer[Fit] // the model in use and its fit, once loaded
 	versions sync.Map // case id -> version (int64)
 	// sens holds the sensitivity, as published, of each case in the index
 	// (the office's and the others'); a national case is never there.
@@ -123,6 +124,28 @@ type Matcher struct {
 	wake    chan struct{}
 
 	proposed, found, withheld atomic.Int64
+}
+
+// Fit is the model the matcher scores with and how it was fitted.
+type Fit struct {
+	Model *matching.Model
+	// At is when it was fitted; zero before the first load.
+	At time.Time
+	// Stats are the fit's: records, candidate pairs, EM pairs, non-match
+	// pairs, and the EM guard's Fallback.
+	Stats matching.Stats
+	// Default is true when the default model is in use: before the first
+	// load, or when too few candidate pairs were found to fit one.
+	Default bool
+}
+
+// Fit returns the model in use: the default model, unfitted, until the
+// matcher has loaded its index.
+func (m *Matcher) Fit() Fit {
+	if f := m.fit.Load(); f != nil {
+		return *f
+	}
+	return Fit{Model: matching.DefaultModel(), Default: true}
 }
 
 // New returns the matcher of member's node.
@@ -392,6 +415,7 @@ func (m *Matcher) load(ctx context.Context) error {
 	}
 	m.ready.Store(m.index)
 	m.fittedOn, m.fitted = len(recs), time.Now()
+	m.fit.Store(&Fit{Model: model, At: m.fitted, Stats: stats, Default: stats.EMPairs < matching.MinTrainingPairs})
 	m.logger.Info("matching model fitted", "stats", stats.String())
 	m.propose(ctx, matches)
 	return nil
