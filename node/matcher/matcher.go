@@ -108,7 +108,7 @@ type Matcher struct {
 	fitted   time.Time       // when (Run only)
 	ready    atomic.Pointer[matching.Index]
 	fit      atomic.Pointer[Fit] // the model in use and its fit, once loaded
-	versions sync.Map // case id -> version (int64)
+	versions sync.Map            // case id -> version (int64)
 	// sens holds the sensitivity, as published, of each case in the index
 	// (the office's and the others'); a national case is never there.
 	sens sync.Map // case id -> accordv1.Sensitivity
