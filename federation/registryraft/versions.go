@@ -30,15 +30,21 @@ import (
 // noteCommandVersion records the highest command version a server said it
 // applies.
 func (n *Node) noteCommandVersion(id raft.ServerID, version int) {
+	noteServer(n, &n.versions, id, version, "registry server's command version")
+}
+
+// noteServer records in *m, under n.mu, what server id said, and logs
+// what once it changes.
+func noteServer(n *Node, m *map[raft.ServerID]int, id raft.ServerID, version int, what string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.versions == nil {
-		n.versions = map[raft.ServerID]int{}
+	if *m == nil {
+		*m = map[raft.ServerID]int{}
 	}
-	if n.versions[id] != version {
-		n.logger.Info("registry server's command version", "server", string(id), "version", version)
+	if (*m)[id] != version {
+		n.logger.Info(what, "server", string(id), "version", version)
 	}
-	n.versions[id] = version
+	(*m)[id] = version
 }
 
 // writeVersion returns the command version this node writes: the current
@@ -152,6 +158,13 @@ func (n *Node) signsBatches() bool {
 // (this one aside) that have not said that they check batch signatures,
 // sorted (every server, while no configuration is known).
 func (n *Node) withoutBatchSignatures() []string {
+	return n.serversWithout(func(id raft.ServerID) bool { return n.batchSigners[id] })
+}
+
+// serversWithout returns the servers of the latest configuration (this
+// one aside) for which has (called under n.mu) is false, sorted; while no
+// configuration is known, a placeholder naming them all.
+func (n *Node) serversWithout(has func(raft.ServerID) bool) []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.servers) == 0 {
@@ -159,7 +172,7 @@ func (n *Node) withoutBatchSignatures() []string {
 	}
 	var ids []string
 	for id := range n.servers {
-		if id != n.id && !n.batchSigners[id] {
+		if id != n.id && !has(id) {
 			ids = append(ids, string(id))
 		}
 	}
@@ -226,15 +239,7 @@ const matchAnswersRefusal = "reasons, changed answers and explained scores of ma
 // noteMatchAnswers records the version of match answers a server said it
 // applies.
 func (n *Node) noteMatchAnswers(id raft.ServerID, version int) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.matchAnswers == nil {
-		n.matchAnswers = map[raft.ServerID]int{}
-	}
-	if n.matchAnswers[id] != version {
-		n.logger.Info("registry server's match answers", "server", string(id), "version", version)
-	}
-	n.matchAnswers[id] = version
+	noteServer(n, &n.matchAnswers, id, version, "registry server's match answers")
 }
 
 // MatchAnswersBehind returns the servers of the latest configuration (this
@@ -242,19 +247,7 @@ func (n *Node) noteMatchAnswers(id raft.ServerID, version int) {
 // (a placeholder naming them all while no configuration is known). Empty:
 // reasons, changed answers and explanations may be sent.
 func (n *Node) MatchAnswersBehind() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.servers) == 0 {
-		return []string{"the registry servers (the configuration is not loaded yet)"}
-	}
-	var ids []string
-	for id := range n.servers {
-		if id != n.id && n.matchAnswers[id] < registry.MatchAnswersV2 {
-			ids = append(ids, string(id))
-		}
-	}
-	slices.Sort(ids)
-	return ids
+	return n.serversWithout(func(id raft.ServerID) bool { return n.matchAnswers[id] >= registry.MatchAnswersV2 })
 }
 
 // needsMatchAnswers reports whether c needs match answers v2, by its
