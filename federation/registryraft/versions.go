@@ -88,6 +88,13 @@ var versionRefusal = fmt.Sprintf("command version %d is not yet written by this 
 // a command to the log on this leader (applyLocal) calls it first, so that
 // an honest leader never appends a version 3 entry early, whoever sent it.
 func (n *Node) checkWriteVersion(c *registry.Command) error {
+	// Match answers v2 whatever the command's version: a version 2 answer
+	// that changes an earlier one is refused by an earlier build too.
+	if n.needsMatchAnswers(c) {
+		if ids := n.MatchAnswersBehind(); len(ids) > 0 {
+			return fmt.Errorf("%w: %s: %s", registry.ErrFailedPrecondition, matchAnswersRefusal, strings.Join(ids, ", "))
+		}
+	}
 	if c.Version != registry.CommandVersion {
 		return nil
 	}
@@ -98,11 +105,6 @@ func (n *Node) checkWriteVersion(c *registry.Command) error {
 	if len(ids) > 0 {
 		return fmt.Errorf("%w: %s: %s still report version %d", registry.ErrFailedPrecondition, versionRefusal,
 			strings.Join(ids, ", "), registry.LegacyCommandVersion)
-	}
-	if n.needsMatchAnswers(c) {
-		if ids := n.MatchAnswersBehind(); len(ids) > 0 {
-			return fmt.Errorf("%w: %s: %s", registry.ErrFailedPrecondition, matchAnswersRefusal, strings.Join(ids, ", "))
-		}
 	}
 	if c.Batch != nil {
 		if ids := n.withoutBatchSignatures(); len(ids) > 0 {
