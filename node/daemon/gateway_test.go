@@ -313,6 +313,12 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 	if !st.GetBootstrapped() {
 		t.Errorf("registry status over the gateway: %v", &st)
 	}
+	// The matcher's model (MatchingService).
+	var model accordv1.GetMatchingModelResponse
+	analyst.get(http.MethodGet, "/v1/matching/model", nil, &model)
+	if len(model.GetModel().GetComparisons()) == 0 || model.GetModel().GetPrior() <= 0 {
+		t.Errorf("matching model over the gateway: %v", &model)
+	}
 	plAnalyst := newGatewayClient(t, fed, nodes[1].D, "PL", fed.User("PL", "analyst"), false)
 	var jit accordv1.CreateJitResponse
 	analyst.get(http.MethodPost, "/v1/jits", `{"jit": {"display_name": "Kherson market 2022", "legal_basis": "EU JIT model agreement"}, "invite_members": ["PL"], "request_id": "gw-jit-1"}`, &jit)
