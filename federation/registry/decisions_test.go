@@ -303,6 +303,8 @@ func TestMatchAnswersChange(t *testing.T) {
 		newer := x.ok("UA", ProposeMatch{Cases: cases, Score: 0.9, Versions: map[string]int64{"UA/UA-1": 5}}).ID
 		x.refuse("UA", DecideMatch{Match: id, Confirm: true, Reason: "back"}, ErrFailedPrecondition)
 		status(x.ok("UA", DecideMatch{Match: newer, Confirm: true}), MatchProposed)
+		// The switch to match answers v2 is part of the state.
+		x.refuse("PL", DecideMatch{Match: newer, Confirm: false}, ErrInvalidArgument)
 	}
 	if a, b := h.dump(true), restored.dump(true); a != b {
 		t.Fatalf("restored state differs: %s", firstDiff(a, b))
