@@ -20,7 +20,10 @@ func TestExplanationAddsUp(t *testing.T) {
 	_, _, comps := model.Describe()
 	unobserved := 0
 	for _, m := range ms {
-		e := m.Explanation
+		e, ok := m.Explain()
+		if !ok || m.Model != model {
+			t.Fatalf("%s-%s: no model, or not the run's", m.A, m.B)
+		}
 		if len(e.Comparisons) != len(comps) || e.Prior != model.Lambda {
 			t.Fatalf("%s-%s: %+v", m.A, m.B, e)
 		}

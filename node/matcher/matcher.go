@@ -695,7 +695,7 @@ func (m *Matcher) command(mt matching.Match, a, b string) (*registry.Command, er
 	rid := "match." + hex.EncodeToString(h.Sum(nil))[:32]
 	p := registry.ProposeMatch{Cases: cases, Score: score, Reasons: slices.Clone(reasons), Versions: versions}
 	if m.explains() {
-		p.Explanation = explanation(mt.Explanation)
+		p.Explanation = explanation(mt)
 	}
 	return registry.NewCommand(rid, p)
 }
@@ -708,11 +708,13 @@ func (m *Matcher) explains() bool {
 	return ok && len(r.MatchAnswersBehind()) == 0
 }
 
-// explanation is the registry's copy of a match's explanation. Its labels
-// are the model's level names, never values of a record, so that it is
-// safe for jit cases too.
-func explanation(e matching.Explanation) *registry.Explanation {
-	if len(e.Comparisons) == 0 {
+// explanation is the registry's copy of a match's explanation, under the
+// model that scored it (so that it adds up to the score even after a
+// refit). Its labels are the model's level names, never values of a
+// record, so that it is safe for jit cases too.
+func explanation(mt matching.Match) *registry.Explanation {
+	e, ok := mt.Explain()
+	if !ok {
 		return nil
 	}
 	out := &registry.Explanation{Prior: e.Prior, PriorWeight: e.PriorWeight, Weight: e.Weight, Probability: e.Probability}

@@ -3,6 +3,7 @@ package matcher
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/accordfed/accord/federation/matching"
@@ -86,9 +87,13 @@ func (r *v2Registry) MatchAnswersBehind() []string { return r.behind }
 // explanation once every registry server applies match answers v2, and
 // not before.
 func TestProposalCarriesExplanation(t *testing.T) {
-	exp := matching.Explanation{Prior: 0.1, PriorWeight: -3.17, Weight: 4.83, Probability: 0.966,
-		Comparisons: []matching.ComparisonWeight{{Name: "time", Level: 0, Label: "same hour", Weight: 8}, {Name: "persons", Level: -1}}}
-	mt := matching.Match{A: "PL-1", B: "UA-1", Score: 0.966, Explanation: exp}
+	mt := matching.Match{A: "PL-1", B: "UA-1", Model: matching.DefaultModel()}
+	for i := range mt.Levels {
+		mt.Levels[i] = int8(i % 2) // observed at levels 0 and 1 ...
+	}
+	mt.Levels[4] = -1 // ... and one comparison not observed
+	exp, _ := mt.Explain()
+	mt.Weight, mt.Score = exp.Weight, math.Round(exp.Probability*10000)/10000
 	for _, behind := range [][]string{{"ua-1"}, nil} {
 		reg := &v2Registry{behind: behind}
 		m := New("PL", nil, reg, Options{})
@@ -106,8 +111,8 @@ func TestProposalCarriesExplanation(t *testing.T) {
 			}
 			continue
 		}
-		if e == nil || e.Weight != exp.Weight || e.Probability != exp.Probability || len(e.Comparisons) != 2 ||
-			e.Comparisons[0].Label != "same hour" || e.Comparisons[1].Level != -1 {
+		if e == nil || e.Weight != exp.Weight || e.Probability != exp.Probability || len(e.Comparisons) != matching.Comparisons ||
+			e.Comparisons[0].Label != "same hour" || e.Comparisons[4].Level != -1 || e.Comparisons[4].Label != "" {
 			t.Fatalf("explanation %+v", e)
 		}
 	}
