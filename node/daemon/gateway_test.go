@@ -361,6 +361,17 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 		t.Errorf("a match both offices confirmed over the gateway: %v", &decided)
 	}
 	plAnalyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_MAYBE", "request_id": "gw-decide-pl2"}`, "answer")
+	// A rejection says why; the answer changes and the history keeps both.
+	plAnalyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_NO", "request_id": "gw-decide-pl3"}`, "reason")
+	// (Until PL's node has heard from every registry server that it
+	// applies match answers v2, a change is refused: polled.)
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		return plAnalyst.try(http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_NO", "reason": "another district", "request_id": "gw-decide-pl4"}`, &decided)
+	})
+	if d := decided.GetMatchDecision(); d.GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_REJECTED || len(d.GetHistory()) != 3 ||
+		d.GetHistory()[2].GetReason() != "another district" {
+		t.Errorf("a changed answer over the gateway: %v", d)
+	}
 	var members accordv1.ListMembersResponse
 	analyst.get(http.MethodGet, "/v1/members", nil, &members)
 	if len(members.GetMembers()) != 2 {
