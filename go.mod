@@ -25,6 +25,7 @@ require (
 	filippo.io/age v1.3.2
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/cloudflare/circl v1.6.5
+	github.com/google/btree v1.1.3
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.34.0
 	github.com/gtank/ristretto255 v0.1.2
 	github.com/hashicorp/go-hclog v1.6.2

@@ -286,6 +286,13 @@ for id in $("$ACCORDCTL" --config "$DEMO/PL.yaml" matches list -o json 2>/dev/nu
   "$ACCORDCTL" --config "$DEMO/PL.yaml" matches show "$id" 2>&1 | sed 's/^/      /'
 done
 [ "$prev" -gt 0 ] || { echo "${red}no matches were found${reset}" >&2; failed=1; }
+echo "    ${dim}accordctl --config demo/UA.yaml clusters list --min-cases 3 --limit 5 (pair decisions joined into incidents; docs/matching.md \"Incident clusters\"):${reset}"
+"$ACCORDCTL" --config "$DEMO/UA.yaml" clusters list --min-cases 3 --limit 5 2>&1 | sed 's/^/      /' || failed=1
+cl=$("$ACCORDCTL" --config "$DEMO/UA.yaml" clusters list --min-cases 3 --limit 1 -o json 2>/dev/null | grep -o '"name": *"clusters/cluster-[0-9]*"' | head -n 1 | sed 's/.*"clusters\/\(cluster-[0-9]*\)"/\1/')
+if [ -n "$cl" ]; then
+  echo "    ${dim}accordctl --config demo/UA.yaml clusters show $cl:${reset}"
+  "$ACCORDCTL" --config "$DEMO/UA.yaml" clusters show "$cl" 2>&1 | sed 's/^/      /' || failed=1
+fi
 
 step "The register of interviewed persons: has another member already heard this witness? (docs/person-encodings.md)"
 # A victim of one of UA's shared cases, as UA's file writes it; PL's analyst
@@ -321,6 +328,8 @@ cat <<EOF
     $BIN/accordctl --config demo/UA.yaml status
     $BIN/accordctl --config demo/PL.yaml matches list
     $BIN/accordctl --config demo/PL.yaml matches confirm MATCH-ID
+    $BIN/accordctl --config demo/UA.yaml clusters list --awaiting
+    $BIN/accordctl --config demo/UA.yaml clusters confirm CLUSTER-ID --reason "..."
     $BIN/accordctl --config demo/UA.yaml cases list --place Kharkiv
     $BIN/accordctl --config demo/UA.yaml cases get $first
     $BIN/accordctl --config demo/UA.yaml custody show ${first}-E001

@@ -376,6 +376,7 @@ func importOutcome(res *accordv1.ImportResult, o importOptions) error {
 
 type caseFilterFlags struct {
 	status, crimeCode, after, before, place, title string
+	search                                         searchFlags
 }
 
 func (f *caseFilterFlags) add(cmd *cobra.Command) {
@@ -384,8 +385,9 @@ func (f *caseFilterFlags) add(cmd *cobra.Command) {
 	fs.StringVar(&f.crimeCode, "crime-code", "", "only cases with this crime code (RS-8.2.b.i, UA-CC-438)")
 	fs.StringVar(&f.after, "after", "", "only cases with an incident that ends after this time (RFC 3339, or YYYY-MM-DD for midnight UTC)")
 	fs.StringVar(&f.before, "before", "", "only cases with an incident that starts before this time (RFC 3339, or YYYY-MM-DD for midnight UTC)")
-	fs.StringVar(&f.place, "place", "", "only cases with an incident at this place (case- and accent-insensitive)")
+	fs.StringVar(&f.place, "place", "", "only cases with an incident at this place, in any script or spelling (Kharkiv, Харків, Charków; 'Khar*': a prefix)")
 	fs.StringVar(&f.title, "title", "", "only cases whose title contains this text (case-insensitive)")
+	f.search.add(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("status", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return statusNames[1:], cobra.ShellCompDirectiveNoFileComp
 	})
@@ -394,7 +396,11 @@ func (f *caseFilterFlags) add(cmd *cobra.Command) {
 var statusNames = []string{"", "investigation", "indictment", "trial", "closed"}
 
 func (f *caseFilterFlags) build() (*accordv1.CaseFilter, error) {
-	out := &accordv1.CaseFilter{CrimeCode: f.crimeCode, Place: f.place, TitleContains: f.title}
+	out := &accordv1.CaseFilter{CrimeCode: f.crimeCode, Place: f.place, TitleContains: f.title, Text: f.search.text}
+	var err error
+	if out.NearLat, out.NearLon, out.RadiusKm, err = f.search.parse(); err != nil {
+		return nil, err
+	}
 	if f.status != "" {
 		i := indexOf(statusNames, strings.ToLower(f.status))
 		if i <= 0 {
@@ -622,18 +628,7 @@ func printCase(w io.Writer, c *accordv1.Case) {
 	row("sensitivity", enumName(c.GetSensitivity().String(), "SENSITIVITY_"))
 	row("opened", orDash(c.GetOpened()))
 	row("version", fmt.Sprintf("%d, changed %s by %s (created %s)", c.GetVersion(), formatTime(c.GetUpdateTime()), orDash(c.GetUpdateBy()), formatTime(c.GetCreateTime())))
-	row("crime codes", orDash(strings.Join(c.GetCrimeCodes(), ", ")))
-	if c.VictimCount != nil {
-		row("victims", strconv.FormatInt(c.GetVictimCount(), 10))
-	}
-	fmt.Fprintf(w, "incidents (%d):\n", len(c.GetIncidents()))
-	for _, in := range c.GetIncidents() {
-		fmt.Fprintf(w, "  %s\n", formatIncident(in))
-	}
-	fmt.Fprintf(w, "perpetrators (%d):\n", len(c.GetPerpetrators()))
-	for _, p := range c.GetPerpetrators() {
-		fmt.Fprintf(w, "  %s: %s\n", enumName(p.GetKind().String(), "PERPETRATOR_KIND_"), p.GetName())
-	}
+	printIncidentBlock(w, row, c.GetCrimeCodes(), c.VictimCount, c.GetIncidents(), c.GetPerpetrators())
 	fmt.Fprintf(w, "persons (%d):\n", len(c.GetPersons()))
 	for _, p := range c.GetPersons() {
 		line := "  " + enumName(p.GetRole().String(), "PERSON_ROLE_") + ": " + p.GetName()
@@ -651,6 +646,23 @@ func printCase(w io.Writer, c *accordv1.Case) {
 			}
 		}
 		fmt.Fprintln(w, line)
+	}
+}
+
+// printIncidentBlock prints what own and shared cases have alike: crime
+// codes and victims (as rows), incidents and perpetrators.
+func printIncidentBlock(w io.Writer, row func(k, v string), codes []string, victims *int64, incs []*accordv1.Incident, perps []*accordv1.Perpetrator) {
+	row("crime codes", orDash(strings.Join(codes, ", ")))
+	if victims != nil {
+		row("victims", strconv.FormatInt(*victims, 10))
+	}
+	fmt.Fprintf(w, "incidents (%d):\n", len(incs))
+	for _, in := range incs {
+		fmt.Fprintf(w, "  %s\n", formatIncident(in))
+	}
+	fmt.Fprintf(w, "perpetrators (%d):\n", len(perps))
+	for _, p := range perps {
+		fmt.Fprintf(w, "  %s: %s\n", enumName(p.GetKind().String(), "PERPETRATOR_KIND_"), p.GetName())
 	}
 }
 
@@ -701,9 +713,13 @@ func newCasesListCmd(g *globalOptions) *cobra.Command {
 case id, status, first incident (date as written, and place) and title. The
 node returns a page at a time (--page-size, default 50, at most 1000); the
 token for the next page is printed after the table, to pass to --page-token.
---all fetches every page (1000 cases a page unless --page-size is given). Filters must stay the same from page to page.`,
+--all fetches every page (1000 cases a page unless --page-size is given). Filters must stay the same from page to page.
+
+` + searchHelp + `
+Place, near and the incident window (--after, --before) hold for one incident.`,
 		Example: `  accordctl --config ua.yaml cases list
   accordctl --config ua.yaml cases list --place Kharkiv --after 2022-03-01 --before 2022-04-01
+  accordctl --config ua.yaml cases list --place Charków --near 49.99,36.23 --radius 30 --text shelling
   accordctl --config ua.yaml cases list --crime-code RS-8.2.b.i --all -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -239,7 +239,15 @@ func TestCasesListFiltersAndPages(t *testing.T) {
 		{nil, []string{"UA-2022-000001", "UA-2022-000002", "UA-2022-000003", "UA-2023-000004", "UA-2023-000005"}},
 		{[]string{"--status", "trial"}, []string{"UA-2022-000003"}},
 		{[]string{"--crime-code", "RS-8.2.b.i"}, []string{"UA-2022-000001", "UA-2023-000005"}},
-		{[]string{"--place", "kharkiv"}, []string{"UA-2022-000001"}},
+		{[]string{"--place", "kharkiv"}, []string{"UA-2022-000001", "UA-2023-000005"}},
+		{[]string{"--place", "Харків"}, []string{"UA-2022-000001", "UA-2023-000005"}},
+		{[]string{"--place", "Charków"}, []string{"UA-2022-000001", "UA-2023-000005"}},
+		{[]string{"--place", "Czernihów"}, []string{"UA-2022-000002"}},
+		{[]string{"--place", "Херсон"}, []string{"UA-2023-000004"}},
+		{[]string{"--near", "46.6,32.6", "--radius", "10"}, []string{"UA-2023-000004"}},
+		{[]string{"--near", "46.6,32.6", "--radius", "1"}, nil},
+		{[]string{"--text", "shelling харків"}, []string{"UA-2022-000001", "UA-2023-000005"}},
+		{[]string{"--text", "shelling railway", "--place", "Kharkov"}, []string{"UA-2023-000005"}},
 		{[]string{"--title", "KHARKIV"}, []string{"UA-2022-000001", "UA-2023-000005"}},
 		{[]string{"--after", "2022-07-01", "--before", "2022-09-01"}, []string{"UA-2022-000002", "UA-2023-000005"}},
 		{[]string{"--after", "2022-02-28T12:00:00+02:00", "--before", "2022-03-05"}, []string{"UA-2022-000001", "UA-2022-000003"}},
@@ -290,6 +298,12 @@ func TestCasesListFiltersAndPages(t *testing.T) {
 	wantExit(t, err, 1, "--after", "RFC 3339")
 	_, err = e.ctl(t, e.analyst, nil, "cases", "list", "--page-token", "bogus")
 	wantExit(t, err, 1, "page_token", "InvalidArgument")
+	_, err = e.ctl(t, e.analyst, nil, "cases", "list", "--near", "46.6,32.6")
+	wantExit(t, err, 1, "--radius")
+	_, err = e.ctl(t, e.analyst, nil, "cases", "list", "--near", "46.6;32.6", "--radius", "3")
+	wantExit(t, err, 1, "--near", "LAT,LON")
+	_, err = e.ctl(t, e.analyst, nil, "cases", "list", "--text", "??")
+	wantExit(t, err, 1, "filter.text", "InvalidArgument")
 }
 
 func TestCasesGet(t *testing.T) {

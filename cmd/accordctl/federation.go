@@ -37,14 +37,15 @@ func newFederationCmd(g *globalOptions) *cobra.Command {
 		Short: "See what the other members share with this office (cases, status)",
 		Long: `federation talks to the node's local API with a user certificate of the office
 and shows what the other members share: their shared cases as this node holds
-them (cases), and how pulling from each member goes (status).
+them (cases, one of them: get), and how pulling from each member goes (status).
 
 The node's address is local_api.listen of --config; --server overrides it.`,
 		Example: `  accordctl --config pl.yaml federation cases --place Kharkiv --from 2022-03-01 --to 2022-03-31
+  accordctl --config pl.yaml federation get UA UA-2022-004211
   accordctl --config pl.yaml federation status`,
 	}
 	addRegistryFlags(cmd)
-	cmd.AddCommand(newFederationCasesCmd(g), newFederationStatusCmd(g))
+	cmd.AddCommand(newFederationCasesCmd(g), newFederationGetCmd(g), newFederationStatusCmd(g))
 	return cmd
 }
 
@@ -80,30 +81,40 @@ func fedDate(flag, s string) error {
 
 func newFederationCasesCmd(g *globalOptions) *cobra.Command {
 	var (
-		req accordv1.ListFederationCasesRequest
-		all bool
+		req    accordv1.ListFederationCasesRequest
+		all    bool
+		search searchFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "cases [--member M] [--place P] [--crime C] [--from D] [--to D] [--page-size N] [--page-token T] [--all]",
+		Use:   "cases [--member M] [--place P] [--near LAT,LON --radius KM] [--text W] [--crime C] [--from D] [--to D] [--page-size N] [--page-token T] [--all]",
 		Short: "List the other members' shared cases that this node holds",
 		Long: `cases lists the cases other members share with this office, as this node's
 federation index holds them, in (member, case id) order: member, case id,
 status, the day and place of the first incident, how many evidence items and
 person encodings it carries, and its title.
 
-Filters: --member (a member code), --place (part of a place name; case and
-accents ignored: "krakow" finds "Kraków"), --crime (a crime code, exactly),
---from and --to (dates, YYYY-MM-DD, in UTC: cases with an incident that
-touches those days). Place and dates must hold for the same incident.
+Filters: --member (a member code), --place (below), --near and --radius,
+--text, --crime (a crime code, exactly), --from and --to (dates, YYYY-MM-DD,
+in UTC: cases with an incident that touches those days). Place, near and
+dates must hold for the same incident.
+
+` + searchHelp + `
 
 The node returns a page at a time (--page-size, default 100, at most 1000);
 the token for the next page is printed after the table, to pass to
 --page-token with the same filters. --all fetches every page.`,
 		Example: `  accordctl --config pl.yaml federation cases
   accordctl --config pl.yaml federation cases --member UA --place Kharkiv --from 2022-03-01 --to 2022-03-31
+  accordctl --config pl.yaml federation cases --place Харків --text shelling
+  accordctl --config pl.yaml federation cases --near 50.45,30.52 --radius 25
   accordctl --config pl.yaml federation cases --crime RS-8.2.b.i --all -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if req.NearLat, req.NearLon, req.RadiusKm, err = search.parse(); err != nil {
+				return err
+			}
+			req.Text = search.text
 			if req.Member != "" {
 				if err := regMemberArg("--member", req.Member); err != nil {
 					return err
@@ -157,13 +168,14 @@ the token for the next page is printed after the table, to pass to
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Member, "member", "", "only cases of this member (code)")
-	f.StringVar(&req.Place, "place", "", "only cases with an incident at a place whose name contains this text (case and accents ignored)")
+	f.StringVar(&req.Place, "place", "", "only cases with an incident at this place, in any script or spelling (Kharkiv, Харків, Charków; 'Khar*': a prefix)")
 	f.StringVar(&req.CrimeCode, "crime", "", "only cases with this crime code")
 	f.StringVar(&req.From, "from", "", "only cases with an incident on or after this day (YYYY-MM-DD, UTC)")
 	f.StringVar(&req.To, "to", "", "only cases with an incident on or before this day (YYYY-MM-DD, UTC)")
 	f.Int32Var(&req.PageSize, "page-size", 0, "cases per page (default 100, at most 1000)")
 	f.StringVar(&req.PageToken, "page-token", "", "the token printed after the previous page")
 	f.BoolVar(&all, "all", false, "fetch every page")
+	search.add(cmd)
 	return cmd
 }
 

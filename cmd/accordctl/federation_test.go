@@ -326,7 +326,15 @@ func TestFederationCommands(t *testing.T) {
 			args []string
 			want []string
 		}{
-			{[]string{"--place", "KHARK"}, all[:2]},
+			{[]string{"--place", "KHARK*"}, all[:2]},
+			{[]string{"--place", "KHARK"}, nil},
+			{[]string{"--place", "Харків"}, all[:2]},
+			{[]string{"--place", "Charków"}, all[:2]},
+			{[]string{"--place", "Мариуполь"}, all[2:]},
+			{[]string{"--text", "shelling mariupol"}, all[2:]},
+			{[]string{"--text", "обстріл"}, nil},
+			{[]string{"--near", "50,36.2", "--radius", "100"}, nil}, // no coordinates
+			{[]string{"--place", "Kharkov", "--text", "Shelling", "--from", "2022-03-10"}, all[1:2]},
 			{[]string{"--crime", "RS-8.2.b.iv"}, all[2:]},
 			{[]string{"--from", "2022-03-10", "--to", "2022-03-31"}, all[1:2]},
 			{[]string{"--member", "UA", "--place", "kharkiv", "--crime", "RS-8.2.b.i", "--from", "2022-03-01", "--to", "2022-03-01"}, all[:1]},
@@ -373,10 +381,45 @@ func TestFederationCommands(t *testing.T) {
 			{[]string{"--page-size", "1001"}, []string{"--page-size"}},
 			{[]string{"--from", "2022-03-31", "--to", "2022-03-01"}, []string{"to:", "InvalidArgument"}},
 			{[]string{"--crime", strings.Repeat("X", 65)}, []string{"crime_code", "InvalidArgument"}},
+			{[]string{"--near", "50,36"}, []string{"--radius"}},
+			{[]string{"--radius", "5"}, []string{"--radius", "--near"}},
+			{[]string{"--near", "50", "--radius", "5"}, []string{"--near", "LAT,LON"}},
+			{[]string{"--near", "95,36", "--radius", "5"}, []string{"--near", "latitude"}},
+			{[]string{"--near", "50,190", "--radius", "5"}, []string{"--near", "longitude"}},
+			{[]string{"--near", "50,36", "--radius", "1001"}, []string{"--radius", "1000"}},
+			{[]string{"--place", "*"}, []string{"place:", "InvalidArgument"}},
+			{[]string{"--text", "!!"}, []string{"text:", "InvalidArgument"}},
 		} {
 			_, err := pl.ctl(t, append([]string{"federation", "cases"}, tc.args...)...)
 			wantExit(t, err, 1, tc.want...)
 		}
+	})
+
+	t.Run("get", func(t *testing.T) {
+		out := pl.must(t, "federation", "get", "UA", "UA-2022-000003")
+		wantIn(t, "federation get", out, "UA UA-2022-000003  Shelling at Mariupol", "status:       investigation",
+			"crime codes:  RS-8.2.b.iv", "incidents (1):", "2022-04-16T10:00:00+03:00  Mariupol, Mariupol Oblast",
+			"person encodings (", "evidence (2):", "sha256 "+fmt.Sprintf("%064x", 1)+"  video/mp4")
+		if strings.Contains(out, "Kovalenko") {
+			t.Errorf("a name reached PL:\n%s", out)
+		}
+		out = pl.must(t, "federation", "get", "UA", "UA-2022-000003", "-o", "json")
+		var fc accordv1.FederationCase
+		if err := protojson.Unmarshal([]byte(out), &fc); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if fc.GetMember() != "UA" || fc.GetCase().GetCaseId() != "UA-2022-000003" || fc.GetSeq() == 0 || len(fc.GetCase().GetEvidence()) != 2 {
+			t.Errorf("json: %v", &fc)
+		}
+		// A national case never reached PL: not found, as an unknown one.
+		for _, id := range []string{"UA-2022-000004", "UA-2022-999999"} {
+			_, err := pl.ctl(t, "federation", "get", "UA", id)
+			wantExit(t, err, 1, "NotFound", "no such shared case")
+		}
+		_, err := pl.ctl(t, "federation", "get", "ua", "UA-2022-000003")
+		wantExit(t, err, 1, "MEMBER", "not a member code")
+		_, err = pl.ctl(t, "federation", "get", "UA")
+		wantExit(t, err, 1, "2 arg")
 	})
 
 	t.Run("status", func(t *testing.T) {

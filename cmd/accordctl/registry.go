@@ -27,7 +27,7 @@ import (
 // federation's shared registry through the node's CoordinationService:
 // registry (status, members), jit, strategy and lead.
 func newRegistryCmds(g *globalOptions) []*cobra.Command {
-	return []*cobra.Command{newRegistryCmd(g), newJITCmd(g), newStrategyCmd(g), newLeadCmd(g), newMatchesCmd(g), newStatusCmd(g)}
+	return []*cobra.Command{newRegistryCmd(g), newJITCmd(g), newStrategyCmd(g), newLeadCmd(g), newMatchesCmd(g), newClustersCmd(g), newStatusCmd(g)}
 }
 
 // regDefaultTimeout bounds one registry call: a write waits for the
@@ -43,8 +43,9 @@ func addRegistryFlags(cmd *cobra.Command) {
 // coordClient is a local API connection with the CoordinationService.
 type coordClient struct {
 	*localClient
-	coord   accordv1.CoordinationServiceClient
-	timeout time.Duration
+	coord    accordv1.CoordinationServiceClient
+	clusters accordv1.ClusterServiceClient
+	timeout  time.Duration
 }
 
 // openCoord connects to the node's local API for the registry commands.
@@ -61,7 +62,8 @@ func openCoord(g *globalOptions, cmd *cobra.Command) (*coordClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &coordClient{localClient: lc, coord: accordv1.NewCoordinationServiceClient(lc.conn), timeout: timeout}, nil
+	return &coordClient{localClient: lc, coord: accordv1.NewCoordinationServiceClient(lc.conn),
+		clusters: accordv1.NewClusterServiceClient(lc.conn), timeout: timeout}, nil
 }
 
 func (c *coordClient) ctx(cmd *cobra.Command) (context.Context, context.CancelFunc) {

@@ -341,6 +341,42 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		wantExit(t, err, 1, `--status "maybe"`)
 	})
 
+	t.Run("clusters", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var ids []string
+		for i, pair := range [][2]string{{"PL-2023-41", "UA-2022-000041"}, {"DE-2024-41", "UA-2022-000041"}} {
+			m, err := ua.coord.CreateMatchDecision(ctx, &accordv1.CreateMatchDecisionRequest{MatchDecision: &accordv1.MatchDecision{
+				Cases: []*accordv1.RegistryCaseRef{{Member: pair[0][:2], CaseId: pair[0]}, {Member: "UA", CaseId: pair[1]}},
+				Score: 0.9, Reasons: []string{"same place and day"},
+			}, RequestId: fmt.Sprintf("test-cluster-%d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, shortID(m.GetMatchDecision().GetName()))
+		}
+		cluster := "cluster-" + strings.TrimPrefix(ids[0], "match-")
+		var shown string
+		raftnettest.WaitFor(t, 10*time.Second, func() error {
+			out, err := ua.ctl(t, "clusters", "show", "--case", "DE/DE-2024-41")
+			shown = out
+			if err != nil || !strings.Contains(out, cluster+"  3 cases of DE, PL, UA") {
+				return fmt.Errorf("clusters show: %w\n%s", err, out)
+			}
+			return nil
+		})
+		wantIn(t, "clusters show", shown, "DE/DE-2024-41", "PL/PL-2023-41", "UA/UA-2022-000041", ids[0], ids[1], "2 waiting for this office")
+		wantIn(t, "clusters list --awaiting", ua.must(t, "clusters", "list", "--awaiting", "--member", "DE"), cluster, "DE,PL,UA")
+		_, err := ua.ctl(t, "clusters", "split", cluster, "--at", ids[1])
+		wantExit(t, err, 1, "--reason: required")
+		out := ua.must(t, "clusters", "split", cluster, "--at", ids[1], "--reason", "another village")
+		wantIn(t, "clusters split", out, "rejected 1 of 1 decisions", "clusters now: "+cluster+" (2 cases)")
+		out = ua.must(t, "clusters", "confirm", cluster, "--reason", "same shelling")
+		wantIn(t, "clusters confirm", out, "confirmed 1 of 1 decisions for this office")
+		_, err = de.ctl(t, "clusters", "show", cluster)
+		wantExit(t, err, 1, "NotFound")
+	})
+
 	t.Run("completion", func(t *testing.T) {
 		// TAB completes the ids of the registry's resources from the node,
 		// as the commands that take them would see them.

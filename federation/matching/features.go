@@ -166,6 +166,10 @@ func distKm(lat1, lon1, cos1, lat2, lon2, cos2 float64) float64 {
 // cosDeg is the cosine of an angle in degrees.
 func cosDeg(deg float64) float64 { return math.Cos(deg * math.Pi / 180) }
 
+// DistanceKm is the great-circle distance between two points in degrees,
+// as the matcher measures it (node/casesearch's near uses it too).
+func DistanceKm(lat1, lon1, lat2, lon2 float64) float64 { return haversineKm(lat1, lon1, lat2, lon2) }
+
 func haversineKm(lat1, lon1, lat2, lon2 float64) float64 {
 	const r = 6371.0
 	p1, p2 := lat1*math.Pi/180, lat2*math.Pi/180

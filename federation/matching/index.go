@@ -2,6 +2,7 @@ package matching
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -326,6 +327,30 @@ func (x *Index) Match(r Record) ([]Match, error) {
 	return out, nil
 }
 
+// ScorePair returns the probability under the model that the records a
+// and b (ids) concern the same incident, whatever the threshold (0 for a
+// pair the comparisons rule out), and false when either is not in the
+// index. The incident clusters' chaining guard compares a cluster's cases
+// with it.
+func (x *Index) ScorePair(a, b string) (float64, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	sa, ok := x.byID[a]
+	sb, ok2 := x.byID[b]
+	if !ok || !ok2 || sa == sb {
+		return 0, false
+	}
+	ra, rb := x.recs[sa], x.recs[sb]
+	if idLess(rb, ra) {
+		ra, rb = rb, ra
+	}
+	g, det := x.comparer().compareRecs(ra, rb, x.model.incidentWeight)
+	if det.cut {
+		return 0, true
+	}
+	return Probability(x.model.weight(g)), true
+}
+
 func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
 	if idLess(b, a) {
 		a, b = b, a
@@ -400,4 +425,41 @@ func (s Stats) String() string {
 		out += fmt.Sprintf("; index %s, model %s, comparisons %s", t.Index.Round(time.Millisecond), t.Train.Round(time.Millisecond), t.Compare.Round(time.Millisecond))
 	}
 	return out
+}
+
+// PlaceAliases returns the folded place names (FoldPlace's fold) whose
+// learned location (the mean of their incidents' coordinates, per region)
+// lies within km of a learned location of fold, fold itself excluded, in
+// sorted order: the names that the index takes as one place at the level
+// "names at the same learned location". It reads what the index learned
+// and changes nothing; nil when fold has no learned location.
+func (x *Index) PlaceAliases(fold string, km float64) []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	type point struct{ lat, lon, cos float64 }
+	var at []point
+	for k, p := range x.places {
+		if k.fold == fold && p.n > 0 {
+			lat := p.lat / float64(p.n)
+			at = append(at, point{lat, p.lon / float64(p.n), cosDeg(lat)})
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	for k, p := range x.places {
+		if k.fold == fold || k.fold == "" || p.n == 0 || seen[k.fold] {
+			continue
+		}
+		lat, lon := p.lat/float64(p.n), p.lon/float64(p.n)
+		c := cosDeg(lat)
+		for _, q := range at {
+			if distKm(q.lat, q.lon, q.cos, lat, lon, c) <= km {
+				seen[k.fold] = true
+				break
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -286,5 +286,6 @@ func (s *state) rebuildIndexes() {
 			s.latestMatch[key] = d.ID
 		}
 	}
+	s.matchLog.rebuild(s.matches.m)
 	s.rebuildQueues()
 }

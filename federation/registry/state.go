@@ -49,6 +49,7 @@ type state struct {
 	leadGroups  map[string]string        // group key of a proposed or agreed assignment -> id
 	matchGroups map[string]string        // group key of a proposed or confirmed match -> id
 	latestMatch map[string]string        // group key -> id of its newest match decision
+	matchLog    matchChanges             // match decisions by their latest change
 	queues      map[string]*requestQueue // member -> its remembered request ids, oldest first
 
 	// certs caches parsed signer certificates and verified chains; a pure
@@ -134,7 +135,13 @@ func (s *state) putEntry(r *strategyRecord) {
 
 func (s *state) putMatch(d *MatchDecision) {
 	s.matches = s.matches.writable(s.gen)
+	_, replaced := s.matches.m[d.ID]
 	s.matches.m[d.ID] = d
+	s.matchLog.put(d.Updated.Index, d.ID, replaced)
+	s.matchLog.compact(func(e matchChange) bool {
+		cur, ok := s.matches.m[e.id]
+		return ok && cur.Updated.Index == e.index
+	})
 	key := groupKey(d.Cases)
 	if old, ok := s.latestMatch[key]; !ok || idCompare(old, d.ID) < 0 {
 		s.latestMatch[key] = d.ID

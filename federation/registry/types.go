@@ -164,6 +164,15 @@ type CaseRef struct {
 // String returns "<member>/<case id>".
 func (c CaseRef) String() string { return c.Member + "/" + c.CaseID }
 
+// CompareCaseRefs orders case references as the registry keeps them: by
+// member, then case id.
+func CompareCaseRefs(a, b CaseRef) int { return compareCaseRefs(a, b) }
+
+// CompareIDs orders the ids the registry generates as it does:
+// numerically when they share a prefix ("match-000010" after
+// "match-000009", also past a million).
+func CompareIDs(a, b string) int { return idCompare(a, b) }
+
 func compareCaseRefs(a, b CaseRef) int {
 	if a.Member != b.Member {
 		if a.Member < b.Member {

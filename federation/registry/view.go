@@ -322,3 +322,30 @@ func (v View) ListFederationKeys(viewer string) ([]FederationKey, error) {
 	}
 	return out, nil
 }
+
+// MatchDecisionsChangedSince returns the match decisions the viewer is
+// involved in whose latest change (Updated.Index) is after index after, in
+// the order of those changes, at most limit of them (limit <= 0: all), and
+// the index to pass next time: that of the last decision returned, or the
+// view's last change seen when fewer than limit were returned. A decision
+// changed several times since after is returned once, as it stands.
+func (v View) MatchDecisionsChangedSince(viewer string, after uint64, limit int) ([]MatchDecision, uint64, error) {
+	if err := v.viewer(viewer); err != nil {
+		return nil, after, err
+	}
+	var out []MatchDecision
+	next := after
+	log := &v.s.matchLog
+	for _, e := range log.entries[log.after(after):] {
+		if limit > 0 && len(out) == limit {
+			return out, next, nil
+		}
+		next = e.index
+		d, ok := v.s.matches.get(e.id)
+		if !ok || d.Updated.Index != e.index || !involved(d.Decisions, viewer) {
+			continue
+		}
+		out = append(out, *d.clone())
+	}
+	return out, next, nil
+}

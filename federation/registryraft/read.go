@@ -205,3 +205,11 @@ func (n *Node) remoteReadIndex(ctx context.Context, leader raft.ServerID) (uint6
 	}
 	return resp.GetIndex(), false, nil
 }
+
+// WaitApplied waits until the node's own state machine has applied the log
+// up to index, or ctx ends. A follower of the registry's changes reads
+// with Read(ctx, false, ...), which returns the applied index, and waits
+// for the next with WaitApplied(ctx, index+1).
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	return n.fsm.WaitApplied(ctx, index)
+}

@@ -224,6 +224,11 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	coord.Allow(localPolicy)
 	membership := coordination.NewMembership(coord)
 	membership.Allow(localPolicy)
+	var clusterAPI *coordination.ClusterAPI
+	if d.exchange != nil {
+		clusterAPI = coordination.NewClusters(coord, d.exchange.clusters, matcherScorer{d.exchange})
+		clusterAPI.Allow(localPolicy)
+	}
 	fedIdx := d.newFedIndex(localPolicy)
 	model := matchmodel.New(src.Identity().Member, func() (matcher.Fit, bool) {
 		if d.exchange == nil || d.exchange.matcher == nil {
@@ -232,6 +237,10 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		return d.exchange.matcher.Fit(), true
 	})
 	model.Allow(localPolicy)
+	if err := d.newSearch(local, fedIdx); err != nil {
+		d.closeEarly()
+		return nil, err
+	}
 	backups := d.newBackup(localPolicy, isAdmin)
 	if d.persons != nil {
 		d.persons.allowLookup(localPolicy, src.Identity().Member)
@@ -253,6 +262,9 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	accordv1.RegisterMembershipServiceServer(d.local.GRPC, membership)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
 	accordv1.RegisterMatchingServiceServer(d.local.GRPC, model)
+	if clusterAPI != nil {
+		accordv1.RegisterClusterServiceServer(d.local.GRPC, clusterAPI)
+	}
 	if d.persons != nil {
 		accordv1.RegisterPersonLookupServiceServer(d.local.GRPC, d.persons.lookup)
 		accordv1.RegisterPersonTokenServiceServer(d.srv.GRPC, d.persons.service)

@@ -34,6 +34,7 @@ import (
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/clusters"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/matcher"
@@ -571,10 +572,19 @@ type exchangeParts struct {
 	names     *redact.Names // every person of the office, for the free-text check
 	dialer    *exchangeDialer
 	matcher   *matcher.Matcher
+	// clusters are the office's incident clusters, from the registry's
+	// match decisions, compared with the matcher's model.
+	clusters *clusters.Graph
 
 	nudging sync.Map // member -> struct{}: a nudge in flight
 	cancel  context.CancelFunc
 }
+
+// matcherScorer scores pairs with the exchange's matcher (built after the
+// clusters graph that uses it).
+type matcherScorer struct{ x *exchangeParts }
+
+func (m matcherScorer) ScorePair(a, b string) (float64, bool) { return m.x.matcher.ScorePair(a, b) }
 
 // stop ends pulling, publishing and the follow streams this node serves.
 func (x *exchangeParts) stop() {
@@ -612,10 +622,18 @@ func (d *Daemon) newExchange(policy *grpcserver.Policy) error {
 	aud := auditor{log: d.audit, logger: logger}
 	st := exchangeStore{d.store}
 	x.names = redact.NewNames()
+	x.clusters = clusters.New(self.Member, matcherScorer{x}, clusters.Config{})
 	x.matcher = matcher.New(self.Member, st, d.registry.node, matcher.Options{
 		Encoder: x.enc.get, JITVisible: x.dir.JITVisible, Names: x.names, Logger: d.logger.With("component", "matcher"),
 		PeerTokens: d.persons.asker, Shared: d.persons.shared,
 		Republish: func(ids []string) error { return d.store.Requeue(ids, ids == nil) },
+		Present: func(caseID string, present bool) {
+			if present {
+				x.clusters.Restore(caseID)
+			} else {
+				x.clusters.Withdraw(caseID)
+			}
+		},
 	})
 	x.puller = exchange.NewPuller(self, st, x.dir, x.dialer.dial, aud, exchange.PullerOptions{
 		Logger: logger, OnChange: x.matcher.Federated, SilentAfter: 2 * d.cfg.Exchange.HeartbeatInterval,
@@ -676,6 +694,11 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() { x.dir.watch(ctx) },
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },
 		func() { x.matcher.Run(ctx) },
+		func() {
+			if err := x.clusters.Follow(ctx, d.registry.node); err != nil && ctx.Err() == nil {
+				d.logger.Error("following the match decisions for the incident clusters stopped", "err", err)
+			}
+		},
 		func() { d.rotatePersonKeys(ctx, x.dir) },
 		func() { d.destroyFirstReleaseKey(ctx, x.dir) },
 		func() { d.purgeTombstones(ctx) },

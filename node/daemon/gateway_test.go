@@ -268,6 +268,17 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 		t.Fatalf("filtered list: %v", filtered.GetCases())
 	}
 
+	// Place search across scripts, near and title words, as query
+	// parameters; one shared case of another member by its path.
+	var searched accordv1.ListCasesResponse
+	analyst.get(http.MethodGet, "/v1/cases?page_size=5&filter.place=%D0%A5%D0%B5%D1%80%D1%81%D0%BE%D0%BD&filter.text=market&filter.near_lat=46.64&filter.near_lon=32.62&filter.radius_km=20", nil, &searched)
+	if len(searched.GetCases()) != 5 || searched.GetNextPageToken() == "" {
+		t.Fatalf("searched list: %d cases, token %q", len(searched.GetCases()), searched.GetNextPageToken())
+	}
+	analyst.fail(http.StatusBadRequest, http.MethodGet, "/v1/cases?filter.near_lat=46.64&filter.near_lon=32.62", nil, "filter.radius_km")
+	analyst.fail(http.StatusNotFound, http.MethodGet, "/v1/federationCases/PL/PL-2022-000001", nil, "PL-2022-000001")
+	analyst.fail(http.StatusBadRequest, http.MethodGet, "/v1/federationCases/pl/PL-2022-000001", nil, "member")
+
 	// One case, recorded as the analyst's doing: the gRPC server saw the
 	// HTTP client's certificate.
 	var got accordv1.GetCaseResponse

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/accordfed/accord/federation/matching"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/custody"
+	"github.com/accordfed/accord/node/daemon/daemontest"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -115,9 +120,35 @@ func TestMatchAcrossMembers(t *testing.T) {
 		return nil
 	})
 
+	// UA's incident clusters follow the registry: one cluster of the two
+	// cases, named after the decision, scored by UA's own matcher.
+	uaClusters := accordv1.NewClusterServiceClient(daemontest.LocalConn(t, ua.d, fed.User("UA", "analyst"), "UA"))
+	clusterOf := func() (*accordv1.Cluster, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := uaClusters.GetCluster(ctx, &accordv1.GetClusterRequest{CaseRef: &accordv1.RegistryCaseRef{Member: "UA", CaseId: "UA-2022-000101"}})
+		return r.GetCluster(), err
+	}
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		c, err := clusterOf()
+		if err != nil {
+			return err
+		}
+		if c.GetName() != "clusters/cluster-"+strings.TrimPrefix(decision.ID, "match-") || len(c.GetCases()) != 2 || c.GetAwaitingAnswer() != 1 || c.GetGuard().GetFlagged() {
+			return fmt.Errorf("UA's cluster %v", c)
+		}
+		return nil
+	})
+
 	// PL rejects: the pair is not proposed again while the cases stay as
 	// they are; when UA's case changes it is.
 	mustExecute(t, pl.user, "reject-1", registry.DecideMatch{Match: decision.ID, Confirm: false, Reason: "another district"})
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		if c, err := clusterOf(); status.Code(err) != codes.NotFound {
+			return fmt.Errorf("after the rejection UA's case is still in %v (%w)", c.GetName(), err)
+		}
+		return nil
+	})
 	uaCase.Title = "Обстріл житлового кварталу, Харків (уточнено)"
 	if _, err := ua.d.Store().ImportBatch([]*accordv1.Case{uaCase}, sealerFor(t, "UA")); err != nil {
 		t.Fatal(err)

@@ -5,18 +5,31 @@
 // ListFederationCases reads the node's federation index (the other
 // members' signed records that the exchange's puller verified and stored,
 // node/store FedScan), decodes each record (SignedRecord, then FeedRecord)
-// and filters the shared cases: by member, by crime code (exact), and by
-// incident: a place whose folded name (node/store.NormalizePlace: case and
-// accents ignored) contains the text asked for, and a window [start, end)
-// (end empty: start + 1h) that overlaps [from 00:00Z, to+1 day 00:00Z).
-// Place and dates must hold for the same incident. Results come in
-// (member, case id) order, a page at a time; the page token
-// (node/pagetoken) carries the last member/case id returned and is bound,
-// under the store's page-token key, to the caller and the filters, so that
-// a token of another query or another caller, or an altered one, is
-// refused with InvalidArgument naming page_token. The index has no
-// secondary indexes: each page scans it from the start (skipping records
+// and filters the shared cases: by member, by crime code (exact), by title
+// words (text), and by incident: a place across scripts and spellings
+// (node/casesearch's rule: the words folded with the matcher's rules,
+// compared as a phrase, consonant skeletons where they do not collide,
+// and the aliases the matcher learned from coordinates), a point and
+// radius, and a window [start, end) (end empty: start + 1h) that overlaps
+// [from 00:00Z, to+1 day 00:00Z). Place, near and dates must hold for the
+// same incident. Results come in (member, case id) order, a page at a
+// time; the page token (node/pagetoken) carries the last member/case id
+// returned and is bound, under the store's page-token key, to the caller
+// and the filters (the place folded), so that a token of another query or
+// another caller, or an altered one, is refused with InvalidArgument
+// naming page_token.
+//
+// A query with place, near or text is answered from Search, the
+// in-memory search index of the federation index (node/casesearch), built
+// at start (Build) and kept current by the store's hook after every
+// commit that stores or drops a record (Apply): it gives candidates in
+// order, and each is read from the store (FedGet) and checked on its
+// record. Other queries scan the index from the start (skipping records
 // before the token's position without decoding them).
+//
+// GetFederationCase reads one record by its key (store.FedGet): NotFound
+// when the index holds none (never received, withdrawn, or not shared
+// with this member, which the node cannot tell apart).
 //
 // FederationStatus joins the puller's per-member status with the number
 // of records the index holds per member, and adds this node's own feed:

@@ -15,9 +15,9 @@ import (
 
 	"github.com/accordfed/accord/federation/exchange"
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/node/casesearch"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/pagetoken"
-	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -27,6 +27,9 @@ type Index interface {
 	// FedScan calls fn for each record of the index, of origin only when
 	// origin is not empty, in (origin, case id) order.
 	FedScan(origin string, fn func(origin, caseID string, seq uint64, record []byte) error) error
+	// FedGet returns the record of origin's case caseID; ok is false when
+	// the index holds none.
+	FedGet(origin, caseID string) (seq uint64, record []byte, ok bool, err error)
 	// FedCounts returns how many records the index holds per origin.
 	FedCounts() (map[string]int, error)
 	// PageTokenKey returns the node's secret key for page tokens.
@@ -41,8 +44,8 @@ const (
 
 // Limits of the text filters.
 const (
-	maxPlaceBytes = 200
-	maxCrimeBytes = 64
+	maxCrimeBytes  = 64
+	maxCaseIDBytes = 256
 )
 
 // dateLayout is the form of the from and to filters.
@@ -60,6 +63,11 @@ type Service struct {
 	storeBytes func() uint64
 	trust      func() *accordv1.TrustStatus
 	tokens     *pagetoken.Codec
+	// search, when set, answers place, near and text filters from memory
+	// (Search); aliases, when set, gives the place names the matcher
+	// learned at one location.
+	search  *Search
+	aliases casesearch.Aliases
 }
 
 // New returns the service of a node of member. status returns the
@@ -93,6 +101,15 @@ func (s *Service) WithTrustStatus(fn func() *accordv1.TrustStatus) *Service {
 	return s
 }
 
+// WithSearch makes ListFederationCases answer place, near and text
+// filters from sx (built and kept current by the caller), and fold place
+// names with the aliases the matcher learned (aliases may be nil: no
+// matcher).
+func (s *Service) WithSearch(sx *Search, aliases casesearch.Aliases) *Service {
+	s.search, s.aliases = sx, aliases
+	return s
+}
+
 // Allow adds the service to the local API's policy: users of the node's own
 // member only.
 func (s *Service) Allow(p *grpcserver.Policy) {
@@ -107,7 +124,7 @@ func (s *Service) Allow(p *grpcserver.Policy) {
 // filter is a validated ListFederationCasesRequest.
 type filter struct {
 	member string
-	place  string // folded (store.NormalizePlace)
+	q      casesearch.Query // place, near and text
 	crime  string
 	// from and to are the dates as given; lo and hi the window they make,
 	// [from 00:00Z, to+1 day 00:00Z), zero when not given.
@@ -117,24 +134,26 @@ type filter struct {
 
 // key is what the page token is bound to, with the caller.
 func (f filter) key() string {
-	return strings.Join([]string{"fedindex.v1", f.member, f.place, f.crime, f.from, f.to}, "\x00")
+	return strings.Join([]string{"fedindex.v2", f.member, f.q.Key(), f.crime, f.from, f.to}, "\x00")
 }
 
 func invalid(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", grpcserver.ErrInvalidArgument, field, fmt.Sprintf(format, args...))
 }
 
-func parseFilter(req *accordv1.ListFederationCasesRequest) (filter, error) {
+func parseFilter(req *accordv1.ListFederationCasesRequest, aliases casesearch.Aliases) (filter, error) {
 	f := filter{member: req.GetMember(), crime: req.GetCrimeCode(), from: req.GetFrom(), to: req.GetTo()}
 	if f.member != "" {
 		if err := identity.ValidateMember(f.member); err != nil {
 			return f, invalid("member", "%q is not a member code (2-16 upper-case letters or digits starting with a letter, e.g. PL)", f.member)
 		}
 	}
-	if len(req.GetPlace()) > maxPlaceBytes {
-		return f, invalid("place", "at most %d bytes", maxPlaceBytes)
+	q, err := casesearch.Parse(casesearch.Input{Place: req.GetPlace(), Text: req.GetText(),
+		NearLat: req.GetNearLat(), NearLon: req.GetNearLon(), RadiusKm: req.GetRadiusKm()}, "", aliases)
+	if err != nil {
+		return f, err
 	}
-	f.place = store.NormalizePlace(req.GetPlace())
+	f.q = q
 	if len(f.crime) > maxCrimeBytes {
 		return f, invalid("crime_code", "at most %d bytes", maxCrimeBytes)
 	}
@@ -158,6 +177,7 @@ func parseFilter(req *accordv1.ListFederationCasesRequest) (filter, error) {
 	if !f.lo.IsZero() && !f.hi.IsZero() && !f.hi.After(f.lo) {
 		return f, invalid("to", "%s is before from (%s)", f.to, f.from)
 	}
+	f.q = f.q.WithWindow(f.lo, f.hi)
 	return f, nil
 }
 
@@ -166,11 +186,14 @@ func (f filter) matches(c *accordv1.SharedCase) bool {
 	if f.crime != "" && !slices.Contains(c.GetCrimeCodes(), f.crime) {
 		return false
 	}
-	if f.place == "" && f.lo.IsZero() && f.hi.IsZero() {
+	if !f.q.MatchTitle(c.GetTitle()) {
+		return false
+	}
+	if !f.q.HasIncident() && f.lo.IsZero() && f.hi.IsZero() {
 		return true
 	}
 	for _, inc := range c.GetIncidents() {
-		if f.place != "" && !strings.Contains(store.NormalizePlace(inc.GetPlace()), f.place) {
+		if !f.q.MatchIncident(inc) {
 			continue
 		}
 		if f.lo.IsZero() && f.hi.IsZero() {
@@ -241,7 +264,7 @@ var errPageFull = errors.New("page full")
 
 // ListFederationCases implements FederationIndexService.ListFederationCases.
 func (s *Service) ListFederationCases(ctx context.Context, req *accordv1.ListFederationCasesRequest) (*accordv1.ListFederationCasesResponse, error) {
-	f, err := parseFilter(req)
+	f, err := parseFilter(req, s.aliases)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +284,9 @@ func (s *Service) ListFederationCases(ctx context.Context, req *accordv1.ListFed
 		return nil, err
 	}
 	resp := &accordv1.ListFederationCasesResponse{}
+	if s.search != nil && !f.q.Empty() {
+		return s.listSearched(ctx, f, bind, afterMember, afterCase, size)
+	}
 	err = s.idx.FedScan(f.member, func(origin, caseID string, seq uint64, record []byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -284,6 +310,87 @@ func (s *Service) ListFederationCases(ctx context.Context, req *accordv1.ListFed
 		return nil, err
 	}
 	return resp, nil
+}
+
+// listSearched answers a page from the search index: candidates in
+// (member, case id) order, each read from the store and checked on its
+// record.
+func (s *Service) listSearched(ctx context.Context, f filter, bind pagetoken.Binding, afterMember, afterCase string, size int) (*accordv1.ListFederationCasesResponse, error) {
+	resp := &accordv1.ListFederationCasesResponse{}
+	after := ""
+	if afterMember != "" {
+		after = docKey(afterMember, afterCase)
+	}
+	if f.member != "" && after < f.member {
+		after = f.member // the member's keys start after its code
+	}
+	batch := size + 1
+	for {
+		keys, more := s.search.ix.Search(f.q, after, batch)
+		for _, k := range keys {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			after = k
+			origin, caseID, _ := strings.Cut(k, "\x00")
+			if f.member != "" && origin != f.member {
+				if origin > f.member {
+					return resp, nil
+				}
+				continue
+			}
+			seq, record, ok, err := s.idx.FedGet(origin, caseID)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			fc, ok := s.decode(origin, caseID, seq, record)
+			if !ok || !f.matches(fc.GetCase()) {
+				continue
+			}
+			if len(resp.Cases) == size {
+				last := resp.Cases[len(resp.Cases)-1]
+				resp.NextPageToken = s.tokens.Encode(bind, last.GetMember()+"/"+last.GetCase().GetCaseId())
+				return resp, nil
+			}
+			resp.Cases = append(resp.Cases, fc)
+		}
+		if !more {
+			return resp, nil
+		}
+		batch = min(4*batch, 4096)
+	}
+}
+
+// GetFederationCase implements FederationIndexService.GetFederationCase:
+// a direct read of the index.
+func (s *Service) GetFederationCase(_ context.Context, req *accordv1.GetFederationCaseRequest) (*accordv1.GetFederationCaseResponse, error) {
+	member, caseID := req.GetMember(), req.GetCaseId()
+	if err := identity.ValidateMember(member); err != nil {
+		return nil, invalid("member", "%q is not a member code (2-16 upper-case letters or digits starting with a letter, e.g. PL)", member)
+	}
+	switch {
+	case caseID == "":
+		return nil, invalid("case_id", "required")
+	case len(caseID) > maxCaseIDBytes:
+		return nil, invalid("case_id", "at most %d bytes", maxCaseIDBytes)
+	case strings.ContainsRune(caseID, 0):
+		return nil, invalid("case_id", "contains a NUL byte")
+	}
+	seq, record, ok, err := s.idx.FedGet(member, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var fc *accordv1.FederationCase
+	if ok {
+		fc, ok = s.decode(member, caseID, seq, record)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: case %s of member %s: this node holds no such shared case", grpcserver.ErrNotFound, caseID, member)
+	}
+	return &accordv1.GetFederationCaseResponse{Case: fc}, nil
 }
 
 // decode turns an index entry into a FederationCase. An entry that does not

@@ -44,6 +44,19 @@ func sharedCase(c testCase) *accordv1.SharedCase {
 // the federation index.
 func put(t *testing.T, st *store.Store, origin string, cases ...testCase) {
 	t.Helper()
+	putWith(t, st, origin, 1, nil, cases...)
+}
+
+// putSeq puts cases with seqs from first.
+func putSeq(t *testing.T, st *store.Store, origin string, first uint64, cases ...testCase) {
+	t.Helper()
+	putWith(t, st, origin, first, nil, cases...)
+}
+
+// putWith puts cases with seqs from first, each changed by edit (when not
+// nil) before it is signed.
+func putWith(t *testing.T, st *store.Store, origin string, first uint64, edit func(*accordv1.SharedCase), cases ...testCase) {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +64,13 @@ func put(t *testing.T, st *store.Store, origin string, cases ...testCase) {
 	signer := records.NewSigner(origin, records.KeyID(strings.ToLower(origin)+"-1", priv.Public().(ed25519.PublicKey)), priv)
 	var frs []*accordv1.FeedRecord
 	for i, c := range cases {
+		sc := sharedCase(c)
+		if edit != nil {
+			edit(sc)
+		}
 		frs = append(frs, &accordv1.FeedRecord{
-			Origin: origin, CaseId: c.id, Seq: uint64(i + 1),
-			PublishTime: timestamppb.New(time.Date(2024, 5, 1, 12, 0, i, 0, time.UTC)), Case: sharedCase(c),
+			Origin: origin, CaseId: c.id, Seq: first + uint64(i),
+			PublishTime: timestamppb.New(time.Date(2024, 5, 1, 12, 0, i, 0, time.UTC)), Case: sc,
 		})
 	}
 	signed, err := signer.SignBatch(frs)
@@ -130,7 +147,22 @@ func list(t *testing.T, s *Service, req *accordv1.ListFederationCasesRequest) *a
 }
 
 func TestListFilters(t *testing.T) {
-	_, s := fixture(t)
+	for _, indexed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("indexed=%v", indexed), func(t *testing.T) {
+			st, s := fixture(t)
+			if indexed {
+				sx := NewSearch(nil)
+				if err := sx.Build(st); err != nil {
+					t.Fatal(err)
+				}
+				s.WithSearch(sx, nil)
+			}
+			testListFilters(t, s)
+		})
+	}
+}
+
+func testListFilters(t *testing.T, s *Service) {
 	for _, tc := range []struct {
 		name string
 		req  *accordv1.ListFederationCasesRequest
@@ -141,9 +173,15 @@ func TestListFilters(t *testing.T) {
 			"UA/UA-2022-000001", "UA/UA-2022-000002", "UA/UA-2022-000003", "UA/UA-2022-000004", "UA/UA-2022-000005"}},
 		{"member", &accordv1.ListFederationCasesRequest{Member: "PL"}, []string{"PL/PL-2022-000010", "PL/PL-2022-000011"}},
 		{"member without records", &accordv1.ListFederationCasesRequest{Member: "FR"}, nil},
-		{"place substring, any case", &accordv1.ListFederationCasesRequest{Place: "kHARk"}, []string{"UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place prefix, any case", &accordv1.ListFederationCasesRequest{Place: "kHARk*"}, []string{"PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place part of a word does not match", &accordv1.ListFederationCasesRequest{Place: "kHARk"}, nil},
 		{"place without accents", &accordv1.ListFederationCasesRequest{Place: "krakow"}, []string{"PL/PL-2022-000010"}},
-		{"place with accents", &accordv1.ListFederationCasesRequest{Place: "Charków"}, []string{"PL/PL-2022-000011"}},
+		{"place in another spelling", &accordv1.ListFederationCasesRequest{Place: "Charków"}, []string{"PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place in Cyrillic", &accordv1.ListFederationCasesRequest{Place: "Харків"}, []string{"PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"place phrase", &accordv1.ListFederationCasesRequest{Place: "Харківська область"}, nil},
+		{"place in Russian", &accordv1.ListFederationCasesRequest{Place: "Kharkov", Member: "UA"}, []string{"UA/UA-2022-000001", "UA/UA-2022-000002"}},
+		{"title text", &accordv1.ListFederationCasesRequest{Text: "CASE pl-2022-000010"}, []string{"PL/PL-2022-000010"}},
+		{"title text in another script", &accordv1.ListFederationCasesRequest{Text: "Касе"}, nil},
 		{"place in the middle", &accordv1.ListFederationCasesRequest{Place: "  izium "}, []string{"UA/UA-2022-000002"}},
 		{"crime code exact", &accordv1.ListFederationCasesRequest{CrimeCode: "RS-8.2.b.i"}, []string{
 			"PL/PL-2022-000010", "PL/PL-2022-000011", "UA/UA-2022-000001", "UA/UA-2022-000002"}},
@@ -177,7 +215,17 @@ func TestListFilters(t *testing.T) {
 }
 
 func TestListPagination(t *testing.T) {
+	for _, indexed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("indexed=%v", indexed), func(t *testing.T) { testListPagination(t, indexed) })
+	}
+}
+
+func testListPagination(t *testing.T, indexed bool) {
 	st := openStore(t)
+	sx := NewSearch(nil)
+	if indexed {
+		st.SetHooks(store.Hooks{Fed: sx.Apply}) // the index follows the store from the start
+	}
 	var want []string
 	for _, m := range []string{"DE", "PL", "UA"} {
 		var cs []testCase
@@ -189,6 +237,12 @@ func TestListPagination(t *testing.T) {
 		put(t, st, m, cs...)
 	}
 	s := New(st, nil, nil, "LT", nil)
+	if indexed {
+		s.WithSearch(sx, nil)
+		if sx.Len() != 27 {
+			t.Fatalf("search index holds %d cases", sx.Len())
+		}
+	}
 	for _, size := range []int32{1, 7, 9, 26, 27, 28} {
 		var got []string
 		tok, pages := "", 0
@@ -226,13 +280,16 @@ func TestListPagination(t *testing.T) {
 		{Member: "PL", Place: "kharkiv", PageToken: first.GetNextPageToken()},
 		{PageToken: first.GetNextPageToken()},
 		{Place: "kharkiv", From: "2022-03-01", PageToken: first.GetNextPageToken()},
+		{Place: "kharkiv*", PageToken: first.GetNextPageToken()},
+		{Place: "kharkiv", Text: "case", PageToken: first.GetNextPageToken()},
+		{Place: "kharkiv", NearLat: 50, NearLon: 36.2, RadiusKm: 30, PageToken: first.GetNextPageToken()},
 	} {
 		_, err := s.ListFederationCases(userCtx(), req)
 		wantInvalid(t, err, "page_token", "another query")
 	}
 	// The same filters spelt differently are the same query; the page size
 	// may change.
-	resp := list(t, s, &accordv1.ListFederationCasesRequest{Place: "  KHARKIV", PageSize: 100, PageToken: first.GetNextPageToken()})
+	resp := list(t, s, &accordv1.ListFederationCasesRequest{Place: "  Харків", PageSize: 100, PageToken: first.GetNextPageToken()})
 	if got := ids(resp); !slices.Equal(got, want[5:]) {
 		t.Errorf("rest after the first page: %v", got)
 	}
@@ -284,6 +341,12 @@ func TestListBadFields(t *testing.T) {
 		{&accordv1.ListFederationCasesRequest{From: "2022-03-02", To: "2022-03-01"}, "to"},
 		{&accordv1.ListFederationCasesRequest{PageSize: -1}, "page_size"},
 		{&accordv1.ListFederationCasesRequest{PageSize: 1001}, "page_size"},
+		{&accordv1.ListFederationCasesRequest{Place: "*"}, "place"},
+		{&accordv1.ListFederationCasesRequest{Text: strings.Repeat("x", 501)}, "text"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 95, NearLon: 30, RadiusKm: 5}, "near_lat"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 50, NearLon: -181, RadiusKm: 5}, "near_lon"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 50, NearLon: 30}, "radius_km"},
+		{&accordv1.ListFederationCasesRequest{NearLat: 50, NearLon: 30, RadiusKm: 1000.5}, "radius_km"},
 	} {
 		_, err := s.ListFederationCases(userCtx(), tc.req)
 		wantInvalid(t, err, tc.field)
@@ -403,7 +466,8 @@ func TestAllow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range []string{accordv1.FederationIndexService_ListFederationCases_FullMethodName, accordv1.FederationIndexService_FederationStatus_FullMethodName} {
+		for _, m := range []string{accordv1.FederationIndexService_ListFederationCases_FullMethodName, accordv1.FederationIndexService_FederationStatus_FullMethodName,
+			accordv1.FederationIndexService_GetFederationCase_FullMethodName} {
 			err := p.Check(m, id)
 			if (err == nil) != tc.ok {
 				t.Errorf("%s %s: %v", tc.uri, m, err)

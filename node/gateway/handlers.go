@@ -38,6 +38,9 @@ var handlers = map[string]func(context.Context, *runtime.ServeMux, grpc.ClientCo
 	accordv1.PersonLookupService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		return gw.RegisterPersonLookupServiceHandlerClient(ctx, mux, accordv1.NewPersonLookupServiceClient(cc))
 	},
+	accordv1.ClusterService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+		return gw.RegisterClusterServiceHandlerClient(ctx, mux, accordv1.NewClusterServiceClient(cc))
+	},
 	accordv1.NodeAdminService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		return gw.RegisterNodeAdminServiceHandlerClient(ctx, mux, accordv1.NewNodeAdminServiceClient(cc))
 	},

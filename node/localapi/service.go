@@ -14,6 +14,7 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/node/caseformat"
 	"github.com/accordfed/accord/node/caseimport"
+	"github.com/accordfed/accord/node/casesearch"
 	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/pagetoken"
@@ -45,6 +46,10 @@ type Service struct {
 	// importing holds one token per running import.
 	importing chan struct{}
 	gauge     caseimport.Gauge
+	// search answers the place, near and text filters of ListCases
+	// (WithSearch); aliases are the matcher's learned place aliases.
+	search  *casesearch.Index
+	aliases casesearch.Aliases
 }
 
 // ImportLimits bound what the imports of one node hold.
@@ -208,7 +213,17 @@ func (s *Service) GetCase(_ context.Context, req *accordv1.GetCaseRequest) (*acc
 	return &accordv1.GetCaseResponse{Case: c}, nil
 }
 
-func toFilter(f *accordv1.CaseFilter) (store.Filter, error) {
+// toFilter validates a CaseFilter; key is what the place, near and text
+// filters select (casesearch.Query.Key), for page tokens.
+func (s *Service) toFilter(f *accordv1.CaseFilter) (out store.Filter, key string, err error) {
+	out, err = checkFilter(f)
+	if err != nil {
+		return out, "", err
+	}
+	return s.withQuery(out, f)
+}
+
+func checkFilter(f *accordv1.CaseFilter) (store.Filter, error) {
 	out := store.Filter{Status: f.GetStatus(), CrimeCode: f.GetCrimeCode(), Place: f.GetPlace(), TitleContains: f.GetTitleContains()}
 	if _, ok := accordv1.CaseStatus_name[int32(f.GetStatus())]; !ok {
 		return out, fmt.Errorf("%w: filter.status: unknown value %d", grpcserver.ErrInvalidArgument, f.GetStatus())
@@ -240,7 +255,7 @@ func (s *Service) ListCases(ctx context.Context, req *accordv1.ListCasesRequest)
 	if req.GetPageSize() < 0 {
 		return nil, fmt.Errorf("%w: page_size: must not be negative", grpcserver.ErrInvalidArgument)
 	}
-	f, err := toFilter(req.GetFilter())
+	f, qkey, err := s.toFilter(req.GetFilter())
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +263,7 @@ func (s *Service) ListCases(ctx context.Context, req *accordv1.ListCasesRequest)
 	if err != nil {
 		return nil, err
 	}
-	bind := pagetoken.Binding{Caller: id.String(), Query: accordv1.CaseService_ListCases_FullMethodName + "\x00" + f.Key()}
+	bind := pagetoken.Binding{Caller: id.String(), Query: accordv1.CaseService_ListCases_FullMethodName + "\x00" + f.Key() + "\x00" + qkey}
 	after, err := s.tokens.Decode(bind, req.GetPageToken())
 	if err != nil {
 		return nil, fmt.Errorf("%w: page_token: %w; start again without a token", grpcserver.ErrInvalidArgument, err)
@@ -368,7 +383,7 @@ func (s *Service) ImportCases(stream grpc.BidiStreamingServer[accordv1.ImportCas
 
 // ExportCases streams cases.
 func (s *Service) ExportCases(req *accordv1.ExportCasesRequest, stream grpc.ServerStreamingServer[accordv1.ExportCasesResponse]) error {
-	f, err := toFilter(req.GetFilter())
+	f, _, err := s.toFilter(req.GetFilter())
 	if err != nil {
 		return err
 	}

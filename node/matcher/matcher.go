@@ -74,6 +74,10 @@ type Options struct {
 	// when one is withdrawn (the register of interviewed persons follows
 	// the index through it).
 	Shared func(origin, caseID string, sc *accordv1.SharedCase)
+	// Present, when set, is told when a case enters the index (true) and
+	// when it leaves it, withdrawn at its office or no longer shared with
+	// this member (false): the incident clusters leave such a case out.
+	Present func(caseID string, present bool)
 	// RefitAfter is how long after a fit the model may be fitted again
 	// (default 10s); it is, once the index has grown by a quarter (and at
 	// least 100 cases) since the last fit, so that the model learns from the
@@ -93,6 +97,17 @@ type PeerTokens interface {
 	Cached(in persontoken.Input) []persontoken.Tokens
 	// KeySet changes when the other members' keys change.
 	KeySet() string
+}
+
+// ScorePair returns the probability under the current model that the
+// indexed cases a and b concern the same incident, and false when either
+// is not indexed (or the index is not built yet).
+func (m *Matcher) ScorePair(a, b string) (float64, bool) {
+	x := m.ready.Load()
+	if x == nil {
+		return 0, false
+	}
+	return x.ScorePair(a, b)
 }
 
 // Matcher is a node's incremental matcher.
@@ -189,6 +204,18 @@ func (m *Matcher) Stats() (found, proposed int64, indexed int) {
 	return m.found.Load(), m.proposed.Load(), n
 }
 
+// PlaceAliases returns the folded place names the matching index learned,
+// from incident coordinates, at a location within km of fold's
+// (federation/matching.Index.PlaceAliases): nil before the index is
+// loaded. Read-only; node/casesearch uses it for place search.
+func (m *Matcher) PlaceAliases(fold string, km float64) []string {
+	ix := m.ready.Load()
+	if ix == nil {
+		return nil
+	}
+	return ix.PlaceAliases(fold, km)
+}
+
 // Withheld says how many matches the matcher found but did not propose
 // because the other member may not see the office's case (a jit case
 // outside the other member's JITs).
@@ -280,7 +307,9 @@ func (m *Matcher) republish(ids []string) {
 // forget drops a case from what is matched.
 func (m *Matcher) forget(caseID string) {
 	delete(m.inputs, caseID)
-	m.index.Remove(caseID)
+	if m.index.Remove(caseID) && m.opts.Present != nil {
+		m.opts.Present(caseID, false)
+	}
 	m.versions.Delete(caseID)
 	m.sens.Delete(caseID)
 }
@@ -411,6 +440,9 @@ func (m *Matcher) load(ctx context.Context) error {
 	for _, r := range recs {
 		if err := m.index.Add(r); err != nil {
 			return err
+		}
+		if m.opts.Present != nil {
+			m.opts.Present(r.ID, true)
 		}
 	}
 	m.ready.Store(m.index)
@@ -543,6 +575,9 @@ func (m *Matcher) federatedChanges(ctx context.Context) {
 func (m *Matcher) matchOne(ctx context.Context, r matching.Record) {
 	if err := m.index.Add(r); err != nil {
 		return
+	}
+	if m.opts.Present != nil {
+		m.opts.Present(r.ID, true)
 	}
 	matches, err := m.index.Match(r)
 	if err != nil {

@@ -43,10 +43,12 @@ type write struct {
 	vault   map[string]*accordv1.EvidenceItem // vault details of items being registered
 	seqs    map[string]uint64                 // counters of bucketMeta, written back by flush
 	notify  bool                              // a case changed: wake the publisher after commit
+	ids     []string                          // the cases changed, for the OnCaseChange hook
 }
 
 func (s *Store) update(actor Actor, fn func(w *write) error) error {
 	notify := false
+	var ids []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		s.db.NoFreelistSync = false // an import batch may set it again
 		w := s.newWrite(tx, actor)
@@ -56,11 +58,16 @@ func (s *Store) update(actor Actor, fn func(w *write) error) error {
 		if err := w.sealPending(); err != nil {
 			return err
 		}
-		notify = w.notify
+		notify, ids = w.notify, w.ids
 		return w.flush()
 	})
 	if err == nil && notify {
 		s.changes.fire()
+	}
+	if err == nil && len(ids) > 0 {
+		if h := s.hooks.Load(); h != nil && h.cases != nil {
+			h.cases(ids)
+		}
 	}
 	return err
 }

@@ -10,6 +10,11 @@
 // version and refuses a file written by a newer version, or holding another
 // member's cases.
 //
+// It also holds the federation index: the other members' signed records
+// (FedApply, FedScan, FedGet by key). In-memory indexes follow the store
+// through Hooks (SetHooks), called after each commit with the own cases it
+// changed and the federation records it stored or dropped.
+//
 // The store does not validate the interchange format (node/caseformat does)
 // and does not talk to anyone: it is what the node's local API and, later,
 // the federation exchange read from.

@@ -117,6 +117,7 @@ func RenewFeedEpoch(path string) error {
 func (w *write) changed(caseID string) {
 	w.put(bucketChanges, u64(w.nextSeq(metaChangeSeq)), []byte(caseID))
 	w.notify = true
+	w.ids = append(w.ids, caseID)
 }
 
 // notifier broadcasts that the store has new changes or feed entries.
@@ -299,7 +300,14 @@ func fedKey(origin, caseID string) []byte {
 // withdraws a jit case from a member with a tombstone of the record's own
 // seq). It returns how many records changed the index.
 func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, stale int, err error) {
+	var changed []feed.Record
+	defer func() {
+		if err == nil {
+			s.fedChanged(origin, changed)
+		}
+	}()
 	err = s.db.Update(func(tx *bolt.Tx) error {
+		changed = changed[:0]
 		b := tx.Bucket(bucketFedRecords)
 		for _, r := range recs {
 			k := fedKey(origin, r.CaseID)
@@ -314,6 +322,7 @@ func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, st
 			if r.Flags&feed.Tombstone != 0 {
 				if old := b.Get(k); len(old) >= 9 && old[8]&feed.Tombstone == 0 {
 					applied++
+					changed = append(changed, feed.Record{CaseID: r.CaseID, Seq: r.Seq, Flags: r.Flags})
 				}
 				if err := b.Put(k, append(u64(r.Seq), r.Flags)); err != nil {
 					return err
@@ -326,6 +335,7 @@ func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, st
 				return err
 			}
 			applied++
+			changed = append(changed, r)
 		}
 		if cursor == "" {
 			return nil // records relayed from another member's feed
@@ -349,7 +359,9 @@ func (s *Store) FedCursor(origin string) (string, error) {
 // FedReset drops origin's records and cursor, for a full resync.
 func (s *Store) FedReset(origin string) (int, error) {
 	n := 0
+	var changed []feed.Record
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		changed = changed[:0]
 		b := tx.Bucket(bucketFedRecords)
 		prefix := append([]byte(origin), 0)
 		var keys [][]byte
@@ -361,11 +373,78 @@ func (s *Store) FedReset(origin string) (int, error) {
 			if err := b.Delete(k); err != nil {
 				return err
 			}
+			changed = append(changed, feed.Record{CaseID: string(k[len(prefix):]), Flags: feed.Tombstone})
 		}
 		n = len(keys)
 		return tx.Bucket(bucketFedCursors).Delete([]byte(origin))
 	})
+	if err == nil {
+		s.fedChanged(origin, changed)
+	}
 	return n, err
+}
+
+// FedGet returns the federation index's record of origin's case caseID
+// and the feed seq it was stored under; ok is false when the index holds
+// none (never received, or withdrawn: a tombstone holds no record). The
+// record is a copy.
+func (s *Store) FedGet(origin, caseID string) (seq uint64, record []byte, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketFedRecords).Get(fedKey(origin, caseID))
+		if v == nil {
+			return nil
+		}
+		if len(v) < 9 {
+			return fmt.Errorf("%w: federation index entry %s %s", ErrCorrupt, origin, caseID)
+		}
+		if v[8]&feed.Tombstone != 0 {
+			return nil
+		}
+		seq, record, ok = getU64(v[:8]), bytes.Clone(v[9:]), true
+		return nil
+	})
+	return seq, record, ok, err
+}
+
+// Hooks are called after a write committed, in the writer's goroutine,
+// so that in-memory indexes (node/casesearch) follow the store. They must
+// not call back into the store's writes.
+type Hooks struct {
+	// Cases is called with the ids of the office's cases a write created,
+	// changed or deleted.
+	Cases func(caseIDs []string)
+	// Fed is called for each record the federation index stored (record
+	// is the stored record, valid only during the call) or dropped
+	// (record nil: withdrawn, or dropped for a resync).
+	Fed func(origin, caseID string, seq uint64, record []byte)
+}
+
+// hookSet is Hooks as the store keeps them.
+type hookSet struct {
+	cases func([]string)
+	fed   func(origin, caseID string, seq uint64, record []byte)
+}
+
+// SetHooks installs h (replacing earlier hooks); set them before the
+// writers start (accordd does at start).
+func (s *Store) SetHooks(h Hooks) {
+	s.hooks.Store(&hookSet{cases: h.Cases, fed: h.Fed})
+}
+
+// fedChanged calls the Fed hook for the records a commit stored or
+// dropped (a tombstone flag: dropped).
+func (s *Store) fedChanged(origin string, recs []feed.Record) {
+	h := s.hooks.Load()
+	if h == nil || h.fed == nil {
+		return
+	}
+	for _, r := range recs {
+		if r.Flags&feed.Tombstone != 0 {
+			h.fed(origin, r.CaseID, r.Seq, nil)
+		} else {
+			h.fed(origin, r.CaseID, r.Seq, r.Record)
+		}
+	}
 }
 
 // FedScan calls fn for each record of the federation index, of origin

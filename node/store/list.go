@@ -19,6 +19,17 @@ type Filter struct {
 	After, Before time.Time // an incident window [start, end) must overlap [After, Before)
 	Place         string    // matched after NormalizePlace
 	TitleContains string    // case-insensitive substring
+	// Match, when set, must hold too (node/casesearch's place, near and
+	// text rules); it is not part of Key: the caller binds what it
+	// checks.
+	Match func(*accordv1.Case) bool
+	// IncidentMatch, when set, must hold for the incident that meets the
+	// place and window filters (one incident holds them all).
+	IncidentMatch func(*accordv1.Incident) bool
+	// Candidates, when set, drives the scan instead of the store's
+	// indexes: it returns up to limit case ids after after, in order, that
+	// may match (an in-memory search index), and whether more follow.
+	Candidates func(after string, limit int) (ids []string, more bool)
 }
 
 // Key returns the filter in a canonical form: two filters with the same
@@ -118,6 +129,8 @@ func scan(tx *bolt.Tx, f Filter, after string, visit func(*accordv1.Case) bool) 
 		return nil
 	}
 	switch {
+	case f.Candidates != nil:
+		return scanCandidates(tx, f, after, candidate)
 	case f.Place != "":
 		return run(idxPlace, textKey(NormalizePlace(f.Place), ""))
 	case f.CrimeCode != "":
@@ -128,6 +141,30 @@ func scan(tx *bolt.Tx, f Filter, after string, visit func(*accordv1.Case) bool) 
 		return run(idxStatus, []byte{byte(f.Status)})
 	default:
 		return run(bucketCaseIDs, nil)
+	}
+}
+
+// scanCandidates visits the cases f.Candidates names, in order.
+func scanCandidates(tx *bolt.Tx, f Filter, after string, candidate func(string, uint64) (bool, error)) error {
+	ids := tx.Bucket(bucketCaseIDs)
+	batch := 64
+	for {
+		cand, more := f.Candidates(after, batch)
+		for _, id := range cand {
+			after = id
+			v := ids.Get([]byte(id))
+			if v == nil {
+				continue // deleted since the index saw it
+			}
+			ok, err := candidate(id, getU64(v))
+			if err != nil || !ok {
+				return err
+			}
+		}
+		if !more {
+			return nil
+		}
+		batch = min(4*batch, 4096)
 	}
 }
 
@@ -181,11 +218,17 @@ func matches(c *accordv1.Case, f Filter) bool {
 	if f.TitleContains != "" && !strings.Contains(strings.ToLower(c.GetTitle()), strings.ToLower(f.TitleContains)) {
 		return false
 	}
-	if f.Place != "" || !f.After.IsZero() || !f.Before.IsZero() {
+	if f.Match != nil && !f.Match(c) {
+		return false
+	}
+	if f.Place != "" || f.IncidentMatch != nil || !f.After.IsZero() || !f.Before.IsZero() {
 		place := NormalizePlace(f.Place)
 		ok := false
 		for _, inc := range c.GetIncidents() {
 			if place != "" && NormalizePlace(inc.GetPlace()) != place {
+				continue
+			}
+			if f.IncidentMatch != nil && !f.IncidentMatch(inc) {
 				continue
 			}
 			start, end, valid := window(inc)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,6 +67,8 @@ type Store struct {
 	pageKey []byte
 
 	changes, published notifier
+	// hooks are called after commits (SetHooks).
+	hooks atomic.Pointer[hookSet]
 }
 
 // Open opens or creates the store at path for member. It refuses a store of

@@ -1141,11 +1141,22 @@ type CaseFilter struct {
 	IncidentAfter *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=incident_after,json=incidentAfter,proto3" json:"incident_after,omitempty"`
 	// Only cases with an incident whose window starts before this time.
 	IncidentBefore *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=incident_before,json=incidentBefore,proto3" json:"incident_before,omitempty"`
-	// Only cases with an incident at this place (case- and
-	// accent-insensitive, as written).
+	// Only cases with an incident at this place, across scripts and
+	// spellings, with the rule of ListFederationCasesRequest.place (the
+	// words of the name folded as the matcher folds them, compared as a
+	// phrase; a trailing * makes the last word a prefix).
 	Place string `protobuf:"bytes,5,opt,name=place,proto3" json:"place,omitempty"`
 	// Only cases whose title contains this text (case-insensitive).
 	TitleContains string `protobuf:"bytes,6,opt,name=title_contains,json=titleContains,proto3" json:"title_contains,omitempty"`
+	// Only cases with an incident whose coordinates lie within radius_km
+	// (more than 0, at most 1,000) of near_lat (-90 to 90), near_lon (-180
+	// to 180). No radius: no distance filter.
+	NearLat  float64 `protobuf:"fixed64,7,opt,name=near_lat,json=nearLat,proto3" json:"near_lat,omitempty"`
+	NearLon  float64 `protobuf:"fixed64,8,opt,name=near_lon,json=nearLon,proto3" json:"near_lon,omitempty"`
+	RadiusKm float64 `protobuf:"fixed64,9,opt,name=radius_km,json=radiusKm,proto3" json:"radius_km,omitempty"`
+	// Only cases whose title holds every word of text, folded as places are
+	// (scripts, transliterations, case and accents ignored).
+	Text          string `protobuf:"bytes,10,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1218,6 +1229,34 @@ func (x *CaseFilter) GetPlace() string {
 func (x *CaseFilter) GetTitleContains() string {
 	if x != nil {
 		return x.TitleContains
+	}
+	return ""
+}
+
+func (x *CaseFilter) GetNearLat() float64 {
+	if x != nil {
+		return x.NearLat
+	}
+	return 0
+}
+
+func (x *CaseFilter) GetNearLon() float64 {
+	if x != nil {
+		return x.NearLon
+	}
+	return 0
+}
+
+func (x *CaseFilter) GetRadiusKm() float64 {
+	if x != nil {
+		return x.RadiusKm
+	}
+	return 0
+}
+
+func (x *CaseFilter) GetText() string {
+	if x != nil {
+		return x.Text
 	}
 	return ""
 }
@@ -2326,7 +2365,7 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\x0eGetCaseRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\"6\n" +
 	"\x0fGetCaseResponse\x12#\n" +
-	"\x04case\x18\x01 \x01(\v2\x0f.accord.v1.CaseR\x04case\"\x9f\x02\n" +
+	"\x04case\x18\x01 \x01(\v2\x0f.accord.v1.CaseR\x04case\"\x86\x03\n" +
 	"\n" +
 	"CaseFilter\x12-\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x15.accord.v1.CaseStatusR\x06status\x12\x1d\n" +
@@ -2335,7 +2374,12 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\x0eincident_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rincidentAfter\x12C\n" +
 	"\x0fincident_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0eincidentBefore\x12\x14\n" +
 	"\x05place\x18\x05 \x01(\tR\x05place\x12%\n" +
-	"\x0etitle_contains\x18\x06 \x01(\tR\rtitleContains\"}\n" +
+	"\x0etitle_contains\x18\x06 \x01(\tR\rtitleContains\x12\x19\n" +
+	"\bnear_lat\x18\a \x01(\x01R\anearLat\x12\x19\n" +
+	"\bnear_lon\x18\b \x01(\x01R\anearLon\x12\x1b\n" +
+	"\tradius_km\x18\t \x01(\x01R\bradiusKm\x12\x12\n" +
+	"\x04text\x18\n" +
+	" \x01(\tR\x04text\"}\n" +
 	"\x10ListCasesRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +

@@ -28,8 +28,13 @@ type ListFederationCasesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only cases of this member (code).
 	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
-	// Only cases with an incident at a place whose name contains this text
-	// (case-insensitive, accents ignored).
+	// Only cases with an incident at this place, across scripts and
+	// spellings (Kharkiv, Харків, Kharkov, Charków and Charkiw are one
+	// place): the words of the name folded with the matcher's rules and
+	// compared as a phrase (a trailing * makes the last word a prefix),
+	// consonant skeletons where they are long enough not to collide, and
+	// the names the matcher learned at the same location (docs/api.md,
+	// "Place search").
 	Place string `protobuf:"bytes,2,opt,name=place,proto3" json:"place,omitempty"`
 	// Only cases with this crime code.
 	CrimeCode string `protobuf:"bytes,3,opt,name=crime_code,json=crimeCode,proto3" json:"crime_code,omitempty"`
@@ -40,7 +45,16 @@ type ListFederationCasesRequest struct {
 	// 1 to 1,000 (default 100).
 	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page of the same query.
-	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only cases with an incident whose coordinates lie within radius_km
+	// (more than 0, at most 1,000) of near_lat (-90 to 90), near_lon (-180
+	// to 180). No radius: no distance filter.
+	NearLat  float64 `protobuf:"fixed64,8,opt,name=near_lat,json=nearLat,proto3" json:"near_lat,omitempty"`
+	NearLon  float64 `protobuf:"fixed64,9,opt,name=near_lon,json=nearLon,proto3" json:"near_lon,omitempty"`
+	RadiusKm float64 `protobuf:"fixed64,10,opt,name=radius_km,json=radiusKm,proto3" json:"radius_km,omitempty"`
+	// Only cases whose title holds every word of text, folded as places are
+	// (scripts, transliterations, case and accents ignored).
+	Text          string `protobuf:"bytes,11,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -124,6 +138,134 @@ func (x *ListFederationCasesRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListFederationCasesRequest) GetNearLat() float64 {
+	if x != nil {
+		return x.NearLat
+	}
+	return 0
+}
+
+func (x *ListFederationCasesRequest) GetNearLon() float64 {
+	if x != nil {
+		return x.NearLon
+	}
+	return 0
+}
+
+func (x *ListFederationCasesRequest) GetRadiusKm() float64 {
+	if x != nil {
+		return x.RadiusKm
+	}
+	return 0
+}
+
+func (x *ListFederationCasesRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// GetFederationCaseRequest names one case of another member.
+type GetFederationCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member that holds the case (code).
+	Member string `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	// The case id at that member.
+	CaseId        string `protobuf:"bytes,2,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFederationCaseRequest) Reset() {
+	*x = GetFederationCaseRequest{}
+	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFederationCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFederationCaseRequest) ProtoMessage() {}
+
+func (x *GetFederationCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFederationCaseRequest.ProtoReflect.Descriptor instead.
+func (*GetFederationCaseRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetFederationCaseRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *GetFederationCaseRequest) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+// GetFederationCaseResponse is the case as the node holds it.
+type GetFederationCaseResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Case          *FederationCase        `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFederationCaseResponse) Reset() {
+	*x = GetFederationCaseResponse{}
+	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFederationCaseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFederationCaseResponse) ProtoMessage() {}
+
+func (x *GetFederationCaseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFederationCaseResponse.ProtoReflect.Descriptor instead.
+func (*GetFederationCaseResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetFederationCaseResponse) GetCase() *FederationCase {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
 // FederationCase is one shared case of another member.
 type FederationCase struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -141,7 +283,7 @@ type FederationCase struct {
 
 func (x *FederationCase) Reset() {
 	*x = FederationCase{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -153,7 +295,7 @@ func (x *FederationCase) String() string {
 func (*FederationCase) ProtoMessage() {}
 
 func (x *FederationCase) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -166,7 +308,7 @@ func (x *FederationCase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederationCase.ProtoReflect.Descriptor instead.
 func (*FederationCase) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{1}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *FederationCase) GetMember() string {
@@ -209,7 +351,7 @@ type ListFederationCasesResponse struct {
 
 func (x *ListFederationCasesResponse) Reset() {
 	*x = ListFederationCasesResponse{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +363,7 @@ func (x *ListFederationCasesResponse) String() string {
 func (*ListFederationCasesResponse) ProtoMessage() {}
 
 func (x *ListFederationCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +376,7 @@ func (x *ListFederationCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFederationCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListFederationCasesResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{2}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListFederationCasesResponse) GetCases() []*FederationCase {
@@ -260,7 +402,7 @@ type FederationStatusRequest struct {
 
 func (x *FederationStatusRequest) Reset() {
 	*x = FederationStatusRequest{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +414,7 @@ func (x *FederationStatusRequest) String() string {
 func (*FederationStatusRequest) ProtoMessage() {}
 
 func (x *FederationStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +427,7 @@ func (x *FederationStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederationStatusRequest.ProtoReflect.Descriptor instead.
 func (*FederationStatusRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{3}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{5}
 }
 
 // FederationStatusResponse is the exchange's status.
@@ -307,7 +449,7 @@ type FederationStatusResponse struct {
 
 func (x *FederationStatusResponse) Reset() {
 	*x = FederationStatusResponse{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +461,7 @@ func (x *FederationStatusResponse) String() string {
 func (*FederationStatusResponse) ProtoMessage() {}
 
 func (x *FederationStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +474,7 @@ func (x *FederationStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederationStatusResponse.ProtoReflect.Descriptor instead.
 func (*FederationStatusResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{4}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FederationStatusResponse) GetPeers() []*PeerSyncStatus {
@@ -390,7 +532,7 @@ type TrustStatus struct {
 
 func (x *TrustStatus) Reset() {
 	*x = TrustStatus{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +544,7 @@ func (x *TrustStatus) String() string {
 func (*TrustStatus) ProtoMessage() {}
 
 func (x *TrustStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +557,7 @@ func (x *TrustStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrustStatus.ProtoReflect.Descriptor instead.
 func (*TrustStatus) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{5}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TrustStatus) GetLastReload() *timestamppb.Timestamp {
@@ -472,7 +614,7 @@ type RevocationFileProblem struct {
 
 func (x *RevocationFileProblem) Reset() {
 	*x = RevocationFileProblem{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +626,7 @@ func (x *RevocationFileProblem) String() string {
 func (*RevocationFileProblem) ProtoMessage() {}
 
 func (x *RevocationFileProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +639,7 @@ func (x *RevocationFileProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevocationFileProblem.ProtoReflect.Descriptor instead.
 func (*RevocationFileProblem) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{6}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevocationFileProblem) GetFile() string {
@@ -573,7 +715,7 @@ type PeerSyncStatus struct {
 
 func (x *PeerSyncStatus) Reset() {
 	*x = PeerSyncStatus{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +727,7 @@ func (x *PeerSyncStatus) String() string {
 func (*PeerSyncStatus) ProtoMessage() {}
 
 func (x *PeerSyncStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +740,7 @@ func (x *PeerSyncStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerSyncStatus.ProtoReflect.Descriptor instead.
 func (*PeerSyncStatus) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{7}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PeerSyncStatus) GetMember() string {
@@ -717,7 +859,7 @@ var File_accord_v1_federation_index_proto protoreflect.FileDescriptor
 
 const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\n" +
-	" accord/v1/federation_index.proto\x12\taccord.v1\x1a\x18accord/v1/exchange.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n" +
+	" accord/v1/federation_index.proto\x12\taccord.v1\x1a\x18accord/v1/exchange.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n" +
 	"\x1aListFederationCasesRequest\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x14\n" +
 	"\x05place\x18\x02 \x01(\tR\x05place\x12\x1d\n" +
@@ -727,7 +869,17 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\x02to\x18\x05 \x01(\tR\x02to\x12\x1b\n" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\a \x01(\tR\tpageToken\"\xa4\x01\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12\x19\n" +
+	"\bnear_lat\x18\b \x01(\x01R\anearLat\x12\x19\n" +
+	"\bnear_lon\x18\t \x01(\x01R\anearLon\x12\x1b\n" +
+	"\tradius_km\x18\n" +
+	" \x01(\x01R\bradiusKm\x12\x12\n" +
+	"\x04text\x18\v \x01(\tR\x04text\"K\n" +
+	"\x18GetFederationCaseRequest\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x17\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\"J\n" +
+	"\x19GetFederationCaseResponse\x12-\n" +
+	"\x04case\x18\x01 \x01(\v2\x19.accord.v1.FederationCaseR\x04case\"\xa4\x01\n" +
 	"\x0eFederationCase\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12)\n" +
 	"\x04case\x18\x02 \x01(\v2\x15.accord.v1.SharedCaseR\x04case\x12\x10\n" +
@@ -777,9 +929,10 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"last_error\x18\x0e \x01(\tR\tlastError\x129\n" +
 	"\n" +
 	"last_heard\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tlastHeard\x12\x1c\n" +
-	"\tanswering\x18\x10 \x01(\bR\tanswering2\xdb\x01\n" +
+	"\tanswering\x18\x10 \x01(\bR\tanswering2\xbb\x02\n" +
 	"\x16FederationIndexService\x12d\n" +
-	"\x13ListFederationCases\x12%.accord.v1.ListFederationCasesRequest\x1a&.accord.v1.ListFederationCasesResponse\x12[\n" +
+	"\x13ListFederationCases\x12%.accord.v1.ListFederationCasesRequest\x1a&.accord.v1.ListFederationCasesResponse\x12^\n" +
+	"\x11GetFederationCase\x12#.accord.v1.GetFederationCaseRequest\x1a$.accord.v1.GetFederationCaseResponse\x12[\n" +
 	"\x10FederationStatus\x12\".accord.v1.FederationStatusRequest\x1a#.accord.v1.FederationStatusResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
 
 var (
@@ -794,39 +947,44 @@ func file_accord_v1_federation_index_proto_rawDescGZIP() []byte {
 	return file_accord_v1_federation_index_proto_rawDescData
 }
 
-var file_accord_v1_federation_index_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_accord_v1_federation_index_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_accord_v1_federation_index_proto_goTypes = []any{
 	(*ListFederationCasesRequest)(nil),  // 0: accord.v1.ListFederationCasesRequest
-	(*FederationCase)(nil),              // 1: accord.v1.FederationCase
-	(*ListFederationCasesResponse)(nil), // 2: accord.v1.ListFederationCasesResponse
-	(*FederationStatusRequest)(nil),     // 3: accord.v1.FederationStatusRequest
-	(*FederationStatusResponse)(nil),    // 4: accord.v1.FederationStatusResponse
-	(*TrustStatus)(nil),                 // 5: accord.v1.TrustStatus
-	(*RevocationFileProblem)(nil),       // 6: accord.v1.RevocationFileProblem
-	(*PeerSyncStatus)(nil),              // 7: accord.v1.PeerSyncStatus
-	(*SharedCase)(nil),                  // 8: accord.v1.SharedCase
-	(*timestamppb.Timestamp)(nil),       // 9: google.protobuf.Timestamp
+	(*GetFederationCaseRequest)(nil),    // 1: accord.v1.GetFederationCaseRequest
+	(*GetFederationCaseResponse)(nil),   // 2: accord.v1.GetFederationCaseResponse
+	(*FederationCase)(nil),              // 3: accord.v1.FederationCase
+	(*ListFederationCasesResponse)(nil), // 4: accord.v1.ListFederationCasesResponse
+	(*FederationStatusRequest)(nil),     // 5: accord.v1.FederationStatusRequest
+	(*FederationStatusResponse)(nil),    // 6: accord.v1.FederationStatusResponse
+	(*TrustStatus)(nil),                 // 7: accord.v1.TrustStatus
+	(*RevocationFileProblem)(nil),       // 8: accord.v1.RevocationFileProblem
+	(*PeerSyncStatus)(nil),              // 9: accord.v1.PeerSyncStatus
+	(*SharedCase)(nil),                  // 10: accord.v1.SharedCase
+	(*timestamppb.Timestamp)(nil),       // 11: google.protobuf.Timestamp
 }
 var file_accord_v1_federation_index_proto_depIdxs = []int32{
-	8,  // 0: accord.v1.FederationCase.case:type_name -> accord.v1.SharedCase
-	9,  // 1: accord.v1.FederationCase.publish_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: accord.v1.ListFederationCasesResponse.cases:type_name -> accord.v1.FederationCase
-	7,  // 3: accord.v1.FederationStatusResponse.peers:type_name -> accord.v1.PeerSyncStatus
-	5,  // 4: accord.v1.FederationStatusResponse.trust:type_name -> accord.v1.TrustStatus
-	9,  // 5: accord.v1.TrustStatus.last_reload:type_name -> google.protobuf.Timestamp
-	6,  // 6: accord.v1.TrustStatus.unusable_crls:type_name -> accord.v1.RevocationFileProblem
-	9,  // 7: accord.v1.PeerSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
-	9,  // 8: accord.v1.PeerSyncStatus.caught_up:type_name -> google.protobuf.Timestamp
-	9,  // 9: accord.v1.PeerSyncStatus.last_heard:type_name -> google.protobuf.Timestamp
-	0,  // 10: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
-	3,  // 11: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
-	2,  // 12: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
-	4,  // 13: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
-	12, // [12:14] is the sub-list for method output_type
-	10, // [10:12] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	3,  // 0: accord.v1.GetFederationCaseResponse.case:type_name -> accord.v1.FederationCase
+	10, // 1: accord.v1.FederationCase.case:type_name -> accord.v1.SharedCase
+	11, // 2: accord.v1.FederationCase.publish_time:type_name -> google.protobuf.Timestamp
+	3,  // 3: accord.v1.ListFederationCasesResponse.cases:type_name -> accord.v1.FederationCase
+	9,  // 4: accord.v1.FederationStatusResponse.peers:type_name -> accord.v1.PeerSyncStatus
+	7,  // 5: accord.v1.FederationStatusResponse.trust:type_name -> accord.v1.TrustStatus
+	11, // 6: accord.v1.TrustStatus.last_reload:type_name -> google.protobuf.Timestamp
+	8,  // 7: accord.v1.TrustStatus.unusable_crls:type_name -> accord.v1.RevocationFileProblem
+	11, // 8: accord.v1.PeerSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
+	11, // 9: accord.v1.PeerSyncStatus.caught_up:type_name -> google.protobuf.Timestamp
+	11, // 10: accord.v1.PeerSyncStatus.last_heard:type_name -> google.protobuf.Timestamp
+	0,  // 11: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
+	1,  // 12: accord.v1.FederationIndexService.GetFederationCase:input_type -> accord.v1.GetFederationCaseRequest
+	5,  // 13: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
+	4,  // 14: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
+	2,  // 15: accord.v1.FederationIndexService.GetFederationCase:output_type -> accord.v1.GetFederationCaseResponse
+	6,  // 16: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_federation_index_proto_init() }
@@ -841,7 +999,7 @@ func file_accord_v1_federation_index_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_federation_index_proto_rawDesc), len(file_accord_v1_federation_index_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

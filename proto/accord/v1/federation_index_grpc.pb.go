@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	FederationIndexService_ListFederationCases_FullMethodName = "/accord.v1.FederationIndexService/ListFederationCases"
+	FederationIndexService_GetFederationCase_FullMethodName   = "/accord.v1.FederationIndexService/GetFederationCase"
 	FederationIndexService_FederationStatus_FullMethodName    = "/accord.v1.FederationIndexService/FederationStatus"
 )
 
@@ -34,6 +35,10 @@ type FederationIndexServiceClient interface {
 	// ListFederationCases lists the other members' shared cases the node
 	// holds, filtered, in (member, case id) order, a page at a time.
 	ListFederationCases(ctx context.Context, in *ListFederationCasesRequest, opts ...grpc.CallOption) (*ListFederationCasesResponse, error)
+	// GetFederationCase returns one shared case of another member that the
+	// node holds: NotFound when the index holds none (never held, or
+	// withdrawn).
+	GetFederationCase(ctx context.Context, in *GetFederationCaseRequest, opts ...grpc.CallOption) (*GetFederationCaseResponse, error)
 	// FederationStatus describes, per member, whether its node is reachable,
 	// when it was last synced, how far behind this node is, how many of its
 	// records this node holds and how many it refused; this node's own feed;
@@ -53,6 +58,16 @@ func (c *federationIndexServiceClient) ListFederationCases(ctx context.Context, 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListFederationCasesResponse)
 	err := c.cc.Invoke(ctx, FederationIndexService_ListFederationCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *federationIndexServiceClient) GetFederationCase(ctx context.Context, in *GetFederationCaseRequest, opts ...grpc.CallOption) (*GetFederationCaseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFederationCaseResponse)
+	err := c.cc.Invoke(ctx, FederationIndexService_GetFederationCase_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +95,10 @@ type FederationIndexServiceServer interface {
 	// ListFederationCases lists the other members' shared cases the node
 	// holds, filtered, in (member, case id) order, a page at a time.
 	ListFederationCases(context.Context, *ListFederationCasesRequest) (*ListFederationCasesResponse, error)
+	// GetFederationCase returns one shared case of another member that the
+	// node holds: NotFound when the index holds none (never held, or
+	// withdrawn).
+	GetFederationCase(context.Context, *GetFederationCaseRequest) (*GetFederationCaseResponse, error)
 	// FederationStatus describes, per member, whether its node is reachable,
 	// when it was last synced, how far behind this node is, how many of its
 	// records this node holds and how many it refused; this node's own feed;
@@ -97,6 +116,9 @@ type UnimplementedFederationIndexServiceServer struct{}
 
 func (UnimplementedFederationIndexServiceServer) ListFederationCases(context.Context, *ListFederationCasesRequest) (*ListFederationCasesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListFederationCases not implemented")
+}
+func (UnimplementedFederationIndexServiceServer) GetFederationCase(context.Context, *GetFederationCaseRequest) (*GetFederationCaseResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetFederationCase not implemented")
 }
 func (UnimplementedFederationIndexServiceServer) FederationStatus(context.Context, *FederationStatusRequest) (*FederationStatusResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method FederationStatus not implemented")
@@ -141,6 +163,24 @@ func _FederationIndexService_ListFederationCases_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FederationIndexService_GetFederationCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFederationCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FederationIndexServiceServer).GetFederationCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FederationIndexService_GetFederationCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FederationIndexServiceServer).GetFederationCase(ctx, req.(*GetFederationCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _FederationIndexService_FederationStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(FederationStatusRequest)
 	if err := dec(in); err != nil {
@@ -169,6 +209,10 @@ var FederationIndexService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFederationCases",
 			Handler:    _FederationIndexService_ListFederationCases_Handler,
+		},
+		{
+			MethodName: "GetFederationCase",
+			Handler:    _FederationIndexService_GetFederationCase_Handler,
 		},
 		{
 			MethodName: "FederationStatus",

@@ -1,0 +1,101 @@
+package localapi
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/node/casegen"
+	"github.com/accordfed/accord/node/casesearch"
+	"github.com/accordfed/accord/node/store"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// BenchmarkOwnCaseSearch measures ListCases pages (50 cases) with the
+// place, near and text filters over ACCORD_BENCH_OWN_CASES of the
+// office's own cases (default 190,000: Ukraine's register), each query
+// paged up to five pages.
+func BenchmarkOwnCaseSearch(b *testing.B) {
+	if testing.Short() {
+		b.Skip("imports 190,000 cases; not with -short")
+	}
+	n := 190_000
+	if v, err := strconv.Atoi(os.Getenv("ACCORD_BENCH_OWN_CASES")); err == nil && v > 0 {
+		n = v
+	}
+	st, err := store.Open(filepath.Join(b.TempDir(), "store.db"), "UA", store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/bench"}
+	batch := make([]*accordv1.Case, 0, 2000)
+	flush := func() error {
+		_, err := st.ImportBatch(batch, actor)
+		batch = batch[:0]
+		return err
+	}
+	if err := casegen.Generate(casegen.Options{Member: "UA", Cases: n, Seed: 9}, func(c *accordv1.Case) error {
+		c.Evidence = nil // no custody sealer here; the search does not read evidence
+		batch = append(batch, c)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if err := flush(); err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	ix := casesearch.NewIndex()
+	if err := BuildSearch(st, ix); err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	b.Logf("search index of %d own cases built in %s, heap +%d MiB", ix.Len(), took.Round(time.Millisecond), (int64(m1.HeapAlloc)-int64(m0.HeapAlloc))>>20)
+	s := New(st, nil, nil, b.TempDir(), ImportLimits{}, nil).WithSearch(ix, nil)
+	ctx := identity.NewContext(context.Background(), identity.Identity{Federation: "accord.test", Member: "UA", Kind: identity.KindUser, Name: "bench"})
+	queries := []*accordv1.CaseFilter{
+		{Place: "Kharkiv"}, {Place: "Харків"}, {Place: "Charków"}, {Place: "Mariupol"}, {Place: "Bucha"}, {Place: "Izium"},
+		{Place: "Kherson"}, {Place: "Bakhmut"}, {Place: "Irpin"}, {Place: "Chernihiv"},
+		{NearLat: 49.99, NearLon: 36.23, RadiusKm: 25}, {NearLat: 50.45, NearLon: 30.52, RadiusKm: 50},
+		{Text: "shelling"}, {Place: "Kharkiv", Text: "shelling"},
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		for _, f := range queries {
+			tok := ""
+			for range 5 {
+				t0 := time.Now()
+				resp, err := s.ListCases(ctx, &accordv1.ListCasesRequest{Filter: f, PageToken: tok})
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tok = resp.GetNextPageToken(); tok == "" {
+					break
+				}
+			}
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.95), "p95-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(len(lat)), "pages")
+	b.ReportMetric(0, "ns/op")
+}
