@@ -309,17 +309,34 @@ func TestRegistryCommandsAcrossFederation(t *testing.T) {
 		out := pl.must(t, "matches", "confirm", id)
 		wantIn(t, "matches confirm", out, "confirmed "+id+" for this office; the decision is now proposed")
 		wantIn(t, "matches list --awaiting", pl.must(t, "matches", "list", "--awaiting"), "(no match decisions)")
-		out = ua.must(t, "matches", "reject", id)
+		_, err = ua.ctl(t, "matches", "reject", id)
+		wantExit(t, err, 1, "--reason: required with reject")
+		out = ua.must(t, "matches", "reject", id, "--reason", "another village")
 		wantIn(t, "matches reject", out, "the decision is now rejected")
+		if strings.Contains(out, "not recorded") {
+			t.Errorf("matches reject: %s", out)
+		}
 		show := pl.must(t, "matches", "show", id)
-		wantIn(t, "matches show", show, id+"  rejected  score 0.87", "same place and day", "PL  yes", "UA  no")
+		wantIn(t, "matches show", show, id+"  rejected  score 0.87", "same place and day", "PL  yes", "UA  no",
+			"history (2):", "reason: another village", "score explanation: none")
+		// UA changes its answer: confirmed, with both answers kept.
+		out = ua.must(t, "matches", "confirm", id, "--reason", "same village after all")
+		wantIn(t, "matches confirm again", out, "the decision is now confirmed")
+		wantIn(t, "matches show", pl.must(t, "matches", "show", id), "history (3):", "reason: another village", "reason: same village after all")
 		var md accordv1.MatchDecision
 		ctlJSON(t, pl, &md, "matches", "show", id)
-		if md.GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_REJECTED {
+		if md.GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_CONFIRMED || len(md.GetHistory()) != 3 {
 			t.Errorf("matches show -o json: %v", &md)
 		}
 		_, err = de.ctl(t, "matches", "show", id)
 		wantExit(t, err, 1, "NotFound")
+		// The model the node scores with, level by level.
+		wantIn(t, "matches model", pl.must(t, "matches", "model"), "model: ", "prior: ", "COMPARISON", "place", "same name up to vowels")
+		var mm accordv1.MatchingModel
+		ctlJSON(t, pl, &mm, "matches", "model")
+		if len(mm.GetComparisons()) != 9 || mm.GetPrior() <= 0 || len(mm.GetComparisons()[0].GetLevels()) == 0 {
+			t.Errorf("matches model -o json: %v", &mm)
+		}
 		_, err = pl.ctl(t, "matches", "list", "--status", "maybe")
 		wantExit(t, err, 1, `--status "maybe"`)
 	})

@@ -28,6 +28,25 @@ type Match struct {
 	// persons stay. They are what may be written where others than the
 	// two offices can read it.
 	Bare []string
+	// Levels are the pair's level of each comparison (-1: not observed),
+	// in the model's order, and Model the model that scored it: what
+	// Explain needs (kept this small, not the explanation itself, so
+	// that a run of a million cases does not hold one per match).
+	Levels [Comparisons]int8
+	Model  *Model
+}
+
+// Comparisons is the number of comparisons of the model.
+const Comparisons = nFeatures
+
+// Explain returns how the match's score came about under its model:
+// Explanation.Weight == Weight and Score is Explanation.Probability
+// rounded to four decimals. ok is false for a Match without a model.
+func (m Match) Explain() (e Explanation, ok bool) {
+	if m.Model == nil {
+		return Explanation{}, false
+	}
+	return m.Model.explain(gamma(m.Levels)), true
 }
 
 // Config tunes an Index.
@@ -346,7 +365,8 @@ func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {
 		return Match{}, false
 	}
 	full, bare := reasons(x.model, a, b, g, det)
-	return Match{A: a.id, B: b.id, Score: math.Round(p*10000) / 10000, Weight: w, Reasons: full, Bare: bare}, true
+	return Match{A: a.id, B: b.id, Score: math.Round(p*10000) / 10000, Weight: w, Reasons: full, Bare: bare,
+		Levels: g, Model: x.model}, true
 }
 
 // candidates returns the distinct slots that share a blocking key with

@@ -318,3 +318,69 @@ func implausible(m *Model, uRef *[nFeatures][]float64) string {
 	}
 	return ""
 }
+
+// Explanation is how a pair's score came about: the prior's match weight,
+// then each comparison's, add up to Weight, and Probability(Weight) is the
+// score before rounding. Labels are the model's level names, never values
+// of a record.
+type Explanation struct {
+	Prior       float64 // Lambda
+	PriorWeight float64 // log2(Lambda/(1-Lambda))
+	Comparisons []ComparisonWeight
+	Weight      float64
+	Probability float64
+}
+
+// ComparisonWeight is one comparison's part in a pair's weight.
+type ComparisonWeight struct {
+	Name string
+	// Level is the index of the pair's level and Label its name; -1 and
+	// "" when the comparison is not observed (a record lacks what it
+	// compares), and Weight is then 0.
+	Level  int
+	Label  string
+	Weight float64
+}
+
+// explain returns the explanation of comparison vector g. Its Weight is
+// weight(g), summed in the same order, so that the two are equal.
+func (m *Model) explain(g gamma) Explanation {
+	e := Explanation{Prior: m.Lambda, PriorWeight: math.Log2(m.Lambda / (1 - m.Lambda)), Comparisons: make([]ComparisonWeight, nFeatures)}
+	e.Weight = e.PriorWeight
+	for f, l := range g {
+		c := ComparisonWeight{Name: featureNames[f], Level: int(l)}
+		if l >= 0 {
+			c.Label, c.Weight = levelNames[f][l], m.levelWeight(f, l)
+		}
+		e.Comparisons[f] = c
+		e.Weight += c.Weight
+	}
+	e.Probability = Probability(e.Weight)
+	return e
+}
+
+// LevelInfo is one level of a comparison in a model.
+type LevelInfo struct {
+	Label  string
+	M, U   float64
+	Weight float64 // log2(M/U)
+}
+
+// ComparisonInfo is one comparison of a model with its levels.
+type ComparisonInfo struct {
+	Name   string
+	Levels []LevelInfo
+}
+
+// Describe returns the model's comparisons and levels, in the model's
+// order, for reading it through an API.
+func (m *Model) Describe() (prior, priorWeight float64, comps []ComparisonInfo) {
+	for f := range nFeatures {
+		c := ComparisonInfo{Name: featureNames[f]}
+		for l, name := range levelNames[f] {
+			c.Levels = append(c.Levels, LevelInfo{Label: name, M: m.M[f][l], U: m.U[f][l], Weight: m.w[f][l]})
+		}
+		comps = append(comps, c)
+	}
+	return m.Lambda, math.Log2(m.Lambda / (1 - m.Lambda)), comps
+}

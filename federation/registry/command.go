@@ -566,6 +566,20 @@ func (p VoteAdmission) legacyPayload() Payload {
 	return p
 }
 
+// legacyPayload leaves the explanation out of a version 2 proposal: the
+// previous build refuses a field it does not know. A node sends it only
+// once every server applies match answers v2 (which also write version 3).
+func (p ProposeMatch) legacyPayload() Payload {
+	p.Explanation = nil
+	return p
+}
+
+// legacyPayload leaves the reason out of a version 2 answer, as above.
+func (p DecideMatch) legacyPayload() Payload {
+	p.Reason = ""
+	return p
+}
+
 // legacyPayload returns p without the fields the previous build (version
 // 2) does not know, for the JSON of a version 2 entry and for the
 // exactly-once digest (so that a request retried across the switch to
@@ -756,14 +770,22 @@ type ProposeMatch struct {
 	// found on, keyed by "MEMBER/CASE_ID". A group that was rejected may be
 	// proposed again only with versions that differ (a case changed).
 	Versions map[string]int64 `json:"versions,omitempty"`
+	// Explanation is, when given, how the score came about; it must add
+	// up to Score. It needs match answers v2 (MatchAnswersV2).
+	Explanation *Explanation `json:"explanation,omitempty"`
 }
 
 // DecideMatch is an involved member's confirmation or rejection of a match.
-// Member, when set, must be the acting member.
+// Member, when set, must be the acting member. Reason is required with a
+// rejection. A member that already answered may answer again: the new
+// answer replaces its current one, and the decision keeps both. A reason,
+// and an answer that is not the member's first or that is given while the
+// decision is not proposed, need match answers v2 (MatchAnswersV2).
 type DecideMatch struct {
 	Match   string `json:"match"`
 	Member  string `json:"member,omitempty"`
 	Confirm bool   `json:"confirm"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // CreateKey creates a federation key owned by the acting member.

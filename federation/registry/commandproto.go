@@ -521,19 +521,44 @@ func deleteEntryFromProto(m *accordv1.DeleteEntryCommand) (*DeleteEntry, error) 
 }
 
 func proposeMatchToProto(p *ProposeMatch) (*accordv1.ProposeMatchCommand, error) {
-	return &accordv1.ProposeMatchCommand{Cases: casesTo(p.Cases), Score: p.Score, Reasons: p.Reasons, Versions: cloneVersions(p.Versions)}, nil
+	return &accordv1.ProposeMatchCommand{Cases: casesTo(p.Cases), Score: p.Score, Reasons: p.Reasons, Versions: cloneVersions(p.Versions),
+		Explanation: explanationTo(p.Explanation)}, nil
 }
 
 func proposeMatchFromProto(m *accordv1.ProposeMatchCommand) (*ProposeMatch, error) {
-	return &ProposeMatch{Cases: casesFrom(m.GetCases()), Score: m.GetScore(), Reasons: m.GetReasons(), Versions: cloneVersions(m.GetVersions())}, nil
+	return &ProposeMatch{Cases: casesFrom(m.GetCases()), Score: m.GetScore(), Reasons: m.GetReasons(), Versions: cloneVersions(m.GetVersions()),
+		Explanation: explanationFrom(m.GetExplanation())}, nil
 }
 
 func decideMatchToProto(p *DecideMatch) (*accordv1.DecideMatchCommand, error) {
-	return &accordv1.DecideMatchCommand{Match: p.Match, Member: p.Member, Confirm: p.Confirm}, nil
+	return &accordv1.DecideMatchCommand{Match: p.Match, Member: p.Member, Confirm: p.Confirm, Reason: p.Reason}, nil
 }
 
 func decideMatchFromProto(m *accordv1.DecideMatchCommand) (*DecideMatch, error) {
-	return &DecideMatch{Match: m.GetMatch(), Member: m.GetMember(), Confirm: m.GetConfirm()}, nil
+	return &DecideMatch{Match: m.GetMatch(), Member: m.GetMember(), Confirm: m.GetConfirm(), Reason: m.GetReason()}, nil
+}
+
+func explanationTo(e *Explanation) *accordv1.CommandMatchExplanation {
+	if e == nil {
+		return nil
+	}
+	out := &accordv1.CommandMatchExplanation{Prior: e.Prior, PriorWeight: e.PriorWeight, Weight: e.Weight, Probability: e.Probability}
+	for _, c := range e.Comparisons {
+		out.Comparisons = append(out.Comparisons, &accordv1.CommandComparisonWeight{Name: c.Name, Level: int32(c.Level), Label: c.Label, Weight: c.Weight})
+	}
+	return out
+}
+
+func explanationFrom(m *accordv1.CommandMatchExplanation) *Explanation {
+	if m == nil {
+		return nil
+	}
+	e := &Explanation{Prior: m.GetPrior(), PriorWeight: m.GetPriorWeight(), Weight: m.GetWeight(), Probability: m.GetProbability(),
+		Comparisons: []ComparisonWeight{}}
+	for _, c := range m.GetComparisons() {
+		e.Comparisons = append(e.Comparisons, ComparisonWeight{Name: c.GetName(), Level: int(c.GetLevel()), Label: c.GetLabel(), Weight: c.GetWeight()})
+	}
+	return e
 }
 
 func createKeyToProto(p *CreateKey) (*accordv1.CreateKeyCommand, error) {

@@ -2,8 +2,11 @@ package registry
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"strconv"
+
+	"github.com/accordfed/accord/federation/safetext"
 )
 
 // Lead assignments and match decisions are both proposals about a group of
@@ -136,6 +139,14 @@ func (s *state) consentLead(ch Change, p *ConsentLead) (Outcome, error) {
 	if a.Status != LeadProposed {
 		return Outcome{}, precondition("%s is %s", what, a.Status)
 	}
+	if p.Consent && a.Match != "" {
+		// A yes to a lead that rests on a match decision needs that
+		// decision still confirmed: an involved member may have changed
+		// its answer to no since (match answers v2, docs/registry.md).
+		if d, ok := s.matches.get(a.Match); ok && d.Status != MatchConfirmed {
+			return Outcome{}, precondition("match: match decision %s that %s rests on is %s now, not confirmed", d.ID, what, d.Status)
+		}
+	}
 	n := a.clone()
 	var all bool
 	n.Consents, all = answer(n.Consents, ch.Member, p.Consent, ch)
@@ -166,6 +177,9 @@ func (s *state) proposeMatch(ch Change, p *ProposeMatch) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
+	if err := checkExplanation(p.Explanation, p.Score); err != nil {
+		return Outcome{}, err
+	}
 	decisions, err := s.checkInvolved("cases", members, ch.Member)
 	if err != nil {
 		return Outcome{}, err
@@ -182,7 +196,8 @@ func (s *state) proposeMatch(ch Change, p *ProposeMatch) (Outcome, error) {
 	if id, ok := s.matchGroups[groupKey(cases)]; ok {
 		return Outcome{}, exists("match decision %s for these cases", id)
 	}
-	if id, ok := s.rejected[groupKey(cases)]; ok {
+	// With no open decision, the group's newest decision is rejected.
+	if id, ok := s.latestMatch[groupKey(cases)]; ok {
 		if old, _ := s.matches.get(id); old != nil && (len(p.Versions) == 0 || maps.Equal(old.Versions, p.Versions)) {
 			return Outcome{}, precondition("match decision %s for these cases was rejected; they may be proposed again only when a case changed (give versions that differ)", id)
 		}
@@ -190,7 +205,10 @@ func (s *state) proposeMatch(ch Change, p *ProposeMatch) (Outcome, error) {
 	d := &MatchDecision{
 		ID:    nextID(&s.meta.LastMatch, "match"),
 		Cases: cases, Score: p.Score, Reasons: slices.Clone(p.Reasons), Versions: maps.Clone(p.Versions),
-		Status: MatchProposed, Decisions: decisions, Created: ch, Updated: ch,
+		Status: MatchProposed, Decisions: decisions, Explanation: p.Explanation.clone(), Created: ch, Updated: ch,
+	}
+	if p.Explanation != nil {
+		s.meta.MatchAnswers = MatchAnswersV2
 	}
 	s.putMatch(d)
 	return Outcome{ID: d.ID, Status: string(d.Status)}, nil
@@ -203,6 +221,12 @@ func (s *state) decideMatch(ch Change, p *DecideMatch) (Outcome, error) {
 	if p.Match == "" {
 		return Outcome{}, invalid("match: is required")
 	}
+	if err := checkReason(p.Reason); err != nil {
+		return Outcome{}, err
+	}
+	if !p.Confirm && p.Reason == "" && s.meta.MatchAnswers >= MatchAnswersV2 {
+		return Outcome{}, invalid("reason: is required with a rejection (say why the cases do not concern the same incident)")
+	}
 	d, ok := s.matches.get(p.Match)
 	if !ok || !involved(d.Decisions, ch.Member) {
 		// A decision the member is not involved in is refused as one that
@@ -210,24 +234,92 @@ func (s *state) decideMatch(ch Change, p *DecideMatch) (Outcome, error) {
 		return Outcome{}, notFound("match decision %q", p.Match)
 	}
 	what := "match decision " + d.ID
-	if err := pendingAnswer(d.Decisions, ch.Member, what); err != nil {
-		return Outcome{}, err
-	}
-	if d.Status != MatchProposed {
-		return Outcome{}, precondition("%s is %s", what, d.Status)
+	if !answersV2(d, p, ch.Member) {
+		// The previous build's rules, which every build applies.
+		if err := pendingAnswer(d.Decisions, ch.Member, what); err != nil {
+			return Outcome{}, err
+		}
+		if d.Status != MatchProposed {
+			return Outcome{}, precondition("%s is %s", what, d.Status)
+		}
+	} else if newer, ok := s.newerMatch(d); ok {
+		// Every decision of a group but its newest is rejected (a group is
+		// proposed again only once its decision is rejected); changing an
+		// answer there could reopen it beside the newer one.
+		return Outcome{}, precondition("%s was superseded by match decision %s for the same cases; answer that one", what, newer)
 	}
 	n := d.clone()
-	var all bool
-	n.Decisions, all = answer(n.Decisions, ch.Member, p.Confirm, ch)
-	switch {
-	case !p.Confirm:
-		n.Status = MatchRejected
-	case all:
-		n.Status = MatchConfirmed
+	for _, c := range d.Decisions {
+		if c.Member == ch.Member && c.Answer != AnswerPending {
+			n.Earlier = append(n.Earlier, c)
+		}
 	}
+	n.Decisions, _ = answer(n.Decisions, ch.Member, p.Confirm, ch)
+	for i := range n.Decisions {
+		if n.Decisions[i].Member == ch.Member {
+			n.Decisions[i].Reason = p.Reason
+		}
+	}
+	n.Status = matchStatus(n.Decisions)
 	n.Updated = ch
+	if p.Reason != "" || answersV2(d, p, ch.Member) {
+		s.meta.MatchAnswers = MatchAnswersV2
+	}
 	s.putMatch(n)
 	return Outcome{ID: n.ID, Status: string(n.Status)}, nil
+}
+
+// matchStatus is a match decision's status from its current answers:
+// rejected if one is no, confirmed when all are yes, else proposed.
+func matchStatus(answers []Consent) MatchStatus {
+	all := true
+	for _, c := range answers {
+		if c.Answer == AnswerNo {
+			return MatchRejected
+		}
+		all = all && c.Answer == AnswerYes
+	}
+	if all {
+		return MatchConfirmed
+	}
+	return MatchProposed
+}
+
+// answersV2 reports whether member's answer p on d needs match answers v2:
+// the member answered already (a change, or the same answer with a new
+// reason), or d is no longer proposed (the previous build refuses both).
+func answersV2(d *MatchDecision, p *DecideMatch, member string) bool {
+	if d.Status != MatchProposed {
+		return true
+	}
+	for _, c := range d.Decisions {
+		if c.Member == member {
+			return c.Answer != AnswerPending
+		}
+	}
+	return false
+}
+
+// newerMatch returns the newest decision for d's cases when it is not d.
+func (s *state) newerMatch(d *MatchDecision) (string, bool) {
+	id, ok := s.latestMatch[groupKey(d.Cases)]
+	if !ok || id == d.ID {
+		return "", false
+	}
+	return id, true
+}
+
+// checkReason checks an answer's reason: replicated free text, so bounded
+// and free of control and bidirectional formatting characters as other
+// members' text must be (federation/safetext).
+func checkReason(reason string) error {
+	if err := checkProse("reason", reason, maxReasonLen, false); err != nil {
+		return err
+	}
+	if err := safetext.Check(reason, true); err != nil {
+		return invalid("reason: %v", err)
+	}
+	return nil
 }
 
 // findRef finds the case "MEMBER/CASE_ID" among cases.
@@ -238,4 +330,112 @@ func findRef(cases []CaseRef, key string) (CaseRef, bool) {
 		}
 	}
 	return CaseRef{}, false
+}
+
+// MatchAnswersV2 is the version of match answers that carries reasons,
+// changed answers and explained scores (ServerStatusResponse.match_answers).
+// A server of an earlier build refuses all three (a reason or an
+// explanation as an unknown field, a changed answer as already given), so
+// a node sends them only once every registry server applies this version.
+const MatchAnswersV2 = 2
+
+// Bounds of an explanation.
+const (
+	maxComparisons   = 32
+	maxLevel         = 64
+	maxExplainWeight = 1e6
+	// scoreSlack is how far an explanation's probability may be from the
+	// score: the matcher rounds scores to four decimals.
+	scoreSlack = 0.00005 + 1e-12
+)
+
+// checkExplanation checks an explanation's form and that it adds up: the
+// prior weight and the comparisons' weights sum to its weight, whose
+// probability is its probability, which is the score up to the matcher's
+// rounding.
+func checkExplanation(e *Explanation, score float64) error {
+	if e == nil {
+		return nil
+	}
+	finite := func(field string, v, lo, hi float64) error {
+		if math.IsNaN(v) || v < lo || v > hi {
+			return invalid("explanation.%s: must be a finite number between %v and %v (got %v)", field, lo, hi, v)
+		}
+		return nil
+	}
+	if err := finite("prior", e.Prior, 0, 1); err != nil {
+		return err
+	}
+	if len(e.Comparisons) == 0 || len(e.Comparisons) > maxComparisons {
+		return invalid("explanation.comparisons: 1 to %d (got %d)", maxComparisons, len(e.Comparisons))
+	}
+	total := e.PriorWeight
+	for _, x := range []struct {
+		f      string
+		v, lim float64
+	}{{"prior_weight", e.PriorWeight, maxExplainWeight}, {"weight", e.Weight, maxExplainWeight}} {
+		if err := finite(x.f, x.v, -x.lim, x.lim); err != nil {
+			return err
+		}
+	}
+	for i, c := range e.Comparisons {
+		f := "explanation.comparisons[" + strconv.Itoa(i) + "]"
+		if err := checkLine(f+".name", c.Name, maxNameLen, true); err != nil {
+			return err
+		}
+		if err := finite("comparisons["+strconv.Itoa(i)+"].weight", c.Weight, -maxExplainWeight, maxExplainWeight); err != nil {
+			return err
+		}
+		switch {
+		case c.Level < -1 || c.Level > maxLevel:
+			return invalid("%s.level: must be -1 (not observed) to %d (got %d)", f, maxLevel, c.Level)
+		case c.Level == -1 && (c.Label != "" || c.Weight != 0):
+			return invalid("%s: a comparison not observed (level -1) has no label and weight 0", f)
+		case c.Level >= 0:
+			if err := checkLine(f+".label", c.Label, maxNameLen, true); err != nil {
+				return err
+			}
+			if err := safetext.Check(c.Label+c.Name, false); err != nil {
+				return invalid("%s: %v", f, err)
+			}
+		}
+		total += c.Weight
+	}
+	if total != e.Weight {
+		return invalid("explanation.weight: %v is not the sum of the prior's and the comparisons' weights (%v)", e.Weight, total)
+	}
+	if p := 1 / (1 + math.Exp2(-e.Weight)); math.Abs(p-e.Probability) > 1e-12 {
+		return invalid("explanation.probability: %v is not the probability of weight %v (%v)", e.Probability, e.Weight, p)
+	}
+	if math.Abs(e.Probability-score) > scoreSlack {
+		return invalid("explanation.probability: %v does not round to the score %v", e.Probability, score)
+	}
+	return nil
+}
+
+// NeedsMatchAnswersV2 reports whether c needs match answers v2 on the
+// state v: a proposal with an explanation, or an answer with a reason, by
+// a member that answered already, or on a decision that is not proposed.
+// A node sends such a command, and a leader appends it, only once every
+// registry server applies match answers v2.
+func NeedsMatchAnswersV2(v View, c *Command) bool {
+	switch p := c.Payload.(type) {
+	case *ProposeMatch:
+		return p.Explanation != nil
+	case ProposeMatch:
+		return p.Explanation != nil
+	case *DecideMatch:
+		return decideNeedsV2(v, c.Member, p)
+	case DecideMatch:
+		return decideNeedsV2(v, c.Member, &p)
+	}
+	return false
+}
+
+func decideNeedsV2(v View, member string, p *DecideMatch) bool {
+	if p.Reason != "" {
+		return true
+	}
+	d, ok := v.s.matches.get(p.Match)
+	return ok && answersV2(d, p, member)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"io"
+	"math"
 	"strings"
 	"testing"
 )
@@ -34,7 +36,10 @@ func TestMatchDecisions(t *testing.T) {
 	h.refuse("DE", DecideMatch{Match: id, Confirm: true}, ErrNotFound) // not involved: not shown
 	h.refuse("PL", DecideMatch{Match: "match-000404", Confirm: true}, ErrNotFound)
 	h.ok("UA", DecideMatch{Match: id, Confirm: true})
-	h.refuse("UA", DecideMatch{Match: id, Confirm: false}, ErrFailedPrecondition)
+	// A rejection needs a reason once the registry applies match answers v2
+	// (the first reason given switches it).
+	h.ok("UA", DecideMatch{Match: id, Confirm: true, Reason: "same shelling, same street"})
+	h.refuse("UA", DecideMatch{Match: id, Confirm: false}, ErrInvalidArgument)
 	if out := h.ok("PL", DecideMatch{Match: id, Member: "PL", Confirm: true}); out.Status != string(MatchProposed) {
 		t.Fatalf("confirmed before everyone answered: %+v", out)
 	}
@@ -45,15 +50,19 @@ func TestMatchDecisions(t *testing.T) {
 	// One rejection rejects; the group may then be proposed again.
 	other := []CaseRef{cref("UA", "5"), cref("DE", "5")}
 	rej := h.ok("DE", ProposeMatch{Cases: other, Score: 0.4}).ID
-	if out := h.ok("UA", DecideMatch{Match: rej, Confirm: false}); out.Status != string(MatchRejected) {
+	if out := h.ok("UA", DecideMatch{Match: rej, Confirm: false, Reason: "another village"}); out.Status != string(MatchRejected) {
 		t.Fatalf("not rejected: %+v", out)
 	}
-	h.refuse("DE", DecideMatch{Match: rej, Confirm: true}, ErrFailedPrecondition)
+	h.read(func(v View) {
+		if d, _ := v.GetMatchDecision(rej, "DE"); d.Decisions[1].Reason != "another village" || len(d.Earlier) != 0 {
+			t.Errorf("%+v", d)
+		}
+	})
 	// A rejected group comes back only when a case changed.
 	h.refuse("DE", ProposeMatch{Cases: other, Score: 0.6}, ErrFailedPrecondition)
 	h.refuse("DE", ProposeMatch{Cases: other, Score: 0.6, Versions: map[string]int64{"XX/1": 2}}, ErrInvalidArgument)
 	again := h.ok("DE", ProposeMatch{Cases: other, Score: 0.6, Versions: map[string]int64{"UA/UA-5": 2, "DE/DE-5": 1}}).ID
-	h.ok("DE", DecideMatch{Match: again, Confirm: false})
+	h.ok("DE", DecideMatch{Match: again, Confirm: false, Reason: "not the same day"})
 	h.refuse("DE", ProposeMatch{Cases: other, Score: 0.6, Versions: map[string]int64{"UA/UA-5": 2, "DE/DE-5": 1}}, ErrFailedPrecondition)
 	h.ok("DE", ProposeMatch{Cases: other, Score: 0.7, Versions: map[string]int64{"UA/UA-5": 3, "DE/DE-5": 1}})
 
@@ -209,5 +218,182 @@ func TestFederationKeys(t *testing.T) {
 		if bytes.Contains(snap, m) || bytes.Contains(snap, []byte(base64.StdEncoding.EncodeToString(m))) {
 			t.Fatal("a snapshot after destroying holds key material")
 		}
+	}
+}
+
+// TestMatchAnswersChange: answers carry reasons, may be changed both ways
+// with their history kept, and the status and the group indexes follow,
+// also after a snapshot is restored.
+func TestMatchAnswersChange(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL", "DE")
+	cases := []CaseRef{cref("PL", "1"), cref("UA", "1")}
+	id := h.ok("UA", ProposeMatch{Cases: cases, Score: 0.9}).ID
+
+	// Reasons are replicated free text: bounded, no control or
+	// bidirectional formatting characters.
+	for _, r := range []string{strings.Repeat("r", 1001), "a\x1b[2Jb", "evil\u202etxt", " "} {
+		h.refuse("UA", DecideMatch{Match: id, Confirm: false, Reason: r}, ErrInvalidArgument)
+	}
+	h.refuse("DE", DecideMatch{Match: id, Confirm: false, Reason: "x"}, ErrNotFound) // not involved
+
+	status := func(out Outcome, want MatchStatus) {
+		t.Helper()
+		if out.Status != string(want) {
+			t.Fatalf("status %s, want %s", out.Status, want)
+		}
+	}
+	status(h.ok("UA", DecideMatch{Match: id, Confirm: true, Reason: "same strike"}), MatchProposed)
+	status(h.ok("PL", DecideMatch{Match: id, Confirm: true}), MatchConfirmed)
+	// A rejection now needs a reason.
+	h.refuse("PL", DecideMatch{Match: id, Confirm: false}, ErrInvalidArgument)
+	// yes -> no: rejected, the group is free for nobody (a rejected group
+	// comes back only with other versions).
+	status(h.ok("PL", DecideMatch{Match: id, Confirm: false, Reason: "our case is a different night"}), MatchRejected)
+	h.refuse("UA", ProposeMatch{Cases: cases, Score: 0.9}, ErrFailedPrecondition)
+	// Restating the same answer with a new reason is kept too.
+	status(h.ok("PL", DecideMatch{Match: id, Confirm: false, Reason: "different night, checked the logs"}), MatchRejected)
+	// no -> yes: confirmed again, and the group is taken again.
+	status(h.ok("PL", DecideMatch{Match: id, Confirm: true, Reason: "the logs were wrong"}), MatchConfirmed)
+	h.refuse("UA", ProposeMatch{Cases: cases, Score: 0.9, Versions: map[string]int64{"UA/UA-1": 5}}, ErrAlreadyExists)
+
+	check := func(v View) {
+		d, err := v.GetMatchDecision(id, "UA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist := d.History()
+		want := []struct {
+			m      string
+			a      Answer
+			reason string
+		}{
+			{"UA", AnswerYes, "same strike"}, {"PL", AnswerYes, ""},
+			{"PL", AnswerNo, "our case is a different night"}, {"PL", AnswerNo, "different night, checked the logs"},
+			{"PL", AnswerYes, "the logs were wrong"},
+		}
+		if len(hist) != len(want) {
+			t.Fatalf("history %+v", hist)
+		}
+		for i, w := range want {
+			if hist[i].Member != w.m || hist[i].Answer != w.a || hist[i].Reason != w.reason || hist[i].Change == nil {
+				t.Errorf("history[%d] = %+v, want %+v", i, hist[i], w)
+			}
+			if i > 0 && hist[i].Change.Index <= hist[i-1].Change.Index {
+				t.Errorf("history out of order at %d", i)
+			}
+		}
+		if d.Decisions[0].Member != "PL" || d.Decisions[0].Reason != "the logs were wrong" || d.Status != MatchConfirmed {
+			t.Errorf("current %+v", d)
+		}
+	}
+	h.read(check)
+
+	// The indexes after a restore are those kept while applying: the
+	// group is taken; once rejected again it may be proposed with other
+	// versions, and the older decision cannot be reopened beside it.
+	restored := newHarness(t)
+	restored.index, restored.now, restored.rid = h.index, h.now, h.rid
+	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(snapshotBytes(t, h.f)))); err != nil {
+		t.Fatal(err)
+	}
+	restored.read(check)
+	for _, x := range []*harness{h, restored} {
+		x.refuse("UA", ProposeMatch{Cases: cases, Score: 0.9, Versions: map[string]int64{"UA/UA-1": 5}}, ErrAlreadyExists)
+		status(x.ok("UA", DecideMatch{Match: id, Confirm: false, Reason: "changed our mind"}), MatchRejected)
+		newer := x.ok("UA", ProposeMatch{Cases: cases, Score: 0.9, Versions: map[string]int64{"UA/UA-1": 5}}).ID
+		x.refuse("UA", DecideMatch{Match: id, Confirm: true, Reason: "back"}, ErrFailedPrecondition)
+		status(x.ok("UA", DecideMatch{Match: newer, Confirm: true}), MatchProposed)
+		// The switch to match answers v2 is part of the state.
+		x.refuse("PL", DecideMatch{Match: newer, Confirm: false}, ErrInvalidArgument)
+	}
+	if a, b := h.dump(true), restored.dump(true); a != b {
+		t.Fatalf("restored state differs: %s", firstDiff(a, b))
+	}
+}
+
+// TestMatchAnswerRetry: a changed answer retried under the same request
+// id is answered once.
+func TestMatchAnswerRetry(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	id := h.ok("UA", ProposeMatch{Cases: []CaseRef{cref("PL", "1"), cref("UA", "1")}, Score: 0.9}).ID
+	h.ok("UA", DecideMatch{Match: id, Confirm: true})
+	c := h.command("UA", DecideMatch{Match: id, Confirm: false, Reason: "wrong town"})
+	r1, r2 := h.applyCommand(c), h.applyCommand(c)
+	if r1.Err != nil || r2.Err != nil || r1.Value != r2.Value {
+		t.Fatalf("%+v / %+v", r1, r2)
+	}
+	h.read(func(v View) {
+		if d, _ := v.GetMatchDecision(id, "UA"); len(d.Earlier) != 1 || len(d.History()) != 2 {
+			t.Errorf("answered twice: %+v", d)
+		}
+	})
+}
+
+// TestMatchChangeUnderLead: a yes to a lead proposal that rests on a match
+// decision is refused once an answer turned the match to rejected; the
+// lead proposal stays.
+func TestMatchChangeUnderLead(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	id := h.ok("UA", ProposeMatch{Cases: []CaseRef{cref("PL", "1"), cref("UA", "1")}, Score: 0.9}).ID
+	h.ok("UA", DecideMatch{Match: id, Confirm: true})
+	h.ok("PL", DecideMatch{Match: id, Confirm: true})
+	lead := h.ok("UA", ProposeLead{Match: id, Lead: "UA"}).ID
+	h.ok("PL", DecideMatch{Match: id, Confirm: false, Reason: "different incident after all"})
+	h.refuse("UA", ConsentLead{Assignment: lead, Consent: true}, ErrFailedPrecondition)
+	if out := h.ok("UA", ConsentLead{Assignment: lead, Consent: false}); out.Status != string(LeadRefused) {
+		t.Fatalf("%+v", out)
+	}
+}
+
+// TestMatchExplanation: a proposal's explanation is stored when it adds
+// up to the score, and refused, naming the field, when it does not.
+func TestMatchExplanation(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	cases := []CaseRef{cref("PL", "1"), cref("UA", "1")}
+	good := func() *Explanation {
+		e := &Explanation{Prior: 0.1, PriorWeight: math.Log2(0.1 / 0.9), Comparisons: []ComparisonWeight{
+			{Name: "time", Level: 0, Label: "same hour", Weight: 2.5},
+			{Name: "persons", Level: -1},
+			{Name: "place", Level: 1, Label: "same name up to vowels", Weight: 3.25},
+		}}
+		e.Weight = e.PriorWeight + 2.5 + 0 + 3.25
+		e.Probability = 1 / (1 + math.Exp2(-e.Weight))
+		return e
+	}
+	score := math.Round(good().Probability*10000) / 10000
+	for name, bad := range map[string]func(e *Explanation){
+		"sum":         func(e *Explanation) { e.Weight += 0.5 },
+		"probability": func(e *Explanation) { e.Probability -= 0.01 },
+		"nan":         func(e *Explanation) { e.Comparisons[0].Weight = math.NaN() },
+		"label":       func(e *Explanation) { e.Comparisons[0].Label = "same\x1bhour" },
+		"unobserved":  func(e *Explanation) { e.Comparisons[1].Weight = 1 },
+		"none":        func(e *Explanation) { e.Comparisons = nil },
+	} {
+		e := good()
+		bad(e)
+		t.Run(name, func(t *testing.T) {
+			h.refuse("UA", ProposeMatch{Cases: cases, Score: score, Explanation: e}, ErrInvalidArgument)
+		})
+	}
+	h.refuse("UA", ProposeMatch{Cases: cases, Score: score + 0.01, Explanation: good()}, ErrInvalidArgument)
+	id := h.ok("UA", ProposeMatch{Cases: cases, Score: score, Explanation: good()}).ID
+	h.read(func(v View) {
+		d, _ := v.GetMatchDecision(id, "PL")
+		if d.Explanation == nil || len(d.Explanation.Comparisons) != 3 || d.Explanation.Comparisons[2].Label != "same name up to vowels" {
+			t.Errorf("%+v", d.Explanation)
+		}
+	})
+	// It survives the command's encodings (typed and the round trip).
+	c := h.command("UA", ProposeMatch{Cases: cases, Score: score, Explanation: good()})
+	data, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeCommand(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Payload.(*ProposeMatch).Explanation; got == nil || len(got.Comparisons) != 3 || got.Weight != good().Weight {
+		t.Errorf("round trip: %+v", got)
 	}
 }

@@ -279,11 +279,11 @@ func (s *state) rebuildIndexes() {
 	}
 	for _, d := range s.matches.m {
 		key := groupKey(d.Cases)
-		switch {
-		case d.Status != MatchRejected:
+		if d.Status != MatchRejected {
 			s.matchGroups[key] = d.ID
-		case s.rejected[key] == "" || idCompare(s.rejected[key], d.ID) < 0:
-			s.rejected[key] = d.ID
+		}
+		if s.latestMatch[key] == "" || idCompare(s.latestMatch[key], d.ID) < 0 {
+			s.latestMatch[key] = d.ID
 		}
 	}
 	s.matchLog.rebuild(s.matches.m)

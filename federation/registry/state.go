@@ -15,6 +15,11 @@ type meta struct {
 	LastEntry uint64 `json:"last_entry"`
 	LastLead  uint64 `json:"last_lead"`
 	LastMatch uint64 `json:"last_match"`
+	// MatchAnswers is MatchAnswersV2 once the registry applied a match
+	// answer or proposal that needs it (a reason, a changed answer, an
+	// explanation), which an honest leader appends only once every server
+	// applies it; from then on a rejection needs a reason. 0 before.
+	MatchAnswers int `json:"match_answers,omitempty"`
 	// ReplayFloor is, per acting node, the log index of the newest of its
 	// requests the exactly-once table has forgotten: a command of that node
 	// signed before that index could replay it, and is refused
@@ -43,7 +48,7 @@ type state struct {
 	// changed in place.
 	leadGroups  map[string]string        // group key of a proposed or agreed assignment -> id
 	matchGroups map[string]string        // group key of a proposed or confirmed match -> id
-	rejected    map[string]string        // group key -> id of its latest rejected match
+	latestMatch map[string]string        // group key -> id of its newest match decision
 	matchLog    matchChanges             // match decisions by their latest change
 	queues      map[string]*requestQueue // member -> its remembered request ids, oldest first
 
@@ -70,7 +75,7 @@ func newState() *state {
 		dedupe:      newTable[*dedupeRecord](gen),
 		leadGroups:  map[string]string{},
 		matchGroups: map[string]string{},
-		rejected:    map[string]string{},
+		latestMatch: map[string]string{},
 		queues:      map[string]*requestQueue{},
 		certs:       newCertCache(),
 	}
@@ -138,12 +143,12 @@ func (s *state) putMatch(d *MatchDecision) {
 		return ok && cur.Updated.Index == e.index
 	})
 	key := groupKey(d.Cases)
+	if old, ok := s.latestMatch[key]; !ok || idCompare(old, d.ID) < 0 {
+		s.latestMatch[key] = d.ID
+	}
 	if d.Status == MatchRejected {
 		if s.matchGroups[key] == d.ID {
 			delete(s.matchGroups, key)
-		}
-		if old, ok := s.rejected[key]; !ok || idCompare(old, d.ID) < 0 {
-			s.rejected[key] = d.ID
 		}
 		return
 	}

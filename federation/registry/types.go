@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"time"
@@ -387,6 +388,9 @@ type Consent struct {
 	Member string  `json:"member"`
 	Answer Answer  `json:"answer"`
 	Change *Change `json:"change,omitempty"`
+	// Reason is the reason the member gave with its answer (match
+	// decisions only; required with a rejection).
+	Reason string `json:"reason,omitempty"`
 }
 
 // LeadAssignment proposes which member leads the prosecution of a group of
@@ -430,11 +434,64 @@ type MatchDecision struct {
 	// Versions are the case versions the match was found on, when given.
 	Versions map[string]int64 `json:"versions,omitempty"`
 	Status   MatchStatus      `json:"status"`
-	// Decisions has one entry per involved member, ordered by member.
+	// Decisions has one entry per involved member, ordered by member: its
+	// current answer (the latest it gave).
 	Decisions []Consent `json:"decisions"`
-	Created   Change    `json:"created"`
-	Updated   Change    `json:"updated"`
+	// Earlier are the answers that a later answer of the same member
+	// replaced, oldest first; with the current answers in Decisions they
+	// are the decision's whole history (History).
+	Earlier []Consent `json:"earlier,omitempty"`
+	// Explanation is how the matcher's score came about, when the
+	// proposer gave it.
+	Explanation *Explanation `json:"explanation,omitempty"`
+	Created     Change       `json:"created"`
+	Updated     Change       `json:"updated"`
 }
+
+// History returns every answer given on the decision, current and
+// replaced, in the order they were given (by log index).
+func (d *MatchDecision) History() []Consent {
+	out := cloneConsents(d.Earlier)
+	for _, c := range d.Decisions {
+		if c.Answer != AnswerPending && c.Change != nil {
+			out = append(out, c)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Consent) int { return cmp.Compare(a.Change.Index, b.Change.Index) })
+	return out
+}
+
+// Explanation is how a match's score came about under the matcher's
+// Fellegi-Sunter model: the prior's match weight plus each comparison's
+// is the total weight, whose probability 1/(1+2^-weight) is the score
+// (rounded as the matcher rounds it). Labels name levels, never values of
+// a record.
+type Explanation struct {
+	// Prior is the share of matches among candidate pairs (the model's
+	// lambda); PriorWeight is log2(Prior/(1-Prior)).
+	Prior       float64 `json:"prior"`
+	PriorWeight float64 `json:"prior_weight"`
+	// Comparisons are in the model's order.
+	Comparisons []ComparisonWeight `json:"comparisons"`
+	// Weight is PriorWeight plus every comparison's weight; Probability
+	// is 1/(1+2^-Weight).
+	Weight      float64 `json:"weight"`
+	Probability float64 `json:"probability"`
+}
+
+// ComparisonWeight is one comparison's part in a match's weight.
+type ComparisonWeight struct {
+	Name string `json:"name"`
+	// Level is the index of the level the pair fell in, and Label its
+	// words; -1 and "" when the comparison was not observed (a record
+	// lacks what it compares), and Weight is then 0.
+	Level  int     `json:"level"`
+	Label  string  `json:"label,omitempty"`
+	Weight float64 `json:"weight"`
+}
+
+// Observed reports whether the comparison was observed.
+func (c ComparisonWeight) Observed() bool { return c.Level >= 0 }
 
 // EntryKind is the kind of a strategy entry.
 type EntryKind string
@@ -683,6 +740,17 @@ func (d *MatchDecision) clone() *MatchDecision {
 	c.Reasons = slices.Clone(d.Reasons)
 	c.Versions = maps.Clone(d.Versions)
 	c.Decisions = cloneConsents(d.Decisions)
+	c.Earlier = cloneConsents(d.Earlier)
+	c.Explanation = d.Explanation.clone()
+	return &c
+}
+
+func (e *Explanation) clone() *Explanation {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.Comparisons = slices.Clone(e.Comparisons)
 	return &c
 }
 

@@ -127,6 +127,7 @@ func (n *Node) GroupStatus(ctx context.Context) (Status, error) {
 			s.CommandVersion = max(int(resp.GetCommandVersion()), registry.LegacyCommandVersion)
 			n.noteCommandVersion(s.ID, s.CommandVersion)
 			n.noteBatchSignatures(s.ID, resp.GetBatchSignatures())
+			n.noteMatchAnswers(s.ID, int(resp.GetMatchAnswers()))
 			s.Compared, s.Diverged = n.compareChain(resp.GetChainIndex(), resp.GetLogChain())
 			if s.Diverged {
 				s.DivergedAt = resp.GetChainIndex()

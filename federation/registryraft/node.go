@@ -58,6 +58,9 @@ type Node struct {
 	// batchSigners holds the servers that said they check batch
 	// signatures (versions.go). Guarded by mu.
 	batchSigners map[raft.ServerID]bool
+	// matchAnswers holds the version of match answers each server said it
+	// applies (versions.go). Guarded by mu.
+	matchAnswers map[raft.ServerID]int
 	// failing holds, on the leader, the servers that stopped answering
 	// heartbeats and since when.
 	failing map[raft.ServerID]time.Time

@@ -30,15 +30,21 @@ import (
 // noteCommandVersion records the highest command version a server said it
 // applies.
 func (n *Node) noteCommandVersion(id raft.ServerID, version int) {
+	noteServer(n, &n.versions, id, version, "registry server's command version")
+}
+
+// noteServer records in *m, under n.mu, what server id said, and logs
+// what once it changes.
+func noteServer(n *Node, m *map[raft.ServerID]int, id raft.ServerID, version int, what string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.versions == nil {
-		n.versions = map[raft.ServerID]int{}
+	if *m == nil {
+		*m = map[raft.ServerID]int{}
 	}
-	if n.versions[id] != version {
-		n.logger.Info("registry server's command version", "server", string(id), "version", version)
+	if (*m)[id] != version {
+		n.logger.Info(what, "server", string(id), "version", version)
 	}
-	n.versions[id] = version
+	(*m)[id] = version
 }
 
 // writeVersion returns the command version this node writes: the current
@@ -82,6 +88,13 @@ var versionRefusal = fmt.Sprintf("command version %d is not yet written by this 
 // a command to the log on this leader (applyLocal) calls it first, so that
 // an honest leader never appends a version 3 entry early, whoever sent it.
 func (n *Node) checkWriteVersion(c *registry.Command) error {
+	// Match answers v2 whatever the command's version: a version 2 answer
+	// that changes an earlier one is refused by an earlier build too.
+	if n.needsMatchAnswers(c) {
+		if ids := n.MatchAnswersBehind(); len(ids) > 0 {
+			return fmt.Errorf("%w: %s: %s", registry.ErrFailedPrecondition, matchAnswersRefusal, strings.Join(ids, ", "))
+		}
+	}
 	if c.Version != registry.CommandVersion {
 		return nil
 	}
@@ -147,6 +160,13 @@ func (n *Node) signsBatches() bool {
 // (this one aside) that have not said that they check batch signatures,
 // sorted (every server, while no configuration is known).
 func (n *Node) withoutBatchSignatures() []string {
+	return n.serversWithout(func(id raft.ServerID) bool { return n.batchSigners[id] })
+}
+
+// serversWithout returns the servers of the latest configuration (this
+// one aside) for which has (called under n.mu) is false, sorted; while no
+// configuration is known, a placeholder naming them all.
+func (n *Node) serversWithout(has func(raft.ServerID) bool) []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.servers) == 0 {
@@ -154,7 +174,7 @@ func (n *Node) withoutBatchSignatures() []string {
 	}
 	var ids []string
 	for id := range n.servers {
-		if id != n.id && !n.batchSigners[id] {
+		if id != n.id && !has(id) {
 			ids = append(ids, string(id))
 		}
 	}
@@ -205,4 +225,37 @@ func (n *Node) versioned(c *registry.Command) {
 	if c.Version == registry.CommandVersion {
 		c.Version = n.writeVersion()
 	}
+}
+
+// Match answers v2 (registry.MatchAnswersV2: reasons, changed answers,
+// explained scores). A server of an earlier build refuses them, so the
+// leader appends such a command only once every server of the latest
+// configuration has said that it applies them
+// (ServerStatusResponse.match_answers), and nodes do not send them before
+// (MatchAnswersBehind).
+
+// matchAnswersRefusal is in the refusal of a command that needs match
+// answers v2 while some server does not apply them.
+const matchAnswersRefusal = "reasons, changed answers and explained scores of matches are not yet applied by every registry server; still on an earlier build"
+
+// noteMatchAnswers records the version of match answers a server said it
+// applies.
+func (n *Node) noteMatchAnswers(id raft.ServerID, version int) {
+	noteServer(n, &n.matchAnswers, id, version, "registry server's match answers")
+}
+
+// MatchAnswersBehind returns the servers of the latest configuration (this
+// one aside) that have not said that they apply match answers v2, sorted
+// (a placeholder naming them all while no configuration is known). Empty:
+// reasons, changed answers and explanations may be sent.
+func (n *Node) MatchAnswersBehind() []string {
+	return n.serversWithout(func(id raft.ServerID) bool { return n.matchAnswers[id] >= registry.MatchAnswersV2 })
+}
+
+// needsMatchAnswers reports whether c needs match answers v2, by its
+// payload and this server's state.
+func (n *Node) needsMatchAnswers(c *registry.Command) bool {
+	needs := false
+	n.fsm.Read(func(v registry.View) { needs = registry.NeedsMatchAnswersV2(v, c) })
+	return needs
 }

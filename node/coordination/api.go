@@ -284,7 +284,7 @@ var answers = map[registry.Answer]accordv1.Answer{
 func toAnswers(cs []registry.Consent) []*accordv1.MemberAnswer {
 	out := make([]*accordv1.MemberAnswer, len(cs))
 	for i, c := range cs {
-		a := &accordv1.MemberAnswer{Member: c.Member, Answer: answers[c.Answer]}
+		a := &accordv1.MemberAnswer{Member: c.Member, Answer: answers[c.Answer], Reason: c.Reason}
 		if c.Change != nil {
 			a.Change = toChange(*c.Change)
 		}

@@ -2,6 +2,8 @@ package coordination
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
@@ -24,7 +26,21 @@ func toMatch(d *registry.MatchDecision) *accordv1.MatchDecision {
 	return &accordv1.MatchDecision{
 		Name: matchName(d.ID), Cases: toCaseRefs(d.Cases), Score: d.Score, Reasons: d.Reasons, CaseVersions: d.Versions,
 		State: matchStates[d.Status], Answers: toAnswers(d.Decisions), Create: toChange(d.Created), Update: toChange(d.Updated),
+		History: toAnswers(d.History()), Explanation: toExplanation(d.Explanation),
 	}
+}
+
+func toExplanation(e *registry.Explanation) *accordv1.MatchExplanation {
+	if e == nil {
+		return nil
+	}
+	out := &accordv1.MatchExplanation{Prior: e.Prior, PriorWeight: e.PriorWeight, Weight: e.Weight, Probability: e.Probability}
+	for _, c := range e.Comparisons {
+		out.Comparisons = append(out.Comparisons, &accordv1.ComparisonWeight{
+			Name: c.Name, Observed: c.Observed(), Level: int32(c.Level), Label: c.Label, Weight: c.Weight,
+		})
+	}
+	return out
 }
 
 func (s *Service) match(ctx context.Context, id identity.Identity, matchID string, stale bool) (*accordv1.MatchDecision, error) {
@@ -155,8 +171,29 @@ func (s *Service) DecideMatch(ctx context.Context, req *accordv1.DecideMatchRequ
 		if err != nil {
 			return nil, err
 		}
-		if _, _, err := s.write(ctx, id, req.GetRequestId(), registry.DecideMatch{Match: matchID, Confirm: confirm},
-			map[string]string{"match": "name"}); err != nil {
+		reason := req.GetReason()
+		if !confirm && strings.TrimSpace(reason) == "" {
+			return nil, invalidf("reason: required with ANSWER_NO: say why the cases do not concern the same incident (never a person's name: every member's registry holds it)")
+		}
+		p := registry.DecideMatch{Match: matchID, Confirm: confirm, Reason: reason}
+		if behind := s.reg.MatchAnswersBehind(); len(behind) > 0 {
+			// A server of an earlier build would refuse a reason or a
+			// changed answer and keep a state without it: a first
+			// answer goes without its reason, a change is refused.
+			var change bool
+			if err := s.read(ctx, false, func(v registry.View) error {
+				change = registry.NeedsMatchAnswersV2(v, &registry.Command{Member: id.Member, Payload: registry.DecideMatch{Match: matchID, Confirm: confirm}})
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+			if change {
+				return nil, fmt.Errorf("%w: answer: changing an answer needs every registry server to apply match answers v2; %s still run an earlier build",
+					registry.ErrFailedPrecondition, strings.Join(behind, ", "))
+			}
+			p.Reason = ""
+		}
+		if _, _, err := s.write(ctx, id, req.GetRequestId(), p, map[string]string{"match": "name"}); err != nil {
 			return nil, err
 		}
 		d, err := s.match(ctx, id, matchID, false)

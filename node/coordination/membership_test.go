@@ -33,6 +33,8 @@ type fsmLog struct {
 	mu    sync.Mutex
 	fsm   *registry.FSM
 	index uint64
+	// behind is what MatchAnswersBehind reports.
+	behind []string
 }
 
 // fsmNode is one member's node on an fsmLog: a coordination.Registry.
@@ -103,6 +105,8 @@ func (n *fsmNode) ApplyIndex(_ context.Context, cmd *registry.Command) (registry
 func (n *fsmNode) Read(_ context.Context, _ bool, fn func(registry.View)) (uint64, error) {
 	return n.log.fsm.Read(fn), nil
 }
+
+func (n *fsmNode) MatchAnswersBehind() []string { return n.log.behind }
 
 func (n *fsmNode) GroupStatus(context.Context) (registryraft.Status, error) {
 	return registryraft.Status{}, fmt.Errorf("not used")

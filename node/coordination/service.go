@@ -24,6 +24,9 @@ type Registry interface {
 	ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.Outcome, uint64, error)
 	Read(ctx context.Context, linearizable bool, fn func(registry.View)) (uint64, error)
 	GroupStatus(ctx context.Context) (registryraft.Status, error)
+	// MatchAnswersBehind names the registry servers that do not apply
+	// match answers v2 yet (reasons, changed answers); empty when all do.
+	MatchAnswersBehind() []string
 }
 
 // Content seals the free text of encrypted joint investigation teams in

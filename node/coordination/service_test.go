@@ -104,3 +104,5 @@ func TestQueryValidation(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeRegistry) MatchAnswersBehind() []string { return nil }

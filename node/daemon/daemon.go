@@ -33,6 +33,8 @@ import (
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/jitcontent"
 	"github.com/accordfed/accord/node/localapi"
+	"github.com/accordfed/accord/node/matcher"
+	"github.com/accordfed/accord/node/matchmodel"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -233,6 +235,13 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		clusterAPI.Allow(localPolicy)
 	}
 	fedIdx := d.newFedIndex(localPolicy)
+	model := matchmodel.New(src.Identity().Member, func() (matcher.Fit, bool) {
+		if d.exchange == nil || d.exchange.matcher == nil {
+			return matcher.Fit{}, false
+		}
+		return d.exchange.matcher.Fit(), true
+	})
+	model.Allow(localPolicy)
 	if err := d.newSearch(local, fedIdx); err != nil {
 		d.closeEarly()
 		return nil, err
@@ -257,6 +266,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	accordv1.RegisterMembershipServiceServer(d.local.GRPC, membership)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
+	accordv1.RegisterMatchingServiceServer(d.local.GRPC, model)
 	if clusterAPI != nil {
 		accordv1.RegisterClusterServiceServer(d.local.GRPC, clusterAPI)
 	}

@@ -324,6 +324,12 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 	if !st.GetBootstrapped() {
 		t.Errorf("registry status over the gateway: %v", &st)
 	}
+	// The matcher's model (MatchingService).
+	var model accordv1.GetMatchingModelResponse
+	analyst.get(http.MethodGet, "/v1/matching/model", nil, &model)
+	if len(model.GetModel().GetComparisons()) == 0 || model.GetModel().GetPrior() <= 0 {
+		t.Errorf("matching model over the gateway: %v", &model)
+	}
 	plAnalyst := newGatewayClient(t, fed, nodes[1].D, "PL", fed.User("PL", "analyst"), false)
 	var jit accordv1.CreateJitResponse
 	analyst.get(http.MethodPost, "/v1/jits", `{"jit": {"display_name": "Kherson market 2022", "legal_basis": "EU JIT model agreement"}, "invite_members": ["PL"], "request_id": "gw-jit-1"}`, &jit)
@@ -366,6 +372,17 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 		t.Errorf("a match both offices confirmed over the gateway: %v", &decided)
 	}
 	plAnalyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_MAYBE", "request_id": "gw-decide-pl2"}`, "answer")
+	// A rejection says why; the answer changes and the history keeps both.
+	plAnalyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_NO", "request_id": "gw-decide-pl3"}`, "reason")
+	// (Until PL's node has heard from every registry server that it
+	// applies match answers v2, a change is refused: polled.)
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		return plAnalyst.try(http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_NO", "reason": "another district", "request_id": "gw-decide-pl4"}`, &decided)
+	})
+	if d := decided.GetMatchDecision(); d.GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_REJECTED || len(d.GetHistory()) != 3 ||
+		d.GetHistory()[2].GetReason() != "another district" {
+		t.Errorf("a changed answer over the gateway: %v", d)
+	}
 	var members accordv1.ListMembersResponse
 	analyst.get(http.MethodGet, "/v1/members", nil, &members)
 	if len(members.GetMembers()) != 2 {

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/accordfed/accord/federation/matching"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/federation/registry"
@@ -85,6 +87,16 @@ func TestMatchAcrossMembers(t *testing.T) {
 	if decision.Cases[0].CaseID != "PL-2022-000007" || decision.Cases[1].CaseID != "UA-2022-000101" || len(decision.Reasons) == 0 {
 		t.Fatalf("decision %+v", decision)
 	}
+	// The real matcher's explanation, when the registry servers had all
+	// reported match answers v2 by then, passed the registry's checks and
+	// adds up to the score.
+	if e := decision.Explanation; e != nil {
+		if len(e.Comparisons) != matching.Comparisons || math.Abs(math.Round(e.Probability*10000)/10000-decision.Score) > 1e-9 {
+			t.Errorf("explanation %+v of score %v", e, decision.Score)
+		}
+	} else {
+		t.Log("proposed before every registry server reported match answers v2: no explanation")
+	}
 	if got := query[[]registry.MatchDecision](t, ua.user, "matches", ""); len(got) != 1 || got[0].ID != decision.ID {
 		t.Fatalf("UA sees %+v", got)
 	}
@@ -148,7 +160,7 @@ func TestMatchAcrossMembers(t *testing.T) {
 
 	// PL rejects: the pair is not proposed again while the cases stay as
 	// they are; when UA's case changes it is.
-	mustExecute(t, pl.user, "reject-1", registry.DecideMatch{Match: decision.ID, Confirm: false})
+	mustExecute(t, pl.user, "reject-1", registry.DecideMatch{Match: decision.ID, Confirm: false, Reason: "another district"})
 	raftnettest.WaitFor(t, 10*time.Second, func() error {
 		if c, err := clusterOf(); status.Code(err) != codes.NotFound {
 			return fmt.Errorf("after the rejection UA's case is still in %v (%w)", c.GetName(), err)

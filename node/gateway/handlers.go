@@ -32,6 +32,9 @@ var handlers = map[string]func(context.Context, *runtime.ServeMux, grpc.ClientCo
 	accordv1.FederationIndexService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		return gw.RegisterFederationIndexServiceHandlerClient(ctx, mux, accordv1.NewFederationIndexServiceClient(cc))
 	},
+	accordv1.MatchingService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+		return gw.RegisterMatchingServiceHandlerClient(ctx, mux, accordv1.NewMatchingServiceClient(cc))
+	},
 	accordv1.PersonLookupService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		return gw.RegisterPersonLookupServiceHandlerClient(ctx, mux, accordv1.NewPersonLookupServiceClient(cc))
 	},

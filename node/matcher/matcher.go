@@ -122,7 +122,8 @@ type Matcher struct {
 	fittedOn int             // records the model was last fitted on (Run only)
 	fitted   time.Time       // when (Run only)
 	ready    atomic.Pointer[matching.Index]
-	versions sync.Map // case id -> version (int64)
+	fit      atomic.Pointer[Fit] // the model in use and its fit, once loaded
+	versions sync.Map            // case id -> version (int64)
 	// sens holds the sensitivity, as published, of each case in the index
 	// (the office's and the others'); a national case is never there.
 	sens sync.Map // case id -> accordv1.Sensitivity
@@ -138,6 +139,28 @@ type Matcher struct {
 	wake    chan struct{}
 
 	proposed, found, withheld atomic.Int64
+}
+
+// Fit is the model the matcher scores with and how it was fitted.
+type Fit struct {
+	Model *matching.Model
+	// At is when it was fitted; zero before the first load.
+	At time.Time
+	// Stats are the fit's: records, candidate pairs, EM pairs, non-match
+	// pairs, and the EM guard's Fallback.
+	Stats matching.Stats
+	// Default is true when the default model is in use: before the first
+	// load, or when too few candidate pairs were found to fit one.
+	Default bool
+}
+
+// Fit returns the model in use: the default model, unfitted, until the
+// matcher has loaded its index.
+func (m *Matcher) Fit() Fit {
+	if f := m.fit.Load(); f != nil {
+		return *f
+	}
+	return Fit{Model: matching.DefaultModel(), Default: true}
 }
 
 // New returns the matcher of member's node.
@@ -426,6 +449,7 @@ func (m *Matcher) load(ctx context.Context) error {
 	}
 	m.ready.Store(m.index)
 	m.fittedOn, m.fitted = len(recs), time.Now()
+	m.fit.Store(&Fit{Model: model, At: m.fitted, Stats: stats, Default: stats.EMPairs < matching.MinTrainingPairs})
 	m.logger.Info("matching model fitted", "stats", stats.String())
 	m.propose(ctx, matches)
 	return nil
@@ -711,7 +735,35 @@ func (m *Matcher) command(mt matching.Match, a, b string) (*registry.Command, er
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%d\n%d", mt.A, mt.B, versions[cases[0].String()], versions[cases[1].String()])
 	rid := "match." + hex.EncodeToString(h.Sum(nil))[:32]
-	return registry.NewCommand(rid, registry.ProposeMatch{Cases: cases, Score: score, Reasons: slices.Clone(reasons), Versions: versions})
+	p := registry.ProposeMatch{Cases: cases, Score: score, Reasons: slices.Clone(reasons), Versions: versions}
+	if m.explains() {
+		p.Explanation = explanation(mt)
+	}
+	return registry.NewCommand(rid, p)
+}
+
+// explains reports whether proposals carry their explanation: only once
+// every registry server applies match answers v2 (an earlier build refuses
+// the field), when the registry says so.
+func (m *Matcher) explains() bool {
+	r, ok := m.reg.(interface{ MatchAnswersBehind() []string })
+	return ok && len(r.MatchAnswersBehind()) == 0
+}
+
+// explanation is the registry's copy of a match's explanation, under the
+// model that scored it (so that it adds up to the score even after a
+// refit). Its labels are the model's level names, never values of a
+// record, so that it is safe for jit cases too.
+func explanation(mt matching.Match) *registry.Explanation {
+	e, ok := mt.Explain()
+	if !ok {
+		return nil
+	}
+	out := &registry.Explanation{Prior: e.Prior, PriorWeight: e.PriorWeight, Weight: e.Weight, Probability: e.Probability}
+	for _, c := range e.Comparisons {
+		out.Comparisons = append(out.Comparisons, registry.ComparisonWeight{Name: c.Name, Level: c.Level, Label: c.Label, Weight: c.Weight})
+	}
+	return out
 }
 
 func memberOf(caseID string) string {

@@ -3,6 +3,7 @@ package matcher
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/accordfed/accord/federation/matching"
@@ -69,6 +70,50 @@ func TestProposeRules(t *testing.T) {
 		m.proposeWith(ctx, matches[:1], map[string]registry.MatchDecision{"PL-1\nUA-1": tc.d})
 		if sent := len(reg.proposed) == 1; sent != tc.send {
 			t.Errorf("%s: sent %v, want %v", tc.name, sent, tc.send)
+		}
+	}
+}
+
+// v2Registry is a fakeRegistry that reports which registry servers do not
+// apply match answers v2.
+type v2Registry struct {
+	fakeRegistry
+	behind []string
+}
+
+func (r *v2Registry) MatchAnswersBehind() []string { return r.behind }
+
+// TestProposalCarriesExplanation: a proposal carries the match's
+// explanation once every registry server applies match answers v2, and
+// not before.
+func TestProposalCarriesExplanation(t *testing.T) {
+	mt := matching.Match{A: "PL-1", B: "UA-1", Model: matching.DefaultModel()}
+	for i := range mt.Levels {
+		mt.Levels[i] = int8(i % 2) // observed at levels 0 and 1 ...
+	}
+	mt.Levels[4] = -1 // ... and one comparison not observed
+	exp, _ := mt.Explain()
+	mt.Weight, mt.Score = exp.Weight, math.Round(exp.Probability*10000)/10000
+	for _, behind := range [][]string{{"ua-1"}, nil} {
+		reg := &v2Registry{behind: behind}
+		m := New("PL", nil, reg, Options{})
+		for _, id := range []string{"PL-1", "UA-1"} {
+			m.sens.Store(id, accordv1.Sensitivity_SENSITIVITY_FEDERATION)
+		}
+		m.proposeWith(context.Background(), []matching.Match{mt}, map[string]registry.MatchDecision{})
+		if len(reg.proposed) != 1 {
+			t.Fatalf("proposed %d", len(reg.proposed))
+		}
+		e := reg.proposed[0].Explanation
+		if behind != nil {
+			if e != nil {
+				t.Errorf("explanation sent while %v are behind", behind)
+			}
+			continue
+		}
+		if e == nil || e.Weight != exp.Weight || e.Probability != exp.Probability || len(e.Comparisons) != matching.Comparisons ||
+			e.Comparisons[0].Label != "same hour" || e.Comparisons[4].Level != -1 || e.Comparisons[4].Label != "" {
+			t.Fatalf("explanation %+v", e)
 		}
 	}
 }

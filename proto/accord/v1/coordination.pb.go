@@ -3635,7 +3635,11 @@ type DecideMatchRequest struct {
 	// rejects (required).
 	Answer Answer `protobuf:"varint,2,opt,name=answer,proto3,enum=accord.v1.Answer" json:"answer,omitempty"`
 	// The client's id for this request (AIP-155; required).
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why: required with ANSWER_NO, optional with ANSWER_YES; at most 1000
+	// bytes, no control or bidirectional formatting characters. Replicated
+	// to every member: never a person's name.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3687,6 +3691,13 @@ func (x *DecideMatchRequest) GetAnswer() Answer {
 func (x *DecideMatchRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *DecideMatchRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -4136,12 +4147,13 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\"^\n" +
 	"\x1bCreateMatchDecisionResponse\x12?\n" +
-	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"r\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"\x8a\x01\n" +
 	"\x12DecideMatchRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\x06answer\x18\x02 \x01(\x0e2\x11.accord.v1.AnswerR\x06answer\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tR\trequestId\"V\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"V\n" +
 	"\x13DecideMatchResponse\x12?\n" +
 	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"T\n" +
 	"\x13WatchMatchesRequest\x12\x14\n" +

@@ -1355,8 +1355,13 @@ type ServerStatusResponse struct {
 	// for earlier builds). Servers sign forwarded writes in batches only once
 	// every server of the group reports it.
 	BatchSignatures bool `protobuf:"varint,8,opt,name=batch_signatures,json=batchSignatures,proto3" json:"batch_signatures,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The version of match answers the server applies (2 for this build:
+	// reasons, changed answers, explained scores; unset, 0, for earlier
+	// builds). Nodes send those only once every server of the group reports
+	// 2.
+	MatchAnswers  int32 `protobuf:"varint,9,opt,name=match_answers,json=matchAnswers,proto3" json:"match_answers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ServerStatusResponse) Reset() {
@@ -1443,6 +1448,13 @@ func (x *ServerStatusResponse) GetBatchSignatures() bool {
 		return x.BatchSignatures
 	}
 	return false
+}
+
+func (x *ServerStatusResponse) GetMatchAnswers() int32 {
+	if x != nil {
+		return x.MatchAnswers
+	}
+	return 0
 }
 
 var File_accord_v1_registry_proto protoreflect.FileDescriptor
@@ -1544,7 +1556,7 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"6\n" +
 	"\x13ServerStatusRequest\x12\x1f\n" +
 	"\vchain_index\x18\x01 \x01(\x04R\n" +
-	"chainIndex\"\x96\x02\n" +
+	"chainIndex\"\xbb\x02\n" +
 	"\x14ServerStatusResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12#\n" +
@@ -1555,7 +1567,8 @@ const file_accord_v1_registry_proto_rawDesc = "" +
 	"chainIndex\x12\x1b\n" +
 	"\tlog_chain\x18\x06 \x01(\fR\blogChain\x12'\n" +
 	"\x0fcommand_version\x18\a \x01(\x05R\x0ecommandVersion\x12)\n" +
-	"\x10batch_signatures\x18\b \x01(\bR\x0fbatchSignatures2\xf0\x02\n" +
+	"\x10batch_signatures\x18\b \x01(\bR\x0fbatchSignatures\x12#\n" +
+	"\rmatch_answers\x18\t \x01(\x05R\fmatchAnswers2\xf0\x02\n" +
 	"\x0fRegistryService\x12=\n" +
 	"\x06Submit\x12\x18.accord.v1.SubmitRequest\x1a\x19.accord.v1.SubmitResponse\x12L\n" +
 	"\vSubmitBatch\x12\x1d.accord.v1.SubmitBatchRequest\x1a\x1e.accord.v1.SubmitBatchResponse\x12F\n" +

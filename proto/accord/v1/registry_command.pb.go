@@ -2340,7 +2340,10 @@ type ProposeMatchCommand struct {
 	Reasons []string `protobuf:"bytes,3,rep,name=reasons,proto3" json:"reasons,omitempty"`
 	// The versions of the cases the match was found on, keyed by
 	// "MEMBER/CASE_ID".
-	Versions      map[string]int64 `protobuf:"bytes,4,rep,name=versions,proto3" json:"versions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Versions map[string]int64 `protobuf:"bytes,4,rep,name=versions,proto3" json:"versions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// How the score came about, when the proposer gives it (match answers
+	// v2: sent only once every registry server applies it).
+	Explanation   *CommandMatchExplanation `protobuf:"bytes,5,opt,name=explanation,proto3" json:"explanation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2403,6 +2406,168 @@ func (x *ProposeMatchCommand) GetVersions() map[string]int64 {
 	return nil
 }
 
+func (x *ProposeMatchCommand) GetExplanation() *CommandMatchExplanation {
+	if x != nil {
+		return x.Explanation
+	}
+	return nil
+}
+
+// CommandMatchExplanation is how a match's score came about under the
+// matcher's Fellegi-Sunter model (federation/registry Explanation): the
+// prior's weight plus the comparisons' weights is weight, and
+// 1/(1+2^-weight) is probability, the score before rounding.
+type CommandMatchExplanation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The share of matches among candidate pairs, and log2 of its odds.
+	Prior       float64 `protobuf:"fixed64,1,opt,name=prior,proto3" json:"prior,omitempty"`
+	PriorWeight float64 `protobuf:"fixed64,2,opt,name=prior_weight,json=priorWeight,proto3" json:"prior_weight,omitempty"`
+	// One per comparison of the model, in its order (at most 32).
+	Comparisons   []*CommandComparisonWeight `protobuf:"bytes,3,rep,name=comparisons,proto3" json:"comparisons,omitempty"`
+	Weight        float64                    `protobuf:"fixed64,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	Probability   float64                    `protobuf:"fixed64,5,opt,name=probability,proto3" json:"probability,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandMatchExplanation) Reset() {
+	*x = CommandMatchExplanation{}
+	mi := &file_accord_v1_registry_command_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandMatchExplanation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandMatchExplanation) ProtoMessage() {}
+
+func (x *CommandMatchExplanation) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_command_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandMatchExplanation.ProtoReflect.Descriptor instead.
+func (*CommandMatchExplanation) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CommandMatchExplanation) GetPrior() float64 {
+	if x != nil {
+		return x.Prior
+	}
+	return 0
+}
+
+func (x *CommandMatchExplanation) GetPriorWeight() float64 {
+	if x != nil {
+		return x.PriorWeight
+	}
+	return 0
+}
+
+func (x *CommandMatchExplanation) GetComparisons() []*CommandComparisonWeight {
+	if x != nil {
+		return x.Comparisons
+	}
+	return nil
+}
+
+func (x *CommandMatchExplanation) GetWeight() float64 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *CommandMatchExplanation) GetProbability() float64 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+// CommandComparisonWeight is one comparison's part in a match's weight.
+type CommandComparisonWeight struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The comparison, e.g. "place".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The level's index, and its words; -1 and empty when the comparison
+	// was not observed.
+	Level int32  `protobuf:"varint,2,opt,name=level,proto3" json:"level,omitempty"`
+	Label string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
+	// log2(m/u) of the level; 0 when not observed.
+	Weight        float64 `protobuf:"fixed64,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandComparisonWeight) Reset() {
+	*x = CommandComparisonWeight{}
+	mi := &file_accord_v1_registry_command_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandComparisonWeight) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandComparisonWeight) ProtoMessage() {}
+
+func (x *CommandComparisonWeight) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_command_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandComparisonWeight.ProtoReflect.Descriptor instead.
+func (*CommandComparisonWeight) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CommandComparisonWeight) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CommandComparisonWeight) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
+func (x *CommandComparisonWeight) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *CommandComparisonWeight) GetWeight() float64 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
 // DecideMatchCommand confirms or rejects a match.
 type DecideMatchCommand struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2411,14 +2576,17 @@ type DecideMatchCommand struct {
 	// When set, the acting member.
 	Member string `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
 	// True to confirm, false to reject.
-	Confirm       bool `protobuf:"varint,3,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	Confirm bool `protobuf:"varint,3,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	// Why (required with a rejection once the registry applies match
+	// answers v2; at most 1000 bytes).
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DecideMatchCommand) Reset() {
 	*x = DecideMatchCommand{}
-	mi := &file_accord_v1_registry_command_proto_msgTypes[34]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2430,7 +2598,7 @@ func (x *DecideMatchCommand) String() string {
 func (*DecideMatchCommand) ProtoMessage() {}
 
 func (x *DecideMatchCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_command_proto_msgTypes[34]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2443,7 +2611,7 @@ func (x *DecideMatchCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecideMatchCommand.ProtoReflect.Descriptor instead.
 func (*DecideMatchCommand) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{34}
+	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DecideMatchCommand) GetMatch() string {
@@ -2467,6 +2635,13 @@ func (x *DecideMatchCommand) GetConfirm() bool {
 	return false
 }
 
+func (x *DecideMatchCommand) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // CreateKeyCommand creates a federation key owned by the acting member.
 type CreateKeyCommand struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2482,7 +2657,7 @@ type CreateKeyCommand struct {
 
 func (x *CreateKeyCommand) Reset() {
 	*x = CreateKeyCommand{}
-	mi := &file_accord_v1_registry_command_proto_msgTypes[35]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2669,7 @@ func (x *CreateKeyCommand) String() string {
 func (*CreateKeyCommand) ProtoMessage() {}
 
 func (x *CreateKeyCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_command_proto_msgTypes[35]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2682,7 @@ func (x *CreateKeyCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyCommand.ProtoReflect.Descriptor instead.
 func (*CreateKeyCommand) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{35}
+	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateKeyCommand) GetName() string {
@@ -2545,7 +2720,7 @@ type RotateKeyCommand struct {
 
 func (x *RotateKeyCommand) Reset() {
 	*x = RotateKeyCommand{}
-	mi := &file_accord_v1_registry_command_proto_msgTypes[36]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2732,7 @@ func (x *RotateKeyCommand) String() string {
 func (*RotateKeyCommand) ProtoMessage() {}
 
 func (x *RotateKeyCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_command_proto_msgTypes[36]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2745,7 @@ func (x *RotateKeyCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateKeyCommand.ProtoReflect.Descriptor instead.
 func (*RotateKeyCommand) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{36}
+	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RotateKeyCommand) GetName() string {
@@ -2599,7 +2774,7 @@ type DestroyKeyCommand struct {
 
 func (x *DestroyKeyCommand) Reset() {
 	*x = DestroyKeyCommand{}
-	mi := &file_accord_v1_registry_command_proto_msgTypes[37]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +2786,7 @@ func (x *DestroyKeyCommand) String() string {
 func (*DestroyKeyCommand) ProtoMessage() {}
 
 func (x *DestroyKeyCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_registry_command_proto_msgTypes[37]
+	mi := &file_accord_v1_registry_command_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +2799,7 @@ func (x *DestroyKeyCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyKeyCommand.ProtoReflect.Descriptor instead.
 func (*DestroyKeyCommand) Descriptor() ([]byte, []int) {
-	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{37}
+	return file_accord_v1_registry_command_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DestroyKeyCommand) GetName() string {
@@ -2780,19 +2955,32 @@ const file_accord_v1_registry_command_proto_rawDesc = "" +
 	"\x12DeleteEntryCommand\x12\x14\n" +
 	"\x05entry\x18\x01 \x01(\tR\x05entry\x12)\n" +
 	"\x10expected_version\x18\x02 \x01(\x05R\x0fexpectedVersion\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfd\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc3\x02\n" +
 	"\x13ProposeMatchCommand\x12/\n" +
 	"\x05cases\x18\x01 \x03(\v2\x19.accord.v1.CommandCaseRefR\x05cases\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x18\n" +
 	"\areasons\x18\x03 \x03(\tR\areasons\x12H\n" +
-	"\bversions\x18\x04 \x03(\v2,.accord.v1.ProposeMatchCommand.VersionsEntryR\bversions\x1a;\n" +
+	"\bversions\x18\x04 \x03(\v2,.accord.v1.ProposeMatchCommand.VersionsEntryR\bversions\x12D\n" +
+	"\vexplanation\x18\x05 \x01(\v2\".accord.v1.CommandMatchExplanationR\vexplanation\x1a;\n" +
 	"\rVersionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\\\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xd2\x01\n" +
+	"\x17CommandMatchExplanation\x12\x14\n" +
+	"\x05prior\x18\x01 \x01(\x01R\x05prior\x12!\n" +
+	"\fprior_weight\x18\x02 \x01(\x01R\vpriorWeight\x12D\n" +
+	"\vcomparisons\x18\x03 \x03(\v2\".accord.v1.CommandComparisonWeightR\vcomparisons\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\x01R\x06weight\x12 \n" +
+	"\vprobability\x18\x05 \x01(\x01R\vprobability\"q\n" +
+	"\x17CommandComparisonWeight\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05level\x18\x02 \x01(\x05R\x05level\x12\x14\n" +
+	"\x05label\x18\x03 \x01(\tR\x05label\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\x01R\x06weight\"t\n" +
 	"\x12DecideMatchCommand\x12\x14\n" +
 	"\x05match\x18\x01 \x01(\tR\x05match\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\tR\x06member\x12\x18\n" +
-	"\aconfirm\x18\x03 \x01(\bR\aconfirm\"\\\n" +
+	"\aconfirm\x18\x03 \x01(\bR\aconfirm\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\\\n" +
 	"\x10CreateKeyCommand\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x1a\n" +
@@ -2828,50 +3016,52 @@ func file_accord_v1_registry_command_proto_rawDescGZIP() []byte {
 }
 
 var file_accord_v1_registry_command_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_accord_v1_registry_command_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_accord_v1_registry_command_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_accord_v1_registry_command_proto_goTypes = []any{
-	(CommandJitPolicy)(0),        // 0: accord.v1.CommandJitPolicy
-	(CommandEntryKind)(0),        // 1: accord.v1.CommandEntryKind
-	(CommandTargetType)(0),       // 2: accord.v1.CommandTargetType
-	(*NoopCommand)(nil),          // 3: accord.v1.NoopCommand
-	(*BootstrapCommand)(nil),     // 4: accord.v1.BootstrapCommand
-	(*CommandPolicy)(nil),        // 5: accord.v1.CommandPolicy
-	(*CommandFounder)(nil),       // 6: accord.v1.CommandFounder
-	(*CommandSigningKey)(nil),    // 7: accord.v1.CommandSigningKey
-	(*CommandEncryptionKey)(nil), // 8: accord.v1.CommandEncryptionKey
-	(*CommandPersonKey)(nil),     // 9: accord.v1.CommandPersonKey
-	(*CommandNode)(nil),          // 10: accord.v1.CommandNode
-	(*ProposeMemberCommand)(nil), // 11: accord.v1.ProposeMemberCommand
-	(*VoteAdmissionCommand)(nil), // 12: accord.v1.VoteAdmissionCommand
-	(*SuspendMemberCommand)(nil), // 13: accord.v1.SuspendMemberCommand
-	(*UpdateMemberCommand)(nil),  // 14: accord.v1.UpdateMemberCommand
-	(*RegisterNodeCommand)(nil),  // 15: accord.v1.RegisterNodeCommand
-	(*RemoveNodeCommand)(nil),    // 16: accord.v1.RemoveNodeCommand
-	(*CommandWrap)(nil),          // 17: accord.v1.CommandWrap
-	(*CreateJitCommand)(nil),     // 18: accord.v1.CreateJitCommand
-	(*InviteToJitCommand)(nil),   // 19: accord.v1.InviteToJitCommand
-	(*RespondToJitCommand)(nil),  // 20: accord.v1.RespondToJitCommand
-	(*LeaveJitCommand)(nil),      // 21: accord.v1.LeaveJitCommand
-	(*CommandCaseRef)(nil),       // 22: accord.v1.CommandCaseRef
-	(*LinkCaseCommand)(nil),      // 23: accord.v1.LinkCaseCommand
-	(*UnlinkCaseCommand)(nil),    // 24: accord.v1.UnlinkCaseCommand
-	(*SetJitLeadCommand)(nil),    // 25: accord.v1.SetJitLeadCommand
-	(*CloseJitCommand)(nil),      // 26: accord.v1.CloseJitCommand
-	(*ConsentJitCommand)(nil),    // 27: accord.v1.ConsentJitCommand
-	(*WrapJitKeyCommand)(nil),    // 28: accord.v1.WrapJitKeyCommand
-	(*RotateJitKeyCommand)(nil),  // 29: accord.v1.RotateJitKeyCommand
-	(*ProposeLeadCommand)(nil),   // 30: accord.v1.ProposeLeadCommand
-	(*ConsentLeadCommand)(nil),   // 31: accord.v1.ConsentLeadCommand
-	(*CommandTarget)(nil),        // 32: accord.v1.CommandTarget
-	(*CreateEntryCommand)(nil),   // 33: accord.v1.CreateEntryCommand
-	(*UpdateEntryCommand)(nil),   // 34: accord.v1.UpdateEntryCommand
-	(*DeleteEntryCommand)(nil),   // 35: accord.v1.DeleteEntryCommand
-	(*ProposeMatchCommand)(nil),  // 36: accord.v1.ProposeMatchCommand
-	(*DecideMatchCommand)(nil),   // 37: accord.v1.DecideMatchCommand
-	(*CreateKeyCommand)(nil),     // 38: accord.v1.CreateKeyCommand
-	(*RotateKeyCommand)(nil),     // 39: accord.v1.RotateKeyCommand
-	(*DestroyKeyCommand)(nil),    // 40: accord.v1.DestroyKeyCommand
-	nil,                          // 41: accord.v1.ProposeMatchCommand.VersionsEntry
+	(CommandJitPolicy)(0),           // 0: accord.v1.CommandJitPolicy
+	(CommandEntryKind)(0),           // 1: accord.v1.CommandEntryKind
+	(CommandTargetType)(0),          // 2: accord.v1.CommandTargetType
+	(*NoopCommand)(nil),             // 3: accord.v1.NoopCommand
+	(*BootstrapCommand)(nil),        // 4: accord.v1.BootstrapCommand
+	(*CommandPolicy)(nil),           // 5: accord.v1.CommandPolicy
+	(*CommandFounder)(nil),          // 6: accord.v1.CommandFounder
+	(*CommandSigningKey)(nil),       // 7: accord.v1.CommandSigningKey
+	(*CommandEncryptionKey)(nil),    // 8: accord.v1.CommandEncryptionKey
+	(*CommandPersonKey)(nil),        // 9: accord.v1.CommandPersonKey
+	(*CommandNode)(nil),             // 10: accord.v1.CommandNode
+	(*ProposeMemberCommand)(nil),    // 11: accord.v1.ProposeMemberCommand
+	(*VoteAdmissionCommand)(nil),    // 12: accord.v1.VoteAdmissionCommand
+	(*SuspendMemberCommand)(nil),    // 13: accord.v1.SuspendMemberCommand
+	(*UpdateMemberCommand)(nil),     // 14: accord.v1.UpdateMemberCommand
+	(*RegisterNodeCommand)(nil),     // 15: accord.v1.RegisterNodeCommand
+	(*RemoveNodeCommand)(nil),       // 16: accord.v1.RemoveNodeCommand
+	(*CommandWrap)(nil),             // 17: accord.v1.CommandWrap
+	(*CreateJitCommand)(nil),        // 18: accord.v1.CreateJitCommand
+	(*InviteToJitCommand)(nil),      // 19: accord.v1.InviteToJitCommand
+	(*RespondToJitCommand)(nil),     // 20: accord.v1.RespondToJitCommand
+	(*LeaveJitCommand)(nil),         // 21: accord.v1.LeaveJitCommand
+	(*CommandCaseRef)(nil),          // 22: accord.v1.CommandCaseRef
+	(*LinkCaseCommand)(nil),         // 23: accord.v1.LinkCaseCommand
+	(*UnlinkCaseCommand)(nil),       // 24: accord.v1.UnlinkCaseCommand
+	(*SetJitLeadCommand)(nil),       // 25: accord.v1.SetJitLeadCommand
+	(*CloseJitCommand)(nil),         // 26: accord.v1.CloseJitCommand
+	(*ConsentJitCommand)(nil),       // 27: accord.v1.ConsentJitCommand
+	(*WrapJitKeyCommand)(nil),       // 28: accord.v1.WrapJitKeyCommand
+	(*RotateJitKeyCommand)(nil),     // 29: accord.v1.RotateJitKeyCommand
+	(*ProposeLeadCommand)(nil),      // 30: accord.v1.ProposeLeadCommand
+	(*ConsentLeadCommand)(nil),      // 31: accord.v1.ConsentLeadCommand
+	(*CommandTarget)(nil),           // 32: accord.v1.CommandTarget
+	(*CreateEntryCommand)(nil),      // 33: accord.v1.CreateEntryCommand
+	(*UpdateEntryCommand)(nil),      // 34: accord.v1.UpdateEntryCommand
+	(*DeleteEntryCommand)(nil),      // 35: accord.v1.DeleteEntryCommand
+	(*ProposeMatchCommand)(nil),     // 36: accord.v1.ProposeMatchCommand
+	(*CommandMatchExplanation)(nil), // 37: accord.v1.CommandMatchExplanation
+	(*CommandComparisonWeight)(nil), // 38: accord.v1.CommandComparisonWeight
+	(*DecideMatchCommand)(nil),      // 39: accord.v1.DecideMatchCommand
+	(*CreateKeyCommand)(nil),        // 40: accord.v1.CreateKeyCommand
+	(*RotateKeyCommand)(nil),        // 41: accord.v1.RotateKeyCommand
+	(*DestroyKeyCommand)(nil),       // 42: accord.v1.DestroyKeyCommand
+	nil,                             // 43: accord.v1.ProposeMatchCommand.VersionsEntry
 }
 var file_accord_v1_registry_command_proto_depIdxs = []int32{
 	5,  // 0: accord.v1.BootstrapCommand.policy:type_name -> accord.v1.CommandPolicy
@@ -2898,12 +3088,14 @@ var file_accord_v1_registry_command_proto_depIdxs = []int32{
 	1,  // 21: accord.v1.UpdateEntryCommand.kind:type_name -> accord.v1.CommandEntryKind
 	32, // 22: accord.v1.UpdateEntryCommand.targets:type_name -> accord.v1.CommandTarget
 	22, // 23: accord.v1.ProposeMatchCommand.cases:type_name -> accord.v1.CommandCaseRef
-	41, // 24: accord.v1.ProposeMatchCommand.versions:type_name -> accord.v1.ProposeMatchCommand.VersionsEntry
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	43, // 24: accord.v1.ProposeMatchCommand.versions:type_name -> accord.v1.ProposeMatchCommand.VersionsEntry
+	37, // 25: accord.v1.ProposeMatchCommand.explanation:type_name -> accord.v1.CommandMatchExplanation
+	38, // 26: accord.v1.CommandMatchExplanation.comparisons:type_name -> accord.v1.CommandComparisonWeight
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_registry_command_proto_init() }
@@ -2917,7 +3109,7 @@ func file_accord_v1_registry_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_registry_command_proto_rawDesc), len(file_accord_v1_registry_command_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -653,7 +653,9 @@ type MemberAnswer struct {
 	// Its answer; ANSWER_PENDING until it answers.
 	Answer Answer `protobuf:"varint,2,opt,name=answer,proto3,enum=accord.v1.Answer" json:"answer,omitempty"`
 	// When and by whom it answered; absent while pending.
-	Change        *RegistryChange `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	Change *RegistryChange `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	// The reason it gave with its answer (match decisions), if any.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -707,6 +709,13 @@ func (x *MemberAnswer) GetChange() *RegistryChange {
 		return x.Change
 	}
 	return nil
+}
+
+func (x *MemberAnswer) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 // JitMembership is a member's place in a team, the sub-resource
@@ -1632,7 +1641,12 @@ type MatchDecision struct {
 	// Output only. When and by whom it was proposed.
 	Create *RegistryChange `protobuf:"bytes,8,opt,name=create,proto3" json:"create,omitempty"`
 	// Output only. Its latest change.
-	Update        *RegistryChange `protobuf:"bytes,9,opt,name=update,proto3" json:"update,omitempty"`
+	Update *RegistryChange `protobuf:"bytes,9,opt,name=update,proto3" json:"update,omitempty"`
+	// Output only. Every answer given, current and replaced, in the order
+	// given; each member's current answer is its latest, in answers.
+	History []*MemberAnswer `protobuf:"bytes,10,rep,name=history,proto3" json:"history,omitempty"`
+	// Output only. How the score came about, when the matcher gave it.
+	Explanation   *MatchExplanation `protobuf:"bytes,11,opt,name=explanation,proto3" json:"explanation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1730,6 +1744,188 @@ func (x *MatchDecision) GetUpdate() *RegistryChange {
 	return nil
 }
 
+func (x *MatchDecision) GetHistory() []*MemberAnswer {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+func (x *MatchDecision) GetExplanation() *MatchExplanation {
+	if x != nil {
+		return x.Explanation
+	}
+	return nil
+}
+
+// MatchExplanation is how a match's score came about under the matcher's
+// Fellegi-Sunter model, for a waterfall: the prior's match weight, then
+// each comparison's, add up to weight, whose probability 1/(1+2^-weight)
+// is the score (rounded to four decimals).
+type MatchExplanation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The share of matches among candidate pairs (the model's lambda).
+	Prior float64 `protobuf:"fixed64,1,opt,name=prior,proto3" json:"prior,omitempty"`
+	// log2(prior/(1-prior)).
+	PriorWeight float64 `protobuf:"fixed64,2,opt,name=prior_weight,json=priorWeight,proto3" json:"prior_weight,omitempty"`
+	// One per comparison of the model, in its order.
+	Comparisons []*ComparisonWeight `protobuf:"bytes,3,rep,name=comparisons,proto3" json:"comparisons,omitempty"`
+	// prior_weight plus every comparison's weight.
+	Weight float64 `protobuf:"fixed64,4,opt,name=weight,proto3" json:"weight,omitempty"`
+	// 1/(1+2^-weight).
+	Probability   float64 `protobuf:"fixed64,5,opt,name=probability,proto3" json:"probability,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchExplanation) Reset() {
+	*x = MatchExplanation{}
+	mi := &file_accord_v1_registry_resources_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchExplanation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchExplanation) ProtoMessage() {}
+
+func (x *MatchExplanation) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_resources_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchExplanation.ProtoReflect.Descriptor instead.
+func (*MatchExplanation) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_resources_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MatchExplanation) GetPrior() float64 {
+	if x != nil {
+		return x.Prior
+	}
+	return 0
+}
+
+func (x *MatchExplanation) GetPriorWeight() float64 {
+	if x != nil {
+		return x.PriorWeight
+	}
+	return 0
+}
+
+func (x *MatchExplanation) GetComparisons() []*ComparisonWeight {
+	if x != nil {
+		return x.Comparisons
+	}
+	return nil
+}
+
+func (x *MatchExplanation) GetWeight() float64 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *MatchExplanation) GetProbability() float64 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+// ComparisonWeight is one comparison's part in a match's weight.
+type ComparisonWeight struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The comparison, e.g. "time", "place", "evidence".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Whether the comparison was observed: false when a record lacks what
+	// it compares (then level is -1, label empty, weight 0).
+	Observed bool `protobuf:"varint,2,opt,name=observed,proto3" json:"observed,omitempty"`
+	// The level's index in the model and its words, e.g. "same name up to
+	// vowels"; never a value of either record.
+	Level int32  `protobuf:"varint,3,opt,name=level,proto3" json:"level,omitempty"`
+	Label string `protobuf:"bytes,4,opt,name=label,proto3" json:"label,omitempty"`
+	// The level's match weight, log2(m/u).
+	Weight        float64 `protobuf:"fixed64,5,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ComparisonWeight) Reset() {
+	*x = ComparisonWeight{}
+	mi := &file_accord_v1_registry_resources_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComparisonWeight) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComparisonWeight) ProtoMessage() {}
+
+func (x *ComparisonWeight) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_registry_resources_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComparisonWeight.ProtoReflect.Descriptor instead.
+func (*ComparisonWeight) Descriptor() ([]byte, []int) {
+	return file_accord_v1_registry_resources_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ComparisonWeight) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ComparisonWeight) GetObserved() bool {
+	if x != nil {
+		return x.Observed
+	}
+	return false
+}
+
+func (x *ComparisonWeight) GetLevel() int32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
+func (x *ComparisonWeight) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ComparisonWeight) GetWeight() float64 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
 var File_accord_v1_registry_resources_proto protoreflect.FileDescriptor
 
 const file_accord_v1_registry_resources_proto_rawDesc = "" +
@@ -1737,11 +1933,12 @@ const file_accord_v1_registry_resources_proto_rawDesc = "" +
 	"\"accord/v1/registry_resources.proto\x12\taccord.v1\x1a\x1eaccord/v1/registry_types.proto\"B\n" +
 	"\x0fRegistryCaseRef\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x17\n" +
-	"\acase_id\x18\x02 \x01(\tR\x06caseId\"\x84\x01\n" +
+	"\acase_id\x18\x02 \x01(\tR\x06caseId\"\x9c\x01\n" +
 	"\fMemberAnswer\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12)\n" +
 	"\x06answer\x18\x02 \x01(\x0e2\x11.accord.v1.AnswerR\x06answer\x121\n" +
-	"\x06change\x18\x03 \x01(\v2\x19.accord.v1.RegistryChangeR\x06change\"\xc0\x01\n" +
+	"\x06change\x18\x03 \x01(\v2\x19.accord.v1.RegistryChangeR\x06change\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xc0\x01\n" +
 	"\rJitMembership\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\tR\x06member\x123\n" +
@@ -1816,7 +2013,7 @@ const file_accord_v1_registry_resources_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\x0e2\x1c.accord.v1.LeadProposalStateR\x05state\x123\n" +
 	"\bconsents\x18\a \x03(\v2\x17.accord.v1.MemberAnswerR\bconsents\x121\n" +
 	"\x06create\x18\b \x01(\v2\x19.accord.v1.RegistryChangeR\x06create\x121\n" +
-	"\x06update\x18\t \x01(\v2\x19.accord.v1.RegistryChangeR\x06update\"\xe5\x03\n" +
+	"\x06update\x18\t \x01(\v2\x19.accord.v1.RegistryChangeR\x06update\"\xd7\x04\n" +
 	"\rMatchDecision\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x05cases\x18\x02 \x03(\v2\x1a.accord.v1.RegistryCaseRefR\x05cases\x12\x14\n" +
@@ -1826,10 +2023,25 @@ const file_accord_v1_registry_resources_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\x0e2\x1d.accord.v1.MatchDecisionStateR\x05state\x121\n" +
 	"\aanswers\x18\a \x03(\v2\x17.accord.v1.MemberAnswerR\aanswers\x121\n" +
 	"\x06create\x18\b \x01(\v2\x19.accord.v1.RegistryChangeR\x06create\x121\n" +
-	"\x06update\x18\t \x01(\v2\x19.accord.v1.RegistryChangeR\x06update\x1a?\n" +
+	"\x06update\x18\t \x01(\v2\x19.accord.v1.RegistryChangeR\x06update\x121\n" +
+	"\ahistory\x18\n" +
+	" \x03(\v2\x17.accord.v1.MemberAnswerR\ahistory\x12=\n" +
+	"\vexplanation\x18\v \x01(\v2\x1b.accord.v1.MatchExplanationR\vexplanation\x1a?\n" +
 	"\x11CaseVersionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*S\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc4\x01\n" +
+	"\x10MatchExplanation\x12\x14\n" +
+	"\x05prior\x18\x01 \x01(\x01R\x05prior\x12!\n" +
+	"\fprior_weight\x18\x02 \x01(\x01R\vpriorWeight\x12=\n" +
+	"\vcomparisons\x18\x03 \x03(\v2\x1b.accord.v1.ComparisonWeightR\vcomparisons\x12\x16\n" +
+	"\x06weight\x18\x04 \x01(\x01R\x06weight\x12 \n" +
+	"\vprobability\x18\x05 \x01(\x01R\vprobability\"\x86\x01\n" +
+	"\x10ComparisonWeight\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bobserved\x18\x02 \x01(\bR\bobserved\x12\x14\n" +
+	"\x05level\x18\x03 \x01(\x05R\x05level\x12\x14\n" +
+	"\x05label\x18\x04 \x01(\tR\x05label\x12\x16\n" +
+	"\x06weight\x18\x05 \x01(\x01R\x06weight*S\n" +
 	"\x06Answer\x12\x16\n" +
 	"\x12ANSWER_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eANSWER_PENDING\x10\x01\x12\x0e\n" +
@@ -1893,7 +2105,7 @@ func file_accord_v1_registry_resources_proto_rawDescGZIP() []byte {
 }
 
 var file_accord_v1_registry_resources_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_accord_v1_registry_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_accord_v1_registry_resources_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_accord_v1_registry_resources_proto_goTypes = []any{
 	(Answer)(0),                   // 0: accord.v1.Answer
 	(JitState)(0),                 // 1: accord.v1.JitState
@@ -1916,52 +2128,57 @@ var file_accord_v1_registry_resources_proto_goTypes = []any{
 	(*StrategyEntryRevision)(nil), // 18: accord.v1.StrategyEntryRevision
 	(*LeadProposal)(nil),          // 19: accord.v1.LeadProposal
 	(*MatchDecision)(nil),         // 20: accord.v1.MatchDecision
-	nil,                           // 21: accord.v1.MatchDecision.CaseVersionsEntry
-	(*RegistryChange)(nil),        // 22: accord.v1.RegistryChange
+	(*MatchExplanation)(nil),      // 21: accord.v1.MatchExplanation
+	(*ComparisonWeight)(nil),      // 22: accord.v1.ComparisonWeight
+	nil,                           // 23: accord.v1.MatchDecision.CaseVersionsEntry
+	(*RegistryChange)(nil),        // 24: accord.v1.RegistryChange
 }
 var file_accord_v1_registry_resources_proto_depIdxs = []int32{
 	0,  // 0: accord.v1.MemberAnswer.answer:type_name -> accord.v1.Answer
-	22, // 1: accord.v1.MemberAnswer.change:type_name -> accord.v1.RegistryChange
+	24, // 1: accord.v1.MemberAnswer.change:type_name -> accord.v1.RegistryChange
 	3,  // 2: accord.v1.JitMembership.state:type_name -> accord.v1.JitMembershipState
-	22, // 3: accord.v1.JitMembership.since:type_name -> accord.v1.RegistryChange
+	24, // 3: accord.v1.JitMembership.since:type_name -> accord.v1.RegistryChange
 	10, // 4: accord.v1.JitCase.case_ref:type_name -> accord.v1.RegistryCaseRef
-	22, // 5: accord.v1.JitCase.linked:type_name -> accord.v1.RegistryChange
+	24, // 5: accord.v1.JitCase.linked:type_name -> accord.v1.RegistryChange
 	4,  // 6: accord.v1.JitProposal.kind:type_name -> accord.v1.JitProposalKind
 	5,  // 7: accord.v1.JitProposal.state:type_name -> accord.v1.JitProposalState
 	11, // 8: accord.v1.JitProposal.consents:type_name -> accord.v1.MemberAnswer
-	22, // 9: accord.v1.JitProposal.create:type_name -> accord.v1.RegistryChange
-	22, // 10: accord.v1.JitProposal.update:type_name -> accord.v1.RegistryChange
+	24, // 9: accord.v1.JitProposal.create:type_name -> accord.v1.RegistryChange
+	24, // 10: accord.v1.JitProposal.update:type_name -> accord.v1.RegistryChange
 	1,  // 11: accord.v1.Jit.state:type_name -> accord.v1.JitState
 	2,  // 12: accord.v1.Jit.policy:type_name -> accord.v1.JitPolicy
 	12, // 13: accord.v1.Jit.memberships:type_name -> accord.v1.JitMembership
 	13, // 14: accord.v1.Jit.cases:type_name -> accord.v1.JitCase
 	14, // 15: accord.v1.Jit.proposals:type_name -> accord.v1.JitProposal
-	22, // 16: accord.v1.Jit.create:type_name -> accord.v1.RegistryChange
-	22, // 17: accord.v1.Jit.update:type_name -> accord.v1.RegistryChange
+	24, // 16: accord.v1.Jit.create:type_name -> accord.v1.RegistryChange
+	24, // 17: accord.v1.Jit.update:type_name -> accord.v1.RegistryChange
 	7,  // 18: accord.v1.StrategyTarget.type:type_name -> accord.v1.StrategyTargetType
 	6,  // 19: accord.v1.StrategyEntry.kind:type_name -> accord.v1.StrategyEntryKind
 	16, // 20: accord.v1.StrategyEntry.targets:type_name -> accord.v1.StrategyTarget
-	22, // 21: accord.v1.StrategyEntry.create:type_name -> accord.v1.RegistryChange
-	22, // 22: accord.v1.StrategyEntry.update:type_name -> accord.v1.RegistryChange
+	24, // 21: accord.v1.StrategyEntry.create:type_name -> accord.v1.RegistryChange
+	24, // 22: accord.v1.StrategyEntry.update:type_name -> accord.v1.RegistryChange
 	6,  // 23: accord.v1.StrategyEntryRevision.kind:type_name -> accord.v1.StrategyEntryKind
 	16, // 24: accord.v1.StrategyEntryRevision.targets:type_name -> accord.v1.StrategyTarget
-	22, // 25: accord.v1.StrategyEntryRevision.change:type_name -> accord.v1.RegistryChange
+	24, // 25: accord.v1.StrategyEntryRevision.change:type_name -> accord.v1.RegistryChange
 	10, // 26: accord.v1.LeadProposal.cases:type_name -> accord.v1.RegistryCaseRef
 	8,  // 27: accord.v1.LeadProposal.state:type_name -> accord.v1.LeadProposalState
 	11, // 28: accord.v1.LeadProposal.consents:type_name -> accord.v1.MemberAnswer
-	22, // 29: accord.v1.LeadProposal.create:type_name -> accord.v1.RegistryChange
-	22, // 30: accord.v1.LeadProposal.update:type_name -> accord.v1.RegistryChange
+	24, // 29: accord.v1.LeadProposal.create:type_name -> accord.v1.RegistryChange
+	24, // 30: accord.v1.LeadProposal.update:type_name -> accord.v1.RegistryChange
 	10, // 31: accord.v1.MatchDecision.cases:type_name -> accord.v1.RegistryCaseRef
-	21, // 32: accord.v1.MatchDecision.case_versions:type_name -> accord.v1.MatchDecision.CaseVersionsEntry
+	23, // 32: accord.v1.MatchDecision.case_versions:type_name -> accord.v1.MatchDecision.CaseVersionsEntry
 	9,  // 33: accord.v1.MatchDecision.state:type_name -> accord.v1.MatchDecisionState
 	11, // 34: accord.v1.MatchDecision.answers:type_name -> accord.v1.MemberAnswer
-	22, // 35: accord.v1.MatchDecision.create:type_name -> accord.v1.RegistryChange
-	22, // 36: accord.v1.MatchDecision.update:type_name -> accord.v1.RegistryChange
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	24, // 35: accord.v1.MatchDecision.create:type_name -> accord.v1.RegistryChange
+	24, // 36: accord.v1.MatchDecision.update:type_name -> accord.v1.RegistryChange
+	11, // 37: accord.v1.MatchDecision.history:type_name -> accord.v1.MemberAnswer
+	21, // 38: accord.v1.MatchDecision.explanation:type_name -> accord.v1.MatchExplanation
+	22, // 39: accord.v1.MatchExplanation.comparisons:type_name -> accord.v1.ComparisonWeight
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_registry_resources_proto_init() }
@@ -1976,7 +2193,7 @@ func file_accord_v1_registry_resources_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_registry_resources_proto_rawDesc), len(file_accord_v1_registry_resources_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
