@@ -287,6 +287,45 @@ func TestClusterActs(t *testing.T) {
 		t.Fatal("confirming again wrote to the registry")
 	}
 
+	// The reasons are the registry's: each answer carries the act's.
+	f.nodes["UA"].log.fsm.Read(func(v registry.View) {
+		for _, l := range r.GetCluster().GetLinks() {
+			d, err := v.GetMatchDecision(strings.TrimPrefix(l.GetMatchDecision(), "matchDecisions/"), "UA")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range d.Decisions {
+				if c.Member == "UA" && (c.Answer != registry.AnswerYes || c.Reason != "same shelling") {
+					t.Errorf("%s: UA's answer %+v, want yes with the act's reason", d.ID, c)
+				}
+			}
+		}
+	})
+	// A confirmed cluster can still be split: UA changes its answer on the
+	// decision that links the part, and the history keeps the yes.
+	k1 := r.GetCluster()
+	at := k1.GetLinks()[len(k1.GetLinks())-1].GetMatchDecision()
+	sp2, err := f.api.SplitCluster(f.ctx, &accordv1.SplitClusterRequest{Name: k1.GetName(), AtMatchDecision: at,
+		Reason: "on a second look, another day", RequestId: "split-2"})
+	if err != nil || len(sp2.GetResults()) != 1 || sp2.GetResults()[0].GetError() != "" {
+		t.Fatalf("splitting a confirmed cluster: %v %v", sp2, err)
+	}
+	f.nodes["UA"].log.fsm.Read(func(v registry.View) {
+		d, err := v.GetMatchDecision(strings.TrimPrefix(at, "matchDecisions/"), "UA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := d.History()
+		if d.Status != registry.MatchRejected || len(h) < 2 || h[len(h)-1].Reason != "on a second look, another day" {
+			t.Errorf("%s after the split: status %s, history %+v", d.ID, d.Status, h)
+		}
+	})
+	f.settled(t)
+	k, err = f.api.GetCluster(f.ctx, &accordv1.GetClusterRequest{CaseRef: apiRef("UA-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// Merge the two clusters back, with a reason: UA proposes and confirms.
 	k2, err := f.api.GetCluster(f.ctx, &accordv1.GetClusterRequest{CaseRef: apiRef("LT-2")})
 	if err != nil {
