@@ -90,7 +90,7 @@ func TestMatchesWatch(t *testing.T) {
 		}
 		return fmt.Errorf("waiting for both streams to print one of %d proposed", len(proposed))
 	})
-	if _, err := pl.coord.DecideMatch(rctx, &accordv1.DecideMatchRequest{Name: m.GetName(), Answer: accordv1.Answer_ANSWER_NO, RequestId: "cli-w-no"}); err != nil {
+	if _, err := pl.coord.DecideMatch(rctx, &accordv1.DecideMatchRequest{Name: m.GetName(), Answer: accordv1.Answer_ANSWER_NO, Reason: "another incident", RequestId: "cli-w-no"}); err != nil {
 		t.Fatal(err)
 	}
 	raftnettest.WaitFor(t, 20*time.Second, func() error {
