@@ -238,6 +238,17 @@ func (n *Node) versioned(c *registry.Command) {
 // answers v2 while some server does not apply them.
 const matchAnswersRefusal = "reasons, changed answers and explained scores of matches are not yet applied by every registry server; still on an earlier build"
 
+// IsMatchAnswersRefusal says whether err is the leader's refusal of a
+// command that needs match answers v2 while some server has not said that
+// it applies them (here or from the leader over gRPC). A node whose own
+// view of the servers was ahead of the leader's (a server that just
+// joined answers this node first) sends the command again without what
+// needs them: a proposal without its explanation, an answer without its
+// reason.
+func IsMatchAnswersRefusal(err error) bool {
+	return errors.Is(err, registry.ErrFailedPrecondition) && strings.Contains(err.Error(), matchAnswersRefusal)
+}
+
 // noteMatchAnswers records the version of match answers a server said it
 // applies.
 func (n *Node) noteMatchAnswers(id raft.ServerID, version int) {

@@ -22,6 +22,7 @@ import (
 	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/redact"
 	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/registryraft"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -640,6 +641,15 @@ func (m *Matcher) proposeWith(ctx context.Context, matches []matching.Match, kno
 		}
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		_, err = m.reg.Apply(actx, cmd)
+		if p, ok := cmd.Payload.(registry.ProposeMatch); ok && p.Explanation != nil && registryraft.IsMatchAnswersRefusal(err) {
+			// This node's view of the servers is ahead of the leader's:
+			// propose without the explanation (under a request id of its
+			// own: the refused one may be remembered with its refusal).
+			p.Explanation = nil
+			if plain, perr := registry.NewCommand(cmd.RequestID+".plain", p); perr == nil {
+				_, err = m.reg.Apply(actx, plain)
+			}
+		}
 		cancel()
 		switch {
 		case err == nil:

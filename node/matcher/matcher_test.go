@@ -117,3 +117,49 @@ func TestProposalCarriesExplanation(t *testing.T) {
 		}
 	}
 }
+
+// leaderBehind is a registry whose leader has not yet heard a server that
+// this node has: it refuses a proposal with an explanation as the leader
+// does (registryraft's refusal), and takes one without.
+type leaderBehind struct {
+	fakeRegistry
+	refused []string // request ids refused
+	applied []string
+}
+
+func (r *leaderBehind) MatchAnswersBehind() []string { return nil }
+
+func (r *leaderBehind) Apply(ctx context.Context, cmd *registry.Command) (registry.Outcome, error) {
+	if p, ok := cmd.Payload.(registry.ProposeMatch); ok && p.Explanation != nil {
+		r.refused = append(r.refused, cmd.RequestID)
+		return registry.Outcome{}, fmt.Errorf("%w: reasons, changed answers and explained scores of matches are not yet applied by every registry server; still on an earlier build: spiffe://accord.test/member/FR/node/fr-1", registry.ErrFailedPrecondition)
+	}
+	r.applied = append(r.applied, cmd.RequestID)
+	return r.fakeRegistry.Apply(ctx, cmd)
+}
+
+// TestProposalWithoutExplanationWhenTheLeaderIsBehind: a node that sees
+// every server apply match answers v2 before the leader does (a server
+// that just joined answered it first) has its proposal refused by the
+// leader; it proposes again without the explanation, under a request id
+// of its own, and the match is not lost.
+func TestProposalWithoutExplanationWhenTheLeaderIsBehind(t *testing.T) {
+	mt := matching.Match{A: "FR-1", B: "UA-1", Model: matching.DefaultModel()}
+	exp, _ := mt.Explain()
+	mt.Weight, mt.Score = exp.Weight, math.Round(exp.Probability*10000)/10000
+	reg := &leaderBehind{}
+	m := New("FR", nil, reg, Options{})
+	for _, id := range []string{"FR-1", "UA-1"} {
+		m.sens.Store(id, accordv1.Sensitivity_SENSITIVITY_FEDERATION)
+	}
+	m.proposeWith(context.Background(), []matching.Match{mt}, map[string]registry.MatchDecision{})
+	if len(reg.refused) != 1 || len(reg.applied) != 1 || reg.applied[0] != reg.refused[0]+".plain" {
+		t.Fatalf("refused %v, applied %v: want the proposal sent again without its explanation", reg.refused, reg.applied)
+	}
+	if len(reg.proposed) != 1 || reg.proposed[0].Explanation != nil {
+		t.Fatalf("proposed %+v", reg.proposed)
+	}
+	if m.proposed.Load() != 1 {
+		t.Fatalf("proposed counter %d", m.proposed.Load())
+	}
+}
