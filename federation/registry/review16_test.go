@@ -2,8 +2,27 @@ package registry
 
 import (
 	"math"
+	"slices"
 	"testing"
+
+	"github.com/accordfed/accord/federation/matching"
 )
+
+// fillComparisons adds every comparison of the matcher that e lacks, not
+// observed, in the model's order.
+func fillComparisons(e *Explanation) {
+	names, _ := matching.Vocabulary()
+	var out []ComparisonWeight
+	for _, n := range names {
+		i := slices.IndexFunc(e.Comparisons, func(c ComparisonWeight) bool { return c.Name == n })
+		if i >= 0 {
+			out = append(out, e.Comparisons[i])
+		} else {
+			out = append(out, ComparisonWeight{Name: n, Level: -1})
+		}
+	}
+	e.Comparisons = out
+}
 
 // reviewExplanation builds an explanation that adds up, after mutate.
 func reviewExplanation(mutate func(e *Explanation)) (*Explanation, float64) {
@@ -11,6 +30,7 @@ func reviewExplanation(mutate func(e *Explanation)) (*Explanation, float64) {
 		{Name: "time", Level: 0, Label: "same hour", Weight: 2.5},
 		{Name: "place", Level: 1, Label: "same name up to vowels", Weight: 3.25},
 	}}
+	fillComparisons(e)
 	mutate(e)
 	e.Weight = e.PriorWeight
 	for _, c := range e.Comparisons {
@@ -35,6 +55,11 @@ func TestReviewExplanationLabelsAreTheModelsWords(t *testing.T) {
 		},
 		"level past the model's": func(e *Explanation) { e.Comparisons[0].Level = 40 },
 		"comparison twice":       func(e *Explanation) { e.Comparisons[1] = e.Comparisons[0] },
+		// Leaving out a comparison that spoke against the match (and
+		// raising the prior to make up for it) hides it from the reader.
+		"comparison left out": func(e *Explanation) {
+			e.Comparisons = slices.DeleteFunc(e.Comparisons, func(c ComparisonWeight) bool { return c.Name == "distance" })
+		},
 	} {
 		e, score := reviewExplanation(mutate)
 		t.Run(name, func(t *testing.T) {
