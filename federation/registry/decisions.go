@@ -447,6 +447,12 @@ func checkExplanation(e *Explanation, score float64) error {
 		}
 		total += c.Weight
 	}
+	if len(seen) != len(explainVocabulary) {
+		// Every comparison, not observed ones included: one left out
+		// (with the prior raised to make up for it) would hide what spoke
+		// against the match.
+		return invalid("explanation.comparisons: every comparison of the matcher, once (%d given of %d)", len(seen), len(explainVocabulary))
+	}
 	if total != e.Weight {
 		return invalid("explanation.weight: %v is not the sum of the prior's and the comparisons' weights (%v)", e.Weight, total)
 	}
