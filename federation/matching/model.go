@@ -3,6 +3,7 @@ package matching
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -383,4 +384,16 @@ func (m *Model) Describe() (prior, priorWeight float64, comps []ComparisonInfo) 
 		comps = append(comps, c)
 	}
 	return m.Lambda, math.Log2(m.Lambda / (1 - m.Lambda)), comps
+}
+
+// Vocabulary returns, in the model's order, each comparison's name and
+// its levels' names: the only words an explanation may carry (the
+// registry checks a proposal's explanation against them, so that no value
+// of a record travels in its labels).
+func Vocabulary() (names []string, levels [][]string) {
+	for f := range nFeatures {
+		names = append(names, featureNames[f])
+		levels = append(levels, slices.Clone(levelNames[f]))
+	}
+	return names, levels
 }

@@ -6,8 +6,20 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/accordfed/accord/federation/matching"
 	"github.com/accordfed/accord/federation/safetext"
 )
+
+// explainVocabulary maps each of the matcher's comparisons to its levels'
+// names: the only words an explanation may carry.
+var explainVocabulary = func() map[string][]string {
+	names, levels := matching.Vocabulary()
+	m := make(map[string][]string, len(names))
+	for i, n := range names {
+		m[n] = levels[i]
+	}
+	return m
+}()
 
 // Lead assignments and match decisions are both proposals about a group of
 // cases that every involved member (every member holding one of the cases)
@@ -248,6 +260,17 @@ func (s *state) decideMatch(ch Change, p *DecideMatch) (Outcome, error) {
 		// answer there could reopen it beside the newer one.
 		return Outcome{}, precondition("%s was superseded by match decision %s for the same cases; answer that one", what, newer)
 	}
+	// Every answer is kept, on every server: a member's answers to one
+	// decision are bounded, so that flipping without end cannot grow it.
+	given := 0
+	for _, c := range d.Earlier {
+		if c.Member == ch.Member {
+			given++
+		}
+	}
+	if given+1 >= maxMemberAnswers {
+		return Outcome{}, precondition("member %s answered %s %d times, the most a member may", ch.Member, what, maxMemberAnswers)
+	}
 	n := d.clone()
 	for _, c := range d.Decisions {
 		if c.Member == ch.Member && c.Answer != AnswerPending {
@@ -347,6 +370,9 @@ const (
 	// scoreSlack is how far an explanation's probability may be from the
 	// score: the matcher rounds scores to four decimals.
 	scoreSlack = 0.00005 + 1e-12
+	// maxMemberAnswers is how many answers one member may give one match
+	// decision (its current one and those it replaced).
+	maxMemberAnswers = 16
 )
 
 // checkExplanation checks an explanation's form and that it adds up: the
@@ -366,6 +392,12 @@ func checkExplanation(e *Explanation, score float64) error {
 	if err := finite("prior", e.Prior, 0, 1); err != nil {
 		return err
 	}
+	if e.Prior == 0 || e.Prior == 1 {
+		return invalid("explanation.prior: must be strictly between 0 and 1 (got %v)", e.Prior)
+	}
+	if pw := math.Log2(e.Prior / (1 - e.Prior)); math.Abs(pw-e.PriorWeight) > 1e-9*math.Max(1, math.Abs(pw)) {
+		return invalid("explanation.prior_weight: %v is not log2(prior/(1-prior)) (%v)", e.PriorWeight, pw)
+	}
 	if len(e.Comparisons) == 0 || len(e.Comparisons) > maxComparisons {
 		return invalid("explanation.comparisons: 1 to %d (got %d)", maxComparisons, len(e.Comparisons))
 	}
@@ -378,10 +410,24 @@ func checkExplanation(e *Explanation, score float64) error {
 			return err
 		}
 	}
+	seen := map[string]bool{}
 	for i, c := range e.Comparisons {
 		f := "explanation.comparisons[" + strconv.Itoa(i) + "]"
-		if err := checkLine(f+".name", c.Name, maxNameLen, true); err != nil {
-			return err
+		// Names and labels are the matcher's words, never a record's
+		// values: anything else is refused (they reach every member).
+		levels, known := explainVocabulary[c.Name]
+		if !known {
+			return invalid("%s.name: not a comparison of the matcher", f)
+		}
+		if seen[c.Name] {
+			return invalid("%s.name: %q given twice", f, c.Name)
+		}
+		seen[c.Name] = true
+		if c.Level >= len(levels) {
+			return invalid("%s.level: %q has levels 0 to %d (got %d)", f, c.Name, len(levels)-1, c.Level)
+		}
+		if c.Level >= 0 && c.Label != levels[c.Level] {
+			return invalid("%s.label: not the name of level %d of %q", f, c.Level, c.Name)
 		}
 		if err := finite("comparisons["+strconv.Itoa(i)+"].weight", c.Weight, -maxExplainWeight, maxExplainWeight); err != nil {
 			return err
@@ -400,6 +446,12 @@ func checkExplanation(e *Explanation, score float64) error {
 			}
 		}
 		total += c.Weight
+	}
+	if len(seen) != len(explainVocabulary) {
+		// Every comparison, not observed ones included: one left out
+		// (with the prior raised to make up for it) would hide what spoke
+		// against the match.
+		return invalid("explanation.comparisons: every comparison of the matcher, once (%d given of %d)", len(seen), len(explainVocabulary))
 	}
 	if total != e.Weight {
 		return invalid("explanation.weight: %v is not the sum of the prior's and the comparisons' weights (%v)", e.Weight, total)

@@ -356,6 +356,7 @@ func TestMatchExplanation(t *testing.T) {
 			{Name: "persons", Level: -1},
 			{Name: "place", Level: 1, Label: "same name up to vowels", Weight: 3.25},
 		}}
+		fillComparisons(e)
 		e.Weight = e.PriorWeight + 2.5 + 0 + 3.25
 		e.Probability = 1 / (1 + math.Exp2(-e.Weight))
 		return e
@@ -366,7 +367,7 @@ func TestMatchExplanation(t *testing.T) {
 		"probability": func(e *Explanation) { e.Probability -= 0.01 },
 		"nan":         func(e *Explanation) { e.Comparisons[0].Weight = math.NaN() },
 		"label":       func(e *Explanation) { e.Comparisons[0].Label = "same\x1bhour" },
-		"unobserved":  func(e *Explanation) { e.Comparisons[1].Weight = 1 },
+		"unobserved":  func(e *Explanation) { e.Comparisons[4].Weight = 1 }, // persons, not observed
 		"none":        func(e *Explanation) { e.Comparisons = nil },
 	} {
 		e := good()
@@ -379,7 +380,7 @@ func TestMatchExplanation(t *testing.T) {
 	id := h.ok("UA", ProposeMatch{Cases: cases, Score: score, Explanation: good()}).ID
 	h.read(func(v View) {
 		d, _ := v.GetMatchDecision(id, "PL")
-		if d.Explanation == nil || len(d.Explanation.Comparisons) != 3 || d.Explanation.Comparisons[2].Label != "same name up to vowels" {
+		if d.Explanation == nil || len(d.Explanation.Comparisons) != 9 || d.Explanation.Comparisons[1].Label != "same name up to vowels" {
 			t.Errorf("%+v", d.Explanation)
 		}
 	})
@@ -393,7 +394,7 @@ func TestMatchExplanation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := back.Payload.(*ProposeMatch).Explanation; got == nil || len(got.Comparisons) != 3 || got.Weight != good().Weight {
+	if got := back.Payload.(*ProposeMatch).Explanation; got == nil || len(got.Comparisons) != 9 || got.Weight != good().Weight {
 		t.Errorf("round trip: %+v", got)
 	}
 }

@@ -39,6 +39,7 @@ func (l *Link) answerOf(member string) registry.Answer {
 // small (a handful of cases), and a slice costs a fraction of a map.
 type cluster struct {
 	id      string
+	low     string // the lowest decision in links (id names it)
 	cases   []registry.CaseRef
 	links   []string // decision ids; their Links are in Graph.links
 	version uint64   // bumped on every change, for the guard's cache
@@ -324,7 +325,18 @@ func (g *Graph) addLink(l *Link) {
 		}
 	}
 	target.links = append(target.links, l.Match)
-	g.seat(target)
+	// The lowest decision of the merged cluster is the lowest of the
+	// parts' and l: no walk over every link (a member that proposes many
+	// decisions around one case must not make each one cost the whole
+	// component).
+	low := l.Match
+	for _, k := range append(others, target) {
+		if k.low != "" && compareIDs(k.low, low) < 0 {
+			low = k.low
+		}
+	}
+	target.low, target.id, target.version = low, clusterID(low), g.version
+	g.byID.ReplaceOrInsert(target)
 }
 
 // seat names a cluster after its lowest decision and files it.
@@ -335,7 +347,7 @@ func (g *Graph) seat(c *cluster) {
 			low = id
 		}
 	}
-	c.id = clusterID(low)
+	c.low, c.id = low, clusterID(low)
 	c.version = g.version
 	c.cases = slices.Clip(c.cases)
 	g.byID.ReplaceOrInsert(c)
@@ -352,6 +364,36 @@ func (g *Graph) removeLink(l *Link) {
 	}
 	c := g.comp[l.Cases[0]]
 	g.byID.Delete(c)
+	// A link whose cases but one have no other link only drops those
+	// cases: the rest stays connected (every path through the link ended
+	// at them). No search of the component (a member rejecting its many
+	// proposals around one case must not make each cost the component).
+	var stay int
+	var leaves []registry.CaseRef
+	for _, x := range l.Cases {
+		if len(g.byCase[x]) > 0 {
+			stay++
+		} else {
+			leaves = append(leaves, x)
+		}
+	}
+	if stay == 1 {
+		for _, x := range leaves {
+			delete(g.comp, x)
+			if i := slices.Index(c.cases, x); i >= 0 {
+				c.cases[i] = c.cases[len(c.cases)-1]
+				c.cases = c.cases[:len(c.cases)-1]
+			}
+		}
+		c.links = without(c.links, l.Match)
+		if c.low == l.Match {
+			g.seat(c) // a new lowest decision: a new id
+			return
+		}
+		c.version = g.version
+		g.byID.ReplaceOrInsert(c)
+		return
+	}
 	// Search the component again from each case: the parts that still
 	// hold a link are the new clusters; a case left without links leaves.
 	seen := make(map[registry.CaseRef]bool, len(c.cases))

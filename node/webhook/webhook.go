@@ -77,7 +77,10 @@ func New(opts Options, pos Position) *Sender {
 		opts.BackoffMax = max(opts.BackoffMin, 5*time.Minute)
 	}
 	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: opts.Timeout}
+		// No redirects: the body and its signature go to the configured
+		// URL only (https, or http to loopback), never to a Location the
+		// endpoint names; a 3xx is retried like a failure, and logged.
+		opts.Client = &http.Client{Timeout: opts.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
