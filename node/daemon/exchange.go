@@ -707,9 +707,9 @@ func (d *Daemon) startExchange(ctx context.Context) {
 		func() { d.watchVisibility(ctx, x.dir, x.enc) },
 		func() { x.matcher.Run(ctx) },
 		func() {
-			if err := x.clusters.Follow(ctx, d.registry.node); err != nil && ctx.Err() == nil {
-				d.logger.Error("following the match decisions for the incident clusters stopped", "err", err)
-			}
+			d.keepRunning(ctx, "following the match decisions for the incident clusters", func() error {
+				return x.clusters.Follow(ctx, d.registry.node)
+			})
 		},
 		func() {
 			// Follow ends only with an error: ctx's end, or the registry's.
@@ -721,9 +721,10 @@ func (d *Daemon) startExchange(ctx context.Context) {
 			if x.webhook == nil {
 				return
 			}
-			if err := x.webhook.Run(ctx, d.registry.node, d.src.Identity().Member); ctx.Err() == nil {
-				d.logger.Error("delivering the match events to the office webhook stopped", "err", err)
-			}
+			// It resumes from the position it keeps in the store.
+			d.keepRunning(ctx, "delivering the match events to the office webhook", func() error {
+				return x.webhook.Run(ctx, d.registry.node, d.src.Identity().Member)
+			})
 		},
 		func() { d.rotatePersonKeys(ctx, x.dir) },
 		func() { d.destroyFirstReleaseKey(ctx, x.dir) },
@@ -734,6 +735,23 @@ func (d *Daemon) startExchange(ctx context.Context) {
 			defer d.bg.Done()
 			run()
 		}()
+	}
+}
+
+// keepRunning runs a follower of the registry until ctx ends: one that
+// stops on an error (of the registry's local state) is logged and started
+// again after a pause; it resumes from where it was.
+func (d *Daemon) keepRunning(ctx context.Context, what string, run func() error) {
+	for ctx.Err() == nil {
+		err := run()
+		if ctx.Err() != nil {
+			return
+		}
+		d.logger.Error(what+" failed; trying again in 5s", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
 	}
 }
 
