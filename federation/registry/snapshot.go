@@ -287,5 +287,6 @@ func (s *state) rebuildIndexes() {
 		}
 	}
 	s.matchLog.rebuild(s.matches.m)
+	s.matchQueue.rebuild(s.matches.m)
 	s.rebuildQueues()
 }

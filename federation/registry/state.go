@@ -50,6 +50,7 @@ type state struct {
 	matchGroups map[string]string        // group key of a proposed or confirmed match -> id
 	latestMatch map[string]string        // group key -> id of its newest match decision
 	matchLog    matchChanges             // match decisions by their latest change
+	matchQueue  matchQueues              // match decisions per viewer, by id and by score (matchqueue.go)
 	queues      map[string]*requestQueue // member -> its remembered request ids, oldest first
 
 	// certs caches parsed signer certificates and verified chains; a pure
@@ -76,6 +77,7 @@ func newState() *state {
 		leadGroups:  map[string]string{},
 		matchGroups: map[string]string{},
 		latestMatch: map[string]string{},
+		matchQueue:  newMatchQueues(),
 		queues:      map[string]*requestQueue{},
 		certs:       newCertCache(),
 	}
@@ -135,8 +137,9 @@ func (s *state) putEntry(r *strategyRecord) {
 
 func (s *state) putMatch(d *MatchDecision) {
 	s.matches = s.matches.writable(s.gen)
-	_, replaced := s.matches.m[d.ID]
+	old, replaced := s.matches.m[d.ID] // read before overwriting: the queue index needs the old value
 	s.matches.m[d.ID] = d
+	s.matchQueue.put(old, d)
 	s.matchLog.put(d.Updated.Index, d.ID, replaced)
 	s.matchLog.compact(func(e matchChange) bool {
 		cur, ok := s.matches.m[e.id]

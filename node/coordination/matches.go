@@ -3,10 +3,14 @@ package coordination
 import (
 	"context"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/node/clusters"
+	"github.com/accordfed/accord/node/grpcserver"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -70,73 +74,127 @@ func (s *Service) GetMatchDecision(ctx context.Context, req *accordv1.GetMatchDe
 	})
 }
 
-// ListMatchDecisions implements CoordinationService.ListMatchDecisions.
+// matchOrders are the orders ListMatchDecisions takes (order_by).
+var matchOrders = map[string]registry.MatchOrder{
+	"":                 registry.OrderByID,
+	"name":             registry.OrderByID,
+	"create_time":      registry.OrderByID, // ids are numbered in order of creation
+	"create_time desc": registry.OrderByIDDesc,
+	"score desc":       registry.OrderByScoreDesc,
+	"score":            registry.OrderByScore,
+}
+
+// matchQuery checks a ListMatchDecisionsRequest's filters and order and
+// returns them as a registry query (without its page) and the strings the
+// page token is bound to.
+func (s *Service) matchQuery(req *accordv1.ListMatchDecisionsRequest) (registry.MatchQuery, []string, error) {
+	var q registry.MatchQuery
+	if err := checkEnum("state", req.GetState(), enumNames(matchStates)); err != nil {
+		return q, nil, err
+	}
+	if err := checkMember("member", req.GetMember()); err != nil {
+		return q, nil, err
+	}
+	if c := req.GetCaseRef(); c != nil {
+		if err := checkMember("case_ref.member", c.GetMember()); err != nil || c.GetMember() == "" {
+			return q, nil, invalidf("case_ref.member: required with case_ref: a member code (e.g. UA)")
+		}
+		if c.GetCaseId() == "" {
+			return q, nil, invalidf("case_ref.case_id: required with case_ref")
+		}
+		ref := fromCaseRef(c)
+		q.Case = &ref
+	}
+	minScore, maxScore := req.GetMinScore(), req.GetMaxScore()
+	switch {
+	case math.IsNaN(minScore) || minScore < 0 || minScore > 1:
+		return q, nil, invalidf("min_score: must be between 0 and 1 (got %v)", minScore)
+	case math.IsNaN(maxScore) || maxScore < 0 || maxScore > 1:
+		return q, nil, invalidf("max_score: must be between 0 and 1 (got %v; 0: no upper bound)", maxScore)
+	case maxScore > 0 && minScore > maxScore:
+		return q, nil, invalidf("min_score: must not exceed max_score (got %v > %v)", minScore, maxScore)
+	}
+	order, ok := matchOrders[strings.Join(strings.Fields(req.GetOrderBy()), " ")]
+	if !ok {
+		return q, nil, invalidf("order_by: %q is not an order: one of name, score desc, score, create_time, create_time desc", req.GetOrderBy())
+	}
+	if req.GetCluster() != "" {
+		if _, err := parseName("cluster", req.GetCluster(), "clusters", clusterExample); err != nil {
+			return q, nil, err
+		}
+	}
+	for st, v := range matchStates {
+		if v == req.GetState() {
+			q.Status = st
+		}
+	}
+	q.Member, q.Awaiting, q.MinScore, q.MaxScore, q.Order = req.GetMember(), req.GetAwaitingAnswer(), minScore, maxScore, order
+	caseKey := ""
+	if q.Case != nil {
+		caseKey = q.Case.String()
+	}
+	bind := []string{req.GetState().String(), caseKey, req.GetMember(), boolKey(req.GetAwaitingAnswer()),
+		strconv.FormatFloat(minScore, 'g', -1, 64), strconv.FormatFloat(maxScore, 'g', -1, 64), order.String(), req.GetCluster()}
+	return q, bind, nil
+}
+
+// clusterDecisions returns the ids of the decisions of the cluster a
+// request names.
+func (s *Service) clusterDecisions(name string) ([]string, error) {
+	if s.clusters == nil {
+		return nil, fmt.Errorf("%w: cluster: this node keeps no incident clusters (it runs no matcher exchange)", grpcserver.ErrFailedPrecondition)
+	}
+	c, ok := s.clusters.Get(strings.TrimPrefix(name, "clusters/"))
+	if !ok {
+		return nil, fmt.Errorf("%w: cluster: cluster %q (a cluster is renamed when its lowest decision no longer links it: list the clusters again)", grpcserver.ErrNotFound, name)
+	}
+	ids := make([]string, 0, len(c.Links))
+	for _, l := range c.Links {
+		ids = append(ids, l.Match)
+	}
+	return ids, nil
+}
+
+// ListMatchDecisions implements CoordinationService.ListMatchDecisions: a
+// page read from the registry's review queue index, O(page + skipped).
 func (s *Service) ListMatchDecisions(ctx context.Context, req *accordv1.ListMatchDecisionsRequest) (*accordv1.ListMatchDecisionsResponse, error) {
 	return call(ctx, s, req, func(ctx context.Context, id identity.Identity, req *accordv1.ListMatchDecisionsRequest) (*accordv1.ListMatchDecisionsResponse, error) {
-		if err := checkEnum("state", req.GetState(), enumNames(matchStates)); err != nil {
-			return nil, err
-		}
-		if err := checkMember("member", req.GetMember()); err != nil {
-			return nil, err
-		}
-		var caseKey string
-		if c := req.GetCaseRef(); c != nil {
-			if err := checkMember("case_ref.member", c.GetMember()); err != nil || c.GetMember() == "" {
-				return nil, invalidf("case_ref.member: required with case_ref: a member code (e.g. UA)")
-			}
-			if c.GetCaseId() == "" {
-				return nil, invalidf("case_ref.case_id: required with case_ref")
-			}
-			caseKey = fromCaseRef(c).String()
-		}
-		p, err := s.pageOf(id, accordv1.CoordinationService_ListMatchDecisions_FullMethodName, req.GetPageSize(), req.GetPageToken(),
-			req.GetState().String(), caseKey, req.GetMember(), boolKey(req.GetAwaitingAnswer()))
+		q, bind, err := s.matchQuery(req)
 		if err != nil {
 			return nil, err
 		}
-		var ds []registry.MatchDecision
-		err = s.read(ctx, req.GetStale(), func(v registry.View) error {
-			all, err := v.ListMatchDecisions(id.Member)
-			for _, d := range all {
-				switch {
-				case req.GetState() != 0 && matchStates[d.Status] != req.GetState(),
-					caseKey != "" && !hasCase(d.Cases, caseKey),
-					req.GetMember() != "" && !involves(d.Decisions, req.GetMember()),
-					req.GetAwaitingAnswer() && (d.Status != registry.MatchProposed || !awaiting(d.Decisions, id.Member)):
-					continue
-				}
-				ds = append(ds, d)
+		p, err := s.pageOf(id, accordv1.CoordinationService_ListMatchDecisions_FullMethodName, req.GetPageSize(), req.GetPageToken(), bind...)
+		if err != nil {
+			return nil, err
+		}
+		if req.GetCluster() != "" {
+			if q.IDs, err = s.clusterDecisions(req.GetCluster()); err != nil {
+				return nil, err
 			}
+		}
+		q.After, q.Limit = p.after, p.size
+		var (
+			ds    []registry.MatchDecision
+			total int
+			next  string
+		)
+		err = s.read(ctx, req.GetStale(), func(v registry.View) error {
+			var err error
+			ds, total, next, err = v.QueryMatchDecisions(id.Member, q)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		pg, next := paginate(s, p, ds, func(d registry.MatchDecision) string { return d.ID })
-		resp := &accordv1.ListMatchDecisionsResponse{NextPageToken: next, TotalSize: int32(len(ds))}
-		for i := range pg {
-			resp.MatchDecisions = append(resp.MatchDecisions, toMatch(&pg[i]))
+		resp := &accordv1.ListMatchDecisionsResponse{TotalSize: int32(total)}
+		if next != "" {
+			resp.NextPageToken = s.tokens.Encode(p.bind, next)
+		}
+		for i := range ds {
+			resp.MatchDecisions = append(resp.MatchDecisions, toMatch(&ds[i]))
 		}
 		return resp, nil
 	})
-}
-
-func hasCase(cs []registry.CaseRef, key string) bool {
-	for _, c := range cs {
-		if c.String() == key {
-			return true
-		}
-	}
-	return false
-}
-
-func involves(cs []registry.Consent, member string) bool {
-	for _, c := range cs {
-		if c.Member == member {
-			return true
-		}
-	}
-	return false
 }
 
 // CreateMatchDecision implements CoordinationService.CreateMatchDecision.
@@ -203,3 +261,8 @@ func (s *Service) DecideMatch(ctx context.Context, req *accordv1.DecideMatchRequ
 		return &accordv1.DecideMatchResponse{MatchDecision: d}, nil
 	})
 }
+
+// WithClusters lets ListMatchDecisions filter by incident cluster (the
+// node's clusters graph; without it, a cluster filter is
+// FailedPrecondition).
+func (s *Service) WithClusters(g *clusters.Graph) { s.clusters = g }

@@ -13,6 +13,7 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/federation/registryraft"
+	"github.com/accordfed/accord/node/clusters"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/pagetoken"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -53,6 +54,9 @@ type Service struct {
 	watchBuffer    int
 	closing        chan struct{}
 	closeOnce      sync.Once
+
+	// clusters is the node's incident clusters graph (nil: none).
+	clusters *clusters.Graph
 }
 
 // WithContent makes the service seal team content before sending and open

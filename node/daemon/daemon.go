@@ -232,6 +232,7 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 	var clusterAPI *coordination.ClusterAPI
 	if d.exchange != nil {
 		clusterAPI = coordination.NewClusters(coord, d.exchange.clusters, matcherScorer{d.exchange})
+		coord.WithClusters(d.exchange.clusters)
 		clusterAPI.Allow(localPolicy)
 	}
 	fedIdx := d.newFedIndex(localPolicy)

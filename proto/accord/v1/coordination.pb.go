@@ -3375,7 +3375,19 @@ type ListMatchDecisionsRequest struct {
 	// answer.
 	AwaitingAnswer bool `protobuf:"varint,6,opt,name=awaiting_answer,json=awaitingAnswer,proto3" json:"awaiting_answer,omitempty"`
 	// Read this node's state without confirming with the leader.
-	Stale         bool `protobuf:"varint,7,opt,name=stale,proto3" json:"stale,omitempty"`
+	Stale bool `protobuf:"varint,7,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Only decisions scoring at least this much (0..1; 0: no lower bound).
+	MinScore float64 `protobuf:"fixed64,8,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	// Only decisions scoring at most this much (0..1, >= min_score; 0: no
+	// upper bound).
+	MaxScore float64 `protobuf:"fixed64,9,opt,name=max_score,json=maxScore,proto3" json:"max_score,omitempty"`
+	// The order (AIP-132): "name" (the default; by id, which is also the
+	// order of creation), "score desc" (highest first, then by id), "score"
+	// (lowest first), "create_time" (oldest first, as "name"), "create_time
+	// desc" (newest first). Anything else is InvalidArgument.
+	OrderBy string `protobuf:"bytes,10,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// Only the decisions of this incident cluster (clusters/{cluster}).
+	Cluster       string `protobuf:"bytes,11,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3459,10 +3471,38 @@ func (x *ListMatchDecisionsRequest) GetStale() bool {
 	return false
 }
 
+func (x *ListMatchDecisionsRequest) GetMinScore() float64 {
+	if x != nil {
+		return x.MinScore
+	}
+	return 0
+}
+
+func (x *ListMatchDecisionsRequest) GetMaxScore() float64 {
+	if x != nil {
+		return x.MaxScore
+	}
+	return 0
+}
+
+func (x *ListMatchDecisionsRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
+	}
+	return ""
+}
+
+func (x *ListMatchDecisionsRequest) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
 // ListMatchDecisionsResponse is a page of match decisions.
 type ListMatchDecisionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The decisions, by id.
+	// The decisions, in the order asked (order_by; default by id).
 	MatchDecisions []*MatchDecision `protobuf:"bytes,1,rep,name=match_decisions,json=matchDecisions,proto3" json:"match_decisions,omitempty"`
 	// The token of the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -4127,7 +4167,7 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05stale\x18\x02 \x01(\bR\x05stale\"[\n" +
 	"\x18GetMatchDecisionResponse\x12?\n" +
-	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"\x9a\x02\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\"\x89\x03\n" +
 	"\x19ListMatchDecisionsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -4136,7 +4176,12 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\bcase_ref\x18\x04 \x01(\v2\x1a.accord.v1.RegistryCaseRefR\acaseRef\x12\x16\n" +
 	"\x06member\x18\x05 \x01(\tR\x06member\x12'\n" +
 	"\x0fawaiting_answer\x18\x06 \x01(\bR\x0eawaitingAnswer\x12\x14\n" +
-	"\x05stale\x18\a \x01(\bR\x05stale\"\xa6\x01\n" +
+	"\x05stale\x18\a \x01(\bR\x05stale\x12\x1b\n" +
+	"\tmin_score\x18\b \x01(\x01R\bminScore\x12\x1b\n" +
+	"\tmax_score\x18\t \x01(\x01R\bmaxScore\x12\x19\n" +
+	"\border_by\x18\n" +
+	" \x01(\tR\aorderBy\x12\x18\n" +
+	"\acluster\x18\v \x01(\tR\acluster\"\xa6\x01\n" +
 	"\x1aListMatchDecisionsResponse\x12A\n" +
 	"\x0fmatch_decisions\x18\x01 \x03(\v2\x18.accord.v1.MatchDecisionR\x0ematchDecisions\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
