@@ -32,7 +32,7 @@ func TestMatchQueue(t *testing.T) {
 	}
 	// PL answers the first three: they no longer wait for PL.
 	for i, name := range created[:3] {
-		must(f.pl.DecideMatch(ctx, &accordv1.DecideMatchRequest{Name: name, Answer: accordv1.Answer_ANSWER_NO, RequestId: fmt.Sprint("pl-q-", i)}))(t)
+		must(f.pl.DecideMatch(ctx, &accordv1.DecideMatchRequest{Name: name, Answer: accordv1.Answer_ANSWER_NO, Reason: "different days", RequestId: fmt.Sprint("pl-q-", i)}))(t)
 	}
 
 	// listAll reads every page of req, page_size 5.
