@@ -20,7 +20,7 @@ import (
 func newMatchesCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "matches",
-		Short: "Cases of several members found to concern the same incident: list, show, confirm, reject, watch",
+		Short: "Cases of several members found to concern the same incident: queue, list, show, confirm, reject, watch",
 		Long: `matches works with the registry's match decisions this office is involved in:
 groups of cases of several members that the matching engine found to concern
 the same incident, with a score and the reasons in words. Each involved
@@ -40,7 +40,7 @@ A decision is named by its id (match-000001) or its resource name
   accordctl --config ua.yaml lead propose --match MATCH-ID --lead UA`,
 	}
 	addRegistryFlags(cmd)
-	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false), newMatchesWatchCmd(g), newMatchesModelCmd(g))
+	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false), newMatchesQueueCmd(g), newMatchesWatchCmd(g), newMatchesModelCmd(g))
 	return cmd
 }
 
@@ -76,17 +76,8 @@ func newMatchesListCmd(g *globalOptions) *cobra.Command {
 				}
 				req.State = st
 			}
-			if member != "" {
-				if err := regMemberArg("--member", member); err != nil {
-					return err
-				}
-			}
-			if caseArg != "" {
-				ref, err := regCaseRef("--case", caseArg)
-				if err != nil {
-					return err
-				}
-				req.CaseRef = ref
+			if err := matchFilterFlags(req, caseArg); err != nil {
+				return err
 			}
 			if limit < 0 {
 				return fmt.Errorf("--limit %d: must not be negative", limit)
