@@ -1,6 +1,7 @@
 package clusters
 
 import (
+	"container/heap"
 	"context"
 	"slices"
 	"strings"
@@ -38,8 +39,12 @@ func (l *Link) answerOf(member string) registry.Answer {
 // cluster is one connected component. Its sets are slices: clusters are
 // small (a handful of cases), and a slice costs a fraction of a map.
 type cluster struct {
-	id      string
-	low     string // the lowest decision in links (id names it)
+	id  string
+	low string // the lowest decision in links (id names it)
+	// lows holds the ids of its links as a min-heap (with ids of links
+	// that have left it since, dropped when they come to the top), so that
+	// the next lowest decision is found without a walk over every link.
+	lows    idHeap
 	cases   []registry.CaseRef
 	links   []string // decision ids; their Links are in Graph.links
 	version uint64   // bumped on every change, for the guard's cache
@@ -317,6 +322,9 @@ func (g *Graph) addLink(l *Link) {
 		}
 		target.cases = append(target.cases, k.cases...)
 		target.links = append(target.links, k.links...)
+		for _, id := range k.lows {
+			heap.Push(&target.lows, id)
+		}
 	}
 	for _, c := range l.Cases {
 		if g.comp[c] != target {
@@ -325,6 +333,7 @@ func (g *Graph) addLink(l *Link) {
 		}
 	}
 	target.links = append(target.links, l.Match)
+	heap.Push(&target.lows, l.Match)
 	// The lowest decision of the merged cluster is the lowest of the
 	// parts' and l: no walk over every link (a member that proposes many
 	// decisions around one case must not make each one cost the whole
@@ -341,16 +350,45 @@ func (g *Graph) addLink(l *Link) {
 
 // seat names a cluster after its lowest decision and files it.
 func (g *Graph) seat(c *cluster) {
-	low := ""
-	for _, id := range c.links {
-		if low == "" || compareIDs(id, low) < 0 {
-			low = id
-		}
-	}
-	c.low, c.id = low, clusterID(low)
+	c.low = g.lowest(c)
+	c.id = clusterID(c.low)
 	c.version = g.version
 	c.cases = slices.Clip(c.cases)
 	g.byID.ReplaceOrInsert(c)
+}
+
+// lowest returns the lowest decision of c, dropping from the top of its
+// heap the ids of links that left it.
+func (g *Graph) lowest(c *cluster) string {
+	for len(c.lows) > 0 {
+		id := c.lows[0]
+		if l, ok := g.links[id]; ok && g.comp[l.Cases[0]] == c {
+			return id
+		}
+		heap.Pop(&c.lows)
+	}
+	return ""
+}
+
+// idHeap is a min-heap of decision ids (container/heap).
+type idHeap []string
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return compareIDs(h[i], h[j]) < 0 }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// heapOf returns the ids as a heap.
+func heapOf(ids []string) idHeap {
+	h := idHeap(slices.Clone(ids))
+	heap.Init(&h)
+	return h
 }
 
 func (g *Graph) removeLink(l *Link) {
@@ -440,6 +478,7 @@ func (g *Graph) removeLink(l *Link) {
 		for _, x := range p.cases {
 			g.comp[x] = p
 		}
+		p.lows = heapOf(p.links)
 		g.seat(p)
 	}
 }

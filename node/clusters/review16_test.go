@@ -2,45 +2,57 @@ package clusters
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
 
-// TestReviewFloodedStarStaysCheap: a dishonest member (XX) proposes, one
-// registry command each, decisions linking its one case to many of the
-// office's cases (nothing in the registry bounds how many proposals a
-// member makes). Every decision lands in the office's graph; adding a
-// link re-seats the whole component (seat walks every link for the
-// lowest id) and removing one searches the whole component again, so n
-// proposals then n rejections cost O(n^2) under the graph's lock, which
-// the Follow loop, ClusterService reads and WaitApplied all wait on.
-// 30,000 proposals then their 30,000 rejections (in id order, the worst
-// case) took about 20 minutes of the lock; with the fix, about 10 s (the
-// lowest decision is still searched for when it leaves: O(n) then).
-func TestReviewFloodedStarStaysCheap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures a flood")
+// TestFloodedStar: a dishonest member (XX) proposes, one registry command
+// each, decisions linking its one case to many of the office's cases
+// (nothing in the registry bounds how many proposals a member makes), then
+// rejects them all in id order (the worst case: each rejection removes the
+// cluster's lowest decision). The graph must stay one cluster while they
+// stand and end empty, and the cost must not grow with the square of the
+// flood: before the review's change, 30,000 proposals and their rejections
+// held the graph's lock for about 20 minutes; with a cluster's lowest
+// decision kept in a heap and a leaf link leaving without a search, 0.3 s
+// and 3.6 s on the shared 2-core machine (ACCORD_BENCH_FLOOD=30000 go test
+// -run TestFloodedStar -v ./node/clusters/ prints it; what is left is a
+// linear scan of the cluster's slices per rejection). Timed by that
+// measurement, not asserted: the test checks what the graph holds.
+func TestFloodedStar(t *testing.T) {
+	n := 3000
+	if v, err := strconv.Atoi(os.Getenv("ACCORD_BENCH_FLOOD")); err == nil && v > 0 {
+		n = v
 	}
-	const n = 30000
 	w := newWorld()
 	g := New("UA", nil, Config{})
 	start := time.Now()
-	budget := 20 * time.Second
 	var ids []string
 	for i := range n {
 		d := w.propose(0.51, "XX-hub", fmt.Sprintf("UA-%d", i))
 		g.Put(d, d.Updated.Index)
 		ids = append(ids, d.ID)
-		if time.Since(start) > budget {
-			t.Fatalf("%d proposals of one member took %s (%.0f µs each, growing with the component)", i+1, time.Since(start).Round(time.Millisecond), float64(time.Since(start).Microseconds())/float64(i+1))
-		}
 	}
 	built := time.Since(start)
+	if g.Len() != 1 {
+		t.Fatalf("%d clusters after the flood, want 1", g.Len())
+	}
+	if c, ok := g.Of(ref("XX-hub")); !ok || len(c.Cases) != n+1 || c.ID != clusterID(ids[0]) {
+		t.Fatalf("the flooded cluster: %d cases, id %s (%v)", len(c.Cases), c.ID, ok)
+	}
 	for i, id := range ids {
 		d := w.answer(id, "XX", false)
 		g.Put(d, d.Updated.Index)
-		if time.Since(start) > budget {
-			t.Fatalf("%d proposals in %s, then %d rejections took %s more", n, built.Round(time.Millisecond), i+1, (time.Since(start) - built).Round(time.Millisecond))
+		if i == n/2 {
+			if c, ok := g.Of(ref("XX-hub")); !ok || c.ID != clusterID(ids[i+1]) || len(c.Cases) != n-i {
+				t.Fatalf("half way: cluster %s of %d cases (%v), want %s of %d", c.ID, len(c.Cases), ok, clusterID(ids[i+1]), n-i)
+			}
 		}
 	}
+	if g.Len() != 0 {
+		t.Fatalf("%d clusters after every rejection, want none", g.Len())
+	}
+	t.Logf("%d proposals around one case in %s, then their rejections in id order in %s", n, built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
 }
