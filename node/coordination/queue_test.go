@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -97,20 +98,18 @@ func TestMatchQueue(t *testing.T) {
 	// named after its decision. The node's clusters follow the registry:
 	// poll.
 	cluster := "clusters/cluster-" + strings.TrimPrefix(created[5], "matchDecisions/match-")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	raftnettest.WaitFor(t, 20*time.Second, func() error {
 		resp, err := f.pl.ListMatchDecisions(ctx, &accordv1.ListMatchDecisionsRequest{Cluster: cluster})
-		if err == nil {
-			if len(resp.GetMatchDecisions()) != 1 || resp.GetMatchDecisions()[0].GetName() != created[5] || resp.GetTotalSize() != 1 {
-				t.Fatalf("cluster %s: %v", cluster, resp)
-			}
-			break
-		}
-		if status.Code(err) != codes.NotFound || time.Now().After(deadline) {
+		switch {
+		case status.Code(err) == codes.NotFound:
+			return err // the cluster is not there yet
+		case err != nil:
 			t.Fatalf("cluster %s: %v", cluster, err)
+		case len(resp.GetMatchDecisions()) != 1 || resp.GetMatchDecisions()[0].GetName() != created[5] || resp.GetTotalSize() != 1:
+			t.Fatalf("cluster %s: %v", cluster, resp)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// A page token is bound to the filters and the order.
 	first := must(f.pl.ListMatchDecisions(ctx, &accordv1.ListMatchDecisionsRequest{AwaitingAnswer: true, OrderBy: "score desc", PageSize: 2}))(t)
