@@ -78,7 +78,11 @@ type clusterOptions struct {
 	// injection in the log store), by node name.
 	wrapStore func(name string) func(registryraft.Store) registryraft.Store
 	// transportTimeout is the Raft transport's I/O and dial timeout
-	// (default 2s).
+	// (default 2s) and, when set, also the inbound handshake deadline of
+	// the Raft layer (default raftnet.DefaultHandshakeTimeout): on a
+	// simulated link with a second of one-way delay a TLS handshake takes
+	// three seconds before any loss, as it would on such a real link,
+	// whose operator sets registry.raft_handshake_timeout to match.
 	transportTimeout time.Duration
 	// manualVersions stops the background status rounds from learning
 	// the servers' command versions (the test asks GroupStatus itself).
@@ -169,6 +173,9 @@ func (c *cluster) startNode(tn *testNode, logger *slog.Logger, o clusterOptions)
 	lcfg := raftnet.Config{Listener: tn.raftLn, Source: tn.src, Allow: c.allow, Expect: book.Expect, Logger: logger}
 	if o.network != nil {
 		lcfg.DialContext = o.network.Dialer(tn.name)
+	}
+	if o.transportTimeout > 0 {
+		lcfg.HandshakeTimeout = o.transportTimeout
 	}
 	layer, err := raftnet.New(lcfg)
 	if err != nil {
