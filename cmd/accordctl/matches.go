@@ -20,7 +20,7 @@ import (
 func newMatchesCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "matches",
-		Short: "Cases of several members found to concern the same incident: queue, list, show, confirm, reject, watch",
+		Short: "Cases of several members found to concern the same incident: queue, list, show, compare, confirm, reject, answer-rule, watch",
 		Long: `matches works with the registry's match decisions this office is involved in:
 groups of cases of several members that the matching engine found to concern
 the same incident, with a score and the reasons in words. Each involved
@@ -33,14 +33,17 @@ A decision is named by its id (match-000001) or its resource name
 (matchDecisions/match-000001).`,
 		Example: `  accordctl --config ua.yaml matches list --awaiting
   accordctl --config ua.yaml matches show MATCH-ID
+  accordctl --config ua.yaml matches compare MATCH-ID
   accordctl --config ua.yaml matches confirm MATCH-ID
   accordctl --config ua.yaml matches reject MATCH-ID --reason 'another village'
+  accordctl --config ua.yaml matches answer-rule --answer yes --min-score 0.99 --shared-evidence 1
   accordctl --config ua.yaml matches watch --awaiting
   accordctl --config ua.yaml matches model
   accordctl --config ua.yaml lead propose --match MATCH-ID --lead UA`,
 	}
 	addRegistryFlags(cmd)
-	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false), newMatchesQueueCmd(g), newMatchesWatchCmd(g), newMatchesModelCmd(g))
+	cmd.AddCommand(newMatchesListCmd(g), newMatchesShowCmd(g), newMatchesDecideCmd(g, true), newMatchesDecideCmd(g, false), newMatchesQueueCmd(g), newMatchesWatchCmd(g), newMatchesModelCmd(g),
+		newMatchesCompareCmd(g), newMatchesAnswerRuleCmd(g))
 	return cmd
 }
 

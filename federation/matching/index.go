@@ -333,22 +333,67 @@ func (x *Index) Match(r Record) ([]Match, error) {
 // index. The incident clusters' chaining guard compares a cluster's cases
 // with it.
 func (x *Index) ScorePair(a, b string) (float64, bool) {
+	c, ok := x.compare(a, b, false)
+	return c.Score, ok
+}
+
+// Comparison is how two indexed records compare, whatever the threshold:
+// the match as Index.Match would report it (Score 0 and no reasons for a
+// pair the comparisons rule out), and what the comparisons found. A and B
+// are in id order.
+type Comparison struct {
+	Match
+	// IncidentA and IncidentB index the incidents of A and B (in the
+	// records' order) that the time, place and distance levels compare:
+	// the pair that weighs most; -1 when either record has none.
+	IncidentA, IncidentB int
+	// StartDiff is the difference of those incidents' starts; Gap the
+	// time between their windows (negative: they overlap).
+	StartDiff, Gap time.Duration
+	// Km is the distance between them when both have coordinates (HasKm).
+	Km    float64
+	HasKm bool
+	// SharedEvidence counts the evidence items both records name, and
+	// PersonsMatching the persons whose tokens match (never names).
+	SharedEvidence, PersonsMatching int
+}
+
+// Compare compares the indexed records a and b (ids) with the model in
+// use; false when either is not in the index.
+func (x *Index) Compare(a, b string) (Comparison, bool) {
+	return x.compare(a, b, true)
+}
+
+// compare is Compare; the reasons are put into words only when asked.
+func (x *Index) compare(a, b string, words bool) (Comparison, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	sa, ok := x.byID[a]
 	sb, ok2 := x.byID[b]
 	if !ok || !ok2 || sa == sb {
-		return 0, false
+		return Comparison{}, false
 	}
 	ra, rb := x.recs[sa], x.recs[sb]
 	if idLess(rb, ra) {
 		ra, rb = rb, ra
 	}
 	g, det := x.comparer().compareRecs(ra, rb, x.model.incidentWeight)
+	c := Comparison{Match: Match{A: ra.id, B: rb.id, Levels: g, Model: x.model}, IncidentA: -1, IncidentB: -1}
 	if det.cut {
-		return 0, true
+		return c, true
 	}
-	return Probability(x.model.weight(g)), true
+	c.Weight = x.model.weight(g)
+	c.Score = Probability(c.Weight)
+	if words {
+		c.Reasons, c.Bare = reasons(x.model, ra, rb, g, det)
+	}
+	if len(ra.inc) > 0 && len(rb.inc) > 0 {
+		c.IncidentA, c.IncidentB = det.ia, det.ib
+		c.StartDiff, c.Gap = time.Duration(det.dt)*time.Second, time.Duration(det.gap)*time.Second
+		c.Km, c.HasKm = det.km, g[fDist] >= 0
+	}
+	c.SharedEvidence, c.PersonsMatching = det.evShared, det.personsMatch
+	return c, true
 }
 
 func (x *Index) score(cmp *comparer, a, b *rec) (Match, bool) {

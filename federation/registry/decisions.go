@@ -375,6 +375,23 @@ const (
 	maxMemberAnswers = 16
 )
 
+// ExplanationOf is the registry's copy of a match's explanation, under the
+// model that scored it (so that it adds up to the score even after a
+// refit); nil for a match without a model. Its labels are the model's
+// level names, never values of a record, so that it is safe for jit cases
+// too.
+func ExplanationOf(mt matching.Match) *Explanation {
+	e, ok := mt.Explain()
+	if !ok {
+		return nil
+	}
+	out := &Explanation{Prior: e.Prior, PriorWeight: e.PriorWeight, Weight: e.Weight, Probability: e.Probability}
+	for _, c := range e.Comparisons {
+		out.Comparisons = append(out.Comparisons, ComparisonWeight{Name: c.Name, Level: c.Level, Label: c.Label, Weight: c.Weight})
+	}
+	return out
+}
+
 // checkExplanation checks an explanation's form and that it adds up: the
 // prior weight and the comparisons' weights sum to its weight, whose
 // probability is its probability, which is the score up to the matcher's

@@ -232,7 +232,7 @@ func (a *ClusterAPI) answer(ctx context.Context, id identity.Identity, requestID
 	var last uint64
 	for _, m := range matches {
 		r := &accordv1.ClusterActResult{MatchDecision: matchName(m)}
-		_, index, err := a.s.write(ctx, id, subRequestID(requestID, m), a.decideMatch(m, confirm, reason), map[string]string{"match": "name"})
+		_, index, err := a.s.write(ctx, id, subRequestID(requestID, m), a.s.answerPayload(m, confirm, reason), map[string]string{"match": "name"})
 		if err != nil {
 			r.Error = grpcserver.ToStatus(err).Error()
 		}
@@ -240,17 +240,6 @@ func (a *ClusterAPI) answer(ctx context.Context, id identity.Identity, requestID
 		out = append(out, r)
 	}
 	return out, last
-}
-
-// decideMatch is the registry payload of one answer. While a registry
-// server does not apply match answers v2 yet the reason stays home (such
-// a server would refuse it; a changed answer is then refused by the
-// leader, naming the server: docs/registry.md "Match answers").
-func (a *ClusterAPI) decideMatch(match string, confirm bool, reason string) registry.DecideMatch {
-	if len(a.s.reg.MatchAnswersBehind()) > 0 {
-		reason = ""
-	}
-	return registry.DecideMatch{Match: match, Confirm: confirm, Reason: reason}
 }
 
 // settle waits, bounded, until the node's clusters reflect index.

@@ -230,8 +230,8 @@ func (s *Service) DecideMatch(ctx context.Context, req *accordv1.DecideMatchRequ
 			return nil, err
 		}
 		reason := req.GetReason()
-		if !confirm && strings.TrimSpace(reason) == "" {
-			return nil, invalidf("reason: required with ANSWER_NO: say why the cases do not concern the same incident (never a person's name: every member's registry holds it)")
+		if err := checkReason(confirm, reason); err != nil {
+			return nil, err
 		}
 		p := registry.DecideMatch{Match: matchID, Confirm: confirm, Reason: reason}
 		if behind := s.reg.MatchAnswersBehind(); len(behind) > 0 {
@@ -260,6 +260,27 @@ func (s *Service) DecideMatch(ctx context.Context, req *accordv1.DecideMatchRequ
 		}
 		return &accordv1.DecideMatchResponse{MatchDecision: d}, nil
 	})
+}
+
+// answerPayload is the registry payload of one answer of a cluster act or
+// a rule. While a registry server does not apply match answers v2 yet the
+// reason stays home (such a server would refuse it; a changed answer is
+// then refused by the leader, naming the server: docs/registry.md "Match
+// answers").
+func (s *Service) answerPayload(match string, confirm bool, reason string) registry.DecideMatch {
+	if len(s.reg.MatchAnswersBehind()) > 0 {
+		reason = ""
+	}
+	return registry.DecideMatch{Match: match, Confirm: confirm, Reason: reason}
+}
+
+// checkReason checks an answer's reason as the API takes it: required
+// with a rejection.
+func checkReason(confirm bool, reason string) error {
+	if !confirm && strings.TrimSpace(reason) == "" {
+		return invalidf("reason: required with ANSWER_NO: say why the cases do not concern the same incident (never a person's name: every member's registry holds it)")
+	}
+	return nil
 }
 
 // WithClusters lets ListMatchDecisions filter by incident cluster (the

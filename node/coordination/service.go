@@ -57,6 +57,10 @@ type Service struct {
 
 	// clusters is the node's incident clusters graph (nil: none).
 	clusters *clusters.Graph
+	// cases and comparer read and score a decision's cases (WithCompare;
+	// nil: none).
+	cases    CaseSource
+	comparer PairComparer
 }
 
 // WithContent makes the service seal team content before sending and open

@@ -236,6 +236,9 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		clusterAPI.Allow(localPolicy)
 	}
 	fedIdx := d.newFedIndex(localPolicy)
+	if d.exchange != nil {
+		coord.WithCompare(fedIdx, matcherScorer{d.exchange})
+	}
 	model := matchmodel.New(src.Identity().Member, func() (matcher.Fit, bool) {
 		if d.exchange == nil || d.exchange.matcher == nil {
 			return matcher.Fit{}, false

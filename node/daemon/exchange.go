@@ -28,6 +28,7 @@ import (
 	"github.com/accordfed/accord/federation/exchange"
 	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/matching"
 	"github.com/accordfed/accord/federation/pki"
 	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/redact"
@@ -588,11 +589,16 @@ type exchangeParts struct {
 	cancel  context.CancelFunc
 }
 
-// matcherScorer scores pairs with the exchange's matcher (built after the
-// clusters graph that uses it).
+// matcherScorer scores and compares pairs with the exchange's matcher
+// (built after the clusters graph and the coordination service that use
+// it).
 type matcherScorer struct{ x *exchangeParts }
 
 func (m matcherScorer) ScorePair(a, b string) (float64, bool) { return m.x.matcher.ScorePair(a, b) }
+
+func (m matcherScorer) Compare(a, b string) (matching.Comparison, bool) {
+	return m.x.matcher.Compare(a, b)
+}
 
 // stop ends pulling, publishing and the follow streams this node serves.
 func (x *exchangeParts) stop() {

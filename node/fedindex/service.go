@@ -30,6 +30,9 @@ type Index interface {
 	// FedGet returns the record of origin's case caseID; ok is false when
 	// the index holds none.
 	FedGet(origin, caseID string) (seq uint64, record []byte, ok bool, err error)
+	// SharedRecord returns what this node last published of its own
+	// case caseID; ok is false when it publishes none.
+	SharedRecord(caseID string) (seq uint64, record []byte, ok bool, err error)
 	// FedCounts returns how many records the index holds per origin.
 	FedCounts() (map[string]int, error)
 	// PageTokenKey returns the node's secret key for page tokens.
@@ -391,6 +394,23 @@ func (s *Service) GetFederationCase(_ context.Context, req *accordv1.GetFederati
 		return nil, fmt.Errorf("%w: case %s of member %s: this node holds no such shared case", grpcserver.ErrNotFound, caseID, member)
 	}
 	return &accordv1.GetFederationCaseResponse{Case: fc}, nil
+}
+
+// Case returns what member shares of its case caseID as this node holds
+// it: another member's from the federation index, this node's own member's
+// as the node last published it. ok is false when the node holds none
+// (not received yet, deleted, or not shareable).
+func (s *Service) Case(member, caseID string) (*accordv1.FederationCase, bool, error) {
+	get := s.idx.FedGet
+	if member == s.member {
+		get = func(_, caseID string) (uint64, []byte, bool, error) { return s.idx.SharedRecord(caseID) }
+	}
+	seq, record, ok, err := get(member, caseID)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	fc, ok := s.decode(member, caseID, seq, record)
+	return fc, ok, nil
 }
 
 // decode turns an index entry into a FederationCase. An entry that does not

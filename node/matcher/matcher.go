@@ -111,6 +111,18 @@ func (m *Matcher) ScorePair(a, b string) (float64, bool) {
 	return x.ScorePair(a, b)
 }
 
+// Compare compares the indexed cases a and b under the current model
+// (matching.Index.Compare): the levels, the score, the incidents the
+// score rests on, the shared evidence and the persons whose tokens match;
+// false when either is not indexed (or the index is not built yet).
+func (m *Matcher) Compare(a, b string) (matching.Comparison, bool) {
+	x := m.ready.Load()
+	if x == nil {
+		return matching.Comparison{}, false
+	}
+	return x.Compare(a, b)
+}
+
 // Matcher is a node's incremental matcher.
 type Matcher struct {
 	member string
@@ -747,7 +759,7 @@ func (m *Matcher) command(mt matching.Match, a, b string) (*registry.Command, er
 	rid := "match." + hex.EncodeToString(h.Sum(nil))[:32]
 	p := registry.ProposeMatch{Cases: cases, Score: score, Reasons: slices.Clone(reasons), Versions: versions}
 	if m.explains() {
-		p.Explanation = explanation(mt)
+		p.Explanation = registry.ExplanationOf(mt)
 	}
 	return registry.NewCommand(rid, p)
 }
@@ -758,22 +770,6 @@ func (m *Matcher) command(mt matching.Match, a, b string) (*registry.Command, er
 func (m *Matcher) explains() bool {
 	r, ok := m.reg.(interface{ MatchAnswersBehind() []string })
 	return ok && len(r.MatchAnswersBehind()) == 0
-}
-
-// explanation is the registry's copy of a match's explanation, under the
-// model that scored it (so that it adds up to the score even after a
-// refit). Its labels are the model's level names, never values of a
-// record, so that it is safe for jit cases too.
-func explanation(mt matching.Match) *registry.Explanation {
-	e, ok := mt.Explain()
-	if !ok {
-		return nil
-	}
-	out := &registry.Explanation{Prior: e.Prior, PriorWeight: e.PriorWeight, Weight: e.Weight, Probability: e.Probability}
-	for _, c := range e.Comparisons {
-		out.Comparisons = append(out.Comparisons, registry.ComparisonWeight{Name: c.Name, Level: c.Level, Label: c.Label, Weight: c.Weight})
-	}
-	return out
 }
 
 func memberOf(caseID string) string {

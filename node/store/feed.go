@@ -193,6 +193,22 @@ func (s *Store) SharedState(caseID string) (seq uint64, flags byte, ok bool, err
 	return seq, flags, ok, err
 }
 
+// SharedRecord returns what the node last published of its own case
+// caseID: the feed seq and the record (an accordv1.SignedRecord,
+// marshalled). ok is false when the case was never published or its last
+// publication is a tombstone (deleted, or no longer shareable).
+func (s *Store) SharedRecord(caseID string) (seq uint64, record []byte, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketShared).Get([]byte(caseID))
+		if len(v) < 9 || v[8]&feed.Tombstone != 0 {
+			return nil
+		}
+		seq, record, ok = getU64(v[:8]), bytes.Clone(v[9:]), true
+		return nil
+	})
+	return seq, record, ok, err
+}
+
 // Publish appends pubs to the feed with seqs first, first+1, ..., and
 // records that the changes up to change seq upTo are published. first must
 // be the next seq (Feed().Head + 1): one publisher writes the feed.

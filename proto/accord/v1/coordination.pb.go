@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -3932,11 +3933,1117 @@ func (x *WatchMatchesResponse) GetHeartbeat() bool {
 	return false
 }
 
+// CompareMatchDecisionRequest names the decision to compare.
+type CompareMatchDecisionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision's resource name, matchDecisions/{match}.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Read this node's registry state without confirming with the leader.
+	Stale         bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareMatchDecisionRequest) Reset() {
+	*x = CompareMatchDecisionRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareMatchDecisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareMatchDecisionRequest) ProtoMessage() {}
+
+func (x *CompareMatchDecisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareMatchDecisionRequest.ProtoReflect.Descriptor instead.
+func (*CompareMatchDecisionRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *CompareMatchDecisionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CompareMatchDecisionRequest) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+// CompareMatchDecisionResponse is a decision's cases side by side.
+type CompareMatchDecisionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision, as GetMatchDecision returns it.
+	MatchDecision *MatchDecision `protobuf:"bytes,1,opt,name=match_decision,json=matchDecision,proto3" json:"match_decision,omitempty"`
+	// Its cases, in the decision's order.
+	Cases []*ComparedCase `protobuf:"bytes,2,rep,name=cases,proto3" json:"cases,omitempty"`
+	// Each pair of its cases that this node holds both of (first <
+	// second, indexes into cases).
+	Pairs         []*CasePairComparison `protobuf:"bytes,3,rep,name=pairs,proto3" json:"pairs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareMatchDecisionResponse) Reset() {
+	*x = CompareMatchDecisionResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareMatchDecisionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareMatchDecisionResponse) ProtoMessage() {}
+
+func (x *CompareMatchDecisionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareMatchDecisionResponse.ProtoReflect.Descriptor instead.
+func (*CompareMatchDecisionResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *CompareMatchDecisionResponse) GetMatchDecision() *MatchDecision {
+	if x != nil {
+		return x.MatchDecision
+	}
+	return nil
+}
+
+func (x *CompareMatchDecisionResponse) GetCases() []*ComparedCase {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *CompareMatchDecisionResponse) GetPairs() []*CasePairComparison {
+	if x != nil {
+		return x.Pairs
+	}
+	return nil
+}
+
+// ComparedCase is one case of a decision as this node holds it.
+type ComparedCase struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case.
+	CaseRef *RegistryCaseRef `protobuf:"bytes,1,opt,name=case_ref,json=caseRef,proto3" json:"case_ref,omitempty"`
+	// Whether this node holds what the member shares of the case; when not
+	// (not received yet, deleted or no longer shared since the decision),
+	// missing says why and shared is unset.
+	Held    bool   `protobuf:"varint,2,opt,name=held,proto3" json:"held,omitempty"`
+	Missing string `protobuf:"bytes,3,opt,name=missing,proto3" json:"missing,omitempty"`
+	// What the member shares of the case, without its persons' encodings
+	// (persons counts them).
+	Shared *SharedCase `protobuf:"bytes,4,opt,name=shared,proto3" json:"shared,omitempty"`
+	// The origin's feed sequence number of that version, and when the
+	// origin published it.
+	Seq         uint64                 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	PublishTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=publish_time,json=publishTime,proto3" json:"publish_time,omitempty"`
+	// How many persons the shared form carries, per role.
+	Persons []*PersonCount `protobuf:"bytes,7,rep,name=persons,proto3" json:"persons,omitempty"`
+	// The case's version the decision was made on (0: not recorded); when
+	// it differs from shared.version, the case changed since.
+	DecidedVersion int64 `protobuf:"varint,8,opt,name=decided_version,json=decidedVersion,proto3" json:"decided_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ComparedCase) Reset() {
+	*x = ComparedCase{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ComparedCase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ComparedCase) ProtoMessage() {}
+
+func (x *ComparedCase) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ComparedCase.ProtoReflect.Descriptor instead.
+func (*ComparedCase) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ComparedCase) GetCaseRef() *RegistryCaseRef {
+	if x != nil {
+		return x.CaseRef
+	}
+	return nil
+}
+
+func (x *ComparedCase) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *ComparedCase) GetMissing() string {
+	if x != nil {
+		return x.Missing
+	}
+	return ""
+}
+
+func (x *ComparedCase) GetShared() *SharedCase {
+	if x != nil {
+		return x.Shared
+	}
+	return nil
+}
+
+func (x *ComparedCase) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ComparedCase) GetPublishTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PublishTime
+	}
+	return nil
+}
+
+func (x *ComparedCase) GetPersons() []*PersonCount {
+	if x != nil {
+		return x.Persons
+	}
+	return nil
+}
+
+func (x *ComparedCase) GetDecidedVersion() int64 {
+	if x != nil {
+		return x.DecidedVersion
+	}
+	return 0
+}
+
+// PersonCount is how many persons of a role a shared case carries.
+type PersonCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          PersonRole             `protobuf:"varint,1,opt,name=role,proto3,enum=accord.v1.PersonRole" json:"role,omitempty"`
+	Count         int32                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonCount) Reset() {
+	*x = PersonCount{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonCount) ProtoMessage() {}
+
+func (x *PersonCount) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonCount.ProtoReflect.Descriptor instead.
+func (*PersonCount) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *PersonCount) GetRole() PersonRole {
+	if x != nil {
+		return x.Role
+	}
+	return PersonRole_PERSON_ROLE_UNSPECIFIED
+}
+
+func (x *PersonCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// CasePairComparison aligns two cases of a decision.
+type CasePairComparison struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Indexes into CompareMatchDecisionResponse.cases.
+	First  int32 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Second int32 `protobuf:"varint,2,opt,name=second,proto3" json:"second,omitempty"`
+	// Their incidents paired, closest first: the pair the score's time,
+	// place and distance levels rest on is marked best; an incident left
+	// without a partner has -1 on the other side.
+	Incidents []*IncidentPair `protobuf:"bytes,3,rep,name=incidents,proto3" json:"incidents,omitempty"`
+	// Crime codes, and the names of units, that both give or only one.
+	CrimeCodes *ValueComparison `protobuf:"bytes,4,opt,name=crime_codes,json=crimeCodes,proto3" json:"crime_codes,omitempty"`
+	Units      *ValueComparison `protobuf:"bytes,5,opt,name=units,proto3" json:"units,omitempty"`
+	// The evidence items (SHA-256) both name.
+	Evidence *EvidenceOverlap `protobuf:"bytes,6,opt,name=evidence,proto3" json:"evidence,omitempty"`
+	// How the persons agree, by their tokens.
+	Persons *PersonAgreement `protobuf:"bytes,7,opt,name=persons,proto3" json:"persons,omitempty"`
+	// The pair scored now by this node's matcher, with its explanation and
+	// reasons; scored is false when the matcher does not index both cases
+	// (not loaded yet, or a case withdrawn).
+	Scored        bool              `protobuf:"varint,8,opt,name=scored,proto3" json:"scored,omitempty"`
+	Score         float64           `protobuf:"fixed64,9,opt,name=score,proto3" json:"score,omitempty"`
+	Explanation   *MatchExplanation `protobuf:"bytes,10,opt,name=explanation,proto3" json:"explanation,omitempty"`
+	Reasons       []string          `protobuf:"bytes,11,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CasePairComparison) Reset() {
+	*x = CasePairComparison{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CasePairComparison) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CasePairComparison) ProtoMessage() {}
+
+func (x *CasePairComparison) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CasePairComparison.ProtoReflect.Descriptor instead.
+func (*CasePairComparison) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *CasePairComparison) GetFirst() int32 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *CasePairComparison) GetSecond() int32 {
+	if x != nil {
+		return x.Second
+	}
+	return 0
+}
+
+func (x *CasePairComparison) GetIncidents() []*IncidentPair {
+	if x != nil {
+		return x.Incidents
+	}
+	return nil
+}
+
+func (x *CasePairComparison) GetCrimeCodes() *ValueComparison {
+	if x != nil {
+		return x.CrimeCodes
+	}
+	return nil
+}
+
+func (x *CasePairComparison) GetUnits() *ValueComparison {
+	if x != nil {
+		return x.Units
+	}
+	return nil
+}
+
+func (x *CasePairComparison) GetEvidence() *EvidenceOverlap {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *CasePairComparison) GetPersons() *PersonAgreement {
+	if x != nil {
+		return x.Persons
+	}
+	return nil
+}
+
+func (x *CasePairComparison) GetScored() bool {
+	if x != nil {
+		return x.Scored
+	}
+	return false
+}
+
+func (x *CasePairComparison) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *CasePairComparison) GetExplanation() *MatchExplanation {
+	if x != nil {
+		return x.Explanation
+	}
+	return nil
+}
+
+func (x *CasePairComparison) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+// IncidentPair is an incident of each case, or of one.
+type IncidentPair struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Indexes into each case's shared incidents; -1: none.
+	First  int32 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Second int32 `protobuf:"varint,2,opt,name=second,proto3" json:"second,omitempty"`
+	// The pair the matcher's time, place and distance levels compare.
+	Best bool `protobuf:"varint,3,opt,name=best,proto3" json:"best,omitempty"`
+	// The distance between them, when both have coordinates.
+	HasDistance bool    `protobuf:"varint,4,opt,name=has_distance,json=hasDistance,proto3" json:"has_distance,omitempty"`
+	DistanceKm  float64 `protobuf:"fixed64,5,opt,name=distance_km,json=distanceKm,proto3" json:"distance_km,omitempty"`
+	// The second's start minus the first's, and the time between their
+	// windows (negative: they overlap), in seconds.
+	StartDifferenceSeconds int64 `protobuf:"varint,6,opt,name=start_difference_seconds,json=startDifferenceSeconds,proto3" json:"start_difference_seconds,omitempty"`
+	GapSeconds             int64 `protobuf:"varint,7,opt,name=gap_seconds,json=gapSeconds,proto3" json:"gap_seconds,omitempty"`
+	// Whether the place names fold to the same name (scripts and
+	// transliterations folded as the matcher folds them).
+	SamePlace     bool `protobuf:"varint,8,opt,name=same_place,json=samePlace,proto3" json:"same_place,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncidentPair) Reset() {
+	*x = IncidentPair{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncidentPair) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncidentPair) ProtoMessage() {}
+
+func (x *IncidentPair) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncidentPair.ProtoReflect.Descriptor instead.
+func (*IncidentPair) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *IncidentPair) GetFirst() int32 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *IncidentPair) GetSecond() int32 {
+	if x != nil {
+		return x.Second
+	}
+	return 0
+}
+
+func (x *IncidentPair) GetBest() bool {
+	if x != nil {
+		return x.Best
+	}
+	return false
+}
+
+func (x *IncidentPair) GetHasDistance() bool {
+	if x != nil {
+		return x.HasDistance
+	}
+	return false
+}
+
+func (x *IncidentPair) GetDistanceKm() float64 {
+	if x != nil {
+		return x.DistanceKm
+	}
+	return 0
+}
+
+func (x *IncidentPair) GetStartDifferenceSeconds() int64 {
+	if x != nil {
+		return x.StartDifferenceSeconds
+	}
+	return 0
+}
+
+func (x *IncidentPair) GetGapSeconds() int64 {
+	if x != nil {
+		return x.GapSeconds
+	}
+	return 0
+}
+
+func (x *IncidentPair) GetSamePlace() bool {
+	if x != nil {
+		return x.SamePlace
+	}
+	return false
+}
+
+// ValueComparison says which values two cases share.
+type ValueComparison struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Common        []string               `protobuf:"bytes,1,rep,name=common,proto3" json:"common,omitempty"`
+	OnlyFirst     []string               `protobuf:"bytes,2,rep,name=only_first,json=onlyFirst,proto3" json:"only_first,omitempty"`
+	OnlySecond    []string               `protobuf:"bytes,3,rep,name=only_second,json=onlySecond,proto3" json:"only_second,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValueComparison) Reset() {
+	*x = ValueComparison{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValueComparison) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValueComparison) ProtoMessage() {}
+
+func (x *ValueComparison) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValueComparison.ProtoReflect.Descriptor instead.
+func (*ValueComparison) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *ValueComparison) GetCommon() []string {
+	if x != nil {
+		return x.Common
+	}
+	return nil
+}
+
+func (x *ValueComparison) GetOnlyFirst() []string {
+	if x != nil {
+		return x.OnlyFirst
+	}
+	return nil
+}
+
+func (x *ValueComparison) GetOnlySecond() []string {
+	if x != nil {
+		return x.OnlySecond
+	}
+	return nil
+}
+
+// EvidenceOverlap is the evidence two cases both name.
+type EvidenceOverlap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The SHA-256 digests both name, in order.
+	CommonSha256 []string `protobuf:"bytes,1,rep,name=common_sha256,json=commonSha256,proto3" json:"common_sha256,omitempty"`
+	// How many items only one names.
+	OnlyFirst     int32 `protobuf:"varint,2,opt,name=only_first,json=onlyFirst,proto3" json:"only_first,omitempty"`
+	OnlySecond    int32 `protobuf:"varint,3,opt,name=only_second,json=onlySecond,proto3" json:"only_second,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvidenceOverlap) Reset() {
+	*x = EvidenceOverlap{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvidenceOverlap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvidenceOverlap) ProtoMessage() {}
+
+func (x *EvidenceOverlap) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvidenceOverlap.ProtoReflect.Descriptor instead.
+func (*EvidenceOverlap) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *EvidenceOverlap) GetCommonSha256() []string {
+	if x != nil {
+		return x.CommonSha256
+	}
+	return nil
+}
+
+func (x *EvidenceOverlap) GetOnlyFirst() int32 {
+	if x != nil {
+		return x.OnlyFirst
+	}
+	return 0
+}
+
+func (x *EvidenceOverlap) GetOnlySecond() int32 {
+	if x != nil {
+		return x.OnlySecond
+	}
+	return 0
+}
+
+// PersonAgreement is how two cases' persons agree, without names.
+type PersonAgreement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many persons each shared form carries.
+	First  int32 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Second int32 `protobuf:"varint,2,opt,name=second,proto3" json:"second,omitempty"`
+	// How many match by their pair tokens, and the persons comparison's
+	// level in words (e.g. "a person matches by name"); -1 and empty when
+	// the pair is not scored.
+	Matching      int32  `protobuf:"varint,3,opt,name=matching,proto3" json:"matching,omitempty"`
+	Level         string `protobuf:"bytes,4,opt,name=level,proto3" json:"level,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersonAgreement) Reset() {
+	*x = PersonAgreement{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersonAgreement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersonAgreement) ProtoMessage() {}
+
+func (x *PersonAgreement) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersonAgreement.ProtoReflect.Descriptor instead.
+func (*PersonAgreement) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *PersonAgreement) GetFirst() int32 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *PersonAgreement) GetSecond() int32 {
+	if x != nil {
+		return x.Second
+	}
+	return 0
+}
+
+func (x *PersonAgreement) GetMatching() int32 {
+	if x != nil {
+		return x.Matching
+	}
+	return 0
+}
+
+func (x *PersonAgreement) GetLevel() string {
+	if x != nil {
+		return x.Level
+	}
+	return ""
+}
+
+// MatchRule selects match decisions waiting for the caller's member's
+// answer. Every condition set must hold; an empty rule selects every
+// waiting decision.
+type MatchRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Score range (0..1; 0: no bound), as ListMatchDecisions.
+	MinScore float64 `protobuf:"fixed64,1,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
+	MaxScore float64 `protobuf:"fixed64,2,opt,name=max_score,json=maxScore,proto3" json:"max_score,omitempty"`
+	// Only decisions that involve this member (a code) as well.
+	Member string `protobuf:"bytes,3,opt,name=member,proto3" json:"member,omitempty"`
+	// Only decisions that group this case.
+	CaseRef *RegistryCaseRef `protobuf:"bytes,4,opt,name=case_ref,json=caseRef,proto3" json:"case_ref,omitempty"`
+	// Only the decisions of this incident cluster (clusters/{cluster}).
+	Cluster string `protobuf:"bytes,5,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// Only decisions whose cases, as this node holds them, name at least so
+	// many evidence items (by SHA-256) in common (0: no condition). Every
+	// pair of a decision's cases must.
+	MinSharedEvidence int32 `protobuf:"varint,6,opt,name=min_shared_evidence,json=minSharedEvidence,proto3" json:"min_shared_evidence,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MatchRule) Reset() {
+	*x = MatchRule{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchRule) ProtoMessage() {}
+
+func (x *MatchRule) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchRule.ProtoReflect.Descriptor instead.
+func (*MatchRule) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *MatchRule) GetMinScore() float64 {
+	if x != nil {
+		return x.MinScore
+	}
+	return 0
+}
+
+func (x *MatchRule) GetMaxScore() float64 {
+	if x != nil {
+		return x.MaxScore
+	}
+	return 0
+}
+
+func (x *MatchRule) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MatchRule) GetCaseRef() *RegistryCaseRef {
+	if x != nil {
+		return x.CaseRef
+	}
+	return nil
+}
+
+func (x *MatchRule) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *MatchRule) GetMinSharedEvidence() int32 {
+	if x != nil {
+		return x.MinSharedEvidence
+	}
+	return 0
+}
+
+// DecideMatchesRequest answers the decisions a rule selects.
+type DecideMatchesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which decisions.
+	Rule *MatchRule `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// ANSWER_YES or ANSWER_NO (required), and why (required with
+	// ANSWER_NO; replicated to every involved member: never a person's
+	// name), as DecideMatch.
+	Answer Answer `protobuf:"varint,2,opt,name=answer,proto3,enum=accord.v1.Answer" json:"answer,omitempty"`
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Change nothing: say which decisions the rule selects now.
+	ValidateOnly bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// The client's id for this request (AIP-155; required unless
+	// validate_only). Each decision's answer derives its own from it, so a
+	// retry answers nothing twice.
+	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The most decisions one call answers (default 500, at most 2000). A
+	// rule that selects more is a dry run's "more"; an answering run is
+	// refused (FAILED_PRECONDITION) and answers nothing: narrow the rule.
+	MaxDecisions int32 `protobuf:"varint,6,opt,name=max_decisions,json=maxDecisions,proto3" json:"max_decisions,omitempty"`
+	// The selection token of a dry run: the call is refused (ABORTED)
+	// unless the rule still selects exactly those decisions.
+	ExpectedSelection string `protobuf:"bytes,7,opt,name=expected_selection,json=expectedSelection,proto3" json:"expected_selection,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *DecideMatchesRequest) Reset() {
+	*x = DecideMatchesRequest{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideMatchesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideMatchesRequest) ProtoMessage() {}
+
+func (x *DecideMatchesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideMatchesRequest.ProtoReflect.Descriptor instead.
+func (*DecideMatchesRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *DecideMatchesRequest) GetRule() *MatchRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *DecideMatchesRequest) GetAnswer() Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return Answer_ANSWER_UNSPECIFIED
+}
+
+func (x *DecideMatchesRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DecideMatchesRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+func (x *DecideMatchesRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *DecideMatchesRequest) GetMaxDecisions() int32 {
+	if x != nil {
+		return x.MaxDecisions
+	}
+	return 0
+}
+
+func (x *DecideMatchesRequest) GetExpectedSelection() string {
+	if x != nil {
+		return x.ExpectedSelection
+	}
+	return ""
+}
+
+// DecideMatchesResponse is what a rule selected and, unless a dry run,
+// how answering went.
+type DecideMatchesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decisions selected, highest score first.
+	Answers []*RuleAnswer `protobuf:"bytes,1,rep,name=answers,proto3" json:"answers,omitempty"`
+	// A token naming this selection (for expected_selection).
+	Selection string `protobuf:"bytes,2,opt,name=selection,proto3" json:"selection,omitempty"`
+	// True for a dry run.
+	ValidateOnly bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
+	// How many answers were recorded and how many failed (each failure in
+	// its RuleAnswer).
+	Answered int32 `protobuf:"varint,4,opt,name=answered,proto3" json:"answered,omitempty"`
+	Failed   int32 `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	// (Dry run) the rule selects more than max_decisions: answers holds
+	// the first max_decisions and selection is empty.
+	More          bool `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecideMatchesResponse) Reset() {
+	*x = DecideMatchesResponse{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecideMatchesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecideMatchesResponse) ProtoMessage() {}
+
+func (x *DecideMatchesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecideMatchesResponse.ProtoReflect.Descriptor instead.
+func (*DecideMatchesResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *DecideMatchesResponse) GetAnswers() []*RuleAnswer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+func (x *DecideMatchesResponse) GetSelection() string {
+	if x != nil {
+		return x.Selection
+	}
+	return ""
+}
+
+func (x *DecideMatchesResponse) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
+}
+
+func (x *DecideMatchesResponse) GetAnswered() int32 {
+	if x != nil {
+		return x.Answered
+	}
+	return 0
+}
+
+func (x *DecideMatchesResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *DecideMatchesResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+// RuleAnswer is one decision a rule selected.
+type RuleAnswer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision's resource name, score and cases.
+	Name  string             `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Score float64            `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	Cases []*RegistryCaseRef `protobuf:"bytes,3,rep,name=cases,proto3" json:"cases,omitempty"`
+	// The fewest evidence items any pair of its cases shares.
+	SharedEvidence int32 `protobuf:"varint,4,opt,name=shared_evidence,json=sharedEvidence,proto3" json:"shared_evidence,omitempty"`
+	// Unless a dry run: whether the answer was recorded, and why not.
+	Answered      bool   `protobuf:"varint,5,opt,name=answered,proto3" json:"answered,omitempty"`
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleAnswer) Reset() {
+	*x = RuleAnswer{}
+	mi := &file_accord_v1_coordination_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleAnswer) ProtoMessage() {}
+
+func (x *RuleAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_coordination_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleAnswer.ProtoReflect.Descriptor instead.
+func (*RuleAnswer) Descriptor() ([]byte, []int) {
+	return file_accord_v1_coordination_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *RuleAnswer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RuleAnswer) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *RuleAnswer) GetCases() []*RegistryCaseRef {
+	if x != nil {
+		return x.Cases
+	}
+	return nil
+}
+
+func (x *RuleAnswer) GetSharedEvidence() int32 {
+	if x != nil {
+		return x.SharedEvidence
+	}
+	return 0
+}
+
+func (x *RuleAnswer) GetAnswered() bool {
+	if x != nil {
+		return x.Answered
+	}
+	return false
+}
+
+func (x *RuleAnswer) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_accord_v1_coordination_proto protoreflect.FileDescriptor
 
 const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\n" +
-	"\x1caccord/v1/coordination.proto\x12\taccord.v1\x1a\"accord/v1/registry_resources.proto\x1a google/protobuf/field_mask.proto\"]\n" +
+	"\x1caccord/v1/coordination.proto\x12\taccord.v1\x1a\x15accord/v1/cases.proto\x1a\x18accord/v1/exchange.proto\x1a\"accord/v1/registry_resources.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"]\n" +
 	"\x0eExecuteRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1d\n" +
@@ -4209,12 +5316,105 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\x0ematch_decision\x18\x02 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\x12/\n" +
 	"\x06answer\x18\x03 \x01(\v2\x17.accord.v1.MemberAnswerR\x06answer\x12\x14\n" +
 	"\x05index\x18\x04 \x01(\x04R\x05index\x12\x1c\n" +
-	"\theartbeat\x18\x05 \x01(\bR\theartbeat*\x93\x01\n" +
+	"\theartbeat\x18\x05 \x01(\bR\theartbeat\"G\n" +
+	"\x1bCompareMatchDecisionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05stale\x18\x02 \x01(\bR\x05stale\"\xc3\x01\n" +
+	"\x1cCompareMatchDecisionResponse\x12?\n" +
+	"\x0ematch_decision\x18\x01 \x01(\v2\x18.accord.v1.MatchDecisionR\rmatchDecision\x12-\n" +
+	"\x05cases\x18\x02 \x03(\v2\x17.accord.v1.ComparedCaseR\x05cases\x123\n" +
+	"\x05pairs\x18\x03 \x03(\v2\x1d.accord.v1.CasePairComparisonR\x05pairs\"\xce\x02\n" +
+	"\fComparedCase\x125\n" +
+	"\bcase_ref\x18\x01 \x01(\v2\x1a.accord.v1.RegistryCaseRefR\acaseRef\x12\x12\n" +
+	"\x04held\x18\x02 \x01(\bR\x04held\x12\x18\n" +
+	"\amissing\x18\x03 \x01(\tR\amissing\x12-\n" +
+	"\x06shared\x18\x04 \x01(\v2\x15.accord.v1.SharedCaseR\x06shared\x12\x10\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12=\n" +
+	"\fpublish_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishTime\x120\n" +
+	"\apersons\x18\a \x03(\v2\x16.accord.v1.PersonCountR\apersons\x12'\n" +
+	"\x0fdecided_version\x18\b \x01(\x03R\x0edecidedVersion\"N\n" +
+	"\vPersonCount\x12)\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x15.accord.v1.PersonRoleR\x04role\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xdd\x03\n" +
+	"\x12CasePairComparison\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x05R\x05first\x12\x16\n" +
+	"\x06second\x18\x02 \x01(\x05R\x06second\x125\n" +
+	"\tincidents\x18\x03 \x03(\v2\x17.accord.v1.IncidentPairR\tincidents\x12;\n" +
+	"\vcrime_codes\x18\x04 \x01(\v2\x1a.accord.v1.ValueComparisonR\n" +
+	"crimeCodes\x120\n" +
+	"\x05units\x18\x05 \x01(\v2\x1a.accord.v1.ValueComparisonR\x05units\x126\n" +
+	"\bevidence\x18\x06 \x01(\v2\x1a.accord.v1.EvidenceOverlapR\bevidence\x124\n" +
+	"\apersons\x18\a \x01(\v2\x1a.accord.v1.PersonAgreementR\apersons\x12\x16\n" +
+	"\x06scored\x18\b \x01(\bR\x06scored\x12\x14\n" +
+	"\x05score\x18\t \x01(\x01R\x05score\x12=\n" +
+	"\vexplanation\x18\n" +
+	" \x01(\v2\x1b.accord.v1.MatchExplanationR\vexplanation\x12\x18\n" +
+	"\areasons\x18\v \x03(\tR\areasons\"\x8e\x02\n" +
+	"\fIncidentPair\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x05R\x05first\x12\x16\n" +
+	"\x06second\x18\x02 \x01(\x05R\x06second\x12\x12\n" +
+	"\x04best\x18\x03 \x01(\bR\x04best\x12!\n" +
+	"\fhas_distance\x18\x04 \x01(\bR\vhasDistance\x12\x1f\n" +
+	"\vdistance_km\x18\x05 \x01(\x01R\n" +
+	"distanceKm\x128\n" +
+	"\x18start_difference_seconds\x18\x06 \x01(\x03R\x16startDifferenceSeconds\x12\x1f\n" +
+	"\vgap_seconds\x18\a \x01(\x03R\n" +
+	"gapSeconds\x12\x1d\n" +
+	"\n" +
+	"same_place\x18\b \x01(\bR\tsamePlace\"i\n" +
+	"\x0fValueComparison\x12\x16\n" +
+	"\x06common\x18\x01 \x03(\tR\x06common\x12\x1d\n" +
+	"\n" +
+	"only_first\x18\x02 \x03(\tR\tonlyFirst\x12\x1f\n" +
+	"\vonly_second\x18\x03 \x03(\tR\n" +
+	"onlySecond\"v\n" +
+	"\x0fEvidenceOverlap\x12#\n" +
+	"\rcommon_sha256\x18\x01 \x03(\tR\fcommonSha256\x12\x1d\n" +
+	"\n" +
+	"only_first\x18\x02 \x01(\x05R\tonlyFirst\x12\x1f\n" +
+	"\vonly_second\x18\x03 \x01(\x05R\n" +
+	"onlySecond\"q\n" +
+	"\x0fPersonAgreement\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x05R\x05first\x12\x16\n" +
+	"\x06second\x18\x02 \x01(\x05R\x06second\x12\x1a\n" +
+	"\bmatching\x18\x03 \x01(\x05R\bmatching\x12\x14\n" +
+	"\x05level\x18\x04 \x01(\tR\x05level\"\xde\x01\n" +
+	"\tMatchRule\x12\x1b\n" +
+	"\tmin_score\x18\x01 \x01(\x01R\bminScore\x12\x1b\n" +
+	"\tmax_score\x18\x02 \x01(\x01R\bmaxScore\x12\x16\n" +
+	"\x06member\x18\x03 \x01(\tR\x06member\x125\n" +
+	"\bcase_ref\x18\x04 \x01(\v2\x1a.accord.v1.RegistryCaseRefR\acaseRef\x12\x18\n" +
+	"\acluster\x18\x05 \x01(\tR\acluster\x12.\n" +
+	"\x13min_shared_evidence\x18\x06 \x01(\x05R\x11minSharedEvidence\"\x9b\x02\n" +
+	"\x14DecideMatchesRequest\x12(\n" +
+	"\x04rule\x18\x01 \x01(\v2\x14.accord.v1.MatchRuleR\x04rule\x12)\n" +
+	"\x06answer\x18\x02 \x01(\x0e2\x11.accord.v1.AnswerR\x06answer\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12#\n" +
+	"\rvalidate_only\x18\x04 \x01(\bR\fvalidateOnly\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\x12#\n" +
+	"\rmax_decisions\x18\x06 \x01(\x05R\fmaxDecisions\x12-\n" +
+	"\x12expected_selection\x18\a \x01(\tR\x11expectedSelection\"\xd3\x01\n" +
+	"\x15DecideMatchesResponse\x12/\n" +
+	"\aanswers\x18\x01 \x03(\v2\x15.accord.v1.RuleAnswerR\aanswers\x12\x1c\n" +
+	"\tselection\x18\x02 \x01(\tR\tselection\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\x12\x1a\n" +
+	"\banswered\x18\x04 \x01(\x05R\banswered\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x05R\x06failed\x12\x12\n" +
+	"\x04more\x18\x06 \x01(\bR\x04more\"\xc3\x01\n" +
+	"\n" +
+	"RuleAnswer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x120\n" +
+	"\x05cases\x18\x03 \x03(\v2\x1a.accord.v1.RegistryCaseRefR\x05cases\x12'\n" +
+	"\x0fshared_evidence\x18\x04 \x01(\x05R\x0esharedEvidence\x12\x1a\n" +
+	"\banswered\x18\x05 \x01(\bR\banswered\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error*\x93\x01\n" +
 	"\x0eMatchEventKind\x12 \n" +
 	"\x1cMATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18MATCH_EVENT_KIND_CREATED\x10\x01\x12\x1d\n" +
 	"\x19MATCH_EVENT_KIND_ANSWERED\x10\x02\x12\"\n" +
-	"\x1eMATCH_EVENT_KIND_STATE_CHANGED\x10\x032\xf1\x14\n" +
+	"\x1eMATCH_EVENT_KIND_STATE_CHANGED\x10\x032\xae\x16\n" +
 	"\x13CoordinationService\x12E\n" +
 	"\aExecute\x12\x19.accord.v1.ExecuteRequest\x1a\x1a.accord.v1.ExecuteResponse\"\x03\x88\x02\x01\x12?\n" +
 	"\x05Query\x12\x17.accord.v1.QueryRequest\x1a\x18.accord.v1.QueryResponse\"\x03\x88\x02\x01\x12U\n" +
@@ -4245,7 +5445,9 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\x10GetMatchDecision\x12\".accord.v1.GetMatchDecisionRequest\x1a#.accord.v1.GetMatchDecisionResponse\x12a\n" +
 	"\x12ListMatchDecisions\x12$.accord.v1.ListMatchDecisionsRequest\x1a%.accord.v1.ListMatchDecisionsResponse\x12d\n" +
 	"\x13CreateMatchDecision\x12%.accord.v1.CreateMatchDecisionRequest\x1a&.accord.v1.CreateMatchDecisionResponse\x12L\n" +
-	"\vDecideMatch\x12\x1d.accord.v1.DecideMatchRequest\x1a\x1e.accord.v1.DecideMatchResponse\x12Q\n" +
+	"\vDecideMatch\x12\x1d.accord.v1.DecideMatchRequest\x1a\x1e.accord.v1.DecideMatchResponse\x12g\n" +
+	"\x14CompareMatchDecision\x12&.accord.v1.CompareMatchDecisionRequest\x1a'.accord.v1.CompareMatchDecisionResponse\x12R\n" +
+	"\rDecideMatches\x12\x1f.accord.v1.DecideMatchesRequest\x1a .accord.v1.DecideMatchesResponse\x12Q\n" +
 	"\fWatchMatches\x12\x1e.accord.v1.WatchMatchesRequest\x1a\x1f.accord.v1.WatchMatchesResponse0\x01B6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
 
 var (
@@ -4261,7 +5463,7 @@ func file_accord_v1_coordination_proto_rawDescGZIP() []byte {
 }
 
 var file_accord_v1_coordination_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_accord_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
+var file_accord_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_accord_v1_coordination_proto_goTypes = []any{
 	(MatchEventKind)(0),                        // 0: accord.v1.MatchEventKind
 	(*ExecuteRequest)(nil),                     // 1: accord.v1.ExecuteRequest
@@ -4325,141 +5527,181 @@ var file_accord_v1_coordination_proto_goTypes = []any{
 	(*DecideMatchResponse)(nil),                // 59: accord.v1.DecideMatchResponse
 	(*WatchMatchesRequest)(nil),                // 60: accord.v1.WatchMatchesRequest
 	(*WatchMatchesResponse)(nil),               // 61: accord.v1.WatchMatchesResponse
-	(*Jit)(nil),                                // 62: accord.v1.Jit
-	(JitState)(0),                              // 63: accord.v1.JitState
-	(JitMembershipState)(0),                    // 64: accord.v1.JitMembershipState
-	(*JitProposal)(nil),                        // 65: accord.v1.JitProposal
-	(*JitMembership)(nil),                      // 66: accord.v1.JitMembership
-	(*RegistryCaseRef)(nil),                    // 67: accord.v1.RegistryCaseRef
-	(Answer)(0),                                // 68: accord.v1.Answer
-	(*StrategyEntry)(nil),                      // 69: accord.v1.StrategyEntry
-	(StrategyEntryKind)(0),                     // 70: accord.v1.StrategyEntryKind
-	(*fieldmaskpb.FieldMask)(nil),              // 71: google.protobuf.FieldMask
-	(*StrategyEntryRevision)(nil),              // 72: accord.v1.StrategyEntryRevision
-	(*LeadProposal)(nil),                       // 73: accord.v1.LeadProposal
-	(LeadProposalState)(0),                     // 74: accord.v1.LeadProposalState
-	(*MatchDecision)(nil),                      // 75: accord.v1.MatchDecision
-	(MatchDecisionState)(0),                    // 76: accord.v1.MatchDecisionState
-	(*MemberAnswer)(nil),                       // 77: accord.v1.MemberAnswer
+	(*CompareMatchDecisionRequest)(nil),        // 62: accord.v1.CompareMatchDecisionRequest
+	(*CompareMatchDecisionResponse)(nil),       // 63: accord.v1.CompareMatchDecisionResponse
+	(*ComparedCase)(nil),                       // 64: accord.v1.ComparedCase
+	(*PersonCount)(nil),                        // 65: accord.v1.PersonCount
+	(*CasePairComparison)(nil),                 // 66: accord.v1.CasePairComparison
+	(*IncidentPair)(nil),                       // 67: accord.v1.IncidentPair
+	(*ValueComparison)(nil),                    // 68: accord.v1.ValueComparison
+	(*EvidenceOverlap)(nil),                    // 69: accord.v1.EvidenceOverlap
+	(*PersonAgreement)(nil),                    // 70: accord.v1.PersonAgreement
+	(*MatchRule)(nil),                          // 71: accord.v1.MatchRule
+	(*DecideMatchesRequest)(nil),               // 72: accord.v1.DecideMatchesRequest
+	(*DecideMatchesResponse)(nil),              // 73: accord.v1.DecideMatchesResponse
+	(*RuleAnswer)(nil),                         // 74: accord.v1.RuleAnswer
+	(*Jit)(nil),                                // 75: accord.v1.Jit
+	(JitState)(0),                              // 76: accord.v1.JitState
+	(JitMembershipState)(0),                    // 77: accord.v1.JitMembershipState
+	(*JitProposal)(nil),                        // 78: accord.v1.JitProposal
+	(*JitMembership)(nil),                      // 79: accord.v1.JitMembership
+	(*RegistryCaseRef)(nil),                    // 80: accord.v1.RegistryCaseRef
+	(Answer)(0),                                // 81: accord.v1.Answer
+	(*StrategyEntry)(nil),                      // 82: accord.v1.StrategyEntry
+	(StrategyEntryKind)(0),                     // 83: accord.v1.StrategyEntryKind
+	(*fieldmaskpb.FieldMask)(nil),              // 84: google.protobuf.FieldMask
+	(*StrategyEntryRevision)(nil),              // 85: accord.v1.StrategyEntryRevision
+	(*LeadProposal)(nil),                       // 86: accord.v1.LeadProposal
+	(LeadProposalState)(0),                     // 87: accord.v1.LeadProposalState
+	(*MatchDecision)(nil),                      // 88: accord.v1.MatchDecision
+	(MatchDecisionState)(0),                    // 89: accord.v1.MatchDecisionState
+	(*MemberAnswer)(nil),                       // 90: accord.v1.MemberAnswer
+	(*SharedCase)(nil),                         // 91: accord.v1.SharedCase
+	(*timestamppb.Timestamp)(nil),              // 92: google.protobuf.Timestamp
+	(PersonRole)(0),                            // 93: accord.v1.PersonRole
+	(*MatchExplanation)(nil),                   // 94: accord.v1.MatchExplanation
 }
 var file_accord_v1_coordination_proto_depIdxs = []int32{
-	7,  // 0: accord.v1.RegistryStatusResponse.servers:type_name -> accord.v1.RegistryServer
-	62, // 1: accord.v1.GetJitResponse.jit:type_name -> accord.v1.Jit
-	63, // 2: accord.v1.ListJitsRequest.state:type_name -> accord.v1.JitState
-	64, // 3: accord.v1.ListJitsRequest.membership_state:type_name -> accord.v1.JitMembershipState
-	62, // 4: accord.v1.ListJitsResponse.jits:type_name -> accord.v1.Jit
-	62, // 5: accord.v1.CreateJitRequest.jit:type_name -> accord.v1.Jit
-	62, // 6: accord.v1.CreateJitResponse.jit:type_name -> accord.v1.Jit
-	62, // 7: accord.v1.InviteToJitResponse.jit:type_name -> accord.v1.Jit
-	65, // 8: accord.v1.InviteToJitResponse.proposal:type_name -> accord.v1.JitProposal
-	62, // 9: accord.v1.AcceptJitInvitationResponse.jit:type_name -> accord.v1.Jit
-	66, // 10: accord.v1.DeclineJitInvitationResponse.membership:type_name -> accord.v1.JitMembership
-	66, // 11: accord.v1.LeaveJitResponse.membership:type_name -> accord.v1.JitMembership
-	63, // 12: accord.v1.LeaveJitResponse.jit_state:type_name -> accord.v1.JitState
-	67, // 13: accord.v1.LinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	62, // 14: accord.v1.LinkJitCaseResponse.jit:type_name -> accord.v1.Jit
-	67, // 15: accord.v1.UnlinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	62, // 16: accord.v1.UnlinkJitCaseResponse.jit:type_name -> accord.v1.Jit
-	62, // 17: accord.v1.SetJitLeadResponse.jit:type_name -> accord.v1.Jit
-	65, // 18: accord.v1.SetJitLeadResponse.proposal:type_name -> accord.v1.JitProposal
-	62, // 19: accord.v1.CloseJitResponse.jit:type_name -> accord.v1.Jit
-	65, // 20: accord.v1.CloseJitResponse.proposal:type_name -> accord.v1.JitProposal
-	68, // 21: accord.v1.ConsentJitProposalRequest.answer:type_name -> accord.v1.Answer
-	62, // 22: accord.v1.ConsentJitProposalResponse.jit:type_name -> accord.v1.Jit
-	65, // 23: accord.v1.ConsentJitProposalResponse.proposal:type_name -> accord.v1.JitProposal
-	69, // 24: accord.v1.GetStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	70, // 25: accord.v1.ListStrategyEntriesRequest.kind:type_name -> accord.v1.StrategyEntryKind
-	69, // 26: accord.v1.ListStrategyEntriesResponse.strategy_entries:type_name -> accord.v1.StrategyEntry
-	69, // 27: accord.v1.CreateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
-	69, // 28: accord.v1.CreateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	69, // 29: accord.v1.UpdateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
-	71, // 30: accord.v1.UpdateStrategyEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	69, // 31: accord.v1.UpdateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	69, // 32: accord.v1.DeleteStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
-	72, // 33: accord.v1.ListStrategyEntryRevisionsResponse.revisions:type_name -> accord.v1.StrategyEntryRevision
-	73, // 34: accord.v1.GetLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	74, // 35: accord.v1.ListLeadProposalsRequest.state:type_name -> accord.v1.LeadProposalState
-	73, // 36: accord.v1.ListLeadProposalsResponse.lead_proposals:type_name -> accord.v1.LeadProposal
-	73, // 37: accord.v1.CreateLeadProposalRequest.lead_proposal:type_name -> accord.v1.LeadProposal
-	73, // 38: accord.v1.CreateLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	68, // 39: accord.v1.ConsentLeadProposalRequest.answer:type_name -> accord.v1.Answer
-	73, // 40: accord.v1.ConsentLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
-	75, // 41: accord.v1.GetMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
-	76, // 42: accord.v1.ListMatchDecisionsRequest.state:type_name -> accord.v1.MatchDecisionState
-	67, // 43: accord.v1.ListMatchDecisionsRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
-	75, // 44: accord.v1.ListMatchDecisionsResponse.match_decisions:type_name -> accord.v1.MatchDecision
-	75, // 45: accord.v1.CreateMatchDecisionRequest.match_decision:type_name -> accord.v1.MatchDecision
-	75, // 46: accord.v1.CreateMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
-	68, // 47: accord.v1.DecideMatchRequest.answer:type_name -> accord.v1.Answer
-	75, // 48: accord.v1.DecideMatchResponse.match_decision:type_name -> accord.v1.MatchDecision
-	0,  // 49: accord.v1.WatchMatchesResponse.kind:type_name -> accord.v1.MatchEventKind
-	75, // 50: accord.v1.WatchMatchesResponse.match_decision:type_name -> accord.v1.MatchDecision
-	77, // 51: accord.v1.WatchMatchesResponse.answer:type_name -> accord.v1.MemberAnswer
-	1,  // 52: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
-	3,  // 53: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
-	5,  // 54: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
-	8,  // 55: accord.v1.CoordinationService.GetJit:input_type -> accord.v1.GetJitRequest
-	10, // 56: accord.v1.CoordinationService.ListJits:input_type -> accord.v1.ListJitsRequest
-	12, // 57: accord.v1.CoordinationService.CreateJit:input_type -> accord.v1.CreateJitRequest
-	14, // 58: accord.v1.CoordinationService.InviteToJit:input_type -> accord.v1.InviteToJitRequest
-	16, // 59: accord.v1.CoordinationService.AcceptJitInvitation:input_type -> accord.v1.AcceptJitInvitationRequest
-	18, // 60: accord.v1.CoordinationService.DeclineJitInvitation:input_type -> accord.v1.DeclineJitInvitationRequest
-	20, // 61: accord.v1.CoordinationService.LeaveJit:input_type -> accord.v1.LeaveJitRequest
-	22, // 62: accord.v1.CoordinationService.LinkJitCase:input_type -> accord.v1.LinkJitCaseRequest
-	24, // 63: accord.v1.CoordinationService.UnlinkJitCase:input_type -> accord.v1.UnlinkJitCaseRequest
-	26, // 64: accord.v1.CoordinationService.SetJitLead:input_type -> accord.v1.SetJitLeadRequest
-	28, // 65: accord.v1.CoordinationService.CloseJit:input_type -> accord.v1.CloseJitRequest
-	30, // 66: accord.v1.CoordinationService.ConsentJitProposal:input_type -> accord.v1.ConsentJitProposalRequest
-	32, // 67: accord.v1.CoordinationService.GetStrategyEntry:input_type -> accord.v1.GetStrategyEntryRequest
-	34, // 68: accord.v1.CoordinationService.ListStrategyEntries:input_type -> accord.v1.ListStrategyEntriesRequest
-	36, // 69: accord.v1.CoordinationService.CreateStrategyEntry:input_type -> accord.v1.CreateStrategyEntryRequest
-	38, // 70: accord.v1.CoordinationService.UpdateStrategyEntry:input_type -> accord.v1.UpdateStrategyEntryRequest
-	40, // 71: accord.v1.CoordinationService.DeleteStrategyEntry:input_type -> accord.v1.DeleteStrategyEntryRequest
-	42, // 72: accord.v1.CoordinationService.ListStrategyEntryRevisions:input_type -> accord.v1.ListStrategyEntryRevisionsRequest
-	44, // 73: accord.v1.CoordinationService.GetLeadProposal:input_type -> accord.v1.GetLeadProposalRequest
-	46, // 74: accord.v1.CoordinationService.ListLeadProposals:input_type -> accord.v1.ListLeadProposalsRequest
-	48, // 75: accord.v1.CoordinationService.CreateLeadProposal:input_type -> accord.v1.CreateLeadProposalRequest
-	50, // 76: accord.v1.CoordinationService.ConsentLeadProposal:input_type -> accord.v1.ConsentLeadProposalRequest
-	52, // 77: accord.v1.CoordinationService.GetMatchDecision:input_type -> accord.v1.GetMatchDecisionRequest
-	54, // 78: accord.v1.CoordinationService.ListMatchDecisions:input_type -> accord.v1.ListMatchDecisionsRequest
-	56, // 79: accord.v1.CoordinationService.CreateMatchDecision:input_type -> accord.v1.CreateMatchDecisionRequest
-	58, // 80: accord.v1.CoordinationService.DecideMatch:input_type -> accord.v1.DecideMatchRequest
-	60, // 81: accord.v1.CoordinationService.WatchMatches:input_type -> accord.v1.WatchMatchesRequest
-	2,  // 82: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
-	4,  // 83: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
-	6,  // 84: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
-	9,  // 85: accord.v1.CoordinationService.GetJit:output_type -> accord.v1.GetJitResponse
-	11, // 86: accord.v1.CoordinationService.ListJits:output_type -> accord.v1.ListJitsResponse
-	13, // 87: accord.v1.CoordinationService.CreateJit:output_type -> accord.v1.CreateJitResponse
-	15, // 88: accord.v1.CoordinationService.InviteToJit:output_type -> accord.v1.InviteToJitResponse
-	17, // 89: accord.v1.CoordinationService.AcceptJitInvitation:output_type -> accord.v1.AcceptJitInvitationResponse
-	19, // 90: accord.v1.CoordinationService.DeclineJitInvitation:output_type -> accord.v1.DeclineJitInvitationResponse
-	21, // 91: accord.v1.CoordinationService.LeaveJit:output_type -> accord.v1.LeaveJitResponse
-	23, // 92: accord.v1.CoordinationService.LinkJitCase:output_type -> accord.v1.LinkJitCaseResponse
-	25, // 93: accord.v1.CoordinationService.UnlinkJitCase:output_type -> accord.v1.UnlinkJitCaseResponse
-	27, // 94: accord.v1.CoordinationService.SetJitLead:output_type -> accord.v1.SetJitLeadResponse
-	29, // 95: accord.v1.CoordinationService.CloseJit:output_type -> accord.v1.CloseJitResponse
-	31, // 96: accord.v1.CoordinationService.ConsentJitProposal:output_type -> accord.v1.ConsentJitProposalResponse
-	33, // 97: accord.v1.CoordinationService.GetStrategyEntry:output_type -> accord.v1.GetStrategyEntryResponse
-	35, // 98: accord.v1.CoordinationService.ListStrategyEntries:output_type -> accord.v1.ListStrategyEntriesResponse
-	37, // 99: accord.v1.CoordinationService.CreateStrategyEntry:output_type -> accord.v1.CreateStrategyEntryResponse
-	39, // 100: accord.v1.CoordinationService.UpdateStrategyEntry:output_type -> accord.v1.UpdateStrategyEntryResponse
-	41, // 101: accord.v1.CoordinationService.DeleteStrategyEntry:output_type -> accord.v1.DeleteStrategyEntryResponse
-	43, // 102: accord.v1.CoordinationService.ListStrategyEntryRevisions:output_type -> accord.v1.ListStrategyEntryRevisionsResponse
-	45, // 103: accord.v1.CoordinationService.GetLeadProposal:output_type -> accord.v1.GetLeadProposalResponse
-	47, // 104: accord.v1.CoordinationService.ListLeadProposals:output_type -> accord.v1.ListLeadProposalsResponse
-	49, // 105: accord.v1.CoordinationService.CreateLeadProposal:output_type -> accord.v1.CreateLeadProposalResponse
-	51, // 106: accord.v1.CoordinationService.ConsentLeadProposal:output_type -> accord.v1.ConsentLeadProposalResponse
-	53, // 107: accord.v1.CoordinationService.GetMatchDecision:output_type -> accord.v1.GetMatchDecisionResponse
-	55, // 108: accord.v1.CoordinationService.ListMatchDecisions:output_type -> accord.v1.ListMatchDecisionsResponse
-	57, // 109: accord.v1.CoordinationService.CreateMatchDecision:output_type -> accord.v1.CreateMatchDecisionResponse
-	59, // 110: accord.v1.CoordinationService.DecideMatch:output_type -> accord.v1.DecideMatchResponse
-	61, // 111: accord.v1.CoordinationService.WatchMatches:output_type -> accord.v1.WatchMatchesResponse
-	82, // [82:112] is the sub-list for method output_type
-	52, // [52:82] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	7,   // 0: accord.v1.RegistryStatusResponse.servers:type_name -> accord.v1.RegistryServer
+	75,  // 1: accord.v1.GetJitResponse.jit:type_name -> accord.v1.Jit
+	76,  // 2: accord.v1.ListJitsRequest.state:type_name -> accord.v1.JitState
+	77,  // 3: accord.v1.ListJitsRequest.membership_state:type_name -> accord.v1.JitMembershipState
+	75,  // 4: accord.v1.ListJitsResponse.jits:type_name -> accord.v1.Jit
+	75,  // 5: accord.v1.CreateJitRequest.jit:type_name -> accord.v1.Jit
+	75,  // 6: accord.v1.CreateJitResponse.jit:type_name -> accord.v1.Jit
+	75,  // 7: accord.v1.InviteToJitResponse.jit:type_name -> accord.v1.Jit
+	78,  // 8: accord.v1.InviteToJitResponse.proposal:type_name -> accord.v1.JitProposal
+	75,  // 9: accord.v1.AcceptJitInvitationResponse.jit:type_name -> accord.v1.Jit
+	79,  // 10: accord.v1.DeclineJitInvitationResponse.membership:type_name -> accord.v1.JitMembership
+	79,  // 11: accord.v1.LeaveJitResponse.membership:type_name -> accord.v1.JitMembership
+	76,  // 12: accord.v1.LeaveJitResponse.jit_state:type_name -> accord.v1.JitState
+	80,  // 13: accord.v1.LinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	75,  // 14: accord.v1.LinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	80,  // 15: accord.v1.UnlinkJitCaseRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	75,  // 16: accord.v1.UnlinkJitCaseResponse.jit:type_name -> accord.v1.Jit
+	75,  // 17: accord.v1.SetJitLeadResponse.jit:type_name -> accord.v1.Jit
+	78,  // 18: accord.v1.SetJitLeadResponse.proposal:type_name -> accord.v1.JitProposal
+	75,  // 19: accord.v1.CloseJitResponse.jit:type_name -> accord.v1.Jit
+	78,  // 20: accord.v1.CloseJitResponse.proposal:type_name -> accord.v1.JitProposal
+	81,  // 21: accord.v1.ConsentJitProposalRequest.answer:type_name -> accord.v1.Answer
+	75,  // 22: accord.v1.ConsentJitProposalResponse.jit:type_name -> accord.v1.Jit
+	78,  // 23: accord.v1.ConsentJitProposalResponse.proposal:type_name -> accord.v1.JitProposal
+	82,  // 24: accord.v1.GetStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	83,  // 25: accord.v1.ListStrategyEntriesRequest.kind:type_name -> accord.v1.StrategyEntryKind
+	82,  // 26: accord.v1.ListStrategyEntriesResponse.strategy_entries:type_name -> accord.v1.StrategyEntry
+	82,  // 27: accord.v1.CreateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	82,  // 28: accord.v1.CreateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	82,  // 29: accord.v1.UpdateStrategyEntryRequest.strategy_entry:type_name -> accord.v1.StrategyEntry
+	84,  // 30: accord.v1.UpdateStrategyEntryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	82,  // 31: accord.v1.UpdateStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	82,  // 32: accord.v1.DeleteStrategyEntryResponse.strategy_entry:type_name -> accord.v1.StrategyEntry
+	85,  // 33: accord.v1.ListStrategyEntryRevisionsResponse.revisions:type_name -> accord.v1.StrategyEntryRevision
+	86,  // 34: accord.v1.GetLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	87,  // 35: accord.v1.ListLeadProposalsRequest.state:type_name -> accord.v1.LeadProposalState
+	86,  // 36: accord.v1.ListLeadProposalsResponse.lead_proposals:type_name -> accord.v1.LeadProposal
+	86,  // 37: accord.v1.CreateLeadProposalRequest.lead_proposal:type_name -> accord.v1.LeadProposal
+	86,  // 38: accord.v1.CreateLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	81,  // 39: accord.v1.ConsentLeadProposalRequest.answer:type_name -> accord.v1.Answer
+	86,  // 40: accord.v1.ConsentLeadProposalResponse.lead_proposal:type_name -> accord.v1.LeadProposal
+	88,  // 41: accord.v1.GetMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	89,  // 42: accord.v1.ListMatchDecisionsRequest.state:type_name -> accord.v1.MatchDecisionState
+	80,  // 43: accord.v1.ListMatchDecisionsRequest.case_ref:type_name -> accord.v1.RegistryCaseRef
+	88,  // 44: accord.v1.ListMatchDecisionsResponse.match_decisions:type_name -> accord.v1.MatchDecision
+	88,  // 45: accord.v1.CreateMatchDecisionRequest.match_decision:type_name -> accord.v1.MatchDecision
+	88,  // 46: accord.v1.CreateMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	81,  // 47: accord.v1.DecideMatchRequest.answer:type_name -> accord.v1.Answer
+	88,  // 48: accord.v1.DecideMatchResponse.match_decision:type_name -> accord.v1.MatchDecision
+	0,   // 49: accord.v1.WatchMatchesResponse.kind:type_name -> accord.v1.MatchEventKind
+	88,  // 50: accord.v1.WatchMatchesResponse.match_decision:type_name -> accord.v1.MatchDecision
+	90,  // 51: accord.v1.WatchMatchesResponse.answer:type_name -> accord.v1.MemberAnswer
+	88,  // 52: accord.v1.CompareMatchDecisionResponse.match_decision:type_name -> accord.v1.MatchDecision
+	64,  // 53: accord.v1.CompareMatchDecisionResponse.cases:type_name -> accord.v1.ComparedCase
+	66,  // 54: accord.v1.CompareMatchDecisionResponse.pairs:type_name -> accord.v1.CasePairComparison
+	80,  // 55: accord.v1.ComparedCase.case_ref:type_name -> accord.v1.RegistryCaseRef
+	91,  // 56: accord.v1.ComparedCase.shared:type_name -> accord.v1.SharedCase
+	92,  // 57: accord.v1.ComparedCase.publish_time:type_name -> google.protobuf.Timestamp
+	65,  // 58: accord.v1.ComparedCase.persons:type_name -> accord.v1.PersonCount
+	93,  // 59: accord.v1.PersonCount.role:type_name -> accord.v1.PersonRole
+	67,  // 60: accord.v1.CasePairComparison.incidents:type_name -> accord.v1.IncidentPair
+	68,  // 61: accord.v1.CasePairComparison.crime_codes:type_name -> accord.v1.ValueComparison
+	68,  // 62: accord.v1.CasePairComparison.units:type_name -> accord.v1.ValueComparison
+	69,  // 63: accord.v1.CasePairComparison.evidence:type_name -> accord.v1.EvidenceOverlap
+	70,  // 64: accord.v1.CasePairComparison.persons:type_name -> accord.v1.PersonAgreement
+	94,  // 65: accord.v1.CasePairComparison.explanation:type_name -> accord.v1.MatchExplanation
+	80,  // 66: accord.v1.MatchRule.case_ref:type_name -> accord.v1.RegistryCaseRef
+	71,  // 67: accord.v1.DecideMatchesRequest.rule:type_name -> accord.v1.MatchRule
+	81,  // 68: accord.v1.DecideMatchesRequest.answer:type_name -> accord.v1.Answer
+	74,  // 69: accord.v1.DecideMatchesResponse.answers:type_name -> accord.v1.RuleAnswer
+	80,  // 70: accord.v1.RuleAnswer.cases:type_name -> accord.v1.RegistryCaseRef
+	1,   // 71: accord.v1.CoordinationService.Execute:input_type -> accord.v1.ExecuteRequest
+	3,   // 72: accord.v1.CoordinationService.Query:input_type -> accord.v1.QueryRequest
+	5,   // 73: accord.v1.CoordinationService.RegistryStatus:input_type -> accord.v1.RegistryStatusRequest
+	8,   // 74: accord.v1.CoordinationService.GetJit:input_type -> accord.v1.GetJitRequest
+	10,  // 75: accord.v1.CoordinationService.ListJits:input_type -> accord.v1.ListJitsRequest
+	12,  // 76: accord.v1.CoordinationService.CreateJit:input_type -> accord.v1.CreateJitRequest
+	14,  // 77: accord.v1.CoordinationService.InviteToJit:input_type -> accord.v1.InviteToJitRequest
+	16,  // 78: accord.v1.CoordinationService.AcceptJitInvitation:input_type -> accord.v1.AcceptJitInvitationRequest
+	18,  // 79: accord.v1.CoordinationService.DeclineJitInvitation:input_type -> accord.v1.DeclineJitInvitationRequest
+	20,  // 80: accord.v1.CoordinationService.LeaveJit:input_type -> accord.v1.LeaveJitRequest
+	22,  // 81: accord.v1.CoordinationService.LinkJitCase:input_type -> accord.v1.LinkJitCaseRequest
+	24,  // 82: accord.v1.CoordinationService.UnlinkJitCase:input_type -> accord.v1.UnlinkJitCaseRequest
+	26,  // 83: accord.v1.CoordinationService.SetJitLead:input_type -> accord.v1.SetJitLeadRequest
+	28,  // 84: accord.v1.CoordinationService.CloseJit:input_type -> accord.v1.CloseJitRequest
+	30,  // 85: accord.v1.CoordinationService.ConsentJitProposal:input_type -> accord.v1.ConsentJitProposalRequest
+	32,  // 86: accord.v1.CoordinationService.GetStrategyEntry:input_type -> accord.v1.GetStrategyEntryRequest
+	34,  // 87: accord.v1.CoordinationService.ListStrategyEntries:input_type -> accord.v1.ListStrategyEntriesRequest
+	36,  // 88: accord.v1.CoordinationService.CreateStrategyEntry:input_type -> accord.v1.CreateStrategyEntryRequest
+	38,  // 89: accord.v1.CoordinationService.UpdateStrategyEntry:input_type -> accord.v1.UpdateStrategyEntryRequest
+	40,  // 90: accord.v1.CoordinationService.DeleteStrategyEntry:input_type -> accord.v1.DeleteStrategyEntryRequest
+	42,  // 91: accord.v1.CoordinationService.ListStrategyEntryRevisions:input_type -> accord.v1.ListStrategyEntryRevisionsRequest
+	44,  // 92: accord.v1.CoordinationService.GetLeadProposal:input_type -> accord.v1.GetLeadProposalRequest
+	46,  // 93: accord.v1.CoordinationService.ListLeadProposals:input_type -> accord.v1.ListLeadProposalsRequest
+	48,  // 94: accord.v1.CoordinationService.CreateLeadProposal:input_type -> accord.v1.CreateLeadProposalRequest
+	50,  // 95: accord.v1.CoordinationService.ConsentLeadProposal:input_type -> accord.v1.ConsentLeadProposalRequest
+	52,  // 96: accord.v1.CoordinationService.GetMatchDecision:input_type -> accord.v1.GetMatchDecisionRequest
+	54,  // 97: accord.v1.CoordinationService.ListMatchDecisions:input_type -> accord.v1.ListMatchDecisionsRequest
+	56,  // 98: accord.v1.CoordinationService.CreateMatchDecision:input_type -> accord.v1.CreateMatchDecisionRequest
+	58,  // 99: accord.v1.CoordinationService.DecideMatch:input_type -> accord.v1.DecideMatchRequest
+	62,  // 100: accord.v1.CoordinationService.CompareMatchDecision:input_type -> accord.v1.CompareMatchDecisionRequest
+	72,  // 101: accord.v1.CoordinationService.DecideMatches:input_type -> accord.v1.DecideMatchesRequest
+	60,  // 102: accord.v1.CoordinationService.WatchMatches:input_type -> accord.v1.WatchMatchesRequest
+	2,   // 103: accord.v1.CoordinationService.Execute:output_type -> accord.v1.ExecuteResponse
+	4,   // 104: accord.v1.CoordinationService.Query:output_type -> accord.v1.QueryResponse
+	6,   // 105: accord.v1.CoordinationService.RegistryStatus:output_type -> accord.v1.RegistryStatusResponse
+	9,   // 106: accord.v1.CoordinationService.GetJit:output_type -> accord.v1.GetJitResponse
+	11,  // 107: accord.v1.CoordinationService.ListJits:output_type -> accord.v1.ListJitsResponse
+	13,  // 108: accord.v1.CoordinationService.CreateJit:output_type -> accord.v1.CreateJitResponse
+	15,  // 109: accord.v1.CoordinationService.InviteToJit:output_type -> accord.v1.InviteToJitResponse
+	17,  // 110: accord.v1.CoordinationService.AcceptJitInvitation:output_type -> accord.v1.AcceptJitInvitationResponse
+	19,  // 111: accord.v1.CoordinationService.DeclineJitInvitation:output_type -> accord.v1.DeclineJitInvitationResponse
+	21,  // 112: accord.v1.CoordinationService.LeaveJit:output_type -> accord.v1.LeaveJitResponse
+	23,  // 113: accord.v1.CoordinationService.LinkJitCase:output_type -> accord.v1.LinkJitCaseResponse
+	25,  // 114: accord.v1.CoordinationService.UnlinkJitCase:output_type -> accord.v1.UnlinkJitCaseResponse
+	27,  // 115: accord.v1.CoordinationService.SetJitLead:output_type -> accord.v1.SetJitLeadResponse
+	29,  // 116: accord.v1.CoordinationService.CloseJit:output_type -> accord.v1.CloseJitResponse
+	31,  // 117: accord.v1.CoordinationService.ConsentJitProposal:output_type -> accord.v1.ConsentJitProposalResponse
+	33,  // 118: accord.v1.CoordinationService.GetStrategyEntry:output_type -> accord.v1.GetStrategyEntryResponse
+	35,  // 119: accord.v1.CoordinationService.ListStrategyEntries:output_type -> accord.v1.ListStrategyEntriesResponse
+	37,  // 120: accord.v1.CoordinationService.CreateStrategyEntry:output_type -> accord.v1.CreateStrategyEntryResponse
+	39,  // 121: accord.v1.CoordinationService.UpdateStrategyEntry:output_type -> accord.v1.UpdateStrategyEntryResponse
+	41,  // 122: accord.v1.CoordinationService.DeleteStrategyEntry:output_type -> accord.v1.DeleteStrategyEntryResponse
+	43,  // 123: accord.v1.CoordinationService.ListStrategyEntryRevisions:output_type -> accord.v1.ListStrategyEntryRevisionsResponse
+	45,  // 124: accord.v1.CoordinationService.GetLeadProposal:output_type -> accord.v1.GetLeadProposalResponse
+	47,  // 125: accord.v1.CoordinationService.ListLeadProposals:output_type -> accord.v1.ListLeadProposalsResponse
+	49,  // 126: accord.v1.CoordinationService.CreateLeadProposal:output_type -> accord.v1.CreateLeadProposalResponse
+	51,  // 127: accord.v1.CoordinationService.ConsentLeadProposal:output_type -> accord.v1.ConsentLeadProposalResponse
+	53,  // 128: accord.v1.CoordinationService.GetMatchDecision:output_type -> accord.v1.GetMatchDecisionResponse
+	55,  // 129: accord.v1.CoordinationService.ListMatchDecisions:output_type -> accord.v1.ListMatchDecisionsResponse
+	57,  // 130: accord.v1.CoordinationService.CreateMatchDecision:output_type -> accord.v1.CreateMatchDecisionResponse
+	59,  // 131: accord.v1.CoordinationService.DecideMatch:output_type -> accord.v1.DecideMatchResponse
+	63,  // 132: accord.v1.CoordinationService.CompareMatchDecision:output_type -> accord.v1.CompareMatchDecisionResponse
+	73,  // 133: accord.v1.CoordinationService.DecideMatches:output_type -> accord.v1.DecideMatchesResponse
+	61,  // 134: accord.v1.CoordinationService.WatchMatches:output_type -> accord.v1.WatchMatchesResponse
+	103, // [103:135] is the sub-list for method output_type
+	71,  // [71:103] is the sub-list for method input_type
+	71,  // [71:71] is the sub-list for extension type_name
+	71,  // [71:71] is the sub-list for extension extendee
+	0,   // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_coordination_proto_init() }
@@ -4467,6 +5709,8 @@ func file_accord_v1_coordination_proto_init() {
 	if File_accord_v1_coordination_proto != nil {
 		return
 	}
+	file_accord_v1_cases_proto_init()
+	file_accord_v1_exchange_proto_init()
 	file_accord_v1_registry_resources_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4474,7 +5718,7 @@ func file_accord_v1_coordination_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_coordination_proto_rawDesc), len(file_accord_v1_coordination_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   61,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,8 @@ const (
 	CoordinationService_ListMatchDecisions_FullMethodName         = "/accord.v1.CoordinationService/ListMatchDecisions"
 	CoordinationService_CreateMatchDecision_FullMethodName        = "/accord.v1.CoordinationService/CreateMatchDecision"
 	CoordinationService_DecideMatch_FullMethodName                = "/accord.v1.CoordinationService/DecideMatch"
+	CoordinationService_CompareMatchDecision_FullMethodName       = "/accord.v1.CoordinationService/CompareMatchDecision"
+	CoordinationService_DecideMatches_FullMethodName              = "/accord.v1.CoordinationService/DecideMatches"
 	CoordinationService_WatchMatches_FullMethodName               = "/accord.v1.CoordinationService/WatchMatches"
 )
 
@@ -182,6 +184,23 @@ type CoordinationServiceClient interface {
 	// the caller's member: confirmed once every involved member confirms,
 	// rejected once one rejects.
 	DecideMatch(ctx context.Context, in *DecideMatchRequest, opts ...grpc.CallOption) (*DecideMatchResponse, error)
+	// CompareMatchDecision shows a match decision's cases side by side, as
+	// this node holds them: what each member shares of its case (the
+	// caller's own member's as this node published it), their incidents
+	// aligned (places as written, times with their offsets, distance and
+	// time apart), crime codes, units, victim counts, the evidence items
+	// they share, how many persons agree by their tokens (never a name), and
+	// the pair's score under this node's current model. The caller's member
+	// must be involved in the decision.
+	CompareMatchDecision(ctx context.Context, in *CompareMatchDecisionRequest, opts ...grpc.CallOption) (*CompareMatchDecisionResponse, error)
+	// DecideMatches answers for the caller's member every match decision
+	// that waits for its answer and that a rule selects (score range,
+	// member, case, cluster, evidence shared). With validate_only it
+	// changes nothing and says which decisions the rule selects now (a dry
+	// run) and a selection token; given that token back
+	// (expected_selection), the answering run is refused (ABORTED) unless
+	// the rule still selects exactly those decisions.
+	DecideMatches(ctx context.Context, in *DecideMatchesRequest, opts ...grpc.CallOption) (*DecideMatchesResponse, error)
 	// WatchMatches streams the changes of the match decisions the caller's
 	// member is involved in: new decisions, answers (any involved member's)
 	// and state changes, in the order of the registry's changes, each with
@@ -492,6 +511,26 @@ func (c *coordinationServiceClient) DecideMatch(ctx context.Context, in *DecideM
 	return out, nil
 }
 
+func (c *coordinationServiceClient) CompareMatchDecision(ctx context.Context, in *CompareMatchDecisionRequest, opts ...grpc.CallOption) (*CompareMatchDecisionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompareMatchDecisionResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_CompareMatchDecision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *coordinationServiceClient) DecideMatches(ctx context.Context, in *DecideMatchesRequest, opts ...grpc.CallOption) (*DecideMatchesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecideMatchesResponse)
+	err := c.cc.Invoke(ctx, CoordinationService_DecideMatches_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *coordinationServiceClient) WatchMatches(ctx context.Context, in *WatchMatchesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMatchesResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &CoordinationService_ServiceDesc.Streams[0], CoordinationService_WatchMatches_FullMethodName, cOpts...)
@@ -642,6 +681,23 @@ type CoordinationServiceServer interface {
 	// the caller's member: confirmed once every involved member confirms,
 	// rejected once one rejects.
 	DecideMatch(context.Context, *DecideMatchRequest) (*DecideMatchResponse, error)
+	// CompareMatchDecision shows a match decision's cases side by side, as
+	// this node holds them: what each member shares of its case (the
+	// caller's own member's as this node published it), their incidents
+	// aligned (places as written, times with their offsets, distance and
+	// time apart), crime codes, units, victim counts, the evidence items
+	// they share, how many persons agree by their tokens (never a name), and
+	// the pair's score under this node's current model. The caller's member
+	// must be involved in the decision.
+	CompareMatchDecision(context.Context, *CompareMatchDecisionRequest) (*CompareMatchDecisionResponse, error)
+	// DecideMatches answers for the caller's member every match decision
+	// that waits for its answer and that a rule selects (score range,
+	// member, case, cluster, evidence shared). With validate_only it
+	// changes nothing and says which decisions the rule selects now (a dry
+	// run) and a selection token; given that token back
+	// (expected_selection), the answering run is refused (ABORTED) unless
+	// the rule still selects exactly those decisions.
+	DecideMatches(context.Context, *DecideMatchesRequest) (*DecideMatchesResponse, error)
 	// WatchMatches streams the changes of the match decisions the caller's
 	// member is involved in: new decisions, answers (any involved member's)
 	// and state changes, in the order of the registry's changes, each with
@@ -746,6 +802,12 @@ func (UnimplementedCoordinationServiceServer) CreateMatchDecision(context.Contex
 }
 func (UnimplementedCoordinationServiceServer) DecideMatch(context.Context, *DecideMatchRequest) (*DecideMatchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DecideMatch not implemented")
+}
+func (UnimplementedCoordinationServiceServer) CompareMatchDecision(context.Context, *CompareMatchDecisionRequest) (*CompareMatchDecisionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CompareMatchDecision not implemented")
+}
+func (UnimplementedCoordinationServiceServer) DecideMatches(context.Context, *DecideMatchesRequest) (*DecideMatchesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DecideMatches not implemented")
 }
 func (UnimplementedCoordinationServiceServer) WatchMatches(*WatchMatchesRequest, grpc.ServerStreamingServer[WatchMatchesResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchMatches not implemented")
@@ -1293,6 +1355,42 @@ func _CoordinationService_DecideMatch_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CoordinationService_CompareMatchDecision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareMatchDecisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).CompareMatchDecision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_CompareMatchDecision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).CompareMatchDecision(ctx, req.(*CompareMatchDecisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CoordinationService_DecideMatches_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecideMatchesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CoordinationServiceServer).DecideMatches(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CoordinationService_DecideMatches_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CoordinationServiceServer).DecideMatches(ctx, req.(*DecideMatchesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CoordinationService_WatchMatches_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchMatchesRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -1426,6 +1524,14 @@ var CoordinationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecideMatch",
 			Handler:    _CoordinationService_DecideMatch_Handler,
+		},
+		{
+			MethodName: "CompareMatchDecision",
+			Handler:    _CoordinationService_CompareMatchDecision_Handler,
+		},
+		{
+			MethodName: "DecideMatches",
+			Handler:    _CoordinationService_DecideMatches_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,382 @@
+package coordination
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/accordfed/accord/federation/matching"
+	"github.com/accordfed/accord/federation/registry"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+// heldCases is a CaseSource over shared cases by member/case id.
+type heldCases map[string]*accordv1.SharedCase
+
+func (h heldCases) Case(member, caseID string) (*accordv1.FederationCase, bool, error) {
+	c, ok := h[member+"/"+caseID]
+	if !ok {
+		return nil, false, nil
+	}
+	return &accordv1.FederationCase{Member: member, Case: c, Seq: 7}, true, nil
+}
+
+func sha(n int) string { return fmt.Sprintf("%064x", n) }
+
+func sharedCase(id, place string, lat, lon float64, start string, evidence []int, persons ...accordv1.PersonRole) *accordv1.SharedCase {
+	c := &accordv1.SharedCase{
+		CaseId: id, Title: "shelling of a school in " + place, Version: 3, CrimeCodes: []string{"8(2)(b)(ix)"},
+		Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION,
+		Incidents:   []*accordv1.Incident{{Start: start, Place: place, Region: "Kharkivska", Lat: &lat, Lon: &lon}},
+		Perpetrators: []*accordv1.Perpetrator{{Kind: accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, Name: "200th Motor Rifle Brigade"}},
+	}
+	for _, e := range evidence {
+		c.Evidence = append(c.Evidence, &accordv1.SharedEvidence{Sha256: sha(e), MediaType: "image/jpeg"})
+	}
+	for _, r := range persons {
+		c.Persons = append(c.Persons, &accordv1.PersonEncoding{Role: r, KeyName: "x/x-1", KeyVersion: 1, Encoding: []byte{1}})
+	}
+	return c
+}
+
+// proposeScored has n propose a match of two cases with a score.
+func proposeScored(t *testing.T, n *fsmNode, a, b string, score float64) string {
+	t.Helper()
+	cases := []registry.CaseRef{caseRef(a), caseRef(b)}
+	slices.SortFunc(cases, registry.CompareCaseRefs)
+	cmd, err := registry.NewCommand(fmt.Sprintf("p.%s.%s", a, b), registry.ProposeMatch{Cases: cases, Score: score, Versions: map[string]int64{cases[0].String(): 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := n.ApplyIndex(context.Background(), cmd)
+	if err != nil {
+		t.Fatalf("proposing %s ~ %s: %v", a, b, err)
+	}
+	return out.ID
+}
+
+// indexOf builds a matcher index over the held cases.
+func indexOf(t *testing.T, held heldCases) *matching.Index {
+	t.Helper()
+	x := matching.NewIndex(matching.Config{})
+	for _, c := range held {
+		r, err := matching.FromShared(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return x
+}
+
+func TestCompareMatchDecision(t *testing.T) {
+	_, nodes := newFSMLog(t, "UA", "PL", "DE")
+	held := heldCases{
+		// The same shelling written in two scripts, two offsets and
+		// 2 km apart; two photos in common.
+		"UA/UA-1": sharedCase("UA-1", "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", []int{1, 2, 3}, accordv1.PersonRole_PERSON_ROLE_VICTIM, accordv1.PersonRole_PERSON_ROLE_VICTIM),
+		"PL/PL-1": sharedCase("PL-1", "Харків", 50.00, 36.25, "2022-03-01T11:30:00+03:00", []int{2, 1}, accordv1.PersonRole_PERSON_ROLE_WITNESS),
+		"UA/UA-2": sharedCase("UA-2", "Izium", 49.21, 37.26, "2022-04-01T10:00:00+03:00", nil),
+	}
+	held["PL/PL-1"].CrimeCodes = []string{"8(2)(b)(ix)", "8(2)(b)(i)"}
+	held["PL/PL-1"].Perpetrators[0].Name = "200th motor rifle brigade"
+	s := New(nodes["UA"], "UA", nil, nil)
+	ctx := as("UA", "analyst")
+
+	m1 := proposeScored(t, nodes["PL"], "UA-1", "PL-1", 0.97)
+	_, err := s.CompareMatchDecision(ctx, &accordv1.CompareMatchDecisionRequest{Name: matchName(m1)})
+	wantCode(t, "no case source", err, codes.FailedPrecondition, "shared cases")
+
+	s.WithCompare(held, indexOf(t, held))
+	r, err := s.CompareMatchDecision(ctx, &accordv1.CompareMatchDecisionRequest{Name: matchName(m1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.GetCases()) != 2 || len(r.GetPairs()) != 1 {
+		t.Fatalf("cases %d, pairs %d: want 2 and 1", len(r.GetCases()), len(r.GetPairs()))
+	}
+	// The decision orders its cases by member: PL before UA.
+	pl, ua := r.GetCases()[0], r.GetCases()[1]
+	if pl.GetCaseRef().GetCaseId() != "PL-1" || !pl.GetHeld() || ua.GetCaseRef().GetCaseId() != "UA-1" || !ua.GetHeld() {
+		t.Fatalf("cases: %v", r.GetCases())
+	}
+	if pl.GetDecidedVersion() != 2 || pl.GetShared().GetVersion() != 3 || pl.GetSeq() != 7 {
+		t.Errorf("PL-1: decided version %d, shared version %d, seq %d; want 2, 3, 7", pl.GetDecidedVersion(), pl.GetShared().GetVersion(), pl.GetSeq())
+	}
+	if len(ua.GetShared().GetPersons()) != 0 || len(ua.GetPersons()) != 1 || ua.GetPersons()[0].GetCount() != 2 {
+		t.Errorf("UA-1's persons: encodings %d (want none), counts %v (want 2 victims)", len(ua.GetShared().GetPersons()), ua.GetPersons())
+	}
+	p := r.GetPairs()[0]
+	if p.GetFirst() != 0 || p.GetSecond() != 1 {
+		t.Errorf("pair %d-%d, want 0-1", p.GetFirst(), p.GetSecond())
+	}
+	if len(p.GetIncidents()) != 1 {
+		t.Fatalf("incidents %v", p.GetIncidents())
+	}
+	in := p.GetIncidents()[0]
+	// PL's 11:30+03:00 is 08:30Z, UA's 10:00+02:00 is 08:00Z.
+	if !in.GetBest() || !in.GetSamePlace() || !in.GetHasDistance() || in.GetDistanceKm() < 1 || in.GetDistanceKm() > 3 || in.GetStartDifferenceSeconds() != -1800 {
+		t.Errorf("incident pair %v: want the best pair, same place, 1-3 km apart, UA starting 30 min before PL", in)
+	}
+	if got := p.GetCrimeCodes(); !slices.Equal(got.GetCommon(), []string{"8(2)(b)(ix)"}) || !slices.Equal(got.GetOnlyFirst(), []string{"8(2)(b)(i)"}) || len(got.GetOnlySecond()) != 0 {
+		t.Errorf("crime codes %v", got)
+	}
+	if got := p.GetUnits(); len(got.GetCommon()) != 1 || len(got.GetOnlyFirst())+len(got.GetOnlySecond()) != 0 {
+		t.Errorf("units %v: want one in common (the same name in another case)", got)
+	}
+	if ev := p.GetEvidence(); !slices.Equal(ev.GetCommonSha256(), []string{sha(1), sha(2)}) || ev.GetOnlyFirst() != 0 || ev.GetOnlySecond() != 1 {
+		t.Errorf("evidence %v: want 2 in common, 1 only at UA", ev)
+	}
+	if pa := p.GetPersons(); pa.GetFirst() != 1 || pa.GetSecond() != 2 || pa.GetMatching() < 0 {
+		t.Errorf("persons %v", pa)
+	}
+	if !p.GetScored() || p.GetScore() < 0.9 || len(p.GetReasons()) == 0 {
+		t.Errorf("scored %v, score %v, reasons %v: want scored above 0.9 with reasons", p.GetScored(), p.GetScore(), p.GetReasons())
+	}
+	e := p.GetExplanation()
+	sum := e.GetPriorWeight()
+	for _, c := range e.GetComparisons() {
+		sum += c.GetWeight()
+	}
+	if math.Abs(sum-e.GetWeight()) > 1e-9 || math.Abs(e.GetProbability()-p.GetScore()) > 1e-4 {
+		t.Errorf("explanation %v does not add up to the score %v", e, p.GetScore())
+	}
+
+	// A case not held is listed as missing, and no pair is compared.
+	m2 := proposeScored(t, nodes["DE"], "UA-2", "DE-9", 0.8)
+	r, err = s.CompareMatchDecision(ctx, &accordv1.CompareMatchDecisionRequest{Name: matchName(m2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.GetPairs()) != 0 || r.GetCases()[0].GetHeld() || !strings.Contains(r.GetCases()[0].GetMissing(), "not received") || !r.GetCases()[1].GetHeld() {
+		t.Errorf("with DE-9 not held: %v", r)
+	}
+
+	// Bad names, and decisions UA is not involved in.
+	m3 := proposeScored(t, nodes["PL"], "PL-1", "DE-1", 0.8)
+	for _, c := range []struct {
+		name string
+		code codes.Code
+		want string
+	}{
+		{"", codes.InvalidArgument, "name"},
+		{"jits/jit-000001", codes.InvalidArgument, "name"},
+		{"matchDecisions/match-999999", codes.NotFound, "match-999999"},
+		{matchName(m3), codes.NotFound, m3},
+	} {
+		_, err := s.CompareMatchDecision(ctx, &accordv1.CompareMatchDecisionRequest{Name: c.name})
+		wantCode(t, "compare "+c.name, err, c.code, c.want)
+	}
+}
+
+// An incident of several is paired with the closest of the other case's,
+// each once, and the rest listed alone.
+func TestAlignIncidents(t *testing.T) {
+	at := func(place, start string, lat, lon float64) *accordv1.Incident {
+		return &accordv1.Incident{Place: place, Start: start, Lat: &lat, Lon: &lon}
+	}
+	a := []*accordv1.Incident{
+		at("Bucha", "2022-03-05T10:00:00+02:00", 50.54, 30.21),
+		at("Irpin", "2022-03-06T10:00:00+02:00", 50.52, 30.25),
+		at("Hostomel", "2022-03-20T10:00:00+02:00", 50.57, 30.26),
+	}
+	b := []*accordv1.Incident{
+		at("Ірпінь", "2022-03-06T12:00:00+02:00", 50.52, 30.25),
+		at("Буча", "2022-03-05T09:00:00+02:00", 50.54, 30.21),
+	}
+	got := alignIncidents(a, b, [2]int{-1, -1})
+	var pairs []string
+	for _, p := range got {
+		pairs = append(pairs, fmt.Sprintf("%d-%d", p.GetFirst(), p.GetSecond()))
+	}
+	if want := []string{"0-1", "1-0", "2--1"}; !slices.Equal(pairs, want) {
+		t.Errorf("aligned %v, want %v", pairs, want)
+	}
+	if !got[0].GetSamePlace() || got[0].GetGapSeconds() > 0 {
+		t.Errorf("Bucha ~ Буча: %v: want the same place, windows that meet", got[0])
+	}
+	// The matcher's best pair comes first even when another is closer.
+	got = alignIncidents(a, b, [2]int{2, 0})
+	if got[0].GetFirst() != 2 || got[0].GetSecond() != 0 || !got[0].GetBest() {
+		t.Errorf("best pair first: %v", got[0])
+	}
+}
+
+// ruleFixture is UA's service over a registry where PL proposed n matches
+// UA-i ~ PL-i with descending scores; every other case shares evidence.
+type ruleFixture struct {
+	s     *Service
+	nodes map[string]*fsmNode
+	ids   []string
+}
+
+func newRuleFixture(t *testing.T, n int) *ruleFixture {
+	t.Helper()
+	_, nodes := newFSMLog(t, "UA", "PL", "DE")
+	held := heldCases{}
+	f := &ruleFixture{nodes: nodes, s: New(nodes["UA"], "UA", nil, nil)}
+	for i := range n {
+		ua, pl := fmt.Sprintf("UA-%d", i), fmt.Sprintf("PL-%d", i)
+		ev := []int{1000 + i}
+		if i%2 == 0 {
+			ev = append(ev, i) // shared with PL's
+		}
+		held["UA/"+ua] = sharedCase(ua, "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", ev)
+		held["PL/"+pl] = sharedCase(pl, "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", []int{i, 2000 + i})
+		f.ids = append(f.ids, proposeScored(t, nodes["PL"], ua, pl, 0.99-float64(i)*0.01))
+	}
+	f.s.WithCompare(held, nil)
+	return f
+}
+
+func (f *ruleFixture) applied() uint64 { return f.nodes["UA"].log.fsm.AppliedIndex() }
+
+func selected(r *accordv1.DecideMatchesResponse) []string {
+	var out []string
+	for _, a := range r.GetAnswers() {
+		out = append(out, strings.TrimPrefix(a.GetName(), "matchDecisions/"))
+	}
+	return out
+}
+
+func TestDecideMatchesByRule(t *testing.T) {
+	f := newRuleFixture(t, 8)
+	ctx := as("UA", "analyst")
+	rule := &accordv1.MatchRule{MinScore: 0.95, MinSharedEvidence: 1}
+	before := f.applied()
+	dry, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scores 0.99 .. 0.95 are decisions 0..4; of them 0, 2 and 4 share
+	// evidence; highest score first.
+	if want := []string{f.ids[0], f.ids[2], f.ids[4]}; !slices.Equal(selected(dry), want) || !dry.GetValidateOnly() || dry.GetSelection() == "" {
+		t.Fatalf("dry run selected %v (selection %q), want %v", selected(dry), dry.GetSelection(), want)
+	}
+	for _, a := range dry.GetAnswers() {
+		if a.GetSharedEvidence() != 1 || a.GetAnswered() {
+			t.Errorf("%s: shared %d, answered %v", a.GetName(), a.GetSharedEvidence(), a.GetAnswered())
+		}
+	}
+	if f.applied() != before {
+		t.Fatalf("the dry run changed the registry")
+	}
+
+	// Bad input names the field and changes nothing.
+	for _, c := range []struct {
+		req  *accordv1.DecideMatchesRequest
+		code codes.Code
+		want string
+	}{
+		{&accordv1.DecideMatchesRequest{Rule: rule, ValidateOnly: true}, codes.InvalidArgument, "answer"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_NO, RequestId: "r"}, codes.InvalidArgument, "reason"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES}, codes.InvalidArgument, "request_id"},
+		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinScore: 2}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.InvalidArgument, "rule.min_score"},
+		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinSharedEvidence: -1}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.InvalidArgument, "rule.min_shared_evidence"},
+		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{Member: "pl"}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.InvalidArgument, "rule.member"},
+		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{Cluster: "clusters/cluster-000001"}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.FailedPrecondition, "rule.cluster"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true, MaxDecisions: 5000}, codes.InvalidArgument, "max_decisions"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "r", ExpectedSelection: "abc"}, codes.InvalidArgument, "expected_selection"},
+		// The dry run's selection was for yes: answering no is another selection.
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_NO, Reason: "x", RequestId: "r", ExpectedSelection: dry.GetSelection()}, codes.Aborted, "expected_selection"},
+		// Too many for max_decisions.
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "r", MaxDecisions: 2}, codes.FailedPrecondition, "max_decisions"},
+	} {
+		_, err := f.s.DecideMatches(ctx, c.req)
+		wantCode(t, fmt.Sprintf("%v", c.req), err, c.code, c.want)
+	}
+	if f.applied() != before {
+		t.Fatalf("a refused call changed the registry")
+	}
+	more, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true, MaxDecisions: 2})
+	if err != nil || !more.GetMore() || len(more.GetAnswers()) != 2 || more.GetSelection() != "" {
+		t.Fatalf("dry run over max_decisions: %v, %v: want the first 2, more, no selection", more, err)
+	}
+
+	// A colleague answers one of them after the dry run: the selection
+	// no longer holds.
+	_, err = f.s.DecideMatch(ctx, &accordv1.DecideMatchRequest{Name: matchName(f.ids[2]), Answer: accordv1.Answer_ANSWER_NO, Reason: "another school", RequestId: "colleague"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "rule-1", ExpectedSelection: dry.GetSelection()})
+	wantCode(t, "stale selection", err, codes.Aborted, "dry run")
+
+	dry, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{f.ids[0], f.ids[4]}; !slices.Equal(selected(dry), want) {
+		t.Fatalf("second dry run: %v, want %v", selected(dry), want)
+	}
+	done, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, Reason: "same photos", RequestId: "rule-2", ExpectedSelection: dry.GetSelection()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.GetAnswered() != 2 || done.GetFailed() != 0 || done.GetValidateOnly() {
+		t.Fatalf("answered %d, failed %d: %v", done.GetAnswered(), done.GetFailed(), done)
+	}
+	for _, id := range []string{f.ids[0], f.ids[4]} {
+		d, err := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine *accordv1.MemberAnswer
+		for _, a := range d.GetMatchDecision().GetAnswers() {
+			if a.GetMember() == "UA" {
+				mine = a
+			}
+		}
+		if mine.GetAnswer() != accordv1.Answer_ANSWER_YES || mine.GetReason() != "same photos" || !strings.HasPrefix(mine.GetChange().GetRequestId(), "rule-2.") {
+			t.Errorf("%s: UA's answer %v", id, mine)
+		}
+	}
+	// The colleague's answer stands; nothing waits under the rule now.
+	d, _ := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(f.ids[2])})
+	if d.GetMatchDecision().GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_REJECTED {
+		t.Errorf("%s: %v, want the colleague's rejection to stand", f.ids[2], d.GetMatchDecision().GetState())
+	}
+	dry, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil || len(dry.GetAnswers()) != 0 {
+		t.Fatalf("after answering: %v, %v: want nothing selected", selected(dry), err)
+	}
+
+	// Without an evidence condition the rule needs no shared cases, and
+	// a score range alone selects.
+	g := newRuleFixture(t, 4)
+	g.s.cases = nil
+	r, err := g.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MaxScore: 0.975}, Answer: accordv1.Answer_ANSWER_NO, Reason: "below our threshold", RequestId: "low"})
+	if err != nil || r.GetAnswered() != 2 {
+		t.Fatalf("score range alone: %v, %v: want decisions 2 and 3 rejected", r, err)
+	}
+	_, err = g.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinSharedEvidence: 1}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	wantCode(t, "evidence without a case source", err, codes.FailedPrecondition, "rule.min_shared_evidence")
+}
+
+// A rule's answering run is safe to retry: the same request id answers
+// nothing twice (the registry keeps each answer's derived request id).
+func TestDecideMatchesRetry(t *testing.T) {
+	f := newRuleFixture(t, 3)
+	ctx := as("UA", "analyst")
+	req := &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, RequestId: "once"}
+	r, err := f.s.DecideMatches(ctx, req)
+	if err != nil || r.GetAnswered() != 3 {
+		t.Fatalf("%v, %v", r, err)
+	}
+	before := f.applied()
+	r, err = f.s.DecideMatches(ctx, req)
+	if err != nil || len(r.GetAnswers()) != 0 || f.applied() != before {
+		t.Fatalf("retry: %v, %v, registry moved %d -> %d: want nothing selected or written", r, err, before, f.applied())
+	}
+	if status.Code(err) != codes.OK {
+		t.Fatal(err)
+	}
+}
