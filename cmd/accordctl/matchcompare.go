@@ -92,13 +92,13 @@ func printPair(w io.Writer, a, b *accordv1.ComparedCase, p *accordv1.CasePairCom
 			row("  compared", strings.Join(notes, "; "), "")
 		}
 	}
-	row("crime codes", valuesText(p.GetCrimeCodes().GetCommon(), p.GetCrimeCodes().GetOnlyFirst()), valuesText(p.GetCrimeCodes().GetCommon(), p.GetCrimeCodes().GetOnlySecond()))
-	row("units", valuesText(p.GetUnits().GetCommon(), p.GetUnits().GetOnlyFirst()), valuesText(p.GetUnits().GetCommon(), p.GetUnits().GetOnlySecond()))
+	row("crime codes", valuesText(p.GetCrimeCodes().GetCommon(), p.GetCrimeCodes().GetOnlyFirst()), valuesText(p.GetCrimeCodes().GetCommonSecond(), p.GetCrimeCodes().GetOnlySecond()))
+	row("units", valuesText(p.GetUnits().GetCommon(), p.GetUnits().GetOnlyFirst()), valuesText(p.GetUnits().GetCommonSecond(), p.GetUnits().GetOnlySecond()))
 	row("victims", victimsText(sa), victimsText(sb))
 	ev := p.GetEvidence()
 	row("evidence", fmt.Sprintf("%d in common, %d only here", len(ev.GetCommonSha256()), ev.GetOnlyFirst()), fmt.Sprintf("%d only here", ev.GetOnlySecond()))
 	pa := p.GetPersons()
-	agree := "not scored"
+	agree := "not compared by token"
 	if pa.GetMatching() >= 0 {
 		agree = fmt.Sprintf("%d agree by token", pa.GetMatching())
 		if pa.GetLevel() != "" {

@@ -496,6 +496,11 @@ func compile(r Record, places *placeTable) (*rec, error) {
 	return c, nil
 }
 
+// UnitKeys returns the keys under which the matcher takes two units as
+// written for one (any key in common): what a side-by-side view marks as
+// a unit in common.
+func UnitKeys(name string) []string { return unitKeys(name) }
+
 // unitKeys returns comparable keys of a unit as written: "n47" for a unit
 // number (64th Separate Motor Rifle Brigade, 64 OMSBr, 64. Brigade), "p51460"
 // for a military unit (post) number of four or more digits, and for a name

@@ -102,10 +102,7 @@ func (s *Service) comparedCase(src CaseSource, ref *accordv1.RegistryCaseRef, ve
 	}
 	sc := fc.GetCase()
 	cc.Held, cc.Seq, cc.PublishTime = true, fc.GetSeq(), fc.GetPublishTime()
-	counts := map[accordv1.PersonRole]int32{}
-	for _, p := range sc.GetPersons() {
-		counts[p.GetRole()]++
-	}
+	counts := personCounts(sc)
 	for _, role := range slices.Sorted(maps.Keys(counts)) {
 		cc.Persons = append(cc.Persons, &accordv1.PersonCount{Role: role, Count: counts[role]})
 	}
@@ -115,14 +112,42 @@ func (s *Service) comparedCase(src CaseSource, ref *accordv1.RegistryCaseRef, ve
 	return cc, sc, nil
 }
 
+// personCounts counts a shared case's persons per role. A case carries
+// each person once under each key its node publishes tokens of, so a
+// role's count is the most under any one key.
+func personCounts(c *accordv1.SharedCase) map[accordv1.PersonRole]int32 {
+	type roleKey struct {
+		role    accordv1.PersonRole
+		key     string
+		version int32
+	}
+	perKey := map[roleKey]int32{}
+	counts := map[accordv1.PersonRole]int32{}
+	for _, p := range c.GetPersons() {
+		k := roleKey{p.GetRole(), p.GetKeyName(), p.GetKeyVersion()}
+		perKey[k]++
+		counts[k.role] = max(counts[k.role], perKey[k])
+	}
+	return counts
+}
+
+// personTotal is how many persons a shared case carries.
+func personTotal(c *accordv1.SharedCase) int32 {
+	var n int32
+	for _, k := range personCounts(c) {
+		n += k
+	}
+	return n
+}
+
 // comparePair aligns two shared cases and, when cmp indexes both, scores
 // them under the current model.
 func comparePair(a, b *accordv1.SharedCase, cmp PairComparer) *accordv1.CasePairComparison {
 	p := &accordv1.CasePairComparison{
 		CrimeCodes: compareValues(a.GetCrimeCodes(), b.GetCrimeCodes(), func(s string) string { return s }),
-		Units:      compareValues(unitNames(a), unitNames(b), func(s string) string { f, _ := matching.FoldPlace(s); return f }),
+		Units:      compareUnits(unitNames(a), unitNames(b)),
 		Evidence:   evidenceOverlap(a, b),
-		Persons:    &accordv1.PersonAgreement{First: int32(len(a.GetPersons())), Second: int32(len(b.GetPersons())), Matching: -1},
+		Persons:    &accordv1.PersonAgreement{First: personTotal(a), Second: personTotal(b), Matching: -1},
 	}
 	best := [2]int{-1, -1}
 	if cmp != nil {
@@ -135,7 +160,7 @@ func comparePair(a, b *accordv1.SharedCase, cmp PairComparer) *accordv1.CasePair
 			p.Scored, p.Score, p.Reasons = true, math.Round(c.Score*10000)/10000, c.Reasons
 			p.Explanation = toExplanation(registry.ExplanationOf(c.Match))
 			for _, w := range p.GetExplanation().GetComparisons() {
-				if w.GetName() == "persons" {
+				if w.GetName() == "persons" && w.GetObserved() {
 					p.Persons.Matching, p.Persons.Level = int32(c.PersonsMatching), w.GetLabel()
 				}
 			}
@@ -151,6 +176,47 @@ func unitNames(c *accordv1.SharedCase) []string {
 	for _, p := range c.GetPerpetrators() {
 		if p.GetKind() == accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT && p.GetName() != "" {
 			out = append(out, p.GetName())
+		}
+	}
+	return out
+}
+
+// compareUnits says which units of a and b the matcher takes for one (a
+// unit number or a name's skeleton in common: matching.UnitKeys), each
+// as its case writes it.
+func compareUnits(a, b []string) *accordv1.ValueComparison {
+	keys := func(us []string) []map[string]bool {
+		out := make([]map[string]bool, len(us))
+		for i, u := range us {
+			out[i] = map[string]bool{}
+			for _, k := range matching.UnitKeys(u) {
+				out[i][k] = true
+			}
+		}
+		return out
+	}
+	ka, kb := keys(a), keys(b)
+	same := func(x, y map[string]bool) bool {
+		for k := range x {
+			if y[k] {
+				return true
+			}
+		}
+		return false
+	}
+	out := &accordv1.ValueComparison{}
+	for i, u := range a {
+		if slices.ContainsFunc(kb, func(y map[string]bool) bool { return same(ka[i], y) }) {
+			out.Common = append(out.Common, u)
+		} else {
+			out.OnlyFirst = append(out.OnlyFirst, u)
+		}
+	}
+	for j, u := range b {
+		if slices.ContainsFunc(ka, func(x map[string]bool) bool { return same(x, kb[j]) }) {
+			out.CommonSecond = append(out.CommonSecond, u)
+		} else {
+			out.OnlySecond = append(out.OnlySecond, u)
 		}
 	}
 	return out
@@ -186,6 +252,7 @@ func compareValues(a, b []string, key func(string) string) *accordv1.ValueCompar
 		}
 	}
 	sort.Strings(out.Common)
+	out.CommonSecond = out.Common
 	sort.Strings(out.OnlyFirst)
 	sort.Strings(out.OnlySecond)
 	return out

@@ -32,8 +32,8 @@ func sha(n int) string { return fmt.Sprintf("%064x", n) }
 func sharedCase(id, place string, lat, lon float64, start string, evidence []int, persons ...accordv1.PersonRole) *accordv1.SharedCase {
 	c := &accordv1.SharedCase{
 		CaseId: id, Title: "shelling of a school in " + place, Version: 3, CrimeCodes: []string{"8(2)(b)(ix)"},
-		Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION,
-		Incidents:   []*accordv1.Incident{{Start: start, Place: place, Region: "Kharkivska", Lat: &lat, Lon: &lon}},
+		Sensitivity:  accordv1.Sensitivity_SENSITIVITY_FEDERATION,
+		Incidents:    []*accordv1.Incident{{Start: start, Place: place, Region: "Kharkivska", Lat: &lat, Lon: &lon}},
 		Perpetrators: []*accordv1.Perpetrator{{Kind: accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, Name: "200th Motor Rifle Brigade"}},
 	}
 	for _, e := range evidence {
@@ -135,8 +135,9 @@ func TestCompareMatchDecision(t *testing.T) {
 	if ev := p.GetEvidence(); !slices.Equal(ev.GetCommonSha256(), []string{sha(1), sha(2)}) || ev.GetOnlyFirst() != 0 || ev.GetOnlySecond() != 1 {
 		t.Errorf("evidence %v: want 2 in common, 1 only at UA", ev)
 	}
-	if pa := p.GetPersons(); pa.GetFirst() != 1 || pa.GetSecond() != 2 || pa.GetMatching() < 0 {
-		t.Errorf("persons %v", pa)
+	// The test's encodings are no tokens: counted, never compared.
+	if pa := p.GetPersons(); pa.GetFirst() != 1 || pa.GetSecond() != 2 || pa.GetMatching() != -1 || pa.GetLevel() != "" {
+		t.Errorf("persons %v: want 1 and 2, not compared", pa)
 	}
 	if !p.GetScored() || p.GetScore() < 0.9 || len(p.GetReasons()) == 0 {
 		t.Errorf("scored %v, score %v, reasons %v: want scored above 0.9 with reasons", p.GetScored(), p.GetScore(), p.GetReasons())
@@ -378,5 +379,25 @@ func TestDecideMatchesRetry(t *testing.T) {
 	}
 	if status.Code(err) != codes.OK {
 		t.Fatal(err)
+	}
+}
+
+// A person published under two keys is one person.
+func TestPersonCounts(t *testing.T) {
+	c := &accordv1.SharedCase{}
+	for _, k := range []struct {
+		role accordv1.PersonRole
+		key  string
+		v    int32
+	}{
+		{accordv1.PersonRole_PERSON_ROLE_VICTIM, "UA/ua-1", 1}, {accordv1.PersonRole_PERSON_ROLE_VICTIM, "UA/ua-1", 2},
+		{accordv1.PersonRole_PERSON_ROLE_VICTIM, "UA/ua-1", 1}, {accordv1.PersonRole_PERSON_ROLE_VICTIM, "UA/ua-1", 2},
+		{accordv1.PersonRole_PERSON_ROLE_WITNESS, "UA/ua-1", 2},
+	} {
+		c.Persons = append(c.Persons, &accordv1.PersonEncoding{Role: k.role, KeyName: k.key, KeyVersion: k.v})
+	}
+	got := personCounts(c)
+	if len(got) != 2 || got[accordv1.PersonRole_PERSON_ROLE_VICTIM] != 2 || got[accordv1.PersonRole_PERSON_ROLE_WITNESS] != 1 || personTotal(c) != 3 {
+		t.Errorf("counts %v, total %d: want 2 victims and a witness", got, personTotal(c))
 	}
 }

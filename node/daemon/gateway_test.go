@@ -363,6 +363,19 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 	analyst.get(http.MethodPost, "/accord.v1.CoordinationService/CreateMatchDecision",
 		`{"match_decision": {"cases": [{"member": "UA", "case_id": "UA-2022-000001"}, {"member": "PL", "case_id": "PL-2023-7"}], "score": 0.9, "reasons": ["same place and day"]}, "request_id": "gw-match-1"}`, &match)
 	mname := match.GetMatchDecision().GetName()
+	// Side by side (UA's own case is shared; PL's is not held here), and
+	// a dry run of an answer by rule.
+	var compared accordv1.CompareMatchDecisionResponse
+	analyst.get(http.MethodGet, "/v1/"+mname+":compare", nil, &compared)
+	if len(compared.GetCases()) != 2 || compared.GetCases()[0].GetHeld() || compared.GetCases()[0].GetCaseRef().GetMember() != "PL" {
+		t.Errorf("compare over the gateway: %v", &compared)
+	}
+	var dry accordv1.DecideMatchesResponse
+	analyst.get(http.MethodPost, "/v1/matchDecisions:decideByRule", `{"rule": {"min_score": 0.85}, "answer": "ANSWER_YES", "validate_only": true}`, &dry)
+	if len(dry.GetAnswers()) != 1 || dry.GetAnswers()[0].GetName() != mname || dry.GetSelection() == "" {
+		t.Errorf("answers by rule, dry run, over the gateway: %v", &dry)
+	}
+	analyst.fail(http.StatusBadRequest, http.MethodPost, "/v1/matchDecisions:decideByRule", `{"rule": {"min_score": 3}, "answer": "ANSWER_YES", "validate_only": true}`, "rule.min_score")
 	var decided accordv1.DecideMatchResponse
 	analyst.get(http.MethodPost, "/v1/"+mname+":decide", `{"answer": "ANSWER_YES", "request_id": "gw-decide-ua"}`, &decided)
 	raftnettest.WaitFor(t, 30*time.Second, func() error {

@@ -158,6 +158,43 @@ func TestMatchAcrossMembers(t *testing.T) {
 		return nil
 	})
 
+	// UA reads both cases side by side: its own as it published it, PL's
+	// from its federation index, with the video both hold and UA's
+	// matcher's score of the pair now.
+	uaCoord := daemontest.Coordination(t, ua.d, fed.User("UA", "analyst"), "UA")
+	raftnettest.WaitFor(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := uaCoord.CompareMatchDecision(ctx, &accordv1.CompareMatchDecisionRequest{Name: "matchDecisions/" + decision.ID})
+		if err != nil {
+			return err
+		}
+		if len(r.GetPairs()) != 1 || !r.GetPairs()[0].GetScored() {
+			return fmt.Errorf("compare: %d pairs (scored: %v); cases %v", len(r.GetPairs()), len(r.GetPairs()) == 1 && r.GetPairs()[0].GetScored(), r.GetCases())
+		}
+		p := r.GetPairs()[0]
+		in := p.GetIncidents()
+		if r.GetCases()[1].GetShared().GetTitle() != uaCase.GetTitle() || r.GetCases()[0].GetShared().GetIncidents()[0].GetPlace() != "Charków" ||
+			len(p.GetEvidence().GetCommonSha256()) != 1 || len(in) != 1 || !in[0].GetBest() || in[0].GetStartDifferenceSeconds() != 0 ||
+			!in[0].GetHasDistance() || in[0].GetDistanceKm() > 1 || p.GetScore() < 0.5 {
+			return fmt.Errorf("compare: %v", r)
+		}
+		return nil
+	})
+	// UA answers by a rule: a dry run first, then the run bound to it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rule := &accordv1.MatchRule{MinScore: 0.5, MinSharedEvidence: 1}
+	dry, err := uaCoord.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil || len(dry.GetAnswers()) != 1 || dry.GetAnswers()[0].GetName() != "matchDecisions/"+decision.ID || dry.GetAnswers()[0].GetSharedEvidence() != 1 {
+		t.Fatalf("dry run: %v, %v", dry, err)
+	}
+	done, err := uaCoord.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, Reason: "same video",
+		RequestId: "rule-1", ExpectedSelection: dry.GetSelection()})
+	if err != nil || done.GetAnswered() != 1 {
+		t.Fatalf("answering by rule: %v, %v", done, err)
+	}
+
 	// PL rejects: the pair is not proposed again while the cases stay as
 	// they are; when UA's case changes it is.
 	mustExecute(t, pl.user, "reject-1", registry.DecideMatch{Match: decision.ID, Confirm: false, Reason: "another district"})

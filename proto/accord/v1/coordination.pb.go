@@ -4463,10 +4463,15 @@ func (x *IncidentPair) GetSamePlace() bool {
 
 // ValueComparison says which values two cases share.
 type ValueComparison struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Common        []string               `protobuf:"bytes,1,rep,name=common,proto3" json:"common,omitempty"`
-	OnlyFirst     []string               `protobuf:"bytes,2,rep,name=only_first,json=onlyFirst,proto3" json:"only_first,omitempty"`
-	OnlySecond    []string               `protobuf:"bytes,3,rep,name=only_second,json=onlySecond,proto3" json:"only_second,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The values in common as the first case writes them, and as the
+	// second does (units may be written differently: "64 OMSBr" and "64th
+	// Separate Motor Rifle Brigade").
+	Common       []string `protobuf:"bytes,1,rep,name=common,proto3" json:"common,omitempty"`
+	CommonSecond []string `protobuf:"bytes,4,rep,name=common_second,json=commonSecond,proto3" json:"common_second,omitempty"`
+	// The values only one case gives.
+	OnlyFirst     []string `protobuf:"bytes,2,rep,name=only_first,json=onlyFirst,proto3" json:"only_first,omitempty"`
+	OnlySecond    []string `protobuf:"bytes,3,rep,name=only_second,json=onlySecond,proto3" json:"only_second,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4504,6 +4509,13 @@ func (*ValueComparison) Descriptor() ([]byte, []int) {
 func (x *ValueComparison) GetCommon() []string {
 	if x != nil {
 		return x.Common
+	}
+	return nil
+}
+
+func (x *ValueComparison) GetCommonSecond() []string {
+	if x != nil {
+		return x.CommonSecond
 	}
 	return nil
 }
@@ -4593,7 +4605,8 @@ type PersonAgreement struct {
 	Second int32 `protobuf:"varint,2,opt,name=second,proto3" json:"second,omitempty"`
 	// How many match by their pair tokens, and the persons comparison's
 	// level in words (e.g. "a person matches by name"); -1 and empty when
-	// the pair is not scored.
+	// they were not compared (the pair is not scored, or a side has no
+	// person whose tokens the node can compare).
 	Matching      int32  `protobuf:"varint,3,opt,name=matching,proto3" json:"matching,omitempty"`
 	Level         string `protobuf:"bytes,4,opt,name=level,proto3" json:"level,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -5361,9 +5374,10 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\vgap_seconds\x18\a \x01(\x03R\n" +
 	"gapSeconds\x12\x1d\n" +
 	"\n" +
-	"same_place\x18\b \x01(\bR\tsamePlace\"i\n" +
+	"same_place\x18\b \x01(\bR\tsamePlace\"\x8e\x01\n" +
 	"\x0fValueComparison\x12\x16\n" +
-	"\x06common\x18\x01 \x03(\tR\x06common\x12\x1d\n" +
+	"\x06common\x18\x01 \x03(\tR\x06common\x12#\n" +
+	"\rcommon_second\x18\x04 \x03(\tR\fcommonSecond\x12\x1d\n" +
 	"\n" +
 	"only_first\x18\x02 \x03(\tR\tonlyFirst\x12\x1f\n" +
 	"\vonly_second\x18\x03 \x03(\tR\n" +
