@@ -28,6 +28,12 @@ const (
 	selectionPrefix = "sel1."
 )
 
+// maxRuleScan bounds the waiting decisions one rule examines for shared
+// evidence (each costs reads of its cases): a rule that would examine more
+// is refused, to be narrowed by score, member, case or cluster. A
+// variable for tests.
+var maxRuleScan = 100000
+
 // ruleSelection is what a rule selects.
 type ruleSelection struct {
 	answers []*accordv1.RuleAnswer
@@ -157,6 +163,7 @@ func (s *Service) selectByRule(ctx context.Context, id identity.Identity, rule *
 		}
 	}
 	var sel ruleSelection
+	examined := 0
 	cases := map[registry.CaseRef]*accordv1.SharedCase{} // read once per call
 	shared := func(ref registry.CaseRef) (*accordv1.SharedCase, error) {
 		if c, ok := cases[ref]; ok {
@@ -181,6 +188,10 @@ func (s *Service) selectByRule(ctx context.Context, id identity.Identity, rule *
 			d := &page[i]
 			a := &accordv1.RuleAnswer{Name: matchName(d.ID), Score: d.Score, Cases: toCaseRefs(d.Cases)}
 			if minEvidence > 0 {
+				if examined++; examined > maxRuleScan {
+					return ruleSelection{}, fmt.Errorf("%w: rule: it would examine more than %d waiting decisions for shared evidence: narrow it by score, member, case or cluster",
+						grpcserver.ErrFailedPrecondition, maxRuleScan)
+				}
 				n, err := fewestShared(d.Cases, shared)
 				if err != nil {
 					return ruleSelection{}, err

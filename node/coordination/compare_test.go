@@ -62,7 +62,7 @@ func proposeScored(t *testing.T, n *fsmNode, a, b string, score float64) string 
 }
 
 // indexOf builds a matcher index over the held cases.
-func indexOf(t *testing.T, held heldCases) *matching.Index {
+func indexOf(t testing.TB, held heldCases) *matching.Index {
 	t.Helper()
 	x := matching.NewIndex(matching.Config{})
 	for _, c := range held {
@@ -297,6 +297,11 @@ func TestDecideMatchesByRule(t *testing.T) {
 	if f.applied() != before {
 		t.Fatalf("a refused call changed the registry")
 	}
+	// A rule that would read too many cases is refused.
+	maxRuleScan = 3
+	_, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	maxRuleScan = 100000
+	wantCode(t, "scan bound", err, codes.FailedPrecondition, "narrow it")
 	more, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true, MaxDecisions: 2})
 	if err != nil || !more.GetMore() || len(more.GetAnswers()) != 2 || more.GetSelection() != "" {
 		t.Fatalf("dry run over max_decisions: %v, %v: want the first 2, more, no selection", more, err)

@@ -4687,7 +4687,9 @@ type MatchRule struct {
 	Cluster string `protobuf:"bytes,5,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	// Only decisions whose cases, as this node holds them, name at least so
 	// many evidence items (by SHA-256) in common (0: no condition). Every
-	// pair of a decision's cases must.
+	// pair of a decision's cases must. A rule examines at most 100,000
+	// waiting decisions for it; one that would examine more is refused
+	// (FAILED_PRECONDITION): narrow it by the other conditions.
 	MinSharedEvidence int32 `protobuf:"varint,6,opt,name=min_shared_evidence,json=minSharedEvidence,proto3" json:"min_shared_evidence,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
