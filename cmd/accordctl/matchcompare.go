@@ -238,13 +238,16 @@ and at least N evidence items (by SHA-256) that the cases name in common
 (--shared-evidence N).
 
 Without --apply it changes nothing: it lists what the rule selects now,
-highest score first, and prints a selection token. Run it again with
---apply --selection TOKEN to answer exactly those decisions: if the rule
-selects anything else by then (new matches, answers by colleagues), the node
-refuses and nothing is answered; run the dry run again. A decision a
-colleague answers while the rule runs is left as they answered it. One run
-answers at most --max-decisions (default 500, at most 2000); a longer run
-may need a longer --timeout.
+highest score first, and prints a selection token; the node keeps that
+selection for an hour. Run it again with --apply --selection TOKEN to
+answer exactly those decisions, each only if it still waits for this
+office's answer: a decision that came after the dry run is not answered, and
+one a colleague answered meanwhile keeps their answer (it is listed as
+failed). A score condition holds on this node's own score of the pair as
+well as on the proposer's (LOCAL column). One run answers at most
+--max-decisions (default 500, at most 2000); a longer run may need a longer
+--timeout, and a run cut short is retried with the same --request-id and
+--selection: it answers the rest and nothing twice.
 
 A rejection needs --reason; the reason is copied to every involved member's
 registry: never write a person's name in it.`,
@@ -348,7 +351,7 @@ registry: never write a person's name in it.`,
 // answering run, what became of each.
 func printRuleAnswers(w io.Writer, member string, r *accordv1.DecideMatchesResponse) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := "MATCH\tSCORE\tSHARED EVIDENCE\tOTHER CASES"
+	header := "MATCH\tSCORE\tLOCAL\tSHARED EVIDENCE\tOTHER CASES"
 	if !r.GetValidateOnly() {
 		header += "\tANSWERED\tERROR"
 	}
@@ -364,7 +367,11 @@ func printRuleAnswers(w io.Writer, member string, r *accordv1.DecideMatchesRespo
 		if a.GetSharedEvidence() > 0 {
 			ev = strconv.Itoa(int(a.GetSharedEvidence()))
 		}
-		line := fmt.Sprintf("%s\t%.3f\t%s\t%s", shortID(a.GetName()), a.GetScore(), ev, strings.Join(others, ", "))
+		local := "-"
+		if a.GetLocalScore() >= 0 {
+			local = fmt.Sprintf("%.3f", a.GetLocalScore())
+		}
+		line := fmt.Sprintf("%s\t%.3f\t%s\t%s\t%s", shortID(a.GetName()), a.GetScore(), local, ev, strings.Join(others, ", "))
 		if !r.GetValidateOnly() {
 			line += fmt.Sprintf("\t%t\t%s", a.GetAnswered(), orDash(a.GetError()))
 		}

@@ -66,7 +66,7 @@ func TestMatchesCompareAndAnswerRule(t *testing.T) {
 	// Answers by rule: a dry run that changes nothing, then --apply
 	// with its token.
 	out = ua.must(t, "matches", "answer-rule", "--answer", "yes", "--min-score", "0.5", "--shared-evidence", "1")
-	wantIn(t, "answer-rule dry run", out, id, "PL/PL-2022-000031", "dry run: nothing answered", "--apply --selection sel1.")
+	wantIn(t, "answer-rule dry run", out, id, "LOCAL", "PL/PL-2022-000031", "dry run: nothing answered", "--apply --selection sel1.")
 	token := regexp.MustCompile(`--selection (sel1\.[0-9a-f]+)`).FindStringSubmatch(out)
 	if token == nil {
 		t.Fatalf("no selection token:\n%s", out)

@@ -347,8 +347,9 @@ type Comparison struct {
 	// records' order) that the time, place and distance levels compare:
 	// the pair that weighs most; -1 when either record has none.
 	IncidentA, IncidentB int
-	// StartDiff is the difference of those incidents' starts; Gap the
-	// time between their windows (negative: they overlap).
+	// StartDiff is how far apart those incidents' starts are (never
+	// negative); Gap the time between their windows (negative: they
+	// overlap).
 	StartDiff, Gap time.Duration
 	// Km is the distance between them when both have coordinates (HasKm).
 	Km    float64

@@ -79,6 +79,11 @@ func (s *state) checkEnvelope(index uint64, cmd *Command, sig signatureCheck) (C
 	}, nil
 }
 
+// CheckRequestID checks a request id as the registry does (1 to 128
+// printable ASCII characters without spaces): a node checks a client's
+// before deriving ids of its own from it.
+func CheckRequestID(id string) error { return checkRequestID(id) }
+
 func checkRequestID(id string) error {
 	if id == "" {
 		return invalid("request_id: is required")

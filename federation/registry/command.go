@@ -786,6 +786,11 @@ type DecideMatch struct {
 	Member  string `json:"member,omitempty"`
 	Confirm bool   `json:"confirm"`
 	Reason  string `json:"reason,omitempty"`
+	// FirstOnly makes the answer a first answer only: refused when the
+	// member has answered already or the decision is no longer proposed
+	// (an answer by rule never changes one a colleague gave meanwhile).
+	// It needs match answers v3 (MatchAnswersV3).
+	FirstOnly bool `json:"first_only,omitempty"`
 }
 
 // CreateKey creates a federation key owned by the acting member.

@@ -531,11 +531,11 @@ func proposeMatchFromProto(m *accordv1.ProposeMatchCommand) (*ProposeMatch, erro
 }
 
 func decideMatchToProto(p *DecideMatch) (*accordv1.DecideMatchCommand, error) {
-	return &accordv1.DecideMatchCommand{Match: p.Match, Member: p.Member, Confirm: p.Confirm, Reason: p.Reason}, nil
+	return &accordv1.DecideMatchCommand{Match: p.Match, Member: p.Member, Confirm: p.Confirm, Reason: p.Reason, FirstOnly: p.FirstOnly}, nil
 }
 
 func decideMatchFromProto(m *accordv1.DecideMatchCommand) (*DecideMatch, error) {
-	return &DecideMatch{Match: m.GetMatch(), Member: m.GetMember(), Confirm: m.GetConfirm(), Reason: m.GetReason()}, nil
+	return &DecideMatch{Match: m.GetMatch(), Member: m.GetMember(), Confirm: m.GetConfirm(), Reason: m.GetReason(), FirstOnly: m.GetFirstOnly()}, nil
 }
 
 func explanationTo(e *Explanation) *accordv1.CommandMatchExplanation {

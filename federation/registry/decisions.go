@@ -246,6 +246,9 @@ func (s *state) decideMatch(ch Change, p *DecideMatch) (Outcome, error) {
 		return Outcome{}, notFound("match decision %q", p.Match)
 	}
 	what := "match decision " + d.ID
+	if p.FirstOnly && answersV2(d, p, ch.Member) {
+		return Outcome{}, precondition("%s no longer waits for %s's first answer (answered meanwhile, or %s): a first answer only changes none", what, ch.Member, d.Status)
+	}
 	if !answersV2(d, p, ch.Member) {
 		// The previous build's rules, which every build applies.
 		if err := pendingAnswer(d.Decisions, ch.Member, what); err != nil {
@@ -335,6 +338,10 @@ func (s *state) newerMatch(d *MatchDecision) (string, bool) {
 // checkReason checks an answer's reason: replicated free text, so bounded
 // and free of control and bidirectional formatting characters as other
 // members' text must be (federation/safetext).
+// CheckMatchReason checks an answer's reason as the registry does (at most
+// 1000 bytes, no control or bidirectional formatting characters).
+func CheckMatchReason(reason string) error { return checkReason(reason) }
+
 func checkReason(reason string) error {
 	if err := checkProse("reason", reason, maxReasonLen, false); err != nil {
 		return err
@@ -361,6 +368,15 @@ func findRef(cases []CaseRef, key string) (CaseRef, bool) {
 // explanation as an unknown field, a changed answer as already given), so
 // a node sends them only once every registry server applies this version.
 const MatchAnswersV2 = 2
+
+// MatchAnswersV3 adds first answers only (DecideMatch.FirstOnly), which an
+// earlier build would refuse as an unknown field, or, as a proto command,
+// apply as an answer that may change one.
+const MatchAnswersV3 = 3
+
+// MatchAnswers is the version of match answers this build applies
+// (ServerStatusResponse.match_answers).
+const MatchAnswers = MatchAnswersV3
 
 // Bounds of an explanation.
 const (
@@ -487,7 +503,29 @@ func checkExplanation(e *Explanation, score float64) error {
 // a member that answered already, or on a decision that is not proposed.
 // A node sends such a command, and a leader appends it, only once every
 // registry server applies match answers v2.
-func NeedsMatchAnswersV2(v View, c *Command) bool {
+func NeedsMatchAnswersV2(v View, c *Command) bool { return MatchAnswersNeeded(v, c) >= MatchAnswersV2 }
+
+// MatchAnswersNeeded returns the version of match answers c needs on the
+// state v (0: none): MatchAnswersV3 for a first answer only, MatchAnswersV2
+// for a reason, a changed answer or an explained proposal.
+func MatchAnswersNeeded(v View, c *Command) int {
+	var d *DecideMatch
+	switch p := c.Payload.(type) {
+	case *DecideMatch:
+		d = p
+	case DecideMatch:
+		d = &p
+	}
+	if d != nil && d.FirstOnly {
+		return MatchAnswersV3
+	}
+	if needsV2(v, c) {
+		return MatchAnswersV2
+	}
+	return 0
+}
+
+func needsV2(v View, c *Command) bool {
 	switch p := c.Payload.(type) {
 	case *ProposeMatch:
 		return p.Explanation != nil

@@ -398,3 +398,59 @@ func TestMatchExplanation(t *testing.T) {
 		t.Errorf("round trip: %+v", got)
 	}
 }
+
+// TestMatchFirstAnswerOnly: an answer that may only be a first answer
+// (an answer by rule) is refused, changing nothing, once the member has
+// answered or the decision is no longer proposed; it is applied where the
+// member's answer is pending. It survives the proto form of a command.
+func TestMatchFirstAnswerOnly(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL", "DE")
+	a := h.ok("UA", ProposeMatch{Cases: []CaseRef{cref("PL", "1"), cref("UA", "1")}, Score: 0.9}).ID
+	b := h.ok("UA", ProposeMatch{Cases: []CaseRef{cref("PL", "2"), cref("UA", "2")}, Score: 0.9}).ID
+	c := h.ok("UA", ProposeMatch{Cases: []CaseRef{cref("DE", "3"), cref("PL", "3"), cref("UA", "3")}, Score: 0.9}).ID
+
+	// A colleague at UA answered a first: the rule's yes is refused.
+	h.ok("UA", DecideMatch{Match: a, Confirm: false, Reason: "another school"})
+	before := h.dump(false)
+	h.refuse("UA", DecideMatch{Match: a, Confirm: true, Reason: "rule", FirstOnly: true}, ErrFailedPrecondition)
+	if h.dump(false) != before {
+		t.Fatal("a refused first answer changed the state")
+	}
+	// DE rejected c: UA's answer is pending but c is no longer proposed.
+	h.ok("DE", DecideMatch{Match: c, Confirm: false, Reason: "different day"})
+	mid := h.dump(false)
+	h.refuse("UA", DecideMatch{Match: c, Confirm: true, Reason: "rule", FirstOnly: true}, ErrFailedPrecondition)
+	if h.dump(false) != mid {
+		t.Fatal("a refused first answer changed the state")
+	}
+	// Where UA's answer is pending it is an answer like any other.
+	if out := h.ok("UA", DecideMatch{Match: b, Confirm: true, Reason: "rule", FirstOnly: true}); out.Status != string(MatchProposed) {
+		t.Fatalf("first answer: %+v", out)
+	}
+	h.read(func(v View) {
+		d, _ := v.GetMatchDecision(a, "UA")
+		if d.Decisions[1].Answer != AnswerNo || len(d.Earlier) != 0 {
+			t.Errorf("the colleague's answer changed: %+v", d)
+		}
+	})
+	// The proto form keeps the flag (an old build's would drop it: hence
+	// match answers v3 before it is sent).
+	m, err := decideMatchToProto(&DecideMatch{Match: a, Confirm: true, FirstOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decideMatchFromProto(m)
+	if err != nil || !back.FirstOnly {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	h.read(func(v View) {
+		cmd := &Command{Member: "UA", Payload: DecideMatch{Match: b, Confirm: true, FirstOnly: true}}
+		if got := MatchAnswersNeeded(v, cmd); got != MatchAnswersV3 {
+			t.Errorf("a first answer only needs v%d, want v3", got)
+		}
+		cmd = &Command{Member: "PL", Payload: DecideMatch{Match: b, Confirm: true, Reason: "x"}}
+		if got := MatchAnswersNeeded(v, cmd); got != MatchAnswersV2 {
+			t.Errorf("an answer with a reason needs v%d, want v2", got)
+		}
+	})
+}

@@ -256,7 +256,7 @@ func (s *Service) ServerStatus(ctx context.Context, req *accordv1.ServerStatusRe
 	resp := &accordv1.ServerStatusResponse{
 		State: s.n.raft.State().String(), Term: s.n.raft.CurrentTerm(),
 		AppliedIndex: s.n.fsm.AppliedIndex(), LastIndex: s.n.raft.LastIndex(),
-		CommandVersion: registry.CommandVersion, BatchSignatures: true, MatchAnswers: registry.MatchAnswersV2,
+		CommandVersion: registry.CommandVersion, BatchSignatures: true, MatchAnswers: registry.MatchAnswers,
 	}
 	// The chain at the caller's index if this server holds it, else at
 	// its own applied index (which the caller may hold).

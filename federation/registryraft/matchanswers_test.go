@@ -18,12 +18,14 @@ import (
 type earlierAnswers struct {
 	*registryraft.Service
 	earlier atomic.Bool
+	// version is the match answers version it then says it applies.
+	version atomic.Int32
 }
 
 func (s *earlierAnswers) ServerStatus(ctx context.Context, req *accordv1.ServerStatusRequest) (*accordv1.ServerStatusResponse, error) {
 	resp, err := s.Service.ServerStatus(ctx, req)
 	if err == nil && s.earlier.Load() {
-		resp.MatchAnswers = 0
+		resp.MatchAnswers = s.version.Load()
 	}
 	return resp, err
 }
@@ -96,6 +98,33 @@ func TestMatchAnswersSwitch(t *testing.T) {
 	}
 	if err := answer("d-2"); err != nil {
 		t.Fatal(err)
+	}
+
+	// A server of the v2 build: reasons go, a first answer only (v3) is
+	// refused until it says it applies v3.
+	svcs[lag.name].version.Store(registry.MatchAnswersV2)
+	svcs[lag.name].earlier.Store(true)
+	round()
+	if b := leader.node.MatchAnswersBehindFor(registry.MatchAnswersV3); len(b) != 1 || b[0] != string(lag.node.ID()) || len(leader.node.MatchAnswersBehind()) != 0 {
+		t.Fatalf("behind v3: %v, behind v2: %v; want %s behind v3 only", b, leader.node.MatchAnswersBehind(), lag.node.ID())
+	}
+	first := func(rid string) error {
+		cmd, err := registry.NewCommand(rid, registry.DecideMatch{Match: out.ID, Confirm: true, Reason: "same strike", FirstOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = by["UA"].node.Apply(ctx, cmd)
+		return err
+	}
+	if err := first("f-1"); !registryraft.IsMatchAnswersRefusal(err) || !strings.Contains(err.Error(), string(lag.node.ID())) {
+		t.Fatalf("a first answer only while %s applies v2: %v", lag.name, err)
+	}
+	svcs[lag.name].earlier.Store(false)
+	round()
+	// Applied now, and refused by the registry itself: PL rejected it,
+	// so it no longer waits for UA's first answer.
+	if err := first("f-2"); err == nil || registryraft.IsMatchAnswersRefusal(err) || !strings.Contains(err.Error(), "first answer") {
+		t.Fatalf("a first answer only on a rejected decision: %v", err)
 	}
 	if _, err := leader.node.Read(ctx, true, func(v registry.View) {
 		d, err := v.GetMatchDecision(out.ID, "PL")

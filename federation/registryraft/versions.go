@@ -90,8 +90,8 @@ var versionRefusal = fmt.Sprintf("command version %d is not yet written by this 
 func (n *Node) checkWriteVersion(c *registry.Command) error {
 	// Match answers v2 whatever the command's version: a version 2 answer
 	// that changes an earlier one is refused by an earlier build too.
-	if n.needsMatchAnswers(c) {
-		if ids := n.MatchAnswersBehind(); len(ids) > 0 {
+	if need := n.matchAnswersNeeded(c); need > 0 {
+		if ids := n.MatchAnswersBehindFor(need); len(ids) > 0 {
 			return fmt.Errorf("%w: %s: %s", registry.ErrFailedPrecondition, matchAnswersRefusal, strings.Join(ids, ", "))
 		}
 	}
@@ -235,8 +235,8 @@ func (n *Node) versioned(c *registry.Command) {
 // (MatchAnswersBehind).
 
 // matchAnswersRefusal is in the refusal of a command that needs match
-// answers v2 while some server does not apply them.
-const matchAnswersRefusal = "reasons, changed answers and explained scores of matches are not yet applied by every registry server; still on an earlier build"
+// answers v2 (or v3) while some server does not apply them.
+const matchAnswersRefusal = "reasons, changed answers, explained scores and first answers only of matches are not yet applied by every registry server; still on an earlier build"
 
 // IsMatchAnswersRefusal says whether err is the leader's refusal of a
 // command that needs match answers v2 while some server has not said that
@@ -259,14 +259,19 @@ func (n *Node) noteMatchAnswers(id raft.ServerID, version int) {
 // one aside) that have not said that they apply match answers v2, sorted
 // (a placeholder naming them all while no configuration is known). Empty:
 // reasons, changed answers and explanations may be sent.
-func (n *Node) MatchAnswersBehind() []string {
-	return n.serversWithout(func(id raft.ServerID) bool { return n.matchAnswers[id] >= registry.MatchAnswersV2 })
+func (n *Node) MatchAnswersBehind() []string { return n.MatchAnswersBehindFor(registry.MatchAnswersV2) }
+
+// MatchAnswersBehindFor returns the servers that have not said that they
+// apply match answers of this version (MatchAnswersBehind for v2; v3 for
+// first answers only).
+func (n *Node) MatchAnswersBehindFor(version int) []string {
+	return n.serversWithout(func(id raft.ServerID) bool { return n.matchAnswers[id] >= version })
 }
 
-// needsMatchAnswers reports whether c needs match answers v2, by its
-// payload and this server's state.
-func (n *Node) needsMatchAnswers(c *registry.Command) bool {
-	needs := false
-	n.fsm.Read(func(v registry.View) { needs = registry.NeedsMatchAnswersV2(v, c) })
-	return needs
+// matchAnswersNeeded returns the version of match answers c needs, by its
+// payload and this server's state (0: none).
+func (n *Node) matchAnswersNeeded(c *registry.Command) int {
+	need := 0
+	n.fsm.Read(func(v registry.View) { need = registry.MatchAnswersNeeded(v, c) })
+	return need
 }

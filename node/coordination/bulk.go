@@ -6,7 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
@@ -26,29 +31,77 @@ const (
 	rulePage = 1000
 	// selectionPrefix starts a selection token (its version).
 	selectionPrefix = "sel1."
+	// selectionLife is how long a node keeps a dry run's selection, and
+	// maxSelections how many it keeps at most (the oldest go first).
+	selectionLife = time.Hour
+	maxSelections = 64
 )
 
-// maxRuleScan bounds the waiting decisions one rule examines for shared
-// evidence (each costs reads of its cases): a rule that would examine more
-// is refused, to be narrowed by score, member, case or cluster. A
-// variable for tests.
+// maxRuleScan bounds the waiting decisions one rule examines one by one
+// (their cases' shared evidence, this node's score of their pairs): a rule
+// that would examine more is refused, to be narrowed by score, member,
+// case or cluster. A variable for tests.
 var maxRuleScan = 100000
 
-// ruleSelection is what a rule selects.
-type ruleSelection struct {
-	answers []*accordv1.RuleAnswer
-	more    bool
+// selectionStore keeps the dry runs' selections, by token.
+type selectionStore struct {
+	mu   sync.Mutex
+	sels map[string]*selection
 }
 
-// token names the selection: the caller's member, the answer and the ids,
-// in order, so that a dry run's token stands for exactly what it showed.
-func (r ruleSelection) token(member string, confirm bool) string {
-	if r.more {
-		return ""
+// selection is a dry run's: who made it, for which answer, and what it
+// selected.
+type selection struct {
+	member  string
+	confirm bool
+	answers []*accordv1.RuleAnswer
+	at      time.Time
+}
+
+func (st *selectionStore) put(token string, sel *selection) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.sels == nil {
+		st.sels = map[string]*selection{}
 	}
+	st.expire(sel.at)
+	for len(st.sels) >= maxSelections {
+		oldest := ""
+		for k, v := range st.sels {
+			if oldest == "" || v.at.Before(st.sels[oldest].at) {
+				oldest = k
+			}
+		}
+		delete(st.sels, oldest)
+	}
+	st.sels[token] = sel
+}
+
+func (st *selectionStore) get(token, member string, confirm bool, now time.Time) (*selection, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.expire(now)
+	sel, ok := st.sels[token]
+	if !ok || sel.member != member || sel.confirm != confirm {
+		return nil, false
+	}
+	return sel, true
+}
+
+func (st *selectionStore) expire(now time.Time) {
+	for k, v := range st.sels {
+		if now.Sub(v.at) > selectionLife {
+			delete(st.sels, k)
+		}
+	}
+}
+
+// selectionToken names a selection: the member, the answer and the ids in
+// order, with the time, so that each dry run has its own.
+func selectionToken(member string, confirm bool, answers []*accordv1.RuleAnswer, at time.Time) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%t\n", member, confirm)
-	for _, a := range r.answers {
+	fmt.Fprintf(h, "%s\n%t\n%d\n", member, confirm, at.UnixNano())
+	for _, a := range answers {
 		fmt.Fprintf(h, "%s\n", a.GetName())
 	}
 	return selectionPrefix + hex.EncodeToString(h.Sum(nil)[:16])
@@ -57,42 +110,46 @@ func (r ruleSelection) token(member string, confirm bool) string {
 // DecideMatches implements CoordinationService.DecideMatches.
 func (s *Service) DecideMatches(ctx context.Context, req *accordv1.DecideMatchesRequest) (*accordv1.DecideMatchesResponse, error) {
 	return call(ctx, s, req, func(ctx context.Context, id identity.Identity, req *accordv1.DecideMatchesRequest) (*accordv1.DecideMatchesResponse, error) {
-		confirm, err := yesNo("answer", req.GetAnswer())
+		confirm, limit, err := checkRuleRequest(req)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkReason(confirm, req.GetReason()); err != nil {
-			return nil, err
+		resp := &accordv1.DecideMatchesResponse{ValidateOnly: req.GetValidateOnly()}
+		var answers []*accordv1.RuleAnswer
+		switch token := req.GetExpectedSelection(); {
+		case token != "" && !req.GetValidateOnly():
+			sel, ok := s.selections.get(token, id.Member, confirm, time.Now())
+			if !ok {
+				return nil, fmt.Errorf("%w: expected_selection: this node keeps no such selection for this answer (older than an hour, made on another node or before a restart, or for the other answer): run the dry run again",
+					grpcserver.ErrFailedPrecondition)
+			}
+			for _, a := range sel.answers {
+				answers = append(answers, proto.CloneOf(a))
+			}
+		default:
+			var more bool
+			if answers, more, err = s.selectByRule(ctx, id, req.GetRule(), limit); err != nil {
+				return nil, err
+			}
+			switch {
+			case req.GetValidateOnly() && more:
+				resp.Answers, resp.More = answers, true
+				return resp, nil
+			case req.GetValidateOnly():
+				now := time.Now()
+				resp.Answers, resp.Selection = answers, selectionToken(id.Member, confirm, answers, now)
+				kept := make([]*accordv1.RuleAnswer, len(answers))
+				for i, a := range answers {
+					kept[i] = proto.CloneOf(a)
+				}
+				s.selections.put(resp.Selection, &selection{member: id.Member, confirm: confirm, answers: kept, at: now})
+				return resp, nil
+			case more:
+				return nil, fmt.Errorf("%w: rule: it selects more than max_decisions (%d) decisions: narrow it, or answer in several runs", grpcserver.ErrFailedPrecondition, limit)
+			}
 		}
-		limit := int(req.GetMaxDecisions())
-		switch {
-		case limit < 0 || limit > maxRuleDecisions:
-			return nil, invalidf("max_decisions: must be between 1 and %d (0: %d), got %d", maxRuleDecisions, defaultRuleDecisions, limit)
-		case limit == 0:
-			limit = defaultRuleDecisions
-		}
-		if !req.GetValidateOnly() && req.GetRequestId() == "" {
-			return nil, invalidf("request_id: required unless validate_only: the client's id for the request, the same on every retry (1 to 128 letters, digits, '.', '_', ':', '-')")
-		}
-		if e := req.GetExpectedSelection(); e != "" && !strings.HasPrefix(e, selectionPrefix) {
-			return nil, invalidf("expected_selection: %q is not a selection token (the selection a dry run returned, %s...)", e, selectionPrefix)
-		}
-		sel, err := s.selectByRule(ctx, id, req.GetRule(), limit)
-		if err != nil {
-			return nil, err
-		}
-		token := sel.token(id.Member, confirm)
-		resp := &accordv1.DecideMatchesResponse{Answers: sel.answers, Selection: token, ValidateOnly: req.GetValidateOnly(), More: sel.more}
-		if req.GetValidateOnly() {
-			return resp, nil
-		}
-		if sel.more {
-			return nil, fmt.Errorf("%w: rule: it selects more than max_decisions (%d) decisions: narrow it, or answer in several runs", grpcserver.ErrFailedPrecondition, limit)
-		}
-		if e := req.GetExpectedSelection(); e != "" && e != token {
-			return nil, errAborted(fmt.Sprintf("expected_selection: the rule now selects other decisions than the dry run showed (%d now): run the dry run again", len(sel.answers)))
-		}
-		for _, a := range sel.answers {
+		resp.Answers = answers
+		for _, a := range answers {
 			if err := ctx.Err(); err != nil {
 				a.Error = "not answered: " + err.Error()
 				resp.Failed++
@@ -107,72 +164,119 @@ func (s *Service) DecideMatches(ctx context.Context, req *accordv1.DecideMatches
 			resp.Answered++
 		}
 		s.logger.Info("match decisions answered by rule", "member", id.Member, "user", id.Name, "answer", req.GetAnswer().String(),
-			"selected", len(sel.answers), "answered", resp.Answered, "failed", resp.Failed)
+			"selected", len(answers), "answered", resp.Answered, "failed", resp.Failed)
 		return resp, nil
 	})
 }
 
-// answerByRule answers one selected decision, unless it no longer waits for
-// the member's answer (a colleague answered it meanwhile: a rule never
-// changes an answer).
+// checkRuleRequest checks what a DecideMatches request needs besides its
+// rule, before anything is read or written: the answer and its reason, the
+// bound and the request id.
+func checkRuleRequest(req *accordv1.DecideMatchesRequest) (confirm bool, limit int, err error) {
+	if confirm, err = yesNo("answer", req.GetAnswer()); err != nil {
+		return false, 0, err
+	}
+	if err := checkReason(confirm, req.GetReason()); err != nil {
+		return false, 0, err
+	}
+	if err := registry.CheckMatchReason(req.GetReason()); err != nil {
+		return false, 0, invalidf("%s", strings.TrimPrefix(err.Error(), registry.ErrInvalidArgument.Error()+": "))
+	}
+	limit = int(req.GetMaxDecisions())
+	switch {
+	case limit < 0 || limit > maxRuleDecisions:
+		return false, 0, invalidf("max_decisions: must be between 1 and %d (0: %d), got %d", maxRuleDecisions, defaultRuleDecisions, limit)
+	case limit == 0:
+		limit = defaultRuleDecisions
+	}
+	if !req.GetValidateOnly() {
+		if req.GetRequestId() == "" {
+			return false, 0, invalidf("request_id: required unless validate_only: the client's id for the request, the same on every retry (1 to 128 letters, digits, '.', '_', ':', '-')")
+		}
+		if err := registry.CheckRequestID(req.GetRequestId()); err != nil {
+			return false, 0, invalidf("%s", strings.TrimPrefix(err.Error(), registry.ErrInvalidArgument.Error()+": "))
+		}
+	}
+	if e := req.GetExpectedSelection(); e != "" && (!strings.HasPrefix(e, selectionPrefix) || len(e) > 64) {
+		return false, 0, invalidf("expected_selection: %q is not a selection token (the selection a dry run returned, %s...)", e, selectionPrefix)
+	}
+	return confirm, limit, nil
+}
+
+// answerByRule answers one selected decision as a first answer only: the
+// registry refuses it when the member has answered meanwhile (a rule never
+// changes an answer). A retried run's answers are answered from the
+// registry's memory of their request ids, derived from the run's.
 func (s *Service) answerByRule(ctx context.Context, id identity.Identity, requestID, name string, confirm bool, reason string) error {
 	matchID := strings.TrimPrefix(name, "matchDecisions/")
-	var waits bool
-	if err := s.read(ctx, true, func(v registry.View) error {
-		d, err := v.GetMatchDecision(matchID, id.Member)
-		if err != nil {
+	rid := subRequestID(requestID, matchID)
+	p := s.answerPayload(matchID, confirm, reason)
+	if len(s.reg.MatchAnswersBehindFor(registry.MatchAnswersV3)) == 0 {
+		p.FirstOnly = true
+	} else {
+		// A registry server of an earlier build would refuse a first
+		// answer only: the check is made here, just before the write
+		// (a colleague's answer in between could still be changed).
+		var waits, done bool
+		if err := s.read(ctx, true, func(v registry.View) error {
+			if _, found, err := v.Remembered(id.Member, rid); found && err == nil {
+				done = true
+				return nil
+			}
+			d, err := v.GetMatchDecision(matchID, id.Member)
+			if err != nil {
+				return err
+			}
+			waits = d.Status == registry.MatchProposed && awaiting(d.Decisions, id.Member)
+			return nil
+		}); err != nil {
 			return err
 		}
-		waits = d.Status == registry.MatchProposed && awaiting(d.Decisions, id.Member)
-		return nil
-	}); err != nil {
-		return err
+		if done {
+			return nil
+		}
+		if !waits {
+			return fmt.Errorf("%w: %s no longer waits for %s's answer (answered meanwhile): a rule changes no answer", grpcserver.ErrFailedPrecondition, name, id.Member)
+		}
 	}
-	if !waits {
-		return fmt.Errorf("%w: %s no longer waits for %s's answer (answered meanwhile): a rule changes no answer", grpcserver.ErrFailedPrecondition, name, id.Member)
-	}
-	_, _, err := s.write(ctx, id, subRequestID(requestID, matchID), s.answerPayload(matchID, confirm, reason), map[string]string{"match": "name"})
+	_, _, err := s.write(ctx, id, rid, p, map[string]string{"match": "name"})
 	return err
 }
 
 // selectByRule returns the decisions waiting for the member's answer that
 // rule selects, highest score first: at most limit, and whether there are
 // more.
-func (s *Service) selectByRule(ctx context.Context, id identity.Identity, rule *accordv1.MatchRule, limit int) (ruleSelection, error) {
+func (s *Service) selectByRule(ctx context.Context, id identity.Identity, rule *accordv1.MatchRule, limit int) ([]*accordv1.RuleAnswer, bool, error) {
 	minEvidence := int(rule.GetMinSharedEvidence())
 	if minEvidence < 0 {
-		return ruleSelection{}, invalidf("rule.min_shared_evidence: must not be negative, got %d", minEvidence)
-	}
-	var src CaseSource
-	if minEvidence > 0 {
-		var err error
-		if src, err = s.caseSource(); err != nil {
-			return ruleSelection{}, fmt.Errorf("rule.min_shared_evidence: %w", err)
-		}
+		return nil, false, invalidf("rule.min_shared_evidence: must not be negative, got %d", minEvidence)
 	}
 	q, _, err := s.matchQuery(&accordv1.ListMatchDecisionsRequest{
 		AwaitingAnswer: true, MinScore: rule.GetMinScore(), MaxScore: rule.GetMaxScore(), Member: rule.GetMember(),
 		CaseRef: rule.GetCaseRef(), Cluster: rule.GetCluster(), OrderBy: "score desc",
 	})
 	if err != nil {
-		return ruleSelection{}, ruleField(err)
+		return nil, false, ruleField(err)
+	}
+	scored := rule.GetMinScore() > 0 || rule.GetMaxScore() > 0
+	var src CaseSource
+	if minEvidence > 0 {
+		if src, err = s.caseSource(); err != nil {
+			return nil, false, fmt.Errorf("rule.min_shared_evidence: %w", err)
+		}
+	}
+	if scored && s.comparer == nil {
+		return nil, false, fmt.Errorf("%w: rule.min_score: this node scores no pairs (it runs no matcher): a rule with a score range needs its own scores, a proposer's are its claim",
+			grpcserver.ErrFailedPrecondition)
 	}
 	if rule.GetCluster() != "" {
 		if q.IDs, err = s.clusterDecisions(rule.GetCluster()); err != nil {
-			return ruleSelection{}, ruleField(err)
+			return nil, false, ruleField(err)
 		}
 	}
-	var sel ruleSelection
+	ev := newEvidenceSets(src)
 	examined := 0
-	cases := map[registry.CaseRef]*accordv1.SharedCase{} // read once per call
-	shared := func(ref registry.CaseRef) (*accordv1.SharedCase, error) {
-		if c, ok := cases[ref]; ok {
-			return c, nil
-		}
-		fc, _, err := src.Case(ref.Member, ref.CaseID)
-		cases[ref] = fc.GetCase()
-		return fc.GetCase(), err
-	}
+	var out []*accordv1.RuleAnswer
 	for {
 		var page []registry.MatchDecision
 		var next string
@@ -182,53 +286,119 @@ func (s *Service) selectByRule(ctx context.Context, id identity.Identity, rule *
 			page, _, next, err = v.QueryMatchDecisions(id.Member, q)
 			return err
 		}); err != nil {
-			return ruleSelection{}, err
+			return nil, false, err
 		}
 		for i := range page {
 			d := &page[i]
-			a := &accordv1.RuleAnswer{Name: matchName(d.ID), Score: d.Score, Cases: toCaseRefs(d.Cases)}
-			if minEvidence > 0 {
-				if examined++; examined > maxRuleScan {
-					return ruleSelection{}, fmt.Errorf("%w: rule: it would examine more than %d waiting decisions for shared evidence: narrow it by score, member, case or cluster",
+			a := &accordv1.RuleAnswer{Name: matchName(d.ID), Score: d.Score, Cases: toCaseRefs(d.Cases), LocalScore: -1}
+			if scored || minEvidence > 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, false, err
+				}
+				if examined += pairsOf(len(d.Cases)); examined > maxRuleScan {
+					return nil, false, fmt.Errorf("%w: rule: it would examine more than %d pairs of waiting decisions' cases one by one: narrow it by score, member, case or cluster",
 						grpcserver.ErrFailedPrecondition, maxRuleScan)
 				}
-				n, err := fewestShared(d.Cases, shared)
+			}
+			if scored {
+				local, ok := s.lowestLocalScore(d.Cases)
+				if !ok || local < q.MinScore || (q.MaxScore > 0 && local > q.MaxScore) {
+					continue
+				}
+				a.LocalScore = local
+			}
+			if minEvidence > 0 {
+				n, err := ev.fewestShared(d.Cases)
 				if err != nil {
-					return ruleSelection{}, err
+					return nil, false, err
 				}
 				if n < minEvidence {
 					continue
 				}
 				a.SharedEvidence = int32(n)
 			}
-			if len(sel.answers) == limit {
-				sel.more = true
-				return sel, nil
+			if len(out) == limit {
+				return out, true, nil
 			}
-			sel.answers = append(sel.answers, a)
+			out = append(out, a)
 		}
 		if next == "" {
-			return sel, nil
+			return out, false, nil
 		}
 		q.After = next
 	}
 }
 
+func pairsOf(n int) int { return max(n*(n-1)/2, 1) }
+
+// lowestLocalScore is the lowest score this node's matcher gives a pair of
+// cases now; false when it does not score one of them.
+func (s *Service) lowestLocalScore(refs []registry.CaseRef) (float64, bool) {
+	lowest := math.Inf(1)
+	for i := range refs {
+		for j := i + 1; j < len(refs); j++ {
+			c, ok := s.comparer.Compare(refs[i].CaseID, refs[j].CaseID)
+			if !ok {
+				return 0, false
+			}
+			lowest = math.Min(lowest, math.Round(c.Score*10000)/10000)
+		}
+	}
+	return lowest, !math.IsInf(lowest, 1)
+}
+
+// evidenceSets reads the cases' evidence hashes once per call (only the
+// hashes are kept, not the cases).
+type evidenceSets struct {
+	src  CaseSource
+	sets map[registry.CaseRef]map[string]bool
+}
+
+func newEvidenceSets(src CaseSource) *evidenceSets {
+	return &evidenceSets{src: src, sets: map[registry.CaseRef]map[string]bool{}}
+}
+
+// of returns a case's evidence hashes; nil when the node does not hold it.
+func (e *evidenceSets) of(ref registry.CaseRef) (map[string]bool, error) {
+	if set, ok := e.sets[ref]; ok {
+		return set, nil
+	}
+	fc, ok, err := e.src.Case(ref.Member, ref.CaseID)
+	if err != nil {
+		return nil, err
+	}
+	var set map[string]bool
+	if ok {
+		set = map[string]bool{}
+		for _, x := range fc.GetCase().GetEvidence() {
+			set[x.GetSha256()] = true
+		}
+	}
+	e.sets[ref] = set
+	return set, nil
+}
+
 // fewestShared is the fewest evidence items any pair of cases names in
 // common (0 when a case is not held here).
-func fewestShared(refs []registry.CaseRef, shared func(registry.CaseRef) (*accordv1.SharedCase, error)) (int, error) {
+func (e *evidenceSets) fewestShared(refs []registry.CaseRef) (int, error) {
 	fewest := -1
 	for i := range refs {
-		a, err := shared(refs[i])
+		a, err := e.of(refs[i])
 		if err != nil || a == nil {
 			return 0, err
 		}
 		for j := i + 1; j < len(refs); j++ {
-			b, err := shared(refs[j])
+			b, err := e.of(refs[j])
 			if err != nil || b == nil {
 				return 0, err
 			}
-			if n := sharedEvidence(a, b); fewest < 0 || n < fewest {
+			n := 0
+			for h := range a {
+				if b[h] {
+					n++
+				}
+			}
+			if fewest < 0 || n < fewest {
 				fewest = n
 			}
 		}

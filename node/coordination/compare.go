@@ -18,6 +18,14 @@ import (
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
+const (
+	// maxComparePairs bounds the pairs of a decision's cases one compare
+	// aligns, and maxAlignIncidents the incidents of each case paired
+	// (the rest are listed alone).
+	maxComparePairs   = 16
+	maxAlignIncidents = 50
+)
+
 // CaseSource is what the node holds of the members' shared cases
 // (*fedindex.Service): another member's case from the federation index,
 // the node's own member's as the node published it.
@@ -70,10 +78,18 @@ func (s *Service) CompareMatchDecision(ctx context.Context, req *accordv1.Compar
 			}
 			resp.Cases, shared[i] = append(resp.Cases, cc), sc
 		}
+		// The pairs with a case of the caller's own member when it holds
+		// one (another member may group many cases with one of ours),
+		// at most maxComparePairs.
+		own := slices.ContainsFunc(d.GetCases(), func(c *accordv1.RegistryCaseRef) bool { return c.GetMember() == id.Member })
 		for i := range shared {
-			for j := i + 1; j < len(shared); j++ {
-				if shared[i] == nil || shared[j] == nil {
+			for j := i + 1; j < len(shared) && len(resp.Pairs) < maxComparePairs; j++ {
+				if shared[i] == nil || shared[j] == nil ||
+					(own && d.GetCases()[i].GetMember() != id.Member && d.GetCases()[j].GetMember() != id.Member) {
 					continue
+				}
+				if err := ctx.Err(); err != nil {
+					return nil, err
 				}
 				p := comparePair(shared[i], shared[j], s.comparer)
 				p.First, p.Second = int32(i), int32(j)
@@ -170,11 +186,12 @@ func comparePair(a, b *accordv1.SharedCase, cmp PairComparer) *accordv1.CasePair
 	return p
 }
 
-// unitNames are the names of a case's perpetrators that are units.
+// unitNames are the names of a case's perpetrators that are not persons
+// (units and organisations, as the matcher compares them).
 func unitNames(c *accordv1.SharedCase) []string {
 	var out []string
 	for _, p := range c.GetPerpetrators() {
-		if p.GetKind() == accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT && p.GetName() != "" {
+		if p.GetKind() != accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON && p.GetName() != "" {
 			out = append(out, p.GetName())
 		}
 	}
@@ -286,8 +303,12 @@ func incidentTimes(in *accordv1.Incident) (start, end time.Time, ok bool) {
 	}
 	e := s.Add(time.Hour)
 	if in.GetEnd() != "" {
-		if t, err := time.Parse(time.RFC3339, in.GetEnd()); err == nil && !t.Before(s) {
+		// As the matcher reads it: an end before the start is the start.
+		if t, err := time.Parse(time.RFC3339, in.GetEnd()); err == nil {
 			e = t
+			if e.Before(s) {
+				e = s
+			}
 		}
 	}
 	return s, e, true
@@ -343,8 +364,8 @@ func alignIncidents(a, b []*accordv1.Incident, best [2]int) []*accordv1.Incident
 		p    *accordv1.IncidentPair
 	}
 	var cands []cand
-	for i := range a {
-		for j := range b {
+	for i := range min(len(a), maxAlignIncidents) {
+		for j := range min(len(b), maxAlignIncidents) {
 			p := pairIncidents(a[i], b[j])
 			p.First, p.Second = int32(i), int32(j)
 			p.Best = i == best[0] && j == best[1]

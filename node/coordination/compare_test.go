@@ -161,6 +161,29 @@ func TestCompareMatchDecision(t *testing.T) {
 		t.Errorf("with DE-9 not held: %v", r)
 	}
 
+	// A decision of three cases: only the pairs with UA's own case.
+	held["DE/DE-1"] = sharedCase("DE-1", "Charkiw", 49.99, 36.24, "2022-03-01T09:00:00+01:00", []int{1})
+	cases := []registry.CaseRef{caseRef("DE-1"), caseRef("PL-1"), caseRef("UA-1")}
+	cmd, err := registry.NewCommand("p3", registry.ProposeMatch{Cases: cases, Score: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := nodes["DE"].ApplyIndex(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.CompareMatchDecision(ctx, &accordv1.CompareMatchDecisionRequest{Name: matchName(out.ID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pairs []string
+	for _, p := range r.GetPairs() {
+		pairs = append(pairs, fmt.Sprintf("%d-%d", p.GetFirst(), p.GetSecond()))
+	}
+	if !slices.Equal(pairs, []string{"0-2", "1-2"}) {
+		t.Errorf("pairs %v: want DE~UA and PL~UA only", pairs)
+	}
+
 	// Bad names, and decisions UA is not involved in.
 	m3 := proposeScored(t, nodes["PL"], "PL-1", "DE-1", 0.8)
 	for _, c := range []struct {
@@ -211,19 +234,54 @@ func TestAlignIncidents(t *testing.T) {
 	}
 }
 
+// localScores is a PairComparer that scores pairs as its map says (by
+// the two case ids in order), and every other pair of known cases 0.5.
+type localScores map[[2]string]float64
+
+func (l localScores) Compare(a, b string) (matching.Comparison, bool) {
+	if a > b {
+		a, b = b, a
+	}
+	sc, ok := l[[2]string{a, b}]
+	if !ok {
+		sc = 0.5
+	}
+	return matching.Comparison{Match: matching.Match{A: a, B: b, Score: sc}}, true
+}
+
+// hookedRegistry runs before ahead of each command it applies.
+type hookedRegistry struct {
+	*fsmNode
+	before func(cmd *registry.Command) error
+}
+
+func (h *hookedRegistry) ApplyIndex(ctx context.Context, cmd *registry.Command) (registry.Outcome, uint64, error) {
+	if h.before != nil {
+		if err := h.before(cmd); err != nil {
+			return registry.Outcome{}, 0, err
+		}
+	}
+	return h.fsmNode.ApplyIndex(ctx, cmd)
+}
+
 // ruleFixture is UA's service over a registry where PL proposed n matches
-// UA-i ~ PL-i with descending scores; every other case shares evidence.
+// UA-i ~ PL-i with descending scores, which UA's matcher agrees with;
+// every other pair shares an evidence item.
 type ruleFixture struct {
-	s     *Service
-	nodes map[string]*fsmNode
-	ids   []string
+	s      *Service
+	held   heldCases
+	reg    *hookedRegistry
+	nodes  map[string]*fsmNode
+	ids    []string
+	scores localScores
 }
 
 func newRuleFixture(t *testing.T, n int) *ruleFixture {
 	t.Helper()
 	_, nodes := newFSMLog(t, "UA", "PL", "DE")
 	held := heldCases{}
-	f := &ruleFixture{nodes: nodes, s: New(nodes["UA"], "UA", nil, nil)}
+	reg := &hookedRegistry{fsmNode: nodes["UA"]}
+	f := &ruleFixture{nodes: nodes, reg: reg, s: New(reg, "UA", nil, nil), scores: localScores{}, held: held}
 	for i := range n {
 		ua, pl := fmt.Sprintf("UA-%d", i), fmt.Sprintf("PL-%d", i)
 		ev := []int{1000 + i}
@@ -232,13 +290,31 @@ func newRuleFixture(t *testing.T, n int) *ruleFixture {
 		}
 		held["UA/"+ua] = sharedCase(ua, "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", ev)
 		held["PL/"+pl] = sharedCase(pl, "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", []int{i, 2000 + i})
-		f.ids = append(f.ids, proposeScored(t, nodes["PL"], ua, pl, 0.99-float64(i)*0.01))
+		score := 0.99 - float64(i)*0.01
+		f.ids = append(f.ids, proposeScored(t, nodes["PL"], ua, pl, score))
+		f.scores[[2]string{pl, ua}] = score
 	}
-	f.s.WithCompare(held, nil)
+	f.s.WithCompare(held, f.scores)
 	return f
 }
 
 func (f *ruleFixture) applied() uint64 { return f.nodes["UA"].log.fsm.AppliedIndex() }
+
+// answerOf returns member's current answer to a decision.
+func (f *ruleFixture) answerOf(t *testing.T, id, member string) *accordv1.MemberAnswer {
+	t.Helper()
+	d, err := f.s.GetMatchDecision(as("UA", "analyst"), &accordv1.GetMatchDecisionRequest{Name: matchName(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range d.GetMatchDecision().GetAnswers() {
+		if a.GetMember() == member {
+			return a
+		}
+	}
+	t.Fatalf("%s: no answer of %s", id, member)
+	return nil
+}
 
 func selected(r *accordv1.DecideMatchesResponse) []string {
 	var out []string
@@ -263,8 +339,8 @@ func TestDecideMatchesByRule(t *testing.T) {
 		t.Fatalf("dry run selected %v (selection %q), want %v", selected(dry), dry.GetSelection(), want)
 	}
 	for _, a := range dry.GetAnswers() {
-		if a.GetSharedEvidence() != 1 || a.GetAnswered() {
-			t.Errorf("%s: shared %d, answered %v", a.GetName(), a.GetSharedEvidence(), a.GetAnswered())
+		if a.GetSharedEvidence() != 1 || a.GetAnswered() || a.GetLocalScore() != a.GetScore() {
+			t.Errorf("%s: shared %d, answered %v, local score %v", a.GetName(), a.GetSharedEvidence(), a.GetAnswered(), a.GetLocalScore())
 		}
 	}
 	if f.applied() != before {
@@ -279,84 +355,74 @@ func TestDecideMatchesByRule(t *testing.T) {
 	}{
 		{&accordv1.DecideMatchesRequest{Rule: rule, ValidateOnly: true}, codes.InvalidArgument, "answer"},
 		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_NO, RequestId: "r"}, codes.InvalidArgument, "reason"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_NO, Reason: "a\x1b[2Jb", RequestId: "r"}, codes.InvalidArgument, "reason"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, Reason: strings.Repeat("r", 5000), RequestId: "r"}, codes.InvalidArgument, "reason"},
 		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES}, codes.InvalidArgument, "request_id"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "bad id"}, codes.InvalidArgument, "request_id"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: strings.Repeat("r", 300)}, codes.InvalidArgument, "request_id"},
 		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinScore: 2}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.InvalidArgument, "rule.min_score"},
 		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinSharedEvidence: -1}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.InvalidArgument, "rule.min_shared_evidence"},
 		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{Member: "pl"}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.InvalidArgument, "rule.member"},
 		{&accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{Cluster: "clusters/cluster-000001"}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true}, codes.FailedPrecondition, "rule.cluster"},
 		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true, MaxDecisions: 5000}, codes.InvalidArgument, "max_decisions"},
 		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "r", ExpectedSelection: "abc"}, codes.InvalidArgument, "expected_selection"},
-		// The dry run's selection was for yes: answering no is another selection.
-		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_NO, Reason: "x", RequestId: "r", ExpectedSelection: dry.GetSelection()}, codes.Aborted, "expected_selection"},
+		// The dry run's selection was for yes: it is not one for no.
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_NO, Reason: "x", RequestId: "r", ExpectedSelection: dry.GetSelection()}, codes.FailedPrecondition, "expected_selection"},
+		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "r", ExpectedSelection: "sel1.0000"}, codes.FailedPrecondition, "expected_selection"},
 		// Too many for max_decisions.
 		{&accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "r", MaxDecisions: 2}, codes.FailedPrecondition, "max_decisions"},
 	} {
 		_, err := f.s.DecideMatches(ctx, c.req)
 		wantCode(t, fmt.Sprintf("%v", c.req), err, c.code, c.want)
 	}
-	if f.applied() != before {
-		t.Fatalf("a refused call changed the registry")
-	}
-	// A rule that would read too many cases is refused.
+	// A rule that would examine too many pairs is refused.
 	maxRuleScan = 3
 	_, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
 	maxRuleScan = 100000
 	wantCode(t, "scan bound", err, codes.FailedPrecondition, "narrow it")
+	if f.applied() != before {
+		t.Fatalf("a refused call changed the registry")
+	}
 	more, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true, MaxDecisions: 2})
 	if err != nil || !more.GetMore() || len(more.GetAnswers()) != 2 || more.GetSelection() != "" {
 		t.Fatalf("dry run over max_decisions: %v, %v: want the first 2, more, no selection", more, err)
 	}
 
-	// A colleague answers one of them after the dry run: the selection
-	// no longer holds.
-	_, err = f.s.DecideMatch(ctx, &accordv1.DecideMatchRequest{Name: matchName(f.ids[2]), Answer: accordv1.Answer_ANSWER_NO, Reason: "another school", RequestId: "colleague"})
+	// After the dry run a colleague rejects one of them, and a new match
+	// comes that the rule would select: the run answers the others of
+	// the dry run's, not the colleague's nor the new one.
+	if _, err := f.s.DecideMatch(ctx, &accordv1.DecideMatchRequest{Name: matchName(f.ids[2]), Answer: accordv1.Answer_ANSWER_NO, Reason: "another school", RequestId: "colleague"}); err != nil {
+		t.Fatal(err)
+	}
+	f.held["UA/UA-9"] = sharedCase("UA-9", "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", []int{999})
+	f.held["PL/PL-9"] = sharedCase("PL-9", "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", []int{999})
+	newer := proposeScored(t, f.nodes["PL"], "UA-9", "PL-9", 0.999)
+	f.scores[[2]string{"PL-9", "UA-9"}] = 0.999
+	done, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, Reason: "same photos", RequestId: "rule-1", ExpectedSelection: dry.GetSelection()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, RequestId: "rule-1", ExpectedSelection: dry.GetSelection()})
-	wantCode(t, "stale selection", err, codes.Aborted, "dry run")
-
-	dry, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{f.ids[0], f.ids[4]}; !slices.Equal(selected(dry), want) {
-		t.Fatalf("second dry run: %v, want %v", selected(dry), want)
-	}
-	done, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, Reason: "same photos", RequestId: "rule-2", ExpectedSelection: dry.GetSelection()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if done.GetAnswered() != 2 || done.GetFailed() != 0 || done.GetValidateOnly() {
+	if done.GetAnswered() != 2 || done.GetFailed() != 1 || !strings.Contains(done.GetAnswers()[1].GetError(), "no longer waits") {
 		t.Fatalf("answered %d, failed %d: %v", done.GetAnswered(), done.GetFailed(), done)
 	}
 	for _, id := range []string{f.ids[0], f.ids[4]} {
-		d, err := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mine *accordv1.MemberAnswer
-		for _, a := range d.GetMatchDecision().GetAnswers() {
-			if a.GetMember() == "UA" {
-				mine = a
-			}
-		}
-		if mine.GetAnswer() != accordv1.Answer_ANSWER_YES || mine.GetReason() != "same photos" || !strings.HasPrefix(mine.GetChange().GetRequestId(), "rule-2.") {
-			t.Errorf("%s: UA's answer %v", id, mine)
+		if a := f.answerOf(t, id, "UA"); a.GetAnswer() != accordv1.Answer_ANSWER_YES || a.GetReason() != "same photos" || !strings.HasPrefix(a.GetChange().GetRequestId(), "rule-1.") {
+			t.Errorf("%s: UA's answer %v", id, a)
 		}
 	}
-	// The colleague's answer stands; nothing waits under the rule now.
-	d, _ := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(f.ids[2])})
-	if d.GetMatchDecision().GetState() != accordv1.MatchDecisionState_MATCH_DECISION_STATE_REJECTED {
-		t.Errorf("%s: %v, want the colleague's rejection to stand", f.ids[2], d.GetMatchDecision().GetState())
+	if a := f.answerOf(t, f.ids[2], "UA"); a.GetAnswer() != accordv1.Answer_ANSWER_NO || a.GetReason() != "another school" {
+		t.Errorf("the colleague's answer did not stand: %v", a)
 	}
+	if a := f.answerOf(t, newer, "UA"); a.GetAnswer() != accordv1.Answer_ANSWER_PENDING {
+		t.Errorf("a decision the dry run did not show was answered: %v", a)
+	}
+	// Now the rule selects only the new one.
 	dry, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: rule, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
-	if err != nil || len(dry.GetAnswers()) != 0 {
-		t.Fatalf("after answering: %v, %v: want nothing selected", selected(dry), err)
+	if err != nil || !slices.Equal(selected(dry), []string{newer}) {
+		t.Fatalf("after answering: %v, %v: want only %s", selected(dry), err, newer)
 	}
 
-	// Without an evidence condition the rule needs no shared cases, and
-	// a score range alone selects.
+	// A score range alone selects, by this node's score as well.
 	g := newRuleFixture(t, 4)
 	g.s.cases = nil
 	r, err := g.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MaxScore: 0.975}, Answer: accordv1.Answer_ANSWER_NO, Reason: "below our threshold", RequestId: "low"})
@@ -367,23 +433,122 @@ func TestDecideMatchesByRule(t *testing.T) {
 	wantCode(t, "evidence without a case source", err, codes.FailedPrecondition, "rule.min_shared_evidence")
 }
 
-// A rule's answering run is safe to retry: the same request id answers
-// nothing twice (the registry keeps each answer's derived request id).
+// A proposer's score is its claim: a rule selects by this node's own
+// score too.
+func TestDecideMatchesTrustsNoProposerScore(t *testing.T) {
+	f := newRuleFixture(t, 3)
+	ctx := as("UA", "analyst")
+	// PL claims 1.0 for a pair UA's matcher finds unalike; another pair
+	// UA's matcher does not score at all.
+	forged := proposeScored(t, f.nodes["PL"], "UA-0", "PL-9", 1.0)
+	f.scores[[2]string{"PL-9", "UA-0"}] = 0.0027
+	dry, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinScore: 0.97}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{f.ids[0], f.ids[1], f.ids[2]}; !slices.Equal(selected(dry), want) {
+		t.Fatalf("selected %v, want %v (not the forged %s)", selected(dry), want, forged)
+	}
+	f.s.comparer = nil
+	_, err = f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinScore: 0.97}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	wantCode(t, "no local scores", err, codes.FailedPrecondition, "rule.min_score")
+}
+
+// A colleague's answer that lands between the rule's read and its write
+// stands: the rule's answer is a first answer only, refused by the
+// registry itself.
+func TestDecideMatchesNeverChangesAnAnswer(t *testing.T) {
+	f := newRuleFixture(t, 2)
+	ctx := as("UA", "analyst")
+	f.reg.before = func(cmd *registry.Command) error {
+		var match string
+		switch p := cmd.Payload.(type) {
+		case registry.DecideMatch:
+			match = p.Match
+		case *registry.DecideMatch:
+			match = p.Match
+		}
+		if match != f.ids[0] || !strings.HasPrefix(cmd.RequestID, "rule-") {
+			return nil
+		}
+		c, err := registry.NewCommand("colleague", registry.DecideMatch{Match: f.ids[0], Confirm: false, Reason: "another school"})
+		if err != nil {
+			return err
+		}
+		_, _, err = f.nodes["UA"].ApplyIndex(context.Background(), c)
+		return err
+	}
+	r, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, RequestId: "rule-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetAnswered() != 1 || r.GetFailed() != 1 || r.GetAnswers()[0].GetAnswered() {
+		t.Fatalf("%v: want the first refused, the second answered", r)
+	}
+	if a := f.answerOf(t, f.ids[0], "UA"); a.GetAnswer() != accordv1.Answer_ANSWER_NO || a.GetReason() != "another school" {
+		t.Errorf("the colleague's answer was changed: %v", a)
+	}
+	d, _ := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(f.ids[0])})
+	if len(d.GetMatchDecision().GetHistory()) != 1 {
+		t.Errorf("history %v: want the colleague's answer only", d.GetMatchDecision().GetHistory())
+	}
+}
+
+// A run cut short is retried with the same request id and selection: it
+// answers the rest, and what the first try answered once.
 func TestDecideMatchesRetry(t *testing.T) {
 	f := newRuleFixture(t, 3)
 	ctx := as("UA", "analyst")
-	req := &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, RequestId: "once"}
+	dry, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil || len(dry.GetAnswers()) != 3 {
+		t.Fatalf("dry run: %v, %v", dry, err)
+	}
+	writes := 0
+	f.reg.before = func(*registry.Command) error {
+		if writes++; writes > 1 {
+			return status.Error(codes.Unavailable, "no leader")
+		}
+		return nil
+	}
+	req := &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, RequestId: "once", ExpectedSelection: dry.GetSelection()}
 	r, err := f.s.DecideMatches(ctx, req)
-	if err != nil || r.GetAnswered() != 3 {
-		t.Fatalf("%v, %v", r, err)
+	if err != nil || r.GetAnswered() != 1 || r.GetFailed() != 2 {
+		t.Fatalf("first try: %v, %v: want 1 answered, 2 failed", r, err)
 	}
-	before := f.applied()
+	f.reg.before = nil
 	r, err = f.s.DecideMatches(ctx, req)
-	if err != nil || len(r.GetAnswers()) != 0 || f.applied() != before {
-		t.Fatalf("retry: %v, %v, registry moved %d -> %d: want nothing selected or written", r, err, before, f.applied())
+	if err != nil || r.GetAnswered() != 3 || r.GetFailed() != 0 {
+		t.Fatalf("retry: %v, %v: want all 3 answered", r, err)
 	}
-	if status.Code(err) != codes.OK {
-		t.Fatal(err)
+	for _, id := range f.ids {
+		d, _ := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(id)})
+		if h := d.GetMatchDecision().GetHistory(); len(h) != 1 || h[0].GetChange().GetRequestId() != "once."+id {
+			t.Errorf("%s: history %v: want one answer under once.%s", id, h, id)
+		}
+	}
+}
+
+// Units and organisations are compared as the matcher compares them: by
+// unit number or name skeleton, whatever their spelling.
+func TestCompareUnits(t *testing.T) {
+	perp := func(kind accordv1.PerpetratorKind, name string) *accordv1.Perpetrator {
+		return &accordv1.Perpetrator{Kind: kind, Name: name}
+	}
+	a := &accordv1.SharedCase{Perpetrators: []*accordv1.Perpetrator{
+		perp(accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, "64th Separate Motor Rifle Brigade"),
+		perp(accordv1.PerpetratorKind_PERPETRATOR_KIND_ORGANISATION, "Wagner Group"),
+		perp(accordv1.PerpetratorKind_PERPETRATOR_KIND_PERSON, "A. B."),
+	}}
+	b := &accordv1.SharedCase{Perpetrators: []*accordv1.Perpetrator{
+		perp(accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, "64 OMSBr"),
+		perp(accordv1.PerpetratorKind_PERPETRATOR_KIND_ORGANISATION, "Wagner"),
+		perp(accordv1.PerpetratorKind_PERPETRATOR_KIND_UNIT, "Rosgvardia"),
+	}}
+	got := compareUnits(unitNames(a), unitNames(b))
+	if !slices.Equal(got.GetCommon(), []string{"64th Separate Motor Rifle Brigade", "Wagner Group"}) ||
+		!slices.Equal(got.GetCommonSecond(), []string{"64 OMSBr", "Wagner"}) || len(got.GetOnlyFirst()) != 0 ||
+		!slices.Equal(got.GetOnlySecond(), []string{"Rosgvardia"}) {
+		t.Errorf("units %v", got)
 	}
 }
 

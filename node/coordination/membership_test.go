@@ -108,6 +108,8 @@ func (n *fsmNode) Read(_ context.Context, _ bool, fn func(registry.View)) (uint6
 
 func (n *fsmNode) MatchAnswersBehind() []string { return n.log.behind }
 
+func (n *fsmNode) MatchAnswersBehindFor(int) []string { return n.log.behind }
+
 func (n *fsmNode) GroupStatus(context.Context) (registryraft.Status, error) {
 	return registryraft.Status{}, fmt.Errorf("not used")
 }

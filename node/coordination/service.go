@@ -28,6 +28,9 @@ type Registry interface {
 	// MatchAnswersBehind names the registry servers that do not apply
 	// match answers v2 yet (reasons, changed answers); empty when all do.
 	MatchAnswersBehind() []string
+	// MatchAnswersBehindFor names those that do not apply match answers
+	// of this version (v3: first answers only).
+	MatchAnswersBehindFor(version int) []string
 }
 
 // Content seals the free text of encrypted joint investigation teams in
@@ -61,6 +64,8 @@ type Service struct {
 	// nil: none).
 	cases    CaseSource
 	comparer PairComparer
+	// selections are the dry runs' selections of DecideMatches.
+	selections selectionStore
 }
 
 // WithContent makes the service seal team content before sending and open

@@ -106,3 +106,5 @@ func TestQueryValidation(t *testing.T) {
 }
 
 func (f *fakeRegistry) MatchAnswersBehind() []string { return nil }
+
+func (f *fakeRegistry) MatchAnswersBehindFor(int) []string { return nil }

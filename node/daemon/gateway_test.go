@@ -371,7 +371,7 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 		t.Errorf("compare over the gateway: %v", &compared)
 	}
 	var dry accordv1.DecideMatchesResponse
-	analyst.get(http.MethodPost, "/v1/matchDecisions:decideByRule", `{"rule": {"min_score": 0.85}, "answer": "ANSWER_YES", "validate_only": true}`, &dry)
+	analyst.get(http.MethodPost, "/v1/matchDecisions:decideByRule", `{"rule": {"member": "PL"}, "answer": "ANSWER_YES", "validate_only": true}`, &dry)
 	if len(dry.GetAnswers()) != 1 || dry.GetAnswers()[0].GetName() != mname || dry.GetSelection() == "" {
 		t.Errorf("answers by rule, dry run, over the gateway: %v", &dry)
 	}

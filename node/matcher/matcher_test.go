@@ -132,7 +132,7 @@ func (r *leaderBehind) MatchAnswersBehind() []string { return nil }
 func (r *leaderBehind) Apply(ctx context.Context, cmd *registry.Command) (registry.Outcome, error) {
 	if p, ok := cmd.Payload.(registry.ProposeMatch); ok && p.Explanation != nil {
 		r.refused = append(r.refused, cmd.RequestID)
-		return registry.Outcome{}, fmt.Errorf("%w: reasons, changed answers and explained scores of matches are not yet applied by every registry server; still on an earlier build: spiffe://accord.test/member/FR/node/fr-1", registry.ErrFailedPrecondition)
+		return registry.Outcome{}, fmt.Errorf("%w: reasons, changed answers, explained scores and first answers only of matches are not yet applied by every registry server; still on an earlier build: spiffe://accord.test/member/FR/node/fr-1", registry.ErrFailedPrecondition)
 	}
 	r.applied = append(r.applied, cmd.RequestID)
 	return r.fakeRegistry.Apply(ctx, cmd)

@@ -45,3 +45,32 @@ func TestPurgeTombstonesFloor(t *testing.T) {
 		t.Fatalf("feed after purge: %v", seen)
 	}
 }
+
+// TestSharedRecord: a case's last publication, and none once it is a
+// tombstone or was never published.
+func TestSharedRecord(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "store.db"), "UA", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, _, ok, err := st.SharedRecord("UA-1"); ok || err != nil {
+		t.Fatalf("never published: ok %v, %v", ok, err)
+	}
+	if err := st.Publish(0, 1, []feed.Publication{{CaseID: "UA-1", Record: []byte("r1")}, {CaseID: "UA-2", Record: []byte("r2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Publish(0, 3, []feed.Publication{{CaseID: "UA-1", Record: []byte("r1b")}}); err != nil {
+		t.Fatal(err)
+	}
+	seq, rec, ok, err := st.SharedRecord("UA-1")
+	if err != nil || !ok || seq != 3 || string(rec) != "r1b" {
+		t.Fatalf("UA-1: seq %d, %q, %v, %v: want its latest publication", seq, rec, ok, err)
+	}
+	if err := st.Publish(0, 4, []feed.Publication{{CaseID: "UA-2", Flags: feed.Tombstone, Record: []byte("t2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := st.SharedRecord("UA-2"); ok || err != nil {
+		t.Fatalf("a tombstone: ok %v, %v", ok, err)
+	}
+}

@@ -4676,7 +4676,11 @@ func (x *PersonAgreement) GetLevel() string {
 // waiting decision.
 type MatchRule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Score range (0..1; 0: no bound), as ListMatchDecisions.
+	// Score range (0..1; 0: no bound). A decision's score is the proposing
+	// member's claim: with a score condition, this node's own matcher must
+	// score every pair of the decision's cases now in the range as well,
+	// and a decision it does not score (a case not held or not indexed) is
+	// not selected.
 	MinScore float64 `protobuf:"fixed64,1,opt,name=min_score,json=minScore,proto3" json:"min_score,omitempty"`
 	MaxScore float64 `protobuf:"fixed64,2,opt,name=max_score,json=maxScore,proto3" json:"max_score,omitempty"`
 	// Only decisions that involve this member (a code) as well.
@@ -4687,9 +4691,8 @@ type MatchRule struct {
 	Cluster string `protobuf:"bytes,5,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	// Only decisions whose cases, as this node holds them, name at least so
 	// many evidence items (by SHA-256) in common (0: no condition). Every
-	// pair of a decision's cases must. A rule examines at most 100,000
-	// waiting decisions for it; one that would examine more is refused
-	// (FAILED_PRECONDITION): narrow it by the other conditions.
+	// pair of a decision's cases must. What another member's case names is
+	// its claim: a hash in common is a signal, not proof.
 	MinSharedEvidence int32 `protobuf:"varint,6,opt,name=min_shared_evidence,json=minSharedEvidence,proto3" json:"min_shared_evidence,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
@@ -4784,11 +4787,15 @@ type DecideMatchesRequest struct {
 	// retry answers nothing twice.
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The most decisions one call answers (default 500, at most 2000). A
-	// rule that selects more is a dry run's "more"; an answering run is
-	// refused (FAILED_PRECONDITION) and answers nothing: narrow the rule.
+	// rule that selects more is a dry run's "more"; an answering run
+	// without expected_selection is refused (FAILED_PRECONDITION) and
+	// answers nothing: narrow the rule.
 	MaxDecisions int32 `protobuf:"varint,6,opt,name=max_decisions,json=maxDecisions,proto3" json:"max_decisions,omitempty"`
-	// The selection token of a dry run: the call is refused (ABORTED)
-	// unless the rule still selects exactly those decisions.
+	// The selection token of a dry run on this node: the run answers the
+	// decisions the dry run showed (its rule is not applied again), for the
+	// same answer. An unknown token (older than an hour, from another node
+	// or before a restart, or for the other answer) is refused
+	// (FAILED_PRECONDITION): run the dry run again.
 	ExpectedSelection string `protobuf:"bytes,7,opt,name=expected_selection,json=expectedSelection,proto3" json:"expected_selection,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
@@ -4975,6 +4982,9 @@ type RuleAnswer struct {
 	Cases []*RegistryCaseRef `protobuf:"bytes,3,rep,name=cases,proto3" json:"cases,omitempty"`
 	// The fewest evidence items any pair of its cases shares.
 	SharedEvidence int32 `protobuf:"varint,4,opt,name=shared_evidence,json=sharedEvidence,proto3" json:"shared_evidence,omitempty"`
+	// The lowest score this node's matcher gives a pair of its cases now
+	// (-1: not scored here).
+	LocalScore float64 `protobuf:"fixed64,7,opt,name=local_score,json=localScore,proto3" json:"local_score,omitempty"`
 	// Unless a dry run: whether the answer was recorded, and why not.
 	Answered      bool   `protobuf:"varint,5,opt,name=answered,proto3" json:"answered,omitempty"`
 	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
@@ -5036,6 +5046,13 @@ func (x *RuleAnswer) GetCases() []*RegistryCaseRef {
 func (x *RuleAnswer) GetSharedEvidence() int32 {
 	if x != nil {
 		return x.SharedEvidence
+	}
+	return 0
+}
+
+func (x *RuleAnswer) GetLocalScore() float64 {
+	if x != nil {
+		return x.LocalScore
 	}
 	return 0
 }
@@ -5417,13 +5434,15 @@ const file_accord_v1_coordination_proto_rawDesc = "" +
 	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\x12\x1a\n" +
 	"\banswered\x18\x04 \x01(\x05R\banswered\x12\x16\n" +
 	"\x06failed\x18\x05 \x01(\x05R\x06failed\x12\x12\n" +
-	"\x04more\x18\x06 \x01(\bR\x04more\"\xc3\x01\n" +
+	"\x04more\x18\x06 \x01(\bR\x04more\"\xe4\x01\n" +
 	"\n" +
 	"RuleAnswer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x120\n" +
 	"\x05cases\x18\x03 \x03(\v2\x1a.accord.v1.RegistryCaseRefR\x05cases\x12'\n" +
-	"\x0fshared_evidence\x18\x04 \x01(\x05R\x0esharedEvidence\x12\x1a\n" +
+	"\x0fshared_evidence\x18\x04 \x01(\x05R\x0esharedEvidence\x12\x1f\n" +
+	"\vlocal_score\x18\a \x01(\x01R\n" +
+	"localScore\x12\x1a\n" +
 	"\banswered\x18\x05 \x01(\bR\banswered\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error*\x93\x01\n" +
 	"\x0eMatchEventKind\x12 \n" +

@@ -197,9 +197,11 @@ type CoordinationServiceClient interface {
 	// that waits for its answer and that a rule selects (score range,
 	// member, case, cluster, evidence shared). With validate_only it
 	// changes nothing and says which decisions the rule selects now (a dry
-	// run) and a selection token; given that token back
-	// (expected_selection), the answering run is refused (ABORTED) unless
-	// the rule still selects exactly those decisions.
+	// run), and the node keeps that selection for an hour under a token;
+	// given the token back (expected_selection), the answering run answers
+	// exactly those decisions, each only if it still waits for the member's
+	// answer: none that the dry run did not show, and never an answer a
+	// colleague gave meanwhile.
 	DecideMatches(ctx context.Context, in *DecideMatchesRequest, opts ...grpc.CallOption) (*DecideMatchesResponse, error)
 	// WatchMatches streams the changes of the match decisions the caller's
 	// member is involved in: new decisions, answers (any involved member's)
@@ -694,9 +696,11 @@ type CoordinationServiceServer interface {
 	// that waits for its answer and that a rule selects (score range,
 	// member, case, cluster, evidence shared). With validate_only it
 	// changes nothing and says which decisions the rule selects now (a dry
-	// run) and a selection token; given that token back
-	// (expected_selection), the answering run is refused (ABORTED) unless
-	// the rule still selects exactly those decisions.
+	// run), and the node keeps that selection for an hour under a token;
+	// given the token back (expected_selection), the answering run answers
+	// exactly those decisions, each only if it still waits for the member's
+	// answer: none that the dry run did not show, and never an answer a
+	// colleague gave meanwhile.
 	DecideMatches(context.Context, *DecideMatchesRequest) (*DecideMatchesResponse, error)
 	// WatchMatches streams the changes of the match decisions the caller's
 	// member is involved in: new decisions, answers (any involved member's)

@@ -2579,7 +2579,10 @@ type DecideMatchCommand struct {
 	Confirm bool `protobuf:"varint,3,opt,name=confirm,proto3" json:"confirm,omitempty"`
 	// Why (required with a rejection once the registry applies match
 	// answers v2; at most 1000 bytes).
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A first answer only: refused when the member has answered already or
+	// the decision is no longer proposed (match answers v3).
+	FirstOnly     bool `protobuf:"varint,5,opt,name=first_only,json=firstOnly,proto3" json:"first_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2640,6 +2643,13 @@ func (x *DecideMatchCommand) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *DecideMatchCommand) GetFirstOnly() bool {
+	if x != nil {
+		return x.FirstOnly
+	}
+	return false
 }
 
 // CreateKeyCommand creates a federation key owned by the acting member.
@@ -2975,12 +2985,14 @@ const file_accord_v1_registry_command_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\x05R\x05level\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x12\x16\n" +
-	"\x06weight\x18\x04 \x01(\x01R\x06weight\"t\n" +
+	"\x06weight\x18\x04 \x01(\x01R\x06weight\"\x93\x01\n" +
 	"\x12DecideMatchCommand\x12\x14\n" +
 	"\x05match\x18\x01 \x01(\tR\x05match\x12\x16\n" +
 	"\x06member\x18\x02 \x01(\tR\x06member\x12\x18\n" +
 	"\aconfirm\x18\x03 \x01(\bR\aconfirm\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\\\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"first_only\x18\x05 \x01(\bR\tfirstOnly\"\\\n" +
 	"\x10CreateKeyCommand\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x1a\n" +
