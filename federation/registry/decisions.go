@@ -335,13 +335,13 @@ func (s *state) newerMatch(d *MatchDecision) (string, bool) {
 	return id, true
 }
 
-// checkReason checks an answer's reason: replicated free text, so bounded
-// and free of control and bidirectional formatting characters as other
-// members' text must be (federation/safetext).
 // CheckMatchReason checks an answer's reason as the registry does (at most
 // 1000 bytes, no control or bidirectional formatting characters).
 func CheckMatchReason(reason string) error { return checkReason(reason) }
 
+// checkReason checks an answer's reason: replicated free text, so bounded
+// and free of control and bidirectional formatting characters as other
+// members' text must be (federation/safetext).
 func checkReason(reason string) error {
 	if err := checkProse("reason", reason, maxReasonLen, false); err != nil {
 		return err

@@ -288,11 +288,6 @@ func evidenceOverlap(a, b *accordv1.SharedCase) *accordv1.EvidenceOverlap {
 	return &accordv1.EvidenceOverlap{CommonSha256: v.GetCommon(), OnlyFirst: int32(len(v.GetOnlyFirst())), OnlySecond: int32(len(v.GetOnlySecond()))}
 }
 
-// sharedEvidence is how many evidence items the two cases both name.
-func sharedEvidence(a, b *accordv1.SharedCase) int {
-	return len(evidenceOverlap(a, b).GetCommonSha256())
-}
-
 // incidentTimes is an incident's window; ok is false when its start does
 // not parse (a peer's record is verified before it is stored, so this is
 // only defence).
