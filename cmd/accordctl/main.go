@@ -54,7 +54,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newCertsCmd(g), newPeersCmd(g), newVersionCmd(g), newCasesCmd(g), newEvidenceCmd(g), newCustodyCmd(g))
 	root.AddCommand(newRegistryCmds(g)...)
 	root.AddCommand(newMemberCmd(g), newNodeCmd(g))
-	root.AddCommand(newBackupCmd(g))
+	root.AddCommand(newBackupCmd(g), newConsoleCmd(g))
 	root.AddCommand(newFederationCmds(g)...)
 	root.AddCommand(newPersonsCmd(g))
 	root.AddCommand(newMatchCmd())

@@ -1,0 +1,290 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Errors of New.
+var (
+	// ErrConfig is wrapped by New's refusals of its Options.
+	ErrConfig = errors.New("console: invalid options")
+)
+
+const (
+	sessionCookie = "accord_console"
+	langCookie    = "accord_lang"
+	// sessionLife is how long a session lasts without use.
+	sessionLife = 12 * time.Hour
+	// callTimeout bounds one call to the node.
+	callTimeout = 30 * time.Second
+)
+
+// Options configure a console.
+type Options struct {
+	// Conn is a connection to the node's local API made with the user's
+	// certificate (required).
+	Conn grpc.ClientConnInterface
+	// Member is the user's member code and User the user's name (for the
+	// header; required).
+	Member, User string
+	// LoginToken is the one-time token a browser exchanges for a session
+	// (required: at least 16 bytes).
+	LoginToken string
+	// TileURL is the office's map tile server ({z}/{x}/{y} template); empty:
+	// the bundled offline base map.
+	TileURL string
+	// Logger receives one line per request error (never a name or token).
+	Logger *slog.Logger
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	switch {
+	case o.Conn == nil:
+		return fmt.Errorf("%w: conn: required", ErrConfig)
+	case o.Member == "":
+		return fmt.Errorf("%w: member: required", ErrConfig)
+	case len(o.LoginToken) < 16:
+		return fmt.Errorf("%w: login token: at least 16 characters", ErrConfig)
+	}
+	if o.TileURL != "" {
+		u, err := url.Parse(o.TileURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" || !strings.Contains(o.TileURL, "{z}") {
+			return fmt.Errorf("%w: tile url %q: an https URL template with {z}, {x} and {y}", ErrConfig, o.TileURL)
+		}
+	}
+	return nil
+}
+
+// Server serves the console.
+type Server struct {
+	opts   Options
+	logger *slog.Logger
+	pages  map[string]*template.Template
+	mux    *http.ServeMux
+
+	coord    accordv1.CoordinationServiceClient
+	clusters accordv1.ClusterServiceClient
+
+	mu       sync.Mutex
+	login    string // the one-time token; empty once used
+	sessions map[string]*session
+}
+
+// session is a browser's: its CSRF token and when it was last used.
+type session struct {
+	csrf string
+	used time.Time
+}
+
+// New returns the console of one user.
+func New(o Options) (*Server, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{opts: o, logger: o.Logger, login: o.LoginToken, sessions: map[string]*session{},
+		coord: accordv1.NewCoordinationServiceClient(o.Conn), clusters: accordv1.NewClusterServiceClient(o.Conn)}
+	var err error
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	m := http.NewServeMux()
+	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	m.HandleFunc("GET /login", s.handleLogin)
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/queue", http.StatusSeeOther) })
+	m.Handle("GET /queue", s.page(s.handleQueue))
+	m.Handle("GET /matches/{id}", s.page(s.handleMatch))
+	m.Handle("POST /matches/{id}/answer", s.page(s.handleAnswer))
+	m.Handle("GET /rule", s.page(s.handleRule))
+	m.Handle("POST /rule", s.page(s.handleRule))
+	s.mux = m
+	return s, nil
+}
+
+// ServeHTTP serves a request with the console's security headers.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	img := "'self' data:"
+	if s.opts.TileURL != "" {
+		u, _ := url.Parse(s.opts.TileURL)
+		img += " https://" + strings.ReplaceAll(u.Host, "{s}", "*")
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src "+img+
+		"; connect-src 'self'; font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// same-origin, not no-referrer: with no-referrer a browser sends
+	// "Origin: null" on the console's own form posts.
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// handleLogin exchanges the one-time token for a session cookie.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	s.mu.Lock()
+	ok := s.login != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.login)) == 1
+	var id string
+	if ok {
+		s.login = "" // one time only
+		id = randomToken()
+		s.sessions[id] = &session{csrf: randomToken(), used: s.opts.Now()}
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.logger.Warn("console login refused: the token is wrong or was used already", "remote", r.RemoteAddr)
+		lang := s.lang(r)
+		w.WriteHeader(http.StatusForbidden)
+		s.render(w, r, "error", lang, nil, pageData{Title: T(lang, "error.login.title"), Error: T(lang, "error.login.text")})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil, MaxAge: int(sessionLife / time.Second)})
+	http.Redirect(w, r, "/queue", http.StatusSeeOther)
+}
+
+// sessionOf returns the request's session, refreshing it; nil when there
+// is none.
+func (s *Server) sessionOf(r *http.Request) *session {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	for id, x := range s.sessions {
+		if now.Sub(x.used) > sessionLife {
+			delete(s.sessions, id)
+		}
+	}
+	x := s.sessions[c.Value]
+	if x != nil {
+		x.used = now
+	}
+	return x
+}
+
+// request is what a page handler gets.
+type request struct {
+	r    *http.Request
+	w    http.ResponseWriter
+	sess *session
+	lang string
+	ctx  context.Context
+}
+
+// page wraps a handler: a session is required; a POST needs the session's
+// CSRF token and a same-origin request; ?lang= switches the language.
+func (s *Server) page(h func(*request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l := r.URL.Query().Get("lang"); r.Method == http.MethodGet && l != "" {
+			if _, ok := catalogs[l]; ok {
+				http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", SameSite: http.SameSiteStrictMode, MaxAge: 365 * 24 * 3600})
+			}
+			q := r.URL.Query()
+			q.Del("lang")
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+			return
+		}
+		lang := s.lang(r)
+		sess := s.sessionOf(r)
+		if sess == nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			s.render(w, r, "error", lang, nil, pageData{Title: T(lang, "error.session.title"), Error: T(lang, "error.session.text")})
+			return
+		}
+		if r.Method == http.MethodPost {
+			if err := r.ParseForm(); err != nil || !sameOrigin(r) ||
+				subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.csrf)) != 1 {
+				w.WriteHeader(http.StatusForbidden)
+				s.render(w, r, "error", lang, sess, pageData{Title: T(lang, "error.csrf.title"), Error: T(lang, "error.csrf.text")})
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+		defer cancel()
+		if err := h(&request{r: r, w: w, sess: sess, lang: lang, ctx: ctx}); err != nil {
+			s.logger.Warn("console page failed", "path", r.URL.Path, "err", err)
+			w.WriteHeader(httpStatus(err))
+			s.render(w, r, "error", lang, sess, pageData{Title: T(lang, "error.call.title"), Error: errorText(err)})
+		}
+	})
+}
+
+// sameOrigin reports whether a POST comes from the console's own pages:
+// its Origin (or, without one, its Referer) is the request's host.
+func sameOrigin(r *http.Request) bool {
+	src := r.Header.Get("Origin")
+	if src == "" || src == "null" {
+		src = r.Header.Get("Referer")
+	}
+	if src == "" {
+		return r.Header.Get("Sec-Fetch-Site") == "same-origin"
+	}
+	u, err := url.Parse(src)
+	return err == nil && u.Host == r.Host
+}
+
+// lang is the request's language: the cookie, else the browser's first
+// supported language, else English.
+func (s *Server) lang(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil {
+		if _, ok := catalogs[c.Value]; ok {
+			return c.Value
+		}
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if _, ok := catalogs[base]; ok {
+			return base
+		}
+	}
+	return "en"
+}
