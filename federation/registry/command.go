@@ -183,6 +183,11 @@ func (c *Command) payloadJSON() ([]byte, error) {
 	if _, err := c.typedBytes(); err != nil {
 		return nil, err
 	}
+	if r, ok := c.Payload.(interface{ legacyRefusal() error }); ok {
+		if err := r.legacyRefusal(); err != nil {
+			return nil, err
+		}
+	}
 	b, err := json.Marshal(legacyPayload(c.Payload))
 	if err != nil {
 		return nil, invalid("payload: %v", err)
@@ -574,10 +579,25 @@ func (p ProposeMatch) legacyPayload() Payload {
 	return p
 }
 
-// legacyPayload leaves the reason out of a version 2 answer, as above.
+// legacyPayload leaves the reason and first_only out of a version 2 answer,
+// as above: a version 2 entry that carries first_only is refused, here as
+// by the previous build, as a field it does not know (onlyLegacyFields),
+// and the exactly-once digest does not depend on it, so that a run retried
+// across the switch to match answers v3 is still recognised.
 func (p DecideMatch) legacyPayload() Payload {
 	p.Reason = ""
+	p.FirstOnly = false
 	return p
+}
+
+// legacyRefusal refuses to write a first answer only as a version 2 entry,
+// whose JSON cannot carry it: dropped, it would become an answer that may
+// change one.
+func (p DecideMatch) legacyRefusal() error {
+	if p.FirstOnly {
+		return fmt.Errorf("%w: first_only: %w (this group still writes version 2)", ErrFailedPrecondition, ErrNeedsVersion3)
+	}
+	return nil
 }
 
 // legacyPayload returns p without the fields the previous build (version

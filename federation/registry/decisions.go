@@ -369,9 +369,10 @@ func findRef(cases []CaseRef, key string) (CaseRef, bool) {
 // a node sends them only once every registry server applies this version.
 const MatchAnswersV2 = 2
 
-// MatchAnswersV3 adds first answers only (DecideMatch.FirstOnly), which an
-// earlier build would refuse as an unknown field, or, as a proto command,
-// apply as an answer that may change one.
+// MatchAnswersV3 adds first answers only (DecideMatch.FirstOnly), which a
+// server of an earlier build refuses as an unknown field: a node sends
+// them only once every server applies this version, and never in a
+// version 2 (JSON) entry (DecideMatch.legacyRefusal).
 const MatchAnswersV3 = 3
 
 // MatchAnswers is the version of match answers this build applies

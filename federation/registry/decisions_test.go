@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -453,4 +454,40 @@ func TestMatchFirstAnswerOnly(t *testing.T) {
 			t.Errorf("an answer with a reason needs v%d, want v2", got)
 		}
 	})
+}
+
+// TestFirstOnlyNeverInVersion2: a first answer only is never written as a
+// version 2 (JSON) entry, whose previous-build readers do not know it; a
+// hand-written version 2 entry that carries it is refused as the previous
+// build refuses it, changing nothing; and the exactly-once digest does not
+// depend on it (a run retried across the switch to v3 is recognised).
+func TestFirstOnlyNeverInVersion2(t *testing.T) {
+	h := bootstrapped(t, Policy{}, "UA", "PL")
+	a := h.ok("UA", ProposeMatch{Cases: []CaseRef{cref("PL", "1"), cref("UA", "1")}, Score: 0.9}).ID
+	b := h.ok("UA", ProposeMatch{Cases: []CaseRef{cref("PL", "2"), cref("UA", "2")}, Score: 0.9}).ID
+
+	c := h.command("PL", DecideMatch{Match: a, Confirm: true, FirstOnly: true})
+	c.Version = LegacyCommandVersion
+	if _, err := c.Encode(); !errors.Is(err, ErrNeedsVersion3) || !errors.Is(err, ErrFailedPrecondition) {
+		t.Fatalf("encoding a first answer only as version 2: %v", err)
+	}
+	before := h.dump(false)
+	raw := h.command("PL", DecideMatch{})
+	raw.Version, raw.Payload = LegacyCommandVersion, nil
+	raw.PayloadJSON = json.RawMessage(`{"match":"` + a + `","confirm":true,"first_only":true}`)
+	if res := h.applyCommand(raw); res.Err == nil || !strings.Contains(res.Err.Error(), `unknown field "first_only"`) {
+		t.Fatalf("a version 2 entry with first_only: %v", res.Err)
+	}
+	if h.dump(false) != before {
+		t.Fatal("the refused version 2 entry changed the state")
+	}
+
+	first := h.command("PL", DecideMatch{Match: b, Confirm: true, FirstOnly: true})
+	r1 := h.applyCommand(first)
+	again := *first
+	again.Payload, again.Signature = DecideMatch{Match: b, Confirm: true}, nil
+	r2 := h.applyCommand(&again)
+	if r1.Err != nil || r2.Err != nil || r1.Value != r2.Value {
+		t.Fatalf("the same request with and without first_only: %+v / %+v", r1, r2)
+	}
 }

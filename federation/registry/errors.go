@@ -28,6 +28,12 @@ var (
 	ErrFailedPrecondition = errors.New("failed precondition")
 )
 
+// ErrNeedsVersion3 is wrapped (with ErrFailedPrecondition) when a command
+// is to be written as a version 2 (JSON) entry but carries what only
+// version 3 may (DecideMatch.FirstOnly): the node sends it otherwise, or
+// not at all.
+var ErrNeedsVersion3 = errors.New("needs command version 3")
+
 // sentinels lists the sentinels with the codes they are stored under in the
 // dedupe table of a snapshot. The order is the order of errors.Is tests.
 var sentinels = []struct {

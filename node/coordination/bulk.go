@@ -2,19 +2,19 @@ package coordination
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/registry"
+	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/node/grpcserver"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -32,9 +32,11 @@ const (
 	// selectionPrefix starts a selection token (its version).
 	selectionPrefix = "sel1."
 	// selectionLife is how long a node keeps a dry run's selection, and
-	// maxSelections how many it keeps at most (the oldest go first).
-	selectionLife = time.Hour
-	maxSelections = 64
+	// maxSelections and maxSelectionsPerUser how many it keeps at most
+	// (the oldest go first).
+	selectionLife        = time.Hour
+	maxSelections        = 64
+	maxSelectionsPerUser = 8
 )
 
 // maxRuleScan bounds the waiting decisions one rule examines one by one
@@ -43,49 +45,76 @@ const (
 // case or cluster. A variable for tests.
 var maxRuleScan = 100000
 
-// selectionStore keeps the dry runs' selections, by token.
+// selectionStore keeps the dry runs' selections, by token: the decisions'
+// ids only, bound to the user who saw them and the answer.
 type selectionStore struct {
 	mu   sync.Mutex
 	sels map[string]*selection
 }
 
-// selection is a dry run's: who made it, for which answer, and what it
+// selection is a dry run's: who made it, for which answer, and the ids it
 // selected.
 type selection struct {
-	member  string
-	confirm bool
-	answers []*accordv1.RuleAnswer
-	at      time.Time
+	member, user string
+	confirm      bool
+	ids          []string
+	at           time.Time
 }
 
-func (st *selectionStore) put(token string, sel *selection) {
+// put keeps sel under a fresh random token: at most maxSelectionsPerUser
+// of a user's and maxSelections in all, the oldest going first.
+func (st *selectionStore) put(sel *selection) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	token := selectionPrefix + hex.EncodeToString(b)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.sels == nil {
 		st.sels = map[string]*selection{}
 	}
 	st.expire(sel.at)
+	mine := func(x *selection) bool { return x.member == sel.member && x.user == sel.user }
+	for st.count(mine) >= maxSelectionsPerUser {
+		st.dropOldest(mine)
+	}
 	for len(st.sels) >= maxSelections {
-		oldest := ""
-		for k, v := range st.sels {
-			if oldest == "" || v.at.Before(st.sels[oldest].at) {
-				oldest = k
-			}
-		}
-		delete(st.sels, oldest)
+		st.dropOldest(func(*selection) bool { return true })
 	}
 	st.sels[token] = sel
+	return token
 }
 
-func (st *selectionStore) get(token, member string, confirm bool, now time.Time) (*selection, bool) {
+func (st *selectionStore) count(match func(*selection) bool) int {
+	n := 0
+	for _, x := range st.sels {
+		if match(x) {
+			n++
+		}
+	}
+	return n
+}
+
+func (st *selectionStore) dropOldest(match func(*selection) bool) {
+	oldest := ""
+	for k, x := range st.sels {
+		if match(x) && (oldest == "" || x.at.Before(st.sels[oldest].at)) {
+			oldest = k
+		}
+	}
+	delete(st.sels, oldest)
+}
+
+// get returns the ids of the selection under token, if it is the user's
+// for this answer and not expired.
+func (st *selectionStore) get(token string, id identity.Identity, confirm bool, now time.Time) ([]string, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.expire(now)
 	sel, ok := st.sels[token]
-	if !ok || sel.member != member || sel.confirm != confirm {
+	if !ok || sel.member != id.Member || sel.user != id.Name || sel.confirm != confirm {
 		return nil, false
 	}
-	return sel, true
+	return slices.Clone(sel.ids), true
 }
 
 func (st *selectionStore) expire(now time.Time) {
@@ -94,17 +123,6 @@ func (st *selectionStore) expire(now time.Time) {
 			delete(st.sels, k)
 		}
 	}
-}
-
-// selectionToken names a selection: the member, the answer and the ids in
-// order, with the time, so that each dry run has its own.
-func selectionToken(member string, confirm bool, answers []*accordv1.RuleAnswer, at time.Time) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%t\n%d\n", member, confirm, at.UnixNano())
-	for _, a := range answers {
-		fmt.Fprintf(h, "%s\n", a.GetName())
-	}
-	return selectionPrefix + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // DecideMatches implements CoordinationService.DecideMatches.
@@ -118,13 +136,13 @@ func (s *Service) DecideMatches(ctx context.Context, req *accordv1.DecideMatches
 		var answers []*accordv1.RuleAnswer
 		switch token := req.GetExpectedSelection(); {
 		case token != "" && !req.GetValidateOnly():
-			sel, ok := s.selections.get(token, id.Member, confirm, time.Now())
+			ids, ok := s.selections.get(token, id, confirm, s.now())
 			if !ok {
-				return nil, fmt.Errorf("%w: expected_selection: this node keeps no such selection for this answer (older than an hour, made on another node or before a restart, or for the other answer): run the dry run again",
+				return nil, fmt.Errorf("%w: expected_selection: this node keeps no such selection of yours for this answer (older than an hour, made by another user, on another node or before a restart, or for the other answer): run the dry run again",
 					grpcserver.ErrFailedPrecondition)
 			}
-			for _, a := range sel.answers {
-				answers = append(answers, proto.CloneOf(a))
+			if answers, err = s.ruleAnswers(ctx, id, ids); err != nil {
+				return nil, err
 			}
 		default:
 			var more bool
@@ -136,13 +154,12 @@ func (s *Service) DecideMatches(ctx context.Context, req *accordv1.DecideMatches
 				resp.Answers, resp.More = answers, true
 				return resp, nil
 			case req.GetValidateOnly():
-				now := time.Now()
-				resp.Answers, resp.Selection = answers, selectionToken(id.Member, confirm, answers, now)
-				kept := make([]*accordv1.RuleAnswer, len(answers))
+				ids := make([]string, len(answers))
 				for i, a := range answers {
-					kept[i] = proto.CloneOf(a)
+					ids[i] = strings.TrimPrefix(a.GetName(), "matchDecisions/")
 				}
-				s.selections.put(resp.Selection, &selection{member: id.Member, confirm: confirm, answers: kept, at: now})
+				resp.Answers = answers
+				resp.Selection = s.selections.put(&selection{member: id.Member, user: id.Name, confirm: confirm, ids: ids, at: s.now()})
 				return resp, nil
 			case more:
 				return nil, fmt.Errorf("%w: rule: it selects more than max_decisions (%d) decisions: narrow it, or answer in several runs", grpcserver.ErrFailedPrecondition, limit)
@@ -203,41 +220,70 @@ func checkRuleRequest(req *accordv1.DecideMatchesRequest) (confirm bool, limit i
 	return confirm, limit, nil
 }
 
+// ruleAnswers reads the decisions of a kept selection, as the run's
+// answers (a decision the member no longer sees is left for the write to
+// refuse).
+func (s *Service) ruleAnswers(ctx context.Context, id identity.Identity, ids []string) ([]*accordv1.RuleAnswer, error) {
+	out := make([]*accordv1.RuleAnswer, 0, len(ids))
+	err := s.read(ctx, false, func(v registry.View) error {
+		for _, m := range ids {
+			a := &accordv1.RuleAnswer{Name: matchName(m), LocalScore: -1}
+			if d, err := v.GetMatchDecision(m, id.Member); err == nil {
+				a.Score, a.Cases = d.Score, toCaseRefs(d.Cases)
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ruleRequestID derives the request id of one answer of a rule's run from
+// the run's, so that a retried run answers nothing twice (and no cluster
+// act's derived id is the same).
+func ruleRequestID(requestID, matchID string) string { return subRequestID(requestID, "rule."+matchID) }
+
 // answerByRule answers one selected decision as a first answer only: the
 // registry refuses it when the member has answered meanwhile (a rule never
 // changes an answer). A retried run's answers are answered from the
-// registry's memory of their request ids, derived from the run's.
+// registry's memory of their request ids, derived from the run's. While a
+// registry server does not apply first answers only (match answers v3),
+// or the group still writes version 2 entries, the node checks, with a
+// linearizable read, just before the write instead.
 func (s *Service) answerByRule(ctx context.Context, id identity.Identity, requestID, name string, confirm bool, reason string) error {
 	matchID := strings.TrimPrefix(name, "matchDecisions/")
-	rid := subRequestID(requestID, matchID)
+	rid := ruleRequestID(requestID, matchID)
 	p := s.answerPayload(matchID, confirm, reason)
 	if len(s.reg.MatchAnswersBehindFor(registry.MatchAnswersV3)) == 0 {
-		p.FirstOnly = true
-	} else {
-		// A registry server of an earlier build would refuse a first
-		// answer only: the check is made here, just before the write
-		// (a colleague's answer in between could still be changed).
-		var waits, done bool
-		if err := s.read(ctx, true, func(v registry.View) error {
-			if _, found, err := v.Remembered(id.Member, rid); found && err == nil {
-				done = true
-				return nil
-			}
-			d, err := v.GetMatchDecision(matchID, id.Member)
-			if err != nil {
-				return err
-			}
-			waits = d.Status == registry.MatchProposed && awaiting(d.Decisions, id.Member)
-			return nil
-		}); err != nil {
+		first := p
+		first.FirstOnly = true
+		_, _, err := s.write(ctx, id, rid, first, map[string]string{"match": "name"})
+		if err == nil || (!errors.Is(err, registry.ErrNeedsVersion3) && !registryraft.IsMatchAnswersRefusal(err)) {
 			return err
 		}
-		if done {
+		// The leader, or the group's write version, is behind this
+		// node's view: the check below.
+	}
+	var waits, done bool
+	if err := s.read(ctx, false, func(v registry.View) error {
+		if _, found, err := v.Remembered(id.Member, rid); found && err == nil {
+			done = true
 			return nil
 		}
-		if !waits {
-			return fmt.Errorf("%w: %s no longer waits for %s's answer (answered meanwhile): a rule changes no answer", grpcserver.ErrFailedPrecondition, name, id.Member)
+		d, err := v.GetMatchDecision(matchID, id.Member)
+		if err != nil {
+			return err
 		}
+		waits = d.Status == registry.MatchProposed && awaiting(d.Decisions, id.Member)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if done {
+		return nil
+	}
+	if !waits {
+		return fmt.Errorf("%w: %s no longer waits for %s's answer (answered meanwhile): a rule changes no answer", grpcserver.ErrFailedPrecondition, name, id.Member)
 	}
 	_, _, err := s.write(ctx, id, rid, p, map[string]string{"match": "name"})
 	return err

@@ -7,10 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/matching"
 	"github.com/accordfed/accord/federation/registry"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -522,8 +524,8 @@ func TestDecideMatchesRetry(t *testing.T) {
 	}
 	for _, id := range f.ids {
 		d, _ := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(id)})
-		if h := d.GetMatchDecision().GetHistory(); len(h) != 1 || h[0].GetChange().GetRequestId() != "once."+id {
-			t.Errorf("%s: history %v: want one answer under once.%s", id, h, id)
+		if h := d.GetMatchDecision().GetHistory(); len(h) != 1 || h[0].GetChange().GetRequestId() != "once.rule."+id {
+			t.Errorf("%s: history %v: want one answer under once.rule.%s", id, h, id)
 		}
 	}
 }
@@ -569,5 +571,169 @@ func TestPersonCounts(t *testing.T) {
 	got := personCounts(c)
 	if len(got) != 2 || got[accordv1.PersonRole_PERSON_ROLE_VICTIM] != 2 || got[accordv1.PersonRole_PERSON_ROLE_WITNESS] != 1 || personTotal(c) != 3 {
 		t.Errorf("counts %v, total %d: want 2 victims and a witness", got, personTotal(c))
+	}
+}
+
+// While a registry server applies match answers v2 but not v3, a rule's
+// answers are plain answers checked just before the write: a colleague's
+// answer after the dry run stands, and a run cut short is retried.
+func TestDecideMatchesBeforeV3(t *testing.T) {
+	f := newRuleFixture(t, 3)
+	f.nodes["UA"].log.behindV3 = []string{"spiffe://accord.test/member/DE/node/de-1"}
+	ctx := as("UA", "analyst")
+	dry, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil || len(dry.GetAnswers()) != 3 {
+		t.Fatalf("dry run: %v, %v", dry, err)
+	}
+	if _, err := f.s.DecideMatch(ctx, &accordv1.DecideMatchRequest{Name: matchName(f.ids[1]), Answer: accordv1.Answer_ANSWER_NO, Reason: "another school", RequestId: "colleague"}); err != nil {
+		t.Fatal(err)
+	}
+	writes := 0
+	f.reg.before = func(cmd *registry.Command) error {
+		if p, ok := cmd.Payload.(*registry.DecideMatch); ok && p.FirstOnly {
+			t.Errorf("a first answer only sent while a server applies v2 only")
+		}
+		if writes++; writes > 1 {
+			return status.Error(codes.Unavailable, "no leader")
+		}
+		return nil
+	}
+	req := &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, RequestId: "v2run", ExpectedSelection: dry.GetSelection()}
+	r, err := f.s.DecideMatches(ctx, req)
+	if err != nil || r.GetAnswered() != 1 || r.GetFailed() != 2 || !strings.Contains(r.GetAnswers()[1].GetError(), "no longer waits") {
+		t.Fatalf("first try: %v, %v: want the first answered, the colleague's refused, the last cut short", r, err)
+	}
+	f.reg.before = nil
+	r, err = f.s.DecideMatches(ctx, req)
+	if err != nil || r.GetAnswered() != 2 || r.GetFailed() != 1 {
+		t.Fatalf("retry: %v, %v: want 2 answered (one from the first try), the colleague's refused", r, err)
+	}
+	if a := f.answerOf(t, f.ids[1], "UA"); a.GetAnswer() != accordv1.Answer_ANSWER_NO {
+		t.Errorf("the colleague's answer was changed: %v", a)
+	}
+	for _, id := range []string{f.ids[0], f.ids[2]} {
+		d, _ := f.s.GetMatchDecision(ctx, &accordv1.GetMatchDecisionRequest{Name: matchName(id)})
+		if h := d.GetMatchDecision().GetHistory(); len(h) != 1 {
+			t.Errorf("%s answered %d times", id, len(h))
+		}
+	}
+}
+
+// A dry run's selection is its user's, for its answer, for an hour; a
+// user keeps at most maxSelectionsPerUser.
+func TestRuleSelections(t *testing.T) {
+	f := newRuleFixture(t, 2)
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	f.s.now = func() time.Time { return now }
+	dry, err := f.s.DecideMatches(as("UA", "analyst"), &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(ctx context.Context, rid string) error {
+		_, err := f.s.DecideMatches(ctx, &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{}, Answer: accordv1.Answer_ANSWER_YES, RequestId: rid, ExpectedSelection: dry.GetSelection()})
+		return err
+	}
+	wantCode(t, "another analyst's selection", apply(as("UA", "analyst2"), "a2"), codes.FailedPrecondition, "expected_selection")
+	wantCode(t, "another member's", apply(as("PL", "analyst"), "pl"), codes.FailedPrecondition, "expected_selection")
+	now = now.Add(selectionLife + time.Minute)
+	wantCode(t, "an expired selection", apply(as("UA", "analyst"), "late"), codes.FailedPrecondition, "expected_selection")
+	if f.answerOf(t, f.ids[0], "UA").GetAnswer() != accordv1.Answer_ANSWER_PENDING {
+		t.Fatal("a refused selection answered")
+	}
+
+	var st selectionStore
+	var first string
+	for i := range maxSelectionsPerUser + 1 {
+		tok := st.put(&selection{member: "UA", user: "analyst", confirm: true, ids: []string{"m"}, at: now.Add(time.Duration(i) * time.Second)})
+		if i == 0 {
+			first = tok
+		}
+	}
+	other := st.put(&selection{member: "UA", user: "other", confirm: true, ids: []string{"m"}, at: now})
+	me := identity.Identity{Member: "UA", Name: "analyst"}
+	if _, ok := st.get(first, me, true, now); ok {
+		t.Error("a user's oldest selection was kept beyond maxSelectionsPerUser")
+	}
+	if _, ok := st.get(other, identity.Identity{Member: "UA", Name: "other"}, true, now); !ok {
+		t.Error("another user's selection was evicted by this user's")
+	}
+	if _, ok := st.get(other, identity.Identity{Member: "UA", Name: "other"}, false, now); ok {
+		t.Error("a selection for yes given for no")
+	}
+}
+
+// A rule's score range holds on this node's score too, at both ends.
+func TestDecideMatchesLocalRange(t *testing.T) {
+	f := newRuleFixture(t, 4)
+	// Decision 2 (claimed 0.97) scores 0.99 here: above the rule's max.
+	f.scores[[2]string{"PL-2", "UA-2"}] = 0.99
+	dry, err := f.s.DecideMatches(as("UA", "analyst"), &accordv1.DecideMatchesRequest{Rule: &accordv1.MatchRule{MinScore: 0.95, MaxScore: 0.975}, Answer: accordv1.Answer_ANSWER_NO, Reason: "x", ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{f.ids[3]}; !slices.Equal(selected(dry), want) {
+		t.Errorf("selected %v: want %v (decision 2, claimed 0.97, scores 0.99 here)", selected(dry), want)
+	}
+}
+
+// Compare aligns at most maxComparePairs pairs and maxAlignIncidents
+// incidents a side, stops when the call is cancelled, and reads an end
+// before the start as the start.
+func TestCompareBounds(t *testing.T) {
+	_, nodes := newFSMLog(t, "UA", "PL", "DE")
+	held := heldCases{"UA/UA-1": sharedCase("UA-1", "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", nil)}
+	cases := []registry.CaseRef{caseRef("UA-1")}
+	for i := range maxComparePairs + 3 {
+		id := fmt.Sprintf("DE-%d", i)
+		held["DE/"+id] = sharedCase(id, "Kharkiv", 49.99, 36.23, "2022-03-01T10:00:00+02:00", nil)
+		cases = append(cases, caseRef(id))
+	}
+	slices.SortFunc(cases, registry.CompareCaseRefs)
+	cmd, err := registry.NewCommand("big", registry.ProposeMatch{Cases: cases, Score: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := nodes["DE"].ApplyIndex(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(nodes["UA"], "UA", nil, nil)
+	s.WithCompare(held, indexOf(t, held))
+	r, err := s.CompareMatchDecision(as("UA", "analyst"), &accordv1.CompareMatchDecisionRequest{Name: matchName(out.ID)})
+	if err != nil || len(r.GetPairs()) != maxComparePairs {
+		t.Fatalf("%d pairs, %v: want %d", len(r.GetPairs()), err, maxComparePairs)
+	}
+	ctx, cancel := context.WithCancel(as("UA", "analyst"))
+	cancel()
+	if _, err := s.CompareMatchDecision(ctx, &accordv1.CompareMatchDecisionRequest{Name: matchName(out.ID)}); status.Code(err) != codes.Canceled {
+		t.Errorf("a cancelled compare: %v, want Canceled", err)
+	}
+
+	many := func(n int) []*accordv1.Incident {
+		var out []*accordv1.Incident
+		for i := range n {
+			lat := 49.0 + float64(i)/100
+			out = append(out, &accordv1.Incident{Place: "X", Start: fmt.Sprintf("2022-03-%02dT10:00:00Z", 1+i%28), Lat: &lat, Lon: &lat})
+		}
+		return out
+	}
+	got := alignIncidents(many(maxAlignIncidents+10), many(maxAlignIncidents+10), [2]int{-1, -1})
+	paired := 0
+	for _, p := range got {
+		if p.GetFirst() >= 0 && p.GetSecond() >= 0 {
+			paired++
+			if p.GetFirst() >= maxAlignIncidents || p.GetSecond() >= maxAlignIncidents {
+				t.Fatalf("incident %d~%d paired beyond the bound", p.GetFirst(), p.GetSecond())
+			}
+		}
+	}
+	if paired != maxAlignIncidents || len(got) != maxAlignIncidents+20 {
+		t.Errorf("%d paired of %d rows: want %d paired and every incident listed", paired, len(got), maxAlignIncidents)
+	}
+
+	backwards := &accordv1.Incident{Start: "2022-03-01T10:00:00Z", End: "2022-03-01T08:00:00Z"}
+	later := &accordv1.Incident{Start: "2022-03-01T11:00:00Z", End: "2022-03-01T12:00:00Z"}
+	if p := pairIncidents(backwards, later); p.GetGapSeconds() != 3600 {
+		t.Errorf("gap %d s: want 3600 (the backward window read as its start, as the matcher reads it)", p.GetGapSeconds())
 	}
 }

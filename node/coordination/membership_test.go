@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,8 +34,9 @@ type fsmLog struct {
 	mu    sync.Mutex
 	fsm   *registry.FSM
 	index uint64
-	// behind is what MatchAnswersBehind reports.
-	behind []string
+	// behind is what MatchAnswersBehind reports, and behindV3 the servers
+	// that apply match answers v2 but not v3.
+	behind, behindV3 []string
 }
 
 // fsmNode is one member's node on an fsmLog: a coordination.Registry.
@@ -108,7 +110,12 @@ func (n *fsmNode) Read(_ context.Context, _ bool, fn func(registry.View)) (uint6
 
 func (n *fsmNode) MatchAnswersBehind() []string { return n.log.behind }
 
-func (n *fsmNode) MatchAnswersBehindFor(int) []string { return n.log.behind }
+func (n *fsmNode) MatchAnswersBehindFor(version int) []string {
+	if version <= registry.MatchAnswersV2 {
+		return n.log.behind
+	}
+	return append(slices.Clone(n.log.behind), n.log.behindV3...)
+}
 
 func (n *fsmNode) GroupStatus(context.Context) (registryraft.Status, error) {
 	return registryraft.Status{}, fmt.Errorf("not used")

@@ -64,8 +64,10 @@ type Service struct {
 	// nil: none).
 	cases    CaseSource
 	comparer PairComparer
-	// selections are the dry runs' selections of DecideMatches.
+	// selections are the dry runs' selections of DecideMatches; now is the
+	// clock they expire by (tests).
 	selections selectionStore
+	now        func() time.Time
 }
 
 // WithContent makes the service seal team content before sending and open
@@ -89,7 +91,7 @@ func New(reg Registry, member string, isAdmin func(identity.Identity) bool, logg
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{reg: reg, member: member, isAdmin: isAdmin, tokens: randomTokens(), logger: logger, closing: make(chan struct{})}
+	return &Service{reg: reg, member: member, isAdmin: isAdmin, tokens: randomTokens(), logger: logger, closing: make(chan struct{}), now: time.Now}
 }
 
 // Allow adds the service to the local API's policy: users of the node's own

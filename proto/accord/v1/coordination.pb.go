@@ -4783,19 +4783,19 @@ type DecideMatchesRequest struct {
 	// Change nothing: say which decisions the rule selects now.
 	ValidateOnly bool `protobuf:"varint,4,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	// The client's id for this request (AIP-155; required unless
-	// validate_only). Each decision's answer derives its own from it, so a
-	// retry answers nothing twice.
+	// validate_only). Each decision's answer derives its own from it
+	// (<request_id>.rule.<match>), so a retry answers nothing twice.
 	RequestId string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The most decisions one call answers (default 500, at most 2000). A
 	// rule that selects more is a dry run's "more"; an answering run
 	// without expected_selection is refused (FAILED_PRECONDITION) and
 	// answers nothing: narrow the rule.
 	MaxDecisions int32 `protobuf:"varint,6,opt,name=max_decisions,json=maxDecisions,proto3" json:"max_decisions,omitempty"`
-	// The selection token of a dry run on this node: the run answers the
-	// decisions the dry run showed (its rule is not applied again), for the
-	// same answer. An unknown token (older than an hour, from another node
-	// or before a restart, or for the other answer) is refused
-	// (FAILED_PRECONDITION): run the dry run again.
+	// The selection token of the caller's dry run on this node: the run
+	// answers the decisions the dry run showed (its rule is not applied
+	// again), for the same answer. An unknown token (older than an hour,
+	// another user's, from another node or before a restart, or for the
+	// other answer) is refused (FAILED_PRECONDITION): run the dry run again.
 	ExpectedSelection string `protobuf:"bytes,7,opt,name=expected_selection,json=expectedSelection,proto3" json:"expected_selection,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache

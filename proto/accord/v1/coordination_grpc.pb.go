@@ -197,11 +197,13 @@ type CoordinationServiceClient interface {
 	// that waits for its answer and that a rule selects (score range,
 	// member, case, cluster, evidence shared). With validate_only it
 	// changes nothing and says which decisions the rule selects now (a dry
-	// run), and the node keeps that selection for an hour under a token;
-	// given the token back (expected_selection), the answering run answers
-	// exactly those decisions, each only if it still waits for the member's
-	// answer: none that the dry run did not show, and never an answer a
-	// colleague gave meanwhile.
+	// run), and the node keeps that selection for an hour under a token, for
+	// the user who made it; given the token back (expected_selection), the
+	// answering run answers exactly those decisions, each only if it still
+	// waits for the member's answer: none that the dry run did not show, and
+	// never an answer a colleague gave meanwhile (the registry refuses it,
+	// match answers v3; while a server of the previous build remains, the
+	// node checks just before each write, which leaves one round trip).
 	DecideMatches(ctx context.Context, in *DecideMatchesRequest, opts ...grpc.CallOption) (*DecideMatchesResponse, error)
 	// WatchMatches streams the changes of the match decisions the caller's
 	// member is involved in: new decisions, answers (any involved member's)
@@ -696,11 +698,13 @@ type CoordinationServiceServer interface {
 	// that waits for its answer and that a rule selects (score range,
 	// member, case, cluster, evidence shared). With validate_only it
 	// changes nothing and says which decisions the rule selects now (a dry
-	// run), and the node keeps that selection for an hour under a token;
-	// given the token back (expected_selection), the answering run answers
-	// exactly those decisions, each only if it still waits for the member's
-	// answer: none that the dry run did not show, and never an answer a
-	// colleague gave meanwhile.
+	// run), and the node keeps that selection for an hour under a token, for
+	// the user who made it; given the token back (expected_selection), the
+	// answering run answers exactly those decisions, each only if it still
+	// waits for the member's answer: none that the dry run did not show, and
+	// never an answer a colleague gave meanwhile (the registry refuses it,
+	// match answers v3; while a server of the previous build remains, the
+	// node checks just before each write, which leaves one round trip).
 	DecideMatches(context.Context, *DecideMatchesRequest) (*DecideMatchesResponse, error)
 	// WatchMatches streams the changes of the match decisions the caller's
 	// member is involved in: new decisions, answers (any involved member's)
