@@ -40,6 +40,10 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 stop_nodes() {
   local m p
+  if [ -f "$DEMO/run/console.pid" ]; then
+    kill -TERM "$(cat "$DEMO/run/console.pid")" 2>/dev/null || true
+    rm -f "$DEMO/run/console.pid"
+  fi
   for m in "${MEMBERS[@]}"; do
     if alive "$m"; then
       p=$(pid_of "$m")
@@ -285,6 +289,16 @@ for id in $("$ACCORDCTL" --config "$DEMO/PL.yaml" matches list -o json 2>/dev/nu
   echo "    ${dim}accordctl --config demo/PL.yaml matches show $id:${reset}"
   "$ACCORDCTL" --config "$DEMO/PL.yaml" matches show "$id" 2>&1 | sed 's/^/      /'
 done
+ua_id=$("$ACCORDCTL" --config "$DEMO/UA.yaml" matches queue --page-size 1 -o json 2>/dev/null | grep -o '"name": *"matchDecisions/match-[0-9]*"' | head -n 1 | sed 's/.*"matchDecisions\/\(match-[0-9]*\)"/\1/')
+if [ -n "$ua_id" ]; then
+  echo "    ${dim}accordctl --config demo/UA.yaml matches compare $ua_id (both offices' cases side by side):${reset}"
+  "$ACCORDCTL" --config "$DEMO/UA.yaml" matches compare "$ua_id" 2>&1 | sed 's/^/      /' || failed=1
+  echo "    ${dim}accordctl --config demo/UA.yaml matches answer-rule --answer yes --min-score 0.99 --shared-evidence 1 (a dry run: nothing is answered):${reset}"
+  rule_out=$("$ACCORDCTL" --config "$DEMO/UA.yaml" matches answer-rule --answer yes --min-score 0.99 --shared-evidence 1 2>&1) || failed=1
+  printf '%s\n' "$rule_out" | sed -n '1,6s/^/      /p'
+  echo "      ..."
+  printf '%s\n' "$rule_out" | tail -n 3 | sed 's/^/      /'
+fi
 [ "$prev" -gt 0 ] || { echo "${red}no matches were found${reset}" >&2; failed=1; }
 echo "    ${dim}accordctl --config demo/UA.yaml clusters list --min-cases 3 --limit 5 (pair decisions joined into incidents; docs/matching.md \"Incident clusters\"):${reset}"
 "$ACCORDCTL" --config "$DEMO/UA.yaml" clusters list --min-cases 3 --limit 5 2>&1 | sed 's/^/      /' || failed=1
@@ -328,6 +342,10 @@ cat <<EOF
     $BIN/accordctl --config demo/UA.yaml status
     $BIN/accordctl --config demo/PL.yaml matches list
     $BIN/accordctl --config demo/PL.yaml matches confirm MATCH-ID
+    $BIN/accordctl --config demo/UA.yaml matches queue
+    $BIN/accordctl --config demo/UA.yaml matches compare MATCH-ID
+    $BIN/accordctl --config demo/UA.yaml matches answer-rule --answer yes --min-score 0.99 --shared-evidence 1
+    $BIN/accordctl --config demo/UA.yaml console
     $BIN/accordctl --config demo/UA.yaml clusters list --awaiting
     $BIN/accordctl --config demo/UA.yaml clusters confirm CLUSTER-ID --reason "..."
     $BIN/accordctl --config demo/UA.yaml cases list --place Kharkiv
@@ -350,6 +368,12 @@ cat <<EOF
 EOF
 
 if { [ -t 0 ] && [ -z "${DEMO_STOP:-}" ]; } || [ -n "${DEMO_KEEP:-}" ]; then
+  # UA's analyst's web console, on loopback, with the analyst's certificate.
+  "$ACCORDCTL" --config "$DEMO/UA.yaml" console --no-browser >"$DEMO/run/console.out" 2>"$DEMO/logs/console.log" &
+  echo $! >"$DEMO/run/console.pid"
+  for _ in $(seq 1 100); do grep -q '^Console: ' "$DEMO/run/console.out" 2>/dev/null && break; sleep 0.1; done
+  step "The analysts' console (UA's analyst; the link works once: docs/console.md)"
+  grep '^Console: ' "$DEMO/run/console.out" || echo "    the console did not start: see demo/logs/console.log"
   if [ -t 0 ] && [ -z "${DEMO_KEEP:-}" ]; then
     step "The nodes keep running. Press Ctrl-C to stop them."
     while :; do
