@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path"
 	"sort"
 	"strings"
@@ -13,7 +14,7 @@ import (
 	"golang.org/x/text/message"
 )
 
-//go:embed i18n/*.json
+//go:embed i18n
 var catalogFS embed.FS
 
 // Language is a language the console speaks.
@@ -22,7 +23,8 @@ type Language struct {
 }
 
 // languages are the console's languages, in the order the switch shows
-// them; each has a catalog i18n/<code>.json with every key of en.json.
+// them; each has a catalog, the JSON files of i18n/<code>/ (one per part
+// of the console), with every key of English's.
 var languages = []Language{{"en", "English"}, {"uk", "Українська"}, {"pl", "Polski"}, {"de", "Deutsch"}}
 
 // catalogs are the message catalogs by language code.
@@ -31,13 +33,26 @@ var catalogs = mustCatalogs()
 func mustCatalogs() map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, l := range languages {
-		b, err := catalogFS.ReadFile(path.Join("i18n", l.Code+".json"))
-		if err != nil {
-			panic(fmt.Sprintf("console: catalog %s: %v", l.Code, err))
+		files, err := fs.Glob(catalogFS, path.Join("i18n", l.Code, "*.json"))
+		if err != nil || len(files) == 0 {
+			panic(fmt.Sprintf("console: catalog %s: no files (%v)", l.Code, err))
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			panic(fmt.Sprintf("console: catalog %s: %v", l.Code, err))
+		for _, f := range files {
+			b, err := catalogFS.ReadFile(f)
+			if err != nil {
+				panic(fmt.Sprintf("console: catalog %s: %v", f, err))
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				panic(fmt.Sprintf("console: catalog %s: %v", f, err))
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					panic(fmt.Sprintf("console: catalog %s: key %s is defined twice", f, k))
+				}
+				m[k] = v
+			}
 		}
 		out[l.Code] = m
 	}
