@@ -16,7 +16,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/accordfed/accord/cmd/internal/buildinfo.version=$(VERSION)
 TEST_TIMEOUT ?= 10m
 
-.PHONY: all build test test-short fuzz proto tools verify lint certs demo demo-clean image compose-certs compose-up compose-down test-compose clean
+.PHONY: all build test screenshots test-short fuzz proto tools verify lint certs demo demo-clean image compose-certs compose-up compose-down test-compose clean
 
 all: build
 
@@ -28,6 +28,12 @@ build:
 ## test: every test, with the race detector
 test:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## screenshots: the console's pages in headless Chromium, into docs/console/
+## (the browser tests, which write them when ACCORD_SCREENSHOTS is set)
+screenshots:
+	mkdir -p docs/console
+	ACCORD_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run 'TestBrowser' ./node/console/
 
 ## test-short: the quick tests, without the race detector
 test-short:
