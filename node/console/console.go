@@ -57,6 +57,10 @@ type Options struct {
 	// TileURL is the office's map tile server ({z}/{x}/{y} template); empty:
 	// the bundled offline base map.
 	TileURL string
+	// AuditFile is the node's audit log file (<data_dir>/audit.log), read
+	// as accordctl audit reads it; empty: the audit page says it is not
+	// available.
+	AuditFile string
 	// Logger receives one line per request error (never a name or token).
 	Logger *slog.Logger
 	// Now is the clock (tests); nil: time.Now.
@@ -133,6 +137,7 @@ func New(o Options) (*Server, error) {
 	m.Handle("POST /matches/{id}/answer", s.page(s.handleAnswer))
 	m.Handle("GET /rule", s.page(s.handleRule))
 	m.Handle("POST /rule", s.page(s.handleRule))
+	s.routeJits(m)
 	s.mux = m
 	return s, nil
 }
