@@ -133,6 +133,7 @@ func New(o Options) (*Server, error) {
 	m.Handle("POST /matches/{id}/answer", s.page(s.handleAnswer))
 	m.Handle("GET /rule", s.page(s.handleRule))
 	m.Handle("POST /rule", s.page(s.handleRule))
+	s.routeCases(m)
 	s.mux = m
 	return s, nil
 }

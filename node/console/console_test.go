@@ -28,6 +28,7 @@ type fixture struct {
 	consoles map[string]*httptest.Server
 	tokens   map[string]string
 	coord    map[string]accordv1.CoordinationServiceClient
+	cases    map[string]accordv1.CaseServiceClient
 	match    string
 }
 
@@ -38,7 +39,8 @@ func startFixture(t *testing.T) *fixture {
 	t.Helper()
 	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
 	nodes, _ := daemontest.StartFederation(t, fed, nil, "UA", "PL")
-	f := &fixture{consoles: map[string]*httptest.Server{}, tokens: map[string]string{}, coord: map[string]accordv1.CoordinationServiceClient{}}
+	f := &fixture{consoles: map[string]*httptest.Server{}, tokens: map[string]string{}, coord: map[string]accordv1.CoordinationServiceClient{},
+		cases: map[string]accordv1.CaseServiceClient{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	video := strings.Repeat("c3", 32)
@@ -61,6 +63,7 @@ func startFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 		f.coord[n.Member] = accordv1.NewCoordinationServiceClient(conn)
+		f.cases[n.Member] = accordv1.NewCaseServiceClient(conn)
 		f.tokens[n.Member] = randomToken()
 		srv, err := New(Options{Conn: conn, Member: n.Member, User: "analyst", LoginToken: f.tokens[n.Member]})
 		if err != nil {
