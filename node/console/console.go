@@ -138,6 +138,7 @@ func New(o Options) (*Server, error) {
 	m.Handle("GET /rule", s.page(s.handleRule))
 	m.Handle("POST /rule", s.page(s.handleRule))
 	s.routeJits(m)
+	s.routeCases(m)
 	s.mux = m
 	return s, nil
 }

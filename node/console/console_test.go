@@ -29,6 +29,7 @@ type fixture struct {
 	consoles map[string]*httptest.Server
 	tokens   map[string]string
 	coord    map[string]accordv1.CoordinationServiceClient
+	cases    map[string]accordv1.CaseServiceClient
 	match    string
 }
 
@@ -39,7 +40,8 @@ func startFixture(t *testing.T) *fixture {
 	t.Helper()
 	fed := pkitest.NewFederation(t, "accord.test", "UA", "PL")
 	nodes, _ := daemontest.StartFederation(t, fed, nil, "UA", "PL")
-	f := &fixture{consoles: map[string]*httptest.Server{}, tokens: map[string]string{}, coord: map[string]accordv1.CoordinationServiceClient{}}
+	f := &fixture{consoles: map[string]*httptest.Server{}, tokens: map[string]string{}, coord: map[string]accordv1.CoordinationServiceClient{},
+		cases: map[string]accordv1.CaseServiceClient{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	video := strings.Repeat("c3", 32)
@@ -62,6 +64,7 @@ func startFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 		f.coord[n.Member] = accordv1.NewCoordinationServiceClient(conn)
+		f.cases[n.Member] = accordv1.NewCaseServiceClient(conn)
 		f.tokens[n.Member] = randomToken()
 		srv, err := New(Options{Conn: conn, Member: n.Member, User: "analyst", LoginToken: f.tokens[n.Member],
 			AuditFile: filepath.Join(n.Cfg.DataDir, audit.FileName)})

@@ -131,8 +131,8 @@ type memberRow struct {
 	Lead, Self                            bool
 }
 
-// caseRow is a case linked to a team.
-type caseRow struct {
+// linkedCaseRow is a case linked to a team.
+type linkedCaseRow struct {
 	Case, Linked, By string
 }
 
@@ -179,7 +179,7 @@ type jitPage struct {
 	// Invited is whether this office's invitation waits for its answer;
 	// Accepted whether it is an accepted member (sees cases and entries).
 	Invited, Accepted bool
-	Cases             []caseRow
+	Cases             []linkedCaseRow
 	Board             []entryGroup
 	Entries           int
 	Proposals         []proposalRow
@@ -244,7 +244,7 @@ func (s *Server) handleJit(q *request) error {
 	linked := map[string]bool{}
 	for _, c := range j.GetCases() {
 		_, u := changeWho(c.GetLinked())
-		p.Cases = append(p.Cases, caseRow{Case: caseText(c.GetCaseRef()), Linked: when(c.GetLinked()), By: u})
+		p.Cases = append(p.Cases, linkedCaseRow{Case: caseText(c.GetCaseRef()), Linked: when(c.GetLinked()), By: u})
 		linked[caseText(c.GetCaseRef())] = true
 		add(c.GetLinked(), T(l, "jit.history.linked", caseText(c.GetCaseRef())))
 	}
