@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -143,8 +144,28 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
+// loopbackHost reports whether a request's Host names this machine's
+// loopback (127.0.0.1, ::1 or localhost, any port): a page of another
+// origin whose name was made to resolve to 127.0.0.1 (DNS rebinding) sends
+// its own name and is refused.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // ServeHTTP serves a request with the console's security headers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !loopbackHost(r.Host) {
+		http.Error(w, "this console answers on its loopback address only", http.StatusMisdirectedRequest)
+		return
+	}
 	h := w.Header()
 	img := "'self' data:"
 	if s.opts.TileURL != "" {

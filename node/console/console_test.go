@@ -357,3 +357,24 @@ func TestCatalogs(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleHost: a request whose Host is not the loopback (a page whose
+// name was rebound to 127.0.0.1) is refused before anything else.
+func TestConsoleHost(t *testing.T) {
+	srv, err := New(Options{Conn: fakeConn{}, Member: "UA", User: "analyst", LoginToken: randomToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]int{
+		"127.0.0.1:7480": http.StatusSeeOther, "localhost:7480": http.StatusSeeOther, "[::1]:7480": http.StatusSeeOther,
+		"evil.example:7480": http.StatusMisdirectedRequest, "127.0.0.1.evil.example": http.StatusMisdirectedRequest,
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Host %s: %d, want %d", host, rec.Code, want)
+		}
+	}
+}
