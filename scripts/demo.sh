@@ -369,6 +369,8 @@ EOF
 
 if { [ -t 0 ] && [ -z "${DEMO_STOP:-}" ]; } || [ -n "${DEMO_KEEP:-}" ]; then
   # UA's analyst's web console, on loopback, with the analyst's certificate.
+  # Its URL carries the one-time sign-in token: the file is the user's only.
+  (umask 077; : >"$DEMO/run/console.out")
   "$ACCORDCTL" --config "$DEMO/UA.yaml" console --no-browser >"$DEMO/run/console.out" 2>"$DEMO/logs/console.log" &
   echo $! >"$DEMO/run/console.pid"
   for _ in $(seq 1 100); do grep -q '^Console: ' "$DEMO/run/console.out" 2>/dev/null && break; sleep 0.1; done

@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -26,6 +29,7 @@ func newConsoleCmd(g *globalOptions) *cobra.Command {
 	var (
 		listen    string
 		noBrowser bool
+		plain     bool
 		tileURL   string
 	)
 	cmd := &cobra.Command{
@@ -36,10 +40,15 @@ in the browser. It talks to the node's local API with the certificate of the
 configuration (client.cert_file), so the node applies the same rules as to
 every other accordctl command: the console itself holds no other privilege.
 
-It prints "Console: <URL>" on standard output. The URL carries a one-time
-token that the browser exchanges for a session cookie (HttpOnly,
-SameSite=Strict) at once: the link works once, and nobody else on this
-machine can use the console without it. Stop it with Ctrl-C.
+It prints "Console: <URL>" on standard output. The URL names the console by
+a random name under .localhost (browsers resolve it to this machine), so
+that its session cookie is this console's only and not sent to other
+servers on 127.0.0.1 (--plain-loopback serves it as 127.0.0.1 for a browser
+that does not resolve *.localhost). It carries a one-time token that the
+browser exchanges for a session cookie (HttpOnly, SameSite=Strict) at once:
+the link works once. The browser is opened through a page only you can
+read, never with the URL on a command line (which every local user could
+read). Stop it with Ctrl-C.
 
 The map draws the bundled country borders, or an office's own tile server
 (--tile-url https://tiles.example.org/{z}/{x}/{y}.png).`,
@@ -59,26 +68,28 @@ The map draws the bundled country borders, or an office's own tile server
 				return err
 			}
 			defer lc.Close()
-			b := make([]byte, 24)
-			if _, err := rand.Read(b); err != nil {
-				return err
-			}
-			token := hex.EncodeToString(b)
-			// The audit page reads the node's log as accordctl audit does;
-			// without a configuration naming data_dir it says so.
-			auditFile, _ := auditPath(g, cmd)
-			srv, err := console.New(console.Options{Conn: lc.conn, Member: lc.id.Member, User: lc.id.Name, LoginToken: token, TileURL: tileURL,
-				AuditFile: auditFile,
-				Logger:    slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
-			if err != nil {
-				return fmt.Errorf("--tile-url: %w", err)
-			}
+			token, name := randomHex(24), randomHex(8)+".localhost"
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("--listen %q: %w", listen, err)
 			}
+			defer ln.Close()
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			addr := name + ":" + port
+			if plain {
+				addr = ln.Addr().String()
+			}
+			// The audit page reads the node's log as accordctl audit does;
+			// without a configuration naming data_dir it says so.
+			auditFile, _ := auditPath(g, cmd)
+			srv, err := console.New(console.Options{Conn: lc.conn, Member: lc.id.Member, User: lc.id.Name, LoginToken: token, TileURL: tileURL,
+				AuditFile: auditFile, Host: addr,
+				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			if err != nil {
+				return fmt.Errorf("--tile-url: %w", err)
+			}
 			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
-			url := "http://" + ln.Addr().String() + "/login?token=" + token
+			url := "http://" + addr + "/login?token=" + token
 			fmt.Fprintf(cmd.OutOrStdout(), "Console: %s\n", url)
 			if !noBrowser {
 				if err := openBrowser(url); err != nil {
@@ -105,21 +116,42 @@ The map draws the bundled country borders, or an office's own tile server
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", "127.0.0.1:0", "loopback address to serve the console on (port 0: any free port)")
 	f.BoolVar(&noBrowser, "no-browser", false, "do not open a browser; only print the URL")
+	f.BoolVar(&plain, "plain-loopback", false, "serve as 127.0.0.1 instead of a random name under .localhost (for a browser that does not resolve *.localhost; the session cookie is then sent to every server on 127.0.0.1)")
 	f.StringVar(&tileURL, "tile-url", "", "the office's map tile server, an https URL with {z}, {x} and {y} (default: the bundled borders)")
 	addLocalFlags(cmd)
 	return cmd
 }
 
-// openBrowser opens url in the desktop's browser.
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// openBrowser opens url in the desktop's browser without putting it on a
+// command line (which every local user can read in the process list): the
+// browser opens a page only this user can read, which forwards it.
 func openBrowser(url string) error {
+	dir, err := os.MkdirTemp("", "accord-console-")
+	if err != nil {
+		return err
+	}
+	page := filepath.Join(dir, "open.html")
+	body := `<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=` + html.EscapeString(url) + `"><title>Accord console</title>`
+	if err := os.WriteFile(page, []byte(body), 0o600); err != nil {
+		return err
+	}
+	// The browser reads the page once; it is removed a minute later.
+	time.AfterFunc(time.Minute, func() { _ = os.RemoveAll(dir) })
 	var c *exec.Cmd
 	switch runtime.GOOS {
 	case "darwin":
-		c = exec.Command("open", url)
+		c = exec.Command("open", page)
 	case "windows":
-		c = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+		c = exec.Command("rundll32", "url.dll,FileProtocolHandler", page)
 	default:
-		c = exec.Command("xdg-open", url)
+		c = exec.Command("xdg-open", page)
 	}
 	return c.Start()
 }

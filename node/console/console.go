@@ -55,6 +55,12 @@ type Options struct {
 	// LoginToken is the one-time token a browser exchanges for a session
 	// (required: at least 16 bytes).
 	LoginToken string
+	// Host, when set, is the only Host (name and port) the console answers
+	// to, e.g. "<random>.localhost:7480": its session cookie is then the
+	// browser's for that name only, not for every server on 127.0.0.1
+	// (browsers do not keep cookies apart by port). Empty: any loopback
+	// name or address.
+	Host string
 	// TileURL is the office's map tile server ({z}/{x}/{y} template); empty:
 	// the bundled offline base map.
 	TileURL string
@@ -162,8 +168,15 @@ func loopbackHost(host string) bool {
 
 // ServeHTTP serves a request with the console's security headers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !loopbackHost(r.Host) {
-		http.Error(w, "this console answers on its loopback address only", http.StatusMisdirectedRequest)
+	if (s.opts.Host != "" && !strings.EqualFold(r.Host, s.opts.Host)) || (s.opts.Host == "" && !loopbackHost(r.Host)) {
+		http.Error(w, "this console answers on its own loopback address only", http.StatusMisdirectedRequest)
+		return
+	}
+	// A page of another site may link to the console (a navigation), but
+	// not load it as an image, a script or a fetch: with the browser's
+	// cookie that would be an authenticated read on its behalf.
+	if site := r.Header.Get("Sec-Fetch-Site"); (site == "cross-site" || site == "same-site") && r.Header.Get("Sec-Fetch-Mode") != "navigate" {
+		http.Error(w, "the console serves its own pages only", http.StatusForbidden)
 		return
 	}
 	h := w.Header()
@@ -208,8 +221,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "error", lang, nil, pageData{Title: T(lang, "error.login.title"), Error: T(lang, "error.login.text")})
 		return
 	}
+	// A browser-session cookie: the server ends the session after
+	// sessionLife without use.
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil, MaxAge: int(sessionLife / time.Second)})
+		Secure: r.TLS != nil})
 	http.Redirect(w, r, "/queue", http.StatusSeeOther)
 }
 

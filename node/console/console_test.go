@@ -377,4 +377,36 @@ func TestConsoleHost(t *testing.T) {
 			t.Errorf("Host %s: %d, want %d", host, rec.Code, want)
 		}
 	}
+	// With its own name, only that name and port.
+	named, err := New(Options{Conn: fakeConn{}, Member: "UA", User: "analyst", LoginToken: randomToken(), Host: "c0ffee.localhost:7480"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]int{
+		"c0ffee.localhost:7480": http.StatusSeeOther, "C0FFEE.localhost:7480": http.StatusSeeOther,
+		"127.0.0.1:7480": http.StatusMisdirectedRequest, "c0ffee.localhost:7481": http.StatusMisdirectedRequest, "localhost:7480": http.StatusMisdirectedRequest,
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		named.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("named console, Host %s: %d, want %d", host, rec.Code, want)
+		}
+	}
+	// Another site may link to it, not load it (an image, a fetch).
+	for _, c := range []struct {
+		site, mode string
+		want       int
+	}{{"cross-site", "no-cors", http.StatusForbidden}, {"same-site", "cors", http.StatusForbidden}, {"cross-site", "navigate", http.StatusSeeOther}, {"none", "navigate", http.StatusSeeOther}} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = "127.0.0.1:7480"
+		req.Header.Set("Sec-Fetch-Site", c.site)
+		req.Header.Set("Sec-Fetch-Mode", c.mode)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("Sec-Fetch-Site %s, mode %s: %d, want %d", c.site, c.mode, rec.Code, c.want)
+		}
+	}
 }

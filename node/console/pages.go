@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -67,7 +68,10 @@ var funcs = template.FuncMap{
 	"when":    dateTime,
 	"ago":     ago,
 	"add":     func(a, b int) int { return a + b },
-	"enum":    enumWord,
+	// pathEscape makes an id one segment of a link's path: an office's case
+	// id may hold "/" (and another member's anything its node let through).
+	"pathEscape": url.PathEscape,
+	"enum":       enumWord,
 	"signed": func(lang string, x float64) string {
 		if x >= 0 {
 			return "+" + decimal(lang, x, 2)
