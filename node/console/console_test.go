@@ -297,6 +297,9 @@ func TestConsoleLanguages(t *testing.T) {
 	}
 	_, page := ua.page("/matches/" + f.match)
 	wantIn(t, "Ukrainian page", page, `<html lang="uk">`, "Черга розгляду", "Підтвердити: той самий інцидент", "березня")
+	// The switch keeps a search.
+	_, page = ua.page("/queue?member=PL&min_score=0.5")
+	wantIn(t, "the switch's links", page, `href="/queue?lang=de&amp;member=PL&amp;min_score=0.5"`)
 	for _, l := range languages {
 		ua.do(http.MethodGet, "/queue?lang="+l.Code, nil, "")
 		for _, p := range []string{"/queue", "/matches/" + f.match, "/rule"} {

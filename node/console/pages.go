@@ -23,7 +23,7 @@ type pageData struct {
 	// Lang is the page's language, Langs the switch's, Path the page's
 	// path and query (for the switch's links).
 	Lang  string
-	Langs []Language
+	Langs []langLink
 	Path  string
 	// Member and User say who is signed in; CSRF is the session's token
 	// for the page's forms.
@@ -35,6 +35,12 @@ type pageData struct {
 	Error, Notice string
 	// Page is the page's own data.
 	Page any
+}
+
+// langLink is a language of the switch and the link to the page in it.
+type langLink struct {
+	Language
+	Href string
 }
 
 // parsePages parses each page template with the layout.
@@ -107,7 +113,18 @@ type waterfallView struct {
 // render writes a page (into a buffer first: a template error gives a
 // plain 500, never half a page).
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name, lang string, sess *session, d pageData) {
-	d.Lang, d.Langs, d.Path = lang, languages, r.URL.RequestURI()
+	d.Lang, d.Path = lang, r.URL.RequestURI()
+	for _, l := range languages {
+		// The same page, with its search (a GET's query), in l.
+		u := url.URL{Path: r.URL.Path}
+		q := url.Values{}
+		if r.Method == http.MethodGet {
+			q = r.URL.Query()
+		}
+		q.Set("lang", l.Code)
+		u.RawQuery = q.Encode()
+		d.Langs = append(d.Langs, langLink{Language: l, Href: u.RequestURI()})
+	}
 	d.Member, d.User = s.opts.Member, s.opts.User
 	if sess != nil {
 		d.CSRF = sess.csrf
