@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accordfed/accord/federation/records"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -179,7 +180,7 @@ func (s *Server) handleMatch(q *request) error {
 			if in.Lat != nil && in.Lon != nil {
 				points = append(points, mapPoint{Case: caseText(c.GetCaseRef()), Side: i, Lat: in.GetLat(), Lon: in.GetLon(), Place: in.GetPlace()})
 			}
-			if st, en, ok := incidentWindow(in); ok {
+			if st, en, ok := records.IncidentWindow(in); ok {
 				windows = append(windows, window{Row: i, Label: caseText(c.GetCaseRef()), Start: st, End: en})
 			}
 		}
@@ -217,20 +218,6 @@ func incidentAt(c *accordv1.SharedCase, i int32) *accordv1.Incident {
 		return nil
 	}
 	return c.GetIncidents()[i]
-}
-
-func incidentWindow(in *accordv1.Incident) (time.Time, time.Time, bool) {
-	st, err := time.Parse(time.RFC3339, in.GetStart())
-	if err != nil {
-		return time.Time{}, time.Time{}, false
-	}
-	en := st.Add(time.Hour)
-	if in.GetEnd() != "" {
-		if e, err := time.Parse(time.RFC3339, in.GetEnd()); err == nil && !e.Before(st) {
-			en = e
-		}
-	}
-	return st, en, true
 }
 
 // apartText says how far apart two paired incidents are.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/matching"
+	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/registry"
 	"github.com/accordfed/accord/node/grpcserver"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
@@ -288,27 +289,6 @@ func evidenceOverlap(a, b *accordv1.SharedCase) *accordv1.EvidenceOverlap {
 	return &accordv1.EvidenceOverlap{CommonSha256: v.GetCommon(), OnlyFirst: int32(len(v.GetOnlyFirst())), OnlySecond: int32(len(v.GetOnlySecond()))}
 }
 
-// incidentTimes is an incident's window; ok is false when its start does
-// not parse (a peer's record is verified before it is stored, so this is
-// only defence).
-func incidentTimes(in *accordv1.Incident) (start, end time.Time, ok bool) {
-	s, err := time.Parse(time.RFC3339, in.GetStart())
-	if err != nil {
-		return time.Time{}, time.Time{}, false
-	}
-	e := s.Add(time.Hour)
-	if in.GetEnd() != "" {
-		// As the matcher reads it: an end before the start is the start.
-		if t, err := time.Parse(time.RFC3339, in.GetEnd()); err == nil {
-			e = t
-			if e.Before(s) {
-				e = s
-			}
-		}
-	}
-	return s, e, true
-}
-
 // pairIncidents compares incident x of one case with y of the other.
 func pairIncidents(x, y *accordv1.Incident) *accordv1.IncidentPair {
 	p := &accordv1.IncidentPair{}
@@ -319,8 +299,8 @@ func pairIncidents(x, y *accordv1.Incident) *accordv1.IncidentPair {
 		p.HasDistance = true
 		p.DistanceKm = math.Round(matching.DistanceKm(x.GetLat(), x.GetLon(), y.GetLat(), y.GetLon())*10) / 10
 	}
-	xs, xe, ok1 := incidentTimes(x)
-	ys, ye, ok2 := incidentTimes(y)
+	xs, xe, ok1 := records.IncidentWindow(x)
+	ys, ye, ok2 := records.IncidentWindow(y)
 	if ok1 && ok2 {
 		p.StartDifferenceSeconds = int64(ys.Sub(xs) / time.Second)
 		// The time between the windows: positive when apart, negative

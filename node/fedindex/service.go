@@ -15,6 +15,7 @@ import (
 
 	"github.com/accordfed/accord/federation/exchange"
 	"github.com/accordfed/accord/federation/identity"
+	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/node/casesearch"
 	"github.com/accordfed/accord/node/grpcserver"
 	"github.com/accordfed/accord/node/pagetoken"
@@ -202,7 +203,7 @@ func (f filter) matches(c *accordv1.SharedCase) bool {
 		if f.lo.IsZero() && f.hi.IsZero() {
 			return true
 		}
-		start, end, ok := window(inc)
+		start, end, ok := records.IncidentWindow(inc)
 		if !ok {
 			continue
 		}
@@ -215,24 +216,6 @@ func (f filter) matches(c *accordv1.SharedCase) bool {
 		return true
 	}
 	return false
-}
-
-// window returns an incident's [start, end): end empty is start + 1h.
-func window(inc *accordv1.Incident) (time.Time, time.Time, bool) {
-	start, err := time.Parse(time.RFC3339, inc.GetStart())
-	if err != nil {
-		return time.Time{}, time.Time{}, false
-	}
-	end := start.Add(time.Hour)
-	if inc.GetEnd() != "" {
-		if e, err := time.Parse(time.RFC3339, inc.GetEnd()); err == nil {
-			end = e
-		}
-	}
-	if end.Before(start) {
-		end = start
-	}
-	return start, end, true
 }
 
 // binding is what a page token is bound to: the caller and the filters.

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/node/custody"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -841,24 +842,6 @@ func effectiveStatus(c *accordv1.Case) accordv1.CaseStatus {
 	return c.GetStatus()
 }
 
-// window returns an incident's time window [start, end).
-func window(inc *accordv1.Incident) (time.Time, time.Time, bool) {
-	start, err := time.Parse(time.RFC3339, inc.GetStart())
-	if err != nil {
-		return time.Time{}, time.Time{}, false
-	}
-	end := start.Add(time.Hour)
-	if inc.GetEnd() != "" {
-		if e, err := time.Parse(time.RFC3339, inc.GetEnd()); err == nil {
-			end = e
-		}
-	}
-	if end.Before(start) {
-		end = start
-	}
-	return start, end, true
-}
-
 func dayNumber(t time.Time) uint32 {
 	return uint32(t.UTC().Unix() / 86400)
 }
@@ -869,7 +852,7 @@ func indexOf(c *accordv1.Case) caseIndex {
 		if p := NormalizePlace(inc.GetPlace()); p != "" && !slices.Contains(ix.places, p) {
 			ix.places = append(ix.places, p)
 		}
-		start, end, ok := window(inc)
+		start, end, ok := records.IncidentWindow(inc)
 		if !ok {
 			continue
 		}

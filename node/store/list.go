@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/accordfed/accord/federation/records"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -231,7 +232,7 @@ func matches(c *accordv1.Case, f Filter) bool {
 			if f.IncidentMatch != nil && !f.IncidentMatch(inc) {
 				continue
 			}
-			start, end, valid := window(inc)
+			start, end, valid := records.IncidentWindow(inc)
 			if !valid {
 				continue
 			}
