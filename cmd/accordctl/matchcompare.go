@@ -270,31 +270,21 @@ registry: never write a person's name in it.`,
 			if apply && selection == "" {
 				return fmt.Errorf("--selection: required with --apply: run without --apply first, check what the rule selects, then pass the token it prints")
 			}
+			if err := scoreRangeFlags(cmd, minScore, maxScore); err != nil {
+				return err
+			}
 			switch {
-			case minScore < 0 || minScore > 1:
-				return fmt.Errorf("--min-score %v: must be 0 to 1", minScore)
-			case maxScore < 0 || maxScore > 1:
-				return fmt.Errorf("--max-score %v: must be 0 to 1", maxScore)
-			case cmd.Flags().Changed("max-score") && minScore > maxScore:
-				return fmt.Errorf("--min-score %v: must not exceed --max-score %v", minScore, maxScore)
 			case rule.MinSharedEvidence < 0:
 				return fmt.Errorf("--shared-evidence %d: must not be negative", rule.MinSharedEvidence)
 			case maxDecisions < 0 || maxDecisions > 2000:
 				return fmt.Errorf("--max-decisions %d: must be 1 to 2000", maxDecisions)
 			}
 			rule.MinScore, rule.MaxScore = minScore, maxScore
-			if rule.Member != "" {
-				if err := regMemberArg("--member", rule.Member); err != nil {
-					return err
-				}
+			filters := accordv1.ListMatchDecisionsRequest{Member: rule.Member}
+			if err := matchFilterFlags(&filters, caseArg); err != nil {
+				return err
 			}
-			if caseArg != "" {
-				ref, err := regCaseRef("--case", caseArg)
-				if err != nil {
-					return err
-				}
-				rule.CaseRef = ref
-			}
+			rule.CaseRef = filters.CaseRef
 			if rule.Cluster != "" {
 				rule.Cluster = resourceName("clusters", rule.Cluster)
 			}
@@ -357,12 +347,7 @@ func printRuleAnswers(w io.Writer, member string, r *accordv1.DecideMatchesRespo
 	}
 	fmt.Fprintln(tw, header)
 	for _, a := range r.GetAnswers() {
-		var others []string
-		for _, c := range a.GetCases() {
-			if c.GetMember() != member {
-				others = append(others, apiCase(c))
-			}
-		}
+		others := otherCases(a.GetCases(), member)
 		ev := "-"
 		if a.GetSharedEvidence() > 0 {
 			ev = strconv.Itoa(int(a.GetSharedEvidence()))

@@ -70,13 +70,8 @@ read both cases side by side first.`,
 			if err := matchFilterFlags(&req, caseArg); err != nil {
 				return err
 			}
-			switch {
-			case minScore < 0 || minScore > 1:
-				return fmt.Errorf("--min-score %v: must be 0 to 1", minScore)
-			case maxScore < 0 || maxScore > 1:
-				return fmt.Errorf("--max-score %v: must be 0 to 1", maxScore)
-			case cmd.Flags().Changed("max-score") && minScore > maxScore:
-				return fmt.Errorf("--min-score %v: must not exceed --max-score %v", minScore, maxScore)
+			if err := scoreRangeFlags(cmd, minScore, maxScore); err != nil {
+				return err
 			}
 			req.MinScore, req.MaxScore = minScore, maxScore
 			var ok bool
@@ -142,6 +137,32 @@ func matchFilterFlags(req *accordv1.ListMatchDecisionsRequest, caseArg string) e
 	return nil
 }
 
+// scoreRangeFlags checks --min-score and --max-score, for matches queue
+// and matches answer-rule.
+func scoreRangeFlags(cmd *cobra.Command, minScore, maxScore float64) error {
+	switch {
+	case minScore < 0 || minScore > 1:
+		return fmt.Errorf("--min-score %v: must be 0 to 1", minScore)
+	case maxScore < 0 || maxScore > 1:
+		return fmt.Errorf("--max-score %v: must be 0 to 1", maxScore)
+	case cmd.Flags().Changed("max-score") && minScore > maxScore:
+		return fmt.Errorf("--min-score %v: must not exceed --max-score %v", minScore, maxScore)
+	}
+	return nil
+}
+
+// otherCases are the cases of a decision that are not member's, as
+// MEMBER/CASE_ID.
+func otherCases(cases []*accordv1.RegistryCaseRef, member string) []string {
+	var out []string
+	for _, c := range cases {
+		if c.GetMember() != member {
+			out = append(out, apiCase(c))
+		}
+	}
+	return out
+}
+
 // printQueue prints a page of the review queue as seen by member.
 func printQueue(w io.Writer, member string, now time.Time, r *accordv1.ListMatchDecisionsResponse) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -150,12 +171,7 @@ func printQueue(w io.Writer, member string, now time.Time, r *accordv1.ListMatch
 		fmt.Fprintln(tw, "(no match decisions)\t\t\t\t\t")
 	}
 	for _, m := range r.GetMatchDecisions() {
-		var others []string
-		for _, c := range m.GetCases() {
-			if c.GetMember() != member {
-				others = append(others, apiCase(c))
-			}
-		}
+		others := otherCases(m.GetCases(), member)
 		mine := "-"
 		for _, a := range m.GetAnswers() {
 			if a.GetMember() == member {

@@ -234,6 +234,36 @@ type matching struct {
 	weeks            map[time.Time]int
 }
 
+// searchReadLife is how long a session keeps its last search's read.
+const searchReadLife = time.Minute
+
+// searchRead is a session's last search read: its filter, when, and what.
+type searchRead struct {
+	key string
+	at  time.Time
+	m   *matching
+}
+
+// matchingFor returns the bounded read of the search cq for the request's
+// session: the one the session made for the same search within
+// searchReadLife (the page and then its map, or its next page), else a
+// new one, which the session keeps.
+func (s *Server) matchingFor(q *request, cq caseQuery, f *accordv1.CaseFilter) (*matching, error) {
+	key := cq.values().Encode()
+	sess := q.sess
+	sess.matchingMu.Lock()
+	defer sess.matchingMu.Unlock()
+	if r := sess.matching; r != nil && r.key == key && s.opts.Now().Sub(r.at) < searchReadLife {
+		return r.m, nil
+	}
+	m, err := s.readMatching(q.ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	sess.matching = &searchRead{key: key, at: s.opts.Now(), m: m}
+	return m, nil
+}
+
 // readMatching reads at most mapCaseLimit cases matching f, mapPageSize
 // a page.
 func (s *Server) readMatching(ctx context.Context, f *accordv1.CaseFilter) (*matching, error) {
@@ -419,7 +449,7 @@ func (s *Server) handleCases(q *request) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.readMatching(q.ctx, f)
+	m, err := s.matchingFor(q, cq, f)
 	if err != nil {
 		return err
 	}
@@ -440,11 +470,12 @@ func (s *Server) handleCases(q *request) error {
 // handleCasesMap answers the map's points or cells as JSON.
 func (s *Server) handleCasesMap(q *request) error {
 	cq := readQuery(q.r)
+	cq.Member = ""
 	f, err := cq.filter()
 	if err != nil {
 		return err
 	}
-	m, err := s.readMatching(q.ctx, f)
+	m, err := s.matchingFor(q, cq, f)
 	if err != nil {
 		return err
 	}

@@ -4,13 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -223,5 +230,53 @@ func TestBrowserCases(t *testing.T) {
 	defer h.mu.Unlock()
 	if len(h.dialogs) > 0 || len(h.problems) > 0 {
 		t.Errorf("dialogs %q, page problems %q", h.dialogs, h.problems)
+	}
+}
+
+// countingCases is a connection whose CaseService.ListCases answers one
+// case and counts its calls.
+type countingCases struct {
+	fakeConn
+	calls atomic.Int32
+}
+
+func (c *countingCases) Invoke(_ context.Context, method string, _, reply any, _ ...grpc.CallOption) error {
+	if method != accordv1.CaseService_ListCases_FullMethodName {
+		return status.Error(codes.Unimplemented, method)
+	}
+	c.calls.Add(1)
+	lat, lon := 49.99, 36.23
+	proto.Merge(reply.(proto.Message), &accordv1.ListCasesResponse{Cases: []*accordv1.Case{{CaseId: "UA-1", Title: "x",
+		Incidents: []*accordv1.Incident{{Start: "2022-03-01T10:00:00Z", Place: "Kharkiv", Lat: &lat, Lon: &lon}}}}})
+	return nil
+}
+
+// TestCasesSearchReadOnce: a search's page and its map read the matching
+// cases once (the session keeps the read for a minute); another search
+// reads again.
+func TestCasesSearchReadOnce(t *testing.T) {
+	conn := &countingCases{}
+	token := randomToken()
+	srv, err := New(Options{Conn: conn, Member: "UA", User: "analyst", LoginToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, base: ts.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	b.do(http.MethodGet, "/login?token="+token, nil, "")
+	for _, p := range []string{"/cases?place=Kharkiv", "/cases/map.json?place=Kharkiv", "/cases?place=Kharkiv&page_token=x"} {
+		if code, body := b.page(p); code != http.StatusOK {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+	// One ListCases for each results page (2), one read for the search.
+	if n := conn.calls.Load(); n != 3 {
+		t.Errorf("%d ListCases calls, want 3: the search read once", n)
+	}
+	b.page("/cases/map.json?place=Lviv")
+	if n := conn.calls.Load(); n != 4 {
+		t.Errorf("%d ListCases calls after another search, want 4", n)
 	}
 }

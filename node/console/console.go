@@ -112,6 +112,11 @@ type Server struct {
 type session struct {
 	csrf string
 	used time.Time
+
+	// matching is the session's last bounded read of a case search, kept
+	// briefly so that the page, its map and its next pages read once.
+	matchingMu sync.Mutex
+	matching   *searchRead
 }
 
 // New returns the console of one user.

@@ -52,10 +52,10 @@ func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
-		if base == "layout" {
+		if base == "layout" || base == "partials" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", n, err)
 		}
@@ -92,6 +92,7 @@ var funcs = template.FuncMap{
 	},
 	"valuesOf": func(lang string, common, only []string) valuesView { return valuesView{lang, common, only} },
 	"wf":       func(lang string, w waterfall) waterfallView { return waterfallView{lang, w} },
+	"pair":     func(lang string, v any) langValue { return langValue{lang, v} },
 	"shift":    func(x int) int { return x - labelWidth },
 	"barWidth": func() int { return chartWidth },
 }
@@ -101,6 +102,13 @@ var funcs = template.FuncMap{
 type valuesView struct {
 	Lang         string
 	Common, Only []string
+}
+
+// langValue is a value with the page's language, for the shared templates
+// of partials.html.
+type langValue struct {
+	Lang string
+	V    any
 }
 
 // waterfallView is a waterfall with the page's language, for the

@@ -49,6 +49,17 @@ type queuePage struct {
 
 func caseText(c *accordv1.RegistryCaseRef) string { return c.GetMember() + "/" + c.GetCaseId() }
 
+// otherCases are the cases of a decision that are not the office's own.
+func (s *Server) otherCases(cases []*accordv1.RegistryCaseRef) []string {
+	var out []string
+	for _, c := range cases {
+		if c.GetMember() != s.opts.Member {
+			out = append(out, caseText(c))
+		}
+	}
+	return out
+}
+
 func shortName(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
 
 // handleQueue is the review queue: decisions and clusters waiting for the
@@ -75,11 +86,7 @@ func (s *Server) handleQueue(q *request) error {
 		if t := m.GetCreate().GetTime(); t != nil {
 			row.Age = ago(q.lang, s.since(t.AsTime()))
 		}
-		for _, c := range m.GetCases() {
-			if c.GetMember() != s.opts.Member {
-				row.Others = append(row.Others, caseText(c))
-			}
-		}
+		row.Others = s.otherCases(m.GetCases())
 		p.Rows = append(p.Rows, row)
 	}
 	if f.Get("page") == "" {
@@ -312,11 +319,7 @@ func (s *Server) handleRule(q *request) error {
 		p.Answered, p.Failed = resp.GetAnswered(), resp.GetFailed()
 		for _, a := range resp.GetAnswers() {
 			row := ruleRow{ID: shortName(a.GetName()), Score: a.GetScore(), LocalScore: a.GetLocalScore(), Evidence: a.GetSharedEvidence(), Answered: a.GetAnswered(), Error: a.GetError()}
-			for _, c := range a.GetCases() {
-				if c.GetMember() != s.opts.Member {
-					row.Others = append(row.Others, caseText(c))
-				}
-			}
+			row.Others = s.otherCases(a.GetCases())
 			p.Rows = append(p.Rows, row)
 		}
 	}

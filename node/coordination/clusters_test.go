@@ -50,17 +50,7 @@ func apiRef(id string) *accordv1.RegistryCaseRef { return toCaseRef(caseRef(id))
 // id.
 func propose(t *testing.T, n *fsmNode, a, b string) string {
 	t.Helper()
-	cases := []registry.CaseRef{caseRef(a), caseRef(b)}
-	slices.SortFunc(cases, registry.CompareCaseRefs)
-	cmd, err := registry.NewCommand("p."+a+"."+b, registry.ProposeMatch{Cases: cases, Score: 0.8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _, err := n.ApplyIndex(context.Background(), cmd)
-	if err != nil {
-		t.Fatalf("proposing %s ~ %s: %v", a, b, err)
-	}
-	return out.ID
+	return proposeScored(t, n, a, b, 0.8)
 }
 
 // clusterFixture is UA's node with its clusters graph following the

@@ -3,8 +3,7 @@
 // (/cases/map.json with the search's filters): single incidents are
 // markers, clustered; when the search matches too many incidents the
 // server sends grid cells with counts instead, drawn as circles sized by
-// count. Without an office tile server the bundled base map (country
-// borders) is drawn.
+// count. The background is AccordMap.base's (basemap.js).
 "use strict";
 (function () {
   var el = document.getElementById("cases-map");
@@ -12,26 +11,8 @@
   var note = document.getElementById("map-note");
   var map = L.map(el, { maxZoom: 14, minZoom: 2, attributionControl: true });
   map.setView([49.0, 31.5], 5);
-  var tiles = el.getAttribute("data-tiles");
-  if (tiles) {
-    L.tileLayer(tiles, { maxZoom: 18 }).addTo(map);
-  } else {
-    fetch(el.getAttribute("data-basemap"), { credentials: "same-origin" })
-      .then(function (r) { return r.json(); })
-      .then(function (geo) {
-        L.geoJSON(geo, { interactive: false, style: function () {
-          return { color: "#6b7480", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 };
-        } }).addTo(map).bringToBack();
-      })
-      .catch(function () { /* the results are still drawn */ });
-    map.attributionControl.addAttribution("Borders: DCW-GMT");
-  }
-  // text makes a tooltip of plain text: places are data as offices wrote them.
-  function text(s) {
-    var span = document.createElement("span");
-    span.textContent = s;
-    return span;
-  }
+  AccordMap.base(map, el);
+  var text = AccordMap.text;
   function say(s) {
     if (!note || !s) { return; }
     if (note.textContent) { note.textContent += " "; }
