@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/accordfed/accord/node/jitcontent"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -61,6 +62,18 @@ type jitsPage struct {
 	Name, LegalBasis, AgreementRef, Invite string
 }
 
+// opened is a team's text as the node gave it, or, where the node could
+// not open it (jitcontent's markers), the console's words for that.
+func opened(lang, s string) string {
+	switch s {
+	case jitcontent.Waiting:
+		return T(lang, "jit.sealed.waiting")
+	case jitcontent.Unreadable:
+		return T(lang, "jit.sealed.unreadable")
+	}
+	return s
+}
+
 // handleJits lists the teams the office is in or invited to.
 func (s *Server) handleJits(q *request) error {
 	resp, err := s.coord.ListJits(q.ctx, &accordv1.ListJitsRequest{PageSize: 100, PageToken: q.r.URL.Query().Get("page")})
@@ -69,7 +82,7 @@ func (s *Server) handleJits(q *request) error {
 	}
 	p := jitsPage{Total: resp.GetTotalSize(), Next: resp.GetNextPageToken(), RequestID: requestID()}
 	for _, j := range resp.GetJits() {
-		row := jitRow{ID: shortName(j.GetName()), Name: j.GetDisplayName(), LegalBasis: j.GetLegalBasis(),
+		row := jitRow{ID: shortName(j.GetName()), Name: opened(q.lang, j.GetDisplayName()), LegalBasis: opened(q.lang, j.GetLegalBasis()),
 			State: enumWord(q.lang, j.GetState(), "JIT_STATE_"), Lead: j.GetLead()}
 		if t := j.GetCreate().GetTime(); t != nil {
 			row.Created = date(q.lang, t.AsTime())
@@ -216,7 +229,7 @@ func (s *Server) handleJit(q *request) error {
 		}
 		return dateTime(l, c.GetTime().AsTime())
 	}
-	p := jitPage{ID: id, Name: j.GetDisplayName(), LegalBasis: j.GetLegalBasis(), AgreementRef: j.GetAgreementRef(),
+	p := jitPage{ID: id, Name: opened(l, j.GetDisplayName()), LegalBasis: opened(l, j.GetLegalBasis()), AgreementRef: opened(l, j.GetAgreementRef()),
 		State: enumWord(l, j.GetState(), "JIT_STATE_"), Lead: j.GetLead(), Policy: enumWord(l, j.GetPolicy(), "JIT_POLICY_"),
 		Encrypted: j.GetKeyEpoch() > 0, InviteID: requestID(), LinkID: requestID(), EntryID: requestID(),
 		AcceptID: requestID(), DeclineID: requestID()}
@@ -227,7 +240,7 @@ func (s *Server) handleJit(q *request) error {
 		m, u := changeWho(c)
 		p.History = append(p.History, historyRow{index: c.GetIndex(), When: when(c), Member: m, User: u, What: what})
 	}
-	add(j.GetCreate(), T(l, "jit.history.created", j.GetDisplayName()))
+	add(j.GetCreate(), T(l, "jit.history.created", opened(l, j.GetDisplayName())))
 	for _, ms := range j.GetMemberships() {
 		_, u := changeWho(ms.GetSince())
 		row := memberRow{Member: ms.GetMember(), State: enumWord(l, ms.GetState(), "JIT_MEMBERSHIP_STATE_"), InvitedBy: ms.GetInvitedBy(),
@@ -269,7 +282,7 @@ func (s *Server) handleJit(q *request) error {
 		}
 	}
 	slices.SortStableFunc(p.History, func(a, b historyRow) int { return cmp.Compare(b.index, a.index) })
-	d := pageData{Title: T(l, "jit.title", j.GetDisplayName()), Nav: "jits", Page: p}
+	d := pageData{Title: T(l, "jit.title", opened(l, j.GetDisplayName())), Nav: "jits", Page: p}
 	switch q.r.URL.Query().Get("done") {
 	case "created":
 		d.Notice = T(q.lang, "jit.done.created")
@@ -334,7 +347,7 @@ func (s *Server) board(q *request, p *jitPage) error {
 			return err
 		}
 		for _, e := range resp.GetStrategyEntries() {
-			row := entryRow{ID: shortName(e.GetName()), Title: e.GetTitle(), Text: e.GetText(), Owner: e.GetOwner(), Deleted: e.GetDeleted(),
+			row := entryRow{ID: shortName(e.GetName()), Title: opened(q.lang, e.GetTitle()), Text: opened(q.lang, e.GetText()), Owner: e.GetOwner(), Deleted: e.GetDeleted(),
 				Own: e.GetOwner() == s.opts.Member}
 			if t := e.GetCreate().GetTime(); t != nil {
 				row.Created = dateTime(q.lang, t.AsTime())

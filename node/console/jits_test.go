@@ -18,6 +18,7 @@ import (
 
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/jitcontent"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -289,5 +290,19 @@ func TestConsoleAuditBroken(t *testing.T) {
 	wantIn(t, "a broken log", page, "The hash chain is broken at entry 5 (line 5)", `<td class="num">4</td>`)
 	if strings.Contains(page, "is verified") || strings.Contains(page, `<td class="num">5</td>`) {
 		t.Errorf("a broken log shows as verified or shows entries from the break on")
+	}
+}
+
+// TestOpenedSealedText: what the node could not open is said in the
+// page's language; a team's own text stays as written.
+func TestOpenedSealedText(t *testing.T) {
+	if got := opened("uk", jitcontent.Waiting); got != T("uk", "jit.sealed.waiting") || got == jitcontent.Waiting {
+		t.Errorf("waiting in Ukrainian: %q", got)
+	}
+	if got := opened("de", jitcontent.Unreadable); got != T("de", "jit.sealed.unreadable") {
+		t.Errorf("unreadable in German: %q", got)
+	}
+	if got := opened("uk", "Kharkiv shelling 2022"); got != "Kharkiv shelling 2022" {
+		t.Errorf("a team's name: %q", got)
 	}
 }

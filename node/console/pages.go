@@ -29,6 +29,8 @@ type pageData struct {
 	// for the page's forms.
 	Member, User string
 	CSRF         string
+	// SignedIn says the browser has a session (the navigation is shown).
+	SignedIn bool
 	// Nav is the page's entry of the navigation.
 	Nav string
 	// Error is an error page's text; Notice a message after a change.
@@ -133,9 +135,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name, lang strin
 		u.RawQuery = q.Encode()
 		d.Langs = append(d.Langs, langLink{Language: l, Href: u.RequestURI()})
 	}
-	d.Member, d.User = s.opts.Member, s.opts.User
+	d.Member = s.opts.Member
 	if sess != nil {
-		d.CSRF = sess.csrf
+		// Who is signed in, and the navigation, only to a signed-in
+		// browser: an error page before sign-in says neither.
+		d.User, d.CSRF, d.SignedIn = s.opts.User, sess.csrf, true
 	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout.html", d); err != nil {
