@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -256,7 +257,7 @@ func (s *Server) matchingFor(q *request, cq caseQuery, f *accordv1.CaseFilter) (
 	if r := sess.matching; r != nil && r.key == key && s.opts.Now().Sub(r.at) < searchReadLife {
 		return r.m, nil
 	}
-	m, err := s.readMatching(q.ctx, f)
+	m, err := readMatching(q.ctx, q.conn, f)
 	if err != nil {
 		return nil, err
 	}
@@ -266,8 +267,8 @@ func (s *Server) matchingFor(q *request, cq caseQuery, f *accordv1.CaseFilter) (
 
 // readMatching reads at most mapCaseLimit cases matching f, mapPageSize
 // a page.
-func (s *Server) readMatching(ctx context.Context, f *accordv1.CaseFilter) (*matching, error) {
-	cs := accordv1.NewCaseServiceClient(s.opts.Conn)
+func readMatching(ctx context.Context, conn grpc.ClientConnInterface, f *accordv1.CaseFilter) (*matching, error) {
+	cs := accordv1.NewCaseServiceClient(conn)
 	m := &matching{weeks: map[time.Time]int{}}
 	req := &accordv1.ListCasesRequest{Filter: f}
 	for {
@@ -444,7 +445,7 @@ func (s *Server) handleCases(q *request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := accordv1.NewCaseServiceClient(s.opts.Conn).ListCases(q.ctx, &accordv1.ListCasesRequest{
+	resp, err := accordv1.NewCaseServiceClient(q.conn).ListCases(q.ctx, &accordv1.ListCasesRequest{
 		PageSize: casesPageSize, PageToken: q.r.URL.Query().Get("page_token"), Filter: f})
 	if err != nil {
 		return err
@@ -510,13 +511,13 @@ type casePageData struct {
 
 // handleCase shows one of the office's cases, with its evidence's custody.
 func (s *Server) handleCase(q *request) error {
-	resp, err := accordv1.NewCaseServiceClient(s.opts.Conn).GetCase(q.ctx, &accordv1.GetCaseRequest{CaseId: q.r.PathValue("id")})
+	resp, err := accordv1.NewCaseServiceClient(q.conn).GetCase(q.ctx, &accordv1.GetCaseRequest{CaseId: q.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
 	c := resp.GetCase()
 	p := casePageData{Case: c, Updated: c.GetUpdateTime().AsTime()}
-	ev := accordv1.NewEvidenceServiceClient(s.opts.Conn)
+	ev := accordv1.NewEvidenceServiceClient(q.conn)
 	for _, r := range c.GetEvidence() {
 		v := evidenceView{Ref: r}
 		chain, err := ev.GetCustodyChain(q.ctx, &accordv1.GetCustodyChainRequest{EvidenceId: r.GetId()})
@@ -562,7 +563,7 @@ func (s *Server) handleFederation(q *request) error {
 		return err
 	}
 	req.PageToken = q.r.URL.Query().Get("page_token")
-	idx := accordv1.NewFederationIndexServiceClient(s.opts.Conn)
+	idx := accordv1.NewFederationIndexServiceClient(q.conn)
 	resp, err := idx.ListFederationCases(q.ctx, req)
 	if err != nil {
 		return err
@@ -604,7 +605,7 @@ type federationCasePage struct {
 
 // handleFederationCase shows one case another member shares.
 func (s *Server) handleFederationCase(q *request) error {
-	resp, err := accordv1.NewFederationIndexServiceClient(s.opts.Conn).GetFederationCase(q.ctx,
+	resp, err := accordv1.NewFederationIndexServiceClient(q.conn).GetFederationCase(q.ctx,
 		&accordv1.GetFederationCaseRequest{Member: q.r.PathValue("member"), CaseId: q.r.PathValue("case")})
 	if err != nil {
 		return err

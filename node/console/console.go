@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
@@ -47,14 +48,24 @@ const (
 // Options configure a console.
 type Options struct {
 	// Conn is a connection to the node's local API made with the user's
-	// certificate (required).
+	// certificate (one user's console, accordctl console: required
+	// unless Office is set).
 	Conn grpc.ClientConnInterface
-	// Member is the user's member code and User the user's name (for the
-	// header; required).
+	// Member is the user's member code and User the user's account (for
+	// the header; required with Conn).
 	Member, User string
 	// LoginToken is the one-time token a browser exchanges for a session
-	// (required: at least 16 bytes).
+	// (required with Conn: at least 16 bytes).
 	LoginToken string
+	// Office, when set instead of Conn, makes this an office's console
+	// (accordd's console.listen): it is served over HTTPS to browsers
+	// that present a user certificate of the office, verified in the TLS
+	// handshake before a request reaches the console. Office returns whom
+	// a request acts for and its connection to the local API, which
+	// carries that certificate (the node authorises each call as it does
+	// accordctl's); an error refuses the request. Each certificate has
+	// its own session; there is no login token.
+	Office func(r *http.Request) (User, error)
 	// Host, when set, is the only Host (name and port) the console answers
 	// to, e.g. "<random>.localhost:7480": its session cookie is then the
 	// browser's for that name only, not for every server on 127.0.0.1
@@ -77,8 +88,11 @@ type Options struct {
 // Validate checks the options.
 func (o *Options) Validate() error {
 	switch {
+	case o.Office != nil && (o.Conn != nil || o.LoginToken != ""):
+		return fmt.Errorf("%w: office: an office's console has no conn and no login token (each browser's certificate names its user)", ErrConfig)
+	case o.Office != nil:
 	case o.Conn == nil:
-		return fmt.Errorf("%w: conn: required", ErrConfig)
+		return fmt.Errorf("%w: conn: required (or office)", ErrConfig)
 	case o.Member == "":
 		return fmt.Errorf("%w: member: required", ErrConfig)
 	case len(o.LoginToken) < 16:
@@ -93,6 +107,14 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// User is whom a console request acts for: a member's user account and
+// a connection to the node's local API that carries the user's
+// certificate.
+type User struct {
+	Member, Account string
+	Conn            grpc.ClientConnInterface
+}
+
 // Server serves the console.
 type Server struct {
 	opts   Options
@@ -100,18 +122,17 @@ type Server struct {
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
 
-	coord    accordv1.CoordinationServiceClient
-	clusters accordv1.ClusterServiceClient
-
 	mu       sync.Mutex
 	login    string // the one-time token; empty once used
 	sessions map[string]*session
 }
 
-// session is a browser's: its CSRF token and when it was last used.
+// session is a browser's (in an office's console, a certificate's): its
+// user, its CSRF token and when it was last used.
 type session struct {
-	csrf string
-	used time.Time
+	member, account string
+	csrf            string
+	used            time.Time
 
 	// matching is the session's last bounded read of a case search, kept
 	// briefly so that the page, its map and its next pages read once.
@@ -119,7 +140,8 @@ type session struct {
 	matching   *searchRead
 }
 
-// New returns the console of one user.
+// New returns the console of one user (Options.Conn) or of an office
+// (Options.Office).
 func New(o Options) (*Server, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -130,8 +152,7 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{opts: o, logger: o.Logger, login: o.LoginToken, sessions: map[string]*session{},
-		coord: accordv1.NewCoordinationServiceClient(o.Conn), clusters: accordv1.NewClusterServiceClient(o.Conn)}
+	s := &Server{opts: o, logger: o.Logger, login: o.LoginToken, sessions: map[string]*session{}}
 	var err error
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -173,7 +194,10 @@ func loopbackHost(host string) bool {
 
 // ServeHTTP serves a request with the console's security headers.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if (s.opts.Host != "" && !strings.EqualFold(r.Host, s.opts.Host)) || (s.opts.Host == "" && !loopbackHost(r.Host)) {
+	// An office's console is reached over HTTPS by its own name (the
+	// browser checks the server's certificate); one user's console on
+	// loopback answers its own name only (DNS rebinding).
+	if (s.opts.Host != "" && !strings.EqualFold(r.Host, s.opts.Host)) || (s.opts.Host == "" && s.opts.Office == nil && !loopbackHost(r.Host)) {
 		http.Error(w, "this console answers on its own loopback address only", http.StatusMisdirectedRequest)
 		return
 	}
@@ -207,8 +231,13 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-// handleLogin exchanges the one-time token for a session cookie.
+// handleLogin exchanges the one-time token for a session cookie. An
+// office's console has no token: the browser's certificate signs in.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Office != nil {
+		http.Redirect(w, r, "/queue", http.StatusSeeOther)
+		return
+	}
 	token := r.URL.Query().Get("token")
 	s.mu.Lock()
 	ok := s.login != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.login)) == 1
@@ -216,7 +245,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		s.login = "" // one time only
 		id = randomToken()
-		s.sessions[id] = &session{csrf: randomToken(), used: s.opts.Now()}
+		s.sessions[id] = &session{member: s.opts.Member, account: s.opts.User, csrf: randomToken(), used: s.opts.Now()}
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -233,12 +262,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/queue", http.StatusSeeOther)
 }
 
-// sessionOf returns the request's session, refreshing it; nil when there
-// is none.
-func (s *Server) sessionOf(r *http.Request) *session {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil
+// sessionOf returns the request's session, refreshing it, and the
+// connection it calls the node on; nil when there is none. In an office's
+// console the session is the browser certificate's, made at its first
+// request.
+func (s *Server) sessionOf(r *http.Request) (*session, grpc.ClientConnInterface) {
+	key, conn := "", s.opts.Conn
+	var u User
+	if s.opts.Office != nil {
+		var err error
+		if u, err = s.opts.Office(r); err != nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			if err != nil {
+				s.logger.Warn("console request refused", "remote", r.RemoteAddr, "err", err)
+			}
+			return nil, nil
+		}
+		sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+		key, conn = "cert:"+hex.EncodeToString(sum[:]), u.Conn
+	} else if c, err := r.Cookie(sessionCookie); err == nil {
+		key = c.Value
+	} else {
+		return nil, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,20 +292,31 @@ func (s *Server) sessionOf(r *http.Request) *session {
 			delete(s.sessions, id)
 		}
 	}
-	x := s.sessions[c.Value]
-	if x != nil {
-		x.used = now
+	x := s.sessions[key]
+	if x == nil && s.opts.Office != nil {
+		x = &session{member: u.Member, account: u.Account, csrf: randomToken()}
+		s.sessions[key] = x
 	}
-	return x
+	if x == nil {
+		return nil, nil
+	}
+	x.used = now
+	return x, conn
 }
 
-// request is what a page handler gets.
+// request is what a page handler gets: the session, and the node's
+// services called as the session's user.
 type request struct {
-	r    *http.Request
-	w    http.ResponseWriter
-	sess *session
-	lang string
-	ctx  context.Context
+	r      *http.Request
+	w      http.ResponseWriter
+	sess   *session
+	lang   string
+	ctx    context.Context
+	member string
+
+	conn     grpc.ClientConnInterface
+	coord    accordv1.CoordinationServiceClient
+	clusters accordv1.ClusterServiceClient
 }
 
 // page wraps a handler: a session is required; a POST needs the session's
@@ -280,7 +335,7 @@ func (s *Server) page(h func(*request) error) http.Handler {
 			return
 		}
 		lang := s.lang(r)
-		sess := s.sessionOf(r)
+		sess, conn := s.sessionOf(r)
 		if sess == nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			s.render(w, r, "error", lang, nil, pageData{Title: T(lang, "error.session.title"), Error: T(lang, "error.session.text")})
@@ -296,7 +351,9 @@ func (s *Server) page(h func(*request) error) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 		defer cancel()
-		if err := h(&request{r: r, w: w, sess: sess, lang: lang, ctx: ctx}); err != nil {
+		q := &request{r: r, w: w, sess: sess, lang: lang, ctx: ctx, member: sess.member, conn: conn,
+			coord: accordv1.NewCoordinationServiceClient(conn), clusters: accordv1.NewClusterServiceClient(conn)}
+		if err := h(q); err != nil {
 			s.logger.Warn("console page failed", "path", r.URL.Path, "err", err)
 			w.WriteHeader(httpStatus(err))
 			s.render(w, r, "error", lang, sess, pageData{Title: T(lang, "error.call.title"), Error: errorText(err)})

@@ -76,7 +76,7 @@ func opened(lang, s string) string {
 
 // handleJits lists the teams the office is in or invited to.
 func (s *Server) handleJits(q *request) error {
-	resp, err := s.coord.ListJits(q.ctx, &accordv1.ListJitsRequest{PageSize: 100, PageToken: q.r.URL.Query().Get("page")})
+	resp, err := q.coord.ListJits(q.ctx, &accordv1.ListJitsRequest{PageSize: 100, PageToken: q.r.URL.Query().Get("page")})
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (s *Server) handleJits(q *request) error {
 			if ms.GetState() == accordv1.JitMembershipState_JIT_MEMBERSHIP_STATE_ACCEPTED {
 				row.Members = append(row.Members, ms.GetMember())
 			}
-			if ms.GetMember() == s.opts.Member {
+			if ms.GetMember() == q.member {
 				row.Mine = enumWord(q.lang, ms.GetState(), "JIT_MEMBERSHIP_STATE_")
 				row.Invited = ms.GetState() == accordv1.JitMembershipState_JIT_MEMBERSHIP_STATE_INVITED
 			}
@@ -119,7 +119,7 @@ func memberCodes(s string) []string {
 // handleJitCreate creates a team from the list page's form.
 func (s *Server) handleJitCreate(q *request) error {
 	f := q.r.PostForm
-	resp, err := s.coord.CreateJit(q.ctx, &accordv1.CreateJitRequest{
+	resp, err := q.coord.CreateJit(q.ctx, &accordv1.CreateJitRequest{
 		Jit: &accordv1.Jit{DisplayName: strings.TrimSpace(f.Get("display_name")), LegalBasis: strings.TrimSpace(f.Get("legal_basis")),
 			AgreementRef: strings.TrimSpace(f.Get("agreement_ref"))},
 		InviteMembers: memberCodes(f.Get("invite")), RequestId: f.Get("request_id")})
@@ -217,7 +217,7 @@ func changeWho(c *accordv1.RegistryChange) (member, user string) {
 // handleJit shows a team's workspace.
 func (s *Server) handleJit(q *request) error {
 	id := q.r.PathValue("id")
-	resp, err := s.coord.GetJit(q.ctx, &accordv1.GetJitRequest{Name: "jits/" + id})
+	resp, err := q.coord.GetJit(q.ctx, &accordv1.GetJitRequest{Name: "jits/" + id})
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func (s *Server) handleJit(q *request) error {
 	for _, ms := range j.GetMemberships() {
 		_, u := changeWho(ms.GetSince())
 		row := memberRow{Member: ms.GetMember(), State: enumWord(l, ms.GetState(), "JIT_MEMBERSHIP_STATE_"), InvitedBy: ms.GetInvitedBy(),
-			Since: when(ms.GetSince()), User: u, Lead: ms.GetMember() == j.GetLead(), Self: ms.GetMember() == s.opts.Member}
+			Since: when(ms.GetSince()), User: u, Lead: ms.GetMember() == j.GetLead(), Self: ms.GetMember() == q.member}
 		if row.Self {
 			p.Invited = ms.GetState() == accordv1.JitMembershipState_JIT_MEMBERSHIP_STATE_INVITED
 			p.Accepted = ms.GetState() == accordv1.JitMembershipState_JIT_MEMBERSHIP_STATE_ACCEPTED
@@ -265,7 +265,7 @@ func (s *Server) handleJit(q *request) error {
 		row := proposalRow{ID: shortName(pr.GetName()), What: proposalText(l, pr), State: enumWord(l, pr.GetState(), "JIT_PROPOSAL_STATE_"),
 			Proposed: when(pr.GetCreate()), RequestID: requestID()}
 		row.By, _ = changeWho(pr.GetCreate())
-		row.Consents, row.Ask = s.consents(l, pr.GetConsents())
+		row.Consents, row.Ask = consents(l, q.member, pr.GetConsents())
 		row.Ask = row.Ask && pr.GetState() == accordv1.JitProposalState_JIT_PROPOSAL_STATE_OPEN
 		p.Proposals = append(p.Proposals, row)
 		add(pr.GetCreate(), T(l, "jit.history.proposed", row.What))
@@ -316,7 +316,7 @@ func proposalText(lang string, pr *accordv1.JitProposal) string {
 
 // consents returns the members' answers and whether this office's is
 // awaited.
-func (s *Server) consents(lang string, answers []*accordv1.MemberAnswer) ([]consentRow, bool) {
+func consents(lang, self string, answers []*accordv1.MemberAnswer) ([]consentRow, bool) {
 	var out []consentRow
 	ask := false
 	for _, a := range answers {
@@ -324,7 +324,7 @@ func (s *Server) consents(lang string, answers []*accordv1.MemberAnswer) ([]cons
 		if t := a.GetChange().GetTime(); t != nil {
 			row.When = dateTime(lang, t.AsTime())
 		}
-		if a.GetMember() == s.opts.Member && a.GetAnswer() == accordv1.Answer_ANSWER_PENDING {
+		if a.GetMember() == self && a.GetAnswer() == accordv1.Answer_ANSWER_PENDING {
 			ask = true
 		}
 		out = append(out, row)
@@ -342,13 +342,13 @@ func (s *Server) board(q *request, p *jitPage) error {
 	groups := map[accordv1.StrategyEntryKind][]entryRow{}
 	token := ""
 	for range 10 { // at most 10 pages of 1000
-		resp, err := s.coord.ListStrategyEntries(q.ctx, &accordv1.ListStrategyEntriesRequest{Jit: "jits/" + p.ID, ShowDeleted: true, PageSize: 1000, PageToken: token})
+		resp, err := q.coord.ListStrategyEntries(q.ctx, &accordv1.ListStrategyEntriesRequest{Jit: "jits/" + p.ID, ShowDeleted: true, PageSize: 1000, PageToken: token})
 		if err != nil {
 			return err
 		}
 		for _, e := range resp.GetStrategyEntries() {
 			row := entryRow{ID: shortName(e.GetName()), Title: opened(q.lang, e.GetTitle()), Text: opened(q.lang, e.GetText()), Owner: e.GetOwner(), Deleted: e.GetDeleted(),
-				Own: e.GetOwner() == s.opts.Member}
+				Own: e.GetOwner() == q.member}
 			if t := e.GetCreate().GetTime(); t != nil {
 				row.Created = dateTime(q.lang, t.AsTime())
 			}
@@ -385,7 +385,7 @@ func (s *Server) leads(q *request, p *jitPage, linked map[string]bool) error {
 	if len(linked) == 0 {
 		return nil
 	}
-	resp, err := s.coord.ListLeadProposals(q.ctx, &accordv1.ListLeadProposalsRequest{PageSize: 1000})
+	resp, err := q.coord.ListLeadProposals(q.ctx, &accordv1.ListLeadProposalsRequest{PageSize: 1000})
 	if err != nil {
 		return err
 	}
@@ -404,7 +404,7 @@ func (s *Server) leads(q *request, p *jitPage, linked map[string]bool) error {
 			row.Proposed = dateTime(q.lang, t.AsTime())
 		}
 		row.By, _ = changeWho(lp.GetCreate())
-		row.Consents, row.Ask = s.consents(q.lang, lp.GetConsents())
+		row.Consents, row.Ask = consents(q.lang, q.member, lp.GetConsents())
 		row.Ask = row.Ask && lp.GetState() == accordv1.LeadProposalState_LEAD_PROPOSAL_STATE_PROPOSED
 		p.Leads = append(p.Leads, row)
 	}
@@ -414,16 +414,16 @@ func (s *Server) leads(q *request, p *jitPage, linked map[string]bool) error {
 // handleJitAnswer accepts or declines this office's invitation.
 func (s *Server) handleJitAnswer(q *request) error {
 	id := q.r.PathValue("id")
-	name := jitName(q) + "/memberships/" + s.opts.Member
+	name := jitName(q) + "/memberships/" + q.member
 	if strings.HasSuffix(q.r.URL.Path, "/decline") {
-		if _, err := s.coord.DeclineJitInvitation(q.ctx, &accordv1.DeclineJitInvitationRequest{Name: name, RequestId: q.r.PostFormValue("request_id")}); err != nil {
+		if _, err := q.coord.DeclineJitInvitation(q.ctx, &accordv1.DeclineJitInvitationRequest{Name: name, RequestId: q.r.PostFormValue("request_id")}); err != nil {
 			return err
 		}
 		// A member that declined no longer sees the team.
 		http.Redirect(q.w, q.r, "/jits?done=declined", http.StatusSeeOther)
 		return nil
 	}
-	if _, err := s.coord.AcceptJitInvitation(q.ctx, &accordv1.AcceptJitInvitationRequest{Name: name, RequestId: q.r.PostFormValue("request_id")}); err != nil {
+	if _, err := q.coord.AcceptJitInvitation(q.ctx, &accordv1.AcceptJitInvitationRequest{Name: name, RequestId: q.r.PostFormValue("request_id")}); err != nil {
 		return err
 	}
 	s.toJit(q, id, "accepted")
@@ -432,7 +432,7 @@ func (s *Server) handleJitAnswer(q *request) error {
 
 // handleJitInvite proposes inviting a member.
 func (s *Server) handleJitInvite(q *request) error {
-	_, err := s.coord.InviteToJit(q.ctx, &accordv1.InviteToJitRequest{Jit: jitName(q),
+	_, err := q.coord.InviteToJit(q.ctx, &accordv1.InviteToJitRequest{Jit: jitName(q),
 		Member: strings.ToUpper(strings.TrimSpace(q.r.PostFormValue("member"))), RequestId: q.r.PostFormValue("request_id")})
 	if err != nil {
 		return err
@@ -443,8 +443,8 @@ func (s *Server) handleJitInvite(q *request) error {
 
 // handleJitLink links one of this office's cases to the team.
 func (s *Server) handleJitLink(q *request) error {
-	_, err := s.coord.LinkJitCase(q.ctx, &accordv1.LinkJitCaseRequest{Jit: jitName(q),
-		CaseRef:   &accordv1.RegistryCaseRef{Member: s.opts.Member, CaseId: strings.TrimSpace(q.r.PostFormValue("case_id"))},
+	_, err := q.coord.LinkJitCase(q.ctx, &accordv1.LinkJitCaseRequest{Jit: jitName(q),
+		CaseRef:   &accordv1.RegistryCaseRef{Member: q.member, CaseId: strings.TrimSpace(q.r.PostFormValue("case_id"))},
 		RequestId: q.r.PostFormValue("request_id")})
 	if err != nil {
 		return err
@@ -469,7 +469,7 @@ func (s *Server) handleJitEntry(q *request) error {
 	if unit := strings.TrimSpace(f.Get("target_unit")); unit != "" {
 		e.Targets = []*accordv1.StrategyTarget{{Type: accordv1.StrategyTargetType_STRATEGY_TARGET_TYPE_UNIT, Ref: unit}}
 	}
-	if _, err := s.coord.CreateStrategyEntry(q.ctx, &accordv1.CreateStrategyEntryRequest{StrategyEntry: e, RequestId: f.Get("request_id")}); err != nil {
+	if _, err := q.coord.CreateStrategyEntry(q.ctx, &accordv1.CreateStrategyEntryRequest{StrategyEntry: e, RequestId: f.Get("request_id")}); err != nil {
 		return err
 	}
 	s.toJit(q, q.r.PathValue("id"), "entry")
@@ -486,7 +486,7 @@ func formAnswer(q *request) accordv1.Answer {
 
 // handleJitConsent answers a team proposal for this office.
 func (s *Server) handleJitConsent(q *request) error {
-	_, err := s.coord.ConsentJitProposal(q.ctx, &accordv1.ConsentJitProposalRequest{Name: jitName(q) + "/proposals/" + q.r.PathValue("n"),
+	_, err := q.coord.ConsentJitProposal(q.ctx, &accordv1.ConsentJitProposalRequest{Name: jitName(q) + "/proposals/" + q.r.PathValue("n"),
 		Answer: formAnswer(q), RequestId: q.r.PostFormValue("request_id")})
 	if err != nil {
 		return err
@@ -498,7 +498,7 @@ func (s *Server) handleJitConsent(q *request) error {
 // handleLeadConsent answers a lead proposal of the team's cases for this
 // office.
 func (s *Server) handleLeadConsent(q *request) error {
-	_, err := s.coord.ConsentLeadProposal(q.ctx, &accordv1.ConsentLeadProposalRequest{Name: "leadProposals/" + q.r.PathValue("lead"),
+	_, err := q.coord.ConsentLeadProposal(q.ctx, &accordv1.ConsentLeadProposalRequest{Name: "leadProposals/" + q.r.PathValue("lead"),
 		Answer: formAnswer(q), RequestId: q.r.PostFormValue("request_id")})
 	if err != nil {
 		return err

@@ -139,7 +139,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name, lang strin
 	if sess != nil {
 		// Who is signed in, and the navigation, only to a signed-in
 		// browser: an error page before sign-in says neither.
-		d.User, d.CSRF, d.SignedIn = s.opts.User, sess.csrf, true
+		d.Member, d.User, d.CSRF, d.SignedIn = sess.member, sess.account, sess.csrf, true
 	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout.html", d); err != nil {

@@ -50,10 +50,10 @@ type queuePage struct {
 func caseText(c *accordv1.RegistryCaseRef) string { return c.GetMember() + "/" + c.GetCaseId() }
 
 // otherCases are the cases of a decision that are not the office's own.
-func (s *Server) otherCases(cases []*accordv1.RegistryCaseRef) []string {
+func otherCases(self string, cases []*accordv1.RegistryCaseRef) []string {
 	var out []string
 	for _, c := range cases {
-		if c.GetMember() != s.opts.Member {
+		if c.GetMember() != self {
 			out = append(out, caseText(c))
 		}
 	}
@@ -76,7 +76,7 @@ func (s *Server) handleQueue(q *request) error {
 		}
 		req.MinScore = x
 	}
-	resp, err := s.coord.ListMatchDecisions(q.ctx, req)
+	resp, err := q.coord.ListMatchDecisions(q.ctx, req)
 	if err != nil {
 		return err
 	}
@@ -86,11 +86,11 @@ func (s *Server) handleQueue(q *request) error {
 		if t := m.GetCreate().GetTime(); t != nil {
 			row.Age = ago(q.lang, s.since(t.AsTime()))
 		}
-		row.Others = s.otherCases(m.GetCases())
+		row.Others = otherCases(q.member, m.GetCases())
 		p.Rows = append(p.Rows, row)
 	}
 	if f.Get("page") == "" {
-		cs, err := s.clusters.ListClusters(q.ctx, &accordv1.ListClustersRequest{AwaitingAnswer: true, MinCases: 3, PageSize: 20, Member: f.Get("member")})
+		cs, err := q.clusters.ListClusters(q.ctx, &accordv1.ListClustersRequest{AwaitingAnswer: true, MinCases: 3, PageSize: 20, Member: f.Get("member")})
 		if err == nil { // a node without clusters (no exchange) has none to show
 			for _, c := range cs.GetClusters() {
 				row := clusterRow{ID: shortName(c.GetName()), Members: strings.Join(c.GetMembers(), ", "), Waiting: c.GetAwaitingAnswer(),
@@ -155,7 +155,7 @@ type incidentRow struct {
 // forms to answer.
 func (s *Server) handleMatch(q *request) error {
 	id := q.r.PathValue("id")
-	resp, err := s.coord.CompareMatchDecision(q.ctx, &accordv1.CompareMatchDecisionRequest{Name: "matchDecisions/" + id})
+	resp, err := q.coord.CompareMatchDecision(q.ctx, &accordv1.CompareMatchDecisionRequest{Name: "matchDecisions/" + id})
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Server) handleMatch(q *request) error {
 	}
 	for _, a := range m.GetAnswers() {
 		v := answerView{Member: a.GetMember(), Answer: enumWord(q.lang, a.GetAnswer(), "ANSWER_"), Reason: a.GetReason()}
-		if a.GetMember() == s.opts.Member {
+		if a.GetMember() == q.member {
 			p.Mine = a.GetAnswer().String()
 			p.Waiting = a.GetAnswer() == accordv1.Answer_ANSWER_PENDING
 		}
@@ -254,7 +254,7 @@ func (s *Server) handleAnswer(q *request) error {
 	if q.r.PostFormValue("answer") == "yes" {
 		answer = accordv1.Answer_ANSWER_YES
 	}
-	_, err := s.coord.DecideMatch(q.ctx, &accordv1.DecideMatchRequest{Name: "matchDecisions/" + id, Answer: answer,
+	_, err := q.coord.DecideMatch(q.ctx, &accordv1.DecideMatchRequest{Name: "matchDecisions/" + id, Answer: answer,
 		Reason: strings.TrimSpace(q.r.PostFormValue("reason")), RequestId: q.r.PostFormValue("request_id")})
 	if err != nil {
 		return err
@@ -311,7 +311,7 @@ func (s *Server) handleRule(q *request) error {
 		} else {
 			req.ValidateOnly = true
 		}
-		resp, err := s.coord.DecideMatches(q.ctx, req)
+		resp, err := q.coord.DecideMatches(q.ctx, req)
 		if err != nil {
 			return err
 		}
@@ -319,7 +319,7 @@ func (s *Server) handleRule(q *request) error {
 		p.Answered, p.Failed = resp.GetAnswered(), resp.GetFailed()
 		for _, a := range resp.GetAnswers() {
 			row := ruleRow{ID: shortName(a.GetName()), Score: a.GetScore(), LocalScore: a.GetLocalScore(), Evidence: a.GetSharedEvidence(), Answered: a.GetAnswered(), Error: a.GetError()}
-			row.Others = s.otherCases(a.GetCases())
+			row.Others = otherCases(q.member, a.GetCases())
 			p.Rows = append(p.Rows, row)
 		}
 	}
