@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -325,6 +326,10 @@ type certsIssueResult struct {
 	CA          string    `json:"ca"`
 	SHA256      string    `json:"sha256"`
 	Replaced    bool      `json:"replaced"`
+	// PKCS12 is the PKCS#12 file's path (--pkcs12), and PKCS12Password
+	// its password when it was generated.
+	PKCS12         string `json:"pkcs12,omitempty"`
+	PKCS12Password string `json:"pkcs12_password,omitempty"`
 }
 
 func (c *certsCmd) issueCmd() *cobra.Command {
@@ -332,6 +337,8 @@ func (c *certsCmd) issueCmd() *cobra.Command {
 		caDir, node, user, out string
 		dns, ips               []string
 		validity               = certsDuration{pki.DefaultLeafValidity}
+		p12                    bool
+		p12PasswordFile        string
 	)
 	cmd := &cobra.Command{
 		Use:   "issue --ca DIR (--node NAME | --user ACCOUNT) --out DIR",
@@ -343,6 +350,13 @@ in --ca, and writes them into --out:
   user.crt, user.key   for --user (client authentication only)
   ca.crt               the member's CA certificate
 
+With --pkcs12, the certificate, its key and the CA certificate are also
+written as one PKCS#12 file (user.p12 or node.p12, mode 0600), the form in
+which a user imports the certificate into a browser for the office's web
+console (docs/console.md) or into a smart-card tool. It is encrypted with
+the first line of --pkcs12-password-file, or else with a random password
+printed once: give it to the user apart from the file.
+
 The key is written with mode 0600 and is never shown. The certificate names exactly
 one identity, spiffe://<federation>/member/<MEMBER>/node/<NAME> (or /user/<ACCOUNT>);
 a user's account is an opaque id, never a person's name. Give a node the DNS names
@@ -350,7 +364,8 @@ and IP addresses its peers dial (--dns, --ip; repeat or separate with commas).
 The certificate is valid for --validity (90 days unless told, at most 397 days)
 and never beyond the CA's own end. Files already in --out are replaced (renewal).`,
 		Example: `  accordctl certs issue --ca ca/UA --node ua-1 --dns ua-1.prosecutor.example --ip 10.0.0.7 --out nodes/ua-1
-  accordctl certs issue --ca ca/UA --user u-1042 --validity 30d --out users/u-1042`,
+  accordctl certs issue --ca ca/UA --user u-1042 --validity 30d --out users/u-1042
+  accordctl certs issue --ca ca/UA --user u-1042 --pkcs12 --out users/u-1042`,
 		Args: cobra.NoArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			return certsExactlyOne(cmd, "node", "user", "what the certificate is for")
@@ -361,6 +376,10 @@ and never beyond the CA's own end. Files already in --out are replaced (renewal)
 				kind, name, nameFlag = identity.KindUser, user, "user"
 			}
 			ipList, err := certsParseIPs("ip", ips)
+			if err != nil {
+				return err
+			}
+			password, generated, err := certsPKCS12Password(p12, p12PasswordFile)
 			if err != nil {
 				return err
 			}
@@ -385,6 +404,14 @@ and never beyond the CA's own end. Files already in --out are replaced (renewal)
 			for _, ip := range issued.Cert.IPAddresses {
 				res.IPAddresses = append(res.IPAddresses, ip.String())
 			}
+			if p12 {
+				if res.PKCS12, err = pki.WritePKCS12(out, issued, ca, password); err != nil {
+					return fmt.Errorf("--pkcs12: %w", err)
+				}
+				if generated {
+					res.PKCS12Password = password
+				}
+			}
 			w := cmd.OutOrStdout()
 			if c.g.JSON() {
 				return printJSON(w, res)
@@ -406,6 +433,12 @@ and never beyond the CA's own end. Files already in --out are replaced (renewal)
 			if len(res.IPAddresses) > 0 {
 				certsRow(w, "IP addresses", strings.Join(res.IPAddresses, ", "))
 			}
+			if res.PKCS12 != "" {
+				certsRow(w, "PKCS#12", res.PKCS12+" (mode 0600; certificate, key and CA, to import into a browser)")
+			}
+			if res.PKCS12Password != "" {
+				certsRow(w, "password", res.PKCS12Password+" (the PKCS#12 file's, shown once: give it to the user apart from the file)")
+			}
 			if res.Replaced {
 				fmt.Fprintf(w, "Replaced the previous %s and %s in %s.\n", pki.CertFile(kind), pki.KeyFile(kind), out)
 			}
@@ -420,6 +453,8 @@ and never beyond the CA's own end. Files already in --out are replaced (renewal)
 	f.StringSliceVar(&ips, "ip", nil, "IP address peers use to reach the node (repeat or comma-separate; nodes only)")
 	f.Var(&validity, "validity", "how long the certificate is valid: days (90d) or a Go duration (2160h); at most 397d")
 	f.StringVar(&out, "out", "", "folder to write the certificate, key and CA certificate into")
+	f.BoolVar(&p12, "pkcs12", false, "also write certificate, key and CA as one password-protected PKCS#12 file (<kind>.p12) to import into a browser")
+	f.StringVar(&p12PasswordFile, "pkcs12-password-file", "", "file whose first line is the PKCS#12 password (default: a random one, printed once)")
 	_ = cmd.MarkFlagRequired("ca")
 	_ = cmd.MarkFlagRequired("out")
 	cmd.MarkFlagsOneRequired("node", "user")
@@ -430,6 +465,33 @@ and never beyond the CA's own end. Files already in --out are replaced (renewal)
 		_ = cmd.RegisterFlagCompletionFunc(n, certsCompleteNothing)
 	}
 	return cmd
+}
+
+// certsPKCS12Password is the PKCS#12 file's password: the first line of
+// file, or a random one (generated true) when no file is given.
+func certsPKCS12Password(want bool, file string) (password string, generated bool, err error) {
+	if !want {
+		if file != "" {
+			return "", false, errors.New("--pkcs12-password-file: only with --pkcs12")
+		}
+		return "", false, nil
+	}
+	if file == "" {
+		// 128 bits as 26 base32 letters and digits, in groups to read
+		// out and type.
+		t := rand.Text()
+		return strings.Join([]string{t[0:5], t[5:10], t[10:15], t[15:20], t[20:]}, "-"), true, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", false, fmt.Errorf("--pkcs12-password-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimRight(line, "\r")
+	if len(line) < pki.MinPKCS12Password {
+		return "", false, fmt.Errorf("--pkcs12-password-file %s: the password (its first line) must have at least %d characters", file, pki.MinPKCS12Password)
+	}
+	return line, false, nil
 }
 
 // ---------------------------------------------------------------- revoke

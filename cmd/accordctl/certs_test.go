@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/pki"
@@ -296,6 +300,8 @@ func TestCertsErrorsNameTheFlag(t *testing.T) {
 		{[]string{"certs", "issue", "--ca", ca, "--node", "ua-2", "--ip", "1.2.3", "--out", filepath.Join(dir, "u")}, "--ip"},
 		{[]string{"certs", "issue", "--ca", ca, "--node", "ua-2", "--validity", "400d", "--out", filepath.Join(dir, "u")}, "--validity"},
 		{[]string{"certs", "issue", "--ca", filepath.Join(dir, "nothing"), "--node", "ua-2", "--out", filepath.Join(dir, "u")}, "--ca"},
+		{[]string{"certs", "issue", "--ca", ca, "--user", "u-2", "--pkcs12-password-file", cert, "--out", filepath.Join(dir, "u")}, "--pkcs12-password-file: only with --pkcs12"},
+		{[]string{"certs", "issue", "--ca", ca, "--user", "u-2", "--pkcs12", "--pkcs12-password-file", filepath.Join(dir, "none"), "--out", filepath.Join(dir, "u")}, "--pkcs12-password-file"},
 		{[]string{"certs", "revoke", "--ca", ca, "--cert", cert, "--reason", "sulking"}, "--reason"},
 		{[]string{"certs", "revoke", "--ca", ca, "--serial", "xyz"}, "--serial"},
 		{[]string{"certs", "revoke", "--ca", ca, "--serial", "abcdef"}, "--serial"},
@@ -333,5 +339,68 @@ func TestCertsDuration(t *testing.T) {
 		if err := d.Set(in); err == nil {
 			t.Errorf("Set(%q): no error", in)
 		}
+	}
+}
+
+// TestCertsIssuePKCS12: --pkcs12 writes the certificate, its key and the
+// CA as one PKCS#12 file that decodes with the password printed once (or
+// the one of the password file) and not with another.
+func TestCertsIssuePKCS12(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca")
+	certsMustRun(t, "certs", "ca", "create", "--federation", "accord.example", "--member", "UA", "--dir", ca)
+	out := certsMustRun(t, "-o", "json", "certs", "issue", "--ca", ca, "--user", "u-1042", "--pkcs12", "--out", filepath.Join(dir, "u"))
+	var res certsIssueResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.PKCS12 != filepath.Join(dir, "u", "user.p12") || len(res.PKCS12Password) < 26 {
+		t.Fatalf("result: %+v", res)
+	}
+	check := func(path, password string) {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", path, fi.Mode().Perm())
+		}
+		key, cert, cas, err := pkcs12.DecodeChain(data, password)
+		if err != nil {
+			t.Fatalf("decode with the password: %v", err)
+		}
+		crt, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "user.crt"))
+		if !bytes.Contains(crt, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})) || len(cas) != 1 || !cas[0].IsCA {
+			t.Errorf("the file's certificate or CA is not the issued one")
+		}
+		if signer, ok := key.(crypto.Signer); !ok || !signer.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(cert.PublicKey) {
+			t.Errorf("the file's key is not the certificate's")
+		}
+		if _, _, err := pkcs12.Decode(data, password+"x"); err == nil {
+			t.Errorf("decoded with a wrong password")
+		}
+	}
+	check(res.PKCS12, res.PKCS12Password)
+
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("a long enough secret\nsecond line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = certsMustRun(t, "certs", "issue", "--ca", ca, "--user", "u-7", "--pkcs12", "--pkcs12-password-file", pw, "--out", filepath.Join(dir, "u7"))
+	if strings.Contains(out, "password") {
+		t.Errorf("a password from a file is printed:\n%s", out)
+	}
+	check(filepath.Join(dir, "u7", "user.p12"), "a long enough secret")
+
+	if err := os.WriteFile(pw, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certsRun(t, "certs", "issue", "--ca", ca, "--user", "u-8", "--pkcs12", "--pkcs12-password-file", pw, "--out", filepath.Join(dir, "u8")); err == nil ||
+		!strings.Contains(err.Error(), "at least 12 characters") {
+		t.Errorf("a short password: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "u8")); err == nil {
+		t.Errorf("a refused issue wrote files")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"github.com/accordfed/accord/cmd/internal/buildinfo"
 	"github.com/accordfed/accord/cmd/internal/cmdtree"
 	"github.com/accordfed/accord/node/config"
+	"github.com/accordfed/accord/node/console"
 	"github.com/accordfed/accord/node/daemon"
 )
 
@@ -87,7 +89,7 @@ func newLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
 
 func run(cfg config.Config, logw io.Writer) error {
 	logger := newLogger(cfg.Log, logw)
-	d, err := daemon.New(cfg, buildinfo.Version(), logger)
+	d, err := daemon.New(cfg, buildinfo.Version(), logger, daemon.WithConsole(officeConsole))
 	if err != nil {
 		return err
 	}
@@ -159,4 +161,11 @@ func newVersionCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), "accordd", buildinfo.Version())
 		},
 	}
+}
+
+// officeConsole is the office's web console (console.listen): node/console
+// served by the daemon to the office's browsers, each signed in by its
+// user certificate.
+func officeConsole(env daemon.ConsoleEnv) (http.Handler, error) {
+	return console.New(console.Options{Office: env.User, TileURL: env.TileURL, AuditFile: env.AuditFile, AuditReader: env.AuditReader, Logger: env.Logger})
 }

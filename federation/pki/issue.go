@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"software.sslmate.com/src/go-pkcs12"
+
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/trust"
 )
@@ -256,6 +258,37 @@ func WriteIssued(dir string, i *Issued, ca *CA) error {
 		return fmt.Errorf("write CA certificate: %w", err)
 	}
 	return nil
+}
+
+// PKCS12File names the PKCS#12 file WritePKCS12 writes for a kind:
+// "user.p12" or "node.p12".
+func PKCS12File(kind identity.Kind) string { return string(kind) + ".p12" }
+
+// MinPKCS12Password is the shortest password WritePKCS12 accepts.
+const MinPKCS12Password = 12
+
+// WritePKCS12 writes an issued certificate, its key and the issuing CA's
+// certificate as one PKCS#12 file, <kind>.p12 (0600), in dir: the form in
+// which a user imports a certificate into a browser or a smart-card tool.
+// It is encrypted with password (PBES2: AES-256-CBC, PBKDF2 with
+// HMAC-SHA-256; SHA-256 MAC), at least MinPKCS12Password characters. It
+// returns the file's path.
+func WritePKCS12(dir string, i *Issued, ca *CA, password string) (string, error) {
+	if len(password) < MinPKCS12Password {
+		return "", fieldErr("WritePKCS12", "password", "", fmt.Sprintf("at least %d characters", MinPKCS12Password), nil)
+	}
+	if err := i.Cert.CheckSignatureFrom(ca.Cert); err != nil {
+		return "", fmt.Errorf("%w: %s: %w", ErrNotIssuedByCA, i.Identity, err)
+	}
+	der, err := pkcs12.Modern2023.Encode(i.Key, i.Cert, []*x509.Certificate{ca.Cert}, password)
+	if err != nil {
+		return "", fmt.Errorf("encode PKCS#12: %w", err)
+	}
+	path := filepath.Join(dir, PKCS12File(i.Identity.Kind))
+	if err := trust.WriteFileAtomic(path, der, 0o600); err != nil {
+		return "", fmt.Errorf("write PKCS#12: %w", err)
+	}
+	return path, nil
 }
 
 // ReadIssued reads back what WriteIssued wrote for a kind and checks that the

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -59,6 +60,8 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// LocalAPI is the office's own API (cases, evidence, custody).
 	LocalAPI LocalAPIConfig `yaml:"local_api"`
+	// Console serves the office's web console to its users' browsers.
+	Console ConsoleConfig `yaml:"console"`
 	// Registry makes the node a server of the federation's shared registry.
 	Registry RegistryConfig `yaml:"registry"`
 	// Exchange tunes the case-metadata exchange.
@@ -190,6 +193,51 @@ type LocalAPIConfig struct {
 	ImportBufferBytes int64 `yaml:"import_buffer_bytes"`
 }
 
+// ConsoleConfig configures the office's web console (docs/console.md):
+// served over HTTPS to the office's users, each browser signed in by a user
+// certificate of this member (a smart card or an imported PKCS#12 file),
+// with the same authorisation as the local API.
+type ConsoleConfig struct {
+	// Listen is its address, host:port; "" (the default) disables it.
+	// Reachable from the office's own network only.
+	Listen string `yaml:"listen"`
+	// CertFile and KeyFile are the HTTPS server's certificate (PEM, the
+	// chain after the leaf) and key, from the office's web PKI, naming the
+	// host browsers open. Both or neither: without them the node's own
+	// certificate is served (browsers then need its CA and one of its
+	// --dns names or --ip addresses in the URL).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// TileURL is the office's map tile server, an https URL template with
+	// {z}, {x} and {y}; "" draws the bundled offline base map.
+	TileURL string `yaml:"tile_url"`
+}
+
+func (c *ConsoleConfig) validate(cfg *Config, ps *problems) {
+	if c.Listen == "" {
+		if c.CertFile != "" || c.KeyFile != "" || c.TileURL != "" {
+			ps.addf("console.listen", "required when console.cert_file, console.key_file or console.tile_url is set")
+		}
+		return
+	}
+	ps.add(checkAddr("console.listen", c.Listen, true))
+	for _, other := range []struct{ field, addr string }{{"listen", cfg.Listen}, {"local_api.listen", cfg.LocalAPI.Listen},
+		{"local_api.gateway_listen", cfg.LocalAPI.GatewayListen}, {"metrics_listen", cfg.MetricsListen}} {
+		if c.Listen == other.addr && !strings.HasSuffix(other.addr, ":0") {
+			ps.addf("console.listen", "must differ from %s: the console has a listener of its own", other.field)
+		}
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		ps.addf("console.cert_file", "console.cert_file and console.key_file go together: give both or neither")
+	}
+	if c.TileURL != "" {
+		if u, err := url.Parse(c.TileURL); err != nil || u.Scheme != "https" || u.Host == "" ||
+			!strings.Contains(c.TileURL, "{z}") || !strings.Contains(c.TileURL, "{x}") || !strings.Contains(c.TileURL, "{y}") {
+			ps.addf("console.tile_url", "%q: an https URL template with {z}, {x} and {y}", c.TileURL)
+		}
+	}
+}
+
 // ExchangeConfig tunes the case-metadata exchange.
 type ExchangeConfig struct {
 	// TombstoneRetention is how long the feed keeps the tombstones of
@@ -300,7 +348,7 @@ func (c *Config) normalize(base string) {
 	c.Notifications.normalize()
 	c.TLS.Normalize(base)
 	c.GRPC.Normalize()
-	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Backup.RecipientsFile, &c.Notifications.Webhook.SecretFile} {
+	for _, p := range []*string{&c.DataDir, &c.Client.CertFile, &c.Client.KeyFile, &c.Console.CertFile, &c.Console.KeyFile, &c.Backup.RecipientsFile, &c.Notifications.Webhook.SecretFile} {
 		if *p != "" && !filepath.IsAbs(*p) && base != "" && !mtls.NotAPath(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -367,6 +415,7 @@ func (c *Config) Validate() error {
 	if d := c.Exchange.HeartbeatInterval; d < 50*time.Millisecond || d > time.Minute {
 		ps.addf("exchange.heartbeat_interval", "%s: must be between 50ms and 1m", d)
 	}
+	c.Console.validate(c, &ps)
 	c.Registry.validate(c.Listen, &ps)
 	c.Backup.validate(&ps)
 	c.Persons.validate(&ps)

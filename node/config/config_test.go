@@ -139,6 +139,14 @@ func TestValidateNamesTheField(t *testing.T) {
 		}, "local_api.gateway_listen"},
 		{"gateway same as metrics", func(c *config.Config) { c.LocalAPI.GatewayListen = c.MetricsListen }, "local_api.gateway_listen"},
 		{"gateway same as federation", func(c *config.Config) { c.LocalAPI.GatewayListen = c.Listen }, "local_api.gateway_listen"},
+		{"console port", func(c *config.Config) { c.Console.Listen = "127.0.0.1:70000" }, "console.listen"},
+		{"console same as federation", func(c *config.Config) { c.Console.Listen = c.Listen }, "console.listen"},
+		{"console same as metrics", func(c *config.Config) { c.Console.Listen = c.MetricsListen }, "console.listen"},
+		{"console cert without key", func(c *config.Config) { c.Console.Listen, c.Console.CertFile = "127.0.0.1:7443", "/etc/accord/web.crt" }, "console.cert_file"},
+		{"console tiles", func(c *config.Config) {
+			c.Console.Listen, c.Console.TileURL = "127.0.0.1:7443", "http://tiles.example/{z}/{x}/{y}.png"
+		}, "console.tile_url"},
+		{"console settings without listen", func(c *config.Config) { c.Console.TileURL = "https://tiles.example/{z}/{x}/{y}.png" }, "console.listen"},
 		{"admin name", func(c *config.Config) { c.LocalAPI.Admins = []string{"Olena K"} }, "local_api.admins[0]"},
 		{"imports", func(c *config.Config) { c.LocalAPI.MaxConcurrentImports = 65 }, "local_api.max_concurrent_imports"},
 		{"import buffer", func(c *config.Config) { c.LocalAPI.ImportBufferBytes = 1 << 20 }, "local_api.import_buffer_bytes"},

@@ -21,7 +21,7 @@ func TestLoadNamesEveryProblemInWords(t *testing.T) {
 	}{
 		{"typo nested", "tls:\n  reload_intervall: 5s\n", []string{":2: tls.reload_intervall: unknown field (did you mean reload_interval?)"}},
 		{"typo top", "listne: 127.0.0.1:1\n", []string{":1: listne: unknown field (did you mean listen?)"}},
-		{"field at the wrong level", "cert_file: a.crt\n", []string{":1: cert_file: unknown field (did you mean client.cert_file or tls.cert_file?)"}},
+		{"field at the wrong level", "cert_file: a.crt\n", []string{":1: cert_file: unknown field (did you mean client.cert_file or console.cert_file or tls.cert_file?)"}},
 		{"unknown, nothing close", "colour: blue\n", []string{":1: colour: unknown field"}},
 		{"duration as number", "tls:\n  reload_interval: 2\n", []string{":2: tls.reload_interval: a duration such as 2s (got the number 2)"}},
 		{"duration as word", "shutdown_timeout: soon\n", []string{`:1: shutdown_timeout: a duration such as 2s, 500ms or 1h30m (got the text "soon")`}},

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/accordfed/accord/node/audit"
 )
 
@@ -46,6 +49,9 @@ var errAuditPageFull = errors.New("page full")
 // handleAudit shows the office's audit log, newest first, with its hash
 // chain's verification (as accordctl audit verify and show read it).
 func (s *Server) handleAudit(q *request) error {
+	if s.opts.Office != nil && (s.opts.AuditReader == nil || !s.opts.AuditReader(q.sess.account)) {
+		return status.Error(codes.PermissionDenied, "the audit log is for the node's admins (local_api.admins)")
+	}
 	p := auditPage{Configured: s.opts.AuditFile != ""}
 	d := pageData{Title: T(q.lang, "audit.title"), Nav: "audit", Page: &p}
 	if !p.Configured {

@@ -43,11 +43,12 @@ type headless struct {
 	problems []string
 }
 
-func newHeadless(t *testing.T) *headless {
+func newHeadless(t *testing.T, extra ...chromedp.ExecAllocatorOption) *headless {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.WindowSize(1280, 1000), chromedp.Flag("lang", "en-GB"))
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelC(); cancelA() })

@@ -65,7 +65,7 @@ type Options struct {
 	// carries that certificate (the node authorises each call as it does
 	// accordctl's); an error refuses the request. Each certificate has
 	// its own session; there is no login token.
-	Office func(r *http.Request) (User, error)
+	Office func(r *http.Request) (member, account string, conn grpc.ClientConnInterface, err error)
 	// Host, when set, is the only Host (name and port) the console answers
 	// to, e.g. "<random>.localhost:7480": its session cookie is then the
 	// browser's for that name only, not for every server on 127.0.0.1
@@ -79,6 +79,11 @@ type Options struct {
 	// as accordctl audit reads it; empty: the audit page says it is not
 	// available.
 	AuditFile string
+	// AuditReader, in an office's console, says which of the office's
+	// user accounts may read the audit page (the node's admins, as for
+	// the node's other operator tools); nil: none. One user's console
+	// reads the file its user can read.
+	AuditReader func(account string) bool
 	// Logger receives one line per request error (never a name or token).
 	Logger *slog.Logger
 	// Now is the clock (tests); nil: time.Now.
@@ -105,14 +110,6 @@ func (o *Options) Validate() error {
 		}
 	}
 	return nil
-}
-
-// User is whom a console request acts for: a member's user account and
-// a connection to the node's local API that carries the user's
-// certificate.
-type User struct {
-	Member, Account string
-	Conn            grpc.ClientConnInterface
 }
 
 // Server serves the console.
@@ -268,17 +265,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // request.
 func (s *Server) sessionOf(r *http.Request) (*session, grpc.ClientConnInterface) {
 	key, conn := "", s.opts.Conn
-	var u User
+	var member, account string
 	if s.opts.Office != nil {
 		var err error
-		if u, err = s.opts.Office(r); err != nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		var c grpc.ClientConnInterface
+		if member, account, c, err = s.opts.Office(r); err != nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 			if err != nil {
 				s.logger.Warn("console request refused", "remote", r.RemoteAddr, "err", err)
 			}
 			return nil, nil
 		}
 		sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
-		key, conn = "cert:"+hex.EncodeToString(sum[:]), u.Conn
+		key, conn = "cert:"+hex.EncodeToString(sum[:]), c
 	} else if c, err := r.Cookie(sessionCookie); err == nil {
 		key = c.Value
 	} else {
@@ -294,7 +292,7 @@ func (s *Server) sessionOf(r *http.Request) (*session, grpc.ClientConnInterface)
 	}
 	x := s.sessions[key]
 	if x == nil && s.opts.Office != nil {
-		x = &session{member: u.Member, account: u.Account, csrf: randomToken()}
+		x = &session{member: member, account: account, csrf: randomToken()}
 		s.sessions[key] = x
 	}
 	if x == nil {

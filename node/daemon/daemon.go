@@ -31,6 +31,7 @@ import (
 	"github.com/accordfed/accord/node/custody"
 	"github.com/accordfed/accord/node/gateway"
 	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/httpsfront"
 	"github.com/accordfed/accord/node/jitcontent"
 	"github.com/accordfed/accord/node/localapi"
 	"github.com/accordfed/accord/node/matcher"
@@ -55,6 +56,11 @@ type Daemon struct {
 	// gateway serves the local API as JSON over HTTPS; nil unless
 	// local_api.gateway_listen.
 	gateway *gateway.Gateway
+	// front carries the gateway's and the console's HTTPS clients into the
+	// local API server; nil unless one of them is served.
+	front *httpsfront.Front
+	// console serves the office's web console; nil unless console.listen.
+	console *officeConsole
 	store   *store.Store
 	// registry is the node's registry server, nil unless registry.server.
 	registry *registryServer
@@ -75,6 +81,7 @@ type Daemon struct {
 	grpcLn      net.Listener
 	localLn     net.Listener
 	gatewayLn   net.Listener
+	consoleLn   net.Listener
 	httpLn      net.Listener
 	httpSrv     *http.Server
 
@@ -94,7 +101,11 @@ type Daemon struct {
 // refuses a node whose own certificate its own trust bundle does not accept
 // (expired, revoked, signed by a CA that may not vouch for its member).
 // Nothing listens until Start.
-func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error) {
+func New(cfg config.Config, version string, logger *slog.Logger, opts ...Option) (*Daemon, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -255,15 +266,26 @@ func New(cfg config.Config, version string, logger *slog.Logger) (*Daemon, error
 		d.persons.allowLookup(localPolicy, src.Identity().Member)
 	}
 	localCreds := src.ServerCredentials()
+	if cfg.LocalAPI.GatewayListen != "" || cfg.Console.Listen != "" {
+		// The gateway's and the console's HTTPS connections call the
+		// local API's gRPC server in-process, as their certificates.
+		d.front = httpsfront.New(src, cfg.GRPC)
+		localCreds = d.front.Credentials(localCreds)
+	}
 	if cfg.LocalAPI.GatewayListen != "" {
 		d.gateway, err = gateway.New(gateway.Options{
-			TLS: src, Policy: localPolicy, GRPC: cfg.GRPC, Version: version, Logger: logger.With("component", "gateway"),
+			Front: d.front, Policy: localPolicy, GRPC: cfg.GRPC, Version: version, Logger: logger.With("component", "gateway"),
 		})
 		if err != nil {
 			d.closeEarly()
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
-		localCreds = d.gateway.Credentials(localCreds)
+	}
+	if cfg.Console.Listen != "" {
+		if d.console, err = d.newConsole(o.console, d.front, isAdmin); err != nil {
+			d.closeEarly()
+			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+		}
 	}
 	d.local = grpcserver.New(cfg.GRPC, localCreds, localPolicy, metrics, logger.With("component", "local_api"))
 	local.Register(d.local.GRPC)
@@ -312,18 +334,18 @@ func (d *Daemon) currentSealer() (*custody.Sealer, error) {
 // Store returns the node's store.
 func (d *Daemon) Store() *store.Store { return d.store }
 
-// Listeners are what a daemon serves on. Local, Gateway and Metrics may be
-// nil (not served); Gateway is served only with local_api.gateway_listen
-// set.
+// Listeners are what a daemon serves on. Local, Gateway, Console and
+// Metrics may be nil (not served); Gateway is served only with
+// local_api.gateway_listen set, Console only with console.listen.
 type Listeners struct {
-	GRPC, Local, Gateway, Metrics net.Listener
+	GRPC, Local, Gateway, Console, Metrics net.Listener
 }
 
 // Start opens the listeners named in the configuration and serves.
 func (d *Daemon) Start() error {
 	var ls Listeners
 	closeAll := func() {
-		for _, l := range []net.Listener{ls.GRPC, ls.Local, ls.Gateway, ls.Metrics} {
+		for _, l := range []net.Listener{ls.GRPC, ls.Local, ls.Gateway, ls.Console, ls.Metrics} {
 			if l != nil {
 				l.Close()
 			}
@@ -336,6 +358,7 @@ func (d *Daemon) Start() error {
 		{"listen", d.cfg.Listen, &ls.GRPC},
 		{"local_api.listen", d.cfg.LocalAPI.Listen, &ls.Local},
 		{"local_api.gateway_listen", d.cfg.LocalAPI.GatewayListen, &ls.Gateway},
+		{"console.listen", d.cfg.Console.Listen, &ls.Console},
 		{"metrics_listen", d.cfg.MetricsListen, &ls.Metrics},
 	} {
 		if l.addr == "" {
@@ -359,6 +382,11 @@ func (d *Daemon) Serve(ls Listeners) error {
 		d.gatewayLn = ls.Gateway
 	} else if ls.Gateway != nil {
 		ls.Gateway.Close()
+	}
+	if d.console != nil {
+		d.consoleLn = ls.Console
+	} else if ls.Console != nil {
+		ls.Console.Close()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
@@ -403,16 +431,29 @@ func (d *Daemon) Serve(ls Listeners) error {
 			}
 		}()
 	}
-	if d.gatewayLn != nil {
-		// The gRPC server serves the gateway's in-process connections
-		// besides its TCP listener, through the same interceptors.
-		d.wg.Add(2)
+	if d.gatewayLn != nil || d.consoleLn != nil {
+		// The gRPC server serves the gateway's and the console's
+		// in-process connections besides its TCP listener, through the
+		// same interceptors.
+		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			if err := d.local.GRPC.Serve(d.gateway.Listener()); err != nil {
-				d.serveErr <- fmt.Errorf("local API server (gateway): %w", err)
+			if err := d.local.GRPC.Serve(d.front.Listener()); err != nil {
+				d.serveErr <- fmt.Errorf("local API server (HTTPS front): %w", err)
 			}
 		}()
+	}
+	if d.consoleLn != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.console.serve(d.consoleLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.serveErr <- fmt.Errorf("console: %w", err)
+			}
+		}()
+	}
+	if d.gatewayLn != nil {
+		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
 			if err := d.gateway.Serve(d.gatewayLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -420,7 +461,7 @@ func (d *Daemon) Serve(ls Listeners) error {
 			}
 		}()
 	}
-	if d.localLn != nil || d.gatewayLn != nil {
+	if d.localLn != nil || d.gatewayLn != nil || d.consoleLn != nil {
 		d.local.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	}
 	if d.registry != nil {
@@ -441,6 +482,9 @@ func (d *Daemon) Serve(ls Listeners) error {
 	}
 	if d.gatewayLn != nil {
 		attrs = append(attrs, "local_api_gateway", d.gatewayLn.Addr().String())
+	}
+	if d.consoleLn != nil {
+		attrs = append(attrs, "console", d.consoleLn.Addr().String())
 	}
 	attrs = append(attrs, "store", d.store.Path())
 	if d.registry != nil {
@@ -488,6 +532,15 @@ func (d *Daemon) GatewayAddr() string {
 	return d.gatewayLn.Addr().String()
 }
 
+// ConsoleAddr returns the office console's address, or "" when there is
+// none.
+func (d *Daemon) ConsoleAddr() string {
+	if d.consoleLn == nil {
+		return ""
+	}
+	return d.consoleLn.Addr().String()
+}
+
 // MetricsAddr returns the metrics listener's address, or "" when there is
 // none.
 func (d *Daemon) MetricsAddr() string {
@@ -521,11 +574,11 @@ func (d *Daemon) Err() <-chan error { return d.serveErr }
 //     hands over its leadership, if it leads, and leaves Raft (writes in
 //     flight on it fail as Unavailable and their senders retry with the new
 //     leader);
-//  2. the federation and local gRPC servers and the local API's gateway
-//     stop gracefully, and are cut hard after shutdown_timeout, so that a
-//     stuck stream (a long import) cannot hold shutdown forever; the
-//     gateway's requests are calls of the local gRPC server, which waits for
-//     them;
+//  2. the federation and local gRPC servers, the local API's gateway and
+//     the office's console stop gracefully, and are cut hard after
+//     shutdown_timeout, so that a stuck stream (a long import) cannot hold
+//     shutdown forever; the gateway's and the console's requests are calls
+//     of the local gRPC server, which waits for them;
 //  3. the TLS reload and store trim loops stop (no handshake or store
 //     access needs them any more);
 //  4. the store closes, once no RPC can write to it; an import cut in step
@@ -565,6 +618,10 @@ func (d *Daemon) Close() error {
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = d.gateway.Shutdown(gatewayCtx) }()
 		}
+		if d.consoleLn != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = d.console.shutdown(gatewayCtx) }()
+		}
 		wg.Wait()
 		close(done)
 	}()
@@ -577,6 +634,9 @@ func (d *Daemon) Close() error {
 		stopGateway()
 		if d.gatewayLn != nil {
 			_ = d.gateway.Close()
+		}
+		if d.consoleLn != nil {
+			_ = d.console.close()
 		}
 		<-done
 	}

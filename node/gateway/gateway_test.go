@@ -12,6 +12,7 @@ import (
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/node/gateway"
 	"github.com/accordfed/accord/node/grpcserver"
+	"github.com/accordfed/accord/node/httpsfront"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -24,7 +25,7 @@ func newGateway(t *testing.T) *gateway.Gateway {
 	}
 	var cfg grpcserver.Config
 	cfg.Normalize()
-	g, err := gateway.New(gateway.Options{TLS: src, Policy: grpcserver.NewPolicy(), GRPC: cfg, Version: "v9.9.9"})
+	g, err := gateway.New(gateway.Options{Front: httpsfront.New(src, cfg), Policy: grpcserver.NewPolicy(), GRPC: cfg, Version: "v9.9.9"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,8 +88,8 @@ func Config(t testing.TB, fed *pkitest.Federation, member string, servers []conf
 }
 
 // Start starts a daemon, returning the error instead of failing.
-func Start(cfg config.Config, logger *slog.Logger) (*daemon.Daemon, error) {
-	d, err := daemon.New(cfg, "test", logger)
+func Start(cfg config.Config, logger *slog.Logger, opts ...daemon.Option) (*daemon.Daemon, error) {
+	d, err := daemon.New(cfg, "test", logger, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +115,13 @@ func StartFederation(t testing.TB, fed *pkitest.Federation, logs map[string]io.W
 // configuration passed through configure (when not nil) before it starts.
 func StartFederationConfigured(t testing.TB, fed *pkitest.Federation, logs map[string]io.Writer, configure func(member string, cfg *config.Config), founders ...string) ([]*Node, []config.RegistryServerConfig) {
 	t.Helper()
+	return StartFederationWith(t, fed, logs, configure, nil, founders...)
+}
+
+// StartFederationWith is StartFederationConfigured with the daemons built
+// with opts (daemon.WithConsole).
+func StartFederationWith(t testing.TB, fed *pkitest.Federation, logs map[string]io.Writer, configure func(member string, cfg *config.Config), opts []daemon.Option, founders ...string) ([]*Node, []config.RegistryServerConfig) {
+	t.Helper()
 	var (
 		servers []config.RegistryServerConfig
 		nodes   []*Node
@@ -139,7 +146,7 @@ func StartFederationConfigured(t testing.TB, fed *pkitest.Federation, logs map[s
 			if w := logs[m]; w != nil {
 				logger = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			}
-			if n.D, err = Start(n.Cfg, logger); err != nil {
+			if n.D, err = Start(n.Cfg, logger, opts...); err != nil {
 				break
 			}
 			nodes = append(nodes, n)

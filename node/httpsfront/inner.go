@@ -1,4 +1,4 @@
-package gateway
+package httpsfront
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
-// innerListener hands the gateway's in-process connections to the local
+// innerListener hands the front's in-process connections to the local
 // API's gRPC server, which serves it besides its TCP listener.
 type innerListener struct {
 	conns chan *innerConn
@@ -21,7 +21,7 @@ func newInnerListener() *innerListener {
 	return &innerListener{conns: make(chan *innerConn), done: make(chan struct{})}
 }
 
-// Accept waits for the gateway's next connection.
+// Accept waits for the next in-process connection.
 func (l *innerListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
@@ -61,9 +61,9 @@ func (l *innerListener) dial(ctx context.Context, state *tls.ConnectionState, re
 type innerAddr struct{}
 
 func (innerAddr) Network() string { return "pipe" }
-func (innerAddr) String() string  { return "json-gateway" }
+func (innerAddr) String() string  { return "https-front" }
 
-// innerConn is the gRPC server's end of a gateway connection. Only
+// innerConn is the gRPC server's end of an in-process connection. Only
 // innerListener.dial makes one.
 type innerConn struct {
 	net.Conn
@@ -72,11 +72,11 @@ type innerConn struct {
 }
 
 // RemoteAddr is the HTTPS client's address, so that the server's logs name
-// the office's system rather than the gateway.
+// the office's system or browser rather than the front.
 func (c *innerConn) RemoteAddr() net.Addr { return c.remote }
 
-// serverCreds are the local API server's transport credentials: a gateway
-// connection is already authenticated (its TLS state is the HTTPS
+// serverCreds are the local API server's transport credentials: an
+// in-process connection is already authenticated (its TLS state is the HTTPS
 // connection's, verified by the same trust material), every other
 // connection goes through the mutual-TLS handshake of creds.
 type serverCreds struct {
