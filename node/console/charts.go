@@ -106,11 +106,11 @@ func newWaterfall(lang string, e *accordv1.MatchExplanation) waterfall {
 	}
 	steps := []step{{T(lang, "waterfall.prior"), T(lang, "waterfall.prior_level", decimal(lang, e.GetPrior(), 4)), e.GetPriorWeight(), true}}
 	for _, c := range e.GetComparisons() {
-		level := c.GetLabel()
+		level := vocab(lang, c.GetLabel())
 		if !c.GetObserved() {
 			level = T(lang, "waterfall.not_observed")
 		}
-		steps = append(steps, step{c.GetName(), level, c.GetWeight(), c.GetObserved()})
+		steps = append(steps, step{vocab(lang, c.GetName()), level, c.GetWeight(), c.GetObserved()})
 	}
 	lo, hi, total := 0.0, 0.0, 0.0
 	for _, s := range steps {

@@ -97,6 +97,7 @@ var funcs = template.FuncMap{
 	"pair":     func(lang string, v any) langValue { return langValue{lang, v} },
 	"shift":    func(x int) int { return x - labelWidth },
 	"barWidth": func() int { return chartWidth },
+	"vocab":    vocab,
 }
 
 // valuesView is a list of values in common and of one side's own, for the

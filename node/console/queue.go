@@ -82,7 +82,7 @@ func (s *Server) handleQueue(q *request) error {
 	}
 	p.Total, p.Next = resp.GetTotalSize(), resp.GetNextPageToken()
 	for _, m := range resp.GetMatchDecisions() {
-		row := queueRow{ID: shortName(m.GetName()), Score: m.GetScore(), Reasons: strings.Join(m.GetReasons(), "; ")}
+		row := queueRow{ID: shortName(m.GetName()), Score: m.GetScore(), Reasons: strings.Join(vocabList(q.lang, m.GetReasons()), "; ")}
 		if t := m.GetCreate().GetTime(); t != nil {
 			row.Age = ago(q.lang, s.since(t.AsTime()))
 		}
