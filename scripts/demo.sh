@@ -8,7 +8,8 @@
 #   scripts/demo.sh stop     stop nodes left running
 #
 # Environment: DEMO_PORT (first federation gRPC port, default 7401; the
-# local APIs are 100 above, Raft 200 above, metrics 2000 above), DEMO_KEEP=1 keeps the nodes running after the
+# local APIs are 100 above, Raft 200 above, PL's office console 300 above,
+# metrics 2000 above), DEMO_KEEP=1 keeps the nodes running after the
 # summary when not on a terminal, DEMO_STOP=1 stops them after the summary
 # even on a terminal.
 set -euo pipefail
@@ -34,6 +35,7 @@ port_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] &
 mport_of() { local i; for i in "${!MEMBERS[@]}"; do [ "${MEMBERS[$i]}" = "$1" ] && echo $((MPORT + i)); done; }
 lport_of() { echo $(( $(port_of "$1") + 100 )); }
 rport_of() { echo $(( $(port_of "$1") + 200 )); }
+cport_of() { echo $(( $(port_of "$1") + 300 )); }
 pid_of() { [ -f "$DEMO/run/$1.pid" ] && cat "$DEMO/run/$1.pid" || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -76,6 +78,10 @@ for m in "${MEMBERS[@]}"; do
     echo "local_api:"
     echo "  listen: 127.0.0.1:$(lport_of "$m")"
     echo "  admins: [$l-admin]"
+    if [ "$m" = PL ]; then
+      echo "console:   # PL's office console: browsers sign in with a PL user certificate (docs/console.md)"
+      echo "  listen: 127.0.0.1:$(cport_of "$m")"
+    fi
     echo "client:   # the identity accordctl uses for the local API: $m's analyst"
     echo "  cert_file: pki/$m/users/$l-analyst/user.crt"
     echo "  key_file: pki/$m/users/$l-analyst/user.key"
@@ -106,7 +112,9 @@ step "Starting ${#MEMBERS[@]} accordd processes on loopback"
 trap 'echo; step "Stopping"; stop_nodes; exit 130' INT TERM
 for m in "${MEMBERS[@]}"; do
   if alive "$m"; then echo "    $m already running (pid $(pid_of "$m")), reused"; continue; fi
-  for p in "$(port_of "$m")" "$(lport_of "$m")" "$(mport_of "$m")" "$(rport_of "$m")"; do
+  ports=("$(port_of "$m")" "$(lport_of "$m")" "$(mport_of "$m")" "$(rport_of "$m")")
+  [ "$m" = PL ] && ports+=("$(cport_of "$m")")
+  for p in "${ports[@]}"; do
     if listening "$p"; then
       echo "${red}port $p is in use by another program; set DEMO_PORT to another base port${reset}" >&2
       stop_nodes; exit 1
@@ -334,6 +342,26 @@ done
 leader=$("$ACCORDCTL" --config "$DEMO/UA.yaml" registry status -o json 2>/dev/null | grep -o '"leader_id": *"[^"]*"' | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
 echo "    registry leader: ${leader:-none}"
 echo "    match decisions: $prev"
+
+step "PL's office console (accordd's console.listen): a browser signs in with a PL user certificate"
+if [ ! -f "$DEMO/pki/PL/users/pl-browser/user.p12" ]; then
+  (umask 077; "$ACCORDCTL" certs issue --ca "$DEMO/pki/PL/ca" --user pl-browser --pkcs12 --out "$DEMO/pki/PL/users/pl-browser" >"$DEMO/pki/PL/users/pl-browser.txt")
+fi
+echo "    to import into a browser: demo/pki/PL/users/pl-browser/user.p12 (its password: demo/pki/PL/users/pl-browser.txt), then open https://127.0.0.1:$(cport_of PL)/"
+if command -v curl >/dev/null 2>&1; then
+  u="$DEMO/pki/PL/users/pl-browser"
+  if curl -sf --cacert "$u/ca.crt" --cert "$u/user.crt" --key "$u/user.key" "https://127.0.0.1:$(cport_of PL)/queue" | grep -q 'pl-browser'; then
+    echo "    ${green}served to pl-browser by its certificate${reset} (curl --cert demo/pki/PL/users/pl-browser/user.crt …)"
+  else
+    echo "    ${red}the office console did not serve pl-browser${reset}"; failed=1
+  fi
+  ua="$DEMO/pki/UA/users/ua-analyst"
+  if curl -s --cacert "$u/ca.crt" --cert "$ua/user.crt" --key "$ua/user.key" "https://127.0.0.1:$(cport_of PL)/queue" >/dev/null 2>&1; then
+    echo "    ${red}UA's analyst was served by PL's console${reset}"; failed=1
+  else
+    echo "    ${green}refused${reset} to UA's analyst (another member's user) in the TLS handshake"
+  fi
+fi
 
 echo
 if [ $failed -ne 0 ]; then echo "${red}Something did not work as it should; see above and demo/logs/.${reset}"; fi
