@@ -76,6 +76,7 @@ var funcs = template.FuncMap{
 	"when":    dateTime,
 	"ago":     ago,
 	"add":     func(a, b int) int { return a + b },
+	"mib":     func(n int64) int64 { return n >> 20 },
 	// pathEscape makes an id one segment of a link's path: an office's case
 	// id may hold "/" (and another member's anything its node let through).
 	"pathEscape": url.PathEscape,
