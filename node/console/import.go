@@ -133,11 +133,14 @@ func (s *Server) handleImport(q *request) error {
 			break
 		}
 		if err != nil {
-			if cause := context.Cause(ctx); cause != nil && errors.Is(cause, importclient.ErrRead) {
-				s.refuseUpload(q, p, cause)
+			// The sender stops at its next chunk once the stream is
+			// cancelled; it is waited for, as it reads the request's body,
+			// which is not to be read after the handler returns.
+			cancel(nil)
+			if serr := <-sent; serr != nil {
+				s.refuseUpload(q, p, serr)
 				return nil
 			}
-			cancel(nil)
 			return err
 		}
 		if r := msg.GetResult(); r != nil {

@@ -133,6 +133,22 @@ func TestConsoleImport(t *testing.T) {
 			t.Errorf("fields %v origin %s: %d, want 403", c.fields, c.origin, code)
 		}
 	}
+	// The token after the file: the file would be read before the token
+	// is checked, so the form is refused.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "register.jsonl")
+	_, _ = io.WriteString(fw, good)
+	_ = mw.WriteField("csrf", m[1])
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, base+"/cases/import", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", base)
+	if resp, err := ua.c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the token after the file: %v %v, want 403", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// No file, an empty file, a file over the bound.
 	if code, page := ua.upload("/cases/import", [][2]string{csrf}, "-", "", base); code != http.StatusBadRequest || !strings.Contains(page, "file: no file was chosen") {
 		t.Errorf("no file: %d\n%s", code, page)

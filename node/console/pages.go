@@ -163,7 +163,7 @@ func httpStatus(err error) int {
 		return http.StatusForbidden
 	case codes.Aborted, codes.AlreadyExists:
 		return http.StatusConflict
-	case codes.Unavailable, codes.DeadlineExceeded:
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
