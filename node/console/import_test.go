@@ -112,7 +112,7 @@ func TestConsoleImport(t *testing.T) {
 		t.Fatalf("import page: %d\n%s", code, page)
 	}
 	wantIn(t, "import page", page, `enctype="multipart/form-data"`, `name="file" type="file"`, `name="skip_invalid"`, `name="dry_run"`,
-		`aria-current="page">Import`, "at most 64 MiB")
+		`aria-current="page">Import`, "at most 32 MiB")
 	m := csrfRE.FindStringSubmatch(page)
 	if m == nil {
 		t.Fatal("no CSRF token on the import page")

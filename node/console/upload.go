@@ -11,13 +11,15 @@ import (
 )
 
 // maxUploadBytes bounds a multipart POST's body, its file included (a
-// variable so that tests can lower it): 64 MiB, about 55,000 cases of the
-// interchange format (some 1.2 KB a case), which a node validates and
-// writes in a few seconds. The upload and the import must both fit in the
-// 60 s that accordctl console's server gives a request (its read and write
-// timeouts); larger registers go through accordctl cases import, which
-// streams a file of any size.
-var maxUploadBytes int64 = 64 << 20
+// variable so that tests can lower it): 32 MiB, about 27,000 cases of the
+// interchange format (some 1.2 KB a case). The upload and the import must
+// both fit in the 60 s that accordctl console's server gives a request
+// (its read and write timeouts; importTimeout): a node imports 17,000
+// cases/s on a quiet machine (docs/BENCHMARKS.md), but 60 MiB (52,000
+// cases) took 32 s through this page on a loaded two-core machine, too
+// close to the bound. Larger registers go through accordctl cases import,
+// which streams a file of any size.
+var maxUploadBytes int64 = 32 << 20
 
 // Bounds of a multipart POST's other fields.
 const (
