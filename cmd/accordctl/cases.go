@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/accordfed/accord/node/caseformat"
+	"github.com/accordfed/accord/node/importclient"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -73,12 +74,6 @@ func openInput(cmd *cobra.Command, arg string) (io.ReadCloser, string, int64, er
 }
 
 // ---- import ----
-
-// Import sends lines in chunks of about this many bytes or lines.
-const (
-	importChunkBytes = 1 << 20
-	importChunkLines = 1000
-)
 
 type importOptions struct {
 	skipInvalid, dryRun bool
@@ -138,18 +133,6 @@ cases written.`,
 	return cmd
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // runImport streams in to ImportCases: one goroutine sends the lines while
 // this one receives progress and the result.
 func runImport(ctx context.Context, lc *localClient, in io.Reader, name string, size int64, o importOptions, errOut io.Writer) (*accordv1.ImportResult, error) {
@@ -167,8 +150,10 @@ func runImport(ctx context.Context, lc *localClient, in io.Reader, name string, 
 	// the stream is learnt from Recv.
 	sent := make(chan error, 1)
 	go func() {
-		err := sendImport(stream, in, name, o, prog)
+		_, err := importclient.Send(stream, in, name, &accordv1.ImportOptions{SkipInvalid: o.skipInvalid, DryRun: o.dryRun, Source: filepath.Base(name)},
+			func(s importclient.Sent) { prog.Set(s.Bytes) })
 		if err != nil {
+			err = fmt.Errorf("import: %w", err)
 			cancel(err)
 		}
 		sent <- err
@@ -223,60 +208,6 @@ func runImport(ctx context.Context, lc *localClient, in io.Reader, name string, 
 	return res, nil
 }
 
-// sendImport sends the options, then the lines in chunks, then closes the
-// sending side. It returns an error only when in cannot be read.
-func sendImport(stream accordv1.CaseService_ImportCasesClient, in io.Reader, name string, o importOptions, prog *progress) error {
-	err := stream.Send(&accordv1.ImportCasesRequest{Body: &accordv1.ImportCasesRequest_Options{Options: &accordv1.ImportOptions{
-		SkipInvalid: o.skipInvalid, DryRun: o.dryRun, Source: filepath.Base(name),
-	}}})
-	if err != nil {
-		return nil // the receiver reports the stream's status
-	}
-	cr := &countingReader{r: in}
-	r := caseformat.NewReader(cr)
-	var (
-		lines []*accordv1.ImportLine
-		size  int
-	)
-	flush := func() bool {
-		if len(lines) == 0 {
-			return true
-		}
-		err := stream.Send(&accordv1.ImportCasesRequest{Body: &accordv1.ImportCasesRequest_Chunk{Chunk: &accordv1.ImportChunk{Lines: lines}}})
-		lines, size = nil, 0
-		prog.Set(cr.n)
-		return err == nil
-	}
-	for {
-		line, n, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var fe caseformat.FieldError
-		switch {
-		case errors.As(err, &fe):
-			// Too long to send (it could exceed the node's message limit):
-			// the node counts it as invalid, so that a partly invalid file
-			// imports nothing.
-			lines = append(lines, &accordv1.ImportLine{Number: n, TooLong: true})
-			continue
-		case err != nil:
-			return fmt.Errorf("import: reading %s: %w (nothing was imported)", name, err)
-		}
-		lines = append(lines, &accordv1.ImportLine{Number: n, Json: bytes.Clone(line)}) // the reader reuses its buffer
-		size += len(line)
-		if (size >= importChunkBytes || len(lines) >= importChunkLines) && !flush() {
-			return nil
-		}
-	}
-	if !flush() {
-		return nil
-	}
-	prog.Set(cr.n)
-	_ = stream.CloseSend()
-	return nil
-}
-
 func printImportResult(w io.Writer, name string, res *accordv1.ImportResult, o importOptions) {
 	fmt.Fprintf(w, "%s: %s lines: %s valid, %s invalid\n", name, formatCount(res.GetLines()), formatCount(res.GetValid()), formatCount(res.GetInvalid()))
 	counts := fmt.Sprintf("%s created, %s updated, %s unchanged", formatCount(res.GetCreated()), formatCount(res.GetUpdated()), formatCount(res.GetUnchanged()))
@@ -290,20 +221,13 @@ func printImportResult(w io.Writer, name string, res *accordv1.ImportResult, o i
 	default:
 		fmt.Fprintln(w, "nothing was written")
 	}
-	if len(res.GetErrorGroups()) > 0 {
-		for _, g := range res.GetErrorGroups() {
-			fmt.Fprintln(w, formatErrorGroup(g))
-		}
-	} else {
+	problems := importclient.Problems(res)
+	for _, p := range problems {
+		fmt.Fprintln(w, formatProblem(p))
+	}
+	if more := importclient.Unlisted(res); more > 0 {
 		// A node of an earlier version lists the first errors only.
-		seen := map[int64]bool{}
-		for _, e := range res.GetErrors() {
-			seen[e.GetLine()] = true
-			fmt.Fprintln(w, caseformat.FieldError{Line: e.GetLine(), Field: e.GetField(), Reason: e.GetReason()}.Error())
-		}
-		if more := res.GetInvalid() - int64(len(seen)); more > 0 && len(res.GetErrors()) > 0 {
-			fmt.Fprintf(w, "... and %s more invalid lines (the node lists the first %s errors)\n", formatCount(more), formatCount(int64(len(res.GetErrors()))))
-		}
+		fmt.Fprintf(w, "... and %s more invalid lines (the node lists the first %s errors)\n", formatCount(more), formatCount(int64(len(res.GetErrors()))))
 	}
 	if res.GetInvalid() > 0 && o.skipInvalid && res.GetWritten() {
 		fmt.Fprintf(w, "%s invalid lines were skipped (--skip-invalid)\n", formatCount(res.GetInvalid()))
@@ -320,36 +244,22 @@ func printImportResult(w io.Writer, name string, res *accordv1.ImportResult, o i
 	}
 }
 
-// formatErrorGroup writes one kind of import error on one line: the field,
+// formatProblem writes one kind of import error on one line: the field,
 // the reason and the lines, "incidents[0].start: must be a date
 // (YYYY-MM-DD) — 1,000 lines: 3, 7, 12, … (line 3: got "13/01/2022")"; a
 // kind found on one line only is written as that line's error.
-func formatErrorGroup(g *accordv1.ImportErrorGroup) string {
-	first := g.GetFirstLines()
-	if g.GetLines() == 1 && len(first) == 1 {
-		return caseformat.FieldError{Line: first[0], Field: g.GetField(), Reason: g.GetExample()}.Error()
+func formatProblem(p importclient.Problem) string {
+	if p.Single() {
+		return p.LineError().Error()
 	}
 	var b strings.Builder
-	if g.GetField() != "" {
-		b.WriteString(g.GetField() + ": ")
+	if p.Field != "" {
+		b.WriteString(p.Field + ": ")
 	}
-	b.WriteString(g.GetReason())
-	fmt.Fprintf(&b, " — %s lines: ", formatCount(g.GetLines()))
-	for i, n := range first {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.FormatInt(n, 10))
-	}
-	if g.GetLines() > int64(len(first)) {
-		b.WriteString(", …")
-	}
-	if ex := g.GetExample(); ex != g.GetReason() && len(first) > 0 {
-		detail := strings.TrimPrefix(ex, g.GetReason())
-		if detail != ex {
-			detail = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(detail), "("), ")")
-		}
-		fmt.Fprintf(&b, " (line %d: %s)", first[0], detail)
+	b.WriteString(p.Reason)
+	fmt.Fprintf(&b, " — %s lines: %s", formatCount(p.Lines), p.LineList())
+	if p.Detail != "" {
+		fmt.Fprintf(&b, " (line %d: %s)", p.FirstLines[0], p.Detail)
 	}
 	return b.String()
 }

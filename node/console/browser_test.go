@@ -175,6 +175,30 @@ func TestBrowserReview(t *testing.T) {
 	h.run(t, "rule page", chromedp.Navigate(f.consoles["UA"].URL+"/rule?lang=en"), chromedp.WaitVisible(chromedp.CSS(`#r-min`)))
 	h.shot(t, "rule")
 
+	// The import page: a file chosen in the browser's file field, one line
+	// invalid (its value a script): refused, the line shown as text; with
+	// skip-invalid the valid line is imported.
+	file := filepath.Join(t.TempDir(), "register.jsonl")
+	if err := os.WriteFile(file, []byte(importLine("UA-2024-000201", "Shelling of Izium")+"\n"+
+		strings.Replace(importLine("UA-2024-000202", "Strike on Kupiansk"), "2022-03-01T08:00:00+02:00", `<img src=x onerror=alert(3)>`, 1)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.run(t, "import refused", chromedp.Navigate(f.consoles["UA"].URL+"/cases"), chromedp.Click(chromedp.CSS(`a[href="/cases/import"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#i-file`)), chromedp.SetUploadFiles(chromedp.CSS(`#i-file`), []string{file}),
+		chromedp.Click(chromedp.CSS(`form.import button`)), chromedp.WaitVisible(chromedp.CSS(`table.import-errors`)))
+	text = value(t, h, "import result", chromedp.Text(chromedp.CSS(`#import-result`)))
+	for _, want := range []string{"Nothing was imported: 1 of 2 lines are invalid", "incidents[0].start", `<img src=x onerror=alert(3)>`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the import result does not show %q: %q", want, text)
+		}
+	}
+	h.shot(t, "import")
+	h.run(t, "import with skip-invalid", chromedp.Click(chromedp.CSS(`#i-skip`)), chromedp.SetUploadFiles(chromedp.CSS(`#i-file`), []string{file}),
+		chromedp.Click(chromedp.CSS(`form.import button`)), chromedp.WaitVisible(chromedp.CSS(`#import-result p.notice`)))
+	if _, err := f.cases["UA"].GetCase(ctx, &accordv1.GetCaseRequest{CaseId: "UA-2024-000201"}); err != nil {
+		t.Errorf("the valid line was not imported: %v", err)
+	}
+
 	for _, x := range []*headless{h, pl} {
 		x.mu.Lock()
 		if len(x.dialogs) > 0 || len(x.problems) > 0 {

@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -169,6 +170,7 @@ func New(o Options) (*Server, error) {
 	m.Handle("POST /rule", s.page(s.handleRule))
 	s.routeJits(m)
 	s.routeCases(m)
+	s.routeImport(m)
 	s.mux = m
 	return s, nil
 }
@@ -312,13 +314,19 @@ type request struct {
 	ctx    context.Context
 	member string
 
+	// upload is a multipart POST's file field (formFile), not yet read;
+	// nil when there is none.
+	upload *multipart.Part
+
 	conn     grpc.ClientConnInterface
 	coord    accordv1.CoordinationServiceClient
 	clusters accordv1.ClusterServiceClient
 }
 
 // page wraps a handler: a session is required; a POST needs the session's
-// CSRF token and a same-origin request; ?lang= switches the language.
+// CSRF token and a same-origin request (a multipart POST's token is read
+// from its fields before its file: readFields); ?lang= switches the
+// language.
 func (s *Server) page(h func(*request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l := r.URL.Query().Get("lang"); r.Method == http.MethodGet && l != "" {
@@ -339,8 +347,15 @@ func (s *Server) page(h func(*request) error) http.Handler {
 			s.render(w, r, "error", lang, nil, pageData{Title: T(lang, "error.session.title"), Error: T(lang, "error.session.text")})
 			return
 		}
+		var upload *multipart.Part
 		if r.Method == http.MethodPost {
-			if err := r.ParseForm(); err != nil || !sameOrigin(r) ||
+			var err error
+			if isMultipart(r) {
+				upload, err = readFields(w, r)
+			} else {
+				err = r.ParseForm()
+			}
+			if err != nil || !sameOrigin(r) ||
 				subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(sess.csrf)) != 1 {
 				w.WriteHeader(http.StatusForbidden)
 				s.render(w, r, "error", lang, sess, pageData{Title: T(lang, "error.csrf.title"), Error: T(lang, "error.csrf.text")})
@@ -349,7 +364,7 @@ func (s *Server) page(h func(*request) error) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 		defer cancel()
-		q := &request{r: r, w: w, sess: sess, lang: lang, ctx: ctx, member: sess.member, conn: conn,
+		q := &request{r: r, w: w, sess: sess, lang: lang, ctx: ctx, member: sess.member, conn: conn, upload: upload,
 			coord: accordv1.NewCoordinationServiceClient(conn), clusters: accordv1.NewClusterServiceClient(conn)}
 		if err := h(q); err != nil {
 			s.logger.Warn("console page failed", "path", r.URL.Path, "err", err)

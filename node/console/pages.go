@@ -76,6 +76,7 @@ var funcs = template.FuncMap{
 	"when":    dateTime,
 	"ago":     ago,
 	"add":     func(a, b int) int { return a + b },
+	"mib":     func(n int64) int64 { return n >> 20 },
 	// pathEscape makes an id one segment of a link's path: an office's case
 	// id may hold "/" (and another member's anything its node let through).
 	"pathEscape": url.PathEscape,
@@ -163,7 +164,7 @@ func httpStatus(err error) int {
 		return http.StatusForbidden
 	case codes.Aborted, codes.AlreadyExists:
 		return http.StatusConflict
-	case codes.Unavailable, codes.DeadlineExceeded:
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
