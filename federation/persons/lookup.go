@@ -131,7 +131,7 @@ func (l *Lookup) LookupPerson(ctx context.Context, req *accordv1.LookupPersonReq
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a := &accordv1.PersonLookupMember{Member: member, Status: StatusAnswered, CasesCompared: int64(l.index.CasesOf(member))}
+			a := &accordv1.PersonLookupMember{Member: member, Status: StatusAnswered}
 			var found []Hit
 			for _, k := range ks {
 				toks, err := l.asker.Evaluate(ctx, k, accordv1.EvaluationPurpose_EVALUATION_PURPOSE_LOOKUP, user.Name, lookupID, []persontoken.Input{in})
@@ -143,6 +143,10 @@ func (l *Lookup) LookupPerson(ctx context.Context, req *accordv1.LookupPersonReq
 				}
 				found = append(found, l.index.Find(toks[0], roles)...)
 			}
+			// Counted after the search, not before the round trip to
+			// the member's node: cases the index took in meanwhile were
+			// compared too (a hit is never reported with none compared).
+			a.CasesCompared = int64(l.index.CasesOf(member))
 			mu.Lock()
 			hits = append(hits, found...)
 			answers = append(answers, a)
