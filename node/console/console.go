@@ -344,7 +344,11 @@ func (s *Server) page(h func(*request) error) http.Handler {
 		sess, conn := s.sessionOf(r)
 		if sess == nil {
 			w.WriteHeader(http.StatusUnauthorized)
-			s.render(w, r, "error", lang, nil, pageData{Title: T(lang, "error.session.title"), Error: T(lang, "error.session.text")})
+			text := "error.session.text"
+			if s.opts.Office != nil {
+				text = "error.office.text"
+			}
+			s.render(w, r, "error", lang, nil, pageData{Title: T(lang, "error.session.title"), Error: T(lang, text)})
 			return
 		}
 		var upload *multipart.Part
