@@ -5,19 +5,25 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/textfold"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
-// Doc is what the index keeps of a case: its incidents' places and
-// points, and its title.
+// Doc is what the index keeps of a case: its incidents' places, points
+// and windows, its title, crime codes and (of the office's own cases)
+// status.
 type Doc struct {
-	Incidents []Incident
-	Title     string
+	Incidents  []Incident
+	Title      string
+	CrimeCodes []string
+	// Status is the case's status as its filter reads it (0: none kept).
+	Status int32
 }
 
 // Incident is one incident of a Doc.
@@ -25,9 +31,10 @@ type Incident struct {
 	Place    string
 	Lat, Lon float64
 	HasPoint bool
-	// Start and End bound its window (zero Start: unknown; zero End:
-	// Start + 1h); a search with a window skips documents none of whose
-	// incidents comes within a day of it.
+	// Start and End bound its window [Start, End) as
+	// records.IncidentWindow reads it (zero Start: no start that parses;
+	// zero End: Start + 1h); a search with a window skips documents none
+	// of whose incidents comes within a day of it.
 	Start, End time.Time
 }
 
@@ -37,11 +44,8 @@ func DocOf(title string, incs []*accordv1.Incident) Doc {
 	d := Doc{Title: title, Incidents: make([]Incident, len(incs))}
 	for i, in := range incs {
 		d.Incidents[i] = Incident{Place: in.GetPlace(), Lat: in.GetLat(), Lon: in.GetLon(), HasPoint: in.Lat != nil && in.Lon != nil}
-		if t, err := time.Parse(time.RFC3339, in.GetStart()); err == nil {
-			d.Incidents[i].Start = t
-		}
-		if t, err := time.Parse(time.RFC3339, in.GetEnd()); err == nil {
-			d.Incidents[i].End = t
+		if start, end, ok := records.IncidentWindow(in); ok {
+			d.Incidents[i].Start, d.Incidents[i].End = start, end
 		}
 	}
 	return d
@@ -55,6 +59,8 @@ const (
 	kindPlace = 'p'
 	kindWord  = 'w'
 	kindCell  = 'c'
+	kindCrime = 'k'
+	kindState = 's'
 )
 
 // Index is an in-memory search index of documents keyed by strings. It is
@@ -74,6 +80,9 @@ type Index struct {
 	// also after its removal, so that a change reported late does not
 	// undo a newer one.
 	vers []uint64
+	// agg holds what aggregation reads of each document (nil when
+	// removed): its incidents in compact form and its first week.
+	agg []aggDoc
 	// ordered: the ids below it are in key order (documents added in key
 	// order, as a build from the store does).
 	ordered int
@@ -127,8 +136,16 @@ func termsOf(d Doc) []string {
 			out = append(out, string(rune(kindWord))+f)
 		}
 	}
+	for _, c := range d.CrimeCodes {
+		out = append(out, string(rune(kindCrime))+c)
+	}
+	if d.Status != 0 {
+		out = append(out, statusTerm(d.Status))
+	}
 	return out
 }
+
+func statusTerm(st int32) string { return string(rune(kindState)) + strconv.Itoa(int(st)) }
 
 // intern returns a term's id, making one.
 func (x *Index) intern(t string) uint32 {
@@ -180,6 +197,7 @@ func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
 		x.terms = append(x.terms, nil)
 		x.spanLo, x.spanHi = append(x.spanLo, 0), append(x.spanHi, 0)
 		x.vers = append(x.vers, 0)
+		x.agg = append(x.agg, aggDoc{})
 		x.byKey[key] = doc
 		if x.ordered == int(doc) && (doc == 0 || x.keys[doc-1] < key) {
 			x.ordered++
@@ -206,6 +224,7 @@ func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
 		ids = []uint32{} // held, without terms
 	}
 	x.terms[doc] = slices.Clip(ids)
+	x.agg[doc] = x.aggOf(d)
 	x.spanLo[doc], x.spanHi[doc] = span(d)
 	x.vers[doc] = version
 	if tail := len(x.keys) - x.ordered; tail > max(minReorder, x.ordered/8) {
@@ -234,11 +253,12 @@ func (x *Index) reorder() {
 	keys, terms := make([]string, len(perm)), make([][]uint32, len(perm))
 	lo, hi := make([]int32, len(perm)), make([]int32, len(perm))
 	vers := make([]uint64, len(perm))
+	agg := make([]aggDoc, len(perm))
 	for n, o := range perm {
-		keys[n], terms[n], lo[n], hi[n], vers[n] = x.keys[o], x.terms[o], x.spanLo[o], x.spanHi[o], x.vers[o]
+		keys[n], terms[n], lo[n], hi[n], vers[n], agg[n] = x.keys[o], x.terms[o], x.spanLo[o], x.spanHi[o], x.vers[o], x.agg[o]
 		x.byKey[keys[n]] = uint32(n)
 	}
-	x.keys, x.terms, x.spanLo, x.spanHi, x.vers = keys, terms, lo, hi, vers
+	x.keys, x.terms, x.spanLo, x.spanHi, x.vers, x.agg = keys, terms, lo, hi, vers, agg
 	for t, list := range x.post {
 		for i, o := range list {
 			list[i] = newID[o]
@@ -293,6 +313,7 @@ func (x *Index) RemoveVersion(key string, version uint64) {
 		}
 	}
 	x.terms[doc] = nil
+	x.agg[doc] = aggDoc{}
 	x.live--
 }
 
@@ -303,7 +324,20 @@ func (x *Index) RemoveVersion(key string, version uint64) {
 func (x *Index) Search(q Query, after string, limit int) (keys []string, more bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	var cand bitset
+	cand, _, ok := x.candidates(q, nil)
+	if !ok {
+		return nil, false
+	}
+	if cand == nil {
+		cand = x.liveSet()
+	}
+	return x.page(q, cand, after, limit)
+}
+
+// candidates returns the documents that the postings of q and of terms
+// allow (nil: every document; ok false: none) and, when q has a place,
+// the place terms that match it (by term id). The caller holds x.mu.
+func (x *Index) candidates(q Query, terms []string) (cand, places bitset, ok bool) {
 	and := func(b bitset) {
 		if cand == nil {
 			cand = b
@@ -314,17 +348,22 @@ func (x *Index) Search(q Query, after string, limit int) (keys []string, more bo
 	n := len(x.keys)
 	if len(q.place) > 0 {
 		b := newBitset(n)
+		places = newBitset(len(x.post))
 		for _, p := range x.places {
 			if len(x.post[p.term]) > 0 && q.matchWords(p.words, p.fold) {
 				b.setAll(x.post[p.term])
+				places.set(p.term)
 			}
 		}
 		and(b)
 	}
 	for _, w := range q.text {
-		id, ok := x.termID[string(rune(kindWord))+w]
+		terms = append(terms, string(rune(kindWord))+w)
+	}
+	for _, t := range terms {
+		id, ok := x.termID[t]
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		b := newBitset(n)
 		b.setAll(x.post[id])
@@ -335,15 +374,18 @@ func (x *Index) Search(q Query, after string, limit int) (keys []string, more bo
 		x.nearCells(q, b)
 		and(b)
 	}
-	if cand == nil {
-		cand = newBitset(n)
-		for id, t := range x.terms {
-			if t != nil {
-				cand.set(uint32(id))
-			}
+	return cand, places, true
+}
+
+// liveSet is the set of every document held.
+func (x *Index) liveSet() bitset {
+	b := newBitset(len(x.keys))
+	for id, t := range x.terms {
+		if t != nil {
+			b.set(uint32(id))
 		}
 	}
-	return x.page(q, cand, after, limit)
+	return b
 }
 
 // inWindow reports whether a document's incidents may touch the window of
@@ -431,6 +473,8 @@ const noBit = ^uint32(0)
 func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
 
 func (b bitset) set(i uint32) { b[i>>6] |= 1 << (i & 63) }
+
+func (b bitset) has(i uint32) bool { return int(i>>6) < len(b) && b[i>>6]&(1<<(i&63)) != 0 }
 
 func (b bitset) setAll(ids []uint32) {
 	for _, i := range ids {

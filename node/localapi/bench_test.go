@@ -17,6 +17,29 @@ import (
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
+// importGenerated imports n cases of casegen (seed) of member UA into st,
+// without evidence (no custody sealer here).
+func importGenerated(st *store.Store, n int, seed uint64) error {
+	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/bench"}
+	batch := make([]*accordv1.Case, 0, 2000)
+	flush := func() error {
+		_, err := st.ImportBatch(batch, actor)
+		batch = batch[:0]
+		return err
+	}
+	if err := casegen.Generate(casegen.Options{Member: "UA", Cases: n, Seed: seed}, func(c *accordv1.Case) error {
+		c.Evidence = nil
+		batch = append(batch, c)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return flush()
+}
+
 // BenchmarkOwnCaseSearch measures ListCases pages (50 cases) with the
 // place, near and text filters over ACCORD_BENCH_OWN_CASES of the
 // office's own cases (default 190,000: Ukraine's register), each query
@@ -34,24 +57,7 @@ func BenchmarkOwnCaseSearch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/bench"}
-	batch := make([]*accordv1.Case, 0, 2000)
-	flush := func() error {
-		_, err := st.ImportBatch(batch, actor)
-		batch = batch[:0]
-		return err
-	}
-	if err := casegen.Generate(casegen.Options{Member: "UA", Cases: n, Seed: 9}, func(c *accordv1.Case) error {
-		c.Evidence = nil // no custody sealer here; the search does not read evidence
-		batch = append(batch, c)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	if err := flush(); err != nil {
+	if err := importGenerated(st, n, 9); err != nil {
 		b.Fatal(err)
 	}
 	runtime.GC()
