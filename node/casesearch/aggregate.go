@@ -49,9 +49,9 @@ type aggDoc struct {
 
 const noWeek = math.MinInt32
 
-// aggOf makes a document's aggDoc; the caller holds x.mu (for the place
-// terms; nil x: no place terms).
-func (x *Index) aggOf(d Doc) aggDoc {
+// aggOf makes a document's aggDoc, without place terms (the index sets
+// them).
+func aggOf(d Doc) aggDoc {
 	out := aggDoc{week: noWeek}
 	if len(d.Incidents) == 0 {
 		return out
@@ -78,19 +78,49 @@ func (x *Index) aggOf(d Doc) aggDoc {
 				first = in.Start
 			}
 		}
-		if x != nil {
-			if _, fold := foldWords(in.Place); fold != "" {
-				if id, ok := x.termID[string(rune(kindPlace))+fold]; ok {
-					a.place = id
-				}
-			}
-		}
 		out.incs[i] = a
 	}
 	if !first.IsZero() {
 		out.week = weekNumber(first)
 	}
 	return out
+}
+
+// keep copies a document's incidents into the arena and returns them
+// there; a full arena is compacted first (the incidents of replaced and
+// removed documents dropped, the others put in id order), with room to
+// grow by a quarter. The caller holds x.mu and has cleared the
+// document's old incidents.
+func (x *Index) keep(incs []aggInc) []aggInc {
+	if len(incs) == 0 {
+		return nil
+	}
+	if len(x.arena)+len(incs) > cap(x.arena) {
+		x.compact(len(incs))
+	}
+	start := len(x.arena)
+	x.arena = append(x.arena, incs...)
+	return x.arena[start:len(x.arena):len(x.arena)]
+}
+
+// compact rebuilds the arena from the documents' incidents, in id order,
+// with room for extra more and a quarter.
+func (x *Index) compact(extra int) {
+	live := extra
+	for i := range x.agg {
+		live += len(x.agg[i].incs)
+	}
+	arena := make([]aggInc, 0, live+live/4+1024)
+	for i := range x.agg {
+		d := &x.agg[i]
+		if len(d.incs) == 0 {
+			continue
+		}
+		start := len(arena)
+		arena = append(arena, d.incs...)
+		d.incs = arena[start:len(arena):len(arena)]
+	}
+	x.arena = arena
 }
 
 // weekNumber numbers the week (Monday to Sunday, UTC) of t: 0 is the week
@@ -218,9 +248,11 @@ type Aggregate struct {
 type Aggregator struct {
 	grid  Grid
 	cases int
-	// cells indexes acc by grid cell (row<<32 | col).
-	cells map[uint64]int32
-	acc   []cellAcc
+	// cells indexes acc (+1; 0: none yet) by grid cell of the box:
+	// (row - row0) × cols + col - col0.
+	row0, col0, rows, cols int
+	cells                  []int32
+	acc                    []cellAcc
 	// weeks counts per week from weekBase.
 	weekBase int32
 	weeks    []int32
@@ -235,15 +267,27 @@ type cellAcc struct {
 	key           string
 }
 
-// NewAggregator returns an empty aggregation over grid (from ParseGrid).
+// NewAggregator returns an empty aggregation over grid (from ParseGrid:
+// its box spans at most MaxGridCells cells).
 func NewAggregator(grid Grid) *Aggregator {
-	return &Aggregator{grid: grid, cells: map[uint64]int32{}}
+	b := Box{South: -90, West: -180, North: 90, East: 180}
+	if grid.Box != nil {
+		b = *grid.Box
+	}
+	a := &Aggregator{grid: grid}
+	a.row0, a.col0 = gridIndex(b.South+90, grid.CellDeg), gridIndex(b.West+180, grid.CellDeg)
+	a.rows = gridIndex(b.North+90, grid.CellDeg) - a.row0 + 1
+	a.cols = gridIndex(b.East+180, grid.CellDeg) - a.col0 + 1
+	a.cells = make([]int32, a.rows*a.cols)
+	return a
 }
+
+// gridIndex is the cell of an offset from the grid's origin.
+func gridIndex(off, deg float64) int { return int(math.Floor(off / deg)) }
 
 // Add counts one matching document.
 func (a *Aggregator) Add(key string, d Doc) {
-	var x *Index
-	ad := x.aggOf(d)
+	ad := aggOf(d)
 	a.add(key, &ad)
 }
 
@@ -262,15 +306,14 @@ func (a *Aggregator) add(key string, d *aggDoc) {
 		if b != nil && (in.lat < b.South || in.lat > b.North || in.lon < b.West || in.lon > b.East) {
 			continue
 		}
-		row, col := uint64(math.Floor((in.lat+90)/deg)), uint64(math.Floor((in.lon+180)/deg))
-		k := row<<32 | col
-		j, ok := a.cells[k]
-		if !ok {
-			j = int32(len(a.acc))
+		row, col := gridIndex(in.lat+90, deg), gridIndex(in.lon+180, deg)
+		k := uint64(row)<<32 | uint64(col)
+		slot := &a.cells[(row-a.row0)*a.cols+col-a.col0]
+		if *slot == 0 {
 			a.acc = append(a.acc, cellAcc{cell: k})
-			a.cells[k] = j
+			*slot = int32(len(a.acc))
 		}
-		c := &a.acc[j]
+		c := &a.acc[*slot-1]
 		c.points++
 		c.sumLat += in.lat
 		c.sumLon += in.lon
@@ -352,8 +395,11 @@ func (x *Index) Aggregate(f Filter, grid Grid) Aggregate {
 		return a.Result()
 	}
 	m := newDocMatch(f, places)
+	// The documents' first and last days skip most of those outside a
+	// window before their incidents are read.
+	wq := f.Query.WithWindow(f.Window.After, f.Window.Before)
 	visit := func(id uint32) {
-		if x.terms[id] == nil || f.KeyPrefix != "" && !strings.HasPrefix(x.keys[id], f.KeyPrefix) {
+		if x.terms[id] == nil || f.KeyPrefix != "" && !strings.HasPrefix(x.keys[id], f.KeyPrefix) || !x.inWindow(wq, id) {
 			return
 		}
 		if d := &x.agg[id]; m.match(d) {
@@ -430,7 +476,10 @@ func (m *docMatch) match(d *aggDoc) bool {
 		if m.hasHi && !start.before(m.hi) {
 			continue
 		}
-		if m.hasLo && !m.lo.before(end) && !(m.instantAtAfter && end == start && start == m.lo) {
+		// Ended before the window (an instant at its start touches the
+		// federation's).
+		touches := m.instantAtAfter && end == start && start == m.lo
+		if m.hasLo && !m.lo.before(end) && !touches {
 			continue
 		}
 		return true

@@ -81,8 +81,11 @@ type Index struct {
 	// undo a newer one.
 	vers []uint64
 	// agg holds what aggregation reads of each document (nil when
-	// removed): its incidents in compact form and its first week.
-	agg []aggDoc
+	// removed): its incidents in compact form and its first week; the
+	// incidents are slices of arena, in id order after each compaction,
+	// so that a pass over every document reads memory in order.
+	agg   []aggDoc
+	arena []aggInc
 	// ordered: the ids below it are in key order (documents added in key
 	// order, as a build from the store does).
 	ordered int
@@ -119,12 +122,14 @@ func cellOf(lat, lon float64) uint32 {
 	return r<<16 | c
 }
 
-// termsOf returns a document's terms (unsorted, may repeat).
-func termsOf(d Doc) []string {
-	var out []string
-	for _, in := range d.Incidents {
+// termsOf returns a document's terms (unsorted, may repeat) and each
+// incident's place term ("" when none).
+func termsOf(d Doc) (out, places []string) {
+	places = make([]string, len(d.Incidents))
+	for i, in := range d.Incidents {
 		if _, fold := foldWords(in.Place); fold != "" {
-			out = append(out, string(rune(kindPlace))+fold)
+			places[i] = string(rune(kindPlace)) + fold
+			out = append(out, places[i])
 		}
 		if in.HasPoint && in.Lat >= -90 && in.Lat <= 90 && in.Lon >= -180 && in.Lon <= 180 {
 			c := cellOf(in.Lat, in.Lon)
@@ -142,7 +147,7 @@ func termsOf(d Doc) []string {
 	if d.Status != 0 {
 		out = append(out, statusTerm(d.Status))
 	}
-	return out
+	return out, places
 }
 
 func statusTerm(st int32) string { return string(rune(kindState)) + strconv.Itoa(int(st)) }
@@ -177,7 +182,8 @@ func (x *Index) Put(key string, d Doc) { x.PutVersion(key, 0, d) }
 // a newer version of it (or a removal of one); version 0 always applies.
 // It reports whether it applied.
 func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
-	ts := termsOf(d)
+	ts, places := termsOf(d)
+	agg := aggOf(d)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if id, ok := x.byKey[key]; ok && version != 0 && version < x.vers[id] {
@@ -197,7 +203,7 @@ func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
 		x.terms = append(x.terms, nil)
 		x.spanLo, x.spanHi = append(x.spanLo, 0), append(x.spanHi, 0)
 		x.vers = append(x.vers, 0)
-		x.agg = append(x.agg, aggDoc{})
+		x.agg = append(x.agg, aggDoc{week: noWeek})
 		x.byKey[key] = doc
 		if x.ordered == int(doc) && (doc == 0 || x.keys[doc-1] < key) {
 			x.ordered++
@@ -224,7 +230,14 @@ func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
 		ids = []uint32{} // held, without terms
 	}
 	x.terms[doc] = slices.Clip(ids)
-	x.agg[doc] = x.aggOf(d)
+	for i, p := range places {
+		if p != "" {
+			agg.incs[i].place = x.termID[p]
+		}
+	}
+	x.agg[doc] = aggDoc{week: noWeek}
+	agg.incs = x.keep(agg.incs)
+	x.agg[doc] = agg
 	x.spanLo[doc], x.spanHi[doc] = span(d)
 	x.vers[doc] = version
 	if tail := len(x.keys) - x.ordered; tail > max(minReorder, x.ordered/8) {
@@ -259,6 +272,7 @@ func (x *Index) reorder() {
 		x.byKey[keys[n]] = uint32(n)
 	}
 	x.keys, x.terms, x.spanLo, x.spanHi, x.vers, x.agg = keys, terms, lo, hi, vers, agg
+	x.compact(0)
 	for t, list := range x.post {
 		for i, o := range list {
 			list[i] = newID[o]
@@ -313,7 +327,7 @@ func (x *Index) RemoveVersion(key string, version uint64) {
 		}
 	}
 	x.terms[doc] = nil
-	x.agg[doc] = aggDoc{}
+	x.agg[doc] = aggDoc{week: noWeek}
 	x.live--
 }
 

@@ -333,3 +333,43 @@ func BenchmarkGetFederationCase(b *testing.B) {
 	}
 	reportIn(b, lat, time.Microsecond, "µs")
 }
+
+// BenchmarkFederationAggregate measures AggregateFederationCases over
+// ACCORD_BENCH_FED_CASES shared cases (default 1,000,000): the map of
+// the whole country (Ukraine's box, 0.25° cells, and the whole world at
+// 1° cells) without a filter, with a date range, a crime code, a member
+// and a place.
+func BenchmarkFederationAggregate(b *testing.B) {
+	st := loadBenchIndex(b)
+	sx := loadBenchSearch(b, st)
+	s := New(st, nil, nil, "LT", nil).WithSearch(sx, nil)
+	country := &accordv1.GeoBox{South: 44, West: 22, North: 53, East: 41}
+	for _, bc := range []struct {
+		name string
+		req  *accordv1.AggregateFederationCasesRequest
+	}{
+		{"country", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country}},
+		{"world", &accordv1.AggregateFederationCasesRequest{CellDeg: 1}},
+		{"dates", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country, From: "2022-06-01", To: "2022-08-31"}},
+		{"crime", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country, CrimeCode: "RS-8.2.b.iv"}},
+		{"member", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country, Member: "UA"}},
+		{"place", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.05, Bounds: country, Place: "Kharkiv"}},
+		{"place+dates", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.05, Bounds: country, Place: "Харків", From: "2022-03-01", To: "2022-12-31"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var lat []time.Duration
+			cases := int64(0)
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := s.AggregateFederationCases(userCtx(), bc.req)
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				cases = resp.GetCaseCount()
+			}
+			report(b, lat)
+			b.ReportMetric(float64(cases), "cases")
+		})
+	}
+}
