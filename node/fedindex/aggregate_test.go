@@ -51,6 +51,15 @@ func TestAggregateIsTheList(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The window's edges, to the second: an instant at the start of the
+	// from day touches it; a window that ends there does not; an
+	// incident without a readable start matches a place but not dates.
+	put(t, st, "DE",
+		testCase{"DE-2022-000001", "Kharkiv", "RS-8.2.b.i", "2022-03-01T00:00:00Z", "2022-03-01T00:00:00Z"},
+		testCase{"DE-2022-000002", "Kharkiv", "RS-8.2.b.i", "2022-02-28T23:00:00Z", "2022-03-01T00:00:00Z"},
+		testCase{"DE-2022-000003", "Kharkiv", "RS-8.2.b.i", "1 March", ""},
+		testCase{"DE-2022-000004", "Kharkiv", "RS-8.2.b.i", "2022-03-01T23:59:59.5+00:00", "2022-03-01T23:00:00Z"},
+	)
 	sx := NewSearch(nil)
 	if err := sx.Build(st); err != nil {
 		t.Fatal(err)
@@ -70,6 +79,9 @@ func TestAggregateIsTheList(t *testing.T) {
 		{To: "2022-03-31"},
 		{CrimeCode: first.GetCrimeCodes()[0]},
 		{Place: "Kharkiv"},
+		{Member: "DE", From: "2022-03-01", To: "2022-03-01"},
+		{Member: "DE", To: "2022-02-28"},
+		{Member: "DE", Place: "Kharkiv"},
 		{Place: "Харків", From: "2022-03-01", To: "2022-12-31"},
 		{Place: "Khar*", Member: "UA"},
 		{NearLat: in.GetLat(), NearLon: in.GetLon(), RadiusKm: 50, CellDeg: 0.05, Bounds: &accordv1.GeoBox{South: 40, West: 20, North: 60, East: 45}},
