@@ -50,4 +50,18 @@
 // store and checks the whole filter on the record (Query's Match
 // methods), so that an index behind the store can only slow a page, not
 // change it.
+//
+// # Aggregation
+//
+// The index also keeps, per document, what a map and a timeline need: its
+// incidents in compact form (point, window to the nanosecond as
+// records.IncidentWindow reads it, place term; 48 bytes each, in one
+// arena in id order) and the week of its first incident, with postings of
+// crime codes and (own cases) status. [Index.Aggregate] counts the
+// documents a [Filter] selects (the query, a key prefix, crime code,
+// status and the list calls' window rules, [Window]) exactly as the list
+// calls do, into the cells of a [Grid] and weeks: without place, text or
+// near it is one pass over those arrays; otherwise it intersects postings
+// first. An [Aggregator] adds up documents a caller checked itself (a
+// filter the index does not hold).
 package casesearch

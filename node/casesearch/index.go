@@ -5,19 +5,25 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/accordfed/accord/federation/records"
 	"github.com/accordfed/accord/federation/textfold"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
-// Doc is what the index keeps of a case: its incidents' places and
-// points, and its title.
+// Doc is what the index keeps of a case: its incidents' places, points
+// and windows, its title, crime codes and (of the office's own cases)
+// status.
 type Doc struct {
-	Incidents []Incident
-	Title     string
+	Incidents  []Incident
+	Title      string
+	CrimeCodes []string
+	// Status is the case's status as its filter reads it (0: none kept).
+	Status int32
 }
 
 // Incident is one incident of a Doc.
@@ -25,9 +31,10 @@ type Incident struct {
 	Place    string
 	Lat, Lon float64
 	HasPoint bool
-	// Start and End bound its window (zero Start: unknown; zero End:
-	// Start + 1h); a search with a window skips documents none of whose
-	// incidents comes within a day of it.
+	// Start and End bound its window [Start, End) as
+	// records.IncidentWindow reads it (zero Start: no start that parses;
+	// zero End: Start + 1h); a search with a window skips documents none
+	// of whose incidents comes within a day of it.
 	Start, End time.Time
 }
 
@@ -37,11 +44,8 @@ func DocOf(title string, incs []*accordv1.Incident) Doc {
 	d := Doc{Title: title, Incidents: make([]Incident, len(incs))}
 	for i, in := range incs {
 		d.Incidents[i] = Incident{Place: in.GetPlace(), Lat: in.GetLat(), Lon: in.GetLon(), HasPoint: in.Lat != nil && in.Lon != nil}
-		if t, err := time.Parse(time.RFC3339, in.GetStart()); err == nil {
-			d.Incidents[i].Start = t
-		}
-		if t, err := time.Parse(time.RFC3339, in.GetEnd()); err == nil {
-			d.Incidents[i].End = t
+		if start, end, ok := records.IncidentWindow(in); ok {
+			d.Incidents[i].Start, d.Incidents[i].End = start, end
 		}
 	}
 	return d
@@ -55,6 +59,8 @@ const (
 	kindPlace = 'p'
 	kindWord  = 'w'
 	kindCell  = 'c'
+	kindCrime = 'k'
+	kindState = 's'
 )
 
 // Index is an in-memory search index of documents keyed by strings. It is
@@ -74,6 +80,12 @@ type Index struct {
 	// also after its removal, so that a change reported late does not
 	// undo a newer one.
 	vers []uint64
+	// agg holds what aggregation reads of each document (nil when
+	// removed): its incidents in compact form and its first week; the
+	// incidents are slices of arena, in id order after each compaction,
+	// so that a pass over every document reads memory in order.
+	agg   []aggDoc
+	arena []aggInc
 	// ordered: the ids below it are in key order (documents added in key
 	// order, as a build from the store does).
 	ordered int
@@ -110,12 +122,14 @@ func cellOf(lat, lon float64) uint32 {
 	return r<<16 | c
 }
 
-// termsOf returns a document's terms (unsorted, may repeat).
-func termsOf(d Doc) []string {
-	var out []string
-	for _, in := range d.Incidents {
+// termsOf returns a document's terms (unsorted, may repeat) and each
+// incident's place term ("" when none).
+func termsOf(d Doc) (out, places []string) {
+	places = make([]string, len(d.Incidents))
+	for i, in := range d.Incidents {
 		if _, fold := foldWords(in.Place); fold != "" {
-			out = append(out, string(rune(kindPlace))+fold)
+			places[i] = string(rune(kindPlace)) + fold
+			out = append(out, places[i])
 		}
 		if in.HasPoint && in.Lat >= -90 && in.Lat <= 90 && in.Lon >= -180 && in.Lon <= 180 {
 			c := cellOf(in.Lat, in.Lon)
@@ -127,8 +141,16 @@ func termsOf(d Doc) []string {
 			out = append(out, string(rune(kindWord))+f)
 		}
 	}
-	return out
+	for _, c := range d.CrimeCodes {
+		out = append(out, string(rune(kindCrime))+c)
+	}
+	if d.Status != 0 {
+		out = append(out, statusTerm(d.Status))
+	}
+	return out, places
 }
+
+func statusTerm(st int32) string { return string(rune(kindState)) + strconv.Itoa(int(st)) }
 
 // intern returns a term's id, making one.
 func (x *Index) intern(t string) uint32 {
@@ -160,7 +182,8 @@ func (x *Index) Put(key string, d Doc) { x.PutVersion(key, 0, d) }
 // a newer version of it (or a removal of one); version 0 always applies.
 // It reports whether it applied.
 func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
-	ts := termsOf(d)
+	ts, places := termsOf(d)
+	agg := aggOf(d)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if id, ok := x.byKey[key]; ok && version != 0 && version < x.vers[id] {
@@ -180,6 +203,7 @@ func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
 		x.terms = append(x.terms, nil)
 		x.spanLo, x.spanHi = append(x.spanLo, 0), append(x.spanHi, 0)
 		x.vers = append(x.vers, 0)
+		x.agg = append(x.agg, aggDoc{week: noWeek})
 		x.byKey[key] = doc
 		if x.ordered == int(doc) && (doc == 0 || x.keys[doc-1] < key) {
 			x.ordered++
@@ -206,6 +230,14 @@ func (x *Index) PutVersion(key string, version uint64, d Doc) bool {
 		ids = []uint32{} // held, without terms
 	}
 	x.terms[doc] = slices.Clip(ids)
+	for i, p := range places {
+		if p != "" {
+			agg.incs[i].place = x.termID[p]
+		}
+	}
+	x.agg[doc] = aggDoc{week: noWeek}
+	agg.incs = x.keep(agg.incs)
+	x.agg[doc] = agg
 	x.spanLo[doc], x.spanHi[doc] = span(d)
 	x.vers[doc] = version
 	if tail := len(x.keys) - x.ordered; tail > max(minReorder, x.ordered/8) {
@@ -234,11 +266,13 @@ func (x *Index) reorder() {
 	keys, terms := make([]string, len(perm)), make([][]uint32, len(perm))
 	lo, hi := make([]int32, len(perm)), make([]int32, len(perm))
 	vers := make([]uint64, len(perm))
+	agg := make([]aggDoc, len(perm))
 	for n, o := range perm {
-		keys[n], terms[n], lo[n], hi[n], vers[n] = x.keys[o], x.terms[o], x.spanLo[o], x.spanHi[o], x.vers[o]
+		keys[n], terms[n], lo[n], hi[n], vers[n], agg[n] = x.keys[o], x.terms[o], x.spanLo[o], x.spanHi[o], x.vers[o], x.agg[o]
 		x.byKey[keys[n]] = uint32(n)
 	}
-	x.keys, x.terms, x.spanLo, x.spanHi, x.vers = keys, terms, lo, hi, vers
+	x.keys, x.terms, x.spanLo, x.spanHi, x.vers, x.agg = keys, terms, lo, hi, vers, agg
+	x.compact(0)
 	for t, list := range x.post {
 		for i, o := range list {
 			list[i] = newID[o]
@@ -293,6 +327,7 @@ func (x *Index) RemoveVersion(key string, version uint64) {
 		}
 	}
 	x.terms[doc] = nil
+	x.agg[doc] = aggDoc{week: noWeek}
 	x.live--
 }
 
@@ -303,7 +338,20 @@ func (x *Index) RemoveVersion(key string, version uint64) {
 func (x *Index) Search(q Query, after string, limit int) (keys []string, more bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	var cand bitset
+	cand, _, ok := x.candidates(q, nil)
+	if !ok {
+		return nil, false
+	}
+	if cand == nil {
+		cand = x.liveSet()
+	}
+	return x.page(q, cand, after, limit)
+}
+
+// candidates returns the documents that the postings of q and of terms
+// allow (nil: every document; ok false: none) and, when q has a place,
+// the place terms that match it (by term id). The caller holds x.mu.
+func (x *Index) candidates(q Query, terms []string) (cand, places bitset, ok bool) {
 	and := func(b bitset) {
 		if cand == nil {
 			cand = b
@@ -314,17 +362,22 @@ func (x *Index) Search(q Query, after string, limit int) (keys []string, more bo
 	n := len(x.keys)
 	if len(q.place) > 0 {
 		b := newBitset(n)
+		places = newBitset(len(x.post))
 		for _, p := range x.places {
 			if len(x.post[p.term]) > 0 && q.matchWords(p.words, p.fold) {
 				b.setAll(x.post[p.term])
+				places.set(p.term)
 			}
 		}
 		and(b)
 	}
 	for _, w := range q.text {
-		id, ok := x.termID[string(rune(kindWord))+w]
+		terms = append(terms, string(rune(kindWord))+w)
+	}
+	for _, t := range terms {
+		id, ok := x.termID[t]
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		b := newBitset(n)
 		b.setAll(x.post[id])
@@ -335,15 +388,18 @@ func (x *Index) Search(q Query, after string, limit int) (keys []string, more bo
 		x.nearCells(q, b)
 		and(b)
 	}
-	if cand == nil {
-		cand = newBitset(n)
-		for id, t := range x.terms {
-			if t != nil {
-				cand.set(uint32(id))
-			}
+	return cand, places, true
+}
+
+// liveSet is the set of every document held.
+func (x *Index) liveSet() bitset {
+	b := newBitset(len(x.keys))
+	for id, t := range x.terms {
+		if t != nil {
+			b.set(uint32(id))
 		}
 	}
-	return x.page(q, cand, after, limit)
+	return b
 }
 
 // inWindow reports whether a document's incidents may touch the window of
@@ -431,6 +487,8 @@ const noBit = ^uint32(0)
 func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
 
 func (b bitset) set(i uint32) { b[i>>6] |= 1 << (i & 63) }
+
+func (b bitset) has(i uint32) bool { return int(i>>6) < len(b) && b[i>>6]&(1<<(i&63)) != 0 }
 
 func (b bitset) setAll(ids []uint32) {
 	for _, i := range ids {

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,33 +11,23 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/accordfed/accord/node/casesearch"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
-)
-
-// The case search's bounds. They are variables so that tests can lower
-// them.
-var (
-	// mapPointLimit is the most single points the map gets; above it the
-	// incidents are aggregated into grid cells, and the cells are made
-	// coarser until there are at most this many.
-	mapPointLimit = 2000
-	// mapCaseLimit is the most matching cases the map and the timeline
-	// read; beyond it they say they stopped early.
-	mapCaseLimit = 50000
-	// mapPageSize is the page size of that read.
-	mapPageSize = 1000
 )
 
 const (
 	// casesPageSize is the size of a page of the results table.
 	casesPageSize = 50
-	// baseCellDeg is the finest grid cell of an aggregated map, degrees.
-	baseCellDeg = 0.25
+	// mapCellPx is the size of a map's grid cell on the screen, pixels
+	// (of 256-pixel tiles): the node aggregates into cells of
+	// 360° / 2^zoom × mapCellPx / 256.
+	mapCellPx = 48
+	// maxMapZoom is the map's deepest zoom level.
+	maxMapZoom = 18
 )
 
 // routeCases registers the pages of the office's own cases and of the
@@ -48,6 +37,7 @@ func (s *Server) routeCases(m *http.ServeMux) {
 	m.Handle("GET /cases/map.json", s.page(s.handleCasesMap))
 	m.Handle("GET /cases/{id}", s.page(s.handleCase))
 	m.Handle("GET /federation", s.page(s.handleFederation))
+	m.Handle("GET /federation/map.json", s.page(s.handleFederationMap))
 	m.Handle("GET /federation/{member}/{case}", s.page(s.handleFederationCase))
 }
 
@@ -148,6 +138,17 @@ func (c caseQuery) federation() (*accordv1.ListFederationCasesRequest, error) {
 	return req, nil
 }
 
+// federationAggregate is the query as an AggregateFederationCasesRequest
+// (without its grid).
+func (c caseQuery) federationAggregate() (*accordv1.AggregateFederationCasesRequest, error) {
+	req := &accordv1.AggregateFederationCasesRequest{Member: c.Member, Place: c.Place, Text: c.Text, CrimeCode: c.Crime, From: c.From, To: c.To}
+	var err error
+	if req.NearLat, req.NearLon, req.RadiusKm, err = c.near(); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
 // firstIncident returns a case's earliest incident (by start) and its
 // start; the first one written when none has a readable start.
 func firstIncident(incs []*accordv1.Incident) (*accordv1.Incident, time.Time) {
@@ -188,184 +189,110 @@ func newCaseRow(member string, id, title string, st accordv1.CaseStatus, incs []
 	return row
 }
 
-// casePoint is an incident on the map.
-type casePoint struct {
-	Lat   float64 `json:"lat"`
-	Lon   float64 `json:"lon"`
-	Case  string  `json:"case"`
-	Place string  `json:"place"`
-}
-
-// mapCell is a grid cell of an aggregated map: its centre and how many
-// matching cases have an incident in it.
+// mapCell is a grid cell of the map: the mean of its incident points,
+// its bounds and how many matching cases have an incident point in it;
+// a single case's link.
 type mapCell struct {
 	Lat   float64 `json:"lat"`
 	Lon   float64 `json:"lon"`
-	Cases int     `json:"cases"`
+	South float64 `json:"south"`
+	West  float64 `json:"west"`
+	North float64 `json:"north"`
+	East  float64 `json:"east"`
+	Cases int64   `json:"cases"`
+	Case  string  `json:"case,omitempty"`
+	Href  string  `json:"href,omitempty"`
 }
 
-// mapData is what /cases/map.json answers.
+// mapData is what the map.json routes answer: every matching case counted
+// by the node (Cases), its incident points in cells of CellDeg degrees
+// within the view.
 type mapData struct {
-	// Cases is how many matching cases were read; Stopped says the read
-	// stopped at CaseLimit while more cases match.
-	Cases     int  `json:"cases"`
-	Stopped   bool `json:"stopped"`
-	CaseLimit int  `json:"case_limit"`
-	// Points are single incidents, or (when there are more than the
-	// point bound) Cells of CellDeg degrees are drawn instead.
-	Points  []casePoint `json:"points"`
-	Cells   []mapCell   `json:"cells"`
-	CellDeg float64     `json:"cell_deg,omitempty"`
+	Cases   int64     `json:"cases"`
+	CellDeg float64   `json:"cell_deg"`
+	Cells   []mapCell `json:"cells"`
 }
 
-// cellKey is a cell of the finest grid.
-type cellKey struct{ I, J int32 }
-
-func baseCell(lat, lon float64) cellKey {
-	return cellKey{int32(math.Floor((lat + 90) / baseCellDeg)), int32(math.Floor((lon + 180) / baseCellDeg))}
-}
-
-// matching is the bounded read of a search's cases, shared by the map and
-// the timeline.
-type matching struct {
-	cases, incidents int
-	stopped          bool
-	points           []casePoint // while incidents ≤ mapPointLimit
-	cells            [][]cellKey // each case's finest cells, distinct
-	weeks            map[time.Time]int
-}
-
-// searchReadLife is how long a session keeps its last search's read.
-const searchReadLife = time.Minute
-
-// searchRead is a session's last search read: its filter, when, and what.
-type searchRead struct {
-	key string
-	at  time.Time
-	m   *matching
-}
-
-// matchingFor returns the bounded read of the search cq for the request's
-// session: the one the session made for the same search within
-// searchReadLife (the page and then its map, or its next page), else a
-// new one, which the session keeps.
-func (s *Server) matchingFor(q *request, cq caseQuery, f *accordv1.CaseFilter) (*matching, error) {
-	key := cq.values().Encode()
-	sess := q.sess
-	sess.matchingMu.Lock()
-	defer sess.matchingMu.Unlock()
-	if r := sess.matching; r != nil && r.key == key && s.opts.Now().Sub(r.at) < searchReadLife {
-		return r.m, nil
+// mapGrid reads a map request's view: zoom (0 to maxMapZoom, default 3)
+// makes the cell size; south, west, north and east (all or none) the box,
+// clamped to the world (a map that wraps around shows more than 360°);
+// a box of more than a quarter of the node's bound of cells
+// (casesearch.MaxGridCells) gets larger cells.
+func mapGrid(r *http.Request) (cellDeg float64, box *accordv1.GeoBox, err error) {
+	v := r.URL.Query()
+	zoom := 3
+	if z := v.Get("zoom"); z != "" {
+		if zoom, err = strconv.Atoi(z); err != nil || zoom < 0 || zoom > maxMapZoom {
+			return 0, nil, invalid("zoom", "%q: must be 0 to %d", z, maxMapZoom)
+		}
 	}
-	m, err := readMatching(q.ctx, q.conn, f)
+	cellDeg = min(max(360/math.Exp2(float64(zoom))*mapCellPx/256, casesearch.MinCellDeg), casesearch.MaxCellDeg)
+	var edges [4]float64
+	given := 0
+	for i, k := range []string{"south", "west", "north", "east"} {
+		if v.Get(k) == "" {
+			continue
+		}
+		given++
+		x, err := strconv.ParseFloat(v.Get(k), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, nil, invalid(k, "%q: must be a number", v.Get(k))
+		}
+		edges[i] = x
+	}
+	latSpan, lonSpan := 180.0, 360.0
+	switch given {
+	case 0:
+	case 4:
+		clamp := func(x, lim float64) float64 { return min(max(x, -lim), lim) }
+		box = &accordv1.GeoBox{South: clamp(edges[0], 90), West: clamp(edges[1], 180), North: clamp(edges[2], 90), East: clamp(edges[3], 180)}
+		latSpan, lonSpan = box.North-box.South, box.East-box.West
+	default:
+		return 0, nil, invalid("south", "south, west, north and east go together")
+	}
+	// A box larger than the view (a crafted request, or the whole world
+	// at a deep zoom) gets coarser cells, well within the node's bound.
+	cellDeg = max(cellDeg, math.Sqrt(latSpan*lonSpan/(casesearch.MaxGridCells/4)))
+	return cellDeg, box, nil
+}
+
+// newMapData is a map.json answer from an aggregation's cells; href
+// makes a single case's link.
+func newMapData(count int64, cellDeg float64, cells []*accordv1.MapCell, href func(*accordv1.MapCell) string) mapData {
+	out := mapData{Cases: count, CellDeg: cellDeg, Cells: make([]mapCell, len(cells))}
+	for i, c := range cells {
+		b := c.GetBounds()
+		out.Cells[i] = mapCell{Lat: c.GetLat(), Lon: c.GetLon(), South: b.GetSouth(), West: b.GetWest(), North: b.GetNorth(), East: b.GetEast(), Cases: c.GetCaseCount()}
+		if c.GetCaseId() != "" {
+			out.Cells[i].Case, out.Cells[i].Href = c.GetCaseId(), href(c)
+			if c.GetMember() != "" {
+				out.Cells[i].Case = c.GetMember() + "/" + c.GetCaseId()
+			}
+		}
+	}
+	return out
+}
+
+// writeJSON answers v as JSON.
+func writeJSON(q *request, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("console: map: %w", err)
 	}
-	sess.matching = &searchRead{key: key, at: s.opts.Now(), m: m}
-	return m, nil
+	q.w.Header().Set("Content-Type", "application/json")
+	_, _ = q.w.Write(b)
+	return nil
 }
 
-// readMatching reads at most mapCaseLimit cases matching f, mapPageSize
-// a page.
-func readMatching(ctx context.Context, conn grpc.ClientConnInterface, f *accordv1.CaseFilter) (*matching, error) {
-	cs := accordv1.NewCaseServiceClient(conn)
-	m := &matching{weeks: map[time.Time]int{}}
-	req := &accordv1.ListCasesRequest{Filter: f}
-	for {
-		req.PageSize = int32(min(mapPageSize, mapCaseLimit-m.cases))
-		resp, err := cs.ListCases(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range resp.GetCases() {
-			m.add(c)
-		}
-		req.PageToken = resp.GetNextPageToken()
-		if req.PageToken == "" {
-			return m, nil
-		}
-		if m.cases >= mapCaseLimit {
-			m.stopped = true
-			return m, nil
+// weekMap is an aggregation's weeks as the timeline reads them.
+func weekMap(weeks []*accordv1.WeekCount) map[time.Time]int {
+	out := make(map[time.Time]int, len(weeks))
+	for _, w := range weeks {
+		if t, err := time.Parse(time.DateOnly, w.GetWeekStart()); err == nil {
+			out[t] = int(w.GetCaseCount())
 		}
 	}
-}
-
-// add counts one case: its incidents with coordinates, and the week of
-// its first incident.
-func (m *matching) add(c *accordv1.Case) {
-	m.cases++
-	var cells []cellKey
-	seen := map[cellKey]bool{}
-	for _, in := range c.GetIncidents() {
-		if in.Lat == nil || in.Lon == nil {
-			continue
-		}
-		m.incidents++
-		if m.incidents <= mapPointLimit {
-			m.points = append(m.points, casePoint{Lat: in.GetLat(), Lon: in.GetLon(), Case: c.GetCaseId(), Place: in.GetPlace()})
-		} else {
-			m.points = nil
-		}
-		k := baseCell(in.GetLat(), in.GetLon())
-		if !seen[k] {
-			seen[k] = true
-			cells = append(cells, k)
-		}
-	}
-	if len(cells) > 0 {
-		m.cells = append(m.cells, cells)
-	}
-	if _, at := firstIncident(c.GetIncidents()); !at.IsZero() {
-		m.weeks[weekOf(at)]++
-	}
-}
-
-// weekOf is the Monday 00:00 UTC that starts t's week.
-func weekOf(t time.Time) time.Time {
-	t = t.UTC()
-	d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	return d.AddDate(0, 0, -((int(d.Weekday()) + 6) % 7))
-}
-
-// mapData is the map of the read: single points, or cells made coarser
-// (doubled, up to 64°) until at most mapPointLimit (at least one) remain;
-// a cell counts each case once.
-func (m *matching) mapData() mapData {
-	out := mapData{Cases: m.cases, Stopped: m.stopped, CaseLimit: mapCaseLimit, Points: []casePoint{}, Cells: []mapCell{}}
-	if m.incidents <= mapPointLimit {
-		out.Points = append(out.Points, m.points...)
-		return out
-	}
-	for factor := int32(1); ; factor *= 2 {
-		counts := map[cellKey]int{}
-		for _, cells := range m.cells {
-			seen := map[cellKey]bool{}
-			for _, k := range cells {
-				c := cellKey{k.I / factor, k.J / factor}
-				if !seen[c] {
-					seen[c] = true
-					counts[c]++
-				}
-			}
-		}
-		if len(counts) > max(mapPointLimit, 1) && factor < 256 {
-			continue
-		}
-		deg := baseCellDeg * float64(factor)
-		out.CellDeg = deg
-		for k, n := range counts {
-			out.Cells = append(out.Cells, mapCell{Lat: -90 + (float64(k.I)+0.5)*deg, Lon: -180 + (float64(k.J)+0.5)*deg, Cases: n})
-		}
-		sort.Slice(out.Cells, func(i, j int) bool {
-			a, b := out.Cells[i], out.Cells[j]
-			if a.Lat != b.Lat {
-				return a.Lat < b.Lat
-			}
-			return a.Lon < b.Lon
-		})
-		return out
-	}
+	return out
 }
 
 // weekChart is the timeline of matching cases: a bar per week.
@@ -425,19 +352,26 @@ func newWeekChart(lang string, weeks map[time.Time]int) weekChart {
 
 // casesPage is the case search page's data.
 type casesPage struct {
-	Q        caseQuery
-	Rows     []caseRow
-	Next     string // the next page's URL
-	Count    int
-	Stopped  bool
-	Limit    int
-	MapURL   string
-	Tiles    string
-	Chart    weekChart
-	CellText string // the map's "%d cases" text
+	Q     caseQuery
+	Rows  []caseRow
+	Next  string // the next page's URL
+	Count int64
+	Map   searchMap
 }
 
-// handleCases searches the office's own cases.
+// searchMap is what a search page's map and timeline need.
+type searchMap struct {
+	URL, Tiles, CellText string
+	Chart                weekChart
+	Count                int64
+}
+
+// timelineDeg is the cell size of the aggregation a page asks for its
+// count and timeline (the map asks for its own view): the coarsest.
+const timelineDeg = casesearch.MaxCellDeg
+
+// handleCases searches the office's own cases: a page of the table, and
+// the count and timeline of every matching case from the node.
 func (s *Server) handleCases(q *request) error {
 	cq := readQuery(q.r)
 	cq.Member = ""
@@ -445,17 +379,18 @@ func (s *Server) handleCases(q *request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := accordv1.NewCaseServiceClient(q.conn).ListCases(q.ctx, &accordv1.ListCasesRequest{
+	cs := accordv1.NewCaseServiceClient(q.conn)
+	resp, err := cs.ListCases(q.ctx, &accordv1.ListCasesRequest{
 		PageSize: casesPageSize, PageToken: q.r.URL.Query().Get("page_token"), Filter: f})
 	if err != nil {
 		return err
 	}
-	m, err := s.matchingFor(q, cq, f)
+	agg, err := cs.AggregateCases(q.ctx, &accordv1.AggregateCasesRequest{Filter: f, CellDeg: timelineDeg})
 	if err != nil {
 		return err
 	}
-	p := casesPage{Q: cq, Count: m.cases, Stopped: m.stopped, Limit: mapCaseLimit, Tiles: s.opts.TileURL,
-		MapURL: "/cases/map.json?" + cq.values().Encode(), Chart: newWeekChart(q.lang, m.weeks), CellText: T(q.lang, "cases.map.cell")}
+	p := casesPage{Q: cq, Count: agg.GetCaseCount(), Map: searchMap{URL: "/cases/map.json?" + cq.values().Encode(), Tiles: s.opts.TileURL,
+		CellText: T(q.lang, "cases.map.cell"), Chart: newWeekChart(q.lang, weekMap(agg.GetWeeks())), Count: agg.GetCaseCount()}}
 	for _, c := range resp.GetCases() {
 		p.Rows = append(p.Rows, newCaseRow("", c.GetCaseId(), c.GetTitle(), c.GetStatus(), c.GetIncidents()))
 	}
@@ -468,7 +403,8 @@ func (s *Server) handleCases(q *request) error {
 	return nil
 }
 
-// handleCasesMap answers the map's points or cells as JSON.
+// handleCasesMap answers the cells of the map's view (zoom and box) as
+// JSON, aggregated by the node over every matching case.
 func (s *Server) handleCasesMap(q *request) error {
 	cq := readQuery(q.r)
 	cq.Member = ""
@@ -476,17 +412,35 @@ func (s *Server) handleCasesMap(q *request) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.matchingFor(q, cq, f)
+	deg, box, err := mapGrid(q.r)
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(m.mapData())
+	agg, err := accordv1.NewCaseServiceClient(q.conn).AggregateCases(q.ctx, &accordv1.AggregateCasesRequest{Filter: f, CellDeg: deg, Bounds: box})
 	if err != nil {
-		return fmt.Errorf("console: map: %w", err)
+		return err
 	}
-	q.w.Header().Set("Content-Type", "application/json")
-	_, _ = q.w.Write(b)
-	return nil
+	return writeJSON(q, newMapData(agg.GetCaseCount(), deg, agg.GetCells(), func(c *accordv1.MapCell) string {
+		return "/cases/" + url.PathEscape(c.GetCaseId())
+	}))
+}
+
+// handleFederationMap answers the cells of the federation search's map.
+func (s *Server) handleFederationMap(q *request) error {
+	req, err := readQuery(q.r).federationAggregate()
+	if err != nil {
+		return err
+	}
+	if req.CellDeg, req.Bounds, err = mapGrid(q.r); err != nil {
+		return err
+	}
+	agg, err := accordv1.NewFederationIndexServiceClient(q.conn).AggregateFederationCases(q.ctx, req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(q, newMapData(agg.GetCaseCount(), req.CellDeg, agg.GetCells(), func(c *accordv1.MapCell) string {
+		return "/federation/" + url.PathEscape(c.GetMember()) + "/" + url.PathEscape(c.GetCaseId())
+	}))
 }
 
 // evidenceView is an evidence item of a case with its custody chain and
@@ -548,6 +502,8 @@ type federationPage struct {
 	Q      caseQuery
 	Rows   []caseRow
 	Next   string
+	Count  int64
+	Map    searchMap
 	Status *accordv1.FederationStatusResponse
 	// StatusError is why the status could not be read (the search still
 	// shows).
@@ -568,7 +524,17 @@ func (s *Server) handleFederation(q *request) error {
 	if err != nil {
 		return err
 	}
-	p := federationPage{Q: cq}
+	areq, err := cq.federationAggregate()
+	if err != nil {
+		return err
+	}
+	areq.CellDeg = timelineDeg
+	agg, err := idx.AggregateFederationCases(q.ctx, areq)
+	if err != nil {
+		return err
+	}
+	p := federationPage{Q: cq, Count: agg.GetCaseCount(), Map: searchMap{URL: "/federation/map.json?" + cq.values().Encode(), Tiles: s.opts.TileURL,
+		CellText: T(q.lang, "cases.map.cell"), Chart: newWeekChart(q.lang, weekMap(agg.GetWeeks())), Count: agg.GetCaseCount()}}
 	for _, fc := range resp.GetCases() {
 		c := fc.GetCase()
 		p.Rows = append(p.Rows, newCaseRow(fc.GetMember(), c.GetCaseId(), c.GetTitle(), c.GetStatus(), c.GetIncidents()))

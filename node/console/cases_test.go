@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,19 +22,16 @@ import (
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
-// mapAnswer is /cases/map.json as the tests read it.
+// mapAnswer is a map.json as the tests read it.
 type mapAnswer struct {
-	Cases   int  `json:"cases"`
-	Stopped bool `json:"stopped"`
-	Points  []struct {
-		Lat, Lon    float64
-		Case, Place string
-	} `json:"points"`
-	Cells []struct {
-		Lat, Lon float64
-		Cases    int
-	} `json:"cells"`
+	Cases   int     `json:"cases"`
 	CellDeg float64 `json:"cell_deg"`
+	Cells   []struct {
+		Lat, Lon                 float64
+		South, West, North, East float64
+		Cases                    int
+		Case, Href               string
+	} `json:"cells"`
 }
 
 func (b *browser) mapJSON(path string) mapAnswer {
@@ -48,13 +45,6 @@ func (b *browser) mapJSON(path string) mapAnswer {
 		b.t.Fatalf("%s: %v", path, err)
 	}
 	return m
-}
-
-// setBound sets a package bound for one test.
-func setBound(t *testing.T, v *int, to int) {
-	old := *v
-	*v = to
-	t.Cleanup(func() { *v = old })
 }
 
 // TestConsoleCases: the case search finds UA's case written Харків by a
@@ -91,34 +81,42 @@ func TestConsoleCases(t *testing.T) {
 		t.Errorf("from=2022-03-02 finds a case of 1 March")
 	}
 
-	m := ua.mapJSON("/cases/map.json?place=Kharkiv")
-	if m.Cases != 1 || m.Stopped || len(m.Points) != 1 || len(m.Cells) != 0 || m.Points[0].Lat != 49.9935 || m.Points[0].Lon != 36.2304 ||
-		m.Points[0].Case != "UA-2022-000031" || m.Points[0].Place != "Харків" {
+	m := ua.mapJSON("/cases/map.json?place=Kharkiv&zoom=10&south=45&west=30&north=52&east=40")
+	if m.Cases != 1 || len(m.Cells) != 1 || m.Cells[0].Lat != 49.9935 || m.Cells[0].Lon != 36.2304 || m.Cells[0].Cases != 1 ||
+		m.Cells[0].Case != "UA-2022-000031" || m.Cells[0].Href != "/cases/UA-2022-000031" || m.CellDeg != 360.0/1024*mapCellPx/256 {
 		t.Errorf("map: %+v", m)
 	}
-	setBound(t, &mapPointLimit, 0)
-	m = ua.mapJSON("/cases/map.json?place=Kharkiv")
-	if len(m.Points) != 0 || len(m.Cells) != 1 || m.Cells[0].Cases != 1 || m.CellDeg != baseCellDeg ||
-		m.Cells[0].Lat != 49.875 || m.Cells[0].Lon != 36.125 {
-		t.Errorf("map above the point bound: %+v", m)
-	}
 
-	// The page renders with a bound that stops the read early.
-	setBound(t, &mapCaseLimit, 1)
+	// A second case 40 km away: one cell of two cases at zoom 3, two at
+	// zoom 10; a box without them has no cell but counts both.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	lat, lon := 48.5, 35.0
+	lat, lon := 49.7, 36.5
 	if _, err := f.cases["UA"].CreateCase(ctx, &accordv1.CreateCaseRequest{Case: &accordv1.Case{CaseId: "UA-2022-000032", Country: "UA",
 		Title: "Second case", Sensitivity: accordv1.Sensitivity_SENSITIVITY_NATIONAL,
-		Incidents: []*accordv1.Incident{{Start: "2022-04-01T08:00:00Z", Place: "Дніпро", Lat: &lat, Lon: &lon}}}}); err != nil {
+		Incidents: []*accordv1.Incident{{Start: "2022-04-01T08:00:00Z", Place: "Kharkiv Oblast", Lat: &lat, Lon: &lon}}}}); err != nil {
 		t.Fatal(err)
 	}
-	m = ua.mapJSON("/cases/map.json")
-	if m.Cases != 1 || !m.Stopped {
-		t.Errorf("with the case bound 1 and 2 cases: %+v", m)
+	m = ua.mapJSON("/cases/map.json?zoom=3")
+	if m.Cases != 2 || len(m.Cells) != 1 || m.Cells[0].Cases != 2 || m.Cells[0].Case != "" || m.Cells[0].Href != "" ||
+		m.Cells[0].Lat != (49.9935+49.7)/2 || m.Cells[0].South > 49.7 || m.Cells[0].North < 49.9935 {
+		t.Errorf("map at zoom 3: %+v", m)
+	}
+	if m = ua.mapJSON("/cases/map.json?zoom=10&south=49&west=35&north=51&east=38"); m.Cases != 2 || len(m.Cells) != 2 {
+		t.Errorf("map at zoom 10: %+v", m)
+	}
+	if m = ua.mapJSON("/cases/map.json?zoom=10&south=40&west=20&north=41&east=21"); m.Cases != 2 || len(m.Cells) != 0 {
+		t.Errorf("map of a box without the cases: %+v", m)
 	}
 	_, page = ua.page("/cases")
-	wantIn(t, "search stopped early", page, "stopped after the first 1 matching cases", "Matching cases: 1")
+	wantIn(t, "two cases", page, "Matching cases: 2", "Week of 28 February 2022: 1 cases", "Week of 28 March 2022: 1 cases")
+	for q, field := range map[string]string{"zoom=19": "zoom", "zoom=x": "zoom", "south=1": "south", "zoom=3&south=1&west=x&north=2&east=3": "west"} {
+		for _, p := range []string{"/cases/map.json?", "/federation/map.json?"} {
+			if code, page := ua.page(p + q); code != http.StatusBadRequest || !strings.Contains(page, field) {
+				t.Errorf("%s%s: %d, want 400 naming %s\n%s", p, q, code, field, page)
+			}
+		}
+	}
 
 	code, page = ua.page("/cases/UA-2022-000031")
 	if code != http.StatusOK {
@@ -137,7 +135,7 @@ func TestConsoleCases(t *testing.T) {
 	// Bad filters: refused, naming the field, with 400.
 	for q, field := range map[string]string{"radius_km=-1": "radius_km", "from=2022-13-01": "from", "to=yesterday": "to", "lat=north&radius_km=3": "lat",
 		"lat=95&lon=30&radius_km=3": "near_lat"} {
-		for _, p := range []string{"/cases?", "/cases/map.json?", "/federation?"} {
+		for _, p := range []string{"/cases?", "/cases/map.json?", "/federation?", "/federation/map.json?"} {
 			code, page := ua.page(p + q)
 			if code != http.StatusBadRequest || !strings.Contains(page, field) {
 				t.Errorf("%s%s: %d, want 400 naming %s\n%s", p, q, code, field, page)
@@ -165,6 +163,15 @@ func TestConsoleFederation(t *testing.T) {
 	}
 	if _, page := ua.page("/federation?member=UA&place=Kharkiv"); strings.Contains(page, "PL-2022-000031") {
 		t.Errorf("member=UA lists PL's case")
+	}
+	_, page := ua.page("/federation?place=Kharkiv")
+	wantIn(t, "federation map", page, "Matching cases: 1", `id="cases-map"`, `data-src="/federation/map.json?place=Kharkiv"`, `class="week"`)
+	m := ua.mapJSON("/federation/map.json?place=Kharkiv&zoom=8")
+	if m.Cases != 1 || len(m.Cells) != 1 || m.Cells[0].Case != "PL/PL-2022-000031" || m.Cells[0].Href != "/federation/PL/PL-2022-000031" {
+		t.Errorf("federation map: %+v", m)
+	}
+	if m := ua.mapJSON("/federation/map.json?member=UA&place=Kharkiv"); m.Cases != 0 || len(m.Cells) != 0 {
+		t.Errorf("federation map of member UA: %+v", m)
 	}
 	code, page := ua.page("/federation/PL/PL-2022-000031")
 	if code != http.StatusOK {
@@ -215,8 +222,15 @@ func TestBrowserCases(t *testing.T) {
 	}
 	h.shot(t, "cases")
 
-	// Above the point bound: cells, drawn as circles.
-	setBound(t, &mapPointLimit, 0)
+	// A second case in the same cell: a circle counting two.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lat, lon := 49.98, 36.25
+	if _, err := f.cases["UA"].CreateCase(ctx, &accordv1.CreateCaseRequest{Case: &accordv1.Case{CaseId: "UA-2022-000033", Country: "UA",
+		Title: "Near case", Sensitivity: accordv1.Sensitivity_SENSITIVITY_NATIONAL,
+		Incidents: []*accordv1.Incident{{Start: "2022-03-02T08:00:00Z", Place: "Kharkiv", Lat: &lat, Lon: &lon}}}}); err != nil {
+		t.Fatal(err)
+	}
 	h.run(t, "cells", chromedp.Navigate(f.consoles["UA"].URL+"/cases?place=Kharkiv"), chromedp.WaitVisible(chromedp.CSS(`#cases-map path.leaflet-interactive`)))
 	if note := value(t, h, "map note", chromedp.Text(chromedp.CSS(`#map-note`))); !strings.Contains(note, "each circle is an area") {
 		t.Errorf("the note under the map of cells: %q", note)
@@ -224,7 +238,8 @@ func TestBrowserCases(t *testing.T) {
 
 	h.run(t, "case page", chromedp.Click(chromedp.CSS(`a[href="/cases/UA-2022-000031"]`)), chromedp.WaitVisible(chromedp.CSS(`table.custody`)))
 	h.shot(t, "case")
-	h.run(t, "federation", chromedp.Navigate(f.consoles["UA"].URL+"/federation?place=Kharkiv"), chromedp.WaitVisible(chromedp.CSS(`a[href="/federation/PL/PL-2022-000031"]`)))
+	h.run(t, "federation", chromedp.Navigate(f.consoles["UA"].URL+"/federation?place=Kharkiv"), chromedp.WaitVisible(chromedp.CSS(`a[href="/federation/PL/PL-2022-000031"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#cases-map .leaflet-marker-icon`)))
 	h.shot(t, "federation")
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -233,29 +248,33 @@ func TestBrowserCases(t *testing.T) {
 	}
 }
 
-// countingCases is a connection whose CaseService.ListCases answers one
-// case and counts its calls.
-type countingCases struct {
+// aggregatingCases is a connection whose CaseService.AggregateCases
+// answers two cells and keeps the last request.
+type aggregatingCases struct {
 	fakeConn
-	calls atomic.Int32
+	mu   sync.Mutex
+	last *accordv1.AggregateCasesRequest
 }
 
-func (c *countingCases) Invoke(_ context.Context, method string, _, reply any, _ ...grpc.CallOption) error {
-	if method != accordv1.CaseService_ListCases_FullMethodName {
+func (c *aggregatingCases) Invoke(_ context.Context, method string, req, reply any, _ ...grpc.CallOption) error {
+	if method != accordv1.CaseService_AggregateCases_FullMethodName {
 		return status.Error(codes.Unimplemented, method)
 	}
-	c.calls.Add(1)
-	lat, lon := 49.99, 36.23
-	proto.Merge(reply.(proto.Message), &accordv1.ListCasesResponse{Cases: []*accordv1.Case{{CaseId: "UA-1", Title: "x",
-		Incidents: []*accordv1.Incident{{Start: "2022-03-01T10:00:00Z", Place: "Kharkiv", Lat: &lat, Lon: &lon}}}}})
+	c.mu.Lock()
+	c.last = proto.Clone(req.(proto.Message)).(*accordv1.AggregateCasesRequest)
+	c.mu.Unlock()
+	proto.Merge(reply.(proto.Message), &accordv1.AggregateCasesResponse{CaseCount: 250000, Cells: []*accordv1.MapCell{
+		{Lat: 49.9, Lon: 36.2, Bounds: &accordv1.GeoBox{South: 49, West: 36, North: 50, East: 37}, CaseCount: 249999},
+		{Lat: 50.4, Lon: 30.5, Bounds: &accordv1.GeoBox{South: 50, West: 30, North: 51, East: 31}, CaseCount: 1, CaseId: "UA/1"},
+	}})
 	return nil
 }
 
-// TestCasesSearchReadOnce: a search's page and its map read the matching
-// cases once (the session keeps the read for a minute); another search
-// reads again.
-func TestCasesSearchReadOnce(t *testing.T) {
-	conn := &countingCases{}
+// TestCasesMapFromTheNode: map.json asks the node's AggregateCases with
+// the search's filter, the cell size of the zoom and the view's box
+// (clamped to the world), and passes on every cell and the count.
+func TestCasesMapFromTheNode(t *testing.T) {
+	conn := &aggregatingCases{}
 	token := randomToken()
 	srv, err := New(Options{Conn: conn, Member: "UA", User: "analyst", LoginToken: token})
 	if err != nil {
@@ -266,17 +285,24 @@ func TestCasesSearchReadOnce(t *testing.T) {
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, base: ts.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	b.do(http.MethodGet, "/login?token="+token, nil, "")
-	for _, p := range []string{"/cases?place=Kharkiv", "/cases/map.json?place=Kharkiv", "/cases?place=Kharkiv&page_token=x"} {
-		if code, body := b.page(p); code != http.StatusOK {
-			t.Fatalf("%s: %d %s", p, code, body)
-		}
+	m := b.mapJSON("/cases/map.json?place=Kharkiv&zoom=6&south=40.5&west=-200&north=95&east=45")
+	conn.mu.Lock()
+	req := conn.last
+	conn.mu.Unlock()
+	wantBox := &accordv1.GeoBox{South: 40.5, West: -180, North: 90, East: 45}
+	if req.GetFilter().GetPlace() != "Kharkiv" || req.GetCellDeg() != 360.0/64*mapCellPx/256 || !proto.Equal(req.GetBounds(), wantBox) {
+		t.Errorf("the node was asked %v", req)
 	}
-	// One ListCases for each results page (2), one read for the search.
-	if n := conn.calls.Load(); n != 3 {
-		t.Errorf("%d ListCases calls, want 3: the search read once", n)
+	if m.Cases != 250000 || len(m.Cells) != 2 || m.Cells[0].Cases != 249999 || m.Cells[0].Href != "" || m.Cells[0].South != 49 ||
+		m.Cells[1].Case != "UA/1" || m.Cells[1].Href != "/cases/UA%2F1" || m.CellDeg != req.GetCellDeg() {
+		t.Errorf("map: %+v", m)
 	}
-	b.page("/cases/map.json?place=Lviv")
-	if n := conn.calls.Load(); n != 4 {
-		t.Errorf("%d ListCases calls after another search, want 4", n)
+	// Without a view: the whole world, cells of the default zoom.
+	b.mapJSON("/cases/map.json")
+	conn.mu.Lock()
+	req = conn.last
+	conn.mu.Unlock()
+	if req.GetBounds() != nil || req.GetCellDeg() != 360.0/8*mapCellPx/256 {
+		t.Errorf("the node was asked %v", req)
 	}
 }

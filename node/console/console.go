@@ -131,11 +131,6 @@ type session struct {
 	member, account string
 	csrf            string
 	used            time.Time
-
-	// matching is the session's last bounded read of a case search, kept
-	// briefly so that the page, its map and its next pages read once.
-	matchingMu sync.Mutex
-	matching   *searchRead
 }
 
 // New returns the console of one user (Options.Conn) or of an office

@@ -276,6 +276,16 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 		t.Fatalf("searched list: %d cases, token %q", len(searched.GetCases()), searched.GetNextPageToken())
 	}
 	analyst.fail(http.StatusBadRequest, http.MethodGet, "/v1/cases?filter.near_lat=46.64&filter.near_lon=32.62", nil, "filter.radius_km")
+	// The same search's map and timeline: every matching case counted.
+	var agg accordv1.AggregateCasesResponse
+	analyst.get(http.MethodGet, "/v1/cases:aggregate?filter.place=%D0%A5%D0%B5%D1%80%D1%81%D0%BE%D0%BD&filter.text=market&cell_deg=0.5&bounds.south=44&bounds.west=22&bounds.north=53&bounds.east=41", nil, &agg)
+	if agg.GetCaseCount() <= 5 || len(agg.GetCells()) == 0 || len(agg.GetWeeks()) == 0 {
+		t.Errorf("aggregate: %d cases, %d cells, %d weeks", agg.GetCaseCount(), len(agg.GetCells()), len(agg.GetWeeks()))
+	}
+	analyst.fail(http.StatusBadRequest, http.MethodGet, "/v1/cases:aggregate?cell_deg=50", nil, "cell_deg")
+	var fagg accordv1.AggregateFederationCasesResponse
+	analyst.get(http.MethodGet, "/v1/federationCases:aggregate?place=Kherson", nil, &fagg)
+	analyst.fail(http.StatusBadRequest, http.MethodGet, "/v1/federationCases:aggregate?bounds.south=10&bounds.north=5", nil, "bounds.north")
 	analyst.fail(http.StatusNotFound, http.MethodGet, "/v1/federationCases/PL/PL-2022-000001", nil, "PL-2022-000001")
 	analyst.fail(http.StatusBadRequest, http.MethodGet, "/v1/federationCases/pl/PL-2022-000001", nil, "member")
 

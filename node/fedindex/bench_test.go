@@ -56,6 +56,44 @@ func shared(c *accordv1.Case) *accordv1.SharedCase {
 	return sc
 }
 
+// storeGenerated stores n cases of casegen (seed) as member m's shared
+// records in st's federation index, calling each (when not nil) with
+// every case.
+func storeGenerated(st *store.Store, m string, n int, seed uint64, each func(*accordv1.Case)) error {
+	var batch []feed.Record
+	seq := uint64(0)
+	flush := func() error {
+		if _, _, err := st.FedApply(m, "c", batch); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := casegen.Generate(casegen.Options{Member: m, Cases: n, Seed: seed}, func(c *accordv1.Case) error {
+		seq++
+		rec, err := proto.Marshal(&accordv1.FeedRecord{Origin: m, CaseId: c.GetCaseId(), Seq: seq, Case: shared(c)})
+		if err != nil {
+			return err
+		}
+		signed, err := proto.Marshal(&accordv1.SignedRecord{Record: rec, KeyId: "bench"})
+		if err != nil {
+			return err
+		}
+		batch = append(batch, feed.Record{CaseID: c.GetCaseId(), Seq: seq, Record: signed})
+		if each != nil {
+			each(c)
+		}
+		if len(batch) == 5000 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
 func loadBenchIndex(b *testing.B) *store.Store {
 	b.Helper()
 	if testing.Short() {
@@ -78,38 +116,12 @@ func loadBenchIndex(b *testing.B) *store.Store {
 		start := time.Now()
 		r := rand.New(rand.NewPCG(3, 4))
 		for mi, m := range benchMembers {
-			var batch []feed.Record
-			seq := uint64(0)
-			flush := func() error {
-				if _, _, err := st.FedApply(m, "c", batch); err != nil {
-					return err
-				}
-				batch = batch[:0]
-				return nil
-			}
-			err := casegen.Generate(casegen.Options{Member: m, Cases: n / len(benchMembers), Seed: uint64(mi + 1)}, func(c *accordv1.Case) error {
-				seq++
-				rec, err := proto.Marshal(&accordv1.FeedRecord{Origin: m, CaseId: c.GetCaseId(), Seq: seq, Case: shared(c)})
-				if err != nil {
-					return err
-				}
-				signed, err := proto.Marshal(&accordv1.SignedRecord{Record: rec, KeyId: "bench"})
-				if err != nil {
-					return err
-				}
-				batch = append(batch, feed.Record{CaseID: c.GetCaseId(), Seq: seq, Record: signed})
+			err := storeGenerated(st, m, n/len(benchMembers), uint64(mi+1), func(c *accordv1.Case) {
 				if r.IntN(100) == 0 {
 					benchIndex.keys = append(benchIndex.keys, [2]string{m, c.GetCaseId()})
 					benchIndex.titles = append(benchIndex.titles, c.GetTitle())
 				}
-				if len(batch) == 5000 {
-					return flush()
-				}
-				return nil
 			})
-			if err == nil {
-				err = flush()
-			}
 			if err != nil {
 				benchIndex.err = err
 				return
@@ -320,4 +332,44 @@ func BenchmarkGetFederationCase(b *testing.B) {
 		}
 	}
 	reportIn(b, lat, time.Microsecond, "µs")
+}
+
+// BenchmarkFederationAggregate measures AggregateFederationCases over
+// ACCORD_BENCH_FED_CASES shared cases (default 1,000,000): the map of
+// the whole country (Ukraine's box, 0.25° cells, and the whole world at
+// 1° cells) without a filter, with a date range, a crime code, a member
+// and a place.
+func BenchmarkFederationAggregate(b *testing.B) {
+	st := loadBenchIndex(b)
+	sx := loadBenchSearch(b, st)
+	s := New(st, nil, nil, "LT", nil).WithSearch(sx, nil)
+	country := &accordv1.GeoBox{South: 44, West: 22, North: 53, East: 41}
+	for _, bc := range []struct {
+		name string
+		req  *accordv1.AggregateFederationCasesRequest
+	}{
+		{"country", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country}},
+		{"world", &accordv1.AggregateFederationCasesRequest{CellDeg: 1}},
+		{"dates", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country, From: "2022-06-01", To: "2022-08-31"}},
+		{"crime", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country, CrimeCode: "RS-8.2.b.iv"}},
+		{"member", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.25, Bounds: country, Member: "UA"}},
+		{"place", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.05, Bounds: country, Place: "Kharkiv"}},
+		{"place+dates", &accordv1.AggregateFederationCasesRequest{CellDeg: 0.05, Bounds: country, Place: "Харків", From: "2022-03-01", To: "2022-12-31"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var lat []time.Duration
+			cases := int64(0)
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := s.AggregateFederationCases(userCtx(), bc.req)
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				cases = resp.GetCaseCount()
+			}
+			report(b, lat)
+			b.ReportMetric(float64(cases), "cases")
+		})
+	}
 }

@@ -27,6 +27,12 @@
 // record. Other queries scan the index from the start (skipping records
 // before the token's position without decoding them).
 //
+// AggregateFederationCases counts every case that ListFederationCases
+// returns for the same filters into grid cells of their incident points
+// (within an optional box) and weeks of their first incidents, from
+// Search's compact per-case data (casesearch.Index.Aggregate); without a
+// search index, from a scan of the records with the list's own filter.
+//
 // GetFederationCase reads one record by its key (store.FedGet): NotFound
 // when the index holds none (never received, withdrawn, or not shared
 // with this member, which the node cannot tell apart).

@@ -2,6 +2,7 @@ package fedindex
 
 import (
 	"log/slog"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -53,12 +54,25 @@ func (sx *Search) Apply(origin, caseID string, seq uint64, record []byte) {
 	if err == nil {
 		err = proto.Unmarshal(sr.GetRecord(), &r)
 	}
-	if err != nil || r.GetCase() == nil {
-		// The listing skips and logs such an entry; nothing to search.
+	if err != nil || r.GetCase() == nil || r.GetTombstone() || r.GetOrigin() != origin || r.GetCaseId() != caseID || r.GetCase().GetCaseId() != caseID {
+		// The listing skips (and logs) such an entry; nothing to search.
 		sx.ix.RemoveVersion(key, seq)
 		return
 	}
-	sx.ix.PutVersion(key, seq, casesearch.DocOf(r.GetCase().GetTitle(), r.GetCase().GetIncidents()))
+	sx.ix.PutVersion(key, seq, docOf(r.GetCase()))
+}
+
+// docOf is what the search index keeps of a shared case.
+func docOf(c *accordv1.SharedCase) casesearch.Doc {
+	d := casesearch.DocOf(c.GetTitle(), c.GetIncidents())
+	d.CrimeCodes = c.GetCrimeCodes()
+	return d
+}
+
+// splitKey returns the member and case id of a docKey.
+func splitKey(key string) (member, caseID string) {
+	member, caseID, _ = strings.Cut(key, "\x00")
+	return member, caseID
 }
 
 // Len is the number of cases the search index holds.

@@ -350,6 +350,50 @@ func (s *Service) listSearched(ctx context.Context, f filter, bind pagetoken.Bin
 	}
 }
 
+// AggregateFederationCases implements
+// FederationIndexService.AggregateFederationCases: every case that
+// ListFederationCases returns for the same filters, counted into grid
+// cells and weeks from the search index (without one, from a scan of the
+// index's records).
+func (s *Service) AggregateFederationCases(ctx context.Context, req *accordv1.AggregateFederationCasesRequest) (*accordv1.AggregateFederationCasesResponse, error) {
+	f, err := parseFilter(&accordv1.ListFederationCasesRequest{Member: req.GetMember(), Place: req.GetPlace(), CrimeCode: req.GetCrimeCode(),
+		From: req.GetFrom(), To: req.GetTo(), NearLat: req.GetNearLat(), NearLon: req.GetNearLon(), RadiusKm: req.GetRadiusKm(), Text: req.GetText()}, s.aliases)
+	if err != nil {
+		return nil, err
+	}
+	grid, err := casesearch.ParseGrid(req.GetCellDeg(), casesearch.BoxOf(req.GetBounds()), "")
+	if err != nil {
+		return nil, err
+	}
+	var agg casesearch.Aggregate
+	if s.search != nil {
+		prefix := ""
+		if f.member != "" {
+			prefix = docKey(f.member, "")
+		}
+		agg = s.search.ix.Aggregate(casesearch.Filter{Query: f.q, KeyPrefix: prefix, CrimeCode: f.crime,
+			Window: casesearch.Window{After: f.lo, Before: f.hi, InstantAtAfter: true}}, grid)
+	} else {
+		a := casesearch.NewAggregator(grid)
+		err := s.idx.FedScan(f.member, func(origin, caseID string, seq uint64, record []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if fc, ok := s.decode(origin, caseID, seq, record); ok && f.matches(fc.GetCase()) {
+				a.Add(docKey(origin, caseID), docOf(fc.GetCase()))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		agg = a.Result()
+	}
+	resp := &accordv1.AggregateFederationCasesResponse{}
+	resp.CaseCount, resp.Cells, resp.Weeks = agg.Proto(splitKey)
+	return resp, nil
+}
+
 // GetFederationCase implements FederationIndexService.GetFederationCase:
 // a direct read of the index.
 func (s *Service) GetFederationCase(_ context.Context, req *accordv1.GetFederationCaseRequest) (*accordv1.GetFederationCaseResponse, error) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/node/casegen"
 	"github.com/accordfed/accord/node/casesearch"
@@ -17,11 +19,33 @@ import (
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
-// BenchmarkOwnCaseSearch measures ListCases pages (50 cases) with the
-// place, near and text filters over ACCORD_BENCH_OWN_CASES of the
-// office's own cases (default 190,000: Ukraine's register), each query
-// paged up to five pages.
-func BenchmarkOwnCaseSearch(b *testing.B) {
+// importGenerated imports n cases of casegen (seed) of member UA into st,
+// without evidence (no custody sealer here).
+func importGenerated(st *store.Store, n int, seed uint64) error {
+	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/bench"}
+	batch := make([]*accordv1.Case, 0, 2000)
+	flush := func() error {
+		_, err := st.ImportBatch(batch, actor)
+		batch = batch[:0]
+		return err
+	}
+	if err := casegen.Generate(casegen.Options{Member: "UA", Cases: n, Seed: seed}, func(c *accordv1.Case) error {
+		c.Evidence = nil
+		batch = append(batch, c)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return flush()
+}
+
+// benchStore is a store of ACCORD_BENCH_OWN_CASES generated own cases
+// (default 190,000), closed when the benchmark ends.
+func benchStore(b *testing.B) *store.Store {
+	b.Helper()
 	if testing.Short() {
 		b.Skip("imports 190,000 cases; not with -short")
 	}
@@ -33,27 +57,19 @@ func BenchmarkOwnCaseSearch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	actor := store.Actor{ID: "spiffe://accord.test/member/UA/user/bench"}
-	batch := make([]*accordv1.Case, 0, 2000)
-	flush := func() error {
-		_, err := st.ImportBatch(batch, actor)
-		batch = batch[:0]
-		return err
-	}
-	if err := casegen.Generate(casegen.Options{Member: "UA", Cases: n, Seed: 9}, func(c *accordv1.Case) error {
-		c.Evidence = nil // no custody sealer here; the search does not read evidence
-		batch = append(batch, c)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	}); err != nil {
+	b.Cleanup(func() { st.Close() })
+	if err := importGenerated(st, n, 9); err != nil {
 		b.Fatal(err)
 	}
-	if err := flush(); err != nil {
-		b.Fatal(err)
-	}
+	return st
+}
+
+// BenchmarkOwnCaseSearch measures ListCases pages (50 cases) with the
+// place, near and text filters over ACCORD_BENCH_OWN_CASES of the
+// office's own cases (default 190,000: Ukraine's register), each query
+// paged up to five pages.
+func BenchmarkOwnCaseSearch(b *testing.B) {
+	st := benchStore(b)
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -91,11 +107,52 @@ func BenchmarkOwnCaseSearch(b *testing.B) {
 			}
 		}
 	}
+	reportLatency(b, lat)
+	b.ReportMetric(float64(len(lat)), "pages")
+}
+
+// reportLatency reports the percentiles of per-call latencies, in ms.
+func reportLatency(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
 	b.ReportMetric(pct(0.5), "p50-ms")
 	b.ReportMetric(pct(0.95), "p95-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(len(lat)), "pages")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkOwnCaseAggregate measures AggregateCases over
+// ACCORD_BENCH_OWN_CASES of the office's own cases (default 190,000):
+// the country's map without a filter, with a date range and a place.
+func BenchmarkOwnCaseAggregate(b *testing.B) {
+	st := benchStore(b)
+	ix := casesearch.NewIndex()
+	if err := BuildSearch(st, ix); err != nil {
+		b.Fatal(err)
+	}
+	s := New(st, nil, nil, b.TempDir(), ImportLimits{}, nil).WithSearch(ix, nil)
+	ctx := identity.NewContext(context.Background(), identity.Identity{Federation: "accord.test", Member: "UA", Kind: identity.KindUser, Name: "bench"})
+	country := &accordv1.GeoBox{South: 44, West: 22, North: 53, East: 41}
+	from, to := time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2022, 9, 1, 0, 0, 0, 0, time.UTC)
+	for _, bc := range []struct {
+		name string
+		req  *accordv1.AggregateCasesRequest
+	}{
+		{"country", &accordv1.AggregateCasesRequest{CellDeg: 0.25, Bounds: country}},
+		{"dates", &accordv1.AggregateCasesRequest{CellDeg: 0.25, Bounds: country,
+			Filter: &accordv1.CaseFilter{IncidentAfter: timestamppb.New(from), IncidentBefore: timestamppb.New(to)}}},
+		{"place", &accordv1.AggregateCasesRequest{CellDeg: 0.05, Bounds: country, Filter: &accordv1.CaseFilter{Place: "Kharkiv"}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var lat []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := s.AggregateCases(ctx, bc.req); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			reportLatency(b, lat)
+		})
+	}
 }

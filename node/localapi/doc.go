@@ -1,5 +1,6 @@
 // Package localapi is the office's own API on its node: accord.v1
-// CaseService (create, update, get, list, delete, import, export cases) and
+// CaseService (create, update, get, list, aggregate into a map and a
+// timeline, delete, import, export cases) and
 // EvidenceService (register evidence, look it up by id or content hash,
 // custody chains). It listens on the node's local address, separate from the
 // federation address, and serves only users of the node's own member,

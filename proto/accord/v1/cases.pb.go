@@ -1380,6 +1380,354 @@ func (x *ListCasesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// AggregateCasesRequest asks for the map and timeline of a search.
+type AggregateCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which cases: as ListCasesRequest.filter.
+	Filter *CaseFilter `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The grid's cell size, degrees from (-90, -180): 0.001 to 45 (0 for
+	// 1). The box (bounds, else the whole world) may span at most
+	// 1,000,000 cells.
+	CellDeg float64 `protobuf:"fixed64,2,opt,name=cell_deg,json=cellDeg,proto3" json:"cell_deg,omitempty"`
+	// Only points within this box go into cells (no box: the whole
+	// world); case_count and weeks count every matching case.
+	Bounds        *GeoBox `protobuf:"bytes,3,opt,name=bounds,proto3" json:"bounds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateCasesRequest) Reset() {
+	*x = AggregateCasesRequest{}
+	mi := &file_accord_v1_cases_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateCasesRequest) ProtoMessage() {}
+
+func (x *AggregateCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_cases_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateCasesRequest.ProtoReflect.Descriptor instead.
+func (*AggregateCasesRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AggregateCasesRequest) GetFilter() *CaseFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *AggregateCasesRequest) GetCellDeg() float64 {
+	if x != nil {
+		return x.CellDeg
+	}
+	return 0
+}
+
+func (x *AggregateCasesRequest) GetBounds() *GeoBox {
+	if x != nil {
+		return x.Bounds
+	}
+	return nil
+}
+
+// GeoBox is a rectangle of latitudes (south to north, -90 to 90) and
+// longitudes (west to east, -180 to 180), degrees, edges included.
+type GeoBox struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	South         float64                `protobuf:"fixed64,1,opt,name=south,proto3" json:"south,omitempty"`
+	West          float64                `protobuf:"fixed64,2,opt,name=west,proto3" json:"west,omitempty"`
+	North         float64                `protobuf:"fixed64,3,opt,name=north,proto3" json:"north,omitempty"`
+	East          float64                `protobuf:"fixed64,4,opt,name=east,proto3" json:"east,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GeoBox) Reset() {
+	*x = GeoBox{}
+	mi := &file_accord_v1_cases_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GeoBox) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GeoBox) ProtoMessage() {}
+
+func (x *GeoBox) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_cases_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GeoBox.ProtoReflect.Descriptor instead.
+func (*GeoBox) Descriptor() ([]byte, []int) {
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GeoBox) GetSouth() float64 {
+	if x != nil {
+		return x.South
+	}
+	return 0
+}
+
+func (x *GeoBox) GetWest() float64 {
+	if x != nil {
+		return x.West
+	}
+	return 0
+}
+
+func (x *GeoBox) GetNorth() float64 {
+	if x != nil {
+		return x.North
+	}
+	return 0
+}
+
+func (x *GeoBox) GetEast() float64 {
+	if x != nil {
+		return x.East
+	}
+	return 0
+}
+
+// AggregateCasesResponse is a search's map and timeline.
+type AggregateCasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many cases match: as many as ListCases returns for the filter.
+	CaseCount int64 `protobuf:"varint,1,opt,name=case_count,json=caseCount,proto3" json:"case_count,omitempty"`
+	// The grid cells that hold a matching case's incident point, by
+	// latitude then longitude.
+	Cells []*MapCell `protobuf:"bytes,2,rep,name=cells,proto3" json:"cells,omitempty"`
+	// The weeks with a matching case's first incident, in order.
+	Weeks         []*WeekCount `protobuf:"bytes,3,rep,name=weeks,proto3" json:"weeks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateCasesResponse) Reset() {
+	*x = AggregateCasesResponse{}
+	mi := &file_accord_v1_cases_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateCasesResponse) ProtoMessage() {}
+
+func (x *AggregateCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_cases_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateCasesResponse.ProtoReflect.Descriptor instead.
+func (*AggregateCasesResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AggregateCasesResponse) GetCaseCount() int64 {
+	if x != nil {
+		return x.CaseCount
+	}
+	return 0
+}
+
+func (x *AggregateCasesResponse) GetCells() []*MapCell {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+func (x *AggregateCasesResponse) GetWeeks() []*WeekCount {
+	if x != nil {
+		return x.Weeks
+	}
+	return nil
+}
+
+// MapCell is a grid cell of a search's map.
+type MapCell struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mean of the incident points in the cell.
+	Lat float64 `protobuf:"fixed64,1,opt,name=lat,proto3" json:"lat,omitempty"`
+	Lon float64 `protobuf:"fixed64,2,opt,name=lon,proto3" json:"lon,omitempty"`
+	// The cell.
+	Bounds *GeoBox `protobuf:"bytes,3,opt,name=bounds,proto3" json:"bounds,omitempty"`
+	// How many matching cases have an incident point in the cell (a case
+	// once).
+	CaseCount int64 `protobuf:"varint,4,opt,name=case_count,json=caseCount,proto3" json:"case_count,omitempty"`
+	// When case_count is 1: the case's member (federation searches only)
+	// and case id.
+	Member        string `protobuf:"bytes,5,opt,name=member,proto3" json:"member,omitempty"`
+	CaseId        string `protobuf:"bytes,6,opt,name=case_id,json=caseId,proto3" json:"case_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapCell) Reset() {
+	*x = MapCell{}
+	mi := &file_accord_v1_cases_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapCell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapCell) ProtoMessage() {}
+
+func (x *MapCell) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_cases_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapCell.ProtoReflect.Descriptor instead.
+func (*MapCell) Descriptor() ([]byte, []int) {
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MapCell) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *MapCell) GetLon() float64 {
+	if x != nil {
+		return x.Lon
+	}
+	return 0
+}
+
+func (x *MapCell) GetBounds() *GeoBox {
+	if x != nil {
+		return x.Bounds
+	}
+	return nil
+}
+
+func (x *MapCell) GetCaseCount() int64 {
+	if x != nil {
+		return x.CaseCount
+	}
+	return 0
+}
+
+func (x *MapCell) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *MapCell) GetCaseId() string {
+	if x != nil {
+		return x.CaseId
+	}
+	return ""
+}
+
+// WeekCount is how many matching cases have their first incident (the
+// earliest start) in a week.
+type WeekCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The week's Monday (UTC), YYYY-MM-DD.
+	WeekStart     string `protobuf:"bytes,1,opt,name=week_start,json=weekStart,proto3" json:"week_start,omitempty"`
+	CaseCount     int64  `protobuf:"varint,2,opt,name=case_count,json=caseCount,proto3" json:"case_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WeekCount) Reset() {
+	*x = WeekCount{}
+	mi := &file_accord_v1_cases_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WeekCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WeekCount) ProtoMessage() {}
+
+func (x *WeekCount) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_cases_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WeekCount.ProtoReflect.Descriptor instead.
+func (*WeekCount) Descriptor() ([]byte, []int) {
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WeekCount) GetWeekStart() string {
+	if x != nil {
+		return x.WeekStart
+	}
+	return ""
+}
+
+func (x *WeekCount) GetCaseCount() int64 {
+	if x != nil {
+		return x.CaseCount
+	}
+	return 0
+}
+
 // DeleteCaseRequest removes a case.
 type DeleteCaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1393,7 +1741,7 @@ type DeleteCaseRequest struct {
 
 func (x *DeleteCaseRequest) Reset() {
 	*x = DeleteCaseRequest{}
-	mi := &file_accord_v1_cases_proto_msgTypes[14]
+	mi := &file_accord_v1_cases_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1753,7 @@ func (x *DeleteCaseRequest) String() string {
 func (*DeleteCaseRequest) ProtoMessage() {}
 
 func (x *DeleteCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[14]
+	mi := &file_accord_v1_cases_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1766,7 @@ func (x *DeleteCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCaseRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCaseRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{14}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteCaseRequest) GetCaseId() string {
@@ -1446,7 +1794,7 @@ type DeleteCaseResponse struct {
 
 func (x *DeleteCaseResponse) Reset() {
 	*x = DeleteCaseResponse{}
-	mi := &file_accord_v1_cases_proto_msgTypes[15]
+	mi := &file_accord_v1_cases_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1806,7 @@ func (x *DeleteCaseResponse) String() string {
 func (*DeleteCaseResponse) ProtoMessage() {}
 
 func (x *DeleteCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[15]
+	mi := &file_accord_v1_cases_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1819,7 @@ func (x *DeleteCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCaseResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCaseResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{15}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteCaseResponse) GetCase() *Case {
@@ -1498,7 +1846,7 @@ type ImportOptions struct {
 
 func (x *ImportOptions) Reset() {
 	*x = ImportOptions{}
-	mi := &file_accord_v1_cases_proto_msgTypes[16]
+	mi := &file_accord_v1_cases_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1858,7 @@ func (x *ImportOptions) String() string {
 func (*ImportOptions) ProtoMessage() {}
 
 func (x *ImportOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[16]
+	mi := &file_accord_v1_cases_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1871,7 @@ func (x *ImportOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportOptions.ProtoReflect.Descriptor instead.
 func (*ImportOptions) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{16}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ImportOptions) GetSkipInvalid() bool {
@@ -1563,7 +1911,7 @@ type ImportLine struct {
 
 func (x *ImportLine) Reset() {
 	*x = ImportLine{}
-	mi := &file_accord_v1_cases_proto_msgTypes[17]
+	mi := &file_accord_v1_cases_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1923,7 @@ func (x *ImportLine) String() string {
 func (*ImportLine) ProtoMessage() {}
 
 func (x *ImportLine) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[17]
+	mi := &file_accord_v1_cases_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1936,7 @@ func (x *ImportLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportLine.ProtoReflect.Descriptor instead.
 func (*ImportLine) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{17}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportLine) GetNumber() int64 {
@@ -1623,7 +1971,7 @@ type ImportChunk struct {
 
 func (x *ImportChunk) Reset() {
 	*x = ImportChunk{}
-	mi := &file_accord_v1_cases_proto_msgTypes[18]
+	mi := &file_accord_v1_cases_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1983,7 @@ func (x *ImportChunk) String() string {
 func (*ImportChunk) ProtoMessage() {}
 
 func (x *ImportChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[18]
+	mi := &file_accord_v1_cases_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1996,7 @@ func (x *ImportChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportChunk.ProtoReflect.Descriptor instead.
 func (*ImportChunk) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{18}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportChunk) GetLines() []*ImportLine {
@@ -1674,7 +2022,7 @@ type ImportCasesRequest struct {
 
 func (x *ImportCasesRequest) Reset() {
 	*x = ImportCasesRequest{}
-	mi := &file_accord_v1_cases_proto_msgTypes[19]
+	mi := &file_accord_v1_cases_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +2034,7 @@ func (x *ImportCasesRequest) String() string {
 func (*ImportCasesRequest) ProtoMessage() {}
 
 func (x *ImportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[19]
+	mi := &file_accord_v1_cases_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +2047,7 @@ func (x *ImportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ImportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{19}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportCasesRequest) GetBody() isImportCasesRequest_Body {
@@ -1762,7 +2110,7 @@ type LineError struct {
 
 func (x *LineError) Reset() {
 	*x = LineError{}
-	mi := &file_accord_v1_cases_proto_msgTypes[20]
+	mi := &file_accord_v1_cases_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +2122,7 @@ func (x *LineError) String() string {
 func (*LineError) ProtoMessage() {}
 
 func (x *LineError) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[20]
+	mi := &file_accord_v1_cases_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +2135,7 @@ func (x *LineError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineError.ProtoReflect.Descriptor instead.
 func (*LineError) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{20}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LineError) GetLine() int64 {
@@ -1839,7 +2187,7 @@ type ImportErrorGroup struct {
 
 func (x *ImportErrorGroup) Reset() {
 	*x = ImportErrorGroup{}
-	mi := &file_accord_v1_cases_proto_msgTypes[21]
+	mi := &file_accord_v1_cases_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +2199,7 @@ func (x *ImportErrorGroup) String() string {
 func (*ImportErrorGroup) ProtoMessage() {}
 
 func (x *ImportErrorGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[21]
+	mi := &file_accord_v1_cases_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2212,7 @@ func (x *ImportErrorGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportErrorGroup.ProtoReflect.Descriptor instead.
 func (*ImportErrorGroup) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{21}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ImportErrorGroup) GetField() string {
@@ -1919,7 +2267,7 @@ type ImportProgress struct {
 
 func (x *ImportProgress) Reset() {
 	*x = ImportProgress{}
-	mi := &file_accord_v1_cases_proto_msgTypes[22]
+	mi := &file_accord_v1_cases_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2279,7 @@ func (x *ImportProgress) String() string {
 func (*ImportProgress) ProtoMessage() {}
 
 func (x *ImportProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[22]
+	mi := &file_accord_v1_cases_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2292,7 @@ func (x *ImportProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportProgress.ProtoReflect.Descriptor instead.
 func (*ImportProgress) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{22}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ImportProgress) GetPhase() ImportPhase {
@@ -2014,7 +2362,7 @@ type ImportResult struct {
 
 func (x *ImportResult) Reset() {
 	*x = ImportResult{}
-	mi := &file_accord_v1_cases_proto_msgTypes[23]
+	mi := &file_accord_v1_cases_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2374,7 @@ func (x *ImportResult) String() string {
 func (*ImportResult) ProtoMessage() {}
 
 func (x *ImportResult) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[23]
+	mi := &file_accord_v1_cases_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2387,7 @@ func (x *ImportResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportResult.ProtoReflect.Descriptor instead.
 func (*ImportResult) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{23}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ImportResult) GetLines() int64 {
@@ -2135,7 +2483,7 @@ type ImportCasesResponse struct {
 
 func (x *ImportCasesResponse) Reset() {
 	*x = ImportCasesResponse{}
-	mi := &file_accord_v1_cases_proto_msgTypes[24]
+	mi := &file_accord_v1_cases_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2495,7 @@ func (x *ImportCasesResponse) String() string {
 func (*ImportCasesResponse) ProtoMessage() {}
 
 func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[24]
+	mi := &file_accord_v1_cases_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2508,7 @@ func (x *ImportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ImportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{24}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ImportCasesResponse) GetBody() isImportCasesResponse_Body {
@@ -2217,7 +2565,7 @@ type ExportCasesRequest struct {
 
 func (x *ExportCasesRequest) Reset() {
 	*x = ExportCasesRequest{}
-	mi := &file_accord_v1_cases_proto_msgTypes[25]
+	mi := &file_accord_v1_cases_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2229,7 +2577,7 @@ func (x *ExportCasesRequest) String() string {
 func (*ExportCasesRequest) ProtoMessage() {}
 
 func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[25]
+	mi := &file_accord_v1_cases_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2242,7 +2590,7 @@ func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesRequest.ProtoReflect.Descriptor instead.
 func (*ExportCasesRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{25}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ExportCasesRequest) GetFilter() *CaseFilter {
@@ -2263,7 +2611,7 @@ type ExportCasesResponse struct {
 
 func (x *ExportCasesResponse) Reset() {
 	*x = ExportCasesResponse{}
-	mi := &file_accord_v1_cases_proto_msgTypes[26]
+	mi := &file_accord_v1_cases_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2623,7 @@ func (x *ExportCasesResponse) String() string {
 func (*ExportCasesResponse) ProtoMessage() {}
 
 func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_cases_proto_msgTypes[26]
+	mi := &file_accord_v1_cases_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2636,7 @@ func (x *ExportCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportCasesResponse.ProtoReflect.Descriptor instead.
 func (*ExportCasesResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_cases_proto_rawDescGZIP(), []int{26}
+	return file_accord_v1_cases_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ExportCasesResponse) GetCases() []*Case {
@@ -2387,7 +2735,34 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\v2\x15.accord.v1.CaseFilterR\x06filter\"b\n" +
 	"\x11ListCasesResponse\x12%\n" +
 	"\x05cases\x18\x01 \x03(\v2\x0f.accord.v1.CaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"D\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8c\x01\n" +
+	"\x15AggregateCasesRequest\x12-\n" +
+	"\x06filter\x18\x01 \x01(\v2\x15.accord.v1.CaseFilterR\x06filter\x12\x19\n" +
+	"\bcell_deg\x18\x02 \x01(\x01R\acellDeg\x12)\n" +
+	"\x06bounds\x18\x03 \x01(\v2\x11.accord.v1.GeoBoxR\x06bounds\"\\\n" +
+	"\x06GeoBox\x12\x14\n" +
+	"\x05south\x18\x01 \x01(\x01R\x05south\x12\x12\n" +
+	"\x04west\x18\x02 \x01(\x01R\x04west\x12\x14\n" +
+	"\x05north\x18\x03 \x01(\x01R\x05north\x12\x12\n" +
+	"\x04east\x18\x04 \x01(\x01R\x04east\"\x8d\x01\n" +
+	"\x16AggregateCasesResponse\x12\x1d\n" +
+	"\n" +
+	"case_count\x18\x01 \x01(\x03R\tcaseCount\x12(\n" +
+	"\x05cells\x18\x02 \x03(\v2\x12.accord.v1.MapCellR\x05cells\x12*\n" +
+	"\x05weeks\x18\x03 \x03(\v2\x14.accord.v1.WeekCountR\x05weeks\"\xa8\x01\n" +
+	"\aMapCell\x12\x10\n" +
+	"\x03lat\x18\x01 \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lon\x18\x02 \x01(\x01R\x03lon\x12)\n" +
+	"\x06bounds\x18\x03 \x01(\v2\x11.accord.v1.GeoBoxR\x06bounds\x12\x1d\n" +
+	"\n" +
+	"case_count\x18\x04 \x01(\x03R\tcaseCount\x12\x16\n" +
+	"\x06member\x18\x05 \x01(\tR\x06member\x12\x17\n" +
+	"\acase_id\x18\x06 \x01(\tR\x06caseId\"I\n" +
+	"\tWeekCount\x12\x1d\n" +
+	"\n" +
+	"week_start\x18\x01 \x01(\tR\tweekStart\x12\x1d\n" +
+	"\n" +
+	"case_count\x18\x02 \x01(\x03R\tcaseCount\"D\n" +
 	"\x11DeleteCaseRequest\x12\x17\n" +
 	"\acase_id\x18\x01 \x01(\tR\x06caseId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"9\n" +
@@ -2483,14 +2858,15 @@ const file_accord_v1_cases_proto_rawDesc = "" +
 	"\vImportPhase\x12\x1c\n" +
 	"\x18IMPORT_PHASE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17IMPORT_PHASE_VALIDATING\x10\x01\x12\x18\n" +
-	"\x14IMPORT_PHASE_WRITING\x10\x022\x9a\x04\n" +
+	"\x14IMPORT_PHASE_WRITING\x10\x022\xf1\x04\n" +
 	"\vCaseService\x12I\n" +
 	"\n" +
 	"CreateCase\x12\x1c.accord.v1.CreateCaseRequest\x1a\x1d.accord.v1.CreateCaseResponse\x12I\n" +
 	"\n" +
 	"UpdateCase\x12\x1c.accord.v1.UpdateCaseRequest\x1a\x1d.accord.v1.UpdateCaseResponse\x12@\n" +
 	"\aGetCase\x12\x19.accord.v1.GetCaseRequest\x1a\x1a.accord.v1.GetCaseResponse\x12F\n" +
-	"\tListCases\x12\x1b.accord.v1.ListCasesRequest\x1a\x1c.accord.v1.ListCasesResponse\x12I\n" +
+	"\tListCases\x12\x1b.accord.v1.ListCasesRequest\x1a\x1c.accord.v1.ListCasesResponse\x12U\n" +
+	"\x0eAggregateCases\x12 .accord.v1.AggregateCasesRequest\x1a!.accord.v1.AggregateCasesResponse\x12I\n" +
 	"\n" +
 	"DeleteCase\x12\x1c.accord.v1.DeleteCaseRequest\x1a\x1d.accord.v1.DeleteCaseResponse\x12P\n" +
 	"\vImportCases\x12\x1d.accord.v1.ImportCasesRequest\x1a\x1e.accord.v1.ImportCasesResponse(\x010\x01\x12N\n" +
@@ -2509,43 +2885,48 @@ func file_accord_v1_cases_proto_rawDescGZIP() []byte {
 }
 
 var file_accord_v1_cases_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_accord_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_accord_v1_cases_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_accord_v1_cases_proto_goTypes = []any{
-	(CaseStatus)(0),               // 0: accord.v1.CaseStatus
-	(Sensitivity)(0),              // 1: accord.v1.Sensitivity
-	(TimePrecision)(0),            // 2: accord.v1.TimePrecision
-	(PerpetratorKind)(0),          // 3: accord.v1.PerpetratorKind
-	(PersonRole)(0),               // 4: accord.v1.PersonRole
-	(ImportPhase)(0),              // 5: accord.v1.ImportPhase
-	(*Incident)(nil),              // 6: accord.v1.Incident
-	(*Perpetrator)(nil),           // 7: accord.v1.Perpetrator
-	(*Person)(nil),                // 8: accord.v1.Person
-	(*EvidenceRef)(nil),           // 9: accord.v1.EvidenceRef
-	(*Case)(nil),                  // 10: accord.v1.Case
-	(*CreateCaseRequest)(nil),     // 11: accord.v1.CreateCaseRequest
-	(*CreateCaseResponse)(nil),    // 12: accord.v1.CreateCaseResponse
-	(*UpdateCaseRequest)(nil),     // 13: accord.v1.UpdateCaseRequest
-	(*UpdateCaseResponse)(nil),    // 14: accord.v1.UpdateCaseResponse
-	(*GetCaseRequest)(nil),        // 15: accord.v1.GetCaseRequest
-	(*GetCaseResponse)(nil),       // 16: accord.v1.GetCaseResponse
-	(*CaseFilter)(nil),            // 17: accord.v1.CaseFilter
-	(*ListCasesRequest)(nil),      // 18: accord.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),     // 19: accord.v1.ListCasesResponse
-	(*DeleteCaseRequest)(nil),     // 20: accord.v1.DeleteCaseRequest
-	(*DeleteCaseResponse)(nil),    // 21: accord.v1.DeleteCaseResponse
-	(*ImportOptions)(nil),         // 22: accord.v1.ImportOptions
-	(*ImportLine)(nil),            // 23: accord.v1.ImportLine
-	(*ImportChunk)(nil),           // 24: accord.v1.ImportChunk
-	(*ImportCasesRequest)(nil),    // 25: accord.v1.ImportCasesRequest
-	(*LineError)(nil),             // 26: accord.v1.LineError
-	(*ImportErrorGroup)(nil),      // 27: accord.v1.ImportErrorGroup
-	(*ImportProgress)(nil),        // 28: accord.v1.ImportProgress
-	(*ImportResult)(nil),          // 29: accord.v1.ImportResult
-	(*ImportCasesResponse)(nil),   // 30: accord.v1.ImportCasesResponse
-	(*ExportCasesRequest)(nil),    // 31: accord.v1.ExportCasesRequest
-	(*ExportCasesResponse)(nil),   // 32: accord.v1.ExportCasesResponse
-	nil,                           // 33: accord.v1.ImportResult.WithheldEntry
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(CaseStatus)(0),                // 0: accord.v1.CaseStatus
+	(Sensitivity)(0),               // 1: accord.v1.Sensitivity
+	(TimePrecision)(0),             // 2: accord.v1.TimePrecision
+	(PerpetratorKind)(0),           // 3: accord.v1.PerpetratorKind
+	(PersonRole)(0),                // 4: accord.v1.PersonRole
+	(ImportPhase)(0),               // 5: accord.v1.ImportPhase
+	(*Incident)(nil),               // 6: accord.v1.Incident
+	(*Perpetrator)(nil),            // 7: accord.v1.Perpetrator
+	(*Person)(nil),                 // 8: accord.v1.Person
+	(*EvidenceRef)(nil),            // 9: accord.v1.EvidenceRef
+	(*Case)(nil),                   // 10: accord.v1.Case
+	(*CreateCaseRequest)(nil),      // 11: accord.v1.CreateCaseRequest
+	(*CreateCaseResponse)(nil),     // 12: accord.v1.CreateCaseResponse
+	(*UpdateCaseRequest)(nil),      // 13: accord.v1.UpdateCaseRequest
+	(*UpdateCaseResponse)(nil),     // 14: accord.v1.UpdateCaseResponse
+	(*GetCaseRequest)(nil),         // 15: accord.v1.GetCaseRequest
+	(*GetCaseResponse)(nil),        // 16: accord.v1.GetCaseResponse
+	(*CaseFilter)(nil),             // 17: accord.v1.CaseFilter
+	(*ListCasesRequest)(nil),       // 18: accord.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),      // 19: accord.v1.ListCasesResponse
+	(*AggregateCasesRequest)(nil),  // 20: accord.v1.AggregateCasesRequest
+	(*GeoBox)(nil),                 // 21: accord.v1.GeoBox
+	(*AggregateCasesResponse)(nil), // 22: accord.v1.AggregateCasesResponse
+	(*MapCell)(nil),                // 23: accord.v1.MapCell
+	(*WeekCount)(nil),              // 24: accord.v1.WeekCount
+	(*DeleteCaseRequest)(nil),      // 25: accord.v1.DeleteCaseRequest
+	(*DeleteCaseResponse)(nil),     // 26: accord.v1.DeleteCaseResponse
+	(*ImportOptions)(nil),          // 27: accord.v1.ImportOptions
+	(*ImportLine)(nil),             // 28: accord.v1.ImportLine
+	(*ImportChunk)(nil),            // 29: accord.v1.ImportChunk
+	(*ImportCasesRequest)(nil),     // 30: accord.v1.ImportCasesRequest
+	(*LineError)(nil),              // 31: accord.v1.LineError
+	(*ImportErrorGroup)(nil),       // 32: accord.v1.ImportErrorGroup
+	(*ImportProgress)(nil),         // 33: accord.v1.ImportProgress
+	(*ImportResult)(nil),           // 34: accord.v1.ImportResult
+	(*ImportCasesResponse)(nil),    // 35: accord.v1.ImportCasesResponse
+	(*ExportCasesRequest)(nil),     // 36: accord.v1.ExportCasesRequest
+	(*ExportCasesResponse)(nil),    // 37: accord.v1.ExportCasesResponse
+	nil,                            // 38: accord.v1.ImportResult.WithheldEntry
+	(*timestamppb.Timestamp)(nil),  // 39: google.protobuf.Timestamp
 }
 var file_accord_v1_cases_proto_depIdxs = []int32{
 	2,  // 0: accord.v1.Incident.precision:type_name -> accord.v1.TimePrecision
@@ -2557,49 +2938,56 @@ var file_accord_v1_cases_proto_depIdxs = []int32{
 	7,  // 6: accord.v1.Case.perpetrators:type_name -> accord.v1.Perpetrator
 	8,  // 7: accord.v1.Case.persons:type_name -> accord.v1.Person
 	9,  // 8: accord.v1.Case.evidence:type_name -> accord.v1.EvidenceRef
-	34, // 9: accord.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	34, // 10: accord.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	39, // 9: accord.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	39, // 10: accord.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	10, // 11: accord.v1.CreateCaseRequest.case:type_name -> accord.v1.Case
 	10, // 12: accord.v1.CreateCaseResponse.case:type_name -> accord.v1.Case
 	10, // 13: accord.v1.UpdateCaseRequest.case:type_name -> accord.v1.Case
 	10, // 14: accord.v1.UpdateCaseResponse.case:type_name -> accord.v1.Case
 	10, // 15: accord.v1.GetCaseResponse.case:type_name -> accord.v1.Case
 	0,  // 16: accord.v1.CaseFilter.status:type_name -> accord.v1.CaseStatus
-	34, // 17: accord.v1.CaseFilter.incident_after:type_name -> google.protobuf.Timestamp
-	34, // 18: accord.v1.CaseFilter.incident_before:type_name -> google.protobuf.Timestamp
+	39, // 17: accord.v1.CaseFilter.incident_after:type_name -> google.protobuf.Timestamp
+	39, // 18: accord.v1.CaseFilter.incident_before:type_name -> google.protobuf.Timestamp
 	17, // 19: accord.v1.ListCasesRequest.filter:type_name -> accord.v1.CaseFilter
 	10, // 20: accord.v1.ListCasesResponse.cases:type_name -> accord.v1.Case
-	10, // 21: accord.v1.DeleteCaseResponse.case:type_name -> accord.v1.Case
-	23, // 22: accord.v1.ImportChunk.lines:type_name -> accord.v1.ImportLine
-	22, // 23: accord.v1.ImportCasesRequest.options:type_name -> accord.v1.ImportOptions
-	24, // 24: accord.v1.ImportCasesRequest.chunk:type_name -> accord.v1.ImportChunk
-	5,  // 25: accord.v1.ImportProgress.phase:type_name -> accord.v1.ImportPhase
-	26, // 26: accord.v1.ImportResult.errors:type_name -> accord.v1.LineError
-	33, // 27: accord.v1.ImportResult.withheld:type_name -> accord.v1.ImportResult.WithheldEntry
-	27, // 28: accord.v1.ImportResult.error_groups:type_name -> accord.v1.ImportErrorGroup
-	28, // 29: accord.v1.ImportCasesResponse.progress:type_name -> accord.v1.ImportProgress
-	29, // 30: accord.v1.ImportCasesResponse.result:type_name -> accord.v1.ImportResult
-	17, // 31: accord.v1.ExportCasesRequest.filter:type_name -> accord.v1.CaseFilter
-	10, // 32: accord.v1.ExportCasesResponse.cases:type_name -> accord.v1.Case
-	11, // 33: accord.v1.CaseService.CreateCase:input_type -> accord.v1.CreateCaseRequest
-	13, // 34: accord.v1.CaseService.UpdateCase:input_type -> accord.v1.UpdateCaseRequest
-	15, // 35: accord.v1.CaseService.GetCase:input_type -> accord.v1.GetCaseRequest
-	18, // 36: accord.v1.CaseService.ListCases:input_type -> accord.v1.ListCasesRequest
-	20, // 37: accord.v1.CaseService.DeleteCase:input_type -> accord.v1.DeleteCaseRequest
-	25, // 38: accord.v1.CaseService.ImportCases:input_type -> accord.v1.ImportCasesRequest
-	31, // 39: accord.v1.CaseService.ExportCases:input_type -> accord.v1.ExportCasesRequest
-	12, // 40: accord.v1.CaseService.CreateCase:output_type -> accord.v1.CreateCaseResponse
-	14, // 41: accord.v1.CaseService.UpdateCase:output_type -> accord.v1.UpdateCaseResponse
-	16, // 42: accord.v1.CaseService.GetCase:output_type -> accord.v1.GetCaseResponse
-	19, // 43: accord.v1.CaseService.ListCases:output_type -> accord.v1.ListCasesResponse
-	21, // 44: accord.v1.CaseService.DeleteCase:output_type -> accord.v1.DeleteCaseResponse
-	30, // 45: accord.v1.CaseService.ImportCases:output_type -> accord.v1.ImportCasesResponse
-	32, // 46: accord.v1.CaseService.ExportCases:output_type -> accord.v1.ExportCasesResponse
-	40, // [40:47] is the sub-list for method output_type
-	33, // [33:40] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	17, // 21: accord.v1.AggregateCasesRequest.filter:type_name -> accord.v1.CaseFilter
+	21, // 22: accord.v1.AggregateCasesRequest.bounds:type_name -> accord.v1.GeoBox
+	23, // 23: accord.v1.AggregateCasesResponse.cells:type_name -> accord.v1.MapCell
+	24, // 24: accord.v1.AggregateCasesResponse.weeks:type_name -> accord.v1.WeekCount
+	21, // 25: accord.v1.MapCell.bounds:type_name -> accord.v1.GeoBox
+	10, // 26: accord.v1.DeleteCaseResponse.case:type_name -> accord.v1.Case
+	28, // 27: accord.v1.ImportChunk.lines:type_name -> accord.v1.ImportLine
+	27, // 28: accord.v1.ImportCasesRequest.options:type_name -> accord.v1.ImportOptions
+	29, // 29: accord.v1.ImportCasesRequest.chunk:type_name -> accord.v1.ImportChunk
+	5,  // 30: accord.v1.ImportProgress.phase:type_name -> accord.v1.ImportPhase
+	31, // 31: accord.v1.ImportResult.errors:type_name -> accord.v1.LineError
+	38, // 32: accord.v1.ImportResult.withheld:type_name -> accord.v1.ImportResult.WithheldEntry
+	32, // 33: accord.v1.ImportResult.error_groups:type_name -> accord.v1.ImportErrorGroup
+	33, // 34: accord.v1.ImportCasesResponse.progress:type_name -> accord.v1.ImportProgress
+	34, // 35: accord.v1.ImportCasesResponse.result:type_name -> accord.v1.ImportResult
+	17, // 36: accord.v1.ExportCasesRequest.filter:type_name -> accord.v1.CaseFilter
+	10, // 37: accord.v1.ExportCasesResponse.cases:type_name -> accord.v1.Case
+	11, // 38: accord.v1.CaseService.CreateCase:input_type -> accord.v1.CreateCaseRequest
+	13, // 39: accord.v1.CaseService.UpdateCase:input_type -> accord.v1.UpdateCaseRequest
+	15, // 40: accord.v1.CaseService.GetCase:input_type -> accord.v1.GetCaseRequest
+	18, // 41: accord.v1.CaseService.ListCases:input_type -> accord.v1.ListCasesRequest
+	20, // 42: accord.v1.CaseService.AggregateCases:input_type -> accord.v1.AggregateCasesRequest
+	25, // 43: accord.v1.CaseService.DeleteCase:input_type -> accord.v1.DeleteCaseRequest
+	30, // 44: accord.v1.CaseService.ImportCases:input_type -> accord.v1.ImportCasesRequest
+	36, // 45: accord.v1.CaseService.ExportCases:input_type -> accord.v1.ExportCasesRequest
+	12, // 46: accord.v1.CaseService.CreateCase:output_type -> accord.v1.CreateCaseResponse
+	14, // 47: accord.v1.CaseService.UpdateCase:output_type -> accord.v1.UpdateCaseResponse
+	16, // 48: accord.v1.CaseService.GetCase:output_type -> accord.v1.GetCaseResponse
+	19, // 49: accord.v1.CaseService.ListCases:output_type -> accord.v1.ListCasesResponse
+	22, // 50: accord.v1.CaseService.AggregateCases:output_type -> accord.v1.AggregateCasesResponse
+	26, // 51: accord.v1.CaseService.DeleteCase:output_type -> accord.v1.DeleteCaseResponse
+	35, // 52: accord.v1.CaseService.ImportCases:output_type -> accord.v1.ImportCasesResponse
+	37, // 53: accord.v1.CaseService.ExportCases:output_type -> accord.v1.ExportCasesResponse
+	46, // [46:54] is the sub-list for method output_type
+	38, // [38:46] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_cases_proto_init() }
@@ -2610,11 +2998,11 @@ func file_accord_v1_cases_proto_init() {
 	file_accord_v1_cases_proto_msgTypes[0].OneofWrappers = []any{}
 	file_accord_v1_cases_proto_msgTypes[2].OneofWrappers = []any{}
 	file_accord_v1_cases_proto_msgTypes[4].OneofWrappers = []any{}
-	file_accord_v1_cases_proto_msgTypes[19].OneofWrappers = []any{
+	file_accord_v1_cases_proto_msgTypes[24].OneofWrappers = []any{
 		(*ImportCasesRequest_Options)(nil),
 		(*ImportCasesRequest_Chunk)(nil),
 	}
-	file_accord_v1_cases_proto_msgTypes[24].OneofWrappers = []any{
+	file_accord_v1_cases_proto_msgTypes[29].OneofWrappers = []any{
 		(*ImportCasesResponse_Progress)(nil),
 		(*ImportCasesResponse_Result)(nil),
 	}
@@ -2624,7 +3012,7 @@ func file_accord_v1_cases_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_cases_proto_rawDesc), len(file_accord_v1_cases_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   28,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

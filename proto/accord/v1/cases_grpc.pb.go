@@ -19,13 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CaseService_CreateCase_FullMethodName  = "/accord.v1.CaseService/CreateCase"
-	CaseService_UpdateCase_FullMethodName  = "/accord.v1.CaseService/UpdateCase"
-	CaseService_GetCase_FullMethodName     = "/accord.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName   = "/accord.v1.CaseService/ListCases"
-	CaseService_DeleteCase_FullMethodName  = "/accord.v1.CaseService/DeleteCase"
-	CaseService_ImportCases_FullMethodName = "/accord.v1.CaseService/ImportCases"
-	CaseService_ExportCases_FullMethodName = "/accord.v1.CaseService/ExportCases"
+	CaseService_CreateCase_FullMethodName     = "/accord.v1.CaseService/CreateCase"
+	CaseService_UpdateCase_FullMethodName     = "/accord.v1.CaseService/UpdateCase"
+	CaseService_GetCase_FullMethodName        = "/accord.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName      = "/accord.v1.CaseService/ListCases"
+	CaseService_AggregateCases_FullMethodName = "/accord.v1.CaseService/AggregateCases"
+	CaseService_DeleteCase_FullMethodName     = "/accord.v1.CaseService/DeleteCase"
+	CaseService_ImportCases_FullMethodName    = "/accord.v1.CaseService/ImportCases"
+	CaseService_ExportCases_FullMethodName    = "/accord.v1.CaseService/ExportCases"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -46,6 +47,11 @@ type CaseServiceClient interface {
 	// ListCases lists cases matching filters, ordered by case id, a page at
 	// a time (AIP-158).
 	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
+	// AggregateCases counts every case that ListCases returns for the same
+	// filter, into grid cells of their incidents' points (within bounds)
+	// and weeks of their first incidents: a map and a timeline of a search
+	// of any size.
+	AggregateCases(ctx context.Context, in *AggregateCasesRequest, opts ...grpc.CallOption) (*AggregateCasesResponse, error)
 	// DeleteCase removes a case (admins only) and records who, when and why.
 	DeleteCase(ctx context.Context, in *DeleteCaseRequest, opts ...grpc.CallOption) (*DeleteCaseResponse, error)
 	// ImportCases takes lines of the case interchange format. The first
@@ -100,6 +106,16 @@ func (c *caseServiceClient) ListCases(ctx context.Context, in *ListCasesRequest,
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCasesResponse)
 	err := c.cc.Invoke(ctx, CaseService_ListCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseServiceClient) AggregateCases(ctx context.Context, in *AggregateCasesRequest, opts ...grpc.CallOption) (*AggregateCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AggregateCasesResponse)
+	err := c.cc.Invoke(ctx, CaseService_AggregateCases_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +182,11 @@ type CaseServiceServer interface {
 	// ListCases lists cases matching filters, ordered by case id, a page at
 	// a time (AIP-158).
 	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
+	// AggregateCases counts every case that ListCases returns for the same
+	// filter, into grid cells of their incidents' points (within bounds)
+	// and weeks of their first incidents: a map and a timeline of a search
+	// of any size.
+	AggregateCases(context.Context, *AggregateCasesRequest) (*AggregateCasesResponse, error)
 	// DeleteCase removes a case (admins only) and records who, when and why.
 	DeleteCase(context.Context, *DeleteCaseRequest) (*DeleteCaseResponse, error)
 	// ImportCases takes lines of the case interchange format. The first
@@ -197,6 +218,9 @@ func (UnimplementedCaseServiceServer) GetCase(context.Context, *GetCaseRequest) 
 }
 func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListCases not implemented")
+}
+func (UnimplementedCaseServiceServer) AggregateCases(context.Context, *AggregateCasesRequest) (*AggregateCasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AggregateCases not implemented")
 }
 func (UnimplementedCaseServiceServer) DeleteCase(context.Context, *DeleteCaseRequest) (*DeleteCaseResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteCase not implemented")
@@ -300,6 +324,24 @@ func _CaseService_ListCases_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_AggregateCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AggregateCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).AggregateCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_AggregateCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).AggregateCases(ctx, req.(*AggregateCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseService_DeleteCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeleteCaseRequest)
 	if err := dec(in); err != nil {
@@ -358,6 +400,10 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCases",
 			Handler:    _CaseService_ListCases_Handler,
+		},
+		{
+			MethodName: "AggregateCases",
+			Handler:    _CaseService_AggregateCases_Handler,
 		},
 		{
 			MethodName: "DeleteCase",

@@ -166,6 +166,196 @@ func (x *ListFederationCasesRequest) GetText() string {
 	return ""
 }
 
+// AggregateFederationCasesRequest asks for the map and timeline of a
+// federation search. The filters are ListFederationCasesRequest's.
+type AggregateFederationCasesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Member    string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Place     string                 `protobuf:"bytes,2,opt,name=place,proto3" json:"place,omitempty"`
+	CrimeCode string                 `protobuf:"bytes,3,opt,name=crime_code,json=crimeCode,proto3" json:"crime_code,omitempty"`
+	From      string                 `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	To        string                 `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	NearLat   float64                `protobuf:"fixed64,6,opt,name=near_lat,json=nearLat,proto3" json:"near_lat,omitempty"`
+	NearLon   float64                `protobuf:"fixed64,7,opt,name=near_lon,json=nearLon,proto3" json:"near_lon,omitempty"`
+	RadiusKm  float64                `protobuf:"fixed64,8,opt,name=radius_km,json=radiusKm,proto3" json:"radius_km,omitempty"`
+	Text      string                 `protobuf:"bytes,9,opt,name=text,proto3" json:"text,omitempty"`
+	// As AggregateCasesRequest's.
+	CellDeg       float64 `protobuf:"fixed64,10,opt,name=cell_deg,json=cellDeg,proto3" json:"cell_deg,omitempty"`
+	Bounds        *GeoBox `protobuf:"bytes,11,opt,name=bounds,proto3" json:"bounds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateFederationCasesRequest) Reset() {
+	*x = AggregateFederationCasesRequest{}
+	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateFederationCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateFederationCasesRequest) ProtoMessage() {}
+
+func (x *AggregateFederationCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateFederationCasesRequest.ProtoReflect.Descriptor instead.
+func (*AggregateFederationCasesRequest) Descriptor() ([]byte, []int) {
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AggregateFederationCasesRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *AggregateFederationCasesRequest) GetPlace() string {
+	if x != nil {
+		return x.Place
+	}
+	return ""
+}
+
+func (x *AggregateFederationCasesRequest) GetCrimeCode() string {
+	if x != nil {
+		return x.CrimeCode
+	}
+	return ""
+}
+
+func (x *AggregateFederationCasesRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *AggregateFederationCasesRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *AggregateFederationCasesRequest) GetNearLat() float64 {
+	if x != nil {
+		return x.NearLat
+	}
+	return 0
+}
+
+func (x *AggregateFederationCasesRequest) GetNearLon() float64 {
+	if x != nil {
+		return x.NearLon
+	}
+	return 0
+}
+
+func (x *AggregateFederationCasesRequest) GetRadiusKm() float64 {
+	if x != nil {
+		return x.RadiusKm
+	}
+	return 0
+}
+
+func (x *AggregateFederationCasesRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *AggregateFederationCasesRequest) GetCellDeg() float64 {
+	if x != nil {
+		return x.CellDeg
+	}
+	return 0
+}
+
+func (x *AggregateFederationCasesRequest) GetBounds() *GeoBox {
+	if x != nil {
+		return x.Bounds
+	}
+	return nil
+}
+
+// AggregateFederationCasesResponse is a federation search's map and
+// timeline, as AggregateCasesResponse (a single case's cell names its
+// member and case id).
+type AggregateFederationCasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CaseCount     int64                  `protobuf:"varint,1,opt,name=case_count,json=caseCount,proto3" json:"case_count,omitempty"`
+	Cells         []*MapCell             `protobuf:"bytes,2,rep,name=cells,proto3" json:"cells,omitempty"`
+	Weeks         []*WeekCount           `protobuf:"bytes,3,rep,name=weeks,proto3" json:"weeks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AggregateFederationCasesResponse) Reset() {
+	*x = AggregateFederationCasesResponse{}
+	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AggregateFederationCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AggregateFederationCasesResponse) ProtoMessage() {}
+
+func (x *AggregateFederationCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AggregateFederationCasesResponse.ProtoReflect.Descriptor instead.
+func (*AggregateFederationCasesResponse) Descriptor() ([]byte, []int) {
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AggregateFederationCasesResponse) GetCaseCount() int64 {
+	if x != nil {
+		return x.CaseCount
+	}
+	return 0
+}
+
+func (x *AggregateFederationCasesResponse) GetCells() []*MapCell {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+func (x *AggregateFederationCasesResponse) GetWeeks() []*WeekCount {
+	if x != nil {
+		return x.Weeks
+	}
+	return nil
+}
+
 // GetFederationCaseRequest names one case of another member.
 type GetFederationCaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -179,7 +369,7 @@ type GetFederationCaseRequest struct {
 
 func (x *GetFederationCaseRequest) Reset() {
 	*x = GetFederationCaseRequest{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -191,7 +381,7 @@ func (x *GetFederationCaseRequest) String() string {
 func (*GetFederationCaseRequest) ProtoMessage() {}
 
 func (x *GetFederationCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[1]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -204,7 +394,7 @@ func (x *GetFederationCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationCaseRequest.ProtoReflect.Descriptor instead.
 func (*GetFederationCaseRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{1}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetFederationCaseRequest) GetMember() string {
@@ -231,7 +421,7 @@ type GetFederationCaseResponse struct {
 
 func (x *GetFederationCaseResponse) Reset() {
 	*x = GetFederationCaseResponse{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +433,7 @@ func (x *GetFederationCaseResponse) String() string {
 func (*GetFederationCaseResponse) ProtoMessage() {}
 
 func (x *GetFederationCaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[2]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +446,7 @@ func (x *GetFederationCaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFederationCaseResponse.ProtoReflect.Descriptor instead.
 func (*GetFederationCaseResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{2}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetFederationCaseResponse) GetCase() *FederationCase {
@@ -283,7 +473,7 @@ type FederationCase struct {
 
 func (x *FederationCase) Reset() {
 	*x = FederationCase{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -295,7 +485,7 @@ func (x *FederationCase) String() string {
 func (*FederationCase) ProtoMessage() {}
 
 func (x *FederationCase) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[3]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -308,7 +498,7 @@ func (x *FederationCase) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederationCase.ProtoReflect.Descriptor instead.
 func (*FederationCase) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{3}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *FederationCase) GetMember() string {
@@ -351,7 +541,7 @@ type ListFederationCasesResponse struct {
 
 func (x *ListFederationCasesResponse) Reset() {
 	*x = ListFederationCasesResponse{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -363,7 +553,7 @@ func (x *ListFederationCasesResponse) String() string {
 func (*ListFederationCasesResponse) ProtoMessage() {}
 
 func (x *ListFederationCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[4]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -376,7 +566,7 @@ func (x *ListFederationCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFederationCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListFederationCasesResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{4}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListFederationCasesResponse) GetCases() []*FederationCase {
@@ -402,7 +592,7 @@ type FederationStatusRequest struct {
 
 func (x *FederationStatusRequest) Reset() {
 	*x = FederationStatusRequest{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +604,7 @@ func (x *FederationStatusRequest) String() string {
 func (*FederationStatusRequest) ProtoMessage() {}
 
 func (x *FederationStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[5]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +617,7 @@ func (x *FederationStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederationStatusRequest.ProtoReflect.Descriptor instead.
 func (*FederationStatusRequest) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{5}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{7}
 }
 
 // FederationStatusResponse is the exchange's status.
@@ -449,7 +639,7 @@ type FederationStatusResponse struct {
 
 func (x *FederationStatusResponse) Reset() {
 	*x = FederationStatusResponse{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +651,7 @@ func (x *FederationStatusResponse) String() string {
 func (*FederationStatusResponse) ProtoMessage() {}
 
 func (x *FederationStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[6]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +664,7 @@ func (x *FederationStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FederationStatusResponse.ProtoReflect.Descriptor instead.
 func (*FederationStatusResponse) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{6}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FederationStatusResponse) GetPeers() []*PeerSyncStatus {
@@ -532,7 +722,7 @@ type TrustStatus struct {
 
 func (x *TrustStatus) Reset() {
 	*x = TrustStatus{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +734,7 @@ func (x *TrustStatus) String() string {
 func (*TrustStatus) ProtoMessage() {}
 
 func (x *TrustStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[7]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +747,7 @@ func (x *TrustStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrustStatus.ProtoReflect.Descriptor instead.
 func (*TrustStatus) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{7}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TrustStatus) GetLastReload() *timestamppb.Timestamp {
@@ -614,7 +804,7 @@ type RevocationFileProblem struct {
 
 func (x *RevocationFileProblem) Reset() {
 	*x = RevocationFileProblem{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[8]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +816,7 @@ func (x *RevocationFileProblem) String() string {
 func (*RevocationFileProblem) ProtoMessage() {}
 
 func (x *RevocationFileProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[8]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +829,7 @@ func (x *RevocationFileProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevocationFileProblem.ProtoReflect.Descriptor instead.
 func (*RevocationFileProblem) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{8}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RevocationFileProblem) GetFile() string {
@@ -715,7 +905,7 @@ type PeerSyncStatus struct {
 
 func (x *PeerSyncStatus) Reset() {
 	*x = PeerSyncStatus{}
-	mi := &file_accord_v1_federation_index_proto_msgTypes[9]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +917,7 @@ func (x *PeerSyncStatus) String() string {
 func (*PeerSyncStatus) ProtoMessage() {}
 
 func (x *PeerSyncStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_accord_v1_federation_index_proto_msgTypes[9]
+	mi := &file_accord_v1_federation_index_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +930,7 @@ func (x *PeerSyncStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerSyncStatus.ProtoReflect.Descriptor instead.
 func (*PeerSyncStatus) Descriptor() ([]byte, []int) {
-	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{9}
+	return file_accord_v1_federation_index_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PeerSyncStatus) GetMember() string {
@@ -859,7 +1049,7 @@ var File_accord_v1_federation_index_proto protoreflect.FileDescriptor
 
 const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\n" +
-	" accord/v1/federation_index.proto\x12\taccord.v1\x1a\x18accord/v1/exchange.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n" +
+	" accord/v1/federation_index.proto\x12\taccord.v1\x1a\x15accord/v1/cases.proto\x1a\x18accord/v1/exchange.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x02\n" +
 	"\x1aListFederationCasesRequest\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x14\n" +
 	"\x05place\x18\x02 \x01(\tR\x05place\x12\x1d\n" +
@@ -874,7 +1064,26 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"\bnear_lon\x18\t \x01(\x01R\anearLon\x12\x1b\n" +
 	"\tradius_km\x18\n" +
 	" \x01(\x01R\bradiusKm\x12\x12\n" +
-	"\x04text\x18\v \x01(\tR\x04text\"K\n" +
+	"\x04text\x18\v \x01(\tR\x04text\"\xbf\x02\n" +
+	"\x1fAggregateFederationCasesRequest\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x14\n" +
+	"\x05place\x18\x02 \x01(\tR\x05place\x12\x1d\n" +
+	"\n" +
+	"crime_code\x18\x03 \x01(\tR\tcrimeCode\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x05 \x01(\tR\x02to\x12\x19\n" +
+	"\bnear_lat\x18\x06 \x01(\x01R\anearLat\x12\x19\n" +
+	"\bnear_lon\x18\a \x01(\x01R\anearLon\x12\x1b\n" +
+	"\tradius_km\x18\b \x01(\x01R\bradiusKm\x12\x12\n" +
+	"\x04text\x18\t \x01(\tR\x04text\x12\x19\n" +
+	"\bcell_deg\x18\n" +
+	" \x01(\x01R\acellDeg\x12)\n" +
+	"\x06bounds\x18\v \x01(\v2\x11.accord.v1.GeoBoxR\x06bounds\"\x97\x01\n" +
+	" AggregateFederationCasesResponse\x12\x1d\n" +
+	"\n" +
+	"case_count\x18\x01 \x01(\x03R\tcaseCount\x12(\n" +
+	"\x05cells\x18\x02 \x03(\v2\x12.accord.v1.MapCellR\x05cells\x12*\n" +
+	"\x05weeks\x18\x03 \x03(\v2\x14.accord.v1.WeekCountR\x05weeks\"K\n" +
 	"\x18GetFederationCaseRequest\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x17\n" +
 	"\acase_id\x18\x02 \x01(\tR\x06caseId\"J\n" +
@@ -929,9 +1138,10 @@ const file_accord_v1_federation_index_proto_rawDesc = "" +
 	"last_error\x18\x0e \x01(\tR\tlastError\x129\n" +
 	"\n" +
 	"last_heard\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tlastHeard\x12\x1c\n" +
-	"\tanswering\x18\x10 \x01(\bR\tanswering2\xbb\x02\n" +
+	"\tanswering\x18\x10 \x01(\bR\tanswering2\xb0\x03\n" +
 	"\x16FederationIndexService\x12d\n" +
-	"\x13ListFederationCases\x12%.accord.v1.ListFederationCasesRequest\x1a&.accord.v1.ListFederationCasesResponse\x12^\n" +
+	"\x13ListFederationCases\x12%.accord.v1.ListFederationCasesRequest\x1a&.accord.v1.ListFederationCasesResponse\x12s\n" +
+	"\x18AggregateFederationCases\x12*.accord.v1.AggregateFederationCasesRequest\x1a+.accord.v1.AggregateFederationCasesResponse\x12^\n" +
 	"\x11GetFederationCase\x12#.accord.v1.GetFederationCaseRequest\x1a$.accord.v1.GetFederationCaseResponse\x12[\n" +
 	"\x10FederationStatus\x12\".accord.v1.FederationStatusRequest\x1a#.accord.v1.FederationStatusResponseB6Z4github.com/accordfed/accord/proto/accord/v1;accordv1b\x06proto3"
 
@@ -947,44 +1157,54 @@ func file_accord_v1_federation_index_proto_rawDescGZIP() []byte {
 	return file_accord_v1_federation_index_proto_rawDescData
 }
 
-var file_accord_v1_federation_index_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_accord_v1_federation_index_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_accord_v1_federation_index_proto_goTypes = []any{
-	(*ListFederationCasesRequest)(nil),  // 0: accord.v1.ListFederationCasesRequest
-	(*GetFederationCaseRequest)(nil),    // 1: accord.v1.GetFederationCaseRequest
-	(*GetFederationCaseResponse)(nil),   // 2: accord.v1.GetFederationCaseResponse
-	(*FederationCase)(nil),              // 3: accord.v1.FederationCase
-	(*ListFederationCasesResponse)(nil), // 4: accord.v1.ListFederationCasesResponse
-	(*FederationStatusRequest)(nil),     // 5: accord.v1.FederationStatusRequest
-	(*FederationStatusResponse)(nil),    // 6: accord.v1.FederationStatusResponse
-	(*TrustStatus)(nil),                 // 7: accord.v1.TrustStatus
-	(*RevocationFileProblem)(nil),       // 8: accord.v1.RevocationFileProblem
-	(*PeerSyncStatus)(nil),              // 9: accord.v1.PeerSyncStatus
-	(*SharedCase)(nil),                  // 10: accord.v1.SharedCase
-	(*timestamppb.Timestamp)(nil),       // 11: google.protobuf.Timestamp
+	(*ListFederationCasesRequest)(nil),       // 0: accord.v1.ListFederationCasesRequest
+	(*AggregateFederationCasesRequest)(nil),  // 1: accord.v1.AggregateFederationCasesRequest
+	(*AggregateFederationCasesResponse)(nil), // 2: accord.v1.AggregateFederationCasesResponse
+	(*GetFederationCaseRequest)(nil),         // 3: accord.v1.GetFederationCaseRequest
+	(*GetFederationCaseResponse)(nil),        // 4: accord.v1.GetFederationCaseResponse
+	(*FederationCase)(nil),                   // 5: accord.v1.FederationCase
+	(*ListFederationCasesResponse)(nil),      // 6: accord.v1.ListFederationCasesResponse
+	(*FederationStatusRequest)(nil),          // 7: accord.v1.FederationStatusRequest
+	(*FederationStatusResponse)(nil),         // 8: accord.v1.FederationStatusResponse
+	(*TrustStatus)(nil),                      // 9: accord.v1.TrustStatus
+	(*RevocationFileProblem)(nil),            // 10: accord.v1.RevocationFileProblem
+	(*PeerSyncStatus)(nil),                   // 11: accord.v1.PeerSyncStatus
+	(*GeoBox)(nil),                           // 12: accord.v1.GeoBox
+	(*MapCell)(nil),                          // 13: accord.v1.MapCell
+	(*WeekCount)(nil),                        // 14: accord.v1.WeekCount
+	(*SharedCase)(nil),                       // 15: accord.v1.SharedCase
+	(*timestamppb.Timestamp)(nil),            // 16: google.protobuf.Timestamp
 }
 var file_accord_v1_federation_index_proto_depIdxs = []int32{
-	3,  // 0: accord.v1.GetFederationCaseResponse.case:type_name -> accord.v1.FederationCase
-	10, // 1: accord.v1.FederationCase.case:type_name -> accord.v1.SharedCase
-	11, // 2: accord.v1.FederationCase.publish_time:type_name -> google.protobuf.Timestamp
-	3,  // 3: accord.v1.ListFederationCasesResponse.cases:type_name -> accord.v1.FederationCase
-	9,  // 4: accord.v1.FederationStatusResponse.peers:type_name -> accord.v1.PeerSyncStatus
-	7,  // 5: accord.v1.FederationStatusResponse.trust:type_name -> accord.v1.TrustStatus
-	11, // 6: accord.v1.TrustStatus.last_reload:type_name -> google.protobuf.Timestamp
-	8,  // 7: accord.v1.TrustStatus.unusable_crls:type_name -> accord.v1.RevocationFileProblem
-	11, // 8: accord.v1.PeerSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
-	11, // 9: accord.v1.PeerSyncStatus.caught_up:type_name -> google.protobuf.Timestamp
-	11, // 10: accord.v1.PeerSyncStatus.last_heard:type_name -> google.protobuf.Timestamp
-	0,  // 11: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
-	1,  // 12: accord.v1.FederationIndexService.GetFederationCase:input_type -> accord.v1.GetFederationCaseRequest
-	5,  // 13: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
-	4,  // 14: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
-	2,  // 15: accord.v1.FederationIndexService.GetFederationCase:output_type -> accord.v1.GetFederationCaseResponse
-	6,  // 16: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
-	14, // [14:17] is the sub-list for method output_type
-	11, // [11:14] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	12, // 0: accord.v1.AggregateFederationCasesRequest.bounds:type_name -> accord.v1.GeoBox
+	13, // 1: accord.v1.AggregateFederationCasesResponse.cells:type_name -> accord.v1.MapCell
+	14, // 2: accord.v1.AggregateFederationCasesResponse.weeks:type_name -> accord.v1.WeekCount
+	5,  // 3: accord.v1.GetFederationCaseResponse.case:type_name -> accord.v1.FederationCase
+	15, // 4: accord.v1.FederationCase.case:type_name -> accord.v1.SharedCase
+	16, // 5: accord.v1.FederationCase.publish_time:type_name -> google.protobuf.Timestamp
+	5,  // 6: accord.v1.ListFederationCasesResponse.cases:type_name -> accord.v1.FederationCase
+	11, // 7: accord.v1.FederationStatusResponse.peers:type_name -> accord.v1.PeerSyncStatus
+	9,  // 8: accord.v1.FederationStatusResponse.trust:type_name -> accord.v1.TrustStatus
+	16, // 9: accord.v1.TrustStatus.last_reload:type_name -> google.protobuf.Timestamp
+	10, // 10: accord.v1.TrustStatus.unusable_crls:type_name -> accord.v1.RevocationFileProblem
+	16, // 11: accord.v1.PeerSyncStatus.last_sync:type_name -> google.protobuf.Timestamp
+	16, // 12: accord.v1.PeerSyncStatus.caught_up:type_name -> google.protobuf.Timestamp
+	16, // 13: accord.v1.PeerSyncStatus.last_heard:type_name -> google.protobuf.Timestamp
+	0,  // 14: accord.v1.FederationIndexService.ListFederationCases:input_type -> accord.v1.ListFederationCasesRequest
+	1,  // 15: accord.v1.FederationIndexService.AggregateFederationCases:input_type -> accord.v1.AggregateFederationCasesRequest
+	3,  // 16: accord.v1.FederationIndexService.GetFederationCase:input_type -> accord.v1.GetFederationCaseRequest
+	7,  // 17: accord.v1.FederationIndexService.FederationStatus:input_type -> accord.v1.FederationStatusRequest
+	6,  // 18: accord.v1.FederationIndexService.ListFederationCases:output_type -> accord.v1.ListFederationCasesResponse
+	2,  // 19: accord.v1.FederationIndexService.AggregateFederationCases:output_type -> accord.v1.AggregateFederationCasesResponse
+	4,  // 20: accord.v1.FederationIndexService.GetFederationCase:output_type -> accord.v1.GetFederationCaseResponse
+	8,  // 21: accord.v1.FederationIndexService.FederationStatus:output_type -> accord.v1.FederationStatusResponse
+	18, // [18:22] is the sub-list for method output_type
+	14, // [14:18] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_accord_v1_federation_index_proto_init() }
@@ -992,6 +1212,7 @@ func file_accord_v1_federation_index_proto_init() {
 	if File_accord_v1_federation_index_proto != nil {
 		return
 	}
+	file_accord_v1_cases_proto_init()
 	file_accord_v1_exchange_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -999,7 +1220,7 @@ func file_accord_v1_federation_index_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_accord_v1_federation_index_proto_rawDesc), len(file_accord_v1_federation_index_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FederationIndexService_ListFederationCases_FullMethodName = "/accord.v1.FederationIndexService/ListFederationCases"
-	FederationIndexService_GetFederationCase_FullMethodName   = "/accord.v1.FederationIndexService/GetFederationCase"
-	FederationIndexService_FederationStatus_FullMethodName    = "/accord.v1.FederationIndexService/FederationStatus"
+	FederationIndexService_ListFederationCases_FullMethodName      = "/accord.v1.FederationIndexService/ListFederationCases"
+	FederationIndexService_AggregateFederationCases_FullMethodName = "/accord.v1.FederationIndexService/AggregateFederationCases"
+	FederationIndexService_GetFederationCase_FullMethodName        = "/accord.v1.FederationIndexService/GetFederationCase"
+	FederationIndexService_FederationStatus_FullMethodName         = "/accord.v1.FederationIndexService/FederationStatus"
 )
 
 // FederationIndexServiceClient is the client API for FederationIndexService service.
@@ -35,6 +36,10 @@ type FederationIndexServiceClient interface {
 	// ListFederationCases lists the other members' shared cases the node
 	// holds, filtered, in (member, case id) order, a page at a time.
 	ListFederationCases(ctx context.Context, in *ListFederationCasesRequest, opts ...grpc.CallOption) (*ListFederationCasesResponse, error)
+	// AggregateFederationCases counts every case that ListFederationCases
+	// returns for the same filters, into grid cells and weeks (as
+	// CaseService.AggregateCases).
+	AggregateFederationCases(ctx context.Context, in *AggregateFederationCasesRequest, opts ...grpc.CallOption) (*AggregateFederationCasesResponse, error)
 	// GetFederationCase returns one shared case of another member that the
 	// node holds: NotFound when the index holds none (never held, or
 	// withdrawn).
@@ -58,6 +63,16 @@ func (c *federationIndexServiceClient) ListFederationCases(ctx context.Context, 
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListFederationCasesResponse)
 	err := c.cc.Invoke(ctx, FederationIndexService_ListFederationCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *federationIndexServiceClient) AggregateFederationCases(ctx context.Context, in *AggregateFederationCasesRequest, opts ...grpc.CallOption) (*AggregateFederationCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AggregateFederationCasesResponse)
+	err := c.cc.Invoke(ctx, FederationIndexService_AggregateFederationCases_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +110,10 @@ type FederationIndexServiceServer interface {
 	// ListFederationCases lists the other members' shared cases the node
 	// holds, filtered, in (member, case id) order, a page at a time.
 	ListFederationCases(context.Context, *ListFederationCasesRequest) (*ListFederationCasesResponse, error)
+	// AggregateFederationCases counts every case that ListFederationCases
+	// returns for the same filters, into grid cells and weeks (as
+	// CaseService.AggregateCases).
+	AggregateFederationCases(context.Context, *AggregateFederationCasesRequest) (*AggregateFederationCasesResponse, error)
 	// GetFederationCase returns one shared case of another member that the
 	// node holds: NotFound when the index holds none (never held, or
 	// withdrawn).
@@ -116,6 +135,9 @@ type UnimplementedFederationIndexServiceServer struct{}
 
 func (UnimplementedFederationIndexServiceServer) ListFederationCases(context.Context, *ListFederationCasesRequest) (*ListFederationCasesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListFederationCases not implemented")
+}
+func (UnimplementedFederationIndexServiceServer) AggregateFederationCases(context.Context, *AggregateFederationCasesRequest) (*AggregateFederationCasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AggregateFederationCases not implemented")
 }
 func (UnimplementedFederationIndexServiceServer) GetFederationCase(context.Context, *GetFederationCaseRequest) (*GetFederationCaseResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetFederationCase not implemented")
@@ -159,6 +181,24 @@ func _FederationIndexService_ListFederationCases_Handler(srv interface{}, ctx co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(FederationIndexServiceServer).ListFederationCases(ctx, req.(*ListFederationCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FederationIndexService_AggregateFederationCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AggregateFederationCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FederationIndexServiceServer).AggregateFederationCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FederationIndexService_AggregateFederationCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FederationIndexServiceServer).AggregateFederationCases(ctx, req.(*AggregateFederationCasesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -209,6 +249,10 @@ var FederationIndexService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFederationCases",
 			Handler:    _FederationIndexService_ListFederationCases_Handler,
+		},
+		{
+			MethodName: "AggregateFederationCases",
+			Handler:    _FederationIndexService_AggregateFederationCases_Handler,
 		},
 		{
 			MethodName: "GetFederationCase",

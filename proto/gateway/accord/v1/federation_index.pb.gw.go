@@ -73,6 +73,41 @@ func local_request_FederationIndexService_ListFederationCases_0(ctx context.Cont
 	return msg, metadata, err
 }
 
+var filter_FederationIndexService_AggregateFederationCases_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_FederationIndexService_AggregateFederationCases_0(ctx context.Context, marshaler runtime.Marshaler, client extAccordv1.FederationIndexServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq extAccordv1.AggregateFederationCasesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_FederationIndexService_AggregateFederationCases_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.AggregateFederationCases(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_FederationIndexService_AggregateFederationCases_0(ctx context.Context, marshaler runtime.Marshaler, server extAccordv1.FederationIndexServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq extAccordv1.AggregateFederationCasesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_FederationIndexService_AggregateFederationCases_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.AggregateFederationCases(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_FederationIndexService_GetFederationCase_0(ctx context.Context, marshaler runtime.Marshaler, client extAccordv1.FederationIndexServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq extAccordv1.GetFederationCaseRequest
@@ -175,6 +210,26 @@ func RegisterFederationIndexServiceHandlerServer(ctx context.Context, mux *runti
 		}
 		forward_FederationIndexService_ListFederationCases_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_FederationIndexService_AggregateFederationCases_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/accord.v1.FederationIndexService/AggregateFederationCases", runtime.WithHTTPPathPattern("/v1/federationCases:aggregate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_FederationIndexService_AggregateFederationCases_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_FederationIndexService_AggregateFederationCases_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_FederationIndexService_GetFederationCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -272,6 +327,23 @@ func RegisterFederationIndexServiceHandlerClient(ctx context.Context, mux *runti
 		}
 		forward_FederationIndexService_ListFederationCases_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_FederationIndexService_AggregateFederationCases_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/accord.v1.FederationIndexService/AggregateFederationCases", runtime.WithHTTPPathPattern("/v1/federationCases:aggregate"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_FederationIndexService_AggregateFederationCases_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_FederationIndexService_AggregateFederationCases_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_FederationIndexService_GetFederationCase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -310,13 +382,15 @@ func RegisterFederationIndexServiceHandlerClient(ctx context.Context, mux *runti
 }
 
 var (
-	pattern_FederationIndexService_ListFederationCases_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "federationCases"}, ""))
-	pattern_FederationIndexService_GetFederationCase_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "federationCases", "member", "case_id"}, ""))
-	pattern_FederationIndexService_FederationStatus_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "federation", "status"}, ""))
+	pattern_FederationIndexService_ListFederationCases_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "federationCases"}, ""))
+	pattern_FederationIndexService_AggregateFederationCases_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "federationCases"}, "aggregate"))
+	pattern_FederationIndexService_GetFederationCase_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 1, 0, 4, 1, 5, 3}, []string{"v1", "federationCases", "member", "case_id"}, ""))
+	pattern_FederationIndexService_FederationStatus_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "federation", "status"}, ""))
 )
 
 var (
-	forward_FederationIndexService_ListFederationCases_0 = runtime.ForwardResponseMessage
-	forward_FederationIndexService_GetFederationCase_0   = runtime.ForwardResponseMessage
-	forward_FederationIndexService_FederationStatus_0    = runtime.ForwardResponseMessage
+	forward_FederationIndexService_ListFederationCases_0      = runtime.ForwardResponseMessage
+	forward_FederationIndexService_AggregateFederationCases_0 = runtime.ForwardResponseMessage
+	forward_FederationIndexService_GetFederationCase_0        = runtime.ForwardResponseMessage
+	forward_FederationIndexService_FederationStatus_0         = runtime.ForwardResponseMessage
 )
