@@ -112,7 +112,16 @@ func (h *headless) shot(t *testing.T, name string) {
 	if dir == "" {
 		return
 	}
-	png := value(t, h, "screenshot "+name, chromedp.FullScreenshot(100))
+	// The whole page in one viewport first: a screenshot beyond the
+	// viewport resizes the view while it captures, and Leaflet redraws its
+	// vector layers only after a resize settles (a 200 ms debounce), so the
+	// maps' borders would be missing. The page is given that time here;
+	// this is picture-taking, not a test's wait.
+	size := value(t, h, "page size", chromedp.Evaluate[[]int64](`[window.innerWidth, window.innerHeight, document.documentElement.scrollHeight]`))
+	h.run(t, "whole page in view", chromedp.EmulateViewport(size[0], max(size[1], size[2])),
+		chromedp.Evaluate[chromedp.Void](`new Promise(function (r) { setTimeout(r, 600); })`, chromedp.EvalAwaitPromise))
+	png := value(t, h, "screenshot "+name, chromedp.CaptureScreenshot())
+	h.run(t, "viewport back", chromedp.EmulateViewport(size[0], size[1]))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}

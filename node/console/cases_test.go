@@ -215,7 +215,9 @@ func TestBrowserCases(t *testing.T) {
 		// only the property of the page before).
 		chromedp.WaitVisible(chromedp.CSS(`#s-place[value="Kharkiv"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/cases/UA-2022-000031"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#cases-map .leaflet-marker-icon`)))
+		chromedp.WaitVisible(chromedp.CSS(`#cases-map .leaflet-marker-icon`)),
+		// The base map's borders, around the incidents.
+		chromedp.WaitVisible(chromedp.CSS(`#cases-map .leaflet-overlay-pane svg path`)))
 	markers := value(t, h, "markers", chromedp.Evaluate[int](`document.querySelectorAll("#cases-map .leaflet-marker-icon").length`))
 	if markers != 1 {
 		t.Errorf("the map draws %d markers, want 1", markers)

@@ -58,7 +58,9 @@
         if (first) {
           var bounds = data.cells.map(function (c) { return [c.lat, c.lon]; });
           if (bounds.length) {
-            map.fitBounds(bounds, { padding: [40, 40], maxZoom: 10, animate: false });
+            // Not closer than a region: its borders show where the
+            // incidents are.
+            map.fitBounds(bounds, { padding: [40, 40], maxZoom: 7, animate: false });
           }
           map.on("moveend", function () { load(false); });
           load(false);
