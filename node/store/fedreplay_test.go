@@ -1,6 +1,9 @@
 package store_test
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -77,4 +80,76 @@ func TestFedTombstoneOutlivesReplays(t *testing.T) {
 	if a, _ := apply(v5); a != 1 || held()["UA-1"] != 5 {
 		t.Fatalf("after a full resync the origin's records are taken as they come: applied %d, held %v", a, held())
 	}
+}
+
+// TestFedCountsKept: the counts FedCounts keeps after its first count
+// follow every kind of write of the index (new records, newer versions,
+// stale replays, tombstones, records back after one, a full resync)
+// exactly as a count of the records would, before and after the first
+// call, and in a store opened again.
+func TestFedCountsKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	st, err := store.Open(path, "PL", store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { st.Close() }()
+	recount := func() map[string]int {
+		out := map[string]int{}
+		if err := st.FedScan("", func(origin, _ string, _ uint64, _ []byte) error {
+			out[origin]++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	check := func(step int) {
+		t.Helper()
+		got, err := st.FedCounts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := recount(); !maps.Equal(got, want) {
+			t.Fatalf("step %d: FedCounts %v, the records %v", step, got, want)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	origins := []string{"DE", "FR", "UA"}
+	seq := map[string]uint64{}
+	for step := range 400 {
+		origin := origins[r.IntN(len(origins))]
+		if r.IntN(60) == 0 {
+			if _, err := st.FedReset(origin); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			var recs []feed.Record
+			for range 1 + r.IntN(8) {
+				id := fmt.Sprintf("%s-%d", origin, r.IntN(30))
+				s := seq[origin] + 1
+				if r.IntN(5) == 0 && s > 3 {
+					s -= uint64(1 + r.IntN(3)) // a replay, maybe stale
+				} else {
+					seq[origin] = s
+				}
+				rec := feed.Record{CaseID: id, Seq: s, Record: []byte("v")}
+				if r.IntN(3) == 0 {
+					rec = feed.Record{CaseID: id, Seq: s, Flags: feed.Tombstone}
+				}
+				recs = append(recs, rec)
+			}
+			if _, _, err := st.FedApply(origin, "", recs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if step >= 50 { // the first count comes after writes; then kept
+			check(step)
+		}
+	}
+	st.Close()
+	if st, err = store.Open(path, "PL", store.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	check(-1)
 }

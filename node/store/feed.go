@@ -325,19 +325,23 @@ func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, st
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		changed = changed[:0]
 		b := tx.Bucket(bucketFedRecords)
+		held := 0 // the change of origin's count of records held
 		for _, r := range recs {
 			k := fedKey(origin, r.CaseID)
-			if old := b.Get(k); len(old) >= 9 {
-				held := getU64(old[:8])
-				withdraws := r.Flags&feed.Tombstone != 0 && old[8]&feed.Tombstone == 0
-				if held > r.Seq || (held == r.Seq && !withdraws) {
+			old := b.Get(k)
+			live := len(old) >= 9 && old[8]&feed.Tombstone == 0
+			if len(old) >= 9 {
+				oldSeq := getU64(old[:8])
+				withdraws := r.Flags&feed.Tombstone != 0 && live
+				if oldSeq > r.Seq || (oldSeq == r.Seq && !withdraws) {
 					stale++
 					continue
 				}
 			}
 			if r.Flags&feed.Tombstone != 0 {
-				if old := b.Get(k); len(old) >= 9 && old[8]&feed.Tombstone == 0 {
+				if live {
 					applied++
+					held--
 					changed = append(changed, feed.Record{CaseID: r.CaseID, Seq: r.Seq, Flags: r.Flags})
 				}
 				if err := b.Put(k, append(u64(r.Seq), r.Flags)); err != nil {
@@ -350,15 +354,44 @@ func (s *Store) FedApply(origin, cursor string, recs []feed.Record) (applied, st
 			if err := b.Put(k, v); err != nil {
 				return err
 			}
+			if !live {
+				held++
+			}
 			applied++
 			changed = append(changed, r)
 		}
-		if cursor == "" {
-			return nil // records relayed from another member's feed
+		if cursor != "" { // "": records relayed from another member's feed
+			if err := tx.Bucket(bucketFedCursors).Put([]byte(origin), []byte(cursor)); err != nil {
+				return err
+			}
 		}
-		return tx.Bucket(bucketFedCursors).Put([]byte(origin), []byte(cursor))
+		s.fedCounted(func(counts map[string]int) { counts[origin] += held })
+		return nil
 	})
+	if err != nil {
+		s.fedUncounted()
+	}
 	return applied, stale, err
+}
+
+// fedCounted changes the kept counts of the federation index (when they
+// are kept) inside the write transaction that changes the index: writes
+// are serialised, so no other change comes between.
+func (s *Store) fedCounted(change func(map[string]int)) {
+	s.fedCountMu.Lock()
+	defer s.fedCountMu.Unlock()
+	if s.fedCount != nil {
+		change(s.fedCount)
+	}
+}
+
+// fedUncounted forgets the kept counts after a write of the index failed
+// (its transaction rolled back after the counts were changed): the next
+// FedCounts counts again.
+func (s *Store) fedUncounted() {
+	s.fedCountMu.Lock()
+	s.fedCount = nil
+	s.fedCountMu.Unlock()
 }
 
 // FedCursor returns the cursor to resume origin's feed from ("" for the
@@ -392,10 +425,16 @@ func (s *Store) FedReset(origin string) (int, error) {
 			changed = append(changed, feed.Record{CaseID: string(k[len(prefix):]), Flags: feed.Tombstone})
 		}
 		n = len(keys)
-		return tx.Bucket(bucketFedCursors).Delete([]byte(origin))
+		if err := tx.Bucket(bucketFedCursors).Delete([]byte(origin)); err != nil {
+			return err
+		}
+		s.fedCounted(func(counts map[string]int) { delete(counts, origin) })
+		return nil
 	})
 	if err == nil {
 		s.fedChanged(origin, changed)
+	} else {
+		s.fedUncounted()
 	}
 	return n, err
 }
@@ -490,21 +529,56 @@ func (s *Store) FedScan(origin string, fn func(origin, caseID string, seq uint64
 }
 
 // FedCounts returns how many records the federation index holds per
-// origin.
+// origin (withdrawn ones not counted). The first call reads every record;
+// the store then keeps the counts with every write of the index, and
+// later calls read none.
 func (s *Store) FedCounts() (map[string]int, error) {
-	out := map[string]int{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketFedRecords).ForEach(func(k, v []byte) error {
+	s.fedCountMu.Lock()
+	if s.fedCount != nil {
+		out := heldCounts(s.fedCount)
+		s.fedCountMu.Unlock()
+		return out, nil
+	}
+	s.fedCountMu.Unlock()
+	// Counted once, in a write transaction so that no write of the index
+	// comes between the count and its keeping; every write after keeps it.
+	var out map[string]int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		counts := map[string]int{}
+		err := tx.Bucket(bucketFedRecords).ForEach(func(k, v []byte) error {
 			if len(v) >= 9 && v[8]&feed.Tombstone != 0 {
 				return nil // a withdrawn record's tombstone
 			}
 			if i := bytes.IndexByte(k, 0); i > 0 {
-				out[string(k[:i])]++
+				counts[string(k[:i])]++
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		s.fedCountMu.Lock()
+		s.fedCount, out = counts, heldCounts(counts)
+		s.fedCountMu.Unlock()
+		return nil
 	})
-	return out, err
+	if err != nil {
+		s.fedUncounted()
+		return nil, err
+	}
+	return out, nil
+}
+
+// heldCounts copies the kept counts without the origins of which the
+// index holds no record any more.
+func heldCounts(counts map[string]int) map[string]int {
+	out := make(map[string]int, len(counts))
+	for m, n := range counts {
+		if n > 0 {
+			out[m] = n
+		}
+	}
+	return out
 }
 
 // Requeue records caseIDs as changed, so that they are published again

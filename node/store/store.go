@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,13 @@ type Store struct {
 	changes, published notifier
 	// hooks are called after commits (SetHooks).
 	hooks atomic.Pointer[hookSet]
+
+	// fedCount is the federation index's records per origin (withdrawn
+	// ones not counted): nil until FedCounts first counts them, then kept
+	// by every write of the index, so that FederationStatus and the
+	// metrics do not read every record each time.
+	fedCountMu sync.Mutex
+	fedCount   map[string]int
 }
 
 // Open opens or creates the store at path for member. It refuses a store of
