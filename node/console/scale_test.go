@@ -376,6 +376,17 @@ func TestConsoleAtScale(t *testing.T) {
 			d := time.Date(2022, time.Month(3+i%6), 1, 0, 0, 0, 0, time.UTC)
 			return "/federation?from=" + d.Format(time.DateOnly) + "&to=" + d.AddDate(0, 1, -1).Format(time.DateOnly)
 		}},
+		// The maps of the whole country, as the pages ask when they open
+		// (zoom 6, Ukraine in view): the node aggregates every matching
+		// case into cells.
+		{"/federation/map.json (whole country)", func(int) string {
+			return "/federation/map.json?zoom=6&south=44&west=22&north=52.5&east=40.5"
+		}},
+		{"/federation/map.json?from=&to= (a month, whole country)", func(i int) string {
+			d := time.Date(2022, time.Month(3+i%6), 1, 0, 0, 0, 0, time.UTC)
+			return "/federation/map.json?zoom=6&south=44&west=22&north=52.5&east=40.5&from=" + d.Format(time.DateOnly) + "&to=" + d.AddDate(0, 1, -1).Format(time.DateOnly)
+		}},
+		{"/cases/map.json (own, whole country)", func(int) string { return "/cases/map.json?zoom=6&south=44&west=22&north=52.5&east=40.5" }},
 		{"/cases (own; a search each time)", func(i int) string {
 			if i%2 == 0 {
 				return "/cases"
