@@ -79,11 +79,8 @@ The map draws the bundled country borders, or an office's own tile server
 			if plain {
 				addr = ln.Addr().String()
 			}
-			// The audit page reads the node's log as accordctl audit does;
-			// without a configuration naming data_dir it says so.
-			auditFile, _ := auditPath(g, cmd)
 			srv, err := console.New(console.Options{Conn: lc.conn, Member: lc.id.Member, User: lc.id.Name, LoginToken: token, TileURL: tileURL,
-				AuditFile: auditFile, Host: addr,
+				Host:   addr,
 				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 			if err != nil {
 				return fmt.Errorf("--tile-url: %w", err)

@@ -167,5 +167,5 @@ func newVersionCmd() *cobra.Command {
 // served by the daemon to the office's browsers, each signed in by its
 // user certificate.
 func officeConsole(env daemon.ConsoleEnv) (http.Handler, error) {
-	return console.New(console.Options{Office: env.User, TileURL: env.TileURL, AuditFile: env.AuditFile, AuditReader: env.AuditReader, Logger: env.Logger})
+	return console.New(console.Options{Office: env.User, TileURL: env.TileURL, Logger: env.Logger})
 }

@@ -1,15 +1,10 @@
 package console
 
 import (
-	"errors"
-	"slices"
 	"strconv"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/accordfed/accord/node/audit"
+	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
 // auditPageSize is how many audit entries a page shows.
@@ -21,21 +16,26 @@ type auditRow struct {
 	Seq                uint64
 	When, Kind         string
 	Peer, Actor        string
-	Records            int
+	Records            int64
 	Seqs, Reason, Hash string
 	Cases              []string
-	MoreCases          int
+	MoreCases          int64
 }
 
-// auditPage is a page of the office's audit log and its chain's check.
+// auditBreak is where the log's chain breaks.
+type auditBreak struct {
+	Seq    uint64
+	Line   int64
+	Reason string
+}
+
+// auditPage is a page of the office's audit log and its chain's check, as
+// the node's AuditService gives them.
 type auditPage struct {
-	// Configured is false when the console was started without the
-	// node's audit log (no configuration with a data directory).
-	Configured bool
 	// Verified: the chain holds from the first entry to the last; else
 	// Broken is set.
 	Verified            bool
-	Broken              *audit.Break
+	Broken              *auditBreak
 	Entries, LastAnchor uint64
 	Unanchored          uint64
 	Head, First, Last   string
@@ -43,83 +43,62 @@ type auditPage struct {
 	Newer, Older        string
 }
 
-// errAuditPageFull stops a scan once the page is full.
-var errAuditPageFull = errors.New("page full")
-
 // handleAudit shows the office's audit log, newest first, with its hash
-// chain's verification (as accordctl audit verify and show read it).
+// chain's verification: the node's AuditService, which decides who may
+// read it.
 func (s *Server) handleAudit(q *request) error {
-	if s.opts.Office != nil && (s.opts.AuditReader == nil || !s.opts.AuditReader(q.sess.account)) {
-		return status.Error(codes.PermissionDenied, "the audit log is for the node's admins (local_api.admins)")
+	req := &accordv1.ListAuditEntriesRequest{PageSize: auditPageSize}
+	if b, err := strconv.ParseUint(q.r.URL.Query().Get("before"), 10, 64); err == nil && b >= 1 {
+		req.BeforeSeq = b
 	}
-	p := auditPage{Configured: s.opts.AuditFile != ""}
-	d := pageData{Title: T(q.lang, "audit.title"), Nav: "audit", Page: &p}
-	if !p.Configured {
-		s.render(q.w, q.r, "audit", q.lang, q.sess, d)
-		return nil
-	}
-	rep, err := audit.Verify(s.opts.AuditFile)
-	if brk, ok := errors.AsType[*audit.Break](err); ok {
-		p.Broken = brk
-	} else if err != nil {
+	resp, err := accordv1.NewAuditServiceClient(q.conn).ListAuditEntries(q.ctx, req)
+	if err != nil {
 		return err
 	}
-	p.Verified = p.Broken == nil
-	p.Entries, p.LastAnchor, p.Unanchored, p.Head = rep.Entries, rep.LastAnchorSeq, rep.Unanchored, rep.Head
-	p.First, p.Last = dateTime(q.lang, rep.First), dateTime(q.lang, rep.Last)
-	// The page's entries: those before seq "before", newest first.
-	before := rep.LastSeq + 1
-	if b, err := strconv.ParseUint(q.r.URL.Query().Get("before"), 10, 64); err == nil && b >= 1 && b < before {
-		before = b
+	v := resp.GetVerification()
+	p := auditPage{Verified: v.GetVerified(), Entries: v.GetEntries(), LastAnchor: v.GetLastAnchorSeq(), Unanchored: v.GetUnanchored(),
+		Head: v.GetHead(), First: dateTime(q.lang, v.GetFirstTime().AsTime()), Last: dateTime(q.lang, v.GetLastTime().AsTime())}
+	if v.GetFirstTime() == nil {
+		p.First, p.Last = "–", "–"
 	}
-	lo := uint64(1)
-	if before > auditPageSize {
-		lo = before - auditPageSize
+	if !p.Verified {
+		p.Broken = &auditBreak{Seq: v.GetBrokenSeq(), Line: v.GetBrokenLine(), Reason: v.GetBrokenReason()}
 	}
-	err = audit.Scan(s.opts.AuditFile, audit.Filter{}, func(e audit.Entry) error {
-		if e.Seq >= before {
-			return errAuditPageFull
-		}
-		if e.Seq >= lo {
-			p.Rows = append(p.Rows, s.auditRowOf(q.lang, e))
-		}
-		return nil
-	})
-	if _, broken := errors.AsType[*audit.Break](err); err != nil && !broken && !errors.Is(err, errAuditPageFull) {
-		return err
+	for _, e := range resp.GetEntries() {
+		p.Rows = append(p.Rows, auditRowOf(q.lang, e))
 	}
-	slices.Reverse(p.Rows)
-	if lo > 1 {
-		p.Older = strconv.FormatUint(lo, 10)
+	if n := resp.GetNextBeforeSeq(); n != 0 {
+		p.Older = strconv.FormatUint(n, 10)
 	}
-	if before <= rep.LastSeq {
-		p.Newer = strconv.FormatUint(min(before+auditPageSize, rep.LastSeq+1), 10)
+	// A newer page when this one does not start at the newest entry.
+	if len(p.Rows) > 0 && p.Rows[0].Seq < v.GetLastSeq() {
+		p.Newer = strconv.FormatUint(min(p.Rows[0].Seq+1+auditPageSize, v.GetLastSeq()+1), 10)
 	}
-	s.render(q.w, q.r, "audit", q.lang, q.sess, d)
+	s.render(q.w, q.r, "audit", q.lang, q.sess, pageData{Title: T(q.lang, "audit.title"), Nav: "audit", Page: &p})
 	return nil
 }
 
 // auditRowOf is an entry's row: the actor is the peer's node (or, for a
 // lookup, the user's account), by the last part of its identity.
-func (s *Server) auditRowOf(lang string, e audit.Entry) auditRow {
-	r := auditRow{Seq: e.Seq, When: dateTime(lang, e.Time), Kind: auditKind(lang, e.Kind), Peer: e.Peer, Records: e.What.Records,
-		Reason: e.What.Reason, Cases: e.What.CaseIDs, MoreCases: e.What.MoreCases}
-	if e.PeerID != "" {
-		r.Actor = shortName(e.PeerID)
+func auditRowOf(lang string, e *accordv1.AuditEntry) auditRow {
+	r := auditRow{Seq: e.GetSeq(), When: dateTime(lang, e.GetTime().AsTime()), Kind: auditKind(lang, e.GetKind()), Peer: e.GetPeer(),
+		Records: e.GetRecords(), Reason: e.GetReason(), Cases: e.GetCaseIds(), MoreCases: e.GetMoreCases()}
+	if e.GetPeerId() != "" {
+		r.Actor = shortName(e.GetPeerId())
 	}
-	if e.What.FromSeq != 0 || e.What.ToSeq != 0 {
-		r.Seqs = strconv.FormatUint(e.What.FromSeq, 10) + "–" + strconv.FormatUint(e.What.ToSeq, 10)
+	if e.GetFromSeq() != 0 || e.GetToSeq() != 0 {
+		r.Seqs = strconv.FormatUint(e.GetFromSeq(), 10) + "–" + strconv.FormatUint(e.GetToSeq(), 10)
 	}
-	if len(e.Hash) >= 12 {
-		r.Hash = e.Hash[:12]
+	if h := e.GetHash(); len(h) >= 12 {
+		r.Hash = h[:12]
 	}
 	return r
 }
 
 // auditKind is a kind's words in lang (the catalog's audit.kind.<name>).
-func auditKind(lang string, k audit.Kind) string {
-	if s, ok := catalogs[lang]["audit.kind."+k.String()]; ok {
+func auditKind(lang, kind string) string {
+	if s, ok := catalogs[lang]["audit.kind."+kind]; ok {
 		return s
 	}
-	return strings.ReplaceAll(k.String(), "_", " ")
+	return strings.ReplaceAll(kind, "_", " ")
 }

@@ -76,15 +76,6 @@ type Options struct {
 	// TileURL is the office's map tile server ({z}/{x}/{y} template); empty:
 	// the bundled offline base map.
 	TileURL string
-	// AuditFile is the node's audit log file (<data_dir>/audit.log), read
-	// as accordctl audit reads it; empty: the audit page says it is not
-	// available.
-	AuditFile string
-	// AuditReader, in an office's console, says which of the office's
-	// user accounts may read the audit page (the node's admins, as for
-	// the node's other operator tools); nil: none. One user's console
-	// reads the file its user can read.
-	AuditReader func(account string) bool
 	// Logger receives one line per request error (never a name or token).
 	Logger *slog.Logger
 	// Now is the clock (tests); nil: time.Now.

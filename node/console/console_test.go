@@ -18,7 +18,6 @@ import (
 
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
-	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/daemon/daemontest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -66,8 +65,7 @@ func startFixture(t *testing.T) *fixture {
 		f.coord[n.Member] = accordv1.NewCoordinationServiceClient(conn)
 		f.cases[n.Member] = accordv1.NewCaseServiceClient(conn)
 		f.tokens[n.Member] = randomToken()
-		srv, err := New(Options{Conn: conn, Member: n.Member, User: "analyst", LoginToken: f.tokens[n.Member],
-			AuditFile: filepath.Join(n.Cfg.DataDir, audit.FileName)})
+		srv, err := New(Options{Conn: conn, Member: n.Member, User: "analyst", LoginToken: f.tokens[n.Member]})
 		if err != nil {
 			t.Fatal(err)
 		}

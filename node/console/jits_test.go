@@ -16,8 +16,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"google.golang.org/grpc"
 
+	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/config"
+	"github.com/accordfed/accord/node/daemon/daemontest"
 	"github.com/accordfed/accord/node/jitcontent"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -238,30 +241,35 @@ func TestBrowserJits(t *testing.T) {
 	}
 }
 
-// fakeConn is a connection that no page of the audit test calls.
+// fakeConn is a connection that no page of the tests using it calls.
 type fakeConn struct{ grpc.ClientConnInterface }
 
-// TestConsoleAuditBroken: a log altered after it was written shows as
-// broken at the altered entry, with the entries before it; a log of more
-// than a page pages.
+// TestConsoleAuditBroken: the audit page reads the node's AuditService: a
+// log of more than a page pages; a log altered after it was written shows
+// as broken at the altered entry, with the entries before it.
 func TestConsoleAuditBroken(t *testing.T) {
-	dir := t.TempDir()
-	l, err := audit.Open(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range auditPageSize + 20 {
-		if _, err := l.Append(audit.Entry{Kind: audit.KindServed, Peer: "PL", PeerID: "spiffe://accord.test/member/PL/node/pl-1",
-			What: audit.What{Records: 1, FromSeq: uint64(i + 1), ToSeq: uint64(i + 1), CaseIDs: []string{"UA-2022-000031"}}}); err != nil {
+	fed := pkitest.NewFederation(t, "accord.test", "UA")
+	var path string
+	nodes, _ := daemontest.StartFederationConfigured(t, fed, nil, func(_ string, cfg *config.Config) {
+		// The node's log before it starts: a peer's pulls of UA's feed.
+		l, err := audit.Open(cfg.DataDir, nil)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, audit.FileName)
+		for i := range auditPageSize + 20 {
+			if _, err := l.Append(audit.Entry{Kind: audit.KindServed, Peer: "PL", PeerID: "spiffe://accord.test/member/PL/node/pl-1",
+				What: audit.What{Records: 1, FromSeq: uint64(i + 1), ToSeq: uint64(i + 1), CaseIDs: []string{"UA-2022-000031"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		path = filepath.Join(cfg.DataDir, audit.FileName)
+	}, "UA")
+	conn := daemontest.LocalConn(t, nodes[0].D, fed.User("UA", "analyst"), "UA")
 	token := randomToken()
-	srv, err := New(Options{Conn: fakeConn{}, Member: "UA", User: "analyst", LoginToken: token, AuditFile: path})
+	srv, err := New(Options{Conn: conn, Member: "UA", User: "analyst", LoginToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/accordfed/accord/federation/identity"
-	"github.com/accordfed/accord/node/audit"
 	"github.com/accordfed/accord/node/httpsfront"
 )
 
@@ -59,11 +57,7 @@ type ConsoleEnv struct {
 	User func(r *http.Request) (member, account string, conn grpc.ClientConnInterface, err error)
 	// TileURL is console.tile_url.
 	TileURL string
-	// AuditFile is the node's audit log, and AuditReader says which
-	// accounts may read it (the node's admins).
-	AuditFile   string
-	AuditReader func(account string) bool
-	Logger      *slog.Logger
+	Logger  *slog.Logger
 }
 
 // ConsoleBuilder makes the office's web console's handler.
@@ -74,9 +68,8 @@ type ConsoleBuilder func(ConsoleEnv) (http.Handler, error)
 // so that the daemon does not depend on the console's pages.
 func WithConsole(b ConsoleBuilder) Option { return func(o *options) { o.console = b } }
 
-// newConsole builds the office's console on front with build; isAdmin says
-// who may read the audit page.
-func (d *Daemon) newConsole(build ConsoleBuilder, front *httpsfront.Front, isAdmin func(identity.Identity) bool) (*officeConsole, error) {
+// newConsole builds the office's console on front with build.
+func (d *Daemon) newConsole(build ConsoleBuilder, front *httpsfront.Front) (*officeConsole, error) {
 	if build == nil {
 		return nil, errors.New("console.listen: this build of the node serves no console")
 	}
@@ -110,13 +103,7 @@ func (d *Daemon) newConsole(build ConsoleBuilder, front *httpsfront.Front, isAdm
 		return id.Member, id.Name, cc, nil
 	}
 	logger := d.logger.With("component", "console")
-	c, err := build(ConsoleEnv{
-		User: user, TileURL: cfg.TileURL, AuditFile: filepath.Join(d.cfg.DataDir, audit.FileName),
-		AuditReader: func(account string) bool {
-			return isAdmin(identity.Identity{Federation: self.Federation, Member: self.Member, Kind: identity.KindUser, Name: account})
-		},
-		Logger: logger,
-	})
+	c, err := build(ConsoleEnv{User: user, TileURL: cfg.TileURL, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}

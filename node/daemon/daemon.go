@@ -26,6 +26,7 @@ import (
 	"github.com/accordfed/accord/federation/registryraft"
 	"github.com/accordfed/accord/federation/trust"
 	"github.com/accordfed/accord/node/audit"
+	"github.com/accordfed/accord/node/auditapi"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/coordination"
 	"github.com/accordfed/accord/node/custody"
@@ -247,6 +248,8 @@ func New(cfg config.Config, version string, logger *slog.Logger, opts ...Option)
 		clusterAPI.Allow(localPolicy)
 	}
 	fedIdx := d.newFedIndex(localPolicy)
+	auditAPI := auditapi.New(al.Path(), src.Identity().Member)
+	auditAPI.Allow(localPolicy)
 	if d.exchange != nil {
 		coord.WithCompare(fedIdx, matcherScorer{d.exchange})
 	}
@@ -282,7 +285,7 @@ func New(cfg config.Config, version string, logger *slog.Logger, opts ...Option)
 		}
 	}
 	if cfg.Console.Listen != "" {
-		if d.console, err = d.newConsole(o.console, d.front, isAdmin); err != nil {
+		if d.console, err = d.newConsole(o.console, d.front); err != nil {
 			d.closeEarly()
 			return nil, fmt.Errorf("%w: %w", ErrStart, err)
 		}
@@ -292,6 +295,7 @@ func New(cfg config.Config, version string, logger *slog.Logger, opts ...Option)
 	accordv1.RegisterCoordinationServiceServer(d.local.GRPC, coord)
 	accordv1.RegisterMembershipServiceServer(d.local.GRPC, membership)
 	accordv1.RegisterFederationIndexServiceServer(d.local.GRPC, fedIdx)
+	accordv1.RegisterAuditServiceServer(d.local.GRPC, auditAPI)
 	accordv1.RegisterMatchingServiceServer(d.local.GRPC, model)
 	if clusterAPI != nil {
 		accordv1.RegisterClusterServiceServer(d.local.GRPC, clusterAPI)

@@ -340,6 +340,14 @@ func TestGatewayServesTheLocalAPI(t *testing.T) {
 	if len(model.GetModel().GetComparisons()) == 0 || model.GetModel().GetPrior() <= 0 {
 		t.Errorf("matching model over the gateway: %v", &model)
 	}
+	// The node's audit log (AuditService): verified, newest first; a bad
+	// page size named.
+	var log accordv1.ListAuditEntriesResponse
+	analyst.get(http.MethodGet, "/v1/auditEntries?page_size=5", nil, &log)
+	if !log.GetVerification().GetVerified() || len(log.GetEntries()) > 5 {
+		t.Errorf("the audit log over the gateway: %v", &log)
+	}
+	analyst.fail(http.StatusBadRequest, http.MethodGet, "/v1/auditEntries?page_size=5000", nil, "page_size")
 	plAnalyst := newGatewayClient(t, fed, nodes[1].D, "PL", fed.User("PL", "analyst"), false)
 	var jit accordv1.CreateJitResponse
 	analyst.get(http.MethodPost, "/v1/jits", `{"jit": {"display_name": "Kherson market 2022", "legal_basis": "EU JIT model agreement"}, "invite_members": ["PL"], "request_id": "gw-jit-1"}`, &jit)

@@ -44,4 +44,7 @@ var handlers = map[string]func(context.Context, *runtime.ServeMux, grpc.ClientCo
 	accordv1.NodeAdminService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
 		return gw.RegisterNodeAdminServiceHandlerClient(ctx, mux, accordv1.NewNodeAdminServiceClient(cc))
 	},
+	accordv1.AuditService_ServiceDesc.ServiceName: func(ctx context.Context, mux *runtime.ServeMux, cc grpc.ClientConnInterface) error {
+		return gw.RegisterAuditServiceHandlerClient(ctx, mux, accordv1.NewAuditServiceClient(cc))
+	},
 }
