@@ -221,8 +221,18 @@ func TestBrowserJits(t *testing.T) {
 	h.run(t, "add an entry", chromedp.SendKeys(chromedp.CSS(`#e-title`), "Secure the drone footage"),
 		chromedp.SendKeys(chromedp.CSS(`#e-text`), "Ask PL for the originals."),
 		chromedp.Click(chromedp.CSS(`form[action$="/entries"] button`)), chromedp.WaitVisible(chromedp.CSS(`article.entry`)))
+	path := value(t, h, "the team's page", chromedp.Evaluate[string](`location.pathname`))
+	// PL's analyst joins the team in another browser.
+	pl := newHeadless(t)
+	pl.run(t, "PL accepts", chromedp.Navigate(f.consoles["PL"].URL+"/login?token="+f.tokens["PL"]), chromedp.WaitVisible(chromedp.CSS(`main`)),
+		chromedp.Navigate(f.consoles["PL"].URL+path), chromedp.WaitVisible(chromedp.CSS(`form[action$="/accept"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action$="/accept"] button`)), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	if got := value(t, pl, "PL's notice", chromedp.Text(chromedp.CSS(`p.notice`))); !strings.Contains(got, "accepted") {
+		t.Errorf("PL after accepting in the browser: %q", got)
+	}
+	h.run(t, "UA sees PL in the team", chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS(`article.entry`)))
 	text := value(t, h, "workspace text", chromedp.Text(chromedp.CSS(`main`)))
-	for _, want := range []string{"The strategy entry was added.", "Secure the drone footage", "Kharkiv shelling 2022", "invited"} {
+	for _, want := range []string{"Secure the drone footage", "Kharkiv shelling 2022", "accepted"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the workspace does not show %q", want)
 		}
