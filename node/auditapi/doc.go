@@ -5,7 +5,9 @@
 // The node decides who reads it, not its clients: another member's users
 // and nodes are refused.
 //
-// Each call reads the log file as accordctl audit does (node/audit's
-// Verify and Scan): the whole chain is checked at every call, so that a
-// page never shows entries as verified that the file no longer backs.
+// Each call reads the log file once, checking every line and link as
+// accordctl audit verify does (node/audit's Scan) while it keeps the
+// page: the whole chain is checked at every call, so that a page never
+// shows entries as verified that the file no longer backs. That costs a
+// read of the file per page (docs/BENCHMARKS.md).
 package auditapi

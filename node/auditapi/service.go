@@ -20,18 +20,25 @@ var ErrInvalid = grpcserver.ErrInvalidArgument
 const (
 	defaultPageSize = 100
 	maxPageSize     = 1000
+	// maxReaders is how many calls read the log at once: each reads the
+	// whole file, and more would let one user's loop keep the node's
+	// cores and disk busy.
+	maxReaders = 2
 )
 
 // Service serves the audit log file at path of the node of member.
 type Service struct {
 	accordv1.UnimplementedAuditServiceServer
-	path   string
-	member string
+	path    string
+	member  string
+	readers chan struct{}
 }
 
 // New returns the service of the log file at path (audit.Log.Path) of the
 // node of member.
-func New(path, member string) *Service { return &Service{path: path, member: member} }
+func New(path, member string) *Service {
+	return &Service{path: path, member: member, readers: make(chan struct{}, maxReaders)}
+}
 
 // Allow adds the service to the local API's policy: users of the node's
 // own member only.
@@ -58,53 +65,63 @@ func (s *Service) ListAuditEntries(ctx context.Context, req *accordv1.ListAuditE
 			return nil, fmt.Errorf("%w: peer: %w", ErrInvalid, err)
 		}
 	}
-	rep, err := audit.Verify(s.path)
-	resp := &accordv1.ListAuditEntriesResponse{Verification: verification(rep)}
-	if brk, ok := errors.AsType[*audit.Break](err); ok {
-		resp.Verification.Verified = false
-		resp.Verification.BrokenSeq, resp.Verification.BrokenLine, resp.Verification.BrokenReason = brk.Seq, int64(brk.Line), brk.Reason
-	} else if err != nil {
-		return nil, err
+	select {
+	case s.readers <- struct{}{}:
+		defer func() { <-s.readers }()
+	default:
+		return nil, fmt.Errorf("%w: the audit log is being read by %d other requests: try again in a moment", grpcserver.ErrResourceExhausted, maxReaders)
 	}
-	// The page: the last size entries before "before" (and of the peer),
-	// kept in a ring while the log is read in order.
-	before := rep.LastSeq + 1
-	if b := req.GetBeforeSeq(); b != 0 && b < before {
-		before = b
-	}
-	ring := make([]audit.Entry, 0, size)
-	next, older := 0, false
-	err = audit.Scan(s.path, audit.Filter{Peer: req.GetPeer()}, func(e audit.Entry) error {
-		if e.Seq >= before {
-			return errStop
+	// One pass over the file: the chain's check (what audit.Verify
+	// reports; Scan checks every line and link as Verify does) and the
+	// last size+1 selected entries before before_seq, in a ring (the extra
+	// one says whether an older page exists).
+	before := req.GetBeforeSeq()
+	rep := audit.Report{Path: s.path, Head: audit.ZeroHash}
+	ring := make([]audit.Entry, 0, size+1)
+	next := 0
+	err := audit.Scan(s.path, audit.Filter{}, func(e audit.Entry) error {
+		if e.Seq%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		if rep.Entries == 0 {
+			rep.First = e.Time
 		}
-		if len(ring) < size {
+		rep.Entries++
+		rep.LastSeq, rep.Head, rep.Last = e.Seq, e.Hash, e.Time
+		rep.Unanchored++
+		if e.Kind == audit.KindAnchor {
+			rep.LastAnchorSeq, rep.Unanchored = e.Seq, 0
+		}
+		if (before != 0 && e.Seq >= before) || (req.GetPeer() != "" && e.Peer != req.GetPeer()) {
+			return nil
+		}
+		if len(ring) < size+1 {
 			ring = append(ring, e)
 			return nil
 		}
 		ring[next] = e
-		next = (next + 1) % size
-		older = true
+		next = (next + 1) % (size + 1)
 		return nil
 	})
-	if _, broken := errors.AsType[*audit.Break](err); err != nil && !broken && !errors.Is(err, errStop) {
+	brk, broken := errors.AsType[*audit.Break](err)
+	if err != nil && !broken {
 		return nil, err
 	}
-	// Newest first.
-	for i := range ring {
-		e := ring[(next+len(ring)-1-i)%len(ring)]
-		resp.Entries = append(resp.Entries, entry(e))
+	resp := &accordv1.ListAuditEntriesResponse{Verification: verification(rep)}
+	if broken {
+		resp.Verification.Verified = false
+		resp.Verification.BrokenSeq, resp.Verification.BrokenLine, resp.Verification.BrokenReason = brk.Seq, int64(brk.Line), brk.Reason
 	}
-	if older && len(resp.Entries) > 0 {
+	// Newest first.
+	n := len(ring)
+	for i := range min(n, size) {
+		resp.Entries = append(resp.Entries, entry(ring[(next+n-1-i)%n]))
+	}
+	if n > size {
 		resp.NextBeforeSeq = resp.Entries[len(resp.Entries)-1].GetSeq()
 	}
 	return resp, nil
 }
-
-var errStop = errors.New("page read")
 
 func verification(rep audit.Report) *accordv1.AuditVerification {
 	v := &accordv1.AuditVerification{Verified: true, Entries: rep.Entries, LastSeq: rep.LastSeq, Head: rep.Head,

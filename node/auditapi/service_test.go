@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,5 +153,57 @@ func TestPolicy(t *testing.T) {
 		if err := p.Check(m, c.id); (err == nil) != c.ok {
 			t.Errorf("%s: %v", c.id, err)
 		}
+	}
+}
+
+// BenchmarkListAuditEntries is the first page of a log of
+// ACCORD_BENCH_AUDIT_ENTRIES entries (default 100,000): one read of the
+// whole file, checking the chain.
+func BenchmarkListAuditEntries(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("ACCORD_BENCH_AUDIT_ENTRIES")); err == nil && v > 0 {
+		n = v
+	}
+	dir := b.TempDir()
+	l, err := audit.Open(dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := make([]audit.Entry, 0, 1000)
+	for i := range n {
+		batch = append(batch, audit.Entry{Kind: audit.KindServed, Peer: "PL", PeerID: "spiffe://accord.test/member/PL/node/pl-1",
+			What: audit.What{Records: 1, FromSeq: uint64(i + 1), ToSeq: uint64(i + 1), CaseIDs: []string{"UA-2022-000031"}}})
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := l.Append(batch...); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	s := auditapi.New(filepath.Join(dir, audit.FileName), "UA")
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := s.ListAuditEntries(context.Background(), &accordv1.ListAuditEntriesRequest{})
+		if err != nil || len(r.GetEntries()) != 100 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestReadersBounded: while maxReaders calls read the log, one more is
+// refused with ResourceExhausted rather than queued behind them.
+func TestReadersBounded(t *testing.T) {
+	s := auditapi.New(logOf(t, 3), "UA")
+	release := auditapi.HoldReaders(s)
+	_, err := s.ListAuditEntries(context.Background(), &accordv1.ListAuditEntriesRequest{})
+	if st := status.Convert(grpcserver.ToStatus(err)); st.Code() != codes.ResourceExhausted {
+		t.Errorf("a call while the readers are busy: %v, want ResourceExhausted", st)
+	}
+	release()
+	if _, err := s.ListAuditEntries(context.Background(), &accordv1.ListAuditEntriesRequest{}); err != nil {
+		t.Errorf("after the readers are done: %v", err)
 	}
 }

@@ -357,7 +357,8 @@ func (s *Server) page(h func(*request) error) http.Handler {
 		q := &request{r: r, w: w, sess: sess, lang: lang, ctx: ctx, member: sess.member, conn: conn, upload: upload,
 			coord: accordv1.NewCoordinationServiceClient(conn), clusters: accordv1.NewClusterServiceClient(conn)}
 		if err := h(q); err != nil {
-			s.logger.Warn("console page failed", "path", r.URL.Path, "err", err)
+			// The account is an opaque id, never a person's name.
+			s.logger.Warn("console page failed", "path", r.URL.Path, "member", sess.member, "account", sess.account, "err", err)
 			w.WriteHeader(httpStatus(err))
 			s.render(w, r, "error", lang, sess, pageData{Title: T(lang, "error.call.title"), Error: errorText(err)})
 		}

@@ -176,7 +176,7 @@ func (s *Server) handleImport(q *request) error {
 // refuseUpload answers an upload that could not be read to its end:
 // larger than maxUploadBytes (413), or cut short (400).
 func (s *Server) refuseUpload(q *request, p importPage, err error) {
-	s.logger.Warn("console import: the upload could not be read; nothing was imported", "err", err)
+	s.logger.Warn("console import: the upload could not be read; nothing was imported", "member", q.sess.member, "account", q.sess.account, "err", err)
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		p.Error = T(q.lang, "import.error.large", number(q.lang, maxUploadBytes>>20))
 		s.renderImport(q, http.StatusRequestEntityTooLarge, p)

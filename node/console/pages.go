@@ -176,7 +176,9 @@ func errorText(err error) string {
 	if st, ok := status.FromError(err); ok {
 		return st.Message() + " (" + st.Code().String() + ")"
 	}
-	return err.Error()
+	// Not the node's answer (a connection that failed, a bug): its text
+	// may name the machine's internals, which the log has.
+	return "internal error (" + codes.Internal.String() + ")"
 }
 
 // since is how long ago t was by the server's clock.

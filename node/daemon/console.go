@@ -83,7 +83,17 @@ func (d *Daemon) newConsole(build ConsoleBuilder, front *httpsfront.Front) (*off
 		cert = &c
 	}
 	self := d.src.Identity()
-	accept := officeUsers(self.Member)
+	office := officeUsers(self.Member)
+	// A certificate the trust material accepts but that is no user of
+	// this office (a node, another member's user) is refused in the
+	// handshake, and said so in the log.
+	accept := func(id identity.Identity) error {
+		err := office(id)
+		if err != nil {
+			d.logger.Warn("console refused a certificate", "identity", id.String(), "err", err)
+		}
+		return err
+	}
 	conns := front.NewConns()
 	user := func(r *http.Request) (string, string, grpc.ClientConnInterface, error) {
 		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
@@ -93,7 +103,7 @@ func (d *Daemon) newConsole(build ConsoleBuilder, front *httpsfront.Front) (*off
 		if err != nil {
 			return "", "", nil, err
 		}
-		if err := accept(id); err != nil {
+		if err := office(id); err != nil {
 			return "", "", nil, err
 		}
 		cc, err := conns.Client(r)

@@ -1838,7 +1838,9 @@ type ImportOptions struct {
 	// leave unchanged (created, updated, unchanged of the result); write
 	// nothing.
 	DryRun bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
-	// Name of the source (a file name), for the node's log.
+	// Name of the source (a file name). The node's log names it by a digest
+	// only ("sha256:" and 12 hex digits of its SHA-256): a file name may name
+	// a person.
 	Source        string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
