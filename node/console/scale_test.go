@@ -22,14 +22,13 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/accordfed/accord/federation/feed"
 	"github.com/accordfed/accord/federation/pki/pkitest"
 	"github.com/accordfed/accord/federation/raftnet/raftnettest"
 	"github.com/accordfed/accord/node/casegen"
 	"github.com/accordfed/accord/node/config"
 	"github.com/accordfed/accord/node/daemon/daemontest"
+	"github.com/accordfed/accord/node/fedindex/fedindextest"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -48,19 +47,6 @@ func scaleEnv(name string, def int) int {
 // but PL.
 var scaleFedMembers = []string{"DE", "FR", "LT", "NL", "SE"}
 
-// sharedProjection is a generated case as its office would share it
-// (without persons: the listing does not read them).
-func sharedProjection(c *accordv1.Case) *accordv1.SharedCase {
-	sc := &accordv1.SharedCase{CaseId: c.GetCaseId(), Title: c.GetTitle(), Status: c.GetStatus(),
-		Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION, CrimeCodes: c.GetCrimeCodes(),
-		Incidents: c.GetIncidents(), Perpetrators: c.GetPerpetrators(), VictimCount: c.VictimCount,
-		Version: 1, Opened: c.GetOpened()}
-	for _, e := range c.GetEvidence() {
-		sc.Evidence = append(sc.Evidence, &accordv1.SharedEvidence{Sha256: e.GetSha256(), MediaType: e.GetMediaType(), Collected: e.GetCollected()})
-	}
-	return sc
-}
-
 // fillFederationIndex writes n generated shared cases of scaleFedMembers
 // into the store file of a node that has not started, through the store's
 // own FedApply (what the puller calls with each verified batch), and
@@ -75,40 +61,17 @@ func fillFederationIndex(t *testing.T, path, member string, n int) []string {
 	r := rand.New(rand.NewPCG(11, 12))
 	var words []string
 	for mi, m := range scaleFedMembers {
-		var batch []feed.Record
-		seq := uint64(0)
-		flush := func() error {
-			_, _, err := st.FedApply(m, "bench", batch)
-			batch = batch[:0]
-			return err
-		}
-		err := casegen.Generate(casegen.Options{Member: m, Cases: n / len(scaleFedMembers), Seed: uint64(mi + 1)}, func(c *accordv1.Case) error {
-			seq++
-			rec, err := proto.Marshal(&accordv1.FeedRecord{Origin: m, CaseId: c.GetCaseId(), Seq: seq, Case: sharedProjection(c)})
-			if err != nil {
-				return err
+		err := fedindextest.Store(st, m, n/len(scaleFedMembers), uint64(mi+1), func(c *accordv1.Case) {
+			if r.IntN(2000) != 0 {
+				return
 			}
-			signed, err := proto.Marshal(&accordv1.SignedRecord{Record: rec, KeyId: "bench"})
-			if err != nil {
-				return err
-			}
-			batch = append(batch, feed.Record{CaseID: c.GetCaseId(), Seq: seq, Record: signed})
-			if r.IntN(2000) == 0 {
-				for _, w := range strings.Fields(c.GetTitle()) {
-					if len([]rune(w)) >= 5 && strings.Trim(w, "0123456789-.,:;()") == w {
-						words = append(words, w)
-						break
-					}
+			for _, w := range strings.Fields(c.GetTitle()) {
+				if len([]rune(w)) >= 5 && strings.Trim(w, "0123456789-.,:;()") == w {
+					words = append(words, w)
+					break
 				}
 			}
-			if len(batch) == 5000 {
-				return flush()
-			}
-			return nil
 		})
-		if err == nil {
-			err = flush()
-		}
 		if err != nil {
 			t.Fatal(err)
 		}

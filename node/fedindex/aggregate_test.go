@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/accordfed/accord/node/casesearch"
+	"github.com/accordfed/accord/node/fedindex/fedindextest"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
 
@@ -42,7 +43,7 @@ func TestAggregateIsTheList(t *testing.T) {
 	st := openStore(t)
 	var first *accordv1.Case
 	for i, m := range []string{"PL", "UA"} {
-		err := storeGenerated(st, m, 1500, uint64(i+7), func(c *accordv1.Case) {
+		err := fedindextest.Store(st, m, 1500, uint64(i+7), func(c *accordv1.Case) {
 			if first == nil {
 				first = c
 			}

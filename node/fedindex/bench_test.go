@@ -13,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
-	"github.com/accordfed/accord/federation/feed"
-	"github.com/accordfed/accord/node/casegen"
+	"github.com/accordfed/accord/node/fedindex/fedindextest"
 	"github.com/accordfed/accord/node/store"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
 )
@@ -43,57 +40,6 @@ func benchFedCases() int {
 	return 1_000_000
 }
 
-// shared projects a generated case as a publisher would share it
-// (without persons: the search does not read them).
-func shared(c *accordv1.Case) *accordv1.SharedCase {
-	sc := &accordv1.SharedCase{CaseId: c.GetCaseId(), Title: c.GetTitle(), Status: c.GetStatus(),
-		Sensitivity: accordv1.Sensitivity_SENSITIVITY_FEDERATION, CrimeCodes: c.GetCrimeCodes(),
-		Incidents: c.GetIncidents(), Perpetrators: c.GetPerpetrators(), VictimCount: c.VictimCount,
-		Version: 1, Opened: c.GetOpened()}
-	for _, e := range c.GetEvidence() {
-		sc.Evidence = append(sc.Evidence, &accordv1.SharedEvidence{Sha256: e.GetSha256(), MediaType: e.GetMediaType(), Collected: e.GetCollected()})
-	}
-	return sc
-}
-
-// storeGenerated stores n cases of casegen (seed) as member m's shared
-// records in st's federation index, calling each (when not nil) with
-// every case.
-func storeGenerated(st *store.Store, m string, n int, seed uint64, each func(*accordv1.Case)) error {
-	var batch []feed.Record
-	seq := uint64(0)
-	flush := func() error {
-		if _, _, err := st.FedApply(m, "c", batch); err != nil {
-			return err
-		}
-		batch = batch[:0]
-		return nil
-	}
-	err := casegen.Generate(casegen.Options{Member: m, Cases: n, Seed: seed}, func(c *accordv1.Case) error {
-		seq++
-		rec, err := proto.Marshal(&accordv1.FeedRecord{Origin: m, CaseId: c.GetCaseId(), Seq: seq, Case: shared(c)})
-		if err != nil {
-			return err
-		}
-		signed, err := proto.Marshal(&accordv1.SignedRecord{Record: rec, KeyId: "bench"})
-		if err != nil {
-			return err
-		}
-		batch = append(batch, feed.Record{CaseID: c.GetCaseId(), Seq: seq, Record: signed})
-		if each != nil {
-			each(c)
-		}
-		if len(batch) == 5000 {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return flush()
-}
-
 func loadBenchIndex(b *testing.B) *store.Store {
 	b.Helper()
 	if testing.Short() {
@@ -116,7 +62,7 @@ func loadBenchIndex(b *testing.B) *store.Store {
 		start := time.Now()
 		r := rand.New(rand.NewPCG(3, 4))
 		for mi, m := range benchMembers {
-			err := storeGenerated(st, m, n/len(benchMembers), uint64(mi+1), func(c *accordv1.Case) {
+			err := fedindextest.Store(st, m, n/len(benchMembers), uint64(mi+1), func(c *accordv1.Case) {
 				if r.IntN(100) == 0 {
 					benchIndex.keys = append(benchIndex.keys, [2]string{m, c.GetCaseId()})
 					benchIndex.titles = append(benchIndex.titles, c.GetTitle())
