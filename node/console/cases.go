@@ -3,9 +3,11 @@ package console
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -304,7 +306,17 @@ type weekChart struct {
 	Max      int
 	From, To string
 	Baseline int
+	// Outside counts the cases whose week lies outside the weeks drawn
+	// (when they span more than maxChartWeeks).
+	Outside int
 }
+
+// maxChartWeeks is the longest span of weeks the timeline draws (ten
+// years). A member's case with an incident dated in year 1 or 9999 would
+// otherwise stretch the chart over centuries and squash every real week
+// into a pixel: the chart draws the span of this many weeks that holds
+// the most cases, and says how many lie outside it.
+const maxChartWeeks = 520
 
 type weekBar struct {
 	X, Y, W, H int
@@ -322,21 +334,17 @@ func newWeekChart(lang string, weeks map[time.Time]int) weekChart {
 	if len(weeks) == 0 {
 		return weekChart{}
 	}
-	var first, last time.Time
+	first, last, outside := chartSpan(weeks)
 	top := 0
-	for w, n := range weeks {
-		if first.IsZero() || w.Before(first) {
-			first = w
+	for w, k := range weeks {
+		if !w.Before(first) && !w.After(last) {
+			top = max(top, k)
 		}
-		if w.After(last) {
-			last = w
-		}
-		top = max(top, n)
 	}
 	n := int(last.Sub(first).Hours()/(24*7)) + 1
 	bw := min(max(chartWidth/n, 2), 40)
 	c := weekChart{Width: weekChartLeft + n*bw + 10, Height: weekChartHeight + 10, Max: top, Baseline: weekChartHeight,
-		From: date(lang, first), To: date(lang, last)}
+		From: date(lang, first), To: date(lang, last), Outside: outside}
 	for i := range n {
 		w := first.AddDate(0, 0, 7*i)
 		k := weeks[w]
@@ -348,6 +356,39 @@ func newWeekChart(lang string, weeks map[time.Time]int) weekChart {
 			Title: T(lang, "cases.timeline.bar", date(lang, w), k)})
 	}
 	return c
+}
+
+// chartSpan returns the first and last weeks the timeline draws: all of
+// them when they span at most maxChartWeeks, else the span of that many
+// weeks that holds the most cases (the earliest such), and how many cases
+// lie outside it.
+func chartSpan(weeks map[time.Time]int) (first, last time.Time, outside int) {
+	keys := slices.SortedFunc(maps.Keys(weeks), time.Time.Compare)
+	first, last = keys[0], keys[len(keys)-1]
+	span := func(a, b time.Time) int { return int(b.Sub(a).Hours() / (24 * 7)) }
+	if span(first, last) < maxChartWeeks {
+		return first, last, 0
+	}
+	total, best, in := 0, -1, 0
+	for _, w := range keys {
+		total += weeks[w]
+	}
+	// A sliding window over the sorted weeks: keys[i..j] within
+	// maxChartWeeks of keys[i].
+	j := 0
+	for i := range keys {
+		if i > 0 {
+			in -= weeks[keys[i-1]]
+		}
+		for j < len(keys) && span(keys[i], keys[j]) < maxChartWeeks {
+			in += weeks[keys[j]]
+			j++
+		}
+		if in > best {
+			best, first, last = in, keys[i], keys[j-1]
+		}
+	}
+	return first, last, total - best
 }
 
 // casesPage is the case search page's data.

@@ -308,3 +308,27 @@ func TestCasesMapFromTheNode(t *testing.T) {
 		t.Errorf("the node was asked %v", req)
 	}
 }
+
+// TestWeekChartBoundsItsSpan: a member's case dated in year 1 or 9999
+// does not stretch the timeline over centuries: the chart draws the ten
+// years with the most cases and says how many lie outside.
+func TestWeekChartBoundsItsSpan(t *testing.T) {
+	monday := func(y int, m time.Month, d int) time.Time {
+		t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		return t.AddDate(0, 0, -(int(t.Weekday())+6)%7)
+	}
+	weeks := map[time.Time]int{}
+	for i := range 60 {
+		weeks[monday(2022, 3, 1).AddDate(0, 0, 7*i)] = 1 + i%4
+	}
+	c := newWeekChart("en", weeks)
+	if c.Outside != 0 || c.From != "28 February 2022" || len(c.Bars) != 60 {
+		t.Fatalf("a year of weeks: from %s, %d bars, %d outside", c.From, len(c.Bars), c.Outside)
+	}
+	weeks[monday(1, 1, 3)] = 1
+	weeks[monday(9999, 6, 1)] = 2
+	c = newWeekChart("en", weeks)
+	if c.Outside != 3 || c.From != "28 February 2022" || len(c.Bars) != 60 || c.Width > weekChartLeft+maxChartWeeks*2+10 {
+		t.Errorf("with weeks in years 1 and 9999: from %s to %s, %d bars, %d outside, %d px wide", c.From, c.To, len(c.Bars), c.Outside, c.Width)
+	}
+}
