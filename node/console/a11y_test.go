@@ -135,10 +135,10 @@ func TestBrowserAccessibility(t *testing.T) {
 
 // badPage breaks every rule the check knows.
 const badPage = `<!DOCTYPE html><html><head><title></title>
-<style>.faint { color: #aaa; background: #fff; } .skip { position: absolute; left: -999px; }</style></head>
+<style>.faint { color: #aaa; background: #fff; } .skip { position: absolute; left: -999px; } .narrow { width: 8px; }</style></head>
 <body>
 <h2>No h1 first</h2><h4>A skipped level</h4>
-<p class="faint">Grey on white</p>
+<p class="faint">Grey on white</p><p class="narrow">Squeezed into a column</p>
 <form><input id="x" type="text"><input id="x" type="text" aria-label="twice"><button></button></form>
 <a href="/elsewhere"></a><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">
 <div tabindex="3">jumps the queue</div>
@@ -159,7 +159,7 @@ func TestAccessibilityCheckFinds(t *testing.T) {
 		found[v.Rule] = true
 		t.Log(v)
 	}
-	for _, rule := range []string{"lang", "title", "h1", "headings", "name", "contrast", "tabindex", "skip", "ids"} {
+	for _, rule := range []string{"lang", "title", "h1", "headings", "name", "contrast", "tabindex", "skip", "ids", "reflow"} {
 		if !found[rule] {
 			t.Errorf("the check did not find a %s violation on the bad page", rule)
 		}

@@ -17,6 +17,8 @@
 //             which exists (2.4.1)
 //   ids       no two elements share an id (labels would point to the
 //             wrong one) (4.1.1)
+//   reflow    no text squeezed into a column narrower than two
+//             characters, a few letters a line (1.4.10)
 //
 // Keyboard focus (2.1.1, 2.4.7) is checked by the Go test, which presses
 // Tab with real key events and asks window.accordFocusState after each.
@@ -147,6 +149,10 @@
     if (fg.a < 1) { fg = over(fg, bg); }
     var size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700 || st.fontWeight === "bold";
     var need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+    var box = el.getBoundingClientRect();
+    if (text.length >= 4 && box.width < 2 * size && box.height > 4 * size) {
+      add("reflow", el, "\"" + text.slice(0, 20) + "\" squeezed into " + Math.round(box.width) + " px");
+    }
     var r = ratio(fg, bg);
     if (r < need) {
       add("contrast", el, "\"" + text.slice(0, 40) + "\": " + r.toFixed(2) + ":1, needs " + need + ":1 (" + st.color + " on " +
