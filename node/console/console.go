@@ -114,6 +114,9 @@ type Server struct {
 	mu       sync.Mutex
 	login    string // the one-time token; empty once used
 	sessions map[string]*session
+	// swept is when ended sessions were last dropped: once a minute, not
+	// at every request (an office's console holds a session per user).
+	swept time.Time
 }
 
 // session is a browser's (in an office's console, a certificate's): its
@@ -273,12 +276,20 @@ func (s *Server) sessionOf(r *http.Request) (*session, grpc.ClientConnInterface)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opts.Now()
-	for id, x := range s.sessions {
-		if now.Sub(x.used) > sessionLife {
-			delete(s.sessions, id)
+	if now.Sub(s.swept) > time.Minute {
+		s.swept = now
+		for id, x := range s.sessions {
+			if now.Sub(x.used) > sessionLife {
+				delete(s.sessions, id)
+			}
 		}
 	}
 	x := s.sessions[key]
+	if x != nil && now.Sub(x.used) > sessionLife {
+		// Ended since the last sweep.
+		delete(s.sessions, key)
+		x = nil
+	}
 	if x == nil && s.opts.Office != nil {
 		x = &session{member: member, account: account, csrf: randomToken()}
 		s.sessions[key] = x

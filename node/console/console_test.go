@@ -411,3 +411,37 @@ func TestConsoleHost(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionEnds: a session unused for sessionLife ends, whether or not
+// a sweep of ended sessions has run since; one in use goes on.
+func TestSessionEnds(t *testing.T) {
+	now := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
+	token := randomToken()
+	srv, err := New(Options{Conn: fakeConn{}, Member: "UA", User: "analyst", LoginToken: token, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	b := (&fixture{consoles: map[string]*httptest.Server{"UA": hs}, tokens: map[string]string{"UA": token}}).signIn(t, "UA")
+	for range 3 {
+		now = now.Add(sessionLife - time.Minute)
+		if code, _ := b.page("/rule"); code != http.StatusOK {
+			t.Fatalf("a session in use: %d", code)
+		}
+	}
+	// Another browser's request sweeps just before the session ends; the
+	// session's own next request, within the minute, finds it ended.
+	now = now.Add(sessionLife - 30*time.Second)
+	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/rule", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: "another-browser"})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	now = now.Add(31 * time.Second)
+	if code, _ := b.page("/rule"); code != http.StatusUnauthorized {
+		t.Errorf("a session unused for longer than its life: %d, want 401", code)
+	}
+}
