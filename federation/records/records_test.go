@@ -203,23 +203,24 @@ func TestVerifyRefuses(t *testing.T) {
 	// characters is refused (it would reach analysts' terminals), even
 	// when validly signed.
 	for _, bad := range []string{"clear \x1b[2J", "csi \u009b31m", "bell \x07", "bidi \u202e", "cr \r forged line"} {
-		pub, priv, _ := ed25519.GenerateKey(nil)
-		s := records.NewSigner("UA", records.KeyID("ua-1", pub), priv)
 		sc, _, _ := records.Project(testCase("UA-2022-000001"), nil, nil)
 		sc.Incidents[0].Region = bad
-		// A dishonest origin signs what it likes: one leaf, signed by
-		// hand (the Signer would refuse it).
-		rec, err := proto.MarshalOptions{Deterministic: true}.Marshal(&accordv1.FeedRecord{Origin: "UA", CaseId: "UA-2022-000001", Seq: 1, Case: sc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		root := sha256.Sum256(append([]byte{0}, rec...))
-		msg := binary.BigEndian.AppendUint32([]byte("accord-records-v1\x00"), 1)
-		sr := &accordv1.SignedRecord{Record: rec, KeyId: s.KeyID(), Signature: ed25519.Sign(priv, append(msg, root[:]...)), LeafCount: 1}
-		_, err = records.NewVerifier(keyring{"UA/" + s.KeyID(): pub}.lookup).Verify(sr)
-		if !errors.Is(err, records.ErrInvalid) || !strings.Contains(err.Error(), "case.incidents[0].region") {
+		if err := verifySignedByHand(t, sc); !errors.Is(err, records.ErrInvalid) || !strings.Contains(err.Error(), "case.incidents[0].region") {
 			t.Errorf("region %q: %v", bad, err)
 		}
+	}
+	// More incidents than the format allows: no honest node publishes
+	// them, and every member would pay for them in its index and maps.
+	sc, _, _ := records.Project(testCase("UA-2022-000001"), nil, nil)
+	for len(sc.Incidents) <= records.MaxIncidents {
+		sc.Incidents = append(sc.Incidents, sc.Incidents[0])
+	}
+	if err := verifySignedByHand(t, sc); !errors.Is(err, records.ErrInvalid) || !strings.Contains(err.Error(), "case.incidents: 101") {
+		t.Errorf("a case of %d incidents: %v", len(sc.Incidents), err)
+	}
+	sc.Incidents = sc.Incidents[:records.MaxIncidents]
+	if err := verifySignedByHand(t, sc); err != nil {
+		t.Errorf("a case of %d incidents: %v", len(sc.Incidents), err)
 	}
 	// The origin's projection cleans what its store kept from before.
 	c := testCase("UA-2022-000001")
@@ -232,6 +233,23 @@ func TestVerifyRefuses(t *testing.T) {
 	if _, err := records.NewSigner("PL", "pl-1.x", nil).SignBatch([]*accordv1.FeedRecord{{Origin: "UA", CaseId: "UA-1", Seq: 1, Tombstone: true}}); !errors.Is(err, records.ErrInvalid) {
 		t.Errorf("signing another member's record: %v", err)
 	}
+}
+
+// verifySignedByHand signs sc as a dishonest origin would, what it likes:
+// one leaf, signed by hand (the Signer would refuse it), and verifies it.
+func verifySignedByHand(t *testing.T, sc *accordv1.SharedCase) error {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	s := records.NewSigner("UA", records.KeyID("ua-1", pub), priv)
+	rec, err := proto.MarshalOptions{Deterministic: true}.Marshal(&accordv1.FeedRecord{Origin: "UA", CaseId: sc.GetCaseId(), Seq: 1, Case: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := sha256.Sum256(append([]byte{0}, rec...))
+	msg := binary.BigEndian.AppendUint32([]byte("accord-records-v1\x00"), 1)
+	sr := &accordv1.SignedRecord{Record: rec, KeyId: s.KeyID(), Signature: ed25519.Sign(priv, append(msg, root[:]...)), LeafCount: 1}
+	_, err = records.NewVerifier(keyring{"UA/" + s.KeyID(): pub}.lookup).Verify(sr)
+	return err
 }
 
 func BenchmarkVerifyBatch(b *testing.B) {

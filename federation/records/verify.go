@@ -37,6 +37,11 @@ func NewVerifier(keys KeyLookup) *Verifier {
 // maxSeen bounds the verified-batch cache.
 const maxSeen = 4096
 
+// MaxIncidents is the most incidents a case may have (FORMAT.md): an
+// office's own cases are checked against it when they enter its store
+// (node/caseformat), a shared case when it arrives from another member.
+const MaxIncidents = 100
+
 // Verify checks a signed record and returns what it says: the audit path
 // leads from the record to a root that the origin's key signed, the bytes
 // are the canonical encoding of the record (no unknown fields), and the
@@ -106,6 +111,12 @@ func check(r *accordv1.FeedRecord) error {
 		return fmt.Errorf("%w: case.case_id: %q differs from the record's %q", ErrInvalid, c.GetCaseId(), r.GetCaseId())
 	case c.GetSensitivity() != accordv1.Sensitivity_SENSITIVITY_FEDERATION && c.GetSensitivity() != accordv1.Sensitivity_SENSITIVITY_JIT:
 		return fmt.Errorf("%w: case.sensitivity: %s cases are not shared", ErrInvalid, c.GetSensitivity())
+	}
+	if n := len(c.GetIncidents()); n > MaxIncidents {
+		// No honest node publishes more (its own cases are checked against
+		// the format); a case of thousands would cost every member's index,
+		// matcher and maps what one member chose.
+		return fmt.Errorf("%w: case.incidents: %d: at most %d (FORMAT.md)", ErrInvalid, n, MaxIncidents)
 	}
 	for i, e := range c.GetEvidence() {
 		if len(e.GetSha256()) != 64 || strings.Trim(e.GetSha256(), "0123456789abcdef") != "" {

@@ -11,6 +11,8 @@ import (
 	"github.com/accordfed/accord/federation/identity"
 	"github.com/accordfed/accord/federation/safetext"
 	accordv1 "github.com/accordfed/accord/proto/accord/v1"
+
+	"github.com/accordfed/accord/federation/records"
 )
 
 // Limits of the format, and those this package adds to protect offices.
@@ -21,7 +23,7 @@ const (
 	maxPlaceLen       = 200  // incident place (characters)
 	maxDescriptionLen = 2000 // evidence description (characters)
 	minIncidents      = 1    // FORMAT.md
-	maxIncidents      = 100  // FORMAT.md
+	maxIncidents      = records.MaxIncidents
 	minBirthYear      = 1900
 	maxMediaNameLen   = 127 // each half of a media type, RFC 6838
 )
